@@ -1,0 +1,60 @@
+# attnlrp build. `make` builds build/attnlrp; `make check` builds and runs every test;
+# `make check SAN=1` does the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/).
+CC      ?= cc
+SAN     ?= 0
+PREFIX  ?= /usr/local
+
+ifeq ($(SAN),1)
+BUILD   := build-san
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=address,undefined
+else
+BUILD   := build
+OPT     := -O2 -g
+LDSAN   :=
+endif
+
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -mavx2 -mfma -mf16c $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
+CFLAGS  += -DLRP_DATADIR='"$(PREFIX)/share/attnlrp"'
+LDLIBS  := -lopenblas -ljansson -lonig -lutf8proc -lpng -lm -lpthread
+
+LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC:= $(sort $(wildcard tests/test_*.c))
+TEST_SUP:= $(sort $(wildcard tests/support/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SUP_OBJ := $(TEST_SUP:%.c=$(BUILD)/%.o)
+TEST_BIN:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check clean install bench
+all: $(BUILD)/attnlrp
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libattnlrp.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/attnlrp: $(CLI_OBJ) $(BUILD)/libattnlrp.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libattnlrp.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+check: $(BUILD)/attnlrp $(TEST_BIN)
+	BUILD=$(BUILD) bash tests/run.sh
+
+install: $(BUILD)/attnlrp
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attnlrp
+	install -m 755 $(BUILD)/attnlrp $(DESTDIR)$(PREFIX)/bin/attnlrp
+	if [ -d models/default ]; then cp -r models/default $(DESTDIR)$(PREFIX)/share/attnlrp/; fi
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d)

@@ -1,0 +1,188 @@
+#include "cli/args.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cli_error(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("attnlrp: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return status;
+}
+
+int arg_int(const char *opt, const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < INT_MIN || v > INT_MAX) {
+        cli_error(2, "%s: \"%s\" is not an integer", opt, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int arg_float(const char *opt, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno) {
+        cli_error(2, "%s: \"%s\" is not a number", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int arg_int_list(const char *opt, const char *s, int **out, int *n) {
+    *out = NULL;
+    *n = 0;
+    int cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    int *v = malloc((size_t)cap * sizeof(int));
+    if (!v) return cli_error(2, "out of memory"), -1;
+    const char *p = s;
+    int k = 0;
+    for (;;) {
+        while (*p == ' ') p++;
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT_MAX) {
+            free(v);
+            cli_error(2, "%s: \"%s\" is not a comma-separated list of non-negative integers", opt, s);
+            return -1;
+        }
+        v[k++] = (int)x;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == '\0') break;
+        if (*p != ',') {
+            free(v);
+            cli_error(2, "%s: \"%s\" is not a comma-separated list of non-negative integers", opt, s);
+            return -1;
+        }
+        p++;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+int arg_int_tuple(const char *opt, const char *s, int *out, int k) {
+    int *v, n;
+    if (arg_int_list(opt, s, &v, &n)) return -1;
+    if (n != k) {
+        free(v);
+        cli_error(2, "%s: expected %d comma-separated integers, got \"%s\"", opt, k, s);
+        return -1;
+    }
+    memcpy(out, v, (size_t)k * sizeof(int));
+    free(v);
+    return 0;
+}
+
+const char *arg_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        cli_error(2, "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int is_model_dir(const char *p) {
+    char cfg[PATH_MAX + 32];
+    struct stat st;
+    snprintf(cfg, sizeof cfg, "%s/config.json", p);
+    return stat(cfg, &st) == 0;
+}
+
+int default_model_path(char *buf, size_t cap) {
+    const char *env = getenv("ATTNLRP_MODEL");
+    if (env && *env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        // <repo>/build/attnlrp -> <repo>/models/default ; <prefix>/bin/attnlrp -> <prefix>/share/attnlrp/default
+        const char *rel[] = {"/../models/default", "/../share/attnlrp/default"};
+        for (size_t i = 0; i < 2; i++) {
+            snprintf(buf, cap, "%s%s", exe, rel[i]);
+            if (is_model_dir(buf)) return 0;
+        }
+    }
+    snprintf(buf, cap, "%s", LRP_DATADIR "/default");
+    return is_model_dir(buf) ? 0 : -1;
+}
+
+int cli_output_open(cli_output *o, const char *path) {
+    memset(o, 0, sizeof *o);
+    if (!path || strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    size_t len = strlen(path) + 16;
+    o->path = strdup(path);
+    o->tmp = malloc(len);
+    if (!o->path || !o->tmp) {
+        cli_output_abort(o);
+        return cli_error(1, "out of memory"), -1;
+    }
+    snprintf(o->tmp, len, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+        cli_error(1, "-o %s: cannot create file: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(o->tmp);
+        }
+        free(o->tmp);
+        free(o->path);
+        memset(o, 0, sizeof *o);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_output_commit(cli_output *o) {
+    if (o->f == stdout) {
+        fflush(stdout);
+        return 0;
+    }
+    int bad = ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    o->f = NULL;
+    if (bad || rename(o->tmp, o->path) != 0) {
+        cli_error(1, "-o %s: cannot write file: %s", o->path, strerror(errno));
+        unlink(o->tmp);
+        free(o->tmp);
+        free(o->path);
+        return -1;
+    }
+    free(o->tmp);
+    free(o->path);
+    return 0;
+}
+
+void cli_output_abort(cli_output *o) {
+    if (o->f && o->f != stdout) {
+        fclose(o->f);
+        unlink(o->tmp);
+    }
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+}

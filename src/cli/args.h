@@ -1,0 +1,35 @@
+// Argument helpers shared by the subcommands. Each returns 0 on success, or -1 after printing one
+// "attnlrp: ..." line naming the option at fault (the caller then exits with status 2).
+#ifndef LRP_CLI_ARGS_H
+#define LRP_CLI_ARGS_H
+
+#include <stdio.h>
+
+int arg_int(const char *opt, const char *s, int *out);
+int arg_float(const char *opt, const char *s, double *out);
+// "1,5,7" -> malloc'ed array (non-empty; every element a non-negative int).
+int arg_int_list(const char *opt, const char *s, int **out, int *n);
+// Exactly k comma-separated ints ("1,3,17").
+int arg_int_tuple(const char *opt, const char *s, int *out, int k);
+// The value of option argv[*i] (advances *i), or NULL after printing "option needs a value".
+const char *arg_value(int argc, char **argv, int *i);
+
+// Prints "attnlrp: <msg>" to stderr; returns status.
+int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// The model used when --model is not given: $ATTNLRP_MODEL, models/default next to the executable's
+// build directory, or the installed share/attnlrp/default. Writes into buf; returns 0 if one exists.
+int default_model_path(char *buf, size_t cap);
+
+// Opens `path` for writing through a temporary file; cli_output_commit renames it into place, so a
+// failed run never leaves a partial file. path NULL or "-" means stdout.
+typedef struct cli_output {
+    FILE *f;
+    char *path;
+    char *tmp;
+} cli_output;
+int cli_output_open(cli_output *o, const char *path);
+int cli_output_commit(cli_output *o);   // 0 ok, -1 (error printed)
+void cli_output_abort(cli_output *o);
+
+#endif

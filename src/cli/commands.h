@@ -1,0 +1,12 @@
+// One function per subcommand; each parses its own arguments (argv[0] is the subcommand name),
+// prints results to stdout and one error line to stderr, and returns the process exit status:
+// 0 success, 1 failure, 2 usage error.
+#ifndef LRP_CLI_COMMANDS_H
+#define LRP_CLI_COMMANDS_H
+
+int cmd_explain(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+
+#endif

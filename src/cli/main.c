@@ -1,0 +1,39 @@
+// attnlrp: the command-line tool. Only parses the subcommand and hands over to it.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static const char usage[] =
+    "attnlrp: explain transformer predictions with AttnLRP (attention-aware layer-wise relevance propagation)\n"
+    "\n"
+    "usage: attnlrp COMMAND [options]     (attnlrp COMMAND --help for details)\n"
+    "\n"
+    "commands:\n"
+    "  explain      attribute a prediction to the input tokens (and latent neurons)\n"
+    "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
+    "  tokenize     text to token ids with the model's tokenizer\n"
+    "  detokenize   token ids to text\n";
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"explain", cmd_explain},
+    {"info", cmd_info},
+    {"tokenize", cmd_tokenize},
+    {"detokenize", cmd_detokenize},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    return cli_error(2, "unknown command \"%s\" (commands: explain, info, tokenize, detokenize)", argv[1]);
+}

@@ -1,0 +1,141 @@
+#include "core/graph.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Arena chunks are at least this large; bigger requests get a chunk of their own.
+#define ARENA_CHUNK_BYTES ((size_t)32 << 20)
+#define ARENA_ALIGN 64
+
+struct lrp_arena_chunk {
+    lrp_arena_chunk *next;
+    size_t size;
+    size_t used;
+    unsigned char *base;  // ARENA_ALIGN-aligned start of the usable area
+};
+
+int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err) {
+    memset(g, 0, sizeof *g);
+    g->grad_enabled = 1;
+    if (scratch_floats) {
+        g->scratch = malloc(scratch_floats * sizeof(float));
+        if (!g->scratch) return lrp_fail(err, "out of memory allocating %zu floats of scratch", scratch_floats);
+        g->scratch_floats = scratch_floats;
+    }
+    return 0;
+}
+
+void lrp_graph_free(lrp_graph *g) {
+    lrp_arena_chunk *c = g->chunks;
+    while (c) {
+        lrp_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(g->nodes);
+    free(g->scratch);
+    memset(g, 0, sizeof *g);
+}
+
+void *lrp_graph_fail(lrp_graph *g, const char *fmt, ...) {
+    if (!g->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->err.msg, sizeof g->err.msg, fmt, ap);
+        va_end(ap);
+        g->failed = 1;
+    }
+    return NULL;
+}
+
+void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero) {
+    if (g->failed) return NULL;
+    bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    lrp_arena_chunk *c = g->chunks;
+    if (!c || c->size - c->used < bytes) {
+        size_t size = bytes > ARENA_CHUNK_BYTES ? bytes : ARENA_CHUNK_BYTES;
+        if (size > SIZE_MAX - sizeof *c - ARENA_ALIGN) return lrp_graph_fail(g, "allocation of %zu bytes too large", bytes);
+        lrp_arena_chunk *n = malloc(sizeof *n + size + ARENA_ALIGN);
+        if (!n) return lrp_graph_fail(g, "out of memory: could not allocate %zu MB of activations", size >> 20);
+        n->size = size;
+        n->used = 0;
+        uintptr_t p = (uintptr_t)(n + 1);
+        n->base = (unsigned char *)((p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+        g->bytes_allocated += size;
+        // A big one-off chunk goes behind the current one so the current one keeps being filled.
+        if (c && size == bytes) {
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            g->chunks = n;
+        }
+        c = n;
+    }
+    void *p = c->base + c->used;
+    c->used += bytes;
+    if (zero) memset(p, 0, bytes);
+    return p;
+}
+
+lrp_act *lrp_act_new(lrp_graph *g, int rows, int cols) {
+    if (g->failed) return NULL;
+    if (rows <= 0 || cols <= 0) return lrp_graph_fail(g, "internal: activation of shape [%d, %d]", rows, cols);
+    lrp_act *a = lrp_graph_alloc(g, sizeof *a, 1);
+    if (!a) return NULL;
+    a->rows = rows;
+    a->cols = cols;
+    a->x = lrp_graph_alloc(g, (size_t)rows * (size_t)cols * sizeof(float), 0);
+    return a->x ? a : NULL;
+}
+
+float *lrp_act_grad(lrp_graph *g, lrp_act *a) {
+    if (!a->g) a->g = lrp_graph_alloc(g, (size_t)a->rows * (size_t)a->cols * sizeof(float), 1);
+    return a->g;
+}
+
+lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out) {
+    if (g->failed) return NULL;
+    if (!g->grad_enabled) {
+        static lrp_node discard;  // written but never replayed
+        memset(&discard, 0, sizeof discard);
+        return &discard;
+    }
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? g->cap_nodes * 2 : 256;
+        lrp_node *n = realloc(g->nodes, (size_t)cap * sizeof *n);
+        if (!n) return lrp_graph_fail(g, "out of memory recording the forward pass");
+        g->nodes = n;
+        g->cap_nodes = cap;
+    }
+    lrp_node *n = &g->nodes[g->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->backward = backward;
+    n->out = out;
+    return n;
+}
+
+int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err) {
+    if (g->failed) return lrp_fail(err, "%s", g->err.msg);
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const lrp_node *n = &g->nodes[i];
+        if (!n->out->g) continue;
+        n->backward(g, n, rules);
+        if (g->failed) return lrp_fail(err, "%s", g->err.msg);
+    }
+    return 0;
+}
+
+void lrp_graph_zero_grad(lrp_graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        lrp_node *n = &g->nodes[i];
+        if (n->out->g) memset(n->out->g, 0, (size_t)n->out->rows * n->out->cols * sizeof(float));
+        for (int k = 0; k < 3; k++)
+            if (n->in[k] && n->in[k]->g)
+                memset(n->in[k]->g, 0, (size_t)n->in[k]->rows * n->in[k]->cols * sizeof(float));
+    }
+}

@@ -1,0 +1,84 @@
+// The record of a forward pass that the relevance backward replays.
+//
+// Every activation is an lrp_act: a float32 row-major [rows, cols] matrix carved from the graph's arena,
+// with a gradient buffer of the same shape that is allocated only when some gradient reaches it.
+// Each op (ops/*.c) computes its output and appends one lrp_node holding what its backward needs;
+// lrp_graph_backward walks the nodes in reverse and calls each node's backward with the rule set, so
+// every LRP rule lives in the backward of exactly one op.
+//
+// Errors are sticky: an op that cannot allocate marks the graph failed and returns NULL, and every op
+// given a NULL input returns NULL at once. A family's forward therefore checks lrp_graph_ok() once.
+#ifndef LRP_GRAPH_H
+#define LRP_GRAPH_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/rules.h"
+#include "formats/tensor_file.h"
+
+typedef struct lrp_act {
+    float *x;   // values, rows*cols
+    float *g;   // gradient of the start scalar (modified by the rules), NULL until reached
+    int rows;
+    int cols;
+} lrp_act;
+
+typedef struct lrp_graph lrp_graph;
+typedef struct lrp_node lrp_node;
+typedef void (*lrp_backward_fn)(lrp_graph *g, const lrp_node *n, const lrp_rules *rules);
+
+struct lrp_node {
+    lrp_backward_fn backward;
+    const char *op;            // op name, for debugging
+    lrp_act *out;
+    lrp_act *in[3];
+    const lrp_tensor *w;       // weight (linear, norms), NULL if none
+    const lrp_tensor *b;       // bias, NULL if none
+    float *saved;              // op-specific saved values (softmax probabilities, 1/rms, ...)
+    const void *aux;           // op-specific constant data (RoPE tables, row indices, ...)
+    int ip[6];                 // op-specific integer parameters
+    float fp[2];               // op-specific float parameters
+};
+
+typedef struct lrp_arena_chunk lrp_arena_chunk;
+
+struct lrp_graph {
+    lrp_arena_chunk *chunks;
+    size_t bytes_allocated;    // total arena bytes, for reporting peak memory
+    lrp_node *nodes;
+    int n_nodes;
+    int cap_nodes;
+    int failed;
+    lrp_err err;
+    float *scratch;            // per-graph scratch for weight panels (matmul)
+    size_t scratch_floats;
+    int grad_enabled;          // 0: record nothing (generation without explanation)
+};
+
+int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);
+void lrp_graph_free(lrp_graph *g);
+static inline int lrp_graph_ok(const lrp_graph *g) { return !g->failed; }
+
+// Marks the graph failed with a message (first failure wins) and returns NULL.
+void *lrp_graph_fail(lrp_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// 64-byte aligned arena memory; zeroed when zero != 0. NULL (and the graph failed) when out of memory.
+void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero);
+
+// A new activation [rows, cols] with uninitialised values and no gradient.
+lrp_act *lrp_act_new(lrp_graph *g, int rows, int cols);
+
+// The gradient buffer of a, allocated zeroed on first use; NULL only when out of memory.
+float *lrp_act_grad(lrp_graph *g, lrp_act *a);
+
+// Appends a node; returns it (zeroed but for backward/op/out) or NULL on failure.
+lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out);
+
+// Replays the recorded nodes in reverse. Nodes whose output received no gradient are skipped.
+int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err);
+
+// Clears every gradient (so one forward can serve several explanations).
+void lrp_graph_zero_grad(lrp_graph *g);
+
+#endif

@@ -1,0 +1,37 @@
+// The rule set a method implies (SPEC §2). Each op's backward reads the field that concerns it.
+#ifndef LRP_RULES_H
+#define LRP_RULES_H
+
+typedef enum lrp_method {
+    LRP_METHOD_ATTNLRP = 0,
+    LRP_METHOD_CPLRP,
+    LRP_METHOD_GRADXINPUT,
+    LRP_METHOD_GRADIENT,
+    LRP_METHOD_COUNT
+} lrp_method;
+
+typedef enum lrp_gate_rule {
+    LRP_GATE_EXACT = 0,     // plain gradient of act(a) ⊙ u
+    LRP_GATE_UNIFORM,       // both operands get half: s(act(a) ⊙ u, ½)
+    LRP_GATE_DETACH,        // act(a) is a constant: all relevance flows to u
+} lrp_gate_rule;
+
+typedef enum lrp_attn_rule {
+    LRP_ATTN_EXACT = 0,
+    LRP_ATTN_UNIFORM,       // Q, K gradients × ¼, V gradient × ½
+    LRP_ATTN_DETACH_QK,     // attention weights constant: Q, K get nothing, V exact
+} lrp_attn_rule;
+
+typedef struct lrp_rules {
+    int act_identity;       // element-wise activations: ĝ(x) = ĝ(y)·f(x)/(x + 1e-10)
+    int norm_detach;        // RMSNorm/LayerNorm: normaliser constant in the backward
+    lrp_gate_rule gate;
+    lrp_attn_rule attn;
+} lrp_rules;
+
+lrp_rules lrp_rules_for(lrp_method m);
+const char *lrp_method_name(lrp_method m);
+// Returns the method for a name ("attnlrp", "cplrp", "gradxinput", "gradient"), or -1.
+int lrp_method_parse(const char *name);
+
+#endif

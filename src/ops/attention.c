@@ -1,0 +1,103 @@
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+// ip: [0] n_heads, [1] n_kv_heads, [2] head_dim; fp[0] scale; saved: probabilities P [H, Tq, Tk].
+static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
+    lrp_act *q = n->in[0], *k = n->in[1], *v = n->in[2];
+    int H = n->ip[0], KVH = n->ip[1], hd = n->ip[2], Tq = q->rows, Tk = k->rows;
+    int group = H / KVH, qc = H * hd, kc = KVH * hd;
+    float scale = n->fp[0];
+    float fq = 1.0f, fk = 1.0f, fv = 1.0f;
+    if (rules->attn == LRP_ATTN_UNIFORM) {
+        // A·V halves the flow to A and V; Q·Kᵀ halves A's share again for Q and K.
+        fq = 0.25f;
+        fk = 0.25f;
+        fv = 0.5f;
+    } else if (rules->attn == LRP_ATTN_DETACH_QK) {
+        fq = 0.0f;
+        fk = 0.0f;
+    }
+    float *gv = lrp_act_grad(g, v);
+    float *gq = fq != 0.0f ? lrp_act_grad(g, q) : NULL;
+    float *gk = fk != 0.0f ? lrp_act_grad(g, k) : NULL;
+    float *gP = fq != 0.0f || fk != 0.0f ? lrp_graph_alloc(g, (size_t)Tq * Tk * sizeof(float), 0) : NULL;
+    if (!gv || g->failed) return;
+    const float *gO = n->out->g;
+    for (int h = 0; h < H; h++) {
+        int kh = h / group;
+        const float *P = n->saved + (size_t)h * Tq * Tk;
+        // gV += fv · Pᵀ · gO
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, fv, P, Tk, gO + (size_t)h * hd, qc, 1.0f,
+                    gv + (size_t)kh * hd, kc);
+        if (!gP) continue;
+        // gP = gO · Vᵀ, then the exact softmax backward: gS = P ⊙ (gP − Σ_j gP·P) (zero where masked).
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, gO + (size_t)h * hd, qc,
+                    v->x + (size_t)kh * hd, kc, 0.0f, gP, Tk);
+        for (int i = 0; i < Tq; i++) {
+            const float *p = P + (size_t)i * Tk;
+            float *gp = gP + (size_t)i * Tk;
+            double dot = 0;
+            for (int j = 0; j < Tk; j++) dot += (double)gp[j] * p[j];
+            for (int j = 0; j < Tk; j++) gp[j] = p[j] * (gp[j] - (float)dot);
+        }
+        // gQ += fq·scale · gS · K ;  gK += fk·scale · gSᵀ · Q
+        if (gq)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, fq * scale, gP, Tk,
+                        k->x + (size_t)kh * hd, kc, 1.0f, gq + (size_t)h * hd, qc);
+        if (gk)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, fk * scale, gP, Tk,
+                        q->x + (size_t)h * hd, qc, 1.0f, gk + (size_t)kh * hd, kc);
+    }
+}
+
+lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_heads, int n_kv_heads, int head_dim,
+                      float scale) {
+    if (!q || !k || !v) return NULL;
+    int H = n_heads, KVH = n_kv_heads, hd = head_dim, Tq = q->rows, Tk = k->rows;
+    if (KVH <= 0 || H % KVH != 0 || q->cols != H * hd || k->cols != KVH * hd || v->cols != KVH * hd ||
+        v->rows != Tk || Tk < Tq)
+        return lrp_graph_fail(g, "internal: attention shapes q [%d, %d] k [%d, %d] v [%d, %d]", q->rows, q->cols,
+                              k->rows, k->cols, v->rows, v->cols);
+    int group = H / KVH, qc = H * hd, kc = KVH * hd, offset = Tk - Tq;
+    lrp_act *o = lrp_act_new(g, Tq, qc);
+    float *P = lrp_graph_alloc(g, (size_t)H * Tq * Tk * sizeof(float), 0);
+    if (!o || !P) return NULL;
+    for (int h = 0; h < H; h++) {
+        int kh = h / group;
+        float *Ph = P + (size_t)h * Tq * Tk;
+        // S = scale · Q_h · K_khᵀ, causal mask, softmax over keys (float32, max-subtracted).
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, q->x + (size_t)h * hd, qc,
+                    k->x + (size_t)kh * hd, kc, 0.0f, Ph, Tk);
+        for (int i = 0; i < Tq; i++) {
+            float *p = Ph + (size_t)i * Tk;
+            int last = offset + i;  // keys 0..last are visible
+            float m = p[0];
+            for (int j = 1; j <= last; j++) m = p[j] > m ? p[j] : m;
+            double sum = 0;
+            for (int j = 0; j <= last; j++) {
+                p[j] = expf(p[j] - m);
+                sum += p[j];
+            }
+            float inv = (float)(1.0 / sum);
+            for (int j = 0; j <= last; j++) p[j] *= inv;
+            for (int j = last + 1; j < Tk; j++) p[j] = 0.0f;
+        }
+        // O_h = P · V_kh
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, Ph, Tk, v->x + (size_t)kh * hd, kc,
+                    0.0f, o->x + (size_t)h * hd, qc);
+    }
+    lrp_node *n = lrp_graph_record(g, "attention", attention_backward, o);
+    if (!n) return NULL;
+    n->in[0] = q;
+    n->in[1] = k;
+    n->in[2] = v;
+    n->saved = P;
+    n->ip[0] = H;
+    n->ip[1] = KVH;
+    n->ip[2] = hd;
+    n->fp[0] = scale;
+    return o;
+}

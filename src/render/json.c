@@ -1,0 +1,151 @@
+#include <math.h>
+#include <stdint.h>
+
+#include "render/render.h"
+
+// Length of the valid UTF-8 sequence starting at s (1..4), or 0 if invalid.
+static int utf8_len(const unsigned char *s) {
+    unsigned c = s[0];
+    int n;
+    uint32_t cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
+    else return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void lrp_json_string(FILE *f, const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
+    fputc('"', f);
+    while (*s) {
+        unsigned c = *s;
+        if (c == '"' || c == '\\') {
+            fputc('\\', f);
+            fputc((int)c, f);
+            s++;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n': fputs("\\n", f); break;
+            case '\t': fputs("\\t", f); break;
+            case '\r': fputs("\\r", f); break;
+            default: fprintf(f, "\\u%04x", c); break;
+            }
+            s++;
+        } else {
+            int n = utf8_len(s);
+            if (n == 0) {
+                fputs("\\ufffd", f);
+                s++;
+            } else {
+                fwrite(s, 1, (size_t)n, f);
+                s += n;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
+void lrp_json_number(FILE *f, double v) {
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    if (v == (double)(float)v)
+        fprintf(f, "%.9g", v);
+    else
+        fprintf(f, "%.17g", v);
+}
+
+void lrp_json_float_array(FILE *f, const float *v, int n) {
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        lrp_json_number(f, v[i]);
+    }
+    fputc(']', f);
+}
+
+void lrp_json_int_array(FILE *f, const int *v, int n) {
+    fputc('[', f);
+    for (int i = 0; i < n; i++) fprintf(f, i ? ", %d" : "%d", v[i]);
+    fputc(']', f);
+}
+
+void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
+    fputs("{\"method\": ", f);
+    lrp_json_string(f, lrp_method_name(e->method));
+    fputs(", \"family\": ", f);
+    lrp_json_string(f, ctx->family ? ctx->family : "");
+    fputs(", \"ids\": ", f);
+    lrp_json_int_array(f, e->ids, e->T);
+    if (ctx->tokens) {
+        fputs(", \"tokens\": [", f);
+        for (int t = 0; t < e->T; t++) {
+            if (t) fputs(", ", f);
+            lrp_json_string(f, ctx->tokens[t]);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, ", \"position\": %d, \"target\": %d", e->position, e->target);
+    if (ctx->target_token) {
+        fputs(", \"target_token\": ", f);
+        lrp_json_string(f, ctx->target_token);
+    }
+    fputs(", \"target_logit\": ", f);
+    lrp_json_number(f, e->target_logit);
+    if (e->contrast >= 0) {
+        fprintf(f, ", \"contrast\": %d, \"contrast_logit\": ", e->contrast);
+        lrp_json_number(f, e->contrast_logit);
+    }
+    if (e->latent_start[0] >= 0)
+        fprintf(f, ", \"latent_start\": [%d, %d, %d]", e->latent_start[0], e->latent_start[1], e->latent_start[2]);
+    fputs(", \"start_value\": ", f);
+    lrp_json_number(f, e->start_value);
+    fputs(", \"relevance\": ", f);
+    lrp_json_float_array(f, e->relevance, e->T);
+    fputs(", \"relevance_sum\": ", f);
+    lrp_json_number(f, e->relevance_sum);
+    if (ctx->all_logits) {
+        fputs(", \"logits\": ", f);
+        lrp_json_float_array(f, e->logits, e->vocab);
+    }
+    fputs(", \"top\": [", f);
+    for (int i = 0; i < e->n_top; i++) {
+        fprintf(f, "%s{\"id\": %d", i ? ", " : "", e->top[i].id);
+        if (ctx->top_tokens[i]) {
+            fputs(", \"token\": ", f);
+            lrp_json_string(f, ctx->top_tokens[i]);
+        }
+        fputs(", \"logit\": ", f);
+        lrp_json_number(f, e->top[i].logit);
+        fputs(", \"prob\": ", f);
+        lrp_json_number(f, e->top[i].prob);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    if (e->residual_relevance) {
+        fputs(", \"residual_relevance\": [", f);
+        for (int l = 0; l < e->n_layers; l++) {
+            if (l) fputs(", ", f);
+            lrp_json_float_array(f, e->residual_relevance + (size_t)l * e->T, e->T);
+        }
+        fputc(']', f);
+    }
+    if (e->latent_relevance) {
+        fprintf(f, ", \"latent_layer\": %d, \"latent_relevance\": ", e->latent_layer);
+        lrp_json_float_array(f, e->latent_relevance, e->n_latent);
+    }
+    fputs(", \"seconds\": {\"forward\": ", f);
+    lrp_json_number(f, e->seconds_forward);
+    fputs(", \"backward\": ", f);
+    lrp_json_number(f, e->seconds_backward);
+    fputs("}}\n", f);
+}

@@ -1,0 +1,53 @@
+// Hugging Face tokenizer.json pipeline: added tokens -> normalizer -> pre-tokenizer -> model
+// (BPE, WordPiece, Unigram, WordLevel) -> post-processor, and the decoder chain back to text.
+// Results are meant to equal those of the Hugging Face `tokenizers` library token for token.
+#ifndef LRP_TOKENIZER_H
+#define LRP_TOKENIZER_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+typedef struct lrp_tokenizer lrp_tokenizer;
+
+// path: a directory (reads tokenizer.json and, if present, tokenizer_config.json) or a tokenizer.json
+// file (a tokenizer_config.json beside it is read too).
+int lrp_tokenizer_load(lrp_tokenizer **out, const char *path, lrp_err *err);
+
+// Same from JSON text already in memory (tokenizer_config_json may be NULL). `where` names the
+// source in error messages (e.g. "models/x/tokenizer.json").
+int lrp_tokenizer_load_json(lrp_tokenizer **out, const char *tokenizer_json, size_t len,
+                            const char *tokenizer_config_json, const char *where, lrp_err *err);
+
+void lrp_tokenizer_free(lrp_tokenizer *tok);
+
+// UTF-8 text -> ids. add_special: apply the post-processor (BOS/EOS/CLS/SEP) as HF does by default;
+// when the post-processor adds nothing, tokenizer_config.json's add_bos_token/add_eos_token decide.
+// Invalid UTF-8 is an error naming the byte offset. *ids is malloc'ed (never NULL on success);
+// the caller frees it.
+int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len, int add_special,
+                         int **ids, int *n_ids, lrp_err *err);
+
+// ids -> text as HF decode(skip_special_tokens=skip_special), with the transformers-level
+// clean_up_tokenization_spaces applied when tokenizer_config.json asks for it.
+// *text is malloc'ed and NUL-terminated. An id outside the vocabulary is an error.
+int lrp_tokenizer_decode(const lrp_tokenizer *tok, const int *ids, int n_ids, int skip_special,
+                         char **text, lrp_err *err);
+
+int lrp_tokenizer_vocab_size(const lrp_tokenizer *tok);  // max id + 1 over vocab and added tokens
+
+// Raw vocabulary string of id (added tokens included), NULL if none.
+const char *lrp_tokenizer_piece(const lrp_tokenizer *tok, int id);
+
+// Human-readable text of one token ("ĠParis" -> " Paris", "▁Paris" -> " Paris", "<0x0A>" -> "\n",
+// "##ing" -> "ing"), written into buf (NUL-terminated, truncated to cap at a UTF-8 boundary).
+// Returns the length written (0 for an unknown id).
+int lrp_tokenizer_token_text(const lrp_tokenizer *tok, int id, char *buf, int cap);
+
+// 1 if id is an added token marked "special" (skipped by decode(skip_special_tokens)).
+int lrp_tokenizer_is_special(const lrp_tokenizer *tok, int id);
+
+// The id of an exact vocabulary string (added tokens first), -1 if none.
+int lrp_tokenizer_token_id(const lrp_tokenizer *tok, const char *piece);
+
+#endif

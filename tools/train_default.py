@@ -1,0 +1,858 @@
+#!/usr/bin/python3
+"""Train the model that ships with attnlrp: a small LLaMA that recalls facts from its context.
+
+    /usr/bin/python3 tools/train_default.py --out models/default --seed 0
+
+writes models/default/ (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
+generation_config.json, README.md) and data/eval.jsonl, and prints the training loss, the held-out
+accuracy and the time taken. Everything is deterministic from --seed on one process with 2 threads.
+
+The task. A prompt states 2-5 facts and ends with the beginning of one of them again:
+
+    Mia's cat is called Tom. Leo's dog is called Rex. Ava's bird is called Kiwi. Leo's dog is called
+
+and the model must answer " Rex". Facts come from 18 slots in 10 relations (pet names, colours of
+things, where people live / were born, jobs, food, drinks, instruments, sports, languages). Prompts
+are built so that distractors share the name or the relation of the queried fact, so the answer can
+only be found by matching both against the context. Every (name, slot, value) triple is assigned
+once and for all to train (80%) or test (20%); training text never contains a test triple and
+evaluation prompts consist of test triples only, so every evaluated combination is unseen.
+
+The tokenizer is a hand-built GPT-2-style byte-level BPE whose vocabulary holds the 256 byte
+symbols and every word of the task as ONE token (built by a chain of prefix merges). The encoder
+here is an independent Python implementation of the tokenizer.json pipeline; it is checked to
+round-trip all training and evaluation text.
+
+The model is written out in exact Hugging Face LlamaForCausalLM layout; the forward pass below
+matches transformers' modeling_llama (RMSNorm in float32 with weight, rotate_half RoPE, SwiGLU MLP,
+no biases, causal attention, final norm, untied lm_head).
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import struct
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------------------------
+# The task: words, relations, the train/test split of triples
+
+NAMES = """Mia Leo Ava Noah Emma Liam Olivia Lucas Zoe Ethan Lily Jack Grace Owen Chloe Ryan Ella
+Adam Nora Sam Anna Ben Eva Dan Iris Hugo Rosa Omar Sara Ivan Lena Paul Tara Felix Nina Theo Maya
+Alex Kate John Mark Amy Eric Lisa Tim Julia Victor Helen""".split()
+
+PET_NAMES = """Tom Rex Kiwi Max Bella Luna Coco Milo Daisy Oscar Ruby Buddy Rocky Pepper Ginger Biscuit
+Shadow Bingo Fluffy Simba Nemo Zeus Teddy Muffin Peanut Sunny Pickles Waffles""".split()
+COLOURS = """red blue green yellow black white pink purple orange brown grey silver golden beige
+violet navy""".split()
+CITIES = """Paris London Rome Berlin Madrid Vienna Prague Oslo Dublin Lisbon Athens Cairo Tokyo
+Delhi Lima Boston Denver Austin Seattle Chicago Toronto Sydney Moscow Warsaw Zurich Munich Milan
+Venice Geneva Helsinki Stockholm Budapest""".split()
+JOBS = """baker pilot doctor farmer nurse teacher lawyer painter singer dancer writer driver judge
+chef tailor plumber banker sailor miner dentist builder florist butcher barber""".split()
+FOODS = """apples pizza rice bread soup cheese pasta cake bananas cookies noodles salad tacos grapes
+eggs beans carrots pears plums melons""".split()
+DRINKS = """tea coffee milk juice water cocoa lemonade cider soda""".split()
+INSTRUMENTS = """piano guitar violin drums flute cello harp trumpet banjo organ saxophone
+clarinet""".split()
+SPORTS = """tennis golf football rugby hockey boxing skiing rowing cricket cycling swimming
+baseball""".split()
+LANGUAGES = """French German Spanish Italian Dutch Greek Polish Swedish Hindi Arabic Russian Chinese
+Japanese Korean Turkish Danish""".split()
+
+ANIMALS = ["cat", "dog", "bird", "horse", "rabbit"]
+THINGS = ["car", "bike", "hat", "coat", "house"]
+
+# A slot is one kind of fact; its template has a {n} (name) and a {v} (value) that ends it.
+# The query is the template cut just before " {v}".
+SLOTS = ([("pet:" + a, "{n}'s " + a + " is called {v}.", PET_NAMES) for a in ANIMALS] +
+         [("colour:" + t, "{n}'s " + t + " is {v}.", COLOURS) for t in THINGS] +
+         [("city", "{n} lives in {v}.", CITIES),
+          ("born", "{n} was born in {v}.", CITIES),
+          ("job", "{n} works as a {v}.", JOBS),
+          ("food", "{n} likes to eat {v}.", FOODS),
+          ("drink", "{n} drinks {v}.", DRINKS),
+          ("instrument", "{n} plays the {v}.", INSTRUMENTS),
+          ("sport", "{n}'s favourite sport is {v}.", SPORTS),
+          ("language", "{n} speaks {v}.", LANGUAGES)])
+
+TEST_FRACTION_MOD = 5  # one triple in 5 is held out
+
+
+def is_test_triple(name_idx, slot_idx, value_idx):
+    """The fixed split of (name, slot, value) triples: 20% test, spread over every name and value."""
+    return (name_idx * 31 + slot_idx * 17 + value_idx * 7) % TEST_FRACTION_MOD == 0
+
+
+def template_pieces(template):
+    """Split a template into its literal word pieces, {n} and {v} (one token each)."""
+    # "{n}'s cat is called {v}." -> ["{n}", "'s", " cat", " is", " called", " {v}", "."]
+    out = []
+    for part in re.findall(r"\{n\}| \{v\}|'s| [a-z]+|\.", template):
+        out.append(part)
+    assert "".join(out) == template, template
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Byte-level BPE tokenizer (GPT-2 style), built by hand
+
+SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
+UNK_ID, BOS_ID, EOS_ID, PAD_ID = 0, 1, 2, 3
+
+
+def bytes_to_unicode():
+    """GPT-2's reversible map from the 256 byte values to printable unicode characters."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+BYTE_ENC = bytes_to_unicode()
+BYTE_DEC = {c: b for b, c in BYTE_ENC.items()}
+
+# GPT-2's pre-tokenizer regex is
+#   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+# Python's `re` has no \p{..}: here \p{L} is written [^\W\d_] (unicode word characters that are
+# not digits or underscore) and \p{N} is \d. On ASCII text, which is all the training and
+# evaluation text, these are exactly equivalent; on other scripts they are close but not exact
+# (e.g. Python counts some No/Nl characters as letters). The C engine uses Oniguruma with \p{..}.
+PRETOKENIZE_RE = re.compile(
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+| ?_+|\s+(?!\S)|\s+")
+# ( ?_+ covers the underscore, which is in \w but is neither \p{L} nor \p{N}: GPT-2 puts it in
+# the punctuation class; "[^\s\w]+| ?_+" splits "_!" in two where GPT-2 keeps one piece, another
+# non-ASCII-free edge case that never occurs in our data.)
+
+
+def task_words():
+    """Every word of the task, as it appears in text: with its leading space, and the names also
+    without (a prompt starts with a name and the pre-tokenizer adds no prefix space)."""
+    words = set()
+    for _, template, values in SLOTS:
+        for p in template_pieces(template):
+            if p not in ("{n}", " {v}"):
+                words.add(p)
+        for v in values:
+            words.add(" " + v)
+    for n in NAMES:
+        words.add(" " + n)
+        words.add(n)
+    words.discard(".")  # a single byte: already in the alphabet
+    return sorted(words)
+
+
+def build_tokenizer():
+    """Vocabulary and merges so that every task word assembles into one token.
+
+    Each word gets the chain of merges (w[:1] w[1]), (w[:2] w[2]), ...; intermediate pieces join the
+    vocabulary. Ranks: all merges of words with a leading space (Ġ) first, ordered by depth, then
+    those of words without one. Since words without a space start with an upper-case letter or an
+    apostrophe, the only merges that can fire inside a Ġ-word are its own chain, except at the
+    first step (e.g. "M i" from "Mia" inside "ĠMia"), which the ranking settles in favour of "Ġ M".
+    `check_tokenizer` verifies every word encodes to one token."""
+    vocab = {}
+    for s in SPECIALS:
+        vocab[s] = len(vocab)
+    for b in range(256):
+        vocab[BYTE_ENC[b]] = len(vocab)
+    merges = []
+    seen = set()
+    words = [("".join(BYTE_ENC[b] for b in w.encode("utf-8"))) for w in task_words()]
+    spaced = sorted(w for w in words if w.startswith("Ġ"))
+    unspaced = sorted(w for w in words if not w.startswith("Ġ"))
+    for group in (spaced, unspaced):
+        depth = 1
+        while True:
+            added_any = False
+            for w in group:
+                if depth < len(w):
+                    added_any = True
+                    pair = (w[:depth], w[depth])
+                    if pair not in seen:
+                        seen.add(pair)
+                        merges.append(pair)
+                        piece = w[:depth + 1]
+                        if piece not in vocab:
+                            vocab[piece] = len(vocab)
+            if not added_any:
+                break
+            depth += 1
+    return vocab, merges
+
+
+class Tokenizer:
+    """Encodes like Hugging Face `tokenizers` does with our tokenizer.json: split out special
+    tokens, ByteLevel pre-tokenize (regex, then bytes -> unicode symbols), BPE, prepend <s>."""
+
+    def __init__(self, vocab, merges):
+        self.vocab = vocab
+        self.inv = {i: t for t, i in vocab.items()}
+        self.ranks = {pair: r for r, pair in enumerate(merges)}
+        self.cache = {}
+        self.special_re = re.compile("(" + "|".join(re.escape(s) for s in SPECIALS) + ")")
+
+    def bpe(self, word):
+        if word in self.cache:
+            return self.cache[word]
+        parts = list(word)
+        while len(parts) > 1:
+            best, best_rank = None, None
+            for i in range(len(parts) - 1):
+                r = self.ranks.get((parts[i], parts[i + 1]))
+                if r is not None and (best_rank is None or r < best_rank):
+                    best, best_rank = i, r
+            if best is None:
+                break
+            parts[best:best + 2] = [parts[best] + parts[best + 1]]
+        ids = [self.vocab[p] for p in parts]
+        self.cache[word] = ids
+        return ids
+
+    def encode(self, text, add_bos=True):
+        ids = [BOS_ID] if add_bos else []
+        for chunk in self.special_re.split(text):
+            if chunk == "":
+                continue
+            if chunk in SPECIALS:
+                ids.append(self.vocab[chunk])
+                continue
+            for m in PRETOKENIZE_RE.finditer(chunk):
+                word = "".join(BYTE_ENC[b] for b in m.group(0).encode("utf-8"))
+                ids.extend(self.bpe(word))
+        return ids
+
+    def decode(self, ids, skip_special=True):
+        out = []
+        for i in ids:
+            t = self.inv[i]
+            if t in SPECIALS:
+                if not skip_special:
+                    out.append(t.encode("utf-8"))
+                continue
+            out.append(bytes(BYTE_DEC[c] for c in t))
+        return b"".join(out).decode("utf-8", errors="replace")
+
+    def token_id(self, piece):
+        """The id of a piece of text that must be exactly one token."""
+        ids = self.encode(piece, add_bos=False)
+        assert len(ids) == 1, (piece, ids)
+        return ids[0]
+
+
+def tokenizer_json(vocab, merges):
+    added = [{"id": vocab[s], "content": s, "single_word": False, "lstrip": False,
+              "rstrip": False, "normalized": False, "special": True} for s in SPECIALS]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                          "use_regex": True},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                     {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "<s>", "type_id": 1}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<s>": {"id": "<s>", "ids": [BOS_ID], "tokens": ["<s>"]}},
+        },
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                    "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": vocab, "merges": [a + " " + b for a, b in merges]},
+    }
+
+
+def check_tokenizer(tok):
+    """Every task word is one token, and the byte alphabet round-trips."""
+    for w in task_words():
+        tok.token_id(w)
+    sample = "Zoë's café, 3 €! <s>x</s>\n\t  end"
+    assert tok.decode(tok.encode(sample), skip_special=False) == "<s>" + sample
+
+
+# ----------------------------------------------------------------------------------------------
+# Prompts
+
+class Task:
+    def __init__(self, tok):
+        self.tok = tok
+        self.name_ids = {n: tok.token_id(" " + n) for n in NAMES}
+        self.name_ids_bare = {n: tok.token_id(n) for n in NAMES}
+        self.slots = []
+        for key, template, values in SLOTS:
+            pieces = template_pieces(template)
+            fixed = {p: tok.token_id(p) for p in pieces if p not in ("{n}", " {v}")}
+            value_ids = [tok.token_id(" " + v) for v in values]
+            self.slots.append((key, pieces, fixed, values, value_ids))
+        # per slot: the value indices allowed for each name in each split
+        self.allowed = {}
+        for split in ("train", "test"):
+            for si, (_, _, _, values, _) in enumerate(self.slots):
+                for ni in range(len(NAMES)):
+                    self.allowed[split, si, ni] = [
+                        vi for vi in range(len(values))
+                        if is_test_triple(ni, si, vi) == (split == "test")]
+
+    def sample_facts(self, rng, split, k):
+        """k facts (name idx, slot idx, value idx) with unique (name, slot) and unique values,
+        drawn from a small grid of names x slots so distractors share names or relations."""
+        while True:
+            n_names = rng.randint(1, min(k, 3))
+            n_slots = rng.randint(-(-k // n_names), k)
+            names = rng.sample(range(len(NAMES)), n_names)
+            slots = rng.sample(range(len(self.slots)), n_slots)
+            cells = [(n, s) for n in names for s in slots]
+            cells = rng.sample(cells, k)
+            facts, used = [], set()
+            ok = True
+            for n, s in cells:
+                vals = [v for v in self.allowed[split, s, n]
+                        if (self.slots[s][3][v]) not in used]
+                if not vals:
+                    ok = False
+                    break
+                v = rng.choice(vals)
+                used.add(self.slots[s][3][v])
+                facts.append((n, s, v))
+            if ok:
+                return facts
+
+    def render(self, fact, first, with_value):
+        """Text, token ids, and character offset of the value (excluding its space) in the text."""
+        n, s, v = fact
+        _, pieces, fixed, values, value_ids = self.slots[s]
+        text, ids, value_at = "", [], None
+        for p in pieces:
+            if p == "{n}":
+                if first:
+                    text += NAMES[n]
+                    ids.append(self.name_ids_bare[NAMES[n]])
+                else:
+                    text += " " + NAMES[n]
+                    ids.append(self.name_ids[NAMES[n]])
+            elif p == " {v}":
+                if not with_value:
+                    break
+                value_at = len(text) + 1
+                text += " " + values[v]
+                ids.append(value_ids[v])
+            else:
+                text += p
+                ids.append(fixed[p])
+        return text, ids, value_at
+
+    def prompt(self, facts, queries):
+        """facts, then the queries; each query but the last is completed with its value.
+        Returns text, ids (with <s>), answer positions (index of the token that predicts the
+        answer), answer ids, and for each fact its sentence span and value span."""
+        text, ids = "", [BOS_ID]
+        fact_spans, value_spans = [], []
+        for i, f in enumerate(facts):
+            t, tid, vat = self.render(f, first=(i == 0), with_value=True)
+            lead = 0 if i == 0 else 1  # the space before a name belongs to the name's token
+            start = len(text) + lead
+            text += t
+            ids += tid
+            fact_spans.append([start, start + len(t) - lead])
+            v = self.slots[f[1]][3][f[2]]
+            value_spans.append([start - lead + vat, start - lead + vat + len(v)])
+        positions, answers = [], []
+        for qi, q in enumerate(queries):
+            last = qi == len(queries) - 1
+            t, tid, _ = self.render(q, first=False, with_value=False)
+            text += t
+            ids += tid
+            positions.append(len(ids) - 1)
+            answers.append(self.slots[q[1]][4][q[2]])
+            if not last:
+                v = self.slots[q[1]][3][q[2]]
+                text += " " + v + "."
+                ids += [answers[-1], self.tok.token_id(".")]
+        return text, ids, positions, answers, fact_spans, value_spans
+
+    def training_example(self, rng):
+        k = rng.randint(2, 5)
+        facts = self.sample_facts(rng, "train", k)
+        n_q = rng.randint(1, min(3, k))
+        queries = rng.sample(facts, n_q)
+        _, ids, positions, answers, _, _ = self.prompt(facts, queries)
+        return ids, positions, answers
+
+    def eval_record(self, rng, split, k=None, index=None):
+        k = k if k is not None else rng.randint(2, 5)
+        facts = self.sample_facts(rng, split, k)
+        qi = index if index is not None else rng.randrange(k)
+        text, ids, positions, answers, fact_spans, value_spans = self.prompt(facts, [facts[qi]])
+        n, s, v = facts[qi]
+        target = " " + self.slots[s][3][v]
+        rec = {"text": text, "target": target, "span": value_spans[qi],
+               "fact_span": fact_spans[qi], "fact_index": qi, "n_facts": k,
+               "relation": self.slots[s][0]}
+        return rec, ids, answers[0]
+
+
+def make_batch(task, rng, batch_size):
+    exs = [task.training_example(rng) for _ in range(batch_size)]
+    T = max(len(e[0]) for e in exs)
+    x = torch.full((batch_size, T), PAD_ID, dtype=torch.long)
+    y = torch.full((batch_size, T), -100, dtype=torch.long)
+    for b, (ids, positions, answers) in enumerate(exs):
+        x[b, :len(ids)] = torch.tensor(ids)
+        for p, a in zip(positions, answers):
+            y[b, p] = a
+    return x, y
+
+
+# ----------------------------------------------------------------------------------------------
+# LLaMA, as transformers' LlamaForCausalLM computes it
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        # float32 statistics, x * rsqrt(mean(x^2) + eps), then the weight
+        var = x.float().pow(2).mean(-1, keepdim=True)
+        return self.weight * (x.float() * torch.rsqrt(var + self.eps)).to(x.dtype)
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rope_cos_sin(T, head_dim, theta):
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    pos = torch.arange(T, dtype=torch.float32)
+    freqs = torch.outer(pos, inv_freq)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos(), emb.sin()  # (T, head_dim)
+
+
+class Block(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        H, nh, nkv, hd, I = c["hidden_size"], c["num_attention_heads"], \
+            c["num_key_value_heads"], c["head_dim"], c["intermediate_size"]
+        self.nh, self.nkv, self.hd = nh, nkv, hd
+        self.input_layernorm = RMSNorm(H, c["rms_norm_eps"])
+        self.q_proj = torch.nn.Linear(H, nh * hd, bias=False)
+        self.k_proj = torch.nn.Linear(H, nkv * hd, bias=False)
+        self.v_proj = torch.nn.Linear(H, nkv * hd, bias=False)
+        self.o_proj = torch.nn.Linear(nh * hd, H, bias=False)
+        self.post_attention_layernorm = RMSNorm(H, c["rms_norm_eps"])
+        self.gate_proj = torch.nn.Linear(H, I, bias=False)
+        self.up_proj = torch.nn.Linear(H, I, bias=False)
+        self.down_proj = torch.nn.Linear(I, H, bias=False)
+
+    def forward(self, x, cos, sin, mask):
+        # x is (B,T,H)
+        B, T, _ = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(B, T, self.nh, self.hd).transpose(1, 2)
+        k = self.k_proj(h).view(B, T, self.nkv, self.hd).transpose(1, 2)
+        v = self.v_proj(h).view(B, T, self.nkv, self.hd).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if self.nkv != self.nh:
+            rep = self.nh // self.nkv
+            k = k.repeat_interleave(rep, dim=1)
+            v = v.repeat_interleave(rep, dim=1)
+        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.hd)) + mask
+        att = torch.softmax(att.float(), dim=-1).to(q.dtype)
+        o = (att @ v).transpose(1, 2).reshape(B, T, self.nh * self.hd)
+        x = x + self.o_proj(o)
+        h = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+
+class Llama(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.embed_tokens = torch.nn.Embedding(c["vocab_size"], c["hidden_size"])
+        self.layers = torch.nn.ModuleList([Block(c) for _ in range(c["num_hidden_layers"])])
+        self.norm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+        self.lm_head = torch.nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
+        std = c["initializer_range"]
+        for m in self.modules():  # as LlamaPreTrainedModel._init_weights
+            if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
+                torch.nn.init.normal_(m.weight, mean=0.0, std=std)
+
+    def hidden(self, ids):
+        B, T = ids.shape
+        cos, sin = rope_cos_sin(T, self.c["head_dim"], self.c["rope_theta"])
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x, cos, sin, mask)
+        return self.norm(x)
+
+    def forward(self, ids):
+        return self.lm_head(self.hidden(ids))
+
+    def hf_state_dict(self):
+        """Parameters under transformers' names, in a stable order."""
+        out = {"model.embed_tokens.weight": self.embed_tokens.weight}
+        for i, l in enumerate(self.layers):
+            p = "model.layers.%d." % i
+            out[p + "input_layernorm.weight"] = l.input_layernorm.weight
+            for n in ("q_proj", "k_proj", "v_proj", "o_proj"):
+                out[p + "self_attn." + n + ".weight"] = getattr(l, n).weight
+            out[p + "post_attention_layernorm.weight"] = l.post_attention_layernorm.weight
+            for n in ("gate_proj", "up_proj", "down_proj"):
+                out[p + "mlp." + n + ".weight"] = getattr(l, n).weight
+        out["model.norm.weight"] = self.norm.weight
+        out["lm_head.weight"] = self.lm_head.weight
+        return {k: v.detach().contiguous().float() for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Files
+
+def write_safetensors(path, tensors):
+    """safetensors: u64 little-endian header length, JSON header {name: {dtype, shape,
+    data_offsets}}, then the raw little-endian data. The header is padded with spaces to a
+    multiple of 8 so the data is aligned."""
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, t in tensors.items():
+        data = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hjson += b" " * (-len(hjson) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(hjson)))
+        f.write(hjson)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def write_json(path, obj, indent=2):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=indent, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def hf_config(a, vocab_size):
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": vocab_size,
+        "hidden_size": a.hidden,
+        "intermediate_size": a.intermediate,
+        "num_hidden_layers": a.layers,
+        "num_attention_heads": a.heads,
+        "num_key_value_heads": a.kv_heads,
+        "head_dim": a.hidden // a.heads,
+        "hidden_act": "silu",
+        "max_position_embeddings": 128,
+        "initializer_range": 0.02,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "rope_scaling": None,
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "mlp_bias": False,
+        "pretraining_tp": 1,
+        "use_cache": True,
+        "tie_word_embeddings": False,
+        "bos_token_id": BOS_ID,
+        "eos_token_id": EOS_ID,
+        "pad_token_id": PAD_ID,
+        "torch_dtype": "float32",
+        "transformers_version": "4.46.0",
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation
+
+@torch.no_grad()
+def accuracy(model, items, batch_size=128):
+    """items: (ids, answer position, answer id). Fraction where the argmax is the answer, and
+    the mean probability of the answer."""
+    model.eval()
+    hits, prob = 0, 0.0
+    for i in range(0, len(items), batch_size):
+        chunk = items[i:i + batch_size]
+        T = max(len(c[0]) for c in chunk)
+        x = torch.full((len(chunk), T), PAD_ID, dtype=torch.long)
+        for b, (ids, _, _) in enumerate(chunk):
+            x[b, :len(ids)] = torch.tensor(ids)
+        logits = model(x)
+        for b, (_, p, a) in enumerate(chunk):
+            hits += int(logits[b, p].argmax().item() == a)
+            prob += torch.softmax(logits[b, p], -1)[a].item()
+    model.train()
+    return hits / len(items), prob / len(items)
+
+
+def eval_items(task, rng, split, n):
+    items = []
+    for _ in range(n):
+        rec, ids, ans = task.eval_record(rng, split)
+        items.append((ids, len(ids) - 1, ans))
+    return items
+
+
+# ----------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="models/default")
+    ap.add_argument("--data", default="data", help="where eval.jsonl goes")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--hidden", type=int, default=96)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=4)
+    ap.add_argument("--intermediate", type=int, default=256)
+    ap.add_argument("--eval-records", type=int, default=400)
+    ap.add_argument("--eval-extra", type=int, default=4000,
+                    help="further held-out prompts (not written) for a tighter accuracy estimate")
+    ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+
+    t_start = time.perf_counter()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    torch.use_deterministic_algorithms(True)
+
+    vocab, merges = build_tokenizer()
+    tok = Tokenizer(vocab, merges)
+    check_tokenizer(tok)
+    task = Task(tok)
+    cfg = hf_config(a, len(vocab))
+    print("vocab %d (%d merges), %d names, %d slots" % (len(vocab), len(merges), len(NAMES),
+                                                      len(SLOTS)))
+
+    # Held-out data first, from its own stream, so it does not depend on training settings.
+    eval_rng = random.Random(1000003 * a.seed + 17)
+    records, items = [], []
+    for i in range(a.eval_records):
+        k = 2 + i % 4
+        rec, ids, ans = task.eval_record(eval_rng, "test", k=k, index=eval_rng.randrange(k))
+        records.append(rec)
+        items.append((ids, len(ids) - 1, ans))
+    extra = eval_items(task, eval_rng, "test", a.eval_extra)
+    seen_items = eval_items(task, random.Random(a.seed + 99), "train", 1000)
+    # The ids built from the pieces are what the tokenizer gives for the text, and decode back.
+    for rec, (ids, _, ans) in zip(records, items):
+        assert tok.encode(rec["text"]) == ids, rec["text"]
+        assert tok.decode(ids) == rec["text"]
+        assert tok.decode([ans]) == rec["target"]
+        s, e = rec["span"]
+        assert " " + rec["text"][s:e] == rec["target"]
+    check_rng = random.Random(a.seed + 7)
+    for _ in range(2000):
+        facts = task.sample_facts(check_rng, "train", check_rng.randint(2, 5))
+        text, ids, _, _, _, _ = task.prompt(facts, check_rng.sample(facts, 2))
+        assert tok.encode(text) == ids and tok.decode(ids) == text
+    for ni in range(len(NAMES)):  # no test triple is ever produced for training
+        for si in range(len(SLOTS)):
+            for vi in task.allowed["train", si, ni]:
+                assert not is_test_triple(ni, si, vi)
+
+    model = Llama(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    print("model: hidden %d, %d layers, %d heads (%d kv), intermediate %d: %d parameters" %
+          (a.hidden, a.layers, a.heads, a.kv_heads, a.intermediate, n_params))
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+
+    def lr_at(step):
+        if step < a.warmup:
+            return a.lr * (step + 1) / a.warmup
+        t = (step - a.warmup) / max(1, a.steps - a.warmup)
+        return a.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+    rng = random.Random(a.seed)
+    t_train = time.perf_counter()
+    running = None
+    log = []
+    for step in range(a.steps):
+        x, y = make_batch(task, rng, a.batch)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        if (step + 1) % a.log_every == 0 or step + 1 == a.steps:
+            acc, _ = accuracy(model, items[:200])
+            el = time.perf_counter() - t_train
+            print("step %5d  loss %.4f  held-out acc (200) %.3f  lr %.2e  %.0fs" %
+                  (step + 1, running, acc, lr_at(step), el), flush=True)
+            log.append((step + 1, running, acc))
+    train_s = time.perf_counter() - t_train
+
+    acc_eval, p_eval = accuracy(model, items)
+    acc_extra, p_extra = accuracy(model, extra)
+    acc_seen, _ = accuracy(model, seen_items)
+    by_k = {}
+    for k in range(2, 6):
+        sub = [it for it, r in zip(items, records) if r["n_facts"] == k]
+        by_k[k] = accuracy(model, sub)[0]
+    print("held-out accuracy: data/eval.jsonl %.4f (%d records, mean p(answer) %.3f); "
+          "%d further held-out prompts %.4f; train-split prompts %.4f" %
+          (acc_eval, len(items), p_eval, len(extra), acc_extra, acc_seen))
+    print("by number of facts: " + ", ".join("%d: %.3f" % kv for kv in by_k.items()))
+
+    os.makedirs(a.out, exist_ok=True)
+    os.makedirs(a.data, exist_ok=True)
+    tensors = model.hf_state_dict()
+    write_safetensors(os.path.join(a.out, "model.safetensors"), tensors)
+    write_json(os.path.join(a.out, "config.json"), cfg)
+    write_json(os.path.join(a.out, "tokenizer.json"), tokenizer_json(vocab, merges), indent=None)
+    write_json(os.path.join(a.out, "tokenizer_config.json"), {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+        "add_bos_token": True, "add_eos_token": False, "add_prefix_space": False,
+        "clean_up_tokenization_spaces": False, "model_max_length": 128,
+    })
+    write_json(os.path.join(a.out, "generation_config.json"), {
+        "_from_model_config": True, "bos_token_id": BOS_ID, "eos_token_id": EOS_ID,
+        "pad_token_id": PAD_ID, "transformers_version": "4.46.0"})
+    tmp = os.path.join(a.data, "eval.jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(tmp, os.path.join(a.data, "eval.jsonl"))
+
+    total_s = time.perf_counter() - t_start
+    stats = {"params": n_params, "acc_eval": acc_eval, "n_eval": len(items), "p_eval": p_eval,
+             "acc_extra": acc_extra, "n_extra": len(extra), "acc_seen": acc_seen, "by_k": by_k,
+             "train_s": train_s, "total_s": total_s, "vocab": len(vocab), "merges": len(merges),
+             "log": log}
+    write_model_card(os.path.join(a.out, "README.md"), a, cfg, stats)
+    sizes = {f: os.path.getsize(os.path.join(a.out, f)) for f in sorted(os.listdir(a.out))}
+    print("wrote %s: %s" % (a.out, ", ".join("%s %d B" % kv for kv in sizes.items())))
+    print("training %.1f s (%d steps, %.3f s/step), total %.1f s" %
+          (train_s, a.steps, train_s / a.steps, total_s))
+
+
+def write_model_card(path, a, cfg, s):
+    rel = ", ".join(sorted({k.split(":")[0] for k, _, _ in SLOTS}))
+    curve = "\n".join("| %d | %.4f | %.3f |" % row for row in s["log"][::max(1, len(s["log"]) // 10)])
+    text = f"""# attnlrp default model: in-context fact recall
+
+A {cfg['num_hidden_layers']}-layer LLaMA (Hugging Face `LlamaForCausalLM` layout, float32,
+{s['params']:,} parameters) that answers questions about facts stated earlier in its prompt:
+
+    Mia's cat is called Tom. Leo's dog is called Rex. Ava's bird is called Kiwi. Leo's dog is called
+
+→ ` Rex`. The evidence for each answer is known (the value in the matching fact), which is what
+makes the model useful for measuring whether an explanation points at the right tokens.
+
+## Task and data
+
+- Prompts state 2–5 facts and end with the start of one of them again; the answer is the value.
+- {len(SLOTS)} fact templates in these relations: {rel}. {len(NAMES)} person names, values from
+  per-relation lists (pet names, colours, cities, jobs, foods, drinks, instruments, sports,
+  languages). Names and relations are drawn from a small grid per prompt, so distractors share
+  the queried person or the queried relation.
+- Held-out split: every (name, template, value) triple belongs to train (80%) or test (20%) by a
+  fixed rule; training text never contains a test triple, and evaluation prompts contain test
+  triples only. So every evaluated combination is unseen in training.
+- Training: {a.steps} steps × {a.batch} sequences, each sequence being facts followed by 1–3
+  queries, loss on the answers only. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine, weight decay
+  {a.weight_decay}), seed {a.seed}, CPU, {a.threads} threads: {s['train_s']:.0f} s of training.
+
+## Accuracy (held out)
+
+| set | prompts | accuracy (argmax = answer) |
+| --- | --- | --- |
+| `data/eval.jsonl` | {s['n_eval']} | {s['acc_eval']:.4f} (mean p(answer) {s['p_eval']:.3f}) |
+| further held-out prompts | {s['n_extra']} | {s['acc_extra']:.4f} |
+| prompts of training triples | 1000 | {s['acc_seen']:.4f} |
+
+By number of facts in `data/eval.jsonl`: {', '.join('%d: %.3f' % kv for kv in s['by_k'].items())}.
+
+Training curve (smoothed loss on answers, accuracy on 200 held-out prompts):
+
+| step | loss | accuracy |
+| --- | --- | --- |
+{curve}
+
+## Model
+
+| field | value |
+| --- | --- |
+| hidden size | {cfg['hidden_size']} |
+| layers | {cfg['num_hidden_layers']} |
+| attention heads / key-value heads | {cfg['num_attention_heads']} / {cfg['num_key_value_heads']} (head dim {cfg['head_dim']}) |
+| MLP intermediate size | {cfg['intermediate_size']} (SwiGLU) |
+| vocabulary | {cfg['vocab_size']} |
+| RoPE | rotate_half, theta {cfg['rope_theta']:g}; max positions {cfg['max_position_embeddings']} |
+| RMSNorm eps | {cfg['rms_norm_eps']:g} |
+| embeddings | untied (`lm_head.weight` stored) |
+
+## Tokenizer
+
+Hand-built GPT-2-style byte-level BPE (`tokenizer.json`): ByteLevel pre-tokenizer (GPT-2 regex,
+no prefix space), the 256 byte symbols, and {s['merges']} merges that assemble every word of the
+task into one token (with its leading space `Ġ`; person names also without, for the start of a
+prompt). `'s` is split off by the regex and is one token. Any other text falls back to smaller
+pieces down to single bytes. The post-processor prepends `<s>` (id {BOS_ID}); specials:
+`<unk>` {UNK_ID}, `<s>` {BOS_ID}, `</s>` {EOS_ID}, `<pad>` {PAD_ID}.
+
+## Reproduce and check
+
+    /usr/bin/python3 tools/train_default.py --out models/default --seed 0
+    /usr/bin/python3 tools/check_default.py --model models/default --data data/eval.jsonl
+
+The first rebuilds this directory and `data/eval.jsonl` (deterministic: seed, one process,
+{a.threads} threads); the second reloads `model.safetensors`, `config.json` and `tokenizer.json`
+with an independent NumPy implementation and recomputes the accuracy on `data/eval.jsonl`.
+"""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()
