@@ -5,11 +5,11 @@ SAN     ?= 0
 PREFIX  ?= /usr/local
 
 ifeq ($(SAN),1)
-BUILD   := build-san
+BUILD   ?= build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN   := -fsanitize=address,undefined
 else
-BUILD   := build
+BUILD   ?= build
 OPT     := -O2 -g
 LDSAN   :=
 endif
@@ -23,13 +23,15 @@ LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC:= $(sort $(wildcard tests/test_*.c))
 TEST_SUP:= $(sort $(wildcard tests/support/*.c))
+BENCH_SRC:= $(sort $(wildcard bench/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SUP_OBJ := $(TEST_SUP:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check clean install bench
+.PHONY: all check clean install bench test
 all: $(BUILD)/attnlrp
 
 $(BUILD)/%.o: %.c
@@ -46,8 +48,18 @@ $(BUILD)/attnlrp: $(CLI_OBJ) $(BUILD)/libattnlrp.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libattnlrp.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libattnlrp.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# Benchmark programs (bench/*.c); the scripts in bench/ build and run them.
+bench: $(BUILD)/attnlrp $(BENCH_BIN)
+
 check: $(BUILD)/attnlrp $(TEST_BIN)
 	BUILD=$(BUILD) bash tests/run.sh
+
+# Everything CI runs: the suite with gcc, again under ASan+UBSan, and a warning-free clang build.
+test:
+	bash tests/all.sh
 
 install: $(BUILD)/attnlrp
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attnlrp
@@ -55,6 +67,6 @@ install: $(BUILD)/attnlrp
 	if [ -d models/default ]; then cp -r models/default $(DESTDIR)$(PREFIX)/share/attnlrp/; fi
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d)

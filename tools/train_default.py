@@ -514,8 +514,8 @@ class Llama(torch.nn.Module):
     def forward(self, ids):
         return self.lm_head(self.hidden(ids))
 
-    def hf_state_dict(self):
-        """Parameters under transformers' names, in a stable order."""
+    def hf_parameters(self):
+        """The parameters under transformers' names, in a stable order."""
         out = {"model.embed_tokens.weight": self.embed_tokens.weight}
         for i, l in enumerate(self.layers):
             p = "model.layers.%d." % i
@@ -527,7 +527,10 @@ class Llama(torch.nn.Module):
                 out[p + "mlp." + n + ".weight"] = getattr(l, n).weight
         out["model.norm.weight"] = self.norm.weight
         out["lm_head.weight"] = self.lm_head.weight
-        return {k: v.detach().contiguous().float() for k, v in out.items()}
+        return out
+
+    def hf_state_dict(self):
+        return {k: v.detach().contiguous().float() for k, v in self.hf_parameters().items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -646,7 +649,7 @@ def main():
     ap.add_argument("--eval-extra", type=int, default=4000,
                     help="further held-out prompts (not written) for a tighter accuracy estimate")
     ap.add_argument("--log-every", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
 
     t_start = time.perf_counter()
@@ -714,8 +717,9 @@ def main():
         x, y = make_batch(task, rng, a.batch)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
+        # loss on the answers only: the lm_head is applied where there is an answer to predict
+        sel = y != -100
+        loss = F.cross_entropy(model.lm_head(model.hidden(x)[sel]), y[sel])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

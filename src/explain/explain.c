@@ -225,3 +225,27 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->latent_relevance);
     memset(e, 0, sizeof *e);
 }
+
+int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, const unsigned char *drop,
+                       const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err) {
+    if (lrp_check_ids(m, ids, T, err)) return -1;
+    if (position < 0) position = T - 1;
+    if (position >= T) return lrp_fail(err, "--position %d: out of range for %d tokens (0..%d)", position, T, T - 1);
+    int NL = m->cfg.num_layers;
+    lrp_act **acts = calloc(2 * (size_t)NL, sizeof *acts);
+    if (!acts) return lrp_fail(err, "out of memory");
+    lrp_graph g;
+    if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) {
+        free(acts);
+        return -1;
+    }
+    g.grad_enabled = 0;
+    lrp_forward_io io = {.ids = ids, .T = T, .head_rows = &position, .n_head_rows = 1, .iv = iv, .n_iv = n_iv,
+                         .drop = drop, .block_out = acts, .mlp_act = acts + NL};
+    int rc = m->family->forward(m, &g, &io);
+    if (rc == 0) memcpy(logits, io.logits->x, (size_t)m->cfg.vocab_size * sizeof(float));
+    else lrp_fail(err, "%s", g.err.msg);
+    lrp_graph_free(&g);
+    free(acts);
+    return rc;
+}

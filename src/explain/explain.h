@@ -60,6 +60,11 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
                 lrp_err *err);
 void lrp_explanation_free(lrp_explanation *e);
 
+// One forward pass without recording anything: the logits [vocab] at `position` (-1: last).
+// drop [T] (or NULL) zeroes the word embeddings of the marked tokens; iv are neuron interventions.
+int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, const unsigned char *drop,
+                       const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err);
+
 // Checks ids against the model's vocabulary ("--ids: id 700 at index 3 is out of range (vocabulary 512)").
 int lrp_check_ids(const lrp_model *m, const int *ids, int T, lrp_err *err);
 

@@ -377,7 +377,8 @@ static int compare_entries(const void *a, const void *b) {
     const sorted_entry *x = a, *y = b;
     int c = strcmp(x->t.name, y->t.name);
     if (c) return c;
-    return x->is_alias - y->is_alias;  // a real tensor sorts before an alias of the same name
+    if (x->is_alias != y->is_alias) return x->is_alias - y->is_alias;  // stored tensors before aliases
+    return x->origin - y->origin;
 }
 
 // Sorts the tensors by name (keeping origin and is_alias in step) and rejects duplicate names across

@@ -100,9 +100,11 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward_io *io) {
     const llama_weights *w = m->weights;
     int H = c->num_heads, KVH = c->num_kv_heads, hd = c->head_dim;
     float eps = (float)c->rms_norm_eps, scale = 1.0f / sqrtf((float)hd);
-    lrp_rope *rope = lrp_rope_tables(g, c, hd, 0, io->T);
+    lrp_kv_cache *cache = io->cache;
+    int pos0 = cache ? cache->len : 0;
+    lrp_rope *rope = lrp_rope_tables(g, c, hd, pos0, io->T);
 
-    lrp_act *x = op_embedding(g, w->embed, io->ids, io->T, 1.0f);
+    lrp_act *x = op_embedding(g, w->embed, io->ids, io->T, 1.0f, io->drop);
     io->embeddings = x;
     for (int l = 0; l < c->num_layers; l++) {
         const llama_layer *L = &w->layers[l];
@@ -116,6 +118,11 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward_io *io) {
         }
         q = op_rope(g, q, rope, H);
         k = op_rope(g, k, rope, KVH);
+        if (cache) {
+            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
+            k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
+            v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
+        }
         lrp_act *a = op_attention(g, q, k, v, H, KVH, hd, scale);
         x = op_add(g, x, op_linear(g, a, L->o, L->o_bias));
 
@@ -130,6 +137,7 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward_io *io) {
     x = op_rmsnorm(g, x, w->final_norm, eps, c->hidden_size);
     if (io->head_rows) x = op_select_rows(g, x, io->head_rows, io->n_head_rows);
     io->logits = op_linear(g, x, w->head, NULL);
+    if (cache && lrp_graph_ok(g)) cache->len += io->T;
     return lrp_graph_ok(g) ? 0 : -1;
 }
 

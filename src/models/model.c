@@ -116,3 +116,24 @@ size_t lrp_model_scratch_floats(const lrp_model *m) {
     size_t n = (size_t)widest * 64;
     return n < (1u << 18) ? (1u << 18) : n;
 }
+
+int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err *err) {
+    memset(c, 0, sizeof *c);
+    c->n_layers = m->cfg.num_layers;
+    c->capacity = capacity;
+    c->kv_dim = m->cfg.num_kv_heads * m->cfg.head_dim;
+    size_t n = (size_t)c->n_layers * (size_t)capacity * (size_t)c->kv_dim;
+    c->k = malloc(n * sizeof(float));
+    c->v = malloc(n * sizeof(float));
+    if (!c->k || !c->v) {
+        lrp_kv_cache_free(c);
+        return lrp_fail(err, "out of memory for a KV cache of %d positions", capacity);
+    }
+    return 0;
+}
+
+void lrp_kv_cache_free(lrp_kv_cache *c) {
+    free(c->k);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}

@@ -10,6 +10,19 @@
 
 typedef struct lrp_model lrp_model;
 
+// Keys and values of earlier positions, per layer, for incremental decoding. The forward appends the
+// new positions' keys/values and attends over all of them; ids are then the new tokens only.
+typedef struct lrp_kv_cache {
+    int n_layers;
+    int capacity;                    // positions
+    int len;                         // positions filled
+    int kv_dim;                      // n_kv_heads * head_dim
+    float *k, *v;                    // [n_layers][capacity][kv_dim]
+} lrp_kv_cache;
+
+int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err *err);
+void lrp_kv_cache_free(lrp_kv_cache *c);
+
 // What one forward pass takes and what it exposes for the readouts.
 typedef struct lrp_forward_io {
     const int *ids;                  // [T] token ids, already checked against the vocabulary
@@ -18,6 +31,8 @@ typedef struct lrp_forward_io {
     int n_head_rows;
     const lrp_intervention *iv;      // neuron interventions applied to the MLP intermediate
     int n_iv;
+    const unsigned char *drop;       // [T] or NULL: 1 zeroes that token's word embedding (perturbation)
+    lrp_kv_cache *cache;             // NULL, or a cache holding earlier positions (generation, no backward)
     // Filled by the forward: activations inside the graph.
     lrp_act *embeddings;             // word embeddings [T, d] (after any embedding scaling)
     lrp_act **block_out;             // [n_layers] residual stream after each block [T, d]

@@ -9,9 +9,14 @@
 #include "formats/config.h"
 
 // --- embedding.c -----------------------------------------------------------------------------------
-// Rows of the embedding table W [vocab, d] for ids[T], times scale. A leaf: no node is recorded.
-// The caller has checked every id against the vocabulary size.
-lrp_act *op_embedding(lrp_graph *g, const lrp_tensor *W, const int *ids, int T, float scale);
+// Rows of the embedding table W [vocab, d] for ids[T], times scale; rows with drop[t] != 0 are zero
+// (drop may be NULL). A leaf: no node is recorded. The caller has checked every id.
+lrp_act *op_embedding(lrp_graph *g, const lrp_tensor *W, const int *ids, int T, float scale,
+                      const unsigned char *drop);
+
+// Appends the rows of x to a cache buffer [capacity, cols] holding `len` rows and returns an activation
+// viewing all len + x->rows rows (no node: only for passes without a backward).
+lrp_act *op_cache_append(lrp_graph *g, lrp_act *x, float *cache, int len, int capacity);
 
 // --- linear.c --------------------------------------------------------------------------------------
 // x [T, in] -> x·Wᵀ + b  [T, out]. Exact backward (the ε-rule with ε→0 is the gradient).

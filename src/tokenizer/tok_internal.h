@@ -87,7 +87,7 @@ typedef struct {
     size_t cap, n;
 } tk_pairmap;
 
-int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b);  // keeps the first value of a key
+int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b);  // inserts or overwrites
 const tk_pm_entry *tk_pairmap_get(const tk_pairmap *m, uint64_t key);
 void tk_pairmap_free(tk_pairmap *m);
 
@@ -291,6 +291,7 @@ struct lrp_tokenizer {
     tk_dec *dec;
     tk_added *added;
     int n_added;
+    tk_strmap added_map;  // content -> id
     tk_trie raw_trie;    // added tokens with normalized:false, matched on the input text
     tk_trie norm_trie;   // normalized:true, matched on normalized text
     // id -> string over the model vocabulary and added tokens (added tokens win).

@@ -199,7 +199,11 @@ int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b) {
     if ((m->n + 1) * 2 > m->cap && pairmap_grow(m)) return -1;
     size_t j = hash_u64(key) & (m->cap - 1);
     while (m->e[j].key != UINT64_MAX) {
-        if (m->e[j].key == key) return 0;
+        if (m->e[j].key == key) {
+            m->e[j].a = a;
+            m->e[j].b = b;
+            return 0;
+        }
         j = (j + 1) & (m->cap - 1);
     }
     m->e[j] = (tk_pm_entry){key, a, b};

@@ -1,0 +1,332 @@
+// Speed benchmark of one explanation: for each sequence length T, the median time of a plain forward pass
+// (lrp_forward_logits, nothing recorded) and of a full lrp_explain (recorded forward + relevance backward),
+// their ratio, the peak resident memory and the activation bytes the explanation recorded.
+//
+//     bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]
+//
+// Each T runs in its own child process, so that the peak RSS (getrusage ru_maxrss, which only grows) belongs
+// to that length alone; it includes the memory-mapped weight pages the passes touched. Token ids are a fixed
+// pseudo-random sequence, so runs are comparable. bench/run.sh builds and runs this with the PyTorch twin.
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "explain/explain.h"
+#include "models/model.h"
+
+#define MAX_LENGTHS 16
+#define MAX_REPS 1000
+
+typedef struct bench_opts {
+    const char *model;
+    int lengths[MAX_LENGTHS];
+    int n_lengths;
+    int reps;
+    int warmup;
+    lrp_method method;
+    int json;
+} bench_opts;
+
+// What one child reports back through its pipe.
+typedef struct bench_result {
+    int ok;
+    char err[sizeof(((lrp_err *)0)->msg)];
+    int T;
+    double forward_ms[MAX_REPS];
+    double explain_ms[MAX_REPS];
+    double rec_forward_ms;       // median of the explanation's own forward (recording) time
+    double backward_ms;          // median of the explanation's backward time
+    long long peak_rss_bytes;
+    size_t activation_bytes;
+    long long n_params;
+    int target;
+    double start_value;
+    double relevance_sum;
+} bench_result;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n) {
+    double tmp[MAX_REPS];
+    memcpy(tmp, v, (size_t)n * sizeof(double));
+    qsort(tmp, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+}
+
+// A fixed pseudo-random token sequence (xorshift), avoiding the first few (special) ids.
+static void make_ids(int *ids, int T, int vocab) {
+    unsigned s = 2463534242u;
+    for (int t = 0; t < T; t++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        ids[t] = vocab > 8 ? 3 + (int)(s % (unsigned)(vocab - 3)) : (int)(s % (unsigned)vocab);
+    }
+}
+
+static void run_length(const bench_opts *o, int T, bench_result *r) {
+    memset(r, 0, sizeof *r);
+    r->T = T;
+    lrp_err err = {{0}};
+    lrp_model *m = NULL;
+    int *ids = NULL;
+    float *logits = NULL;
+    double rec_fwd[MAX_REPS], bwd[MAX_REPS];
+    if (lrp_model_open(&m, o->model, &err)) goto fail;
+    r->n_params = m->n_params;
+    ids = malloc((size_t)T * sizeof(int));
+    logits = malloc((size_t)m->cfg.vocab_size * sizeof(float));
+    if (!ids || !logits) {
+        lrp_fail(&err, "out of memory");
+        goto fail;
+    }
+    make_ids(ids, T, m->cfg.vocab_size);
+    lrp_explain_opts eo;
+    lrp_explain_opts_default(&eo);
+    eo.method = o->method;
+    for (int i = -o->warmup; i < o->reps; i++) {
+        double t0 = now_ms();
+        if (lrp_forward_logits(m, ids, T, -1, NULL, NULL, 0, logits, &err)) goto fail;
+        double t1 = now_ms();
+        lrp_explanation e;
+        if (lrp_explain(m, ids, T, &eo, &e, &err)) goto fail;
+        double t2 = now_ms();
+        if (i >= 0) {
+            r->forward_ms[i] = t1 - t0;
+            r->explain_ms[i] = t2 - t1;
+            rec_fwd[i] = 1e3 * e.seconds_forward;
+            bwd[i] = 1e3 * e.seconds_backward;
+        }
+        r->activation_bytes = e.activation_bytes;
+        r->target = e.target;
+        r->start_value = e.start_value;
+        r->relevance_sum = e.relevance_sum;
+        lrp_explanation_free(&e);
+    }
+    r->rec_forward_ms = median(rec_fwd, o->reps);
+    r->backward_ms = median(bwd, o->reps);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
+    r->ok = 1;
+    free(ids);
+    free(logits);
+    lrp_model_close(m);
+    return;
+fail:
+    snprintf(r->err, sizeof r->err, "%s", err.msg);
+    free(ids);
+    free(logits);
+    if (m) lrp_model_close(m);
+}
+
+// Runs run_length in a child and reads its result; 0 or -1 (message in r->err).
+static int run_in_child(const bench_opts *o, int T, bench_result *r) {
+    int fd[2];
+    memset(r, 0, sizeof *r);
+    if (pipe(fd)) {
+        snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(r->err, sizeof r->err, "fork: %s", strerror(errno));
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        bench_result *mine = malloc(sizeof *mine);
+        if (!mine) _exit(3);
+        run_length(o, T, mine);
+        const char *p = (const char *)mine;
+        size_t left = sizeof *mine;
+        while (left > 0) {
+            ssize_t w = write(fd[1], p, left);
+            if (w <= 0) _exit(4);
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char *p = (char *)r;
+    size_t got = 0;
+    while (got < sizeof *r) {
+        ssize_t n = read(fd[0], p + got, sizeof *r - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (got != sizeof *r) {
+        snprintf(r->err, sizeof r->err, "T=%d: the benchmark process died (status %d)", T, status);
+        r->ok = 0;
+    }
+    return r->ok ? 0 : -1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]\n");
+}
+
+static int parse_lengths(const char *s, bench_opts *o) {
+    o->n_lengths = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1 << 20 || o->n_lengths == MAX_LENGTHS) return -1;
+        o->lengths[o->n_lengths++] = (int)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return o->n_lengths > 0 ? 0 : -1;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!v) {
+            fprintf(stderr, "bench_explain: %s: missing value\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "--model") == 0) {
+            o->model = v;
+        } else if (strcmp(a, "--T") == 0) {
+            if (parse_lengths(v, o)) {
+                fprintf(stderr, "bench_explain: --T %s: expected positive lengths separated by commas\n", v);
+                return -1;
+            }
+        } else if (strcmp(a, "--reps") == 0) {
+            if (parse_int(v, 1, MAX_REPS, &o->reps)) {
+                fprintf(stderr, "bench_explain: --reps %s: expected 1..%d\n", v, MAX_REPS);
+                return -1;
+            }
+        } else if (strcmp(a, "--warmup") == 0) {
+            if (parse_int(v, 0, 100, &o->warmup)) {
+                fprintf(stderr, "bench_explain: --warmup %s: expected 0..100\n", v);
+                return -1;
+            }
+        } else if (strcmp(a, "--method") == 0) {
+            int mth = lrp_method_parse(v);
+            if (mth < 0) {
+                fprintf(stderr, "bench_explain: --method %s: unknown method\n", v);
+                return -1;
+            }
+            o->method = (lrp_method)mth;
+        } else {
+            fprintf(stderr, "bench_explain: %s: unknown option\n", a);
+            usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_json_list(const double *v, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf("%s%.3f", i ? ", " : "", v[i]);
+    putchar(']');
+}
+
+int main(int argc, char **argv) {
+    bench_opts o = {.model = "/tmp/attnlrp-bench-model", .lengths = {128, 512}, .n_lengths = 2, .reps = 5,
+                    .warmup = 1, .method = LRP_METHOD_ATTNLRP};
+    if (parse_args(argc, argv, &o)) return 2;
+    bench_result *res = calloc((size_t)o.n_lengths, sizeof *res);
+    if (!res) {
+        fprintf(stderr, "bench_explain: out of memory\n");
+        return 1;
+    }
+    const char *core = openblas_get_corename();
+    int threads = openblas_get_num_threads();
+    const char *coretype_env = getenv("OPENBLAS_CORETYPE");
+    if (!o.json)
+        printf("model %s, method %s, OpenBLAS core %s, %d threads%s%s, median of %d after %d warm-up\n", o.model,
+               lrp_method_name(o.method), core, threads, coretype_env ? ", OPENBLAS_CORETYPE=" : "",
+               coretype_env ? coretype_env : "", o.reps, o.warmup);
+    int failed = 0;
+    for (int k = 0; k < o.n_lengths; k++) {
+        if (run_in_child(&o, o.lengths[k], &res[k])) {
+            fprintf(stderr, "bench_explain: T=%d: %s\n", o.lengths[k], res[k].err);
+            failed = 1;
+            break;
+        }
+    }
+    if (failed) {
+        free(res);
+        return 1;
+    }
+    if (o.json) {
+        printf("{\"engine\": \"attnlrp\", \"model\": \"%s\", \"n_params\": %lld, \"method\": \"%s\", ", o.model,
+               res[0].n_params, lrp_method_name(o.method));
+        printf("\"openblas\": {\"core\": \"%s\", \"threads\": %d, \"config\": \"%s\", \"coretype_env\": %s%s%s}, ",
+               core, threads, openblas_get_config(), coretype_env ? "\"" : "", coretype_env ? coretype_env : "null",
+               coretype_env ? "\"" : "");
+        printf("\"reps\": %d, \"warmup\": %d, \"results\": [", o.reps, o.warmup);
+        for (int k = 0; k < o.n_lengths; k++) {
+            const bench_result *r = &res[k];
+            double f = median(r->forward_ms, o.reps), e = median(r->explain_ms, o.reps);
+            printf("%s\n  {\"T\": %d, \"forward_ms\": %.3f, \"explain_ms\": %.3f, \"ratio\": %.3f, "
+                   "\"explain_forward_ms\": %.3f, \"explain_backward_ms\": %.3f, \"peak_rss_bytes\": %lld, "
+                   "\"activation_bytes\": %zu, \"target\": %d, \"start_value\": %.6g, \"relevance_sum\": %.6g, "
+                   "\"forward_ms_all\": ",
+                   k ? "," : "", r->T, f, e, e / f, r->rec_forward_ms, r->backward_ms, r->peak_rss_bytes,
+                   r->activation_bytes, r->target, r->start_value, r->relevance_sum);
+            print_json_list(r->forward_ms, o.reps);
+            printf(", \"explain_ms_all\": ");
+            print_json_list(r->explain_ms, o.reps);
+            putchar('}');
+        }
+        printf("\n]}\n");
+    } else {
+        printf("%6s %11s %11s %8s %13s %11s %10s %12s\n", "T", "forward ms", "explain ms", "ratio", "(rec. fwd ms",
+               "bwd ms)", "peak RSS", "activations");
+        for (int k = 0; k < o.n_lengths; k++) {
+            const bench_result *r = &res[k];
+            double f = median(r->forward_ms, o.reps), e = median(r->explain_ms, o.reps);
+            printf("%6d %11.1f %11.1f %8.2f %13.1f %11.1f %6.0f MiB %8.0f MiB\n", r->T, f, e, e / f,
+                   r->rec_forward_ms, r->backward_ms, (double)r->peak_rss_bytes / (1 << 20),
+                   (double)r->activation_bytes / (1 << 20));
+        }
+    }
+    free(res);
+    return 0;
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+"""The PyTorch twin of bench_explain: the same AttnLRP explanation of a LLaMA-family checkpoint in float32,
+timed the same way (median of N repetitions after a warm-up), plus the plain forward pass.
+
+    torch_explain.py [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--threads N] [--json]
+                     [--method attnlrp|gradxinput] [--dump-relevance T]
+
+The rules are those of SPEC §2 (as in LXT's efficient implementation): identity rule on SiLU, ½ on the
+SwiGLU product, RMSNorm normaliser detached, Q and K gradients ×¼ and V ×½ after RoPE, softmax exact.
+Relevance is gradient × input at the word embeddings. As in the engine, the LM head is applied to the
+explained (last) position only, no weight gradients are computed, and the target is the argmax logit.
+Token ids are the same xorshift sequence bench_explain uses, so the two runs explain the same prediction.
+Config parsing and RoPE frequencies come from tests/reference/reference.py (the float64 reference);
+weights are memory-mapped float32 (BF16/F16 files are widened once at load).
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import struct
+import sys
+import time
+
+sys.dont_write_bytecode = True
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+import reference as ref  # noqa: E402
+
+IDENTITY_EPS = 1e-10
+
+
+def bench_ids(T, vocab):
+    """The xorshift32 sequence of bench_explain.c's make_ids."""
+    s, ids = 2463534242, []
+    for _ in range(T):
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        ids.append(3 + s % (vocab - 3) if vocab > 8 else s % vocab)
+    return ids
+
+
+# ----------------------------------------------------------------------------------------------
+# Weights: memory-mapped safetensors, float32.
+
+def load_weights(model_dir):
+    path = os.path.join(model_dir, "model.safetensors")
+    with open(path, "rb") as f:
+        (hlen,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(hlen))
+    header.pop("__metadata__", None)
+    mm = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + hlen)
+    out = {}
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        raw = mm[b:e]
+        if info["dtype"] == "F32":
+            arr = raw.view("<f4")
+        elif info["dtype"] == "BF16":
+            arr = (raw.view("<u2").astype(np.uint32) << 16).view("<f4")
+        elif info["dtype"] == "F16":
+            arr = raw.view("<f2").astype(np.float32)
+        else:
+            raise ref.ReferenceError(f"{name}: dtype {info['dtype']} not supported here")
+        # torch warns about non-writable arrays; the tensors are only ever read.
+        with np.errstate(all="ignore"):
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[name] = torch.from_numpy(arr.reshape(info["shape"]))
+    return out
+
+
+class Model:
+    def __init__(self, model_dir):
+        self.cfg = c = ref.load_config(model_dir)
+        if c.family != "llama" or c.qkv_bias or c.mlp_bias or c.o_bias or c.act != "silu":
+            raise ref.ReferenceError("the benchmark twin covers bias-free SiLU LLaMA checkpoints only")
+        w = load_weights(model_dir)
+        self.embed = w["model.embed_tokens.weight"]
+        self.head = self.embed if c.tied else w["lm_head.weight"]
+        self.norm = w["model.norm.weight"]
+        self.blocks = []
+        for i in range(c.layers):
+            p = f"model.layers.{i}."
+            self.blocks.append({k: w[p + n] for k, n in (
+                ("ln1", "input_layernorm.weight"), ("ln2", "post_attention_layernorm.weight"),
+                ("wq", "self_attn.q_proj.weight"), ("wk", "self_attn.k_proj.weight"),
+                ("wv", "self_attn.v_proj.weight"), ("wo", "self_attn.o_proj.weight"),
+                ("wg", "mlp.gate_proj.weight"), ("wu", "mlp.up_proj.weight"), ("wd", "mlp.down_proj.weight"))})
+        self.inv_freq = ref.rope_inv_freq(c).to(torch.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Rules as autograd Functions (one saved tensor each, no extra forward work).
+
+class IdentityRule(torch.autograd.Function):
+    """y = silu(x); backward multiplies by silu(x)/(x + 1e-10), so R(x) = R(y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.nn.functional.silu(x)
+        ctx.save_for_backward(y / (x + IDENTITY_EPS))
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (ratio,) = ctx.saved_tensors
+        return g * ratio
+
+
+class ScaleGrad(torch.autograd.Function):
+    """s(t, f): identity forward, gradient × f backward."""
+
+    @staticmethod
+    def forward(ctx, x, f):
+        ctx.f = f
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.f, None
+
+
+def rmsnorm(x, w, eps, detach):
+    xr = x.detach() if detach else x
+    r = torch.rsqrt(xr.pow(2).mean(-1, keepdim=True) + eps)
+    return w * (x * r)
+
+
+def rope_tables(m, T):
+    ang = torch.outer(torch.arange(T, dtype=torch.float32), m.inv_freq)
+    ang = torch.cat((ang, ang), dim=-1)
+    return ang.cos(), ang.sin()
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def forward(m, ids, rules):
+    """Logits at the last position, and the embedding leaf (requires grad when rules is not None)."""
+    c = m.cfg
+    T, D, H, KV = len(ids), c.head_dim, c.heads, c.kv_heads
+    G = H // KV
+    e = m.embed[torch.tensor(ids, dtype=torch.long)]
+    if rules is not None:
+        e.requires_grad_(True)
+    cos, sin = rope_tables(m, T)
+    mask = torch.full((T, T), float("-inf")).triu(1)
+    scale = 1.0 / math.sqrt(D)
+    attnlrp = rules == "attnlrp"
+    h = e
+    for b in m.blocks:
+        x = rmsnorm(h, b["ln1"], c.eps, attnlrp)
+        q = (x @ b["wq"].T).view(T, KV, G, D).permute(1, 2, 0, 3)   # (KV, G, T, D)
+        k = (x @ b["wk"].T).view(T, KV, 1, D).permute(1, 2, 0, 3)   # (KV, 1, T, D)
+        v = (x @ b["wv"].T).view(T, KV, 1, D).permute(1, 2, 0, 3)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if attnlrp:
+            q, k, v = ScaleGrad.apply(q, 0.25), ScaleGrad.apply(k, 0.25), ScaleGrad.apply(v, 0.5)
+        s = torch.matmul(q, k.transpose(-1, -2)) * scale + mask       # (KV, G, T, T); K shared by the group
+        p = torch.softmax(s, dim=-1)
+        o = torch.matmul(p, v).permute(2, 0, 1, 3).reshape(T, H * D)
+        h = h + o @ b["wo"].T
+        x = rmsnorm(h, b["ln2"], c.eps, attnlrp)
+        a = x @ b["wg"].T
+        u = x @ b["wu"].T
+        if attnlrp:
+            z = ScaleGrad.apply(IdentityRule.apply(a) * u, 0.5)
+        else:
+            z = torch.nn.functional.silu(a) * u
+        h = h + z @ b["wd"].T
+    last = rmsnorm(h[T - 1], m.norm, c.eps, attnlrp)
+    return e, last @ m.head.T
+
+
+def forward_only(m, ids):
+    with torch.no_grad():
+        return forward(m, ids, None)[1]
+
+
+def explain(m, ids, method):
+    e, logits = forward(m, ids, method)
+    target = int(torch.argmax(logits.detach()))
+    y = logits[target]
+    y.backward()
+    rel = (e.detach() * e.grad).sum(-1)
+    return target, float(y.detach()), rel
+
+
+def timed(fn, reps, warmup):
+    for _ in range(warmup):
+        fn()
+    ms = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ms.append(1e3 * (time.perf_counter() - t0))
+    return ms
+
+
+def peak_rss_bytes():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def openblas_info():
+    """Core and thread count of the OpenBLAS torch's BLAS calls land in (same shared library)."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode(), lib.openblas_get_num_threads()
+    except (OSError, AttributeError):
+        return None, None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="/tmp/attnlrp-bench-model")
+    ap.add_argument("--T", default="128,512", type=lambda s: [int(v) for v in s.split(",") if v])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
+    ap.add_argument("--method", default="attnlrp", choices=("attnlrp", "gradxinput"))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dump-relevance", type=int, metavar="T",
+                    help="print the relevance of one explanation at length T as JSON and exit")
+    a = ap.parse_args(argv)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    try:
+        m = Model(a.model)
+    except (ref.ReferenceError, OSError, KeyError) as err:
+        print(f"torch_explain: {err}", file=sys.stderr)
+        return 1
+    if a.dump_relevance:
+        ids = bench_ids(a.dump_relevance, m.cfg.vocab)
+        target, start, rel = explain(m, ids, a.method)
+        print(json.dumps({"ids": ids, "target": target, "start_value": start,
+                          "relevance": [float(v) for v in rel]}))
+        return 0
+    core, blas_threads = openblas_info()
+    results = []
+    for T in a.T:
+        ids = bench_ids(T, m.cfg.vocab)
+        fwd = timed(lambda: forward_only(m, ids), a.reps, a.warmup)
+        exp = timed(lambda: explain(m, ids, a.method), a.reps, a.warmup)
+        target, start, rel = explain(m, ids, a.method)
+        f, x = statistics.median(fwd), statistics.median(exp)
+        results.append({"T": T, "forward_ms": f, "explain_ms": x, "ratio": x / f,
+                        "peak_rss_bytes": peak_rss_bytes(), "target": target, "start_value": start,
+                        "relevance_sum": float(rel.sum()), "forward_ms_all": fwd, "explain_ms_all": exp})
+    if a.json:
+        print(json.dumps({"engine": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "openblas": {"core": core, "threads": blas_threads}, "method": a.method,
+                          "reps": a.reps, "warmup": a.warmup, "results": results}))
+    else:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS core {core} "
+              f"({blas_threads} threads), {a.method}, median of {a.reps} after {a.warmup} warm-up")
+        print(f"{'T':>6} {'forward ms':>11} {'explain ms':>11} {'ratio':>8} {'peak RSS':>10}")
+        for r in results:
+            print(f"{r['T']:6d} {r['forward_ms']:11.1f} {r['explain_ms']:11.1f} {r['ratio']:8.2f} "
+                  f"{r['peak_rss_bytes'] / 2**20:6.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,585 @@
+// Models (huggingface/tokenizers models/): one pre-token -> ids. BPE (bpe/model.rs, word.rs),
+// WordPiece, WordLevel and Unigram (unigram/model.rs, Viterbi over vocabulary matches).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tok_internal.h"
+
+static uint64_t pair_key(int a, int b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
+
+// Registers s (copied into the arena) as token id.
+static int vocab_add(tk_model *m, tk_arena *arena, const char *s, size_t n, int id) {
+    char *k = tk_arena_strdup(arena, s, n);
+    if (!k || tk_strmap_put(&m->vocab, k, n, id)) return -1;
+    if (id >= m->n_str) {
+        size_t cap = (size_t)id + 1;
+        const char **str = realloc(m->str, cap * sizeof *str);
+        if (!str) return -1;
+        m->str = str;
+        uint32_t *len = realloc(m->len, cap * sizeof *len);
+        if (!len) return -1;
+        m->len = len;
+        for (int i = m->n_str; i < id + 1; i++) {
+            m->str[i] = NULL;
+            m->len[i] = 0;
+        }
+        m->n_str = id + 1;
+    }
+    m->str[id] = k;
+    m->len[id] = (uint32_t)n;
+    return 0;
+}
+
+// Pre-sizes the id table for a vocabulary whose ids are mostly 0..n-1.
+static int reserve_ids(tk_model *m, size_t n) {
+    if (!n) return 0;
+    if (n > (size_t)INT32_MAX) return -1;
+    m->str = calloc(n, sizeof *m->str);
+    m->len = calloc(n, sizeof *m->len);
+    if (!m->str || !m->len) return -1;
+    m->n_str = (int)n;
+    return 0;
+}
+
+static int parse_id(const tj_value *v, int *id) {
+    if (v->type != TJ_NUMBER || v->u.num < 0 || v->u.num > 2147483646.0 || v->u.num != (double)(int)v->u.num) return -1;
+    *id = (int)v->u.num;
+    return 0;
+}
+
+static int build_vocab_object(tk_model *m, tk_arena *arena, const tj_value *vocab, const char *path, lrp_err *err) {
+    if (!vocab || vocab->type != TJ_OBJECT) return lrp_fail(err, "%s.vocab: expected an object", path);
+    if (reserve_ids(m, vocab->n)) return lrp_fail(err, "%s.vocab: out of memory", path);
+    for (uint32_t i = 0; i < vocab->n; i++) {
+        const tj_value *k = &vocab->u.items[2 * i], *v = &vocab->u.items[2 * i + 1];
+        int id;
+        if (parse_id(v, &id)) return lrp_fail(err, "%s.vocab[\"%s\"]: expected a non-negative integer id", path, k->u.str);
+        if (vocab_add(m, arena, k->u.str, k->n, id)) return lrp_fail(err, "%s.vocab: out of memory", path);
+    }
+    return 0;
+}
+
+static int opt_token_id(const tk_model *m, const tj_value *v, const char *key, const char *path, int required,
+                        int *out, lrp_err *err) {
+    const tj_value *s;
+    *out = -1;
+    if (tk_json_str(v, key, !required, path, &s, err)) return -1;
+    if (!s) return 0;
+    *out = tk_strmap_get(&m->vocab, s->u.str, s->n);
+    if (*out < 0) return lrp_fail(err, "%s.%s: token \"%s\" is not in the vocabulary", path, key, s->u.str);
+    return 0;
+}
+
+static int opt_affix(tk_arena *arena, const tj_value *v, const char *key, const char *path, const char **out,
+                     size_t *out_len, lrp_err *err) {
+    const tj_value *s;
+    *out = NULL;
+    *out_len = 0;
+    if (tk_json_str(v, key, 1, path, &s, err)) return -1;
+    if (!s || s->n == 0) return 0;
+    if (!(*out = tk_arena_strdup(arena, s->u.str, s->n))) return lrp_fail(err, "%s: out of memory", path);
+    *out_len = s->n;
+    return 0;
+}
+
+static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char *path, lrp_err *err) {
+    char sub[512];
+    if (build_vocab_object(m, arena, tj_get(v, "vocab"), path, err)) return -1;
+    const tj_value *dropout = tj_get(v, "dropout");
+    if (dropout && dropout->type == TJ_NUMBER && dropout->u.num > 0.0)
+        return lrp_fail(err, "%s.dropout: unsupported (BPE dropout is random; inference uses none)", path);
+    if (opt_token_id(m, v, "unk_token", path, 0, &m->unk_id, err) ||
+        tk_json_bool(v, "fuse_unk", 0, path, &m->fuse_unk, err) ||
+        tk_json_bool(v, "byte_fallback", 0, path, &m->byte_fallback, err) ||
+        tk_json_bool(v, "ignore_merges", 0, path, &m->ignore_merges, err) ||
+        opt_affix(arena, v, "continuing_subword_prefix", path, &m->prefix, &m->prefix_len, err) ||
+        opt_affix(arena, v, "end_of_word_suffix", path, &m->suffix, &m->suffix_len, err))
+        return -1;
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        m->byte_ids[b] = tk_strmap_get(&m->vocab, name, 6);
+    }
+    const tj_value *merges = tj_get(v, "merges");
+    if (!merges || merges->type != TJ_ARRAY) return lrp_fail(err, "%s.merges: expected an array", path);
+    tk_buf joined = {0};
+    for (uint32_t i = 0; i < merges->n; i++) {
+        const tj_value *e = &merges->u.items[i];
+        const char *a, *b;
+        size_t an, bn;
+        if (e->type == TJ_STRING) {  // legacy "a b"
+            const char *sp = memchr(e->u.str, ' ', e->n);
+            if (!sp || memchr(sp + 1, ' ', e->n - (size_t)(sp + 1 - e->u.str))) {
+                tk_buf_free(&joined);
+                return lrp_fail(err, "%s.merges[%u]: expected \"left right\" with exactly one space", path, i);
+            }
+            a = e->u.str;
+            an = (size_t)(sp - a);
+            b = sp + 1;
+            bn = e->n - an - 1;
+        } else if (e->type == TJ_ARRAY && e->n == 2 && e->u.items[0].type == TJ_STRING &&
+                   e->u.items[1].type == TJ_STRING) {
+            a = e->u.items[0].u.str;
+            an = e->u.items[0].n;
+            b = e->u.items[1].u.str;
+            bn = e->u.items[1].n;
+        } else {
+            tk_buf_free(&joined);
+            return lrp_fail(err, "%s.merges[%u]: expected \"left right\" or [\"left\", \"right\"]", path, i);
+        }
+        int ia = tk_strmap_get(&m->vocab, a, an), ib = tk_strmap_get(&m->vocab, b, bn);
+        snprintf(sub, sizeof sub, "%s.merges[%u]", path, i);
+        if (ia < 0 || ib < 0) {
+            tk_buf_free(&joined);
+            return lrp_fail(err, "%s: token \"%.*s\" is not in the vocabulary", sub, (int)(ia < 0 ? an : bn),
+                            ia < 0 ? a : b);
+        }
+        // The merged token is a + b without b's continuing-subword prefix.
+        if (m->prefix_len && bn >= m->prefix_len) {
+            b += m->prefix_len;
+            bn -= m->prefix_len;
+        }
+        joined.n = 0;
+        if (tk_buf_put(&joined, a, an) || tk_buf_put(&joined, b, bn)) {
+            tk_buf_free(&joined);
+            return lrp_fail(err, "%s: out of memory", sub);
+        }
+        int id = tk_strmap_get(&m->vocab, joined.p, joined.n);
+        if (id < 0) {
+            lrp_fail(err, "%s: merged token \"%s\" is not in the vocabulary", sub, joined.p);
+            tk_buf_free(&joined);
+            return -1;
+        }
+        if (tk_pairmap_put(&m->merges, pair_key(ia, ib), (int)i, id)) {
+            tk_buf_free(&joined);
+            return lrp_fail(err, "%s: out of memory", sub);
+        }
+    }
+    tk_buf_free(&joined);
+    return 0;
+}
+
+static int build_wordpiece(tk_model *m, tk_arena *arena, const tj_value *v, const char *path, lrp_err *err) {
+    if (build_vocab_object(m, arena, tj_get(v, "vocab"), path, err)) return -1;
+    if (opt_token_id(m, v, "unk_token", path, 1, &m->unk_id, err) ||
+        tk_json_int(v, "max_input_chars_per_word", 100, path, &m->max_chars, err))
+        return -1;
+    const tj_value *p = tj_get(v, "continuing_subword_prefix");
+    if (!p || p->type == TJ_NULL) {
+        m->prefix = "##";
+        m->prefix_len = 2;
+        return 0;
+    }
+    if (p->type != TJ_STRING) return lrp_fail(err, "%s.continuing_subword_prefix: expected a string", path);
+    if (!(m->prefix = tk_arena_strdup(arena, p->u.str, p->n))) return lrp_fail(err, "%s: out of memory", path);
+    m->prefix_len = p->n;
+    return 0;
+}
+
+static int build_wordlevel(tk_model *m, tk_arena *arena, const tj_value *v, const char *path, lrp_err *err) {
+    if (build_vocab_object(m, arena, tj_get(v, "vocab"), path, err)) return -1;
+    return opt_token_id(m, v, "unk_token", path, 1, &m->unk_id, err);
+}
+
+static int trie_insert(tk_model *m, const char *s, size_t n, int id) {
+    int node = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = ((uint64_t)(uint32_t)node << 8) | (unsigned char)s[i];
+        const tk_pm_entry *e = tk_pairmap_get(&m->trie, key);
+        if (e) {
+            node = e->a;
+            continue;
+        }
+        int child = m->trie_nodes++;
+        int *tt = realloc(m->trie_token, (size_t)m->trie_nodes * sizeof *tt);
+        if (!tt) return -1;
+        m->trie_token = tt;
+        tt[child] = -1;
+        if (tk_pairmap_put(&m->trie, key, child, 0)) return -1;
+        node = child;
+    }
+    m->trie_token[node] = id;
+    return 0;
+}
+
+static int build_unigram(tk_model *m, tk_arena *arena, const tj_value *v, const char *path, lrp_err *err) {
+    const tj_value *vocab = tj_get(v, "vocab");
+    if (!vocab || vocab->type != TJ_ARRAY) return lrp_fail(err, "%s.vocab: expected an array", path);
+    if (reserve_ids(m, vocab->n) || (vocab->n && !(m->scores = calloc(vocab->n, sizeof *m->scores))) ||
+        !(m->trie_token = malloc(sizeof *m->trie_token)))
+        return lrp_fail(err, "%s.vocab: out of memory", path);
+    m->trie_token[0] = -1;
+    m->trie_nodes = 1;
+    m->min_score = 0.0;
+    for (uint32_t i = 0; i < vocab->n; i++) {
+        const tj_value *e = &vocab->u.items[i];
+        if (e->type != TJ_ARRAY || e->n != 2 || e->u.items[0].type != TJ_STRING || e->u.items[1].type != TJ_NUMBER)
+            return lrp_fail(err, "%s.vocab[%u]: expected [\"piece\", score]", path, i);
+        const tj_value *s = &e->u.items[0];
+        double score = e->u.items[1].u.num;
+        m->scores[i] = score;
+        if (i == 0 || score < m->min_score) m->min_score = score;
+        if (vocab_add(m, arena, s->u.str, s->n, (int)i) || (s->n && trie_insert(m, s->u.str, s->n, (int)i)))
+            return lrp_fail(err, "%s.vocab: out of memory", path);
+    }
+    if (tk_json_int(v, "unk_id", -1, path, &m->unk_id, err) || tk_json_bool(v, "byte_fallback", 0, path, &m->byte_fallback, err))
+        return -1;
+    if (m->unk_id >= (int)vocab->n) return lrp_fail(err, "%s.unk_id: %d is outside the vocabulary", path, m->unk_id);
+    m->fuse_unk = 1;
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        m->byte_ids[b] = tk_strmap_get(&m->vocab, name, 6);
+    }
+    return 0;
+}
+
+int tk_model_build(tk_model *m, tk_arena *arena, const tj_value *v, const char *path, lrp_err *err) {
+    memset(m, 0, sizeof *m);
+    m->unk_id = -1;
+    for (int b = 0; b < 256; b++) m->byte_ids[b] = -1;
+    if (!v || v->type != TJ_OBJECT) return lrp_fail(err, "%s: expected an object", path);
+    const char *type = tk_json_type(v);
+    const tj_value *vocab = tj_get(v, "vocab");
+    if (!type) {  // very old files have no type: infer it as HF does
+        if (vocab && vocab->type == TJ_ARRAY) type = "Unigram";
+        else if (tj_get(v, "merges")) type = "BPE";
+        else if (tj_get(v, "continuing_subword_prefix")) type = "WordPiece";
+        else type = "WordLevel";
+    }
+    if (!strcmp(type, "BPE")) {
+        m->kind = MODEL_BPE;
+        return build_bpe(m, arena, v, path, err);
+    }
+    if (!strcmp(type, "WordPiece")) {
+        m->kind = MODEL_WORDPIECE;
+        return build_wordpiece(m, arena, v, path, err);
+    }
+    if (!strcmp(type, "WordLevel")) {
+        m->kind = MODEL_WORDLEVEL;
+        return build_wordlevel(m, arena, v, path, err);
+    }
+    if (!strcmp(type, "Unigram")) {
+        m->kind = MODEL_UNIGRAM;
+        return build_unigram(m, arena, v, path, err);
+    }
+    return lrp_fail(err, "%s.type: unsupported model \"%s\"", path, type);
+}
+
+void tk_model_free(tk_model *m) {
+    tk_strmap_free(&m->vocab);
+    free(m->str);
+    free(m->len);
+    tk_pairmap_free(&m->merges);
+    free(m->scores);
+    tk_pairmap_free(&m->trie);
+    free(m->trie_token);
+    memset(m, 0, sizeof *m);
+}
+
+// ---- BPE -------------------------------------------------------------------------------------
+
+typedef struct {
+    int id, prev, next;
+    size_t len;  // bytes of input covered; 0 once merged into its left neighbour
+} bpe_symbol;
+
+typedef struct {
+    int rank, pos, new_id;
+} bpe_merge;
+
+// Min-heap on (rank, pos): the lowest rank first, ties to the leftmost position (word.rs Merge).
+static int merge_less(const bpe_merge *x, const bpe_merge *y) {
+    return x->rank != y->rank ? x->rank < y->rank : x->pos < y->pos;
+}
+
+typedef struct {
+    bpe_merge *v;
+    size_t n, cap;
+} bpe_heap;
+
+static int heap_push(bpe_heap *h, bpe_merge e) {
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        bpe_merge *v = realloc(h->v, cap * sizeof *v);
+        if (!v) return -1;
+        h->v = v;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!merge_less(&e, &h->v[p])) break;
+        h->v[i] = h->v[p];
+        i = p;
+    }
+    h->v[i] = e;
+    return 0;
+}
+
+static bpe_merge heap_pop(bpe_heap *h) {
+    bpe_merge top = h->v[0], last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && merge_less(&h->v[c + 1], &h->v[c])) c++;
+        if (!merge_less(&h->v[c], &last)) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n) h->v[i] = last;
+    return top;
+}
+
+typedef struct {
+    bpe_symbol *v;
+    size_t n, cap;
+} bpe_word;
+
+static int word_add(bpe_word *w, int id, size_t len) {
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 32;
+        bpe_symbol *v = realloc(w->v, cap * sizeof *v);
+        if (!v) return -1;
+        w->v = v;
+        w->cap = cap;
+    }
+    int i = (int)w->n;
+    w->v[w->n++] = (bpe_symbol){id, i - 1, -1, len};
+    if (i > 0) w->v[i - 1].next = i;
+    return 0;
+}
+
+static int try_pair(const tk_model *m, const bpe_word *w, int pos, bpe_heap *h) {
+    int next = w->v[pos].next;
+    if (next < 0) return 0;
+    const tk_pm_entry *e = tk_pairmap_get(&m->merges, pair_key(w->v[pos].id, w->v[next].id));
+    return e ? heap_push(h, (bpe_merge){e->a, pos, e->b}) : 0;
+}
+
+static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out) {
+    if (n == 0) return 0;
+    if (m->ignore_merges) {
+        int id = tk_strmap_get(&m->vocab, s, n);
+        if (id >= 0) return tk_ids_push(out, id);
+    }
+    bpe_word w = {0};
+    bpe_heap h = {0};
+    tk_buf tmp = {0};
+    int rc = -1, unk_pending = 0;
+    size_t unk_len = 0;
+    // Initial symbols: one per character (with prefix/suffix), byte fallback or unk (merge_word).
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t l = tk_utf8_next(s + i, n - i, &cp);
+        const char *sym = s + i;
+        size_t sl = l;
+        int is_first = i == 0, is_last = i + l == n;
+        if ((!is_first && m->prefix) || (is_last && m->suffix)) {
+            tmp.n = 0;
+            if ((!is_first && m->prefix && tk_buf_put(&tmp, m->prefix, m->prefix_len)) || tk_buf_put(&tmp, s + i, l) ||
+                (is_last && m->suffix && tk_buf_put(&tmp, m->suffix, m->suffix_len)))
+                goto done;
+            sym = tmp.p;
+            sl = tmp.n;
+        }
+        int id = tk_strmap_get(&m->vocab, sym, sl);
+        if (id >= 0) {
+            if (unk_pending && word_add(&w, m->unk_id, unk_len)) goto done;
+            unk_pending = 0;
+            if (word_add(&w, id, l)) goto done;
+        } else {
+            int fell_back = 0;
+            if (m->byte_fallback) {
+                int all = 1;
+                for (size_t k = 0; k < sl; k++)
+                    if (m->byte_ids[(unsigned char)sym[k]] < 0) all = 0;
+                if (all) {
+                    for (size_t k = 0; k < sl; k++)
+                        if (word_add(&w, m->byte_ids[(unsigned char)sym[k]], 1)) goto done;
+                    fell_back = 1;
+                }
+            }
+            if (!fell_back && m->unk_id >= 0) {
+                if (unk_pending && m->fuse_unk) {
+                    unk_len += l;
+                } else {
+                    if (unk_pending && word_add(&w, m->unk_id, unk_len)) goto done;
+                    unk_pending = 1;
+                    unk_len = l;
+                }
+            }
+        }
+        i += l;
+    }
+    if (unk_pending && word_add(&w, m->unk_id, unk_len)) goto done;
+
+    // merge_all: pop the best pair; skip entries whose symbols changed since they were queued.
+    for (int i = 0; i + 1 < (int)w.n; i++)
+        if (try_pair(m, &w, i, &h)) goto done;
+    while (h.n) {
+        bpe_merge top = heap_pop(&h);
+        bpe_symbol *sym = &w.v[top.pos];
+        if (sym->len == 0 || sym->next < 0) continue;
+        int right = sym->next;
+        const tk_pm_entry *e = tk_pairmap_get(&m->merges, pair_key(sym->id, w.v[right].id));
+        if (!e || e->b != top.new_id) continue;
+        sym->id = top.new_id;
+        sym->len += w.v[right].len;
+        sym->next = w.v[right].next;
+        w.v[right].len = 0;
+        if (sym->next >= 0) w.v[sym->next].prev = top.pos;
+        if (sym->prev >= 0 && try_pair(m, &w, sym->prev, &h)) goto done;
+        if (try_pair(m, &w, top.pos, &h)) goto done;
+    }
+    for (size_t i = 0; i < w.n; i++)
+        if (w.v[i].len && tk_ids_push(out, w.v[i].id)) goto done;
+    rc = 0;
+done:
+    free(w.v);
+    free(h.v);
+    tk_buf_free(&tmp);
+    return rc;
+}
+
+// ---- WordPiece / WordLevel -------------------------------------------------------------------
+
+static int wordpiece_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out) {
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) chars++;
+    if (chars > (size_t)(m->max_chars < 0 ? 0 : m->max_chars)) return tk_ids_push(out, m->unk_id);
+    size_t mark = out->n, start = 0;
+    tk_buf tmp = {0};
+    while (start < n) {
+        size_t end = n;
+        int found = -1;
+        while (start < end) {
+            const char *sub = s + start;
+            size_t sl = end - start;
+            if (start > 0) {
+                tmp.n = 0;
+                if (tk_buf_put(&tmp, m->prefix, m->prefix_len) || tk_buf_put(&tmp, s + start, end - start)) {
+                    tk_buf_free(&tmp);
+                    return -1;
+                }
+                sub = tmp.p;
+                sl = tmp.n;
+            }
+            found = tk_strmap_get(&m->vocab, sub, sl);
+            if (found >= 0) break;
+            do end--;
+            while (end > start && ((unsigned char)s[end] & 0xC0) == 0x80);
+        }
+        if (found < 0) {
+            out->n = mark;  // one bad part makes the whole word unknown
+            tk_buf_free(&tmp);
+            return tk_ids_push(out, m->unk_id);
+        }
+        if (tk_ids_push(out, found)) {
+            tk_buf_free(&tmp);
+            return -1;
+        }
+        start = end;
+    }
+    tk_buf_free(&tmp);
+    return 0;
+}
+
+// ---- Unigram ---------------------------------------------------------------------------------
+
+static int push_piece_ids(const tk_model *m, const char *s, size_t n, tk_ids *out) {
+    int id = tk_strmap_get(&m->vocab, s, n);
+    if (id >= 0) return tk_ids_push(out, id);
+    if (m->byte_fallback) {
+        int all = 1;
+        for (size_t k = 0; k < n; k++)
+            if (m->byte_ids[(unsigned char)s[k]] < 0) all = 0;
+        if (all) {
+            for (size_t k = 0; k < n; k++)
+                if (tk_ids_push(out, m->byte_ids[(unsigned char)s[k]])) return -1;
+            return 0;
+        }
+    }
+    return tk_ids_push(out, m->unk_id);
+}
+
+typedef struct {
+    int id;
+    double score;
+    long starts_at;  // -1: not reached
+} best_node;
+
+static int unigram_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out) {
+    if (n == 0) return 0;
+    if (n > SIZE_MAX / sizeof(best_node) - 1) return -1;
+    best_node *best = malloc((n + 1) * sizeof *best);
+    size_t *ends = NULL;
+    if (!best) return -1;
+    for (size_t i = 0; i <= n; i++) best[i] = (best_node){m->unk_id, 0.0, -1};
+    const double unk_score = m->min_score - 10.0;
+    for (size_t start = 0; start < n;) {
+        int32_t cp;
+        size_t mblen = tk_utf8_next(s + start, n - start, &cp);
+        double here = best[start].score;
+        int single = 0, node = 0;
+        for (size_t k = start; k < n; k++) {
+            const tk_pm_entry *e = tk_pairmap_get(&m->trie, ((uint64_t)(uint32_t)node << 8) | (unsigned char)s[k]);
+            if (!e) break;
+            node = e->a;
+            int id = m->trie_token[node];
+            if (id < 0) continue;
+            size_t end = k + 1;
+            double cand = m->scores[id] + here;
+            if (best[end].starts_at < 0 || cand > best[end].score) best[end] = (best_node){id, cand, (long)start};
+            if (end - start == mblen) single = 1;
+        }
+        if (!single) {
+            double cand = unk_score + here;
+            size_t end = start + mblen;
+            if (best[end].starts_at < 0 || cand > best[end].score) best[end] = (best_node){m->unk_id, cand, (long)start};
+        }
+        start += mblen;
+    }
+    // Backtrack; consecutive unknown pieces are fused into one.
+    size_t cnt = 0;
+    for (size_t e = n; e > 0; e = (size_t)best[e].starts_at) cnt++;
+    ends = malloc((cnt + 1) * sizeof *ends);
+    if (!ends) {
+        free(best);
+        return -1;
+    }
+    size_t k = cnt;
+    ends[k] = n;
+    for (size_t e = n; e > 0; e = (size_t)best[e].starts_at) ends[--k] = (size_t)best[e].starts_at;
+    int rc = 0;
+    for (size_t i = 0; i < cnt && !rc;) {
+        size_t a = ends[i], b = ends[i + 1];
+        int is_unk = m->unk_id >= 0 && best[b].id == m->unk_id;
+        size_t j = i + 1;
+        if (is_unk)
+            while (j < cnt && best[ends[j + 1]].id == m->unk_id) j++;
+        b = ends[j];
+        rc = push_piece_ids(m, s + a, b - a, out);
+        i = j;
+    }
+    free(ends);
+    free(best);
+    return rc;
+}
+
+int tk_model_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out) {
+    switch (m->kind) {
+    case MODEL_BPE: return bpe_tokenize(m, s, n, out);
+    case MODEL_WORDPIECE: return n ? wordpiece_tokenize(m, s, n, out) : 0;
+    case MODEL_WORDLEVEL: {
+        if (!n) return 0;
+        int id = tk_strmap_get(&m->vocab, s, n);
+        return tk_ids_push(out, id >= 0 ? id : m->unk_id);
+    }
+    case MODEL_UNIGRAM: return unigram_tokenize(m, s, n, out);
+    }
+    return -1;
+}
