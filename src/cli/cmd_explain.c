@@ -1,11 +1,11 @@
 // attnlrp explain: parse arguments, load model and tokenizer, explain, render.
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/session.h"
 #include "explain/explain.h"
 #include "render/render.h"
 #include "tokenizer/tokenizer.h"
@@ -32,52 +32,6 @@ static const char explain_usage[] =
     "  --all-logits         include every vocabulary logit at the position (json)\n"
     "  --format F           text (default; coloured on a terminal), json, html\n"
     "  -o FILE              write the result to FILE (written whole or not at all)\n";
-
-// Parses "L:N=V", "L:N=*F" or "L:N=+D".
-static int parse_set(const char *s, lrp_intervention *iv) {
-    int layer, neuron, used = 0;
-    if (sscanf(s, "%d:%d=%n", &layer, &neuron, &used) != 2 || used == 0)
-        return cli_error(2, "--set %s: expected LAYER:NEURON=VALUE, =*FACTOR or =+DELTA", s), -1;
-    const char *v = s + used;
-    iv->layer = layer;
-    iv->neuron = neuron;
-    iv->kind = LRP_SET_VALUE;
-    if (*v == '*') iv->kind = LRP_SET_SCALE, v++;
-    else if (*v == '+') iv->kind = LRP_SET_ADD, v++;
-    double x;
-    char opt[64];
-    snprintf(opt, sizeof opt, "--set %d:%d", layer, neuron);
-    if (arg_float(opt, v, &x)) return -1;
-    iv->value = (float)x;
-    return 0;
-}
-
-// A token given as text must be exactly one token.
-static int single_token(const lrp_tokenizer *tok, const char *opt, const char *text, int *id) {
-    int *ids = NULL, n = 0;
-    lrp_err err;
-    if (lrp_tokenizer_encode(tok, text, strlen(text), 0, &ids, &n, &err))
-        return cli_error(1, "%s: %s", opt, err.msg), -1;
-    if (n != 1) {
-        char shown[512] = "";
-        for (int i = 0; i < n && strlen(shown) < 400; i++) {
-            char buf[64];
-            lrp_tokenizer_token_text(tok, ids[i], buf, sizeof buf);
-            snprintf(shown + strlen(shown), sizeof shown - strlen(shown), "%s\"%s\" (%d)", i ? ", " : "", buf, ids[i]);
-        }
-        free(ids);
-        return cli_error(1, "%s \"%s\" is %d tokens, not one: %s", opt, text, n, n ? shown : "(empty)"), -1;
-    }
-    *id = ids[0];
-    free(ids);
-    return 0;
-}
-
-static char *token_string(const lrp_tokenizer *tok, int id) {
-    char buf[256];
-    lrp_tokenizer_token_text(tok, id, buf, sizeof buf);
-    return strdup(buf);
-}
 
 typedef struct {
     const char *model, *text, *ids, *method, *target, *contrast, *latent_start, *format, *out;
@@ -118,7 +72,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
             const char *v = arg_value(argc, argv, &i);
             if (!v) return 2;
             if (a->n_iv == (int)(sizeof a->iv / sizeof a->iv[0])) return cli_error(2, "--set: at most 64 interventions");
-            if (parse_set(v, &a->iv[a->n_iv++])) return 2;
+            if (cli_parse_set(v, &a->iv[a->n_iv++])) return 2;
         } else if (o[0] == '-' && o[1] != '\0') {
             return cli_error(2, "explain: unknown option %s (see attnlrp explain --help)", o);
         } else if (a->text) {
@@ -138,57 +92,20 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     return 0;
 }
 
-// Loads the tokenizer beside a checkpoint directory; NULL (no error) when there is none.
-static int load_tokenizer(const char *model_path, lrp_tokenizer **tok) {
-    *tok = NULL;
-    struct stat st;
-    char p[4200];
-    if (stat(model_path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
-    snprintf(p, sizeof p, "%s/tokenizer.json", model_path);
-    if (stat(p, &st) != 0) return 0;
-    lrp_err err;
-    if (lrp_tokenizer_load(tok, model_path, &err)) return cli_error(1, "%s", err.msg), -1;
-    return 0;
-}
-
 int cmd_explain(int argc, char **argv) {
     explain_args a;
     int rc = parse_explain_args(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
 
-    char model_path[4096];
-    if (a.model) {
-        snprintf(model_path, sizeof model_path, "%s", a.model);
-    } else if (default_model_path(model_path, sizeof model_path)) {
-        return cli_error(1, "no --model given and no default model found (set ATTNLRP_MODEL or pass --model)");
-    }
-
-    lrp_err err;
-    lrp_model *m = NULL;
-    lrp_tokenizer *tok = NULL;
-    int *ids = NULL, T = 0;
+    cli_session ss;
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
     cli_output out = {0};
+    lrp_err err;
+    rc = cli_session_open(&ss, a.model, a.text, a.ids);
+    if (rc) goto done;
     rc = 1;
-    if (lrp_model_open(&m, model_path, &err)) {
-        cli_error(1, "%s", err.msg);
-        goto done;
-    }
-    if (load_tokenizer(model_path, &tok)) goto done;
-    if (a.text) {
-        if (!tok) {
-            cli_error(1, "%s: no tokenizer.json beside the model: give the input as --ids", model_path);
-            goto done;
-        }
-        if (lrp_tokenizer_encode(tok, a.text, strlen(a.text), 1, &ids, &T, &err)) {
-            cli_error(1, "TEXT: %s", err.msg);
-            goto done;
-        }
-    } else if (arg_int_list("--ids", a.ids, &ids, &T)) {
-        rc = 2;
-        goto done;
-    }
+    const lrp_tokenizer *tok = ss.tok;
     lrp_explain_opts o;
     lrp_explain_opts_default(&o);
     o.method = (lrp_method)lrp_method_parse(a.method);
@@ -207,36 +124,33 @@ int cmd_explain(int argc, char **argv) {
             cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
             goto done;
         }
-        if (single_token(tok, "--target", a.target, &o.target)) goto done;
+        if (cli_single_token(tok, "--target", a.target, &o.target)) goto done;
     }
     if (a.contrast) {
-        int id;
         char *end;
         long v = strtol(a.contrast, &end, 10);
         if (*a.contrast && !*end && v >= 0 && v < 1L << 30) {
             o.contrast = (int)v;
         } else if (!tok) {
-            cli_error(2, "--contrast %s: not a token id, and the model has no tokenizer to read it as text", a.contrast);
-            rc = 2;
+            rc = cli_error(2, "--contrast %s: not a token id, and the model has no tokenizer to read it as text",
+                           a.contrast);
             goto done;
-        } else if (single_token(tok, "--contrast", a.contrast, &id)) {
+        } else if (cli_single_token(tok, "--contrast", a.contrast, &o.contrast)) {
             goto done;
-        } else {
-            o.contrast = id;
         }
     }
-    if (lrp_explain(m, ids, T, &o, &e, &err)) {
+    if (lrp_explain(ss.m, ss.ids, ss.T, &o, &e, &err)) {
         cli_error(1, "%s", err.msg);
         goto done;
     }
-    ctx.family = m->cfg.model_type;
+    ctx.family = ss.m->cfg.model_type;
     ctx.all_logits = a.all_logits;
     if (tok) {
-        ctx.tokens = calloc((size_t)T, sizeof(char *));
+        ctx.tokens = calloc((size_t)ss.T, sizeof(char *));
         if (!ctx.tokens) goto done;
-        for (int t = 0; t < T; t++) ctx.tokens[t] = token_string(tok, ids[t]);
-        ctx.target_token = token_string(tok, e.target);
-        for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = token_string(tok, e.top[i].id);
+        for (int t = 0; t < ss.T; t++) ctx.tokens[t] = cli_token_string(tok, ss.ids[t]);
+        ctx.target_token = cli_token_string(tok, e.target);
+        for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = cli_token_string(tok, e.top[i].id);
     }
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
@@ -245,13 +159,11 @@ int cmd_explain(int argc, char **argv) {
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     if (ctx.tokens)
-        for (int t = 0; t < T; t++) free(ctx.tokens[t]);
+        for (int t = 0; t < ss.T; t++) free(ctx.tokens[t]);
     free(ctx.tokens);
     free(ctx.target_token);
     for (int i = 0; i < LRP_TOP_K; i++) free(ctx.top_tokens[i]);
     lrp_explanation_free(&e);
-    free(ids);
-    if (tok) lrp_tokenizer_free(tok);
-    lrp_model_close(m);
+    cli_session_close(&ss);
     return rc;
 }

@@ -8,5 +8,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_neurons(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  explain      attribute a prediction to the input tokens (and latent neurons)\n"
+    "  generate     continue a prompt (greedy or sampled), with neuron interventions and per-token explanations\n"
+    "  neurons      rank the MLP neurons behind a prediction\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
     "  detokenize   token ids to text\n";
@@ -23,6 +25,8 @@ typedef struct {
 
 static const command commands[] = {
     {"explain", cmd_explain},
+    {"generate", cmd_generate},
+    {"neurons", cmd_neurons},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},
@@ -35,5 +39,5 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    return cli_error(2, "unknown command \"%s\" (commands: explain, info, tokenize, detokenize)", argv[1]);
+    return cli_error(2, "unknown command \"%s\" (see attnlrp --help)", argv[1]);
 }

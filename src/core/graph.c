@@ -139,3 +139,9 @@ void lrp_graph_zero_grad(lrp_graph *g) {
                 memset(n->in[k]->g, 0, (size_t)n->in[k]->rows * n->in[k]->cols * sizeof(float));
     }
 }
+
+void lrp_graph_reset(lrp_graph *g) {
+    for (lrp_arena_chunk *c = g->chunks; c; c = c->next) c->used = 0;
+    g->n_nodes = 0;
+    g->failed = 0;
+}

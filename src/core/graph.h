@@ -78,6 +78,9 @@ lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backwar
 // Replays the recorded nodes in reverse. Nodes whose output received no gradient are skipped.
 int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err);
 
+// Forgets every activation and node but keeps the arena's memory for the next pass (generation).
+void lrp_graph_reset(lrp_graph *g);
+
 // Clears every gradient (so one forward can serve several explanations).
 void lrp_graph_zero_grad(lrp_graph *g);
 

@@ -202,6 +202,23 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
             }
         }
     }
+    if (o->neurons) {
+        int W = io.mlp_act[0]->cols;
+        e->neuron_width = W;
+        e->neuron_relevance = calloc((size_t)NL * W, sizeof(float));
+        e->neuron_activation = calloc((size_t)NL * W, sizeof(float));
+        if (!e->neuron_relevance || !e->neuron_activation) goto oom;
+        for (int l = 0; l < NL; l++) {
+            const lrp_act *z = io.mlp_act[l];
+            for (int i = 0; i < W; i++) {
+                double s = 0;
+                if (z->g)
+                    for (int t = 0; t < z->rows; t++) s += (double)z->x[(size_t)t * W + i] * z->g[(size_t)t * W + i];
+                e->neuron_relevance[(size_t)l * W + i] = (float)s;
+                e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)position * W + i];
+            }
+        }
+    }
     e->seconds_forward = t1 - t0;
     e->seconds_backward = t2 - t1;
     e->activation_bytes = g.bytes_allocated;
@@ -223,6 +240,8 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->logits);
     free(e->residual_relevance);
     free(e->latent_relevance);
+    free(e->neuron_relevance);
+    free(e->neuron_activation);
     memset(e, 0, sizeof *e);
 }
 

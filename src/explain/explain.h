@@ -13,6 +13,7 @@ typedef struct lrp_explain_opts {
     int latent_start[3];         // layer, position, neuron of an MLP intermediate start; layer -1: none
     int latent_layer;            // report relevance of every MLP neuron of this layer; -1: none
     int layers;                  // report residual-stream relevance after each block
+    int neurons;                 // report every MLP neuron of every layer (relevance and activation)
     const lrp_intervention *iv;  // neuron interventions during the forward pass
     int n_iv;
 } lrp_explain_opts;
@@ -49,6 +50,9 @@ typedef struct lrp_explanation {
     int latent_layer;            // -1 when not requested
     int n_latent;
     float *latent_relevance;     // [n_latent] or NULL
+    int neuron_width;            // with opts.neurons: MLP width; arrays are [n_layers * neuron_width]
+    float *neuron_relevance;     // Σ over positions of z ⊙ ĝ per neuron
+    float *neuron_activation;    // the neuron's value at `position`
     double seconds_forward;
     double seconds_backward;
     size_t activation_bytes;     // arena bytes of the recorded forward

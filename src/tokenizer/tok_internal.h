@@ -75,6 +75,7 @@ typedef struct {
 // Inserts or overwrites; key must outlive the map. 0 or -1 (out of memory).
 int tk_strmap_put(tk_strmap *m, const char *key, size_t len, int val);
 int tk_strmap_get(const tk_strmap *m, const char *key, size_t len);  // -1 if absent
+int tk_strmap_reserve(tk_strmap *m, size_t n);
 void tk_strmap_free(tk_strmap *m);
 
 typedef struct {
@@ -89,6 +90,7 @@ typedef struct {
 
 int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b);  // inserts or overwrites
 const tk_pm_entry *tk_pairmap_get(const tk_pairmap *m, uint64_t key);
+int tk_pairmap_reserve(tk_pairmap *m, size_t n);
 void tk_pairmap_free(tk_pairmap *m);
 
 // ---- UTF-8 and Unicode -----------------------------------------------------------------------

@@ -163,12 +163,13 @@ static int parse_string(tj_parser *ps, tj_value *out) {
             default: return fail_at(ps, r - 2, "bad escape");
             }
         } else if (c < 0x80) {
-            *w++ = (char)c;
+            if (w != r) *w = (char)c;
+            w++;
             r++;
         } else {
             size_t l = utf8_valid_len((const unsigned char *)r, (size_t)(ps->end - r));
             if (!l) return fail_at(ps, r, "invalid UTF-8 in string");
-            memmove(w, r, l);
+            if (w != r) memmove(w, r, l);
             w += l;
             r += l;
         }
@@ -202,7 +203,14 @@ static int parse_number(tj_parser *ps, tj_value *out) {
     }
     char buf[64];
     size_t n = (size_t)(p - s);
-    if (n >= sizeof buf) {
+    int digits_only = 1;
+    for (const char *q = s + (*s == '-'); q < p; q++)
+        if (*q < '0' || *q > '9') digits_only = 0;
+    if (digits_only && n <= 15) {  // exact in a double; most numbers here are token ids
+        long long x = 0;
+        for (const char *q = s + (*s == '-'); q < p; q++) x = x * 10 + (*q - '0');
+        out->u.num = (double)(*s == '-' ? -x : x);
+    } else if (n >= sizeof buf) {
         out->u.num = strtod(s, NULL);  // long numbers: the text is followed by a delimiter, strtod stops
     } else {
         memcpy(buf, s, n);

@@ -50,7 +50,8 @@ static int parse_id(const tj_value *v, int *id) {
 
 static int build_vocab_object(tk_model *m, tk_arena *arena, const tj_value *vocab, const char *path, lrp_err *err) {
     if (!vocab || vocab->type != TJ_OBJECT) return lrp_fail(err, "%s.vocab: expected an object", path);
-    if (reserve_ids(m, vocab->n)) return lrp_fail(err, "%s.vocab: out of memory", path);
+    if (reserve_ids(m, vocab->n) || tk_strmap_reserve(&m->vocab, vocab->n))
+        return lrp_fail(err, "%s.vocab: out of memory", path);
     for (uint32_t i = 0; i < vocab->n; i++) {
         const tj_value *k = &vocab->u.items[2 * i], *v = &vocab->u.items[2 * i + 1];
         int id;
@@ -103,6 +104,7 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
     }
     const tj_value *merges = tj_get(v, "merges");
     if (!merges || merges->type != TJ_ARRAY) return lrp_fail(err, "%s.merges: expected an array", path);
+    if (tk_pairmap_reserve(&m->merges, merges->n)) return lrp_fail(err, "%s.merges: out of memory", path);
     tk_buf joined = {0};
     for (uint32_t i = 0; i < merges->n; i++) {
         const tj_value *e = &merges->u.items[i];
@@ -129,8 +131,8 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
             return lrp_fail(err, "%s.merges[%u]: expected \"left right\" or [\"left\", \"right\"]", path, i);
         }
         int ia = tk_strmap_get(&m->vocab, a, an), ib = tk_strmap_get(&m->vocab, b, bn);
-        snprintf(sub, sizeof sub, "%s.merges[%u]", path, i);
         if (ia < 0 || ib < 0) {
+            snprintf(sub, sizeof sub, "%s.merges[%u]", path, i);
             tk_buf_free(&joined);
             return lrp_fail(err, "%s: token \"%.*s\" is not in the vocabulary", sub, (int)(ia < 0 ? an : bn),
                             ia < 0 ? a : b);
@@ -143,17 +145,17 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
         joined.n = 0;
         if (tk_buf_put(&joined, a, an) || tk_buf_put(&joined, b, bn)) {
             tk_buf_free(&joined);
-            return lrp_fail(err, "%s: out of memory", sub);
+            return lrp_fail(err, "%s.merges: out of memory", path);
         }
         int id = tk_strmap_get(&m->vocab, joined.p, joined.n);
         if (id < 0) {
-            lrp_fail(err, "%s: merged token \"%s\" is not in the vocabulary", sub, joined.p);
+            lrp_fail(err, "%s.merges[%u]: merged token \"%s\" is not in the vocabulary", path, i, joined.p);
             tk_buf_free(&joined);
             return -1;
         }
         if (tk_pairmap_put(&m->merges, pair_key(ia, ib), (int)i, id)) {
             tk_buf_free(&joined);
-            return lrp_fail(err, "%s: out of memory", sub);
+            return lrp_fail(err, "%s.merges: out of memory", path);
         }
     }
     tk_buf_free(&joined);

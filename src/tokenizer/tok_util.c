@@ -116,11 +116,13 @@ void tk_arena_free(tk_arena *a) {
 static uint32_t hash_bytes(const char *s, size_t n) {
     uint32_t h = 2166136261u;  // FNV-1a
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    h ^= h >> 15;  // spread the high bits into the low ones used as the slot index
+    h *= 0x2c1b3c6dU;
+    h ^= h >> 12;
     return h;
 }
 
-static int strmap_grow(tk_strmap *m) {
-    size_t cap = m->cap ? m->cap * 2 : 1024;
+static int strmap_grow_to(tk_strmap *m, size_t cap) {
     if (cap > SIZE_MAX / sizeof(tk_sm_entry)) return -1;
     tk_sm_entry *e = calloc(cap, sizeof *e);
     if (!e) return -1;
@@ -134,6 +136,14 @@ static int strmap_grow(tk_strmap *m) {
     m->e = e;
     m->cap = cap;
     return 0;
+}
+
+static int strmap_grow(tk_strmap *m) { return strmap_grow_to(m, m->cap ? m->cap * 2 : 1024); }
+
+int tk_strmap_reserve(tk_strmap *m, size_t n) {
+    size_t cap = m->cap ? m->cap : 1024;
+    while (cap < 2 * n + 2) cap *= 2;
+    return cap > m->cap ? strmap_grow_to(m, cap) : 0;
 }
 
 int tk_strmap_put(tk_strmap *m, const char *key, size_t len, int val) {
@@ -177,8 +187,7 @@ static size_t hash_u64(uint64_t k) {
     return (size_t)k;
 }
 
-static int pairmap_grow(tk_pairmap *m) {
-    size_t cap = m->cap ? m->cap * 2 : 1024;
+static int pairmap_grow_to(tk_pairmap *m, size_t cap) {
     if (cap > SIZE_MAX / sizeof(tk_pm_entry)) return -1;
     tk_pm_entry *e = malloc(cap * sizeof *e);
     if (!e) return -1;
@@ -193,6 +202,14 @@ static int pairmap_grow(tk_pairmap *m) {
     m->e = e;
     m->cap = cap;
     return 0;
+}
+
+static int pairmap_grow(tk_pairmap *m) { return pairmap_grow_to(m, m->cap ? m->cap * 2 : 1024); }
+
+int tk_pairmap_reserve(tk_pairmap *m, size_t n) {
+    size_t cap = m->cap ? m->cap : 1024;
+    while (cap < 2 * n + 2) cap *= 2;
+    return cap > m->cap ? pairmap_grow_to(m, cap) : 0;
 }
 
 int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b) {

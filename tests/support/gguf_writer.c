@@ -286,7 +286,7 @@ unsigned char *gw_image(gguf_writer *w, size_t *len) {
         offset += r->nbytes;
         if (offset % a) offset += a - offset % a;
     }
-    pad_to(&b, a);
+    if (w->n_tensors) pad_to(&b, a);  // the data section (a file without tensors ends here)
     for (int i = 0; i < w->n_tensors; i++) {
         buf_put(&b, w->tensors[i].data, w->tensors[i].nbytes);
         if (i + 1 < w->n_tensors) pad_to(&b, a);

@@ -1,0 +1,255 @@
+// attnlrp generate: continue a prompt, streaming the text; optionally explain every generated token.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/session.h"
+#include "explain/explain.h"
+#include "explain/generate.h"
+#include "render/render.h"
+
+static const char generate_usage[] =
+    "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
+    "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
+    "                        [--format text|json] [-o FILE]\n"
+    "\n"
+    "Continues the prompt with a KV cache, streaming text to stdout.\n"
+    "\n"
+    "  -n N            tokens to generate (default 32)\n"
+    "  --temp T        sampling temperature; 0 (default) is greedy\n"
+    "  --top-k K       sample among the K most likely tokens\n"
+    "  --top-p P       sample from the smallest set of tokens with probability mass >= P\n"
+    "  --seed S        random seed for sampling (default 0)\n"
+    "  --set L:N=V     set MLP neuron N of layer L to V at every position and step (=*F scales, =+D shifts)\n"
+    "  --no-eos        do not stop at the end-of-sequence token\n"
+    "  --explain       attribute every generated token to the prompt and the tokens before it\n"
+    "  --method M      relevance method for --explain (attnlrp, cplrp, gradxinput, gradient)\n"
+    "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
+    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n";
+
+typedef struct {
+    const lrp_tokenizer *tok;
+    const int *prompt;
+    int n_prompt;
+    int *all;        // prompt + generated so far
+    int n_all;
+    size_t printed;  // bytes of decoded continuation already printed
+    FILE *f;
+} stream_ctx;
+
+// Prints the newly decodable part of the continuation (a byte-level token may complete a character later).
+static int stream_token(int id, void *p) {
+    stream_ctx *s = p;
+    s->all[s->n_all++] = id;
+    if (!s->f) return 0;
+    if (!s->tok) {
+        fprintf(s->f, "%s%d", s->n_all - s->n_prompt > 1 ? "," : "", id);
+        fflush(s->f);
+        return 0;
+    }
+    char *text = NULL;
+    lrp_err err;
+    if (lrp_tokenizer_decode(s->tok, s->all + s->n_prompt, s->n_all - s->n_prompt, 1, &text, &err) == 0) {
+        size_t len = strlen(text);
+        // hold back a trailing replacement character: the next token may complete it
+        size_t stable = len;
+        if (stable >= 3 && !memcmp(text + stable - 3, "\xef\xbf\xbd", 3)) stable -= 3;
+        if (stable > s->printed) {
+            fwrite(text + s->printed, 1, stable - s->printed, s->f);
+            fflush(s->f);
+            s->printed = stable;
+        }
+        free(text);
+    }
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
+    int n_new = 32, stop_eos = 1, explain = 0, top = 3;
+    lrp_sampler smp = {0, 0, 1.0f, 0};
+    lrp_intervention iv[64];
+    int n_iv = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = NULL;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            fputs(generate_usage, stdout);
+            return 0;
+        }
+        int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
+                    !strcmp(o, "--top-k") || !strcmp(o, "--top-p") || !strcmp(o, "--seed") || !strcmp(o, "--set") ||
+                    !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o");
+        if (takes && !(v = arg_value(argc, argv, &i))) return 2;
+        double x;
+        int k;
+        if (!strcmp(o, "--model")) model = v;
+        else if (!strcmp(o, "--ids")) ids_arg = v;
+        else if (!strcmp(o, "--format")) format = v;
+        else if (!strcmp(o, "--method")) method = v;
+        else if (!strcmp(o, "-o")) out_path = v;
+        else if (!strcmp(o, "-n")) {
+            if (arg_int(o, v, &n_new)) return 2;
+            if (n_new < 0) return cli_error(2, "-n %d: must not be negative", n_new);
+        } else if (!strcmp(o, "--top")) {
+            if (arg_int(o, v, &top)) return 2;
+            if (top < 1) return cli_error(2, "--top %d: must be at least 1", top);
+        } else if (!strcmp(o, "--temp")) {
+            if (arg_float(o, v, &x)) return 2;
+            if (!(x >= 0) || !isfinite(x)) return cli_error(2, "--temp %s: must be a number >= 0", v);
+            smp.temperature = (float)x;
+        } else if (!strcmp(o, "--top-p")) {
+            if (arg_float(o, v, &x)) return 2;
+            if (!(x > 0 && x <= 1)) return cli_error(2, "--top-p %s: must be in (0, 1]", v);
+            smp.top_p = (float)x;
+        } else if (!strcmp(o, "--top-k")) {
+            if (arg_int(o, v, &k)) return 2;
+            if (k < 0) return cli_error(2, "--top-k %d: must not be negative", k);
+            smp.top_k = k;
+        } else if (!strcmp(o, "--seed")) {
+            if (arg_float(o, v, &x)) return 2;
+            if (x < 0 || x != floor(x)) return cli_error(2, "--seed %s: must be a non-negative integer", v);
+            smp.seed = (uint64_t)x;
+        } else if (!strcmp(o, "--set")) {
+            if (n_iv == 64) return cli_error(2, "--set: at most 64 interventions");
+            if (cli_parse_set(v, &iv[n_iv++])) return 2;
+        } else if (!strcmp(o, "--no-eos")) stop_eos = 0;
+        else if (!strcmp(o, "--explain")) explain = 1;
+        else if (o[0] == '-' && o[1]) return cli_error(2, "generate: unknown option %s (see attnlrp generate --help)", o);
+        else if (text) return cli_error(2, "generate: more than one TEXT argument (quote the text)");
+        else text = o;
+    }
+    if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
+    if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
+    int meth = lrp_method_parse(method);
+    if (meth < 0) return cli_error(2, "--method %s: unknown method (attnlrp, cplrp, gradxinput, gradient)", method);
+
+    cli_session ss;
+    cli_output out = {0};
+    int rc = cli_session_open(&ss, model, text, ids_arg);
+    int *gen = NULL, n_gen = 0;
+    stream_ctx st = {0};
+    lrp_err err;
+    if (rc) goto done;
+    rc = 1;
+    const lrp_config *c = &ss.m->cfg;
+    for (int k = 0; k < n_iv; k++) {
+        if (iv[k].layer < 0 || iv[k].layer >= c->num_layers) {
+            cli_error(1, "--set %d:%d: layer %d out of range (0..%d)", iv[k].layer, iv[k].neuron, iv[k].layer, c->num_layers - 1);
+            goto done;
+        }
+        if (iv[k].neuron < 0 || iv[k].neuron >= c->intermediate_size) {
+            cli_error(1, "--set %d:%d: neuron %d out of range (0..%d)", iv[k].layer, iv[k].neuron, iv[k].neuron,
+                      c->intermediate_size - 1);
+            goto done;
+        }
+    }
+    int json = !strcmp(format, "json");
+    if (cli_output_open(&out, out_path)) goto done;
+    st.tok = ss.tok;
+    st.prompt = ss.ids;
+    st.n_prompt = ss.T;
+    st.all = malloc(((size_t)ss.T + n_new + 1) * sizeof(int));
+    if (!st.all) goto done;
+    memcpy(st.all, ss.ids, (size_t)ss.T * sizeof(int));
+    st.n_all = ss.T;
+    st.f = json ? NULL : out.f;
+    if (st.f && ss.tok) {
+        char *p = NULL;
+        if (lrp_tokenizer_decode(ss.tok, ss.ids, ss.T, 1, &p, &err) == 0) {
+            fputs(p, st.f);
+            free(p);
+        }
+    }
+    if (lrp_generate(ss.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
+        cli_error(1, "%s", err.msg);
+        cli_output_abort(&out);
+        goto done;
+    }
+    if (st.f) fputc('\n', st.f);
+    if (json) {
+        fputs("{\"prompt_ids\": ", out.f);
+        lrp_json_int_array(out.f, ss.ids, ss.T);
+        fputs(", \"generated_ids\": ", out.f);
+        lrp_json_int_array(out.f, gen, n_gen);
+        if (ss.tok) {
+            char *p = NULL;
+            if (lrp_tokenizer_decode(ss.tok, gen, n_gen, 1, &p, &err) == 0) {
+                fputs(", \"text\": ", out.f);
+                lrp_json_string(out.f, p);
+                free(p);
+            }
+            fputs(", \"tokens\": [", out.f);
+            for (int i = 0; i < st.n_all; i++) {
+                char *t = cli_token_string(ss.tok, st.all[i]);
+                if (i) fputs(", ", out.f);
+                lrp_json_string(out.f, t ? t : "");
+                free(t);
+            }
+            fputc(']', out.f);
+        }
+    }
+    if (explain) {
+        // One relevance pass per generated token: its row covers every token before it.
+        if (json) fputs(", \"method\": \"", out.f), fputs(method, out.f), fputs("\", \"explanations\": [", out.f);
+        else fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
+        for (int g = 0; g < n_gen; g++) {
+            lrp_explain_opts o;
+            lrp_explain_opts_default(&o);
+            o.method = (lrp_method)meth;
+            o.target = gen[g];
+            o.iv = iv;
+            o.n_iv = n_iv;
+            lrp_explanation e;
+            int T = ss.T + g;
+            if (lrp_explain(ss.m, st.all, T, &o, &e, &err)) {
+                cli_error(1, "%s", err.msg);
+                cli_output_abort(&out);
+                goto done;
+            }
+            int order[8], k = top < T ? top : T;
+            if (k > 8) k = 8;
+            for (int r = 0; r < k; r++) {
+                int best = -1;
+                for (int t = 0; t < T; t++) {
+                    int taken = 0;
+                    for (int q = 0; q < r; q++) taken |= order[q] == t;
+                    if (!taken && (best < 0 || e.relevance[t] > e.relevance[best])) best = t;
+                }
+                order[r] = best;
+            }
+            char *gt = cli_token_string(ss.tok, gen[g]);
+            if (json) {
+                fprintf(out.f, "%s{\"step\": %d, \"id\": %d, \"token\": ", g ? ", " : "", g, gen[g]);
+                lrp_json_string(out.f, gt ? gt : "");
+                fputs(", \"logit\": ", out.f);
+                lrp_json_number(out.f, e.target_logit);
+                fputs(", \"relevance\": ", out.f);
+                lrp_json_float_array(out.f, e.relevance, T);
+                fputs(", \"top\": ", out.f);
+                lrp_json_int_array(out.f, order, k);
+                fputc('}', out.f);
+            } else {
+                fprintf(out.f, "%3d %-14s <-", g, gt ? gt : "");
+                for (int r = 0; r < k; r++) {
+                    char *tt = cli_token_string(ss.tok, st.all[order[r]]);
+                    fprintf(out.f, "  \"%s\"@%d %.3g", tt ? tt : "", order[r], e.relevance[order[r]]);
+                    free(tt);
+                }
+                fputc('\n', out.f);
+            }
+            free(gt);
+            lrp_explanation_free(&e);
+        }
+        if (json) fputc(']', out.f);
+    }
+    if (json) fputs("}\n", out.f);
+    rc = cli_output_commit(&out) ? 1 : 0;
+done:
+    free(gen);
+    free(st.all);
+    cli_session_close(&ss);
+    return rc;
+}

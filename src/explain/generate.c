@@ -1,0 +1,131 @@
+#include "explain/generate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    float p;
+    int id;
+} prob_id;
+
+static int by_prob_desc(const void *a, const void *b) {
+    const prob_id *x = a, *y = b;
+    if (x->p != y->p) return x->p < y->p ? 1 : -1;
+    return x->id - y->id;
+}
+
+int lrp_sample(float *logits, int V, const lrp_sampler *s, uint64_t *rng) {
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > logits[best]) best = i;
+    if (!s || s->temperature <= 0) return best;
+    prob_id *p = malloc((size_t)V * sizeof *p);
+    if (!p) return best;
+    double z = 0;
+    for (int i = 0; i < V; i++) {
+        p[i].id = i;
+        p[i].p = (float)exp((logits[i] - logits[best]) / s->temperature);
+        z += p[i].p;
+    }
+    qsort(p, (size_t)V, sizeof *p, by_prob_desc);
+    int keep = V;
+    if (s->top_k > 0 && s->top_k < keep) keep = s->top_k;
+    if (s->top_p > 0 && s->top_p < 1) {
+        double cum = 0;
+        for (int i = 0; i < keep; i++) {
+            cum += p[i].p / z;
+            if (cum >= s->top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+    }
+    double mass = 0;
+    for (int i = 0; i < keep; i++) mass += p[i].p;
+    double u = (double)(splitmix64(rng) >> 11) / 9007199254740992.0 * mass;
+    int pick = p[keep - 1].id;
+    for (int i = 0; i < keep; i++) {
+        u -= p[i].p;
+        if (u < 0) {
+            pick = p[i].id;
+            break;
+        }
+    }
+    free(p);
+    return pick;
+}
+
+static int is_eos(const lrp_config *c, int id) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_token_ids[i] == id) return 1;
+    return 0;
+}
+
+int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_new, const lrp_sampler *s,
+                 const lrp_intervention *iv, int n_iv, int stop_at_eos, lrp_token_cb cb, void *cb_ctx, int **out,
+                 int *n_out, lrp_err *err) {
+    *out = NULL;
+    *n_out = 0;
+    const lrp_config *c = &m->cfg;
+    if (n_prompt <= 0) return lrp_fail(err, "no prompt tokens");
+    if (max_new < 0) return lrp_fail(err, "-n %d: must not be negative", max_new);
+    for (int t = 0; t < n_prompt; t++)
+        if (prompt[t] < 0 || prompt[t] >= c->vocab_size)
+            return lrp_fail(err, "--ids: id %d at index %d is out of range (vocabulary size %d)", prompt[t], t,
+                            c->vocab_size);
+    int capacity = n_prompt + max_new;
+    if (c->max_position_embeddings > 0 && capacity > c->max_position_embeddings)
+        return lrp_fail(err, "prompt (%d tokens) + -n %d exceeds the model's context of %d positions", n_prompt,
+                        max_new, c->max_position_embeddings);
+    int *gen = malloc(((size_t)max_new + 1) * sizeof(int));
+    float *logits = malloc((size_t)c->vocab_size * sizeof(float));
+    lrp_act **acts = calloc(2 * (size_t)c->num_layers, sizeof *acts);
+    lrp_kv_cache cache = {0};
+    lrp_graph g = {0};
+    int rc = -1;
+    if (!gen || !logits || !acts) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    if (lrp_kv_cache_init(&cache, m, capacity, err) || lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) goto done;
+    g.grad_enabled = 0;
+    uint64_t rng = s ? s->seed : 0;
+    const int *feed = prompt;
+    int n_feed = n_prompt, n = 0;
+    while (n < max_new) {
+        int last = n_feed - 1;
+        lrp_forward_io io = {.ids = feed, .T = n_feed, .head_rows = &last, .n_head_rows = 1, .iv = iv, .n_iv = n_iv,
+                             .cache = &cache, .block_out = acts, .mlp_act = acts + c->num_layers};
+        lrp_graph_reset(&g);
+        if (m->family->forward(m, &g, &io)) {
+            lrp_fail(err, "%s", g.err.msg);
+            goto done;
+        }
+        memcpy(logits, io.logits->x, (size_t)c->vocab_size * sizeof(float));
+        int id = lrp_sample(logits, c->vocab_size, s, &rng);
+        gen[n++] = id;
+        if (cb && cb(id, cb_ctx)) break;
+        if (stop_at_eos && is_eos(c, id)) break;
+        feed = &gen[n - 1];
+        n_feed = 1;
+    }
+    *out = gen;
+    *n_out = n;
+    gen = NULL;
+    rc = 0;
+done:
+    free(gen);
+    free(logits);
+    free(acts);
+    lrp_kv_cache_free(&cache);
+    lrp_graph_free(&g);
+    return rc;
+}
