@@ -426,7 +426,9 @@ TEST(alignment_is_honoured) {
                 CHECK(at % aligns[a] == 0);
             }
             const lrp_tensor *c = lrp_tf_find(&tf, "c");
-            CHECK(c && ((const float *)c->data)[4] == 8.0f);
+            float v = 0;
+            if (c) memcpy(&v, (const char *)c->data + 16, 4);  // with alignment 1 the data may be misaligned
+            CHECK(v == 8.0f);
             lrp_tf_close(&tf);
         } else {
             CHECK(0);

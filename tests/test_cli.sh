@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: each bad input gets exactly one error line on stderr naming what
+# is wrong, the documented exit status (2 usage, 1 everything else), and no partial output file.
+set -u
+cd "$(dirname "$0")/.."
+BIN=${BUILD:-build}/attnlrp
+PY=/usr/bin/python3
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect STATUS "EXACT STDERR LINE" -- command...
+expect() {
+    local want_status=$1 want_err=$2
+    shift 3
+    local err status
+    err=$("$@" 2>&1 >/dev/null)
+    status=$?
+    if [ "$status" != "$want_status" ]; then bad "$* -> exit $status, expected $want_status (stderr: $err)"; return; fi
+    if [ "$(printf '%s\n' "$err" | wc -l)" != 1 ] || [ "$err" != "$want_err" ]; then
+        bad "$* -> stderr [$err], expected [$want_err]"
+        return
+    fi
+    ok
+}
+
+$PY tests/reference/make_checkpoint.py "$tmp" llama_gqa >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+M=$tmp/llama_gqa
+
+expect 1 "attnlrp: $tmp/nope: no such file or directory" -- $BIN explain --model "$tmp/nope" --ids 1,2
+expect 2 "attnlrp: --method foo: unknown method (attnlrp, cplrp, gradxinput, gradient)" -- $BIN explain --model "$M" --ids 1,2 --method foo
+expect 1 "attnlrp: --ids: id 97 at index 1 is out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,97
+expect 2 "attnlrp: --ids: \"\" is not a comma-separated list of non-negative integers" -- $BIN explain --model "$M" --ids ""
+expect 2 "attnlrp: --ids: \"1,,2\" is not a comma-separated list of non-negative integers" -- $BIN explain --model "$M" --ids 1,,2
+expect 1 "attnlrp: --position 3: out of range for 3 tokens (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --position 3
+expect 1 "attnlrp: --target-id 97: out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,2,3 --target-id 97
+expect 1 "attnlrp: --latent-start 3,0,0: layer 3 out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 3,0,0
+expect 1 "attnlrp: --latent-start 0,5,0: position 5 out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 0,5,0
+expect 1 "attnlrp: --latent-start 0,0,96: neuron 96 out of range (0..95)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 0,0,96
+expect 2 "attnlrp: --latent-start: expected 3 comma-separated integers, got \"1,2\"" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 1,2
+expect 1 "attnlrp: --latent-layer 7: out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-layer 7
+expect 2 "attnlrp: explain: unknown option --bogus (see attnlrp explain --help)" -- $BIN explain --model "$M" --ids 1 --bogus
+expect 2 "attnlrp: --format xml: expected text, json or html" -- $BIN explain --model "$M" --ids 1 --format xml
+expect 2 "attnlrp: explain: no input: give TEXT or --ids (see attnlrp explain --help)" -- $BIN explain --model "$M"
+expect 1 "attnlrp: $M: no tokenizer.json beside the model: give the input as --ids" -- $BIN explain --model "$M" "hello"
+expect 2 "attnlrp: --set 1:2: \"x\" is not a number" -- $BIN explain --model "$M" --ids 1 --set 1:2=x
+expect 1 "attnlrp: --set 9:0: layer 9 out of range (0..2)" -- $BIN explain --model "$M" --ids 1 --set 9:0=0
+expect 2 "attnlrp: unknown command \"explian\" (see attnlrp --help)" -- $BIN explian
+
+# a broken checkpoint: unknown model_type, malformed config, missing tensor
+cp -r "$M" "$tmp/unknown" && sed -i 's/"model_type": "llama"/"model_type": "gpt-j"/' "$tmp/unknown/config.json"
+expect 1 "attnlrp: $tmp/unknown: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3)" -- $BIN explain --model "$tmp/unknown" --ids 1
+cp -r "$M" "$tmp/nohead"
+$PY - "$tmp/nohead/model.safetensors" <<'PYEOF'
+import json, struct, sys
+p = sys.argv[1]
+raw = open(p, 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+hdr = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+t = hdr.pop('lm_head.weight'); b, e = t['data_offsets']
+data = data[:b] + data[e:]
+for k, v in hdr.items():
+    if k != '__metadata__' and v['data_offsets'][0] >= e:
+        v['data_offsets'] = [v['data_offsets'][0] - (e - b), v['data_offsets'][1] - (e - b)]
+h = json.dumps(hdr).encode(); h += b' ' * (-len(h) % 8)
+open(p, 'wb').write(struct.pack('<Q', len(h)) + h + data)
+PYEOF
+expect 1 "attnlrp: $tmp/nohead: missing tensor \"lm_head.weight\"" -- $BIN explain --model "$tmp/nohead" --ids 1
+
+# -o: the file appears whole on success and not at all on failure
+if $BIN explain --model "$M" --ids 1,2,3 --format json -o "$tmp/out.json" && $PY -c "import json,sys; json.load(open(sys.argv[1]))" "$tmp/out.json"; then ok; else bad "-o json not written whole"; fi
+$BIN explain --model "$M" --ids 1,200 -o "$tmp/none.json" 2>/dev/null
+if [ ! -e "$tmp/none.json" ] && [ -z "$(ls "$tmp" | grep none.json)" ]; then ok; else bad "failed run left an output file"; fi
+if $BIN explain --help | grep -q "usage: attnlrp explain"; then ok; else bad "explain --help"; fi
+if $BIN info --model "$M" | grep -q "3 layers, hidden 48, 4 heads (2 kv heads, head_dim 12)"; then ok; else bad "info"; fi
+if $BIN explain --model "$M" --ids 1,2,3 --format html | grep -q "<!DOCTYPE html>"; then ok; else bad "html"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
