@@ -200,8 +200,11 @@ def flat(x):
 def compare_array(t, what, field, eng, want, tol_scale, abs_tol=0.0):
     if eng is None:
         return t.ok(False, f"{what} field={field}: missing in engine output")
-    e = np.array(eng, dtype=np.float64)
-    w = np.array(want, dtype=np.float64)
+    try:
+        e = np.atleast_1d(np.array(eng, dtype=np.float64))
+    except (TypeError, ValueError):
+        return t.ok(False, f"{what} field={field}: not numeric: {str(eng)[:80]}")
+    w = np.atleast_1d(np.array(want, dtype=np.float64))
     if e.shape != w.shape:
         return t.ok(False, f"{what} field={field}: shape {e.shape} vs reference {w.shape}")
     if w.size == 0:
@@ -211,7 +214,7 @@ def compare_array(t, what, field, eng, want, tol_scale, abs_tol=0.0):
     d[np.isnan(d)] = np.inf
     k = int(np.argmax(d))
     idx = np.unravel_index(k, w.shape)
-    idx = idx[0] if len(idx) == 1 else list(map(int, idx))
+    idx = int(idx[0]) if len(idx) == 1 else list(map(int, idx))
     return t.ok(d.flat[k] <= tol,
                 f"{what} field={field}: worst [{idx}] engine={e.flat[k]:.8g} ref={w.flat[k]:.8g} "
                 f"|d|={d.flat[k]:.3g} tol={tol:.3g}")

