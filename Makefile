@@ -32,6 +32,7 @@ TEST_BIN:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all check clean install bench test
+.SECONDARY:
 all: $(BUILD)/attnlrp
 
 $(BUILD)/%.o: %.c

@@ -3,6 +3,7 @@
 // their ratio, the peak resident memory and the activation bytes the explanation recorded.
 //
 //     bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]
+//     bench_explain [--model DIR] --dump T      # the relevance of one explanation, to compare with PyTorch
 //
 // Each T runs in its own child process, so that the peak RSS (getrusage ru_maxrss, which only grows) belongs
 // to that length alone; it includes the memory-mapped weight pages the passes touched. Token ids are a fixed
@@ -31,6 +32,7 @@ typedef struct bench_opts {
     int warmup;
     lrp_method method;
     int json;
+    int dump;                    // > 0: print one explanation at this length as JSON and stop
 } bench_opts;
 
 // What one child reports back through its pipe.
@@ -184,8 +186,41 @@ static int run_in_child(const bench_opts *o, int T, bench_result *r) {
     return r->ok ? 0 : -1;
 }
 
+// Prints {"ids", "target", "start_value", "relevance"} of one explanation at length T.
+static int dump_relevance(const bench_opts *o, int T) {
+    lrp_err err = {{0}};
+    lrp_model *m = NULL;
+    int *ids = malloc((size_t)T * sizeof(int));
+    int rc = -1;
+    lrp_explanation e;
+    memset(&e, 0, sizeof e);
+    if (!ids) {
+        lrp_fail(&err, "out of memory");
+        goto done;
+    }
+    if (lrp_model_open(&m, o->model, &err)) goto done;
+    make_ids(ids, T, m->cfg.vocab_size);
+    lrp_explain_opts eo;
+    lrp_explain_opts_default(&eo);
+    eo.method = o->method;
+    if (lrp_explain(m, ids, T, &eo, &e, &err)) goto done;
+    printf("{\"ids\": [");
+    for (int t = 0; t < T; t++) printf("%s%d", t ? ", " : "", ids[t]);
+    printf("], \"target\": %d, \"start_value\": %.9g, \"relevance\": [", e.target, e.start_value);
+    for (int t = 0; t < T; t++) printf("%s%.9g", t ? ", " : "", e.relevance[t]);
+    printf("]}\n");
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "bench_explain: %s\n", err.msg);
+    lrp_explanation_free(&e);
+    if (m) lrp_model_close(m);
+    free(ids);
+    return rc;
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]\n");
+    fprintf(f, "usage: bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]\n"
+               "       bench_explain [--model DIR] [--method M] --dump T\n");
 }
 
 static int parse_lengths(const char *s, bench_opts *o) {
@@ -234,6 +269,11 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
                 fprintf(stderr, "bench_explain: --T %s: expected positive lengths separated by commas\n", v);
                 return -1;
             }
+        } else if (strcmp(a, "--dump") == 0) {
+            if (parse_int(v, 1, 1 << 20, &o->dump)) {
+                fprintf(stderr, "bench_explain: --dump %s: expected a positive length\n", v);
+                return -1;
+            }
         } else if (strcmp(a, "--reps") == 0) {
             if (parse_int(v, 1, MAX_REPS, &o->reps)) {
                 fprintf(stderr, "bench_explain: --reps %s: expected 1..%d\n", v, MAX_REPS);
@@ -270,6 +310,7 @@ int main(int argc, char **argv) {
     bench_opts o = {.model = "/tmp/attnlrp-bench-model", .lengths = {128, 512}, .n_lengths = 2, .reps = 5,
                     .warmup = 1, .method = LRP_METHOD_ATTNLRP};
     if (parse_args(argc, argv, &o)) return 2;
+    if (o.dump) return dump_relevance(&o, o.dump) ? 1 : 0;
     bench_result *res = calloc((size_t)o.n_lengths, sizeof *res);
     if (!res) {
         fprintf(stderr, "bench_explain: out of memory\n");

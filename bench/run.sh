@@ -42,6 +42,9 @@ for t in ${T//,/ }; do    # one process per length, so that each peak RSS belong
     torch_files+=("$tmp/torch_$t.json")
 done
 load_after=$(load)
+first_t=${T%%,*}
+./build/bench/bench_explain --model "$MODEL" --dump "$first_t" >"$tmp/engine_dump.json"
+"$PY" bench/torch_explain.py --model "$MODEL" --threads "$threads" --dump-relevance "$first_t" >"$tmp/torch_dump.json"
 
 {
     echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores ($(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core)"
@@ -50,5 +53,6 @@ load_after=$(load)
     echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "Load average (1/5/15 min) before: $load_before; after the engine: $load_engine; after PyTorch: $load_after (the machine is shared: figures are noisy)"
 } >"$tmp/machine.txt"
-"$PY" bench/report.py "$tmp/engine.json" "${torch_files[@]}" --machine "$tmp/machine.txt" --out "$OUT"
+"$PY" bench/report.py "$tmp/engine.json" "${torch_files[@]}" --machine "$tmp/machine.txt" --out "$OUT" \
+    --check "$tmp/engine_dump.json" "$tmp/torch_dump.json"
 echo "wrote $OUT"

@@ -315,6 +315,50 @@ TEST(unaligned_blocks) {
     CHECK(check_row(LRP_Q6_K, p, w, 512) == 0);
 }
 
+// The optimised kernels (AVX2 where built) agree with the scalar reference on random blocks: random
+// quant bytes, random finite f16 scales, rows at odd addresses.
+TEST(fast_kernels_match_the_scalar_reference) {
+    enum { N = 1024 };
+    static uint8_t raw[N * 2 + 1];
+    float *fast = malloc(N * sizeof *fast), *ref = malloc(N * sizeof *ref);
+    for (int t = LRP_Q8_0; t < LRP_DTYPE_COUNT; t++) {
+        uint8_t *b = raw + 1;
+        size_t bb = lrp_dtype_block_bytes((lrp_dtype)t);
+        int be = lrp_dtype_block_elems((lrp_dtype)t);
+        for (size_t i = 0; i < (size_t)(N / be) * bb; i++) b[i] = (uint8_t)rnd();
+        for (int blk = 0; blk < N / be; blk++) {  // finite f16 (or f32) scales
+            uint8_t *p = b + blk * bb;
+            uint16_t h1 = (uint16_t)((rnd() & 0x83FF) | ((1 + rnd() % 29) << 10));
+            uint16_t h2 = (uint16_t)((rnd() & 0x83FF) | ((1 + rnd() % 29) << 10));
+            if (t == LRP_Q6_K) {
+                put16(p + 208, h1);
+            } else if (t == LRP_Q8_K) {
+                float d = (float)rnd_unit();
+                memcpy(p, &d, 4);
+            } else {
+                put16(p, h1);
+                if (t == LRP_Q4_1 || t == LRP_Q5_1 || t == LRP_Q4_K || t == LRP_Q5_K) put16(p + 2, h2);
+            }
+        }
+        lrp_dequant_row_quant(t, b, fast, N);
+        lrp_dequant_row_quant_ref(t, b, ref, N);
+        int bad = 0;
+        for (int blk = 0; blk < N / be; blk++) {
+            double scale = 0;
+            for (int k = 0; k < be; k++) scale = fmax(scale, fabs(ref[blk * be + k]));
+            for (int k = 0; k < be; k++) {
+                int i = blk * be + k;
+                if (!(fabs(fast[i] - ref[i]) <= 1e-6 * scale) && bad++ < 3)
+                    fprintf(stderr, "  %s element %d: fast %.9g, reference %.9g\n", lrp_dtype_name((lrp_dtype)t),
+                            i, fast[i], ref[i]);
+            }
+        }
+        CHECK(bad == 0);
+    }
+    free(fast);
+    free(ref);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Round trips through the writer's quantiser.
 
@@ -444,5 +488,5 @@ TEST(round_trip_exact_values) {
 
 TEST_MAIN(T(q8_0_literal_block), T(q4_0_literal_block), T(q5_0_literal_block), T(q4_k_literal_block),
           T(q8_0_definition), T(q4_0_and_q4_1_definition), T(q5_0_and_q5_1_definition),
-          T(q4_k_and_q5_k_definition), T(q6_k_definition), T(q8_k_definition), T(unaligned_blocks),
+          T(q4_k_and_q5_k_definition), T(q6_k_definition), T(q8_k_definition), T(unaligned_blocks), T(fast_kernels_match_the_scalar_reference),
           T(round_trip_every_type_within_its_bound), T(round_trip_exact_values))

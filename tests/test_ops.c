@@ -135,11 +135,11 @@ static lrp_act *build_rope(lrp_graph *g, lrp_act **in, const void *ctx) {
 }
 
 typedef struct {
-    int H, KVH, hd;
+    int H, KVH, hd, window;
 } attn_ctx;
 static lrp_act *build_attention(lrp_graph *g, lrp_act **in, const void *ctx) {
     const attn_ctx *c = ctx;
-    return op_attention(g, in[0], in[1], in[2], c->H, c->KVH, c->hd, 1.0f / sqrtf((float)c->hd));
+    return op_attention(g, in[0], in[1], in[2], c->H, c->KVH, c->hd, 1.0f / sqrtf((float)c->hd), c->window);
 }
 
 static lrp_act *build_activation(lrp_graph *g, lrp_act **in, const void *ctx) {
@@ -282,13 +282,17 @@ static op_case attention_case(attn_ctx *ctx, int Tq, int Tk) {
 }
 
 TEST(attention_gradient_matches_finite_differences_with_gqa_and_cache_offset) {
-    attn_ctx ctx = {4, 2, 3};
+    attn_ctx ctx = {4, 2, 3, 0};
     op_case c = attention_case(&ctx, 5, 5);
     check_gradient(&c, 3e-3);
     free_case(&c);
     op_case c2 = attention_case(&ctx, 2, 4);  // queries at positions 2, 3
     check_gradient(&c2, 3e-3);
     free_case(&c2);
+    attn_ctx win = {2, 1, 3, 2};  // sliding window of 2 keys
+    op_case c3 = attention_case(&win, 5, 5);
+    check_gradient(&c3, 3e-3);
+    free_case(&c3);
 }
 
 TEST(activation_gradients_match_finite_differences) {
@@ -394,7 +398,7 @@ TEST(gated_product_uniform_rule_halves_and_cplrp_detaches_the_gate) {
 // ε-rule over the terms of O = A·V and S = scale·Q·Kᵀ with the uniform ½ on each bilinear product, and the
 // softmax rule of Prop. 3.1, R(S_ij) = S_ij (R(A_ij) − A_ij Σ_j' R(A_ij')).
 TEST(attention_rules_match_explicit_epsilon_rule_and_softmax_proposition) {
-    attn_ctx ctx = {1, 1, 4};
+    attn_ctx ctx = {1, 1, 4, 0};
     int T = 5, d = 4;
     op_case c = attention_case(&ctx, T, T);
     float w[5 * 4];
@@ -468,10 +472,15 @@ TEST(masked_attention_entries_are_exactly_zero) {
     fill(q->x, 8, 3.0f);
     fill(k->x, 8, 3.0f);
     fill(v->x, 8, 3.0f);
-    lrp_act *o = op_attention(&g, q, k, v, 1, 1, 2, 1.0f);
+    lrp_act *o = op_attention(&g, q, k, v, 1, 1, 2, 1.0f, 0);
     const float *P = g.nodes[g.n_nodes - 1].saved;
     for (int i = 0; i < 4; i++)
         for (int j = i + 1; j < 4; j++) CHECK(P[i * 4 + j] == 0.0f);
+    // with a window of 2, query i sees keys i-1 and i only
+    op_attention(&g, q, k, v, 1, 1, 2, 1.0f, 2);
+    P = g.nodes[g.n_nodes - 1].saved;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) CHECK((P[i * 4 + j] == 0.0f) == (j > i || j < i - 1));
     // the first query sees only the first key: its output is V[0]
     CHECK_NEAR(o->x[0], v->x[0], 1e-6);
     CHECK_NEAR(o->x[1], v->x[1], 1e-6);

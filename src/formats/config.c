@@ -223,6 +223,18 @@ static int parse_config(lrp_config *cfg, const json_t *root, const char *where, 
         get_optional_bool(root, "attention_bias", &cfg->attention_bias, where, err) != 0 ||
         get_optional_bool(root, "mlp_bias", &cfg->mlp_bias, where, err) != 0)
         return -1;
+    // Mistral attends within a window; Qwen2/3 configs carry sliding_window too but use it only when
+    // use_sliding_window is true, which is not supported.
+    int use_window = 0;
+    if (strcmp(cfg->model_type, "mistral") == 0) {
+        if (get_optional_int(root, "sliding_window", &cfg->sliding_window, where, err) != 0) return -1;
+        if (cfg->sliding_window < 0)
+            return lrp_fail(err, "%s: field \"sliding_window\" must not be negative (got %d)", where, cfg->sliding_window);
+    } else if (get_optional_bool(root, "use_sliding_window", &use_window, where, err) != 0) {
+        return -1;
+    } else if (use_window) {
+        return lrp_fail(err, "%s: use_sliding_window true is not supported", where);
+    }
 
     cfg->rope_pairing = LRP_ROPE_PAIR_HALVES;  // Hugging Face weights are laid out for rotate_half
     if (parse_rope(cfg, root, where, err) != 0) return -1;

@@ -31,6 +31,7 @@ typedef struct lrp_config {
     int intermediate_size;
     int vocab_size;
     int max_position_embeddings;  // 0 when absent
+    int sliding_window;           // mistral: a query sees only the last sliding_window keys; 0: no window
     double rms_norm_eps;
     double rope_theta;
     lrp_rope_scaling rope_scaling;

@@ -56,12 +56,12 @@ typedef struct gguf_meta {
 } gguf_meta;
 
 static void *arena_alloc(gguf_meta *m, size_t n) {
+    if (n > SIZE_MAX - CHUNK_HEADER - 16) return NULL;
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
     arena_chunk *c = m->arena;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
-        if (cap > SIZE_MAX - CHUNK_HEADER) return NULL;
         arena_chunk *nc = malloc(CHUNK_HEADER + cap);
         if (!nc) return NULL;
         nc->used = 0;

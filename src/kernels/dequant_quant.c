@@ -20,6 +20,10 @@
 
 #include <string.h>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include "kernels/half.h"
 
 #define QK 32
@@ -182,7 +186,7 @@ static void dequant_q8_k(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-void lrp_dequant_row_quant(lrp_dtype t, const void *src, float *dst, int64_t n) {
+void lrp_dequant_row_quant_ref(lrp_dtype t, const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     switch (t) {
     case LRP_Q8_0: dequant_q8_0(b, dst, n / QK); break;
@@ -196,4 +200,106 @@ void lrp_dequant_row_quant(lrp_dtype t, const void *src, float *dst, int64_t n) 
     case LRP_Q8_K: dequant_q8_k(b, dst, n / QK_K); break;
     default: memset(dst, 0, (size_t)n * sizeof(float)); break;
     }
+}
+
+#ifdef __AVX2__
+// AVX2 versions of the most used types (Q8_0 for speed tests, Q4_0, and Q4_K + Q6_K, which make up
+// llama.cpp's Q4_K_M files). Each mirrors its scalar loop above operation for operation.
+
+// Widens 8 signed bytes to floats.
+static inline __m256 i8x8_to_ps(__m128i v) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+}
+
+// Stores 16 signed bytes times scale at y[0..16).
+static inline void store_i8x16(float *y, __m128i q, __m256 scale) {
+    _mm256_storeu_ps(y, _mm256_mul_ps(scale, i8x8_to_ps(q)));
+    _mm256_storeu_ps(y + 8, _mm256_mul_ps(scale, i8x8_to_ps(_mm_srli_si128(q, 8))));
+}
+
+// Stores scale * q - offset for 16 unsigned bytes q (< 128).
+static inline void store_u8x16_affine(float *y, __m128i q, __m256 scale, __m256 offset) {
+    _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(scale, i8x8_to_ps(q)), offset));
+    _mm256_storeu_ps(y + 8, _mm256_sub_ps(_mm256_mul_ps(scale, i8x8_to_ps(_mm_srli_si128(q, 8))), offset));
+}
+
+static void dequant_q8_0_avx2(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 34, y += QK) {
+        __m256 d = _mm256_set1_ps(load_f16(b));
+        store_i8x16(y, _mm_loadu_si128((const __m128i *)(b + 2)), d);
+        store_i8x16(y + 16, _mm_loadu_si128((const __m128i *)(b + 18)), d);
+    }
+}
+
+static void dequant_q4_0_avx2(const uint8_t *b, float *y, int64_t nb) {
+    const __m128i low4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    for (int64_t i = 0; i < nb; i++, b += 18, y += QK) {
+        __m256 d = _mm256_set1_ps(load_f16(b));
+        __m128i qs = _mm_loadu_si128((const __m128i *)(b + 2));
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(qs, low4), eight);
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(qs, 4), low4), eight);
+        store_i8x16(y, lo, d);
+        store_i8x16(y + 16, hi, d);
+    }
+}
+
+static void dequant_q4_k_avx2(const uint8_t *b, float *y, int64_t nb) {
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    for (int64_t i = 0; i < nb; i++, b += 144) {
+        float d = load_f16(b), dmin = load_f16(b + 2);
+        const uint8_t *scales = b + 4, *qs = b + 16;
+        for (int c = 0; c < 4; c++, qs += 32, y += 64) {
+            int sc, m;
+            k_scale_min(2 * c, scales, &sc, &m);
+            __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(dmin * (float)m);
+            k_scale_min(2 * c + 1, scales, &sc, &m);
+            __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(dmin * (float)m);
+            for (int h = 0; h < 2; h++) {
+                __m128i q = _mm_loadu_si128((const __m128i *)(qs + 16 * h));
+                store_u8x16_affine(y + 16 * h, _mm_and_si128(q, low4), d1, m1);
+                store_u8x16_affine(y + 32 + 16 * h, _mm_and_si128(_mm_srli_epi16(q, 4), low4), d2, m2);
+            }
+        }
+    }
+}
+
+static void dequant_q6_k_avx2(const uint8_t *b, float *y, int64_t nb) {
+    const __m128i low4 = _mm_set1_epi8(0x0F), top2 = _mm_set1_epi8(0x30), bias = _mm_set1_epi8(32);
+    for (int64_t i = 0; i < nb; i++, b += 210) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = load_f16(b + 208);
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+            for (int s = 0; s < 2; s++) {  // l in [16s, 16s + 16): scales sc[s + 2r]
+                int l = 16 * s;
+                __m128i a = _mm_loadu_si128((const __m128i *)(ql + l));
+                __m128i c = _mm_loadu_si128((const __m128i *)(ql + 32 + l));
+                __m128i hb = _mm_loadu_si128((const __m128i *)(qh + l));
+                __m128i q1 = _mm_or_si128(_mm_and_si128(a, low4), _mm_and_si128(_mm_slli_epi16(hb, 4), top2));
+                __m128i q2 = _mm_or_si128(_mm_and_si128(c, low4), _mm_and_si128(_mm_slli_epi16(hb, 2), top2));
+                __m128i q3 = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 4), low4), _mm_and_si128(hb, top2));
+                __m128i q4 = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(c, 4), low4),
+                                          _mm_and_si128(_mm_srli_epi16(hb, 2), top2));
+                store_i8x16(y + l, _mm_sub_epi8(q1, bias), _mm256_set1_ps(d * (float)sc[s]));
+                store_i8x16(y + l + 32, _mm_sub_epi8(q2, bias), _mm256_set1_ps(d * (float)sc[s + 2]));
+                store_i8x16(y + l + 64, _mm_sub_epi8(q3, bias), _mm256_set1_ps(d * (float)sc[s + 4]));
+                store_i8x16(y + l + 96, _mm_sub_epi8(q4, bias), _mm256_set1_ps(d * (float)sc[s + 6]));
+            }
+        }
+    }
+}
+#endif
+
+void lrp_dequant_row_quant(lrp_dtype t, const void *src, float *dst, int64_t n) {
+#ifdef __AVX2__
+    const uint8_t *b = src;
+    switch (t) {
+    case LRP_Q8_0: dequant_q8_0_avx2(b, dst, n / QK); return;
+    case LRP_Q4_0: dequant_q4_0_avx2(b, dst, n / QK); return;
+    case LRP_Q4_K: dequant_q4_k_avx2(b, dst, n / QK_K); return;
+    case LRP_Q6_K: dequant_q6_k_avx2(b, dst, n / QK_K); return;
+    default: break;
+    }
+#endif
+    lrp_dequant_row_quant_ref(t, src, dst, n);
 }

@@ -6,6 +6,11 @@
 
 #include "formats/tensor_file.h"
 
+// The block layouts and formulas are ggml's (ggml-common.h, ggml-quants.c); see dequant_quant.c.
+// Uses AVX2 for Q8_0, Q4_0, Q4_K and Q6_K when the build has it, the scalar reference otherwise.
 void lrp_dequant_row_quant(lrp_dtype t, const void *src, float *dst, int64_t n);
+
+// The scalar reference for every type (tests compare the two).
+void lrp_dequant_row_quant_ref(lrp_dtype t, const void *src, float *dst, int64_t n);
 
 #endif

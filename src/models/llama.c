@@ -42,6 +42,10 @@ static int llama_bind(lrp_model *m, lrp_err *err) {
     llama_variant var = variant_of(c);
     int act = lrp_act_fn_parse(c->hidden_act);
     if (act < 0) return lrp_fail(err, "%s: hidden_act \"%s\" is not supported", m->path, c->hidden_act);
+    // llama.cpp stores Llama 3.1's RoPE scaling as per-frequency factors in a tensor.
+    if (lrp_tf_find(&m->tf, "rope_freqs.weight"))
+        return lrp_fail(err, "%s: RoPE frequency factors (rope_freqs.weight, Llama 3.1 GGUF) are not supported yet",
+                        m->path);
     llama_weights *w = calloc(1, sizeof *w + (size_t)c->num_layers * sizeof(llama_layer));
     if (!w) return lrp_fail(err, "out of memory");
     m->weights = w;
@@ -123,7 +127,7 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward_io *io) {
             k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
             v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
         }
-        lrp_act *a = op_attention(g, q, k, v, H, KVH, hd, scale);
+        lrp_act *a = op_attention(g, q, k, v, H, KVH, hd, scale, c->sliding_window);
         x = op_add(g, x, op_linear(g, a, L->o, L->o_bias));
 
         h = op_rmsnorm(g, x, L->mlp_norm, eps, c->hidden_size);

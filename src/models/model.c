@@ -1,5 +1,6 @@
 #include "models/model.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,10 @@ const lrp_tensor *lrp_model_weight(lrp_model *m, const char *name, int optional,
         else
             snprintf(exp, sizeof exp, "%lld, %lld", (long long)d0, (long long)d1);
         lrp_fail(err, "%s: tensor \"%s\" has shape [%s], the config implies [%s]", m->path, name, got, exp);
+        return NULL;
+    }
+    if (t->dtype == LRP_F32 && ((uintptr_t)t->data % sizeof(float)) != 0) {
+        lrp_fail(err, "%s: tensor \"%s\": float32 data is not 4-byte aligned", m->path, name);
         return NULL;
     }
     int64_t row = ndim == 1 ? d0 : d1;

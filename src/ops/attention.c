@@ -54,7 +54,7 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
 }
 
 lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_heads, int n_kv_heads, int head_dim,
-                      float scale) {
+                      float scale, int window) {
     if (!q || !k || !v) return NULL;
     int H = n_heads, KVH = n_kv_heads, hd = head_dim, Tq = q->rows, Tk = k->rows;
     if (KVH <= 0 || H % KVH != 0 || q->cols != H * hd || k->cols != KVH * hd || v->cols != KVH * hd ||
@@ -73,16 +73,18 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_he
                     k->x + (size_t)kh * hd, kc, 0.0f, Ph, Tk);
         for (int i = 0; i < Tq; i++) {
             float *p = Ph + (size_t)i * Tk;
-            int last = offset + i;  // keys 0..last are visible
-            float m = p[0];
-            for (int j = 1; j <= last; j++) m = p[j] > m ? p[j] : m;
+            int last = offset + i;  // keys first..last are visible
+            int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
+            float m = p[first];
+            for (int j = first + 1; j <= last; j++) m = p[j] > m ? p[j] : m;
             double sum = 0;
-            for (int j = 0; j <= last; j++) {
+            for (int j = first; j <= last; j++) {
                 p[j] = expf(p[j] - m);
                 sum += p[j];
             }
             float inv = (float)(1.0 / sum);
-            for (int j = 0; j <= last; j++) p[j] *= inv;
+            for (int j = 0; j < first; j++) p[j] = 0.0f;
+            for (int j = first; j <= last; j++) p[j] *= inv;
             for (int j = last + 1; j < Tk; j++) p[j] = 0.0f;
         }
         // O_h = P · V_kh

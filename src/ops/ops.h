@@ -43,10 +43,11 @@ lrp_act *op_rope(lrp_graph *g, lrp_act *x, const lrp_rope *rope, int n_heads);
 
 // --- attention.c -----------------------------------------------------------------------------------
 // Causal scaled-dot-product attention with grouped KV heads.
-// q [Tq, H*hd], k, v [Tk, KVH*hd]; query row i sits at position (Tk - Tq) + i and sees keys 0..that.
+// q [Tq, H*hd], k, v [Tk, KVH*hd]; query row i sits at position p = (Tk - Tq) + i and sees keys 0..p,
+// or only keys p-window+1..p when window > 0 (Mistral's sliding window).
 // Rule attn: uniform (Q,K ×¼, V ×½) or detach_qk (Q,K get nothing); the softmax keeps its exact backward.
 lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_heads, int n_kv_heads, int head_dim,
-                      float scale);
+                      float scale, int window);
 
 // --- activation.c ----------------------------------------------------------------------------------
 typedef enum lrp_act_fn { LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH } lrp_act_fn;

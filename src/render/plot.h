@@ -5,16 +5,17 @@
 
 #include <stdio.h>
 
-#define LRP_PLOT_GREY (-1)   // colour index of a neutral grey (legend entries for line styles, baselines)
+#define LRP_PLOT_GREY (-1)   // colour index of a neutral grey (baselines)
+#define LRP_PLOT_INK (-2)    // near-black (legend entries that explain a line style)
 
 typedef struct lrp_plot_line {
     const double *y;   // [n] values at the plot's x; NaN or inf leaves a gap
-    int color;         // index into the palette (wraps), or LRP_PLOT_GREY
+    int color;         // index into the palette (wraps), LRP_PLOT_GREY or LRP_PLOT_INK
     int dashed;
 } lrp_plot_line;
 
 typedef struct lrp_plot_key {
-    const char *label;   // UTF-8; escaped for XML
+    const char *label;   // UTF-8, escaped for XML; NULL: a blank line in the legend (separates groups)
     int color;
     int dashed;
 } lrp_plot_key;

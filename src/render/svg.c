@@ -8,7 +8,8 @@ static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7"
 #define N_PALETTE ((int)(sizeof palette / sizeof palette[0]))
 
 const char *lrp_plot_color(int color) {
-    if (color < 0) return "#7a7a7a";
+    if (color == LRP_PLOT_INK) return "#222222";
+    if (color < 0) return "#8a8a8a";
     return palette[color % N_PALETTE];
 }
 
@@ -173,6 +174,10 @@ void lrp_plot_svg(FILE *f, const lrp_plot *p) {
     int lx = LEFT + (int)pw + 22, ly = TOP + 8;
     for (int k = 0; k < p->n_keys; k++, ly += 22) {
         const lrp_plot_key *key = &p->keys[k];
+        if (!key->label) {
+            ly -= 8;   // a short gap between groups
+            continue;
+        }
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2.2\"%s/>\n", lx, ly,
                 lx + 30, ly, lrp_plot_color(key->color), key->dashed ? " stroke-dasharray=\"7 4\"" : "");
         fprintf(f, "<text x=\"%d\" y=\"%d\" dominant-baseline=\"middle\">", lx + 38, ly);
