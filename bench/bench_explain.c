@@ -42,6 +42,8 @@ typedef struct bench_result {
     int T;
     double forward_ms[MAX_REPS];
     double explain_ms[MAX_REPS];
+    double forward_cpu_ms[MAX_REPS];  // process CPU time (all threads): robust to a busy machine with 1 thread
+    double explain_cpu_ms[MAX_REPS];
     double rec_forward_ms;       // median of the explanation's own forward (recording) time
     double backward_ms;          // median of the explanation's backward time
     long long peak_rss_bytes;
@@ -55,6 +57,12 @@ typedef struct bench_result {
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
 
@@ -102,15 +110,17 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
     lrp_explain_opts_default(&eo);
     eo.method = o->method;
     for (int i = -o->warmup; i < o->reps; i++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         if (lrp_forward_logits(m, ids, T, -1, NULL, NULL, 0, logits, &err)) goto fail;
-        double t1 = now_ms();
+        double t1 = now_ms(), c1 = cpu_ms();
         lrp_explanation e;
         if (lrp_explain(m, ids, T, &eo, &e, &err)) goto fail;
-        double t2 = now_ms();
+        double t2 = now_ms(), c2 = cpu_ms();
         if (i >= 0) {
             r->forward_ms[i] = t1 - t0;
             r->explain_ms[i] = t2 - t1;
+            r->forward_cpu_ms[i] = c1 - c0;
+            r->explain_cpu_ms[i] = c2 - c1;
             rec_fwd[i] = 1e3 * e.seconds_forward;
             bwd[i] = 1e3 * e.seconds_backward;
         }
@@ -346,10 +356,12 @@ int main(int argc, char **argv) {
             const bench_result *r = &res[k];
             double f = median(r->forward_ms, o.reps), e = median(r->explain_ms, o.reps);
             printf("%s\n  {\"T\": %d, \"forward_ms\": %.3f, \"explain_ms\": %.3f, \"ratio\": %.3f, "
+                   "\"forward_cpu_ms\": %.3f, \"explain_cpu_ms\": %.3f, "
                    "\"explain_forward_ms\": %.3f, \"explain_backward_ms\": %.3f, \"peak_rss_bytes\": %lld, "
                    "\"activation_bytes\": %zu, \"target\": %d, \"start_value\": %.6g, \"relevance_sum\": %.6g, "
                    "\"forward_ms_all\": ",
-                   k ? "," : "", r->T, f, e, e / f, r->rec_forward_ms, r->backward_ms, r->peak_rss_bytes,
+                   k ? "," : "", r->T, f, e, e / f, median(r->forward_cpu_ms, o.reps),
+                   median(r->explain_cpu_ms, o.reps), r->rec_forward_ms, r->backward_ms, r->peak_rss_bytes,
                    r->activation_bytes, r->target, r->start_value, r->relevance_sum);
             print_json_list(r->forward_ms, o.reps);
             printf(", \"explain_ms_all\": ");
@@ -358,14 +370,15 @@ int main(int argc, char **argv) {
         }
         printf("\n]}\n");
     } else {
-        printf("%6s %11s %11s %8s %13s %11s %10s %12s\n", "T", "forward ms", "explain ms", "ratio", "(rec. fwd ms",
-               "bwd ms)", "peak RSS", "activations");
+        printf("%6s %11s %11s %8s %13s %11s %10s %12s %12s %12s\n", "T", "forward ms", "explain ms", "ratio",
+               "(rec. fwd ms", "bwd ms)", "peak RSS", "activations", "fwd CPU ms", "expl CPU ms");
         for (int k = 0; k < o.n_lengths; k++) {
             const bench_result *r = &res[k];
             double f = median(r->forward_ms, o.reps), e = median(r->explain_ms, o.reps);
-            printf("%6d %11.1f %11.1f %8.2f %13.1f %11.1f %6.0f MiB %8.0f MiB\n", r->T, f, e, e / f,
+            printf("%6d %11.1f %11.1f %8.2f %13.1f %11.1f %6.0f MiB %8.0f MiB %12.1f %12.1f\n", r->T, f, e, e / f,
                    r->rec_forward_ms, r->backward_ms, (double)r->peak_rss_bytes / (1 << 20),
-                   (double)r->activation_bytes / (1 << 20));
+                   (double)r->activation_bytes / (1 << 20), median(r->forward_cpu_ms, o.reps),
+                   median(r->explain_cpu_ms, o.reps));
         }
     }
     free(res);

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Merges the JSON of bench_explain and torch_explain into one table (stdout) and bench/RESULTS.md.
+"""Merges the JSON of bench_explain and torch_explain into tables (stdout) and bench/RESULTS.md.
 
-    report.py ENGINE.json TORCH.json [TORCH.json ...] --machine MACHINE.txt [--out RESULTS.md]
+    report.py --engine E.json [--engine E2.json] --torch T.json [--torch ...] --machine MACHINE.txt
+              [--check ENGINE_DUMP TORCH_DUMP] [--out RESULTS.md]
 
-Each TORCH.json may hold one or several lengths; results are matched by T. The machine file holds
-`key: value` lines (cpu, cores, openblas, date, load averages, compiler) written by run.sh.
+One table per thread count (an engine file's OpenBLAS threads; torch files are matched by their thread
+count and T). The machine file holds one line per fact (CPU, OpenBLAS, compiler, date, load), from run.sh.
 """
 import argparse
 import json
@@ -21,31 +22,18 @@ def mib(b):
     return f"{b / 2**20:.0f} MiB"
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("engine")
-    ap.add_argument("torch", nargs="+")
-    ap.add_argument("--machine", required=True)
-    ap.add_argument("--out")
-    ap.add_argument("--check", nargs=2, metavar=("ENGINE_DUMP", "TORCH_DUMP"),
-                    help="relevance of one explanation from each (bench_explain --dump, torch_explain.py "
-                         "--dump-relevance), compared element by element")
-    a = ap.parse_args(argv)
-    eng = load(a.engine)
-    tor = [load(p) for p in a.torch]
-    by_t = {}
-    for t in tor:
-        for r in t["results"]:
-            by_t[r["T"]] = r
-    with open(a.machine) as f:
-        machine = [line.rstrip("\n") for line in f if line.strip()]
+HEAD = ["T", "engine forward ms", "engine explain ms", "explain/forward", "engine peak RSS",
+        "recorded activations", "torch forward ms", "torch explain ms", "torch explain/forward",
+        "torch peak RSS", "engine/torch explain", "engine/torch explain, CPU time",
+        "agreement: same target, Δ start value, relative Δ of ΣR"]
+SHORT = ["T", "fwd ms", "explain ms", "ratio", "RSS", "activ.", "torch fwd", "torch expl", "t.ratio",
+         "torch RSS", "eng/torch", "(CPU)", "agree"]
 
-    head = ["T", "engine forward ms", "engine explain ms", "explain/forward", "engine peak RSS",
-            "recorded activations", "torch forward ms", "torch explain ms", "torch explain/forward",
-            "torch peak RSS", "engine/torch explain", "same target, |Δ start|, |Δ ΣR|/|ΣR|"]
+
+def table_rows(eng, tor_by_t):
     rows = []
     for r in eng["results"]:
-        t = by_t.get(r["T"])
+        t = tor_by_t.get(r["T"])
         row = [str(r["T"]), f"{r['forward_ms']:.0f}", f"{r['explain_ms']:.0f}", f"{r['ratio']:.2f}",
                mib(r["peak_rss_bytes"]), mib(r["activation_bytes"])]
         if t:
@@ -53,14 +41,76 @@ def main(argv=None):
                      f"{abs(t['start_value'] - r['start_value']):.1e}, "
                      f"{abs(t['relevance_sum'] - r['relevance_sum']) / max(abs(t['relevance_sum']), 1e-30):.1e}")
             row += [f"{t['forward_ms']:.0f}", f"{t['explain_ms']:.0f}", f"{t['ratio']:.2f}",
-                    mib(t["peak_rss_bytes"]), f"{r['explain_ms'] / t['explain_ms']:.2f}", agree]
+                    mib(t["peak_rss_bytes"]), f"{r['explain_ms'] / t['explain_ms']:.2f}",
+                    f"{r['explain_cpu_ms'] / t['explain_cpu_ms']:.2f}", agree]
         else:
-            row += ["-"] * 6
+            row += ["-"] * 7
         rows.append(row)
+    return rows
 
-    split = [f"{r['T']}: recorded forward {r['explain_forward_ms']:.0f} ms + backward {r['explain_backward_ms']:.0f} ms"
-             for r in eng["results"]]
-    check = ""
+
+def model_shape(eng):
+    try:
+        with open(os.path.join(eng["model"], "config.json")) as f:
+            cfg = json.load(f)
+        return (f"hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, {cfg['num_attention_heads']} "
+                f"heads, {cfg.get('num_key_value_heads', cfg['num_attention_heads'])} kv heads, intermediate "
+                f"{cfg['intermediate_size']}, vocab {cfg['vocab_size']}, "
+                f"{'tied' if cfg.get('tie_word_embeddings') else 'untied'} head, "
+                f"{eng['n_params'] / 1e6:.1f}M parameters, {cfg.get('torch_dtype', '?')}")
+    except (OSError, KeyError, ValueError):
+        return f"{eng['n_params'] / 1e6:.1f}M parameters"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--engine", action="append", required=True)
+    ap.add_argument("--torch", action="append", default=[])
+    ap.add_argument("--machine", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--check", nargs=2, metavar=("ENGINE_DUMP", "TORCH_DUMP"),
+                    help="relevance of one explanation from each (bench_explain --dump, torch_explain.py "
+                         "--dump-relevance), compared element by element")
+    a = ap.parse_args(argv)
+    engines = [load(p) for p in a.engine]
+    torches = [load(p) for p in a.torch]
+    with open(a.machine) as f:
+        machine = [line.rstrip("\n") for line in f if line.strip()]
+    first = engines[0]
+
+    lines = ["# attnlrp speed benchmark", "",
+             "Generated by `bench/run.sh` (do not edit by hand). Model: the random LLaMA-shaped checkpoint of",
+             f"`bench/make_bench_model.py` ({model_shape(first)}).",
+             f"Method `{first['method']}`, target = the argmax logit at the last position; times are medians of "
+             f"{first['reps']} runs after {first['warmup']} warm-up.",
+             "`forward` is one plain forward pass (nothing recorded), `explain` the whole explanation (recorded",
+             "forward, relevance backward, readouts). The PyTorch twin (`bench/torch_explain.py`) applies the same",
+             "rules with custom autograd Functions in float32, the LM head at the explained position only and no",
+             "weight gradients, on the same ids; both use the same OpenBLAS library and thread count. The",
+             "`CPU time` ratio compares process CPU time (all threads), which a busy shared machine disturbs less",
+             "than wall-clock time (meaningful mainly with 1 thread: spinning BLAS threads count as CPU time).",
+             "Peak RSS is ru_maxrss of a process that ran one length only, including the weight pages touched",
+             "(both memory-map the weights).", ""]
+    out_console = []
+    for eng in engines:
+        threads = eng["openblas"]["threads"]
+        tor_by_t = {}
+        for t in torches:
+            if t.get("openblas", {}).get("threads") == threads or t.get("threads") == threads:
+                for r in t["results"]:
+                    tor_by_t[r["T"]] = r
+        rows = table_rows(eng, tor_by_t)
+        title = f"{threads} thread{'s' if threads != 1 else ''} (OpenBLAS core {eng['openblas']['core']})"
+        lines += [f"## {title}", "", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        split = [f"T={r['T']}: recorded forward {r['explain_forward_ms']:.0f} ms + backward "
+                 f"{r['explain_backward_ms']:.0f} ms" for r in eng["results"]]
+        lines += ["", "Engine explain split: " + "; ".join(split) + ".", ""]
+        width = [max(len(s), *(len(r[i]) for r in rows)) for i, s in enumerate(SHORT)]
+        out_console.append(title)
+        out_console.append("  ".join(s.rjust(w) for s, w in zip(SHORT, width)))
+        out_console += ["  ".join(c.rjust(w) for c, w in zip(r, width)) for r in rows]
+        out_console += ["  engine " + s for s in split]
     if a.check:
         de, dt = load(a.check[0]), load(a.check[1])
         re_, rt = de["relevance"], dt["relevance"]
@@ -68,50 +118,16 @@ def main(argv=None):
         check = (f"Relevance check at T={len(re_)}: same ids {'yes' if de['ids'] == dt['ids'] else 'NO'}, "
                  f"same target {'yes' if de['target'] == dt['target'] else 'NO'}, "
                  f"max |R_engine − R_torch| / max |R_torch| = {worst:.1e}.")
-        print(check)
-    tthreads = tor[0]["threads"] if tor else "?"
-    try:
-        with open(os.path.join(eng["model"], "config.json")) as f:
-            cfg = json.load(f)
-        shape = (f"hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, {cfg['num_attention_heads']} "
-                 f"heads, {cfg.get('num_key_value_heads', cfg['num_attention_heads'])} kv heads, intermediate "
-                 f"{cfg['intermediate_size']}, vocab {cfg['vocab_size']}, "
-                 f"{'tied' if cfg.get('tie_word_embeddings') else 'untied'} head, "
-                 f"{eng['n_params'] / 1e6:.1f}M parameters, {cfg.get('torch_dtype', '?')}")
-    except (OSError, KeyError, ValueError):
-        shape = f"{eng['n_params'] / 1e6:.1f}M parameters"
-    lines = ["# attnlrp speed benchmark", "",
-             "Generated by `bench/run.sh` (do not edit by hand). Model: the random LLaMA-shaped checkpoint of",
-             f"`bench/make_bench_model.py` ({shape}).",
-             f"Method `{eng['method']}`, target = argmax logit at the last position,",
-             f"median of {eng['reps']} runs after {eng['warmup']} warm-up. Engine and PyTorch explain the same ids "
-             "(the last column checks it).", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "Engine explain time split (medians): " + "; ".join(split) + ".", ""]
-    if check:
         lines += [check, ""]
-    lines += [
-              f"PyTorch: {tor[0].get('torch', '?') if tor else '?'} float32, torch.set_num_threads({tthreads}), "
-              f"OpenBLAS core {tor[0]['openblas']['core'] if tor else '?'}; the same rules as custom autograd "
-              "Functions; LM head at the explained position only; no weight gradients.", "",
-              "Peak RSS is getrusage ru_maxrss of a process that ran one length only; it includes the weight pages",
-              "the passes touched (both memory-map the weights).", "",
-              "## Machine", ""]
-    lines += [f"- {m}" for m in machine]
-    text = "\n".join(lines) + "\n"
-
-    short = ["T", "fwd ms", "explain ms", "ratio", "RSS", "activ.", "torch fwd", "torch expl", "t.ratio",
-             "torch RSS", "eng/torch", "agree"]
-    width = [max(len(s), *(len(r[i]) for r in rows)) for i, s in enumerate(short)]
-    print("  ".join(s.rjust(w) for s, w in zip(short, width)))
-    for r in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(r, width)))
-    for s in split:
-        print("engine " + s)
+        out_console.append(check)
+    if torches:
+        lines += [f"PyTorch {torches[0].get('torch', '?')}; its BLAS calls go to OpenBLAS core "
+                  f"{torches[0]['openblas']['core']}.", ""]
+    lines += ["## Machine", ""] + [f"- {m}" for m in machine]
+    print("\n".join(out_console))
     if a.out:
         with open(a.out, "w") as f:
-            f.write(text)
+            f.write("\n".join(lines) + "\n")
     return 0
 
 

@@ -196,14 +196,16 @@ def explain(m, ids, method):
 
 
 def timed(fn, reps, warmup):
+    """Wall-clock and process CPU milliseconds (all threads) of each repetition."""
     for _ in range(warmup):
         fn()
-    ms = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        ms.append(1e3 * (time.perf_counter() - t0))
-    return ms
+        wall.append(1e3 * (time.perf_counter() - t0))
+        cpu.append(1e3 * (time.process_time() - c0))
+    return wall, cpu
 
 
 def peak_rss_bytes():
@@ -251,11 +253,12 @@ def main(argv=None):
     results = []
     for T in a.T:
         ids = bench_ids(T, m.cfg.vocab)
-        fwd = timed(lambda: forward_only(m, ids), a.reps, a.warmup)
-        exp = timed(lambda: explain(m, ids, a.method), a.reps, a.warmup)
+        fwd, fwd_cpu = timed(lambda: forward_only(m, ids), a.reps, a.warmup)
+        exp, exp_cpu = timed(lambda: explain(m, ids, a.method), a.reps, a.warmup)
         target, start, rel = explain(m, ids, a.method)
         f, x = statistics.median(fwd), statistics.median(exp)
         results.append({"T": T, "forward_ms": f, "explain_ms": x, "ratio": x / f,
+                        "forward_cpu_ms": statistics.median(fwd_cpu), "explain_cpu_ms": statistics.median(exp_cpu),
                         "peak_rss_bytes": peak_rss_bytes(), "target": target, "start_value": start,
                         "relevance_sum": float(rel.sum()), "forward_ms_all": fwd, "explain_ms_all": exp})
     if a.json:

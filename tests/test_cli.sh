@@ -46,7 +46,7 @@ expect 1 "attnlrp: --latent-layer 7: out of range (0..2)" -- $BIN explain --mode
 expect 2 "attnlrp: explain: unknown option --bogus (see attnlrp explain --help)" -- $BIN explain --model "$M" --ids 1 --bogus
 expect 2 "attnlrp: --format xml: expected text, json or html" -- $BIN explain --model "$M" --ids 1 --format xml
 expect 2 "attnlrp: explain: no input: give TEXT or --ids (see attnlrp explain --help)" -- $BIN explain --model "$M"
-expect 1 "attnlrp: $M: no tokenizer.json beside the model: give the input as --ids" -- $BIN explain --model "$M" "hello"
+expect 1 "attnlrp: $M: the model has no tokenizer (no tokenizer.json beside it): give the input as --ids" -- $BIN explain --model "$M" "hello"
 expect 2 "attnlrp: --set 1:2: \"x\" is not a number" -- $BIN explain --model "$M" --ids 1 --set 1:2=x
 expect 1 "attnlrp: --set 9:0: layer 9 out of range (0..2)" -- $BIN explain --model "$M" --ids 1 --set 9:0=0
 expect 2 "attnlrp: unknown command \"explian\" (see attnlrp --help)" -- $BIN explian

@@ -241,7 +241,7 @@ TEST(random_relevance_is_reproducible_uniform_and_differs_between_records) {
 // ---- data records ----
 
 static int parse(const char *line, lrp_eval_record *r, lrp_err *err) {
-    return lrp_eval_parse_record(line, strlen(line), r, err);
+    return lrp_eval_parse_record(line, strlen(line), NULL, r, err);
 }
 
 TEST(record_with_text_target_and_span_in_code_points) {
@@ -257,6 +257,21 @@ TEST(record_with_text_target_and_span_in_code_points) {
     CHECK(parse("{\"text\": \"abc\", \"target\": null}", &r, &err) == 0);
     CHECK(r.target == NULL && !r.has_span);
     lrp_eval_record_free(&r);
+}
+
+TEST(the_span_can_come_from_another_field) {
+    const char *line = "{\"text\": \"Leo's dog is Rex.\", \"span\": [13, 16], \"fact_span\": [0, 17]}";
+    lrp_eval_record r;
+    lrp_err err;
+    CHECK(lrp_eval_parse_record(line, strlen(line), "fact_span", &r, &err) == 0);
+    CHECK(r.has_span && r.span[0] == 0 && r.span[1] == 17);
+    lrp_eval_record_free(&r);
+    CHECK(lrp_eval_parse_record(line, strlen(line), "evidence", &r, &err) == 0);   // absent: no span
+    CHECK(!r.has_span);
+    lrp_eval_record_free(&r);
+    const char *bad = "{\"text\": \"abc\", \"fact_span\": [0, 4]}";
+    CHECK(lrp_eval_parse_record(bad, strlen(bad), "fact_span", &r, &err) == -1);
+    CHECK(strstr(err.msg, "\"fact_span\" [0, 4]") != NULL);
 }
 
 static void check_bad(const char *line, const char *expect) {
@@ -396,7 +411,8 @@ TEST_MAIN(T(morf_is_descending_relevance_and_never_removes_specials), T(lerf_is_
           T(score_skips_curves_when_the_unperturbed_logit_is_not_positive),
           T(stats_give_mean_sample_sd_and_95_percent_interval),
           T(random_relevance_is_reproducible_uniform_and_differs_between_records),
-          T(record_with_text_target_and_span_in_code_points), T(bad_records_are_rejected_naming_the_field),
+          T(record_with_text_target_and_span_in_code_points),
+          T(the_span_can_come_from_another_field), T(bad_records_are_rejected_naming_the_field),
           T(token_offsets_from_decoded_prefixes), T(token_offsets_refuse_text_that_does_not_round_trip),
           T(ticks_are_nice_numbers_covering_the_range),
           T(svg_has_one_path_per_line_dashes_escaped_labels_and_gaps_at_nan))

@@ -318,8 +318,8 @@ class Task:
         """k facts (name idx, slot idx, value idx) with unique (name, slot) and unique values,
         drawn from a small grid of names x slots so distractors share names or relations."""
         while True:
-            n_names = rng.randint(1, min(k, 3))
-            n_slots = rng.randint(-(-k // n_names), k)
+            n_names = rng.randint(1, min(k, 4))
+            n_slots = rng.randint(-(-k // n_names), min(k, -(-k // n_names) + 1))
             names = rng.sample(range(len(NAMES)), n_names)
             slots = rng.sample(range(len(self.slots)), n_slots)
             cells = [(n, s) for n in names for s in slots]

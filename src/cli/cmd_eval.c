@@ -18,7 +18,7 @@
 
 static const char eval_usage[] =
     "usage: attnlrp eval [--model PATH] --data FILE.jsonl [--methods attnlrp,cplrp,gradxinput,gradient,random]\n"
-    "                    [--steps 20] [--limit N] [--seed S] [--on-bad skip|fail] [--progress]\n"
+    "                    [--steps 20] [--limit N] [--seed S] [--span-field F] [--on-bad skip|fail] [--progress]\n"
     "                    [--format text|json] [--plot curves.svg] [-o FILE]\n"
     "\n"
     "Measures how faithful each method's explanations are, over the records of a JSONL file:\n"
@@ -41,6 +41,7 @@ static const char eval_usage[] =
     "  --methods LIST   comma-separated: attnlrp, cplrp, gradxinput, gradient, random (default: all five)\n"
     "  --steps N        perturbation steps (default 20)\n"
     "  --limit N        only the first N records\n"
+    "  --span-field F   read the span from field F instead of \"span\" (e.g. a longer evidence span)\n"
     "  --seed S         seed of the random baseline (default 0); each record draws from (seed, line number)\n"
     "  --on-bad skip    report each bad record (with its line number) on stderr and count it (default)\n"
     "  --on-bad fail    stop with exit status 1 at the first bad record\n"
@@ -92,7 +93,7 @@ static int parse_methods(const char *s, int *methods, int *n) {
 // ---- arguments ----
 
 typedef struct {
-    const char *model, *data, *format, *plot, *out;
+    const char *model, *data, *format, *plot, *out, *span_field;
     int methods[MAX_METHODS], n_methods;
     int steps, limit, on_bad_fail, progress;
     unsigned long long seed;
@@ -101,6 +102,7 @@ typedef struct {
 static int parse_eval_args(int argc, char **argv, eval_args *a) {
     memset(a, 0, sizeof *a);
     a->format = "text";
+    a->span_field = "span";
     a->steps = 20;
     a->limit = -1;
     const char *methods = "attnlrp,cplrp,gradxinput,gradient,random", *on_bad = "skip";
@@ -116,6 +118,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
         else if (!strcmp(o, "--format")) str = &a->format;
         else if (!strcmp(o, "--plot")) str = &a->plot;
         else if (!strcmp(o, "--on-bad")) str = &on_bad;
+        else if (!strcmp(o, "--span-field")) str = &a->span_field;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) str = &a->out;
         else if (!strcmp(o, "--progress")) a->progress = 1;
         else if (!strcmp(o, "--steps") || !strcmp(o, "--limit")) {
@@ -153,6 +156,7 @@ typedef struct {
     char *buf;        // the whole file, NUL-terminated
     size_t len;
     char **lines;     // starts of the non-blank lines (each NUL-terminated in buf)
+    size_t *line_len; // their lengths in bytes (a NUL byte inside a line is kept, and rejected by the parser)
     int *line_no;     // their 1-based line numbers
     int n;
 } data_file;
@@ -160,6 +164,7 @@ typedef struct {
 static void data_free(data_file *d) {
     free(d->buf);
     free(d->lines);
+    free(d->line_len);
     free(d->line_no);
     memset(d, 0, sizeof *d);
 }
@@ -173,7 +178,12 @@ static int data_read(data_file *d, const char *path) {
     while (d->buf) {
         d->len += fread(d->buf + d->len, 1, cap - 1 - d->len, f);
         if (d->len < cap - 1) break;
-        if (cap > ((size_t)1 << 40)) break;
+        if (cap > ((size_t)1 << 40)) {   // 1 TiB: refuse rather than read part of it
+            fclose(f);
+            free(d->buf);
+            d->buf = NULL;
+            return cli_error(1, "--data %s: file too large", path);
+        }
         char *nb = realloc(d->buf, cap * 2);
         if (!nb) {
             free(d->buf);
@@ -183,12 +193,12 @@ static int data_read(data_file *d, const char *path) {
         d->buf = nb;
         cap *= 2;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), read_errno = errno;
     fclose(f);
     if (!d->buf) return cli_error(1, "--data %s: out of memory", path);
     if (bad) {
         data_free(d);
-        return cli_error(1, "--data %s: read error", path);
+        return cli_error(1, "--data %s: cannot read: %s", path, strerror(read_errno));
     }
     d->buf[d->len] = '\0';
     size_t n_lines = 1;
@@ -199,7 +209,8 @@ static int data_read(data_file *d, const char *path) {
     }
     d->lines = malloc(n_lines * sizeof *d->lines);
     d->line_no = malloc(n_lines * sizeof *d->line_no);
-    if (!d->lines || !d->line_no) {
+    d->line_len = malloc(n_lines * sizeof *d->line_len);
+    if (!d->lines || !d->line_no || !d->line_len) {
         data_free(d);
         return cli_error(1, "--data %s: out of memory", path);
     }
@@ -208,12 +219,12 @@ static int data_read(data_file *d, const char *path) {
         char *nl = memchr(p, '\n', (size_t)(d->buf + d->len - p));
         char *end = nl ? nl : d->buf + d->len;
         *end = '\0';
-        if (end > p && end[-1] == '\r') end[-1] = '\0';   // CRLF files
+        if (end > p && end[-1] == '\r') *--end = '\0';   // CRLF files
         int blank = 1;
-        for (char *q = p; *q && blank; q++) blank = *q == ' ' || *q == '\t' || *q == '\r';
-        // A NUL byte inside a line would hide the rest of it from the parser: keep the line, it fails.
-        if (!blank || memchr(p, '\0', (size_t)(end - p)) != NULL) {
+        for (char *q = p; q < end && blank; q++) blank = *q == ' ' || *q == '\t';
+        if (!blank) {
             d->lines[d->n] = p;
+            d->line_len[d->n] = (size_t)(end - p);
             d->line_no[d->n++] = no;
         }
         if (!nl) break;
@@ -334,14 +345,14 @@ static int target_token(const lrp_tokenizer *tok, const char *text, int *id, lrp
 }
 
 // Every metric of one record for every method. Returns 0, or -1 with err (the record is bad).
-static int eval_record(eval_run *run, const char *line, int line_no, record_result *out, lrp_err *err) {
+static int eval_record(eval_run *run, const char *line, size_t len, int line_no, record_result *out, lrp_err *err) {
     const eval_args *a = run->a;
     const lrp_model *m = run->s->m;
     const lrp_tokenizer *tok = run->s->tok;
     memset(out, 0, sizeof *out);
     out->line = line_no;
     lrp_eval_record r;
-    if (lrp_eval_parse_record(line, strlen(line), &r, err)) return -1;
+    if (lrp_eval_parse_record(line, len, a->span_field, &r, err)) return -1;
     int *ids = NULL, T = 0, rc = -1;
     int *cs = NULL, *ce = NULL;
     unsigned char *removable = NULL, *in_span = NULL;
@@ -373,12 +384,14 @@ static int eval_record(eval_run *run, const char *line, int line_no, record_resu
             goto done;
         }
         if (lrp_eval_token_offsets(ids, T, r.text, r.text_len, decode_no_specials, (void *)tok, cs, ce, err)) {
-            lrp_fail_prefix(err, "\"span\"");
+            char field[300];
+            snprintf(field, sizeof field, "\"%s\"", a->span_field);
+            lrp_fail_prefix(err, field);
             goto done;
         }
         out->n_span_tokens = lrp_eval_span_tokens(cs, ce, removable, T, r.span[0], r.span[1], in_span);
         if (out->n_span_tokens == 0) {
-            lrp_fail(err, "\"span\" [%d, %d] covers no token", r.span[0], r.span[1]);
+            lrp_fail(err, "\"%s\" [%d, %d] covers no token", a->span_field, r.span[0], r.span[1]);
             goto done;
         }
         out->span_tokens = malloc((size_t)out->n_span_tokens * sizeof(int));
@@ -547,6 +560,8 @@ static void render_json(FILE *f, const eval_run *run, const method_summary *ms) 
     lrp_json_string(f, a->data);
     fprintf(f, ", \"family\": ");
     lrp_json_string(f, run->s->m->cfg.model_type);
+    fputs(", \"span_field\": ", f);
+    lrp_json_string(f, a->span_field);
     fprintf(f, ", \"steps\": %d, \"seed\": %llu, \"n_records\": %d, \"n_evaluated\": %d, \"n_bad\": %d", a->steps,
             a->seed, run->n_total, run->n_recs, run->n_bad);
     fprintf(f, ", \"n_targets_given\": %d, \"model_accuracy\": ", given);
@@ -650,7 +665,9 @@ static void render_text(FILE *f, const eval_run *run, const method_summary *ms) 
     fprintf(f, "attnlrp eval: %s (%s), data %s\n", run->s->model_path, run->s->m->cfg.model_type, a->data);
     fprintf(f, "records: %d evaluated", run->n_recs);
     if (run->n_bad) fprintf(f, ", %d bad (skipped; listed on stderr)", run->n_bad);
-    fprintf(f, "; %d with an answer span\n", with_span);
+    fprintf(f, "; %d with an answer span", with_span);
+    if (strcmp(a->span_field, "span")) fprintf(f, " (field \"%s\")", a->span_field);
+    fputc('\n', f);
     if (given == run->n_recs)
         fprintf(f, "target: as given in the data; the model predicts it in %d of %d (%.1f%%)\n", correct, given,
                 100.0 * correct / given);
@@ -764,7 +781,7 @@ int cmd_eval(int argc, char **argv) {
     double t_start = now_seconds(), t_shown = t_start;
     for (int i = 0; i < run.n_total; i++) {
         lrp_err err;
-        if (eval_record(&run, d.lines[i], d.line_no[i], &run.recs[run.n_recs], &err) == 0) {
+        if (eval_record(&run, d.lines[i], d.line_len[i], d.line_no[i], &run.recs[run.n_recs], &err) == 0) {
             run.n_recs++;
         } else {
             if (progress && isatty(STDERR_FILENO)) fputc('\n', stderr);

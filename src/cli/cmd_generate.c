@@ -36,23 +36,25 @@ typedef struct {
     int n_prompt;
     int *all;        // prompt + generated so far
     int n_all;
-    size_t printed;  // bytes of decoded continuation already printed
+    size_t printed;  // bytes of the decoded text (prompt + continuation) already printed
     FILE *f;
 } stream_ctx;
 
 // Prints the newly decodable part of the continuation (a byte-level token may complete a character later).
 static int stream_token(int id, void *p) {
     stream_ctx *s = p;
-    s->all[s->n_all++] = id;
+    if (id >= 0) s->all[s->n_all++] = id;
     if (!s->f) return 0;
     if (!s->tok) {
         fprintf(s->f, "%s%d", s->n_all - s->n_prompt > 1 ? "," : "", id);
         fflush(s->f);
         return 0;
     }
+    // Decode prompt and continuation together: a decoder may treat the first token of a text specially
+    // (SentencePiece drops its leading space), so the continuation alone would decode differently.
     char *text = NULL;
     lrp_err err;
-    if (lrp_tokenizer_decode(s->tok, s->all + s->n_prompt, s->n_all - s->n_prompt, 1, &text, &err) == 0) {
+    if (lrp_tokenizer_decode(s->tok, s->all, s->n_all, 1, &text, &err) == 0) {
         size_t len = strlen(text);
         // hold back a trailing replacement character: the next token may complete it
         size_t stable = len;
@@ -156,13 +158,7 @@ int cmd_generate(int argc, char **argv) {
     memcpy(st.all, ss.ids, (size_t)ss.T * sizeof(int));
     st.n_all = ss.T;
     st.f = json ? NULL : out.f;
-    if (st.f && ss.tok) {
-        char *p = NULL;
-        if (lrp_tokenizer_decode(ss.tok, ss.ids, ss.T, 1, &p, &err) == 0) {
-            fputs(p, st.f);
-            free(p);
-        }
-    }
+    if (st.f && ss.tok) stream_token(-1, &st);  // prints the decoded prompt
     if (lrp_generate(ss.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         cli_error(1, "%s", err.msg);
         cli_output_abort(&out);
@@ -176,7 +172,7 @@ int cmd_generate(int argc, char **argv) {
         lrp_json_int_array(out.f, gen, n_gen);
         if (ss.tok) {
             char *p = NULL;
-            if (lrp_tokenizer_decode(ss.tok, gen, n_gen, 1, &p, &err) == 0) {
+            if (lrp_tokenizer_decode(ss.tok, st.all, st.n_all, 1, &p, &err) == 0) {
                 fputs(", \"text\": ", out.f);
                 lrp_json_string(out.f, p);
                 free(p);

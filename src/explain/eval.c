@@ -243,7 +243,7 @@ static const char *json_kind(const json_t *v) {
     }
 }
 
-static int parse_fields(const json_t *root, lrp_eval_record *r, lrp_err *err) {
+static int parse_fields(const json_t *root, const char *span_field, lrp_eval_record *r, lrp_err *err) {
     if (!json_is_object(root)) return lrp_fail(err, "a record must be a JSON object, not %s", json_kind(root));
     const json_t *text = json_object_get(root, "text");
     if (!text) return lrp_fail(err, "no \"text\" field");
@@ -264,14 +264,15 @@ static int parse_fields(const json_t *root, lrp_eval_record *r, lrp_err *err) {
         if (!r->target) return lrp_fail(err, "out of memory");
     }
 
-    const json_t *span = json_object_get(root, "span");
+    const char *sf = span_field ? span_field : "span";
+    const json_t *span = json_object_get(root, sf);
     if (span && !json_is_null(span)) {
         if (!json_is_array(span) || json_array_size(span) != 2 || !json_is_integer(json_array_get(span, 0)) ||
             !json_is_integer(json_array_get(span, 1)))
-            return lrp_fail(err, "\"span\" must be a pair of integers [start, end]");
+            return lrp_fail(err, "\"%s\" must be a pair of integers [start, end]", sf);
         json_int_t a = json_integer_value(json_array_get(span, 0)), b = json_integer_value(json_array_get(span, 1));
         if (a < 0 || b > r->n_chars || a >= b)
-            return lrp_fail(err, "\"span\" [%lld, %lld] is not a non-empty range within the text's %d characters",
+            return lrp_fail(err, "\"%s\" [%lld, %lld] is not a non-empty range within the text's %d characters", sf,
                             (long long)a, (long long)b, r->n_chars);
         r->has_span = 1;
         r->span[0] = (int)a;
@@ -280,13 +281,13 @@ static int parse_fields(const json_t *root, lrp_eval_record *r, lrp_err *err) {
     return 0;
 }
 
-int lrp_eval_parse_record(const char *line, size_t len, lrp_eval_record *r, lrp_err *err) {
+int lrp_eval_parse_record(const char *line, size_t len, const char *span_field, lrp_eval_record *r, lrp_err *err) {
     memset(r, 0, sizeof *r);
     json_error_t je;
     // Default flags: \u0000 inside strings and trailing garbage are errors; invalid UTF-8 is rejected.
     json_t *root = json_loadb(line, len, 0, &je);
     if (!root) return lrp_fail(err, "invalid JSON at column %d: %s", je.column, je.text);
-    int rc = parse_fields(root, r, err);
+    int rc = parse_fields(root, span_field, r, err);
     json_decref(root);
     if (rc) lrp_eval_record_free(r);
     return rc;

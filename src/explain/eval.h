@@ -99,9 +99,10 @@ typedef struct lrp_eval_record {
     int span[2];       // [start, end) in code points, 0 <= start < end <= n_chars
 } lrp_eval_record;
 
-// Parses one JSONL line {"text": str, "target": str (optional), "span": [start, end] (optional)}. Other
-// fields are ignored. The error names the field at fault (the caller adds file and line).
-int lrp_eval_parse_record(const char *line, size_t len, lrp_eval_record *r, lrp_err *err);
+// Parses one JSONL line {"text": str, "target": str (optional), "span": [start, end] (optional)}; span_field
+// names the span's field (NULL: "span"). Other fields are ignored. The error names the field at fault
+// (the caller adds file and line).
+int lrp_eval_parse_record(const char *line, size_t len, const char *span_field, lrp_eval_record *r, lrp_err *err);
 void lrp_eval_record_free(lrp_eval_record *r);
 
 // Decodes ids[0..n) to malloc'ed UTF-8 text without special tokens (the tokenizer's decode).

@@ -76,6 +76,11 @@ typedef struct {
 int tk_strmap_put(tk_strmap *m, const char *key, size_t len, int val);
 int tk_strmap_get(const tk_strmap *m, const char *key, size_t len);  // -1 if absent
 int tk_strmap_reserve(tk_strmap *m, size_t n);
+// Lookups with a precomputed hash, and a prefetch of the slot a hash starts at (for batched loads).
+uint32_t tk_strmap_hash(const char *key, size_t len);
+int tk_strmap_get_hashed(const tk_strmap *m, const char *key, size_t len, uint32_t h);
+int tk_strmap_put_hashed(tk_strmap *m, const char *key, size_t len, int val, uint32_t h);
+void tk_strmap_prefetch(const tk_strmap *m, uint32_t h);
 void tk_strmap_free(tk_strmap *m);
 
 typedef struct {
@@ -215,6 +220,8 @@ typedef struct {
     const char *prefix, *suffix;  // continuing_subword_prefix / end_of_word_suffix (NULL: none)
     size_t prefix_len, suffix_len;
     int byte_ids[256];   // <0xXX> ids, -1 if absent
+    int *cp_ids;         // [65536] id of the one-character token U+0000..U+FFFF, -1 if none (BPE)
+    struct tk_word_cache *cache;  // BPE results of recent words (mutable, has its own lock)
     // WordPiece
     int max_chars;
     // Unigram

@@ -326,14 +326,20 @@ static int parse_value(tj_parser *ps, tj_value *out, int depth) {
 int tj_parse(tj_doc **out, const char *text, size_t len, const char *name, lrp_err *err) {
     *out = NULL;
     if (len > SIZE_MAX - 1) return lrp_fail(err, "%s: too large", name);
+    char *copy = malloc(len + 1);
+    if (!copy) return lrp_fail(err, "%s: out of memory", name);
+    memcpy(copy, text, len);
+    return tj_parse_owned(out, copy, len, name, err);
+}
+
+int tj_parse_owned(tj_doc **out, char *text, size_t len, const char *name, lrp_err *err) {
+    *out = NULL;
     tj_doc *doc = calloc(1, sizeof *doc);
-    if (!doc) return lrp_fail(err, "%s: out of memory", name);
-    doc->text = malloc(len + 1);
-    if (!doc->text) {
-        free(doc);
+    if (!doc) {
+        free(text);
         return lrp_fail(err, "%s: out of memory", name);
     }
-    memcpy(doc->text, text, len);
+    doc->text = text;
     doc->text[len] = '\0';
     tj_parser ps = {doc, doc->text, doc->text + len, doc->text, name, err, NULL, 0, 0};
     int rc = parse_value(&ps, &doc->root, 0);

@@ -26,6 +26,9 @@ typedef struct tj_doc tj_doc;
 
 // Parses text[0..len) (copied). `name` names the file in error messages.
 int tj_parse(tj_doc **out, const char *text, size_t len, const char *name, lrp_err *err);
+// Same, taking ownership of text (malloc'ed, len + 1 bytes), which is freed with the document
+// (also on failure).
+int tj_parse_owned(tj_doc **out, char *text, size_t len, const char *name, lrp_err *err);
 void tj_free(tj_doc *doc);
 const tj_value *tj_root(const tj_doc *doc);
 

@@ -1,17 +1,68 @@
 // Models (huggingface/tokenizers models/): one pre-token -> ids. BPE (bpe/model.rs, word.rs),
 // WordPiece, WordLevel and Unigram (unigram/model.rs, Viterbi over vocabulary matches).
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer/tok_internal.h"
 
+// ---- BPE word cache --------------------------------------------------------------------------
+// Words repeat, so BPE results are cached, as huggingface/tokenizers does (models/bpe/cache.rs).
+// Direct-mapped: a word's hash picks its slot, a newer word evicts the older one. Encoding is const
+// and may run on several threads, hence the lock.
+
+enum { CACHE_SLOTS = 1 << 15, CACHE_MAX_WORD = 48, CACHE_MAX_IDS = 15 };
+
+typedef struct {
+    uint64_t hash;
+    uint8_t len, n_ids;
+    char word[CACHE_MAX_WORD];
+    int ids[CACHE_MAX_IDS];
+} cache_slot;
+
+struct tk_word_cache {
+    pthread_mutex_t lock;
+    cache_slot slots[CACHE_SLOTS];
+};
+
+static uint64_t word_hash(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h | 1;  // 0 marks an empty slot
+}
+
+static int cache_get(struct tk_word_cache *c, uint64_t h, const char *s, size_t n, tk_ids *out) {
+    cache_slot *e = &c->slots[h & (CACHE_SLOTS - 1)];
+    int found = 0;
+    pthread_mutex_lock(&c->lock);
+    if (e->hash == h && e->len == n && !memcmp(e->word, s, n)) {
+        found = 1;
+        for (int i = 0; i < e->n_ids && found >= 0; i++)
+            if (tk_ids_push(out, e->ids[i])) found = -1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+static void cache_put(struct tk_word_cache *c, uint64_t h, const char *s, size_t n, const int *ids, size_t n_ids) {
+    if (n_ids > CACHE_MAX_IDS) return;
+    cache_slot *e = &c->slots[h & (CACHE_SLOTS - 1)];
+    pthread_mutex_lock(&c->lock);
+    e->hash = h;
+    e->len = (uint8_t)n;
+    e->n_ids = (uint8_t)n_ids;
+    memcpy(e->word, s, n);
+    memcpy(e->ids, ids, n_ids * sizeof *ids);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static uint64_t pair_key(int a, int b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
 
-// Registers s (copied into the arena) as token id.
-static int vocab_add(tk_model *m, tk_arena *arena, const char *s, size_t n, int id) {
+// Registers s (copied into the arena) as token id; h is its tk_strmap_hash.
+static int vocab_add_hashed(tk_model *m, tk_arena *arena, const char *s, size_t n, int id, uint32_t h) {
     char *k = tk_arena_strdup(arena, s, n);
-    if (!k || tk_strmap_put(&m->vocab, k, n, id)) return -1;
+    if (!k || tk_strmap_put_hashed(&m->vocab, k, n, id, h)) return -1;
     if (id >= m->n_str) {
         size_t cap = (size_t)id + 1;
         const char **str = realloc(m->str, cap * sizeof *str);
@@ -29,6 +80,10 @@ static int vocab_add(tk_model *m, tk_arena *arena, const char *s, size_t n, int 
     m->str[id] = k;
     m->len[id] = (uint32_t)n;
     return 0;
+}
+
+static int vocab_add(tk_model *m, tk_arena *arena, const char *s, size_t n, int id) {
+    return vocab_add_hashed(m, arena, s, n, id, tk_strmap_hash(s, n));
 }
 
 // Pre-sizes the id table for a vocabulary whose ids are mostly 0..n-1.
@@ -52,11 +107,20 @@ static int build_vocab_object(tk_model *m, tk_arena *arena, const tj_value *voca
     if (!vocab || vocab->type != TJ_OBJECT) return lrp_fail(err, "%s.vocab: expected an object", path);
     if (reserve_ids(m, vocab->n) || tk_strmap_reserve(&m->vocab, vocab->n))
         return lrp_fail(err, "%s.vocab: out of memory", path);
-    for (uint32_t i = 0; i < vocab->n; i++) {
+    enum { AHEAD = 8 };  // prefetch the hash slot of the entry AHEAD positions on
+    uint32_t hs[AHEAD];
+    for (uint32_t t = 0; t < vocab->n + AHEAD; t++) {
+        if (t < vocab->n) {
+            const tj_value *k = &vocab->u.items[2 * t];
+            hs[t % AHEAD] = tk_strmap_hash(k->u.str, k->n);
+            tk_strmap_prefetch(&m->vocab, hs[t % AHEAD]);
+        }
+        if (t < AHEAD) continue;
+        uint32_t i = t - AHEAD;
         const tj_value *k = &vocab->u.items[2 * i], *v = &vocab->u.items[2 * i + 1];
         int id;
         if (parse_id(v, &id)) return lrp_fail(err, "%s.vocab[\"%s\"]: expected a non-negative integer id", path, k->u.str);
-        if (vocab_add(m, arena, k->u.str, k->n, id)) return lrp_fail(err, "%s.vocab: out of memory", path);
+        if (vocab_add_hashed(m, arena, k->u.str, k->n, id, hs[i % AHEAD])) return lrp_fail(err, "%s.vocab: out of memory", path);
     }
     return 0;
 }
@@ -84,6 +148,27 @@ static int opt_affix(tk_arena *arena, const tj_value *v, const char *key, const 
     return 0;
 }
 
+// The two halves of a merge: "a b" (legacy) or ["a", "b"]. 0, or 1 / 2 for the two malformed kinds.
+static int merge_parts(const tj_value *e, const char **a, size_t *an, const char **b, size_t *bn) {
+    if (e->type == TJ_STRING) {
+        const char *sp = memchr(e->u.str, ' ', e->n);
+        if (!sp || memchr(sp + 1, ' ', e->n - (size_t)(sp + 1 - e->u.str))) return 1;
+        *a = e->u.str;
+        *an = (size_t)(sp - *a);
+        *b = sp + 1;
+        *bn = e->n - *an - 1;
+        return 0;
+    }
+    if (e->type == TJ_ARRAY && e->n == 2 && e->u.items[0].type == TJ_STRING && e->u.items[1].type == TJ_STRING) {
+        *a = e->u.items[0].u.str;
+        *an = e->u.items[0].n;
+        *b = e->u.items[1].u.str;
+        *bn = e->u.items[1].n;
+        return 0;
+    }
+    return 2;
+}
+
 static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char *path, lrp_err *err) {
     char sub[512];
     if (build_vocab_object(m, arena, tj_get(v, "vocab"), path, err)) return -1;
@@ -106,31 +191,29 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
     if (!merges || merges->type != TJ_ARRAY) return lrp_fail(err, "%s.merges: expected an array", path);
     if (tk_pairmap_reserve(&m->merges, merges->n)) return lrp_fail(err, "%s.merges: out of memory", path);
     tk_buf joined = {0};
-    for (uint32_t i = 0; i < merges->n; i++) {
-        const tj_value *e = &merges->u.items[i];
+    int guess = -1;
+    enum { AHEAD = 8 };  // prefetch the hash slots of the merge AHEAD positions on
+    uint32_t ha[2 * AHEAD], hb[2 * AHEAD];
+    for (uint32_t t = 0; t < merges->n + AHEAD; t++) {
         const char *a, *b;
         size_t an, bn;
-        if (e->type == TJ_STRING) {  // legacy "a b"
-            const char *sp = memchr(e->u.str, ' ', e->n);
-            if (!sp || memchr(sp + 1, ' ', e->n - (size_t)(sp + 1 - e->u.str))) {
+        if (t < merges->n) {
+            int bad = merge_parts(&merges->u.items[t], &a, &an, &b, &bn);
+            if (bad) {
                 tk_buf_free(&joined);
-                return lrp_fail(err, "%s.merges[%u]: expected \"left right\" with exactly one space", path, i);
+                if (bad == 1) return lrp_fail(err, "%s.merges[%u]: expected \"left right\" with exactly one space", path, t);
+                return lrp_fail(err, "%s.merges[%u]: expected \"left right\" or [\"left\", \"right\"]", path, t);
             }
-            a = e->u.str;
-            an = (size_t)(sp - a);
-            b = sp + 1;
-            bn = e->n - an - 1;
-        } else if (e->type == TJ_ARRAY && e->n == 2 && e->u.items[0].type == TJ_STRING &&
-                   e->u.items[1].type == TJ_STRING) {
-            a = e->u.items[0].u.str;
-            an = e->u.items[0].n;
-            b = e->u.items[1].u.str;
-            bn = e->u.items[1].n;
-        } else {
-            tk_buf_free(&joined);
-            return lrp_fail(err, "%s.merges[%u]: expected \"left right\" or [\"left\", \"right\"]", path, i);
+            ha[t % (2 * AHEAD)] = tk_strmap_hash(a, an);
+            hb[t % (2 * AHEAD)] = tk_strmap_hash(b, bn);
+            tk_strmap_prefetch(&m->vocab, ha[t % (2 * AHEAD)]);
+            tk_strmap_prefetch(&m->vocab, hb[t % (2 * AHEAD)]);
         }
-        int ia = tk_strmap_get(&m->vocab, a, an), ib = tk_strmap_get(&m->vocab, b, bn);
+        if (t < AHEAD) continue;
+        uint32_t i = t - AHEAD;  // the merge handled now
+        merge_parts(&merges->u.items[i], &a, &an, &b, &bn);
+        int ia = tk_strmap_get_hashed(&m->vocab, a, an, ha[i % (2 * AHEAD)]);
+        int ib = tk_strmap_get_hashed(&m->vocab, b, bn, hb[i % (2 * AHEAD)]);
         if (ia < 0 || ib < 0) {
             snprintf(sub, sizeof sub, "%s.merges[%u]", path, i);
             tk_buf_free(&joined);
@@ -147,7 +230,15 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
             tk_buf_free(&joined);
             return lrp_fail(err, "%s.merges: out of memory", path);
         }
-        int id = tk_strmap_get(&m->vocab, joined.p, joined.n);
+        // Trained vocabularies usually number merge results consecutively (GPT-2: id 256 + i), so try
+        // the id that follows the previous merge's before hashing; the string comparison decides.
+        int id = -1;
+        if (guess >= 0 && guess < m->n_str && m->len[guess] == joined.n && m->str[guess] &&
+            !memcmp(m->str[guess], joined.p, joined.n))
+            id = guess;
+        else
+            id = tk_strmap_get(&m->vocab, joined.p, joined.n);
+        guess = id + 1;
         if (id < 0) {
             lrp_fail(err, "%s.merges[%u]: merged token \"%s\" is not in the vocabulary", path, i, joined.p);
             tk_buf_free(&joined);
@@ -159,6 +250,20 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
         }
     }
     tk_buf_free(&joined);
+    // One-character tokens by code point, so that splitting a word into symbols needs no hashing.
+    if (!(m->cp_ids = malloc(65536 * sizeof *m->cp_ids))) return lrp_fail(err, "%s: out of memory", path);
+    for (int c = 0; c < 65536; c++) m->cp_ids[c] = -1;
+    for (int id = 0; id < m->n_str; id++) {
+        int32_t cp;
+        if (m->str[id] && m->len[id] && tk_utf8_next(m->str[id], m->len[id], &cp) == m->len[id] && cp < 65536 &&
+            tk_strmap_get(&m->vocab, m->str[id], m->len[id]) == id)
+            m->cp_ids[cp] = id;
+    }
+    if (!(m->cache = calloc(1, sizeof *m->cache)) || pthread_mutex_init(&m->cache->lock, NULL)) {
+        free(m->cache);
+        m->cache = NULL;
+        return lrp_fail(err, "%s: out of memory", path);
+    }
     return 0;
 }
 
@@ -277,6 +382,11 @@ void tk_model_free(tk_model *m) {
     free(m->scores);
     tk_pairmap_free(&m->trie);
     free(m->trie_token);
+    free(m->cp_ids);
+    if (m->cache) {
+        pthread_mutex_destroy(&m->cache->lock);
+        free(m->cache);
+    }
     memset(m, 0, sizeof *m);
 }
 
@@ -367,6 +477,13 @@ static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out)
         int id = tk_strmap_get(&m->vocab, s, n);
         if (id >= 0) return tk_ids_push(out, id);
     }
+    uint64_t wh = 0;
+    size_t mark = out->n;
+    if (m->cache && n <= CACHE_MAX_WORD) {
+        wh = word_hash(s, n);
+        int got = cache_get(m->cache, wh, s, n, out);
+        if (got) return got < 0 ? -1 : 0;
+    }
     bpe_word w = {0};
     bpe_heap h = {0};
     tk_buf tmp = {0};
@@ -387,7 +504,7 @@ static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out)
             sym = tmp.p;
             sl = tmp.n;
         }
-        int id = tk_strmap_get(&m->vocab, sym, sl);
+        int id = sym == s + i && m->cp_ids && cp < 65536 ? m->cp_ids[cp] : tk_strmap_get(&m->vocab, sym, sl);
         if (id >= 0) {
             if (unk_pending && word_add(&w, m->unk_id, unk_len)) goto done;
             unk_pending = 0;
@@ -438,6 +555,7 @@ static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out)
     }
     for (size_t i = 0; i < w.n; i++)
         if (w.v[i].len && tk_ids_push(out, w.v[i].id)) goto done;
+    if (wh) cache_put(m->cache, wh, s, n, out->v + mark, out->n - mark);
     rc = 0;
 done:
     free(w.v);

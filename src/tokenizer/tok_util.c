@@ -140,16 +140,20 @@ static int strmap_grow_to(tk_strmap *m, size_t cap) {
 
 static int strmap_grow(tk_strmap *m) { return strmap_grow_to(m, m->cap ? m->cap * 2 : 1024); }
 
+// Tables are kept at most 3/4 full (linear probing stays short; fewer pages to touch than 1/2).
 int tk_strmap_reserve(tk_strmap *m, size_t n) {
     size_t cap = m->cap ? m->cap : 1024;
-    while (cap < 2 * n + 2) cap *= 2;
+    while (cap * 3 < (n + 1) * 4) cap *= 2;
     return cap > m->cap ? strmap_grow_to(m, cap) : 0;
 }
 
 int tk_strmap_put(tk_strmap *m, const char *key, size_t len, int val) {
+    return tk_strmap_put_hashed(m, key, len, val, hash_bytes(key, len));
+}
+
+int tk_strmap_put_hashed(tk_strmap *m, const char *key, size_t len, int val, uint32_t h) {
     if (len > UINT32_MAX) return -1;
-    if ((m->n + 1) * 2 > m->cap && strmap_grow(m)) return -1;
-    uint32_t h = hash_bytes(key, len);
+    if ((m->n + 1) * 4 > m->cap * 3 && strmap_grow(m)) return -1;
     size_t j = h & (m->cap - 1);
     while (m->e[j].key) {
         if (m->e[j].hash == h && m->e[j].len == len && memcmp(m->e[j].key, key, len) == 0) {
@@ -163,9 +167,18 @@ int tk_strmap_put(tk_strmap *m, const char *key, size_t len, int val) {
     return 0;
 }
 
+uint32_t tk_strmap_hash(const char *key, size_t len) { return hash_bytes(key, len); }
+
+void tk_strmap_prefetch(const tk_strmap *m, uint32_t h) {
+    if (m->cap) __builtin_prefetch(&m->e[h & (m->cap - 1)]);
+}
+
 int tk_strmap_get(const tk_strmap *m, const char *key, size_t len) {
+    return tk_strmap_get_hashed(m, key, len, hash_bytes(key, len));
+}
+
+int tk_strmap_get_hashed(const tk_strmap *m, const char *key, size_t len, uint32_t h) {
     if (!m->cap) return -1;
-    uint32_t h = hash_bytes(key, len);
     size_t j = h & (m->cap - 1);
     while (m->e[j].key) {
         if (m->e[j].hash == h && m->e[j].len == len && memcmp(m->e[j].key, key, len) == 0) return m->e[j].val;
@@ -208,12 +221,12 @@ static int pairmap_grow(tk_pairmap *m) { return pairmap_grow_to(m, m->cap ? m->c
 
 int tk_pairmap_reserve(tk_pairmap *m, size_t n) {
     size_t cap = m->cap ? m->cap : 1024;
-    while (cap < 2 * n + 2) cap *= 2;
+    while (cap * 3 < (n + 1) * 4) cap *= 2;
     return cap > m->cap ? pairmap_grow_to(m, cap) : 0;
 }
 
 int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b) {
-    if ((m->n + 1) * 2 > m->cap && pairmap_grow(m)) return -1;
+    if ((m->n + 1) * 4 > m->cap * 3 && pairmap_grow(m)) return -1;
     size_t j = hash_u64(key) & (m->cap - 1);
     while (m->e[j].key != UINT64_MAX) {
         if (m->e[j].key == key) {

@@ -175,6 +175,8 @@ static int read_file(const char *path, char **out, size_t *len, int optional, lr
     return 0;
 }
 
+static int load_json(lrp_tokenizer **out, char *json, size_t len, const char *cfg_json, const char *where, lrp_err *err);
+
 int lrp_tokenizer_load(lrp_tokenizer **out, const char *path, lrp_err *err) {
     *out = NULL;
     struct stat st;
@@ -204,7 +206,8 @@ int lrp_tokenizer_load(lrp_tokenizer **out, const char *path, lrp_err *err) {
         lrp_fail(err, "%s: contains a NUL byte", cfg_path);
         goto done;
     }
-    rc = lrp_tokenizer_load_json(out, json, json_len, cfg, json_path, err);
+    rc = load_json(out, json, json_len, cfg, json_path, err);
+    json = NULL;  // owned by load_json
 done:
     free(json);
     free(cfg);
@@ -339,11 +342,24 @@ int lrp_tokenizer_load_json(lrp_tokenizer **out, const char *json, size_t len, c
                             lrp_err *err) {
     *out = NULL;
     if (!where) where = "tokenizer.json";
-    lrp_tokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) return lrp_fail(err, "%s: out of memory", where);
-    tok->bos_id = tok->eos_id = -1;
+    if (len > SIZE_MAX - 1) return lrp_fail(err, "%s: too large", where);
+    char *copy = malloc(len + 1);
+    if (!copy) return lrp_fail(err, "%s: out of memory", where);
+    memcpy(copy, json, len);
+    return load_json(out, copy, len, cfg_json, where, err);
+}
+
+// json: malloc'ed (len + 1 bytes), owned by this function.
+static int load_json(lrp_tokenizer **out, char *json, size_t len, const char *cfg_json, const char *where, lrp_err *err) {
+    *out = NULL;
     tj_doc *doc = NULL;
-    if (tj_parse(&doc, json, len, where, err)) goto fail;
+    lrp_tokenizer *tok = calloc(1, sizeof *tok);
+    if (!tok) {
+        free(json);
+        return lrp_fail(err, "%s: out of memory", where);
+    }
+    tok->bos_id = tok->eos_id = -1;
+    if (tj_parse_owned(&doc, json, len, where, err)) goto fail;
     const tj_value *root = tj_root(doc), *v;
     if (root->type != TJ_OBJECT) {
         lrp_fail(err, "%s: expected a JSON object at the top level", where);
@@ -421,7 +437,7 @@ int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len,
     if (!text && len) return lrp_fail(err, "tokenize: text is NULL");
     if (!text) text = "";
     size_t bad = tk_utf8_check(text, len);
-    if (bad != len) return lrp_fail(err, "tokenize: invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (unsigned char)text[bad]);
+    if (bad != len) return lrp_fail(err, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (unsigned char)text[bad]);
     tk_ids ids = {0}, post = {0};
     encode_scratch sc = {0};
     tk_segs raw = {0};
@@ -513,7 +529,7 @@ int lrp_tokenizer_decode(const lrp_tokenizer *tok, const int *ids, int n_ids, in
     for (int i = 0; i < n_ids; i++) {
         int id = ids[i];
         if (id < 0 || id >= tok->vocab_size || !tok->piece[id]) {
-            lrp_fail(err, "detokenize: id %d (position %d) is not in the vocabulary (size %d)", id, i, tok->vocab_size);
+            lrp_fail(err, "id %d at index %d is not in the vocabulary (size %d)", id, i, tok->vocab_size);
             goto done;
         }
         if (skip_special && tok->special[id]) continue;

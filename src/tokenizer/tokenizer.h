@@ -50,4 +50,19 @@ int lrp_tokenizer_is_special(const lrp_tokenizer *tok, int id);
 // The id of an exact vocabulary string (added tokens first), -1 if none.
 int lrp_tokenizer_token_id(const lrp_tokenizer *tok, const char *piece);
 
+// ---- tokenizers embedded in GGUF files (src/tokenizer/gguf_vocab.c) ---------------------------
+// tokenizer.ggml.model "llama" (SentencePiece BPE with scores and byte fallback) and "gpt2" (byte-level
+// BPE with merges and the pre-tokenizer named by tokenizer.ggml.pre), restated as the equivalent
+// tokenizer.json: special token ids, control tokens as special added tokens, and
+// tokenizer.ggml.add_bos_token / add_eos_token (default for "llama": add BOS, no EOS).
+
+typedef struct lrp_tensor_file lrp_tensor_file;
+
+// tf: an open GGUF file (lrp_gguf_open); `where` names it in error messages. A file that holds no
+// tokenizer (no tokenizer.ggml.model, or "none") returns 0 with *out NULL.
+int lrp_tokenizer_from_gguf(lrp_tokenizer **out, const lrp_tensor_file *tf, const char *where, lrp_err *err);
+
+// Opens the GGUF file at path just for its tokenizer; a file without one is an error.
+int lrp_tokenizer_from_gguf_file(lrp_tokenizer **out, const char *path, lrp_err *err);
+
 #endif

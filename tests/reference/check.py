@@ -90,7 +90,7 @@ def check_golden(t):
     return ck
 
 
-def fd_token_relevance(ck, ids, out, **start):
+def fd_token_relevance(ck, ids, **start):
     """Central differences of the start scalar when token i's embedding is scaled by (1 +- h)."""
     E = ck.embed[torch.tensor(ids)].clone()
     h = 1e-5
@@ -153,7 +153,7 @@ def self_checks(t, name, ck, seqs):
         start = dict(extra)
         if "latent_start" not in extra:
             start["target"] = out["target"]
-        fd = fd_token_relevance(ck, ids, out, **start)
+        fd = fd_token_relevance(ck, ids, **start)
         r = np.array(out["relevance"])
         err = np.max(np.abs(fd - r))
         t.ok(err <= 1e-6 * max(np.max(np.abs(r)), 1e-3),
@@ -181,20 +181,25 @@ def gradient_fd_check(t, name, ck, ids):
 # ----------------------------------------------------------------------------------------------
 # Engine comparison
 
+class EngineGone(Exception):
+    """The engine binary cannot be started at all: no point in running the remaining cases."""
+
+
 def run_engine(binary, model_dir, ids, method, opts):
     cmd = [binary, "explain", "--model", model_dir, "--ids", ",".join(map(str, ids)),
            "--method", method, "--format", "json", "--all-logits"] + opts
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after 120 s"
+    except OSError as e:
+        raise EngineGone(f"cannot run {binary}: {e}") from e
     if p.returncode != 0:
         return None, f"exit {p.returncode}: {p.stderr.strip()[:300]}"
     try:
         return json.loads(p.stdout), None
     except json.JSONDecodeError as e:
         return None, f"output is not JSON ({e}): {p.stdout[:200]!r}"
-
-
-def flat(x):
-    return np.array(x, dtype=np.float64).ravel() if x is not None else None
 
 
 def compare_array(t, what, field, eng, want, tol_scale, abs_tol=0.0):
@@ -346,6 +351,8 @@ def main():
                 gradient_fd_check(t, name, ck, seqs[7])
             if binary:
                 engine_checks(t, binary, name, ck, model_dir, seqs)
+    except EngineGone as e:
+        t.ok(False, f"engine: {e}; remaining engine comparisons not run")
     finally:
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -373,6 +373,8 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
         position = T - 1
     if not 0 <= position < T:
         raise ReferenceError(f"--position: {position} out of range [0, {T})")
+    if latent_layer is not None and not 0 <= latent_layer < c.layers:
+        raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
     e, outs, inters, logits = forward(ck, ids, method)
     row = logits[position]
     if target is None:
@@ -421,8 +423,6 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
     if layers:
         out["residual_relevance"] = [[float(v) for v in readout(h).sum(-1)] for h in outs]
     if latent_layer is not None:
-        if not 0 <= latent_layer < c.layers:
-            raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
         out["latent_layer"] = latent_layer
         out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
     return out
@@ -430,7 +430,6 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
 
 def start_value_at(ck, ids, embeddings, target=None, position=None, contrast=None, latent_start=None):
     """The start scalar as a plain function of given word embeddings (for finite differences)."""
-    c = ck.cfg
     T = len(ids)
     position = T - 1 if position is None else position
     with torch.no_grad():

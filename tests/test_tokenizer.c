@@ -1,0 +1,161 @@
+// Exactness of the tokenizer.json pipeline against an independent implementation: the expected ids
+// and decodes in tests/tokenizer/<name>/expected.jsonl were produced by @huggingface/tokenizers
+// (JavaScript) on the texts of tests/tokenizer/inputs.json (see tests/tokenizer/gen_expected.mjs).
+#include <jansson.h>
+
+#include "harness.h"
+#include "tokenizer/tokenizer.h"
+
+#define FIXTURES "tests/tokenizer/"
+
+static json_t *load_json_file(const char *path) {
+    json_error_t e;
+    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &e);
+    if (!j) fprintf(stderr, "  %s:%d: %s\n", path, e.line, e.text);
+    return j;
+}
+
+static int ids_equal(const int *got, int n, const json_t *arr) {
+    if (!json_is_array(arr) || (size_t)n != json_array_size(arr)) return 0;
+    for (int i = 0; i < n; i++)
+        if (got[i] != json_integer_value(json_array_get(arr, (size_t)i))) return 0;
+    return 1;
+}
+
+static void print_ids(const char *label, const int *ids, int n) {
+    fprintf(stderr, "    %s [", label);
+    for (int i = 0; i < n && i < 40; i++) fprintf(stderr, "%s%d", i ? "," : "", ids[i]);
+    fprintf(stderr, "%s]\n", n > 40 ? ",..." : "");
+}
+
+static void print_json(const char *label, const json_t *j) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    fprintf(stderr, "    %s %.300s\n", label, s ? s : "?");
+    free(s);
+}
+
+// The ids the reference gives without special tokens: "plain", or ids minus "pre"/"post".
+static json_t *expected_plain(json_t *row) {
+    json_t *plain = json_object_get(row, "plain"), *ids = json_object_get(row, "ids");
+    if (plain) return json_incref(plain);
+    json_t *pre = json_object_get(row, "pre"), *post = json_object_get(row, "post");
+    size_t a = pre ? json_array_size(pre) : 0, b = post ? json_array_size(post) : 0, n = json_array_size(ids);
+    json_t *out = json_array();
+    for (size_t i = a; i + b < n; i++) json_array_append(out, json_array_get(ids, i));
+    return out;
+}
+
+// Checks every input against <name>/expected.jsonl; returns the number of mismatching inputs.
+static int check_case(const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, FIXTURES "%s", name);
+    lrp_err err;
+    lrp_tokenizer *tok = NULL;
+    if (lrp_tokenizer_load(&tok, path, &err)) {
+        fprintf(stderr, "  load %s: %s\n", path, err.msg);
+        return -1;
+    }
+    json_t *inputs = load_json_file(FIXTURES "inputs.json");
+    snprintf(path, sizeof path, FIXTURES "%s/expected.jsonl", name);
+    FILE *f = fopen(path, "r");
+    int bad = 0, lines = 0, skipped = 0;
+    size_t rows_seen = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while (inputs && f && (got = getline(&line, &cap, f)) > 0) {
+        json_error_t e;
+        json_t *row = json_loadb(line, (size_t)got, JSON_ALLOW_NUL, &e);
+        json_t *index = json_object_get(row, "i");  // present when only some inputs were kept
+        lines = index ? (int)json_integer_value(index) : lines;
+        json_t *text = json_array_get(inputs, (size_t)lines);
+        lines++;
+        rows_seen++;
+        if (!row || !text) {
+            bad++;
+            json_decref(row);
+            continue;
+        }
+        if (json_object_get(row, "skip")) {  // a documented divergence of the reference from HF
+            skipped++;
+            json_decref(row);
+            continue;
+        }
+        const char *s = json_string_value(text);
+        size_t len = json_string_length(text);
+        json_t *ids = json_object_get(row, "ids"), *plain = expected_plain(row);
+        int *a = NULL, *b = NULL, na = 0, nb = 0, ok = 1;
+        char *dec = NULL, *dec_skip = NULL;
+        ok &= !lrp_tokenizer_encode(tok, s, len, 1, &a, &na, &err) && ids_equal(a, na, ids);
+        ok &= !lrp_tokenizer_encode(tok, s, len, 0, &b, &nb, &err) && ids_equal(b, nb, plain);
+        // Decode the reference's ids, so a decode check does not depend on our encode.
+        int *ref = malloc((json_array_size(ids) + 1) * sizeof *ref);
+        for (size_t i = 0; i < json_array_size(ids); i++) ref[i] = (int)json_integer_value(json_array_get(ids, i));
+        json_t *jd = json_object_get(row, "dec"), *jp = json_object_get(row, "dec_pre"), *js = json_object_get(row, "dec_skip");
+        char *want_dec = NULL;
+        if (jd) {
+            want_dec = strdup(json_string_value(jd));
+        } else {
+            const char *pre = jp ? json_string_value(jp) : "";
+            want_dec = malloc(strlen(pre) + len + 1);
+            strcpy(want_dec, pre);
+            memcpy(want_dec + strlen(pre), s, len);
+            want_dec[strlen(pre) + len] = '\0';
+        }
+        const char *want_skip = js ? json_string_value(js) : s;
+        int dec_ok = !lrp_tokenizer_decode(tok, ref, (int)json_array_size(ids), 0, &dec, &err) && !strcmp(dec, want_dec);
+        int skip_ok = !lrp_tokenizer_decode(tok, ref, (int)json_array_size(ids), 1, &dec_skip, &err) &&
+                      !strcmp(dec_skip, want_skip);
+        ok &= dec_ok && skip_ok;
+        if (!ok) {
+            if (bad < 5) {
+                fprintf(stderr, "  %s input %d: ", name, lines - 1);
+                print_json("text", text);
+                print_ids("got ids ", a, na);
+                print_json("want ids", ids);
+                print_ids("got plain ", b, nb);
+                print_json("want plain", plain);
+                if (!dec_ok) fprintf(stderr, "    got dec \"%s\"\n    want    \"%s\"\n", dec ? dec : "(error)", want_dec);
+                if (!skip_ok)
+                    fprintf(stderr, "    got dec_skip \"%s\"\n    want         \"%s\"\n", dec_skip ? dec_skip : "(error)",
+                            want_skip);
+            }
+            bad++;
+        }
+        free(a);
+        free(b);
+        free(ref);
+        free(dec);
+        free(dec_skip);
+        free(want_dec);
+        json_decref(plain);
+        json_decref(row);
+    }
+    if (!f || !inputs || lines != (int)json_array_size(inputs) || rows_seen < 500) {
+        fprintf(stderr, "  %s: %zu expected rows, last input %d of %zu\n", name, rows_seen, lines, json_array_size(inputs));
+        bad++;
+    }
+    if (bad) fprintf(stderr, "  %s: %d of %zu inputs differ\n", name, bad, rows_seen);
+    if (skipped > 5) {
+        fprintf(stderr, "  %s: %d rows skipped\n", name, skipped);
+        bad++;
+    }
+    free(line);
+    if (f) fclose(f);
+    json_decref(inputs);
+    lrp_tokenizer_free(tok);
+    return bad;
+}
+
+TEST(gpt2_byte_level_bpe_matches_reference) { CHECK(check_case("gpt2") == 0); }
+TEST(qwen3_split_regex_nfc_bpe_matches_reference) { CHECK(check_case("qwen3") == 0); }
+TEST(llama3_ignore_merges_bpe_matches_reference) { CHECK(check_case("llama3") == 0); }
+TEST(llama2_byte_fallback_bpe_matches_reference) { CHECK(check_case("llama2") == 0); }
+TEST(tinystories_normalized_added_tokens_match_reference) { CHECK(check_case("tinystories") == 0); }
+TEST(bert_wordpiece_matches_reference) { CHECK(check_case("bert") == 0); }
+TEST(t5_style_unigram_matches_reference) { CHECK(check_case("unigram") == 0); }
+
+TEST_MAIN(T(gpt2_byte_level_bpe_matches_reference), T(qwen3_split_regex_nfc_bpe_matches_reference),
+          T(llama3_ignore_merges_bpe_matches_reference), T(llama2_byte_fallback_bpe_matches_reference),
+          T(tinystories_normalized_added_tokens_match_reference), T(bert_wordpiece_matches_reference),
+          T(t5_style_unigram_matches_reference))
