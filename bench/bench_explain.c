@@ -4,6 +4,7 @@
 //
 //     bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]
 //     bench_explain [--model DIR] --dump T      # the relevance of one explanation, to compare with PyTorch
+//     bench_explain --threads                   # the number of threads OpenBLAS uses
 //
 // Each T runs in its own child process, so that the peak RSS (getrusage ru_maxrss, which only grows) belongs
 // to that length alone; it includes the memory-mapped weight pages the passes touched. Token ids are a fixed
@@ -44,8 +45,8 @@ typedef struct bench_result {
     double explain_ms[MAX_REPS];
     double forward_cpu_ms[MAX_REPS];  // process CPU time (all threads): robust to a busy machine with 1 thread
     double explain_cpu_ms[MAX_REPS];
-    double rec_forward_ms;       // median of the explanation's own forward (recording) time
-    double backward_ms;          // median of the explanation's backward time
+    double rec_forward_ms[MAX_REPS];  // the explanation's own forward (recording) time
+    double backward_ms[MAX_REPS];     // the explanation's backward time
     long long peak_rss_bytes;
     size_t activation_bytes;
     long long n_params;
@@ -96,7 +97,6 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
     lrp_model *m = NULL;
     int *ids = NULL;
     float *logits = NULL;
-    double rec_fwd[MAX_REPS], bwd[MAX_REPS];
     if (lrp_model_open(&m, o->model, &err)) goto fail;
     r->n_params = m->n_params;
     ids = malloc((size_t)T * sizeof(int));
@@ -121,8 +121,8 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
             r->explain_ms[i] = t2 - t1;
             r->forward_cpu_ms[i] = c1 - c0;
             r->explain_cpu_ms[i] = c2 - c1;
-            rec_fwd[i] = 1e3 * e.seconds_forward;
-            bwd[i] = 1e3 * e.seconds_backward;
+            r->rec_forward_ms[i] = 1e3 * e.seconds_forward;
+            r->backward_ms[i] = 1e3 * e.seconds_backward;
         }
         r->activation_bytes = e.activation_bytes;
         r->target = e.target;
@@ -130,8 +130,6 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
         r->relevance_sum = e.relevance_sum;
         lrp_explanation_free(&e);
     }
-    r->rec_forward_ms = median(rec_fwd, o->reps);
-    r->backward_ms = median(bwd, o->reps);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
@@ -263,6 +261,10 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
             o->json = 1;
             continue;
         }
+        if (strcmp(a, "--threads") == 0) {  // for scripts: the thread count OpenBLAS will use
+            printf("%d\n", openblas_get_num_threads());
+            exit(0);
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -361,11 +363,20 @@ int main(int argc, char **argv) {
                    "\"activation_bytes\": %zu, \"target\": %d, \"start_value\": %.6g, \"relevance_sum\": %.6g, "
                    "\"forward_ms_all\": ",
                    k ? "," : "", r->T, f, e, e / f, median(r->forward_cpu_ms, o.reps),
-                   median(r->explain_cpu_ms, o.reps), r->rec_forward_ms, r->backward_ms, r->peak_rss_bytes,
+                   median(r->explain_cpu_ms, o.reps), median(r->rec_forward_ms, o.reps),
+                   median(r->backward_ms, o.reps), r->peak_rss_bytes,
                    r->activation_bytes, r->target, r->start_value, r->relevance_sum);
             print_json_list(r->forward_ms, o.reps);
             printf(", \"explain_ms_all\": ");
             print_json_list(r->explain_ms, o.reps);
+            printf(", \"forward_cpu_ms_all\": ");
+            print_json_list(r->forward_cpu_ms, o.reps);
+            printf(", \"explain_cpu_ms_all\": ");
+            print_json_list(r->explain_cpu_ms, o.reps);
+            printf(", \"explain_forward_ms_all\": ");
+            print_json_list(r->rec_forward_ms, o.reps);
+            printf(", \"explain_backward_ms_all\": ");
+            print_json_list(r->backward_ms, o.reps);
             putchar('}');
         }
         printf("\n]}\n");
@@ -376,7 +387,8 @@ int main(int argc, char **argv) {
             const bench_result *r = &res[k];
             double f = median(r->forward_ms, o.reps), e = median(r->explain_ms, o.reps);
             printf("%6d %11.1f %11.1f %8.2f %13.1f %11.1f %6.0f MiB %8.0f MiB %12.1f %12.1f\n", r->T, f, e, e / f,
-                   r->rec_forward_ms, r->backward_ms, (double)r->peak_rss_bytes / (1 << 20),
+                   median(r->rec_forward_ms, o.reps), median(r->backward_ms, o.reps),
+                   (double)r->peak_rss_bytes / (1 << 20),
                    (double)r->activation_bytes / (1 << 20), median(r->forward_cpu_ms, o.reps),
                    median(r->explain_cpu_ms, o.reps));
         }

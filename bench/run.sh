@@ -3,17 +3,21 @@
 # benchmark checkpoint if it is missing, times the engine (bench_explain) and the PyTorch twin
 # (torch_explain.py) on the same ids and thread count, prints the tables and writes bench/RESULTS.md.
 #
-#     bench/run.sh                          # T = 128,512, median of 5 after 1 warm-up, OpenBLAS's threads
+#     bench/run.sh                          # T = 128,512; 3 rounds of (engine, PyTorch), each timing
+#                                           # 2 repetitions after 1 warm-up; OpenBLAS's thread count
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
-#     BENCH_T=128 BENCH_REPS=3 BENCH_OUT=/tmp/r.md bench/run.sh
+#     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
 #     BENCH_MODEL=/path/to/hf-dir bench/run.sh
 #
+# Rounds alternate which of the two runs first, so that both meet the same share of the machine's load;
+# the tables give the median and the minimum over all repetitions.
 # OPENBLAS_CORETYPE is taken from the environment as it is (never set here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${BENCH_MODEL:-/tmp/attnlrp-bench-model}
 T=${BENCH_T:-128,512}
-REPS=${BENCH_REPS:-5}
+REPS=${BENCH_REPS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-1}
 THREADS=${BENCH_THREADS:-}
 OUT=${BENCH_OUT:-bench/RESULTS.md}
@@ -37,27 +41,37 @@ json_get() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(ev
 args=()
 loads="before: $(load)"
 if [ -z "$THREADS" ]; then passes=(env); else passes=(${THREADS//,/ }); fi
-for tag in "${passes[@]}"; do
-    # "env": OpenBLAS's own thread count (OPENBLAS_NUM_THREADS if the environment sets it, else the cores).
-    [ "$tag" = env ] || export OPENBLAS_NUM_THREADS=$tag
+run_engine() {  # tag round
     ./build/bench/bench_explain --model "$MODEL" --T "$T" --reps "$REPS" --warmup "$WARMUP" --json \
-        >"$tmp/engine_$tag.json"
-    loads="$loads; after the engine ($tag): $(load)"
-    threads=$(json_get "$tmp/engine_$tag.json" 'd["openblas"]["threads"]')
-    args+=(--engine "$tmp/engine_$tag.json")
-    for t in ${T//,/ }; do    # one process per length, so that each peak RSS belongs to one length
+        >"$tmp/engine_$1_$2.json"
+    args+=(--engine "$tmp/engine_$1_$2.json")
+}
+run_torch() {   # tag round threads; one process per length, so that each peak RSS belongs to one length
+    for t in ${T//,/ }; do
         "$PY" bench/torch_explain.py --model "$MODEL" --T "$t" --reps "$REPS" --warmup "$WARMUP" \
-            --threads "$threads" --json >"$tmp/torch_${tag}_$t.json"
-        args+=(--torch "$tmp/torch_${tag}_$t.json")
+            --threads "$3" --json >"$tmp/torch_$1_$2_$t.json"
+        args+=(--torch "$tmp/torch_$1_$2_$t.json")
     done
-    loads="$loads; after PyTorch ($tag): $(load)"
+}
+for round in $(seq 1 "$ROUNDS"); do
+    for tag in "${passes[@]}"; do
+        # "env": OpenBLAS's own thread count (OPENBLAS_NUM_THREADS if the environment sets it, else the cores).
+        [ "$tag" = env ] || export OPENBLAS_NUM_THREADS=$tag
+        threads=$(./build/bench/bench_explain --threads)
+        if [ $((round % 2)) = 1 ]; then
+            run_engine "$tag" "$round"; run_torch "$tag" "$round" "$threads"
+        else
+            run_torch "$tag" "$round" "$threads"; run_engine "$tag" "$round"
+        fi
+        loads="$loads; after round $round ($tag): $(load)"
+    done
 done
 
 first_t=${T%%,*}
 ./build/bench/bench_explain --model "$MODEL" --dump "$first_t" >"$tmp/engine_dump.json"
 "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$first_t" >"$tmp/torch_dump.json"
 
-core=$(json_get "$tmp/engine_${passes[0]}.json" 'd["openblas"]["core"]')
+core=$(json_get "$tmp/engine_${passes[0]}_1.json" 'd["openblas"]["core"]')
 verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's/^Core: *//p' | head -n 1)
 {
     echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"

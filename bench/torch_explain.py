@@ -260,7 +260,8 @@ def main(argv=None):
         results.append({"T": T, "forward_ms": f, "explain_ms": x, "ratio": x / f,
                         "forward_cpu_ms": statistics.median(fwd_cpu), "explain_cpu_ms": statistics.median(exp_cpu),
                         "peak_rss_bytes": peak_rss_bytes(), "target": target, "start_value": start,
-                        "relevance_sum": float(rel.sum()), "forward_ms_all": fwd, "explain_ms_all": exp})
+                        "relevance_sum": float(rel.sum()), "forward_ms_all": fwd, "explain_ms_all": exp,
+                        "forward_cpu_ms_all": fwd_cpu, "explain_cpu_ms_all": exp_cpu})
     if a.json:
         print(json.dumps({"engine": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(),
                           "openblas": {"core": core, "threads": blas_threads}, "method": a.method,

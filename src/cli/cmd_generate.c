@@ -228,7 +228,9 @@ int cmd_generate(int argc, char **argv) {
                 lrp_json_int_array(out.f, order, k);
                 fputc('}', out.f);
             } else {
-                fprintf(out.f, "%3d %-14s <-", g, gt ? gt : "");
+                char quoted[300];
+                snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
+                fprintf(out.f, "%3d %-14s <-", g, quoted);
                 for (int r = 0; r < k; r++) {
                     char *tt = cli_token_string(ss.tok, st.all[order[r]]);
                     fprintf(out.f, "  \"%s\"@%d %.3g", tt ? tt : "", order[r], e.relevance[order[r]]);

@@ -108,19 +108,19 @@ static int build_vocab_object(tk_model *m, tk_arena *arena, const tj_value *voca
     if (reserve_ids(m, vocab->n) || tk_strmap_reserve(&m->vocab, vocab->n))
         return lrp_fail(err, "%s.vocab: out of memory", path);
     enum { AHEAD = 8 };  // prefetch the hash slot of the entry AHEAD positions on
-    uint32_t hs[AHEAD];
+    uint32_t hs[2 * AHEAD];
     for (uint32_t t = 0; t < vocab->n + AHEAD; t++) {
         if (t < vocab->n) {
             const tj_value *k = &vocab->u.items[2 * t];
-            hs[t % AHEAD] = tk_strmap_hash(k->u.str, k->n);
-            tk_strmap_prefetch(&m->vocab, hs[t % AHEAD]);
+            hs[t % (2 * AHEAD)] = tk_strmap_hash(k->u.str, k->n);
+            tk_strmap_prefetch(&m->vocab, hs[t % (2 * AHEAD)]);
         }
         if (t < AHEAD) continue;
         uint32_t i = t - AHEAD;
         const tj_value *k = &vocab->u.items[2 * i], *v = &vocab->u.items[2 * i + 1];
         int id;
         if (parse_id(v, &id)) return lrp_fail(err, "%s.vocab[\"%s\"]: expected a non-negative integer id", path, k->u.str);
-        if (vocab_add_hashed(m, arena, k->u.str, k->n, id, hs[i % AHEAD])) return lrp_fail(err, "%s.vocab: out of memory", path);
+        if (vocab_add_hashed(m, arena, k->u.str, k->n, id, hs[i % (2 * AHEAD)])) return lrp_fail(err, "%s.vocab: out of memory", path);
     }
     return 0;
 }
