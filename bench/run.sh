@@ -46,9 +46,13 @@ run_engine() {  # tag round
         >"$tmp/engine_$1_$2.json"
     args+=(--engine "$tmp/engine_$1_$2.json")
 }
+# PyTorch's libgomp threads spin-wait after each parallel region by default and then fight OpenBLAS's own
+# threads for the cores: with 2 threads that made torch 4-6 times slower here. A passive wait policy gives
+# torch its best showing; an OMP_WAIT_POLICY from the environment is kept as it is.
+TORCH_OMP_WAIT=${OMP_WAIT_POLICY:-PASSIVE}
 run_torch() {   # tag round threads; one process per length, so that each peak RSS belongs to one length
     for t in ${T//,/ }; do
-        "$PY" bench/torch_explain.py --model "$MODEL" --T "$t" --reps "$REPS" --warmup "$WARMUP" \
+        OMP_WAIT_POLICY=$TORCH_OMP_WAIT "$PY" bench/torch_explain.py --model "$MODEL" --T "$t" --reps "$REPS" --warmup "$WARMUP" \
             --threads "$3" --json >"$tmp/torch_$1_$2_$t.json"
         args+=(--torch "$tmp/torch_$1_$2_$t.json")
     done
@@ -76,6 +80,7 @@ verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's
 {
     echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"
     echo "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?') (pthread variant), openblas_get_corename() $core, OPENBLAS_VERBOSE=2 prints \"Core: ${verbose:-?}\", OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+    echo "PyTorch runs with OMP_WAIT_POLICY=$TORCH_OMP_WAIT (with libgomp's default active wait, torch at 2 threads was 4-6x slower here)"
     echo "Compiler: $(${CC:-cc} --version | head -n 1), the Makefile's flags (-O2 -mavx2 -mfma -mf16c)"
     echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "Load average (1/5/15 min) $loads. The machine is shared with other work: wall-clock figures are noisy."

@@ -96,6 +96,7 @@ typedef struct {
 int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b);  // inserts or overwrites
 const tk_pm_entry *tk_pairmap_get(const tk_pairmap *m, uint64_t key);
 int tk_pairmap_reserve(tk_pairmap *m, size_t n);
+void tk_pairmap_prefetch(const tk_pairmap *m, uint64_t key);
 void tk_pairmap_free(tk_pairmap *m);
 
 // ---- UTF-8 and Unicode -----------------------------------------------------------------------

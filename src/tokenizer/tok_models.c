@@ -192,6 +192,9 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
     if (tk_pairmap_reserve(&m->merges, merges->n)) return lrp_fail(err, "%s.merges: out of memory", path);
     tk_buf joined = {0};
     int guess = -1;
+    // (pair, rank, merged id) of every merge; inserted afterwards with prefetching.
+    tk_pm_entry *pending = malloc((merges->n ? merges->n : 1) * sizeof *pending);
+    if (!pending) return lrp_fail(err, "%s.merges: out of memory", path);
     enum { AHEAD = 8 };  // prefetch the hash slots of the merge AHEAD positions on
     uint32_t ha[2 * AHEAD], hb[2 * AHEAD];
     for (uint32_t t = 0; t < merges->n + AHEAD; t++) {
@@ -201,6 +204,7 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
             int bad = merge_parts(&merges->u.items[t], &a, &an, &b, &bn);
             if (bad) {
                 tk_buf_free(&joined);
+                free(pending);
                 if (bad == 1) return lrp_fail(err, "%s.merges[%u]: expected \"left right\" with exactly one space", path, t);
                 return lrp_fail(err, "%s.merges[%u]: expected \"left right\" or [\"left\", \"right\"]", path, t);
             }
@@ -217,6 +221,7 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
         if (ia < 0 || ib < 0) {
             snprintf(sub, sizeof sub, "%s.merges[%u]", path, i);
             tk_buf_free(&joined);
+            free(pending);
             return lrp_fail(err, "%s: token \"%.*s\" is not in the vocabulary", sub, (int)(ia < 0 ? an : bn),
                             ia < 0 ? a : b);
         }
@@ -228,6 +233,7 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
         joined.n = 0;
         if (tk_buf_put(&joined, a, an) || tk_buf_put(&joined, b, bn)) {
             tk_buf_free(&joined);
+            free(pending);
             return lrp_fail(err, "%s.merges: out of memory", path);
         }
         // Trained vocabularies usually number merge results consecutively (GPT-2: id 256 + i), so try
@@ -242,14 +248,20 @@ static int build_bpe(tk_model *m, tk_arena *arena, const tj_value *v, const char
         if (id < 0) {
             lrp_fail(err, "%s.merges[%u]: merged token \"%s\" is not in the vocabulary", path, i, joined.p);
             tk_buf_free(&joined);
+            free(pending);
             return -1;
         }
-        if (tk_pairmap_put(&m->merges, pair_key(ia, ib), (int)i, id)) {
-            tk_buf_free(&joined);
+        pending[i] = (tk_pm_entry){pair_key(ia, ib), (int)i, id};
+    }
+    tk_buf_free(&joined);
+    for (uint32_t t = 0; t < merges->n; t++) {
+        if (t + AHEAD < merges->n) tk_pairmap_prefetch(&m->merges, pending[t + AHEAD].key);
+        if (tk_pairmap_put(&m->merges, pending[t].key, pending[t].a, pending[t].b)) {
+            free(pending);
             return lrp_fail(err, "%s.merges: out of memory", path);
         }
     }
-    tk_buf_free(&joined);
+    free(pending);
     // One-character tokens by code point, so that splitting a word into symbols needs no hashing.
     if (!(m->cp_ids = malloc(65536 * sizeof *m->cp_ids))) return lrp_fail(err, "%s: out of memory", path);
     for (int c = 0; c < 65536; c++) m->cp_ids[c] = -1;

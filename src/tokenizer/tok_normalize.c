@@ -105,6 +105,9 @@ fail:
 
 static int unicode_form(const char *s, size_t len, int options, tk_buf *out) {
     if (len == 0) return 0;
+    size_t i = 0;
+    while (i < len && (unsigned char)s[i] < 0x80) i++;
+    if (i == len) return tk_buf_put(out, s, len);  // ASCII is unchanged by every normalization form
     if (len > (size_t)PTRDIFF_MAX / 8) return -1;
     utf8proc_uint8_t *dst = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,

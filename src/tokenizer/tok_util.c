@@ -225,6 +225,10 @@ int tk_pairmap_reserve(tk_pairmap *m, size_t n) {
     return cap > m->cap ? pairmap_grow_to(m, cap) : 0;
 }
 
+void tk_pairmap_prefetch(const tk_pairmap *m, uint64_t key) {
+    if (m->cap) __builtin_prefetch(&m->e[hash_u64(key) & (m->cap - 1)]);
+}
+
 int tk_pairmap_put(tk_pairmap *m, uint64_t key, int a, int b) {
     if ((m->n + 1) * 4 > m->cap * 3 && pairmap_grow(m)) return -1;
     size_t j = hash_u64(key) & (m->cap - 1);
