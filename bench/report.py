@@ -95,6 +95,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--engine", action="append", required=True)
     ap.add_argument("--torch", action="append", default=[])
+    ap.add_argument("--check-gguf", nargs=2, metavar=("ENGINE_DUMP", "GGUF_DUMP"),
+                    help="the engine's relevance on the checkpoint and on its F32 GGUF conversion")
+    ap.add_argument("--generate", action="append", default=[], help="bench_generate --json output")
     ap.add_argument("--machine", required=True)
     ap.add_argument("--out")
     ap.add_argument("--check", nargs=2, metavar=("ENGINE_DUMP", "TORCH_DUMP"),
@@ -155,6 +158,34 @@ def main(argv=None):
                  f"max |R_engine − R_torch| / max |R_torch| = {worst:.1e}.")
         lines += [check, ""]
         out_console.append(check)
+    gguf_check = ""
+    if a.check_gguf:
+        de, dg = load(a.check_gguf[0]), load(a.check_gguf[1])
+        worst = max(abs(x - y) for x, y in zip(de["relevance"], dg["relevance"])) / max(
+            max(abs(x) for x in de["relevance"]), 1e-30)
+        gguf_check = (f"The F32 GGUF against the safetensors checkpoint at T={len(de['relevance'])}: same target "
+                      f"{'yes' if de['target'] == dg['target'] else 'NO'}, max |ΔR| / max |R| = {worst:.1e}.")
+        out_console.append(gguf_check)
+    gens = [load(p) for p in a.generate]
+    if gens:
+        g0 = gens[0]
+        lines += ["## Generation (issue 4)", "",
+                  f"Greedy generation with the KV cache from a {g0['prompt']}-token prompt, {g0['generated']} new tokens "
+                  f"(median of {g0['reps']} after a warm-up), {g0['threads']} OpenBLAS thread(s); then one attnlrp "
+                  "explanation per generated token of the sequence before it (what `generate --explain` does), "
+                  f"T = {g0['prompt']}..{g0['prompt'] + g0['explained'] - 1}. GGUF files from "
+                  "`bench/make_bench_gguf.py` (same weights, q/k rows permuted to GGUF's adjacent RoPE pairs)."
+                  + (" " + gguf_check if gguf_check else ""), "",
+                  "| model file | weights | prefill ms | decode tokens/s | explain ms per generated token "
+                  "(mean; first, last) | peak RSS |", "|---|---|---|---|---|---|"]
+        for g in gens:
+            lines.append(f"| {os.path.basename(g['model'].rstrip('/'))} ({g['format']}) | {g['dtype']} | "
+                         f"{g['prefill_ms']:.0f} | {g['decode_tokens_per_s']:.1f} | {g['explain_ms_mean']:.0f}; "
+                         f"{g['explain_ms_first']:.0f}, {g['explain_ms_last']:.0f} | {mib(g['peak_rss_bytes'])} |")
+            out_console.append(f"generate {g['model']} ({g['dtype']}): prefill {g['prefill_ms']:.0f} ms, "
+                               f"{g['decode_tokens_per_s']:.1f} tokens/s, explain {g['explain_ms_mean']:.0f} ms "
+                               f"per generated token, peak RSS {mib(g['peak_rss_bytes'])}")
+        lines.append("")
     if torches:
         lines += [f"PyTorch {torches[0].get('torch', '?')}; its BLAS calls go to OpenBLAS core "
                   f"{torches[0]['openblas']['core']}.", ""]

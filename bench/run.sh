@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The speed benchmark of an explanation: builds the benchmark programs, writes the ~125M-parameter
 # benchmark checkpoint if it is missing, times the engine (bench_explain) and the PyTorch twin
-# (torch_explain.py) on the same ids and thread count, prints the tables and writes bench/RESULTS.md.
+# (torch_explain.py) on the same ids and thread count, then generation speed (bench_generate) on the
+# checkpoint and its F32/Q8_0 GGUF conversions, prints the tables and writes bench/RESULTS.md.
 #
 #     bench/run.sh                          # T = 128,512; 3 rounds of (engine, PyTorch), each timing
 #                                           # 2 repetitions after 1 warm-up; OpenBLAS's thread count
@@ -27,7 +28,7 @@ log=$(mktemp)
 if ! make -s bench >"$log" 2>&1; then
     # The CLI may be mid-change in a shared tree; the benchmark programs only need the library.
     echo "run.sh: 'make bench' failed (log: $log); building the benchmark programs alone" >&2
-    make -s build/bench/bench_explain build/bench/profile_explain
+    make -s build/bench/bench_explain build/bench/bench_generate build/bench/profile_explain
 fi
 if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
     "$PY" bench/make_bench_model.py "$MODEL"
@@ -40,6 +41,12 @@ json_get() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(ev
 
 args=()
 loads="before: $(load)"
+env_threads=${OPENBLAS_NUM_THREADS-}
+set_threads() {  # a pass's tag: a thread count, or "env" for the environment's own setting
+    if [ "$1" != env ]; then export OPENBLAS_NUM_THREADS=$1
+    elif [ -n "$env_threads" ]; then export OPENBLAS_NUM_THREADS=$env_threads
+    else unset OPENBLAS_NUM_THREADS; fi
+}
 if [ -z "$THREADS" ]; then passes=(env); else passes=(${THREADS//,/ }); fi
 run_engine() {  # tag round
     ./build/bench/bench_explain --model "$MODEL" --T "$T" --reps "$REPS" --warmup "$WARMUP" --json \
@@ -59,8 +66,7 @@ run_torch() {   # tag round threads; one process per length, so that each peak R
 }
 for round in $(seq 1 "$ROUNDS"); do
     for tag in "${passes[@]}"; do
-        # "env": OpenBLAS's own thread count (OPENBLAS_NUM_THREADS if the environment sets it, else the cores).
-        [ "$tag" = env ] || export OPENBLAS_NUM_THREADS=$tag
+        set_threads "$tag"
         threads=$(./build/bench/bench_explain --threads)
         if [ $((round % 2)) = 1 ]; then
             run_engine "$tag" "$round"; run_torch "$tag" "$round" "$threads"
@@ -71,9 +77,30 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# Generation (issue 4): tokens/s and explain latency per generated token, F32 and Q8_0, at the first
+# pass's thread count. BENCH_GENERATE=0 skips it.
+if [ "${BENCH_GENERATE:-1}" != 0 ]; then
+    set_threads "${passes[0]}"
+    for q in f32 q8_0; do
+        gguf="${MODEL%/}-$q.gguf"
+        [ -f "$gguf" ] || "$PY" bench/make_bench_gguf.py "$MODEL" "$gguf" --type "$q" >/dev/null
+    done
+    for m in "$MODEL" "${MODEL%/}-f32.gguf" "${MODEL%/}-q8_0.gguf"; do
+        ./build/bench/bench_generate --model "$m" --prompt 16 -n "${BENCH_GEN_N:-32}" --reps 3 --json \
+            >"$tmp/gen_$(basename "$m").json"
+        args+=(--generate "$tmp/gen_$(basename "$m").json")
+    done
+    loads="$loads; after generation: $(load)"
+fi
+
 first_t=${T%%,*}
 ./build/bench/bench_explain --model "$MODEL" --dump "$first_t" >"$tmp/engine_dump.json"
 "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$first_t" >"$tmp/torch_dump.json"
+check_gguf=()
+if [ -f "${MODEL%/}-f32.gguf" ]; then
+    ./build/bench/bench_explain --model "${MODEL%/}-f32.gguf" --dump "$first_t" >"$tmp/gguf_dump.json"
+    check_gguf=(--check-gguf "$tmp/engine_dump.json" "$tmp/gguf_dump.json")
+fi
 
 core=$(json_get "$tmp/engine_${passes[0]}_1.json" 'd["openblas"]["core"]')
 verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's/^Core: *//p' | head -n 1)
@@ -87,5 +114,5 @@ verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's
 } >"$tmp/machine.txt"
 rm -f "$log"
 "$PY" bench/report.py "${args[@]}" --machine "$tmp/machine.txt" --out "$OUT" \
-    --check "$tmp/engine_dump.json" "$tmp/torch_dump.json"
+    --check "$tmp/engine_dump.json" "$tmp/torch_dump.json" "${check_gguf[@]}"
 echo "wrote $OUT"

@@ -79,5 +79,13 @@ if $BIN explain --help | grep -q "usage: attnlrp explain"; then ok; else bad "ex
 if $BIN info --model "$M" | grep -q "3 layers, hidden 48, 4 heads (2 kv heads, head_dim 12)"; then ok; else bad "info"; fi
 if $BIN explain --model "$M" --ids 1,2,3 --format html | grep -q "<!DOCTYPE html>"; then ok; else bad "html"; fi
 
+# GGUF files carry their tokenizer: tokenize, generate and explain take text
+G=${ATTNLRP_SHARED:-../shared}/models/stories260K/stories260K.gguf
+if [ "$($BIN tokenize --model "$G" --format json "Once upon a time" | $PY -c "import json,sys; print(json.load(sys.stdin)['ids'])")" = "[1, 403, 407, 261, 378]" ]; then ok; else bad "tokenize gguf"; fi
+if [ "$($BIN generate --model "$G" "Once upon a time" -n 40)" = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball." ]; then ok; else bad "generate stories260K (README continuation)"; fi
+expect 1 "attnlrp: --set 0:172: neuron 172 out of range (0..171)" -- $BIN generate --model "$G" "Once" --set 0:172=0
+err=$($BIN explain --model "$G" "Once" --target zzzq 2>&1 >/dev/null); st=$?
+if [ $st = 1 ] && [[ "$err" == 'attnlrp: --target "zzzq" is '*' tokens, not one: " " ('*'"z"'*'"q" ('* ]]; then ok; else bad "multi-token --target: $st $err"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -380,6 +380,9 @@ TEST(errors_name_what_is_wrong) {
         {"{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"a\": 0}, \"unk_token\": \"a\"}, \"normalizer\": {\"type\": \"Sequence\", "
          "\"normalizers\": [{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"(\"}, \"content\": \"\"}]}}",
          "test.json: normalizer.normalizers[0].pattern.Regex: invalid regex: end pattern with unmatched parenthesis"},
+        {"{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"a\": 0}, \"unk_token\": \"a\"}, \"normalizer\": {\"type\": "
+         "\"Precompiled\", \"precompiled_charsmap\": \"CAAAAAEA\"}}",
+         "test.json: normalizer.precompiled_charsmap: not a SentencePiece charsmap"},
         {"{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"a\": 0}, \"unk_token\": \"a\"}, \"decoder\": {\"type\": \"CTC\"}}",
          "test.json: decoder.type: unsupported decoder \"CTC\""},
         {"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}}",

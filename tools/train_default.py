@@ -295,8 +295,10 @@ def check_tokenizer(tok):
 # Prompts
 
 class Task:
-    def __init__(self, tok):
+    def __init__(self, tok, grid=False):
         self.tok = tok
+        self.grid = grid
+        self.family = [key.split(":")[0] if key != "born" else "city" for key, _, _ in SLOTS]
         self.name_ids = {n: tok.token_id(" " + n) for n in NAMES}
         self.name_ids_bare = {n: tok.token_id(n) for n in NAMES}
         self.slots = []
@@ -314,16 +316,34 @@ class Task:
                         vi for vi in range(len(values))
                         if is_test_triple(ni, si, vi) == (split == "test")]
 
+    def sample_cells(self, rng, k):
+        """k (name, slot) pairs: k distinct slots, half of the time extended within a family
+        already chosen (cat and dog, car and hat, lives in and born in), and names from a pool
+        of 1..k people, so facts often share the person."""
+        slots = [rng.randrange(len(self.slots))]
+        while len(slots) < k:
+            fams = {self.family[s] for s in slots}
+            near = [s for s in range(len(self.slots)) if s not in slots and self.family[s] in fams]
+            if near and rng.random() < 0.5:
+                slots.append(rng.choice(near))
+            else:
+                slots.append(rng.choice([s for s in range(len(self.slots)) if s not in slots]))
+        pool = rng.sample(range(len(NAMES)), rng.randint(1, k))
+        return [(rng.choice(pool), s) for s in slots]
+
+    def sample_grid(self, rng, k):
+        """k (name, slot) pairs from a small grid of names x slots, so that distractors share the
+        person or the relation (the same relation for two people needs name binding)."""
+        n_names = rng.randint(1, min(k, 4))
+        n_slots = rng.randint(-(-k // n_names), min(k, -(-k // n_names) + 1))
+        names = rng.sample(range(len(NAMES)), n_names)
+        slots = rng.sample(range(len(self.slots)), n_slots)
+        return rng.sample([(n, s) for n in names for s in slots], k)
+
     def sample_facts(self, rng, split, k):
-        """k facts (name idx, slot idx, value idx) with unique (name, slot) and unique values,
-        drawn from a small grid of names x slots so distractors share names or relations."""
+        """k facts (name idx, slot idx, value idx) with unique (name, slot) and unique values."""
         while True:
-            n_names = rng.randint(1, min(k, 4))
-            n_slots = rng.randint(-(-k // n_names), min(k, -(-k // n_names) + 1))
-            names = rng.sample(range(len(NAMES)), n_names)
-            slots = rng.sample(range(len(self.slots)), n_slots)
-            cells = [(n, s) for n in names for s in slots]
-            cells = rng.sample(cells, k)
+            cells = self.sample_grid(rng, k) if self.grid else self.sample_cells(rng, k)
             facts, used = [], set()
             ok = True
             for n, s in cells:

@@ -35,7 +35,12 @@ static int open_tokenizer(const char *model, lrp_tokenizer **tok) {
     else if (default_model_path(path, sizeof path))
         return cli_error(1, "no --model given and no default model found (set ATTNLRP_MODEL or pass --model)");
     lrp_err err;
-    if (lrp_tokenizer_load(tok, path, &err)) return cli_error(1, "%s", err.msg);
+    char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    int gguf = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    if (f) fclose(f);
+    if (gguf ? lrp_tokenizer_from_gguf_file(tok, path, &err) : lrp_tokenizer_load(tok, path, &err))
+        return cli_error(1, "%s", err.msg);
     return 0;
 }
 

@@ -172,6 +172,10 @@ typedef struct tk_norm {
     char *content;                 // Replace content / Prepend text
     size_t content_len;
     int clean_text, chinese, strip_accents, lowercase;  // BertNormalizer
+    uint32_t *units;               // Precompiled: Darts-clone double array
+    size_t n_units;
+    char *pool;                    // Precompiled: NUL-separated replacement strings
+    size_t pool_len;
 } tk_norm;
 
 typedef enum {

@@ -20,7 +20,131 @@ void tk_norm_free(tk_norm *n) {
     free(n->kids);
     tk_pattern_free(&n->pat);
     free(n->content);
+    free(n->units);
+    free(n->pool);
     free(n);
+}
+
+// ---- Precompiled (SentencePiece charsmap) ----------------------------------------------------
+// precompiled_charsmap is base64 of: uint32 LE trie size in bytes, a Darts-clone double array of
+// that size (uint32 LE units), then the replacement strings, NUL-separated (sentencepiece
+// normalizer.cc; huggingface/tokenizers uses the spm_precompiled crate).
+
+static int b64_value(int c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+// Decodes standard base64 (padding optional); returns the length or -1.
+static long b64_decode(const char *s, size_t n, unsigned char *out) {
+    unsigned acc = 0;
+    int bits = 0;
+    long w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '=') break;
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0) return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[w++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return w;
+}
+
+static int build_precompiled(tk_norm *n, const tj_value *v, const char *path, lrp_err *err) {
+    const tj_value *s = tj_get(v, "precompiled_charsmap");
+    if (!s || s->type == TJ_NULL || (s->type == TJ_STRING && s->n == 0)) return 0;  // no rules: identity
+    if (s->type != TJ_STRING) return lrp_fail(err, "%s.precompiled_charsmap: expected a base64 string", path);
+    unsigned char *blob = malloc((size_t)s->n / 4 * 3 + 3);
+    if (!blob) return lrp_fail(err, "%s: out of memory", path);
+    long len = b64_decode(s->u.str, s->n, blob);
+    uint32_t trie_bytes = 0;
+    if (len >= 4) trie_bytes = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
+    if (len < 4 || trie_bytes % 4 || trie_bytes == 0 || (long)trie_bytes > len - 4) {
+        free(blob);
+        return lrp_fail(err, "%s.precompiled_charsmap: not a SentencePiece charsmap", path);
+    }
+    n->n_units = trie_bytes / 4;
+    n->pool_len = (size_t)len - 4 - trie_bytes;
+    n->units = malloc(n->n_units * sizeof *n->units);
+    n->pool = malloc(n->pool_len + 1);
+    if (!n->units || !n->pool) {
+        free(blob);
+        return lrp_fail(err, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < n->n_units; i++) {
+        const unsigned char *u = blob + 4 + 4 * i;
+        n->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+    }
+    memcpy(n->pool, blob + 4 + trie_bytes, n->pool_len);
+    n->pool[n->pool_len] = '\0';
+    free(blob);
+    if (tk_utf8_check(n->pool, n->pool_len) != n->pool_len)
+        return lrp_fail(err, "%s.precompiled_charsmap: replacement strings are not UTF-8", path);
+    return 0;
+}
+
+// The replacement of the shortest rule that is a prefix of s[0..len) (HF's transform: the first
+// result of common_prefix_search), or NULL.
+static const char *precompiled_lookup(const tk_norm *n, const char *s, size_t len) {
+    if (!n->n_units) return NULL;
+#define UNIT_OFFSET(u) (((u) >> 10) << (((u) & (1u << 9)) >> 6))
+    size_t pos = UNIT_OFFSET(n->units[0]);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        pos ^= c;
+        if (pos >= n->n_units) return NULL;
+        uint32_t unit = n->units[pos];
+        if ((unit & ((1u << 31) | 0xFF)) != c) return NULL;  // label
+        pos ^= UNIT_OFFSET(unit);
+        if (pos >= n->n_units) return NULL;
+        if ((unit >> 8) & 1) {  // has a leaf: its value is an offset into the pool
+            size_t at = n->units[pos] & ((1u << 31) - 1);
+            return at < n->pool_len ? n->pool + at : NULL;
+        }
+    }
+#undef UNIT_OFFSET
+    return NULL;
+}
+
+// Per extended grapheme cluster: a cluster shorter than 6 bytes is replaced as a whole if a rule
+// matches it, otherwise each character is looked up alone (normalizers/precompiled.rs).
+static int precompiled(const tk_norm *n, const char *s, size_t len, tk_buf *out) {
+    size_t g = 0;
+    utf8proc_int32_t state = 0;
+    int32_t prev = -1;
+    for (size_t i = 0; i <= len;) {
+        int32_t c = -1;
+        size_t l = 0;
+        if (i < len) l = tk_utf8_next(s + i, len - i, &c);
+        int brk = i == len || (prev >= 0 && utf8proc_grapheme_break_stateful(prev, c, &state));
+        if (brk && i > g) {
+            const char *r = i - g < 6 ? precompiled_lookup(n, s + g, i - g) : NULL;
+            if (r) {
+                if (tk_buf_put(out, r, strlen(r))) return -1;
+            } else {
+                for (size_t k = g; k < i;) {
+                    int32_t d;
+                    size_t dl = tk_utf8_next(s + k, i - k, &d);
+                    const char *rc = precompiled_lookup(n, s + k, dl);
+                    if (tk_buf_put(out, rc ? rc : s + k, rc ? strlen(rc) : dl)) return -1;
+                    k += dl;
+                }
+            }
+            g = i;
+        }
+        if (i == len) break;
+        prev = c;
+        i += l;
+    }
+    return 0;
 }
 
 static int dup_str(char **out, size_t *out_len, const tj_value *s) {
@@ -63,6 +187,9 @@ int tk_norm_build(tk_norm **out, const tj_value *v, const char *path, lrp_err *e
         if (!(n = norm_new(NORM_NMT))) goto oom;
     } else if (!strcmp(type, "ByteLevel")) {
         if (!(n = norm_new(NORM_BYTELEVEL))) goto oom;
+    } else if (!strcmp(type, "Precompiled")) {
+        if (!(n = norm_new(NORM_PRECOMPILED))) goto oom;
+        if (build_precompiled(n, v, path, err)) goto fail;
     } else if (!strcmp(type, "Strip")) {
         if (!(n = norm_new(NORM_STRIP))) goto oom;
         if (tk_json_bool(v, "strip_left", 1, path, &n->left, err) ||
@@ -339,7 +466,7 @@ int tk_norm_apply(const tk_norm *n, const char *s, size_t len, tk_buf *out) {
     case NORM_BERT: return bert_normalize(n, s, len, out);
     case NORM_NMT: return nmt(s, len, out);
     case NORM_BYTELEVEL: return bytelevel(s, len, out);
-    case NORM_PRECOMPILED: return tk_buf_put(out, s, len);
+    case NORM_PRECOMPILED: return precompiled(n, s, len, out);
     }
     return -1;
 }
