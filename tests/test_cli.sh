@@ -3,30 +3,7 @@
 # is wrong, the documented exit status (2 usage, 1 everything else), and no partial output file.
 set -u
 cd "$(dirname "$0")/.."
-BIN=${BUILD:-build}/attnlrp
-PY=/usr/bin/python3
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS "EXACT STDERR LINE" -- command...
-expect() {
-    local want_status=$1 want_err=$2
-    shift 3
-    local err status
-    err=$("$@" 2>&1 >/dev/null)
-    status=$?
-    if [ "$status" != "$want_status" ]; then bad "$* -> exit $status, expected $want_status (stderr: $err)"; return; fi
-    if [ "$(printf '%s\n' "$err" | wc -l)" != 1 ] || [ "$err" != "$want_err" ]; then
-        bad "$* -> stderr [$err], expected [$want_err]"
-        return
-    fi
-    ok
-}
+source tests/lib.sh
 
 $PY tests/reference/make_checkpoint.py "$tmp" llama_gqa >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 M=$tmp/llama_gqa
@@ -87,5 +64,4 @@ expect 1 "attnlrp: --set 0:172: neuron 172 out of range (0..171)" -- $BIN genera
 err=$($BIN explain --model "$G" "Once" --target zzzq 2>&1 >/dev/null); st=$?
 if [ $st = 1 ] && [[ "$err" == 'attnlrp: --target "zzzq" is '*' tokens, not one: " " ('*'"z"'*'"q" ('* ]]; then ok; else bad "multi-token --target: $st $err"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -4,31 +4,9 @@
 # documented exit status (2 usage, 1 everything else) for every bad input.
 set -u
 cd "$(dirname "$0")/.."
-BIN=${BUILD:-build}/attnlrp
+source tests/lib.sh
 G=tests/tokenizer/gpt2
 L=tests/tokenizer/llama2
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS "EXACT STDERR LINE" -- command...
-expect() {
-    local want_status=$1 want_err=$2
-    shift 3
-    local err status
-    err=$("$@" 2>&1 >/dev/null)
-    status=$?
-    if [ "$status" != "$want_status" ]; then bad "$* -> exit $status, expected $want_status (stderr: $err)"; return; fi
-    if [ "$(printf '%s\n' "$err" | wc -l)" != 1 ] || [ "$err" != "$want_err" ]; then
-        bad "$* -> stderr [$err], expected [$want_err]"
-        return
-    fi
-    ok
-}
 
 # same STDOUT -- command...: exit 0 and exactly this output
 same() {
@@ -81,5 +59,4 @@ printf '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [' >"$tmp/m/token
 expect 1 "attnlrp: $tmp/m/tokenizer.json: invalid JSON at line 1 column 57: unexpected end of input" -- $BIN tokenize --model "$tmp/m" x
 
 if $BIN tokenize --help | grep -q -- '--no-special'; then ok; else bad "tokenize --help"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
