@@ -156,9 +156,16 @@ int main(int argc, char **argv) {
         printf("{\"model\": \"%s\", \"format\": \"%s\", \"dtype\": \"%s\", \"threads\": %d, \"prompt\": %d, "
                "\"generated\": %d, \"reps\": %d, \"prefill_ms\": %.3f, \"decode_tokens_per_s\": %.3f, "
                "\"explained\": %d, \"explain_ms_mean\": %.3f, \"explain_ms_first\": %.3f, \"explain_ms_last\": %.3f, "
-               "\"peak_rss_bytes\": %lld}\n",
+               "\"peak_rss_bytes\": %lld",
                model, m->format, dtype, openblas_get_num_threads(), P, n_gen, reps, pf, tps, n_explain, mean_explain,
                first, last, (long long)ru.ru_maxrss * 1024);
+        printf(", \"prefill_ms_all\": [");
+        for (int r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", prefill[r]);
+        printf("], \"decode_tokens_per_s_all\": [");
+        for (int r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", decode_tps[r]);
+        printf("], \"explain_ms_all\": [");
+        for (int k = 0; k < n_explain; k++) printf("%s%.3f", k ? ", " : "", lat[k]);
+        printf("]}\n");
     } else {
         printf("%s (%s %s, %d threads): prompt %d, prefill %.1f ms, decode %.1f tokens/s over %d tokens; "
                "explain per generated token %.1f ms (mean of %d, T=%d..%d); peak RSS %.0f MiB\n",

@@ -85,10 +85,15 @@ if [ "${BENCH_GENERATE:-1}" != 0 ]; then
         gguf="${MODEL%/}-$q.gguf"
         [ -f "$gguf" ] || "$PY" bench/make_bench_gguf.py "$MODEL" "$gguf" --type "$q" >/dev/null
     done
-    for m in "$MODEL" "${MODEL%/}-f32.gguf" "${MODEL%/}-q8_0.gguf"; do
-        ./build/bench/bench_generate --model "$m" --prompt 16 -n "${BENCH_GEN_N:-32}" --reps 3 --json \
-            >"$tmp/gen_$(basename "$m").json"
-        args+=(--generate "$tmp/gen_$(basename "$m").json")
+    files=("$MODEL" "${MODEL%/}-f32.gguf" "${MODEL%/}-q8_0.gguf")
+    for round in $(seq 1 "$ROUNDS"); do   # alternate the order so that all three meet the same load
+        order=("${files[@]}")
+        [ $((round % 2)) = 1 ] || order=("${files[2]}" "${files[1]}" "${files[0]}")
+        for m in "${order[@]}"; do
+            out="$tmp/gen_${round}_$(basename "$m").json"
+            ./build/bench/bench_generate --model "$m" --prompt 16 -n "${BENCH_GEN_N:-32}" --reps 2 --json >"$out"
+            args+=(--generate "$out")
+        done
     done
     loads="$loads; after generation: $(load)"
 fi

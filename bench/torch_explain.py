@@ -21,6 +21,7 @@ import statistics
 import struct
 import sys
 import time
+import warnings
 
 sys.dont_write_bytecode = True
 import numpy as np  # noqa: E402
@@ -66,12 +67,9 @@ def load_weights(model_dir):
             arr = raw.view("<f2").astype(np.float32)
         else:
             raise ref.ReferenceError(f"{name}: dtype {info['dtype']} not supported here")
-        # torch warns about non-writable arrays; the tensors are only ever read.
-        with np.errstate(all="ignore"):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out[name] = torch.from_numpy(arr.reshape(info["shape"]))
+        with warnings.catch_warnings():  # torch warns about read-only arrays; these are only ever read
+            warnings.simplefilter("ignore")
+            out[name] = torch.from_numpy(arr.reshape(info["shape"]))
     return out
 
 

@@ -48,8 +48,14 @@ NAMES = """Mia Leo Ava Noah Emma Liam Olivia Lucas Zoe Ethan Lily Jack Grace Owe
 Adam Nora Sam Anna Ben Eva Dan Iris Hugo Rosa Omar Sara Ivan Lena Paul Tara Felix Nina Theo Maya
 Alex Kate John Mark Amy Eric Lisa Tim Julia Victor Helen""".split()
 
-PET_NAMES = """Tom Rex Kiwi Max Bella Luna Coco Milo Daisy Oscar Ruby Buddy Rocky Pepper Ginger Biscuit
-Shadow Bingo Fluffy Simba Nemo Zeus Teddy Muffin Peanut Sunny Pickles Waffles""".split()
+PET_NAMES = {  # one list per animal, so the animal asked about fixes the kind of name
+    "cat": "Tom Luna Whiskers Mittens Kitty Tiger Smokey Misty Salem Cleo Simba Garfield",
+    "dog": "Rex Max Buddy Rocky Bella Duke Rover Fido Spot Bingo Lassie Bruno",
+    "bird": "Kiwi Tweety Polly Sunny Rio Pip Echo Skye Mango Chirpy Zazu Iago",
+    "horse": "Spirit Thunder Storm Comet Blaze Apollo Dusty Shadow Pegasus Flash Maple Silver",
+    "rabbit": "Thumper Bunny Clover Hazel Snowball Cotton Peanut Oreo Biscuit Flopsy Nibbles Pepper",
+}
+PET_NAMES = {a: v.split() for a, v in PET_NAMES.items()}
 COLOURS = """red blue green yellow black white pink purple orange brown grey silver golden beige
 violet navy""".split()
 CITIES = """Paris London Rome Berlin Madrid Vienna Prague Oslo Dublin Lisbon Athens Cairo Tokyo
@@ -72,7 +78,7 @@ THINGS = ["car", "bike", "hat", "coat", "house"]
 
 # A slot is one kind of fact; its template has a {n} (name) and a {v} (value) that ends it.
 # The query is the template cut just before " {v}".
-SLOTS = ([("pet:" + a, "{n}'s " + a + " is called {v}.", PET_NAMES) for a in ANIMALS] +
+SLOTS = ([("pet:" + a, "{n}'s " + a + " is called {v}.", PET_NAMES[a]) for a in ANIMALS] +
          [("colour:" + t, "{n}'s " + t + " is {v}.", COLOURS) for t in THINGS] +
          [("city", "{n} lives in {v}.", CITIES),
           ("born", "{n} was born in {v}.", CITIES),
@@ -295,10 +301,11 @@ def check_tokenizer(tok):
 # Prompts
 
 class Task:
-    def __init__(self, tok, grid=False):
+    def __init__(self, tok):
         self.tok = tok
-        self.grid = grid
-        self.family = [key.split(":")[0] if key != "born" else "city" for key, _, _ in SLOTS]
+        # the value type of each slot: slots sharing a value list (colours, cities) share a type
+        self.vtype = [next(j for j, other in enumerate(SLOTS) if other[2] is values)
+                      for _, _, values in SLOTS]
         self.name_ids = {n: tok.token_id(" " + n) for n in NAMES}
         self.name_ids_bare = {n: tok.token_id(n) for n in NAMES}
         self.slots = []
@@ -316,34 +323,26 @@ class Task:
                         vi for vi in range(len(values))
                         if is_test_triple(ni, si, vi) == (split == "test")]
 
-    def sample_cells(self, rng, k):
-        """k (name, slot) pairs: k distinct slots, half of the time extended within a family
-        already chosen (cat and dog, car and hat, lives in and born in), and names from a pool
-        of 1..k people, so facts often share the person."""
-        slots = [rng.randrange(len(self.slots))]
-        while len(slots) < k:
-            fams = {self.family[s] for s in slots}
-            near = [s for s in range(len(self.slots)) if s not in slots and self.family[s] in fams]
-            if near and rng.random() < 0.5:
-                slots.append(rng.choice(near))
-            else:
-                slots.append(rng.choice([s for s in range(len(self.slots)) if s not in slots]))
-        pool = rng.sample(range(len(NAMES)), rng.randint(1, k))
-        return [(rng.choice(pool), s) for s in slots]
+    def sample_cells(self, rng, k, clash=False):
+        """k (name, slot) pairs whose slots have k different value types, names from a pool of
+        1..k people (facts often share the person). With clash, the first two pairs share a value
+        type (the same slot for two people, or e.g. car and hat): the diagnostic set."""
+        types = rng.sample(sorted(set(self.vtype)), k - 1 if clash else k)
+        slots = [rng.choice([s for s in range(len(self.slots)) if self.vtype[s] == t])
+                 for t in types]
+        pool = rng.sample(range(len(NAMES)), rng.randint(2 if clash else 1, k))
+        cells = [(rng.choice(pool), s) for s in slots]
+        if clash:
+            n, s = cells[0]
+            same = [(m, t) for m in pool for t in range(len(self.slots))
+                    if self.vtype[t] == self.vtype[s] and (m, t) != (n, s)]
+            cells.insert(1, rng.choice(same))
+        return cells
 
-    def sample_grid(self, rng, k):
-        """k (name, slot) pairs from a small grid of names x slots, so that distractors share the
-        person or the relation (the same relation for two people needs name binding)."""
-        n_names = rng.randint(1, min(k, 4))
-        n_slots = rng.randint(-(-k // n_names), min(k, -(-k // n_names) + 1))
-        names = rng.sample(range(len(NAMES)), n_names)
-        slots = rng.sample(range(len(self.slots)), n_slots)
-        return rng.sample([(n, s) for n in names for s in slots], k)
-
-    def sample_facts(self, rng, split, k):
+    def sample_facts(self, rng, split, k, clash=False):
         """k facts (name idx, slot idx, value idx) with unique (name, slot) and unique values."""
         while True:
-            cells = self.sample_grid(rng, k) if self.grid else self.sample_cells(rng, k)
+            cells = self.sample_cells(rng, k, clash)
             facts, used = [], set()
             ok = True
             for n, s in cells:
@@ -419,10 +418,15 @@ class Task:
         _, ids, positions, answers, _, _ = self.prompt(facts, queries)
         return ids, positions, answers
 
-    def eval_record(self, rng, split, k=None, index=None):
+    def eval_record(self, rng, split, k=None, index=None, clash=False):
         k = k if k is not None else rng.randint(2, 5)
-        facts = self.sample_facts(rng, split, k)
-        qi = index if index is not None else rng.randrange(k)
+        facts = self.sample_facts(rng, split, k, clash)
+        if clash:  # query one of the two same-type facts, then shuffle
+            qf = facts[rng.randrange(2)]
+            rng.shuffle(facts)
+            qi = facts.index(qf)
+        else:
+            qi = index if index is not None else rng.randrange(k)
         text, ids, positions, answers, fact_spans, value_spans = self.prompt(facts, [facts[qi]])
         n, s, v = facts[qi]
         target = " " + self.slots[s][3][v]
@@ -640,10 +644,10 @@ def accuracy(model, items, batch_size=128):
     return hits / len(items), prob / len(items)
 
 
-def eval_items(task, rng, split, n):
+def eval_items(task, rng, split, n, clash=False):
     items = []
     for _ in range(n):
-        rec, ids, ans = task.eval_record(rng, split)
+        rec, ids, ans = task.eval_record(rng, split, clash=clash)
         items.append((ids, len(ids) - 1, ans))
     return items
 
@@ -655,16 +659,16 @@ def main():
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--data", default="data", help="where eval.jsonl goes")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--weight-decay", type=float, default=0.01)
-    ap.add_argument("--hidden", type=int, default=96)
+    ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--kv-heads", type=int, default=4)
-    ap.add_argument("--intermediate", type=int, default=256)
+    ap.add_argument("--kv-heads", type=int, default=2)
+    ap.add_argument("--intermediate", type=int, default=192)
     ap.add_argument("--eval-records", type=int, default=400)
     ap.add_argument("--eval-extra", type=int, default=4000,
                     help="further held-out prompts (not written) for a tighter accuracy estimate")
@@ -695,6 +699,7 @@ def main():
         items.append((ids, len(ids) - 1, ans))
     extra = eval_items(task, eval_rng, "test", a.eval_extra)
     seen_items = eval_items(task, random.Random(a.seed + 99), "train", 1000)
+    clash_items = eval_items(task, random.Random(a.seed + 98), "test", 1000, clash=True)
     # The ids built from the pieces are what the tokenizer gives for the text, and decode back.
     for rec, (ids, _, ans) in zip(records, items):
         assert tok.encode(rec["text"]) == ids, rec["text"]
@@ -756,6 +761,7 @@ def main():
     acc_eval, p_eval = accuracy(model, items)
     acc_extra, p_extra = accuracy(model, extra)
     acc_seen, _ = accuracy(model, seen_items)
+    acc_clash, _ = accuracy(model, clash_items)
     by_k = {}
     for k in range(2, 6):
         sub = [it for it, r in zip(items, records) if r["n_facts"] == k]
@@ -764,6 +770,8 @@ def main():
           "%d further held-out prompts %.4f; train-split prompts %.4f" %
           (acc_eval, len(items), p_eval, len(extra), acc_extra, acc_seen))
     print("by number of facts: " + ", ".join("%d: %.3f" % kv for kv in by_k.items()))
+    print("diagnostic, outside the task: %d prompts with two facts of the queried value type: "
+          "%.4f" % (len(clash_items), acc_clash))
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
@@ -789,6 +797,7 @@ def main():
     total_s = time.perf_counter() - t_start
     stats = {"params": n_params, "acc_eval": acc_eval, "n_eval": len(items), "p_eval": p_eval,
              "acc_extra": acc_extra, "n_extra": len(extra), "acc_seen": acc_seen, "by_k": by_k,
+             "acc_clash": acc_clash, "n_clash": len(clash_items),
              "train_s": train_s, "total_s": total_s, "vocab": len(vocab), "merges": len(merges),
              "log": log}
     write_model_card(os.path.join(a.out, "README.md"), a, cfg, stats)

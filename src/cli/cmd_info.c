@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "formats/gguf.h"
 #include "models/model.h"
 
 static const char info_usage[] =
@@ -40,7 +41,8 @@ int cmd_info(int argc, char **argv) {
     char tok_path[4200];
     struct stat st;
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", path);
-    int has_tok = stat(tok_path, &st) == 0 || !strcmp(m->format, "gguf");
+    int has_tok = !strcmp(m->format, "gguf") ? lrp_gguf_get(&m->tf, "tokenizer.ggml.tokens") != NULL
+                                             : stat(tok_path, &st) == 0;
     static const char *const scaling[] = {"none", "linear", "llama3"};
     static const char *const pairing[] = {"halves (rotate_half)", "adjacent (interleaved)"};
     int json = !strcmp(format, "json");

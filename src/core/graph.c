@@ -1,6 +1,7 @@
 #include "core/graph.h"
 
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,30 @@
 
 struct lrp_arena_chunk {
     lrp_arena_chunk *next;
-    size_t size;
+    size_t size;          // usable bytes
     size_t used;
+    size_t mapped;        // bytes of the mapping, header included
     unsigned char *base;  // ARENA_ALIGN-aligned start of the usable area
 };
+
+// Chunks are mapped directly (not malloc'ed) and asked for transparent huge pages: an explanation
+// touches up to gigabytes of fresh activations, and 4 KiB page faults were a sixth of its time.
+static lrp_arena_chunk *chunk_map(size_t size) {
+    size_t header = (sizeof(lrp_arena_chunk) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    size_t total = header + size;
+    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, total, MADV_HUGEPAGE);
+#endif
+    lrp_arena_chunk *c = p;
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    c->mapped = total;
+    c->base = (unsigned char *)p + header;
+    return c;
+}
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err) {
     memset(g, 0, sizeof *g);
@@ -32,7 +53,7 @@ void lrp_graph_free(lrp_graph *g) {
     lrp_arena_chunk *c = g->chunks;
     while (c) {
         lrp_arena_chunk *next = c->next;
-        free(c);
+        munmap(c, c->mapped);
         c = next;
     }
     free(g->nodes);
@@ -53,27 +74,18 @@ void *lrp_graph_fail(lrp_graph *g, const char *fmt, ...) {
 
 void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero) {
     if (g->failed) return NULL;
+    if (bytes > SIZE_MAX / 2) return lrp_graph_fail(g, "allocation of %zu bytes too large", bytes);
     bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    // First fit over the chunks: after lrp_graph_reset every chunk is free again.
     lrp_arena_chunk *c = g->chunks;
-    if (!c || c->size - c->used < bytes) {
+    while (c && c->size - c->used < bytes) c = c->next;
+    if (!c) {
         size_t size = bytes > ARENA_CHUNK_BYTES ? bytes : ARENA_CHUNK_BYTES;
-        if (size > SIZE_MAX - sizeof *c - ARENA_ALIGN) return lrp_graph_fail(g, "allocation of %zu bytes too large", bytes);
-        lrp_arena_chunk *n = malloc(sizeof *n + size + ARENA_ALIGN);
-        if (!n) return lrp_graph_fail(g, "out of memory: could not allocate %zu MB of activations", size >> 20);
-        n->size = size;
-        n->used = 0;
-        uintptr_t p = (uintptr_t)(n + 1);
-        n->base = (unsigned char *)((p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+        c = chunk_map(size);
+        if (!c) return lrp_graph_fail(g, "out of memory: could not allocate %zu MB of activations", size >> 20);
         g->bytes_allocated += size;
-        // A big one-off chunk goes behind the current one so the current one keeps being filled.
-        if (c && size == bytes) {
-            n->next = c->next;
-            c->next = n;
-        } else {
-            n->next = c;
-            g->chunks = n;
-        }
-        c = n;
+        c->next = g->chunks;
+        g->chunks = c;
     }
     void *p = c->base + c->used;
     c->used += bytes;

@@ -80,7 +80,11 @@ lrp_act *op_activation(lrp_graph *g, lrp_act *x, lrp_act_fn f) {
     lrp_act *y = lrp_act_new(g, x->rows, x->cols);
     if (!y) return NULL;
     size_t N = (size_t)x->rows * x->cols;
-    for (size_t i = 0; i < N; i++) y->x[i] = lrp_act_fn_eval(f, x->x[i]);
+    if (f == LRP_ACT_SILU) {  // the hot one: float math (the others go through the double reference)
+        for (size_t i = 0; i < N; i++) y->x[i] = x->x[i] / (1.0f + expf(-x->x[i]));
+    } else {
+        for (size_t i = 0; i < N; i++) y->x[i] = lrp_act_fn_eval(f, x->x[i]);
+    }
     lrp_node *n = lrp_graph_record(g, "activation", activation_backward, y);
     if (!n) return NULL;
     n->in[0] = x;
