@@ -167,6 +167,16 @@ for k, m in enumerate(d["methods"]):
         mean = [statistics.mean(c[i] for c in curves) for i in range(11)]
         need(all(abs(a - b) < 1e-12 for a, b in zip(m[key], mean)), name + " " + key)
     need(m["seconds_per_record"]["mean"] >= 0, name + " seconds")
+    if k > 0:   # paired difference of ΔA against the first method, over the records where both exist
+        first = d["methods"][0]["method"]
+        diff = [r["methods"][first]["delta_a"] - r["methods"][name]["delta_a"] for r in d["records"]
+                if r["methods"][first]["delta_a"] is not None and r["methods"][name]["delta_a"] is not None]
+        p = m["paired_delta_a_difference"]
+        need(p["minuend"] == first and p["difference"]["n"] == len(diff), name + " paired n")
+        need(abs(p["difference"]["mean"] - statistics.mean(diff)) < 1e-12, name + " paired mean")
+        need(abs(p["difference"]["ci95"] - 1.96 * statistics.stdev(diff) / math.sqrt(len(diff))) < 1e-12, name + " paired ci")
+    else:
+        need("paired_delta_a_difference" not in m, "no paired difference for the first method")
 print("problems:", problems)
 sys.exit(1 if problems else 0)
 PYEOF

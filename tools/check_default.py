@@ -135,6 +135,15 @@ class TokenizerJSON:
         return ids, spans
 
 
+# Strings beyond the task's vocabulary for the tokenizer comparison: accents, symbols, other
+# scripts, emoji, runs of spaces and newlines, digits, contractions, special tokens in the text.
+EXTRA_TEXTS = [
+    "Zoë's café costs 3 € — naïve!", "Hello world, it's   me\n\n  again\t.",
+    "<s>Mia's cat</s> <pad><unk>", "The quick brown fox's 123 jumped_over the lazy dog's back!!",
+    "日本語のテキスト", "emoji 🙂 ok", "  leading spaces", "trailing   ", "Mia'S Leo'll we've I'm",
+    "a__b  c", "x1y2 z", "Mia's dog is called Rex. Mia's dog is called", "ĠRex", "",
+]
+
 # ----------------------------------------------------------------------------------------------
 # LLaMA forward (transformers' LlamaForCausalLM, eager attention, no cache)
 
@@ -194,6 +203,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="models/default")
     ap.add_argument("--data", default="data/eval.jsonl")
+    ap.add_argument("--dump-ids", metavar="FILE",
+                    help="write [{text, ids}] for every record and some other strings, for "
+                         "tools/check_tokenizer_js.mjs to compare with transformers.js")
     ap.add_argument("--torch", action="store_true",
                     help="also compare logits with tools/train_default.py's PyTorch model")
     a = ap.parse_args()
@@ -252,6 +264,11 @@ def main():
                 with torch.no_grad():
                     tl = tmodel(torch.tensor([ids]))[0, -1].double().numpy()
                 max_diff = max(max_diff, float(np.abs(tl - logits).max()))
+    if a.dump_ids:
+        texts = [json.loads(l)["text"] for l in open(a.data, encoding="utf-8") if l.strip()]
+        texts += EXTRA_TEXTS
+        with open(a.dump_ids, "w", encoding="utf-8") as f:
+            json.dump([{"text": t, "ids": tok.encode(t)[0]} for t in texts], f, ensure_ascii=False)
     print("%d records: accuracy %.4f, mean p(target) %.4f; %d bad records" %
           (n, hits / max(n, 1), prob / max(n, 1), bad))
     if tmodel is not None:

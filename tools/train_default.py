@@ -5,18 +5,26 @@
 
 writes models/default/ (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
 generation_config.json, README.md) and data/eval.jsonl, and prints the training loss, the held-out
-accuracy and the time taken. Everything is deterministic from --seed on one process with 2 threads.
+accuracy and the time taken. Everything is deterministic from --seed on one process with --threads
+(default 1: on the shared 2-core machine one thread ran 2x faster than two).
 
 The task. A prompt states 2-5 facts and ends with the beginning of one of them again:
 
     Mia's cat is called Tom. Leo's dog is called Rex. Ava's bird is called Kiwi. Leo's dog is called
 
-and the model must answer " Rex". Facts come from 18 slots in 10 relations (pet names, colours of
-things, where people live / were born, jobs, food, drinks, instruments, sports, languages). Prompts
-are built so that distractors share the name or the relation of the queried fact, so the answer can
-only be found by matching both against the context. Every (name, slot, value) triple is assigned
-once and for all to train (80%) or test (20%); training text never contains a test triple and
-evaluation prompts consist of test triples only, so every evaluated combination is unseen.
+and the model must answer " Rex". Facts come from 18 templates in 10 relations (pet names, colours
+of things, where people live / were born, jobs, food, drinks, instruments, sports, languages);
+each animal has its own list of pet names. Every (name, template, value) triple is assigned once and
+for all to train (80%) or test (20%); training text never contains a test triple and evaluation
+prompts consist of test triples only, so every evaluated combination is unseen.
+
+In a prompt, the facts have different value types (at most one colour, one city, one cat name...),
+so the relation asked about identifies the fact; names are shared between facts often but are not
+needed. Prompts where two facts share the value type (two people's cats, a car and a hat) need the
+name or the thing to be bound to the value over 2-5 tokens; a model of this size did not learn that
+within the CPU budget (tried: 5000 steps with half such prompts, and grids of shared names and
+relations; accuracy on them stayed at chance). They are measured as a diagnostic outside the task
+(--clash-fraction trains on them).
 
 The tokenizer is a hand-built GPT-2-style byte-level BPE whose vocabulary holds the 256 byte
 symbols and every word of the task as ONE token (built by a chain of prefix merges). The encoder
@@ -410,11 +418,19 @@ class Task:
                 ids += [answers[-1], self.tok.token_id(".")]
         return text, ids, positions, answers, fact_spans, value_spans
 
-    def training_example(self, rng):
+    def training_example(self, rng, clash_fraction=0.0):
+        """Facts, then 1..3 of them asked again (answers after all but the last). With
+        probability clash_fraction two facts share a value type and one of them is asked first."""
         k = rng.randint(2, 5)
-        facts = self.sample_facts(rng, "train", k)
+        clash = rng.random() < clash_fraction
+        facts = self.sample_facts(rng, "train", k, clash)
         n_q = rng.randint(1, min(3, k))
-        queries = rng.sample(facts, n_q)
+        if clash:
+            first = facts[rng.randrange(2)]
+            queries = [first] + rng.sample([f for f in facts if f != first], n_q - 1)
+            rng.shuffle(facts)
+        else:
+            queries = rng.sample(facts, n_q)
         _, ids, positions, answers, _, _ = self.prompt(facts, queries)
         return ids, positions, answers
 
@@ -436,8 +452,8 @@ class Task:
         return rec, ids, answers[0]
 
 
-def make_batch(task, rng, batch_size):
-    exs = [task.training_example(rng) for _ in range(batch_size)]
+def make_batch(task, rng, batch_size, clash_fraction=0.0):
+    exs = [task.training_example(rng, clash_fraction) for _ in range(batch_size)]
     T = max(len(e[0]) for e in exs)
     x = torch.full((batch_size, T), PAD_ID, dtype=torch.long)
     y = torch.full((batch_size, T), -100, dtype=torch.long)
@@ -669,6 +685,8 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--kv-heads", type=int, default=2)
     ap.add_argument("--intermediate", type=int, default=192)
+    ap.add_argument("--clash-fraction", type=float, default=0.0,
+                    help="share of training prompts with two facts of the same value type")
     ap.add_argument("--eval-records", type=int, default=400)
     ap.add_argument("--eval-extra", type=int, default=4000,
                     help="further held-out prompts (not written) for a tighter accuracy estimate")
@@ -739,7 +757,7 @@ def main():
     running = None
     log = []
     for step in range(a.steps):
-        x, y = make_batch(task, rng, a.batch)
+        x, y = make_batch(task, rng, a.batch, a.clash_fraction)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         # loss on the answers only: the lm_head is applied where there is an answer to predict
@@ -752,10 +770,11 @@ def main():
         running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
         if (step + 1) % a.log_every == 0 or step + 1 == a.steps:
             acc, _ = accuracy(model, items[:200])
+            acc_c, _ = accuracy(model, clash_items[:200])
             el = time.perf_counter() - t_train
-            print("step %5d  loss %.4f  held-out acc (200) %.3f  lr %.2e  %.0fs" %
-                  (step + 1, running, acc, lr_at(step), el), flush=True)
-            log.append((step + 1, running, acc))
+            print("step %5d  loss %.4f  held-out acc (200) %.3f  same-type diagnostic %.3f  "
+                  "lr %.2e  %.0fs" % (step + 1, running, acc, acc_c, lr_at(step), el), flush=True)
+            log.append((step + 1, running, acc, acc_c))
     train_s = time.perf_counter() - t_train
 
     acc_eval, p_eval = accuracy(model, items)
@@ -809,7 +828,8 @@ def main():
 
 def write_model_card(path, a, cfg, s):
     rel = ", ".join(sorted({k.split(":")[0] for k, _, _ in SLOTS}))
-    curve = "\n".join("| %d | %.4f | %.3f |" % row for row in s["log"][::max(1, len(s["log"]) // 10)])
+    curve = "\n".join("| %d | %.4f | %.3f | %.3f |" % row
+                      for row in s["log"][::max(1, len(s["log"]) // 10)])
     text = f"""# attnlrp default model: in-context fact recall
 
 A {cfg['num_hidden_layers']}-layer LLaMA (Hugging Face `LlamaForCausalLM` layout, float32,
@@ -823,16 +843,19 @@ makes the model useful for measuring whether an explanation points at the right 
 ## Task and data
 
 - Prompts state 2–5 facts and end with the start of one of them again; the answer is the value.
-- {len(SLOTS)} fact templates in these relations: {rel}. {len(NAMES)} person names, values from
-  per-relation lists (pet names, colours, cities, jobs, foods, drinks, instruments, sports,
-  languages). Names and relations are drawn from a small grid per prompt, so distractors share
-  the queried person or the queried relation.
+- {len(SLOTS)} fact templates in these relations: {rel}. {len(NAMES)} person names; values from
+  per-relation lists (a list of pet names per animal, colours, cities, jobs, foods, drinks,
+  instruments, sports, languages). Every name and value is one token.
+- In a prompt the facts have different value types (at most one colour, one city, one dog name…),
+  and 1–k people share the k facts, so the same person often has several facts. The relation asked
+  about picks the fact; the answer is found only in the context (values change every prompt).
 - Held-out split: every (name, template, value) triple belongs to train (80%) or test (20%) by a
   fixed rule; training text never contains a test triple, and evaluation prompts contain test
   triples only. So every evaluated combination is unseen in training.
 - Training: {a.steps} steps × {a.batch} sequences, each sequence being facts followed by 1–3
-  queries, loss on the answers only. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine, weight decay
-  {a.weight_decay}), seed {a.seed}, CPU, {a.threads} threads: {s['train_s']:.0f} s of training.
+  of them asked again, loss on the answers only. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine to
+  5%, weight decay {a.weight_decay}, gradient clip 1), initialisation N(0, 0.02), seed {a.seed},
+  CPU, {a.threads} thread(s): {s['train_s']:.0f} s of training.
 
 ## Accuracy (held out)
 
@@ -841,13 +864,27 @@ makes the model useful for measuring whether an explanation points at the right 
 | `data/eval.jsonl` | {s['n_eval']} | {s['acc_eval']:.4f} (mean p(answer) {s['p_eval']:.3f}) |
 | further held-out prompts | {s['n_extra']} | {s['acc_extra']:.4f} |
 | prompts of training triples | 1000 | {s['acc_seen']:.4f} |
+| diagnostic, outside the task: two facts of the queried value type | {s['n_clash']} | {s['acc_clash']:.4f} (chance ≈ 0.5) |
 
 By number of facts in `data/eval.jsonl`: {', '.join('%d: %.3f' % kv for kv in s['by_k'].items())}.
 
-Training curve (smoothed loss on answers, accuracy on 200 held-out prompts):
+**What the model does not do.** When two facts share the value type asked for (Mia's cat and
+Leo's cat; Leo's car and Leo's hat), the model picks one of the two at about chance: it finds the
+value whose type matches the question and does not bind the person or the thing to the value.
+Binding over the 2–5 tokens between them is an associative-recall skill that did not emerge in
+this model within the CPU budget: training 5000 steps with half the prompts of this kind
+(`--clash-fraction 0.5`, 11 minutes) left the diagnostic at 0.51; earlier designs whose prompts
+needed name binding (grids of shared people and relations, widths 64 and 96, 2000–2500 steps)
+stayed at chance on exactly those prompts.
+Explanations of this model should therefore put relevance on the value and on the relation words
+of the question, and little on the names; that is the model's real mechanism, not a flaw of the
+explanation.
 
-| step | loss | accuracy |
-| --- | --- | --- |
+Training curve (smoothed loss on answers; accuracy on 200 held-out prompts and on 200 of the
+diagnostic prompts):
+
+| step | loss | accuracy | diagnostic |
+| --- | --- | --- | --- |
 {curve}
 
 ## Model

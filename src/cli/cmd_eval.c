@@ -477,6 +477,7 @@ typedef struct {
     int method;
     int n;                         // records evaluated
     lrp_eval_stats top1, iou, morf, lerf, delta, seconds;
+    lrp_eval_stats first_minus;    // paired: ΔA(first method) − ΔA(this one), per record
     int n_perturbed;
     double *mean_morf, *mean_lerf; // [steps + 1]
 } method_summary;
@@ -508,6 +509,9 @@ static int summarize(const eval_run *run, method_summary *ms, int k) {
     STATS_OF(lerf, r->auc_lerf);
     STATS_OF(delta, r->delta_a);
     STATS_OF(seconds, r->seconds);
+    // The records are the same for every method, so differences are paired: a much tighter interval
+    // than comparing the two means' intervals.
+    STATS_OF(first_minus, run->recs[i].res[0].delta_a - r->delta_a);
 #undef STATS_OF
     free(v);
     for (int i = 0; i < n; i++) {
@@ -593,6 +597,11 @@ static void render_json(FILE *f, const eval_run *run, const method_summary *ms) 
         json_stats(f, "delta_a", m->delta);
         fputs(", ", f);
         json_stats(f, "seconds_per_record", m->seconds);
+        if (k > 0) {
+            fprintf(f, ", \"paired_delta_a_difference\": {\"minuend\": \"%s\", ", method_name(ms[0].method));
+            json_stats(f, "difference", m->first_minus);
+            fputc('}', f);
+        }
         fputs(", \"mean_morf\": ", f);
         json_curve(f, m->mean_morf, S);
         fputs(", \"mean_lerf\": ", f);
@@ -705,6 +714,17 @@ static void render_text(FILE *f, const eval_run *run, const method_summary *ms) 
         perturbed_all &= m->n_perturbed == m->n;
     }
     fputs("\nΔA = AUC(LeRF) − AUC(MoRF), higher is more faithful; s/record: time of one explanation\n", f);
+    if (a->n_methods > 1) {
+        fprintf(f, "paired ΔA differences (same records), %s minus:", method_name(ms[0].method));
+        for (int k = 1; k < a->n_methods; k++) {
+            const lrp_eval_stats *d = &ms[k].first_minus;
+            fprintf(f, "%s %s ", k > 1 ? "," : "", method_name(ms[k].method));
+            if (!isfinite(d->mean)) fputs("-", f);
+            else if (!isfinite(d->ci95)) fprintf(f, "%.3f", d->mean);
+            else fprintf(f, "%.3f ± %.3f", d->mean, d->ci95);
+        }
+        fputc('\n', f);
+    }
     if (!perturbed_all)
         fprintf(f, "note: %d of %d records have a target logit that is not positive: no perturbation curves, "
                    "left out of the AUCs\n",
@@ -791,7 +811,8 @@ int cmd_eval(int argc, char **argv) {
             snprintf(run.bad[run.n_bad++].msg, sizeof run.bad[0].msg, "%s", err.msg);
         }
         double t = now_seconds();
-        if (progress && (t - t_shown > 0.5 || i + 1 == run.n_total)) {
+        // A terminal line is rewritten in place twice a second; a log gets a line every 10 s.
+        if (progress && (t - t_shown > (isatty(STDERR_FILENO) ? 0.5 : 10.0) || i + 1 == run.n_total)) {
             show_progress(i + 1, run.n_total, t_start, i + 1 == run.n_total);
             t_shown = t;
         }

@@ -1,5 +1,6 @@
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "render/render.h"
 
@@ -58,10 +59,19 @@ void lrp_json_number(FILE *f, double v) {
         fputs("null", f);
         return;
     }
-    if (v == (double)(float)v)
+    // A value that is a float prints with the 9 digits that identify it as a float; any other double
+    // with the shortest of %.15g .. %.17g that reads back as exactly v.
+    if (v == (double)(float)v) {
         fprintf(f, "%.9g", v);
-    else
-        fprintf(f, "%.17g", v);
+        return;
+    }
+    char buf[40];
+    static const int digits[] = {15, 16, 17};
+    for (size_t i = 0; i < sizeof digits / sizeof digits[0]; i++) {
+        snprintf(buf, sizeof buf, "%.*g", digits[i], v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, f);
 }
 
 void lrp_json_float_array(FILE *f, const float *v, int n) {
