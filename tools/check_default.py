@@ -140,7 +140,8 @@ class TokenizerJSON:
 EXTRA_TEXTS = [
     "Zoë's café costs 3 € — naïve!", "Hello world, it's   me\n\n  again\t.",
     "<s>Mia's cat</s> <pad><unk>", "The quick brown fox's 123 jumped_over the lazy dog's back!!",
-    "日本語のテキスト", "emoji 🙂 ok", "  leading spaces", "trailing   ", "Mia'S Leo'll we've I'm",
+    "日本語のテキスト", "emoji 🙂 ok", "  leading spaces", "trailing   ",
+    "Mia'S Leo'll we've I'm",
     "a__b  c", "x1y2 z", "Mia's dog is called Rex. Mia's dog is called", "ĠRex", "",
 ]
 

@@ -31,7 +31,8 @@ for (const { text, ids } of cases) {
   const got = tok.encode(text);
   if (JSON.stringify(got) !== JSON.stringify(ids)) {
     bad++;
-    console.log('ids differ for', JSON.stringify(text), '\n  ours', ids, '\n  transformers.js', got);
+    console.log('ids differ for', JSON.stringify(text),
+                '\n  ours', ids, '\n  transformers.js', got);
   }
   const back = tok.decode(got, { skip_special_tokens: true });
   if (back !== text.replace(specials, '')) {

@@ -43,7 +43,6 @@ import os
 import random
 import re
 import struct
-import sys
 import time
 
 import torch
@@ -61,7 +60,8 @@ PET_NAMES = {  # one list per animal, so the animal asked about fixes the kind o
     "dog": "Rex Max Buddy Rocky Bella Duke Rover Fido Spot Bingo Lassie Bruno",
     "bird": "Kiwi Tweety Polly Sunny Rio Pip Echo Skye Mango Chirpy Zazu Iago",
     "horse": "Spirit Thunder Storm Comet Blaze Apollo Dusty Shadow Pegasus Flash Maple Silver",
-    "rabbit": "Thumper Bunny Clover Hazel Snowball Cotton Peanut Oreo Biscuit Flopsy Nibbles Pepper",
+    "rabbit": "Thumper Bunny Clover Hazel Snowball Cotton Peanut Oreo Biscuit Flopsy Nibbles "
+              "Pepper",
 }
 PET_NAMES = {a: v.split() for a, v in PET_NAMES.items()}
 COLOURS = """red blue green yellow black white pink purple orange brown grey silver golden beige
@@ -101,7 +101,7 @@ TEST_FRACTION_MOD = 5  # one triple in 5 is held out
 
 
 def is_test_triple(name_idx, slot_idx, value_idx):
-    """The fixed split of (name, slot, value) triples: 20% test, spread over every name and value."""
+    """The fixed split of (name, slot, value) triples: 20% test, spread over all names and values."""
     return (name_idx * 31 + slot_idx * 17 + value_idx * 7) % TEST_FRACTION_MOD == 0
 
 
@@ -176,7 +176,7 @@ def build_tokenizer():
     vocabulary. Ranks: all merges of words with a leading space (Ġ) first, ordered by depth, then
     those of words without one. Since words without a space start with an upper-case letter or an
     apostrophe, the only merges that can fire inside a Ġ-word are its own chain, except at the
-    first step (e.g. "M i" from "Mia" inside "ĠMia"), which the ranking settles in favour of "Ġ M".
+    first step (e.g. "M i" from "Mia" inside "ĠMia"), which the ranking settles for "Ġ M".
     `check_tokenizer` verifies every word encodes to one token."""
     vocab = {}
     for s in SPECIALS:
@@ -819,6 +819,8 @@ def main():
              "acc_clash": acc_clash, "n_clash": len(clash_items),
              "train_s": train_s, "total_s": total_s, "vocab": len(vocab), "merges": len(merges),
              "log": log}
+    stats["sizes"] = {f: os.path.getsize(os.path.join(a.out, f))
+                      for f in sorted(os.listdir(a.out)) if f != "README.md"}
     write_model_card(os.path.join(a.out, "README.md"), a, cfg, stats)
     sizes = {f: os.path.getsize(os.path.join(a.out, f)) for f in sorted(os.listdir(a.out))}
     print("wrote %s: %s" % (a.out, ", ".join("%s %d B" % kv for kv in sizes.items())))
@@ -843,8 +845,8 @@ makes the model useful for measuring whether an explanation points at the right 
 ## Task and data
 
 - Prompts state 2–5 facts and end with the start of one of them again; the answer is the value.
-- {len(SLOTS)} fact templates in these relations: {rel}. {len(NAMES)} person names; values from
-  per-relation lists (a list of pet names per animal, colours, cities, jobs, foods, drinks,
+- {len(SLOTS)} fact templates in {len(set(k.split(":")[0] for k, _, _ in SLOTS))} relations:
+  {rel}. {len(NAMES)} person names; values from per-relation lists (a list of pet names per animal, colours, cities, jobs, foods, drinks,
   instruments, sports, languages). Every name and value is one token.
 - In a prompt the facts have different value types (at most one colour, one city, one dog name…),
   and 1–k people share the k facts, so the same person often has several facts. The relation asked
@@ -855,7 +857,7 @@ makes the model useful for measuring whether an explanation points at the right 
 - Training: {a.steps} steps × {a.batch} sequences, each sequence being facts followed by 1–3
   of them asked again, loss on the answers only. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine to
   5%, weight decay {a.weight_decay}, gradient clip 1), initialisation N(0, 0.02), seed {a.seed},
-  CPU, {a.threads} thread(s): {s['train_s']:.0f} s of training.
+  CPU with {a.threads} thread{'s' if a.threads != 1 else ''}: {s['train_s']:.0f} s of training on the team's shared 2-core machine.
 
 ## Accuracy (held out)
 
@@ -907,15 +909,23 @@ no prefix space), the 256 byte symbols, and {s['merges']} merges that assemble e
 task into one token (with its leading space `Ġ`; person names also without, for the start of a
 prompt). `'s` is split off by the regex and is one token. Any other text falls back to smaller
 pieces down to single bytes. The post-processor prepends `<s>` (id {BOS_ID}); specials:
-`<unk>` {UNK_ID}, `<s>` {BOS_ID}, `</s>` {EOS_ID}, `<pad>` {PAD_ID}.
+`<unk>` {UNK_ID}, `<s>` {BOS_ID}, `</s>` {EOS_ID}, `<pad>` {PAD_ID}. Three implementations agree on
+it: the encoder in `tools/train_default.py`, the tokenizer.json interpreter in `tools/check_default.py`,
+and Hugging Face transformers.js (`tools/check_tokenizer_js.mjs`: same ids and a lossless decode
+for every text of `data/eval.jsonl` and strings with accents, other scripts, emoji, digits,
+runs of whitespace and special tokens).
+
+## Files
+
+{chr(10).join("- `%s`: %d bytes" % kv for kv in s["sizes"].items())}
 
 ## Reproduce and check
 
     /usr/bin/python3 tools/train_default.py --out models/default --seed 0
     /usr/bin/python3 tools/check_default.py --model models/default --data data/eval.jsonl
 
-The first rebuilds this directory and `data/eval.jsonl` (deterministic: seed, one process,
-{a.threads} threads); the second reloads `model.safetensors`, `config.json` and `tokenizer.json`
+The first rebuilds this directory and `data/eval.jsonl` (deterministic given the seed and the
+thread count, default 1); the second reloads `model.safetensors`, `config.json` and `tokenizer.json`
 with an independent NumPy implementation and recomputes the accuracy on `data/eval.jsonl`.
 """
     tmp = path + ".tmp"
