@@ -64,4 +64,13 @@ expect 1 "attnlrp: --set 0:172: neuron 172 out of range (0..171)" -- $BIN genera
 err=$($BIN explain --model "$G" "Once" --target zzzq 2>&1 >/dev/null); st=$?
 if [ $st = 1 ] && [[ "$err" == 'attnlrp: --target "zzzq" is '*' tokens, not one: " " ('*'"z"'*'"q" ('* ]]; then ok; else bad "multi-token --target: $st $err"; fi
 
+# The shipped default model answers an in-context recall prompt by construction of its task, from any
+# working directory, and AttnLRP puts the most relevance on the fact's value
+out=$(cd "$tmp" && NO_COLOR=1 "$OLDPWD/$BIN" explain --format json "Mia's cat is called Tom. Leo's dog is called Rex. Leo's dog is called")
+if [ "$(printf '%s' "$out" | $PY -c "
+import json, sys
+d = json.load(sys.stdin)
+r = d['relevance']
+print(d['target_token'], d['tokens'][max(range(len(r)), key=r.__getitem__)])")" = " Rex  Rex" ]; then ok; else bad "default model: $out"; fi
+
 finish
