@@ -111,10 +111,9 @@ float *lrp_act_grad(lrp_graph *g, lrp_act *a) {
 
 lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out) {
     if (g->failed) return NULL;
-    if (!g->grad_enabled) {
-        static lrp_node discard;  // written but never replayed
-        memset(&discard, 0, sizeof discard);
-        return &discard;
+    if (!g->grad_enabled) {  // ops still fill in a node; it is never replayed
+        memset(&g->discard, 0, sizeof g->discard);
+        return &g->discard;
     }
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 256;

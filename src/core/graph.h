@@ -54,6 +54,7 @@ struct lrp_graph {
     float *scratch;            // per-graph scratch for weight panels (matmul)
     size_t scratch_floats;
     int grad_enabled;          // 0: record nothing (generation without explanation)
+    lrp_node discard;          // what ops fill in when nothing is recorded
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);
