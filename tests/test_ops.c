@@ -289,6 +289,13 @@ TEST(attention_gradient_matches_finite_differences_with_gqa_and_cache_offset) {
     op_case c2 = attention_case(&ctx, 2, 4);  // queries at positions 2, 3
     check_gradient(&c2, 3e-3);
     free_case(&c2);
+    attn_ctx big = {2, 1, 2, 0};  // 150 query rows: three row blocks of the blocked causal attention
+    op_case c4 = attention_case(&big, 150, 150);
+    check_gradient(&c4, 3e-3);
+    free_case(&c4);
+    op_case c5 = attention_case(&big, 70, 140);  // blocks with a cache offset
+    check_gradient(&c5, 3e-3);
+    free_case(&c5);
     attn_ctx win = {2, 1, 3, 2};  // sliding window of 2 keys
     op_case c3 = attention_case(&win, 5, 5);
     check_gradient(&c3, 3e-3);
@@ -487,7 +494,44 @@ TEST(masked_attention_entries_are_exactly_zero) {
     lrp_graph_free(&g);
 }
 
-TEST_MAIN(T(linear_gradient_matches_finite_differences), T(rmsnorm_gradient_matches_finite_differences),
+// The blocked causal attention against a direct double-precision evaluation, over several row blocks
+// and with a cache offset (queries at positions Tk - Tq ...).
+TEST(blocked_attention_matches_direct_evaluation) {
+    int H = 2, KVH = 1, hd = 3;
+    int shapes[2][2] = {{150, 150}, {70, 140}};
+    for (int c = 0; c < 2; c++) {
+        int Tq = shapes[c][0], Tk = shapes[c][1], off = Tk - Tq;
+        lrp_graph g;
+        lrp_err err;
+        lrp_graph_init(&g, 0, &err);
+        lrp_act *q = lrp_act_new(&g, Tq, H * hd), *k = lrp_act_new(&g, Tk, KVH * hd), *v = lrp_act_new(&g, Tk, KVH * hd);
+        fill(q->x, (size_t)Tq * H * hd, 2.0f);
+        fill(k->x, (size_t)Tk * KVH * hd, 2.0f);
+        fill(v->x, (size_t)Tk * KVH * hd, 2.0f);
+        lrp_act *o = op_attention(&g, q, k, v, H, KVH, hd, 0.5f, 0);
+        double worst = 0;
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) {
+                double m = -1e300, z = 0, acc[3] = {0};
+                double sc[200];
+                for (int j = 0; j <= off + i; j++) {
+                    sc[j] = 0;
+                    for (int e = 0; e < hd; e++) sc[j] += 0.5 * q->x[i * H * hd + h * hd + e] * k->x[j * hd + e];
+                    m = fmax(m, sc[j]);
+                }
+                for (int j = 0; j <= off + i; j++) {
+                    double w = exp(sc[j] - m);
+                    z += w;
+                    for (int e = 0; e < hd; e++) acc[e] += w * v->x[j * hd + e];
+                }
+                for (int e = 0; e < hd; e++) worst = fmax(worst, fabs(acc[e] / z - o->x[i * H * hd + h * hd + e]));
+            }
+        CHECK_NEAR(worst, 0.0, 1e-5);
+        lrp_graph_free(&g);
+    }
+}
+
+TEST_MAIN(T(blocked_attention_matches_direct_evaluation), T(linear_gradient_matches_finite_differences), T(rmsnorm_gradient_matches_finite_differences),
           T(rope_gradient_matches_finite_differences_for_both_pairings), T(rope_rotates_pairs_as_the_convention_says),
           T(rope_llama3_scaling_matches_the_hf_formula),
           T(attention_gradient_matches_finite_differences_with_gqa_and_cache_offset),
