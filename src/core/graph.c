@@ -16,6 +16,7 @@ struct lrp_arena_chunk {
     size_t size;          // usable bytes
     size_t used;
     size_t mapped;        // bytes of the mapping, header included
+    size_t dirty;         // bytes ever handed out: beyond this the mapping is still the kernel's zeros
     unsigned char *base;  // ARENA_ALIGN-aligned start of the usable area
 };
 
@@ -33,6 +34,7 @@ static lrp_arena_chunk *chunk_map(size_t size) {
     c->next = NULL;
     c->size = size;
     c->used = 0;
+    c->dirty = 0;
     c->mapped = total;
     c->base = (unsigned char *)p + header;
     return c;
@@ -88,8 +90,10 @@ void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero) {
         g->chunks = c;
     }
     void *p = c->base + c->used;
+    // Fresh anonymous pages are zero already: clear only what an earlier pass (before a reset) used.
+    if (zero && c->used < c->dirty) memset(p, 0, c->dirty - c->used < bytes ? c->dirty - c->used : bytes);
     c->used += bytes;
-    if (zero) memset(p, 0, bytes);
+    if (c->used > c->dirty) c->dirty = c->used;
     return p;
 }
 
