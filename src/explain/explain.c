@@ -103,8 +103,7 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
     e->latent_layer = -1;
     e->latent_start[0] = -1;
     if (lrp_check_ids(m, ids, T, err)) return -1;
-    int position = o->position < 0 ? T - 1 : o->position;
-    if (o->position < -1) position = o->position;
+    int position = o->position == -1 ? T - 1 : o->position;
     if (check_opts(m, T, o, position, err)) return -1;
     const lrp_config *c = &m->cfg;
     int NL = c->num_layers, V = c->vocab_size;
