@@ -60,6 +60,8 @@ void lrp_graph_free(lrp_graph *g) {
     }
     free(g->nodes);
     free(g->scratch);
+    free(g->free_grads);
+    free(g->free_sizes);
     memset(g, 0, sizeof *g);
 }
 
@@ -109,8 +111,36 @@ lrp_act *lrp_act_new(lrp_graph *g, int rows, int cols) {
 }
 
 float *lrp_act_grad(lrp_graph *g, lrp_act *a) {
-    if (!a->g) a->g = lrp_graph_alloc(g, (size_t)a->rows * (size_t)a->cols * sizeof(float), 1);
+    if (a->g) return a->g;
+    size_t bytes = (size_t)a->rows * (size_t)a->cols * sizeof(float);
+    for (int i = 0; i < g->n_free; i++) {
+        if (g->free_sizes[i] != bytes) continue;
+        a->g = g->free_grads[i];
+        g->free_grads[i] = g->free_grads[--g->n_free];
+        g->free_sizes[i] = g->free_sizes[g->n_free];
+        memset(a->g, 0, bytes);
+        return a->g;
+    }
+    a->g = lrp_graph_alloc(g, bytes, 1);
     return a->g;
+}
+
+// Hands a consumed gradient buffer back for reuse (a failed bookkeeping allocation only loses reuse).
+static void recycle_grad(lrp_graph *g, lrp_act *a) {
+    if (a->keep_grad || !a->g) return;
+    if (g->n_free == g->cap_free) {
+        int cap = g->cap_free ? 2 * g->cap_free : 64;
+        float **p = realloc(g->free_grads, (size_t)cap * sizeof *p);
+        if (!p) return;
+        g->free_grads = p;
+        size_t *q = realloc(g->free_sizes, (size_t)cap * sizeof *q);
+        if (!q) return;
+        g->free_sizes = q;
+        g->cap_free = cap;
+    }
+    g->free_grads[g->n_free] = a->g;
+    g->free_sizes[g->n_free++] = (size_t)a->rows * (size_t)a->cols * sizeof(float);
+    a->g = NULL;
 }
 
 lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out) {
@@ -141,22 +171,15 @@ int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err) {
         if (!n->out->g) continue;
         n->backward(g, n, rules);
         if (g->failed) return lrp_fail(err, "%s", g->err.msg);
+        recycle_grad(g, n->out);
     }
     return 0;
 }
 
-void lrp_graph_zero_grad(lrp_graph *g) {
-    for (int i = 0; i < g->n_nodes; i++) {
-        lrp_node *n = &g->nodes[i];
-        if (n->out->g) memset(n->out->g, 0, (size_t)n->out->rows * n->out->cols * sizeof(float));
-        for (int k = 0; k < 3; k++)
-            if (n->in[k] && n->in[k]->g)
-                memset(n->in[k]->g, 0, (size_t)n->in[k]->rows * n->in[k]->cols * sizeof(float));
-    }
-}
 
 void lrp_graph_reset(lrp_graph *g) {
     for (lrp_arena_chunk *c = g->chunks; c; c = c->next) c->used = 0;
     g->n_nodes = 0;
+    g->n_free = 0;
     g->failed = 0;
 }

@@ -22,6 +22,7 @@ typedef struct lrp_act {
     float *g;   // gradient of the start scalar (modified by the rules), NULL until reached
     int rows;
     int cols;
+    int keep_grad;  // a readout needs g after the backward: never recycle it
 } lrp_act;
 
 typedef struct lrp_graph lrp_graph;
@@ -55,6 +56,9 @@ struct lrp_graph {
     size_t scratch_floats;
     int grad_enabled;          // 0: record nothing (generation without explanation)
     lrp_node discard;          // what ops fill in when nothing is recorded
+    float **free_grads;        // gradient buffers the backward no longer needs, for reuse
+    size_t *free_sizes;        // their sizes in bytes
+    int n_free, cap_free;
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);
@@ -76,13 +80,14 @@ float *lrp_act_grad(lrp_graph *g, lrp_act *a);
 // Appends a node; returns it (zeroed but for backward/op/out) or NULL on failure.
 lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out);
 
-// Replays the recorded nodes in reverse. Nodes whose output received no gradient are skipped.
+// Replays the recorded nodes in reverse. Nodes whose output received no gradient are skipped. Once a
+// node's backward has run, its output's gradient is complete and consumed, so the buffer is recycled
+// for later gradients unless the activation is marked keep_grad (mark every activation whose gradient
+// is read after the backward).
 int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err);
 
 // Forgets every activation and node but keeps the arena's memory for the next pass (generation).
 void lrp_graph_reset(lrp_graph *g);
 
-// Clears every gradient (so one forward can serve several explanations).
-void lrp_graph_zero_grad(lrp_graph *g);
 
 #endif

@@ -165,6 +165,12 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
             e->start_value = (double)e->target_logit - e->contrast_logit;
         }
     }
+    // The readouts below read these gradients after the backward: keep them from being recycled.
+    io.embeddings->keep_grad = 1;
+    for (int l = 0; l < NL; l++) {
+        io.block_out[l]->keep_grad = o->layers;
+        io.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
+    }
     lrp_rules rules = lrp_rules_for(o->method);
     if (lrp_graph_backward(&g, &rules, err)) goto fail;
     double t2 = now_seconds();
