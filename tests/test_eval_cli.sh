@@ -6,15 +6,7 @@
 # With models/default and data/eval.jsonl present it also runs a few real records through.
 set -u
 cd "$(dirname "$0")/.."
-BIN=${ATTNLRP_BIN:-${BUILD:-build}/attnlrp}
-PY=/usr/bin/python3
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+source tests/lib.sh
 check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 
 if ! "$PY" -c 'import numpy' >/dev/null 2>&1; then
@@ -249,5 +241,4 @@ else
     echo "note: models/default or data/eval.jsonl not present: the shipped-model check did not run"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
