@@ -136,17 +136,9 @@ int cmd_generate(int argc, char **argv) {
     lrp_err err;
     if (rc) goto done;
     rc = 1;
-    const lrp_config *c = &ss.m->cfg;
-    for (int k = 0; k < n_iv; k++) {
-        if (iv[k].layer < 0 || iv[k].layer >= c->num_layers) {
-            cli_error(1, "--set %d:%d: layer %d out of range (0..%d)", iv[k].layer, iv[k].neuron, iv[k].layer, c->num_layers - 1);
-            goto done;
-        }
-        if (iv[k].neuron < 0 || iv[k].neuron >= c->intermediate_size) {
-            cli_error(1, "--set %d:%d: neuron %d out of range (0..%d)", iv[k].layer, iv[k].neuron, iv[k].neuron,
-                      c->intermediate_size - 1);
-            goto done;
-        }
+    if (lrp_check_interventions(ss.m, iv, n_iv, &err)) {
+        cli_error(1, "%s", err.msg);
+        goto done;
     }
     int json = !strcmp(format, "json");
     if (cli_output_open(&out, out_path)) goto done;

@@ -54,16 +54,7 @@ static int check_opts(const lrp_model *m, int T, const lrp_explain_opts *o, int 
     }
     if (o->latent_layer != -1 && (o->latent_layer < 0 || o->latent_layer >= c->num_layers))
         return lrp_fail(err, "--latent-layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
-    for (int k = 0; k < o->n_iv; k++) {
-        const lrp_intervention *iv = &o->iv[k];
-        if (iv->layer < 0 || iv->layer >= c->num_layers)
-            return lrp_fail(err, "--set %d:%d: layer %d out of range (0..%d)", iv->layer, iv->neuron, iv->layer,
-                            c->num_layers - 1);
-        if (iv->neuron < 0 || iv->neuron >= c->intermediate_size)
-            return lrp_fail(err, "--set %d:%d: neuron %d out of range (0..%d)", iv->layer, iv->neuron, iv->neuron,
-                            c->intermediate_size - 1);
-    }
-    return 0;
+    return lrp_check_interventions(m, o->iv, o->n_iv, err);
 }
 
 static void fill_top(lrp_explanation *e) {
@@ -252,7 +243,7 @@ void lrp_explanation_free(lrp_explanation *e) {
 
 int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, const unsigned char *drop,
                        const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err) {
-    if (lrp_check_ids(m, ids, T, err)) return -1;
+    if (lrp_check_ids(m, ids, T, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
     if (position < 0) position = T - 1;
     if (position >= T) return lrp_fail(err, "--position %d: out of range for %d tokens (0..%d)", position, T, T - 1);
     int NL = m->cfg.num_layers;

@@ -81,6 +81,7 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
         if (prompt[t] < 0 || prompt[t] >= c->vocab_size)
             return lrp_fail(err, "--ids: id %d at index %d is out of range (vocabulary size %d)", prompt[t], t,
                             c->vocab_size);
+    if (lrp_check_interventions(m, iv, n_iv, err)) return -1;
     int capacity = n_prompt + max_new;
     if (c->max_position_embeddings > 0 && capacity > c->max_position_embeddings)
         return lrp_fail(err, "prompt (%d tokens) + -n %d exceeds the model's context of %d positions", n_prompt,

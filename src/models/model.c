@@ -142,3 +142,16 @@ void lrp_kv_cache_free(lrp_kv_cache *c) {
     free(c->v);
     memset(c, 0, sizeof *c);
 }
+
+int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    for (int k = 0; k < n_iv; k++) {
+        if (iv[k].layer < 0 || iv[k].layer >= c->num_layers)
+            return lrp_fail(err, "--set %d:%d: layer %d out of range (0..%d)", iv[k].layer, iv[k].neuron, iv[k].layer,
+                            c->num_layers - 1);
+        if (iv[k].neuron < 0 || iv[k].neuron >= c->intermediate_size)
+            return lrp_fail(err, "--set %d:%d: neuron %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
+                            iv[k].neuron, c->intermediate_size - 1);
+    }
+    return 0;
+}

@@ -68,6 +68,9 @@ void lrp_model_close(lrp_model *m);
 const lrp_tensor *lrp_model_weight(lrp_model *m, const char *name, int optional, int ndim, int64_t d0, int64_t d1,
                                    lrp_err *err);
 
+// Checks every intervention's layer and neuron against the model ("--set 9:0: layer 9 out of range (0..4)").
+int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err);
+
 // Scratch floats a graph needs for this model's matmuls.
 size_t lrp_model_scratch_floats(const lrp_model *m);
 

@@ -153,6 +153,19 @@ static int pred_numeric(int32_t c, int32_t arg) { return (void)arg, tk_is_numeri
 static int pred_eq(int32_t c, int32_t arg) { return c == arg; }
 
 // Every character satisfying pred is its own match (pattern.rs, impl Pattern for Fn(char)).
+// Appends one span, growing the array; -1 when out of memory.
+static int push_span(tk_spans *sp, tk_span span) {
+    if (sp->n == sp->cap) {
+        size_t cap = sp->cap ? sp->cap * 2 : 64;
+        tk_span *v = realloc(sp->v, cap * sizeof *v);
+        if (!v) return -1;
+        sp->v = v;
+        sp->cap = cap;
+    }
+    sp->v[sp->n++] = span;
+    return 0;
+}
+
 static int pred_find(char_pred pred, int32_t arg, const char *s, size_t n, tk_spans *sp) {
     sp->n = 0;
     size_t last = 0, i = 0;
@@ -161,30 +174,12 @@ static int pred_find(char_pred pred, int32_t arg, const char *s, size_t n, tk_sp
         size_t l = tk_utf8_next(s + i, n - i, &c);
         if (pred(c, arg)) {
             tk_span gap = {last, i, 0}, m = {i, i + l, 1};
-            for (int k = (last < i ? 0 : 1); k < 2; k++) {
-                if (sp->n == sp->cap) {
-                    size_t cap = sp->cap ? sp->cap * 2 : 64;
-                    tk_span *v = realloc(sp->v, cap * sizeof *v);
-                    if (!v) return -1;
-                    sp->v = v;
-                    sp->cap = cap;
-                }
-                sp->v[sp->n++] = k == 0 ? gap : m;
-            }
+            if ((last < i && push_span(sp, gap)) || push_span(sp, m)) return -1;
             last = i + l;
         }
         i += l;
     }
-    if (n > last) {
-        if (sp->n == sp->cap) {
-            size_t cap = sp->cap ? sp->cap * 2 : 64;
-            tk_span *v = realloc(sp->v, cap * sizeof *v);
-            if (!v) return -1;
-            sp->v = v;
-            sp->cap = cap;
-        }
-        sp->v[sp->n++] = (tk_span){last, n, 0};
-    }
+    if (n > last && push_span(sp, (tk_span){last, n, 0})) return -1;
     return 0;
 }
 

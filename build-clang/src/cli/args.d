@@ -1,0 +1,3 @@
+build-clang/src/cli/args.o: src/cli/args.c src/cli/args.h
+
+src/cli/args.h:

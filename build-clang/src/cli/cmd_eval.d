@@ -1,0 +1,36 @@
+build-clang/src/cli/cmd_eval.o: src/cli/cmd_eval.c src/cli/args.h \
+  src/cli/commands.h src/cli/session.h src/models/model.h \
+  src/core/graph.h src/core/err.h src/core/rules.h \
+  src/formats/tensor_file.h src/formats/config.h src/ops/ops.h \
+  src/tokenizer/tokenizer.h src/explain/eval.h src/explain/explain.h \
+  src/render/plot.h src/render/render.h
+
+src/cli/args.h:
+
+src/cli/commands.h:
+
+src/cli/session.h:
+
+src/models/model.h:
+
+src/core/graph.h:
+
+src/core/err.h:
+
+src/core/rules.h:
+
+src/formats/tensor_file.h:
+
+src/formats/config.h:
+
+src/ops/ops.h:
+
+src/tokenizer/tokenizer.h:
+
+src/explain/eval.h:
+
+src/explain/explain.h:
+
+src/render/plot.h:
+
+src/render/render.h:

@@ -1,0 +1,29 @@
+build-clang/src/cli/cmd_tokenize.o: src/cli/cmd_tokenize.c src/cli/args.h \
+  src/cli/commands.h src/render/render.h src/explain/explain.h \
+  src/models/model.h src/core/graph.h src/core/err.h src/core/rules.h \
+  src/formats/tensor_file.h src/formats/config.h src/ops/ops.h \
+  src/tokenizer/tokenizer.h
+
+src/cli/args.h:
+
+src/cli/commands.h:
+
+src/render/render.h:
+
+src/explain/explain.h:
+
+src/models/model.h:
+
+src/core/graph.h:
+
+src/core/err.h:
+
+src/core/rules.h:
+
+src/formats/tensor_file.h:
+
+src/formats/config.h:
+
+src/ops/ops.h:
+
+src/tokenizer/tokenizer.h:

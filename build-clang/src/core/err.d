@@ -1,0 +1,3 @@
+build-clang/src/core/err.o: src/core/err.c src/core/err.h
+
+src/core/err.h:

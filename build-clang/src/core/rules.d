@@ -1,0 +1,3 @@
+build-clang/src/core/rules.o: src/core/rules.c src/core/rules.h
+
+src/core/rules.h:

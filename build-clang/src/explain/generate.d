@@ -1,0 +1,20 @@
+build-clang/src/explain/generate.o: src/explain/generate.c \
+  src/explain/generate.h src/models/model.h src/core/graph.h \
+  src/core/err.h src/core/rules.h src/formats/tensor_file.h \
+  src/formats/config.h src/ops/ops.h
+
+src/explain/generate.h:
+
+src/models/model.h:
+
+src/core/graph.h:
+
+src/core/err.h:
+
+src/core/rules.h:
+
+src/formats/tensor_file.h:
+
+src/formats/config.h:
+
+src/ops/ops.h:

@@ -1,0 +1,3 @@
+build-clang/src/render/svg.o: src/render/svg.c src/render/plot.h
+
+src/render/plot.h:
