@@ -1,3 +1,0 @@
-build-clang/src/core/err.o: src/core/err.c src/core/err.h
-
-src/core/err.h:

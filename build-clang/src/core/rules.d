@@ -1,3 +1,0 @@
-build-clang/src/core/rules.o: src/core/rules.c src/core/rules.h
-
-src/core/rules.h:

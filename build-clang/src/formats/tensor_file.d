@@ -1,6 +1,0 @@
-build-clang/src/formats/tensor_file.o: src/formats/tensor_file.c \
-  src/formats/tensor_file.h src/core/err.h
-
-src/formats/tensor_file.h:
-
-src/core/err.h:

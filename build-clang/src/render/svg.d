@@ -1,3 +1,0 @@
-build-clang/src/render/svg.o: src/render/svg.c src/render/plot.h
-
-src/render/plot.h:

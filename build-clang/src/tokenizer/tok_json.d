@@ -1,6 +1,0 @@
-build-clang/src/tokenizer/tok_json.o: src/tokenizer/tok_json.c \
-  src/tokenizer/tok_json.h src/core/err.h
-
-src/tokenizer/tok_json.h:
-
-src/core/err.h:
