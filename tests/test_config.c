@@ -3,7 +3,7 @@
 // line per malformed or inconsistent config.
 #include <sys/stat.h>
 
-#include "formats/config.h"
+#include "models/config.h"
 #include "harness.h"
 #include "support/tiny_ckpt.h"
 
@@ -57,10 +57,10 @@ TEST(reads_every_llama_field) {
     CHECK(c.hidden_size == 2048 && c.num_layers == 16 && c.num_heads == 32 && c.num_kv_heads == 8);
     CHECK(c.head_dim == 64 && c.intermediate_size == 8192 && c.vocab_size == 128256);
     CHECK(c.max_position_embeddings == 131072);
-    CHECK(c.rms_norm_eps == 1e-5 && c.rope_theta == 500000.0);
-    CHECK(c.rope_scaling == LRP_ROPE_SCALING_LLAMA3 && c.rope_factor == 32.0);
-    CHECK(c.rope_low_freq_factor == 1.0 && c.rope_high_freq_factor == 4.0 && c.rope_original_max_position == 8192);
-    CHECK(c.rope_pairing == LRP_ROPE_PAIR_HALVES);
+    CHECK(c.norm_eps == 1e-5 && c.rope.theta == 500000.0);
+    CHECK(c.rope.scaling == LRP_ROPE_SCALING_LLAMA3 && c.rope.factor == 32.0);
+    CHECK(c.rope.low_freq_factor == 1.0 && c.rope.high_freq_factor == 4.0 && c.rope.original_max_position == 8192);
+    CHECK(c.rope.pairing == LRP_ROPE_PAIR_HALVES);
     CHECK(c.tie_word_embeddings == 1 && c.attention_bias == 0 && c.mlp_bias == 0);
     CHECK(c.bos_token_id == 128000 && c.n_eos == 3);
     CHECK(c.eos_token_ids[0] == 128001 && c.eos_token_ids[1] == 128008 && c.eos_token_ids[2] == 128009);
@@ -72,8 +72,8 @@ TEST(defaults_when_fields_are_absent) {
     CHECK(load_text(CFG(""), &c, &err) == 0);
     CHECK(c.num_kv_heads == 4);    // = num_attention_heads
     CHECK(c.head_dim == 16);       // = hidden_size / num_attention_heads
-    CHECK(c.rope_theta == 10000.0 && c.rope_scaling == LRP_ROPE_SCALING_NONE);
-    CHECK(c.rms_norm_eps == 1e-6);
+    CHECK(c.rope.theta == 10000.0 && c.rope.scaling == LRP_ROPE_SCALING_NONE);
+    CHECK(c.norm_eps == 1e-6);
     CHECK_STR(c.hidden_act, "silu");
     CHECK_STR(c.torch_dtype, "");
     CHECK(c.tie_word_embeddings == 0 && c.attention_bias == 0 && c.mlp_bias == 0);
@@ -89,7 +89,7 @@ TEST(nulls_mean_absent) {
                     &c, &err) == 0);
     CHECK_STR(err.msg, "");
     CHECK(c.num_kv_heads == 4 && c.head_dim == 16 && c.bos_token_id == -1 && c.n_eos == 0);
-    CHECK(c.rope_theta == 10000.0 && c.rope_scaling == LRP_ROPE_SCALING_NONE && c.tie_word_embeddings == 0);
+    CHECK(c.rope.theta == 10000.0 && c.rope.scaling == LRP_ROPE_SCALING_NONE && c.tie_word_embeddings == 0);
 }
 
 // Qwen3 and Mistral-Nemo state head_dim, and it need not be hidden_size / heads.
@@ -137,15 +137,15 @@ TEST(rope_scaling_linear_and_llama3) {
     lrp_err err;
     // The pre-2024 spelling "type".
     CHECK(load_text(CFG("\"rope_scaling\": {\"type\": \"linear\", \"factor\": 4.0}, "), &c, &err) == 0);
-    CHECK(c.rope_scaling == LRP_ROPE_SCALING_LINEAR && c.rope_factor == 4.0);
+    CHECK(c.rope.scaling == LRP_ROPE_SCALING_LINEAR && c.rope.factor == 4.0);
     CHECK(load_text(CFG("\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2}, "), &c, &err) == 0);
-    CHECK(c.rope_scaling == LRP_ROPE_SCALING_LINEAR && c.rope_factor == 2.0);
+    CHECK(c.rope.scaling == LRP_ROPE_SCALING_LINEAR && c.rope.factor == 2.0);
     CHECK(load_text(CFG("\"rope_scaling\": {\"rope_type\": \"default\"}, "), &c, &err) == 0);
-    CHECK(c.rope_scaling == LRP_ROPE_SCALING_NONE);
+    CHECK(c.rope.scaling == LRP_ROPE_SCALING_NONE);
     CHECK(load_text(CFG("\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, "
                         "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192, \"type\": \"llama3\"}, "),
                     &c, &err) == 0);
-    CHECK(c.rope_scaling == LRP_ROPE_SCALING_LLAMA3 && c.rope_factor == 8.0 && c.rope_original_max_position == 8192);
+    CHECK(c.rope.scaling == LRP_ROPE_SCALING_LLAMA3 && c.rope.factor == 8.0 && c.rope.original_max_position == 8192);
 }
 
 TEST(rope_parameters_of_transformers_v5) {
@@ -153,18 +153,18 @@ TEST(rope_parameters_of_transformers_v5) {
     lrp_err err;
     CHECK(load_text(CFG("\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}, "), &c, &err) ==
           0);
-    CHECK(c.rope_theta == 1000000.0 && c.rope_scaling == LRP_ROPE_SCALING_NONE);
+    CHECK(c.rope.theta == 1000000.0 && c.rope.scaling == LRP_ROPE_SCALING_NONE);
     CHECK(load_text(CFG("\"rope_parameters\": {\"rope_type\": \"llama3\", \"rope_theta\": 500000.0, \"factor\": 32.0, "
                         "\"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
                         "\"original_max_position_embeddings\": 8192}, "),
                     &c, &err) == 0);
-    CHECK(c.rope_theta == 500000.0 && c.rope_scaling == LRP_ROPE_SCALING_LLAMA3 && c.rope_factor == 32.0);
+    CHECK(c.rope.theta == 500000.0 && c.rope.scaling == LRP_ROPE_SCALING_LLAMA3 && c.rope.factor == 32.0);
     // rope_parameters is authoritative; a legacy top-level rope_theta only fills a gap.
     CHECK(load_text(CFG("\"rope_theta\": 20.0, \"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 2.0}, "),
                     &c, &err) == 0);
-    CHECK(c.rope_theta == 20.0 && c.rope_scaling == LRP_ROPE_SCALING_LINEAR);
+    CHECK(c.rope.theta == 20.0 && c.rope.scaling == LRP_ROPE_SCALING_LINEAR);
     CHECK(load_text(CFG("\"rope_theta\": 20.0, \"rope_parameters\": {\"rope_theta\": 30.0}, "), &c, &err) == 0);
-    CHECK(c.rope_theta == 30.0 && c.rope_scaling == LRP_ROPE_SCALING_NONE);
+    CHECK(c.rope.theta == 30.0 && c.rope.scaling == LRP_ROPE_SCALING_NONE);
     CHECK_STR(load_error(CFG("\"rope_parameters\": {\"full_attention\": {\"rope_type\": \"default\"}}, ")),
               "config.json: rope_parameters per layer type (\"full_attention\") are not supported");
 }
@@ -189,9 +189,26 @@ TEST(error_unsupported_rope_settings) {
               "config.json: rope scaling factor must be positive (got -1)");
     CHECK_STR(load_error(CFG("\"rope_scaling\": \"linear\", ")),
               "config.json: field \"rope_scaling\" must be an object or null");
-    CHECK_STR(load_error(CFG("\"partial_rotary_factor\": 0.5, ")),
-              "config.json: partial_rotary_factor 0.5 is not supported (only 1)");
+    CHECK_STR(load_error(CFG("\"partial_rotary_factor\": 1.5, ")),
+              "config.json: partial_rotary_factor 1.5 must lie in (0, 1]");
+    CHECK_STR(load_error(CFG("\"partial_rotary_factor\": 0.1, ")),
+              "config.json: partial_rotary_factor 0.1 of head_dim 16 gives 1 rotary dimensions (must be even and "
+              "positive)");
     CHECK_STR(load_error(CFG("\"rope_theta\": 0, ")), "config.json: field \"rope_theta\" must be positive (got 0)");
+}
+
+TEST(partial_rotary_factor_rotates_the_first_dimensions) {
+    lrp_config c;
+    lrp_err err;
+    CHECK(load_text(CFG("\"partial_rotary_factor\": 0.5, "), &c, &err) == 0);
+    CHECK(c.rotary && c.head_dim == 16 && c.rope.rot_dim == 8);
+    CHECK(load_text(CFG(""), &c, &err) == 0);
+    CHECK(c.rope.rot_dim == 0);  // the whole head
+}
+
+TEST(error_unsupported_model_type_is_named_before_missing_fields) {
+    CHECK_STR(load_error("{\"model_type\": \"gpt5\", \"n_embd\": 8}"),
+              "config.json: model_type \"gpt5\" is not supported (supported: llama, mistral, qwen2, qwen3)");
 }
 
 TEST(error_required_field_missing) {
@@ -272,13 +289,13 @@ TEST(validate_names_the_given_file) {
     lrp_err err;
     strcpy(c.model_type, "llama");
     c.hidden_size = 64, c.num_layers = 2, c.num_heads = 8, c.num_kv_heads = 8, c.head_dim = 8;
-    c.intermediate_size = 16, c.vocab_size = 10, c.rope_theta = 10000, c.rms_norm_eps = 1e-5;
+    c.intermediate_size = 16, c.vocab_size = 10, c.rope.theta = 10000, c.norm_eps = 1e-5;
     CHECK(lrp_config_validate(&c, "m.gguf", &err) == 0);
     c.num_layers = 0;
     CHECK(lrp_config_validate(&c, "m.gguf", &err) == -1);
     CHECK_STR(err.msg, "m.gguf: field \"num_hidden_layers\" must be positive (got 0)");
     c.num_layers = 2;
-    c.rope_pairing = LRP_ROPE_PAIR_ADJACENT;
+    c.rope.pairing = LRP_ROPE_PAIR_ADJACENT;
     CHECK(lrp_config_validate(&c, "m.gguf", &err) == 0);
     c.model_type[0] = 0;
     CHECK(lrp_config_validate(&c, "m.gguf", &err) == -1);
@@ -299,7 +316,7 @@ TEST(real_tinystories_config) {
     CHECK_STR(c.model_type, "llama");
     CHECK(c.hidden_size == 128 && c.num_layers == 2 && c.num_heads == 8 && c.num_kv_heads == 4 && c.head_dim == 16);
     CHECK(c.intermediate_size == 384 && c.vocab_size == 2048 && c.max_position_embeddings == 512);
-    CHECK(c.tie_word_embeddings == 1 && c.rms_norm_eps == 1e-6 && c.rope_theta == 10000.0);
+    CHECK(c.tie_word_embeddings == 1 && c.norm_eps == 1e-6 && c.rope.theta == 10000.0);
     CHECK(c.bos_token_id == 1 && c.n_eos == 1 && c.eos_token_ids[0] == 2);
     CHECK_STR(c.torch_dtype, "float32");
 }
@@ -331,12 +348,12 @@ TEST(tiny_ckpt_configs_read_back) {
             CHECK(c.hidden_size == o.hidden && c.num_layers == o.layers && c.num_heads == o.heads);
             CHECK(c.num_kv_heads == o.kv_heads && c.intermediate_size == o.intermediate && c.vocab_size == o.vocab);
             CHECK(c.head_dim == (o.head_dim ? o.head_dim : o.hidden / o.heads));
-            CHECK(c.rope_theta == o.rope_theta && c.rms_norm_eps == o.rms_norm_eps && c.rope_scaling == o.rope_scaling);
-            if (o.rope_scaling != LRP_ROPE_SCALING_NONE) CHECK(c.rope_factor == o.rope_factor);
+            CHECK(c.rope.theta == o.rope_theta && c.norm_eps == o.rms_norm_eps && c.rope.scaling == o.rope_scaling);
+            if (o.rope_scaling != LRP_ROPE_SCALING_NONE) CHECK(c.rope.factor == o.rope_factor);
             if (o.rope_scaling == LRP_ROPE_SCALING_LLAMA3) {
-                CHECK(c.rope_low_freq_factor == o.rope_low_freq_factor);
-                CHECK(c.rope_high_freq_factor == o.rope_high_freq_factor);
-                CHECK(c.rope_original_max_position == o.rope_original_max_position);
+                CHECK(c.rope.low_freq_factor == o.rope_low_freq_factor);
+                CHECK(c.rope.high_freq_factor == o.rope_high_freq_factor);
+                CHECK(c.rope.original_max_position == o.rope_original_max_position);
             }
             CHECK(c.tie_word_embeddings == o.tie_word_embeddings);
             CHECK(c.attention_bias == (f == 2 ? 0 : o.attention_bias) && c.mlp_bias == o.mlp_bias);
@@ -348,7 +365,7 @@ TEST(tiny_ckpt_configs_read_back) {
 
 TEST_MAIN(T(reads_every_llama_field), T(defaults_when_fields_are_absent), T(nulls_mean_absent),
           T(explicit_head_dim_is_kept), T(eos_and_bos_forms), T(dtype_spellings), T(rope_scaling_linear_and_llama3),
-          T(rope_parameters_of_transformers_v5), T(error_unsupported_rope_settings), T(error_required_field_missing),
+          T(rope_parameters_of_transformers_v5), T(error_unsupported_rope_settings), T(partial_rotary_factor_rotates_the_first_dimensions), T(error_unsupported_model_type_is_named_before_missing_fields), T(error_required_field_missing),
           T(error_field_of_wrong_type), T(error_malformed_json_gives_line_and_column),
           T(error_missing_file_names_the_path), T(error_inconsistent_sizes), T(validate_names_the_given_file),
           T(real_tinystories_config), T(tiny_ckpt_configs_read_back))

@@ -8,6 +8,7 @@
 
 #include "formats/tensor_file.h"
 #include "harness.h"
+#include "kernels/dequant.h"
 #include "kernels/dequant_quant.h"
 #include "support/gguf_writer.h"
 

@@ -59,7 +59,7 @@ static int tokenizer_of(gguf_writer *w, lrp_tokenizer **tok, lrp_err *err) {
     gw_free(w);
     if (rc) return lrp_fail(err, "cannot write %s", tmp_file);
     lrp_tensor_file tf = {0};
-    if (lrp_gguf_open(&tf, NULL, tmp_file, err)) return -1;
+    if (lrp_gguf_open(&tf, tmp_file, err)) return -1;
     rc = lrp_tokenizer_from_gguf(tok, &tf, "tok.gguf", err);
     lrp_tf_close(&tf);
     return rc;
@@ -325,7 +325,7 @@ TEST(stories260k_matches_sentencepiece_merging_by_score_on_varied_text) {
     lrp_err err;
     spm_ref ref = {0};
     lrp_tokenizer *tok = NULL;
-    CHECK(lrp_gguf_open(&tf, NULL, shared_path(STORIES_V3, path, sizeof path), &err) == 0);
+    CHECK(lrp_gguf_open(&tf, shared_path(STORIES_V3, path, sizeof path), &err) == 0);
     CHECK(spm_ref_load(&ref, &tf) == 0);
     CHECK(lrp_tokenizer_from_gguf(&tok, &tf, path, &err) == 0 && tok);
     if (!tok || !ref.n) goto done;

@@ -142,7 +142,7 @@ TEST(attnlrp_does_not_conserve_and_differs_from_gradient_times_input) {
     }
 }
 
-TEST(argument_errors_name_the_option) {
+TEST(argument_errors_name_the_parameter) {
     family_case fc[16];
     family_cases(fc);
     lrp_model *m = open_tiny(fc[0].name, &fc[0].o);
@@ -156,23 +156,23 @@ TEST(argument_errors_name_the_option) {
     int bad_ids[] = {1, 50};
     lrp_explain_opts_default(&o);
     CHECK(lrp_explain(m, bad_ids, 2, &o, &e, &err) == -1);
-    CHECK_STR(err.msg, "--ids: id 50 at index 1 is out of range (vocabulary size 50)");
+    CHECK_STR(err.msg, "ids: id 50 at index 1 is out of range (vocabulary size 50)");
     CHECK(lrp_explain(m, ids, 0, &o, &e, &err) == -1);
-    CHECK_STR(err.msg, "no input tokens: give TEXT or a non-empty --ids list");
+    CHECK_STR(err.msg, "ids: no input tokens");
     o.position = 4;
     CHECK(lrp_explain(m, ids, 4, &o, &e, &err) == -1);
-    CHECK_STR(err.msg, "--position 4: out of range for 4 tokens (0..3)");
+    CHECK_STR(err.msg, "position 4: out of range for 4 tokens (0..3)");
     lrp_explain_opts_default(&o);
     o.latent_start[0] = 2, o.latent_start[1] = 0, o.latent_start[2] = 0;
     CHECK(lrp_explain(m, ids, 4, &o, &e, &err) == -1);
-    CHECK_STR(err.msg, "--latent-start 2,0,0: layer 2 out of range (0..1)");
+    CHECK_STR(err.msg, "latent_start 2,0,0: layer 2 out of range (0..1)");
     o.latent_start[0] = 1, o.latent_start[2] = 48;
     CHECK(lrp_explain(m, ids, 4, &o, &e, &err) == -1);
-    CHECK_STR(err.msg, "--latent-start 1,0,48: neuron 48 out of range (0..47)");
+    CHECK_STR(err.msg, "latent_start 1,0,48: neuron 48 out of range (0..47)");
     lrp_explain_opts_default(&o);
     o.latent_layer = 5;
     CHECK(lrp_explain(m, ids, 4, &o, &e, &err) == -1);
-    CHECK_STR(err.msg, "--latent-layer 5: out of range (0..1)");
+    CHECK_STR(err.msg, "latent_layer 5: out of range (0..1)");
     lrp_model_close(m);
 }
 
@@ -202,5 +202,5 @@ TEST(interventions_change_the_prediction_and_setting_a_neuron_to_itself_changes_
 }
 
 TEST_MAIN(T(cplrp_conserves_the_start_value_for_every_family),
-          T(attnlrp_does_not_conserve_and_differs_from_gradient_times_input), T(argument_errors_name_the_option),
+          T(attnlrp_does_not_conserve_and_differs_from_gradient_times_input), T(argument_errors_name_the_parameter),
           T(interventions_change_the_prediction_and_setting_a_neuron_to_itself_changes_nothing))

@@ -105,6 +105,12 @@ static void check_gradient(const op_case *c, double tol) {
     free(w);
 }
 
+// Causal attention spec with one scale and window (the tests' usual case).
+static lrp_attn_spec causal_spec(int H, int KVH, int hd, float scale, int window) {
+    lrp_attn_spec s = {.n_heads = H, .n_kv_heads = KVH, .head_dim = hd, .scale = scale, .window = window};
+    return s;
+}
+
 // --- op builders ----------------------------------------------------------------------------------
 typedef struct {
     lrp_tensor W, b;
@@ -112,7 +118,8 @@ typedef struct {
 } linear_ctx;
 static lrp_act *build_linear(lrp_graph *g, lrp_act **in, const void *ctx) {
     const linear_ctx *c = ctx;
-    return op_linear(g, in[0], &c->W, c->has_bias ? &c->b : NULL);
+    lrp_weight W = lrp_weight_of(&c->W), b = lrp_weight_of(&c->b);
+    return op_linear(g, in[0], &W, c->has_bias ? &b : NULL);
 }
 
 typedef struct {
@@ -121,11 +128,12 @@ typedef struct {
 } norm_ctx;
 static lrp_act *build_rmsnorm(lrp_graph *g, lrp_act **in, const void *ctx) {
     const norm_ctx *c = ctx;
-    return op_rmsnorm(g, in[0], &c->w, 1e-5f, c->group);
+    lrp_weight w = lrp_weight_of(&c->w);
+    return op_rmsnorm(g, in[0], &w, 1e-5f, c->group);
 }
 
 typedef struct {
-    lrp_config cfg;
+    lrp_rope_params cfg;
     int heads, head_dim;
 } rope_ctx;
 static lrp_act *build_rope(lrp_graph *g, lrp_act **in, const void *ctx) {
@@ -139,7 +147,9 @@ typedef struct {
 } attn_ctx;
 static lrp_act *build_attention(lrp_graph *g, lrp_act **in, const void *ctx) {
     const attn_ctx *c = ctx;
-    return op_attention(g, in[0], in[1], in[2], c->H, c->KVH, c->hd, 1.0f / sqrtf((float)c->hd), c->window);
+    lrp_attn_spec s = {.n_heads = c->H, .n_kv_heads = c->KVH, .head_dim = c->hd, .scale = 1.0f / sqrtf((float)c->hd),
+                       .window = c->window};
+    return op_attention(g, in[0], in[1], in[2], &s);
 }
 
 static lrp_act *build_activation(lrp_graph *g, lrp_act **in, const void *ctx) {
@@ -206,8 +216,8 @@ TEST(rmsnorm_gradient_matches_finite_differences) {
 TEST(rope_gradient_matches_finite_differences_for_both_pairings) {
     for (int pairing = 0; pairing < 2; pairing++) {
         rope_ctx ctx = {.heads = 2, .head_dim = 6};
-        ctx.cfg.rope_theta = 100.0;
-        ctx.cfg.rope_pairing = (lrp_rope_pairing)pairing;
+        ctx.cfg.theta = 100.0;
+        ctx.cfg.pairing = (lrp_rope_pairing)pairing;
         op_case c = one_input(4, 12, build_rope, &ctx);
         check_gradient(&c, 2e-3);
         free_case(&c);
@@ -219,10 +229,10 @@ TEST(rope_rotates_pairs_as_the_convention_says) {
     lrp_graph g;
     lrp_err err;
     lrp_graph_init(&g, 0, &err);
-    lrp_config cfg = {0};
-    cfg.rope_theta = 10000.0;
+    lrp_rope_params cfg = {0};
+    cfg.theta = 10000.0;
     for (int pairing = 0; pairing < 2; pairing++) {
-        cfg.rope_pairing = (lrp_rope_pairing)pairing;
+        cfg.pairing = (lrp_rope_pairing)pairing;
         lrp_rope *r = lrp_rope_tables(&g, &cfg, 4, 0, 3);
         lrp_act *x = lrp_act_new(&g, 3, 4);
         for (int i = 0; i < 12; i++) x->x[i] = (float)(i % 4 + 1);
@@ -243,13 +253,13 @@ TEST(rope_rotates_pairs_as_the_convention_says) {
 
 TEST(rope_llama3_scaling_matches_the_hf_formula) {
     // factor 8, low 1, high 4, original 8192 (LLaMA 3.1): long wavelengths are divided by 8, short kept.
-    lrp_config cfg = {0};
-    cfg.rope_theta = 500000.0;
-    cfg.rope_scaling = LRP_ROPE_SCALING_LLAMA3;
-    cfg.rope_factor = 8;
-    cfg.rope_low_freq_factor = 1;
-    cfg.rope_high_freq_factor = 4;
-    cfg.rope_original_max_position = 8192;
+    lrp_rope_params cfg = {0};
+    cfg.theta = 500000.0;
+    cfg.scaling = LRP_ROPE_SCALING_LLAMA3;
+    cfg.factor = 8;
+    cfg.low_freq_factor = 1;
+    cfg.high_freq_factor = 4;
+    cfg.original_max_position = 8192;
     lrp_graph g;
     lrp_err err;
     lrp_graph_init(&g, 0, &err);
@@ -479,12 +489,13 @@ TEST(masked_attention_entries_are_exactly_zero) {
     fill(q->x, 8, 3.0f);
     fill(k->x, 8, 3.0f);
     fill(v->x, 8, 3.0f);
-    lrp_act *o = op_attention(&g, q, k, v, 1, 1, 2, 1.0f, 0);
+    lrp_attn_spec spec1 = causal_spec(1, 1, 2, 1.0f, 0), spec2 = causal_spec(1, 1, 2, 1.0f, 2);
+    lrp_act *o = op_attention(&g, q, k, v, &spec1);
     const float *P = g.nodes[g.n_nodes - 1].saved;
     for (int i = 0; i < 4; i++)
         for (int j = i + 1; j < 4; j++) CHECK(P[i * 4 + j] == 0.0f);
     // with a window of 2, query i sees keys i-1 and i only
-    op_attention(&g, q, k, v, 1, 1, 2, 1.0f, 2);
+    op_attention(&g, q, k, v, &spec2);
     P = g.nodes[g.n_nodes - 1].saved;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) CHECK((P[i * 4 + j] == 0.0f) == (j > i || j < i - 1));
@@ -508,7 +519,8 @@ TEST(blocked_attention_matches_direct_evaluation) {
         fill(q->x, (size_t)Tq * H * hd, 2.0f);
         fill(k->x, (size_t)Tk * KVH * hd, 2.0f);
         fill(v->x, (size_t)Tk * KVH * hd, 2.0f);
-        lrp_act *o = op_attention(&g, q, k, v, H, KVH, hd, 0.5f, 0);
+        lrp_attn_spec spec = causal_spec(H, KVH, hd, 0.5f, 0);
+        lrp_act *o = op_attention(&g, q, k, v, &spec);
         double worst = 0;
         for (int h = 0; h < H; h++)
             for (int i = 0; i < Tq; i++) {

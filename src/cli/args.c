@@ -186,3 +186,27 @@ void cli_output_abort(cli_output *o) {
     free(o->path);
     memset(o, 0, sizeof *o);
 }
+
+int cli_lib_error(int status, const char *msg) {
+    static const struct {
+        const char *param, *flag;
+    } flags[] = {
+        {"ids", "--ids"},
+        {"position", "--position"},
+        {"target", "--target-id"},
+        {"contrast", "--contrast"},
+        {"latent_start", "--latent-start"},
+        {"latent_layer", "--latent-layer"},
+        {"intervention", "--set"},
+        {"max_new", "-n"},
+        {"token_types", "--token-type-ids"},
+        {"attention_mask", "--attention-mask"},
+        {"method", "--method"},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        size_t n = strlen(flags[i].param);
+        if (strncmp(msg, flags[i].param, n) == 0 && (msg[n] == ' ' || msg[n] == ':'))
+            return cli_error(status, "%s%s", flags[i].flag, msg + n);
+    }
+    return cli_error(status, "%s", msg);
+}

@@ -17,6 +17,10 @@ const char *arg_value(int argc, char **argv, int *i);
 // Prints "attnlrp: <msg>" to stderr; returns status.
 int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+// Prints a library error (which names parameters, e.g. "position 9: out of range") with the command-line
+// flag that sets the parameter in place of its name ("--position 9: out of range"); returns status.
+int cli_lib_error(int status, const char *msg);
+
 // The model used when --model is not given: $ATTNLRP_MODEL, models/default next to the executable's
 // build directory, or the installed share/attnlrp/default. Writes into buf; returns 0 if one exists.
 int default_model_path(char *buf, size_t cap);

@@ -140,7 +140,7 @@ int cmd_explain(int argc, char **argv) {
         }
     }
     if (lrp_explain(ss.m, ss.ids, ss.T, &o, &e, &err)) {
-        cli_error(1, "%s", err.msg);
+        cli_lib_error(1, err.msg);
         goto done;
     }
     ctx.family = ss.m->cfg.model_type;

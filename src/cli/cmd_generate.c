@@ -137,7 +137,7 @@ int cmd_generate(int argc, char **argv) {
     if (rc) goto done;
     rc = 1;
     if (lrp_check_interventions(ss.m, iv, n_iv, &err)) {
-        cli_error(1, "%s", err.msg);
+        cli_lib_error(1, err.msg);
         goto done;
     }
     int json = !strcmp(format, "json");
@@ -152,7 +152,7 @@ int cmd_generate(int argc, char **argv) {
     st.f = json ? NULL : out.f;
     if (st.f && ss.tok) stream_token(-1, &st);  // prints the decoded prompt
     if (lrp_generate(ss.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
-        cli_error(1, "%s", err.msg);
+        cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
     }
@@ -193,7 +193,7 @@ int cmd_generate(int argc, char **argv) {
             lrp_explanation e;
             int T = ss.T + g;
             if (lrp_explain(ss.m, st.all, T, &o, &e, &err)) {
-                cli_error(1, "%s", err.msg);
+                cli_lib_error(1, err.msg);
                 cli_output_abort(&out);
                 goto done;
             }

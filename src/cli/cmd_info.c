@@ -1,4 +1,5 @@
-// attnlrp info: what a checkpoint is, without running it.
+// attnlrp info: what a checkpoint is, without running it; or, with --families, what the engine reads.
+#include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -6,14 +7,51 @@
 #include "cli/commands.h"
 #include "formats/gguf.h"
 #include "models/model.h"
+#include "models/registry.h"
 
 static const char info_usage[] =
     "usage: attnlrp info [--model PATH] [--format text|json]\n"
+    "       attnlrp info --families [--format text|json]\n"
     "\n"
-    "Prints the architecture, sizes, parameter count, weight dtypes and whether a tokenizer is present.\n";
+    "Prints the architecture, task, sizes, parameter count, weight dtypes and whether a tokenizer is present;\n"
+    "with --families, the model families this build reads (config.json model_type and GGUF architecture).\n";
+
+static const char *const scaling_names[] = {"none", "linear", "llama3"};
+
+static json_t *string_list(const char *const *names) {
+    json_t *a = json_array();
+    for (int i = 0; names && names[i]; i++) json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
+static int print_families(int json) {
+    json_t *arr = json ? json_array() : NULL;
+    for (int i = 0; i < lrp_family_count(); i++) {
+        const lrp_family *f = lrp_family_at(i);
+        if (json) {
+            json_array_append_new(arr, json_pack("{s:s, s:o, s:o, s:s}", "family", f->name, "model_types",
+                                                 string_list(f->model_types), "gguf_architectures",
+                                                 string_list(f->gguf_archs), "summary", f->summary));
+            continue;
+        }
+        printf("%-10s model_type:", f->name);
+        for (int j = 0; f->model_types[j]; j++) printf(" %s", f->model_types[j]);
+        printf("; GGUF:");
+        if (!f->gguf_archs || !f->gguf_archs[0]) printf(" -");
+        for (int j = 0; f->gguf_archs && f->gguf_archs[j]; j++) printf(" %s", f->gguf_archs[j]);
+        printf("\n           %s\n", f->summary);
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_ENSURE_ASCII);
+        putchar('\n');
+        json_decref(arr);
+    }
+    return 0;
+}
 
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *format = "text";
+    int families = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(info_usage, stdout);
@@ -22,11 +60,18 @@ int cmd_info(int argc, char **argv) {
             if (!(model = arg_value(argc, argv, &i))) return 2;
         } else if (!strcmp(argv[i], "--format")) {
             if (!(format = arg_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(argv[i], "--families")) {
+            families = 1;
         } else {
             return cli_error(2, "info: unexpected argument %s (see attnlrp info --help)", argv[i]);
         }
     }
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
+    int json = !strcmp(format, "json");
+    if (families) {
+        if (model) return cli_error(2, "info: give --model or --families, not both");
+        return print_families(json);
+    }
     char path[4096];
     if (model) snprintf(path, sizeof path, "%s", model);
     else if (default_model_path(path, sizeof path)) return cli_error(1, "no --model given and no default model found");
@@ -34,7 +79,6 @@ int cmd_info(int argc, char **argv) {
     lrp_model *m;
     if (lrp_model_open(&m, path, &err)) return cli_error(1, "%s", err.msg);
     const lrp_config *c = &m->cfg;
-    // Count tensors per dtype.
     int per_dtype[LRP_DTYPE_COUNT] = {0};
     for (int i = 0; i < m->tf.n_tensors; i++)
         if ((unsigned)m->tf.tensors[i].dtype < LRP_DTYPE_COUNT) per_dtype[m->tf.tensors[i].dtype]++;
@@ -43,31 +87,42 @@ int cmd_info(int argc, char **argv) {
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", path);
     int has_tok = !strcmp(m->format, "gguf") ? lrp_gguf_get(&m->tf, "tokenizer.ggml.tokens") != NULL
                                              : stat(tok_path, &st) == 0;
-    static const char *const scaling[] = {"none", "linear", "llama3"};
-    static const char *const pairing[] = {"halves (rotate_half)", "adjacent (interleaved)"};
-    int json = !strcmp(format, "json");
+    int rotary = c->rotary;
     if (json) {
-        printf("{\"path\": \"%s\", \"format\": \"%s\", \"model_type\": \"%s\", \"layers\": %d, \"hidden_size\": %d, "
-               "\"heads\": %d, \"kv_heads\": %d, \"head_dim\": %d, \"intermediate_size\": %d, \"vocab_size\": %d, "
-               "\"parameters\": %lld, \"tie_word_embeddings\": %s, \"rope_theta\": %g, \"rope_scaling\": \"%s\", "
-               "\"tokenizer\": %s, \"dtypes\": {",
-               path, m->format, c->model_type, c->num_layers, c->hidden_size, c->num_heads, c->num_kv_heads, c->head_dim,
-               c->intermediate_size, c->vocab_size, m->n_params, c->tie_word_embeddings ? "true" : "false",
-               c->rope_theta, scaling[c->rope_scaling], has_tok ? "true" : "false");
-        int first = 1;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:b, s:b}", "path", path,
+                              "format", m->format, "model_type", c->model_type, "family", m->family->name, "task",
+                              lrp_task_name(c->task), "layers", c->num_layers, "hidden_size", c->hidden_size, "heads",
+                              c->num_heads, "kv_heads", c->num_kv_heads, "head_dim", c->head_dim, "intermediate_size",
+                              c->intermediate_size, "vocab_size", c->vocab_size, "parameters", (json_int_t)m->n_params,
+                              "tie_word_embeddings", c->tie_word_embeddings, "tokenizer", has_tok);
+        if (rotary) {
+            json_object_set_new(o, "rope_theta", json_real(c->rope.theta));
+            json_object_set_new(o, "rope_scaling", json_string(scaling_names[c->rope.scaling]));
+        }
+        if (c->task == LRP_TASK_CLASSIFIER) json_object_set_new(o, "labels", string_list((const char *const *)c->labels));
+        json_t *dt = json_object();
         for (int t = 0; t < LRP_DTYPE_COUNT; t++)
-            if (per_dtype[t]) printf("%s\"%s\": %d", first ? "" : ", ", lrp_dtype_name((lrp_dtype)t), per_dtype[t]), first = 0;
-        printf("}}\n");
+            if (per_dtype[t]) json_object_set_new(dt, lrp_dtype_name((lrp_dtype)t), json_integer(per_dtype[t]));
+        json_object_set_new(o, "dtypes", dt);
+        json_dumpf(o, stdout, JSON_ENSURE_ASCII);
+        putchar('\n');
+        json_decref(o);
     } else {
         printf("path            %s (%s)\n", path, m->format);
-        printf("architecture    %s, %d layers, hidden %d, %d heads (%d kv heads, head_dim %d), MLP %d (%s)\n",
-               c->model_type, c->num_layers, c->hidden_size, c->num_heads, c->num_kv_heads, c->head_dim,
-               c->intermediate_size, c->hidden_act);
+        printf("architecture    %s (family %s), %s, %d layers, hidden %d, %d heads (%d kv heads, head_dim %d), MLP %d "
+               "(%s)\n", c->model_type, m->family->name, lrp_task_name(c->task), c->num_layers, c->hidden_size,
+               c->num_heads, c->num_kv_heads, c->head_dim, c->intermediate_size, c->hidden_act);
         printf("vocabulary      %d%s\n", c->vocab_size, c->tie_word_embeddings ? " (head tied to the embeddings)" : "");
+        if (c->task == LRP_TASK_CLASSIFIER) {
+            printf("labels          ");
+            for (int i = 0; i < c->n_labels; i++) printf("%s%d %s", i ? ", " : "", i, c->labels[i]);
+            printf("\n");
+        }
         printf("parameters      %lld (%.2f M)\n", m->n_params, m->n_params / 1e6);
-        printf("rope            theta %g, scaling %s, pairing %s\n", c->rope_theta, scaling[c->rope_scaling],
-               pairing[c->rope_pairing]);
-        printf("rms_norm_eps    %g\n", c->rms_norm_eps);
+        if (rotary)
+            printf("rope            theta %g, scaling %s, pairing %s\n", c->rope.theta, scaling_names[c->rope.scaling],
+                   c->rope.pairing == LRP_ROPE_PAIR_HALVES ? "halves (rotate_half)" : "adjacent (interleaved)");
+        printf("norm eps        %g\n", c->norm_eps);
         printf("tensors        ");
         for (int t = 0; t < LRP_DTYPE_COUNT; t++)
             if (per_dtype[t]) printf(" %d %s", per_dtype[t], lrp_dtype_name((lrp_dtype)t));

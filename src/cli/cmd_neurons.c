@@ -108,7 +108,7 @@ int cmd_neurons(int argc, char **argv) {
         if (cli_single_token(ss.tok, "--target", target, &o.target)) goto done;
     }
     if (lrp_explain(ss.m, ss.ids, ss.T, &o, &e, &err)) {
-        cli_error(1, "%s", err.msg);
+        cli_lib_error(1, err.msg);
         goto done;
     }
     int W = e.neuron_width, l0 = layer < 0 ? 0 : layer, l1 = layer < 0 ? e.n_layers : layer + 1;

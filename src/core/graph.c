@@ -161,6 +161,7 @@ lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backwar
     n->op = op;
     n->backward = backward;
     n->out = out;
+    n->tag = g->tag;
     return n;
 }
 
@@ -182,4 +183,5 @@ void lrp_graph_reset(lrp_graph *g) {
     g->n_nodes = 0;
     g->n_free = 0;
     g->failed = 0;
+    g->tag = LRP_TAG_NONE;
 }

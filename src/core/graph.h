@@ -6,6 +6,10 @@
 // lrp_graph_backward walks the nodes in reverse and calls each node's backward with the rule set, so
 // every LRP rule lives in the backward of exactly one op.
 //
+// Rule tags: a family marks the layers a rule may single out (the γ-rule of SPEC §5 applies to the patch
+// convolution, the MLP linears and the classifier only) by setting g->tag while it records them; each
+// node keeps the tag that was current when it was recorded, and its backward reads rules->... by tag.
+//
 // Errors are sticky: an op that cannot allocate marks the graph failed and returns NULL, and every op
 // given a NULL input returns NULL at once. A family's forward therefore checks lrp_graph_ok() once.
 #ifndef LRP_GRAPH_H
@@ -15,7 +19,7 @@
 
 #include "core/err.h"
 #include "core/rules.h"
-#include "formats/tensor_file.h"
+#include "core/tensor.h"
 
 typedef struct lrp_act {
     float *x;   // values, rows*cols
@@ -32,12 +36,14 @@ typedef void (*lrp_backward_fn)(lrp_graph *g, const lrp_node *n, const lrp_rules
 struct lrp_node {
     lrp_backward_fn backward;
     const char *op;            // op name, for debugging
+    lrp_tag tag;               // the graph's tag when the node was recorded
     lrp_act *out;
     lrp_act *in[3];
-    const lrp_tensor *w;       // weight (linear, norms), NULL if none
-    const lrp_tensor *b;       // bias, NULL if none
+    lrp_weight w;              // weight view (linear, norms); w.t NULL if none
+    lrp_weight b;              // bias view; b.t NULL if none
     float *saved;              // op-specific saved values (softmax probabilities, 1/rms, ...)
     const void *aux;           // op-specific constant data (RoPE tables, row indices, ...)
+    lrp_act *tap;              // op-specific activation whose gradient the backward also fills (attention probabilities)
     int ip[6];                 // op-specific integer parameters
     float fp[2];               // op-specific float parameters
 };
@@ -55,6 +61,7 @@ struct lrp_graph {
     float *scratch;            // per-graph scratch for weight panels (matmul)
     size_t scratch_floats;
     int grad_enabled;          // 0: record nothing (generation without explanation)
+    lrp_tag tag;               // tag given to the nodes recorded from now on (LRP_TAG_NONE by default)
     lrp_node discard;          // what ops fill in when nothing is recorded
     float **free_grads;        // gradient buffers the backward no longer needs, for reuse
     size_t *free_sizes;        // their sizes in bytes
@@ -77,7 +84,7 @@ lrp_act *lrp_act_new(lrp_graph *g, int rows, int cols);
 // The gradient buffer of a, allocated zeroed on first use; NULL only when out of memory.
 float *lrp_act_grad(lrp_graph *g, lrp_act *a);
 
-// Appends a node; returns it (zeroed but for backward/op/out) or NULL on failure.
+// Appends a node; returns it (zeroed but for backward/op/out/tag) or NULL on failure.
 lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out);
 
 // Replays the recorded nodes in reverse. Nodes whose output received no gradient are skipped. Once a
@@ -88,6 +95,5 @@ int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err);
 
 // Forgets every activation and node but keeps the arena's memory for the next pass (generation).
 void lrp_graph_reset(lrp_graph *g);
-
 
 #endif

@@ -39,3 +39,8 @@ int lrp_method_parse(const char *name) {
         if (strcmp(name, method_names[i]) == 0) return i;
     return -1;
 }
+
+const char *lrp_tag_name(lrp_tag t) {
+    static const char *const names[LRP_TAG_COUNT] = {"none", "patch_conv", "mlp_linear", "classifier"};
+    return (unsigned)t < LRP_TAG_COUNT ? names[t] : "unknown";
+}

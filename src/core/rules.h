@@ -22,6 +22,17 @@ typedef enum lrp_attn_rule {
     LRP_ATTN_DETACH_QK,     // attention weights constant: Q, K get nothing, V exact
 } lrp_attn_rule;
 
+// Layers a rule can single out (graph.h: rule tags). The γ-rule of SPEC §5 reads them.
+typedef enum lrp_tag {
+    LRP_TAG_NONE = 0,
+    LRP_TAG_PATCH_CONV,     // the patch-embedding convolution of a ViT
+    LRP_TAG_MLP_LINEAR,     // the linear layers of a block's MLP
+    LRP_TAG_CLASSIFIER,     // the linear layers of a classification head
+    LRP_TAG_COUNT
+} lrp_tag;
+
+const char *lrp_tag_name(lrp_tag t);
+
 typedef struct lrp_rules {
     int act_identity;       // element-wise activations: ĝ(x) = ĝ(y)·f(x)/(x + 1e-10)
     int norm_detach;        // RMSNorm/LayerNorm: normaliser constant in the backward

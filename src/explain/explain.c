@@ -22,116 +22,204 @@ static double now_seconds(void) {
 }
 
 int lrp_check_ids(const lrp_model *m, const int *ids, int T, lrp_err *err) {
-    if (T <= 0) return lrp_fail(err, "no input tokens: give TEXT or a non-empty --ids list");
+    if (T <= 0) return lrp_fail(err, "ids: no input tokens");
     for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= m->cfg.vocab_size)
-            return lrp_fail(err, "--ids: id %d at index %d is out of range (vocabulary size %d)", ids[t], t,
+            return lrp_fail(err, "ids: id %d at index %d is out of range (vocabulary size %d)", ids[t], t,
                             m->cfg.vocab_size);
     return 0;
 }
 
-static int check_opts(const lrp_model *m, int T, const lrp_explain_opts *o, int position, lrp_err *err) {
+int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err) {
     const lrp_config *c = &m->cfg;
-    if ((unsigned)o->method >= LRP_METHOD_COUNT) return lrp_fail(err, "--method: unknown method");
-    if (position < 0 || position >= T)
-        return lrp_fail(err, "--position %d: out of range for %d tokens (0..%d)", o->position, T, T - 1);
-    if (o->target >= c->vocab_size || o->target < -1)
-        return lrp_fail(err, "--target-id %d: out of range (vocabulary size %d)", o->target, c->vocab_size);
-    if (o->contrast >= c->vocab_size || o->contrast < -1)
-        return lrp_fail(err, "--contrast %d: out of range (vocabulary size %d)", o->contrast, c->vocab_size);
+    if (lrp_check_ids(m, in->ids, in->T, err)) return -1;
+    if (in->token_types) {
+        if (c->type_vocab_size <= 0)
+            return lrp_fail(err, "token_types: %s has no token types (no text pairs)", c->model_type);
+        for (int t = 0; t < in->T; t++)
+            if (in->token_types[t] < 0 || in->token_types[t] >= c->type_vocab_size)
+                return lrp_fail(err, "token_types: type %d at index %d is out of range (0..%d)", in->token_types[t], t,
+                                c->type_vocab_size - 1);
+    }
+    if (in->attention_mask) {
+        int real = 0;
+        for (int t = 0; t < in->T; t++) {
+            if (in->attention_mask[t] > 1)
+                return lrp_fail(err, "attention_mask: value %d at index %d (expected 0 or 1)", in->attention_mask[t], t);
+            real += in->attention_mask[t];
+        }
+        if (!real) return lrp_fail(err, "attention_mask: every token is padding");
+    }
+    return 0;
+}
+
+// The last position that is not padding.
+static int last_real(const lrp_inputs *in) {
+    int p = in->T - 1;
+    while (in->attention_mask && p > 0 && !in->attention_mask[p]) p--;
+    return p;
+}
+
+static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, int position,
+                      lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    int T = in->T, n_out = lrp_model_n_outputs(m);
+    const char *what = c->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size";
+    if ((unsigned)o->method >= LRP_METHOD_COUNT) return lrp_fail(err, "method: unknown method");
+    if (c->task == LRP_TASK_CLASSIFIER) {
+        if (o->position != -1)
+            return lrp_fail(err, "position %d: a classifier explains the whole input, not a position", o->position);
+    } else if (c->task == LRP_TASK_MASKED_LM && o->position == -1) {
+        return lrp_fail(err, "position: a masked LM needs the position to explain (the [MASK] token)");
+    } else if (position < 0 || position >= T) {
+        return lrp_fail(err, "position %d: out of range for %d tokens (0..%d)", o->position, T, T - 1);
+    }
+    if (o->target >= n_out || o->target < -1)
+        return lrp_fail(err, "target %d: out of range (%s %d)", o->target, what, n_out);
+    if (o->contrast >= n_out || o->contrast < -1)
+        return lrp_fail(err, "contrast %d: out of range (%s %d)", o->contrast, what, n_out);
     if (o->latent_start[0] != -1) {
         const int *ls = o->latent_start;
         if (ls[0] < 0 || ls[0] >= c->num_layers)
-            return lrp_fail(err, "--latent-start %d,%d,%d: layer %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[0],
+            return lrp_fail(err, "latent_start %d,%d,%d: layer %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[0],
                             c->num_layers - 1);
         if (ls[1] < 0 || ls[1] >= T)
-            return lrp_fail(err, "--latent-start %d,%d,%d: position %d out of range (0..%d)", ls[0], ls[1], ls[2],
-                            ls[1], T - 1);
+            return lrp_fail(err, "latent_start %d,%d,%d: position %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[1],
+                            T - 1);
         if (ls[2] < 0 || ls[2] >= c->intermediate_size)
-            return lrp_fail(err, "--latent-start %d,%d,%d: neuron %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[2],
+            return lrp_fail(err, "latent_start %d,%d,%d: neuron %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[2],
                             c->intermediate_size - 1);
-        if (o->contrast != -1) return lrp_fail(err, "--contrast cannot be combined with --latent-start");
+        if (o->contrast != -1) return lrp_fail(err, "contrast: cannot be combined with latent_start");
     }
     if (o->latent_layer != -1 && (o->latent_layer < 0 || o->latent_layer >= c->num_layers))
-        return lrp_fail(err, "--latent-layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
+        return lrp_fail(err, "latent_layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
     return lrp_check_interventions(m, o->iv, o->n_iv, err);
 }
 
+void lrp_rank_top(const float *v, int n, int k, int *idx) {
+    // Partial selection: k is small (top-5, top-k neurons), n may be a vocabulary.
+    for (int r = 0; r < k; r++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int taken = 0;
+            for (int s = 0; s < r && !taken; s++) taken = idx[s] == i;
+            if (taken) continue;
+            if (best < 0 || (isnan(v[best]) && !isnan(v[i])) || v[i] > v[best]) best = i;
+        }
+        idx[r] = best;
+    }
+}
+
 static void fill_top(lrp_explanation *e) {
-    int V = e->vocab;
+    int V = e->n_out;
     float mx = -INFINITY;
     for (int i = 0; i < V; i++) mx = e->logits[i] > mx ? e->logits[i] : mx;
     double z = 0;
     for (int i = 0; i < V; i++) z += exp((double)e->logits[i] - mx);
-    int k = V < LRP_TOP_K ? V : LRP_TOP_K;
+    int k = V < LRP_TOP_K ? V : LRP_TOP_K, idx[LRP_TOP_K];
+    lrp_rank_top(e->logits, V, k, idx);
     for (int r = 0; r < k; r++) {
-        int best = -1;
-        for (int i = 0; i < V; i++) {
-            int taken = 0;
-            for (int s = 0; s < r; s++) taken |= e->top[s].id == i;
-            if (!taken && (best < 0 || e->logits[i] > e->logits[best])) best = i;
-        }
-        e->top[r].id = best;
-        e->top[r].logit = e->logits[best];
-        e->top[r].prob = (float)(exp((double)e->logits[best] - mx) / z);
+        e->top[r].id = idx[r];
+        e->top[r].logit = e->logits[idx[r]];
+        e->top[r].prob = (float)(exp((double)e->logits[idx[r]] - mx) / z);
     }
     e->n_top = k;
 }
 
-// Σ over columns of x ⊙ ĝ for every row (zero where no gradient arrived).
-static void row_relevance(const lrp_act *a, float *dst) {
+// Per row: Σ over columns of x ⊙ ĝ (zero where no gradient arrived), or ‖ĝ‖₂ for the gradient method.
+static void row_relevance(const lrp_act *a, int gradient_norm, float *dst) {
     for (int t = 0; t < a->rows; t++) {
         double s = 0;
-        if (a->g)
-            for (int i = 0; i < a->cols; i++) s += (double)a->x[(size_t)t * a->cols + i] * a->g[(size_t)t * a->cols + i];
-        dst[t] = (float)s;
+        const float *x = a->x + (size_t)t * a->cols, *gr = a->g ? a->g + (size_t)t * a->cols : NULL;
+        for (int i = 0; gr && i < a->cols; i++) s += gradient_norm ? (double)gr[i] * gr[i] : (double)x[i] * gr[i];
+        dst[t] = (float)(gradient_norm ? sqrt(s) : s);
     }
 }
 
-int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opts *o, lrp_explanation *e,
-                lrp_err *err) {
+// Σ over rows of x ⊙ ĝ per column (the relevance of each neuron of an MLP intermediate).
+static void column_relevance(const lrp_act *z, float *dst) {
+    for (int i = 0; i < z->cols; i++) {
+        double s = 0;
+        for (int t = 0; z->g && t < z->rows; t++) s += (double)z->x[(size_t)t * z->cols + i] * z->g[(size_t)t * z->cols + i];
+        dst[i] = (float)s;
+    }
+}
+
+static int copy_inputs(lrp_explanation *e, const lrp_inputs *in) {
+    int T = in->T;
+    e->ids = malloc((size_t)T * sizeof(int));
+    if (!e->ids) return -1;
+    memcpy(e->ids, in->ids, (size_t)T * sizeof(int));
+    if (in->token_types) {
+        if (!(e->token_types = malloc((size_t)T * sizeof(int)))) return -1;
+        memcpy(e->token_types, in->token_types, (size_t)T * sizeof(int));
+    }
+    if (in->attention_mask) {
+        if (!(e->attention_mask = malloc((size_t)T))) return -1;
+        memcpy(e->attention_mask, in->attention_mask, (size_t)T);
+    }
+    return 0;
+}
+
+// The input readouts: one array per input kind the family has, their sum, and the [CLS] slot of encoders.
+static int read_inputs(lrp_explanation *e, const lrp_taps *taps, int gradient_norm) {
+    int T = e->T;
+    float **dst[LRP_INPUT_COUNT] = {[LRP_INPUT_WORDS] = &e->relevance,
+                                    [LRP_INPUT_POSITIONS] = &e->relevance_positions,
+                                    [LRP_INPUT_TOKEN_TYPES] = &e->relevance_token_types};
+    for (int k = 0; k < LRP_INPUT_COUNT; k++) {
+        const lrp_act *a = taps->input[k];
+        if (!a || !dst[k]) continue;
+        if (!(*dst[k] = calloc((size_t)T, sizeof(float)))) return -1;
+        row_relevance(a, gradient_norm, *dst[k]);
+        for (int t = 0; t < T; t++) e->relevance_sum += (*dst[k])[t];
+    }
+    if (e->task != LRP_TASK_CAUSAL_LM) {
+        e->has_cls = 1;
+        e->relevance_cls = e->relevance[0] + (e->relevance_positions ? e->relevance_positions[0] : 0) +
+                           (e->relevance_token_types ? e->relevance_token_types[0] : 0);
+    }
+    return 0;
+}
+
+int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, lrp_explanation *e,
+                       lrp_err *err) {
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
     e->latent_start[0] = -1;
-    if (lrp_check_ids(m, ids, T, err)) return -1;
-    int position = o->position == -1 ? T - 1 : o->position;
-    if (check_opts(m, T, o, position, err)) return -1;
+    if (lrp_check_inputs(m, in, err)) return -1;
     const lrp_config *c = &m->cfg;
-    int NL = c->num_layers, V = c->vocab_size;
+    int T = in->T, NL = c->num_layers, n_out = lrp_model_n_outputs(m);
+    int position = c->task == LRP_TASK_CLASSIFIER ? -1 : o->position == -1 ? last_real(in) : o->position;
+    if (check_opts(m, in, o, position, err)) return -1;
 
     e->method = o->method;
+    e->task = c->task;
     e->T = T;
     e->position = position;
     e->contrast = o->contrast;
-    e->vocab = V;
+    e->n_out = n_out;
     e->n_layers = NL;
-    e->ids = malloc((size_t)T * sizeof(int));
-    e->relevance = calloc((size_t)T, sizeof(float));
-    e->logits = malloc((size_t)V * sizeof(float));
-    lrp_act **acts = calloc(2 * (size_t)NL, sizeof *acts);
-    if (!e->ids || !e->relevance || !e->logits || !acts) {
-        free(acts);
+    e->logits = malloc((size_t)n_out * sizeof(float));
+    if (!e->logits || copy_inputs(e, in)) {
         lrp_explanation_free(e);
         return lrp_fail(err, "out of memory");
     }
-    memcpy(e->ids, ids, (size_t)T * sizeof(int));
-
     lrp_graph g;
     if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) {
-        free(acts);
         lrp_explanation_free(e);
         return -1;
     }
-    lrp_forward_io io = {.ids = ids, .T = T, .head_rows = &position, .n_head_rows = 1, .iv = o->iv, .n_iv = o->n_iv,
-                         .block_out = acts, .mlp_act = acts + NL};
+    lrp_forward f = {.in = *in, .head_rows = position >= 0 ? &position : NULL, .n_head_rows = 1, .iv = o->iv,
+                     .n_iv = o->n_iv};
     double t0 = now_seconds();
-    int rc = m->family->forward(m, &g, &io);
+    int rc = lrp_model_forward(m, &g, &f);
     double t1 = now_seconds();
     if (rc != 0) {
         lrp_fail(err, "%s", g.err.msg);
         goto fail;
     }
-    memcpy(e->logits, io.logits->x, (size_t)V * sizeof(float));
+    memcpy(e->logits, f.taps.logits->x, (size_t)n_out * sizeof(float));
     fill_top(e);
     e->target = o->target >= 0 ? o->target : e->top[0].id;
     e->target_logit = e->logits[e->target];
@@ -139,14 +227,14 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
     // Seed the start scalar: ĝ(y) = 1 (and −1 on the foil's logit).
     if (o->latent_start[0] >= 0) {
         memcpy(e->latent_start, o->latent_start, sizeof e->latent_start);
-        lrp_act *z = io.mlp_act[o->latent_start[0]];
+        lrp_act *z = f.taps.mlp_act[o->latent_start[0]];
         size_t at = (size_t)o->latent_start[1] * z->cols + o->latent_start[2];
         float *gz = lrp_act_grad(&g, z);
         if (!gz) goto oom;
         gz[at] = 1.0f;
         e->start_value = z->x[at];
     } else {
-        float *gl = lrp_act_grad(&g, io.logits);
+        float *gl = lrp_act_grad(&g, f.taps.logits);
         if (!gl) goto oom;
         gl[e->target] += 1.0f;
         e->start_value = e->target_logit;
@@ -157,82 +245,68 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
         }
     }
     // The readouts below read these gradients after the backward: keep them from being recycled.
-    io.embeddings->keep_grad = 1;
+    for (int k = 0; k < LRP_INPUT_COUNT; k++)
+        if (f.taps.input[k]) f.taps.input[k]->keep_grad = 1;
     for (int l = 0; l < NL; l++) {
-        io.block_out[l]->keep_grad = o->layers;
-        io.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
+        f.taps.block_out[l]->keep_grad = o->layers;
+        f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
     }
     lrp_rules rules = lrp_rules_for(o->method);
     if (lrp_graph_backward(&g, &rules, err)) goto fail;
     double t2 = now_seconds();
 
-    const lrp_act *emb = io.embeddings;
-    if (o->method == LRP_METHOD_GRADIENT) {
-        for (int t = 0; t < T; t++) {
-            double s = 0;
-            if (emb->g)
-                for (int i = 0; i < emb->cols; i++) s += (double)emb->g[(size_t)t * emb->cols + i] * emb->g[(size_t)t * emb->cols + i];
-            e->relevance[t] = (float)sqrt(s);
-        }
-    } else {
-        row_relevance(emb, e->relevance);
-    }
-    for (int t = 0; t < T; t++) e->relevance_sum += e->relevance[t];
-
+    if (read_inputs(e, &f.taps, o->method == LRP_METHOD_GRADIENT)) goto oom;
     if (o->layers) {
         e->residual_relevance = calloc((size_t)NL * T, sizeof(float));
         if (!e->residual_relevance) goto oom;
-        for (int l = 0; l < NL; l++) row_relevance(io.block_out[l], e->residual_relevance + (size_t)l * T);
+        for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], 0, e->residual_relevance + (size_t)l * T);
     }
     if (o->latent_layer >= 0) {
-        const lrp_act *z = io.mlp_act[o->latent_layer];
+        const lrp_act *z = f.taps.mlp_act[o->latent_layer];
         e->latent_layer = o->latent_layer;
         e->n_latent = z->cols;
         e->latent_relevance = calloc((size_t)z->cols, sizeof(float));
         if (!e->latent_relevance) goto oom;
-        if (z->g) {
-            for (int i = 0; i < z->cols; i++) {
-                double s = 0;
-                for (int t = 0; t < z->rows; t++) s += (double)z->x[(size_t)t * z->cols + i] * z->g[(size_t)t * z->cols + i];
-                e->latent_relevance[i] = (float)s;
-            }
-        }
+        column_relevance(z, e->latent_relevance);
     }
     if (o->neurons) {
-        int W = io.mlp_act[0]->cols;
+        int W = f.taps.mlp_act[0]->cols, at = position >= 0 ? position : 0;
         e->neuron_width = W;
         e->neuron_relevance = calloc((size_t)NL * W, sizeof(float));
         e->neuron_activation = calloc((size_t)NL * W, sizeof(float));
         if (!e->neuron_relevance || !e->neuron_activation) goto oom;
         for (int l = 0; l < NL; l++) {
-            const lrp_act *z = io.mlp_act[l];
-            for (int i = 0; i < W; i++) {
-                double s = 0;
-                if (z->g)
-                    for (int t = 0; t < z->rows; t++) s += (double)z->x[(size_t)t * W + i] * z->g[(size_t)t * W + i];
-                e->neuron_relevance[(size_t)l * W + i] = (float)s;
-                e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)position * W + i];
-            }
+            const lrp_act *z = f.taps.mlp_act[l];
+            column_relevance(z, e->neuron_relevance + (size_t)l * W);
+            for (int i = 0; i < W; i++) e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)at * W + i];
         }
     }
     e->seconds_forward = t1 - t0;
     e->seconds_backward = t2 - t1;
     e->activation_bytes = g.bytes_allocated;
     lrp_graph_free(&g);
-    free(acts);
     return 0;
 oom:
     lrp_fail(err, "out of memory");
 fail:
     lrp_graph_free(&g);
-    free(acts);
     lrp_explanation_free(e);
     return -1;
 }
 
+int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opts *o, lrp_explanation *e,
+                lrp_err *err) {
+    lrp_inputs in = {.ids = ids, .T = T};
+    return lrp_explain_inputs(m, &in, o, e, err);
+}
+
 void lrp_explanation_free(lrp_explanation *e) {
     free(e->ids);
+    free(e->token_types);
+    free(e->attention_mask);
     free(e->relevance);
+    free(e->relevance_positions);
+    free(e->relevance_token_types);
     free(e->logits);
     free(e->residual_relevance);
     free(e->latent_relevance);
@@ -241,26 +315,35 @@ void lrp_explanation_free(lrp_explanation *e) {
     memset(e, 0, sizeof *e);
 }
 
-int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, const unsigned char *drop,
-                       const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err) {
-    if (lrp_check_ids(m, ids, T, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
-    if (position < 0) position = T - 1;
-    if (position >= T) return lrp_fail(err, "--position %d: out of range for %d tokens (0..%d)", position, T, T - 1);
-    int NL = m->cfg.num_layers;
-    lrp_act **acts = calloc(2 * (size_t)NL, sizeof *acts);
-    if (!acts) return lrp_fail(err, "out of memory");
+int lrp_forward_outputs(const lrp_model *m, const lrp_inputs *in, int position, const lrp_intervention *iv, int n_iv,
+                        float *logits, lrp_err *err) {
+    if (lrp_check_inputs(m, in, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
+    int classifier = m->cfg.task == LRP_TASK_CLASSIFIER;
+    if (position < 0) position = last_real(in);
+    if (!classifier && position >= in->T)
+        return lrp_fail(err, "position %d: out of range for %d tokens (0..%d)", position, in->T, in->T - 1);
     lrp_graph g;
-    if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) {
-        free(acts);
-        return -1;
-    }
+    if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) return -1;
     g.grad_enabled = 0;
-    lrp_forward_io io = {.ids = ids, .T = T, .head_rows = &position, .n_head_rows = 1, .iv = iv, .n_iv = n_iv,
-                         .drop = drop, .block_out = acts, .mlp_act = acts + NL};
-    int rc = m->family->forward(m, &g, &io);
-    if (rc == 0) memcpy(logits, io.logits->x, (size_t)m->cfg.vocab_size * sizeof(float));
+    lrp_forward f = {.in = *in, .head_rows = classifier ? NULL : &position, .n_head_rows = 1, .iv = iv, .n_iv = n_iv};
+    int rc = lrp_model_forward(m, &g, &f);
+    if (rc == 0) memcpy(logits, f.taps.logits->x, (size_t)lrp_model_n_outputs(m) * sizeof(float));
     else lrp_fail(err, "%s", g.err.msg);
     lrp_graph_free(&g);
-    free(acts);
+    return rc;
+}
+
+int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, const unsigned char *drop,
+                       const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err) {
+    float *scale = NULL;
+    if (drop) {
+        if (T <= 0) return lrp_fail(err, "ids: no input tokens");
+        scale = malloc((size_t)T * sizeof *scale);
+        if (!scale) return lrp_fail(err, "out of memory");
+        for (int t = 0; t < T; t++) scale[t] = drop[t] ? 0.0f : 1.0f;
+    }
+    lrp_inputs in = {.ids = ids, .T = T, .embed_scale = scale};
+    int rc = lrp_forward_outputs(m, &in, position, iv, n_iv, logits, err);
+    free(scale);
     return rc;
 }

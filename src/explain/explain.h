@@ -1,5 +1,6 @@
 // Explaining one prediction: forward (recorded), seed the start scalar, backward with the method's
-// rules, and the readouts of SPEC §3 (R(t) = t ⊙ ĝ(t) summed over the hidden dimension).
+// rules, and the readouts of SPEC §3 (R(t) = t ⊙ ĝ(t) summed over the hidden dimension), one relevance
+// array per input kind.
 #ifndef LRP_EXPLAIN_H
 #define LRP_EXPLAIN_H
 
@@ -7,8 +8,9 @@
 
 typedef struct lrp_explain_opts {
     lrp_method method;
-    int target;                  // token/class id to explain; -1: the argmax at `position`
-    int position;                // explained output position; -1: the last
+    int target;                  // token/class id to explain; -1: the argmax (at `position`)
+    int position;                // LMs: explained output position; -1: the last real token (causal LMs).
+                                 // A masked LM needs it; a classifier takes none.
     int contrast;                // foil id for logit(target) − logit(foil); -1: none
     int latent_start[3];         // layer, position, neuron of an MLP intermediate start; layer -1: none
     int latent_layer;            // report relevance of every MLP neuron of this layer; -1: none
@@ -30,19 +32,26 @@ typedef struct lrp_top {
 
 typedef struct lrp_explanation {
     lrp_method method;
+    lrp_task task;
     int T;
     int *ids;                    // [T]
-    int position;
+    int *token_types;            // [T] or NULL
+    unsigned char *attention_mask;  // [T] or NULL
+    int position;                // LMs: the explained position; classifiers: -1
     int target;
     float target_logit;
     int contrast;                // -1 when none
     float contrast_logit;
     int latent_start[3];         // layer -1 when the start is a logit
     double start_value;
-    float *relevance;            // [T]
-    double relevance_sum;
-    int vocab;
-    float *logits;               // [vocab] at `position`
+    float *relevance;            // [T] at the word embeddings (SPEC §3)
+    float *relevance_positions;  // [T] at the learned position embeddings, or NULL
+    float *relevance_token_types;  // [T] at the token-type embeddings, or NULL
+    int has_cls;                 // encoders: relevance_cls is the total relevance of position 0 ([CLS], <s>)
+    double relevance_cls;
+    double relevance_sum;        // over every input kind
+    int n_out;                   // vocabulary (LMs) or classes (classifiers)
+    float *logits;               // [n_out] at `position` / for the input
     lrp_top top[LRP_TOP_K];
     int n_top;
     int n_layers;
@@ -52,24 +61,35 @@ typedef struct lrp_explanation {
     float *latent_relevance;     // [n_latent] or NULL
     int neuron_width;            // with opts.neurons: MLP width; arrays are [n_layers * neuron_width]
     float *neuron_relevance;     // Σ over positions of z ⊙ ĝ per neuron
-    float *neuron_activation;    // the neuron's value at `position`
+    float *neuron_activation;    // the neuron's value at `position` (classifiers: position 0)
     double seconds_forward;
     double seconds_backward;
     size_t activation_bytes;     // arena bytes of the recorded forward
 } lrp_explanation;
 
-// Explains one prediction. Every argument is checked first (ids against the vocabulary, positions,
-// neurons, layers), with an error naming the option at fault.
+// Explains one prediction. Every argument is checked first (inputs against the model, positions,
+// neurons, layers), with an error naming the parameter at fault ("position 9: out of range ...").
+int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, lrp_explanation *out,
+                       lrp_err *err);
+// The same for token ids alone.
 int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opts *o, lrp_explanation *out,
                 lrp_err *err);
 void lrp_explanation_free(lrp_explanation *e);
 
-// One forward pass without recording anything: the logits [vocab] at `position` (-1: last).
-// drop [T] (or NULL) zeroes the word embeddings of the marked tokens; iv are neuron interventions.
+// One forward pass without recording anything: the output logits (LMs: [vocab] at `position`, -1: the
+// last; classifiers: [n_labels], position ignored) into logits.
+int lrp_forward_outputs(const lrp_model *m, const lrp_inputs *in, int position, const lrp_intervention *iv, int n_iv,
+                        float *logits, lrp_err *err);
+// The same for token ids; drop [T] (or NULL) zeroes the word embeddings of the marked tokens.
 int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, const unsigned char *drop,
                        const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err);
 
-// Checks ids against the model's vocabulary ("--ids: id 700 at index 3 is out of range (vocabulary 512)").
+// Checks the inputs against the model: ids against the vocabulary ("ids: id 700 at index 3 is out of range
+// (vocabulary size 512)"), token types, the padding mask.
+int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err);
 int lrp_check_ids(const lrp_model *m, const int *ids, int T, lrp_err *err);
+
+// The k largest values (k <= n) in descending order, ties to the lower index; NaN ranks last. idx[k].
+void lrp_rank_top(const float *v, int n, int k, int *idx);
 
 #endif

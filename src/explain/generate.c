@@ -1,5 +1,7 @@
 #include "explain/generate.h"
 
+#include "explain/explain.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,24 +77,21 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
     *out = NULL;
     *n_out = 0;
     const lrp_config *c = &m->cfg;
-    if (n_prompt <= 0) return lrp_fail(err, "no prompt tokens");
-    if (max_new < 0) return lrp_fail(err, "-n %d: must not be negative", max_new);
-    for (int t = 0; t < n_prompt; t++)
-        if (prompt[t] < 0 || prompt[t] >= c->vocab_size)
-            return lrp_fail(err, "--ids: id %d at index %d is out of range (vocabulary size %d)", prompt[t], t,
-                            c->vocab_size);
-    if (lrp_check_interventions(m, iv, n_iv, err)) return -1;
+    if (c->task != LRP_TASK_CAUSAL_LM)
+        return lrp_fail(err, "%s: a %s cannot generate text (only causal LMs can)", m->path, lrp_task_name(c->task));
+    if (n_prompt <= 0) return lrp_fail(err, "ids: no prompt tokens");
+    if (max_new < 0) return lrp_fail(err, "max_new %d: must not be negative", max_new);
+    if (lrp_check_ids(m, prompt, n_prompt, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
     int capacity = n_prompt + max_new;
     if (c->max_position_embeddings > 0 && capacity > c->max_position_embeddings)
-        return lrp_fail(err, "prompt (%d tokens) + -n %d exceeds the model's context of %d positions", n_prompt,
-                        max_new, c->max_position_embeddings);
+        return lrp_fail(err, "max_new %d: the prompt (%d tokens) and %d new tokens exceed the model's context of %d "
+                        "positions", max_new, n_prompt, max_new, c->max_position_embeddings);
     int *gen = malloc(((size_t)max_new + 1) * sizeof(int));
     float *logits = malloc((size_t)c->vocab_size * sizeof(float));
-    lrp_act **acts = calloc(2 * (size_t)c->num_layers, sizeof *acts);
     lrp_kv_cache cache = {0};
     lrp_graph g = {0};
     int rc = -1;
-    if (!gen || !logits || !acts) {
+    if (!gen || !logits) {
         lrp_fail(err, "out of memory");
         goto done;
     }
@@ -103,14 +102,14 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
     int n_feed = n_prompt, n = 0;
     while (n < max_new) {
         int last = n_feed - 1;
-        lrp_forward_io io = {.ids = feed, .T = n_feed, .head_rows = &last, .n_head_rows = 1, .iv = iv, .n_iv = n_iv,
-                             .cache = &cache, .block_out = acts, .mlp_act = acts + c->num_layers};
+        lrp_forward f = {.in = {.ids = feed, .T = n_feed}, .head_rows = &last, .n_head_rows = 1, .iv = iv,
+                         .n_iv = n_iv, .cache = &cache};
         lrp_graph_reset(&g);
-        if (m->family->forward(m, &g, &io)) {
+        if (lrp_model_forward(m, &g, &f)) {
             lrp_fail(err, "%s", g.err.msg);
             goto done;
         }
-        memcpy(logits, io.logits->x, (size_t)c->vocab_size * sizeof(float));
+        memcpy(logits, f.taps.logits->x, (size_t)c->vocab_size * sizeof(float));
         int id = lrp_sample(logits, c->vocab_size, s, &rng);
         gen[n++] = id;
         if (cb && cb(id, cb_ctx)) break;
@@ -125,7 +124,6 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
 done:
     free(gen);
     free(logits);
-    free(acts);
     lrp_kv_cache_free(&cache);
     lrp_graph_free(&g);
     return rc;

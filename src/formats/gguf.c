@@ -475,68 +475,6 @@ int lrp_gguf_get_float(const lrp_tensor_file *tf, const char *key, double *out) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tensor names.
-
-typedef struct name_pair {
-    const char *gguf, *hf;
-} name_pair;
-
-static const name_pair global_names[] = {
-    {"token_embd", "model.embed_tokens"},
-    {"output_norm", "model.norm"},
-    {"output", "lm_head"},
-};
-
-static const name_pair block_names[] = {
-    {"attn_norm", "input_layernorm"},
-    {"attn_q", "self_attn.q_proj"},
-    {"attn_k", "self_attn.k_proj"},
-    {"attn_v", "self_attn.v_proj"},
-    {"attn_output", "self_attn.o_proj"},
-    {"attn_q_norm", "self_attn.q_norm"},
-    {"attn_k_norm", "self_attn.k_norm"},
-    {"ffn_norm", "post_attention_layernorm"},
-    {"ffn_gate", "mlp.gate_proj"},
-    {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"},
-};
-
-static int copy_name(char *out, size_t cap, const char *s) {
-    size_t n = strlen(s);
-    if (n + 1 > cap) return -1;
-    memcpy(out, s, n + 1);
-    return 0;
-}
-
-int lrp_gguf_hf_name(const char *name, char *out, size_t cap) {
-    // Split "<stem>.<weight|bias>".
-    const char *dot = strrchr(name, '.');
-    if (!dot || (strcmp(dot, ".weight") != 0 && strcmp(dot, ".bias") != 0)) return copy_name(out, cap, name);
-    size_t stem_len = (size_t)(dot - name);
-    for (size_t i = 0; i < sizeof global_names / sizeof global_names[0]; i++) {
-        if (strlen(global_names[i].gguf) == stem_len && memcmp(name, global_names[i].gguf, stem_len) == 0) {
-            int k = snprintf(out, cap, "%s%s", global_names[i].hf, dot);
-            return k < 0 || (size_t)k >= cap ? -1 : 0;
-        }
-    }
-    // "blk.<digits>.<part>"
-    if (strncmp(name, "blk.", 4) != 0) return copy_name(out, cap, name);
-    const char *p = name + 4, *digits = p;
-    while (*p >= '0' && *p <= '9') p++;
-    size_t nd = (size_t)(p - digits);
-    if (nd == 0 || nd > 9 || *p != '.') return copy_name(out, cap, name);
-    const char *part = p + 1;
-    size_t part_len = (size_t)(dot - part);
-    for (size_t i = 0; i < sizeof block_names / sizeof block_names[0]; i++) {
-        if (strlen(block_names[i].gguf) == part_len && memcmp(part, block_names[i].gguf, part_len) == 0) {
-            int k = snprintf(out, cap, "model.layers.%.*s.%s%s", (int)nd, digits, block_names[i].hf, dot);
-            return k < 0 || (size_t)k >= cap ? -1 : 0;
-        }
-    }
-    return copy_name(out, cap, name);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Tensor infos.
 
 // ggml_type numbers (ggml.h) of the supported storage types, and names of the others for messages.
@@ -720,13 +658,10 @@ static int parse_tensors(parser *P, lrp_tensor_file *tf, uint64_t n_tensors) {
                           "bytes", P->label, (unsigned long long)start, (unsigned long long)P->size);
         P->meta->data_offset = start;
         uint64_t data_size = start <= P->size ? P->size - start : 0;
-        char hf[GGUF_MAX_NAME + 64];
         for (size_t i = 0; i < n && rc == 0; i++) {
             lrp_tensor t = {0};
             rc = check_tensor(P, &infos[i], data_size, &t);
-            if (rc == 0 && lrp_gguf_hf_name(infos[i].name, hf, sizeof hf) != 0)
-                rc = lrp_fail(P->err, "%s: tensor \"%s\": name too long", P->label, infos[i].name);
-            if (rc == 0 && !(t.name = strdup(hf))) rc = lrp_fail(P->err, "%s: out of memory", P->label);
+            if (rc == 0 && !(t.name = strdup(infos[i].name))) rc = lrp_fail(P->err, "%s: out of memory", P->label);
             if (rc == 0) tf->tensors[tf->n_tensors++] = t;
         }
     }
@@ -734,23 +669,9 @@ static int parse_tensors(parser *P, lrp_tensor_file *tf, uint64_t n_tensors) {
         lrp_tf_sort_by_name(tf);
         for (int i = 1; i < tf->n_tensors && rc == 0; i++) {
             if (strcmp(tf->tensors[i - 1].name, tf->tensors[i].name) != 0) continue;
-            // Name the GGUF names in the message: find the infos that map to this name.
-            const char *first = NULL, *second = NULL;
-            char hf[GGUF_MAX_NAME + 64];
-            for (size_t k = 0; k < n && !second; k++) {
-                if (lrp_gguf_hf_name(infos[k].name, hf, sizeof hf) != 0 || strcmp(hf, tf->tensors[i].name) != 0)
-                    continue;
-                if (!first) first = infos[k].name;
-                else second = infos[k].name;
-            }
-            char b1[96], b2[96];
-            if (first && second && strcmp(first, second) != 0)
-                rc = lrp_fail(P->err, "%s: tensors \"%s\" and \"%s\" both map to \"%s\"", P->label,
-                              shown(b1, sizeof b1, first, strlen(first)), shown(b2, sizeof b2, second, strlen(second)),
-                              tf->tensors[i].name);
-            else
-                rc = lrp_fail(P->err, "%s: duplicate tensor name \"%s\"", P->label,
-                              first ? shown(b1, sizeof b1, first, strlen(first)) : tf->tensors[i].name);
+            char b1[96];
+            const char *name = tf->tensors[i].name;
+            rc = lrp_fail(P->err, "%s: duplicate tensor name \"%s\"", P->label, shown(b1, sizeof b1, name, strlen(name)));
         }
     }
     free(infos);
@@ -785,7 +706,7 @@ static int parse_file(parser *P, lrp_tensor_file *tf) {
     return parse_tensors(P, tf, n_tensors);
 }
 
-int lrp_gguf_open(lrp_tensor_file *tf, lrp_config *cfg, const char *path, lrp_err *err) {
+int lrp_gguf_open(lrp_tensor_file *tf, const char *path, lrp_err *err) {
     memset(tf, 0, sizeof *tf);
     const char *label = base_name(path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -821,194 +742,9 @@ int lrp_gguf_open(lrp_tensor_file *tf, lrp_config *cfg, const char *path, lrp_er
     tf->free_extra = gguf_meta_free;
 
     parser P = {.base = addr, .size = (uint64_t)st.st_size, .label = meta->label, .meta = meta, .err = err};
-    if (parse_file(&P, tf) != 0 || (cfg && lrp_gguf_config(tf, cfg, err) != 0)) {
+    if (parse_file(&P, tf) != 0) {
         lrp_tf_close(tf);
         return -1;
     }
-    return 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Model configuration from metadata.
-
-typedef struct cfg_reader {
-    const lrp_tensor_file *tf;
-    const char *label, *arch;
-    lrp_err *err;
-} cfg_reader;
-
-static const char *arch_key(const cfg_reader *R, const char *suffix, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s.%s", R->arch, suffix);
-    return buf;
-}
-
-// Reads an integer key into *out within [lo, hi]; returns 1 when absent (*out untouched).
-static int cfg_int(const cfg_reader *R, const char *key, int required, int64_t lo, int64_t hi, int *out) {
-    const lrp_gguf_value *v = lrp_gguf_get(R->tf, key);
-    if (!v) {
-        if (required) return lrp_fail(R->err, "%s: metadata \"%s\" missing", R->label, key);
-        return 1;
-    }
-    int64_t x;
-    if (lrp_gguf_int(v, &x) != 0 || v->type == LRP_GGUF_BOOL)
-        return lrp_fail(R->err, "%s: metadata \"%s\" must be an integer, not %s", R->label, key,
-                        lrp_gguf_type_name(v->type));
-    if (x < lo || x > hi)
-        return lrp_fail(R->err, "%s: metadata \"%s\" = %lld is out of range [%lld, %lld]", R->label, key,
-                        (long long)x, (long long)lo, (long long)hi);
-    *out = (int)x;
-    return 0;
-}
-
-static int cfg_float(const cfg_reader *R, const char *key, int required, double *out) {
-    const lrp_gguf_value *v = lrp_gguf_get(R->tf, key);
-    if (!v) {
-        if (required) return lrp_fail(R->err, "%s: metadata \"%s\" missing", R->label, key);
-        return 1;
-    }
-    double x;
-    if (lrp_gguf_float(v, &x) != 0)
-        return lrp_fail(R->err, "%s: metadata \"%s\" must be a number, not %s", R->label, key,
-                        lrp_gguf_type_name(v->type));
-    if (!isfinite(x) || x <= 0)
-        return lrp_fail(R->err, "%s: metadata \"%s\" = %g must be positive", R->label, key, x);
-    *out = x;
-    return 0;
-}
-
-// A token id key: -1 when absent or "none" (llama.cpp writes 0xFFFFFFFF, or a negative int32).
-static int cfg_token(const cfg_reader *R, const char *key, int *out) {
-    *out = -1;
-    const lrp_gguf_value *v = lrp_gguf_get(R->tf, key);
-    if (!v) return 0;
-    int64_t x;
-    if (lrp_gguf_int(v, &x) != 0 || v->type == LRP_GGUF_BOOL)
-        return lrp_fail(R->err, "%s: metadata \"%s\" must be an integer, not %s", R->label, key,
-                        lrp_gguf_type_name(v->type));
-    if (x >= 0 && x < INT_MAX && x != 0xFFFFFFFFll) *out = (int)x;
-    return 0;
-}
-
-static int cfg_rope_scaling(const cfg_reader *R, lrp_config *cfg) {
-    char k1[128], k2[128];
-    cfg->rope_scaling = LRP_ROPE_SCALING_NONE;
-    cfg->rope_factor = 1.0;
-    const lrp_gguf_value *tv = lrp_gguf_get(R->tf, arch_key(R, "rope.scaling.type", k1, sizeof k1));
-    const char *type = lrp_gguf_string(tv);
-    if (tv && !type)
-        return lrp_fail(R->err, "%s: metadata \"%s\" must be a string, not %s", R->label, k1,
-                        lrp_gguf_type_name(tv->type));
-    int rc = 0;
-    if (type && strcmp(type, "linear") == 0) {
-        cfg->rope_scaling = LRP_ROPE_SCALING_LINEAR;
-        rc = cfg_float(R, arch_key(R, "rope.scaling.factor", k2, sizeof k2), 1, &cfg->rope_factor);
-    } else if (type && strcmp(type, "none") != 0) {
-        char buf[96];
-        return lrp_fail(R->err, "%s: rope scaling type \"%s\" (metadata \"%s\") is not supported", R->label,
-                        shown(buf, sizeof buf, type, strlen(type)), k1);
-    } else if (!type) {
-        // Older files: llama.rope.scale_linear.
-        double f = 0;
-        rc = cfg_float(R, arch_key(R, "rope.scale_linear", k2, sizeof k2), 0, &f);
-        if (rc == 0 && f != 1.0) {
-            cfg->rope_scaling = LRP_ROPE_SCALING_LINEAR;
-            cfg->rope_factor = f;
-        }
-    }
-    if (rc < 0) return -1;
-    int orig = 0;
-    rc = cfg_int(R, arch_key(R, "rope.scaling.original_context_length", k2, sizeof k2), 0, 1, INT_MAX, &orig);
-    if (rc < 0) return -1;
-    cfg->rope_original_max_position = orig;
-    return 0;
-}
-
-static void copy_str(char *dst, size_t cap, const char *src) {
-    snprintf(dst, cap, "%s", src);
-}
-
-int lrp_gguf_config(const lrp_tensor_file *tf, lrp_config *cfg, lrp_err *err) {
-    const gguf_meta *m = meta_of(tf);
-    if (!m) return lrp_fail(err, "not a GGUF file");
-    memset(cfg, 0, sizeof *cfg);
-    cfg_reader R = {.tf = tf, .label = m->label, .err = err};
-    const lrp_gguf_value *av = lrp_gguf_get(tf, "general.architecture");
-    if (!av) return lrp_fail(err, "%s: metadata \"general.architecture\" missing", m->label);
-    R.arch = lrp_gguf_string(av);
-    if (!R.arch)
-        return lrp_fail(err, "%s: metadata \"general.architecture\" must be a string, not %s", m->label,
-                        lrp_gguf_type_name(av->type));
-    int adjacent;
-    if (strcmp(R.arch, "llama") == 0 || strcmp(R.arch, "mistral") == 0) adjacent = 1;
-    else if (strcmp(R.arch, "qwen2") == 0 || strcmp(R.arch, "qwen3") == 0) adjacent = 0;
-    else {
-        char buf[96];
-        return lrp_fail(err, "%s: unsupported architecture \"%s\"", m->label,
-                        shown(buf, sizeof buf, R.arch, strlen(R.arch)));
-    }
-    copy_str(cfg->model_type, sizeof cfg->model_type, R.arch);
-    copy_str(cfg->hidden_act, sizeof cfg->hidden_act, "silu");
-    cfg->rope_pairing = adjacent ? LRP_ROPE_PAIR_ADJACENT : LRP_ROPE_PAIR_HALVES;
-
-    const int BIG = 1 << 30;
-    char k[128];
-    if (cfg_int(&R, arch_key(&R, "embedding_length", k, sizeof k), 1, 1, BIG, &cfg->hidden_size) ||
-        cfg_int(&R, arch_key(&R, "block_count", k, sizeof k), 1, 1, 1 << 16, &cfg->num_layers) ||
-        cfg_int(&R, arch_key(&R, "attention.head_count", k, sizeof k), 1, 1, 1 << 16, &cfg->num_heads) ||
-        cfg_int(&R, arch_key(&R, "feed_forward_length", k, sizeof k), 1, 1, BIG, &cfg->intermediate_size))
-        return -1;
-    cfg->num_kv_heads = cfg->num_heads;
-    if (cfg_int(&R, arch_key(&R, "attention.head_count_kv", k, sizeof k), 0, 1, 1 << 16, &cfg->num_kv_heads) < 0)
-        return -1;
-    int rc = cfg_int(&R, arch_key(&R, "attention.key_length", k, sizeof k), 0, 1, 1 << 16, &cfg->head_dim);
-    if (rc < 0) return -1;
-    if (rc == 1) {
-        if (cfg->hidden_size % cfg->num_heads != 0)
-            return lrp_fail(err, "%s: embedding_length %d is not a multiple of head_count %d", m->label,
-                            cfg->hidden_size, cfg->num_heads);
-        cfg->head_dim = cfg->hidden_size / cfg->num_heads;
-    }
-    if (cfg->num_heads % cfg->num_kv_heads != 0)
-        return lrp_fail(err, "%s: head_count %d is not a multiple of head_count_kv %d", m->label, cfg->num_heads,
-                        cfg->num_kv_heads);
-    if (cfg_int(&R, arch_key(&R, "context_length", k, sizeof k), 0, 1, INT_MAX, &cfg->max_position_embeddings) < 0 ||
-        cfg_float(&R, arch_key(&R, "attention.layer_norm_rms_epsilon", k, sizeof k), 1, &cfg->rms_norm_eps) < 0)
-        return -1;
-    cfg->rope_theta = 10000.0;
-    if (cfg_float(&R, arch_key(&R, "rope.freq_base", k, sizeof k), 0, &cfg->rope_theta) < 0) return -1;
-    if (cfg_rope_scaling(&R, cfg) != 0) return -1;
-
-    // Vocabulary: the embedding's rows, else the tokenizer's token list.
-    const lrp_tensor *emb = lrp_tf_find(tf, "model.embed_tokens.weight");
-    const lrp_gguf_value *tokens = lrp_gguf_get(tf, "tokenizer.ggml.tokens");
-    if (emb && emb->ndim == 2 && emb->shape[0] <= BIG) {
-        cfg->vocab_size = (int)emb->shape[0];
-    } else if (lrp_gguf_array_type(tokens) == LRP_GGUF_STRING && lrp_gguf_array_len(tokens) <= (uint64_t)BIG &&
-               lrp_gguf_array_len(tokens) > 0) {
-        cfg->vocab_size = (int)lrp_gguf_array_len(tokens);
-    } else {
-        return lrp_fail(err, "%s: cannot tell the vocabulary size (no 2-D token_embd.weight and no "
-                        "tokenizer.ggml.tokens)", m->label);
-    }
-    if (emb) {
-        copy_str(cfg->torch_dtype, sizeof cfg->torch_dtype,
-                 emb->dtype == LRP_F32 ? "float32" : emb->dtype == LRP_F16 ? "float16"
-                 : emb->dtype == LRP_BF16 ? "bfloat16" : "");
-    }
-
-    if (cfg_token(&R, "tokenizer.ggml.bos_token_id", &cfg->bos_token_id)) return -1;
-    static const char *eos_keys[] = {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
-                                      "tokenizer.ggml.eom_token_id"};
-    for (size_t i = 0; i < sizeof eos_keys / sizeof eos_keys[0]; i++) {
-        int id;
-        if (cfg_token(&R, eos_keys[i], &id)) return -1;
-        int seen = id < 0;
-        for (int j = 0; j < cfg->n_eos && !seen; j++) seen = cfg->eos_token_ids[j] == id;
-        if (!seen && cfg->n_eos < LRP_MAX_EOS) cfg->eos_token_ids[cfg->n_eos++] = id;
-    }
-
-    cfg->tie_word_embeddings = lrp_tf_find(tf, "lm_head.weight") == NULL;
-    cfg->attention_bias = lrp_tf_find(tf, "model.layers.0.self_attn.q_proj.bias") != NULL;
-    cfg->mlp_bias = lrp_tf_find(tf, "model.layers.0.mlp.up_proj.bias") != NULL;
     return 0;
 }

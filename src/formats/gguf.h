@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "formats/config.h"
 #include "formats/tensor_file.h"
 
 // Metadata value types, numbered as in the file.
@@ -50,25 +49,12 @@ struct lrp_gguf_value {
     } as;
 };
 
-// Opens a GGUF file. On success *tf holds every tensor, sorted by name, under its Hugging Face name:
-//   token_embd.weight -> model.embed_tokens.weight     output_norm.weight -> model.norm.weight
-//   output.weight -> lm_head.weight                    blk.N.attn_norm -> model.layers.N.input_layernorm
-//   blk.N.attn_{q,k,v,output} -> model.layers.N.self_attn.{q,k,v,o}_proj   (.weight and .bias)
-//   blk.N.attn_{q,k}_norm -> model.layers.N.self_attn.{q,k}_norm
-//   blk.N.ffn_norm -> model.layers.N.post_attention_layernorm
-//   blk.N.ffn_{gate,up,down} -> model.layers.N.mlp.{gate,up,down}_proj
-// Other names are kept as they are. Shapes are reversed from GGUF's ne[] (innermost first) into
-// PyTorch order, so a Linear weight is [out, in] and each of its rows is lrp_dtype_row_bytes(dtype, in)
-// bytes of blocks. If cfg is not NULL it is filled from the metadata (lrp_gguf_config); then an
-// architecture other than llama, mistral, qwen2 or qwen3 is an error. On failure *tf is left empty and
-// err holds one line naming the file and the key or tensor at fault.
-int lrp_gguf_open(lrp_tensor_file *tf, lrp_config *cfg, const char *path, lrp_err *err);
-
-// Fills cfg from the metadata of an open GGUF file for general.architecture in {llama, mistral, qwen2,
-// qwen3}. RoPE pairing: ADJACENT for llama/mistral (llama.cpp permutes q/k when converting, and
-// Meta/llama2.c weights are adjacent-paired already), HALVES for qwen2/qwen3 (NeoX rope, no permute).
-// tie_word_embeddings is 1 when the file has no output.weight.
-int lrp_gguf_config(const lrp_tensor_file *tf, lrp_config *cfg, lrp_err *err);
+// Opens a GGUF file. On success *tf holds every tensor, sorted by name, under its name in the file
+// ("blk.0.attn_q.weight": the family files know these names). Shapes are reversed from GGUF's ne[]
+// (innermost first) into PyTorch order, so a Linear weight is [out, in] and each of its rows is
+// lrp_dtype_row_bytes(dtype, in) bytes of blocks. The metadata stays available through lrp_gguf_get.
+// On failure *tf is left empty and err holds one line naming the file and the key or tensor at fault.
+int lrp_gguf_open(lrp_tensor_file *tf, const char *path, lrp_err *err);
 
 // 1 when tf was opened by lrp_gguf_open.
 int lrp_gguf_is_gguf(const lrp_tensor_file *tf);
@@ -106,9 +92,5 @@ const lrp_gguf_value *lrp_gguf_array_item(const lrp_gguf_value *v, uint64_t i);
 const char *lrp_gguf_get_string(const lrp_tensor_file *tf, const char *key);
 int lrp_gguf_get_int(const lrp_tensor_file *tf, const char *key, int64_t *out);
 int lrp_gguf_get_float(const lrp_tensor_file *tf, const char *key, double *out);
-
-// The Hugging Face name of a GGUF tensor name (the table above), or a copy of the name itself.
-// Returns -1 when out (cap bytes) is too small.
-int lrp_gguf_hf_name(const char *gguf_name, char *out, size_t cap);
 
 #endif

@@ -42,9 +42,3 @@ void lrp_tf_close(lrp_tensor_file *tf) {
     if (tf->extra && tf->free_extra) tf->free_extra(tf->extra);
     memset(tf, 0, sizeof *tf);
 }
-
-int64_t lrp_tensor_numel(const lrp_tensor *t) {
-    int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
-    return n;
-}

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "formats/tensor_file.h"
+#include "core/tensor.h"
 
 // The block layouts and formulas are ggml's (ggml-common.h, ggml-quants.c); see dequant_quant.c.
 // Uses AVX2 for Q8_0, Q4_0, Q4_K and Q6_K when the build has it, the scalar reference otherwise.

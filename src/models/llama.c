@@ -4,121 +4,226 @@
 //   x' = h + down(act(gate(n2(h))) ⊙ up(n2(h)))
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "models/model.h"
+#include "models/bind.h"
+#include "models/registry.h"
+
+// ---- hyper-parameters -------------------------------------------------------------------------------
+
+static int llama_read_config(lrp_config *c, const lrp_hp *h) {
+    static const char *const heads[] = {"num_attention_heads", NULL};
+    if (lrp_hp_int(h, "hidden_size", 1, &c->hidden_size) || lrp_hp_int(h, "num_hidden_layers", 1, &c->num_layers) ||
+        lrp_hp_int_any(h, heads, 1, &c->num_heads) || lrp_hp_int(h, "intermediate_size", 1, &c->intermediate_size) ||
+        lrp_hp_int(h, "vocab_size", 1, &c->vocab_size))
+        return -1;
+    c->num_kv_heads = c->num_heads;
+    if (lrp_hp_int(h, "num_key_value_heads", 0, &c->num_kv_heads)) return -1;
+    // head_dim is explicit in Qwen3 and Mistral-Nemo (and then need not be hidden/heads).
+    if (lrp_hp_has(h, "head_dim")) {
+        if (lrp_hp_int(h, "head_dim", 1, &c->head_dim)) return -1;
+    } else if (c->num_heads > 0) {
+        if (c->hidden_size % c->num_heads != 0)
+            return lrp_fail(h->err, "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is "
+                            "given)", h->where, c->hidden_size, c->num_heads);
+        c->head_dim = c->hidden_size / c->num_heads;
+    }
+    strcpy(c->hidden_act, "silu");
+    c->norm_eps = 1e-6;
+    if (lrp_hp_string(h, "hidden_act", c->hidden_act, sizeof c->hidden_act) ||
+        lrp_hp_eps(h, "rms_norm_eps", &c->norm_eps) ||
+        lrp_hp_int(h, "max_position_embeddings", 0, &c->max_position_embeddings) ||
+        lrp_hp_bool(h, "tie_word_embeddings", &c->tie_word_embeddings) ||
+        lrp_hp_bool(h, "attention_bias", &c->attention_bias) || lrp_hp_bool(h, "mlp_bias", &c->mlp_bias))
+        return -1;
+    // Mistral attends within a window; Qwen2/3 configs carry sliding_window too but use it only when
+    // use_sliding_window is true, which is not supported.
+    if (strcmp(c->model_type, "mistral") == 0) {
+        if (lrp_hp_int(h, "sliding_window", 0, &c->sliding_window)) return -1;
+        if (c->sliding_window < 0)
+            return lrp_fail(h->err, "%s: field \"sliding_window\" must not be negative (got %d)", h->where,
+                            c->sliding_window);
+    } else {
+        int use_window = 0;
+        if (lrp_hp_bool(h, "use_sliding_window", &use_window)) return -1;
+        if (use_window) return lrp_fail(h->err, "%s: use_sliding_window true is not supported", h->where);
+    }
+    if (c->task != LRP_TASK_CAUSAL_LM)
+        return lrp_fail(h->err, "%s: architecture \"%s\" is not supported for %s (only causal LMs)", h->where,
+                        c->architecture, c->model_type);
+    return lrp_hp_rope(h, c) || lrp_hp_token_ids(h, c);
+}
+
+static int llama_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
+    const int BIG = 1 << 30;
+    strcpy(c->hidden_act, "silu");
+    c->rotary = 1;
+    // llama.cpp permutes LLaMA/Mistral q/k rows when converting (Meta/llama2.c weights are adjacent-paired
+    // already); Qwen uses NeoX rope without the permutation.
+    int adjacent = !strcmp(h->arch, "llama") || !strcmp(h->arch, "mistral");
+    c->rope.pairing = adjacent ? LRP_ROPE_PAIR_ADJACENT : LRP_ROPE_PAIR_HALVES;
+    if (lrp_hp_gguf_int(h, "embedding_length", 1, 1, BIG, &c->hidden_size) ||
+        lrp_hp_gguf_int(h, "block_count", 1, 1, 1 << 16, &c->num_layers) ||
+        lrp_hp_gguf_int(h, "attention.head_count", 1, 1, 1 << 16, &c->num_heads) ||
+        lrp_hp_gguf_int(h, "feed_forward_length", 1, 1, BIG, &c->intermediate_size))
+        return -1;
+    c->num_kv_heads = c->num_heads;
+    if (lrp_hp_gguf_int(h, "attention.head_count_kv", 0, 1, 1 << 16, &c->num_kv_heads) < 0) return -1;
+    int rc = lrp_hp_gguf_int(h, "attention.key_length", 0, 1, 1 << 16, &c->head_dim);
+    if (rc < 0) return -1;
+    if (rc == 1) {
+        if (c->hidden_size % c->num_heads != 0)
+            return lrp_fail(h->err, "%s: embedding_length %d is not a multiple of head_count %d", h->label,
+                            c->hidden_size, c->num_heads);
+        c->head_dim = c->hidden_size / c->num_heads;
+    }
+    if (lrp_hp_gguf_int(h, "context_length", 0, 1, INT32_MAX, &c->max_position_embeddings) < 0 ||
+        lrp_hp_gguf_float(h, "attention.layer_norm_rms_epsilon", 1, &c->norm_eps) < 0)
+        return -1;
+    c->rope.theta = 10000.0;
+    if (lrp_hp_gguf_float(h, "rope.freq_base", 0, &c->rope.theta) < 0) return -1;
+    // RoPE scaling: "rope.scaling.type" linear (or the older "rope.scale_linear").
+    const char *type = NULL;
+    if (lrp_hp_gguf_string(h, "rope.scaling.type", 0, &type) < 0) return -1;
+    c->rope.factor = 1.0;
+    if (type && strcmp(type, "linear") == 0) {
+        c->rope.scaling = LRP_ROPE_SCALING_LINEAR;
+        if (lrp_hp_gguf_float(h, "rope.scaling.factor", 1, &c->rope.factor)) return -1;
+    } else if (type && strcmp(type, "none") != 0) {
+        return lrp_fail(h->err, "%s: rope scaling type \"%.40s\" (metadata \"%s.rope.scaling.type\") is not supported",
+                        h->label, type, h->arch);
+    } else if (!type) {
+        double f = 0;
+        if (lrp_hp_gguf_float(h, "rope.scale_linear", 0, &f) < 0) return -1;
+        if (f != 0 && f != 1.0) {
+            c->rope.scaling = LRP_ROPE_SCALING_LINEAR;
+            c->rope.factor = f;
+        }
+    }
+    if (lrp_hp_gguf_int(h, "rope.scaling.original_context_length", 0, 1, INT32_MAX, &c->rope.original_max_position) < 0)
+        return -1;
+    if (lrp_hp_gguf_vocab(h, "token_embd.weight", c) || lrp_hp_gguf_token_ids(h, c)) return -1;
+    c->tie_word_embeddings = lrp_tf_find(h->tf, "output.weight") == NULL;
+    c->attention_bias = lrp_tf_find(h->tf, "blk.0.attn_q.bias") != NULL;
+    c->mlp_bias = lrp_tf_find(h->tf, "blk.0.ffn_up.bias") != NULL;
+    return 0;
+}
+
+// ---- weights ----------------------------------------------------------------------------------------
 
 typedef struct {
-    const lrp_tensor *attn_norm, *q, *k, *v, *o, *q_bias, *k_bias, *v_bias, *o_bias, *q_norm, *k_norm;
-    const lrp_tensor *mlp_norm, *gate, *up, *down, *gate_bias, *up_bias, *down_bias;
+    lrp_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm;
+    lrp_weight mlp_norm, gate, up, down, gate_bias, up_bias, down_bias;
 } llama_layer;
 
 typedef struct {
-    const lrp_tensor *embed, *final_norm, *head;
+    lrp_weight embed, final_norm, head;
     lrp_act_fn act;
     llama_layer layers[];
 } llama_weights;
 
-typedef struct {
-    int qkv_bias;  // q, k, v projections have biases
-    int o_bias;
-    int qk_norm;
-} llama_variant;
+// Tensor names: Hugging Face, then GGUF (llama.cpp); "%d" is the layer.
+enum { N_EMBED, N_HEAD, N_NORM, N_ATTN_NORM, N_Q, N_K, N_V, N_O, N_Q_NORM, N_K_NORM, N_MLP_NORM, N_GATE, N_UP, N_DOWN };
+static const char *const names[][2] = {
+    [N_EMBED] = {"model.embed_tokens", "token_embd"},
+    [N_HEAD] = {"lm_head", "output"},
+    [N_NORM] = {"model.norm", "output_norm"},
+    [N_ATTN_NORM] = {"model.layers.%d.input_layernorm", "blk.%d.attn_norm"},
+    [N_Q] = {"model.layers.%d.self_attn.q_proj", "blk.%d.attn_q"},
+    [N_K] = {"model.layers.%d.self_attn.k_proj", "blk.%d.attn_k"},
+    [N_V] = {"model.layers.%d.self_attn.v_proj", "blk.%d.attn_v"},
+    [N_O] = {"model.layers.%d.self_attn.o_proj", "blk.%d.attn_output"},
+    [N_Q_NORM] = {"model.layers.%d.self_attn.q_norm", "blk.%d.attn_q_norm"},
+    [N_K_NORM] = {"model.layers.%d.self_attn.k_norm", "blk.%d.attn_k_norm"},
+    [N_MLP_NORM] = {"model.layers.%d.post_attention_layernorm", "blk.%d.ffn_norm"},
+    [N_GATE] = {"model.layers.%d.mlp.gate_proj", "blk.%d.ffn_gate"},
+    [N_UP] = {"model.layers.%d.mlp.up_proj", "blk.%d.ffn_up"},
+    [N_DOWN] = {"model.layers.%d.mlp.down_proj", "blk.%d.ffn_down"},
+};
 
-static llama_variant variant_of(const lrp_config *c) {
-    llama_variant v = {c->attention_bias, c->attention_bias, 0};
-    if (strcmp(c->model_type, "qwen2") == 0) {
-        v.qkv_bias = 1;  // Qwen2 always has q/k/v biases and never an o_proj bias
-        v.o_bias = 0;
-    } else if (strcmp(c->model_type, "qwen3") == 0) {
-        v.qk_norm = 1;
-    }
-    return v;
+// Binds "<name>.<suffix>" (suffix "weight" or "bias") of layer l (ignored by global names).
+static int bind(lrp_model *m, lrp_weight *w, int which, int l, const char *suffix, int optional, int64_t d0,
+                int64_t d1, lrp_err *err) {
+    char stem[160];
+    snprintf(stem, sizeof stem, names[which][lrp_model_is_gguf(m)], l);
+    return lrp_bind(m, w, optional, 0, d0, d1, err, "%s.%s", stem, suffix);
 }
 
 static int llama_bind(lrp_model *m, lrp_err *err) {
     const lrp_config *c = &m->cfg;
-    llama_variant var = variant_of(c);
+    int qwen2 = !strcmp(c->model_type, "qwen2"), qwen3 = !strcmp(c->model_type, "qwen3");
+    int qkv_bias = qwen2 || c->attention_bias, o_bias = !qwen2 && c->attention_bias;  // Qwen2: q/k/v only
     int act = lrp_act_fn_parse(c->hidden_act);
     if (act < 0) return lrp_fail(err, "%s: hidden_act \"%s\" is not supported", m->path, c->hidden_act);
     // llama.cpp stores Llama 3.1's RoPE scaling as per-frequency factors in a tensor.
     if (lrp_tf_find(&m->tf, "rope_freqs.weight"))
         return lrp_fail(err, "%s: RoPE frequency factors (rope_freqs.weight, Llama 3.1 GGUF) are not supported yet",
                         m->path);
-    llama_weights *w = calloc(1, sizeof *w + (size_t)c->num_layers * sizeof(llama_layer));
-    if (!w) return lrp_fail(err, "out of memory");
-    m->weights = w;
+    llama_weights *w = lrp_bind_alloc(m, sizeof *w + (size_t)c->num_layers * sizeof(llama_layer), err);
+    if (!w) return -1;
     w->act = (lrp_act_fn)act;
     int64_t d = c->hidden_size, qd = (int64_t)c->num_heads * c->head_dim, kvd = (int64_t)c->num_kv_heads * c->head_dim;
     int64_t ff = c->intermediate_size, V = c->vocab_size;
-    char name[256];
-#define W(dst, opt, nd, a, b, ...)                                              \
-    do {                                                                         \
-        snprintf(name, sizeof name, __VA_ARGS__);                                \
-        dst = lrp_model_weight(m, name, opt, nd, a, b, err);                     \
-        if (!dst && !(opt)) return -1;                                           \
-        if (!dst && lrp_tf_find(&m->tf, name)) return -1;                       \
-    } while (0)
     // A tied checkpoint stores the shared matrix under either name (TinyStories-656K keeps only lm_head).
-    int embed_optional = c->tie_word_embeddings && lrp_tf_find(&m->tf, "lm_head.weight");
-    W(w->embed, embed_optional, 2, V, d, "model.embed_tokens.weight");
-    if (!w->embed || !c->tie_word_embeddings) W(w->head, 0, 2, V, d, "lm_head.weight");
-    if (!w->embed) w->embed = w->head;
-    if (!w->head) w->head = w->embed;
-    W(w->final_norm, 0, 1, d, 0, "model.norm.weight");
+    char head_name[64];
+    snprintf(head_name, sizeof head_name, "%s.weight", names[N_HEAD][lrp_model_is_gguf(m)]);
+    int embed_optional = c->tie_word_embeddings && lrp_tf_find(&m->tf, head_name);
+    if (bind(m, &w->embed, N_EMBED, 0, "weight", embed_optional, V, d, err)) return -1;
+    if ((!w->embed.t || !c->tie_word_embeddings) && bind(m, &w->head, N_HEAD, 0, "weight", 0, V, d, err)) return -1;
+    if (!w->embed.t) w->embed = w->head;
+    if (!w->head.t) w->head = w->embed;
+    if (bind(m, &w->final_norm, N_NORM, 0, "weight", 0, d, -1, err)) return -1;
     for (int l = 0; l < c->num_layers; l++) {
         llama_layer *L = &w->layers[l];
-        const char *p = "model.layers";
-        W(L->attn_norm, 0, 1, d, 0, "%s.%d.input_layernorm.weight", p, l);
-        W(L->q, 0, 2, qd, d, "%s.%d.self_attn.q_proj.weight", p, l);
-        W(L->k, 0, 2, kvd, d, "%s.%d.self_attn.k_proj.weight", p, l);
-        W(L->v, 0, 2, kvd, d, "%s.%d.self_attn.v_proj.weight", p, l);
-        W(L->o, 0, 2, d, qd, "%s.%d.self_attn.o_proj.weight", p, l);
-        if (var.qkv_bias) {
-            W(L->q_bias, 0, 1, qd, 0, "%s.%d.self_attn.q_proj.bias", p, l);
-            W(L->k_bias, 0, 1, kvd, 0, "%s.%d.self_attn.k_proj.bias", p, l);
-            W(L->v_bias, 0, 1, kvd, 0, "%s.%d.self_attn.v_proj.bias", p, l);
-        }
-        if (var.o_bias) W(L->o_bias, 0, 1, d, 0, "%s.%d.self_attn.o_proj.bias", p, l);
-        if (var.qk_norm) {
-            W(L->q_norm, 0, 1, c->head_dim, 0, "%s.%d.self_attn.q_norm.weight", p, l);
-            W(L->k_norm, 0, 1, c->head_dim, 0, "%s.%d.self_attn.k_norm.weight", p, l);
-        }
-        W(L->mlp_norm, 0, 1, d, 0, "%s.%d.post_attention_layernorm.weight", p, l);
-        W(L->gate, 0, 2, ff, d, "%s.%d.mlp.gate_proj.weight", p, l);
-        W(L->up, 0, 2, ff, d, "%s.%d.mlp.up_proj.weight", p, l);
-        W(L->down, 0, 2, d, ff, "%s.%d.mlp.down_proj.weight", p, l);
-        if (c->mlp_bias) {
-            W(L->gate_bias, 0, 1, ff, 0, "%s.%d.mlp.gate_proj.bias", p, l);
-            W(L->up_bias, 0, 1, ff, 0, "%s.%d.mlp.up_proj.bias", p, l);
-            W(L->down_bias, 0, 1, d, 0, "%s.%d.mlp.down_proj.bias", p, l);
-        }
+        if (bind(m, &L->attn_norm, N_ATTN_NORM, l, "weight", 0, d, -1, err) ||
+            bind(m, &L->q, N_Q, l, "weight", 0, qd, d, err) || bind(m, &L->k, N_K, l, "weight", 0, kvd, d, err) ||
+            bind(m, &L->v, N_V, l, "weight", 0, kvd, d, err) || bind(m, &L->o, N_O, l, "weight", 0, d, qd, err) ||
+            bind(m, &L->mlp_norm, N_MLP_NORM, l, "weight", 0, d, -1, err) ||
+            bind(m, &L->gate, N_GATE, l, "weight", 0, ff, d, err) || bind(m, &L->up, N_UP, l, "weight", 0, ff, d, err) ||
+            bind(m, &L->down, N_DOWN, l, "weight", 0, d, ff, err))
+            return -1;
+        if (qkv_bias && (bind(m, &L->q_bias, N_Q, l, "bias", 0, qd, -1, err) ||
+                         bind(m, &L->k_bias, N_K, l, "bias", 0, kvd, -1, err) ||
+                         bind(m, &L->v_bias, N_V, l, "bias", 0, kvd, -1, err)))
+            return -1;
+        if (o_bias && bind(m, &L->o_bias, N_O, l, "bias", 0, d, -1, err)) return -1;
+        if (qwen3 && (bind(m, &L->q_norm, N_Q_NORM, l, "weight", 0, c->head_dim, -1, err) ||
+                      bind(m, &L->k_norm, N_K_NORM, l, "weight", 0, c->head_dim, -1, err)))
+            return -1;
+        if (c->mlp_bias && (bind(m, &L->gate_bias, N_GATE, l, "bias", 0, ff, -1, err) ||
+                            bind(m, &L->up_bias, N_UP, l, "bias", 0, ff, -1, err) ||
+                            bind(m, &L->down_bias, N_DOWN, l, "bias", 0, d, -1, err)))
+            return -1;
     }
-#undef W
     return 0;
 }
 
-static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward_io *io) {
+// ---- forward ----------------------------------------------------------------------------------------
+
+static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     const lrp_config *c = &m->cfg;
     const llama_weights *w = m->weights;
+    const lrp_inputs *in = &f->in;
     int H = c->num_heads, KVH = c->num_kv_heads, hd = c->head_dim;
-    float eps = (float)c->rms_norm_eps, scale = 1.0f / sqrtf((float)hd);
-    lrp_kv_cache *cache = io->cache;
+    float eps = (float)c->norm_eps;
+    lrp_kv_cache *cache = f->cache;
     int pos0 = cache ? cache->len : 0;
-    lrp_rope *rope = lrp_rope_tables(g, c, hd, pos0, io->T);
+    lrp_rope *rope = lrp_rope_tables(g, &c->rope, hd, pos0, in->T);
+    lrp_attn_spec spec = {.n_heads = H, .n_kv_heads = KVH, .head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
+                          .mask = LRP_ATTN_CAUSAL, .window = c->sliding_window,
+                          .key_mask = cache ? NULL : in->attention_mask};
 
-    lrp_act *x = op_embedding(g, w->embed, io->ids, io->T, 1.0f, io->drop);
-    io->embeddings = x;
+    lrp_act *x = op_embedding(g, &w->embed, in->ids, in->T, 1.0f, in->embed_scale, in->embed_noise);
+    f->taps.input[LRP_INPUT_WORDS] = x;
     for (int l = 0; l < c->num_layers; l++) {
         const llama_layer *L = &w->layers[l];
-        lrp_act *h = op_rmsnorm(g, x, L->attn_norm, eps, c->hidden_size);
-        lrp_act *q = op_linear(g, h, L->q, L->q_bias);
-        lrp_act *k = op_linear(g, h, L->k, L->k_bias);
-        lrp_act *v = op_linear(g, h, L->v, L->v_bias);
-        if (L->q_norm) {
-            q = op_rmsnorm(g, q, L->q_norm, eps, hd);
-            k = op_rmsnorm(g, k, L->k_norm, eps, hd);
+        lrp_act *h = op_rmsnorm(g, x, &L->attn_norm, eps, c->hidden_size);
+        lrp_act *q = op_linear(g, h, &L->q, &L->q_bias);
+        lrp_act *k = op_linear(g, h, &L->k, &L->k_bias);
+        lrp_act *v = op_linear(g, h, &L->v, &L->v_bias);
+        if (L->q_norm.t) {
+            q = op_rmsnorm(g, q, &L->q_norm, eps, hd);
+            k = op_rmsnorm(g, k, &L->k_norm, eps, hd);
         }
         q = op_rope(g, q, rope, H);
         k = op_rope(g, k, rope, KVH);
@@ -127,25 +232,35 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward_io *io) {
             k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
             v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
         }
-        lrp_act *a = op_attention(g, q, k, v, H, KVH, hd, scale, c->sliding_window);
-        x = op_add(g, x, op_linear(g, a, L->o, L->o_bias));
+        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
+        lrp_act *a = op_attention(g, q, k, v, &spec);
+        x = op_add(g, x, op_linear(g, a, &L->o, &L->o_bias));
 
-        h = op_rmsnorm(g, x, L->mlp_norm, eps, c->hidden_size);
-        lrp_act *gate = op_activation(g, op_linear(g, h, L->gate, L->gate_bias), w->act);
-        lrp_act *z = op_gated_product(g, gate, op_linear(g, h, L->up, L->up_bias));
-        z = op_intervene(g, z, io->iv, io->n_iv, l);
-        io->mlp_act[l] = z;
-        x = op_add(g, x, op_linear(g, z, L->down, L->down_bias));
-        io->block_out[l] = x;
+        h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
+        g->tag = LRP_TAG_MLP_LINEAR;
+        lrp_act *gate = op_activation(g, op_linear(g, h, &L->gate, &L->gate_bias), w->act);
+        lrp_act *z = op_gated_product(g, gate, op_linear(g, h, &L->up, &L->up_bias));
+        z = op_intervene(g, z, f->iv, f->n_iv, l);
+        f->taps.mlp_act[l] = z;
+        x = op_add(g, x, op_linear(g, z, &L->down, &L->down_bias));
+        g->tag = LRP_TAG_NONE;
+        f->taps.block_out[l] = x;
     }
-    x = op_rmsnorm(g, x, w->final_norm, eps, c->hidden_size);
-    if (io->head_rows) x = op_select_rows(g, x, io->head_rows, io->n_head_rows);
-    io->logits = op_linear(g, x, w->head, NULL);
-    if (cache && lrp_graph_ok(g)) cache->len += io->T;
+    x = op_rmsnorm(g, x, &w->final_norm, eps, c->hidden_size);
+    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
+    f->taps.logits = op_linear(g, x, &w->head, NULL);
+    if (cache && lrp_graph_ok(g)) cache->len += in->T;
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
-const lrp_family lrp_family_llama = {"llama", llama_bind, llama_forward};
-const lrp_family lrp_family_mistral = {"mistral", llama_bind, llama_forward};
-const lrp_family lrp_family_qwen2 = {"qwen2", llama_bind, llama_forward};
-const lrp_family lrp_family_qwen3 = {"qwen3", llama_bind, llama_forward};
+static const char *const model_types[] = {"llama", "mistral", "qwen2", "qwen3", NULL};
+const lrp_family lrp_family_llama = {
+    .name = "llama",
+    .model_types = model_types,
+    .gguf_archs = model_types,
+    .summary = "LLaMA 2/3, TinyLlama, SmolLM, Mistral (sliding window), Qwen2 (q/k/v biases), Qwen3 (q/k norms)",
+    .read_config = llama_read_config,
+    .read_gguf = llama_read_gguf,
+    .bind = llama_bind,
+    .forward = llama_forward,
+};

@@ -1,5 +1,7 @@
 #include "models/model.h"
 
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,20 +10,14 @@
 
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "kernels/matmul.h"
+#include "models/bind.h"
+#include "models/registry.h"
 
-extern const lrp_family lrp_family_llama, lrp_family_mistral, lrp_family_qwen2, lrp_family_qwen3;
-
-static const lrp_family *const families[] = {
-    &lrp_family_llama,
-    &lrp_family_mistral,
-    &lrp_family_qwen2,
-    &lrp_family_qwen3,
-};
-
-static const lrp_family *find_family(const char *model_type) {
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-        if (strcmp(families[i]->model_type, model_type) == 0) return families[i];
-    return NULL;
+const char *lrp_input_kind_name(lrp_input_kind k) {
+    static const char *const names[LRP_INPUT_COUNT] = {"words", "positions", "token_types", "cls", "pixels",
+                                                       "decoder_words"};
+    return (unsigned)k < LRP_INPUT_COUNT ? names[k] : "unknown";
 }
 
 static int is_gguf_file(const char *path) {
@@ -31,6 +27,40 @@ static int is_gguf_file(const char *path) {
     size_t n = fread(magic, 1, 4, f);
     fclose(f);
     return n == 4 && memcmp(magic, "GGUF", 4) == 0;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+int lrp_gguf_config_read(const lrp_tensor_file *tf, const char *path, lrp_config *cfg, lrp_err *err) {
+    const char *label = base_name(path);
+    memset(cfg, 0, sizeof *cfg);
+    const lrp_gguf_value *av = lrp_gguf_get(tf, "general.architecture");
+    if (!av) return lrp_fail(err, "%s: metadata \"general.architecture\" missing", label);
+    const char *arch = lrp_gguf_string(av);
+    if (!arch)
+        return lrp_fail(err, "%s: metadata \"general.architecture\" must be a string, not %s", label,
+                        lrp_gguf_type_name(av->type));
+    const lrp_family *fam = lrp_family_for_gguf_arch(arch);
+    if (!fam) {
+        char supported[512], shown[64];
+        lrp_families_supported(supported, sizeof supported, 1);
+        size_t n = 0;
+        for (const char *p = arch; *p && n < sizeof shown - 4; p++) shown[n++] = (*p >= 32 && *p < 127) ? *p : '?';
+        shown[n] = '\0';
+        return lrp_fail(err, "%s: GGUF architecture \"%s\" is not supported (supported: %s)", label, shown, supported);
+    }
+    snprintf(cfg->model_type, sizeof cfg->model_type, "%s", arch);
+    cfg->bos_token_id = -1;
+    cfg->pad_token_id = -1;
+    lrp_hp_gguf h = {tf, label, arch, err};
+    if (fam->read_gguf(cfg, &h) != 0 || lrp_config_validate(cfg, label, err) != 0) {
+        lrp_config_free(cfg);
+        return -1;
+    }
+    return 0;
 }
 
 int lrp_model_open(lrp_model **out, const char *path, lrp_err *err) {
@@ -46,19 +76,20 @@ int lrp_model_open(lrp_model **out, const char *path, lrp_err *err) {
         snprintf(cfg_path, sizeof cfg_path, "%s/config.json", path);
         snprintf(m->format, sizeof m->format, "safetensors");
         rc = lrp_config_load(&m->cfg, cfg_path, err);
+        if (rc != 0) lrp_fail_prefix(err, path);
         if (rc == 0) rc = lrp_safetensors_open(&m->tf, path, err);
     } else if (is_gguf_file(path)) {
         snprintf(m->format, sizeof m->format, "gguf");
-        rc = lrp_gguf_open(&m->tf, &m->cfg, path, err);
+        rc = lrp_gguf_open(&m->tf, path, err);
+        if (rc == 0) rc = lrp_gguf_config_read(&m->tf, path, &m->cfg, err);
     } else {
         rc = lrp_fail(err, "%s: not a checkpoint directory (config.json + model.safetensors) or a GGUF file", path);
     }
     if (rc == 0) rc = lrp_config_validate(&m->cfg, path, err);
     if (rc == 0) {
-        m->family = find_family(m->cfg.model_type);
-        if (!m->family)
-            rc = lrp_fail(err, "%s: model_type \"%s\" is not supported (supported: llama, mistral, qwen2, qwen3)", path,
-                          m->cfg.model_type);
+        m->family = lrp_family_for_model_type(m->cfg.model_type);
+        if (!m->family) m->family = lrp_family_for_gguf_arch(m->cfg.model_type);
+        if (!m->family) rc = lrp_fail(err, "%s: no family for model_type \"%s\"", path, m->cfg.model_type);
     }
     if (rc == 0) rc = m->family->bind(m, err);
     if (rc != 0) {
@@ -72,54 +103,96 @@ int lrp_model_open(lrp_model **out, const char *path, lrp_err *err) {
 void lrp_model_close(lrp_model *m) {
     if (!m) return;
     free(m->weights);
+    lrp_config_free(&m->cfg);
     lrp_tf_close(&m->tf);
     free(m);
 }
 
-const lrp_tensor *lrp_model_weight(lrp_model *m, const char *name, int optional, int ndim, int64_t d0, int64_t d1,
-                                   lrp_err *err) {
+int lrp_model_is_gguf(const lrp_model *m) { return strcmp(m->format, "gguf") == 0; }
+
+void *lrp_bind_alloc(lrp_model *m, size_t bytes, lrp_err *err) {
+    m->weights = calloc(1, bytes);
+    if (!m->weights) lrp_fail(err, "out of memory");
+    return m->weights;
+}
+
+static void shape_string(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    buf[0] = '\0';
+    for (int i = 0; i < ndim; i++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%lld", i ? ", " : "", (long long)shape[i]);
+}
+
+int lrp_bind(lrp_model *m, lrp_weight *w, int optional, int transposed, int64_t d0, int64_t d1, lrp_err *err,
+             const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    memset(w, 0, sizeof *w);
     const lrp_tensor *t = lrp_tf_find(&m->tf, name);
-    if (!t) {
-        if (!optional) lrp_fail(err, "%s: missing tensor \"%s\"", m->path, name);
-        return NULL;
-    }
-    int64_t want[2] = {d0, d1};
+    if (!t) return optional ? 0 : lrp_fail(err, "%s: missing tensor \"%s\"", m->path, name);
+    int ndim = d1 < 0 ? 1 : 2;
+    int64_t want[2] = {transposed ? d1 : d0, transposed ? d0 : d1};
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
     if (!ok) {
-        char got[96] = "", exp[64];
-        for (int i = 0; i < t->ndim; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        if (ndim == 1)
-            snprintf(exp, sizeof exp, "%lld", (long long)d0);
-        else
-            snprintf(exp, sizeof exp, "%lld, %lld", (long long)d0, (long long)d1);
-        lrp_fail(err, "%s: tensor \"%s\" has shape [%s], the config implies [%s]", m->path, name, got, exp);
-        return NULL;
+        char got[96], exp[96];
+        shape_string(got, sizeof got, t->ndim, t->shape);
+        shape_string(exp, sizeof exp, ndim, want);
+        return lrp_fail(err, "%s: tensor \"%s\" has shape [%s], the config implies [%s]", m->path, name, got, exp);
     }
-    if (t->dtype == LRP_F32 && ((uintptr_t)t->data % sizeof(float)) != 0) {
-        lrp_fail(err, "%s: tensor \"%s\": float32 data is not 4-byte aligned", m->path, name);
-        return NULL;
+    if (t->dtype == LRP_F32 && ((uintptr_t)t->data % sizeof(float)) != 0)
+        return lrp_fail(err, "%s: tensor \"%s\": float32 data is not 4-byte aligned", m->path, name);
+    *w = lrp_weight_of(t);
+    if (transposed) {
+        w->out = d0;
+        w->in = d1;
+        w->transposed = 1;
     }
-    int64_t row = ndim == 1 ? d0 : d1;
-    if (lrp_dtype_row_bytes(t->dtype, row) == 0) {
-        lrp_fail(err, "%s: tensor \"%s\": rows of %lld elements cannot be stored as %s", m->path, name, (long long)row,
-                 lrp_dtype_name(t->dtype));
-        return NULL;
+    if (lrp_weight_check(w) != 0) {
+        memset(w, 0, sizeof *w);
+        if (transposed)
+            return lrp_fail(err, "%s: tensor \"%s\": a transposed weight must be F32, F16 or BF16, not %s", m->path,
+                            name, lrp_dtype_name(t->dtype));
+        return lrp_fail(err, "%s: tensor \"%s\": rows of %lld elements cannot be stored as %s", m->path, name,
+                        (long long)(ndim == 1 ? d0 : d1), lrp_dtype_name(t->dtype));
     }
     m->n_params += lrp_tensor_numel(t);
-    return t;
+    return 0;
+}
+
+lrp_weight lrp_weight_rows(const lrp_weight *w, int64_t offset, int64_t n) {
+    lrp_weight v = *w;
+    v.offset += offset;
+    v.out = n;
+    return v;
+}
+
+int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
+    int NL = m->cfg.num_layers;
+    memset(&f->taps, 0, sizeof f->taps);
+    lrp_act **arrays = lrp_graph_alloc(g, 3 * (size_t)NL * sizeof *arrays, 1);
+    if (!arrays) return -1;
+    f->taps.block_out = arrays;
+    f->taps.mlp_act = arrays + NL;
+    f->taps.attn_probs = arrays + 2 * NL;
+    return m->family->forward(m, g, f);
 }
 
 size_t lrp_model_scratch_floats(const lrp_model *m) {
     const lrp_config *c = &m->cfg;
     int widest = c->hidden_size;
     if (c->intermediate_size > widest) widest = c->intermediate_size;
-    if (c->num_heads * c->head_dim > widest) widest = c->num_heads * c->head_dim;
+    if (3 * c->num_heads * c->head_dim > widest) widest = 3 * c->num_heads * c->head_dim;
     if (c->vocab_size > widest) widest = c->vocab_size;
     // 64 rows of the widest matrix (at least 1 MB): enough to keep BLAS efficient on widened panels.
     size_t n = (size_t)widest * 64;
     return n < (1u << 18) ? (1u << 18) : n;
+}
+
+int lrp_model_n_outputs(const lrp_model *m) {
+    return m->cfg.task == LRP_TASK_CLASSIFIER ? m->cfg.n_labels : m->cfg.vocab_size;
 }
 
 int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err *err) {
@@ -147,10 +220,10 @@ int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int 
     const lrp_config *c = &m->cfg;
     for (int k = 0; k < n_iv; k++) {
         if (iv[k].layer < 0 || iv[k].layer >= c->num_layers)
-            return lrp_fail(err, "--set %d:%d: layer %d out of range (0..%d)", iv[k].layer, iv[k].neuron, iv[k].layer,
-                            c->num_layers - 1);
+            return lrp_fail(err, "intervention %d:%d: layer %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
+                            iv[k].layer, c->num_layers - 1);
         if (iv[k].neuron < 0 || iv[k].neuron >= c->intermediate_size)
-            return lrp_fail(err, "--set %d:%d: neuron %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
+            return lrp_fail(err, "intervention %d:%d: neuron %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
                             iv[k].neuron, c->intermediate_size - 1);
     }
     return 0;

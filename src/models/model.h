@@ -1,11 +1,18 @@
 // A loaded model: its config, its memory-mapped weights, and the family that knows its forward pass.
-// A family file (models/<family>.c) only binds weight names and wires ops; it never writes a backward.
+//
+// The forward contract. A family's forward records one pass into a graph from named inputs (token ids,
+// token types, positions, a padding mask, per-token embedding scale and noise; pixels and encoder ids
+// for the families that take them) and fills named taps: the leaf activation of every input kind (where
+// input relevance is read), each block's output, each MLP intermediate (the latent neurons), optionally
+// the attention probabilities, and the output logits. Callers mark the taps whose gradients they read
+// (keep_grad) before the backward. A family file (models/<family>.c) only binds weight names and wires
+// ops; it never writes a backward.
 #ifndef LRP_MODEL_H
 #define LRP_MODEL_H
 
 #include "core/graph.h"
-#include "formats/config.h"
 #include "formats/tensor_file.h"
+#include "models/config.h"
 #include "ops/ops.h"
 
 typedef struct lrp_model lrp_model;
@@ -23,31 +30,49 @@ typedef struct lrp_kv_cache {
 int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err *err);
 void lrp_kv_cache_free(lrp_kv_cache *c);
 
-// What one forward pass takes and what it exposes for the readouts.
-typedef struct lrp_forward_io {
-    const int *ids;                  // [T] token ids, already checked against the vocabulary
+// The input kinds whose relevance is reported separately (SPEC §3).
+typedef enum lrp_input_kind {
+    LRP_INPUT_WORDS = 0,             // word embeddings (after any embedding scaling)
+    LRP_INPUT_POSITIONS,             // learned absolute position embeddings (GPT-2, BERT)
+    LRP_INPUT_TOKEN_TYPES,           // token-type (segment) embeddings (BERT, RoBERTa)
+    LRP_INPUT_CLS,                   // a learned CLS token (ViT)
+    LRP_INPUT_PIXELS,                // image pixels (ViT)
+    LRP_INPUT_DECODER_WORDS,         // encoder-decoders: the decoder's word embeddings
+    LRP_INPUT_COUNT
+} lrp_input_kind;
+
+const char *lrp_input_kind_name(lrp_input_kind k);
+
+typedef struct lrp_inputs {
+    const int *ids;                  // [T] token ids, checked against the vocabulary by the caller
     int T;
-    const int *head_rows;            // positions whose logits are computed; NULL: every position
+    const int *token_types;          // [T] or NULL (all 0)
+    const int *positions;            // [T] or NULL: position t is t (after a cache: cache->len + t)
+    const unsigned char *attention_mask;  // [T]: 0 marks padding (never attended); NULL: no padding
+    const float *embed_scale;        // [T] or NULL: factor on each token's word embedding (0 removes it)
+    const float *embed_noise;        // [T * hidden] or NULL: added to the word embeddings
+} lrp_inputs;
+
+typedef struct lrp_taps {
+    lrp_act *input[LRP_INPUT_COUNT]; // leaf activation per input kind; NULL where the family has none
+    lrp_act **block_out;             // [n_layers] the residual stream after each block
+    lrp_act **mlp_act;               // [n_layers] MLP intermediate: the input of the down projection
+    lrp_act **attn_probs;            // [n_layers] attention probabilities [H·T, T] (only with want_attn_probs)
+    lrp_act *logits;                 // LMs: [n_head_rows, vocab]; classifiers: [1, n_labels]
+} lrp_taps;
+
+typedef struct lrp_forward {
+    lrp_inputs in;
+    const int *head_rows;            // LMs: positions whose logits are computed; NULL: every position
     int n_head_rows;
     const lrp_intervention *iv;      // neuron interventions applied to the MLP intermediate
     int n_iv;
-    const unsigned char *drop;       // [T] or NULL: 1 zeroes that token's word embedding (perturbation)
     lrp_kv_cache *cache;             // NULL, or a cache holding earlier positions (generation, no backward)
-    // Filled by the forward: activations inside the graph.
-    lrp_act *embeddings;             // word embeddings [T, d] (after any embedding scaling)
-    lrp_act **block_out;             // [n_layers] residual stream after each block [T, d]
-    lrp_act **mlp_act;               // [n_layers] MLP intermediate, the input of the down projection
-    lrp_act *logits;                 // [n_head_rows, vocab]
-} lrp_forward_io;
+    int want_attn_probs;
+    lrp_taps taps;                   // filled by lrp_model_forward
+} lrp_forward;
 
-typedef struct lrp_family {
-    const char *model_type;
-    // Looks up and shape-checks every weight the forward needs; stores them in m->weights.
-    int (*bind)(lrp_model *m, lrp_err *err);
-    // Records the forward pass into g. io->block_out and io->mlp_act are arrays of n_layers provided
-    // by the caller. Returns 0, or -1 with the reason in g->err.
-    int (*forward)(const lrp_model *m, lrp_graph *g, lrp_forward_io *io);
-} lrp_family;
+typedef struct lrp_family lrp_family;
 
 struct lrp_model {
     char path[1024];
@@ -63,15 +88,18 @@ struct lrp_model {
 int lrp_model_open(lrp_model **out, const char *path, lrp_err *err);
 void lrp_model_close(lrp_model *m);
 
-// Used by family bind functions: the tensor `name`, which must exist (unless optional) with exactly the
-// given shape (ndim 1 or 2; d1 ignored for ndim 1) and a row size the kernels can widen.
-const lrp_tensor *lrp_model_weight(lrp_model *m, const char *name, int optional, int ndim, int64_t d0, int64_t d1,
-                                   lrp_err *err);
+// Records the forward pass into g (allocating the tap arrays in g's arena). Returns 0, or -1 with the
+// reason in g->err.
+int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f);
 
-// Checks every intervention's layer and neuron against the model ("--set 9:0: layer 9 out of range (0..4)").
+// Checks every intervention's layer and neuron against the model ("intervention 9:0: layer 9 out of
+// range (0..4)").
 int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err);
 
 // Scratch floats a graph needs for this model's matmuls.
 size_t lrp_model_scratch_floats(const lrp_model *m);
+
+// Number of outputs: the vocabulary for LMs, the classes for classifiers.
+int lrp_model_n_outputs(const lrp_model *m);
 
 #endif

@@ -1,109 +1,152 @@
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "ops/ops.h"
 
-// Query rows per block: a block multiplies only against the keys its last row can see, which skips
-// most of the masked upper triangle of the scores.
+// Query rows per block: under a causal mask a block multiplies only against the keys its last row can
+// see, which skips most of the masked upper triangle of the scores.
 #define ATTN_BLOCK 64
 
-// ip: [0] n_heads, [1] n_kv_heads, [2] head_dim; fp[0] scale; saved: probabilities P [H, Tq, Tk].
+// Keys [first, end) a query row may see; masked keys inside that range (padding) are handled per entry.
+static void visible_keys(const lrp_attn_spec *s, int Tq, int Tk, int i, int *first, int *end) {
+    if (s->mask == LRP_ATTN_BIDIRECTIONAL) {
+        *first = 0;
+        *end = Tk;
+        return;
+    }
+    int last = (Tk - Tq) + i;
+    *first = s->window > 0 && last - s->window + 1 > 0 ? last - s->window + 1 : 0;
+    *end = last + 1;
+}
+
+// Keys past which no row of the block [i0, i0 + nb) looks: the width of the block's products.
+static int block_key_end(const lrp_attn_spec *s, int Tq, int Tk, int i0, int nb) {
+    return s->mask == LRP_ATTN_BIDIRECTIONAL ? Tk : (Tk - Tq) + i0 + nb;
+}
+
+// The node keeps a copy of the spec (without the caller's pointers to its own variables).
+typedef struct {
+    lrp_attn_spec s;
+} attn_aux;
+
 static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
-    lrp_act *q = n->in[0], *k = n->in[1], *v = n->in[2];
-    int H = n->ip[0], KVH = n->ip[1], hd = n->ip[2], Tq = q->rows, Tk = k->rows;
+    const lrp_attn_spec *s = &((const attn_aux *)n->aux)->s;
+    lrp_act *q = n->in[0], *k = n->in[1], *v = n->in[2], *probs = n->tap;
+    int H = s->n_heads, KVH = s->n_kv_heads, hd = s->head_dim, Tq = q->rows, Tk = k->rows;
     int group = H / KVH, qc = H * hd, kc = KVH * hd;
-    float scale = n->fp[0];
-    float fq = 1.0f, fk = 1.0f, fv = 1.0f;
+    // fp: the share of A·V's gradient that reaches the probabilities; fs: of that, what reaches the
+    // scores' operands Q and K; fv: what reaches V.
+    float fp = 1.0f, fs = 1.0f, fv = 1.0f;
     if (rules->attn == LRP_ATTN_UNIFORM) {
-        // A·V halves the flow to A and V; Q·Kᵀ halves A's share again for Q and K.
-        fq = 0.25f;
-        fk = 0.25f;
+        // A·V halves the flow to A and V; Q·Kᵀ halves A's share again for Q and K: ¼, ¼, ½.
+        fp = 0.5f;
+        fs = 0.5f;
         fv = 0.5f;
     } else if (rules->attn == LRP_ATTN_DETACH_QK) {
-        fq = 0.0f;
-        fk = 0.0f;
+        fp = 0.0f;  // the attention weights are constants
     }
+    float fq = fp * fs * s->scale;
     float *gv = lrp_act_grad(g, v);
     float *gq = fq != 0.0f ? lrp_act_grad(g, q) : NULL;
-    float *gk = fk != 0.0f ? lrp_act_grad(g, k) : NULL;
-    float *gP = fq != 0.0f || fk != 0.0f ? lrp_graph_alloc(g, (size_t)Tq * Tk * sizeof(float), 0) : NULL;
+    float *gk = fq != 0.0f ? lrp_act_grad(g, k) : NULL;
+    float *gprobs = probs ? lrp_act_grad(g, probs) : NULL;
+    int need_gP = fq != 0.0f || gprobs;
+    float *gP = need_gP ? lrp_graph_alloc(g, (size_t)ATTN_BLOCK * Tk * sizeof(float), 0) : NULL;
     if (!gv || g->failed) return;
     const float *gO = n->out->g;
-    int offset = Tk - Tq;
     for (int h = 0; h < H; h++) {
         int kh = h / group;
         const float *P = n->saved + (size_t)h * Tq * Tk;
-        // Blocks of query rows; keys past the block's last visible one have P = 0 and are skipped.
         for (int i0 = 0; i0 < Tq; i0 += ATTN_BLOCK) {
-            int nb = Tq - i0 < ATTN_BLOCK ? Tq - i0 : ATTN_BLOCK, kend = offset + i0 + nb;
+            int nb = Tq - i0 < ATTN_BLOCK ? Tq - i0 : ATTN_BLOCK, kend = block_key_end(s, Tq, Tk, i0, nb);
             const float *Pb = P + (size_t)i0 * Tk, *gOb = gO + (size_t)i0 * qc + (size_t)h * hd;
             // gV += fv · Pᵀ · gO
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kend, hd, nb, fv, Pb, Tk, gOb, qc, 1.0f,
-                        gv + (size_t)kh * hd, kc);
-            if (!gP) continue;
-            // gP = gO · Vᵀ, then the exact softmax backward: gS = P ⊙ (gP − Σ_j gP·P) (zero where masked).
-            float *gPb = gP + (size_t)i0 * Tk;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, kend, hd, 1.0f, gOb, qc, v->x + (size_t)kh * hd,
-                        kc, 0.0f, gPb, Tk);
+            lrp_gemm(1, 0, kend, hd, nb, fv, Pb, Tk, gOb, qc, 1.0f, gv + (size_t)kh * hd, kc);
+            if (!need_gP) continue;
+            // gP = gO · Vᵀ; the probabilities' own gradient is fp · gP.
+            lrp_gemm(0, 1, nb, kend, hd, 1.0f, gOb, qc, v->x + (size_t)kh * hd, kc, 0.0f, gP, Tk);
+            if (gprobs) {
+                float *dst = gprobs + ((size_t)h * Tq + i0) * Tk;
+                for (int i = 0; i < nb; i++)
+                    for (int j = 0; j < kend; j++) dst[(size_t)i * Tk + j] += fp * gP[(size_t)i * Tk + j];
+            }
+            if (fq == 0.0f) continue;
+            // The exact softmax backward: gS = P ⊙ (gP − Σ_j gP·P); zero where P is (masked keys).
             for (int i = 0; i < nb; i++) {
                 const float *p = Pb + (size_t)i * Tk;
-                float *gp = gPb + (size_t)i * Tk;
+                float *gp = gP + (size_t)i * Tk;
                 double dot = 0;
                 for (int j = 0; j < kend; j++) dot += (double)gp[j] * p[j];
                 for (int j = 0; j < kend; j++) gp[j] = p[j] * (gp[j] - (float)dot);
             }
-            // gQ += fq·scale · gS · K ;  gK += fk·scale · gSᵀ · Q
-            if (gq)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, kend, fq * scale, gPb, Tk,
-                            k->x + (size_t)kh * hd, kc, 1.0f, gq + (size_t)i0 * qc + (size_t)h * hd, qc);
-            if (gk)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kend, hd, nb, fk * scale, gPb, Tk,
-                            q->x + (size_t)i0 * qc + (size_t)h * hd, qc, 1.0f, gk + (size_t)kh * hd, kc);
+            // gQ += fq · gS · K ;  gK += fq · gSᵀ · Q   (fq includes the score scale)
+            lrp_gemm(0, 0, nb, hd, kend, fq, gP, Tk, k->x + (size_t)kh * hd, kc, 1.0f,
+                     gq + (size_t)i0 * qc + (size_t)h * hd, qc);
+            lrp_gemm(1, 0, kend, hd, nb, fq, gP, Tk, q->x + (size_t)i0 * qc + (size_t)h * hd, qc, 1.0f,
+                     gk + (size_t)kh * hd, kc);
         }
     }
 }
 
-lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_heads, int n_kv_heads, int head_dim,
-                      float scale, int window) {
+lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lrp_attn_spec *s) {
     if (!q || !k || !v) return NULL;
-    int H = n_heads, KVH = n_kv_heads, hd = head_dim, Tq = q->rows, Tk = k->rows;
+    int H = s->n_heads, KVH = s->n_kv_heads, hd = s->head_dim, Tq = q->rows, Tk = k->rows;
     if (KVH <= 0 || H % KVH != 0 || q->cols != H * hd || k->cols != KVH * hd || v->cols != KVH * hd ||
-        v->rows != Tk || Tk < Tq)
+        v->rows != Tk || (s->mask == LRP_ATTN_CAUSAL && Tk < Tq) ||
+        (s->bias && s->bias_heads != 1 && s->bias_heads != H))
         return lrp_graph_fail(g, "internal: attention shapes q [%d, %d] k [%d, %d] v [%d, %d]", q->rows, q->cols,
                               k->rows, k->cols, v->rows, v->cols);
-    int group = H / KVH, qc = H * hd, kc = KVH * hd, offset = Tk - Tq;
+    int group = H / KVH, qc = H * hd, kc = KVH * hd;
     lrp_act *o = lrp_act_new(g, Tq, qc);
-    float *P = lrp_graph_alloc(g, (size_t)H * Tq * Tk * sizeof(float), 0);
-    if (!o || !P) return NULL;
+    lrp_act *probs = NULL;
+    float *P;
+    if (s->probs) {
+        probs = lrp_act_new(g, H * Tq, Tk);
+        P = probs ? probs->x : NULL;
+    } else {
+        P = lrp_graph_alloc(g, (size_t)H * Tq * Tk * sizeof(float), 0);
+    }
+    attn_aux *aux = lrp_graph_alloc(g, sizeof *aux, 1);
+    if (!o || !P || !aux) return NULL;
+    aux->s = *s;
+    aux->s.probs = NULL;
     for (int h = 0; h < H; h++) {
         int kh = h / group;
+        const float *bias = s->bias ? s->bias + (s->bias_heads == 1 ? 0 : (size_t)h * Tq * Tk) : NULL;
         for (int i0 = 0; i0 < Tq; i0 += ATTN_BLOCK) {
-            int nb = Tq - i0 < ATTN_BLOCK ? Tq - i0 : ATTN_BLOCK, kend = offset + i0 + nb;
+            int nb = Tq - i0 < ATTN_BLOCK ? Tq - i0 : ATTN_BLOCK, kend = block_key_end(s, Tq, Tk, i0, nb);
             float *Pb = P + (size_t)h * Tq * Tk + (size_t)i0 * Tk;
-            // S = scale · Q_h · K_khᵀ over the keys the block can see, causal mask, softmax over keys
-            // (float32, max-subtracted).
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, kend, hd, scale,
-                        q->x + (size_t)i0 * qc + (size_t)h * hd, qc, k->x + (size_t)kh * hd, kc, 0.0f, Pb, Tk);
+            // S = scale · Q_h · K_khᵀ (+ bias) over the keys the block can see; softmax over the visible,
+            // unmasked keys in float32, max-subtracted; every other entry is exactly 0.
+            lrp_gemm(0, 1, nb, kend, hd, s->scale, q->x + (size_t)i0 * qc + (size_t)h * hd, qc, k->x + (size_t)kh * hd,
+                     kc, 0.0f, Pb, Tk);
             for (int i = 0; i < nb; i++) {
                 float *p = Pb + (size_t)i * Tk;
-                int last = offset + i0 + i;  // keys first..last are visible
-                int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
-                float m = p[first];
-                for (int j = first + 1; j <= last; j++) m = p[j] > m ? p[j] : m;
+                const float *bi = bias ? bias + (size_t)(i0 + i) * Tk : NULL;
+                int first, end;
+                visible_keys(s, Tq, Tk, i0 + i, &first, &end);
+                float m = -INFINITY;
+                for (int j = first; j < end; j++) {
+                    if (s->key_mask && !s->key_mask[j]) continue;
+                    if (bi) p[j] += bi[j];
+                    m = p[j] > m ? p[j] : m;
+                }
                 double sum = 0;
-                for (int j = first; j <= last; j++) {
+                for (int j = first; j < end; j++) {
+                    if (s->key_mask && !s->key_mask[j]) continue;
                     p[j] = expf(p[j] - m);
                     sum += p[j];
                 }
-                float inv = (float)(1.0 / sum);
+                // A row that sees no key at all (every key padding) attends to nothing: output 0.
+                float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
                 for (int j = 0; j < first; j++) p[j] = 0.0f;
-                for (int j = first; j <= last; j++) p[j] *= inv;
-                for (int j = last + 1; j < Tk; j++) p[j] = 0.0f;
+                for (int j = first; j < end; j++) p[j] = s->key_mask && !s->key_mask[j] ? 0.0f : p[j] * inv;
+                for (int j = end; j < Tk; j++) p[j] = 0.0f;
             }
             // O_h = P · V_kh
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, kend, 1.0f, Pb, Tk, v->x + (size_t)kh * hd,
-                        kc, 0.0f, o->x + (size_t)i0 * qc + (size_t)h * hd, qc);
+            lrp_gemm(0, 0, nb, hd, kend, 1.0f, Pb, Tk, v->x + (size_t)kh * hd, kc, 0.0f,
+                     o->x + (size_t)i0 * qc + (size_t)h * hd, qc);
         }
     }
     lrp_node *n = lrp_graph_record(g, "attention", attention_backward, o);
@@ -112,9 +155,8 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_he
     n->in[1] = k;
     n->in[2] = v;
     n->saved = P;
-    n->ip[0] = H;
-    n->ip[1] = KVH;
-    n->ip[2] = hd;
-    n->fp[0] = scale;
+    n->aux = aux;
+    n->tap = probs;
+    if (s->probs) *s->probs = probs;
     return o;
 }

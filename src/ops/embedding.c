@@ -3,20 +3,23 @@
 #include "kernels/matmul.h"
 #include "ops/ops.h"
 
-lrp_act *op_embedding(lrp_graph *g, const lrp_tensor *W, const int *ids, int T, float scale,
-                      const unsigned char *drop) {
-    int d = (int)W->shape[1];
+lrp_act *op_embedding(lrp_graph *g, const lrp_weight *W, const int *ids, int T, float scale, const float *token_scale,
+                      const float *noise) {
+    int d = (int)W->in;
     lrp_act *e = lrp_act_new(g, T, d);
     if (!e) return NULL;
     for (int t = 0; t < T; t++) {
         float *row = e->x + (size_t)t * d;
-        if (drop && drop[t]) {
+        float s = scale * (token_scale ? token_scale[t] : 1.0f);
+        if (s == 0.0f) {
             memset(row, 0, (size_t)d * sizeof(float));
-            continue;
+        } else {
+            lrp_weight_row(W, ids[t], row);
+            if (s != 1.0f)
+                for (int i = 0; i < d; i++) row[i] *= s;
         }
-        lrp_weight_row(W, ids[t], d, row);
-        if (scale != 1.0f)
-            for (int i = 0; i < d; i++) row[i] *= scale;
+        if (noise)
+            for (int i = 0; i < d; i++) row[i] += noise[(size_t)t * d + i];
     }
     return e;
 }

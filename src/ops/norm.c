@@ -3,6 +3,16 @@
 #include "kernels/matmul.h"
 #include "ops/ops.h"
 
+// A norm's weight (or bias) widened into dst[n]; `fill` when there is none.
+static void widen_or_fill(const lrp_weight *w, float *dst, int n, float fill) {
+    if (w && w->t) {
+        lrp_weight_vector(w, dst);
+    } else {
+        for (int i = 0; i < n; i++) dst[i] = fill;
+    }
+}
+
+// --- RMSNorm -----------------------------------------------------------------------------------------
 // saved: [rows * groups] values of r = 1/sqrt(mean(x²) + eps), then [group] widened weights (1 if none).
 static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
     lrp_act *x = n->in[0];
@@ -28,20 +38,18 @@ static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *r
     }
 }
 
-lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_tensor *w, float eps, int group) {
+lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group) {
     if (!x) return NULL;
     if (group <= 0 || x->cols % group != 0)
         return lrp_graph_fail(g, "internal: rmsnorm group %d does not divide %d columns", group, x->cols);
+    if (w && w->t && w->out != group)
+        return lrp_graph_fail(g, "internal: rmsnorm weight of %lld for groups of %d", (long long)w->out, group);
     int ngroups = x->rows * (x->cols / group);
     lrp_act *y = lrp_act_new(g, x->rows, x->cols);
     float *saved = lrp_graph_alloc(g, ((size_t)ngroups + group) * sizeof(float), 0);
     if (!y || !saved) return NULL;
     float *r = saved, *wf = saved + ngroups;
-    if (w) {
-        lrp_weight_row(w, 0, group, wf);
-    } else {
-        for (int i = 0; i < group; i++) wf[i] = 1.0f;
-    }
+    widen_or_fill(w, wf, group, 1.0f);
     for (int k = 0; k < ngroups; k++) {
         const float *xk = x->x + (size_t)k * group;
         float *yk = y->x + (size_t)k * group;
@@ -54,8 +62,69 @@ lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_tensor *w, float eps, in
     lrp_node *n = lrp_graph_record(g, "rmsnorm", rmsnorm_backward, y);
     if (!n) return NULL;
     n->in[0] = x;
-    n->w = w;
     n->saved = saved;
     n->ip[0] = group;
+    return y;
+}
+
+// --- LayerNorm ---------------------------------------------------------------------------------------
+// saved: [rows] 1/σ, then [rows] μ, then [cols] widened weights.
+static void layernorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
+    lrp_act *x = n->in[0];
+    float *gx = lrp_act_grad(g, x);
+    if (!gx) return;
+    int R = x->rows, C = x->cols;
+    const float *rstd = n->saved, *mu = n->saved + R, *w = n->saved + 2 * R;
+    for (int t = 0; t < R; t++) {
+        const float *xt = x->x + (size_t)t * C, *gyt = n->out->g + (size_t)t * C;
+        float *gxt = gx + (size_t)t * C;
+        double s = rstd[t], mean_wg = 0, mean_wg_xhat = 0;
+        for (int i = 0; i < C; i++) {
+            double wg = (double)w[i] * gyt[i];
+            mean_wg += wg;
+            mean_wg_xhat += wg * (xt[i] - mu[t]) * s;
+        }
+        mean_wg /= C;
+        mean_wg_xhat /= C;
+        if (rules->norm_detach) {
+            // σ constant, μ kept: the centring x − μ is linear, so its exact backward stays.
+            for (int i = 0; i < C; i++) gxt[i] += (float)(((double)w[i] * gyt[i] - mean_wg) * s);
+        } else {
+            for (int i = 0; i < C; i++) {
+                double xhat = (xt[i] - mu[t]) * s;
+                gxt[i] += (float)(((double)w[i] * gyt[i] - mean_wg - xhat * mean_wg_xhat) * s);
+            }
+        }
+    }
+}
+
+lrp_act *op_layernorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, const lrp_weight *b, float eps) {
+    if (!x) return NULL;
+    int R = x->rows, C = x->cols;
+    if ((w && w->t && w->out != C) || (b && b->t && b->out != C))
+        return lrp_graph_fail(g, "internal: layernorm parameters do not match %d columns", C);
+    lrp_act *y = lrp_act_new(g, R, C);
+    float *saved = lrp_graph_alloc(g, (2 * (size_t)R + 2 * (size_t)C) * sizeof(float), 0);
+    if (!y || !saved) return NULL;
+    float *rstd = saved, *mu = saved + R, *wf = saved + 2 * R, *bf = wf + C;
+    widen_or_fill(w, wf, C, 1.0f);
+    widen_or_fill(b, bf, C, 0.0f);
+    for (int t = 0; t < R; t++) {
+        const float *xt = x->x + (size_t)t * C;
+        float *yt = y->x + (size_t)t * C;
+        double m = 0, v = 0;
+        for (int i = 0; i < C; i++) m += xt[i];
+        m /= C;
+        for (int i = 0; i < C; i++) v += (xt[i] - m) * (xt[i] - m);
+        v /= C;
+        double s = 1.0 / sqrt(v + eps);
+        rstd[t] = (float)s;
+        mu[t] = (float)m;
+        for (int i = 0; i < C; i++) yt[i] = (float)(wf[i] * ((xt[i] - m) * s) + bf[i]);
+    }
+    lrp_node *n = lrp_graph_record(g, "layernorm", layernorm_backward, y);
+    if (!n) return NULL;
+    n->in[0] = x;
+    n->saved = saved;
     return y;
 }

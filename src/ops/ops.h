@@ -1,53 +1,97 @@
 // The ops a model family's forward pass is built from. Each op computes its output, records one node
 // with what its backward needs, and returns the output (NULL when the graph has failed; every op
 // returns NULL at once when given a NULL input). The backward of each op, next to its forward,
-// is the only place where its LRP rule is applied.
+// is the only place where its LRP rule is applied. Weights are views (core/tensor.h: lrp_weight);
+// an absent optional weight is NULL or a view whose t is NULL.
 #ifndef LRP_OPS_H
 #define LRP_OPS_H
 
 #include "core/graph.h"
-#include "formats/config.h"
 
 // --- embedding.c -----------------------------------------------------------------------------------
-// Rows of the embedding table W [vocab, d] for ids[T], times scale; rows with drop[t] != 0 are zero
-// (drop may be NULL). A leaf: no node is recorded. The caller has checked every id.
-lrp_act *op_embedding(lrp_graph *g, const lrp_tensor *W, const int *ids, int T, float scale,
-                      const unsigned char *drop);
+// Rows of the embedding table W [vocab, d] for ids[T], times scale, then per token times token_scale[t]
+// (NULL: 1; 0 removes the token, the perturbation protocol) plus noise[t*d + i] (NULL: none; the
+// SmoothGrad baseline). A leaf: no node is recorded. The caller has checked every id.
+lrp_act *op_embedding(lrp_graph *g, const lrp_weight *W, const int *ids, int T, float scale, const float *token_scale,
+                      const float *noise);
 
 // Appends the rows of x to a cache buffer [capacity, cols] holding `len` rows and returns an activation
 // viewing all len + x->rows rows (no node: only for passes without a backward).
 lrp_act *op_cache_append(lrp_graph *g, lrp_act *x, float *cache, int len, int capacity);
 
 // --- linear.c --------------------------------------------------------------------------------------
-// x [T, in] -> x·Wᵀ + b  [T, out]. Exact backward (the ε-rule with ε→0 is the gradient).
-lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_tensor *W, const lrp_tensor *b);
+// x [T, W.in] -> x·Wᵀ + b  [T, W.out]. Exact backward (the ε-rule with ε→0 is the gradient).
+lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weight *b);
 
 // --- norm.c ----------------------------------------------------------------------------------------
 // RMSNorm over groups of `group` consecutive columns (group = cols for a hidden-state norm,
-// group = head_dim for Qwen3's per-head q/k norms). w has `group` elements.
+// group = head_dim for Qwen3's per-head q/k norms). w has `group` elements (NULL: 1).
 // Rule norm_detach: 1/rms is a constant in the backward.
-lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_tensor *w, float eps, int group);
+lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group);
+// LayerNorm over each row: w ⊙ (x − μ)/σ + b, σ = sqrt(var + eps) (w, b NULL: 1, 0).
+// Rule norm_detach: σ is a constant in the backward, μ is kept: ĝ(x) = (w⊙ĝ − mean(w⊙ĝ))/σ.
+lrp_act *op_layernorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, const lrp_weight *b, float eps);
 
 // --- rope.c ----------------------------------------------------------------------------------------
+typedef enum lrp_rope_scaling {
+    LRP_ROPE_SCALING_NONE = 0,
+    LRP_ROPE_SCALING_LINEAR,
+    LRP_ROPE_SCALING_LLAMA3,
+} lrp_rope_scaling;
+
+typedef enum lrp_rope_pairing {
+    LRP_ROPE_PAIR_HALVES = 0,   // Hugging Face rotate_half: dimension j pairs with j + rot_dim/2
+    LRP_ROPE_PAIR_ADJACENT,     // Meta / llama.cpp GGUF: dimension 2j pairs with 2j + 1
+} lrp_rope_pairing;
+
+typedef struct lrp_rope_params {
+    double theta;
+    lrp_rope_scaling scaling;
+    double factor;
+    double low_freq_factor, high_freq_factor;
+    int original_max_position;
+    lrp_rope_pairing pairing;
+    int rot_dim;          // dimensions rotated at the start of each head (partial rotary); 0: the whole head
+} lrp_rope_params;
+
 typedef struct lrp_rope {
     int head_dim;
+    int rot_dim;          // even, <= head_dim
     int n_pos;            // rows of the tables
     int pos0;             // absolute position of row 0
     lrp_rope_pairing pairing;
-    float *cos, *sin;     // [n_pos, head_dim/2]
+    float *cos, *sin;     // [n_pos, rot_dim/2]
 } lrp_rope;
-// Builds cos/sin tables for positions pos0 .. pos0+n_pos-1 in the graph's arena (theta, scaling from cfg).
-lrp_rope *lrp_rope_tables(lrp_graph *g, const lrp_config *cfg, int head_dim, int pos0, int n_pos);
-// Rotates each head of x [T, n_heads*head_dim]; row t has position rope->pos0 + t. Exact backward.
+// Builds cos/sin tables for positions pos0 .. pos0+n_pos-1 in the graph's arena.
+lrp_rope *lrp_rope_tables(lrp_graph *g, const lrp_rope_params *p, int head_dim, int pos0, int n_pos);
+// Rotates the first rot_dim dimensions of each head of x [T, n_heads*head_dim]; row t has position
+// rope->pos0 + t. Exact backward.
 lrp_act *op_rope(lrp_graph *g, lrp_act *x, const lrp_rope *rope, int n_heads);
 
 // --- attention.c -----------------------------------------------------------------------------------
-// Causal scaled-dot-product attention with grouped KV heads.
-// q [Tq, H*hd], k, v [Tk, KVH*hd]; query row i sits at position p = (Tk - Tq) + i and sees keys 0..p,
-// or only keys p-window+1..p when window > 0 (Mistral's sliding window).
-// Rule attn: uniform (Q,K ×¼, V ×½) or detach_qk (Q,K get nothing); the softmax keeps its exact backward.
-lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, int n_heads, int n_kv_heads, int head_dim,
-                      float scale, int window);
+typedef enum lrp_attn_mask {
+    LRP_ATTN_CAUSAL = 0,        // query row i sits at position (Tk − Tq) + i and sees keys up to it
+    LRP_ATTN_BIDIRECTIONAL,     // every query sees every key (encoders, cross-attention: Tq, Tk independent)
+} lrp_attn_mask;
+
+typedef struct lrp_attn_spec {
+    int n_heads, n_kv_heads, head_dim;
+    float scale;                     // scores are scale · q·k
+    lrp_attn_mask mask;
+    int window;                      // causal only: a query sees only its last `window` keys (Mistral); 0: all
+    const unsigned char *key_mask;   // [Tk]: 0 marks a padding key, never attended (p = 0); NULL: none
+    const float *bias;               // additive score bias, a constant: [bias_heads, Tq, Tk]; NULL: none
+    int bias_heads;                  // 1 (shared by every head) or n_heads
+    lrp_act **probs;                 // non-NULL: receives the probabilities as an activation [H·Tq, Tk]
+                                     // whose gradient the backward fills (attention-head readouts)
+} lrp_attn_spec;
+
+// Scaled-dot-product attention with grouped KV heads: q [Tq, H*hd], k, v [Tk, KVH*hd] -> [Tq, H*hd].
+// Rule attn: uniform (Q,K ×¼, V ×½; A·V gives ½ to the probabilities) or detach_qk (Q,K get nothing,
+// probabilities constant); the softmax keeps its exact backward. Masked entries have p = 0 exactly.
+// The probabilities' gradient (with probs) is what reaches them from A·V under the rule: ½, 1 (exact)
+// or 0 (detached).
+lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lrp_attn_spec *s);
 
 // --- activation.c ----------------------------------------------------------------------------------
 typedef enum lrp_act_fn { LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH } lrp_act_fn;

@@ -3,40 +3,45 @@
 #include "ops/ops.h"
 
 // Inverse frequencies after the config's rope_scaling (HF modeling_rope_utils semantics).
-static double scaled_inv_freq(const lrp_config *cfg, int i, int head_dim) {
-    double inv = 1.0 / pow(cfg->rope_theta, (2.0 * i) / head_dim);
-    switch (cfg->rope_scaling) {
+// (rot_dim plays the role of the head size: HF computes partial rotary frequencies over the rotated dims.)
+static double scaled_inv_freq(const lrp_rope_params *c, int i, int rot_dim) {
+    double inv = 1.0 / pow(c->theta, (2.0 * i) / rot_dim);
+    switch (c->scaling) {
     case LRP_ROPE_SCALING_LINEAR:
-        return inv / cfg->rope_factor;
+        return inv / c->factor;
     case LRP_ROPE_SCALING_LLAMA3: {
-        double low_wavelen = cfg->rope_original_max_position / cfg->rope_low_freq_factor;
-        double high_wavelen = cfg->rope_original_max_position / cfg->rope_high_freq_factor;
+        double low_wavelen = c->original_max_position / c->low_freq_factor;
+        double high_wavelen = c->original_max_position / c->high_freq_factor;
         double wavelen = 2.0 * M_PI / inv;
-        if (wavelen > low_wavelen) return inv / cfg->rope_factor;
+        if (wavelen > low_wavelen) return inv / c->factor;
         if (wavelen < high_wavelen) return inv;
-        double smooth = (cfg->rope_original_max_position / wavelen - cfg->rope_low_freq_factor) /
-                        (cfg->rope_high_freq_factor - cfg->rope_low_freq_factor);
-        return (1.0 - smooth) * inv / cfg->rope_factor + smooth * inv;
+        double smooth = (c->original_max_position / wavelen - c->low_freq_factor) /
+                        (c->high_freq_factor - c->low_freq_factor);
+        return (1.0 - smooth) * inv / c->factor + smooth * inv;
     }
     default:
         return inv;
     }
 }
 
-lrp_rope *lrp_rope_tables(lrp_graph *g, const lrp_config *cfg, int head_dim, int pos0, int n_pos) {
+lrp_rope *lrp_rope_tables(lrp_graph *g, const lrp_rope_params *cfg, int head_dim, int pos0, int n_pos) {
     if (g->failed) return NULL;
-    int half = head_dim / 2;
+    int rot = cfg->rot_dim > 0 ? cfg->rot_dim : head_dim;
+    if (rot > head_dim || rot % 2 != 0)
+        return lrp_graph_fail(g, "internal: rotary dimension %d for heads of %d", rot, head_dim);
+    int half = rot / 2;
     lrp_rope *r = lrp_graph_alloc(g, sizeof *r, 1);
     float *tab = lrp_graph_alloc(g, 2 * (size_t)n_pos * half * sizeof(float), 0);
     if (!r || !tab) return NULL;
     r->head_dim = head_dim;
+    r->rot_dim = rot;
     r->n_pos = n_pos;
     r->pos0 = pos0;
-    r->pairing = cfg->rope_pairing;
+    r->pairing = cfg->pairing;
     r->cos = tab;
     r->sin = tab + (size_t)n_pos * half;
     for (int i = 0; i < half; i++) {
-        double f = scaled_inv_freq(cfg, i, head_dim);
+        double f = scaled_inv_freq(cfg, i, rot);
         for (int p = 0; p < n_pos; p++) {
             double a = (double)(pos0 + p) * f;
             r->cos[(size_t)p * half + i] = (float)cos(a);
@@ -50,16 +55,17 @@ lrp_rope *lrp_rope_tables(lrp_graph *g, const lrp_config *cfg, int head_dim, int
 static inline void pair_index(const lrp_rope *r, int i, int *a, int *b) {
     if (r->pairing == LRP_ROPE_PAIR_HALVES) {
         *a = i;
-        *b = i + r->head_dim / 2;
+        *b = i + r->rot_dim / 2;
     } else {
         *a = 2 * i;
         *b = 2 * i + 1;
     }
 }
 
-// Rotation by +angle (forward) or -angle (its transpose, the backward).
+// Rotation by +angle (forward) or -angle (its transpose, the backward); dimensions past rot_dim pass
+// through unchanged.
 static void rotate(const lrp_rope *r, const float *src, float *dst, int rows, int n_heads, float sign, int accumulate) {
-    int hd = r->head_dim, half = hd / 2, cols = n_heads * hd;
+    int hd = r->head_dim, half = r->rot_dim / 2, cols = n_heads * hd;
     for (int t = 0; t < rows; t++) {
         const float *c = r->cos + (size_t)t * half, *s = r->sin + (size_t)t * half;
         for (int h = 0; h < n_heads; h++) {
@@ -78,6 +84,7 @@ static void rotate(const lrp_rope *r, const float *src, float *dst, int rows, in
                     y[b] = y2;
                 }
             }
+            for (int i = r->rot_dim; i < hd; i++) y[i] = accumulate ? y[i] + x[i] : x[i];
         }
     }
 }

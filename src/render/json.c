@@ -104,7 +104,19 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
         fputc(']', f);
     }
-    fprintf(f, ", \"position\": %d, \"target\": %d", e->position, e->target);
+    if (e->token_types) {
+        fputs(", \"token_type_ids\": ", f);
+        lrp_json_int_array(f, e->token_types, e->T);
+    }
+    if (e->attention_mask) {
+        fputs(", \"attention_mask\": [", f);
+        for (int t = 0; t < e->T; t++) fprintf(f, t ? ", %d" : "%d", e->attention_mask[t]);
+        fputc(']', f);
+    }
+    fputs(", \"task\": ", f);
+    lrp_json_string(f, lrp_task_name(e->task));
+    if (e->position >= 0) fprintf(f, ", \"position\": %d", e->position);
+    fprintf(f, ", \"target\": %d", e->target);
     if (ctx->target_token) {
         fputs(", \"target_token\": ", f);
         lrp_json_string(f, ctx->target_token);
@@ -121,11 +133,23 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     lrp_json_number(f, e->start_value);
     fputs(", \"relevance\": ", f);
     lrp_json_float_array(f, e->relevance, e->T);
+    if (e->relevance_positions) {
+        fputs(", \"relevance_positions\": ", f);
+        lrp_json_float_array(f, e->relevance_positions, e->T);
+    }
+    if (e->relevance_token_types) {
+        fputs(", \"relevance_token_types\": ", f);
+        lrp_json_float_array(f, e->relevance_token_types, e->T);
+    }
+    if (e->has_cls) {
+        fputs(", \"relevance_cls\": ", f);
+        lrp_json_number(f, e->relevance_cls);
+    }
     fputs(", \"relevance_sum\": ", f);
     lrp_json_number(f, e->relevance_sum);
-    if (ctx->all_logits) {
+    if (ctx->all_logits || e->task == LRP_TASK_CLASSIFIER) {
         fputs(", \"logits\": ", f);
-        lrp_json_float_array(f, e->logits, e->vocab);
+        lrp_json_float_array(f, e->logits, e->n_out);
     }
     fputs(", \"top\": [", f);
     for (int i = 0; i < e->n_top; i++) {

@@ -548,7 +548,7 @@ done:
 int lrp_tokenizer_from_gguf_file(lrp_tokenizer **out, const char *path, lrp_err *err) {
     *out = NULL;
     lrp_tensor_file tf = {0};
-    if (lrp_gguf_open(&tf, NULL, path, err)) return -1;
+    if (lrp_gguf_open(&tf, path, err)) return -1;
     int rc = lrp_tokenizer_from_gguf(out, &tf, path, err);
     if (!rc && !*out) rc = lrp_fail(err, "%s: this GGUF file holds no tokenizer (no tokenizer.ggml.model)", path);
     lrp_tf_close(&tf);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "formats/config.h"
+#include "models/config.h"
 #include "formats/tensor_file.h"
 
 typedef struct tiny_ckpt_opts {

@@ -1,0 +1,12 @@
+// Widening stored weights to float32.
+#ifndef LRP_DEQUANT_H
+#define LRP_DEQUANT_H
+
+#include <stdint.h>
+
+#include "core/tensor.h"
+
+// Widens n consecutive elements (a whole number of blocks) stored as t into float32.
+void lrp_dequant_row(lrp_dtype t, const void *src, float *dst, int64_t n);
+
+#endif

@@ -1,0 +1,31 @@
+#include "kernels/gemm.h"
+
+#include <cblas.h>
+
+void lrp_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void lrp_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) {
+                double a = trans_a ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                double b = trans_b ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s += a * b;
+            }
+            float *c = &C[(long)i * ldc + j];
+            *c = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *c));
+        }
+    }
+}
+
+void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, const float *x, float beta, float *y) {
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, M, N, alpha, A, lda, x, 1, beta, y, 1);
+}

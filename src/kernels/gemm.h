@@ -1,0 +1,15 @@
+// Dense float32 products, row-major. The only place in the engine that calls BLAS; every other layer
+// goes through these. The scalar references (double accumulation) are compared with them in tests.
+#ifndef LRP_GEMM_H
+#define LRP_GEMM_H
+
+// C[M, N] = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ (trans_* != 0); lda/ldb/ldc are row strides.
+void lrp_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+void lrp_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+
+// y[M or N] = alpha · op(A) · x + beta · y, A [M, N] row-major with stride lda.
+void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, const float *x, float beta, float *y);
+
+#endif
