@@ -401,7 +401,7 @@ int tk_is_alnum(int32_t c) {
 
 // BertNormalizer's control characters. huggingface/tokenizers asks the unicode_categories crate's
 // is_other(), which is Cc, Cf and Co only (no Cn: unassigned code points and noncharacters such as
-// U+FDD0 and U+FFFF are kept), from the crate's Unicode 8.0 tables (format characters assigned since,
+// U+FDD0 and U+FFFF are kept), from the crate's old tables, Unicode 7-8 (format characters assigned since,
 // such as U+0890, U+08E2, U+110CD and U+13430, are kept too). So this is a table, not utf8proc's current
 // categories; tests/test_tokenizer.c checks it against huggingface/tokenizers for every code point.
 // \t \n \r are left out (clean_text turns them into spaces).
