@@ -401,10 +401,10 @@ int tk_is_alnum(int32_t c) {
 
 // BertNormalizer's control characters. huggingface/tokenizers asks the unicode_categories crate's
 // is_other(), which is Cc, Cf and Co only (no Cn: unassigned code points and noncharacters such as
-// U+FDD0 and U+FFFF are kept), from the crate's old tables, Unicode 7-8 (format characters assigned since,
-// such as U+0890, U+08E2, U+110CD and U+13430, are kept too). So this is a table, not utf8proc's current
-// categories; tests/test_tokenizer.c checks it against huggingface/tokenizers for every code point.
-// \t \n \r are left out (clean_text turns them into spaces).
+// U+FDD0 and U+FFFF are kept), from the crate's old tables, Unicode 7-8: format characters assigned
+// since (U+0890, U+08E2, U+110CD, U+13430, ...) are kept too. So this is a table, not utf8proc's
+// current categories; tests/test_tokenizer.c checks it against huggingface/tokenizers for every code
+// point. \t \n \r are left out (clean_text turns them into spaces).
 static const int32_t bert_control[][2] = {
     {0x0000, 0x0008}, {0x000B, 0x000C}, {0x000E, 0x001F}, {0x007F, 0x009F}, {0x00AD, 0x00AD}, {0x0600, 0x0605},
     {0x061C, 0x061C}, {0x06DD, 0x06DD}, {0x070F, 0x070F}, {0x180E, 0x180E}, {0x200B, 0x200F}, {0x202A, 0x202E},
