@@ -463,31 +463,96 @@ TEST(error_offsets_past_end_of_data) {
     tiny_rmtree(tmpdir);
 }
 
+// The sorted ranges must not overlap (safetensors' Metadata::validate: each begins where the previous
+// ends); the message names both tensors, whatever their order in the header.
 TEST(error_offsets_overlap) {
     if (setup()) return;
-    char data[12] = {0};
+    char data[16] = {0};
     write_st("model.safetensors",
              "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
              "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-             data, sizeof data);
-    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: tensors \"a\" [0, 8] and \"b\" [4, 12] overlap");
+             data, 12);
+    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: tensors \"a\" [0, 8) and \"b\" [4, 12) overlap");
+    // The same range twice.
+    write_st("model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+             data, 8);
+    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: tensors \"a\" [0, 8) and \"b\" [0, 8) overlap");
+    // One range inside another, and an empty tensor inside a non-empty one.
+    write_st("model.safetensors",
+             "{\"outer\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+             "\"inner\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+             data, 16);
+    CHECK_STR(open_fails("model.safetensors"),
+              "model.safetensors: tensors \"outer\" [0, 16) and \"inner\" [4, 8) overlap");
+    write_st("model.safetensors",
+             "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}",
+             data, 8);
+    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: tensors \"w\" [0, 8) and \"e\" [4, 4) overlap");
     tiny_rmtree(tmpdir);
 }
 
-TEST(error_offsets_leave_a_hole_or_trailing_bytes) {
+// Every byte of the data section belongs to a tensor: gaps at the start, between tensors and after
+// the last one (the crate's buffer-length check) are errors naming the neighbouring tensors.
+TEST(error_offsets_leave_a_gap_or_trailing_bytes) {
     if (setup()) return;
-    char data[20] = {0};
+    char data[80] = {0};
     write_st("model.safetensors",
-             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}",
-             data, sizeof data);
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]},"
+             "\"b\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[80,80]}}",
+             data, 80);
     CHECK_STR(open_fails("model.safetensors"),
-              "model.safetensors: bytes [8, 12) of the data section belong to no tensor (a hole before tensor \"b\")");
+              "model.safetensors: the tensors leave a gap of 16 bytes after \"a\" [0, 64), before \"b\" [80, 80)");
     write_st("model.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", data, 12);
     CHECK_STR(open_fails("model.safetensors"),
-              "model.safetensors: bytes [0, 4) of the data section belong to no tensor (a hole before tensor \"a\")");
+              "model.safetensors: the tensors leave a gap of 4 bytes at the start of the data section, before \"a\" [4, 12)");
     write_st("model.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data, 12);
-    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: the tensors cover 8 bytes but the data section has 12");
+    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: the data section is 4 bytes longer than the tensors: "
+                                               "bytes [8, 12) after \"a\" [0, 8) belong to no tensor");
+    write_st("model.safetensors", "{\"__metadata__\":{\"format\":\"pt\"}}", data, 3);
+    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: the data section is 3 bytes but the file holds no tensors");
+    // In a sharded checkpoint the message names the shard.
+    write_st("a.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4);
+    write_st("b.safetensors",
+             "{\"v\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+             "\"u\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+             data, 12);
+    lrp_err err;
+    tiny_write_text(in_tmp("model.safetensors.index.json"),
+                    "{\"weight_map\": {\"w\": \"a.safetensors\", \"v\": \"b.safetensors\", \"u\": \"b.safetensors\"}}", &err);
+    CHECK_STR(open_fails("model.safetensors.index.json"),
+              "b.safetensors: the tensors leave a gap of 4 bytes after \"v\" [0, 4), before \"u\" [8, 12)");
+    tiny_rmtree(tmpdir);
+}
+
+// What the crate accepts: empty tensors sharing an offset with each other and with the start of the
+// next tensor, ranges listed out of order, and a file with no tensors and no data.
+TEST(accepts_contiguous_ranges_with_empty_tensors) {
+    if (setup()) return;
+    float data[3] = {1, 2, 3};
+    write_st("model.safetensors",
+             "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+             "\"e1\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
+             "\"e0\":{\"dtype\":\"F16\",\"shape\":[0,3],\"data_offsets\":[0,0]},"
+             "\"e2\":{\"dtype\":\"BF16\",\"shape\":[0],\"data_offsets\":[8,8]},"
+             "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+             data, sizeof data);
+    lrp_tensor_file tf;
+    lrp_err err = {{0}};
+    CHECK(lrp_safetensors_open(&tf, in_tmp("model.safetensors"), &err) == 0);
+    if (!err.msg[0]) {
+        const lrp_tensor *y = lrp_tf_find(&tf, "y"), *z = lrp_tf_find(&tf, "z");
+        CHECK(y && z && stored_value(y, 1) == 2.0f && stored_value(z, 0) == 3.0f);
+        CHECK(lrp_tf_find(&tf, "e0") && lrp_tf_find(&tf, "e1") && lrp_tf_find(&tf, "e2"));
+        lrp_tf_close(&tf);
+    } else {
+        fprintf(stderr, "  %s\n", err.msg);
+    }
+    write_st("empty.safetensors", "{}", data, 0);
+    CHECK(lrp_safetensors_open(&tf, in_tmp("empty.safetensors"), &err) == 0);
+    if (!err.msg[0]) lrp_tf_close(&tf);
     tiny_rmtree(tmpdir);
 }
 
@@ -676,6 +741,6 @@ TEST_MAIN(T(reads_hand_built_file), T(accepts_scalar_and_empty_tensors), T(write
           T(metadata_alias_of_a_tied_head), T(alias_never_shadows_a_stored_tensor), T(real_tinystories_checkpoint),
           T(error_truncated_file), T(error_header_length_past_end_of_file), T(error_header_length_over_limit),
           T(error_header_not_a_json_object), T(error_offsets_past_end_of_data), T(error_offsets_overlap),
-          T(error_offsets_leave_a_hole_or_trailing_bytes), T(error_size_does_not_match_shape),
+          T(error_offsets_leave_a_gap_or_trailing_bytes), T(accepts_contiguous_ranges_with_empty_tensors), T(error_size_does_not_match_shape),
           T(error_unsupported_dtype_names_the_tensor), T(error_bad_shape_or_offsets), T(error_duplicate_names),
           T(error_bad_index), T(error_missing_paths), T(random_corruptions_are_rejected_cleanly))

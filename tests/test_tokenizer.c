@@ -1,9 +1,12 @@
 // Exactness of the tokenizer.json pipeline against an independent implementation: the expected ids
 // and decodes in tests/tokenizer/<name>/expected.jsonl were produced by @huggingface/tokenizers
-// (JavaScript) on the texts of tests/tokenizer/inputs.json (see tests/tokenizer/gen_expected.mjs).
+// (JavaScript) on the texts of tests/tokenizer/inputs.json (see tests/tokenizer/gen_expected.mjs);
+// pair encodings and BertNormalizer's clean_text were produced by huggingface/tokenizers itself
+// (its Node bindings, tests/tokenizer/gen_pairs.mjs).
 #include <jansson.h>
 
 #include "harness.h"
+#include "tokenizer/tok_internal.h"
 #include "tokenizer/tokenizer.h"
 
 #define FIXTURES "tests/tokenizer/"
@@ -157,7 +160,142 @@ TEST(t5_style_unigram_matches_reference) { CHECK(check_case("unigram") == 0); }
 // Expected values from SentencePiece's own decompiled nmt_nfkc rules (tests/tokenizer/gen_precompiled.py).
 TEST(precompiled_charsmap_normalizer_matches_sentencepiece_rules) { CHECK(check_case("precompiled") == 0); }
 
+// Every row of pairs/expected.jsonl: encode_pair(a, b or NULL, add_special) gives the reference's ids
+// and token type ids. Returns the number of rows that differ; *rows counts the rows read.
+static int check_pairs(int *rows) {
+    static const char *names[] = {"bert", "bertproc", "roberta", "template"};
+    lrp_tokenizer *toks[4] = {0};
+    lrp_err err;
+    int bad = 0;
+    *rows = 0;
+    for (int k = 0; k < 4; k++) {
+        char path[256];
+        snprintf(path, sizeof path, k ? FIXTURES "pairs/%s" : FIXTURES "%s", names[k]);
+        if (lrp_tokenizer_load(&toks[k], path, &err)) {
+            fprintf(stderr, "  load %s: %s\n", path, err.msg);
+            bad++;
+        }
+    }
+    FILE *f = fopen(FIXTURES "pairs/expected.jsonl", "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while (!bad && f && (got = getline(&line, &cap, f)) > 0) {
+        json_error_t e;
+        json_t *row = json_loadb(line, (size_t)got, 0, &e);
+        const char *name = json_string_value(json_object_get(row, "tok"));
+        int k = 0;
+        while (k < 4 && name && strcmp(name, names[k])) k++;
+        json_t *a = json_object_get(row, "a"), *b = json_object_get(row, "b");
+        (*rows)++;
+        int *ids = NULL, *types = NULL, n = 0;
+        int ok = k < 4 && json_is_string(a) &&
+                 !lrp_tokenizer_encode_pair(toks[k], json_string_value(a), json_string_length(a),
+                                            json_is_string(b) ? json_string_value(b) : NULL, json_string_length(b),
+                                            json_is_true(json_object_get(row, "add_special")), &ids, &types, &n, &err) &&
+                 ids_equal(ids, n, json_object_get(row, "ids")) && ids_equal(types, n, json_object_get(row, "type_ids"));
+        if (!ok && bad++ < 5) {
+            print_json("row", row);
+            print_ids("got ids  ", ids, n);
+            print_ids("got types", types, n);
+        }
+        free(ids);
+        free(types);
+        json_decref(row);
+    }
+    free(line);
+    if (f) fclose(f);
+    for (int k = 0; k < 4; k++) lrp_tokenizer_free(toks[k]);
+    return bad;
+}
+
+// BERT ([CLS] A [SEP] B [SEP] as a TemplateProcessing), BertProcessing, RobertaProcessing and a
+// TemplateProcessing in a Sequence with a two-id special token, B before A and type ids 0..2: pairs
+// with empty and non-ASCII texts, with and without special tokens, and single texts (b NULL).
+TEST(pair_encoding_matches_reference) {
+    int rows;
+    CHECK(check_pairs(&rows) == 0);
+    CHECK(rows == 144);
+}
+
+static int in_ranges(const json_t *ranges, int32_t c) {
+    for (size_t i = 0; i < json_array_size(ranges); i++) {
+        const json_t *r = json_array_get(ranges, i);
+        if (c >= json_integer_value(json_array_get(r, 0)) && c <= json_integer_value(json_array_get(r, 1))) return 1;
+    }
+    return 0;
+}
+
+// BertNormalizer(clean_text) applied to each of the 1,112,064 scalar values on its own: removed,
+// turned into a space, or kept, exactly as huggingface/tokenizers does (bert/clean_text.json).
+TEST(bert_clean_text_matches_reference_for_every_code_point) {
+    json_t *ref = load_json_file(FIXTURES "bert/clean_text.json");
+    const json_t *removed = json_object_get(ref, "removed"), *to_space = json_object_get(ref, "to_space");
+    const char *cfg = "{\"type\": \"BertNormalizer\", \"clean_text\": true, \"handle_chinese_chars\": false, "
+                      "\"strip_accents\": false, \"lowercase\": false}";
+    lrp_err err;
+    tj_doc *doc = NULL;
+    tk_norm *norm = NULL;
+    CHECK(!tj_parse(&doc, cfg, strlen(cfg), "test", &err) && !tk_norm_build(&norm, tj_root(doc), "normalizer", &err));
+    CHECK(json_array_size(removed) > 20 && json_array_size(to_space) > 5);
+    tk_buf out = {0};
+    int bad = 0;
+    for (int32_t c = 0; norm && removed && c <= 0x10FFFF; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        char s[4];
+        int len = tk_utf8_put(s, c);
+        out.n = 0;
+        if (tk_norm_apply(norm, s, (size_t)len, &out)) {
+            bad++;
+            break;
+        }
+        int want_gone = in_ranges(removed, c), want_space = in_ranges(to_space, c);
+        int ok = want_gone ? out.n == 0
+                 : want_space ? out.n == 1 && out.p[0] == ' '
+                              : out.n == (size_t)len && !memcmp(out.p, s, (size_t)len);
+        if (!ok && bad++ < 5)
+            fprintf(stderr, "  U+%04X: got %zu bytes, want %s\n", (unsigned)c, out.n,
+                    want_gone ? "removed" : want_space ? "a space" : "kept");
+    }
+    CHECK(bad == 0);
+    tk_buf_free(&out);
+    tk_norm_free(norm);
+    tj_free(doc);
+    json_decref(ref);
+}
+
+// The whole BERT pipeline on "a" + one character + "b" for noncharacters (U+FDD0, U+FFFF, U+10FFFF:
+// kept, so [UNK]), unassigned code points, private use, format characters old and new, controls.
+TEST(bert_control_characters_match_reference) {
+    json_t *ref = load_json_file(FIXTURES "bert/clean_text.json"), *texts = json_object_get(ref, "texts");
+    lrp_tokenizer *tok = NULL;
+    lrp_err err;
+    CHECK(!lrp_tokenizer_load(&tok, FIXTURES "bert", &err));
+    CHECK(json_array_size(texts) == 30);
+    for (size_t i = 0; tok && i < json_array_size(texts); i++) {
+        const json_t *row = json_array_get(texts, i);
+        int32_t c = (int32_t)json_integer_value(json_object_get(row, "cp"));
+        char s[8] = "a";
+        int len = tk_utf8_put(s + 1, c);
+        s[1 + len] = 'b';
+        int *ids = NULL, n = 0;
+        int ok = !lrp_tokenizer_encode(tok, s, (size_t)len + 2, 1, &ids, &n, &err) &&
+                 ids_equal(ids, n, json_object_get(row, "ids"));
+        if (!ok) {
+            fprintf(stderr, "  U+%04X:", (unsigned)c);
+            print_ids("got", ids, n);
+            print_json("want", json_object_get(row, "ids"));
+        }
+        CHECK(ok);
+        free(ids);
+    }
+    lrp_tokenizer_free(tok);
+    json_decref(ref);
+}
+
 TEST_MAIN(T(gpt2_byte_level_bpe_matches_reference), T(qwen3_split_regex_nfc_bpe_matches_reference),
           T(llama3_ignore_merges_bpe_matches_reference), T(llama2_byte_fallback_bpe_matches_reference),
           T(tinystories_normalized_added_tokens_match_reference), T(bert_wordpiece_matches_reference),
-          T(t5_style_unigram_matches_reference), T(precompiled_charsmap_normalizer_matches_sentencepiece_rules))
+          T(t5_style_unigram_matches_reference), T(precompiled_charsmap_normalizer_matches_sentencepiece_rules),
+          T(pair_encoding_matches_reference), T(bert_clean_text_matches_reference_for_every_code_point),
+          T(bert_control_characters_match_reference))

@@ -434,7 +434,119 @@ TEST(hostile_inputs) {
     lrp_tokenizer_free(tok);
 }
 
-TEST_MAIN(T(split_behaviors_follow_normalized_string_split), T(split_regex_isolated_keeps_gaps),
+// "ids/type_ids" of encode_pair (static buffer), or "ERR: <message>".
+static const char *pair_str(const lrp_tokenizer *tok, const char *a, const char *b, int add_special) {
+    static char out[2048];
+    int *ids, *types, n;
+    if (!tok) return "NO TOKENIZER";
+    if (lrp_tokenizer_encode_pair(tok, a, strlen(a), b, b ? strlen(b) : 0, add_special, &ids, &types, &n, &err)) {
+        snprintf(out, sizeof out, "ERR: %s", err.msg);
+        return out;
+    }
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) snprintf(out + strlen(out), sizeof out - strlen(out), "%s%d", i ? " " : "", ids[i]);
+    snprintf(out + strlen(out), sizeof out - strlen(out), " /");
+    for (int i = 0; i < n; i++) snprintf(out + strlen(out), sizeof out - strlen(out), " %d", types[i]);
+    free(ids);
+    free(types);
+    return out;
+}
+
+#define PAIR_MODEL "\"model\": {\"type\": \"WordLevel\", \"unk_token\": \"?\", \"vocab\": {\"?\": 0, \"x\": 1, \"y\": 2, \"[CLS]\": 3, \"[SEP]\": 4}}"
+
+// processors/bert.rs: [CLS] A [SEP] B [SEP] with type ids 0 through the first [SEP] and 1 after;
+// without special tokens A keeps 0 and B 1. A single text gets the single layout, type ids 0.
+TEST(bert_processing_pair_type_ids) {
+    lrp_tokenizer *tok = mk("{\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}, \"post_processor\": {\"type\": \"BertProcessing\", "
+                            "\"sep\": [\"[SEP]\", 4], \"cls\": [\"[CLS]\", 3]}, " PAIR_MODEL "}");
+    CHECK(lrp_tokenizer_can_encode_pair(tok));
+    CHECK_STR(pair_str(tok, "x x", "y", 1), "3 1 1 4 2 4 / 0 0 0 0 1 1");
+    CHECK_STR(pair_str(tok, "x x", "y", 0), "1 1 2 / 0 0 1");
+    CHECK_STR(pair_str(tok, "", "", 1), "3 4 4 / 0 0 1");
+    CHECK_STR(pair_str(tok, "x", NULL, 1), "3 1 4 / 0 0 0");
+    lrp_tokenizer_free(tok);
+}
+
+// A tokenizer whose post-processor cannot join two texts refuses a pair (but not a single text);
+// so does a TemplateProcessing without a "pair" template. Templates that HF rejects at load are
+// rejected here too.
+TEST(pair_needs_a_pair_capable_post_processor) {
+    const char *no_pair = "ERR: tokenizer.json: post_processor has no pair template: this tokenizer cannot encode a text pair";
+    lrp_tokenizer *tok = mk("{" PAIR_MODEL "}");
+    CHECK(!lrp_tokenizer_can_encode_pair(tok));
+    CHECK_STR(pair_str(tok, "x", "y", 1), no_pair);
+    CHECK_STR(pair_str(tok, "x", NULL, 1), "1 / 0");
+    lrp_tokenizer_free(tok);
+    tok = mk("{\"post_processor\": {\"type\": \"ByteLevel\"}, " PAIR_MODEL "}");
+    CHECK(!lrp_tokenizer_can_encode_pair(tok));
+    lrp_tokenizer_free(tok);
+    const char *single_only = "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\", "
+                              "\"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 7}}], \"special_tokens\": {\"[CLS]\": "
+                              "{\"id\": \"[CLS]\", \"ids\": [3], \"tokens\": [\"[CLS]\"]}}}, " PAIR_MODEL "}";
+    tok = mk(single_only);
+    CHECK(!lrp_tokenizer_can_encode_pair(tok));
+    CHECK_STR(pair_str(tok, "x", "y", 1), no_pair);
+    CHECK_STR(pair_str(tok, "x", NULL, 1), "3 1 / 0 7");
+    CHECK_STR(pair_str(tok, "x", NULL, 0), "1 / 7");
+    lrp_tokenizer_free(tok);
+    const char *bad[][2] = {
+        {"{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], "
+         "\"pair\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"special_tokens\": {}}, " PAIR_MODEL "}",
+         "test.json: post_processor.pair: must use both $A and $B"},
+        {"{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"B\", \"type_id\": 0}}], "
+         "\"special_tokens\": {}}, " PAIR_MODEL "}",
+         "test.json: post_processor.single: uses $B, which a single sequence does not have"},
+        {"{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"C\", \"type_id\": 0}}], "
+         "\"special_tokens\": {}}, " PAIR_MODEL "}",
+         "test.json: post_processor.single[0].Sequence.id: expected \"A\" or \"B\""},
+        {"{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": -1}}], "
+         "\"special_tokens\": {}}, " PAIR_MODEL "}",
+         "test.json: post_processor.single[0].type_id: expected a non-negative integer"},
+        {"{\"post_processor\": {\"type\": \"Sequence\", \"processors\": [{\"type\": \"BertProcessing\", \"sep\": [\"[SEP]\", 4], "
+         "\"cls\": [\"[CLS]\", 3]}, {\"type\": \"RobertaProcessing\", \"sep\": [\"[SEP]\", 4], \"cls\": [\"[CLS]\", 3]}]}, " PAIR_MODEL "}",
+         "test.json: post_processor.processors: more than one processor that adds special tokens"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lrp_tokenizer *t = NULL;
+        CHECK(lrp_tokenizer_load_json(&t, bad[i][0], strlen(bad[i][0]), NULL, "test.json", &err) == -1);
+        CHECK_STR(err.msg, bad[i][1]);
+    }
+}
+
+// Invalid UTF-8 in the second text names it.
+TEST(pair_errors_name_the_text) {
+    lrp_tokenizer *tok = mk("{\"post_processor\": {\"type\": \"RobertaProcessing\", \"sep\": [\"[SEP]\", 4], \"cls\": [\"[CLS]\", 3]}, "
+                            PAIR_MODEL "}");
+    CHECK_STR(pair_str(tok, "x", "y\xFF", 1), "ERR: text pair: invalid UTF-8 at byte offset 1 (byte 0xFF)");
+    CHECK_STR(pair_str(tok, "\xFF", "y", 1), "ERR: text: invalid UTF-8 at byte offset 0 (byte 0xFF)");
+    CHECK_STR(pair_str(tok, "x", "y", 1), "3 1 4 4 2 4 / 0 0 0 0 0 0");
+    lrp_tokenizer_free(tok);
+}
+
+// The mask token: tokenizer_config.json's mask_token, else the added token "[MASK]" or "<mask>".
+TEST(mask_token_id) {
+    const char *model = "\"model\": {\"type\": \"WordLevel\", \"unk_token\": \"?\", \"vocab\": {\"?\": 0, \"[MASK]\": 1, \"<mask>\": 2, \"_m_\": 3}}";
+    char json[1024];
+    snprintf(json, sizeof json, "{%s}", model);
+    lrp_tokenizer *tok = mk(json);
+    CHECK(lrp_tokenizer_mask_id(tok) == -1);  // in the vocabulary but not an added token
+    lrp_tokenizer_free(tok);
+    snprintf(json, sizeof json, "{\"added_tokens\": [{\"id\": 2, \"content\": \"<mask>\", \"special\": true}], %s}", model);
+    tok = mk(json);
+    CHECK(lrp_tokenizer_mask_id(tok) == 2);
+    lrp_tokenizer_free(tok);
+    snprintf(json, sizeof json, "{\"added_tokens\": [{\"id\": 2, \"content\": \"<mask>\", \"special\": true}, {\"id\": 1, "
+             "\"content\": \"[MASK]\", \"special\": true}], %s}", model);
+    tok = mk(json);
+    CHECK(lrp_tokenizer_mask_id(tok) == 1);
+    lrp_tokenizer_free(tok);
+    tok = mk_cfg(json, "{\"mask_token\": \"_m_\"}");
+    CHECK(lrp_tokenizer_mask_id(tok) == 3);
+    lrp_tokenizer_free(tok);
+}
+
+TEST_MAIN(T(bert_processing_pair_type_ids), T(pair_needs_a_pair_capable_post_processor), T(pair_errors_name_the_text),
+          T(mask_token_id), T(split_behaviors_follow_normalized_string_split), T(split_regex_isolated_keeps_gaps),
           T(whitespace_split_uses_rust_whitespace), T(simple_pre_tokenizers), T(metaspace_prepend_schemes),
           T(normalizers_transform_text), T(bert_normalizer), T(bpe_merges_by_rank_then_leftmost),
           T(bpe_prefix_suffix_unk_and_byte_fallback), T(bpe_ignore_merges_takes_whole_words),

@@ -187,28 +187,42 @@ static int compare_spans(const void *a, const void *b) {
     return 0;
 }
 
-// The tensors of one file, sorted by offset, must tile its data section exactly.
+// The tensors of one file, sorted by offset, must tile its data section exactly: each starts where
+// the previous one ends, the first at 0, the last at the end of the data section (the safetensors
+// crate's Metadata::validate and its buffer-length check). Ranges are printed half-open.
 static int check_tiling(loader *L, const char *label, span *sp, int n, uint64_t data_size, lrp_err *err) {
     qsort(sp, (size_t)n, sizeof *sp, compare_spans);
     uint64_t expected = 0;
     for (int i = 0; i < n; i++) {
         const char *name = L->tf->tensors[sp[i].tensor].name;
-        if (sp[i].begin < expected) {
-            const span *p = &sp[i - 1];
-            return lrp_fail(err, "%s: tensors \"%s\" [%llu, %llu] and \"%s\" [%llu, %llu] overlap", label,
-                            L->tf->tensors[p->tensor].name, (unsigned long long)p->begin,
-                            (unsigned long long)p->end, name, (unsigned long long)sp[i].begin,
-                            (unsigned long long)sp[i].end);
+        unsigned long long b = sp[i].begin, e = sp[i].end;
+        const span *p = i ? &sp[i - 1] : NULL;
+        const char *pname = p ? L->tf->tensors[p->tensor].name : NULL;
+        if (sp[i].begin < expected)  // sorted, so the previous tensor (ending at `expected`) is the one
+            return lrp_fail(err, "%s: tensors \"%s\" [%llu, %llu) and \"%s\" [%llu, %llu) overlap", label, pname,
+                            (unsigned long long)p->begin, (unsigned long long)p->end, name, b, e);
+        if (sp[i].begin > expected) {
+            unsigned long long gap = b - expected;
+            if (!p)
+                return lrp_fail(err, "%s: the tensors leave a gap of %llu bytes at the start of the data section, "
+                                "before \"%s\" [%llu, %llu)", label, gap, name, b, e);
+            return lrp_fail(err, "%s: the tensors leave a gap of %llu bytes after \"%s\" [%llu, %llu), before \"%s\" "
+                            "[%llu, %llu)", label, gap, pname, (unsigned long long)p->begin,
+                            (unsigned long long)p->end, name, b, e);
         }
-        if (sp[i].begin > expected)
-            return lrp_fail(err, "%s: bytes [%llu, %llu) of the data section belong to no tensor (a hole before "
-                            "tensor \"%s\")", label, (unsigned long long)expected,
-                            (unsigned long long)sp[i].begin, name);
         expected = sp[i].end;
     }
-    if (expected != data_size)
-        return lrp_fail(err, "%s: the tensors cover %llu bytes but the data section has %llu", label,
-                        (unsigned long long)expected, (unsigned long long)data_size);
+    if (expected != data_size) {  // only longer: offsets past the end were rejected per tensor
+        unsigned long long extra = data_size - expected;
+        if (!n)
+            return lrp_fail(err, "%s: the data section is %llu bytes but the file holds no tensors", label,
+                            (unsigned long long)data_size);
+        const span *p = &sp[n - 1];
+        return lrp_fail(err, "%s: the data section is %llu bytes longer than the tensors: bytes [%llu, %llu) after "
+                        "\"%s\" [%llu, %llu) belong to no tensor", label, extra, (unsigned long long)expected,
+                        (unsigned long long)data_size, L->tf->tensors[p->tensor].name, (unsigned long long)p->begin,
+                        (unsigned long long)p->end);
+    }
     return 0;
 }
 

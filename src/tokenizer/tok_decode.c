@@ -14,7 +14,8 @@ void tk_post_free(tk_post *p) {
     if (!p) return;
     for (int i = 0; i < p->n_kids; i++) tk_post_free(p->kids[i]);
     free(p->kids);
-    free(p->tmpl);
+    free(p->single);
+    free(p->pair);
     free(p);
 }
 
@@ -28,23 +29,45 @@ static int pair_id(const tj_value *v, const char *key, const char *path, int *ou
     return 0;
 }
 
-static int build_template(tk_post *p, const tj_value *v, const char *path, lrp_err *err) {
-    const tj_value *single = tj_get(v, "single"), *specials = tj_get(v, "special_tokens");
-    if (!single || single->type != TJ_ARRAY) return lrp_fail(err, "%s.single: expected an array", path);
+static int json_type_id(const tj_value *piece, const char *path, const char *name, uint32_t i, int *out, lrp_err *err) {
+    const tj_value *t = tj_get(piece, "type_id");
+    *out = 0;
+    if (!t || t->type == TJ_NULL) return 0;
+    if (t->type != TJ_NUMBER || t->u.num < 0 || t->u.num > 2147483646.0 || t->u.num != (double)(int)t->u.num)
+        return lrp_fail(err, "%s.%s[%u].type_id: expected a non-negative integer", path, name, i);
+    *out = (int)t->u.num;
+    return 0;
+}
+
+// One template ("single" or "pair") of TemplateProcessing, its special tokens expanded to their ids.
+// *has: bit 0 set when it uses $A, bit 1 when it uses $B.
+static int build_template_list(const tj_value *v, const char *name, const char *path, tk_tmpl_item **out, int *n_out,
+                               int *has, lrp_err *err) {
+    const tj_value *list = tj_get(v, name), *specials = tj_get(v, "special_tokens");
+    if (!list || list->type != TJ_ARRAY) return lrp_fail(err, "%s.%s: expected an array", path, name);
+    *has = 0;
     size_t total = 0;
     for (int pass = 0; pass < 2; pass++) {
         size_t k = 0;
-        for (uint32_t i = 0; i < single->n; i++) {
-            const tj_value *item = &single->u.items[i], *sp = tj_get(item, "SpecialToken"), *sq = tj_get(item, "Sequence");
+        for (uint32_t i = 0; i < list->n; i++) {
+            const tj_value *item = &list->u.items[i], *sp = tj_get(item, "SpecialToken"), *sq = tj_get(item, "Sequence");
+            int type_id;
             if (sq) {
-                if (pass) p->tmpl[k] = -1;
+                const tj_value *id = tj_get(sq, "id");
+                if (!id || id->type != TJ_STRING || (strcmp(id->u.str, "A") && strcmp(id->u.str, "B")))
+                    return lrp_fail(err, "%s.%s[%u].Sequence.id: expected \"A\" or \"B\"", path, name, i);
+                if (json_type_id(sq, path, name, i, &type_id, err)) return -1;
+                int seq = id->u.str[0] == 'B';
+                *has |= 1 << seq;
+                if (pass) (*out)[k] = (tk_tmpl_item){-1, seq, type_id};
                 k++;
                 continue;
             }
             const tj_value *id = tj_get(sp, "id");
             if (!sp || !id || id->type != TJ_STRING)
-                return lrp_fail(err, "%s.single[%u]: expected {\"SpecialToken\": {\"id\": ...}} or {\"Sequence\": ...}",
-                                path, i);
+                return lrp_fail(err, "%s.%s[%u]: expected {\"SpecialToken\": {\"id\": ...}} or {\"Sequence\": ...}", path,
+                                name, i);
+            if (json_type_id(sp, path, name, i, &type_id, err)) return -1;
             const tj_value *def = tj_get(specials, id->u.str), *ids = tj_get(def, "ids");
             if (!ids || ids->type != TJ_ARRAY)
                 return lrp_fail(err, "%s.special_tokens: no entry with \"ids\" for \"%s\"", path, id->u.str);
@@ -52,17 +75,28 @@ static int build_template(tk_post *p, const tj_value *v, const char *path, lrp_e
                 const tj_value *x = &ids->u.items[j];
                 if (x->type != TJ_NUMBER || x->u.num < 0 || x->u.num > 2147483646.0)
                     return lrp_fail(err, "%s.special_tokens[\"%s\"].ids[%u]: expected an id", path, id->u.str, j);
-                if (pass) p->tmpl[k] = (int)x->u.num;
+                if (pass) (*out)[k] = (tk_tmpl_item){(int)x->u.num, 0, type_id};
                 k++;
             }
         }
         if (!pass) {
             total = k;
-            if (total > 4096) return lrp_fail(err, "%s.single: too long", path);
-            if (!(p->tmpl = malloc((total ? total : 1) * sizeof *p->tmpl))) return lrp_fail(err, "%s: out of memory", path);
+            if (total > 4096) return lrp_fail(err, "%s.%s: too long", path, name);
+            if (!(*out = malloc((total ? total : 1) * sizeof **out))) return lrp_fail(err, "%s: out of memory", path);
         }
     }
-    p->n_tmpl = (int)total;
+    *n_out = (int)total;
+    return 0;
+}
+
+static int build_template(tk_post *p, const tj_value *v, const char *path, lrp_err *err) {
+    int has;
+    if (build_template_list(v, "single", path, &p->single, &p->n_single, &has, err)) return -1;
+    if (has & 2) return lrp_fail(err, "%s.single: uses $B, which a single sequence does not have", path);
+    const tj_value *pair = tj_get(v, "pair");
+    if (!pair || pair->type == TJ_NULL) return 0;  // no pair template: single sequences only
+    if (build_template_list(v, "pair", path, &p->pair, &p->n_pair, &has, err)) return -1;
+    if (has != 3) return lrp_fail(err, "%s.pair: must use both $A and $B", path);
     return 0;
 }
 
@@ -85,10 +119,18 @@ int tk_post_build(tk_post **out, const lrp_tokenizer *tok, const tj_value *v, co
             lrp_fail(err, "%s: out of memory", path);
             goto fail;
         }
+        int adding = 0;
         for (uint32_t i = 0; i < arr->n; i++) {
             snprintf(sub, sizeof sub, "%s.processors[%u]", path, i);
             if (tk_post_build(&p->kids[i], tok, &arr->u.items[i], sub, err)) goto fail;
             p->n_kids++;
+            adding += p->kids[i]->kind != POST_BYTELEVEL;
+        }
+        // HF hands the next processor the pieces the previous one produced; only ByteLevel (offsets
+        // only) accepts that, so a second processor that adds tokens cannot work there either.
+        if (adding > 1) {
+            lrp_fail(err, "%s.processors: more than one processor that adds special tokens", path);
+            goto fail;
         }
     } else if (!strcmp(type, "TemplateProcessing")) {
         p->kind = POST_TEMPLATE;
@@ -109,69 +151,81 @@ fail:
     return -1;
 }
 
+// The processor of a Sequence that does the work (ByteLevel only adjusts offsets), or p itself.
+static const tk_post *effective(const tk_post *p) {
+    if (!p || p->kind != POST_SEQUENCE) return p;
+    for (int i = 0; i < p->n_kids; i++)
+        if (p->kids[i]->kind != POST_BYTELEVEL) return effective(p->kids[i]);
+    return NULL;
+}
+
 int tk_post_adds_tokens(const tk_post *p) {
+    p = effective(p);
     if (!p) return 0;
     switch (p->kind) {
-    case POST_SEQUENCE:
-        for (int i = 0; i < p->n_kids; i++)
-            if (tk_post_adds_tokens(p->kids[i])) return 1;
-        return 0;
     case POST_TEMPLATE:
-        for (int i = 0; i < p->n_tmpl; i++)
-            if (p->tmpl[i] >= 0) return 1;
+        for (int i = 0; i < p->n_single; i++)
+            if (p->single[i].id >= 0) return 1;
         return 0;
     case POST_BERT:
     case POST_ROBERTA: return 1;
-    case POST_BYTELEVEL: return 0;
+    default: return 0;
     }
+}
+
+int tk_post_can_pair(const tk_post *p) {
+    p = effective(p);
+    if (!p) return 0;
+    switch (p->kind) {
+    case POST_TEMPLATE: return p->pair != NULL;
+    case POST_BERT:
+    case POST_ROBERTA: return 1;
+    default: return 0;
+    }
+}
+
+static int put_run(tk_ids *ids, tk_ids *types, const int *v, size_t n, int type_id) {
+    for (size_t i = 0; i < n; i++)
+        if (tk_ids_push(ids, v[i]) || tk_ids_push(types, type_id)) return -1;
     return 0;
 }
 
-int tk_post_apply(const tk_post *p, const int *ids, size_t n, tk_ids *out) {
-    out->n = 0;
+static int put_one(tk_ids *ids, tk_ids *types, int id, int type_id) { return put_run(ids, types, &id, 1, type_id); }
+
+int tk_post_process(const tk_post *p, const tk_ids *a, const tk_ids *b, int add_special, tk_ids *ids, tk_ids *types) {
+    p = effective(p);
+    if (!p || p->kind == POST_BYTELEVEL)  // HF's default_process: A gets type 0, B type 1
+        return put_run(ids, types, a->v, a->n, 0) || (b && put_run(ids, types, b->v, b->n, 1)) ? -1 : 0;
     switch (p->kind) {
-    case POST_SEQUENCE: {
-        tk_ids a = {0}, b = {0};
-        for (size_t i = 0; i < n; i++)
-            if (tk_ids_push(&a, ids[i])) goto seq_fail;
-        for (int k = 0; k < p->n_kids; k++) {
-            if (tk_post_apply(p->kids[k], a.v, a.n, &b)) goto seq_fail;
-            tk_ids t = a;
-            a = b;
-            b = t;
-        }
-        for (size_t i = 0; i < a.n; i++)
-            if (tk_ids_push(out, a.v[i])) goto seq_fail;
-        free(a.v);
-        free(b.v);
-        return 0;
-    seq_fail:
-        free(a.v);
-        free(b.v);
-        return -1;
-    }
-    case POST_TEMPLATE:
-        for (int k = 0; k < p->n_tmpl; k++) {
-            if (p->tmpl[k] >= 0) {
-                if (tk_ids_push(out, p->tmpl[k])) return -1;
+    case POST_TEMPLATE: {
+        const tk_tmpl_item *t = b ? p->pair : p->single;
+        int n = b ? p->n_pair : p->n_single;
+        for (int k = 0; k < n; k++) {
+            if (t[k].id >= 0) {
+                if (add_special && put_one(ids, types, t[k].id, t[k].type_id)) return -1;
             } else {
-                for (size_t i = 0; i < n; i++)
-                    if (tk_ids_push(out, ids[i])) return -1;
+                const tk_ids *s = t[k].seq ? b : a;
+                if (put_run(ids, types, s->v, s->n, t[k].type_id)) return -1;
             }
         }
         return 0;
-    case POST_BERT:
-    case POST_ROBERTA:
-        if (tk_ids_push(out, p->cls_id)) return -1;
-        for (size_t i = 0; i < n; i++)
-            if (tk_ids_push(out, ids[i])) return -1;
-        return tk_ids_push(out, p->sep_id);
-    case POST_BYTELEVEL:
-        for (size_t i = 0; i < n; i++)
-            if (tk_ids_push(out, ids[i])) return -1;
-        return 0;
     }
-    return -1;
+    case POST_BERT:  // [CLS] A [SEP] (type 0) B [SEP] (type 1)
+        if ((add_special && put_one(ids, types, p->cls_id, 0)) || put_run(ids, types, a->v, a->n, 0) ||
+            (add_special && put_one(ids, types, p->sep_id, 0)))
+            return -1;
+        if (b && (put_run(ids, types, b->v, b->n, 1) || (add_special && put_one(ids, types, p->sep_id, 1)))) return -1;
+        return 0;
+    case POST_ROBERTA:  // <s> A </s> </s> B </s>, every type id 0
+        if ((add_special && put_one(ids, types, p->cls_id, 0)) || put_run(ids, types, a->v, a->n, 0) ||
+            (add_special && put_one(ids, types, p->sep_id, 0)))
+            return -1;
+        if (b && ((add_special && put_one(ids, types, p->sep_id, 0)) || put_run(ids, types, b->v, b->n, 0) ||
+                  (add_special && put_one(ids, types, p->sep_id, 0))))
+            return -1;
+        return 0;
+    default: return -1;
+    }
 }
 
 // ---- decoders --------------------------------------------------------------------------------

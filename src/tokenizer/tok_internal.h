@@ -239,12 +239,20 @@ typedef struct {
 
 typedef enum { POST_SEQUENCE, POST_TEMPLATE, POST_BERT, POST_ROBERTA, POST_BYTELEVEL } tk_post_kind;
 
+// One piece of a TemplateProcessing template: a special token's id, or the ids of sequence A or B,
+// each with the token type id the template gives it.
+typedef struct {
+    int id;   // special token id; -1 for a sequence
+    int seq;  // 0: $A, 1: $B (when id < 0)
+    int type_id;
+} tk_tmpl_item;
+
 typedef struct tk_post {
     tk_post_kind kind;
     struct tk_post **kids;
     int n_kids;
-    int *tmpl;  // TEMPLATE: ids to emit, -1 standing for the sequence $A
-    int n_tmpl;
+    tk_tmpl_item *single, *pair;  // TEMPLATE; pair NULL when the file has no pair template
+    int n_single, n_pair;
     int cls_id, sep_id;  // BERT / ROBERTA
 } tk_post;
 
@@ -315,6 +323,7 @@ struct lrp_tokenizer {
     int vocab_size;
     // tokenizer_config.json
     int bos_id, eos_id;  // -1 when not added by config
+    int mask_id;         // config mask_token, else the added token "[MASK]" or "<mask>"; -1: none
     int cleanup;         // clean_up_tokenization_spaces
 };
 
@@ -335,7 +344,14 @@ int tk_model_tokenize(const tk_model *m, const char *s, size_t len, tk_ids *out)
 int tk_post_build(tk_post **out, const lrp_tokenizer *tok, const tj_value *v, const char *path, lrp_err *err);
 void tk_post_free(tk_post *p);
 int tk_post_adds_tokens(const tk_post *p);
-int tk_post_apply(const tk_post *p, const int *ids, size_t n, tk_ids *out);
+// 1 if p can join two sequences (TemplateProcessing with a pair template, Bert/RobertaProcessing,
+// or a Sequence holding one of those).
+int tk_post_can_pair(const tk_post *p);
+// HF's process_encodings + merge for one sequence (b NULL) or a pair: the ids with the special tokens
+// the processor adds (only when add_special) and the token type id of each. Type ids are set even
+// without add_special (TemplateProcessing's per-sequence type ids; Bert: A 0, B 1; Roberta: all 0).
+// p NULL: no special tokens, type ids 0 for A and 1 for B. Appends to ids/types; -1 out of memory.
+int tk_post_process(const tk_post *p, const tk_ids *a, const tk_ids *b, int add_special, tk_ids *ids, tk_ids *types);
 
 int tk_dec_build(tk_dec **out, const tj_value *v, const char *path, lrp_err *err);
 void tk_dec_free(tk_dec *d);

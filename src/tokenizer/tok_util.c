@@ -399,16 +399,29 @@ int tk_is_alnum(int32_t c) {
     }
 }
 
+// BertNormalizer's control characters. huggingface/tokenizers asks the unicode_categories crate's
+// is_other(), which is Cc, Cf and Co only (no Cn: unassigned code points and noncharacters such as
+// U+FDD0 and U+FFFF are kept), from the crate's old tables, Unicode 7-8: format characters assigned
+// since (U+0890, U+08E2, U+110CD, U+13430, ...) are kept too. So this is a table, not utf8proc's
+// current categories; tests/test_tokenizer.c checks it against huggingface/tokenizers for every code
+// point. \t \n \r are left out (clean_text turns them into spaces).
+static const int32_t bert_control[][2] = {
+    {0x0000, 0x0008}, {0x000B, 0x000C}, {0x000E, 0x001F}, {0x007F, 0x009F}, {0x00AD, 0x00AD}, {0x0600, 0x0605},
+    {0x061C, 0x061C}, {0x06DD, 0x06DD}, {0x070F, 0x070F}, {0x180E, 0x180E}, {0x200B, 0x200F}, {0x202A, 0x202E},
+    {0x2060, 0x2064}, {0x2066, 0x206F}, {0xE000, 0xF8FF}, {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0x110BD, 0x110BD},
+    {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F}, {0xF0000, 0xFFFFD},
+    {0x100000, 0x10FFFD},
+};
+
 int tk_is_bert_control(int32_t c) {
-    if (c == '\t' || c == '\n' || c == '\r') return 0;
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_CC:
-    case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_CN:
-    case UTF8PROC_CATEGORY_CO:
-    case UTF8PROC_CATEGORY_CS: return 1;
-    default: return 0;
+    size_t lo = 0, hi = sizeof bert_control / sizeof bert_control[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c < bert_control[mid][0]) hi = mid;
+        else if (c > bert_control[mid][1]) lo = mid + 1;
+        else return 1;
     }
+    return 0;
 }
 
 int tk_is_chinese(int32_t c) {

@@ -302,7 +302,7 @@ static int config_token(const lrp_tokenizer *tok, const tj_value *cfg, const cha
 }
 
 static int load_config(lrp_tokenizer *tok, const char *cfg_json, const char *where, lrp_err *err) {
-    tok->bos_id = tok->eos_id = -1;
+    tok->bos_id = tok->eos_id = tok->mask_id = -1;
     tok->cleanup = 0;
     if (!cfg_json) return 0;
     tj_doc *doc;
@@ -321,6 +321,7 @@ static int load_config(lrp_tokenizer *tok, const char *cfg_json, const char *whe
         lrp_fail_prefix(err, where);
         goto done;
     }
+    tok->mask_id = config_token(tok, root, "mask_token");
     // The post-processor decides when it adds tokens itself; otherwise the config's flags do.
     if (!tk_post_adds_tokens(tok->post)) {
         if (add_bos && (tok->bos_id = config_token(tok, root, "bos_token")) < 0) {
@@ -358,7 +359,7 @@ static int load_json(lrp_tokenizer **out, char *json, size_t len, const char *cf
         free(json);
         return lrp_fail(err, "%s: out of memory", where);
     }
-    tok->bos_id = tok->eos_id = -1;
+    tok->bos_id = tok->eos_id = tok->mask_id = -1;
     if (tj_parse_owned(&doc, json, len, where, err)) goto fail;
     const tj_value *root = tj_root(doc), *v;
     if (root->type != TJ_OBJECT) {
@@ -382,6 +383,11 @@ static int load_json(lrp_tokenizer **out, char *json, size_t len, const char *cf
         tk_post_build(&tok->post, tok, v, "post_processor", err))
         goto prefixed;
     if (load_config(tok, cfg_json, where, err)) goto fail;
+    // Without a mask_token in tokenizer_config.json: the added token BERT or RoBERTa use.
+    for (int i = 0; i < tok->n_added && tok->mask_id < 0; i++)
+        if (!strcmp(tok->added[i].content, "[MASK]")) tok->mask_id = tok->added[i].id;
+    for (int i = 0; i < tok->n_added && tok->mask_id < 0; i++)
+        if (!strcmp(tok->added[i].content, "<mask>")) tok->mask_id = tok->added[i].id;
     tj_free(doc);
     *out = tok;
     return 0;
@@ -430,16 +436,15 @@ static int encode_text(const lrp_tokenizer *tok, const char *s, size_t n, int fi
     return 0;
 }
 
-int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len, int add_special, int **ids_out,
-                         int *n_out, lrp_err *err) {
-    *ids_out = NULL;
-    *n_out = 0;
-    if (!text && len) return lrp_fail(err, "tokenize: text is NULL");
+// The ids of one text before post-processing (added tokens, normalizer, pre-tokenizer, model),
+// appended to *ids. `which` names the text in errors ("" or "text pair: ").
+static int encode_sequence(const lrp_tokenizer *tok, const char *text, size_t len, const char *which,
+                           encode_scratch *sc, tk_ids *ids, lrp_err *err) {
+    if (!text && len) return lrp_fail(err, "tokenize: %stext is NULL", which);
     if (!text) text = "";
     size_t bad = tk_utf8_check(text, len);
-    if (bad != len) return lrp_fail(err, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (unsigned char)text[bad]);
-    tk_ids ids = {0}, post = {0};
-    encode_scratch sc = {0};
+    if (bad != len)
+        return lrp_fail(err, "%sinvalid UTF-8 at byte offset %zu (byte 0x%02X)", which, bad, (unsigned char)text[bad]);
     tk_segs raw = {0};
     tk_buf norm = {0};
     int rc = -1;
@@ -447,7 +452,7 @@ int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len,
     for (size_t i = 0; i < raw.n; i++) {
         const tk_seg *g = &raw.v[i];
         if (g->added >= 0) {
-            if (tk_ids_push(&ids, tok->added[g->added].id)) goto oom;
+            if (tk_ids_push(ids, tok->added[g->added].id)) goto oom;
             continue;
         }
         const char *s = text + g->s;
@@ -459,61 +464,94 @@ int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len,
             n = norm.n;
         }
         if (!tok->norm_trie.n_tokens) {
-            if (encode_text(tok, s, n, first, &sc, &ids)) goto oom;
+            if (encode_text(tok, s, n, first, sc, ids)) goto oom;
             continue;
         }
-        if (split_added(tok, &tok->norm_trie, s, n, &sc.segs)) goto oom;
-        for (size_t k = 0; k < sc.segs.n; k++) {
-            const tk_seg *h = &sc.segs.v[k];
+        if (split_added(tok, &tok->norm_trie, s, n, &sc->segs)) goto oom;
+        for (size_t k = 0; k < sc->segs.n; k++) {
+            const tk_seg *h = &sc->segs.v[k];
             if (h->added >= 0) {
-                if (tk_ids_push(&ids, tok->added[h->added].id)) goto oom;
-            } else if (encode_text(tok, s + h->s, h->e - h->s, first && h->s == 0, &sc, &ids)) {
+                if (tk_ids_push(ids, tok->added[h->added].id)) goto oom;
+            } else if (encode_text(tok, s + h->s, h->e - h->s, first && h->s == 0, sc, ids)) {
                 goto oom;
             }
         }
     }
-    if (add_special) {
-        if (tok->post && tk_post_adds_tokens(tok->post)) {
-            if (tk_post_apply(tok->post, ids.v, ids.n, &post)) goto oom;
-            tk_ids t = ids;
-            ids = post;
-            post = t;
-        } else if (tok->bos_id >= 0 || tok->eos_id >= 0) {
-            if (tok->bos_id >= 0) {
-                if (tk_ids_push(&ids, 0)) goto oom;
-                memmove(ids.v + 1, ids.v, (ids.n - 1) * sizeof *ids.v);
-                ids.v[0] = tok->bos_id;
-            }
-            if (tok->eos_id >= 0 && tk_ids_push(&ids, tok->eos_id)) goto oom;
-        }
-    }
-    for (size_t i = 0; i < ids.n; i++)
-        if (ids.v[i] < 0) {
+    for (size_t i = 0; i < ids->n; i++)
+        if (ids->v[i] < 0) {
             lrp_fail(err, "tokenize: the model has no unknown token for a piece of the input");
             goto done;
         }
-    if (ids.n > (size_t)INT32_MAX) {
-        lrp_fail(err, "tokenize: too many tokens");
-        goto done;
-    }
-    if (!ids.v && !(ids.v = malloc(sizeof *ids.v))) goto oom;
-    *ids_out = ids.v;
-    *n_out = (int)ids.n;
-    ids.v = NULL;
     rc = 0;
     goto done;
 oom:
     lrp_fail(err, "tokenize: out of memory");
 done:
-    free(ids.v);
-    free(post.v);
     free(raw.v);
-    free(sc.segs.v);
-    tk_pieces_free(&sc.a);
-    tk_pieces_free(&sc.b);
     tk_buf_free(&norm);
     return rc;
 }
+
+int lrp_tokenizer_can_encode_pair(const lrp_tokenizer *tok) { return tk_post_can_pair(tok->post); }
+
+int lrp_tokenizer_encode_pair(const lrp_tokenizer *tok, const char *a, size_t a_len, const char *b, size_t b_len,
+                              int add_special, int **ids_out, int **types_out, int *n_out, lrp_err *err) {
+    *ids_out = NULL;
+    if (types_out) *types_out = NULL;
+    *n_out = 0;
+    if (b && !tk_post_can_pair(tok->post))
+        return lrp_fail(err, "tokenizer.json: post_processor has no pair template: this tokenizer cannot encode a text pair");
+    tk_ids sa = {0}, sb = {0}, ids = {0}, types = {0};
+    encode_scratch sc = {0};
+    int rc = -1;
+    if (encode_sequence(tok, a, a_len, b ? "text: " : "", &sc, &sa, err) ||
+        (b && encode_sequence(tok, b, b_len, "text pair: ", &sc, &sb, err)))
+        goto done;
+    if (tok->post && tk_post_adds_tokens(tok->post)) {
+        if (tk_post_process(tok->post, &sa, b ? &sb : NULL, add_special, &ids, &types)) goto oom;
+    } else {
+        // The post-processor adds nothing; tokenizer_config.json's BOS/EOS do (single sequences only,
+        // as a pair needs a post-processor that can join two sequences).
+        int bos = add_special && tok->bos_id >= 0, eos = add_special && tok->eos_id >= 0;
+        if ((bos && (tk_ids_push(&ids, tok->bos_id) || tk_ids_push(&types, 0))) ||
+            tk_post_process(tok->post, &sa, b ? &sb : NULL, add_special, &ids, &types) ||
+            (eos && (tk_ids_push(&ids, tok->eos_id) || tk_ids_push(&types, b ? 1 : 0))))
+            goto oom;
+    }
+    if (ids.n > (size_t)INT32_MAX) {
+        lrp_fail(err, "tokenize: too many tokens");
+        goto done;
+    }
+    if (!ids.v && !(ids.v = malloc(sizeof *ids.v))) goto oom;
+    if (!types.v && !(types.v = malloc(sizeof *types.v))) goto oom;
+    *ids_out = ids.v;
+    ids.v = NULL;
+    if (types_out) {
+        *types_out = types.v;
+        types.v = NULL;
+    }
+    *n_out = (int)ids.n;
+    rc = 0;
+    goto done;
+oom:
+    lrp_fail(err, "tokenize: out of memory");
+done:
+    free(sa.v);
+    free(sb.v);
+    free(ids.v);
+    free(types.v);
+    free(sc.segs.v);
+    tk_pieces_free(&sc.a);
+    tk_pieces_free(&sc.b);
+    return rc;
+}
+
+int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len, int add_special, int **ids_out,
+                         int *n_out, lrp_err *err) {
+    return lrp_tokenizer_encode_pair(tok, text, len, NULL, 0, add_special, ids_out, NULL, n_out, err);
+}
+
+int lrp_tokenizer_mask_id(const lrp_tokenizer *tok) { return tok->mask_id; }
 
 // ---- decode ----------------------------------------------------------------------------------
 

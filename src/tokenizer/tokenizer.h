@@ -28,6 +28,24 @@ void lrp_tokenizer_free(lrp_tokenizer *tok);
 int lrp_tokenizer_encode(const lrp_tokenizer *tok, const char *text, size_t len, int add_special,
                          int **ids, int *n_ids, lrp_err *err);
 
+// A text pair -> ids and token type ids, as HF encode(a, pair=b) with its post_processor:
+// TemplateProcessing's "pair" template ($A, $B, special tokens, each with its type id),
+// BertProcessing ([CLS] A [SEP] B [SEP]; type 0 up to the first [SEP], 1 after it),
+// RobertaProcessing (<s> A </s></s> B </s>; all type 0), or a Sequence holding one of them.
+// b NULL: a single sequence, ids as lrp_tokenizer_encode and type ids from the single template.
+// Without add_special the special tokens are left out but the type ids stay. A tokenizer whose
+// post_processor cannot join two sequences is an error when b is given (see can_encode_pair).
+// *ids and *type_ids (type_ids may be NULL) are malloc'ed, *n entries each; the caller frees them.
+int lrp_tokenizer_encode_pair(const lrp_tokenizer *tok, const char *a, size_t a_len, const char *b, size_t b_len,
+                              int add_special, int **ids, int **type_ids, int *n, lrp_err *err);
+
+// 1 if lrp_tokenizer_encode_pair accepts a second text.
+int lrp_tokenizer_can_encode_pair(const lrp_tokenizer *tok);
+
+// The mask token's id: tokenizer_config.json's mask_token, else the added token "[MASK]" or "<mask>";
+// -1 if none.
+int lrp_tokenizer_mask_id(const lrp_tokenizer *tok);
+
 // ids -> text as HF decode(skip_special_tokens=skip_special), with the transformers-level
 // clean_up_tokenization_spaces applied when tokenizer_config.json asks for it.
 // *text is malloc'ed and NUL-terminated. An id outside the vocabulary is an error.
