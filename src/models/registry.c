@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const lrp_family lrp_family_llama;
+extern const lrp_family lrp_family_llama, lrp_family_gpt2;
 
 static const lrp_family *const families[] = {
     &lrp_family_llama,
+    &lrp_family_gpt2,
 };
 
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
