@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Compares `attnlrp explain` against the independent float64 PyTorch reference.
 
-    check.py --bin build/attnlrp [--keep DIR] [--only NAME[,NAME]] [--no-engine] [-v]
+    check.py --bin build/attnlrp [--keep DIR] [--only NAME[,NAME]] [--families TYPE[,TYPE]]
+             [--no-engine] [-v]
 
 1. Self-checks of the reference against closed forms (no engine involved): the forward pass against
    the golden logits published for TinyStories-656K; cplrp conserves (sum R = start value) on every
@@ -13,6 +14,15 @@
    and the options --target-id/--position/--contrast/--latent-start/--latent-layer/--layers: runs
    `BIN explain --model DIR --ids ... --format json --all-logits [options]` and compares logits,
    target_logit, start_value, relevance, relevance_sum, residual_relevance and latent_relevance.
+
+3. GPT-2, BERT, RoBERTa and DistilBERT (LayerNorm families): cplrp conserves over word + position +
+   token-type relevance on zero-bias checkpoints, attnlrp does not; gradxinput equals central finite
+   differences along each embedding input; the gradient norms equal finite-difference gradients; the
+   blocks equal torch.nn.TransformerEncoderLayer's; a padded tail (attention mask 0) gets exactly zero
+   relevance and changes neither logits nor relevance; RoBERTa's position ids skip pad ids. Engine
+   comparisons as in 2, plus random token types (BERT) and a padded tail, and the fields
+   relevance_positions, relevance_token_types and relevance_cls. `--families gpt2,bert,roberta,distilbert`
+   or `--families llama,mistral,qwen2,qwen3` restricts the run to those model types.
 
 Prints one line per failing comparison (with the worst element) and ends with `N passed, N failed`.
 """
