@@ -612,6 +612,12 @@ def engine_checks(t, binary, name, ck, model_dir, seqs):
             if not t.ok(eng is not None, f"{what}: engine failed: {err}"):
                 continue
             compare(t, what, eng, want, "latent_start" in kw)
+            if "attention_mask" in kw:  # SPEC 2: masked entries get exactly zero
+                pads = [i for i, v in enumerate(kw["attention_mask"]) if not v]
+                vals = [eng.get(f)[i] for f in LN_FIELDS if isinstance(eng.get(f), list)
+                        and len(eng.get(f)) == len(ids) for i in pads]
+                t.ok(vals and all(v == 0 for v in vals),
+                     f"{what}: padded tokens' relevance exactly zero: {vals}")
 
 
 def engine_usable(binary):
