@@ -42,6 +42,7 @@ import torch
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import gguf_twin  # noqa: E402
 import make_checkpoint  # noqa: E402
 import reference as ref  # noqa: E402
 
@@ -54,6 +55,9 @@ WITH_BIAS = {"llama_bias", "qwen2_bias", "gpt2_bias", "bert_cls_bias"}
 # LayerNorm-family configurations whose gradient norms are checked against finite differences
 # (with these token types).
 GRADIENT_FD = {"gpt2_bias": None, "bert_cls_bias": [0, 0, 1, 1, 1, 0, 1], "distilbert_mlm": None}
+
+# GPT-2 configurations whose GGUF twin (tests/reference/gguf_twin.py) must explain exactly alike.
+GGUF_TWINS = {"gpt2", "gpt2_bias"}
 
 REL_TOL = 1e-4       # engine vs reference, relative to the largest magnitude of the compared field
 LOGIT_ABS = 1e-5
@@ -612,12 +616,39 @@ def engine_checks(t, binary, name, ck, model_dir, seqs):
             if not t.ok(eng is not None, f"{what}: engine failed: {err}"):
                 continue
             compare(t, what, eng, want, "latent_start" in kw)
+            if m == "cplrp" and name not in WITH_BIAS:  # SPEC 2: CP-LRP conserves with zero biases
+                total = eng.get("relevance_sum", float("nan"))
+                scale = abs(eng["start_value"]) + sum(abs(v) for f in LN_FIELDS
+                                                      for v in (eng.get(f) or []) if isinstance(eng.get(f), list))
+                t.ok(abs(total - eng["start_value"]) <= 1e-5 * scale,
+                     f"{what}: engine conserves: relevance_sum {total} vs start_value {eng['start_value']}")
             if "attention_mask" in kw:  # SPEC 2: masked entries get exactly zero
                 pads = [i for i, v in enumerate(kw["attention_mask"]) if not v]
                 vals = [eng.get(f)[i] for f in LN_FIELDS if isinstance(eng.get(f), list)
                         and len(eng.get(f)) == len(ids) for i in pads]
                 t.ok(vals and all(v == 0 for v in vals),
                      f"{what}: padded tokens' relevance exactly zero: {vals}")
+
+
+def gguf_twin_checks(t, binary, name, ck, model_dir, seqs):
+    """The GGUF twin of a GPT-2 checkpoint (tensors renamed, Conv1D transposed) explains the same way."""
+    path = model_dir + ".gguf"
+    gguf_twin.convert(model_dir, path)
+    for ids, _, opts in ln_option_sets(ck, name, seqs):
+        for m in ref.METHODS:
+            what = f"gguf twin of {name} method={m} len={len(ids)} opts=[{' '.join(opts)}]"
+            hf, err1 = run_engine(binary, model_dir, ids, m, opts)
+            gg, err2 = run_engine(binary, path, ids, m, opts)
+            if not t.ok(hf is not None and gg is not None, f"{what}: engine failed: {err1 or err2}"):
+                continue
+            for field, v in hf.items():
+                if field in ("seconds", "top") or not isinstance(v, (list, float, int)) or isinstance(v, bool):
+                    continue
+                a = np.array(v, dtype=np.float64).ravel()
+                b = np.array(gg.get(field, []), dtype=np.float64).ravel()
+                scale = max(1.0, float(np.max(np.abs(a)))) if a.size else 1.0
+                t.ok(a.shape == b.shape and (a.size == 0 or float(np.max(np.abs(a - b))) <= 1e-5 * scale),
+                     f"{what} field={field}: HF {a[:4]} vs GGUF {b[:4]}")
 
 
 def engine_usable(binary):
@@ -681,6 +712,8 @@ def main():
                     gradient_fd_check(t, name, ck, seqs[7])
             if binary:
                 engine_checks(t, binary, name, ck, model_dir, seqs)
+                if name in GGUF_TWINS:
+                    gguf_twin_checks(t, binary, name, ck, model_dir, seqs)
     except EngineGone as e:
         t.ok(False, f"engine: {e}; remaining engine comparisons not run")
     finally:
