@@ -386,9 +386,24 @@ def make_encoder_tensors(cfg, opts, rng):
     return t
 
 
+# Configurations with the real vocabularies of tests/tokenizer/ (GPT-2's 50257 tokens, BERT's 30522), for
+# the command-line tests on text (tests/test_families_cli.sh); not part of the reference comparisons.
+CLI_CONFIGS = {
+    "gpt2_text": (dict(model_type="gpt2", architectures=["GPT2LMHeadModel"], n_embd=16, n_layer=2, n_head=2,
+                       n_positions=128, n_ctx=128, n_inner=None, vocab_size=50257, bos_token_id=50256,
+                       eos_token_id=50256), {"bias": "random", "prefix": "transformer."}),
+    "bert_text_cls": (dict(model_type="bert", architectures=["BertForSequenceClassification"], hidden_size=16,
+                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, vocab_size=30522,
+                           max_position_embeddings=64, **LABELS), {"bias": "random"}),
+    "bert_text_mlm": (dict(model_type="bert", architectures=["BertForMaskedLM"], hidden_size=16,
+                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, vocab_size=30522,
+                           max_position_embeddings=64), {"bias": "random"}),
+}
+
+
 def write_checkpoint(outdir, name):
     """Writes configuration `name` into outdir (created); returns outdir."""
-    fields, opts = CONFIGS[name]
+    fields, opts = CONFIGS[name] if name in CONFIGS else CLI_CONFIGS[name]
     family = fields["model_type"]
     cfg = dict(BASES.get(family, BASE))
     cfg.update(fields)
@@ -430,11 +445,11 @@ def write_checkpoint(outdir, name):
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
-        print("configurations: " + " ".join(CONFIGS))
+        print("configurations: " + " ".join(CONFIGS) + " " + " ".join(CLI_CONFIGS))
         return 0 if argv else 2
     names = argv[1:] or list(CONFIGS)
     for name in names:
-        if name not in CONFIGS:
+        if name not in CONFIGS and name not in CLI_CONFIGS:
             print(f"make_checkpoint.py: unknown configuration {name!r}", file=sys.stderr)
             return 2
         write_checkpoint(os.path.join(argv[0], name), name)
