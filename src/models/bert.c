@@ -72,16 +72,13 @@ typedef struct {
     bert_layer layers[];
 } bert_weights;
 
-// Names per variant: {embeddings, layer prefix, q, k, v, o, ln1, fc, fc2, ln2} after the model prefix.
-static const char *const enc_names[3][10] = {
-    [BERT] = {"embeddings", "encoder.layer.%d.", "attention.self.query", "attention.self.key", "attention.self.value",
-              "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense",
-              "output.LayerNorm"},
-    [ROBERTA] = {"embeddings", "encoder.layer.%d.", "attention.self.query", "attention.self.key",
-                 "attention.self.value", "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
-                 "output.dense", "output.LayerNorm"},
-    [DISTILBERT] = {"embeddings", "transformer.layer.%d.", "attention.q_lin", "attention.k_lin", "attention.v_lin",
-                    "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"},
+// Encoder names after the model prefix: {embeddings, layer prefix, q, k, v, o, ln1, fc, fc2, ln2};
+// BERT and RoBERTa share them, DistilBERT has its own.
+static const char *const enc_names[2][10] = {
+    {"embeddings", "encoder.layer.%d.", "attention.self.query", "attention.self.key", "attention.self.value",
+     "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"},
+    {"embeddings", "transformer.layer.%d.", "attention.q_lin", "attention.k_lin", "attention.v_lin",
+     "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"},
 };
 
 typedef struct {
@@ -104,12 +101,14 @@ static int pair(binder *b, lrp_weight *w, lrp_weight *bias, const char *stem, in
 
 static int bind_heads(binder *b, bert_weights *w, const lrp_config *c) {
     int64_t d = c->hidden_size, n = c->task == LRP_TASK_CLASSIFIER ? c->n_labels : c->vocab_size;
-    char s1[160], s2[160];
     if (c->task == LRP_TASK_CLASSIFIER) {
-        if (w->v == BERT) snprintf(s1, sizeof s1, "%spooler.dense", b->prefix), snprintf(s2, sizeof s2, "classifier");
-        else if (w->v == ROBERTA) snprintf(s1, sizeof s1, "classifier.dense"), snprintf(s2, sizeof s2, "classifier.out_proj");
-        else snprintf(s1, sizeof s1, "pre_classifier"), snprintf(s2, sizeof s2, "classifier");
-        return pair(b, &w->head1, &w->head1_b, s1, d, d) || pair(b, &w->head2, &w->head2_b, s2, n, d);
+        // BERT's pooler sits inside the encoder ("bert.pooler.dense"); the other heads are top-level.
+        static const char *const cls[3][2] = {[BERT] = {"pooler.dense", "classifier"},
+                                              [ROBERTA] = {"classifier.dense", "classifier.out_proj"},
+                                              [DISTILBERT] = {"pre_classifier", "classifier"}};
+        char s1[160];
+        snprintf(s1, sizeof s1, "%s%s", w->v == BERT ? b->prefix : "", cls[w->v][0]);
+        return pair(b, &w->head1, &w->head1_b, s1, d, d) || pair(b, &w->head2, &w->head2_b, cls[w->v][1], n, d);
     }
     // Masked LM: transform dense, norm, then the decoder tied to the word embeddings, with its own bias.
     static const char *const mlm[3][4] = {
@@ -142,7 +141,7 @@ static int bert_bind(lrp_model *m, lrp_err *err) {
     char probe[96];
     snprintf(probe, sizeof probe, "%s.embeddings.word_embeddings.weight", c->model_type);
     if (lrp_tf_find(&m->tf, probe)) snprintf(b.prefix, sizeof b.prefix, "%s.", c->model_type);
-    const char *const *N = enc_names[w->v];
+    const char *const *N = enc_names[w->v == DISTILBERT];
     int64_t d = c->hidden_size, ff = c->intermediate_size;
     char s[200];
     snprintf(s, sizeof s, "%s%s.word_embeddings.weight", b.prefix, N[0]);
