@@ -3,7 +3,8 @@
 // depends on exactly one token, curves whose area is computed by hand.
 #include <stdint.h>
 
-#include "explain/eval.h"
+#include "evaluate/data.h"
+#include "evaluate/metrics.h"
 #include "harness.h"
 #include "render/plot.h"
 

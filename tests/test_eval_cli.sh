@@ -87,7 +87,7 @@ done
 check "exactly five bad-record lines on stderr" '[ "$(grep -c "^attnlrp: $D:" "$err")" = 5 ]'
 check "line 4: invalid JSON" 'grep -q ":4: invalid JSON" "$err"'
 check "line 5: span out of range" 'grep -q ":5: \"span\" \[0, 9\] is not a non-empty range within the text'"'"'s 3 characters" "$err"'
-check "line 6: target not one token" 'grep -q ":6: \"target\" is 2 tokens, not one" "$err"'
+check "line 6: target not one token, shown as it splits" 'grep -q ":6: \"target\" \"xy\" is 2 tokens, not one: \"x\" (120), \"y\" (121)" "$err"'
 check "line 7: no text" 'grep -q ":7: no \"text\" field" "$err"'
 check "line 9: span not a pair of integers" 'grep -q ":9: \"span\" must be a pair of integers" "$err"'
 
