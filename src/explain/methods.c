@@ -29,7 +29,7 @@ const lrp_method_info *lrp_method_find(const char *name, int with_baselines) {
 }
 
 const char *lrp_method_names(int with_baselines) {
-    static char lists[2][256];
+    static _Thread_local char lists[2][256];   // built on first use; per thread, so never raced
     char *buf = lists[with_baselines != 0];
     if (!buf[0]) {
         size_t len = 0;
