@@ -76,7 +76,7 @@ check "generate on a classifier is one error line" \
 M=$tmp/bert_text_mlm
 out=$($BIN explain --model "$M" --ids 101,1996,3007,1997,103,102 --position 4 --format json | json 'd["task"], d["position"], len(d["top"])')
 check "bert masked LM JSON ($out)" '[ "$out" = "masked-lm 4 5" ]'
-expect 1 "attnlrp: --position: a masked LM needs the position to explain (the [MASK] token)" -- $BIN explain --model "$tmp/roberta_mlm" --ids 0,5,7,2
+expect 1 "attnlrp: --position: a masked LM needs the position to explain, and the tokenizer has no mask token to find it" -- $BIN explain --model "$tmp/roberta_mlm" --ids 0,5,7,2
 out=$($BIN explain --model "$tmp/distilbert_cls" --ids 2,5,7,3 --format json | json '"relevance_token_types" in d, len(d["relevance_positions"])')
 check "distilbert has no token types ($out)" '[ "$out" = "False 4" ]'
 finish

@@ -11,12 +11,13 @@ declare -A allowed=(
     [ops]="core kernels"
     [tokenizer]="core formats"
     [models]="core kernels ops formats"
+    [inputs]="core kernels ops formats models tokenizer"
     [explain]="core kernels ops formats models tokenizer"
-    [evaluate]="core kernels ops formats models tokenizer explain"
-    [generate]="core kernels ops formats models tokenizer explain"
-    [render]="core kernels ops formats models tokenizer explain evaluate generate"
-    [api]="core kernels ops formats models tokenizer explain evaluate generate render"
-    [cli]="core kernels ops formats models tokenizer explain evaluate generate render api"
+    [evaluate]="core kernels ops formats models tokenizer inputs explain"
+    [generate]="core kernels ops formats models tokenizer inputs explain"
+    [render]="core kernels ops formats models tokenizer inputs explain evaluate generate"
+    [api]="core kernels ops formats models tokenizer inputs explain evaluate generate render"
+    [cli]="core kernels ops formats models tokenizer inputs explain evaluate generate render api"
 )
 for f in $(find src -name '*.[ch]' | sort); do
     layer=$(echo "$f" | cut -d/ -f2)
