@@ -73,7 +73,23 @@ expect 1 "attnlrp: --position 2: a classifier explains the whole input, not a po
 expect 1 "attnlrp: --target-id 3: out of range (classes 3)" -- $BIN explain --model "$C" --ids 101,2307,102 --target-id 3
 check "generate on a classifier is one error line" \
     '[ "$($BIN generate --model "$C" "a great" -n 2 2>&1 >/dev/null | wc -l)" = 1 ] && ! $BIN generate --model "$C" "a great" -n 2 >/dev/null 2>&1'
+out=$($BIN explain --model "$C" "a great movie" --text-pair "i liked it" --target positive --format json |
+      json 'd["token_type_ids"], d["target"], d["target_token"]')
+check "bert pair through the tokenizer's template, class by label ($out)" \
+    '[ "$out" = "[0, 0, 0, 0, 0, 1, 1, 1, 1] 2 positive" ]'
+expect 1 'attnlrp: --target "happy": not a class of the model (labels: negative, neutral, positive)' -- \
+    $BIN explain --model "$C" "a great movie" --target happy
+expect 1 "attnlrp: --token-type-ids: type 2 at index 1 is out of range (0..1)" -- \
+    $BIN explain --model "$C" --ids 101,2307,102 --token-type-ids 0,2,0
+expect 1 "attnlrp: --attention-mask: every token is padding" -- \
+    $BIN explain --model "$C" --ids 101,2307,102 --attention-mask 0,0,0
+printf '%s\n' '{"text": "a great movie", "target": "positive", "span": [2, 7]}' '{"text": "an awful film", "target": "negative"}' \
+    '{"text": "a dull plot", "target": "bored"}' >"$tmp/c.jsonl"
+n=$($BIN eval --model "$C" --data "$tmp/c.jsonl" --steps 4 --format json 2>/dev/null | json 'd["n_evaluated"], d["n_bad"]')
+check "bert classifier eval: 2 records evaluated, the unknown label is a bad record ($n)" '[ "$n" = "2 1" ]'
 M=$tmp/bert_text_mlm
+pos=$($BIN explain --model "$M" "the capital of france is [MASK] ." --format json | json 'd["position"], d["tokens"][d["position"]]')
+check "masked LM explains the [MASK] position by default ($pos)" '[ "$pos" = "6 [MASK]" ]'
 out=$($BIN explain --model "$M" --ids 101,1996,3007,1997,103,102 --position 4 --format json | json 'd["task"], d["position"], len(d["top"])')
 check "bert masked LM JSON ($out)" '[ "$out" = "masked-lm 4 5" ]'
 expect 1 "attnlrp: --position: a masked LM needs the position to explain, and the tokenizer has no mask token to find it" -- $BIN explain --model "$tmp/roberta_mlm" --ids 0,5,7,2
