@@ -156,11 +156,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "profile_explain: %s\n", err.msg);
         return 1;
     }
-    int NL = m->cfg.num_layers, V = m->cfg.vocab_size;
+    int V = m->cfg.vocab_size, classifier = m->cfg.task == LRP_TASK_CLASSIFIER;
     int *ids = malloc((size_t)T * sizeof(int));
-    lrp_act **acts = calloc(2 * (size_t)NL, sizeof *acts);
     op_stat *ops = calloc(MAX_OPS, sizeof *ops);
-    if (!ids || !acts || !ops) {
+    if (!ids || !ops) {
         fprintf(stderr, "profile_explain: out of memory\n");
         return 1;
     }
@@ -183,20 +182,20 @@ int main(int argc, char **argv) {
             fprintf(stderr, "profile_explain: %s\n", err.msg);
             return 1;
         }
-        int position = T - 1;
-        lrp_forward_io io = {.ids = ids, .T = T, .head_rows = &position, .n_head_rows = 1, .block_out = acts,
-                             .mlp_act = acts + NL};
+        int position = T - 1;  // LMs: the last position; classifiers read token 0 (no head rows)
+        lrp_forward f = {.in = {.ids = ids, .T = T}, .head_rows = classifier ? NULL : &position, .n_head_rows = 1};
         g_phase = 0;
         usage_now(&u0);
-        if (m->family->forward(m, &g, &io)) {
+        if (lrp_model_forward(m, &g, &f)) {
             fprintf(stderr, "profile_explain: %s\n", g.err.msg);
             return 1;
         }
         usage_now(&u1);
-        int target = 0;
-        for (int i = 1; i < V; i++)
-            if (io.logits->x[i] > io.logits->x[target]) target = i;
-        float *gl = lrp_act_grad(&g, io.logits);
+        const lrp_act *logits = f.taps.logits;
+        int n_out = logits->rows * logits->cols, target = 0;
+        for (int i = 1; i < n_out; i++)
+            if (logits->x[i] > logits->x[target]) target = i;
+        float *gl = lrp_act_grad(&g, f.taps.logits);
         if (!gl) return 1;
         gl[target] = 1.0f;
         lrp_rules rules = lrp_rules_for(LRP_METHOD_ATTNLRP);
@@ -234,7 +233,6 @@ int main(int argc, char **argv) {
                ops[k].calls, 1e3 * ops[k].seconds, 100 * ops[k].seconds / bwd, 1e3 * ops[k].blas_seconds,
                1e3 * (ops[k].seconds - ops[k].blas_seconds));
     free(ops);
-    free(acts);
     free(ids);
     lrp_model_close(m);
     return 0;
