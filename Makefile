@@ -15,7 +15,7 @@ LDSAN   :=
 endif
 
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -mavx2 -mfma -mf16c $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
 CFLAGS  += -DLRP_DATADIR='"$(PREFIX)/share/attnlrp"'
 LDLIBS  := -lopenblas -ljansson -lonig -lutf8proc -lpng -lm -lpthread
 
