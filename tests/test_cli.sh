@@ -30,7 +30,7 @@ expect 2 "attnlrp: unknown command \"explian\" (see attnlrp --help)" -- $BIN exp
 
 # a broken checkpoint: unknown model_type, malformed config, missing tensor
 cp -r "$M" "$tmp/unknown" && sed -i 's/"model_type": "llama"/"model_type": "gpt-j"/' "$tmp/unknown/config.json"
-expect 1 "attnlrp: $tmp/unknown: config.json: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3)" -- $BIN explain --model "$tmp/unknown" --ids 1
+expect 1 "attnlrp: $tmp/unknown: config.json: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert)" -- $BIN explain --model "$tmp/unknown" --ids 1
 cp -r "$M" "$tmp/nohead"
 $PY - "$tmp/nohead/model.safetensors" <<'PYEOF'
 import json, struct, sys
@@ -63,6 +63,38 @@ if [ "$($BIN generate --model "$G" "Once upon a time" -n 40)" = "Once upon a tim
 expect 1 "attnlrp: --set 0:172: neuron 172 out of range (0..171)" -- $BIN generate --model "$G" "Once" --set 0:172=0
 err=$($BIN explain --model "$G" "Once" --target zzzq 2>&1 >/dev/null); st=$?
 if [ $st = 1 ] && [[ "$err" == 'attnlrp: --target "zzzq" is '*' tokens, not one: " " ('*'"z"'*'"q" ('* ]]; then ok; else bad "multi-token --target: $st $err"; fi
+
+# Inputs for the encoder families (SPEC §8), their error paths on the shipped LLaMA model: it has no token
+# types, its tokenizer joins pairs; a copy whose tokenizer has no pair template cannot.
+if [ -d models/default ]; then
+    D=models/default
+    P="Leo's dog is called"   # <s> Leo 's " dog" " is" " called": 6 tokens
+    expect 1 "attnlrp: --token-type-ids: llama has no token types (no text pairs)" -- $BIN explain --model $D "$P" --token-type-ids 0,0,0,0,0,0
+    expect 1 "attnlrp: --token-type-ids: 2 values for 6 input tokens" -- $BIN explain --model $D "$P" --token-type-ids 0,1
+    expect 2 "attnlrp: --token-type-ids: \"0,x\" is not a comma-separated list of non-negative integers" -- $BIN explain --model $D "$P" --token-type-ids 0,x
+    expect 1 "attnlrp: --attention-mask: 3 values for 6 input tokens" -- $BIN explain --model $D "$P" --attention-mask 1,1,1
+    expect 1 "attnlrp: --attention-mask: every token is padding" -- $BIN explain --model $D "$P" --attention-mask 0,0,0,0,0,0
+    expect 1 "attnlrp: --attention-mask: value 2 at index 5 (expected 0 or 1)" -- $BIN explain --model $D "$P" --attention-mask 1,1,1,1,1,2
+    expect 2 "attnlrp: --text-pair: give the first text as TEXT (not --ids)" -- $BIN explain --model $D --ids 1,2 --text-pair x
+    # padding at the end: the explained position is the last real token
+    pos=$($BIN explain --model $D "$P" --attention-mask 1,1,1,1,1,0 --format json | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['position'], d['attention_mask'])")
+    if [ "$pos" = "4 [1, 1, 1, 1, 1, 0]" ]; then ok; else bad "--attention-mask padding: position/mask $pos"; fi
+    # a pair through the tokenizer's template: <s> A <s> B
+    ids=$($BIN explain --model $D "$P" --text-pair "Leo" --format json | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['ids'][6], len(d['ids']), 'token_type_ids' in d)")
+    if [ "$ids" = "1 8 False" ]; then ok; else bad "--text-pair on models/default: $ids"; fi
+    cp -r $D "$tmp/nopair"
+    $PY - "$tmp/nopair/tokenizer.json" <<'PYEOF'
+import json, sys
+p = sys.argv[1]
+t = json.load(open(p, encoding="utf-8"))
+del t["post_processor"]["pair"]
+json.dump(t, open(p, "w", encoding="utf-8"), ensure_ascii=False)
+PYEOF
+    expect 1 "attnlrp: --text-pair: the tokenizer has no template for text pairs (its post_processor joins no second text)" -- $BIN explain --model "$tmp/nopair" "$P" --text-pair "Rex"
+    if $BIN explain --help | grep -q -- "--method M           attnlrp, cplrp, gradxinput, gradient (default attnlrp)"; then ok; else bad "explain --help lists the methods from the registry"; fi
+else
+    echo "note: models/default not present: the encoder-input error checks did not run"
+fi
 
 # The shipped default model answers an in-context recall prompt by construction of its task, from any
 # working directory, and AttnLRP puts the most relevance on the fact's value

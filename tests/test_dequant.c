@@ -348,7 +348,7 @@ TEST(fast_kernels_match_the_scalar_reference) {
         if (generic) setenv("ATTNLRP_CPU", "generic", 1);
         else unsetenv("ATTNLRP_CPU");
         lrp_cpu_refresh();
-        for (int t = LRP_Q8_0; t < LRP_DTYPE_COUNT; t++) {
+        for (int t = LRP_Q8_0; t < LRP_N_WEIGHT_DTYPES; t++) {
             uint8_t *b = raw + 1;
             size_t bb = lrp_dtype_block_bytes((lrp_dtype)t);
             int be = lrp_dtype_block_elems((lrp_dtype)t);
@@ -454,7 +454,7 @@ TEST(round_trip_every_type_within_its_bound) {
     enum { N = 2048 };
     float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
     uint8_t *q = malloc(N * 4);
-    for (int t = 0; t < LRP_DTYPE_COUNT; t++) {
+    for (int t = 0; t < LRP_N_WEIGHT_DTYPES; t++) {
         int be = lrp_dtype_block_elems((lrp_dtype)t);
         make_data(x, N, be < 32 ? 32 : be);
         size_t bytes = gw_quantize((lrp_dtype)t, x, N, q);
@@ -486,7 +486,7 @@ TEST(round_trip_every_type_within_its_bound) {
 TEST(round_trip_exact_values) {
     float x[256], y[256];
     uint8_t q[512];
-    for (int t = LRP_Q8_0; t < LRP_DTYPE_COUNT; t++) {
+    for (int t = LRP_Q8_0; t < LRP_N_WEIGHT_DTYPES; t++) {
         int be = lrp_dtype_block_elems((lrp_dtype)t);
         for (int k = 0; k < 256; k++) x[k] = 0;
         gw_quantize((lrp_dtype)t, x, be, q);

@@ -1,9 +1,10 @@
-// Faithfulness metrics (src/explain/eval.c) and the SVG plot writer (src/render/svg.c), each on a case
+// Faithfulness metrics (src/evaluate/metrics.c) and the SVG plot writer (src/render/svg.c), each on a case
 // whose answer is known by construction: hand-made relevance vectors, a synthetic "model" whose logit
 // depends on exactly one token, curves whose area is computed by hand.
 #include <stdint.h>
 
-#include "explain/eval.h"
+#include "evaluate/data.h"
+#include "evaluate/metrics.h"
 #include "harness.h"
 #include "render/plot.h"
 

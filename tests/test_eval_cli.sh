@@ -87,7 +87,7 @@ done
 check "exactly five bad-record lines on stderr" '[ "$(grep -c "^attnlrp: $D:" "$err")" = 5 ]'
 check "line 4: invalid JSON" 'grep -q ":4: invalid JSON" "$err"'
 check "line 5: span out of range" 'grep -q ":5: \"span\" \[0, 9\] is not a non-empty range within the text'"'"'s 3 characters" "$err"'
-check "line 6: target not one token" 'grep -q ":6: \"target\" is 2 tokens, not one" "$err"'
+check "line 6: target not one token, shown as it splits" 'grep -q ":6: \"target\" \"xy\" is 2 tokens, not one: \"x\" (120), \"y\" (121)" "$err"'
 check "line 7: no text" 'grep -q ":7: no \"text\" field" "$err"'
 check "line 9: span not a pair of integers" 'grep -q ":9: \"span\" must be a pair of integers" "$err"'
 
@@ -230,6 +230,15 @@ rnd() { "$BIN" eval --model "$M" --data "$D" --methods random --seed "$1" --form
 a=$(rnd 1); b=$(rnd 1); c=$(rnd 2)
 check "random baseline: same seed, same curves" '[ -n "$a" ] && [ "$a" = "$b" ]'
 check "random baseline: another seed, other curves" '[ "$a" != "$c" ]'
+
+# Text pairs: joined by the tokenizer's pair template (<s> A B here); no spans with a pair.
+printf '%s\n' '{"text": "abc", "text_pair": "def"}' '{"text": "abc", "text_pair": "def", "span": [0, 1]}' \
+    '{"text": "abc", "text_pair": 5}' >"$tmp/pair.jsonl"
+"$BIN" eval --model "$M" --data "$tmp/pair.jsonl" --methods attnlrp,random --steps 4 --format json -o "$tmp/pair.json" 2>"$err"; s=$?
+check "text_pair record evaluated with 1 + 3 + 3 tokens (exit $s)" \
+    '[ $s = 0 ] && "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d[\"n_evaluated\"]==1 and d[\"records\"][0][\"n_tokens\"]==7))" "$tmp/pair.json"'
+check "span with text_pair: a bad record naming both fields" 'grep -q ":2: \"span\": spans are not supported with \"text_pair\"" "$err"'
+check "text_pair not a string: a bad record" 'grep -q ":3: \"text_pair\" must be a string, not an integer" "$err"'
 
 # The shipped model and its held-out set, when present: a few records run through cleanly.
 if [ -d models/default ] && [ -f data/eval.jsonl ]; then

@@ -295,7 +295,7 @@ TEST(tensors_of_every_type_read_back) {
         gguf_writer *w = gw_new(version);
         gw_kv_str(w, "general.architecture", "test");
         char name[32];
-        for (int t = 0; t < LRP_DTYPE_COUNT; t++) {
+        for (int t = 0; t < LRP_N_WEIGHT_DTYPES; t++) {
             snprintf(name, sizeof name, "w.%s", lrp_dtype_name((lrp_dtype)t));
             uint64_t ne[2] = {COLS, ROWS};
             CHECK(gw_tensor_f32(w, name, (lrp_dtype)t, 2, ne, x) == t);
@@ -306,10 +306,10 @@ TEST(tensors_of_every_type_read_back) {
             gw_free(w);
             continue;
         }
-        CHECK(tf.n_tensors == LRP_DTYPE_COUNT);
+        CHECK(tf.n_tensors == LRP_N_WEIGHT_DTYPES);
         unsigned char *expect = malloc(COLS * ROWS * 4);
         float *y = malloc(COLS * sizeof *y);
-        for (int t = 0; t < LRP_DTYPE_COUNT; t++) {
+        for (int t = 0; t < LRP_N_WEIGHT_DTYPES; t++) {
             snprintf(name, sizeof name, "w.%s", lrp_dtype_name((lrp_dtype)t));
             const lrp_tensor *ten = lrp_tf_find(&tf, name);
             CHECK(ten != NULL);
@@ -844,8 +844,9 @@ TEST(bad_tensor_names) {
 TEST(config_errors) {
     lrp_config c;
     gguf_writer *w = gw_new(3);
-    llama_meta(w, "gpt2");
-    CHECK_STR(open_error(w, &c), "bad.gguf: GGUF architecture \"gpt2\" is not supported (supported: llama, mistral, qwen2, qwen3)");
+    llama_meta(w, "falcon");
+    CHECK_STR(open_error(w, &c), "bad.gguf: GGUF architecture \"falcon\" is not supported (supported: llama, mistral, "
+                                 "qwen2, qwen3, gpt2)");
     CHECK_STR(open_error(w, NULL), "(opened)");  // reading the file alone is fine
     gw_free(w);
 

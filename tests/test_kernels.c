@@ -419,7 +419,7 @@ static int check_every_matmul(int backward, int mode) {
     use_cpu(mode);
     static const int lengths[] = {1, 7, 70};
     int bad = 0, cases = 0;
-    for (int dt = 0; dt < LRP_DTYPE_COUNT; dt++) {
+    for (int dt = 0; dt < LRP_N_WEIGHT_DTYPES; dt++) {
         for (int view = 0; view < VIEW_KINDS; view++) {
             if (view == VIEW_TRANSPOSED && !lrp_dtype_is_elementwise((lrp_dtype)dt)) continue;
             stored w, b;
@@ -449,7 +449,8 @@ static int check_every_matmul(int backward, int mode) {
         }
     }
     use_cpu(CPU_NATIVE);
-    int want = backward ? (12 * 2 + 3) * 3 * 3 : (12 * 2 + 3) * 3 * 2 * 3;
+    int views = 2 * LRP_N_WEIGHT_DTYPES + 3;  // transposed: F32, F16, BF16 only
+    int want = backward ? views * 3 * 3 : views * 3 * 2 * 3;
     if (cases != want) bad++;
     return bad;
 }
@@ -488,7 +489,7 @@ TEST(matmul_reference_computes_a_product_worked_by_hand) {
 // Which views the kernels accept
 
 TEST(weight_check_rejects_transposed_views_of_quantised_storage) {
-    for (int dt = 0; dt < LRP_DTYPE_COUNT; dt++) {
+    for (int dt = 0; dt < LRP_N_WEIGHT_DTYPES; dt++) {
         lrp_tensor t = {.name = "w", .dtype = (lrp_dtype)dt, .ndim = 2, .shape = {256, 768}};
         lrp_weight W = {.t = &t, .out = 256, .in = 256, .offset = 256, .transposed = 1};
         CHECK(lrp_weight_check(&W) == (lrp_dtype_is_elementwise((lrp_dtype)dt) ? 0 : -1));
@@ -509,6 +510,14 @@ TEST(weight_check_rejects_vector_views_not_aligned_to_blocks) {
     lrp_tensor f = {.name = "b", .dtype = LRP_F16, .ndim = 1, .shape = {96}};
     lrp_weight f_any = {.t = &f, .out = 7, .in = 1, .offset = 3};
     CHECK(lrp_weight_check(&f_any) == 0);
+}
+
+TEST(weight_check_rejects_storage_that_is_not_a_weight_dtype) {
+    for (int dt = LRP_N_WEIGHT_DTYPES; dt < LRP_DTYPE_COUNT; dt++) {
+        lrp_tensor t = {.name = "position_ids", .dtype = (lrp_dtype)dt, .ndim = 2, .shape = {4, 8}};
+        lrp_weight W = lrp_weight_of(&t);
+        CHECK(lrp_weight_check(&W) == -1);
+    }
 }
 
 TEST(weight_check_rejects_rows_that_are_not_whole_blocks) {
@@ -533,4 +542,5 @@ TEST_MAIN(T(generic_override_turns_off_every_fast_path), T(f16_rows_widen_every_
           T(matmul_reference_computes_a_product_worked_by_hand),
           T(weight_check_rejects_transposed_views_of_quantised_storage),
           T(weight_check_rejects_vector_views_not_aligned_to_blocks),
+          T(weight_check_rejects_storage_that_is_not_a_weight_dtype),
           T(weight_check_rejects_rows_that_are_not_whole_blocks))

@@ -201,6 +201,39 @@ TEST(interventions_change_the_prediction_and_setting_a_neuron_to_itself_changes_
     lrp_model_close(m);
 }
 
-TEST_MAIN(T(cplrp_conserves_the_start_value_for_every_family),
+// The baselines' per-token inputs, each against an independent way to make the same embeddings: scaling
+// token t's embedding by 2 equals adding its own embedding row as noise; scale 0 equals dropping it.
+TEST(embedding_scale_and_noise_act_on_the_word_embeddings) {
+    family_case fc[16];
+    family_cases(fc);
+    lrp_model *m = open_tiny(fc[0].name, &fc[0].o);
+    if (!m) {
+        CHECK(m != NULL);
+        return;
+    }
+    int V = m->cfg.vocab_size, d = m->cfg.hidden_size, T = 6, t = 2;
+    float *a = malloc(V * sizeof(float)), *b = malloc(V * sizeof(float)), scale[6], *noise = calloc((size_t)T * d, sizeof(float));
+    for (int i = 0; i < T; i++) scale[i] = 1.0f;
+    scale[t] = 2.0f;
+    const lrp_tensor *emb = lrp_tf_find(&m->tf, "model.embed_tokens.weight");
+    CHECK(emb != NULL);
+    if (emb) memcpy(noise + (size_t)t * d, (const float *)emb->data + (size_t)ids[t] * d, (size_t)d * sizeof(float));
+    lrp_inputs scaled = {.ids = ids, .T = T, .embed_scale = scale}, noisy = {.ids = ids, .T = T, .embed_noise = noise};
+    lrp_err err;
+    CHECK(lrp_forward_outputs(m, &scaled, -1, NULL, 0, a, &err) == 0);
+    CHECK(lrp_forward_outputs(m, &noisy, -1, NULL, 0, b, &err) == 0);
+    for (int i = 0; i < V; i++) CHECK_NEAR(a[i], b[i], 1e-5 * (1 + fabs(a[i])));
+    unsigned char drop[6] = {0, 0, 1, 0, 0, 0};
+    scale[t] = 0.0f;
+    CHECK(lrp_forward_outputs(m, &scaled, -1, NULL, 0, a, &err) == 0);
+    CHECK(lrp_forward_logits(m, ids, T, -1, drop, NULL, 0, b, &err) == 0);
+    for (int i = 0; i < V; i++) CHECK(a[i] == b[i]);
+    free(a);
+    free(b);
+    free(noise);
+    lrp_model_close(m);
+}
+
+TEST_MAIN(T(embedding_scale_and_noise_act_on_the_word_embeddings), T(cplrp_conserves_the_start_value_for_every_family),
           T(attnlrp_does_not_conserve_and_differs_from_gradient_times_input), T(argument_errors_name_the_parameter),
           T(interventions_change_the_prediction_and_setting_a_neuron_to_itself_changes_nothing))

@@ -543,6 +543,269 @@ TEST(blocked_attention_matches_direct_evaluation) {
     }
 }
 
+
+// --- LayerNorm ------------------------------------------------------------------------------------------
+typedef struct {
+    lrp_tensor w, b;
+} layernorm_ctx;
+static lrp_act *build_layernorm(lrp_graph *g, lrp_act **in, const void *ctx) {
+    const layernorm_ctx *c = ctx;
+    lrp_weight w = lrp_weight_of(&c->w), b = lrp_weight_of(&c->b);
+    return op_layernorm(g, in[0], &w, &b, 1e-5f);
+}
+
+TEST(layernorm_gradient_matches_finite_differences) {
+    float wn[6], bn[6];
+    fill(wn, 6, 1.0f);
+    fill(bn, 6, 1.0f);
+    layernorm_ctx ctx = {weight(wn, 6, 0), weight(bn, 6, 0)};
+    op_case c = one_input(4, 6, build_layernorm, &ctx);
+    check_gradient(&c, 3e-3);
+    free_case(&c);
+}
+
+// SPEC §2: σ constant, μ kept: ĝ(x) = (w⊙ĝ(y) − mean(w⊙ĝ(y)))/σ, so Σ R(x) = Σ (y − b)⊙ĝ(y) per row
+// (the bias absorbs its share).
+TEST(layernorm_rule_detaches_sigma_and_keeps_the_mean) {
+    enum { R = 3, C = 7 };
+    float wn[C], bn[C], w[R * C];
+    fill(wn, C, 1.0f);
+    fill(bn, C, 1.0f);
+    fill(w, R * C, 1.0f);
+    layernorm_ctx ctx = {weight(wn, C, 0), weight(bn, C, 0)};
+    op_case c = one_input(R, C, build_layernorm, &ctx);
+    for (int m = LRP_METHOD_ATTNLRP; m <= LRP_METHOD_CPLRP; m++) {
+        lrp_rules rules = lrp_rules_for((lrp_method)m);
+        float *grads[MAX_IN];
+        backward_case(&c, w, &rules, grads);
+        for (int t = 0; t < R; t++) {
+            const float *x = c.x[0] + t * C;
+            double mu = 0, var = 0, mwg = 0, sum_rx = 0, sum_ry = 0;
+            for (int i = 0; i < C; i++) mu += x[i] / C;
+            for (int i = 0; i < C; i++) var += (x[i] - mu) * (x[i] - mu) / C;
+            double sigma = sqrt(var + 1e-5);
+            for (int i = 0; i < C; i++) mwg += (double)wn[i] * w[t * C + i] / C;
+            for (int i = 0; i < C; i++) {
+                double expect = ((double)wn[i] * w[t * C + i] - mwg) / sigma;
+                CHECK_NEAR(grads[0][t * C + i], expect, 1e-5 * (1 + fabs(expect)));
+                sum_rx += x[i] * grads[0][t * C + i];
+                sum_ry += wn[i] * (x[i] - mu) / sigma * w[t * C + i];
+            }
+            CHECK_NEAR(sum_rx, sum_ry, 1e-5 * (1 + fabs(sum_ry)));
+        }
+        free(grads[0]);
+    }
+    free_case(&c);
+}
+
+// --- general attention: bidirectional, padding, score bias, cross-attention, probability taps -------------
+typedef struct {
+    lrp_attn_spec s;
+    lrp_act *probs;
+} gattn_ctx;
+static lrp_act *build_gattn(lrp_graph *g, lrp_act **in, const void *ctx) {
+    gattn_ctx *c = (gattn_ctx *)ctx;
+    lrp_attn_spec s = c->s;
+    s.probs = &c->probs;
+    return op_attention(g, in[0], in[1], in[2], &s);
+}
+
+static op_case gattn_case(gattn_ctx *ctx, int Tq, int Tk) {
+    attn_ctx shape = {ctx->s.n_heads, ctx->s.n_kv_heads, ctx->s.head_dim, 0};
+    op_case c = attention_case(&shape, Tq, Tk);
+    c.build = build_gattn;
+    c.ctx = ctx;
+    return c;
+}
+
+TEST(bidirectional_padded_biased_and_cross_attention_gradients_match_finite_differences) {
+    static const unsigned char key_mask[6] = {1, 1, 0, 1, 1, 0};
+    float bias[2 * 4 * 6];
+    fill(bias, sizeof bias / sizeof bias[0], 2.0f);
+    lrp_attn_spec base = {.n_heads = 2, .n_kv_heads = 1, .head_dim = 3, .scale = 0.6f, .mask = LRP_ATTN_BIDIRECTIONAL};
+    gattn_ctx plain = {base, NULL}, padded = {base, NULL}, biased = {base, NULL}, shared = {base, NULL},
+              cross = {base, NULL};
+    padded.s.key_mask = key_mask;
+    biased.s.bias = bias, biased.s.bias_heads = 2;
+    shared.s.bias = bias, shared.s.bias_heads = 1, shared.s.key_mask = key_mask;
+    cross.s.key_mask = key_mask;
+    struct {
+        gattn_ctx *ctx;
+        int Tq, Tk;
+    } cases[] = {{&plain, 5, 5}, {&padded, 6, 6}, {&biased, 4, 6}, {&shared, 4, 6}, {&cross, 3, 6}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        op_case c = gattn_case(cases[i].ctx, cases[i].Tq, cases[i].Tk);
+        check_gradient(&c, 3e-3);
+        free_case(&c);
+    }
+}
+
+TEST(padding_keys_get_zero_probability_and_no_gradient) {
+    static const unsigned char key_mask[5] = {1, 0, 1, 1, 0};
+    gattn_ctx ctx = {{.n_heads = 2, .n_kv_heads = 2, .head_dim = 2, .scale = 1.0f, .mask = LRP_ATTN_BIDIRECTIONAL,
+                      .key_mask = key_mask}, NULL};
+    op_case c = gattn_case(&ctx, 5, 5);
+    float w[5 * 4];
+    fill(w, 20, 1.0f);
+    for (int m = 0; m < LRP_METHOD_COUNT; m++) {
+        lrp_rules rules = lrp_rules_for((lrp_method)m);
+        lrp_graph g;
+        lrp_act *in[3];
+        lrp_act *y = run_case(&g, &c, in);
+        memcpy(lrp_act_grad(&g, y), w, sizeof w);
+        lrp_err err;
+        CHECK(lrp_graph_backward(&g, &rules, &err) == 0);
+        for (int r = 0; r < 2 * 5; r++)
+            for (int j = 0; j < 5; j++)
+                if (!key_mask[j]) CHECK(ctx.probs->x[r * 5 + j] == 0.0f);
+        for (int j = 0; j < 5; j++)
+            for (int e = 0; e < 4; e++) {
+                if (key_mask[j]) continue;
+                CHECK(!in[1]->g || in[1]->g[j * 4 + e] == 0.0f);
+                CHECK(in[2]->g[j * 4 + e] == 0.0f);
+            }
+        lrp_graph_free(&g);
+    }
+    free_case(&c);
+}
+
+// The probability tap's gradient is what reaches A from O = A·V under the method: gO·Vᵀ, times ½ (attnlrp),
+// 1 (exact) or 0 (cplrp, the weights are constants).
+TEST(attention_probability_tap_receives_the_rule_share_of_the_gradient) {
+    enum { H = 2, hd = 3, T = 4 };
+    gattn_ctx ctx = {{.n_heads = H, .n_kv_heads = H, .head_dim = hd, .scale = 0.5f, .mask = LRP_ATTN_CAUSAL}, NULL};
+    op_case c = gattn_case(&ctx, T, T);
+    float w[T * H * hd];
+    fill(w, T * H * hd, 1.0f);
+    static const double share[LRP_METHOD_COUNT] = {[LRP_METHOD_ATTNLRP] = 0.5, [LRP_METHOD_CPLRP] = 0.0,
+                                                   [LRP_METHOD_GRADXINPUT] = 1.0, [LRP_METHOD_GRADIENT] = 1.0};
+    for (int m = 0; m < LRP_METHOD_COUNT; m++) {
+        lrp_rules rules = lrp_rules_for((lrp_method)m);
+        lrp_graph g;
+        lrp_act *in[3];
+        lrp_act *y = run_case(&g, &c, in);
+        memcpy(lrp_act_grad(&g, y), w, sizeof w);
+        ctx.probs->keep_grad = 1;
+        lrp_err err;
+        CHECK(lrp_graph_backward(&g, &rules, &err) == 0);
+        CHECK(ctx.probs->rows == H * T && ctx.probs->cols == T);
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++) {
+                    double gp = 0;
+                    for (int e = 0; e < hd; e++) gp += (double)w[i * H * hd + h * hd + e] * c.x[2][j * H * hd + h * hd + e];
+                    double got = ctx.probs->g ? ctx.probs->g[(h * T + i) * T + j] : 0.0;
+                    double expect = j <= i ? share[m] * gp : 0.0;  // masked entries get nothing either way
+                    if (j > i) expect = got;                       // (their gP is not defined; skip)
+                    CHECK_NEAR(got, expect, 1e-5 * (1 + fabs(gp)));
+                }
+        lrp_graph_free(&g);
+    }
+    free_case(&c);
+}
+
+// --- partial rotary ------------------------------------------------------------------------------------
+TEST(partial_rope_rotates_only_the_first_dimensions) {
+    for (int pairing = 0; pairing < 2; pairing++) {
+        rope_ctx ctx = {.heads = 2, .head_dim = 6};
+        ctx.cfg.theta = 100.0;
+        ctx.cfg.rot_dim = 4;
+        ctx.cfg.pairing = (lrp_rope_pairing)pairing;
+        op_case c = one_input(4, 12, build_rope, &ctx);
+        check_gradient(&c, 2e-3);
+        lrp_graph g;
+        lrp_act *in[1];
+        lrp_act *y = run_case(&g, &c, in);
+        for (int t = 0; t < 4; t++)
+            for (int h = 0; h < 2; h++)
+                for (int i = 4; i < 6; i++) CHECK(y->x[t * 12 + h * 6 + i] == c.x[0][t * 12 + h * 6 + i]);
+        // pair 0 is rotated by the position (3 + t) times theta^0 = 1 radian per position
+        int b0 = pairing == 0 ? 2 : 1;
+        for (int t = 0; t < 4; t++) {
+            const float *x = c.x[0] + t * 12, *yo = y->x + t * 12;
+            CHECK_NEAR(yo[0], x[0] * cos(3.0 + t) - x[b0] * sin(3.0 + t), 1e-5);
+        }
+        lrp_graph_free(&g);
+        free_case(&c);
+    }
+}
+
+// --- weight views: Conv1D (transposed) and fused q/k/v (row slices) -------------------------------------
+typedef struct {
+    lrp_weight W, b;
+} view_ctx;
+static lrp_act *build_view_linear(lrp_graph *g, lrp_act **in, const void *ctx) {
+    const view_ctx *c = ctx;
+    return op_linear(g, in[0], &c->W, &c->b);
+}
+
+TEST(transposed_and_row_sliced_weight_views_equal_the_plain_weight) {
+    enum { IN = 5, OUT = 3, N = 3 * OUT };
+    float fused[N * IN], conv[IN * N], fused_b[N], plain[OUT * IN], plain_b[OUT];
+    fill(fused, N * IN, 1.0f);
+    fill(fused_b, N, 1.0f);
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < IN; i++) conv[i * N + r] = fused[r * IN + i];  // Conv1D stores [in, out]
+    lrp_tensor tf = weight(fused, N, IN), tc = weight(conv, IN, N), tb = weight(fused_b, N, 0);
+    for (int part = 0; part < 3; part++) {
+        memcpy(plain, fused + part * OUT * IN, sizeof plain);
+        memcpy(plain_b, fused_b + part * OUT, sizeof plain_b);
+        lrp_tensor tp = weight(plain, OUT, IN), tpb = weight(plain_b, OUT, 0);
+        lrp_weight whole_b = lrp_weight_of(&tb);
+        view_ctx ref = {lrp_weight_of(&tp), lrp_weight_of(&tpb)};
+        view_ctx rows = {lrp_weight_of(&tf), whole_b};
+        rows.W.offset = part * OUT, rows.W.out = OUT;
+        rows.b.offset = part * OUT, rows.b.out = OUT;
+        view_ctx cols = {lrp_weight_of(&tc), rows.b};
+        cols.W.transposed = 1, cols.W.in = IN, cols.W.out = OUT, cols.W.offset = part * OUT;
+        op_case c = one_input(4, IN, build_view_linear, &ref);
+        float w[4 * OUT];
+        fill(w, 4 * OUT, 1.0f);
+        lrp_rules exact = lrp_rules_for(LRP_METHOD_GRADXINPUT);
+        float *g_ref[MAX_IN], *g_view[MAX_IN];
+        lrp_graph g;
+        lrp_act *in[1];
+        float y_ref[4 * OUT];
+        memcpy(y_ref, run_case(&g, &c, in)->x, sizeof y_ref);
+        lrp_graph_free(&g);
+        backward_case(&c, w, &exact, g_ref);
+        const view_ctx *views[2] = {&rows, &cols};
+        for (int v = 0; v < 2; v++) {
+            c.ctx = views[v];
+            lrp_act *y = run_case(&g, &c, in);
+            for (int i = 0; i < 4 * OUT; i++) CHECK_NEAR(y->x[i], y_ref[i], 1e-5);
+            lrp_graph_free(&g);
+            backward_case(&c, w, &exact, g_view);
+            for (int i = 0; i < 4 * IN; i++) CHECK_NEAR(g_view[0][i], g_ref[0][i], 1e-5);
+            free(g_view[0]);
+            check_gradient(&c, 2e-3);
+        }
+        free(g_ref[0]);
+        free_case(&c);
+    }
+}
+
+// --- rule tags --------------------------------------------------------------------------------------------
+TEST(nodes_keep_the_tag_that_was_current_when_recorded) {
+    lrp_graph g;
+    lrp_err err;
+    lrp_graph_init(&g, 1 << 12, &err);
+    lrp_act *x = lrp_act_new(&g, 2, 3);
+    fill(x->x, 6, 1.0f);
+    lrp_act *a = op_activation(&g, x, LRP_ACT_GELU);
+    g.tag = LRP_TAG_MLP_LINEAR;
+    lrp_act *b = op_add(&g, a, x);
+    g.tag = LRP_TAG_CLASSIFIER;
+    op_activation(&g, b, LRP_ACT_TANH);
+    g.tag = LRP_TAG_NONE;
+    CHECK(g.n_nodes == 3);
+    CHECK(g.nodes[0].tag == LRP_TAG_NONE && g.nodes[1].tag == LRP_TAG_MLP_LINEAR && g.nodes[2].tag == LRP_TAG_CLASSIFIER);
+    CHECK_STR(lrp_tag_name(LRP_TAG_MLP_LINEAR), "mlp_linear");
+    lrp_graph_reset(&g);
+    CHECK(g.tag == LRP_TAG_NONE);
+    lrp_graph_free(&g);
+}
+
 TEST_MAIN(T(blocked_attention_matches_direct_evaluation), T(linear_gradient_matches_finite_differences), T(rmsnorm_gradient_matches_finite_differences),
           T(rope_gradient_matches_finite_differences_for_both_pairings), T(rope_rotates_pairs_as_the_convention_says),
           T(rope_llama3_scaling_matches_the_hf_formula),
@@ -551,4 +814,11 @@ TEST_MAIN(T(blocked_attention_matches_direct_evaluation), T(linear_gradient_matc
           T(identity_rule_passes_relevance_through_activations), T(rmsnorm_rule_conserves_relevance_elementwise),
           T(gated_product_uniform_rule_halves_and_cplrp_detaches_the_gate),
           T(attention_rules_match_explicit_epsilon_rule_and_softmax_proposition),
-          T(masked_attention_entries_are_exactly_zero))
+          T(masked_attention_entries_are_exactly_zero), T(layernorm_gradient_matches_finite_differences),
+          T(layernorm_rule_detaches_sigma_and_keeps_the_mean),
+          T(bidirectional_padded_biased_and_cross_attention_gradients_match_finite_differences),
+          T(padding_keys_get_zero_probability_and_no_gradient),
+          T(attention_probability_tap_receives_the_rule_share_of_the_gradient),
+          T(partial_rope_rotates_only_the_first_dimensions),
+          T(transposed_and_row_sliced_weight_views_equal_the_plain_weight),
+          T(nodes_keep_the_tag_that_was_current_when_recorded))

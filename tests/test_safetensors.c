@@ -573,13 +573,13 @@ TEST(error_size_does_not_match_shape) {
 TEST(error_unsupported_dtype_names_the_tensor) {
     if (setup()) return;
     char data[16] = {0};
-    write_st("model.safetensors", "{\"position_ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", data,
-             16);
-    CHECK_STR(open_fails("model.safetensors"),
-              "model.safetensors: tensor \"position_ids\": unsupported dtype \"I64\" (supported: F32, F16, BF16)");
+    write_st("model.safetensors", "{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", data, 2);
+    CHECK_STR(open_fails("model.safetensors"), "model.safetensors: tensor \"w\": unsupported dtype \"F8_E4M3\" "
+                                               "(supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
     write_st("model.safetensors", "{\"w\":{\"dtype\":\"Q9\",\"shape\":[2],\"data_offsets\":[0,16]}}", data, 16);
     CHECK_STR(open_fails("model.safetensors"),
-              "model.safetensors: tensor \"w\": unsupported dtype \"Q9\" (supported: F32, F16, BF16)");
+              "model.safetensors: tensor \"w\": unsupported dtype \"Q9\" (supported: F32, F16, BF16, F64, I64, I32, I16, I8, "
+              "U8, BOOL)");
     tiny_rmtree(tmpdir);
 }
 

@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_error(int status, const char *fmt, ...) {
@@ -98,34 +97,41 @@ const char *arg_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
-static int is_model_dir(const char *p) {
-    char cfg[PATH_MAX + 32];
-    struct stat st;
-    snprintf(cfg, sizeof cfg, "%s/config.json", p);
-    return stat(cfg, &st) == 0;
+int cli_session_open(lrp_session *s, const char *model) {
+    lrp_err err;
+    // A model path may itself look like a parameter name ("model/..."): only the default model's
+    // message names one.
+    if (lrp_session_open(s, model, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+    return 0;
 }
 
-int default_model_path(char *buf, size_t cap) {
-    const char *env = getenv("ATTNLRP_MODEL");
-    if (env && *env) {
-        snprintf(buf, cap, "%s", env);
-        return 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        // <repo>/build/attnlrp -> <repo>/models/default ; <prefix>/bin/attnlrp -> <prefix>/share/attnlrp/default
-        const char *rel[] = {"/../models/default", "/../share/attnlrp/default"};
-        for (size_t i = 0; i < 2; i++) {
-            snprintf(buf, cap, "%s%s", exe, rel[i]);
-            if (is_model_dir(buf)) return 0;
-        }
-    }
-    snprintf(buf, cap, "%s", LRP_DATADIR "/default");
-    return is_model_dir(buf) ? 0 : -1;
+int cli_inputs(const lrp_session *s, const char *text, const char *text_pair, const char *ids_arg, lrp_text_inputs *out) {
+    memset(out, 0, sizeof *out);
+    if (ids_arg) return arg_int_list("--ids", ids_arg, &out->ids, &out->T) ? 2 : 0;
+    if (!s->tok)
+        return cli_error(1, "%s: the model has no tokenizer (no tokenizer.json beside it): give the input as --ids",
+                         s->model_path);
+    lrp_err err;
+    if (lrp_session_encode(s, text, text_pair, out, &err)) return cli_lib_error(1, err.msg);
+    return 0;
+}
+
+int cli_parse_set(const char *arg, lrp_intervention *iv) {
+    int layer, neuron, used = 0;
+    if (sscanf(arg, "%d:%d=%n", &layer, &neuron, &used) != 2 || used == 0)
+        return cli_error(2, "--set %s: expected LAYER:NEURON=VALUE, =*FACTOR or =+DELTA", arg);
+    const char *v = arg + used;
+    iv->layer = layer;
+    iv->neuron = neuron;
+    iv->kind = LRP_SET_VALUE;
+    if (*v == '*') iv->kind = LRP_SET_SCALE, v++;
+    else if (*v == '+') iv->kind = LRP_SET_ADD, v++;
+    double x;
+    char opt[64];
+    snprintf(opt, sizeof opt, "--set %d:%d", layer, neuron);
+    if (arg_float(opt, v, &x)) return 2;
+    iv->value = (float)x;
+    return 0;
 }
 
 int cli_output_open(cli_output *o, const char *path) {
@@ -202,6 +208,14 @@ int cli_lib_error(int status, const char *msg) {
         {"token_types", "--token-type-ids"},
         {"attention_mask", "--attention-mask"},
         {"method", "--method"},
+        {"methods", "--methods"},
+        {"steps", "--steps"},
+        {"text pair", "--text-pair"},
+        {"text_pair", "--text-pair"},
+        {"text", "TEXT"},
+        {"target_text", "--target"},
+        {"contrast_text", "--contrast"},
+        {"model", "--model"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         size_t n = strlen(flags[i].param);

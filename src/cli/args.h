@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "api/session.h"
+
 int arg_int(const char *opt, const char *s, int *out);
 int arg_float(const char *opt, const char *s, double *out);
 // "1,5,7" -> malloc'ed array (non-empty; every element a non-negative int).
@@ -21,9 +23,15 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 // flag that sets the parameter in place of its name ("--position 9: out of range"); returns status.
 int cli_lib_error(int status, const char *msg);
 
-// The model used when --model is not given: $ATTNLRP_MODEL, models/default next to the executable's
-// build directory, or the installed share/attnlrp/default. Writes into buf; returns 0 if one exists.
-int default_model_path(char *buf, size_t cap);
+// Opens the session of --model (NULL: the default model); prints the error and returns 1 on failure.
+int cli_session_open(lrp_session *s, const char *model);
+
+// The input of TEXT (encoded with the session's tokenizer, special tokens added) or --ids (exactly one
+// of them non-NULL), and the --text-pair joined to TEXT. Prints the error and returns an exit status.
+int cli_inputs(const lrp_session *s, const char *text, const char *text_pair, const char *ids_arg, lrp_text_inputs *out);
+
+// Parses "L:N=V", "L:N=*F" or "L:N=+D" (the --set option); 0, or 2 after printing the error.
+int cli_parse_set(const char *arg, lrp_intervention *iv);
 
 // Opens `path` for writing through a temporary file; cli_output_commit renames it into place, so a
 // failed run never leaves a partial file. path NULL or "-" means stdout.

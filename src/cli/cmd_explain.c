@@ -1,30 +1,34 @@
-// attnlrp explain: parse arguments, load model and tokenizer, explain, render.
+// attnlrp explain: parse arguments, open the session, build the inputs, explain, render.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/session.h"
 #include "explain/explain.h"
+#include "explain/methods.h"
 #include "render/render.h"
-#include "tokenizer/tokenizer.h"
 
 static const char explain_usage[] =
     "usage: attnlrp explain [--model PATH] [TEXT] [--ids 1,5,7] [--method M] [--target TOKEN | --target-id N]\n"
     "                       [--position P] [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]\n"
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
+    "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
     "  --model PATH         Hugging Face checkpoint directory or GGUF file (default: the shipped model)\n"
     "  TEXT                 input text, tokenized with the model's tokenizer (special tokens added)\n"
     "  --ids LIST           input token ids instead of text, e.g. 1,306,4658\n"
-    "  --method M           attnlrp (default), cplrp, gradxinput, gradient\n"
-    "  --target TOKEN       explain this next token (text that must be exactly one token)\n"
-    "  --target-id N        explain this token id (default: the most likely one)\n"
-    "  --position P         explained output position (default: the last)\n"
-    "  --contrast FOIL      explain logit(target) - logit(FOIL); FOIL is an id or one token of text\n"
+    "  --text-pair TEXT     a second text joined to TEXT by the tokenizer's pair template (BERT-family pairs)\n"
+    "  --token-type-ids L   one token type (segment) per input token, e.g. 0,0,1 (models with token types)\n"
+    "  --attention-mask L   one 0/1 per input token; 0 marks padding, which nothing attends to\n"
+    "  --method M           %s (default attnlrp)\n"
+    "  --target TOKEN       explain this next token (text that must be exactly one token); classifiers: a class\n"
+    "                       name (id2label)\n"
+    "  --target-id N        explain this token id or class index (default: the most likely one)\n"
+    "  --position P         explained output position (default: the last; masked LMs: the first mask token)\n"
+    "  --contrast FOIL      explain logit(target) - logit(FOIL); FOIL is an id, one token of text, or a class\n"
     "  --latent-start L,P,N start at MLP neuron N of layer L at position P instead of a logit\n"
     "  --latent-layer L     also report the relevance of every MLP neuron of layer L\n"
     "  --layers             also report residual-stream relevance after every block\n"
@@ -34,8 +38,9 @@ static const char explain_usage[] =
     "  -o FILE              write the result to FILE (written whole or not at all)\n";
 
 typedef struct {
-    const char *model, *text, *ids, *method, *target, *contrast, *latent_start, *format, *out;
-    int target_id, position, latent_layer, layers, all_logits;
+    const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
+    const char *token_types, *attention_mask;
+    int method_id, target_id, position, latent_layer, layers, all_logits;
     lrp_intervention iv[64];
     int n_iv;
 } explain_args;
@@ -51,10 +56,13 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         const char *o = argv[i];
         const char **str = NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            fputs(explain_usage, stdout);
+            printf(explain_usage, lrp_method_names(0));
             return 1;
         } else if (!strcmp(o, "--model")) str = &a->model;
         else if (!strcmp(o, "--ids")) str = &a->ids;
+        else if (!strcmp(o, "--text-pair")) str = &a->text_pair;
+        else if (!strcmp(o, "--token-type-ids")) str = &a->token_types;
+        else if (!strcmp(o, "--attention-mask")) str = &a->attention_mask;
         else if (!strcmp(o, "--method")) str = &a->method;
         else if (!strcmp(o, "--target")) str = &a->target;
         else if (!strcmp(o, "--contrast")) str = &a->contrast;
@@ -84,11 +92,35 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     }
     if (a->text && a->ids) return cli_error(2, "explain: give TEXT or --ids, not both");
     if (!a->text && !a->ids) return cli_error(2, "explain: no input: give TEXT or --ids (see attnlrp explain --help)");
+    if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html"))
         return cli_error(2, "--format %s: expected text, json or html", a->format);
-    if (lrp_method_parse(a->method) < 0)
-        return cli_error(2, "--method %s: unknown method (attnlrp, cplrp, gradxinput, gradient)", a->method);
+    lrp_err err;
+    if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
+    return 0;
+}
+
+// --token-type-ids / --attention-mask: one value per input token.
+static int per_token_list(const char *opt, const char *arg, int T, int **out) {
+    int n;
+    if (arg_int_list(opt, arg, out, &n)) return 2;
+    if (n != T) return cli_error(1, "%s: %d values for %d input tokens", opt, n, T);
+    return 0;
+}
+
+// FOIL: a token id / class index, or text naming one.
+static int parse_contrast(const lrp_session *s, const char *arg, int *id) {
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*arg && !*end && v >= 0 && v < 1L << 30) {
+        *id = (int)v;
+        return 0;
+    }
+    if (!s->tok && s->m->cfg.task != LRP_TASK_CLASSIFIER)
+        return cli_error(2, "--contrast %s: not a token id, and the model has no tokenizer to read it as text", arg);
+    lrp_err err;
+    if (lrp_session_target(s, "contrast_text", arg, id, &err)) return cli_lib_error(1, err.msg);
     return 0;
 }
 
@@ -97,18 +129,37 @@ int cmd_explain(int argc, char **argv) {
     int rc = parse_explain_args(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
 
-    cli_session ss;
+    lrp_session ss = {0};
+    lrp_text_inputs ti = {0};
+    int *types = NULL, *mask_arg = NULL;
+    unsigned char *mask = NULL;
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
     cli_output out = {0};
     lrp_err err;
-    rc = cli_session_open(&ss, a.model, a.text, a.ids);
-    if (rc) goto done;
+    if ((rc = cli_session_open(&ss, a.model)) || (rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
+    const lrp_config *cfg = &ss.m->cfg;
+    lrp_inputs in = {.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
+    if (a.token_types) {
+        if ((rc = per_token_list("--token-type-ids", a.token_types, ti.T, &types))) goto done;
+        in.token_types = types;
+    }
+    if (a.attention_mask) {
+        if ((rc = per_token_list("--attention-mask", a.attention_mask, ti.T, &mask_arg))) goto done;
+        rc = 1;
+        if (!(mask = malloc((size_t)ti.T))) goto done;
+        for (int t = 0; t < ti.T; t++) mask[t] = (unsigned char)(mask_arg[t] > 1 ? 2 : mask_arg[t]);
+        in.attention_mask = mask;
+    }
     rc = 1;
-    const lrp_tokenizer *tok = ss.tok;
+    // Inputs first: a bad --token-type-ids is reported before anything about targets or positions.
+    if (lrp_check_inputs(ss.m, &in, &err)) {
+        cli_lib_error(1, err.msg);
+        goto done;
+    }
     lrp_explain_opts o;
     lrp_explain_opts_default(&o);
-    o.method = (lrp_method)lrp_method_parse(a.method);
+    o.method = (lrp_method)a.method_id;
     o.target = a.target_id;
     o.position = a.position;
     o.latent_layer = a.latent_layer;
@@ -119,38 +170,37 @@ int cmd_explain(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    if (a.target) {
-        if (!tok) {
-            cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
-            goto done;
-        }
-        if (cli_single_token(tok, "--target", a.target, &o.target)) goto done;
-    }
-    if (a.contrast) {
-        char *end;
-        long v = strtol(a.contrast, &end, 10);
-        if (*a.contrast && !*end && v >= 0 && v < 1L << 30) {
-            o.contrast = (int)v;
-        } else if (!tok) {
-            rc = cli_error(2, "--contrast %s: not a token id, and the model has no tokenizer to read it as text",
-                           a.contrast);
-            goto done;
-        } else if (cli_single_token(tok, "--contrast", a.contrast, &o.contrast)) {
-            goto done;
-        }
-    }
-    if (lrp_explain(ss.m, ss.ids, ss.T, &o, &e, &err)) {
+    if (a.position < 0 && lrp_default_position(cfg, ss.tok, ti.ids, ti.T, &o.position, &err)) {
         cli_lib_error(1, err.msg);
         goto done;
     }
-    ctx.family = ss.m->cfg.model_type;
+    if (a.target) {
+        if (!ss.tok && cfg->task != LRP_TASK_CLASSIFIER) {
+            cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
+            goto done;
+        }
+        if (lrp_session_target(&ss, "target_text", a.target, &o.target, &err)) {
+            cli_lib_error(1, err.msg);
+            goto done;
+        }
+    }
+    if (a.contrast && (rc = parse_contrast(&ss, a.contrast, &o.contrast))) goto done;
+    rc = 1;
+    if (lrp_explain_inputs(ss.m, &in, &o, &e, &err)) {
+        cli_lib_error(1, err.msg);
+        goto done;
+    }
+    ctx.family = cfg->model_type;
     ctx.all_logits = a.all_logits;
-    if (tok) {
-        ctx.tokens = calloc((size_t)ss.T, sizeof(char *));
+    if (cfg->task == LRP_TASK_CLASSIFIER) ctx.labels = cfg->labels;
+    if (ss.tok) {
+        ctx.tokens = calloc((size_t)ti.T, sizeof(char *));
         if (!ctx.tokens) goto done;
-        for (int t = 0; t < ss.T; t++) ctx.tokens[t] = cli_token_string(tok, ss.ids[t]);
-        ctx.target_token = cli_token_string(tok, e.target);
-        for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = cli_token_string(tok, e.top[i].id);
+        for (int t = 0; t < ti.T; t++) ctx.tokens[t] = lrp_token_string(ss.tok, ti.ids[t]);
+    }
+    if (ss.tok || cfg->task == LRP_TASK_CLASSIFIER) {
+        ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
+        for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = lrp_output_string(cfg, ss.tok, e.top[i].id);
     }
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
@@ -159,11 +209,15 @@ int cmd_explain(int argc, char **argv) {
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     if (ctx.tokens)
-        for (int t = 0; t < ss.T; t++) free(ctx.tokens[t]);
+        for (int t = 0; t < ti.T; t++) free(ctx.tokens[t]);
     free(ctx.tokens);
     free(ctx.target_token);
     for (int i = 0; i < LRP_TOP_K; i++) free(ctx.top_tokens[i]);
     lrp_explanation_free(&e);
-    cli_session_close(&ss);
+    free(types);
+    free(mask_arg);
+    free(mask);
+    lrp_text_inputs_free(&ti);
+    lrp_session_close(&ss);
     return rc;
 }

@@ -6,9 +6,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/session.h"
 #include "explain/explain.h"
 #include "explain/generate.h"
+#include "explain/methods.h"
 #include "render/render.h"
 
 static const char generate_usage[] =
@@ -26,7 +26,7 @@ static const char generate_usage[] =
     "  --set L:N=V     set MLP neuron N of layer L to V at every position and step (=*F scales, =+D shifts)\n"
     "  --no-eos        do not stop at the end-of-sequence token\n"
     "  --explain       attribute every generated token to the prompt and the tokens before it\n"
-    "  --method M      relevance method for --explain (attnlrp, cplrp, gradxinput, gradient)\n"
+    "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
     "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n";
 
@@ -78,7 +78,7 @@ int cmd_generate(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            fputs(generate_usage, stdout);
+            printf(generate_usage, lrp_method_names(0));
             return 0;
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
@@ -125,24 +125,32 @@ int cmd_generate(int argc, char **argv) {
     }
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
-    int meth = lrp_method_parse(method);
-    if (meth < 0) return cli_error(2, "--method %s: unknown method (attnlrp, cplrp, gradxinput, gradient)", method);
+    int meth;
+    lrp_err err;
+    if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
 
-    cli_session ss;
+    lrp_session s = {0};
+    lrp_text_inputs ss = {0};
     cli_output out = {0};
-    int rc = cli_session_open(&ss, model, text, ids_arg);
+    json_t *doc = NULL, *expl = NULL;
     int *gen = NULL, n_gen = 0;
     stream_ctx st = {0};
-    lrp_err err;
+    int rc = cli_session_open(&s, model);
     if (rc) goto done;
+    if (s.m->cfg.task != LRP_TASK_CAUSAL_LM) {
+        rc = cli_error(1, "generate: %s is a %s; generation needs a causal language model", s.model_path,
+                       lrp_task_name(s.m->cfg.task));
+        goto done;
+    }
+    if ((rc = cli_inputs(&s, text, NULL, ids_arg, &ss))) goto done;
     rc = 1;
-    if (lrp_check_interventions(ss.m, iv, n_iv, &err)) {
+    if (lrp_check_interventions(s.m, iv, n_iv, &err)) {
         cli_lib_error(1, err.msg);
         goto done;
     }
     int json = !strcmp(format, "json");
     if (cli_output_open(&out, out_path)) goto done;
-    st.tok = ss.tok;
+    st.tok = s.tok;
     st.prompt = ss.ids;
     st.n_prompt = ss.T;
     st.all = malloc(((size_t)ss.T + n_new + 1) * sizeof(int));
@@ -150,39 +158,41 @@ int cmd_generate(int argc, char **argv) {
     memcpy(st.all, ss.ids, (size_t)ss.T * sizeof(int));
     st.n_all = ss.T;
     st.f = json ? NULL : out.f;
-    if (st.f && ss.tok) stream_token(-1, &st);  // prints the decoded prompt
-    if (lrp_generate(ss.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
+    if (st.f && s.tok) stream_token(-1, &st);  // prints the decoded prompt
+    if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
     }
     if (st.f) fputc('\n', st.f);
     if (json) {
-        fputs("{\"prompt_ids\": ", out.f);
-        lrp_json_int_array(out.f, ss.ids, ss.T);
-        fputs(", \"generated_ids\": ", out.f);
-        lrp_json_int_array(out.f, gen, n_gen);
-        if (ss.tok) {
+        doc = json_object();
+        if (!doc) goto done;
+        json_object_set_new(doc, "prompt_ids", lrp_jv_int_array(ss.ids, ss.T));
+        json_object_set_new(doc, "generated_ids", lrp_jv_int_array(gen, n_gen));
+        if (s.tok) {
             char *p = NULL;
-            if (lrp_tokenizer_decode(ss.tok, st.all, st.n_all, 1, &p, &err) == 0) {
-                fputs(", \"text\": ", out.f);
-                lrp_json_string(out.f, p);
+            if (lrp_tokenizer_decode(s.tok, st.all, st.n_all, 1, &p, &err) == 0) {
+                json_object_set_new(doc, "text", lrp_jv_text(p));
                 free(p);
             }
-            fputs(", \"tokens\": [", out.f);
+            json_t *toks = json_array();
             for (int i = 0; i < st.n_all; i++) {
-                char *t = cli_token_string(ss.tok, st.all[i]);
-                if (i) fputs(", ", out.f);
-                lrp_json_string(out.f, t ? t : "");
+                char *t = lrp_token_string(s.tok, st.all[i]);
+                json_array_append_new(toks, lrp_jv_text(t));
                 free(t);
             }
-            fputc(']', out.f);
+            json_object_set_new(doc, "tokens", toks);
         }
     }
     if (explain) {
         // One relevance pass per generated token: its row covers every token before it.
-        if (json) fputs(", \"method\": \"", out.f), fputs(method, out.f), fputs("\", \"explanations\": [", out.f);
-        else fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
+        if (json) {
+            json_object_set_new(doc, "method", json_string(method));
+            json_object_set_new(doc, "explanations", expl = json_array());
+        } else {
+            fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
+        }
         for (int g = 0; g < n_gen; g++) {
             lrp_explain_opts o;
             lrp_explain_opts_default(&o);
@@ -192,39 +202,26 @@ int cmd_generate(int argc, char **argv) {
             o.n_iv = n_iv;
             lrp_explanation e;
             int T = ss.T + g;
-            if (lrp_explain(ss.m, st.all, T, &o, &e, &err)) {
+            if (lrp_explain(s.m, st.all, T, &o, &e, &err)) {
                 cli_lib_error(1, err.msg);
                 cli_output_abort(&out);
                 goto done;
             }
             int order[8], k = top < T ? top : T;
             if (k > 8) k = 8;
-            for (int r = 0; r < k; r++) {
-                int best = -1;
-                for (int t = 0; t < T; t++) {
-                    int taken = 0;
-                    for (int q = 0; q < r; q++) taken |= order[q] == t;
-                    if (!taken && (best < 0 || e.relevance[t] > e.relevance[best])) best = t;
-                }
-                order[r] = best;
-            }
-            char *gt = cli_token_string(ss.tok, gen[g]);
+            lrp_rank_top(e.relevance, T, k, order);
+            char *gt = lrp_token_string(s.tok, gen[g]);
             if (json) {
-                fprintf(out.f, "%s{\"step\": %d, \"id\": %d, \"token\": ", g ? ", " : "", g, gen[g]);
-                lrp_json_string(out.f, gt ? gt : "");
-                fputs(", \"logit\": ", out.f);
-                lrp_json_number(out.f, e.target_logit);
-                fputs(", \"relevance\": ", out.f);
-                lrp_json_float_array(out.f, e.relevance, T);
-                fputs(", \"top\": ", out.f);
-                lrp_json_int_array(out.f, order, k);
-                fputc('}', out.f);
+                json_array_append_new(expl, json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "step", g, "id", gen[g], "token",
+                                                      lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit),
+                                                      "relevance", lrp_jv_float_array(e.relevance, T), "top",
+                                                      lrp_jv_int_array(order, k)));
             } else {
                 char quoted[300];
                 snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
                 fprintf(out.f, "%3d %-14s <-", g, quoted);
                 for (int r = 0; r < k; r++) {
-                    char *tt = cli_token_string(ss.tok, st.all[order[r]]);
+                    char *tt = lrp_token_string(s.tok, st.all[order[r]]);
                     fprintf(out.f, "  \"%s\"@%d %.3g", tt ? tt : "", order[r], e.relevance[order[r]]);
                     free(tt);
                 }
@@ -233,13 +230,22 @@ int cmd_generate(int argc, char **argv) {
             free(gt);
             lrp_explanation_free(&e);
         }
-        if (json) fputc(']', out.f);
     }
-    if (json) fputs("}\n", out.f);
+    if (json) {
+        int bad = lrp_jv_dump(out.f, doc, 1);
+        doc = NULL;
+        if (bad) {
+            cli_error(1, "out of memory");
+            cli_output_abort(&out);
+            goto done;
+        }
+    }
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
+    json_decref(doc);
     free(gen);
     free(st.all);
-    cli_session_close(&ss);
+    lrp_text_inputs_free(&ss);
+    lrp_session_close(&s);
     return rc;
 }

@@ -1,11 +1,9 @@
 // attnlrp info: what a checkpoint is, without running it; or, with --families, what the engine reads.
 #include <jansson.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "formats/gguf.h"
 #include "models/model.h"
 #include "models/registry.h"
 
@@ -72,21 +70,16 @@ int cmd_info(int argc, char **argv) {
         if (model) return cli_error(2, "info: give --model or --families, not both");
         return print_families(json);
     }
-    char path[4096];
-    if (model) snprintf(path, sizeof path, "%s", model);
-    else if (default_model_path(path, sizeof path)) return cli_error(1, "no --model given and no default model found");
     lrp_err err;
-    lrp_model *m;
-    if (lrp_model_open(&m, path, &err)) return cli_error(1, "%s", err.msg);
+    lrp_session s;
+    if (lrp_session_open(&s, model, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+    const lrp_model *m = s.m;
+    const char *path = s.model_path;
     const lrp_config *c = &m->cfg;
     int per_dtype[LRP_DTYPE_COUNT] = {0};
     for (int i = 0; i < m->tf.n_tensors; i++)
         if ((unsigned)m->tf.tensors[i].dtype < LRP_DTYPE_COUNT) per_dtype[m->tf.tensors[i].dtype]++;
-    char tok_path[4200];
-    struct stat st;
-    snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", path);
-    int has_tok = !strcmp(m->format, "gguf") ? lrp_gguf_get(&m->tf, "tokenizer.ggml.tokens") != NULL
-                                             : stat(tok_path, &st) == 0;
+    int has_tok = s.tok != NULL;
     int rotary = c->rotary;
     if (json) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:b, s:b}", "path", path,
@@ -128,6 +121,6 @@ int cmd_info(int argc, char **argv) {
             if (per_dtype[t]) printf(" %d %s", per_dtype[t], lrp_dtype_name((lrp_dtype)t));
         printf("\ntokenizer       %s\n", has_tok ? "yes" : "no (use --ids)");
     }
-    lrp_model_close(m);
+    lrp_session_close(&s);
     return 0;
 }

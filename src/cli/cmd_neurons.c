@@ -5,8 +5,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/session.h"
 #include "explain/explain.h"
+#include "explain/methods.h"
 #include "render/render.h"
 
 static const char neurons_usage[] =
@@ -19,18 +19,8 @@ static const char neurons_usage[] =
     "\n"
     "  --layer L|all   one layer (0-based) or every layer (default all)\n"
     "  --top K         neurons to list (default 10)\n"
-    "  --by abs|pos    rank by |relevance| or by positive relevance (default pos: neurons that support it)\n";
-
-typedef struct {
-    float key;
-    int index;
-} ranked;
-
-static int by_key_desc(const void *a, const void *b) {
-    const ranked *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? 1 : -1;
-    return x->index - y->index;
-}
+    "  --by abs|pos    rank by |relevance| or by positive relevance (default pos: neurons that support it)\n"
+    "  --method M      %s (default attnlrp)\n";
 
 int cmd_neurons(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
@@ -41,7 +31,7 @@ int cmd_neurons(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            fputs(neurons_usage, stdout);
+            printf(neurons_usage, lrp_method_names(0));
             return 0;
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "--target") ||
@@ -74,22 +64,30 @@ int cmd_neurons(int argc, char **argv) {
     if (!text == !ids_arg) return cli_error(2, "neurons: give the input as TEXT or --ids (one of them)");
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
     if (strcmp(by, "abs") && strcmp(by, "pos")) return cli_error(2, "--by %s: expected abs or pos", by);
-    int meth = lrp_method_parse(method);
-    if (meth < 0) return cli_error(2, "--method %s: unknown method (attnlrp, cplrp, gradxinput, gradient)", method);
+    int meth;
+    lrp_err err;
+    if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
     int layer = -1;
     if (strcmp(layer_arg, "all") && arg_int("--layer", layer_arg, &layer)) return 2;
     if (target && target_id >= 0) return cli_error(2, "neurons: give --target or --target-id, not both");
 
-    cli_session ss;
+    lrp_session s = {0};
+    lrp_text_inputs ss = {0};
     cli_output out = {0};
     lrp_explanation e = {0};
-    ranked *rk = NULL;
-    lrp_err err;
-    int rc = cli_session_open(&ss, model, text, ids_arg);
+    float *key = NULL;
+    int *order = NULL;
+    int rc = cli_session_open(&s, model);
     if (rc) goto done;
+    if (s.m->cfg.task != LRP_TASK_CAUSAL_LM) {
+        rc = cli_error(1, "neurons: %s is a %s; neurons explains a causal language model's next token", s.model_path,
+                       lrp_task_name(s.m->cfg.task));
+        goto done;
+    }
+    if ((rc = cli_inputs(&s, text, NULL, ids_arg, &ss))) goto done;
     rc = 1;
-    if (layer >= ss.m->cfg.num_layers || (layer < 0 && strcmp(layer_arg, "all"))) {
-        cli_error(1, "--layer %s: out of range (0..%d or all)", layer_arg, ss.m->cfg.num_layers - 1);
+    if (layer >= s.m->cfg.num_layers || (layer < 0 && strcmp(layer_arg, "all"))) {
+        cli_error(1, "--layer %s: out of range (0..%d or all)", layer_arg, s.m->cfg.num_layers - 1);
         goto done;
     }
     lrp_explain_opts o;
@@ -101,54 +99,57 @@ int cmd_neurons(int argc, char **argv) {
     o.iv = iv;
     o.n_iv = n_iv;
     if (target) {
-        if (!ss.tok) {
+        if (!s.tok) {
             cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
             goto done;
         }
-        if (cli_single_token(ss.tok, "--target", target, &o.target)) goto done;
+        if (lrp_session_target(&s, "target_text", target, &o.target, &err)) {
+            cli_lib_error(1, err.msg);
+            goto done;
+        }
     }
-    if (lrp_explain(ss.m, ss.ids, ss.T, &o, &e, &err)) {
+    if (lrp_explain(s.m, ss.ids, ss.T, &o, &e, &err)) {
         cli_lib_error(1, err.msg);
         goto done;
     }
     int W = e.neuron_width, l0 = layer < 0 ? 0 : layer, l1 = layer < 0 ? e.n_layers : layer + 1;
     int n = (l1 - l0) * W;
-    rk = malloc((size_t)n * sizeof *rk);
-    if (!rk) goto done;
-    for (int l = l0; l < l1; l++)
-        for (int i = 0; i < W; i++) {
-            float r = e.neuron_relevance[(size_t)l * W + i];
-            rk[(l - l0) * W + i] = (ranked){!strcmp(by, "abs") ? fabsf(r) : r, l * W + i};
-        }
-    qsort(rk, (size_t)n, sizeof *rk, by_key_desc);
     if (top > n) top = n;
-    char *tt = cli_token_string(ss.tok, e.target);
+    key = malloc((size_t)n * sizeof *key);
+    order = malloc((size_t)top * sizeof *order);
+    if (!key || !order) goto done;
+    const float *rel = e.neuron_relevance + (size_t)l0 * W;
+    for (int i = 0; i < n; i++) key[i] = !strcmp(by, "abs") ? fabsf(rel[i]) : rel[i];
+    lrp_rank_top(key, n, top, order);
+    for (int r = 0; r < top; r++) order[r] += l0 * W;
+    char *tt = lrp_token_string(s.tok, e.target);
     if (cli_output_open(&out, out_path)) {
         free(tt);
         goto done;
     }
     if (!strcmp(format, "json")) {
-        fprintf(out.f, "{\"method\": \"%s\", \"position\": %d, \"target\": %d, \"target_token\": ", method, e.position,
-                e.target);
-        lrp_json_string(out.f, tt ? tt : "");
-        fputs(", \"target_logit\": ", out.f);
-        lrp_json_number(out.f, e.target_logit);
-        fputs(", \"neurons\": [", out.f);
+        json_t *list = json_array();
         for (int r = 0; r < top; r++) {
-            int idx = rk[r].index;
-            fprintf(out.f, "%s{\"layer\": %d, \"neuron\": %d, \"relevance\": ", r ? ", " : "", idx / W, idx % W);
-            lrp_json_number(out.f, e.neuron_relevance[idx]);
-            fputs(", \"activation\": ", out.f);
-            lrp_json_number(out.f, e.neuron_activation[idx]);
-            fputc('}', out.f);
+            int idx = order[r];
+            json_array_append_new(list, json_pack("{s:i, s:i, s:o, s:o}", "layer", idx / W, "neuron", idx % W,
+                                                  "relevance", lrp_jv_number(e.neuron_relevance[idx]), "activation",
+                                                  lrp_jv_number(e.neuron_activation[idx])));
         }
-        fputs("]}\n", out.f);
+        json_t *doc = json_pack("{s:s, s:i, s:i, s:o, s:o, s:o}", "method", method, "position", e.position, "target",
+                                e.target, "target_token", lrp_jv_text(tt), "target_logit",
+                                lrp_jv_number(e.target_logit), "neurons", list);
+        if (lrp_jv_dump(out.f, doc, 1)) {
+            free(tt);
+            cli_error(1, "out of memory");
+            cli_output_abort(&out);
+            goto done;
+        }
     } else {
         fprintf(out.f, "target %d \"%s\" at position %d (logit %.4g), method %s\n", e.target, tt ? tt : "", e.position,
                 e.target_logit, method);
         fprintf(out.f, "%4s %6s %8s %12s %12s\n", "rank", "layer", "neuron", "relevance", "activation");
         for (int r = 0; r < top; r++) {
-            int idx = rk[r].index;
+            int idx = order[r];
             fprintf(out.f, "%4d %6d %8d %12.5g %12.5g\n", r + 1, idx / W, idx % W, e.neuron_relevance[idx],
                     e.neuron_activation[idx]);
         }
@@ -156,8 +157,10 @@ int cmd_neurons(int argc, char **argv) {
     free(tt);
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
-    free(rk);
+    free(key);
+    free(order);
     lrp_explanation_free(&e);
-    cli_session_close(&ss);
+    lrp_text_inputs_free(&ss);
+    lrp_session_close(&s);
     return rc;
 }

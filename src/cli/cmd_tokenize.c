@@ -30,17 +30,8 @@ static const char detokenize_usage[] =
     "  --format json    print {\"ids\": [...], \"text\": \"...\"} instead of the bare text\n";
 
 static int open_tokenizer(const char *model, lrp_tokenizer **tok) {
-    char path[4096];
-    if (model) snprintf(path, sizeof path, "%s", model);
-    else if (default_model_path(path, sizeof path))
-        return cli_error(1, "no --model given and no default model found (set ATTNLRP_MODEL or pass --model)");
     lrp_err err;
-    char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    int gguf = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
-    if (f) fclose(f);
-    if (gguf ? lrp_tokenizer_from_gguf_file(tok, path, &err) : lrp_tokenizer_load(tok, path, &err))
-        return cli_error(1, "%s", err.msg);
+    if (lrp_tokenizer_open(model, tok, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
     return 0;
 }
 
@@ -67,20 +58,16 @@ static int tokenize_one(const lrp_tokenizer *tok, const char *text, size_t len, 
     }
     char buf[1024];
     if (json) {
-        printf("{\"ids\": ");
-        lrp_json_int_array(stdout, ids, n);
-        printf(", \"tokens\": [");
+        json_t *pieces = json_array(), *texts = json_array();
         for (int i = 0; i < n; i++) {
-            if (i) printf(", ");
-            lrp_json_string(stdout, lrp_tokenizer_piece(tok, ids[i]));
-        }
-        printf("], \"text\": [");
-        for (int i = 0; i < n; i++) {
-            if (i) printf(", ");
             lrp_tokenizer_token_text(tok, ids[i], buf, sizeof buf);
-            lrp_json_string(stdout, buf);
+            json_array_append_new(pieces, lrp_jv_text(lrp_tokenizer_piece(tok, ids[i])));
+            json_array_append_new(texts, lrp_jv_text(buf));
         }
-        printf("]}\n");
+        int bad = lrp_jv_dump(stdout, json_pack("{s:o, s:o, s:o}", "ids", lrp_jv_int_array(ids, n), "tokens", pieces,
+                                                "text", texts), 0);
+        free(ids);
+        return bad ? cli_error(1, "out of memory") : 0;
     } else {
         if (separator) putchar('\n');
         for (int i = 0; i < n; i++) {
@@ -191,11 +178,8 @@ int cmd_detokenize(int argc, char **argv) {
     if (!rc && lrp_tokenizer_decode(tok, ids, n, skip_special, &text, &err)) rc = cli_error(1, "--ids: %s", err.msg);
     if (!rc) {
         if (!strcmp(format, "json")) {
-            printf("{\"ids\": ");
-            lrp_json_int_array(stdout, ids, n);
-            printf(", \"text\": ");
-            lrp_json_string(stdout, text);
-            printf("}\n");
+            if (lrp_jv_dump(stdout, json_pack("{s:o, s:o}", "ids", lrp_jv_int_array(ids, n), "text", lrp_jv_text(text)), 0))
+                rc = cli_error(1, "out of memory");
         } else {
             printf("%s\n", text);
         }

@@ -12,6 +12,9 @@ static const dtype_traits traits[LRP_DTYPE_COUNT] = {
     [LRP_Q8_0] = {"Q8_0", 32, 34},   [LRP_Q4_0] = {"Q4_0", 32, 18},   [LRP_Q4_1] = {"Q4_1", 32, 20},
     [LRP_Q5_0] = {"Q5_0", 32, 22},   [LRP_Q5_1] = {"Q5_1", 32, 24},   [LRP_Q4_K] = {"Q4_K", 256, 144},
     [LRP_Q5_K] = {"Q5_K", 256, 176}, [LRP_Q6_K] = {"Q6_K", 256, 210}, [LRP_Q8_K] = {"Q8_K", 256, 292},
+    [LRP_F64] = {"F64", 1, 8},       [LRP_I64] = {"I64", 1, 8},       [LRP_I32] = {"I32", 1, 4},
+    [LRP_I16] = {"I16", 1, 2},       [LRP_I8] = {"I8", 1, 1},         [LRP_U8] = {"U8", 1, 1},
+    [LRP_BOOL] = {"BOOL", 1, 1},
 };
 
 const char *lrp_dtype_name(lrp_dtype t) {
@@ -30,6 +33,10 @@ size_t lrp_dtype_row_bytes(lrp_dtype t, int64_t n) {
     int be = lrp_dtype_block_elems(t);
     if (be <= 0 || n < 0 || n % be != 0) return 0;
     return (size_t)(n / be) * traits[t].block_bytes;
+}
+
+int lrp_dtype_is_weight(lrp_dtype t) {
+    return (unsigned)t < LRP_F64;
 }
 
 int lrp_dtype_is_elementwise(lrp_dtype t) {

@@ -25,14 +25,27 @@ typedef enum lrp_dtype {
     LRP_Q5_K,
     LRP_Q6_K,
     LRP_Q8_K,
+    // Stored, but never a weight: integer and float64 buffers a checkpoint may carry (position_ids, masks).
+    LRP_F64,
+    LRP_I64,
+    LRP_I32,
+    LRP_I16,
+    LRP_I8,
+    LRP_U8,
+    LRP_BOOL,
     LRP_DTYPE_COUNT
 } lrp_dtype;
+
+// The weight dtypes are the first ones: 0 .. LRP_N_WEIGHT_DTYPES - 1.
+#define LRP_N_WEIGHT_DTYPES ((int)LRP_F64)
 
 const char *lrp_dtype_name(lrp_dtype t);
 int lrp_dtype_block_elems(lrp_dtype t);     // elements per block: 1 for F32/F16/BF16, 32 or 256 for quants
 size_t lrp_dtype_block_bytes(lrp_dtype t);  // bytes per block
 // Bytes taken by n elements (n must be a multiple of the block size; returns 0 otherwise).
 size_t lrp_dtype_row_bytes(lrp_dtype t, int64_t n);
+// 1 for the dtypes the kernels can widen into float32 weights (F32, F16, BF16 and the ggml quantisations).
+int lrp_dtype_is_weight(lrp_dtype t);
 // 1 for the dtypes whose single elements can be addressed (F32, F16, BF16): the only ones a transposed
 // view can read.
 int lrp_dtype_is_elementwise(lrp_dtype t);

@@ -96,17 +96,24 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
     return lrp_check_interventions(m, o->iv, o->n_iv, err);
 }
 
+// v[a] ranks before v[b]: larger first, NaN last (equal values keep their index order).
+static int ranks_before(const float *v, int a, int b) {
+    if (isnan(v[a])) return 0;
+    return isnan(v[b]) || v[a] > v[b];
+}
+
 void lrp_rank_top(const float *v, int n, int k, int *idx) {
-    // Partial selection: k is small (top-5, top-k neurons), n may be a vocabulary.
-    for (int r = 0; r < k; r++) {
-        int best = -1;
-        for (int i = 0; i < n; i++) {
-            int taken = 0;
-            for (int s = 0; s < r && !taken; s++) taken = idx[s] == i;
-            if (taken) continue;
-            if (best < 0 || (isnan(v[best]) && !isnan(v[i])) || v[i] > v[best]) best = i;
+    // Insertion into the sorted top k: O(n) for the common case, O(n·k) at worst; k may be a
+    // `neurons --top` of thousands, n a vocabulary or every neuron of a model.
+    int m = 0;
+    for (int i = 0; i < n && k > 0; i++) {
+        if (m == k && !ranks_before(v, i, idx[k - 1])) continue;
+        int j = m < k ? m++ : k - 1;
+        while (j > 0 && ranks_before(v, i, idx[j - 1])) {
+            idx[j] = idx[j - 1];
+            j--;
         }
-        idx[r] = best;
+        idx[j] = i;
     }
 }
 

@@ -90,17 +90,22 @@ oom:
     return lrp_fail(err, "%s: out of memory", L->labels[origin]);
 }
 
+// The safetensors dtypes a checkpoint may hold: float weights, and the integer/float64 buffers some
+// files carry (RoBERTa's position_ids), which are read but never used as weights.
 static int dtype_from_name(const char *s, lrp_dtype *dt, size_t *size) {
-    if (strcmp(s, "F32") == 0) *dt = LRP_F32, *size = 4;
-    else if (strcmp(s, "F16") == 0) *dt = LRP_F16, *size = 2;
-    else if (strcmp(s, "BF16") == 0) *dt = LRP_BF16, *size = 2;
-    else return -1;
-    return 0;
+    static const lrp_dtype known[] = {LRP_F32, LRP_F16, LRP_BF16, LRP_F64, LRP_I64, LRP_I32,
+                                      LRP_I16, LRP_I8,  LRP_U8,   LRP_BOOL};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(s, lrp_dtype_name(known[i])) == 0) {
+            *dt = known[i];
+            *size = lrp_dtype_block_bytes(known[i]);
+            return 0;
+        }
+    }
+    return -1;
 }
 
-static const char *dtype_label(lrp_dtype dt) {
-    return dt == LRP_F32 ? "F32" : dt == LRP_F16 ? "F16" : "BF16";
-}
+static const char *dtype_label(lrp_dtype dt) { return lrp_dtype_name(dt); }
 
 // Writes "[2, 3]" (PyTorch order) into buf.
 static void format_shape(const lrp_tensor *t, char *buf, size_t cap) {
@@ -130,7 +135,7 @@ static int parse_tensor_entry(const char *label, const char *name, const json_t 
 
     size_t esize;
     if (dtype_from_name(json_string_value(jd), &t->dtype, &esize) != 0)
-        return lrp_fail(err, "%s: tensor \"%s\": unsupported dtype \"%s\" (supported: F32, F16, BF16)", label,
+        return lrp_fail(err, "%s: tensor \"%s\": unsupported dtype \"%s\" (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)", label,
                         name, json_string_value(jd));
 
     size_t ndim = json_array_size(js);

@@ -35,6 +35,7 @@ static void stored_span(const lrp_weight *W, int64_t row, int64_t first, int64_t
 int lrp_weight_check(const lrp_weight *W) {
     if (!W->t) return 0;
     lrp_dtype dt = W->t->dtype;
+    if (!lrp_dtype_is_weight(dt)) return -1;
     if (W->transposed) return lrp_dtype_is_elementwise(dt) ? 0 : -1;
     int be = lrp_dtype_block_elems(dt);
     if (be <= 0) return -1;

@@ -298,6 +298,32 @@ int lrp_hp_gguf_string(const lrp_hp_gguf *h, const char *suffix, int required, c
     return 0;
 }
 
+int lrp_hp_gguf_rope(const lrp_hp_gguf *h, lrp_config *c) {
+    c->rotary = 1;
+    c->rope.theta = 10000.0;
+    if (lrp_hp_gguf_float(h, "rope.freq_base", 0, &c->rope.theta) < 0) return -1;
+    // RoPE scaling: "rope.scaling.type" linear (or the older "rope.scale_linear").
+    const char *type = NULL;
+    if (lrp_hp_gguf_string(h, "rope.scaling.type", 0, &type) < 0) return -1;
+    c->rope.factor = 1.0;
+    if (type && strcmp(type, "linear") == 0) {
+        c->rope.scaling = LRP_ROPE_SCALING_LINEAR;
+        if (lrp_hp_gguf_float(h, "rope.scaling.factor", 1, &c->rope.factor)) return -1;
+    } else if (type && strcmp(type, "none") != 0) {
+        return lrp_fail(h->err, "%s: rope scaling type \"%.40s\" (metadata \"%s.rope.scaling.type\") is not supported",
+                        h->label, type, h->arch);
+    } else if (!type) {
+        double f = 0;
+        if (lrp_hp_gguf_float(h, "rope.scale_linear", 0, &f) < 0) return -1;
+        if (f != 0 && f != 1.0) {
+            c->rope.scaling = LRP_ROPE_SCALING_LINEAR;
+            c->rope.factor = f;
+        }
+    }
+    int rc = lrp_hp_gguf_int(h, "rope.scaling.original_context_length", 0, 1, INT32_MAX, &c->rope.original_max_position);
+    return rc < 0 ? -1 : 0;
+}
+
 // A token id key: -1 when absent or "none" (llama.cpp writes 0xFFFFFFFF, or a negative int32).
 static int gguf_token(const lrp_hp_gguf *h, const char *key, int *out) {
     *out = -1;

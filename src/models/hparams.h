@@ -54,6 +54,8 @@ int lrp_hp_gguf_int(const lrp_hp_gguf *h, const char *suffix, int required, int6
 int lrp_hp_gguf_float(const lrp_hp_gguf *h, const char *suffix, int required, double *out);
 // A string; 1 when absent and not required. *out points into the file's metadata.
 int lrp_hp_gguf_string(const lrp_hp_gguf *h, const char *suffix, int required, const char **out);
+// rope.freq_base and the linear RoPE scaling keys (marks the config rotary; pairing is the caller's).
+int lrp_hp_gguf_rope(const lrp_hp_gguf *h, lrp_config *cfg);
 // bos/eos (eot, eom) token ids from tokenizer.ggml.*.
 int lrp_hp_gguf_token_ids(const lrp_hp_gguf *h, lrp_config *cfg);
 // The vocabulary size: rows of the named embedding tensor, else the tokenizer's token count.

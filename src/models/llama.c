@@ -57,7 +57,6 @@ static int llama_read_config(lrp_config *c, const lrp_hp *h) {
 static int llama_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
     const int BIG = 1 << 30;
     strcpy(c->hidden_act, "silu");
-    c->rotary = 1;
     // llama.cpp permutes LLaMA/Mistral q/k rows when converting (Meta/llama2.c weights are adjacent-paired
     // already); Qwen uses NeoX rope without the permutation.
     int adjacent = !strcmp(h->arch, "llama") || !strcmp(h->arch, "mistral");
@@ -80,28 +79,7 @@ static int llama_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
     if (lrp_hp_gguf_int(h, "context_length", 0, 1, INT32_MAX, &c->max_position_embeddings) < 0 ||
         lrp_hp_gguf_float(h, "attention.layer_norm_rms_epsilon", 1, &c->norm_eps) < 0)
         return -1;
-    c->rope.theta = 10000.0;
-    if (lrp_hp_gguf_float(h, "rope.freq_base", 0, &c->rope.theta) < 0) return -1;
-    // RoPE scaling: "rope.scaling.type" linear (or the older "rope.scale_linear").
-    const char *type = NULL;
-    if (lrp_hp_gguf_string(h, "rope.scaling.type", 0, &type) < 0) return -1;
-    c->rope.factor = 1.0;
-    if (type && strcmp(type, "linear") == 0) {
-        c->rope.scaling = LRP_ROPE_SCALING_LINEAR;
-        if (lrp_hp_gguf_float(h, "rope.scaling.factor", 1, &c->rope.factor)) return -1;
-    } else if (type && strcmp(type, "none") != 0) {
-        return lrp_fail(h->err, "%s: rope scaling type \"%.40s\" (metadata \"%s.rope.scaling.type\") is not supported",
-                        h->label, type, h->arch);
-    } else if (!type) {
-        double f = 0;
-        if (lrp_hp_gguf_float(h, "rope.scale_linear", 0, &f) < 0) return -1;
-        if (f != 0 && f != 1.0) {
-            c->rope.scaling = LRP_ROPE_SCALING_LINEAR;
-            c->rope.factor = f;
-        }
-    }
-    if (lrp_hp_gguf_int(h, "rope.scaling.original_context_length", 0, 1, INT32_MAX, &c->rope.original_max_position) < 0)
-        return -1;
+    if (lrp_hp_gguf_rope(h, c)) return -1;
     if (lrp_hp_gguf_vocab(h, "token_embd.weight", c) || lrp_hp_gguf_token_ids(h, c)) return -1;
     c->tie_word_embeddings = lrp_tf_find(h->tf, "output.weight") == NULL;
     c->attention_bias = lrp_tf_find(h->tf, "blk.0.attn_q.bias") != NULL;

@@ -150,6 +150,11 @@ int lrp_bind(lrp_model *m, lrp_weight *w, int optional, int transposed, int64_t 
         w->in = d1;
         w->transposed = 1;
     }
+    if (!lrp_dtype_is_weight(t->dtype)) {
+        memset(w, 0, sizeof *w);
+        return lrp_fail(err, "%s: tensor \"%s\": dtype %s cannot be a weight (F32, F16, BF16 or a GGUF quantisation)",
+                        m->path, name, lrp_dtype_name(t->dtype));
+    }
     if (lrp_weight_check(w) != 0) {
         memset(w, 0, sizeof *w);
         if (transposed)

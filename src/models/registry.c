@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const lrp_family lrp_family_llama;
+extern const lrp_family lrp_family_llama, lrp_family_gpt2, lrp_family_bert;
 
 static const lrp_family *const families[] = {
     &lrp_family_llama,
+    &lrp_family_gpt2,
+    &lrp_family_bert,
 };
 
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))

@@ -124,7 +124,7 @@ lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int 
         if (iv[k].layer != layer) continue;
         int j = iv[k].neuron;
         if (j < 0 || j >= x->cols)
-            return lrp_graph_fail(g, "--set %d:%d: layer %d has %d neurons (0..%d)", layer, j, layer, x->cols, x->cols - 1);
+            return lrp_graph_fail(g, "intervention %d:%d: layer %d has %d neurons (0..%d)", layer, j, layer, x->cols, x->cols - 1);
         for (int t = 0; t < x->rows; t++) {
             float *p = y->x + (size_t)t * x->cols + j;
             switch (iv[k].kind) {

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "render/render.h"
 
@@ -182,4 +183,56 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     fputs(", \"backward\": ", f);
     lrp_json_number(f, e->seconds_backward);
     fputs("}}\n", f);
+}
+
+// ---- jansson values ----
+
+json_t *lrp_jv_text(const char *str) {
+    const unsigned char *s = (const unsigned char *)(str ? str : "");
+    size_t n = strlen((const char *)s), k = 0;
+    char *clean = malloc(3 * n + 1);   // every invalid byte becomes the three bytes of U+FFFD
+    if (!clean) return NULL;
+    while (*s) {
+        int len = utf8_len(s);
+        if (len == 0) {
+            memcpy(clean + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            s++;
+        } else {
+            memcpy(clean + k, s, (size_t)len);
+            k += (size_t)len;
+            s += len;
+        }
+    }
+    json_t *v = json_stringn(clean, k);
+    free(clean);
+    return v;
+}
+
+json_t *lrp_jv_number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+json_t *lrp_jv_int_array(const int *v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+json_t *lrp_jv_float_array(const float *v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) json_array_append_new(a, lrp_jv_number(v[i]));
+    return a;
+}
+
+json_t *lrp_jv_double_array(const double *v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) json_array_append_new(a, lrp_jv_number(v[i]));
+    return a;
+}
+
+int lrp_jv_dump(FILE *f, json_t *v, int float_precision) {
+    if (!v) return -1;
+    int rc = json_dumpf(v, f, float_precision ? JSON_REAL_PRECISION(9) : JSON_REAL_PRECISION(17));
+    json_decref(v);
+    if (rc == 0 && fputc('\n', f) == EOF) rc = -1;
+    return rc;
 }

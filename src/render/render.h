@@ -1,9 +1,12 @@
-// Presenting an explanation: JSON (SPEC §8), plain text for people (coloured on a terminal), HTML.
+// Presenting results: an explanation as JSON (SPEC §8, json.c), plain text for people (coloured on a
+// terminal, text.c) or HTML (html.c); an evaluation report as a table, JSON or an SVG plot (eval.c).
 #ifndef LRP_RENDER_H
 #define LRP_RENDER_H
 
+#include <jansson.h>
 #include <stdio.h>
 
+#include "evaluate/runner.h"
 #include "explain/explain.h"
 
 typedef struct lrp_render_ctx {
@@ -12,6 +15,7 @@ typedef struct lrp_render_ctx {
     char *target_token;            // display string of the target, or NULL
     char *top_tokens[LRP_TOP_K];   // display strings of the top predictions, or NULL
     int all_logits;                // include every logit at the explained position
+    char *const *labels;           // classifiers: [n_out] class names, or NULL
 } lrp_render_ctx;
 
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
@@ -23,5 +27,31 @@ void lrp_json_string(FILE *f, const char *s);      // quoted, escaped; invalid U
 void lrp_json_number(FILE *f, double v);           // shortest round-trip for floats; NaN/inf -> null
 void lrp_json_float_array(FILE *f, const float *v, int n);
 void lrp_json_int_array(FILE *f, const int *v, int n);
+
+// jansson values for the JSON that commands build: text with invalid UTF-8 bytes as U+FFFD, numbers
+// with NaN/inf as null, arrays. Each returns a new reference (NULL only when out of memory).
+json_t *lrp_jv_text(const char *s);
+json_t *lrp_jv_number(double v);
+json_t *lrp_jv_int_array(const int *v, int n);
+json_t *lrp_jv_float_array(const float *v, int n);
+json_t *lrp_jv_double_array(const double *v, int n);
+// Writes v and a newline, then releases v. float_precision: write reals with 9 significant digits (every
+// value is a float), else 17. Returns 0, or -1 when v is NULL (out of memory) or the write fails.
+int lrp_jv_dump(FILE *f, json_t *v, int float_precision);
+
+// ---- an evaluation report ----
+
+typedef struct lrp_eval_render_ctx {
+    const char *model_path, *family, *data_path, *span_field;
+    unsigned long long seed;
+    char **target_names;           // [report->n_records] display strings of each record's target, or NULL
+} lrp_eval_render_ctx;
+
+// A table of the per-method means (ΔA with its 95% CI, paired differences against the first method).
+void lrp_render_eval_text(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx);
+// Every number, per record and the mean curves; returns 0, or -1 when out of memory or the write fails.
+int lrp_render_eval_json(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx);
+// Mean MoRF (solid) and LeRF (dashed) curves per method, as SVG.
+void lrp_render_eval_plot(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx);
 
 #endif

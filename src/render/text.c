@@ -1,4 +1,7 @@
+// The explanation for people: a header, the tokens coloured by relevance on a terminal, a table of
+// per-token relevance with bars, the top predictions (classifiers: every class's probability).
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "render/render.h"
@@ -34,7 +37,8 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, "start: MLP neuron %d of layer %d at position %d, activation %.6g\n", e->latent_start[2],
                 e->latent_start[0], e->latent_start[1], e->start_value);
     } else {
-        fprintf(f, "explaining position %d: target %d", e->position, e->target);
+        if (e->task == LRP_TASK_CLASSIFIER) fprintf(f, "explaining class %d", e->target);
+        else fprintf(f, "explaining position %d: target %d", e->position, e->target);
         if (ctx->target_token) {
             fputs(" \"", f);
             put_visible(f, ctx->target_token);
@@ -74,7 +78,23 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         for (int i = 0; i < bar; i++) fputs(e->relevance[t] >= 0 ? "+" : "-", f);
         fputc('\n', f);
     }
-    if (e->latent_start[0] < 0) {
+    if (e->latent_start[0] < 0 && e->task == LRP_TASK_CLASSIFIER) {
+        // every class, in the model's order: a classifier has few
+        double mx = -INFINITY, z = 0;
+        for (int i = 0; i < e->n_out; i++) mx = e->logits[i] > mx ? e->logits[i] : mx;
+        for (int i = 0; i < e->n_out; i++) z += exp((double)e->logits[i] - mx);
+        fputs("class probabilities:", f);
+        for (int i = 0; i < e->n_out; i++) {
+            fprintf(f, "%s %d", i ? "," : "", i);
+            if (ctx->labels && ctx->labels[i]) {
+                fputs(" \"", f);
+                put_visible(f, ctx->labels[i]);
+                fputc('"', f);
+            }
+            fprintf(f, " (p %.3f, logit %.4g)", exp((double)e->logits[i] - mx) / z, e->logits[i]);
+        }
+        fputc('\n', f);
+    } else if (e->latent_start[0] < 0) {
         fputs("top predictions:", f);
         for (int i = 0; i < e->n_top; i++) {
             fprintf(f, "%s %d", i ? "," : "", e->top[i].id);
@@ -97,65 +117,15 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     }
     if (e->latent_relevance) {
         fprintf(f, "most relevant MLP neurons of layer %d:\n", e->latent_layer);
-        int shown[10];
-        int k = e->n_latent < 10 ? e->n_latent : 10;
+        int shown[10], k = e->n_latent < 10 ? e->n_latent : 10;
+        float *mag = malloc((size_t)e->n_latent * sizeof *mag);
+        if (!mag) k = 0;
+        for (int i = 0; mag && i < e->n_latent; i++) mag[i] = fabsf(e->latent_relevance[i]);
+        if (mag) lrp_rank_top(mag, e->n_latent, k, shown);
+        free(mag);
         for (int r = 0; r < k; r++) {
-            int best = -1;
-            for (int i = 0; i < e->n_latent; i++) {
-                int taken = 0;
-                for (int s = 0; s < r; s++) taken |= shown[s] == i;
-                if (!taken && (best < 0 || fabsf(e->latent_relevance[i]) > fabsf(e->latent_relevance[best]))) best = i;
-            }
-            shown[r] = best;
+            int best = shown[r];
             fprintf(f, "  neuron %6d  %.6g\n", best, e->latent_relevance[best]);
         }
     }
-}
-
-static void html_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\n': fputs("&#9166;<br>", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
-void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
-    float m = max_abs(e->relevance, e->T);
-    if (m == 0) m = 1;
-    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp explanation</title>\n"
-          "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-          ".t{white-space:pre-wrap;font-family:monospace;font-size:1.1em;line-height:1.8}"
-          ".t span{border-radius:3px;padding:1px 0}</style></head><body>\n",
-          f);
-    fprintf(f, "<h1>%s</h1>\n<p>", lrp_method_name(e->method));
-    if (e->latent_start[0] >= 0) {
-        fprintf(f, "Start: MLP neuron %d of layer %d at position %d (activation %.6g).", e->latent_start[2],
-                e->latent_start[0], e->latent_start[1], e->start_value);
-    } else {
-        fprintf(f, "Explaining position %d: target %d ", e->position, e->target);
-        if (ctx->target_token) {
-            fputs("&ldquo;", f);
-            html_escape(f, ctx->target_token);
-            fputs("&rdquo; ", f);
-        }
-        fprintf(f, "(logit %.6g, start value %.6g).", e->target_logit, e->start_value);
-    }
-    fputs(" Red: supports the prediction; blue: speaks against it.</p>\n<div class=\"t\">", f);
-    for (int t = 0; t < e->T; t++) {
-        float r = e->relevance[t] / m;
-        int a = (int)(fminf(fabsf(r), 1.0f) * 200.0f);
-        if (r >= 0) fprintf(f, "<span style=\"background:rgb(255,%d,%d)\"", 255 - a, 255 - a);
-        else fprintf(f, "<span style=\"background:rgb(%d,%d,255)\"", 255 - a, 255 - a);
-        fprintf(f, " title=\"pos %d, id %d, relevance %.6g\">", t, e->ids[t], e->relevance[t]);
-        if (ctx->tokens) html_escape(f, ctx->tokens[t]);
-        else fprintf(f, "[%d]", e->ids[t]);
-        fputs("</span>", f);
-    }
-    fputs("</div>\n</body></html>\n", f);
 }

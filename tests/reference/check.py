@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Compares `attnlrp explain` against the independent float64 PyTorch reference.
 
-    check.py --bin build/attnlrp [--keep DIR] [--only NAME[,NAME]] [--no-engine] [-v]
+    check.py --bin build/attnlrp [--keep DIR] [--only NAME[,NAME]] [--families TYPE[,TYPE]]
+             [--no-engine] [-v]
 
 1. Self-checks of the reference against closed forms (no engine involved): the forward pass against
    the golden logits published for TinyStories-656K; cplrp conserves (sum R = start value) on every
@@ -13,6 +14,15 @@
    and the options --target-id/--position/--contrast/--latent-start/--latent-layer/--layers: runs
    `BIN explain --model DIR --ids ... --format json --all-logits [options]` and compares logits,
    target_logit, start_value, relevance, relevance_sum, residual_relevance and latent_relevance.
+
+3. GPT-2, BERT, RoBERTa and DistilBERT (LayerNorm families): cplrp conserves over word + position +
+   token-type relevance on zero-bias checkpoints, attnlrp does not; gradxinput equals central finite
+   differences along each embedding input; the gradient norms equal finite-difference gradients; the
+   blocks equal torch.nn.TransformerEncoderLayer's; a padded tail (attention mask 0) gets exactly zero
+   relevance and changes neither logits nor relevance; RoBERTa's position ids skip pad ids. Engine
+   comparisons as in 2, plus random token types (BERT) and a padded tail, and the fields
+   relevance_positions, relevance_token_types and relevance_cls. `--families gpt2,bert,roberta,distilbert`
+   or `--families llama,mistral,qwen2,qwen3` restricts the run to those model types.
 
 Prints one line per failing comparison (with the worst element) and ends with `N passed, N failed`.
 """
@@ -32,6 +42,7 @@ import torch
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import gguf_twin  # noqa: E402
 import make_checkpoint  # noqa: E402
 import reference as ref  # noqa: E402
 
@@ -39,7 +50,14 @@ TINYSTORIES = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "m
 TINYSTORIES_IDS = [1, 80, 147, 201, 282, 57]
 
 # Configurations whose biases are nonzero: cplrp does not conserve there.
-WITH_BIAS = {"llama_bias", "qwen2_bias"}
+WITH_BIAS = {"llama_bias", "qwen2_bias", "gpt2_bias", "bert_cls_bias"}
+
+# LayerNorm-family configurations whose gradient norms are checked against finite differences
+# (with these token types).
+GRADIENT_FD = {"gpt2_bias": None, "bert_cls_bias": [0, 0, 1, 1, 1, 0, 1], "distilbert_mlm": None}
+
+# GPT-2 configurations whose GGUF twin (tests/reference/gguf_twin.py) must explain exactly alike.
+GGUF_TWINS = {"gpt2", "gpt2_bias"}
 
 REL_TOL = 1e-4       # engine vs reference, relative to the largest magnitude of the compared field
 LOGIT_ABS = 1e-5
@@ -179,6 +197,295 @@ def gradient_fd_check(t, name, ck, ids):
 
 
 # ----------------------------------------------------------------------------------------------
+# LayerNorm families (GPT-2, BERT, RoBERTa, DistilBERT)
+
+LN_FIELDS = ("relevance", "relevance_positions", "relevance_token_types")
+
+
+def ln_kind(ck):
+    return ck.cfg.kind
+
+
+def ln_sequences(ck, name):
+    """Ids of length 1, 7, 33; RoBERTa's 33 carries its pad id mid-sequence (position padding_idx)."""
+    seqs = sequences(ck.cfg.vocab, name)
+    if ck.cfg.family == "roberta":
+        seqs[33][10] = ck.cfg.pad
+    return seqs
+
+
+def ln_variants(ck, name, seqs):
+    """(tag, ids, extra kwargs): plain sequences, random token types (BERT), a padded tail of 3."""
+    c = ck.cfg
+    out = [(f"len={n}", ids, {}) for n, ids in seqs.items()]
+    if c.family == "gpt2":
+        return out
+    rng = np.random.default_rng(zlib.crc32(("types:" + name).encode()))
+    if c.type_vocab > 1:
+        types = [int(v) for v in rng.integers(0, c.type_vocab, 33)]
+        out.append(("len=33 types", seqs[33], {"token_types": types}))
+    padded = seqs[33][:30] + [c.pad] * 3
+    out.append(("len=33 padded", padded, {"attention_mask": [1] * 30 + [0] * 3}))
+    return out
+
+
+def ln_position(ck, n):
+    """The explained position for a sequence of length n (None for classifiers)."""
+    if ck.cfg.kind == "cls":
+        return None
+    return min(n - 1, 5 if ck.cfg.kind == "mlm" else n - 1)
+
+
+def ln_total(out):
+    return sum(sum(out.get(f, [])) for f in LN_FIELDS)
+
+
+def ln_fd_relevance(ck, ids, field, h=1e-5, **start):
+    """Central differences of the start scalar when one token's row of one embedding input (word,
+    position or token type) is scaled by (1 +- h): the gradient x input of that row."""
+    word, pos, types = ref.ln_inputs(ck, ids, start.get("token_types") or [0] * len(ids))
+    k = LN_FIELDS.index(field)
+    rel = []
+    for i in range(len(ids)):
+        vals = []
+        for s in (1 + h, 1 - h):
+            inputs = [word.clone(), pos.clone(), None if types is None else types.clone()]
+            inputs[k][i] *= s
+            vals.append(ref.ln_start_value_at(ck, ids, *inputs, **start))
+        rel.append((vals[0] - vals[1]) / (2 * h))
+    return np.array(rel)
+
+
+def ln_fd_gradient_norm(ck, ids, field, **start):
+    word, pos, types = ref.ln_inputs(ck, ids, start.get("token_types") or [0] * len(ids))
+    k = LN_FIELDS.index(field)
+    h = 1e-5
+    g = np.zeros(tuple(word.shape))
+    for i in range(word.shape[0]):
+        for d in range(word.shape[1]):
+            vals = []
+            for s in (h, -h):
+                inputs = [word.clone(), pos.clone(), None if types is None else types.clone()]
+                inputs[k][i, d] += s
+                vals.append(ref.ln_start_value_at(ck, ids, *inputs, **start))
+            g[i, d] = (vals[0] - vals[1]) / (2 * h)
+    return np.linalg.norm(g, axis=1)
+
+
+def torch_layers_forward(ck, ids, token_types=None, attention_mask=None):
+    """The blocks run by torch.nn.TransformerEncoderLayer (post-norm for BERT, norm_first for GPT-2),
+    an implementation independent of reference.py's; returns the last block's output."""
+    c = ck.cfg
+    T = len(ids)
+    word, pos, types = ref.ln_inputs(ck, ids, token_types or [0] * T)
+    x = word + pos + (types if types is not None else 0)
+    if ck.emb_ln is not None:
+        x = torch.nn.functional.layer_norm(x, (c.hidden,), ck.emb_ln[0], ck.emb_ln[1], c.eps)
+    if c.act == "gelu_new":
+        act = lambda v: torch.nn.functional.gelu(v, approximate="tanh")  # noqa: E731
+    else:
+        act = torch.nn.functional.gelu
+    real = torch.tensor([bool(v) for v in (attention_mask or [1] * T)])
+    causal = torch.triu(torch.ones(T, T, dtype=torch.bool), 1) if c.causal else None
+    x = x[None]
+    for b in ck.blocks:
+        layer = torch.nn.TransformerEncoderLayer(c.hidden, c.heads, c.inter, dropout=0.0, activation=act,
+                                                 layer_norm_eps=c.eps, batch_first=True,
+                                                 norm_first=c.prenorm).double()
+        layer.train()  # no dropout (p = 0); keeps the plain, non-fused path
+        with torch.no_grad():
+            layer.self_attn.in_proj_weight.copy_(torch.cat([b[n][0] for n in ("q", "k", "v")]))
+            layer.self_attn.in_proj_bias.copy_(torch.cat([b[n][1] for n in ("q", "k", "v")]))
+            for mod, key in ((layer.self_attn.out_proj, "o"), (layer.linear1, "fc1"), (layer.linear2, "fc2"),
+                             (layer.norm1, "ln1"), (layer.norm2, "ln2")):
+                mod.weight.copy_(b[key][0])
+                mod.bias.copy_(b[key][1])
+            x = layer(x, src_mask=causal, src_key_padding_mask=~real[None])
+    return x[0]
+
+
+def ln_self_checks(t, name, ck, seqs):
+    c = ck.cfg
+    zero_bias = name not in WITH_BIAS
+    L = c.layers - 1
+    ratios = []
+    for tag, ids, extra0 in ln_variants(ck, name, seqs):
+        n = len(ids)
+        P = ln_position(ck, n)
+        base = dict(extra0, position=P)
+        runner_up = ref.explain(ck, ids, "gradxinput", **base)["top"][1]["id"]
+        for extra in ({}, {"contrast": runner_up}, {"latent_start": (L, min(n - 1, 3), 5)}):
+            what = f"{tag} {'/'.join(extra) or 'logit'}"
+            kw = dict(base, **extra)
+            cp = ref.explain(ck, ids, "cplrp", layers=True, **kw)
+            at = ref.explain(ck, ids, "attnlrp", layers=True, **kw)
+            y = cp["start_value"]
+            if zero_bias:
+                err = abs(cp["relevance_sum"] - y)
+                err2 = abs(ln_total(cp) - cp["relevance_sum"])
+                # + 1e-10: the identity rule's x/(x + 1e-10) moves up to 1e-10 (times the incoming
+                # gradient) off a tiny latent start (gelu of an input near 0)
+                t.ok(err <= 1e-8 * abs(y) + 1e-10 and err2 <= 1e-12 * max(1.0, abs(y)),
+                     f"reference {name} {what}: cplrp conserves over word+position+type, "
+                     f"|sum R - start| = {err:.2e}, start {y:.6g}")
+            if "latent_start" not in extra:
+                ratios.append(at["relevance_sum"] / at["start_value"])
+                for m, o in (("cplrp", cp), ("attnlrp", at)):
+                    last = sum(o["residual_relevance"][-1])
+                    if zero_bias:
+                        err = abs(last - o["start_value"])
+                        t.ok(err <= 1e-9 * max(1.0, abs(o["start_value"])),
+                             f"reference {name} {what}: {m} last residual relevance sums to start, err {err:.2e}")
+            if c.family != "gpt2":
+                want = sum(cp[f][0] for f in LN_FIELDS if f in cp)
+                t.ok(abs(cp["relevance_cls"] - want) <= 1e-12 * max(1.0, abs(want)),
+                     f"reference {name} {what}: relevance_cls is the total at token 0")
+    if zero_bias:
+        worst = max(abs(r - 1) for r in ratios)
+        t.ok(worst > 1e-2, f"reference {name}: attnlrp does not conserve, sum R / start = "
+                           + " ".join(f"{r:.3f}" for r in ratios))
+
+    # gradxinput against finite differences along every embedding input.
+    ids = seqs[7]
+    extra0 = {}
+    if c.type_vocab > 1:
+        extra0["token_types"] = [0, 0, 0, 1, 1, 1, 1]  # a pair
+    P = ln_position(ck, 7)
+    P4 = None if c.kind == "cls" else 4
+    foil = ref.explain(ck, ids, "gradxinput", position=P4, **extra0)["top"][2]["id"]
+    fields = [f for f in LN_FIELDS if f != "relevance_token_types" or c.type_vocab]
+    for extra in ({"position": P}, {"position": P4, "contrast": foil}, {"latent_start": (0, 5, 7), "position": P}):
+        kw = dict(extra0, **extra)
+        out = ref.explain(ck, ids, "gradxinput", **kw)
+        start = dict(kw)
+        if "latent_start" not in extra:
+            start["target"] = out["target"]
+        for field in fields:
+            fd = ln_fd_relevance(ck, ids, field, **start)
+            r = np.array(out[field])
+            err = np.max(np.abs(fd - r))
+            t.ok(err <= 1e-6 * max(np.max(np.abs(r)), 1e-3),
+                 f"reference {name} gradxinput {'/'.join(k for k in extra if k != 'position') or 'logit'} "
+                 f"{field}: vs finite differences, max err {err:.2e}")
+
+    # A latent start at layer L: its own neuron's readout in layer L is the activation itself.
+    for m in ref.METHODS:
+        out = ref.explain(ck, ids, m, latent_start=(L, 6, 3), latent_layer=L, position=P, **extra0)
+        lr = np.array(out["latent_relevance"])
+        err = max(abs(lr[3] - out["start_value"]), float(np.max(np.abs(np.delete(lr, 3)))))
+        t.ok(err <= 1e-12 * max(1.0, abs(out["start_value"])),
+             f"reference {name} {m}: latent start's own neuron carries the activation, err {err:.2e}")
+
+    # The blocks against torch.nn.TransformerEncoderLayer, with padding for the encoders.
+    for tag, ids2, extra in ln_variants(ck, name, seqs):
+        word, pos, types = ref.ln_inputs(ck, ids2, extra.get("token_types") or [0] * len(ids2))
+        real = torch.tensor([bool(v) for v in extra.get("attention_mask", [1] * len(ids2))])
+        with torch.no_grad():
+            outs, _, _ = ref.ln_forward(ck, word, pos, types, real, "gradxinput")
+            other = torch_layers_forward(ck, ids2, extra.get("token_types"), extra.get("attention_mask"))
+        keep = real.nonzero()[:, 0]
+        err = float((outs[-1] - other)[keep].abs().max())
+        t.ok(err <= 1e-10, f"reference {name} {tag}: last block output vs torch.nn.TransformerEncoderLayer, "
+                           f"max err {err:.2e}")
+
+    if c.family == "gpt2":
+        return
+    # Padding: a padded tail gets exactly zero relevance and changes neither logits nor relevance.
+    ids = seqs[33][:30]
+    padded = ids + [c.pad] * 3
+    mask = [1] * 30 + [0] * 3
+    P = ln_position(ck, 30)
+    for m in ref.METHODS:
+        a = ref.explain(ck, ids, m, position=P, layers=True)
+        b = ref.explain(ck, padded, m, position=P, layers=True, attention_mask=mask)
+        tail = max(abs(v) for f in LN_FIELDS if f in b for v in b[f][30:])
+        tail_res = max(abs(v) for row in b["residual_relevance"] for v in row[30:])
+        dl = max(abs(x - y) for x, y in zip(a["logits"], b["logits"]))
+        dr = max(abs(x - y) for f in LN_FIELDS if f in a for x, y in zip(a[f], b[f][:30]))
+        scale = max(abs(v) for f in LN_FIELDS if f in a for v in a[f])
+        t.ok(tail == 0.0 and tail_res == 0.0 and dl <= 1e-12 and dr <= 1e-10 * scale,
+             f"reference {name} {m}: padded tail relevance {tail:.2e} (residual {tail_res:.2e}), "
+             f"|dlogits| {dl:.2e}, |dR| {dr:.2e} vs the unpadded sequence")
+    if c.family == "roberta":
+        got = ref.position_ids(ck, [0, 5, c.pad, 7, c.pad, 9]).tolist()
+        want = [c.pad + 1, c.pad + 2, c.pad, c.pad + 3, c.pad, c.pad + 4]
+        t.ok(got == want, f"reference {name}: RoBERTa position ids {got} == {want}")
+
+
+def ln_gradient_fd_check(t, name, ck, ids, token_types=None):
+    P = ln_position(ck, len(ids))
+    kw = {"position": P}
+    if token_types:
+        kw["token_types"] = token_types
+    out = ref.explain(ck, ids, "gradient", **kw)
+    for field in LN_FIELDS:
+        if field not in out:
+            continue
+        fd = ln_fd_gradient_norm(ck, ids, field, target=out["target"], **kw)
+        r = np.array(out[field])
+        err = np.max(np.abs(fd - r))
+        t.ok(err <= 1e-6 * np.max(np.abs(r)),
+             f"reference {name} gradient {field}: norm vs finite differences, max err {err:.2e}")
+    total = sum(sum(out[f]) for f in LN_FIELDS if f in out)
+    t.ok(abs(total - out["relevance_sum"]) <= 1e-12 * abs(total),
+         f"reference {name} gradient: relevance_sum is the sum of the per-input norms")
+
+
+def ln_option_sets(ck, name, seqs):
+    """(ids, reference kwargs, engine options) for one LayerNorm-family configuration."""
+    c = ck.cfg
+    if c.kind == "lm":
+        return option_sets(c, seqs)
+    L1 = min(1, c.layers - 1)
+    s1, s7, s33 = seqs[1], seqs[7], seqs[33]
+    sets = []
+    if c.kind == "mlm":
+        target = (s7[2] * 5 + 1) % c.vocab
+        foil = (s33[0] + 7) % c.vocab
+        sets += [
+            (s1, {"position": 0}, ["--position", "0"]),
+            (s7, {"position": 3, "layers": True, "latent_layer": L1},
+             ["--position", "3", "--layers", "--latent-layer", str(L1)]),
+            (s33, {"position": 20, "layers": True, "latent_layer": 0},
+             ["--position", "20", "--layers", "--latent-layer", "0"]),
+            (s7, {"target": target, "position": 3}, ["--target-id", str(target), "--position", "3"]),
+            (s33, {"contrast": foil, "position": 20, "layers": True},
+             ["--contrast", str(foil), "--position", "20", "--layers"]),
+            (s7, {"latent_start": (L1, 4, 9), "latent_layer": L1, "layers": True, "position": 6},
+             ["--latent-start", f"{L1},4,9", "--latent-layer", str(L1), "--layers", "--position", "6"]),
+            (s33, {"latent_start": (0, 30, c.inter - 1), "position": 30},
+             ["--latent-start", f"0,30,{c.inter - 1}", "--position", "30"]),
+        ]
+        pos = {"position": 12}
+        pos_opts = ["--position", "12"]
+    else:
+        N = c.num_labels
+        sets += [
+            (s1, {}, []),
+            (s7, {"layers": True, "latent_layer": L1}, ["--layers", "--latent-layer", str(L1)]),
+            (s33, {"layers": True, "latent_layer": 0}, ["--layers", "--latent-layer", "0"]),
+            (s7, {"target": 0}, ["--target-id", "0"]),
+            (s33, {"target": N - 1, "contrast": 0, "layers": True},
+             ["--target-id", str(N - 1), "--contrast", "0", "--layers"]),
+            (s7, {"latent_start": (L1, 4, 9), "latent_layer": L1, "layers": True},
+             ["--latent-start", f"{L1},4,9", "--latent-layer", str(L1), "--layers"]),
+            (s33, {"latent_start": (0, 30, c.inter - 1)}, ["--latent-start", f"0,30,{c.inter - 1}"]),
+        ]
+        pos, pos_opts = {}, []
+    for _, ids, extra in ln_variants(ck, name, seqs)[3:]:
+        opts = list(pos_opts) + ["--layers", "--latent-layer", str(L1)]
+        kw = dict(pos, layers=True, latent_layer=L1, **extra)
+        if "token_types" in extra:
+            opts += ["--token-type-ids", ",".join(map(str, extra["token_types"]))]
+        if "attention_mask" in extra:
+            opts += ["--attention-mask", ",".join(map(str, extra["attention_mask"]))]
+        sets.append((ids, kw, opts))
+        sets.append((ids, dict(kw, contrast=1 if c.kind == "cls" else 4),
+                     opts + ["--contrast", "1" if c.kind == "cls" else "4"]))
+    return sets
+
+
+# ----------------------------------------------------------------------------------------------
 # Engine comparison
 
 class EngineGone(Exception):
@@ -229,6 +536,8 @@ def compare(t, what, eng, want, latent):
     lmax = max(abs(v) for v in want["logits"])
     ltol_scale = lmax
     for key in ("method", "family", "ids", "position"):
+        if key not in want:  # classifiers have no position
+            continue
         t.ok(eng.get(key) == want[key], f"{what} field={key}: engine={eng.get(key)!r} ref={want[key]!r}")
     if not latent:
         tgt = eng.get("target")
@@ -262,8 +571,14 @@ def compare(t, what, eng, want, latent):
     rel = want["relevance"]
     rscale = max(max(abs(v) for v in rel), 1e-30)
     compare_array(t, what, "relevance", eng.get("relevance"), rel, rscale)
+    inputs = [f for f in LN_FIELDS if f in want]
+    for field in inputs[1:]:
+        compare_array(t, what, field, eng.get(field), want[field], max(max(abs(v) for v in want[field]), 1e-30))
+    if "relevance_cls" in want:
+        compare_array(t, what, "relevance_cls", eng.get("relevance_cls"), want["relevance_cls"],
+                      max(max(abs(want[f][0]) for f in inputs), abs(want["relevance_cls"]), 1e-30))
     compare_array(t, what, "relevance_sum", eng.get("relevance_sum"), want["relevance_sum"],
-                  max(sum(abs(v) for v in rel), 1e-30))
+                  max(sum(abs(v) for f in inputs for v in want[f]), 1e-30))
     for field in ("residual_relevance", "latent_relevance"):
         if field in want:
             w = np.array(want[field])
@@ -292,7 +607,8 @@ def option_sets(c, seqs):
 
 
 def engine_checks(t, binary, name, ck, model_dir, seqs):
-    for ids, kw, opts in option_sets(ck.cfg, seqs):
+    sets = ln_option_sets(ck, name, seqs) if isinstance(ck, ref.LNCheckpoint) else option_sets(ck.cfg, seqs)
+    for ids, kw, opts in sets:
         for m in ref.METHODS:
             what = f"config={name} method={m} len={len(ids)} opts=[{' '.join(opts)}]"
             want = ref.explain(ck, ids, m, **kw)
@@ -300,6 +616,39 @@ def engine_checks(t, binary, name, ck, model_dir, seqs):
             if not t.ok(eng is not None, f"{what}: engine failed: {err}"):
                 continue
             compare(t, what, eng, want, "latent_start" in kw)
+            if m == "cplrp" and name not in WITH_BIAS:  # SPEC 2: CP-LRP conserves with zero biases
+                total = eng.get("relevance_sum", float("nan"))
+                scale = abs(eng["start_value"]) + sum(abs(v) for f in LN_FIELDS
+                                                      for v in (eng.get(f) or []) if isinstance(eng.get(f), list))
+                t.ok(abs(total - eng["start_value"]) <= 1e-5 * scale,
+                     f"{what}: engine conserves: relevance_sum {total} vs start_value {eng['start_value']}")
+            if "attention_mask" in kw:  # SPEC 2: masked entries get exactly zero
+                pads = [i for i, v in enumerate(kw["attention_mask"]) if not v]
+                vals = [eng.get(f)[i] for f in LN_FIELDS if isinstance(eng.get(f), list)
+                        and len(eng.get(f)) == len(ids) for i in pads]
+                t.ok(vals and all(v == 0 for v in vals),
+                     f"{what}: padded tokens' relevance exactly zero: {vals}")
+
+
+def gguf_twin_checks(t, binary, name, ck, model_dir, seqs):
+    """The GGUF twin of a GPT-2 checkpoint (tensors renamed, Conv1D transposed) explains the same way."""
+    path = model_dir + ".gguf"
+    gguf_twin.convert(model_dir, path)
+    for ids, _, opts in ln_option_sets(ck, name, seqs):
+        for m in ref.METHODS:
+            what = f"gguf twin of {name} method={m} len={len(ids)} opts=[{' '.join(opts)}]"
+            hf, err1 = run_engine(binary, model_dir, ids, m, opts)
+            gg, err2 = run_engine(binary, path, ids, m, opts)
+            if not t.ok(hf is not None and gg is not None, f"{what}: engine failed: {err1 or err2}"):
+                continue
+            for field, v in hf.items():
+                if field in ("seconds", "top") or not isinstance(v, (list, float, int)) or isinstance(v, bool):
+                    continue
+                a = np.array(v, dtype=np.float64).ravel()
+                b = np.array(gg.get(field, []), dtype=np.float64).ravel()
+                scale = max(1.0, float(np.max(np.abs(a)))) if a.size else 1.0
+                t.ok(a.shape == b.shape and (a.size == 0 or float(np.max(np.abs(a - b))) <= 1e-5 * scale),
+                     f"{what} field={field}: HF {a[:4]} vs GGUF {b[:4]}")
 
 
 def engine_usable(binary):
@@ -313,6 +662,8 @@ def main():
     ap.add_argument("--bin", default="build/attnlrp")
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     ap.add_argument("--only", help="comma-separated configuration names")
+    ap.add_argument("--families", help="comma-separated model_type values (llama, mistral, qwen2, qwen3, "
+                                       "gpt2, bert, roberta, distilbert): only their configurations")
     ap.add_argument("--no-engine", action="store_true", help="self-checks of the reference only")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
@@ -320,6 +671,10 @@ def main():
     torch.set_num_threads(1)
     t = Tally(a.verbose)
     names = a.only.split(",") if a.only else list(make_checkpoint.CONFIGS)
+    if a.families:
+        wanted = set(a.families.split(","))
+        names = [n for n in names if n not in make_checkpoint.CONFIGS
+                 or make_checkpoint.CONFIGS[n][0]["model_type"] in wanted]
     root = a.keep or tempfile.mkdtemp(prefix="attnlrp-ref-")
     t0 = time.time()
     binary = None
@@ -344,13 +699,21 @@ def main():
                 continue
             model_dir = os.path.join(root, name)
             make_checkpoint.write_checkpoint(model_dir, name)
-            ck = ref.Checkpoint(model_dir)
-            seqs = sequences(ck.cfg.vocab, name)
-            self_checks(t, name, ck, seqs)
-            if name == "llama_mha":
-                gradient_fd_check(t, name, ck, seqs[7])
+            ck = ref.open_checkpoint(model_dir)
+            if isinstance(ck, ref.LNCheckpoint):
+                seqs = ln_sequences(ck, name)
+                ln_self_checks(t, name, ck, seqs)
+                if name in GRADIENT_FD:
+                    ln_gradient_fd_check(t, name, ck, seqs[7], GRADIENT_FD[name])
+            else:
+                seqs = sequences(ck.cfg.vocab, name)
+                self_checks(t, name, ck, seqs)
+                if name == "llama_mha":
+                    gradient_fd_check(t, name, ck, seqs[7])
             if binary:
                 engine_checks(t, binary, name, ck, model_dir, seqs)
+                if name in GGUF_TWINS:
+                    gguf_twin_checks(t, binary, name, ck, model_dir, seqs)
     except EngineGone as e:
         t.ok(False, f"engine: {e}; remaining engine comparisons not run")
     finally:

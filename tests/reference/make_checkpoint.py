@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Writes tiny random LLaMA-family checkpoints in exact Hugging Face layout.
+"""Writes tiny random checkpoints in exact Hugging Face layout: LLaMA family, GPT-2, BERT, RoBERTa, DistilBERT.
 
     make_checkpoint.py OUTDIR [NAME ...]     # one subdirectory per configuration (default: all)
 
 Each checkpoint is config.json plus model.safetensors (or two shards and model.safetensors.index.json),
 weights F32 unless the configuration asks for F16/BF16. Biases are zero unless the configuration names
 nonzero ones. Weights are scaled so that logits are O(1). Deterministic per configuration name.
+GPT-2/BERT-family files also carry the buffers real ones do (attn.bias masks, an I64 position_ids);
+readers must ignore them.
 """
 import json
 import os
@@ -108,7 +110,77 @@ CONFIGS = {
 }
 
 
+# ----------------------------------------------------------------------------------------------
+# GPT-2 and the BERT family. Options: bias ("zero" or "random": every Linear/Conv1D bias and every
+# LayerNorm beta), prefix (the body's tensor-name prefix), buffers (write the mask/position buffers),
+# ln_names ("weight" or "gamma": old BERT LayerNorm names), decoder (store the tied MLM decoder weight).
+
+GPT2_BASE = {
+    "activation_function": "gelu_new", "attn_pdrop": 0.1, "embd_pdrop": 0.1, "resid_pdrop": 0.1,
+    "initializer_range": 0.02, "layer_norm_epsilon": 1e-5, "scale_attn_weights": True,
+    "reorder_and_upcast_attn": False, "scale_attn_by_inverse_layer_idx": False,
+    "summary_type": "cls_index", "summary_use_proj": True, "summary_activation": None,
+    "summary_proj_to_labels": True, "summary_first_dropout": 0.1, "tie_word_embeddings": True,
+    "torch_dtype": "float32", "transformers_version": "4.46.0", "use_cache": True,
+}
+LABELS = {"id2label": {"0": "negative", "1": "neutral", "2": "positive"},
+          "label2id": {"negative": 0, "neutral": 1, "positive": 2}}
+BERT_BASE = {
+    "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+    "initializer_range": 0.02, "layer_norm_eps": 1e-12, "type_vocab_size": 2, "pad_token_id": 0,
+    "position_embedding_type": "absolute", "classifier_dropout": None, "torch_dtype": "float32",
+    "transformers_version": "4.46.0", "use_cache": True,
+}
+ROBERTA_BASE = dict(BERT_BASE, layer_norm_eps=1e-5, type_vocab_size=1, pad_token_id=1, bos_token_id=0,
+                    eos_token_id=2)
+DISTILBERT_BASE = {
+    "activation": "gelu", "attention_dropout": 0.1, "dropout": 0.1, "initializer_range": 0.02,
+    "qa_dropout": 0.1, "seq_classif_dropout": 0.2, "sinusoidal_pos_embds": False, "tie_weights_": True,
+    "pad_token_id": 0, "torch_dtype": "float32", "transformers_version": "4.46.0",
+}
+BASES = {"gpt2": GPT2_BASE, "bert": BERT_BASE, "roberta": ROBERTA_BASE, "distilbert": DISTILBERT_BASE}
+
+CONFIGS.update({
+    "gpt2": (dict(model_type="gpt2", architectures=["GPT2LMHeadModel"], n_embd=32, n_layer=2, n_head=4,
+                  n_positions=64, n_ctx=64, n_inner=None, vocab_size=64, bos_token_id=63, eos_token_id=63),
+             {"bias": "zero", "prefix": "transformer.", "buffers": True}),
+    # Hub/GGUF-converted style: no transformer. prefix, explicit n_inner, a scalar attn.masked_bias.
+    "gpt2_noprefix": (dict(model_type="gpt2", architectures=["GPT2LMHeadModel"], n_embd=24, n_layer=2,
+                           n_head=2, n_positions=48, n_inner=40, vocab_size=57, bos_token_id=56,
+                           eos_token_id=56), {"bias": "zero", "prefix": "", "buffers": True}),
+    "gpt2_bias": (dict(model_type="gpt2", architectures=["GPT2LMHeadModel"], n_embd=32, n_layer=2, n_head=4,
+                       n_positions=48, n_inner=None, vocab_size=70, layer_norm_epsilon=1e-6,
+                       bos_token_id=69, eos_token_id=69), {"bias": "random", "prefix": "transformer."}),
+    "bert_cls": (dict(model_type="bert", architectures=["BertForSequenceClassification"], hidden_size=32,
+                      num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=60,
+                      max_position_embeddings=48, **LABELS), {"bias": "zero"}),
+    "bert_cls_bias": (dict(model_type="bert", architectures=["BertForSequenceClassification"], hidden_size=24,
+                           num_hidden_layers=2, num_attention_heads=3, intermediate_size=48, vocab_size=50,
+                           max_position_embeddings=40, **LABELS), {"bias": "random", "buffers": True}),
+    "bert_mlm": (dict(model_type="bert", architectures=["BertForMaskedLM"], hidden_size=32,
+                      num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, vocab_size=72,
+                      max_position_embeddings=48), {"bias": "zero", "decoder": True}),
+    "bert_mlm_gamma": (dict(model_type="bert", architectures=["BertForMaskedLM"], hidden_size=16,
+                            num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, vocab_size=50,
+                            max_position_embeddings=40), {"bias": "zero", "ln_names": "gamma"}),
+    "roberta_cls": (dict(model_type="roberta", architectures=["RobertaForSequenceClassification"],
+                         hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                         vocab_size=64, max_position_embeddings=50, **LABELS), {"bias": "zero"}),
+    "roberta_mlm": (dict(model_type="roberta", architectures=["RobertaForMaskedLM"], hidden_size=24,
+                         num_hidden_layers=2, num_attention_heads=2, intermediate_size=48, vocab_size=66,
+                         max_position_embeddings=50), {"bias": "zero", "buffers": True}),
+    "distilbert_cls": (dict(model_type="distilbert", architectures=["DistilBertForSequenceClassification"],
+                            dim=32, n_layers=2, n_heads=4, hidden_dim=64, vocab_size=60,
+                            max_position_embeddings=48, **LABELS), {"bias": "zero"}),
+    "distilbert_mlm": (dict(model_type="distilbert", architectures=["DistilBertForMaskedLM"], dim=24,
+                            n_layers=2, n_heads=2, hidden_dim=48, vocab_size=55, max_position_embeddings=48),
+                       {"bias": "zero"}),
+})
+
+
 def _encode(arr, dtype):
+    if dtype == "I64":
+        return np.ascontiguousarray(arr, dtype="<i8").tobytes()
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if dtype == "F32":
         return arr.astype("<f4").tobytes()
@@ -127,9 +199,11 @@ def write_safetensors(path, tensors, dtype, metadata=None):
     header = {}
     blobs = []
     offset = 0
-    for name, arr in tensors:
-        raw = _encode(arr, dtype)
-        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
+    for entry in tensors:
+        name, arr = entry[0], entry[1]
+        tdtype = entry[2] if len(entry) > 2 else dtype  # a buffer may carry its own dtype
+        raw = _encode(arr, tdtype)
+        header[name] = {"dtype": tdtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
     if metadata is not None:
@@ -205,16 +279,144 @@ def make_tensors(cfg, opts, rng):
     return t
 
 
+def make_gpt2_tensors(cfg, opts, rng):
+    H, L, V, P = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"], cfg["n_positions"]
+    I = cfg.get("n_inner") or 4 * H
+    pre = opts.get("prefix", "transformer.")
+    random_bias = opts.get("bias") == "random"
+
+    def conv(i, o):  # Conv1D weight: stored [in, out]
+        return rng.standard_normal((i, o)) / np.sqrt(i)
+
+    def vec(n):
+        return 0.3 * rng.standard_normal(n) if random_bias else np.zeros(n)
+
+    def gamma(n):
+        return 1.0 + 0.1 * rng.standard_normal(n)
+
+    t = [(pre + "wte.weight", 0.5 * rng.standard_normal((V, H))),
+         (pre + "wpe.weight", 0.3 * rng.standard_normal((P, H)))]
+    for i in range(L):
+        p = f"{pre}h.{i}."
+        t += [(p + "ln_1.weight", gamma(H)), (p + "ln_1.bias", vec(H))]
+        if opts.get("buffers"):
+            t.append((p + "attn.bias", np.tril(np.ones((P, P))).reshape(1, 1, P, P)))
+            if not pre:
+                t.append((p + "attn.masked_bias", np.array(-1e4)))
+        t += [(p + "attn.c_attn.weight", conv(H, 3 * H)), (p + "attn.c_attn.bias", vec(3 * H)),
+              (p + "attn.c_proj.weight", conv(H, H)), (p + "attn.c_proj.bias", vec(H)),
+              (p + "ln_2.weight", gamma(H)), (p + "ln_2.bias", vec(H)),
+              (p + "mlp.c_fc.weight", conv(H, I)), (p + "mlp.c_fc.bias", vec(I)),
+              (p + "mlp.c_proj.weight", conv(I, H)), (p + "mlp.c_proj.bias", vec(H))]
+    t += [(pre + "ln_f.weight", gamma(H)), (pre + "ln_f.bias", vec(H))]
+    return t
+
+
+def make_encoder_tensors(cfg, opts, rng):
+    """BERT, RoBERTa and DistilBERT bodies and their classification / masked-LM heads."""
+    family = cfg["model_type"]
+    arch = cfg["architectures"][0]
+    distil = family == "distilbert"
+    H = cfg["dim"] if distil else cfg["hidden_size"]
+    L = cfg["n_layers"] if distil else cfg["num_hidden_layers"]
+    I = cfg["hidden_dim"] if distil else cfg["intermediate_size"]
+    V, P = cfg["vocab_size"], cfg["max_position_embeddings"]
+    random_bias = opts.get("bias") == "random"
+    wname, bname = ("gamma", "beta") if opts.get("ln_names") == "gamma" else ("weight", "bias")
+
+    def vec(n):
+        return 0.3 * rng.standard_normal(n) if random_bias else np.zeros(n)
+
+    def lin(name, o, i):
+        return [(name + ".weight", rng.standard_normal((o, i)) / np.sqrt(i)), (name + ".bias", vec(o))]
+
+    def ln(name, n):
+        return [(f"{name}.{wname}", 1.0 + 0.1 * rng.standard_normal(n)), (f"{name}.{bname}", vec(n))]
+
+    pre = family + "."
+    emb = rng.standard_normal((V, H)) / np.sqrt(H)  # also the tied MLM decoder: keep logits O(1)
+    t = [(pre + "embeddings.word_embeddings.weight", emb),
+         (pre + "embeddings.position_embeddings.weight", 0.5 * rng.standard_normal((P, H)))]
+    if not distil:
+        t.append((pre + "embeddings.token_type_embeddings.weight",
+                  0.5 * rng.standard_normal((cfg["type_vocab_size"], H))))
+    t += ln(pre + "embeddings.LayerNorm", H)
+    if opts.get("buffers"):
+        t.append((pre + "embeddings.position_ids", np.arange(P).reshape(1, P), "I64"))
+    for i in range(L):
+        if distil:
+            p = f"{pre}transformer.layer.{i}."
+            t += lin(p + "attention.q_lin", H, H) + lin(p + "attention.k_lin", H, H)
+            t += lin(p + "attention.v_lin", H, H) + lin(p + "attention.out_lin", H, H)
+            t += ln(p + "sa_layer_norm", H) + lin(p + "ffn.lin1", I, H) + lin(p + "ffn.lin2", H, I)
+            t += ln(p + "output_layer_norm", H)
+        else:
+            p = f"{pre}encoder.layer.{i}."
+            t += lin(p + "attention.self.query", H, H) + lin(p + "attention.self.key", H, H)
+            t += lin(p + "attention.self.value", H, H) + lin(p + "attention.output.dense", H, H)
+            t += ln(p + "attention.output.LayerNorm", H)
+            t += lin(p + "intermediate.dense", I, H) + lin(p + "output.dense", H, I)
+            t += ln(p + "output.LayerNorm", H)
+    labels = len(cfg.get("id2label") or {}) or 2
+    if arch.endswith("ForSequenceClassification"):
+        if family == "bert":
+            t += lin(pre + "pooler.dense", H, H) + lin("classifier", labels, H)
+        elif family == "roberta":
+            t += lin("classifier.dense", H, H) + lin("classifier.out_proj", labels, H)
+        else:
+            t += lin("pre_classifier", H, H) + lin("classifier", labels, H)
+    elif arch.endswith("ForMaskedLM"):
+        if family == "bert":
+            t += lin("cls.predictions.transform.dense", H, H) + ln("cls.predictions.transform.LayerNorm", H)
+            if opts.get("decoder"):
+                t.append(("cls.predictions.decoder.weight", emb))
+            t.append(("cls.predictions.bias", vec(V)))
+        elif family == "roberta":
+            t += lin("lm_head.dense", H, H) + ln("lm_head.layer_norm", H)
+            if opts.get("decoder"):
+                t.append(("lm_head.decoder.weight", emb))
+            t.append(("lm_head.bias", vec(V)))
+        else:
+            t += lin("vocab_transform", H, H) + ln("vocab_layer_norm", H)
+            if opts.get("decoder"):
+                t.append(("vocab_projector.weight", emb))
+            t.append(("vocab_projector.bias", vec(V)))
+    else:
+        raise ValueError(arch)
+    return t
+
+
+# Configurations with the real vocabularies of tests/tokenizer/ (GPT-2's 50257 tokens, BERT's 30522), for
+# the command-line tests on text (tests/test_families_cli.sh); not part of the reference comparisons.
+CLI_CONFIGS = {
+    "gpt2_text": (dict(model_type="gpt2", architectures=["GPT2LMHeadModel"], n_embd=16, n_layer=2, n_head=2,
+                       n_positions=128, n_ctx=128, n_inner=None, vocab_size=50257, bos_token_id=50256,
+                       eos_token_id=50256), {"bias": "random", "prefix": "transformer."}),
+    "bert_text_cls": (dict(model_type="bert", architectures=["BertForSequenceClassification"], hidden_size=16,
+                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, vocab_size=30522,
+                           max_position_embeddings=64, **LABELS), {"bias": "random"}),
+    "bert_text_mlm": (dict(model_type="bert", architectures=["BertForMaskedLM"], hidden_size=16,
+                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, vocab_size=30522,
+                           max_position_embeddings=64), {"bias": "random"}),
+}
+
+
 def write_checkpoint(outdir, name):
     """Writes configuration `name` into outdir (created); returns outdir."""
-    fields, opts = CONFIGS[name]
-    cfg = dict(BASE)
+    fields, opts = CONFIGS[name] if name in CONFIGS else CLI_CONFIGS[name]
+    family = fields["model_type"]
+    cfg = dict(BASES.get(family, BASE))
     cfg.update(fields)
     for key in opts.get("drop", []):
         cfg.pop(key, None)
     os.makedirs(outdir, exist_ok=True)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    tensors = make_tensors(cfg, opts, rng)
+    if family == "gpt2":
+        tensors = make_gpt2_tensors(cfg, opts, rng)
+    elif family in BASES:
+        tensors = make_encoder_tensors(cfg, opts, rng)
+    else:
+        tensors = make_tensors(cfg, opts, rng)
     dtype = opts.get("dtype", "F32")
     meta = {"format": "pt"}
     if cfg.get("tie_word_embeddings") and opts.get("tied_storage") == "head":
@@ -230,7 +432,7 @@ def write_checkpoint(outdir, name):
         for k, part in enumerate(parts):
             fname = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
             write_safetensors(os.path.join(outdir, fname), part, dtype, {"format": "pt"})
-            for tname, arr in part:
+            for tname, arr, *_ in part:
                 weight_map[tname] = fname
                 total += arr.size * (4 if dtype == "F32" else 2)
         with open(os.path.join(outdir, "model.safetensors.index.json"), "w") as f:
@@ -243,11 +445,11 @@ def write_checkpoint(outdir, name):
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
-        print("configurations: " + " ".join(CONFIGS))
+        print("configurations: " + " ".join(CONFIGS) + " " + " ".join(CLI_CONFIGS))
         return 0 if argv else 2
     names = argv[1:] or list(CONFIGS)
     for name in names:
-        if name not in CONFIGS:
+        if name not in CONFIGS and name not in CLI_CONFIGS:
             print(f"make_checkpoint.py: unknown configuration {name!r}", file=sys.stderr)
             return 2
         write_checkpoint(os.path.join(argv[0], name), name)

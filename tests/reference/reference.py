@@ -1,15 +1,26 @@
 #!/usr/bin/python3
-"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family checkpoints.
+"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, GPT-2, BERT, RoBERTa
+and DistilBERT checkpoints.
 
-Written from the public definitions only (Hugging Face's LLaMA/Mistral/Qwen2/Qwen3 forward pass and
-the rules of ../../shared/SPEC.md sections 1-3), in the way LXT's efficient implementation works:
+Written from the public definitions only (Hugging Face's LLaMA/Mistral/Qwen2/Qwen3, GPT-2, BERT,
+RoBERTa and DistilBERT forward passes and the rules of ../../shared/SPEC.md sections 1-3), in the way
+LXT's efficient implementation works:
 relevance is gradient x input, where a few ops get a modified backward through a custom autograd
 Function or a detach trick. It shares no code with the C engine and reads safetensors itself.
 
     reference.py --model DIR --ids 1,2,3 [--method M] [--target-id N] [--position P]
                  [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]
+                 [--token-type-ids 0,0,1] [--attention-mask 1,1,0]
 
 prints one JSON object with the fields of SPEC section 8 (logits always included).
+
+LayerNorm families: causal LMs (GPT-2) explain --position (default: the last real token); masked LMs
+need --position, the mask position; classifiers read token 0 and take no --position, --target-id and
+--contrast are class indices. --attention-mask 0 marks padding: masked as a key with -inf (exact zero
+probability). Input relevance is read at each embedding output: `relevance` (word),
+`relevance_positions`, `relevance_token_types` (BERT, RoBERTa); `relevance_cls` (BERT family) is the
+sum of the three at token 0; `relevance_sum` sums every input. With --method gradient every per-token
+field is the L2 norm of that embedding's gradient, and relevance_cls / relevance_sum sum those norms.
 """
 import argparse
 import json
@@ -23,7 +34,9 @@ import torch
 
 METHODS = ("attnlrp", "cplrp", "gradxinput", "gradient")
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3")
+LN_FAMILIES = ("gpt2", "bert", "roberta", "distilbert")
 IDENTITY_EPS = 1e-10
+INT_DTYPES = {"I64": ("<i8", 8), "I32": ("<i4", 4), "U8": ("u1", 1), "BOOL": ("u1", 1), "I8": ("i1", 1)}
 
 
 class ReferenceError(Exception):
@@ -43,6 +56,8 @@ def _decode(raw, dtype, shape, name):
         arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view("<f4")
     elif dtype == "F64":
         arr = np.frombuffer(raw, dtype="<f8")
+    elif dtype in INT_DTYPES:  # buffers (position_ids, masks): kept, never used as weights
+        arr = np.frombuffer(raw, dtype=INT_DTYPES[dtype][0])
     else:
         raise ReferenceError(f"tensor {name}: unsupported dtype {dtype}")
     return arr.astype(np.float64).reshape(shape)
@@ -64,7 +79,7 @@ def read_safetensors(path):
     for name, info in header.items():
         begin, end = info["data_offsets"]
         shape = tuple(info["shape"])
-        size = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}.get(info["dtype"], 0)
+        size = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}.get(info["dtype"]) or INT_DTYPES.get(info["dtype"], (0, 0))[1]
         if not (0 <= begin <= end <= len(data)) or end - begin != size * int(np.prod(shape, dtype=np.int64)):
             raise ReferenceError(f"{path}: tensor {name}: bad data_offsets {begin},{end}")
         tensors[name] = _decode(bytes(data[begin:end]), info["dtype"], shape, name)
@@ -358,13 +373,18 @@ def forward(ck, ids, method):
 
 
 def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None,
-            latent_start=None, latent_layer=None, layers=False):
+            latent_start=None, latent_layer=None, layers=False, token_types=None, attention_mask=None):
     """One explanation as a dict with the JSON fields of SPEC section 8."""
     c = ck.cfg
     if method not in METHODS:
         raise ReferenceError(f"--method: unknown method {method!r}")
     if not ids:
         raise ReferenceError("--ids: empty")
+    if isinstance(ck, LNCheckpoint):
+        return ln_explain(ck, ids, method, target, position, contrast, latent_start, latent_layer, layers,
+                          token_types, attention_mask)
+    if token_types is not None or attention_mask is not None:
+        raise ReferenceError(f"--token-type-ids/--attention-mask: not supported for {c.family}")
     for i in ids:
         if not 0 <= i < c.vocab:
             raise ReferenceError(f"--ids: id {i} out of range [0, {c.vocab})")
@@ -452,6 +472,415 @@ def start_value_at(ck, ids, embeddings, target=None, position=None, contrast=Non
     return float(y)
 
 
+# ----------------------------------------------------------------------------------------------
+# LayerNorm families: GPT-2 (pre-norm, causal LM) and BERT / RoBERTa / DistilBERT (post-norm,
+# bidirectional; sequence classifiers and masked LMs), from Hugging Face's modeling_gpt2.py,
+# modeling_bert.py, modeling_roberta.py and modeling_distilbert.py.
+
+def load_ln_config(raw, path):
+    c = Config()
+    c.raw = raw
+    c.family = f = raw["model_type"]
+    arch = (raw.get("architectures") or [""])[0]
+
+    def need(key):
+        if raw.get(key) is None:
+            raise ReferenceError(f"{path}: field {key} is missing")
+        return raw[key]
+
+    if f == "gpt2":
+        c.hidden, c.layers, c.heads = int(need("n_embd")), int(need("n_layer")), int(need("n_head"))
+        c.inter = int(raw.get("n_inner") or 4 * c.hidden)
+        c.max_pos = int(need("n_positions"))
+        c.eps = float(raw.get("layer_norm_epsilon", 1e-5))
+        c.act = raw.get("activation_function", "gelu_new")
+        c.type_vocab, c.pad, c.prenorm, c.causal = 0, None, True, True
+        if raw.get("scale_attn_weights", True) is not True or raw.get("scale_attn_by_inverse_layer_idx"):
+            raise ReferenceError(f"{path}: only the default GPT-2 attention scaling is supported")
+        c.kind = "lm"
+    elif f in ("bert", "roberta"):
+        c.hidden, c.layers = int(need("hidden_size")), int(need("num_hidden_layers"))
+        c.heads, c.inter = int(need("num_attention_heads")), int(need("intermediate_size"))
+        c.max_pos = int(raw.get("max_position_embeddings", 512))
+        c.eps = float(raw.get("layer_norm_eps", 1e-12))
+        c.act = raw.get("hidden_act", "gelu")
+        c.type_vocab = int(raw.get("type_vocab_size", 2))
+        c.pad = int(raw.get("pad_token_id", 1 if f == "roberta" else 0))
+        c.prenorm, c.causal = False, False
+        if raw.get("position_embedding_type", "absolute") != "absolute":
+            raise ReferenceError(f"{path}: position_embedding_type {raw['position_embedding_type']!r} is not supported")
+    else:  # distilbert
+        c.hidden, c.layers = int(need("dim")), int(need("n_layers"))
+        c.heads, c.inter = int(need("n_heads")), int(need("hidden_dim"))
+        c.max_pos = int(raw.get("max_position_embeddings", 512))
+        c.eps = 1e-12  # hard-coded in modeling_distilbert.py
+        c.act = raw.get("activation", "gelu")
+        c.type_vocab, c.pad, c.prenorm, c.causal = 0, int(raw.get("pad_token_id", 0)), False, False
+        if raw.get("sinusoidal_pos_embds"):
+            raise ReferenceError(f"{path}: sinusoidal_pos_embds is not supported")
+    if f != "gpt2":
+        if arch.endswith("ForSequenceClassification"):
+            c.kind = "cls"
+        elif arch.endswith("ForMaskedLM"):
+            c.kind = "mlm"
+        else:
+            raise ReferenceError(f"{path}: architecture {arch!r} is not supported")
+    c.vocab = int(need("vocab_size"))
+    c.tied = bool(raw.get("tie_word_embeddings", True))
+    id2label = raw.get("id2label") or {}
+    c.labels = [id2label.get(str(i), f"LABEL_{i}") for i in range(len(id2label))] if id2label else None
+    c.num_labels = len(id2label) if id2label else int(raw.get("num_labels", 2))
+    if c.hidden % c.heads:
+        raise ReferenceError(f"{path}: hidden size not a multiple of the number of heads")
+    c.head_dim = c.hidden // c.heads
+    _act(c.act)  # rejects an unknown activation now
+    return c
+
+
+class LNCheckpoint:
+    """Weights of a LayerNorm family in one layout: Linear weights as [out, in] (GPT-2's Conv1D
+    [in, out] transposed), LayerNorm as (weight, bias); buffers (attn.bias, position_ids) ignored."""
+
+    def __init__(self, model_dir, c):
+        self.dir = model_dir
+        self.cfg = c
+        arrays, _ = load_tensors(model_dir)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        H, I, V = c.hidden, c.inter, c.vocab
+
+        def get(names, shape):
+            names = [names] if isinstance(names, str) else names
+            for n in names:
+                if n in t:
+                    if tuple(t[n].shape) != tuple(shape):
+                        raise ReferenceError(f"{model_dir}: tensor {n} has shape {tuple(t[n].shape)}, "
+                                             f"expected {tuple(shape)}")
+                    return t[n].to(torch.float64)
+            raise ReferenceError(f"{model_dir}: tensor {names[0]} is missing")
+
+        def lin(name, o, i, conv1d=False):
+            if conv1d:
+                return get(name + ".weight", (i, o)).T.contiguous(), get(name + ".bias", (o,))
+            return get(name + ".weight", (o, i)), get(name + ".bias", (o,))
+
+        def ln(name, n):
+            return (get([name + ".weight", name + ".gamma"], (n,)), get([name + ".bias", name + ".beta"], (n,)))
+
+        f = c.family
+        if f == "gpt2":
+            pre = "transformer." if "transformer.wte.weight" in t else ""
+            emb = pre + "wte.weight"
+        else:
+            pre = f + "." if f"{f}.embeddings.word_embeddings.weight" in t else ""
+            emb = pre + "embeddings.word_embeddings.weight"
+        self.embed = get(emb, (V, H))
+        self.types = None
+        if f == "gpt2":
+            self.pos = get(pre + "wpe.weight", (c.max_pos, H))
+            self.emb_ln = None
+        else:
+            self.pos = get(pre + "embeddings.position_embeddings.weight", (c.max_pos, H))
+            if c.type_vocab:
+                self.types = get(pre + "embeddings.token_type_embeddings.weight", (c.type_vocab, H))
+            self.emb_ln = ln(pre + "embeddings.LayerNorm", H)
+        self.blocks = []
+        for i in range(c.layers):
+            b = {}
+            if f == "gpt2":
+                p = f"{pre}h.{i}."
+                w, bias = lin(p + "attn.c_attn", 3 * H, H, conv1d=True)
+                b["q"], b["k"], b["v"] = [(w[j * H:(j + 1) * H], bias[j * H:(j + 1) * H]) for j in range(3)]
+                b["o"] = lin(p + "attn.c_proj", H, H, conv1d=True)
+                b["ln1"], b["ln2"] = ln(p + "ln_1", H), ln(p + "ln_2", H)
+                b["fc1"] = lin(p + "mlp.c_fc", I, H, conv1d=True)
+                b["fc2"] = lin(p + "mlp.c_proj", H, I, conv1d=True)
+            elif f == "distilbert":
+                p = f"{pre}transformer.layer.{i}."
+                for key, name in (("q", "q_lin"), ("k", "k_lin"), ("v", "v_lin"), ("o", "out_lin")):
+                    b[key] = lin(p + "attention." + name, H, H)
+                b["ln1"], b["ln2"] = ln(p + "sa_layer_norm", H), ln(p + "output_layer_norm", H)
+                b["fc1"], b["fc2"] = lin(p + "ffn.lin1", I, H), lin(p + "ffn.lin2", H, I)
+            else:
+                p = f"{pre}encoder.layer.{i}."
+                for key, name in (("q", "self.query"), ("k", "self.key"), ("v", "self.value"),
+                                  ("o", "output.dense")):
+                    b[key] = lin(p + "attention." + name, H, H)
+                b["ln1"], b["ln2"] = ln(p + "attention.output.LayerNorm", H), ln(p + "output.LayerNorm", H)
+                b["fc1"], b["fc2"] = lin(p + "intermediate.dense", I, H), lin(p + "output.dense", H, I)
+            self.blocks.append(b)
+
+        def tied(names, bias_names):
+            if c.tied:
+                w = self.embed
+            else:
+                w = get(names, (V, H))
+            return ("linear", w, get(bias_names, (V,)) if bias_names else None)
+
+        # The head: a list of ops applied to the rows it reads (all positions, or position 0).
+        if f == "gpt2":
+            self.head = [("ln",) + ln(pre + "ln_f", H), tied("lm_head.weight", None)]
+        elif c.kind == "cls":
+            N = c.num_labels
+            if f == "bert":
+                self.head = [("linear",) + lin(pre + "pooler.dense", H, H), ("act", "tanh"),
+                             ("linear",) + lin("classifier", N, H)]
+            elif f == "roberta":
+                self.head = [("linear",) + lin("classifier.dense", H, H), ("act", "tanh"),
+                             ("linear",) + lin("classifier.out_proj", N, H)]
+            else:
+                self.head = [("linear",) + lin("pre_classifier", H, H), ("act", "relu"),
+                             ("linear",) + lin("classifier", N, H)]
+        elif f == "bert":
+            p = "cls.predictions."
+            self.head = [("linear",) + lin(p + "transform.dense", H, H), ("act", c.act),
+                         ("ln",) + ln(p + "transform.LayerNorm", H),
+                         tied(p + "decoder.weight", [p + "bias", p + "decoder.bias"])]
+        elif f == "roberta":
+            self.head = [("linear",) + lin("lm_head.dense", H, H), ("act", "gelu"),
+                         ("ln",) + ln("lm_head.layer_norm", H),
+                         tied("lm_head.decoder.weight", ["lm_head.bias", "lm_head.decoder.bias"])]
+        else:
+            self.head = [("linear",) + lin("vocab_transform", H, H), ("act", c.act),
+                         ("ln",) + ln("vocab_layer_norm", H),
+                         tied("vocab_projector.weight", ["vocab_projector.bias"])]
+        self.outputs = c.num_labels if c.kind == "cls" else V
+
+
+def open_checkpoint(model_dir):
+    """The checkpoint object for any supported family (LLaMA family or LayerNorm family)."""
+    path = os.path.join(model_dir, "config.json")
+    with open(path) as f:
+        raw = json.load(f)
+    if raw.get("model_type") in LN_FAMILIES:
+        return LNCheckpoint(model_dir, load_ln_config(raw, path))
+    return Checkpoint(model_dir)
+
+
+def layernorm(x, w, b, eps, detach_std):
+    """w * (x - mean) / std + b; with detach_std the std is a constant in the backward (mean kept)."""
+    xc = x - x.mean(-1, keepdim=True)
+    sd = torch.sqrt((xc * xc).mean(-1, keepdim=True) + eps)
+    if detach_std:
+        sd = sd.detach()
+    return w * (xc / sd) + b
+
+
+def activation(x, name, method):
+    fn = torch.tanh if name == "tanh" else _act(name)
+    if method in ("attnlrp", "cplrp"):
+        return IdentityRule.apply(x, fn)
+    return fn(x)
+
+
+def ln_attention(ck, b, x, method, mask):
+    """x (T, H); mask (T, T) True where a query may not see a key."""
+    c = ck.cfg
+    T, D = x.shape[0], c.head_dim
+    q, k, v = [linear(x, *b[n]).view(T, c.heads, D).transpose(0, 1) for n in ("q", "k", "v")]
+    if method == "attnlrp":
+        q, k, v = scale_grad(q, 0.25), scale_grad(k, 0.25), scale_grad(v, 0.5)
+    elif method == "cplrp":
+        q, k = q.detach(), k.detach()
+    scores = (q @ k.transpose(1, 2)) / math.sqrt(D)
+    p = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
+    o = (p @ v).transpose(0, 1).reshape(T, c.hidden)
+    return linear(o, *b["o"])
+
+
+def ln_forward(ck, word, pos, types, real, method):
+    """word/pos/types: (T, H) embedding outputs (types may be None); real: bool (T,), False = padding.
+    Returns (block outputs, MLP intermediates, head outputs per row read)."""
+    c = ck.cfg
+    T = word.shape[0]
+    rule = method in ("attnlrp", "cplrp")
+    h = word + pos
+    if types is not None:
+        h = h + types
+    if ck.emb_ln is not None:
+        h = layernorm(h, *ck.emb_ln, c.eps, rule)
+    mask = (~real).view(1, T).expand(T, T)
+    if c.causal:
+        mask = mask | (torch.arange(T).view(1, T) > torch.arange(T).view(T, 1))
+    outs, inters = [], []
+    for b in ck.blocks:
+        if c.prenorm:
+            h = h + ln_attention(ck, b, layernorm(h, *b["ln1"], c.eps, rule), method, mask)
+            z = activation(linear(layernorm(h, *b["ln2"], c.eps, rule), *b["fc1"]), c.act, method)
+            h = h + linear(z, *b["fc2"])
+        else:
+            h = layernorm(h + ln_attention(ck, b, h, method, mask), *b["ln1"], c.eps, rule)
+            z = activation(linear(h, *b["fc1"]), c.act, method)
+            h = layernorm(h + linear(z, *b["fc2"]), *b["ln2"], c.eps, rule)
+        if h.requires_grad:
+            z.retain_grad()
+            h.retain_grad()
+        outs.append(h)
+        inters.append(z)
+    y = h[:1] if c.kind == "cls" else h
+    for op in ck.head:
+        if op[0] == "linear":
+            y = linear(y, op[1], op[2])
+        elif op[0] == "ln":
+            y = layernorm(y, op[1], op[2], c.eps, rule)
+        else:
+            y = activation(y, op[1], method)
+    return outs, inters, y
+
+
+def position_ids(ck, ids):
+    """RoBERTa: padding_idx + 1 + the count of non-pad tokens so far, pad tokens at padding_idx
+    (create_position_ids_from_input_ids); everyone else 0..T-1."""
+    if ck.cfg.family == "roberta":
+        not_pad = torch.tensor([int(i != ck.cfg.pad) for i in ids])
+        return torch.cumsum(not_pad, 0) * not_pad + ck.cfg.pad
+    return torch.arange(len(ids))
+
+
+def ln_inputs(ck, ids, token_types):
+    """The embedding outputs (word, position, token type or None) for ids, as fresh leaves."""
+    c = ck.cfg
+    pos_ids = position_ids(ck, ids)
+    if int(pos_ids.max()) >= c.max_pos:
+        raise ReferenceError(f"--ids: {len(ids)} tokens need position {int(pos_ids.max())}, "
+                             f"the model has {c.max_pos} positions")
+    word = ck.embed[torch.tensor(ids)].clone()
+    pos = ck.pos[pos_ids].clone()
+    types = ck.types[torch.tensor(token_types)].clone() if ck.types is not None else None
+    return word, pos, types
+
+
+def ln_start(ck, outs, inters, y, target, position, contrast, latent_start):
+    """(start scalar, output row, target)."""
+    c = ck.cfg
+    row = y[0] if c.kind == "cls" else y[position]
+    if target is None:
+        target = int(torch.argmax(row.detach()))
+    if not 0 <= target < ck.outputs:
+        raise ReferenceError(f"--target-id: {target} out of range [0, {ck.outputs})")
+    if latent_start is not None:
+        L, P, N = latent_start
+        return inters[L][P, N], row, target
+    if contrast is not None:
+        if not 0 <= contrast < ck.outputs:
+            raise ReferenceError(f"--contrast: {contrast} out of range [0, {ck.outputs})")
+        return row[target] - row[contrast], row, target
+    return row[target], row, target
+
+
+def ln_check_args(ck, ids, token_types, attention_mask, position, latent_start, latent_layer):
+    """Validates the arguments; returns (token types, real-token mask, position or None)."""
+    c = ck.cfg
+    T = len(ids)
+    for i in ids:
+        if not 0 <= i < c.vocab:
+            raise ReferenceError(f"--ids: id {i} out of range [0, {c.vocab})")
+    if c.type_vocab == 0:
+        if token_types is not None:
+            raise ReferenceError(f"--token-type-ids: {c.family} has no token-type embeddings")
+        token_types = [0] * T  # unused
+    elif token_types is None:
+        token_types = [0] * T
+    elif len(token_types) != T or any(not 0 <= v < c.type_vocab for v in token_types):
+        raise ReferenceError(f"--token-type-ids: need {T} values in [0, {c.type_vocab})")
+    if attention_mask is None:
+        attention_mask = [1] * T
+    if len(attention_mask) != T or any(v not in (0, 1) for v in attention_mask):
+        raise ReferenceError(f"--attention-mask: need {T} values, each 0 or 1")
+    real = torch.tensor([bool(v) for v in attention_mask])
+    if c.causal and not real[0]:
+        raise ReferenceError("--attention-mask: the first token of a causal model must be real")
+    if c.kind == "cls":
+        if position is not None:
+            raise ReferenceError("--position: a classifier reads the first token; no position")
+        if not real[0]:
+            raise ReferenceError("--attention-mask: a classifier reads token 0, which is padding")
+    else:
+        if position is None:
+            if c.kind == "mlm":
+                raise ReferenceError("--position: a masked LM needs the explained (mask) position")
+            position = max(i for i in range(T) if real[i])  # the last real token
+        if not 0 <= position < T:
+            raise ReferenceError(f"--position: {position} out of range [0, {T})")
+        if not real[position]:
+            raise ReferenceError(f"--position: {position} is a padding token")
+    if latent_layer is not None and not 0 <= latent_layer < c.layers:
+        raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
+    if latent_start is not None:
+        L, P, N = latent_start
+        if not (0 <= L < c.layers and 0 <= P < T and 0 <= N < c.inter):
+            raise ReferenceError(f"--latent-start: {L},{P},{N} out of range")
+    return token_types, real, position
+
+
+def ln_explain(ck, ids, method, target, position, contrast, latent_start, latent_layer, layers,
+               token_types, attention_mask):
+    c = ck.cfg
+    token_types, real, position = ln_check_args(ck, ids, token_types, attention_mask, position,
+                                                latent_start, latent_layer)
+    inputs = [t.requires_grad_(True) if t is not None else None for t in ln_inputs(ck, ids, token_types)]
+    word, pos, types = inputs
+    outs, inters, y = ln_forward(ck, word, pos, types, real, method)
+    start, row, target = ln_start(ck, outs, inters, y, target, position, contrast, latent_start)
+    start.backward()
+
+    def input_relevance(t):
+        if t.grad is None:
+            return torch.zeros(t.shape[0])
+        return t.grad.norm(dim=-1) if method == "gradient" else (t.detach() * t.grad).sum(-1)
+
+    def readout(t):
+        if t.grad is None:
+            return torch.zeros_like(t.detach())
+        return t.detach() * t.grad
+
+    rel = input_relevance(word)
+    rel_pos = input_relevance(pos)
+    rel_types = input_relevance(types) if types is not None else None
+    total = rel + rel_pos + (rel_types if rel_types is not None else 0)
+    lg = row.detach()
+    probs = torch.softmax(lg, dim=-1)
+    order = torch.argsort(lg, descending=True)[:5]
+    out = {"method": method, "family": c.family, "ids": list(ids)}
+    if c.kind != "cls":
+        out["position"] = position
+    out.update({
+        "target": target,
+        "target_logit": float(lg[target]),
+        "start_value": float(start.detach()),
+        "relevance": [float(v) for v in rel],
+        "relevance_positions": [float(v) for v in rel_pos],
+    })
+    if rel_types is not None:
+        out["relevance_token_types"] = [float(v) for v in rel_types]
+    if c.family != "gpt2":
+        out["relevance_cls"] = float(total[0])
+    out["relevance_sum"] = float(total.sum())
+    top = [{"id": int(i), "logit": float(lg[i]), "prob": float(probs[i])} for i in order]
+    if c.kind == "cls" and c.labels:
+        for e in top:
+            e["token"] = c.labels[e["id"]]
+        out["target_token"] = c.labels[target]
+    out["top"] = top
+    out["logits"] = [float(v) for v in lg]
+    if layers:
+        out["residual_relevance"] = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+    if latent_layer is not None:
+        out["latent_layer"] = latent_layer
+        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+    return out
+
+
+def ln_start_value_at(ck, ids, word, pos, types=None, token_types=None, attention_mask=None, target=None,
+                      position=None, contrast=None, latent_start=None):
+    """The start scalar as a plain function of given embedding outputs (for finite differences)."""
+    token_types, real, position = ln_check_args(ck, ids, token_types, attention_mask, position,
+                                                latent_start, None)
+    with torch.no_grad():
+        outs, inters, y = ln_forward(ck, word, pos, types, real, "gradxinput")
+        start, _, _ = ln_start(ck, outs, inters, y, target, position, contrast, latent_start)
+    return float(start)
+
+
 def _triple(s):
     parts = [int(v) for v in s.split(",")]
     if len(parts) != 3:
@@ -462,7 +891,10 @@ def _triple(s):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
-    ap.add_argument("--ids", required=True, type=lambda s: [int(v) for v in s.split(",") if v != ""])
+    ints = lambda s: [int(v) for v in s.split(",") if v != ""]  # noqa: E731
+    ap.add_argument("--ids", required=True, type=ints)
+    ap.add_argument("--token-type-ids", type=ints)
+    ap.add_argument("--attention-mask", type=ints, help="1 = real token, 0 = padding (masked as a key)")
     ap.add_argument("--method", default="attnlrp", choices=METHODS)
     ap.add_argument("--target-id", type=int)
     ap.add_argument("--position", type=int)
@@ -474,9 +906,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_default_dtype(torch.float64)
     try:
-        ck = Checkpoint(a.model)
+        ck = open_checkpoint(a.model)
         out = explain(ck, a.ids, a.method, a.target_id, a.position, a.contrast, a.latent_start,
-                      a.latent_layer, a.layers)
+                      a.latent_layer, a.layers, a.token_type_ids, a.attention_mask)
     except (ReferenceError, OSError, KeyError, ValueError) as err:
         print(f"reference: {err}", file=sys.stderr)
         return 1

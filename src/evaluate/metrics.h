@@ -1,4 +1,4 @@
-// Measuring how faithful an explanation is (`attnlrp eval`): answer-span agreement and the perturbation
+// Measuring how faithful an explanation is (evaluate/runner.h runs them over a data set): answer-span agreement and the perturbation
 // protocol of the AttnLRP paper. Every metric here is a pure function of a relevance vector and, for the
 // perturbation curves, of a callback that runs the model with some tokens removed, so tests can check each
 // one on cases whose answer is known by construction.
@@ -13,8 +13,8 @@
 //     unperturbed target logit, which must be positive), plotted at the fraction x_k = k/steps.
 //   - AUC: trapezoid rule over x in [0, 1]. ΔA = AUC(LeRF) − AUC(MoRF): higher is more faithful.
 //   - Character offsets are Unicode code points (what Python's str indexing counts), not bytes.
-#ifndef LRP_EVAL_H
-#define LRP_EVAL_H
+#ifndef LRP_EVALUATE_METRICS_H
+#define LRP_EVALUATE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -88,22 +88,7 @@ void lrp_eval_result_free(lrp_eval_result *r);
 // A reproducible "random" explanation: T values uniform in [0, 1) from (seed, stream), e.g. the record's line.
 void lrp_eval_random_relevance(uint64_t seed, uint64_t stream, float *relevance, int T);
 
-// ---- data records and character offsets ----
-
-typedef struct lrp_eval_record {
-    char *text;        // malloc'ed UTF-8
-    size_t text_len;   // bytes
-    int n_chars;       // code points
-    char *target;      // malloc'ed, or NULL: the model's prediction
-    int has_span;
-    int span[2];       // [start, end) in code points, 0 <= start < end <= n_chars
-} lrp_eval_record;
-
-// Parses one JSONL line {"text": str, "target": str (optional), "span": [start, end] (optional)}; span_field
-// names the span's field (NULL: "span"). Other fields are ignored. The error names the field at fault
-// (the caller adds file and line).
-int lrp_eval_parse_record(const char *line, size_t len, const char *span_field, lrp_eval_record *r, lrp_err *err);
-void lrp_eval_record_free(lrp_eval_record *r);
+// ---- character offsets ----
 
 // Decodes ids[0..n) to malloc'ed UTF-8 text without special tokens (the tokenizer's decode).
 typedef int (*lrp_eval_decode_fn)(const int *ids, int n, char **text, void *ctx, lrp_err *err);

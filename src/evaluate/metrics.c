@@ -1,6 +1,5 @@
-#include "explain/eval.h"
+#include "evaluate/metrics.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,93 +203,6 @@ void lrp_eval_random_relevance(uint64_t seed, uint64_t stream, float *relevance,
     uint64_t mix = stream;
     s ^= splitmix64(&mix);   // decorrelate neighbouring streams
     for (int t = 0; t < T; t++) relevance[t] = (float)((double)(splitmix64(&s) >> 40) * 0x1.0p-24);
-}
-
-// ---- data records ----
-
-void lrp_eval_record_free(lrp_eval_record *r) {
-    free(r->text);
-    free(r->target);
-    memset(r, 0, sizeof *r);
-}
-
-// Code points of valid UTF-8 (jansson has checked it): the bytes that do not continue a sequence.
-static int count_code_points(const char *s, size_t len) {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return n > (size_t)INT32_MAX ? -1 : (int)n;
-}
-
-static char *dup_bytes(const char *s, size_t len) {
-    char *d = malloc(len + 1);
-    if (d) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
-}
-
-static const char *json_kind(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-static int parse_fields(const json_t *root, const char *span_field, lrp_eval_record *r, lrp_err *err) {
-    if (!json_is_object(root)) return lrp_fail(err, "a record must be a JSON object, not %s", json_kind(root));
-    const json_t *text = json_object_get(root, "text");
-    if (!text) return lrp_fail(err, "no \"text\" field");
-    if (!json_is_string(text)) return lrp_fail(err, "\"text\" must be a string, not %s", json_kind(text));
-    size_t len = json_string_length(text);
-    if (len == 0) return lrp_fail(err, "\"text\" is empty");
-    r->text = dup_bytes(json_string_value(text), len);
-    if (!r->text) return lrp_fail(err, "out of memory");
-    r->text_len = len;
-    r->n_chars = count_code_points(r->text, len);
-    if (r->n_chars < 0) return lrp_fail(err, "\"text\" is too long");
-
-    const json_t *target = json_object_get(root, "target");
-    if (target && !json_is_null(target)) {
-        if (!json_is_string(target)) return lrp_fail(err, "\"target\" must be a string, not %s", json_kind(target));
-        if (json_string_length(target) == 0) return lrp_fail(err, "\"target\" is empty");
-        r->target = dup_bytes(json_string_value(target), json_string_length(target));
-        if (!r->target) return lrp_fail(err, "out of memory");
-    }
-
-    const char *sf = span_field ? span_field : "span";
-    const json_t *span = json_object_get(root, sf);
-    if (span && !json_is_null(span)) {
-        if (!json_is_array(span) || json_array_size(span) != 2 || !json_is_integer(json_array_get(span, 0)) ||
-            !json_is_integer(json_array_get(span, 1)))
-            return lrp_fail(err, "\"%s\" must be a pair of integers [start, end]", sf);
-        json_int_t a = json_integer_value(json_array_get(span, 0)), b = json_integer_value(json_array_get(span, 1));
-        if (a < 0 || b > r->n_chars || a >= b)
-            return lrp_fail(err, "\"%s\" [%lld, %lld] is not a non-empty range within the text's %d characters", sf,
-                            (long long)a, (long long)b, r->n_chars);
-        r->has_span = 1;
-        r->span[0] = (int)a;
-        r->span[1] = (int)b;
-    }
-    return 0;
-}
-
-int lrp_eval_parse_record(const char *line, size_t len, const char *span_field, lrp_eval_record *r, lrp_err *err) {
-    memset(r, 0, sizeof *r);
-    json_error_t je;
-    // Default flags: \u0000 inside strings and trailing garbage are errors; invalid UTF-8 is rejected.
-    json_t *root = json_loadb(line, len, 0, &je);
-    if (!root) return lrp_fail(err, "invalid JSON at column %d: %s", je.column, je.text);
-    int rc = parse_fields(root, span_field, r, err);
-    json_decref(root);
-    if (rc) lrp_eval_record_free(r);
-    return rc;
 }
 
 // ---- character offsets ----

@@ -1,0 +1,40 @@
+// A session: a model and its tokenizer, opened from a path or found as the default model. What every
+// caller that runs a model from text does first (the CLI's commands, a binding, a batch runner).
+#ifndef LRP_API_SESSION_H
+#define LRP_API_SESSION_H
+
+#include <stddef.h>
+
+#include "inputs/text.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct lrp_session {
+    char model_path[4096];
+    lrp_model *m;
+    lrp_tokenizer *tok;   // NULL when the checkpoint has no tokenizer
+} lrp_session;
+
+// The model used when none is given: $ATTNLRP_MODEL; else models/default beside the build directory of
+// the executable (exe: its path, NULL for this process's /proc/self/exe; <repo>/build/attnlrp ->
+// <repo>/models/default); else <prefix>/share/attnlrp/default beside an installed <prefix>/bin/attnlrp;
+// else the configured data directory. Writes into buf; returns 0 if one exists, else -1 with err.
+int lrp_default_model_path(const char *exe, char *buf, size_t cap, lrp_err *err);
+
+// Opens the model at path (NULL: the default model) and its tokenizer: tokenizer.json beside a
+// checkpoint directory, or the tokenizer a GGUF file carries; none is not an error (tok stays NULL).
+int lrp_session_open(lrp_session *s, const char *path, lrp_err *err);
+void lrp_session_close(lrp_session *s);
+
+// Only the tokenizer of path (NULL: the default model): a checkpoint directory, a tokenizer.json file or
+// a GGUF file; no weights are read. A path without a tokenizer is an error.
+int lrp_tokenizer_open(const char *path, lrp_tokenizer **tok, lrp_err *err);
+
+// Encodes text (and the pair) with the session's tokenizer for its model (see lrp_encode_text); a
+// session without a tokenizer is an error naming "text".
+int lrp_session_encode(const lrp_session *s, const char *text, const char *pair, lrp_text_inputs *out, lrp_err *err);
+
+// A target given as text: a class name (classifiers) or one token (lrp_resolve_target).
+int lrp_session_target(const lrp_session *s, const char *param, const char *text, int *id, lrp_err *err);
+
+#endif

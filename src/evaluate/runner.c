@@ -1,0 +1,350 @@
+#include "evaluate/runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "explain/explain.h"
+#include "explain/methods.h"
+#include "inputs/text.h"
+
+void lrp_eval_opts_default(lrp_eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < lrp_methods_count() && o->n_methods < LRP_EVAL_MAX_METHODS; i++)
+        o->methods[o->n_methods++] = lrp_method_at(i)->id;
+    o->steps = 20;
+    o->span_field = "span";
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ---- the model with some tokens removed ----
+
+typedef struct {
+    unsigned char *mask;
+    double logit;
+} cached_logit;
+
+typedef struct {
+    const lrp_model *m;
+    lrp_inputs in;             // the record's inputs; embed_scale points at scale
+    float *scale;              // [T] scratch
+    int position, target;
+    float *logits;             // [n_out] scratch
+    cached_logit *cache;       // masks already evaluated for this record (shared by every method)
+    int n_cache, cap_cache;
+    long long forwards;
+} perturb_ctx;
+
+static void cache_clear(perturb_ctx *c) {
+    for (int i = 0; i < c->n_cache; i++) free(c->cache[i].mask);
+    c->n_cache = 0;
+}
+
+static int perturbed_logit(const unsigned char *drop, void *ctx, double *logit, lrp_err *err) {
+    perturb_ctx *c = ctx;
+    int T = c->in.T;
+    for (int i = 0; i < c->n_cache; i++)
+        if (!memcmp(c->cache[i].mask, drop, (size_t)T)) {
+            *logit = c->cache[i].logit;
+            return 0;
+        }
+    for (int t = 0; t < T; t++) c->scale[t] = drop[t] ? 0.0f : 1.0f;
+    lrp_inputs in = c->in;
+    in.embed_scale = c->scale;
+    if (lrp_forward_outputs(c->m, &in, c->position, NULL, 0, c->logits, err)) return -1;
+    c->forwards++;
+    *logit = c->logits[c->target];
+    if (c->n_cache == c->cap_cache) {
+        int cap = c->cap_cache ? 2 * c->cap_cache : 64;
+        cached_logit *nc = realloc(c->cache, (size_t)cap * sizeof *nc);
+        if (!nc) return 0;   // no cache entry; the value is still right
+        c->cache = nc;
+        c->cap_cache = cap;
+    }
+    unsigned char *mask = malloc((size_t)T);
+    if (!mask) return 0;
+    memcpy(mask, drop, (size_t)T);
+    c->cache[c->n_cache].mask = mask;
+    c->cache[c->n_cache++].logit = *logit;
+    return 0;
+}
+
+static int decode_no_specials(const int *ids, int n, char **text, void *ctx, lrp_err *err) {
+    return lrp_tokenizer_decode(ctx, ids, n, 1, text, err);
+}
+
+// ---- one record ----
+
+// "name: message" -> "\"name\": message" (a library parameter becomes the record's JSON field).
+static void quote_field(lrp_err *err) {
+    char *colon = strchr(err->msg, ':');
+    size_t n = colon ? (size_t)(colon - err->msg) : 0;
+    if (!colon || n > 16 || strlen(err->msg) + 2 >= sizeof err->msg) return;
+    memmove(err->msg + n + 2, colon, strlen(colon) + 1);
+    memmove(err->msg + 1, err->msg, n);
+    err->msg[0] = '"';
+    err->msg[n + 1] = '"';
+}
+
+static void record_result_free(lrp_eval_record_result *r, int n_methods) {
+    free(r->span_tokens);
+    for (int k = 0; k < n_methods; k++) lrp_eval_result_free(&r->res[k]);
+    memset(r, 0, sizeof *r);
+}
+
+// The span's tokens: in_span[T] and out->span_tokens.
+static int map_span(const lrp_tokenizer *tok, const lrp_eval_record *r, const char *span_field, const int *ids, int T,
+                    const unsigned char *removable, unsigned char *in_span, lrp_eval_record_result *out, lrp_err *err) {
+    if (r->text_pair) return lrp_fail(err, "\"%s\": spans are not supported with \"text_pair\"", span_field);
+    int *cs = malloc((size_t)T * sizeof *cs), *ce = malloc((size_t)T * sizeof *ce), rc = -1;
+    if (!cs || !ce) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    if (lrp_eval_token_offsets(ids, T, r->text, r->text_len, decode_no_specials, (void *)tok, cs, ce, err)) {
+        char field[300];
+        snprintf(field, sizeof field, "\"%s\"", span_field);
+        lrp_fail_prefix(err, field);
+        goto done;
+    }
+    out->n_span_tokens = lrp_eval_span_tokens(cs, ce, removable, T, r->span[0], r->span[1], in_span);
+    if (out->n_span_tokens == 0) {
+        lrp_fail(err, "\"%s\" [%d, %d] covers no token", span_field, r->span[0], r->span[1]);
+        goto done;
+    }
+    out->span_tokens = malloc((size_t)out->n_span_tokens * sizeof(int));
+    if (!out->span_tokens) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    for (int t = 0, k = 0; t < T; t++)
+        if (in_span[t]) out->span_tokens[k++] = t;
+    rc = 0;
+done:
+    free(cs);
+    free(ce);
+    return rc;
+}
+
+// Every metric of one record for every method. Returns 0, or -1 with err (the record is bad).
+static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_eval_opts *o, perturb_ctx *pc,
+                       const char *line, size_t len, int line_no, lrp_eval_record_result *out, lrp_err *err) {
+    const char *span_field = o->span_field ? o->span_field : "span";
+    memset(out, 0, sizeof *out);
+    out->line = line_no;
+    lrp_eval_record r;
+    if (lrp_eval_parse_record(line, len, span_field, &r, err)) return -1;
+    lrp_text_inputs ti = {0};
+    int rc = -1, T = 0;
+    unsigned char *removable = NULL, *in_span = NULL;
+    float *rel = NULL;
+    lrp_explanation e = {0};
+    if (lrp_encode_text(tok, &m->cfg, r.text, r.text_len, r.text_pair, r.pair_len, &ti, err)) {
+        quote_field(err);   // "text: ..." -> "\"text\": ...": the record's fields
+        goto done;
+    }
+    T = out->T = ti.T;
+    removable = malloc((size_t)T);
+    in_span = calloc((size_t)T, 1);
+    rel = malloc((size_t)T * sizeof *rel);
+    pc->scale = malloc((size_t)T * sizeof *pc->scale);
+    if (!removable || !in_span || !rel || !pc->scale) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    int n_removable = 0;
+    for (int t = 0; t < T; t++) n_removable += removable[t] = !lrp_tokenizer_is_special(tok, ti.ids[t]);
+    if (n_removable == 0) {
+        lrp_fail(err, "\"text\" has no tokens besides special ones");
+        goto done;
+    }
+    if (r.has_span && map_span(tok, &r, span_field, ti.ids, T, removable, in_span, out, err)) goto done;
+    if (r.target) {
+        if (lrp_resolve_target(&m->cfg, tok, "\"target\"", r.target, &out->target, err)) goto done;
+        out->target_given = 1;
+    }
+    if (lrp_default_position(&m->cfg, tok, ti.ids, T, &out->position, err)) {
+        lrp_fail(err, "\"text\" has no mask token: a masked LM explains the token at the first mask");
+        goto done;
+    }
+
+    // The unperturbed prediction: the default target and the reference logit of the curves.
+    cache_clear(pc);
+    pc->in = (lrp_inputs){.ids = ti.ids, .T = T, .token_types = ti.token_types};
+    pc->position = out->position;
+    if (lrp_forward_outputs(m, &pc->in, pc->position, NULL, 0, pc->logits, err)) goto done;
+    int n_out = lrp_model_n_outputs(m);
+    lrp_rank_top(pc->logits, n_out, 1, &out->prediction);
+    if (!out->target_given) out->target = out->prediction;
+    if (out->target < 0 || out->target >= n_out) {
+        lrp_fail(err, "\"target\" id %d is outside the model's outputs (%d)", out->target, n_out);
+        goto done;
+    }
+    pc->target = out->target;
+    out->target_logit = pc->logits[out->target];
+
+    for (int k = 0; k < o->n_methods; k++) {
+        int method = o->methods[k];
+        double t0 = now_seconds();
+        if (method == LRP_METHOD_RANDOM) {
+            lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, T);
+        } else {
+            lrp_explain_opts eo;
+            lrp_explain_opts_default(&eo);
+            eo.method = (lrp_method)method;
+            eo.target = out->target;
+            eo.position = out->position;
+            if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) goto done;
+            memcpy(rel, e.relevance, (size_t)T * sizeof *rel);
+            lrp_explanation_free(&e);
+        }
+        double secs = now_seconds() - t0;
+        if (lrp_eval_score(rel, removable, r.has_span ? in_span : NULL, T, o->steps, out->target_logit,
+                           perturbed_logit, pc, &out->res[k], err)) {
+            lrp_fail_prefix(err, lrp_method_by_id(method)->name);
+            goto done;
+        }
+        out->res[k].seconds = secs;
+    }
+    rc = 0;
+done:
+    if (rc) record_result_free(out, o->n_methods);
+    out->line = line_no;
+    lrp_explanation_free(&e);
+    lrp_eval_record_free(&r);
+    lrp_text_inputs_free(&ti);
+    free(removable);
+    free(in_span);
+    free(rel);
+    free(pc->scale);
+    pc->scale = NULL;
+    return rc;
+}
+
+// ---- summaries ----
+
+static int summarize(const lrp_eval_report *rep, lrp_eval_summary *ms, int k) {
+    int n = rep->n_records, S = rep->steps + 1;
+    memset(ms, 0, sizeof *ms);
+    ms->method = rep->methods[k];
+    ms->n = n;
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    ms->mean_morf = calloc((size_t)S, sizeof(double));
+    ms->mean_lerf = calloc((size_t)S, sizeof(double));
+    if (!v || !ms->mean_morf || !ms->mean_lerf) {
+        free(v);
+        return -1;
+    }
+#define STATS_OF(field, expr)                                                     \
+    do {                                                                          \
+        for (int i = 0; i < n; i++) {                                             \
+            const lrp_eval_result *r = &rep->records[i].res[k];                   \
+            (void)r;                                                              \
+            v[i] = (expr);                                                        \
+        }                                                                         \
+        ms->field = lrp_eval_stats_of(v, n);                                      \
+    } while (0)
+    STATS_OF(top1, r->has_span ? (double)r->top1_in_span : NAN);
+    STATS_OF(iou, r->has_span ? r->iou : NAN);
+    STATS_OF(morf, r->auc_morf);
+    STATS_OF(lerf, r->auc_lerf);
+    STATS_OF(delta, r->delta_a);
+    STATS_OF(seconds, r->seconds);
+    // The records are the same for every method, so differences are paired: a much tighter interval
+    // than comparing the two means' intervals.
+    STATS_OF(first_minus, rep->records[i].res[0].delta_a - r->delta_a);
+#undef STATS_OF
+    free(v);
+    for (int i = 0; i < n; i++) {
+        const lrp_eval_result *r = &rep->records[i].res[k];
+        if (!r->perturbed) continue;
+        ms->n_perturbed++;
+        for (int s = 0; s < S; s++) ms->mean_morf[s] += r->morf[s], ms->mean_lerf[s] += r->lerf[s];
+    }
+    for (int s = 0; s < S; s++) {
+        ms->mean_morf[s] = ms->n_perturbed ? ms->mean_morf[s] / ms->n_perturbed : NAN;
+        ms->mean_lerf[s] = ms->n_perturbed ? ms->mean_lerf[s] / ms->n_perturbed : NAN;
+    }
+    return 0;
+}
+
+// ---- the run ----
+
+static int check_opts(const lrp_eval_opts *o, lrp_err *err) {
+    if (o->n_methods < 1 || o->n_methods > LRP_EVAL_MAX_METHODS)
+        return lrp_fail(err, "methods: expected 1..%d methods", LRP_EVAL_MAX_METHODS);
+    for (int k = 0; k < o->n_methods; k++)
+        if (!lrp_method_by_id(o->methods[k])) return lrp_fail(err, "methods: unknown method id %d", o->methods[k]);
+    if (o->steps < 1 || o->steps > 10000) return lrp_fail(err, "steps %d: expected 1..10000", o->steps);
+    return 0;
+}
+
+int lrp_evaluate(const lrp_model *m, const lrp_tokenizer *tok, const lrp_eval_data *d, const lrp_eval_opts *o,
+                 lrp_eval_report *out, lrp_err *err) {
+    memset(out, 0, sizeof *out);
+    if (check_opts(o, err)) return -1;
+    if (!tok) return lrp_fail(err, "tokenizer: the model has no tokenizer (evaluation reads text)");
+    out->task = m->cfg.task;
+    out->steps = o->steps;
+    out->n_methods = o->n_methods;
+    memcpy(out->methods, o->methods, sizeof out->methods);
+    out->n_total = o->limit > 0 && o->limit < d->n ? o->limit : d->n;
+    perturb_ctx pc = {.m = m};
+    pc.logits = malloc((size_t)lrp_model_n_outputs(m) * sizeof(float));
+    out->records = calloc((size_t)(out->n_total ? out->n_total : 1), sizeof *out->records);
+    out->bad = calloc((size_t)(out->n_total ? out->n_total : 1), sizeof *out->bad);
+    int rc = -1;
+    if (!pc.logits || !out->records || !out->bad) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < out->n_total; i++) {
+        lrp_err rerr;
+        lrp_eval_record_result *r = &out->records[out->n_records];
+        const lrp_eval_bad *bad = NULL;
+        if (eval_record(m, tok, o, &pc, d->lines[i], d->line_len[i], d->line_no[i], r, &rerr) == 0) {
+            out->n_records++;
+            out->n_with_span += r->span_tokens != NULL;
+            if (r->target_given) out->n_targets_given++, out->n_targets_predicted += r->prediction == r->target;
+        } else {
+            lrp_eval_bad *b = &out->bad[out->n_bad++];
+            b->line = d->line_no[i];
+            snprintf(b->msg, sizeof b->msg, "%s", rerr.msg);
+            bad = b;
+        }
+        if (o->progress) o->progress(i + 1, out->n_total, bad, o->progress_ctx);
+        if (bad && o->stop_at_bad) {
+            out->stopped = 1;
+            break;
+        }
+    }
+    out->forwards = pc.forwards;
+    if (out->n_records > 0 && !out->stopped)
+        for (int k = 0; k < o->n_methods; k++)
+            if (summarize(out, &out->summary[k], k)) {
+                lrp_fail(err, "out of memory");
+                goto done;
+            }
+    rc = 0;
+done:
+    cache_clear(&pc);
+    free(pc.cache);
+    free(pc.logits);
+    if (rc) lrp_eval_report_free(out);
+    return rc;
+}
+
+void lrp_eval_report_free(lrp_eval_report *r) {
+    for (int i = 0; i < r->n_records; i++) record_result_free(&r->records[i], r->n_methods);
+    for (int k = 0; k < LRP_EVAL_MAX_METHODS; k++) free(r->summary[k].mean_morf), free(r->summary[k].mean_lerf);
+    free(r->records);
+    free(r->bad);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,37 @@
+// The attribution methods, in one registry: the rule-based passes of core/rules.h (attnlrp, cplrp,
+// gradxinput, gradient) and the baselines an evaluation compares them with (random). Commands list and
+// parse methods only through here, so a new method appears in every help text and parser at once.
+#ifndef LRP_METHODS_H
+#define LRP_METHODS_H
+
+#include "core/err.h"
+#include "core/rules.h"
+
+// The random baseline's id: one past the rule-based methods.
+#define LRP_METHOD_RANDOM ((int)LRP_METHOD_COUNT)
+
+typedef struct lrp_method_info {
+    const char *name;         // "attnlrp", ...
+    const char *description;  // one line for help texts
+    int id;                   // an lrp_method, or LRP_METHOD_RANDOM
+    int baseline;             // 1: needs no relevance pass (only `eval` runs it)
+} lrp_method_info;
+
+int lrp_methods_count(void);
+const lrp_method_info *lrp_method_at(int i);
+// The method of that id (an lrp_method or LRP_METHOD_RANDOM), or NULL.
+const lrp_method_info *lrp_method_by_id(int id);
+// The method called name, or NULL. with_baselines 0: only the methods that compute relevance.
+const lrp_method_info *lrp_method_find(const char *name, int with_baselines);
+
+// The names, comma-separated ("attnlrp, cplrp, gradxinput, gradient[, random]"); a static string.
+const char *lrp_method_names(int with_baselines);
+
+// Parses one method name into *id; the error names `param` ("method foo: unknown method (attnlrp, ...)").
+int lrp_method_lookup(const char *param, const char *name, int with_baselines, int *id, lrp_err *err);
+
+// Parses a comma-separated list ("attnlrp,random") into ids[0..*n), at most cap, without repeats; the
+// error names `param` ("methods: unknown method \"lime\" (...)").
+int lrp_method_list_parse(const char *param, const char *list, int *ids, int cap, int *n, lrp_err *err);
+
+#endif

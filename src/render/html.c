@@ -1,0 +1,59 @@
+// The explanation as a self-contained HTML page: the input text with each token's background coloured by
+// its relevance (red supports the prediction, blue speaks against it).
+#include <math.h>
+
+#include "render/render.h"
+
+static float max_abs(const float *v, int n) {
+    float m = 0;
+    for (int i = 0; i < n; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
+    return m;
+}
+
+static void html_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\n': fputs("&#9166;<br>", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
+    float m = max_abs(e->relevance, e->T);
+    if (m == 0) m = 1;
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp explanation</title>\n"
+          "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+          ".t{white-space:pre-wrap;font-family:monospace;font-size:1.1em;line-height:1.8}"
+          ".t span{border-radius:3px;padding:1px 0}</style></head><body>\n",
+          f);
+    fprintf(f, "<h1>%s</h1>\n<p>", lrp_method_name(e->method));
+    if (e->latent_start[0] >= 0) {
+        fprintf(f, "Start: MLP neuron %d of layer %d at position %d (activation %.6g).", e->latent_start[2],
+                e->latent_start[0], e->latent_start[1], e->start_value);
+    } else {
+        fprintf(f, "Explaining position %d: target %d ", e->position, e->target);
+        if (ctx->target_token) {
+            fputs("&ldquo;", f);
+            html_escape(f, ctx->target_token);
+            fputs("&rdquo; ", f);
+        }
+        fprintf(f, "(logit %.6g, start value %.6g).", e->target_logit, e->start_value);
+    }
+    fputs(" Red: supports the prediction; blue: speaks against it.</p>\n<div class=\"t\">", f);
+    for (int t = 0; t < e->T; t++) {
+        float r = e->relevance[t] / m;
+        int a = (int)(fminf(fabsf(r), 1.0f) * 200.0f);
+        if (r >= 0) fprintf(f, "<span style=\"background:rgb(255,%d,%d)\"", 255 - a, 255 - a);
+        else fprintf(f, "<span style=\"background:rgb(%d,%d,255)\"", 255 - a, 255 - a);
+        fprintf(f, " title=\"pos %d, id %d, relevance %.6g\">", t, e->ids[t], e->relevance[t]);
+        if (ctx->tokens) html_escape(f, ctx->tokens[t]);
+        else fprintf(f, "[%d]", e->ids[t]);
+        fputs("</span>", f);
+    }
+    fputs("</div>\n</body></html>\n", f);
+}
