@@ -310,7 +310,8 @@ static void stored_make(stored *s, lrp_dtype dt, int ndim, int64_t rows, int64_t
     s->t = (lrp_tensor){.name = "w", .dtype = dt, .ndim = ndim, .shape = {rows, ndim == 1 ? 0 : cols}};
     s->t.nbytes = lrp_dtype_row_bytes(dt, n);
     s->bytes = malloc(s->t.nbytes);
-    if (gw_quantize(dt, x, n, s->bytes) != s->t.nbytes) fprintf(stderr, "  could not quantise to %s\n", lrp_dtype_name(dt));
+    if (gw_quantize(dt, x, n, s->bytes) != s->t.nbytes)
+        fprintf(stderr, "  could not quantise to %s\n", lrp_dtype_name(dt));
     s->t.data = s->bytes;
     free(x);
 }
@@ -339,7 +340,7 @@ static void make_view(lrp_dtype dt, int view, stored *w, lrp_weight *W, stored *
     *B = (lrp_weight){.t = &b->t, .out = out, .in = 1, .offset = out};
 }
 
-// Σ|x_t,i · w_j,i| (+ |extra|): what bounds the rounding of one output.
+// Σ_i |x_i · w_i|: what bounds the rounding of one output of a product (Higham §3.1).
 static double row_magnitude(const float *x, const float *w, int n) {
     double m = 0;
     for (int i = 0; i < n; i++) m += fabs((double)x[i] * w[i]);
@@ -391,9 +392,12 @@ static int check_backward(const lrp_weight *W, int T, size_t scratch_floats, con
     lrp_matmul_backward_input(gx, gy, W, T, scratch, scratch_floats);
     int bad = lrp_matmul_backward_input_ref(r, gy, W, T) != 0;
     for (int j = 0; j < out; j++) lrp_weight_row(W, j, w + (size_t)j * in);
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < out; j++)
-            for (int i = 0; i < in; i++) mag[(size_t)t * in + i] += fabs((double)gy[(size_t)t * out + j] * w[(size_t)j * in + i]);
+    for (int t = 0; t < T; t++) {
+        for (int j = 0; j < out; j++) {
+            double g = fabs(gy[(size_t)t * out + j]);
+            for (int i = 0; i < in; i++) mag[(size_t)t * in + i] += g * fabs(w[(size_t)j * in + i]);
+        }
+    }
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < in; i++) {
             size_t at = (size_t)t * in + i;

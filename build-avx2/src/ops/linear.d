@@ -1,0 +1,9 @@
+build-avx2/src/ops/linear.o: src/ops/linear.c src/kernels/matmul.h \
+ src/core/tensor.h src/ops/ops.h src/core/graph.h src/core/err.h \
+ src/core/rules.h
+src/kernels/matmul.h:
+src/core/tensor.h:
+src/ops/ops.h:
+src/core/graph.h:
+src/core/err.h:
+src/core/rules.h:

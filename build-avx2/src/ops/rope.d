@@ -1,0 +1,7 @@
+build-avx2/src/ops/rope.o: src/ops/rope.c src/ops/ops.h src/core/graph.h \
+ src/core/err.h src/core/rules.h src/core/tensor.h
+src/ops/ops.h:
+src/core/graph.h:
+src/core/err.h:
+src/core/rules.h:
+src/core/tensor.h:

@@ -1,0 +1,22 @@
+build-avx2/src/render/eval.o: src/render/eval.c src/explain/methods.h \
+ src/core/err.h src/core/rules.h src/render/plot.h src/render/render.h \
+ src/evaluate/runner.h src/evaluate/data.h src/evaluate/metrics.h \
+ src/models/model.h src/core/graph.h src/core/tensor.h \
+ src/formats/tensor_file.h src/models/config.h src/ops/ops.h \
+ src/tokenizer/tokenizer.h src/explain/explain.h
+src/explain/methods.h:
+src/core/err.h:
+src/core/rules.h:
+src/render/plot.h:
+src/render/render.h:
+src/evaluate/runner.h:
+src/evaluate/data.h:
+src/evaluate/metrics.h:
+src/models/model.h:
+src/core/graph.h:
+src/core/tensor.h:
+src/formats/tensor_file.h:
+src/models/config.h:
+src/ops/ops.h:
+src/tokenizer/tokenizer.h:
+src/explain/explain.h:

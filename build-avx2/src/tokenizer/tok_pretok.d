@@ -1,0 +1,7 @@
+build-avx2/src/tokenizer/tok_pretok.o: src/tokenizer/tok_pretok.c \
+ src/tokenizer/tok_internal.h src/core/err.h src/tokenizer/tok_json.h \
+ src/tokenizer/tokenizer.h
+src/tokenizer/tok_internal.h:
+src/core/err.h:
+src/tokenizer/tok_json.h:
+src/tokenizer/tokenizer.h:
