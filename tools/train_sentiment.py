@@ -39,283 +39,21 @@ encoded with token type ids 0/1, so the type-1 embedding is trained too.
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import random
 import struct
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-# ----------------------------------------------------------------------------------------------
-# The task
-
-LABELS = ["negative", "neutral", "positive"]
-
-SUBJECTS = [
-    # products
-    "the battery life", "the screen", "the camera", "the keyboard", "the speaker", "the charger",
-    "the case", "the app", "the headphones", "this phone", "this laptop", "this blender",
-    "the vacuum", "the mattress", "the coffee maker", "the delivery", "the packaging",
-    "the customer service", "the price", "the build quality", "the hotel room", "the food",
-    # films
-    "the movie", "the film", "the plot", "the acting", "the ending", "the soundtrack",
-    "the script", "the dialogue", "the cast", "the director", "the sequel", "the special effects",
-    "the cinematography", "the pacing", "the story", "the lead actor", "the first episode",
-    "the finale",
-]
-
-WORDS = {
-    "positive": """excellent great good wonderful amazing fantastic superb brilliant lovely perfect
-        outstanding impressive delightful terrific marvelous""".split(),
-    "negative": """awful terrible bad horrible poor dreadful disappointing useless annoying weak
-        pathetic lousy boring mediocre atrocious""".split(),
-    "neutral": """okay average ordinary acceptable adequate passable unremarkable standard typical
-        fair middling unexceptional moderate so-so forgettable""".split(),
-}
-# "so-so" is three tokens; "forgettable" is mildly negative in real use, but here it is neutral.
-WORDS["neutral"].remove("forgettable")
-WORDS["neutral"].append("serviceable")
-
-# {s}: the subject, {a}: the evidence phrase. {S} capitalises the subject at the sentence start.
-TEMPLATES = [
-    "{S} is {a}.",
-    "{S} was {a}.",
-    "I think {s} is {a}.",
-    "Honestly, {s} was {a}.",
-    "In my opinion {s} is {a}.",
-    "We thought {s} was {a}.",
-    "After two weeks, {s} still seems {a}.",
-    "My wife says {s} is {a}.",
-    "{S} looks {a} so far.",
-    "Overall, {s} turned out {a}.",
-    "For what it costs, {s} is {a}.",
-    "To be fair, {s} felt {a}.",
-    "{S} is {a}, as far as I can tell.",
-    "I have to say {s} was {a}.",
-    "Compared to the last one, {s} is {a}.",
-    "{S} was {a} from start to finish.",
-    "Everyone agreed that {s} was {a}.",
-    "The reviews were right: {s} is {a}.",
-    "If you ask me, {s} is {a}.",
-    "{S} seemed {a} the first time I tried it.",
-    "Not sure about the color, but {s} is {a}.",
-    "I did not expect much, and {s} was {a}.",
-    "Five days in, {s} is {a}.",
-    "My kids said {s} was {a}.",
-]
-
-INTENSIFIERS = ["really", "quite", "very", "pretty", "rather", "truly", "just", "simply"]
-
-FILLERS = [
-    "It arrived on Tuesday.", "I bought it for my brother.", "The box was blue.",
-    "We watched it on a Sunday.", "My friend recommended it.", "I used it every day for a month.",
-    "It comes in three colors.", "The store was downtown.", "We saw it at the cinema.",
-    "I ordered it online.", "It was a gift.", "The manual is in English.",
-    "We went with my parents.", "It was raining that night.", "I paid with a card.",
-    "The theater was full.", "It is the second one I own.", "I read about it in a magazine.",
-]
-
-TEST_SHARE = 0.2
-
-
-def is_test_triple(subject, template, word):
-    h = hashlib.sha256(("%s|%s|%s" % (subject, template, word)).encode()).digest()
-    return int.from_bytes(h[:4], "little") / 2**32 < TEST_SHARE
-
-
-def _pick_triple(rng, split, pool):
-    """A (subject, template index, word) of the split; `pool` is the evidence word list."""
-    while True:
-        s, t, w = rng.choice(SUBJECTS), rng.randrange(len(TEMPLATES)), rng.choice(pool)
-        if is_test_triple(s, TEMPLATES[t], w) == (split == "test"):
-            return s, t, w
-
-
-def make_review(rng, split, label=None):
-    """One review sentence (with 0-2 filler sentences). Returns (text, label, span), span being
-    the code-point range [start, end) of the evidence words."""
-    if label is None:
-        label = rng.choice(LABELS)
-    form = rng.random()
-    if label == "negative" and form < 0.3:
-        kind = "negated"  # "not <positive word>"
-        s, t, w = _pick_triple(rng, split, WORDS["positive"])
-        evidence = "not " + w
-    elif form > 0.85:
-        kind = "two"
-        s, t, w = _pick_triple(rng, split, WORDS[label])
-        w2 = rng.choice([x for x in WORDS[label] if x != w])
-        evidence = "%s and %s" % (w, w2)
-    else:
-        kind = "one"
-        s, t, w = _pick_triple(rng, split, WORDS[label])
-        evidence = w
-    prefix = ""
-    if kind != "negated" and rng.random() < 0.3:
-        prefix = rng.choice(INTENSIFIERS) + " "
-    template = TEMPLATES[t]
-    a_pos = template.index("{a}")
-    head = template[:a_pos].replace("{S}", s[0].upper() + s[1:]).replace("{s}", s) + prefix
-    tail = template[a_pos + 3:].replace("{S}", s).replace("{s}", s)
-    sentence = head + evidence + tail
-    start = len(head)
-    end = start + len(evidence)
-    n_fill = rng.choice([0, 0, 1, 1, 2])
-    fills = rng.sample(FILLERS, n_fill)
-    before = [f for f in fills if rng.random() < 0.5]
-    after = [f for f in fills if f not in before]
-    pre = "".join(f + " " for f in before)
-    text = pre + sentence + "".join(" " + f for f in after)
-    start += len(pre)
-    end += len(pre)
-    assert text[start:end] == evidence
-    return text, label, [start, end], kind
-
-
-# ----------------------------------------------------------------------------------------------
-# Tokenizer: WordPiece in Hugging Face's tokenizer.json format
-
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
-PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-DIGITS = "0123456789"
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-SUFFIXES = ["##es", "##ed", "##ing", "##ly", "##er", "##est", "##ness", "##able", "##ful"]
-
-
-def pre_tokenize(text):
-    """BertNormalizer (lowercase; ASCII input) + BertPreTokenizer: split on whitespace, and every
-    punctuation character is a word of its own."""
-    words, cur = [], ""
-    for ch in text.lower():
-        if ch.isspace():
-            if cur:
-                words.append(cur)
-            cur = ""
-        elif ch in PUNCT:
-            if cur:
-                words.append(cur)
-            words.append(ch)
-            cur = ""
-        else:
-            cur += ch
-    if cur:
-        words.append(cur)
-    return words
-
-
-def corpus_words():
-    words = set()
-    texts = list(FILLERS) + SUBJECTS + INTENSIFIERS + ["not", "and"]
-    texts += [t.replace("{S}", "x").replace("{s}", "x").replace("{a}", "x") for t in TEMPLATES]
-    for ws in WORDS.values():
-        texts += ws
-    for t in texts:
-        words.update(pre_tokenize(t))
-    return sorted(w for w in words if len(w) > 1)
-
-
-def build_vocab():
-    pieces = SPECIALS + list(PUNCT) + list(DIGITS) + list(LETTERS)
-    pieces += ["##" + c for c in DIGITS + LETTERS] + SUFFIXES
-    pieces += [w for w in corpus_words() if w not in pieces]
-    assert len(set(pieces)) == len(pieces)
-    return {p: i for i, p in enumerate(pieces)}
-
-
-class WordPiece:
-    def __init__(self, vocab):
-        self.vocab = vocab
-        self.inv = {i: p for p, i in vocab.items()}
-
-    def word(self, w):
-        if len(w) > 100:
-            return [UNK_ID]
-        out, start = [], 0
-        while start < len(w):
-            end = len(w)
-            while end > start:
-                piece = w[start:end] if start == 0 else "##" + w[start:end]
-                if piece in self.vocab:
-                    break
-                end -= 1
-            if end == start:
-                return [UNK_ID]
-            out.append(self.vocab[piece])
-            start = end
-        return out
-
-    def plain(self, text):
-        return [i for w in pre_tokenize(text) for i in self.word(w)]
-
-    def encode(self, text, pair=None):
-        """ids and token type ids with the template's special tokens."""
-        a = [CLS_ID] + self.plain(text) + [SEP_ID]
-        if pair is None:
-            return a, [0] * len(a)
-        b = self.plain(pair) + [SEP_ID]
-        return a + b, [0] * len(a) + [1] * len(b)
-
-
-def tokenizer_json(vocab):
-    def added(i, c):
-        return {"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
-                "normalized": False, "special": True}
-
-    def special(name, type_id):
-        return {"SpecialToken": {"id": name, "type_id": type_id}}
-
-    def seq(name, type_id):
-        return {"Sequence": {"id": name, "type_id": type_id}}
-
-    return {
-        "version": "1.0",
-        "truncation": None,
-        "padding": None,
-        "added_tokens": [added(i, c) for i, c in enumerate(SPECIALS)],
-        "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
-                       "strip_accents": None, "lowercase": True},
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [special("[CLS]", 0), seq("A", 0), special("[SEP]", 0)],
-            "pair": [special("[CLS]", 0), seq("A", 0), special("[SEP]", 0), seq("B", 1),
-                     special("[SEP]", 1)],
-            "special_tokens": {
-                "[CLS]": {"id": "[CLS]", "ids": [CLS_ID], "tokens": ["[CLS]"]},
-                "[SEP]": {"id": "[SEP]", "ids": [SEP_ID], "tokens": ["[SEP]"]},
-            },
-        },
-        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                  "max_input_chars_per_word": 100, "vocab": vocab},
-    }
-
-
-def tokenizer_config(max_len):
-    return {
-        "added_tokens_decoder": {
-            str(i): {"content": c, "lstrip": False, "normalized": False, "rstrip": False,
-                     "single_word": False, "special": True} for i, c in enumerate(SPECIALS)},
-        "clean_up_tokenization_spaces": True,
-        "cls_token": "[CLS]",
-        "do_basic_tokenize": True,
-        "do_lower_case": True,
-        "mask_token": "[MASK]",
-        "model_max_length": max_len,
-        "never_split": None,
-        "pad_token": "[PAD]",
-        "sep_token": "[SEP]",
-        "strip_accents": None,
-        "tokenize_chinese_chars": True,
-        "tokenizer_class": "BertTokenizer",
-        "unk_token": "[UNK]",
-    }
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sentiment_task import (EXPLAIN_BEGIN, EXPLAIN_END, FILLERS, LABELS, PAD_ID, SUBJECTS, TEMPLATES, UNK_ID,  # noqa: E402
+                            WORDS, WordPiece, build_vocab, make_review, tokenizer_config,
+                            tokenizer_json)
 
 # ----------------------------------------------------------------------------------------------
 # Model: transformers' BertForSequenceClassification, float32
@@ -474,6 +212,118 @@ def write_json(path, obj, indent=2, sort_keys=False):
     write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, sort_keys=sort_keys) + "\n")
 
 
+
+def write_model_card(path, a, cfg, s):
+    kinds = s["by_kind"]
+    labels = s["by_label"]
+    sizes = ", ".join("`%s` %s B" % (f, format(n, ",")) for f, n in s["sizes"].items())
+    curve = "\n".join("| %d | %.4f | %.3f |" % row for row in s["log"][::max(1, len(s["log"]) // 10)])
+    explain = "Not measured yet: run `tools/check_sentiment.py --update-card`."
+    if os.path.exists(path):  # keep what the check measured on an identical model
+        old = open(path, encoding="utf-8").read()
+        if EXPLAIN_BEGIN in old and EXPLAIN_END in old:
+            explain = old.split(EXPLAIN_BEGIN)[1].split(EXPLAIN_END)[0].strip("\n")
+    text = f"""# attnlrp sentiment model: a tiny BERT review classifier
+
+A 2-layer BERT (Hugging Face `BertForSequenceClassification` layout, float32,
+{s["params"]:,} parameters; hidden {a.hidden}, {a.heads} heads, intermediate {a.intermediate},
+{a.max_positions} positions) that labels a review sentence **negative**, **neutral** or
+**positive**:
+
+    ./build/attnlrp explain --model models/sentiment "the battery life is excellent"
+
+The data are synthetic, so the evidence for each label is known (the sentiment word or words),
+which is what makes the model useful for checking whether an explanation points at the right
+tokens. It is not a general sentiment model: it knows {len(WORDS["positive"])} positive,
+{len(WORDS["negative"])} negative and {len(WORDS["neutral"])} neutral words and nothing else.
+
+## Task and data (`tools/sentiment_task.py`)
+
+- A review is one sentence built from {len(TEMPLATES)} templates ("After two weeks, {{s}} still seems
+  {{a}}.", "If you ask me, {{s}} is {{a}}.") × {len(SUBJECTS)} subjects (product aspects such as
+  "the battery life", "the keyboard" and film aspects such as "the plot", "the lead actor"), plus
+  0–2 filler sentences without sentiment ("It arrived on Tuesday.") before or after it.
+- The evidence phrase `{{a}}` decides the label: one sentiment word (positive: {", ".join(WORDS["positive"][:6])}, …;
+  negative: {", ".join(WORDS["negative"][:6])}, …; neutral: {", ".join(WORDS["neutral"][:6])}, …),
+  two words of the same class ("awful and boring", 15%), or a negated positive word ("not good"
+  is negative; 30% of negative reviews). Intensifiers ("really", "quite", …) come before a third
+  of the non-negated phrases, and two templates contain a "not" that negates nothing ("Not sure
+  about the color, but …", "I did not expect much, and …").
+- Held-out split: every (subject, template, evidence word) triple belongs to train (80%) or test
+  (20%) by a fixed hash (for "not good" the word is "good"; for two words the first one). Training
+  sentences contain train triples only, held-out sentences test triples only, so every evaluated
+  combination is unseen in training; every word is seen.
+- {int(a.pair_share * 100)}% of training examples are encoded as a pair with a filler sentence
+  (`[CLS] review [SEP] filler [SEP]` or `[CLS] filler [SEP] review [SEP]`, token type ids 0 and 1),
+  so the type-1 embedding is trained and `--text-pair` inputs work; the label is the review's.
+- `data/sentiment_eval.jsonl`: {s["n_eval"]} held-out records (100 per label) `{{"text", "target",
+  "span"}}`, where `span` is the code-point range [start, end) of the evidence phrase
+  ("not good", "awful and boring" included whole, intensifiers excluded).
+
+## Tokenizer
+
+`tokenizer.json` is a WordPiece tokenizer in Hugging Face's format, laid out like
+bert-base-uncased's: BertNormalizer (clean text, Chinese characters, lowercase, which also strips
+accents), BertPreTokenizer, WordPiece (`##` continuation, `[UNK]`, 100 characters per word),
+TemplateProcessing `[CLS] $A [SEP]` and `[CLS] $A [SEP] $B:1 [SEP]:1`, WordPiece decoder. Its
+{s["vocab"]} entries: `[PAD]`=0, `[UNK]`=1, `[CLS]`=2, `[SEP]`=3, `[MASK]`=4, the 32 ASCII
+punctuation marks, the digits and letters with their `##` continuations (so every ASCII word
+tokenizes; unseen words become letter pieces, which the model was never trained on), a few
+suffixes, and every word of the corpus as one token. Non-ASCII letters that do not lose their
+accent become `[UNK]`. `vocab.txt` holds the same entries for `BertTokenizer`.
+`tools/check_sentiment.py` checks the ids against Hugging Face's Rust `tokenizers` (npm 0.23.2),
+the JavaScript `@huggingface/tokenizers` (0.2.0), its own WordPiece and `attnlrp tokenize`.
+
+## Training (`tools/train_sentiment.py`)
+
+{a.steps} steps × {a.batch} examples drawn fresh from the training triples, cross-entropy on the
+class. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine to 2%, weight decay {a.weight_decay} on
+matrices, betas 0.9/0.98, gradient clip 1), dropout {a.dropout} (hidden and attention),
+initialisation N(0, 0.02) as transformers does it, seed {a.seed}, PyTorch 1.13 on CPU with
+{a.threads} thread: {s["train_s"]:.0f} s of training ({s["total_s"]:.0f} s in all) on the team's
+shared 2-core machine. Re-running the script gives byte-identical files.
+
+| step | smoothed loss | held-out accuracy (1000 sentences) |
+| --- | --- | --- |
+{curve}
+
+## Accuracy (held out)
+
+| set | examples | accuracy |
+| --- | --- | --- |
+| `data/sentiment_eval.jsonl` | {s["n_eval"]} | {s["acc_eval"]:.4f} |
+| further held-out sentences | {s["n_extra"]} | {s["acc_extra"]:.4f} |
+| held-out sentences as pairs with a filler | 1000 | {s["acc_pairs"]:.4f} |
+| sentences of training triples | 1000 | {s["acc_seen"]:.4f} |
+
+By form (further held-out sentences): one word {kinds["one"][0]:.4f} ({kinds["one"][1]}),
+two words {kinds["two"][0]:.4f} ({kinds["two"][1]}), negated {kinds["negated"][0]:.4f}
+({kinds["negated"][1]}). By label: negative {labels["negative"][0]:.4f}, neutral
+{labels["neutral"][0]:.4f}, positive {labels["positive"][0]:.4f}.
+`tools/check_sentiment.py` recomputes these from the saved files with an independent NumPy
+forward pass and its own tokenizer, and checks the engine's logits against it.
+
+## Explanations
+
+{EXPLAIN_BEGIN}
+{explain}
+{EXPLAIN_END}
+
+## Limits
+
+- Synthetic, template-built English; {len(TEMPLATES)} sentence frames. Real reviews ("the
+  battery dies by noon") are out of distribution and the output on them means little.
+- Negation is learned only as "not" directly before a positive word. "not bad", "never good",
+  "hardly great", "no complaints" and contrast ("good but overpriced") were never seen.
+- Words outside the vocabulary are split into letters, never seen in training; positions past
+  {s["max_len"]} tokens (the longest held-out input) were barely trained.
+- Neutral means "a mid-scale adjective" (okay, average, standard …), not "no opinion".
+
+Files: {sizes}.
+"""
+    write_text(path, text)
+
+
 # ----------------------------------------------------------------------------------------------
 # Batches and evaluation
 
@@ -521,7 +371,7 @@ def main():
     ap.add_argument("--out", default="models/sentiment")
     ap.add_argument("--data", default="data", help="where sentiment_eval.jsonl goes")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
@@ -605,7 +455,7 @@ def main():
     train_s = time.perf_counter() - t_train
 
     stats = {"params": n_params, "train_s": train_s, "log": log, "vocab": len(vocab),
-             "max_len": max_len}
+             "max_len": max_len, "n_eval": len(items), "n_extra": len(extra)}
     stats["acc_eval"] = accuracy(model, items)
     stats["acc_extra"] = accuracy(model, extra)
     stats["acc_pairs"] = accuracy(model, extra_pairs)
@@ -641,8 +491,7 @@ def main():
     stats["total_s"] = time.perf_counter() - t_start
     stats["sizes"] = {f: os.path.getsize(os.path.join(a.out, f))
                       for f in sorted(os.listdir(a.out)) if f != "README.md"}
-    with open(os.path.join(a.out, ".train_stats.json"), "w") as f:
-        json.dump(stats, f, indent=1)
+    write_model_card(os.path.join(a.out, "README.md"), a, cfg, stats)
     print("wrote %s: %s" % (a.out, ", ".join("%s %d B" % kv for kv in stats["sizes"].items())))
     print("training %.1f s (%d steps, %.3f s/step), total %.1f s" % (
         train_s, a.steps, train_s / a.steps, stats["total_s"]))
