@@ -79,6 +79,14 @@ FILLERS = [
     "The theater was full.", "It is the second one I own.", "I read about it in a magazine.",
 ]
 
+# Sentences about a subject without any sentiment word: labelled neutral ("no opinion").
+PLAIN_FRAMES = [
+    "I bought {s} last week.", "{S} came in a small box.", "We talked about {s} for an hour.",
+    "I tried {s} yesterday.", "My brother asked me about {s}.", "{S} is mentioned in the manual.",
+    "I read a review of {s} before buying.", "{S} was the topic at dinner.",
+    "We compared {s} with the old one.", "I will write more about {s} later.",
+]
+
 TEST_SHARE = 0.2
 
 
@@ -93,6 +101,20 @@ def _pick_triple(rng, split, pool):
         s, t, w = rng.choice(SUBJECTS), rng.randrange(len(TEMPLATES)), rng.choice(pool)
         if is_test_triple(s, TEMPLATES[t], w) == (split == "test"):
             return s, t, w
+
+
+def make_plain(rng, split):
+    """A review without sentiment words (label neutral, no span): a plain sentence about a
+    subject, (subject, frame) split like the triples, with 0-1 filler sentences."""
+    while True:
+        s, f = rng.choice(SUBJECTS), rng.choice(PLAIN_FRAMES)
+        if is_test_triple(s, f, "-") == (split == "test"):
+            break
+    text = f.replace("{S}", s[0].upper() + s[1:]).replace("{s}", s)
+    if rng.random() < 0.5:
+        fill = rng.choice(FILLERS)
+        text = fill + " " + text if rng.random() < 0.5 else text + " " + fill
+    return text, "neutral", None, "plain"
 
 
 def make_review(rng, split, label=None):
@@ -171,7 +193,8 @@ def pre_tokenize(text):
 def corpus_words():
     words = set()
     texts = list(FILLERS) + SUBJECTS + INTENSIFIERS + ["not", "and"]
-    texts += [t.replace("{S}", "x").replace("{s}", "x").replace("{a}", "x") for t in TEMPLATES]
+    texts += [t.replace("{S}", "x").replace("{s}", "x").replace("{a}", "x")
+              for t in TEMPLATES + PLAIN_FRAMES]
     for ws in WORDS.values():
         texts += ws
     for t in texts:

@@ -51,9 +51,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sentiment_task import (EXPLAIN_BEGIN, EXPLAIN_END, FILLERS, LABELS, PAD_ID, SUBJECTS, TEMPLATES, UNK_ID,  # noqa: E402
-                            WORDS, WordPiece, build_vocab, make_review, tokenizer_config,
-                            tokenizer_json)
+from sentiment_task import (  # noqa: E402
+    EXPLAIN_BEGIN, EXPLAIN_END, FILLERS, LABELS, PAD_ID, PLAIN_FRAMES, SUBJECTS, TEMPLATES, UNK_ID,
+    WORDS, WordPiece, build_vocab, make_plain, make_review, tokenizer_config, tokenizer_json)
 
 # ----------------------------------------------------------------------------------------------
 # Model: transformers' BertForSequenceClassification, float32
@@ -253,9 +253,13 @@ tokens. It is not a general sentiment model: it knows {len(WORDS["positive"])} p
   (20%) by a fixed hash (for "not good" the word is "good"; for two words the first one). Training
   sentences contain train triples only, held-out sentences test triples only, so every evaluated
   combination is unseen in training; every word is seen.
+- {int(a.plain_share * 100)}% of training sentences carry no sentiment word at all ("I tried the
+  camera yesterday.", {len(PLAIN_FRAMES)} frames, (subject, frame) split like the triples) and are
+  labelled neutral, so text without evidence has a defined answer. They have no span and are not
+  in `data/sentiment_eval.jsonl`.
 - {int(a.pair_share * 100)}% of training examples are encoded as a pair with a filler sentence
   (`[CLS] review [SEP] filler [SEP]` or `[CLS] filler [SEP] review [SEP]`, token type ids 0 and 1),
-  so the type-1 embedding is trained and `--text-pair` inputs work; the label is the review's.
+  so the type-1 embedding is trained and pair inputs work; the label is the review's.
 - `data/sentiment_eval.jsonl`: {s["n_eval"]} held-out records (100 per label) `{{"text", "target",
   "span"}}`, where `span` is the code-point range [start, end) of the evidence phrase
   ("not good", "awful and boring" included whole, intensifiers excluded).
@@ -281,7 +285,8 @@ class. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine to 2%, weight decay {a.weigh
 matrices, betas 0.9/0.98, gradient clip 1), dropout {a.dropout} (hidden and attention),
 initialisation N(0, 0.02) as transformers does it, seed {a.seed}, PyTorch 1.13 on CPU with
 {a.threads} thread: {s["train_s"]:.0f} s of training ({s["total_s"]:.0f} s in all) on the team's
-shared 2-core machine. Re-running the script gives byte-identical files.
+shared 2-core machine. Re-running the script gives byte-identical model, tokenizer and data files
+(only the timings in this card change).
 
 | step | smoothed loss | held-out accuracy (1000 sentences) |
 | --- | --- | --- |
@@ -295,6 +300,7 @@ shared 2-core machine. Re-running the script gives byte-identical files.
 | further held-out sentences | {s["n_extra"]} | {s["acc_extra"]:.4f} |
 | held-out sentences as pairs with a filler | 1000 | {s["acc_pairs"]:.4f} |
 | sentences of training triples | 1000 | {s["acc_seen"]:.4f} |
+| held-out sentences without a sentiment word (neutral) | 1000 | {s["acc_plain"]:.4f} |
 
 By form (further held-out sentences): one word {kinds["one"][0]:.4f} ({kinds["one"][1]}),
 two words {kinds["two"][0]:.4f} ({kinds["two"][1]}), negated {kinds["negated"][0]:.4f}
@@ -317,7 +323,9 @@ forward pass and its own tokenizer, and checks the engine's logits against it.
   "hardly great", "no complaints" and contrast ("good but overpriced") were never seen.
 - Words outside the vocabulary are split into letters, never seen in training; positions past
   {s["max_len"]} tokens (the longest held-out input) were barely trained.
-- Neutral means "a mid-scale adjective" (okay, average, standard …), not "no opinion".
+- Neutral means "a mid-scale adjective (okay, average, standard …) or no sentiment word".
+  The classifier is nearly always certain (p ≈ 1), right or wrong; its probabilities are not
+  calibrated.
 
 Files: {sizes}.
 """
@@ -327,8 +335,11 @@ Files: {sizes}.
 # ----------------------------------------------------------------------------------------------
 # Batches and evaluation
 
-def example(tok, rng, split, pair_share=0.0):
-    text, label, span, kind = make_review(rng, split)
+def example(tok, rng, split, pair_share=0.0, plain_share=0.0):
+    if rng.random() < plain_share:
+        text, label, span, kind = make_plain(rng, split)
+    else:
+        text, label, span, kind = make_review(rng, split)
     r = rng.random()
     if r < pair_share / 2:
         ids, types = tok.encode(text, rng.choice(FILLERS))
@@ -383,6 +394,8 @@ def main():
     ap.add_argument("--intermediate", type=int, default=128)
     ap.add_argument("--max-positions", type=int, default=128)
     ap.add_argument("--pair-share", type=float, default=0.15)
+    ap.add_argument("--plain-share", type=float, default=0.1,
+                    help="share of training sentences without a sentiment word (neutral)")
     ap.add_argument("--eval-records", type=int, default=300)
     ap.add_argument("--eval-extra", type=int, default=4000)
     ap.add_argument("--log-every", type=int, default=100)
@@ -411,10 +424,11 @@ def main():
         items.append((ids, types, LABELS.index(label), kind))
     extra = [example(tok, eval_rng, "test") for _ in range(a.eval_extra)]
     extra_pairs = [example(tok, eval_rng, "test", 1.0) for _ in range(1000)]
+    extra_plain = [example(tok, eval_rng, "test", 0.0, 1.0) for _ in range(1000)]
     seen = [example(tok, random.Random(a.seed + 99), "train") for _ in range(1000)]
     for ids, _, _, _ in items + extra:  # every word is in the vocabulary, no [UNK]
         assert UNK_ID not in ids
-    max_len = max(len(it[0]) for it in items + extra + extra_pairs)
+    max_len = max(len(it[0]) for it in items + extra + extra_pairs + extra_plain)
 
     model = Bert(cfg)
     n_params = sum(p.numel() for p in model.parameters())
@@ -436,7 +450,7 @@ def main():
     t_train = time.perf_counter()
     running, log = None, []
     for step in range(a.steps):
-        batch = [example(tok, rng, "train", a.pair_share) for _ in range(a.batch)]
+        batch = [example(tok, rng, "train", a.pair_share, a.plain_share) for _ in range(a.batch)]
         ids, types, mask, y = collate(batch)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -460,6 +474,7 @@ def main():
     stats["acc_extra"] = accuracy(model, extra)
     stats["acc_pairs"] = accuracy(model, extra_pairs)
     stats["acc_seen"] = accuracy(model, seen)
+    stats["acc_plain"] = accuracy(model, extra_plain)
     stats["by_kind"] = {}
     for kind in ["one", "two", "negated"]:
         sub = [it for it in extra if it[3] == kind]
@@ -469,9 +484,10 @@ def main():
         sub = [it for it in extra if it[2] == li]
         stats["by_label"][lab] = (accuracy(model, sub), len(sub))
     print("held-out accuracy: %s %.4f (%d records); %d further held-out sentences %.4f; "
-          "1000 held-out pairs %.4f; train-split sentences %.4f" % (
+          "1000 held-out pairs %.4f; train-split sentences %.4f; 1000 held-out sentences without "
+          "sentiment words (neutral) %.4f" % (
               "data/sentiment_eval.jsonl", stats["acc_eval"], len(items), len(extra),
-              stats["acc_extra"], stats["acc_pairs"], stats["acc_seen"]))
+              stats["acc_extra"], stats["acc_pairs"], stats["acc_seen"], stats["acc_plain"]))
     print("by form: " + ", ".join("%s %.4f (%d)" % (k, v[0], v[1])
                                   for k, v in stats["by_kind"].items()))
     print("by label: " + ", ".join("%s %.4f (%d)" % (k, v[0], v[1])
