@@ -469,9 +469,13 @@ def main():
             "embeddings together, and its token scores are a zero-sum split; its top "
             "token is in the span on %.1f%% of the records. CP-LRP conserves the logit "
             "(%.3f: only biases absorb relevance); AttnLRP's relevance sums to %.3f of the logit "
-            "on average, which is consistent with its softmax rule (Prop. 3.1 of the paper), "
-            "conservative only up to a bias term that CP-LRP avoids by detaching Q and K (not "
-            "separated further here). For the gradient norm the sum means nothing." % (
+            "on average. That is the rules, not the engine: `tools/check_sentiment_relevance.py`, an "
+            "independent float64 PyTorch implementation of the same rules, reproduces the "
+            "engine's relevances within 2e-6 and shows where the rest goes: AttnLRP's softmax "
+            "rule (Prop. 3.1 of the paper, gradient×input at the softmax input, conservative only "
+            "up to a bias term) drops 0.37–0.68 of the logit on its six texts, and the biases "
+            "absorb the remainder; CP-LRP detaches Q and K, so no relevance passes through a "
+            "softmax. For the gradient norm the sum means nothing." % (
                 R["gradxinput"]["conserv_max"], 100 * R["gradxinput"]["top1"],
                                          R["cplrp"]["conserv"], R["attnlrp"]["conserv"]))]
         path = os.path.join(a.model, "README.md")
