@@ -18,7 +18,8 @@ Reads config.json, model.safetensors and tokenizer.json and
   most relevant token (special tokens [CLS]/[SEP] excluded) lies in the evidence span;
   --update-card writes that table into the model card;
 - --dump-texts FILE / --hf-ids FILE: the texts for tools/check_sentiment_tokenizer.mjs and the
-  comparison of its Hugging Face ids with this tokenizer's and `attnlrp tokenize`'s.
+  comparison of its Hugging Face ids with this tokenizer's and `attnlrp tokenize`'s, and of Hugging
+  Face's decode (plus transformers' clean_up_tokenization_spaces) with `attnlrp detokenize`.
 """
 
 import argparse
@@ -316,7 +317,9 @@ def main():
                                          if "\n" not in x["text"]))
         eng = [json.loads(line) for line in r.stdout.splitlines()]
         eng_it = iter(eng)
-        bad = 0
+        bad = n_dec = 0
+        cleanup = json.load(open(os.path.join(a.model, "tokenizer_config.json")))[
+            "clean_up_tokenization_spaces"]
         for x in rows:
             ids, types, _ = tok.encode(x["text"], x["pair"])
             probs = []
@@ -328,12 +331,27 @@ def main():
                 e = next(eng_it)["ids"]
                 if e != ids:
                     probs.append("engine %s" % e)
+            if x["ids"] and x["pair"] is None and x is not rows[0] and len(x["text"]) < 200:
+                d = subprocess.run([a.engine, "detokenize", "--model", a.model, "--skip-special",
+                                    "--format", "json", "--ids", ",".join(map(str, x["ids"]))],
+                                   capture_output=True, text=True)
+                got = json.loads(d.stdout)["text"] if d.returncode == 0 else d.stderr
+                want = x["dec_skip"]
+                if cleanup:  # transformers applies this after the tokenizers decode
+                    for k, v in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
+                                 (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"),
+                                 (" 're", "'re")):
+                        want = want.replace(k, v)
+                if got != want:
+                    probs.append("engine decode %r, Hugging Face %r" % (got, want))
+                n_dec += 1
             if probs:
                 bad += 1
                 print("differs: %r / %r: ours %s; %s" % (x["text"], x["pair"], ids, "; ".join(probs)))
         n_eng = sum(1 for x in singles if "\n" not in x["text"])
         print("tokenizer: %d texts (%d pairs): %d differ from Hugging Face Rust / JS; engine "
-              "compared on %d" % (len(rows), len(rows) - len(singles), bad, n_eng))
+              "ids compared on %d, engine decode (skip special) on %d" % (
+                  len(rows), len(rows) - len(singles), bad, n_eng, n_dec))
         sys.exit(1 if bad else 0)
 
     model = Model(a.model)

@@ -218,6 +218,7 @@ def write_model_card(path, a, cfg, s):
     labels = s["by_label"]
     sizes = ", ".join("`%s` %s B" % (f, format(n, ",")) for f, n in s["sizes"].items())
     curve = "\n".join("| %d | %.4f | %.3f |" % row for row in s["log"][::max(1, len(s["log"]) // 10)])
+    probes = "\n".join("  - \"%s\" → %s (%.3f)" % p for p in s["probes"])
     explain = "Not measured yet: run `tools/check_sentiment.py --update-card`."
     if os.path.exists(path):  # keep what the check measured on an identical model
         old = open(path, encoding="utf-8").read()
@@ -275,8 +276,12 @@ punctuation marks, the digits and letters with their `##` continuations (so ever
 tokenizes; unseen words become letter pieces, which the model was never trained on), a few
 suffixes, and every word of the corpus as one token. Non-ASCII letters that do not lose their
 accent become `[UNK]`. `vocab.txt` holds the same entries for `BertTokenizer`.
-`tools/check_sentiment.py` checks the ids against Hugging Face's Rust `tokenizers` (npm 0.23.2),
-the JavaScript `@huggingface/tokenizers` (0.2.0), its own WordPiece and `attnlrp tokenize`.
+`tools/check_sentiment.py --hf-ids` compares, on 386 texts (the 300 evaluation texts, 23 hostile
+strings: accents, CJK, emoji, controls, special tokens typed in the text, a 101-letter word…, and
+63 pairs), the ids and token type ids of Hugging Face's Rust `tokenizers` (npm 0.23.2) and the ids
+of the JavaScript `@huggingface/tokenizers` (0.2.0) with its own WordPiece and `attnlrp tokenize`,
+and `attnlrp detokenize --skip-special` with Rust's decode plus transformers' clean-up
+(`clean_up_tokenization_spaces` is true, as in bert-base-uncased): no differences.
 
 ## Training (`tools/train_sentiment.py`)
 
@@ -315,6 +320,19 @@ forward pass and its own tokenizer, and checks the engine's logits against it.
 {explain}
 {EXPLAIN_END}
 
+## Reproduce
+
+    /usr/bin/python3 tools/train_sentiment.py                 # model, tokenizer, data, this card
+    /usr/bin/python3 tools/check_sentiment.py --methods --update-card   # NumPy + engine checks
+    /usr/bin/python3 tools/check_sentiment_relevance.py       # relevances vs float64 PyTorch rules
+    mkdir -p /tmp/sent_tok && (cd /tmp/sent_tok && npm init -y >/dev/null &&
+        npm install --ignore-scripts tokenizers@0.23.2 @huggingface/tokenizers@0.2.0)
+    /usr/bin/python3 tools/check_sentiment.py --dump-texts /tmp/texts.json
+    node tools/check_sentiment_tokenizer.mjs /tmp/sent_tok models/sentiment /tmp/texts.json /tmp/hf.json
+    /usr/bin/python3 tools/check_sentiment.py --hf-ids /tmp/hf.json
+
+`tests/test_sentiment_model.sh` (part of `make test`) runs the engine on the shipped files.
+
 ## Limits
 
 - Synthetic, template-built English; {len(TEMPLATES)} sentence frames. Real reviews ("the
@@ -323,6 +341,8 @@ forward pass and its own tokenizer, and checks the engine's logits against it.
   "hardly great", "no complaints" and contrast ("good but overpriced") were never seen.
 - Words outside the vocabulary are split into letters, never seen in training; positions past
   {s["max_len"]} tokens (the longest held-out input) were barely trained.
+- What it says outside the task (label, probability):
+{probes}
 - Neutral means "a mid-scale adjective (okay, average, standard …) or no sentiment word".
   The classifier is nearly always certain (p ≈ 1), right or wrong; its probabilities are not
   calibrated.
@@ -330,6 +350,20 @@ forward pass and its own tokenizer, and checks the engine's logits against it.
 Files: {sizes}.
 """
     write_text(path, text)
+
+
+# Sentences outside the task, to show what the model does with them (listed in the card).
+PROBES = [
+    "It arrived on Tuesday.",
+    "The plot was not bad.",
+    "The plot was never good.",
+    "The screen is good but the battery is awful.",
+    "The screen is awful but the battery is good.",
+    "The battery dies by noon.",
+    "I love this phone.",
+    "The camera is not okay.",
+    "The soundtrack is excellent, but the plot is boring.",
+]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -492,6 +526,16 @@ def main():
                                   for k, v in stats["by_kind"].items()))
     print("by label: " + ", ".join("%s %.4f (%d)" % (k, v[0], v[1])
                                    for k, v in stats["by_label"].items()))
+
+    # Out-of-distribution probes for the card's limits section.
+    model.eval()
+    stats["probes"] = []
+    with torch.no_grad():
+        for text in PROBES:
+            ids, types = tok.encode(text)
+            p = torch.softmax(model(torch.tensor([ids]), torch.tensor([types]),
+                                    torch.ones(1, len(ids), dtype=torch.long))[0], -1)
+            stats["probes"].append((text, LABELS[int(p.argmax())], float(p.max())))
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
