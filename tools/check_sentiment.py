@@ -245,7 +245,8 @@ class Model:
             s = np.exp(s - s.max(-1, keepdims=True))
             a = (s / s.sum(-1, keepdims=True)) @ v
             a = a.transpose(1, 0, 2).reshape(T, nh * d)
-            x = self.ln(p + "attention.output.LayerNorm", x + self.lin(p + "attention.output.dense", a))
+            a = self.lin(p + "attention.output.dense", a)
+            x = self.ln(p + "attention.output.LayerNorm", x + a)
             h = self.lin(p + "intermediate.dense", x)
             h = 0.5 * h * (1.0 + _erf(h / math.sqrt(2.0)))
             x = self.ln(p + "output.LayerNorm", x + self.lin(p + "output.dense", h))
@@ -347,7 +348,8 @@ def main():
                 n_dec += 1
             if probs:
                 bad += 1
-                print("differs: %r / %r: ours %s; %s" % (x["text"], x["pair"], ids, "; ".join(probs)))
+                print("differs: %r / %r: ours %s; %s" % (x["text"], x["pair"], ids,
+                                                         "; ".join(probs)))
         n_eng = sum(1 for x in singles if "\n" not in x["text"])
         print("tokenizer: %d texts (%d pairs): %d differ from Hugging Face Rust / JS; engine "
               "ids compared on %d, engine decode (skip special) on %d" % (
