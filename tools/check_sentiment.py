@@ -479,21 +479,22 @@ def main():
             "AttnLRP puts its top token in the evidence span on %.1f%% of the records, CP-LRP on "
             "%.1f%%, the gradient norm on %.1f%%; the share of positive relevance inside the span "
             "separates them more (AttnLRP %.2f, CP-LRP %.2f, gradient %.2f). In negated records "
-            "(\"not good\" → negative) AttnLRP ranks \"not\" first in %.0f%% of them, "
-            "gradient×input only in %.0f%% (it prefers the positive word)." % (
+            "(\"not good\" → negative) AttnLRP ranks \"not\" first in %.0f%% of them, the "
+            "gradient norm in %.0f%%, gradient×input in %.0f%% (they prefer the positive word)." % (
                 100 * R["attnlrp"]["top1"], 100 * R["cplrp"]["top1"], 100 * R["gradient"]["top1"],
                 R["attnlrp"]["mass"], R["cplrp"]["mass"], R["gradient"]["mass"],
-                100 * R["attnlrp"]["not_top"], 100 * R["gradxinput"]["not_top"])), "", (
+                100 * R["attnlrp"]["not_top"], 100 * R["gradient"]["not_top"],
+                100 * R["gradxinput"]["not_top"])), "", (
             "Gradient×input sums to zero (|sum| / logit at most %.0e): the embedding LayerNorm is "
             "scale-invariant (eps 1e-12), so x·∇f(x) = 0 over the word, position and type "
             "embeddings together, and its token scores are a zero-sum split; its top "
             "token is in the span on %.1f%% of the records. CP-LRP conserves the logit "
-            "(%.3f: only biases absorb relevance); AttnLRP's relevance sums to %.3f of the logit "
+            "(%.3f: only the biases make a difference); AttnLRP's relevance sums to %.3f of the logit "
             "on average. That is the rules, not the engine: `tools/check_sentiment_relevance.py`, an "
             "independent float64 PyTorch implementation of the same rules, reproduces the "
             "engine's relevances within 2e-6 and shows where the rest goes: AttnLRP's softmax "
             "rule (Prop. 3.1 of the paper, gradient×input at the softmax input, conservative only "
-            "up to a bias term) drops 0.37–0.68 of the logit on its six texts, and the biases "
+            "up to a bias term) drops about half of the logit on its six texts, and the biases "
             "absorb the remainder; CP-LRP detaches Q and K, so no relevance passes through a "
             "softmax. For the gradient norm the sum means nothing." % (
                 R["gradxinput"]["conserv_max"], 100 * R["gradxinput"]["top1"],

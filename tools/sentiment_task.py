@@ -18,12 +18,12 @@ LABELS = ["negative", "neutral", "positive"]
 SUBJECTS = [
     # products
     "the battery life", "the screen", "the camera", "the keyboard", "the speaker", "the charger",
-    "the case", "the app", "the headphones", "this phone", "this laptop", "this blender",
+    "the case", "the app", "the headset", "this phone", "this laptop", "this blender",
     "the vacuum", "the mattress", "the coffee maker", "the delivery", "the packaging",
     "the customer service", "the price", "the build quality", "the hotel room", "the food",
     # films
     "the movie", "the film", "the plot", "the acting", "the ending", "the soundtrack",
-    "the script", "the dialogue", "the cast", "the director", "the sequel", "the special effects",
+    "the script", "the dialogue", "the cast", "the director", "the sequel", "the animation",
     "the cinematography", "the pacing", "the story", "the lead actor", "the first episode",
     "the finale",
 ]
