@@ -50,4 +50,15 @@ if "$PY" -c 'import numpy' >/dev/null 2>&1; then
 else
     bad "$PY cannot import numpy (install python3-numpy)"
 fi
+
+# The README's eval command, as printed: every record evaluated, AttnLRP's top token in the span on all of
+# them, and its ΔA above the random baseline's.
+"$BIN" eval --model models/sentiment --data data/sentiment_eval.jsonl --format json -o "$tmp/eval.json" 2>"$tmp/eval.err"
+res=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1])); m = {x["method"]: x for x in d["methods"]}
+ok = d["n_evaluated"] == 300 and m["attnlrp"]["span_top1_accuracy"]["mean"] == 1.0
+ok = ok and m["attnlrp"]["delta_a"]["mean"] > m["random"]["delta_a"]["mean"] + 0.5
+print("ok" if ok else open(sys.argv[1]).read()[:300])' "$tmp/eval.json" 2>&1)
+check "eval on data/sentiment_eval.jsonl: $res" '[ "$res" = ok ]'
 finish
