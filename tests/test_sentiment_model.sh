@@ -51,6 +51,17 @@ else
     bad "$PY cannot import numpy (install python3-numpy)"
 fi
 
+# The README's pair example: the negation carries the relevance, the second sentence (type 1) next to none.
+out=$("$BIN" explain --model "$M" "I think the plot was not good." --text-pair "It arrived on Tuesday." --format json 2>&1)
+res=$("$PY" -c '
+import json, sys
+j = json.loads(sys.argv[1]); r = j["relevance"]; types = j["token_type_ids"]
+top = max(range(len(r)), key=lambda i: r[i])
+second = sum(abs(v) for v, t in zip(r, types) if t == 1)
+ok = j["target"] == 0 and j["tokens"][top] == " not" and 1 in types and second < 0.1 * r[top]
+print("ok" if ok else "target %d, top %r, type-1 relevance %.3g" % (j["target"], j["tokens"][top], second))' "$out" 2>&1)
+check "pair example: $res" '[ "$res" = ok ]'
+
 # The README's eval command, as printed: every record evaluated, AttnLRP's top token in the span on all of
 # them, and its ΔA above the random baseline's.
 "$BIN" eval --model models/sentiment --data data/sentiment_eval.jsonl --format json -o "$tmp/eval.json" 2>"$tmp/eval.err"
