@@ -120,6 +120,8 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "--format %s: expected text, json or html", a->format);
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
+    if (a->has_gamma && a->method_id != LRP_METHOD_ATTNLRP && a->method_id != LRP_METHOD_CPLRP)
+        return cli_error(2, "--gamma: only with the LRP methods (attnlrp, cplrp), not %s", a->method);
     return 0;
 }
 
@@ -166,7 +168,7 @@ int cmd_explain(int argc, char **argv) {
     if (cfg->image_size > 0 || a.pixels) {
         rc = 1;
         if (cfg->image_size <= 0) {
-            cli_error(1, "--pixels: %s is a text model (give TEXT or --ids)", ss.model_path);
+            rc = cli_error(2, "--pixels: %s is a text model (give TEXT or --ids)", ss.model_path);
             goto done;
         }
         if (!a.pixels) {
@@ -183,6 +185,10 @@ int cmd_explain(int argc, char **argv) {
         }
         in = (lrp_inputs){.pixels = img.x, .channels = img.channels, .height = img.height, .width = img.width};
     } else {
+        if (a.has_gamma) {
+            rc = cli_error(2, "--gamma: the gamma rule is for Vision Transformers; %s is a text model", ss.model_path);
+            goto done;
+        }
         if ((rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
         in = (lrp_inputs){.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
     }
@@ -213,8 +219,8 @@ int cmd_explain(int argc, char **argv) {
     o.iv = a.iv;
     o.n_iv = a.n_iv;
     if (a.has_gamma) {
-        o.gamma_conv = (float)a.gamma[0];
-        o.gamma_lin = (float)a.gamma[1];
+        o.gamma_conv = a.gamma[0];
+        o.gamma_lin = a.gamma[1];
     }
     if (a.latent_start && arg_int_tuple("--latent-start", a.latent_start, o.latent_start, 3)) {
         rc = 2;

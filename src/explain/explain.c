@@ -326,8 +326,8 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
     }
     lrp_rules rules = lrp_rules_for(o->method);
-    rules.gamma_conv = o->gamma_conv;
-    rules.gamma_lin = o->gamma_lin;
+    rules.gamma_conv = (float)o->gamma_conv;
+    rules.gamma_lin = (float)o->gamma_lin;
     e->gamma_conv = o->gamma_conv;
     e->gamma_lin = o->gamma_lin;
     if (lrp_graph_backward(&g, &rules, err)) goto fail;

@@ -18,7 +18,7 @@ typedef struct lrp_explain_opts {
     int neurons;                 // report every MLP neuron of every layer (relevance and activation)
     const lrp_intervention *iv;  // neuron interventions during the forward pass
     int n_iv;
-    float gamma_conv, gamma_lin; // ViTs: LRP-γ on the patch convolution / the MLP linears and classifier
+    double gamma_conv, gamma_lin; // ViTs: LRP-γ on the patch convolution / the MLP linears and classifier
                                  // (SPEC §5; LXT uses 0.25, 0.05); 0: off. Only with attnlrp and cplrp.
 } lrp_explain_opts;
 
@@ -50,7 +50,7 @@ typedef struct lrp_explanation {
     float *relevance;            // [n_relevance] at the word embeddings (SPEC §3); images: per patch, row-major
     float *relevance_pixels;     // images: [height * width], Σ over channels of x ⊙ ĝ at the pixels
     int channels, height, width, patch_size;  // images
-    float gamma_conv, gamma_lin; // as run
+    double gamma_conv, gamma_lin; // as run
     float *relevance_positions;  // [T] at the learned position embeddings (images: CLS slot first), or NULL
     float *relevance_token_types;  // [T] at the token-type embeddings, or NULL
     int has_cls;                 // encoders: relevance_cls is the total relevance of position 0 ([CLS], <s>);
