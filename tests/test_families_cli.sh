@@ -110,6 +110,19 @@ expect 2 "attnlrp: --gamma: only with the LRP methods (attnlrp, cplrp), not grad
 expect 2 "attnlrp: --gamma: the gamma rule is for Vision Transformers; $tmp/gpt2 is a text model" -- $BIN explain --model "$tmp/gpt2" --ids 1,2 --gamma 0.25,0.05
 expect 2 "attnlrp: --pixels: $tmp/gpt2 is a text model (give TEXT or --ids)" -- $BIN explain --model "$tmp/gpt2" --pixels "$tmp/g.npy"
 expect 2 "attnlrp: explain: $V takes an image: give --pixels FILE (.npy, PNG or JPEG)" -- $BIN explain --model "$V" --ids 1,2
+mkdir -p "$tmp/imgs"
+"$PY" -c "
+import numpy as np
+for i in range(4): np.save('$tmp/imgs/%d.npy' % i, np.random.default_rng(i).standard_normal((1, 28, 28)).astype(np.float32))"
+n=$($BIN eval --model "$V" --images "$tmp/imgs" --steps 4 --format json 2>/dev/null | json 'd["n_evaluated"], ",".join(m["method"] for m in d["methods"])')
+check "vit eval over a folder: 4 images, every method with the gamma variants ($n)" \
+    '[ "$n" = "4 attnlrp,cplrp,gradxinput,gradient,random,attnlrp+gamma,cplrp+gamma" ]'
+printf '%s\n' "{\"image\": \"$tmp/imgs/0.npy\", \"label\": \"cat\"}" "{\"image\": \"$tmp/imgs/1.npy\", \"label\": \"zebra\"}" >"$tmp/imgs.jsonl"
+n=$($BIN eval --model "$V" --images "$tmp/imgs.jsonl" --methods cplrp+gamma,random --steps 4 --format json 2>/dev/null | json 'd["n_evaluated"], d["n_bad"]')
+check "vit eval over labelled records: the unknown label is a bad record ($n)" '[ "$n" = "1 1" ]'
+expect 2 "attnlrp: eval: $V is an image classifier: give --images" -- $BIN eval --model "$V" --data "$tmp/imgs.jsonl"
+expect 2 "attnlrp: eval: $tmp/gpt2_text reads text: give --data" -- $BIN eval --model "$tmp/gpt2_text" --images "$tmp/imgs"
+expect 1 "attnlrp: --methods: cplrp+gamma is for Vision Transformers; gpt2 is a text model" -- $BIN eval --model "$tmp/gpt2_text" --data "$tmp/g.jsonl" --methods cplrp+gamma
 check "a .npy of the wrong size is one error line" \
     '[ "$($BIN explain --model "$V" --pixels "$tmp/wrong.npy" 2>&1 >/dev/null | wc -l)" = 1 ] && ! $BIN explain --model "$V" --pixels "$tmp/wrong.npy" >/dev/null 2>&1'
 finish

@@ -4,6 +4,7 @@
 // stderr, and renders the report (render/eval.c).
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@
 #include "render/render.h"
 
 static const char eval_usage[] =
-    "usage: attnlrp eval [--model PATH] --data FILE.jsonl [--methods M1,M2,...]\n"
+    "usage: attnlrp eval [--model PATH] (--data FILE.jsonl | --images DIR-or-FILE.jsonl) [--methods M1,M2,...]\n"
     "                    [--steps 20] [--limit N] [--seed S] [--span-field F] [--on-bad skip|fail] [--progress]\n"
     "                    [--format text|json] [--plot curves.svg] [-o FILE]\n"
     "\n"
@@ -25,6 +26,9 @@ static const char eval_usage[] =
     "(id2label); default: the model's prediction (at the last position; masked LMs: at the first mask token).\n"
     "span: the evidence for it, as character offsets into text (Unicode code points, end exclusive, as\n"
     "Python's text[start:end]). text_pair: a second text joined by the tokenizer's pair template (no span).\n"
+    "Image classifiers (ViT) read --images: a folder of PNG/JPEG/.npy files (the prediction is explained) or\n"
+    "JSONL records {\"image\": \"path\", \"label\": \"Coat\"}; their curves remove patches (set to 0, the\n"
+    "normalised mean), the AttnLRP paper's patch flipping.\n"
     "\n"
     "Per method:\n"
     "  top-1 in span  fraction of records whose most relevant token (special tokens excluded) lies in the span\n"
@@ -37,7 +41,10 @@ static const char eval_usage[] =
     "\n"
     "  --model PATH     checkpoint directory with tokenizer.json (default: the shipped model)\n"
     "  --data FILE      JSONL records, one per line (blank lines are ignored)\n"
-    "  --methods LIST   comma-separated, from: %s (default: all)\n"
+    "  --images PATH    image records: a folder of images, or a JSONL file of {\"image\", \"label\"} records\n"
+    "  --methods LIST   comma-separated, from: %s (default: all that fit the model)\n"
+    "  --gamma C,L      the gamma of the +gamma methods on the patch convolution and the MLP/classifier\n"
+    "                   (default 0.25,0.05, LXT's)\n"
     "  --steps N        perturbation steps (default 20)\n"
     "  --limit N        only the first N records\n"
     "  --span-field F   read the span from field F instead of \"span\" (e.g. a longer evidence span)\n"
@@ -52,8 +59,8 @@ static const char eval_usage[] =
 // ---- arguments ----
 
 typedef struct {
-    const char *model, *data, *format, *plot, *out, *span_field;
-    int progress;
+    const char *model, *data, *images, *format, *plot, *out, *span_field;
+    int progress, methods_given;
     lrp_eval_opts o;
 } eval_args;
 
@@ -71,6 +78,17 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
             return 1;
         } else if (!strcmp(o, "--model")) str = &a->model;
         else if (!strcmp(o, "--data")) str = &a->data;
+        else if (!strcmp(o, "--images")) str = &a->images;
+        else if (!strcmp(o, "--gamma")) {
+            const char *v = arg_value(argc, argv, &i);
+            char *end;
+            if (!v) return 2;
+            a->o.gamma_conv = strtod(v, &end);
+            if (end == v || *end != ',' || (a->o.gamma_lin = strtod(end + 1, &end), *end))
+                return cli_error(2, "--gamma %s: expected CONV,LIN (two numbers, e.g. 0.25,0.05)", v);
+            if (!(a->o.gamma_conv >= 0 && a->o.gamma_lin >= 0 && a->o.gamma_conv < 1e6 && a->o.gamma_lin < 1e6))
+                return cli_error(2, "--gamma %s: the values must be finite and not negative", v);
+        }
         else if (!strcmp(o, "--methods")) str = &methods;
         else if (!strcmp(o, "--format")) str = &a->format;
         else if (!strcmp(o, "--plot")) str = &a->plot;
@@ -97,7 +115,9 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
         }
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
     }
-    if (!a->data) return cli_error(2, "eval: --data FILE.jsonl is required (see attnlrp eval --help)");
+    if (a->data && a->images) return cli_error(2, "eval: give --data or --images, not both");
+    if (!a->data && !a->images)
+        return cli_error(2, "eval: --data FILE.jsonl (or --images) is required (see attnlrp eval --help)");
     if (a->plot && (!*a->plot || !strcmp(a->plot, "-"))) return cli_error(2, "--plot: give a file name (FILE.svg)");
     if (strcmp(a->format, "text") && strcmp(a->format, "json"))
         return cli_error(2, "--format %s: expected text or json", a->format);
@@ -107,6 +127,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
     lrp_err err;
     if (methods && lrp_method_list_parse("methods", methods, a->o.methods, LRP_EVAL_MAX_METHODS, &a->o.n_methods, &err))
         return cli_lib_error(2, err.msg);
+    a->methods_given = methods != NULL;
     return 0;
 }
 
@@ -151,10 +172,14 @@ int cmd_eval(int argc, char **argv) {
 
     lrp_err err;
     lrp_eval_data d;
-    if (lrp_eval_data_read(&d, a.data, &err)) return cli_error(1, "--data %s", err.msg);
+    const char *source = a.data ? a.data : a.images, *flag = a.data ? "--data" : "--images";
+    struct stat st;
+    int from_dir = a.images && stat(a.images, &st) == 0 && S_ISDIR(st.st_mode);
+    if (from_dir ? lrp_eval_data_from_dir(&d, a.images, &err) : lrp_eval_data_read(&d, source, &err))
+        return cli_error(1, "%s %s", flag, err.msg);
     if (d.n == 0) {
         lrp_eval_data_free(&d);
-        return cli_error(1, "--data %s: no records (the file is empty)", a.data);
+        return cli_error(1, "%s %s: no records (%s)", flag, source, from_dir ? "no .png, .jpg or .npy file" : "the file is empty");
     }
     lrp_session s = {0};
     lrp_eval_report rep = {0};
@@ -163,14 +188,25 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_session_open(&s, a.model);
     if (rc) goto done;
     rc = 1;
-    if (!s.tok) {
+    int images = s.m->cfg.image_size > 0;
+    if (images != (a.images != NULL)) {
+        rc = cli_error(2, images ? "eval: %s is an image classifier: give --images" : "eval: %s reads text: give --data",
+                       s.model_path);
+        goto done;
+    }
+    if (!images && !s.tok) {
         cli_error(1, "%s: no tokenizer.json beside the model: eval reads text", s.model_path);
         goto done;
+    }
+    if (images && !a.methods_given) {   // every method, the gamma variants included (8 at most)
+        a.o.n_methods = 0;
+        for (int i = 0; i < lrp_methods_count() && a.o.n_methods < LRP_EVAL_MAX_METHODS; i++)
+            a.o.methods[a.o.n_methods++] = lrp_method_at(i)->id;
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.
     if ((a.plot && cli_output_open(&plot, a.plot)) || cli_output_open(&out, a.out)) goto done;
     int tty = isatty(STDERR_FILENO);
-    progress_ctx pc = {a.data, a.progress || tty, tty, now_seconds(), now_seconds()};
+    progress_ctx pc = {source, a.progress || tty, tty, now_seconds(), now_seconds()};
     a.o.progress = on_record;
     a.o.progress_ctx = &pc;
     if (lrp_evaluate(s.m, s.tok, &d, &a.o, &rep, &err)) {
@@ -179,13 +215,13 @@ int cmd_eval(int argc, char **argv) {
     }
     if (rep.stopped) goto done;   // --on-bad fail: the bad record is already reported
     if (rep.n_records == 0) {
-        cli_error(1, "--data %s: no record could be evaluated (%d bad)", a.data, rep.n_bad);
+        cli_error(1, "%s %s: no record could be evaluated (%d bad)", flag, source, rep.n_bad);
         goto done;
     }
     names = calloc((size_t)rep.n_records, sizeof *names);
     if (!names) goto done;
     for (int i = 0; i < rep.n_records; i++) names[i] = lrp_output_string(&s.m->cfg, s.tok, rep.records[i].target);
-    lrp_eval_render_ctx ctx = {s.model_path, s.m->cfg.model_type, a.data, a.span_field, a.o.seed, names};
+    lrp_eval_render_ctx ctx = {s.model_path, s.m->cfg.model_type, source, a.span_field, a.o.seed, names};
 
     // The plot first, so that nothing reaches stdout when it cannot be written. cli_output_commit
     // releases the struct whatever happens; clearing it keeps done: from releasing it again.

@@ -1,5 +1,8 @@
 #include "evaluate/data.h"
 
+#include <dirent.h>
+#include <strings.h>
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -80,9 +83,86 @@ int lrp_eval_data_read(lrp_eval_data *d, const char *path, lrp_err *err) {
     return 0;
 }
 
+// ---- a folder of images ----
+
+static int is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.') return 0;
+    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".npy");
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int lrp_eval_data_from_dir(lrp_eval_data *d, const char *dir, lrp_err *err) {
+    memset(d, 0, sizeof *d);
+    DIR *dp = opendir(dir);
+    if (!dp) return lrp_fail(err, "%s: cannot open: %s", dir, strerror(errno));
+    char **names = NULL;
+    int n = 0, cap = 0, rc = -1;
+    for (struct dirent *de; (de = readdir(dp));) {
+        if (!is_image_name(de->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) goto oom;
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) goto oom;
+        n++;
+    }
+    qsort(names, (size_t)n, sizeof *names, compare_names);
+    // One record line per image, {"image": "DIR/NAME"}, written by jansson (names may need escaping).
+    size_t total = 0;
+    char **lines = calloc((size_t)(n ? n : 1), sizeof *lines);
+    if (!lines) goto oom;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        char *path = malloc(len);
+        if (!path) goto oom_lines;
+        snprintf(path, len, "%s/%s", dir, names[i]);
+        json_t *o = json_pack("{s:s}", "image", path);
+        free(path);
+        lines[i] = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!lines[i]) goto oom_lines;
+        total += strlen(lines[i]) + 1;
+    }
+    d->buf = malloc(total + 1);
+    d->lines = malloc((size_t)(n ? n : 1) * sizeof *d->lines);
+    d->line_len = malloc((size_t)(n ? n : 1) * sizeof *d->line_len);
+    d->line_no = malloc((size_t)(n ? n : 1) * sizeof *d->line_no);
+    if (!d->buf || !d->lines || !d->line_len || !d->line_no) goto oom_lines;
+    char *p = d->buf;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]);
+        memcpy(p, lines[i], len + 1);
+        d->lines[i] = p;
+        d->line_len[i] = len;
+        d->line_no[i] = i + 1;   // the image's rank in name order
+        p += len + 1;
+    }
+    d->len = total;
+    d->n = n;
+    rc = 0;
+oom_lines:
+    for (int i = 0; i < n; i++) free(lines[i]);
+    free(lines);
+    if (rc) goto oom;
+    goto done;
+oom:
+    lrp_eval_data_free(d);
+    lrp_fail(err, "%s: out of memory", dir);
+done:
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    closedir(dp);
+    return rc;
+}
+
 // ---- records ----
 
 void lrp_eval_record_free(lrp_eval_record *r) {
+    free(r->image);
     free(r->text);
     free(r->target);
     free(r->text_pair);
@@ -118,8 +198,27 @@ static const char *json_kind(const json_t *v) {
     }
 }
 
+// An image record: {"image": path, "label": class name (or "target")}.
+static int parse_image(const json_t *root, lrp_eval_record *r, lrp_err *err) {
+    const json_t *image = json_object_get(root, "image");
+    if (!json_is_string(image)) return lrp_fail(err, "\"image\" must be a string (a file path), not %s", json_kind(image));
+    if (json_string_length(image) == 0) return lrp_fail(err, "\"image\" is empty");
+    if (json_object_get(root, "text")) return lrp_fail(err, "a record has \"image\" or \"text\", not both");
+    if (!(r->image = dup_bytes(json_string_value(image), json_string_length(image)))) return lrp_fail(err, "out of memory");
+    const char *field = json_object_get(root, "label") ? "label" : "target";
+    const json_t *label = json_object_get(root, field);
+    if (label && !json_is_null(label)) {
+        if (!json_is_string(label)) return lrp_fail(err, "\"%s\" must be a string, not %s", field, json_kind(label));
+        if (json_string_length(label) == 0) return lrp_fail(err, "\"%s\" is empty", field);
+        r->target = dup_bytes(json_string_value(label), json_string_length(label));
+        if (!r->target) return lrp_fail(err, "out of memory");
+    }
+    return 0;
+}
+
 static int parse_fields(const json_t *root, const char *span_field, lrp_eval_record *r, lrp_err *err) {
     if (!json_is_object(root)) return lrp_fail(err, "a record must be a JSON object, not %s", json_kind(root));
+    if (json_object_get(root, "image")) return parse_image(root, r, err);
     const json_t *text = json_object_get(root, "text");
     if (!text) return lrp_fail(err, "no \"text\" field");
     if (!json_is_string(text)) return lrp_fail(err, "\"text\" must be a string, not %s", json_kind(text));

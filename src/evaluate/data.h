@@ -1,5 +1,6 @@
 // Evaluation data: a JSONL file read whole into its non-blank lines, and one record per line:
 //   {"text": str, "text_pair": str (optional), "target": str (optional), "span": [start, end] (optional)}
+//   {"image": path, "label": str (optional; "target" also works)}    for image classifiers
 // target: the explained next token (language models: text that is one token) or class (classifiers: its
 // id2label name); default the model's prediction. span: character offsets into text (Unicode code
 // points, end exclusive, as Python's text[start:end]).
@@ -23,8 +24,12 @@ typedef struct lrp_eval_data {
 // accepted; blank lines are skipped. An empty file is not an error (n = 0).
 int lrp_eval_data_read(lrp_eval_data *d, const char *path, lrp_err *err);
 void lrp_eval_data_free(lrp_eval_data *d);
+// Every image of a folder (.png, .jpg, .jpeg, .npy; in name order) as records {"image": "DIR/NAME"}
+// without labels (the model's prediction is explained); line numbers are the images' ranks.
+int lrp_eval_data_from_dir(lrp_eval_data *d, const char *dir, lrp_err *err);
 
 typedef struct lrp_eval_record {
+    char *image;       // image records {"image": path, "label": class}: the path (malloc'ed); NULL for text
     char *text;        // malloc'ed UTF-8
     size_t text_len;   // bytes
     int n_chars;       // code points

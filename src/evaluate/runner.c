@@ -5,16 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "explain/explain.h"
 #include "explain/methods.h"
+#include "inputs/image.h"
 #include "inputs/text.h"
 
 void lrp_eval_opts_default(lrp_eval_opts *o) {
     memset(o, 0, sizeof *o);
     for (int i = 0; i < lrp_methods_count() && o->n_methods < LRP_EVAL_MAX_METHODS; i++)
-        o->methods[o->n_methods++] = lrp_method_at(i)->id;
+        if (!lrp_method_at(i)->gamma) o->methods[o->n_methods++] = lrp_method_at(i)->id;
     o->steps = 20;
+    o->gamma_conv = 0.25;
+    o->gamma_lin = 0.05;
     o->span_field = "span";
 }
 
@@ -33,8 +37,11 @@ typedef struct {
 
 typedef struct {
     const lrp_model *m;
-    lrp_inputs in;             // the record's inputs; embed_scale points at scale
+    lrp_inputs in;             // the record's inputs; embed_scale points at scale (images: pixels at pixels)
+    int units;                 // what is removed: tokens (T) or image patches
     float *scale;              // [T] scratch
+    const float *pixels0;      // images: the unperturbed input [C, S, S]
+    float *pixels;             // images: scratch of the same size
     int position, target;
     float *logits;             // [n_out] scratch
     cached_logit *cache;       // masks already evaluated for this record (shared by every method)
@@ -47,17 +54,35 @@ static void cache_clear(perturb_ctx *c) {
     c->n_cache = 0;
 }
 
+// An image with the marked patches set to 0, the normalised mean (the AttnLRP paper's patch flipping).
+static void remove_patches(perturb_ctx *c, const unsigned char *drop) {
+    const lrp_config *cfg = &c->m->cfg;
+    int C = cfg->num_channels, S = cfg->image_size, p = cfg->patch_size, side = S / p;
+    memcpy(c->pixels, c->pixels0, (size_t)C * S * S * sizeof(float));
+    for (int k = 0; k < c->units; k++) {
+        if (!drop[k]) continue;
+        int y0 = (k / side) * p, x0 = (k % side) * p;
+        for (int ch = 0; ch < C; ch++)
+            for (int i = 0; i < p; i++) memset(c->pixels + ((size_t)ch * S + y0 + i) * S + x0, 0, (size_t)p * sizeof(float));
+    }
+}
+
 static int perturbed_logit(const unsigned char *drop, void *ctx, double *logit, lrp_err *err) {
     perturb_ctx *c = ctx;
-    int T = c->in.T;
+    int T = c->units;
     for (int i = 0; i < c->n_cache; i++)
         if (!memcmp(c->cache[i].mask, drop, (size_t)T)) {
             *logit = c->cache[i].logit;
             return 0;
         }
-    for (int t = 0; t < T; t++) c->scale[t] = drop[t] ? 0.0f : 1.0f;
     lrp_inputs in = c->in;
-    in.embed_scale = c->scale;
+    if (c->pixels0) {
+        remove_patches(c, drop);
+        in.pixels = c->pixels;
+    } else {
+        for (int t = 0; t < T; t++) c->scale[t] = drop[t] ? 0.0f : 1.0f;
+        in.embed_scale = c->scale;
+    }
     if (lrp_forward_outputs(c->m, &in, c->position, NULL, 0, c->logits, err)) return -1;
     c->forwards++;
     *logit = c->logits[c->target];
@@ -133,6 +158,95 @@ done:
     return rc;
 }
 
+// The explanation options of a method slot: its rules, and the γ-rule for the "+gamma" variants.
+static void method_opts(const lrp_eval_opts *o, int method, lrp_explain_opts *eo) {
+    const lrp_method_info *info = lrp_method_by_id(method);
+    lrp_explain_opts_default(eo);
+    eo->method = (lrp_method)info->rules;
+    if (info->gamma) {
+        eo->gamma_conv = o->gamma_conv;
+        eo->gamma_lin = o->gamma_lin;
+    }
+}
+
+// One image record: {"image": path, "label": class}. Relevance per patch; the curves remove patches.
+static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, const lrp_eval_record *r,
+                             int line_no, lrp_eval_record_result *out, lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    int side = c->image_size / c->patch_size, N = side * side, rc = -1;
+    char pre[1200];
+    snprintf(pre, sizeof pre, "%s/preprocessor_config.json", m->path);
+    lrp_image_spec spec = {c->num_channels, c->image_size, c->image_size};
+    lrp_image img = {0};
+    lrp_explanation e = {0};
+    unsigned char *removable = malloc((size_t)N);
+    float *rel = malloc((size_t)N * sizeof *rel);
+    if (!removable || !rel) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    if (lrp_image_load(r->image, &spec, access(pre, F_OK) == 0 ? pre : NULL, &img, err)) {
+        lrp_fail_prefix(err, "\"image\"");
+        goto done;
+    }
+    memset(removable, 1, (size_t)N);
+    out->T = N;
+    out->position = -1;
+    if (r->target) {
+        if (lrp_resolve_target(c, NULL, "\"label\"", r->target, &out->target, err)) goto done;
+        out->target_given = 1;
+    }
+    size_t n_px = (size_t)img.channels * img.height * img.width;
+    pc->pixels = malloc(n_px * sizeof(float));
+    if (!pc->pixels) {
+        lrp_fail(err, "out of memory");
+        goto done;
+    }
+    cache_clear(pc);
+    pc->in = (lrp_inputs){.pixels = img.x, .channels = img.channels, .height = img.height, .width = img.width};
+    pc->pixels0 = img.x;
+    pc->units = N;
+    pc->position = -1;
+    if (lrp_forward_outputs(m, &pc->in, -1, NULL, 0, pc->logits, err)) goto done;
+    lrp_rank_top(pc->logits, c->n_labels, 1, &out->prediction);
+    if (!out->target_given) out->target = out->prediction;
+    pc->target = out->target;
+    out->target_logit = pc->logits[out->target];
+    for (int k = 0; k < o->n_methods; k++) {
+        int method = o->methods[k];
+        double t0 = now_seconds();
+        if (method == LRP_METHOD_RANDOM) {
+            lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, N);
+        } else {
+            lrp_explain_opts eo;
+            method_opts(o, method, &eo);
+            eo.target = out->target;
+            if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) goto done;
+            memcpy(rel, e.relevance, (size_t)N * sizeof *rel);
+            lrp_explanation_free(&e);
+        }
+        double secs = now_seconds() - t0;
+        if (lrp_eval_score(rel, removable, NULL, N, o->steps, out->target_logit, perturbed_logit, pc, &out->res[k],
+                           err)) {
+            lrp_fail_prefix(err, lrp_method_by_id(method)->name);
+            goto done;
+        }
+        out->res[k].seconds = secs;
+    }
+    rc = 0;
+done:
+    if (rc) record_result_free(out, o->n_methods);
+    out->line = line_no;
+    lrp_explanation_free(&e);
+    lrp_image_free(&img);
+    free(pc->pixels);
+    pc->pixels = NULL;
+    pc->pixels0 = NULL;
+    free(removable);
+    free(rel);
+    return rc;
+}
+
 // Every metric of one record for every method. Returns 0, or -1 with err (the record is bad).
 static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_eval_opts *o, perturb_ctx *pc,
                        const char *line, size_t len, int line_no, lrp_eval_record_result *out, lrp_err *err) {
@@ -141,6 +255,13 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     out->line = line_no;
     lrp_eval_record r;
     if (lrp_eval_parse_record(line, len, span_field, &r, err)) return -1;
+    if (m->cfg.image_size > 0 || r.image) {
+        int irc = r.image && m->cfg.image_size > 0 ? eval_image_record(m, o, pc, &r, line_no, out, err)
+                  : r.image ? lrp_fail(err, "\"image\": %s reads text, not images", m->cfg.model_type)
+                            : lrp_fail(err, "no \"image\" field (%s is an image classifier)", m->cfg.model_type);
+        lrp_eval_record_free(&r);
+        return irc;
+    }
     lrp_text_inputs ti = {0};
     int rc = -1, T = 0;
     unsigned char *removable = NULL, *in_span = NULL;
@@ -178,6 +299,7 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     // The unperturbed prediction: the default target and the reference logit of the curves.
     cache_clear(pc);
     pc->in = (lrp_inputs){.ids = ti.ids, .T = T, .token_types = ti.token_types};
+    pc->units = T;
     pc->position = out->position;
     if (lrp_forward_outputs(m, &pc->in, pc->position, NULL, 0, pc->logits, err)) goto done;
     int n_out = lrp_model_n_outputs(m);
@@ -197,8 +319,7 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
             lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, T);
         } else {
             lrp_explain_opts eo;
-            lrp_explain_opts_default(&eo);
-            eo.method = (lrp_method)method;
+            method_opts(o, method, &eo);
             eo.target = out->target;
             eo.position = out->position;
             if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) goto done;
@@ -277,11 +398,18 @@ static int summarize(const lrp_eval_report *rep, lrp_eval_summary *ms, int k) {
 
 // ---- the run ----
 
-static int check_opts(const lrp_eval_opts *o, lrp_err *err) {
+static int check_opts(const lrp_model *m, const lrp_eval_opts *o, lrp_err *err) {
     if (o->n_methods < 1 || o->n_methods > LRP_EVAL_MAX_METHODS)
         return lrp_fail(err, "methods: expected 1..%d methods", LRP_EVAL_MAX_METHODS);
-    for (int k = 0; k < o->n_methods; k++)
-        if (!lrp_method_by_id(o->methods[k])) return lrp_fail(err, "methods: unknown method id %d", o->methods[k]);
+    for (int k = 0; k < o->n_methods; k++) {
+        const lrp_method_info *info = lrp_method_by_id(o->methods[k]);
+        if (!info) return lrp_fail(err, "methods: unknown method id %d", o->methods[k]);
+        if (info->gamma && m->cfg.image_size <= 0)
+            return lrp_fail(err, "methods: %s is for Vision Transformers; %s is a text model", info->name,
+                            m->cfg.model_type);
+    }
+    if (!(o->gamma_conv >= 0 && o->gamma_lin >= 0 && o->gamma_conv < 1e6 && o->gamma_lin < 1e6))
+        return lrp_fail(err, "gamma %g,%g: the values must be finite and not negative", o->gamma_conv, o->gamma_lin);
     if (o->steps < 1 || o->steps > 10000) return lrp_fail(err, "steps %d: expected 1..10000", o->steps);
     return 0;
 }
@@ -289,9 +417,11 @@ static int check_opts(const lrp_eval_opts *o, lrp_err *err) {
 int lrp_evaluate(const lrp_model *m, const lrp_tokenizer *tok, const lrp_eval_data *d, const lrp_eval_opts *o,
                  lrp_eval_report *out, lrp_err *err) {
     memset(out, 0, sizeof *out);
-    if (check_opts(o, err)) return -1;
-    if (!tok) return lrp_fail(err, "tokenizer: the model has no tokenizer (evaluation reads text)");
+    if (check_opts(m, o, err)) return -1;
+    if (!tok && m->cfg.image_size <= 0)
+        return lrp_fail(err, "tokenizer: the model has no tokenizer (evaluation reads text)");
     out->task = m->cfg.task;
+    out->images = m->cfg.image_size > 0;
     out->steps = o->steps;
     out->n_methods = o->n_methods;
     memcpy(out->methods, o->methods, sizeof out->methods);

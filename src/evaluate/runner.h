@@ -2,6 +2,10 @@
 // per method with 95% confidence intervals and paired differences against the first method. Nothing is
 // printed: progress and bad records reach the caller through a callback, the results through the report.
 //
+// Image classifiers (ViT) read {"image": path, "label": class} records instead: relevance per patch, and
+// the curves remove patches (set to 0, the normalised mean) most / least relevant first, the AttnLRP
+// paper's patch flipping.
+//
 // Per record: the inputs (text, or text and text_pair), the explained output (causal LMs: the next token
 // after the last position; masked LMs: the first mask token; classifiers: the class), its target (given,
 // or the model's prediction), one relevance vector per method, and the metrics: answer-span agreement
@@ -34,6 +38,7 @@ typedef struct lrp_eval_opts {
     int limit;              // only the first `limit` records; <= 0: all
     uint64_t seed;          // the random baseline's seed; each record draws from (seed, line number)
     const char *span_field; // the span's field; NULL: "span"
+    double gamma_conv, gamma_lin;  // the γ of the "+gamma" methods (default 0.25, 0.05, LXT's)
     int stop_at_bad;        // stop at the first bad record (report.stopped)
     lrp_eval_progress_fn progress;
     void *progress_ctx;
@@ -66,6 +71,7 @@ typedef struct lrp_eval_summary {
 
 typedef struct lrp_eval_report {
     lrp_task task;
+    int images;                 // image records: relevance per patch, patches removed
     int steps;
     int n_methods;
     int methods[LRP_EVAL_MAX_METHODS];

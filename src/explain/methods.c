@@ -4,11 +4,14 @@
 #include <string.h>
 
 static const lrp_method_info methods[] = {
-    {"attnlrp", "AttnLRP: LRP with attention-aware rules (default)", LRP_METHOD_ATTNLRP, 0},
-    {"cplrp", "CP-LRP: LRP that treats attention weights as constants", LRP_METHOD_CPLRP, 0},
-    {"gradxinput", "gradient times input", LRP_METHOD_GRADXINPUT, 0},
-    {"gradient", "per token the L2 norm of the embedding gradient", LRP_METHOD_GRADIENT, 0},
-    {"random", "uniform random relevance (a baseline for eval)", LRP_METHOD_RANDOM, 1},
+    {"attnlrp", "AttnLRP: LRP with attention-aware rules (default)", LRP_METHOD_ATTNLRP, 0, LRP_METHOD_ATTNLRP, 0},
+    {"cplrp", "CP-LRP: LRP that treats attention weights as constants", LRP_METHOD_CPLRP, 0, LRP_METHOD_CPLRP, 0},
+    {"gradxinput", "gradient times input", LRP_METHOD_GRADXINPUT, 0, LRP_METHOD_GRADXINPUT, 0},
+    {"gradient", "per token the L2 norm of the embedding gradient", LRP_METHOD_GRADIENT, 0, LRP_METHOD_GRADIENT, 0},
+    {"random", "uniform random relevance (a baseline for eval)", LRP_METHOD_RANDOM, 1, -1, 0},
+    {"attnlrp+gamma", "AttnLRP with the gamma rule on a ViT's convolution, MLP and classifier (eval)",
+     LRP_METHOD_ATTNLRP_GAMMA, 1, LRP_METHOD_ATTNLRP, 1},
+    {"cplrp+gamma", "CP-LRP with the gamma rule, LXT's ViT recipe (eval)", LRP_METHOD_CPLRP_GAMMA, 1, LRP_METHOD_CPLRP, 1},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 

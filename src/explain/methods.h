@@ -7,14 +7,19 @@
 #include "core/err.h"
 #include "core/rules.h"
 
-// The random baseline's id: one past the rule-based methods.
+// The random baseline's id: one past the rule-based methods; then the LRP methods with the γ-rule of
+// SPEC §5 (Vision Transformers; `explain` spells them --gamma, `eval` lists them as methods).
 #define LRP_METHOD_RANDOM ((int)LRP_METHOD_COUNT)
+#define LRP_METHOD_ATTNLRP_GAMMA (LRP_METHOD_RANDOM + 1)
+#define LRP_METHOD_CPLRP_GAMMA (LRP_METHOD_RANDOM + 2)
 
 typedef struct lrp_method_info {
     const char *name;         // "attnlrp", ...
     const char *description;  // one line for help texts
     int id;                   // an lrp_method, or LRP_METHOD_RANDOM
-    int baseline;             // 1: needs no relevance pass (only `eval` runs it)
+    int baseline;             // 1: only `eval` lists it (the random baseline, the γ variants)
+    int rules;                // the lrp_method whose rules it runs (-1: none, the random baseline)
+    int gamma;                // 1: with the γ-rule (image models only)
 } lrp_method_info;
 
 int lrp_methods_count(void);

@@ -18,6 +18,8 @@ static int method_color(int id) {
     case LRP_METHOD_CPLRP: return 0;
     case LRP_METHOD_GRADXINPUT: return 2;
     case LRP_METHOD_GRADIENT: return 3;
+    case LRP_METHOD_ATTNLRP_GAMMA: return 4;
+    case LRP_METHOD_CPLRP_GAMMA: return 5;
     default: return LRP_PLOT_GREY;
     }
 }
@@ -163,9 +165,13 @@ void lrp_render_eval_text(FILE *f, const lrp_eval_report *r, const lrp_eval_rend
         fprintf(f, "target: the model's prediction at the first mask token\n");
     else
         fprintf(f, "target: the model's prediction at the last position\n");
-    fprintf(f, "perturbation: %d steps of zeroed input embeddings, special tokens kept; "
-               "curve = target %s / unperturbed\n\n", r->steps, classifier ? "class logit" : "logit");
-    padded(f, "method", 11, 0);
+    if (r->images)
+        fprintf(f, "perturbation: %d steps of image patches set to 0 (the normalised mean); curve = target class logit "
+                   "/ unperturbed\n\n", r->steps);
+    else
+        fprintf(f, "perturbation: %d steps of zeroed input embeddings, special tokens kept; "
+                   "curve = target %s / unperturbed\n\n", r->steps, classifier ? "class logit" : "logit");
+    padded(f, "method", 14, 0);
     padded(f, "top-1 in span", 15, 1);
     padded(f, "IoU", 8, 1);
     padded(f, "MoRF AUC", 11, 1);
@@ -176,7 +182,7 @@ void lrp_render_eval_text(FILE *f, const lrp_eval_report *r, const lrp_eval_rend
     fputc('\n', f);
     for (int k = 0; k < r->n_methods; k++) {
         const lrp_eval_summary *m = &ms[k];
-        padded(f, method_name(m->method), 11, 0);
+        padded(f, method_name(m->method), 14, 0);
         number_cell(f, 15, m->top1.mean, 3);
         number_cell(f, 8, m->iou.mean, 3);
         number_cell(f, 11, m->morf.mean, 3);
@@ -235,9 +241,11 @@ void lrp_render_eval_plot(FILE *f, const lrp_eval_report *r, const lrp_eval_rend
     char sub[600];
     snprintf(sub, sizeof sub, "%s, %d records; mean over records", ctx->data_path, ms[0].n_perturbed);
     int classifier = r->task == LRP_TASK_CLASSIFIER;
-    lrp_plot p = {classifier ? "Token removal: class logit vs. fraction removed"
-                             : "Token removal: target logit vs. fraction removed",
-                  sub, "fraction of tokens removed (input embedding zeroed)",
+    lrp_plot p = {r->images ? "Patch flipping: class logit vs. fraction of patches removed"
+                  : classifier ? "Token removal: class logit vs. fraction removed"
+                               : "Token removal: target logit vs. fraction removed",
+                  sub, r->images ? "fraction of patches removed (set to the normalised mean, 0)"
+                                 : "fraction of tokens removed (input embedding zeroed)",
                   classifier ? "class logit / unperturbed logit" : "target logit / unperturbed logit",
                   xs, S, lines, 2 * n, keys, n + 3};
     lrp_plot_svg(f, &p);
