@@ -19,7 +19,7 @@
 #include <jpeglib.h>
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
-#define MAX_PIXELS ((size_t)1 << 28)
+#define MAX_PIXELS ((size_t)1 << 26)   // 8192 x 8192: far beyond any vision model's input
 
 static const char *base_name(const char *path) {
     const char *s = strrchr(path, '/');
@@ -906,6 +906,7 @@ static int load_picture(const char *path, const lrp_image_spec *m, const char *p
 int lrp_image_load(const char *path, const lrp_image_spec *model, const char *preprocessor_json, lrp_image *out,
                    lrp_err *err) {
     memset(out, 0, sizeof *out);
+    if (!model) return lrp_fail(err, "%s: no model image shape given", path);
     if (model->channels <= 0 || model->height <= 0 || model->width <= 0)
         return lrp_fail(err, "%s: the model's image shape (%d, %d, %d) is not valid", path, model->channels, model->height,
                         model->width);
