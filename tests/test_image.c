@@ -528,6 +528,65 @@ TEST(resize_rejects_unknown_filters) {
     CHECK(out.data == NULL);
 }
 
+// Damage of every kind must end in success or one error line, never a crash (run under ASan by `make check SAN=1`).
+TEST(damaged_npy_png_and_jpeg_never_crash) {
+    CHECK(fixtures());
+    unsigned long long seed = 0x9E3779B97F4A7C15ull;
+    unsigned char npy[512];
+    size_t n_npy = make_npy(npy, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 5), }", 240);
+    unsigned char *work = malloc(1 << 16);
+    int bad_contract = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(work, npy, n_npy);
+        for (int k = 0; k < 1 + it % 4; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (seed >> 33) % 80;   // the prefix and the header text
+            work[at] = (unsigned char)(seed >> 17);
+        }
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t len = it % 3 ? n_npy : (seed >> 33) % (n_npy + 1);
+        float *v = (float *)1;
+        int shape[8], rank;
+        lrp_err err = {{0}};
+        int rc = lrp_npy_parse("m.npy", work, len, &v, shape, &rank, &err);
+        if (rc == 0) {
+            free(v);
+        } else if (v != NULL || strncmp(err.msg, "m.npy: ", 7) != 0) {
+            bad_contract++;
+        }
+    }
+    const char *files[] = {"rgb.png", "interlaced_rgb.png", "palette.png", "rgb.jpg", "progressive.jpg", "gray.jpg"};
+    for (size_t fi = 0; fi < sizeof files / sizeof *files; fi++) {
+        size_t n;
+        unsigned char *orig = read_bytes(fx(files[fi]), &n);
+        if (!orig || n > (1 << 16)) {
+            CHECK(0);
+            free(orig);
+            continue;
+        }
+        for (size_t cut = 0; cut < n; cut += 1 + n / 300) {   // truncated anywhere
+            lrp_pixels p;
+            lrp_err err = {{0}};
+            if (lrp_image_decode_memory("d", orig, cut, &p, &err) == 0) lrp_pixels_free(&p);
+            else bad_contract += p.data != NULL || strncmp(err.msg, "d: ", 3) != 0 || strchr(err.msg, '\n') != NULL;
+        }
+        for (int it = 0; it < 300; it++) {                   // bytes overwritten
+            memcpy(work, orig, n);
+            for (int k = 0; k < 1 + it % 3; k++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                work[8 + (seed >> 33) % (n - 8)] = (unsigned char)(seed >> 11);
+            }
+            lrp_pixels p;
+            lrp_err err = {{0}};
+            if (lrp_image_decode_memory("d", work, n, &p, &err) == 0) lrp_pixels_free(&p);
+            else bad_contract += p.data != NULL || strncmp(err.msg, "d: ", 3) != 0 || strchr(err.msg, '\n') != NULL;
+        }
+        free(orig);
+    }
+    free(work);
+    CHECK(bad_contract == 0);
+}
+
 TEST_MAIN(T(npy_written_by_numpy_reads_back_in_every_dtype_byte_order_and_version),
           T(npy_model_input_is_taken_as_it_is_and_a_batch_of_one_is_accepted),
           T(npy_display_copy_undoes_the_preprocessor_normalisation), T(npy_from_numpy_with_the_wrong_layout_is_refused),
@@ -538,4 +597,4 @@ TEST_MAIN(T(npy_written_by_numpy_reads_back_in_every_dtype_byte_order_and_versio
           T(resize_lanczos_box_and_hamming_match_pil), T(resize_defaults_int_size_and_same_size),
           T(rescale_and_normalisation_match_the_hugging_face_processor), T(gray_and_rgb_convert_as_pil_does),
           T(jpeg_inputs_are_preprocessed_like_png), T(convert_rgb_to_gray_is_pil_luma),
-          T(preprocessing_errors_name_the_file_and_field), T(resize_rejects_unknown_filters))
+          T(preprocessing_errors_name_the_file_and_field), T(resize_rejects_unknown_filters), T(damaged_npy_png_and_jpeg_never_crash))
