@@ -15,7 +15,7 @@ LDSAN   :=
 endif
 
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -mavx2 -mfma -mf16c $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
 CFLAGS  += -DLRP_DATADIR='"$(PREFIX)/share/attnlrp"'
 LDLIBS  := -lopenblas -ljansson -lonig -lutf8proc -lpng -ljpeg -lm -lpthread
 
@@ -35,7 +35,15 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .SECONDARY:
 all: $(BUILD)/attnlrp
 
-$(BUILD)/%.o: %.c
+# Objects depend on the compiler and flags that built them: $(BUILD)/.flags changes with them, so a build
+# with other flags (CC=clang, CFLAGS=...) never links objects left from an earlier one.
+FLAGS_NOW := $(CC) $(CFLAGS)
+ifneq ($(FLAGS_NOW),$(shell cat $(BUILD)/.flags 2>/dev/null))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/.flags,$(FLAGS_NOW))
+endif
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -65,7 +73,7 @@ test:
 install: $(BUILD)/attnlrp
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attnlrp
 	install -m 755 $(BUILD)/attnlrp $(DESTDIR)$(PREFIX)/bin/attnlrp
-	if [ -d models/default ]; then cp -r models/default $(DESTDIR)$(PREFIX)/share/attnlrp/; fi
+	for m in default sentiment; do if [ -d models/$$m ]; then cp -r models/$$m $(DESTDIR)$(PREFIX)/share/attnlrp/; fi; done
 
 clean:
 	rm -rf build build-san build-clang

@@ -1,15 +1,31 @@
 #!/usr/bin/python3
-"""Writes the benchmark checkpoint: a random LLaMA-shaped model of about 125M parameters (85M outside the
-embedding and head) in exact Hugging Face layout (config.json + model.safetensors).
+"""Writes a benchmark checkpoint in exact Hugging Face layout (config.json + model.safetensors): by default a
+random LLaMA-shaped model of about 125M parameters (85M outside the embedding and head); with --family gpt2
+a GPT-2-small-shaped one (124M), with --family bert a BERT-base-shaped sequence classifier (110M).
 
-    make_bench_model.py [OUTDIR] [--bf16] [--seed N] [--layers N]
+    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert] [--bf16] [--seed N] [--layers N]
 
-OUTDIR defaults to /tmp/attnlrp-bench-model (never write it inside the repository: it is ~500 MB in F32).
+OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2 or /tmp/attnlrp-bench-bert (never
+write it inside the repository: it is ~500 MB in F32).
+
+LLaMA:
 Shape: hidden 768, 12 layers, 12 heads, 4 key/value heads (head_dim 64), intermediate 2048, vocab 32000,
 untied head, no biases. Weights are drawn N(0, σ²) with σ chosen so that activations stay O(1):
 projections 1/sqrt(fan_in), the two projections that write into the residual stream (o_proj, down_proj)
 additionally divided by sqrt(2·layers), embeddings N(0, 1), norm weights 1 + N(0, 0.05²). Logits then
 come out with a standard deviation of about one, so the softmax is neither flat nor saturated.
+
+GPT-2 small (GPT2LMHeadModel as save_pretrained writes it: `transformer.` prefix, Conv1D weights stored
+[in, out], fused c_attn [768, 2304], no attn.bias buffers, tied head so no lm_head.weight): n_embd 768,
+12 layers, 12 heads, n_inner 3072, vocab 50257, n_positions 1024, gelu_new. Conv1D weights
+N(0, 1/fan_in), c_proj (both) further / sqrt(2·layers); biases N(0, 0.02²); LayerNorm gamma
+1 + N(0, 0.05²), beta N(0, 0.02²); wte N(0, 1/768) so that the tied head gives logits of standard
+deviation about one; wpe N(0, 0.5²/768).
+
+BERT base (BertForSequenceClassification: `bert.` prefix, pooler, classifier with 2 labels): hidden 768,
+12 layers, 12 heads, intermediate 3072, vocab 30522, 512 positions, type_vocab_size 2, gelu. Linear
+weights N(0, 1/fan_in), biases N(0, 0.02²); word embeddings N(0, 1), positions and token types
+N(0, 0.5²) (all followed by the embedding LayerNorm); LayerNorm as for GPT-2.
 
 safetensors layout: u64 little-endian header length, the JSON header (dtype, shape, data_offsets per
 tensor, padded with spaces to a multiple of 8), then the tensors' bytes back to back.
@@ -73,11 +89,100 @@ def tensor_plan(layers):
     return plan
 
 
+GPT2 = dict(n_embd=768, n_layer=12, n_head=12, n_inner=None, vocab_size=50257, n_positions=1024)
+BERT = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+            vocab_size=30522, max_position_embeddings=512, type_vocab_size=2)
+
+
+def gpt2_config(layers, dtype_name):
+    c = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", **GPT2, "n_layer": layers,
+         "n_ctx": GPT2["n_positions"], "activation_function": "gelu_new", "attn_pdrop": 0.1, "embd_pdrop": 0.1,
+         "resid_pdrop": 0.1, "initializer_range": 0.02, "layer_norm_epsilon": 1e-5, "scale_attn_weights": True,
+         "reorder_and_upcast_attn": False, "scale_attn_by_inverse_layer_idx": False,
+         "summary_type": "cls_index", "summary_use_proj": True, "summary_activation": None,
+         "summary_proj_to_labels": True, "summary_first_dropout": 0.1, "tie_word_embeddings": True,
+         "bos_token_id": 50256, "eos_token_id": 50256, "torch_dtype": dtype_name,
+         "transformers_version": "4.46.0", "use_cache": True}
+    return c
+
+
+def bert_config(layers, dtype_name):
+    return {"architectures": ["BertForSequenceClassification"], "model_type": "bert", **BERT,
+            "num_hidden_layers": layers, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
+            "pad_token_id": 0, "position_embedding_type": "absolute", "classifier_dropout": None,
+            "id2label": {"0": "LABEL_0", "1": "LABEL_1"}, "label2id": {"LABEL_0": 0, "LABEL_1": 1},
+            "torch_dtype": dtype_name, "transformers_version": "4.46.0", "use_cache": True}
+
+
+def gpt2_plan(layers):
+    H, V, P = GPT2["n_embd"], GPT2["vocab_size"], GPT2["n_positions"]
+    I = 4 * H
+    pre = "transformer."
+    plan = [(pre + "wte.weight", (V, H), "embed_tied"), (pre + "wpe.weight", (P, H), "embed_pos_small")]
+    for i in range(layers):
+        p = f"{pre}h.{i}."
+        plan += [(p + "ln_1.weight", (H,), "norm"), (p + "ln_1.bias", (H,), "bias"),
+                 (p + "attn.c_attn.weight", (H, 3 * H), "conv"), (p + "attn.c_attn.bias", (3 * H,), "bias"),
+                 (p + "attn.c_proj.weight", (H, H), "conv_residual"), (p + "attn.c_proj.bias", (H,), "bias"),
+                 (p + "ln_2.weight", (H,), "norm"), (p + "ln_2.bias", (H,), "bias"),
+                 (p + "mlp.c_fc.weight", (H, I), "conv"), (p + "mlp.c_fc.bias", (I,), "bias"),
+                 (p + "mlp.c_proj.weight", (I, H), "conv_residual"), (p + "mlp.c_proj.bias", (H,), "bias")]
+    plan += [(pre + "ln_f.weight", (H,), "norm"), (pre + "ln_f.bias", (H,), "bias")]
+    return plan
+
+
+def bert_plan(layers):
+    H, V, P, I, TV = (BERT["hidden_size"], BERT["vocab_size"], BERT["max_position_embeddings"],
+                      BERT["intermediate_size"], BERT["type_vocab_size"])
+    pre = "bert."
+
+    def lin(name, o, i):
+        return [(name + ".weight", (o, i), "proj"), (name + ".bias", (o,), "bias")]
+
+    def ln(name):
+        return [(name + ".weight", (H,), "norm"), (name + ".bias", (H,), "bias")]
+
+    plan = [(pre + "embeddings.word_embeddings.weight", (V, H), "embed"),
+            (pre + "embeddings.position_embeddings.weight", (P, H), "embed_pos"),
+            (pre + "embeddings.token_type_embeddings.weight", (TV, H), "embed_pos")]
+    plan += ln(pre + "embeddings.LayerNorm")
+    for i in range(layers):
+        p = f"{pre}encoder.layer.{i}."
+        plan += lin(p + "attention.self.query", H, H) + lin(p + "attention.self.key", H, H)
+        plan += lin(p + "attention.self.value", H, H) + lin(p + "attention.output.dense", H, H)
+        plan += ln(p + "attention.output.LayerNorm")
+        plan += lin(p + "intermediate.dense", I, H) + lin(p + "output.dense", H, I)
+        plan += ln(p + "output.LayerNorm")
+    plan += lin(pre + "pooler.dense", H, H) + lin("classifier", 2, H)
+    return plan
+
+
+FAMILIES = {"llama": (config, tensor_plan, "/tmp/attnlrp-bench-model"),
+            "gpt2": (gpt2_config, gpt2_plan, "/tmp/attnlrp-bench-gpt2"),
+            "bert": (bert_config, bert_plan, "/tmp/attnlrp-bench-bert")}
+
+
 def draw(rng, shape, kind, layers):
     if kind == "embed":
         return rng.standard_normal(shape, dtype=np.float32)
+    if kind == "embed_tied":  # tied head: logits of standard deviation ~1
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(1.0 / np.sqrt(shape[1]))
+    if kind == "embed_pos_small":
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.5 / np.sqrt(shape[1]))
+    if kind == "embed_pos":
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.5)
     if kind == "norm":
         return (1.0 + 0.05 * rng.standard_normal(shape)).astype(np.float32)
+    if kind == "bias":
+        return (0.02 * rng.standard_normal(shape)).astype(np.float32)
+    if kind in ("conv", "conv_residual"):  # Conv1D: [in, out]
+        a = rng.standard_normal(shape, dtype=np.float32)
+        sigma = 1.0 / np.sqrt(shape[0])
+        if kind == "conv_residual":
+            sigma /= np.sqrt(2.0 * layers)
+        a *= np.float32(sigma)
+        return a
     sigma = 1.0 / np.sqrt(shape[1])
     if kind == "residual":
         sigma /= np.sqrt(2.0 * layers)
@@ -93,10 +198,11 @@ def to_bf16(a):
     return (rounded >> 16).astype("<u2")
 
 
-def write(outdir, bf16, seed, layers):
+def write(outdir, bf16, seed, layers, family="llama"):
     os.makedirs(outdir, exist_ok=True)
     dtype, size, dtype_name = ("BF16", 2, "bfloat16") if bf16 else ("F32", 4, "float32")
-    plan = tensor_plan(layers)
+    make_config, make_plan, _ = FAMILIES[family]
+    plan = make_plan(layers)
     header = {"__metadata__": {"format": "pt"}}
     offset = 0
     for name, shape, _ in plan:
@@ -115,7 +221,7 @@ def write(outdir, bf16, seed, layers):
             f.write((to_bf16(a) if bf16 else a.astype("<f4")).tobytes())
     os.replace(tmp, os.path.join(outdir, "model.safetensors"))
     with open(os.path.join(outdir, "config.json"), "w") as f:
-        json.dump(config(layers, dtype_name), f, indent=2)
+        json.dump(make_config(layers, dtype_name), f, indent=2)
         f.write("\n")
     params = sum(int(np.prod(s)) for _, s, _ in plan)
     return params, 8 + len(raw) + offset
@@ -123,11 +229,14 @@ def write(outdir, bf16, seed, layers):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("outdir", nargs="?", default="/tmp/attnlrp-bench-model")
+    ap.add_argument("outdir", nargs="?", help="default: /tmp/attnlrp-bench-model, -gpt2 or -bert")
+    ap.add_argument("--family", choices=tuple(FAMILIES), default="llama")
     ap.add_argument("--bf16", action="store_true", help="store the weights as BF16 instead of F32")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--layers", type=int, default=LAYERS)
     a = ap.parse_args(argv)
+    if a.outdir is None:
+        a.outdir = FAMILIES[a.family][2]
     repo = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     out = os.path.realpath(a.outdir)
     if out == repo or out.startswith(repo + os.sep):
@@ -137,8 +246,8 @@ def main(argv=None):
     if a.layers < 1:
         print("make_bench_model.py: --layers must be at least 1", file=sys.stderr)
         return 2
-    params, nbytes = write(out, a.bf16, a.seed, a.layers)
-    print(f"{out}: {params / 1e6:.1f}M parameters, {nbytes / 2**20:.0f} MiB "
+    params, nbytes = write(out, a.bf16, a.seed, a.layers, a.family)
+    print(f"{out}: {a.family}, {params / 1e6:.1f}M parameters, {nbytes / 2**20:.0f} MiB "
           f"({'BF16' if a.bf16 else 'F32'})")
     return 0
 

@@ -1,103 +1,67 @@
-// Where an explanation spends its time: one recorded forward pass and one attnlrp backward, with
-//   - every BLAS call (cblas_sgemm/cblas_sgemv, interposed here and forwarded to OpenBLAS) timed and
-//     grouped by shape, so that GEMM time, GFLOP/s per shape and the time outside BLAS are separate;
-//   - the backward replayed node by node (as lrp_graph_backward does) with the time of each op;
+// Where an explanation spends its time: one recorded forward pass and one attnlrp backward (the engine's
+// own lrp_graph_backward, timed node by node through the graph's on_node hook), with
+//   - the backward time of each op, and of each op per weight shape (linear layers of different sizes
+//     apart), so that the products and the elementwise work are separate;
 //   - page faults and system time of each phase (fresh arena memory is faulted in on every explanation).
 //
 //     profile_explain [--model DIR] [--T 512] [--reps 3]
 //
 // The numbers of the last repetition are printed (the first ones warm the page cache and OpenBLAS).
 #include <cblas.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
-#include "explain/explain.h"
+#include "kernels/cpu.h"
 #include "models/model.h"
 
-#define MAX_SHAPES 256
-#define MAX_OPS 64
+#define MAX_ROWS 256
+
+// One row of the table: an op, and (for ops with a weight) the weight's logical shape [out, in].
+typedef struct op_stat {
+    const char *op;
+    long out, in;  // 0, 0: every node of the op
+    long nodes;
+    double seconds;
+} op_stat;
+
+typedef struct op_table {
+    op_stat rows[MAX_ROWS];
+    int n;
+} op_table;
+
+static op_stat *table_row(op_table *t, const char *op, long out, long in) {
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->rows[i].op, op) == 0 && t->rows[i].out == out && t->rows[i].in == in) return &t->rows[i];
+    if (t->n == MAX_ROWS) return NULL;
+    t->rows[t->n] = (op_stat){.op = op, .out = out, .in = in};
+    return &t->rows[t->n++];
+}
+
+// The graph's on_node hook: adds the node's time to its op's row and to its op-and-shape row.
+static void time_node(const lrp_graph *g, const lrp_node *n, double seconds, void *ctx) {
+    (void)g;
+    op_table *t = ctx;
+    op_stat *s = table_row(t, n->op, 0, 0);
+    if (s) {
+        s->nodes++;
+        s->seconds += seconds;
+    }
+    if (!n->w.t) return;
+    s = table_row(t, n->op, (long)n->w.out, (long)n->w.in);
+    if (s) {
+        s->nodes++;
+        s->seconds += seconds;
+    }
+}
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-
-// ---------------------------------------------------------------------------------------------------------
-// BLAS interposition: the library's calls resolve to these definitions, which time the real ones.
-
-typedef struct shape_stat {
-    int phase;  // 0 forward, 1 backward
-    char kind;  // 'g' gemm, 'v' gemv
-    int ta, tb, M, N, K;
-    long calls;
-    double seconds;
-    double flops;
-} shape_stat;
-
-static shape_stat g_shapes[MAX_SHAPES];
-static int g_n_shapes;
-static int g_phase;
-static double g_blas_seconds;  // running total, read around each backward node
-
-typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
-                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
-                         const float *, const blasint, const float, float *, const blasint);
-typedef void (*sgemv_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const blasint, const blasint,
-                         const float, const float *, const blasint, const float *, const blasint, const float,
-                         float *, const blasint);
-
-static void account(char kind, int ta, int tb, int M, int N, int K, double sec) {
-    g_blas_seconds += sec;
-    shape_stat *s = NULL;
-    for (int i = 0; i < g_n_shapes; i++) {
-        shape_stat *c = &g_shapes[i];
-        if (c->phase == g_phase && c->kind == kind && c->ta == ta && c->tb == tb && c->M == M && c->N == N &&
-            c->K == K)
-            s = c;
-    }
-    if (!s && g_n_shapes < MAX_SHAPES) {
-        s = &g_shapes[g_n_shapes++];
-        *s = (shape_stat){.phase = g_phase, .kind = kind, .ta = ta, .tb = tb, .M = M, .N = N, .K = K};
-    }
-    if (!s) return;
-    s->calls++;
-    s->seconds += sec;
-    s->flops += 2.0 * M * N * (kind == 'g' ? K : 1);
-}
-
-void cblas_sgemm(const enum CBLAS_ORDER Order, const enum CBLAS_TRANSPOSE TransA, const enum CBLAS_TRANSPOSE TransB,
-                 const blasint M, const blasint N, const blasint K, const float alpha, const float *A,
-                 const blasint lda, const float *B, const blasint ldb, const float beta, float *C,
-                 const blasint ldc) {
-    static sgemm_fn real;
-    if (!real) real = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
-    double t0 = now_s();
-    real(Order, TransA, TransB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    account('g', TransA == CblasTrans, TransB == CblasTrans, M, N, K, now_s() - t0);
-}
-
-void cblas_sgemv(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans, const blasint m, const blasint n,
-                 const float alpha, const float *a, const blasint lda, const float *x, const blasint incx,
-                 const float beta, float *y, const blasint incy) {
-    static sgemv_fn real;
-    if (!real) real = (sgemv_fn)dlsym(RTLD_NEXT, "cblas_sgemv");
-    double t0 = now_s();
-    real(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
-    account('v', trans == CblasTrans, 0, m, n, 1, now_s() - t0);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-typedef struct op_stat {
-    const char *op;
-    long calls;
-    double seconds, blas_seconds;
-} op_stat;
 
 typedef struct phase_usage {
     double wall, user, sys;
@@ -118,19 +82,31 @@ static void print_usage(const char *name, const phase_usage *a, const phase_usag
            1e3 * (b->user - a->user), 1e3 * (b->sys - a->sys), b->minflt - a->minflt);
 }
 
-static void print_shapes(int phase, double phase_seconds) {
-    double blas = 0;
-    for (int i = 0; i < g_n_shapes; i++)
-        if (g_shapes[i].phase == phase) blas += g_shapes[i].seconds;
-    printf("  BLAS %.1f ms = %.0f%% of the phase; by shape (row-major, op(A)[M,K]·op(B)[K,N]):\n", 1e3 * blas,
-           100 * blas / phase_seconds);
-    for (int i = 0; i < g_n_shapes; i++) {
-        const shape_stat *s = &g_shapes[i];
-        if (s->phase != phase) continue;
-        printf("    %s%s%s M=%-6d N=%-6d K=%-6d calls %5ld  %8.1f ms  %5.1f%%  %6.1f GFLOP/s\n",
-               s->kind == 'g' ? "sgemm " : "sgemv ", s->ta ? "T" : "N", s->kind == 'g' ? (s->tb ? "T" : "N") : " ",
-               s->M, s->N, s->K, s->calls, 1e3 * s->seconds, 100 * s->seconds / phase_seconds,
-               s->flops / s->seconds / 1e9);
+// The op rows, each followed by its per-shape rows, slowest op first.
+static void print_ops(const op_table *t, double backward_seconds) {
+    int done[MAX_ROWS] = {0};
+    double timed = 0;
+    for (int i = 0; i < t->n; i++)
+        if (!t->rows[i].out) timed += t->rows[i].seconds;
+    printf("  backward by op (%.1f ms in nodes, %.1f ms between them):\n", 1e3 * timed,
+           1e3 * (backward_seconds - timed));
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < t->n; i++)
+            if (!t->rows[i].out && !done[i] && (best < 0 || t->rows[i].seconds > t->rows[best].seconds)) best = i;
+        if (best < 0) break;
+        done[best] = 1;
+        const op_stat *s = &t->rows[best];
+        printf("    %-20s nodes %5ld  %9.1f ms  %5.1f%%\n", s->op, s->nodes, 1e3 * s->seconds,
+               100 * s->seconds / backward_seconds);
+        for (int i = 0; i < t->n; i++) {
+            const op_stat *w = &t->rows[i];
+            if (!w->out || strcmp(w->op, s->op) != 0) continue;
+            char shape[48];
+            snprintf(shape, sizeof shape, "[%ld, %ld]", w->out, w->in);
+            printf("      %-18s nodes %5ld  %9.1f ms  %5.1f%%\n", shape, w->nodes, 1e3 * w->seconds,
+                   100 * w->seconds / backward_seconds);
+        }
     }
 }
 
@@ -156,85 +132,67 @@ int main(int argc, char **argv) {
         fprintf(stderr, "profile_explain: %s\n", err.msg);
         return 1;
     }
-    int NL = m->cfg.num_layers, V = m->cfg.vocab_size;
+    int V = lrp_model_n_outputs(m);
     int *ids = malloc((size_t)T * sizeof(int));
-    lrp_act **acts = calloc(2 * (size_t)NL, sizeof *acts);
-    op_stat *ops = calloc(MAX_OPS, sizeof *ops);
-    if (!ids || !acts || !ops) {
+    op_table *ops = malloc(sizeof *ops);
+    if (!ids || !ops) {
         fprintf(stderr, "profile_explain: out of memory\n");
         return 1;
     }
+    int vocab = m->cfg.vocab_size;
     unsigned s = 2463534242u;  // the ids of bench_explain
     for (int t = 0; t < T; t++) {
         s ^= s << 13;
         s ^= s >> 17;
         s ^= s << 5;
-        ids[t] = 3 + (int)(s % (unsigned)(V - 3));
+        ids[t] = 3 + (int)(s % (unsigned)(vocab - 3));
     }
-    int n_ops = 0;
     phase_usage u0, u1, u2, u3;
     double arena_mib = 0;
     for (int rep = 0; rep < reps; rep++) {
-        g_n_shapes = 0;
-        n_ops = 0;
-        memset(ops, 0, MAX_OPS * sizeof *ops);
+        ops->n = 0;
         lrp_graph g;
         if (lrp_graph_init(&g, lrp_model_scratch_floats(m), &err)) {
             fprintf(stderr, "profile_explain: %s\n", err.msg);
             return 1;
         }
+        g.on_node = time_node;
+        g.on_node_ctx = ops;
         int position = T - 1;
-        lrp_forward_io io = {.ids = ids, .T = T, .head_rows = &position, .n_head_rows = 1, .block_out = acts,
-                             .mlp_act = acts + NL};
-        g_phase = 0;
+        lrp_forward f = {.in = {.ids = ids, .T = T}, .head_rows = &position, .n_head_rows = 1};
         usage_now(&u0);
-        if (m->family->forward(m, &g, &io)) {
+        if (lrp_model_forward(m, &g, &f)) {
             fprintf(stderr, "profile_explain: %s\n", g.err.msg);
             return 1;
         }
         usage_now(&u1);
         int target = 0;
         for (int i = 1; i < V; i++)
-            if (io.logits->x[i] > io.logits->x[target]) target = i;
-        float *gl = lrp_act_grad(&g, io.logits);
-        if (!gl) return 1;
+            if (f.taps.logits->x[i] > f.taps.logits->x[target]) target = i;
+        float *gl = lrp_act_grad(&g, f.taps.logits);
+        if (!gl) {
+            fprintf(stderr, "profile_explain: out of memory\n");
+            return 1;
+        }
         gl[target] = 1.0f;
+        for (int k = 0; k < LRP_INPUT_COUNT; k++)  // as an explanation does: input gradients are read after
+            if (f.taps.input[k]) f.taps.input[k]->keep_grad = 1;
         lrp_rules rules = lrp_rules_for(LRP_METHOD_ATTNLRP);
-        g_phase = 1;
         usage_now(&u2);
-        for (int i = g.n_nodes - 1; i >= 0; i--) {
-            const lrp_node *n = &g.nodes[i];
-            if (!n->out->g) continue;
-            double b0 = g_blas_seconds, t0 = now_s();
-            n->backward(&g, n, &rules);
-            double dt = now_s() - t0, db = g_blas_seconds - b0;
-            int k = 0;
-            while (k < n_ops && strcmp(ops[k].op, n->op) != 0) k++;
-            if (k == n_ops && n_ops < MAX_OPS) ops[n_ops++].op = n->op;
-            if (k < n_ops) {
-                ops[k].calls++;
-                ops[k].seconds += dt;
-                ops[k].blas_seconds += db;
-            }
+        if (lrp_graph_backward(&g, &rules, &err)) {
+            fprintf(stderr, "profile_explain: %s\n", err.msg);
+            return 1;
         }
         usage_now(&u3);
         arena_mib = (double)g.bytes_allocated / (1 << 20);
         lrp_graph_free(&g);
     }
-    double fwd = u1.wall - u0.wall, bwd = u3.wall - u2.wall;
-    printf("T=%d, OpenBLAS core %s, %d threads; last of %d repetitions; arena %.0f MiB\n", T,
-           openblas_get_corename(), openblas_get_num_threads(), reps, arena_mib);
+    printf("T=%d, kernels %s, OpenBLAS core %s, %d threads; last of %d repetitions; arena %.0f MiB\n", T,
+           lrp_cpu_describe(), openblas_get_corename(), openblas_get_num_threads(), reps, arena_mib);
     print_usage("forward", &u0, &u1);
-    print_shapes(0, fwd);
     print_usage("backward", &u2, &u3);
-    print_shapes(1, bwd);
-    printf("  backward by op:\n");
-    for (int k = 0; k < n_ops; k++)
-        printf("    %-16s nodes %4ld  %8.1f ms  %5.1f%%  (BLAS inside %.1f ms, other %.1f ms)\n", ops[k].op,
-               ops[k].calls, 1e3 * ops[k].seconds, 100 * ops[k].seconds / bwd, 1e3 * ops[k].blas_seconds,
-               1e3 * (ops[k].seconds - ops[k].blas_seconds));
+    print_ops(ops, u3.wall - u2.wall);
     free(ops);
-    free(acts);
     free(ids);
     lrp_model_close(m);
     return 0;

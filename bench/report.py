@@ -2,10 +2,14 @@
 """Merges the JSON of bench_explain and torch_explain into tables (stdout) and bench/RESULTS.md.
 
     report.py --engine E.json [--engine E2.json] --torch T.json [--torch ...] --machine MACHINE.txt
-              [--check ENGINE_DUMP TORCH_DUMP] [--out RESULTS.md]
+              [--check ENGINE_DUMP TORCH_DUMP] [--out RESULTS.md] [--family llama|gpt2|bert]
 
 One table per thread count (an engine file's OpenBLAS threads; torch files are matched by their thread
 count and T). The machine file holds one line per fact (CPU, OpenBLAS, compiler, date, load), from run.sh.
+
+RESULTS.md holds one part per family: the LLaMA part is the file's head (everything before the first
+`<!-- section ... -->` marker); GPT-2 and BERT are sections between `<!-- section KEY -->` and
+`<!-- /section KEY -->`. Writing one family replaces its own part and keeps the others.
 """
 import argparse
 import json
@@ -25,10 +29,10 @@ def mib(b):
 
 HEAD = ["T", "engine forward ms", "engine explain ms", "explain/forward", "engine peak RSS",
         "recorded activations", "torch forward ms", "torch explain ms", "torch explain/forward",
-        "torch peak RSS", "engine/torch explain", "engine/torch explain, CPU time",
+        "torch peak RSS", "engine/torch forward", "engine/torch explain", "engine/torch explain, CPU time",
         "agreement: same target, Δ start value, relative Δ of ΣR"]
 SHORT = ["T", "fwd ms", "explain ms", "ratio", "RSS", "activ.", "torch fwd", "torch expl", "t.ratio",
-         "torch RSS", "eng/torch", "(CPU)", "agree"]
+         "torch RSS", "fwd e/t", "eng/torch", "(CPU)", "agree"]
 
 
 def merge(results):
@@ -69,11 +73,11 @@ def table_rows(eng_by_t, tor_by_t):
                      f"{abs(t['start_value'] - r['start_value']):.1e}, "
                      f"{abs(t['relevance_sum'] - r['relevance_sum']) / max(abs(t['relevance_sum']), 1e-30):.1e}")
             row += [both(t, "forward_ms"), both(t, "explain_ms"), f"{t['ratio']:.2f}",
-                    mib(t["peak_rss_bytes"]),
+                    mib(t["peak_rss_bytes"]), f"{r['forward_ms'] / t['forward_ms']:.2f}",
                     f"{r['explain_ms'] / t['explain_ms']:.2f} ({r['explain_ms_min'] / t['explain_ms_min']:.2f})",
                     f"{r['explain_cpu_ms'] / t['explain_cpu_ms']:.2f}", agree]
         else:
-            row += ["-"] * 7
+            row += ["-"] * 8
         rows.append(row)
     return rows
 
@@ -99,10 +103,25 @@ def merge_generate(docs):
     return out
 
 
+FAMILY_TITLE = {"gpt2": "GPT-2 small shape (GPT2LMHeadModel)", "bert": "BERT base shape (BertForSequenceClassification)"}
+
+
 def model_shape(eng):
     try:
         with open(os.path.join(eng["model"], "config.json")) as f:
             cfg = json.load(f)
+        if cfg.get("model_type") == "gpt2":
+            return (f"n_embd {cfg['n_embd']}, {cfg['n_layer']} layers, {cfg['n_head']} heads, inner "
+                    f"{cfg.get('n_inner') or 4 * cfg['n_embd']}, vocab {cfg['vocab_size']}, {cfg['n_positions']} "
+                    f"positions, {cfg.get('activation_function', 'gelu_new')}, tied head, biases, "
+                    f"{eng['n_params'] / 1e6:.1f}M parameters, {cfg.get('torch_dtype', '?')}")
+        if cfg.get("model_type") == "bert":
+            return (f"hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, {cfg['num_attention_heads']} "
+                    f"heads, intermediate {cfg['intermediate_size']}, vocab {cfg['vocab_size']}, "
+                    f"{cfg['max_position_embeddings']} positions, {cfg.get('type_vocab_size', 2)} token types, "
+                    f"{cfg.get('hidden_act', 'gelu')}, pooler + classifier with "
+                    f"{len(cfg.get('id2label') or {}) or cfg.get('num_labels', 2)} labels, "
+                    f"{eng['n_params'] / 1e6:.1f}M parameters, {cfg.get('torch_dtype', '?')}")
         return (f"hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, {cfg['num_attention_heads']} "
                 f"heads, {cfg.get('num_key_value_heads', cfg['num_attention_heads'])} kv heads, intermediate "
                 f"{cfg['intermediate_size']}, vocab {cfg['vocab_size']}, "
@@ -121,7 +140,9 @@ def main(argv=None):
     ap.add_argument("--generate", action="append", default=[], help="bench_generate --json output")
     ap.add_argument("--machine", required=True)
     ap.add_argument("--out")
-    ap.add_argument("--check", nargs=2, metavar=("ENGINE_DUMP", "TORCH_DUMP"),
+    ap.add_argument("--family", default="llama", choices=("llama", "gpt2", "bert"),
+                    help="which part of --out to write (see the module docstring)")
+    ap.add_argument("--check", nargs=2, action="append", metavar=("ENGINE_DUMP", "TORCH_DUMP"),
                     help="relevance of one explanation from each (bench_explain --dump, torch_explain.py "
                          "--dump-relevance), compared element by element")
     a = ap.parse_args(argv)
@@ -132,19 +153,36 @@ def main(argv=None):
     first = engines[0]
     rounds = max(1, len(engines) // max(1, len({d["openblas"]["threads"] for d in engines})))
 
-    lines = ["# attnlrp speed benchmark", "",
-             "Generated by `bench/run.sh` (do not edit by hand). Model: the random LLaMA-shaped checkpoint of",
-             f"`bench/make_bench_model.py` ({model_shape(first)}).",
-             f"Method `{first['method']}`, target = the argmax logit at the last position; every process warms "
-             f"up with {first['warmup']} run before it times {first['reps']}.",
-             "`forward` is one plain forward pass (nothing recorded), `explain` the whole explanation (recorded",
-             "forward, relevance backward, readouts). The PyTorch twin (`bench/torch_explain.py`) applies the same",
-             "rules with custom autograd Functions in float32, the LM head at the explained position only and no",
-             "weight gradients, on the same ids; both use the same OpenBLAS library and thread count. The",
-             "`CPU time` ratio compares process CPU time (all threads), which a busy shared machine disturbs less",
-             "than wall-clock time (meaningful mainly with 1 thread: spinning BLAS threads count as CPU time).",
-             "Peak RSS is ru_maxrss of a process that ran one length only, including the weight pages touched",
-             "(both memory-map the weights).", ""]
+    ln_family = a.family != "llama"
+    h2 = "###" if ln_family else "##"
+    if ln_family:
+        what = ("the explained position is the last one, target its argmax logit (ln_f and the tied head at "
+                "that position only)" if a.family == "gpt2" else
+                "the classifier reads token 0 through the pooler (tanh, identity rule), target = the argmax "
+                "class; token types 0, positions 0..T-1, no padding")
+        lines = [f"<!-- section {a.family} -->", f"## {FAMILY_TITLE[a.family]}", "",
+                 f"Generated by `BENCH_FAMILY={a.family} bench/run.sh` (do not edit by hand). Model: the random "
+                 f"checkpoint of `bench/make_bench_model.py --family {a.family}` ({model_shape(first)}).",
+                 f"Method `{first['method']}`; {what}. Every process warms up with {first['warmup']} run before "
+                 f"it times {first['reps']}. Columns as in the LLaMA tables above. The PyTorch twin applies "
+                 "LXT's efficient rules (LayerNorm σ detached, identity rule on GELU and tanh, Q/K gradient ×¼, "
+                 "V ×½, softmax exact) with custom autograd Functions in float32 and one backward; relevance = "
+                 "embedding ⊙ gradient summed over hidden, with the word, position and token-type embeddings as "
+                 "separate inputs (ΣR sums all of them, the check below compares the word relevance).", ""]
+    else:
+        lines = ["# attnlrp speed benchmark", "",
+                 "Generated by `bench/run.sh` (do not edit by hand). Model: the random LLaMA-shaped checkpoint of",
+                 f"`bench/make_bench_model.py` ({model_shape(first)}).",
+                 f"Method `{first['method']}`, target = the argmax logit at the last position; every process warms "
+                 f"up with {first['warmup']} run before it times {first['reps']}.",
+                 "`forward` is one plain forward pass (nothing recorded), `explain` the whole explanation (recorded",
+                 "forward, relevance backward, readouts). The PyTorch twin (`bench/torch_explain.py`) applies the same",
+                 "rules with custom autograd Functions in float32, the LM head at the explained position only and no",
+                 "weight gradients, on the same ids; both use the same OpenBLAS library and thread count. The",
+                 "`CPU time` ratio compares process CPU time (all threads), which a busy shared machine disturbs less",
+                 "than wall-clock time (meaningful mainly with 1 thread: spinning BLAS threads count as CPU time).",
+                 "Peak RSS is ru_maxrss of a process that ran one length only, including the weight pages touched",
+                 "(both memory-map the weights).", ""]
     out_console = []
     groups = {}
     for kind, docs in (("engine", engines), ("torch", torches)):
@@ -157,7 +195,7 @@ def main(argv=None):
         rows = table_rows(eng_by_t, tor_by_t)
         reps = min(m["reps"] for m in list(eng_by_t.values()) + list(tor_by_t.values()))
         title = f"{threads} thread{'s' if threads != 1 else ''} (OpenBLAS core {engines[0]['openblas']['core']})"
-        lines += [f"## {title}", "",
+        lines += [f"{h2} {title}", "",
                   f"Times in ms: median (minimum) of {reps} repetitions, pooled over {rounds} rounds that alternate "
                   "the engine and PyTorch.", "",
                   "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
@@ -170,8 +208,8 @@ def main(argv=None):
         out_console.append("  ".join(s.rjust(w) for s, w in zip(SHORT, width)))
         out_console += ["  ".join(c.rjust(w) for c, w in zip(r, width)) for r in rows]
         out_console += ["  engine " + s for s in split]
-    if a.check:
-        de, dt = load(a.check[0]), load(a.check[1])
+    for chk in a.check or []:
+        de, dt = load(chk[0]), load(chk[1])
         re_, rt = de["relevance"], dt["relevance"]
         worst = max(abs(x - y) for x, y in zip(re_, rt)) / max(max(abs(y) for y in rt), 1e-30)
         check = (f"Relevance check at T={len(re_)}: same ids {'yes' if de['ids'] == dt['ids'] else 'NO'}, "
@@ -212,12 +250,37 @@ def main(argv=None):
     if torches:
         lines += [f"PyTorch {torches[0].get('torch', '?')}; its BLAS calls go to OpenBLAS core "
                   f"{torches[0]['openblas']['core']}.", ""]
-    lines += ["## Machine", ""] + [f"- {m}" for m in machine]
+    lines += [f"{h2} Machine", ""] + [f"- {m}" for m in machine]
+    if ln_family:
+        lines += [f"<!-- /section {a.family} -->"]
     print("\n".join(out_console))
     if a.out:
-        with open(a.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_part(a.out, a.family, "\n".join(lines) + "\n")
     return 0
+
+
+def write_part(path, family, text):
+    """Replaces the family's part of the file (see the module docstring), keeping the others."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    first = old.find("<!-- section ")
+    head, sections = (old, "") if first < 0 else (old[:first], old[first:])
+    if family == "llama":
+        new = text + ("\n" + sections if sections else "")
+    else:
+        begin, end = f"<!-- section {family} -->", f"<!-- /section {family} -->"
+        b = sections.find(begin)
+        if b >= 0:
+            e = sections.index(end, b) + len(end)
+            sections = sections[:b] + text.rstrip("\n") + sections[e:]
+        else:
+            sections = (sections.rstrip("\n") + "\n\n" if sections else "") + text
+        new = head.rstrip("\n") + "\n\n" + sections if head else sections
+    with open(path, "w") as f:
+        f.write(new if new.endswith("\n") else new + "\n")
 
 
 if __name__ == "__main__":

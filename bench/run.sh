@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# The speed benchmark of an explanation: builds the benchmark programs, writes the ~125M-parameter
-# benchmark checkpoint if it is missing, times the engine (bench_explain) and the PyTorch twin
-# (torch_explain.py) on the same ids and thread count, then generation speed (bench_generate) on the
-# checkpoint and its F32/Q8_0 GGUF conversions, prints the tables and writes bench/RESULTS.md.
+# The speed benchmark of an explanation: builds the benchmark programs, writes the benchmark checkpoint
+# of each family if it is missing (LLaMA-shaped 125M, GPT-2 small 124M, BERT-base classifier 110M), times
+# the engine (bench_explain) and the PyTorch twin (torch_explain.py) on the same ids and thread count,
+# then (LLaMA only) generation speed (bench_generate) on the checkpoint and its F32/Q8_0 GGUF
+# conversions, prints the tables and writes the family's part of bench/RESULTS.md (the others are kept).
 #
-#     bench/run.sh                          # T = 128,512; 3 rounds of (engine, PyTorch), each timing
-#                                           # 2 repetitions after 1 warm-up; OpenBLAS's thread count
+#     bench/run.sh                          # LLaMA; T = 128,512; 3 rounds of (engine, PyTorch), each
+#                                           # timing 2 repetitions after 1 warm-up; OpenBLAS's thread count
+#     BENCH_FAMILY=gpt2,bert BENCH_THREADS=2 BENCH_ROUNDS=2 bench/run.sh   # GPT-2 and BERT sections
+#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
 #     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
-#     BENCH_MODEL=/path/to/hf-dir bench/run.sh
+#     BENCH_MODEL=/path/to/hf-dir bench/run.sh   # one family only (the checkpoint's own)
+#
+# Checkpoints: /tmp/attnlrp-bench-model (llama), /tmp/attnlrp-bench-gpt2, /tmp/attnlrp-bench-bert.
 #
 # Rounds alternate which of the two runs first, so that both meet the same share of the machine's load;
 # the tables give the median and the minimum over all repetitions.
 # OPENBLAS_CORETYPE is taken from the environment as it is (never set here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${BENCH_MODEL:-/tmp/attnlrp-bench-model}
+FAMILIES=${BENCH_FAMILY:-llama}
+[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert
 T=${BENCH_T:-128,512}
 REPS=${BENCH_REPS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -30,17 +36,10 @@ if ! make -s bench >"$log" 2>&1; then
     echo "run.sh: 'make bench' failed (log: $log); building the benchmark programs alone" >&2
     make -s build/bench/bench_explain build/bench/bench_generate build/bench/profile_explain
 fi
-if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
-    "$PY" bench/make_bench_model.py "$MODEL"
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp_root=$(mktemp -d)
+trap 'rm -rf "$tmp_root"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 json_get() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
-
-args=()
-loads="before: $(load)"
 env_threads=${OPENBLAS_NUM_THREADS-}
 set_threads() {  # a pass's tag: a thread count, or "env" for the environment's own setting
     if [ "$1" != env ]; then export OPENBLAS_NUM_THREADS=$1
@@ -64,6 +63,21 @@ run_torch() {   # tag round threads; one process per length, so that each peak R
         args+=(--torch "$tmp/torch_$1_$2_$t.json")
     done
 }
+bench_family() {  # family: the explain benchmark, the generation one (llama), the report
+FAMILY=$1
+case $FAMILY in
+    llama) default_model=/tmp/attnlrp-bench-model ;;
+    gpt2|bert) default_model=/tmp/attnlrp-bench-$FAMILY ;;
+    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert or all)" >&2; exit 2 ;;
+esac
+MODEL=${BENCH_MODEL:-$default_model}
+if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
+    "$PY" bench/make_bench_model.py "$MODEL" --family "$FAMILY"
+fi
+tmp="$tmp_root/$FAMILY"
+mkdir -p "$tmp"
+args=()
+loads="before: $(load)"
 for round in $(seq 1 "$ROUNDS"); do
     for tag in "${passes[@]}"; do
         set_threads "$tag"
@@ -79,7 +93,7 @@ done
 
 # Generation (issue 4): tokens/s and explain latency per generated token, F32 and Q8_0, at the first
 # pass's thread count. BENCH_GENERATE=0 skips it.
-if [ "${BENCH_GENERATE:-1}" != 0 ]; then
+if [ "$FAMILY" = llama ] && [ "${BENCH_GENERATE:-1}" != 0 ]; then
     set_threads "${passes[0]}"
     for q in f32 q8_0; do
         gguf="${MODEL%/}-$q.gguf"
@@ -98,13 +112,20 @@ if [ "${BENCH_GENERATE:-1}" != 0 ]; then
     loads="$loads; after generation: $(load)"
 fi
 
+# The relevance of one explanation from each, at every length (the first one for LLaMA).
+checks=()
+dump_ts=${T//,/ }
+[ "$FAMILY" != llama ] || dump_ts=${T%%,*}
+for t in $dump_ts; do
+    ./build/bench/bench_explain --model "$MODEL" --dump "$t" >"$tmp/engine_dump_$t.json"
+    "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$t" >"$tmp/torch_dump_$t.json"
+    checks+=(--check "$tmp/engine_dump_$t.json" "$tmp/torch_dump_$t.json")
+done
 first_t=${T%%,*}
-./build/bench/bench_explain --model "$MODEL" --dump "$first_t" >"$tmp/engine_dump.json"
-"$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$first_t" >"$tmp/torch_dump.json"
 check_gguf=()
-if [ -f "${MODEL%/}-f32.gguf" ]; then
+if [ "$FAMILY" = llama ] && [ -f "${MODEL%/}-f32.gguf" ]; then
     ./build/bench/bench_explain --model "${MODEL%/}-f32.gguf" --dump "$first_t" >"$tmp/gguf_dump.json"
-    check_gguf=(--check-gguf "$tmp/engine_dump.json" "$tmp/gguf_dump.json")
+    check_gguf=(--check-gguf "$tmp/engine_dump_$first_t.json" "$tmp/gguf_dump.json")
 fi
 
 core=$(json_get "$tmp/engine_${passes[0]}_1.json" 'd["openblas"]["core"]')
@@ -117,7 +138,12 @@ verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's
     echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "Load average (1/5/15 min) $loads. The machine is shared with other work: wall-clock figures are noisy."
 } >"$tmp/machine.txt"
+"$PY" bench/report.py "${args[@]}" --machine "$tmp/machine.txt" --out "$OUT" --family "$FAMILY" \
+    "${checks[@]}" "${check_gguf[@]}"
+echo "wrote the $FAMILY part of $OUT"
+}
+
+for fam in ${FAMILIES//,/ }; do
+    bench_family "$fam"
+done
 rm -f "$log"
-"$PY" bench/report.py "${args[@]}" --machine "$tmp/machine.txt" --out "$OUT" \
-    --check "$tmp/engine_dump.json" "$tmp/torch_dump.json" "${check_gguf[@]}"
-echo "wrote $OUT"

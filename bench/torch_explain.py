@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The PyTorch twin of bench_explain: the same AttnLRP explanation of a LLaMA-family checkpoint in float32,
-timed the same way (median of N repetitions after a warm-up), plus the plain forward pass.
+"""The PyTorch twin of bench_explain: the same AttnLRP explanation of a LLaMA-family, GPT-2 or BERT
+(sequence classifier) checkpoint in float32, timed the same way (median of N repetitions after a warm-up),
+plus the plain forward pass.
 
     torch_explain.py [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--threads N] [--json]
                      [--method attnlrp|gradxinput] [--dump-relevance T]
@@ -10,6 +11,14 @@ SwiGLU product, RMSNorm normaliser detached, Q and K gradients ×¼ and V ×½ a
 Relevance is gradient × input at the word embeddings. As in the engine, the LM head is applied to the
 explained (last) position only, no weight gradients are computed, and the target is the argmax logit.
 Token ids are the same xorshift sequence bench_explain uses, so the two runs explain the same prediction.
+
+GPT-2 and BERT (model_type gpt2 / bert, read from config.json here): LayerNorm with its standard deviation
+detached (mean kept), identity rule on GELU (gelu_new for GPT-2) and on the pooler's tanh, Q and K
+gradients ×¼ and V ×½, softmax exact, biases as they are. GPT-2 applies ln_f and the tied head to the last
+position only; the BERT classifier reads token 0 through the pooler and the classifier, all token types 0,
+positions 0..T-1, no padding. Relevance is gradient × input at the word, position and token-type
+embedding outputs (separate leaves): `relevance` is the word one, `relevance_sum` sums all of them (as
+the engine's fields of the same names).
 Config parsing and RoPE frequencies come from tests/reference/reference.py (the float64 reference);
 weights are memory-mapped float32 (BF16/F16 files are widened once at load).
 """
@@ -73,6 +82,14 @@ def load_weights(model_dir):
     return out
 
 
+def open_model(model_dir):
+    with open(os.path.join(model_dir, "config.json")) as f:
+        raw = json.load(f)
+    if raw.get("model_type") in ("gpt2", "bert"):
+        return LNModel(model_dir, raw)
+    return Model(model_dir)
+
+
 class Model:
     def __init__(self, model_dir):
         self.cfg = c = ref.load_config(model_dir)
@@ -93,6 +110,77 @@ class Model:
         self.inv_freq = ref.rope_inv_freq(c).to(torch.float32)
 
 
+class LNModel:
+    """GPT-2 (GPT2LMHeadModel) or BERT (BertForSequenceClassification) in Hugging Face layout; Linear weights
+    kept as stored (GPT-2's Conv1D [in, out], BERT's Linear [out, in])."""
+
+    def __init__(self, model_dir, raw):
+        self.family = f = raw["model_type"]
+        w = load_weights(model_dir)
+
+        class C:
+            pass
+        self.cfg = c = C()
+        c.family = f
+        if f == "gpt2":
+            c.hidden, c.layers, c.heads = raw["n_embd"], raw["n_layer"], raw["n_head"]
+            c.eps = float(raw.get("layer_norm_epsilon", 1e-5))
+            c.act = raw.get("activation_function", "gelu_new")
+            pre = "transformer." if "transformer.wte.weight" in w else ""
+            self.embed, self.pos, self.types = w[pre + "wte.weight"], w[pre + "wpe.weight"], None
+            self.emb_ln = None
+            self.blocks = []
+            for i in range(c.layers):
+                p = f"{pre}h.{i}."
+                self.blocks.append({k: w[p + n] for k, n in (
+                    ("ln1w", "ln_1.weight"), ("ln1b", "ln_1.bias"), ("ln2w", "ln_2.weight"), ("ln2b", "ln_2.bias"),
+                    ("wqkv", "attn.c_attn.weight"), ("bqkv", "attn.c_attn.bias"),
+                    ("wo", "attn.c_proj.weight"), ("bo", "attn.c_proj.bias"),
+                    ("w1", "mlp.c_fc.weight"), ("b1", "mlp.c_fc.bias"),
+                    ("w2", "mlp.c_proj.weight"), ("b2", "mlp.c_proj.bias"))})
+            self.lnf = (w[pre + "ln_f.weight"], w[pre + "ln_f.bias"])
+            self.head = w.get("lm_head.weight", self.embed) if raw.get("tie_word_embeddings", True) is False \
+                else self.embed
+        elif f == "bert":
+            arch = (raw.get("architectures") or [""])[0]
+            if not arch.endswith("ForSequenceClassification"):
+                raise ref.ReferenceError("the benchmark twin covers BertForSequenceClassification only")
+            c.hidden, c.layers, c.heads = raw["hidden_size"], raw["num_hidden_layers"], raw["num_attention_heads"]
+            c.eps = float(raw.get("layer_norm_eps", 1e-12))
+            c.act = raw.get("hidden_act", "gelu")
+            pre = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
+
+            def ln(name):
+                return (w.get(name + ".weight", w.get(name + ".gamma")), w.get(name + ".bias", w.get(name + ".beta")))
+            e = pre + "embeddings."
+            self.embed, self.pos = w[e + "word_embeddings.weight"], w[e + "position_embeddings.weight"]
+            self.types = w[e + "token_type_embeddings.weight"]
+            self.emb_ln = ln(e + "LayerNorm")
+            self.blocks = []
+            for i in range(c.layers):
+                p = f"{pre}encoder.layer.{i}."
+                b = {k: w[p + n] for k, n in (
+                    ("wq", "attention.self.query.weight"), ("bq", "attention.self.query.bias"),
+                    ("wk", "attention.self.key.weight"), ("bk", "attention.self.key.bias"),
+                    ("wv", "attention.self.value.weight"), ("bv", "attention.self.value.bias"),
+                    ("wo", "attention.output.dense.weight"), ("bo", "attention.output.dense.bias"),
+                    ("w1", "intermediate.dense.weight"), ("b1", "intermediate.dense.bias"),
+                    ("w2", "output.dense.weight"), ("b2", "output.dense.bias"))}
+                (b["ln1w"], b["ln1b"]), (b["ln2w"], b["ln2b"]) = ln(p + "attention.output.LayerNorm"), ln(
+                    p + "output.LayerNorm")
+                self.blocks.append(b)
+            self.pooler = (w[pre + "pooler.dense.weight"], w[pre + "pooler.dense.bias"])
+            self.classifier = (w["classifier.weight"], w["classifier.bias"])
+        c.vocab = self.embed.shape[0]
+        c.head_dim = c.hidden // c.heads
+        if c.act in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+            c.act_fn = lambda x: torch.nn.functional.gelu(x, approximate="tanh")
+        elif c.act == "gelu":
+            c.act_fn = torch.nn.functional.gelu
+        else:
+            raise ref.ReferenceError(f"activation {c.act!r} not covered by the benchmark twin")
+
+
 # ----------------------------------------------------------------------------------------------
 # Rules as autograd Functions (one saved tensor each, no extra forward work).
 
@@ -109,6 +197,21 @@ class IdentityRule(torch.autograd.Function):
     def backward(ctx, g):
         (ratio,) = ctx.saved_tensors
         return g * ratio
+
+
+class IdentityRuleFn(torch.autograd.Function):
+    """y = fn(x) (GELU, tanh); backward multiplies by y/(x + 1e-10), so R(x) = R(y)."""
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        y = fn(x)
+        ctx.save_for_backward(y / (x + IDENTITY_EPS))
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (ratio,) = ctx.saved_tensors
+        return g * ratio, None
 
 
 class ScaleGrad(torch.autograd.Function):
@@ -179,18 +282,85 @@ def forward(m, ids, rules):
     return e, last @ m.head.T
 
 
+def layernorm(x, w, b, eps, detach):
+    """LayerNorm; with detach the standard deviation is a constant in the backward (mean kept)."""
+    if not detach:
+        return torch.nn.functional.layer_norm(x, x.shape[-1:], w, b, eps)
+    xc = x - x.mean(-1, keepdim=True)
+    sd = torch.sqrt(xc.detach().pow(2).mean(-1, keepdim=True) + eps)
+    return torch.addcmul(b, w, xc / sd)
+
+
+def ln_forward(m, ids, rules):
+    """GPT-2 / BERT: (the embedding leaves, output logits); leaves require grad when rules is not None."""
+    c = m.cfg
+    T, D, H = len(ids), c.head_dim, c.heads
+    idx = torch.tensor(ids, dtype=torch.long)
+    leaves = [m.embed[idx], m.pos[:T]]
+    if m.types is not None:
+        leaves.append(m.types[0].expand(T, -1))
+    if rules is not None:
+        leaves = [t.clone().requires_grad_(True) for t in leaves]
+    attnlrp = rules == "attnlrp"
+    act = (lambda x: IdentityRuleFn.apply(x, c.act_fn)) if attnlrp else c.act_fn
+    scale = 1.0 / math.sqrt(D)
+    h = leaves[0] + leaves[1]
+    if len(leaves) > 2:
+        h = h + leaves[2]
+
+    def attention(x, q, k, v, mask):
+        q, k, v = (t.view(T, H, D).transpose(0, 1) for t in (q, k, v))
+        if attnlrp:
+            q, k, v = ScaleGrad.apply(q, 0.25), ScaleGrad.apply(k, 0.25), ScaleGrad.apply(v, 0.5)
+        s = torch.matmul(q, k.transpose(-1, -2)) * scale
+        if mask is not None:
+            s = s + mask
+        p = torch.softmax(s, dim=-1)
+        return torch.matmul(p, v).transpose(0, 1).reshape(T, H * D)
+
+    if c.family == "gpt2":
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        for b in m.blocks:
+            x = layernorm(h, b["ln1w"], b["ln1b"], c.eps, attnlrp)
+            q, k, v = torch.addmm(b["bqkv"], x, b["wqkv"]).split(c.hidden, dim=-1)
+            h = h + torch.addmm(b["bo"], attention(x, q, k, v, mask), b["wo"])
+            x = layernorm(h, b["ln2w"], b["ln2b"], c.eps, attnlrp)
+            h = h + torch.addmm(b["b2"], act(torch.addmm(b["b1"], x, b["w1"])), b["w2"])
+        last = layernorm(h[T - 1], *m.lnf, c.eps, attnlrp)
+        return leaves, last @ m.head.T
+    lin = torch.nn.functional.linear
+    h = layernorm(h, *m.emb_ln, c.eps, attnlrp)
+    for b in m.blocks:
+        a = attention(h, lin(h, b["wq"], b["bq"]), lin(h, b["wk"], b["bk"]), lin(h, b["wv"], b["bv"]), None)
+        h = layernorm(h + lin(a, b["wo"], b["bo"]), b["ln1w"], b["ln1b"], c.eps, attnlrp)
+        z = act(lin(h, b["w1"], b["b1"]))
+        h = layernorm(h + lin(z, b["w2"], b["b2"]), b["ln2w"], b["ln2b"], c.eps, attnlrp)
+    pooled = lin(h[0], *m.pooler)
+    pooled = IdentityRuleFn.apply(pooled, torch.tanh) if attnlrp else torch.tanh(pooled)
+    return leaves, lin(pooled, *m.classifier)
+
+
 def forward_only(m, ids):
     with torch.no_grad():
+        if isinstance(m, LNModel):
+            return ln_forward(m, ids, None)[1]
         return forward(m, ids, None)[1]
 
 
-def explain(m, ids, method):
-    e, logits = forward(m, ids, method)
+def explain(m, ids, method, total=False):
+    """(target, start value, word relevance[, relevance summed over every input kind])."""
+    if isinstance(m, LNModel):
+        leaves, logits = ln_forward(m, ids, method)
+    else:
+        e, logits = forward(m, ids, method)
+        leaves = [e]
     target = int(torch.argmax(logits.detach()))
     y = logits[target]
     y.backward()
-    rel = (e.detach() * e.grad).sum(-1)
-    return target, float(y.detach()), rel
+    rels = [(t.detach() * t.grad).sum(-1) for t in leaves]
+    if total:
+        return target, float(y.detach()), rels[0], float(sum(float(r.sum()) for r in rels))
+    return target, float(y.detach()), rels[0]
 
 
 def timed(fn, reps, warmup):
@@ -237,14 +407,14 @@ def main(argv=None):
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     try:
-        m = Model(a.model)
+        m = open_model(a.model)
     except (ref.ReferenceError, OSError, KeyError) as err:
         print(f"torch_explain: {err}", file=sys.stderr)
         return 1
     if a.dump_relevance:
         ids = bench_ids(a.dump_relevance, m.cfg.vocab)
-        target, start, rel = explain(m, ids, a.method)
-        print(json.dumps({"ids": ids, "target": target, "start_value": start,
+        target, start, rel, rsum = explain(m, ids, a.method, total=True)
+        print(json.dumps({"ids": ids, "target": target, "start_value": start, "relevance_sum": rsum,
                           "relevance": [float(v) for v in rel]}))
         return 0
     core, blas_threads = openblas_info()
@@ -253,12 +423,12 @@ def main(argv=None):
         ids = bench_ids(T, m.cfg.vocab)
         fwd, fwd_cpu = timed(lambda: forward_only(m, ids), a.reps, a.warmup)
         exp, exp_cpu = timed(lambda: explain(m, ids, a.method), a.reps, a.warmup)
-        target, start, rel = explain(m, ids, a.method)
+        target, start, rel, rsum = explain(m, ids, a.method, total=True)
         f, x = statistics.median(fwd), statistics.median(exp)
         results.append({"T": T, "forward_ms": f, "explain_ms": x, "ratio": x / f,
                         "forward_cpu_ms": statistics.median(fwd_cpu), "explain_cpu_ms": statistics.median(exp_cpu),
                         "peak_rss_bytes": peak_rss_bytes(), "target": target, "start_value": start,
-                        "relevance_sum": float(rel.sum()), "forward_ms_all": fwd, "explain_ms_all": exp,
+                        "relevance_sum": rsum, "forward_ms_all": fwd, "explain_ms_all": exp,
                         "forward_cpu_ms_all": fwd_cpu, "explain_cpu_ms_all": exp_cpu})
     if a.json:
         print(json.dumps({"engine": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(),

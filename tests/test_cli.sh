@@ -22,7 +22,7 @@ expect 2 "attnlrp: --latent-start: expected 3 comma-separated integers, got \"1,
 expect 1 "attnlrp: --latent-layer 7: out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-layer 7
 expect 2 "attnlrp: explain: unknown option --bogus (see attnlrp explain --help)" -- $BIN explain --model "$M" --ids 1 --bogus
 expect 2 "attnlrp: --format xml: expected text, json or html" -- $BIN explain --model "$M" --ids 1 --format xml
-expect 2 "attnlrp: explain: no input: give TEXT or --ids (see attnlrp explain --help)" -- $BIN explain --model "$M"
+expect 2 "attnlrp: explain: no input: give TEXT, --ids or --pixels (see attnlrp explain --help)" -- $BIN explain --model "$M"
 expect 1 "attnlrp: $M: the model has no tokenizer (no tokenizer.json beside it): give the input as --ids" -- $BIN explain --model "$M" "hello"
 expect 2 "attnlrp: --set 1:2: \"x\" is not a number" -- $BIN explain --model "$M" --ids 1 --set 1:2=x
 expect 1 "attnlrp: --set 9:0: layer 9 out of range (0..2)" -- $BIN explain --model "$M" --ids 1 --set 9:0=0
@@ -30,7 +30,7 @@ expect 2 "attnlrp: unknown command \"explian\" (see attnlrp --help)" -- $BIN exp
 
 # a broken checkpoint: unknown model_type, malformed config, missing tensor
 cp -r "$M" "$tmp/unknown" && sed -i 's/"model_type": "llama"/"model_type": "gpt-j"/' "$tmp/unknown/config.json"
-expect 1 "attnlrp: $tmp/unknown: config.json: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert)" -- $BIN explain --model "$tmp/unknown" --ids 1
+expect 1 "attnlrp: $tmp/unknown: config.json: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit)" -- $BIN explain --model "$tmp/unknown" --ids 1
 cp -r "$M" "$tmp/nohead"
 $PY - "$tmp/nohead/model.safetensors" <<'PYEOF'
 import json, struct, sys

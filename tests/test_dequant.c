@@ -8,6 +8,7 @@
 
 #include "formats/tensor_file.h"
 #include "harness.h"
+#include "kernels/cpu.h"
 #include "kernels/dequant.h"
 #include "kernels/dequant_quant.h"
 #include "support/gguf_writer.h"
@@ -316,48 +317,63 @@ TEST(unaligned_blocks) {
     CHECK(check_row(LRP_Q6_K, p, w, 512) == 0);
 }
 
-// The optimised kernels (AVX2 where built) agree with the scalar reference on random blocks: random
-// quant bytes, random finite f16 scales, rows at odd addresses.
-TEST(fast_kernels_match_the_scalar_reference) {
-    enum { N = 1024 };
-    static uint8_t raw[N * 2 + 1];
-    float *fast = malloc(N * sizeof *fast), *ref = malloc(N * sizeof *ref);
-    for (int t = LRP_Q8_0; t < LRP_N_WEIGHT_DTYPES; t++) {
-        uint8_t *b = raw + 1;
-        size_t bb = lrp_dtype_block_bytes((lrp_dtype)t);
-        int be = lrp_dtype_block_elems((lrp_dtype)t);
-        for (size_t i = 0; i < (size_t)(N / be) * bb; i++) b[i] = (uint8_t)rnd();
-        for (int blk = 0; blk < N / be; blk++) {  // finite f16 (or f32) scales
-            uint8_t *p = b + blk * bb;
-            uint16_t h1 = (uint16_t)((rnd() & 0x83FF) | ((1 + rnd() % 29) << 10));
-            uint16_t h2 = (uint16_t)((rnd() & 0x83FF) | ((1 + rnd() % 29) << 10));
-            if (t == LRP_Q6_K) {
-                put16(p + 208, h1);
-            } else if (t == LRP_Q8_K) {
-                float d = (float)rnd_unit();
-                memcpy(p, &d, 4);
-            } else {
-                put16(p, h1);
-                if (t == LRP_Q4_1 || t == LRP_Q5_1 || t == LRP_Q4_K || t == LRP_Q5_K) put16(p + 2, h2);
-            }
+// The optimised kernels (AVX2 where the CPU has it) agree with the scalar reference on random blocks:
+// random quant bytes, random finite f16 scales, rows at odd addresses, rows of one block, of an odd
+// number of blocks and of many. With ATTNLRP_CPU=generic the dispatch is the reference, bit for bit.
+static int check_fast_against_reference(const uint8_t *b, lrp_dtype t, int n, int generic) {
+    int be = lrp_dtype_block_elems(t), bad = 0;
+    float *fast = malloc((size_t)n * sizeof *fast), *ref = malloc((size_t)n * sizeof *ref);
+    lrp_dequant_row_quant(t, b, fast, n);
+    lrp_dequant_row_quant_ref(t, b, ref, n);
+    for (int blk = 0; blk < n / be; blk++) {
+        double scale = 0;
+        for (int k = 0; k < be; k++) scale = fmax(scale, fabs(ref[blk * be + k]));
+        for (int k = 0; k < be; k++) {
+            int i = blk * be + k;
+            int ok = generic ? memcmp(&fast[i], &ref[i], sizeof(float)) == 0 : fabs(fast[i] - ref[i]) <= 1e-6 * scale;
+            if (!ok && bad++ < 3)
+                fprintf(stderr, "  %s%s element %d of %d: fast %.9g, reference %.9g\n", generic ? "generic " : "",
+                        lrp_dtype_name(t), i, n, fast[i], ref[i]);
         }
-        lrp_dequant_row_quant(t, b, fast, N);
-        lrp_dequant_row_quant_ref(t, b, ref, N);
-        int bad = 0;
-        for (int blk = 0; blk < N / be; blk++) {
-            double scale = 0;
-            for (int k = 0; k < be; k++) scale = fmax(scale, fabs(ref[blk * be + k]));
-            for (int k = 0; k < be; k++) {
-                int i = blk * be + k;
-                if (!(fabs(fast[i] - ref[i]) <= 1e-6 * scale) && bad++ < 3)
-                    fprintf(stderr, "  %s element %d: fast %.9g, reference %.9g\n", lrp_dtype_name((lrp_dtype)t),
-                            i, fast[i], ref[i]);
-            }
-        }
-        CHECK(bad == 0);
     }
     free(fast);
     free(ref);
+    return bad;
+}
+
+TEST(fast_kernels_match_the_scalar_reference) {
+    enum { N = 1024 };
+    static uint8_t raw[N * 2 + 1];
+    for (int generic = 0; generic < 2; generic++) {
+        if (generic) setenv("ATTNLRP_CPU", "generic", 1);
+        else unsetenv("ATTNLRP_CPU");
+        lrp_cpu_refresh();
+        for (int t = LRP_Q8_0; t < LRP_N_WEIGHT_DTYPES; t++) {
+            uint8_t *b = raw + 1;
+            size_t bb = lrp_dtype_block_bytes((lrp_dtype)t);
+            int be = lrp_dtype_block_elems((lrp_dtype)t);
+            for (size_t i = 0; i < (size_t)(N / be) * bb; i++) b[i] = (uint8_t)rnd();
+            for (int blk = 0; blk < N / be; blk++) {  // finite f16 (or f32) scales
+                uint8_t *p = b + blk * bb;
+                uint16_t h1 = (uint16_t)((rnd() & 0x83FF) | ((1 + rnd() % 29) << 10));
+                uint16_t h2 = (uint16_t)((rnd() & 0x83FF) | ((1 + rnd() % 29) << 10));
+                if (t == LRP_Q6_K) {
+                    put16(p + 208, h1);
+                } else if (t == LRP_Q8_K) {
+                    float d = (float)rnd_unit();
+                    memcpy(p, &d, 4);
+                } else {
+                    put16(p, h1);
+                    if (t == LRP_Q4_1 || t == LRP_Q5_1 || t == LRP_Q4_K || t == LRP_Q5_K) put16(p + 2, h2);
+                }
+            }
+            CHECK(check_fast_against_reference(b, (lrp_dtype)t, be, generic) == 0);
+            CHECK(check_fast_against_reference(b + bb, (lrp_dtype)t, 3 * be, generic) == 0);
+            CHECK(check_fast_against_reference(b, (lrp_dtype)t, N, generic) == 0);
+        }
+    }
+    unsetenv("ATTNLRP_CPU");
+    lrp_cpu_refresh();
 }
 
 // ---------------------------------------------------------------------------------------------

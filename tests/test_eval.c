@@ -342,11 +342,36 @@ TEST(token_offsets_from_decoded_prefixes) {
 }
 
 TEST(token_offsets_refuse_text_that_does_not_round_trip) {
-    const char *text = "Mia's  caf\xc3\xa9";   // two spaces: the tokens decode to one
+    const char *text = "Mia's cafe!";   // not even up to case, accents and spaces
     int ids[] = {0, 1, 2, 3, 4, 5}, s[6], e[6];
     lrp_err err;
     CHECK(lrp_eval_token_offsets(ids, 6, text, strlen(text), fake_decode, NULL, s, e, &err) == -1);
     CHECK(strstr(err.msg, "do not decode back") != NULL);
+}
+
+// A lowercasing, accent-stripping WordPiece-style tokenizer: its decode gives the text only up to case,
+// accents and spaces ("to be fair , the cafe" for "To be  fair, the Café").
+static const char *const wp_pieces[] = {"", "to", " be", " fair", " ,", " the", " cafe"};
+static int wp_decode(const int *ids, int n, char **text, void *ctx, lrp_err *err) {
+    (void)ctx;
+    char buf[256] = "";
+    for (int i = 0; i < n; i++) strcat(buf, wp_pieces[ids[i]]);
+    if (!(*text = strdup(buf))) return lrp_fail(err, "out of memory");
+    return 0;
+}
+
+TEST(token_offsets_up_to_case_accents_and_spaces) {
+    const char *text = "To be  fair, the Caf\xc3\xa9";  // 21 code points
+    int ids[] = {0, 1, 2, 3, 4, 5, 6}, s[7], e[7];
+    lrp_err err;
+    CHECK(lrp_eval_token_offsets(ids, 7, text, strlen(text), wp_decode, NULL, s, e, &err) == 0);
+    // [CLS] empty; "to" [0,2); "be" [2,5); "fair" [5,11) (two spaces); "," [11,12); "the" [12,16);
+    // "cafe" [16,21): the decomposed é (e + accent) maps back to its one code point.
+    int want_s[] = {0, 0, 2, 5, 11, 12, 16}, want_e[] = {0, 2, 5, 11, 12, 16, 21};
+    for (int i = 0; i < 7; i++) CHECK(s[i] == want_s[i] && e[i] == want_e[i]);
+    unsigned char eligible[] = {0, 1, 1, 1, 1, 1, 1}, in[7];
+    CHECK(lrp_eval_span_tokens(s, e, eligible, 7, 6, 10, in) == 1);  // "fair"
+    CHECK(in[3]);
 }
 
 // ---- the SVG writer ----
@@ -414,6 +439,6 @@ TEST_MAIN(T(morf_is_descending_relevance_and_never_removes_specials), T(lerf_is_
           T(random_relevance_is_reproducible_uniform_and_differs_between_records),
           T(record_with_text_target_and_span_in_code_points),
           T(the_span_can_come_from_another_field), T(bad_records_are_rejected_naming_the_field),
-          T(token_offsets_from_decoded_prefixes), T(token_offsets_refuse_text_that_does_not_round_trip),
+          T(token_offsets_from_decoded_prefixes), T(token_offsets_refuse_text_that_does_not_round_trip), T(token_offsets_up_to_case_accents_and_spaces),
           T(ticks_are_nice_numbers_covering_the_range),
           T(svg_has_one_path_per_line_dashes_escaped_labels_and_gaps_at_nan))

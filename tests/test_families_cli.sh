@@ -95,4 +95,21 @@ check "bert masked LM JSON ($out)" '[ "$out" = "masked-lm 4 5" ]'
 expect 1 "attnlrp: --position: a masked LM needs the position to explain, and the tokenizer has no mask token to find it" -- $BIN explain --model "$tmp/roberta_mlm" --ids 0,5,7,2
 out=$($BIN explain --model "$tmp/distilbert_cls" --ids 2,5,7,3 --format json | json '"relevance_token_types" in d, len(d["relevance_positions"])')
 check "distilbert has no token types ($out)" '[ "$out" = "False 4" ]'
+# ---- ViT: pixels in, the gamma rule, and the errors of the image paths ----
+"$PY" tests/reference/make_checkpoint.py "$tmp" vit_gray >/dev/null || bad "vit checkpoint not written"
+V=$tmp/vit_gray
+"$PY" -c "import numpy as np; np.save('$tmp/g.npy', np.random.default_rng(0).standard_normal((1, 28, 28)).astype(np.float32)); np.save('$tmp/wrong.npy', np.zeros((1, 32, 32), np.float32))"
+out=$($BIN explain --model "$V" --pixels "$tmp/g.npy" --method cplrp --gamma 0.25,0.05 --format json |
+      json 'len(d["relevance"]), len(d["relevance_pixels"]), len(d["relevance_pixels"][0]), len(d["relevance_positions"]), d["gamma"]')
+check "vit JSON: 16 patches, 28x28 pixels, 17 positions, gamma ($out)" '[ "$out" = "16 28 28 17 [0.25, 0.05]" ]'
+s=$($BIN explain --model "$V" --pixels "$tmp/g.npy" --method cplrp --format json | json 'abs(d["relevance_sum"] - d["start_value"]) < 1e-4 * abs(d["start_value"])')
+check "vit cplrp conserves with zero biases" '[ "$s" = True ]'
+expect 2 "attnlrp: --gamma -1,0.05: the values must be finite and not negative" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --gamma -1,0.05
+expect 2 "attnlrp: --gamma 0.25: expected CONV,LIN (two numbers, e.g. 0.25,0.05)" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --gamma 0.25
+expect 2 "attnlrp: --gamma: only with the LRP methods (attnlrp, cplrp), not gradient" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --gamma 0.25,0.05 --method gradient
+expect 2 "attnlrp: --gamma: the gamma rule is for Vision Transformers; $tmp/gpt2 is a text model" -- $BIN explain --model "$tmp/gpt2" --ids 1,2 --gamma 0.25,0.05
+expect 2 "attnlrp: --pixels: $tmp/gpt2 is a text model (give TEXT or --ids)" -- $BIN explain --model "$tmp/gpt2" --pixels "$tmp/g.npy"
+expect 2 "attnlrp: explain: $V takes an image: give --pixels FILE (.npy, PNG or JPEG)" -- $BIN explain --model "$V" --ids 1,2
+check "a .npy of the wrong size is one error line" \
+    '[ "$($BIN explain --model "$V" --pixels "$tmp/wrong.npy" 2>&1 >/dev/null | wc -l)" = 1 ] && ! $BIN explain --model "$V" --pixels "$tmp/wrong.npy" >/dev/null 2>&1'
 finish

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "explain/explain.h"
 #include "explain/methods.h"
+#include "inputs/image.h"
 #include "render/render.h"
 
 static const char explain_usage[] =
@@ -14,6 +15,7 @@ static const char explain_usage[] =
     "                       [--position P] [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]\n"
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
     "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
+    "                       [--pixels FILE] [--gamma CONV,LIN]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -23,6 +25,10 @@ static const char explain_usage[] =
     "  --text-pair TEXT     a second text joined to TEXT by the tokenizer's pair template (BERT-family pairs)\n"
     "  --token-type-ids L   one token type (segment) per input token, e.g. 0,0,1 (models with token types)\n"
     "  --attention-mask L   one 0/1 per input token; 0 marks padding, which nothing attends to\n"
+    "  --pixels FILE        image models (ViT): a .npy [C,H,W] taken as it is, or a PNG/JPEG preprocessed as the\n"
+    "                       model's preprocessor_config.json says\n"
+    "  --gamma CONV,LIN     ViTs: the LRP-gamma rule on the patch convolution (CONV) and the MLP linears and\n"
+    "                       classifier (LIN), with attnlrp or cplrp; LXT uses 0.25,0.05\n"
     "  --method M           %s (default attnlrp)\n"
     "  --target TOKEN       explain this next token (text that must be exactly one token); classifiers: a class\n"
     "                       name (id2label)\n"
@@ -39,7 +45,9 @@ static const char explain_usage[] =
 
 typedef struct {
     const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
-    const char *token_types, *attention_mask;
+    const char *token_types, *attention_mask, *pixels;
+    double gamma[2];
+    int has_gamma;
     int method_id, target_id, position, latent_layer, layers, all_logits;
     lrp_intervention iv[64];
     int n_iv;
@@ -63,6 +71,18 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--text-pair")) str = &a->text_pair;
         else if (!strcmp(o, "--token-type-ids")) str = &a->token_types;
         else if (!strcmp(o, "--attention-mask")) str = &a->attention_mask;
+        else if (!strcmp(o, "--pixels")) str = &a->pixels;
+        else if (!strcmp(o, "--gamma")) {
+            const char *v = arg_value(argc, argv, &i);
+            char *end;
+            if (!v) return 2;
+            a->gamma[0] = strtod(v, &end);
+            if (end == v || *end != ',' || (a->gamma[1] = strtod(end + 1, &end), *end) || end == v)
+                return cli_error(2, "--gamma %s: expected CONV,LIN (two numbers, e.g. 0.25,0.05)", v);
+            if (!(a->gamma[0] >= 0 && a->gamma[1] >= 0 && a->gamma[0] < 1e6 && a->gamma[1] < 1e6))
+                return cli_error(2, "--gamma %s: the values must be finite and not negative", v);
+            a->has_gamma = 1;
+        }
         else if (!strcmp(o, "--method")) str = &a->method;
         else if (!strcmp(o, "--target")) str = &a->target;
         else if (!strcmp(o, "--contrast")) str = &a->contrast;
@@ -91,13 +111,17 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
     }
     if (a->text && a->ids) return cli_error(2, "explain: give TEXT or --ids, not both");
-    if (!a->text && !a->ids) return cli_error(2, "explain: no input: give TEXT or --ids (see attnlrp explain --help)");
+    if (a->pixels && (a->text || a->ids)) return cli_error(2, "explain: give --pixels or TEXT/--ids, not both");
+    if (!a->text && !a->ids && !a->pixels)
+        return cli_error(2, "explain: no input: give TEXT, --ids or --pixels (see attnlrp explain --help)");
     if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html"))
         return cli_error(2, "--format %s: expected text, json or html", a->format);
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
+    if (a->has_gamma && a->method_id != LRP_METHOD_ATTNLRP && a->method_id != LRP_METHOD_CPLRP)
+        return cli_error(2, "--gamma: only with the LRP methods (attnlrp, cplrp), not %s", a->method);
     return 0;
 }
 
@@ -136,10 +160,38 @@ int cmd_explain(int argc, char **argv) {
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
     cli_output out = {0};
+    lrp_image img = {0};
     lrp_err err;
-    if ((rc = cli_session_open(&ss, a.model)) || (rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
+    if ((rc = cli_session_open(&ss, a.model))) goto done;
     const lrp_config *cfg = &ss.m->cfg;
-    lrp_inputs in = {.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
+    lrp_inputs in = {0};
+    if (cfg->image_size > 0 || a.pixels) {
+        rc = 1;
+        if (cfg->image_size <= 0) {
+            rc = cli_error(2, "--pixels: %s is a text model (give TEXT or --ids)", ss.model_path);
+            goto done;
+        }
+        if (!a.pixels) {
+            cli_error(2, "explain: %s takes an image: give --pixels FILE (.npy, PNG or JPEG)", ss.model_path);
+            rc = 2;
+            goto done;
+        }
+        char pre[4200];
+        snprintf(pre, sizeof pre, "%s/preprocessor_config.json", ss.model_path);
+        lrp_image_spec spec = {cfg->num_channels, cfg->image_size, cfg->image_size};
+        if (lrp_image_load(a.pixels, &spec, access(pre, F_OK) == 0 ? pre : NULL, &img, &err)) {
+            cli_error(1, "--pixels %s", err.msg);
+            goto done;
+        }
+        in = (lrp_inputs){.pixels = img.x, .channels = img.channels, .height = img.height, .width = img.width};
+    } else {
+        if (a.has_gamma) {
+            rc = cli_error(2, "--gamma: the gamma rule is for Vision Transformers; %s is a text model", ss.model_path);
+            goto done;
+        }
+        if ((rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
+        in = (lrp_inputs){.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
+    }
     if (a.token_types) {
         if ((rc = per_token_list("--token-type-ids", a.token_types, ti.T, &types))) goto done;
         in.token_types = types;
@@ -166,6 +218,10 @@ int cmd_explain(int argc, char **argv) {
     o.layers = a.layers;
     o.iv = a.iv;
     o.n_iv = a.n_iv;
+    if (a.has_gamma) {
+        o.gamma_conv = a.gamma[0];
+        o.gamma_lin = a.gamma[1];
+    }
     if (a.latent_start && arg_int_tuple("--latent-start", a.latent_start, o.latent_start, 3)) {
         rc = 2;
         goto done;
@@ -218,6 +274,7 @@ done:
     free(mask_arg);
     free(mask);
     lrp_text_inputs_free(&ti);
+    lrp_image_free(&img);
     lrp_session_close(&ss);
     return rc;
 }

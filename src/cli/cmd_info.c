@@ -105,7 +105,7 @@ int cmd_info(int argc, char **argv) {
         printf("architecture    %s (family %s), %s, %d layers, hidden %d, %d heads (%d kv heads, head_dim %d), MLP %d "
                "(%s)\n", c->model_type, m->family->name, lrp_task_name(c->task), c->num_layers, c->hidden_size,
                c->num_heads, c->num_kv_heads, c->head_dim, c->intermediate_size, c->hidden_act);
-        printf("vocabulary      %d%s\n", c->vocab_size, c->tie_word_embeddings ? " (head tied to the embeddings)" : "");
+        printf("vocabulary      %d%s\n", c->vocab_size, c->tie_word_embeddings && c->task != LRP_TASK_CLASSIFIER ? " (head tied to the embeddings)" : "");
         if (c->task == LRP_TASK_CLASSIFIER) {
             printf("labels          ");
             for (int i = 0; i < c->n_labels; i++) printf("%s%d %s", i ? ", " : "", i, c->labels[i]);

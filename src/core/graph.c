@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 // Arena chunks are at least this large; bigger requests get a chunk of their own.
 #define ARENA_CHUNK_BYTES ((size_t)32 << 20)
@@ -165,12 +166,24 @@ lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backwar
     return n;
 }
 
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err) {
     if (g->failed) return lrp_fail(err, "%s", g->err.msg);
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         const lrp_node *n = &g->nodes[i];
         if (!n->out->g) continue;
-        n->backward(g, n, rules);
+        if (g->on_node) {
+            double t0 = now_seconds();
+            n->backward(g, n, rules);
+            g->on_node(g, n, now_seconds() - t0, g->on_node_ctx);
+        } else {
+            n->backward(g, n, rules);
+        }
         if (g->failed) return lrp_fail(err, "%s", g->err.msg);
         recycle_grad(g, n->out);
     }

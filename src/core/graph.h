@@ -32,6 +32,8 @@ typedef struct lrp_act {
 typedef struct lrp_graph lrp_graph;
 typedef struct lrp_node lrp_node;
 typedef void (*lrp_backward_fn)(lrp_graph *g, const lrp_node *n, const lrp_rules *rules);
+// Called by lrp_graph_backward after each node's backward with its wall time (profilers).
+typedef void (*lrp_node_hook)(const lrp_graph *g, const lrp_node *n, double seconds, void *ctx);
 
 struct lrp_node {
     lrp_backward_fn backward;
@@ -66,6 +68,8 @@ struct lrp_graph {
     float **free_grads;        // gradient buffers the backward no longer needs, for reuse
     size_t *free_sizes;        // their sizes in bytes
     int n_free, cap_free;
+    lrp_node_hook on_node;     // NULL (the default): the backward reads no clock at all
+    void *on_node_ctx;         // passed to on_node
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);
@@ -90,7 +94,7 @@ lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backwar
 // Replays the recorded nodes in reverse. Nodes whose output received no gradient are skipped. Once a
 // node's backward has run, its output's gradient is complete and consumed, so the buffer is recycled
 // for later gradients unless the activation is marked keep_grad (mark every activation whose gradient
-// is read after the backward).
+// is read after the backward). When g->on_node is set, it is called after each node that ran.
 int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err);
 
 // Forgets every activation and node but keeps the arena's memory for the next pass (generation).

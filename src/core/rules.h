@@ -38,6 +38,9 @@ typedef struct lrp_rules {
     int norm_detach;        // RMSNorm/LayerNorm: normaliser constant in the backward
     lrp_gate_rule gate;
     lrp_attn_rule attn;
+    // LRP-γ (SPEC §5) on the linear ops tagged LRP_TAG_PATCH_CONV (gamma_conv) and LRP_TAG_MLP_LINEAR /
+    // LRP_TAG_CLASSIFIER (gamma_lin); 0: those ops keep their exact backward.
+    float gamma_conv, gamma_lin;
 } lrp_rules;
 
 lrp_rules lrp_rules_for(lrp_method m);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 // ---- ranking and the removal order ----
 
@@ -227,6 +228,87 @@ static size_t common_prefix(const char *a, size_t na, const char *b, size_t nb) 
     return i;
 }
 
+// The canonical form tokenizers that normalise can be matched in: each code point case-folded, accents
+// stripped, whitespace and control characters dropped. origin (optional) receives, for each canonical code
+// point, the index of the code point of s it came from. Returns the canonical length, or -1 (out of memory
+// or invalid UTF-8).
+static int canonical(const char *s, size_t len, int32_t **out, int **origin) {
+    size_t cap = len * 4 + 8, n = 0;
+    int32_t *c = malloc(cap * sizeof *c);
+    int *o = origin ? malloc(cap * sizeof *o) : NULL;
+    if (!c || (origin && !o)) goto fail;
+    int cp_index = 0;
+    for (size_t i = 0; i < len; cp_index++) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t w = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (w <= 0) goto fail;
+        i += (size_t)w;
+        utf8proc_int32_t buf[32];
+        int last = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char(cp, buf, 32, UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK | UTF8PROC_DECOMPOSE,
+                                                     &last);
+        if (k < 0 || k > 32) goto fail;
+        for (utf8proc_ssize_t j = 0; j < k; j++) {
+            utf8proc_category_t cat = utf8proc_category(buf[j]);
+            if (cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
+                cat == UTF8PROC_CATEGORY_MN || buf[j] == ' ')
+                continue;
+            if (n == cap) goto fail;
+            c[n] = buf[j];
+            if (o) o[n] = cp_index;
+            n++;
+        }
+    }
+    *out = c;
+    if (origin) *origin = o;
+    return (int)n;
+fail:
+    free(c);
+    free(o);
+    return -1;
+}
+
+// Offsets when the decoded tokens reproduce the text only up to normalisation (a lowercasing WordPiece
+// tokenizer: "To be fair, the" decodes as "to be fair , the"): token i ends after the text code point that
+// completes the canonical prefix decoded from ids[0..i].
+static int normalised_offsets(const int *ids, int T, const char *text, size_t len, lrp_eval_decode_fn decode,
+                              void *ctx, int *start, int *end, lrp_err *err) {
+    int32_t *ct = NULL, *cd = NULL;
+    int *origin = NULL, rc = -1;
+    int nt = canonical(text, len, &ct, &origin);
+    if (nt < 0) return lrp_fail(err, "out of memory");
+    int prev = 0;
+    for (int i = 0; i < T; i++) {
+        char *s = NULL;
+        if (decode(ids, i + 1, &s, ctx, err)) goto done;
+        int nd = canonical(s, strlen(s), &cd, NULL);
+        free(s);
+        if (nd < 0 || nd > nt || (nd > 0 && memcmp(cd, ct, (size_t)nd * sizeof *cd) != 0)) {
+            lrp_fail(err, "the tokens do not decode back to the text (even up to case, accents and spaces), so "
+                          "character offsets cannot be mapped onto tokens");
+            goto done;
+        }
+        if (i == T - 1 && nd != nt) {
+            lrp_fail(err, "the tokens do not decode back to the whole text, so character offsets cannot be mapped "
+                          "onto tokens");
+            goto done;
+        }
+        free(cd);
+        cd = NULL;
+        int e = nd == 0 ? 0 : origin[nd - 1] + 1;  // just after the text code point of the last one covered
+        if (e < prev) e = prev;
+        start[i] = prev;
+        end[i] = e;
+        prev = e;
+    }
+    rc = 0;
+done:
+    free(ct);
+    free(cd);
+    free(origin);
+    return rc;
+}
+
 int lrp_eval_token_offsets(const int *ids, int T, const char *text, size_t len, lrp_eval_decode_fn decode, void *ctx,
                            int *start, int *end, lrp_err *err) {
     int prev = 0;
@@ -237,8 +319,7 @@ int lrp_eval_token_offsets(const int *ids, int T, const char *text, size_t len, 
         int e = complete_chars(text, len, common_prefix(s, ns, text, len));
         if (i == T - 1 && (ns != len || memcmp(s, text, len) != 0)) {
             free(s);
-            return lrp_fail(err, "the tokens do not decode back to the text, so character offsets cannot be mapped "
-                                 "onto tokens");
+            return normalised_offsets(ids, T, text, len, decode, ctx, start, end, err);
         }
         free(s);
         if (e < prev) e = prev;   // a later token never takes back text an earlier one covered

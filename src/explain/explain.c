@@ -30,8 +30,27 @@ int lrp_check_ids(const lrp_model *m, const int *ids, int T, lrp_err *err) {
     return 0;
 }
 
+// The sequence the model runs over: the tokens, or an image's patches and its CLS token.
+static int sequence_length(const lrp_model *m, const lrp_inputs *in) {
+    const lrp_config *c = &m->cfg;
+    if (c->image_size <= 0) return in->T;
+    int side = c->image_size / c->patch_size;
+    return side * side + 1;
+}
+
 int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err) {
     const lrp_config *c = &m->cfg;
+    if (c->image_size > 0) {
+        if (!in->pixels) return lrp_fail(err, "pixels: %s takes an image, not token ids", c->model_type);
+        if (in->channels != c->num_channels || in->height != c->image_size || in->width != c->image_size)
+            return lrp_fail(err, "pixels: the model takes [%d, %d, %d] images (channels, height, width), got [%d, %d, %d]",
+                            c->num_channels, c->image_size, c->image_size, in->channels, in->height, in->width);
+        size_t n = (size_t)in->channels * in->height * in->width;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(in->pixels[i])) return lrp_fail(err, "pixels: value %zu is not finite", i);
+        return 0;
+    }
+    if (in->pixels) return lrp_fail(err, "pixels: %s reads text, not images", c->model_type);
     if (lrp_check_ids(m, in->ids, in->T, err)) return -1;
     if (in->token_types) {
         if (c->type_vocab_size <= 0)
@@ -63,7 +82,7 @@ static int last_real(const lrp_inputs *in) {
 static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, int position,
                       lrp_err *err) {
     const lrp_config *c = &m->cfg;
-    int T = in->T, n_out = lrp_model_n_outputs(m);
+    int T = sequence_length(m, in), n_out = lrp_model_n_outputs(m);
     const char *what = c->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size";
     if ((unsigned)o->method >= LRP_METHOD_COUNT) return lrp_fail(err, "method: unknown method");
     if (c->task == LRP_TASK_CLASSIFIER) {
@@ -91,6 +110,12 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
                             c->intermediate_size - 1);
         if (o->contrast != -1) return lrp_fail(err, "contrast: cannot be combined with latent_start");
     }
+    if (o->gamma_conv < 0 || o->gamma_lin < 0 || !isfinite(o->gamma_conv) || !isfinite(o->gamma_lin))
+        return lrp_fail(err, "gamma %g,%g: must not be negative", o->gamma_conv, o->gamma_lin);
+    if ((o->gamma_conv > 0 || o->gamma_lin > 0) && c->image_size <= 0)
+        return lrp_fail(err, "gamma: the gamma rule is for Vision Transformers; %s is a text model", c->model_type);
+    if ((o->gamma_conv > 0 || o->gamma_lin > 0) && o->method != LRP_METHOD_ATTNLRP && o->method != LRP_METHOD_CPLRP)
+        return lrp_fail(err, "gamma: only with the LRP methods (attnlrp, cplrp), not %s", lrp_method_name(o->method));
     if (o->latent_layer != -1 && (o->latent_layer < 0 || o->latent_layer >= c->num_layers))
         return lrp_fail(err, "latent_layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
     return lrp_check_interventions(m, o->iv, o->n_iv, err);
@@ -154,6 +179,7 @@ static void column_relevance(const lrp_act *z, float *dst) {
 
 static int copy_inputs(lrp_explanation *e, const lrp_inputs *in) {
     int T = in->T;
+    if (!in->ids) return 0;  // an image
     e->ids = malloc((size_t)T * sizeof(int));
     if (!e->ids) return -1;
     memcpy(e->ids, in->ids, (size_t)T * sizeof(int));
@@ -165,6 +191,42 @@ static int copy_inputs(lrp_explanation *e, const lrp_inputs *in) {
         if (!(e->attention_mask = malloc((size_t)T))) return -1;
         memcpy(e->attention_mask, in->attention_mask, (size_t)T);
     }
+    return 0;
+}
+
+// Image readouts (SPEC §3): per pixel Σ_channels x ⊙ ĝ, per patch the sum over its pixels (gradient: the
+// L2 norms over the channels, and over the patch), the CLS token's relevance, one number per position.
+static int read_image(lrp_explanation *e, const lrp_taps *taps, int patch, int gradient_norm) {
+    const lrp_act *pix = taps->input[LRP_INPUT_PIXELS];
+    int C = pix->rows, HW = pix->cols, H = e->height, W = e->width, side = W / patch;
+    e->relevance_pixels = calloc((size_t)HW, sizeof(float));
+    e->relevance = calloc((size_t)e->n_relevance, sizeof(float));
+    e->relevance_positions = calloc((size_t)e->T, sizeof(float));
+    if (!e->relevance_pixels || !e->relevance || !e->relevance_positions) return -1;
+    double *patch_sum = calloc((size_t)e->n_relevance, sizeof(double));
+    if (!patch_sum) return -1;
+    for (int i = 0; i < HW; i++) {
+        double s = 0;
+        for (int c = 0; pix->g && c < C; c++) {
+            double gr = pix->g[(size_t)c * HW + i];
+            s += gradient_norm ? gr * gr : (double)pix->x[(size_t)c * HW + i] * gr;
+        }
+        e->relevance_pixels[i] = (float)(gradient_norm ? sqrt(s) : s);
+        patch_sum[(i / W / patch) * side + (i % W) / patch] += s;
+    }
+    for (int k = 0; k < e->n_relevance; k++) {
+        e->relevance[k] = (float)(gradient_norm ? sqrt(patch_sum[k]) : patch_sum[k]);
+        e->relevance_sum += e->relevance[k];
+    }
+    free(patch_sum);
+    (void)H;
+    float cls;
+    row_relevance(taps->input[LRP_INPUT_CLS], gradient_norm, &cls);
+    e->has_cls = 1;
+    e->relevance_cls = cls;
+    row_relevance(taps->input[LRP_INPUT_POSITIONS], gradient_norm, e->relevance_positions);
+    e->relevance_sum += cls;
+    for (int t = 0; t < e->T; t++) e->relevance_sum += e->relevance_positions[t];
     return 0;
 }
 
@@ -196,13 +258,18 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
     e->latent_start[0] = -1;
     if (lrp_check_inputs(m, in, err)) return -1;
     const lrp_config *c = &m->cfg;
-    int T = in->T, NL = c->num_layers, n_out = lrp_model_n_outputs(m);
+    int T = sequence_length(m, in), NL = c->num_layers, n_out = lrp_model_n_outputs(m);
     int position = c->task == LRP_TASK_CLASSIFIER ? -1 : o->position == -1 ? last_real(in) : o->position;
     if (check_opts(m, in, o, position, err)) return -1;
 
     e->method = o->method;
     e->task = c->task;
     e->T = T;
+    e->n_relevance = c->image_size > 0 ? T - 1 : T;
+    e->height = c->image_size > 0 ? in->height : 0;
+    e->width = c->image_size > 0 ? in->width : 0;
+    e->channels = c->image_size > 0 ? in->channels : 0;
+    e->patch_size = c->patch_size;
     e->position = position;
     e->contrast = o->contrast;
     e->n_out = n_out;
@@ -259,10 +326,16 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
     }
     lrp_rules rules = lrp_rules_for(o->method);
+    rules.gamma_conv = (float)o->gamma_conv;
+    rules.gamma_lin = (float)o->gamma_lin;
+    e->gamma_conv = o->gamma_conv;
+    e->gamma_lin = o->gamma_lin;
     if (lrp_graph_backward(&g, &rules, err)) goto fail;
     double t2 = now_seconds();
 
-    if (read_inputs(e, &f.taps, o->method == LRP_METHOD_GRADIENT)) goto oom;
+    if (c->image_size > 0 ? read_image(e, &f.taps, c->patch_size, o->method == LRP_METHOD_GRADIENT)
+                          : read_inputs(e, &f.taps, o->method == LRP_METHOD_GRADIENT))
+        goto oom;
     if (o->layers) {
         e->residual_relevance = calloc((size_t)NL * T, sizeof(float));
         if (!e->residual_relevance) goto oom;
@@ -314,6 +387,7 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->relevance);
     free(e->relevance_positions);
     free(e->relevance_token_types);
+    free(e->relevance_pixels);
     free(e->logits);
     free(e->residual_relevance);
     free(e->latent_relevance);

@@ -18,6 +18,8 @@ typedef struct lrp_explain_opts {
     int neurons;                 // report every MLP neuron of every layer (relevance and activation)
     const lrp_intervention *iv;  // neuron interventions during the forward pass
     int n_iv;
+    double gamma_conv, gamma_lin; // ViTs: LRP-γ on the patch convolution / the MLP linears and classifier
+                                 // (SPEC §5; LXT uses 0.25, 0.05); 0: off. Only with attnlrp and cplrp.
 } lrp_explain_opts;
 
 void lrp_explain_opts_default(lrp_explain_opts *o);
@@ -33,8 +35,8 @@ typedef struct lrp_top {
 typedef struct lrp_explanation {
     lrp_method method;
     lrp_task task;
-    int T;
-    int *ids;                    // [T]
+    int T;                       // sequence length (tokens; an image's patches + CLS)
+    int *ids;                    // [T], NULL for images
     int *token_types;            // [T] or NULL
     unsigned char *attention_mask;  // [T] or NULL
     int position;                // LMs: the explained position; classifiers: -1
@@ -44,10 +46,15 @@ typedef struct lrp_explanation {
     float contrast_logit;
     int latent_start[3];         // layer -1 when the start is a logit
     double start_value;
-    float *relevance;            // [T] at the word embeddings (SPEC §3)
-    float *relevance_positions;  // [T] at the learned position embeddings, or NULL
+    int n_relevance;             // T for text, the number of patches for images
+    float *relevance;            // [n_relevance] at the word embeddings (SPEC §3); images: per patch, row-major
+    float *relevance_pixels;     // images: [height * width], Σ over channels of x ⊙ ĝ at the pixels
+    int channels, height, width, patch_size;  // images
+    double gamma_conv, gamma_lin; // as run
+    float *relevance_positions;  // [T] at the learned position embeddings (images: CLS slot first), or NULL
     float *relevance_token_types;  // [T] at the token-type embeddings, or NULL
-    int has_cls;                 // encoders: relevance_cls is the total relevance of position 0 ([CLS], <s>)
+    int has_cls;                 // encoders: relevance_cls is the total relevance of position 0 ([CLS], <s>);
+                                 // ViTs: the relevance of the learned CLS token
     double relevance_cls;
     double relevance_sum;        // over every input kind
     int n_out;                   // vocabulary (LMs) or classes (classifiers)

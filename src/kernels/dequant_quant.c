@@ -20,11 +20,12 @@
 
 #include <string.h>
 
-#ifdef __AVX2__
+#include "kernels/cpu.h"
+#include "kernels/half.h"
+
+#if LRP_X86
 #include <immintrin.h>
 #endif
-
-#include "kernels/half.h"
 
 #define QK 32
 #define QK_K 256
@@ -63,80 +64,38 @@ static void dequant_q8_0(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-static void dequant_q4_0(const uint8_t *b, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, b += 18, y += QK) {
-        float d = load_f16(b);
-        const uint8_t *qs = b + 2;
-        for (int k = 0; k < QK / 2; k++) {
-            y[k] = d * (float)((qs[k] & 0x0F) - 8);
-            y[k + QK / 2] = d * (float)((qs[k] >> 4) - 8);
-        }
-    }
-}
-
-static void dequant_q4_1(const uint8_t *b, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, b += 20, y += QK) {
-        float d = load_f16(b), m = load_f16(b + 2);
-        const uint8_t *qs = b + 4;
-        for (int k = 0; k < QK / 2; k++) {
-            y[k] = d * (float)(qs[k] & 0x0F) + m;
-            y[k + QK / 2] = d * (float)(qs[k] >> 4) + m;
-        }
-    }
-}
-
-static void dequant_q5_0(const uint8_t *b, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, b += 22, y += QK) {
-        float d = load_f16(b);
-        uint32_t qh = load_u32(b + 2);
-        const uint8_t *qs = b + 6;
+// The four 32-element types share one layout, d [, m] [, qh] qs, and one formula, d * (q - zero) [+ m]:
+// q is the nibble with, for Q5_*, a fifth bit from qh; zero is 8 (Q4_0), 16 (Q5_0) or 0 (with a min).
+// Called with constant flags, so each type compiles to its own loop.
+static inline void dequant_q4_q5(const uint8_t *b, float *y, int64_t nb, int has_min, int has_high) {
+    size_t bytes = 18 + (has_min ? 2 : 0) + (has_high ? 4 : 0);
+    int zero = has_min ? 0 : has_high ? 16 : 8;
+    for (int64_t i = 0; i < nb; i++, b += bytes, y += QK) {
+        float d = load_f16(b), m = has_min ? load_f16(b + 2) : 0.0f;
+        const uint8_t *p = b + (has_min ? 4 : 2);
+        uint32_t qh = has_high ? load_u32(p) : 0;
+        const uint8_t *qs = p + (has_high ? 4 : 0);
         for (int k = 0; k < QK / 2; k++) {
             int lo = (qs[k] & 0x0F) | (int)(((qh >> k) & 1u) << 4);
             int hi = (qs[k] >> 4) | (int)(((qh >> (k + 16)) & 1u) << 4);
-            y[k] = d * (float)(lo - 16);
-            y[k + QK / 2] = d * (float)(hi - 16);
-        }
-    }
-}
-
-static void dequant_q5_1(const uint8_t *b, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, b += 24, y += QK) {
-        float d = load_f16(b), m = load_f16(b + 2);
-        uint32_t qh = load_u32(b + 4);
-        const uint8_t *qs = b + 8;
-        for (int k = 0; k < QK / 2; k++) {
-            int lo = (qs[k] & 0x0F) | (int)(((qh >> k) & 1u) << 4);
-            int hi = (qs[k] >> 4) | (int)(((qh >> (k + 16)) & 1u) << 4);
-            y[k] = d * (float)lo + m;
-            y[k + QK / 2] = d * (float)hi + m;
-        }
-    }
-}
-
-// Each 64-element chunk c uses 32 bytes of qs: the low nibbles are sub-block 2c, the high 2c+1.
-static void dequant_q4_k(const uint8_t *b, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, b += 144) {
-        float d = load_f16(b), dmin = load_f16(b + 2);
-        const uint8_t *scales = b + 4, *qs = b + 16;
-        for (int c = 0; c < 4; c++, qs += 32, y += 64) {
-            int sc, m;
-            k_scale_min(2 * c, scales, &sc, &m);
-            float d1 = d * (float)sc, m1 = dmin * (float)m;
-            k_scale_min(2 * c + 1, scales, &sc, &m);
-            float d2 = d * (float)sc, m2 = dmin * (float)m;
-            for (int l = 0; l < 32; l++) {
-                y[l] = d1 * (float)(qs[l] & 0x0F) - m1;
-                y[l + 32] = d2 * (float)(qs[l] >> 4) - m2;
+            if (has_min) {
+                y[k] = d * (float)lo + m;
+                y[k + QK / 2] = d * (float)hi + m;
+            } else {
+                y[k] = d * (float)(lo - zero);
+                y[k + QK / 2] = d * (float)(hi - zero);
             }
         }
     }
 }
 
-// As Q4_K; the fifth bit of element l of sub-block j is bit j of qh[l].
-static void dequant_q5_k(const uint8_t *b, float *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, b += 176) {
+// Q4_K and Q5_K: each 64-element chunk c uses 32 bytes of qs: the low nibbles are sub-block 2c, the
+// high 2c+1. For Q5_K the fifth bit of element l of sub-block j is bit j of qh[l].
+static inline void dequant_q4_q5_k(const uint8_t *b, float *y, int64_t nb, int has_high) {
+    size_t bytes = has_high ? 176 : 144;
+    for (int64_t i = 0; i < nb; i++, b += bytes) {
         float d = load_f16(b), dmin = load_f16(b + 2);
-        const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + 48;
+        const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + (has_high ? 48 : 16);
         for (int c = 0; c < 4; c++, qs += 32, y += 64) {
             int sc, m;
             k_scale_min(2 * c, scales, &sc, &m);
@@ -144,8 +103,11 @@ static void dequant_q5_k(const uint8_t *b, float *y, int64_t nb) {
             k_scale_min(2 * c + 1, scales, &sc, &m);
             float d2 = d * (float)sc, m2 = dmin * (float)m;
             for (int l = 0; l < 32; l++) {
-                int lo = (qs[l] & 0x0F) | (((qh[l] >> (2 * c)) & 1) << 4);
-                int hi = (qs[l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4);
+                int lo = qs[l] & 0x0F, hi = qs[l] >> 4;
+                if (has_high) {
+                    lo |= ((qh[l] >> (2 * c)) & 1) << 4;
+                    hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+                }
                 y[l] = d1 * (float)lo - m1;
                 y[l + 32] = d2 * (float)hi - m2;
             }
@@ -190,40 +152,42 @@ void lrp_dequant_row_quant_ref(lrp_dtype t, const void *src, float *dst, int64_t
     const uint8_t *b = src;
     switch (t) {
     case LRP_Q8_0: dequant_q8_0(b, dst, n / QK); break;
-    case LRP_Q4_0: dequant_q4_0(b, dst, n / QK); break;
-    case LRP_Q4_1: dequant_q4_1(b, dst, n / QK); break;
-    case LRP_Q5_0: dequant_q5_0(b, dst, n / QK); break;
-    case LRP_Q5_1: dequant_q5_1(b, dst, n / QK); break;
-    case LRP_Q4_K: dequant_q4_k(b, dst, n / QK_K); break;
-    case LRP_Q5_K: dequant_q5_k(b, dst, n / QK_K); break;
+    case LRP_Q4_0: dequant_q4_q5(b, dst, n / QK, 0, 0); break;
+    case LRP_Q4_1: dequant_q4_q5(b, dst, n / QK, 1, 0); break;
+    case LRP_Q5_0: dequant_q4_q5(b, dst, n / QK, 0, 1); break;
+    case LRP_Q5_1: dequant_q4_q5(b, dst, n / QK, 1, 1); break;
+    case LRP_Q4_K: dequant_q4_q5_k(b, dst, n / QK_K, 0); break;
+    case LRP_Q5_K: dequant_q4_q5_k(b, dst, n / QK_K, 1); break;
     case LRP_Q6_K: dequant_q6_k(b, dst, n / QK_K); break;
     case LRP_Q8_K: dequant_q8_k(b, dst, n / QK_K); break;
     default: memset(dst, 0, (size_t)n * sizeof(float)); break;
     }
 }
 
-#ifdef __AVX2__
+#if LRP_X86
 // AVX2 versions of the most used types (Q8_0 for speed tests, Q4_0, and Q4_K + Q6_K, which make up
-// llama.cpp's Q4_K_M files). Each mirrors its scalar loop above operation for operation.
+// llama.cpp's Q4_K_M files). Each mirrors its scalar loop above operation for operation. They are
+// compiled for AVX2 function by function (the helpers too, so that they inline) and only called when
+// the CPU has it (kernels/cpu.h).
 
 // Widens 8 signed bytes to floats.
-static inline __m256 i8x8_to_ps(__m128i v) {
+LRP_TARGET_AVX2 static inline __m256 i8x8_to_ps(__m128i v) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
 // Stores 16 signed bytes times scale at y[0..16).
-static inline void store_i8x16(float *y, __m128i q, __m256 scale) {
+LRP_TARGET_AVX2 static inline void store_i8x16(float *y, __m128i q, __m256 scale) {
     _mm256_storeu_ps(y, _mm256_mul_ps(scale, i8x8_to_ps(q)));
     _mm256_storeu_ps(y + 8, _mm256_mul_ps(scale, i8x8_to_ps(_mm_srli_si128(q, 8))));
 }
 
 // Stores scale * q - offset for 16 unsigned bytes q (< 128).
-static inline void store_u8x16_affine(float *y, __m128i q, __m256 scale, __m256 offset) {
+LRP_TARGET_AVX2 static inline void store_u8x16_affine(float *y, __m128i q, __m256 scale, __m256 offset) {
     _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(scale, i8x8_to_ps(q)), offset));
     _mm256_storeu_ps(y + 8, _mm256_sub_ps(_mm256_mul_ps(scale, i8x8_to_ps(_mm_srli_si128(q, 8))), offset));
 }
 
-static void dequant_q8_0_avx2(const uint8_t *b, float *y, int64_t nb) {
+LRP_TARGET_AVX2 static void dequant_q8_0_avx2(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 34, y += QK) {
         __m256 d = _mm256_set1_ps(load_f16(b));
         store_i8x16(y, _mm_loadu_si128((const __m128i *)(b + 2)), d);
@@ -231,7 +195,7 @@ static void dequant_q8_0_avx2(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-static void dequant_q4_0_avx2(const uint8_t *b, float *y, int64_t nb) {
+LRP_TARGET_AVX2 static void dequant_q4_0_avx2(const uint8_t *b, float *y, int64_t nb) {
     const __m128i low4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
     for (int64_t i = 0; i < nb; i++, b += 18, y += QK) {
         __m256 d = _mm256_set1_ps(load_f16(b));
@@ -243,7 +207,7 @@ static void dequant_q4_0_avx2(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-static void dequant_q4_k_avx2(const uint8_t *b, float *y, int64_t nb) {
+LRP_TARGET_AVX2 static void dequant_q4_k_avx2(const uint8_t *b, float *y, int64_t nb) {
     const __m128i low4 = _mm_set1_epi8(0x0F);
     for (int64_t i = 0; i < nb; i++, b += 144) {
         float d = load_f16(b), dmin = load_f16(b + 2);
@@ -263,7 +227,7 @@ static void dequant_q4_k_avx2(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-static void dequant_q6_k_avx2(const uint8_t *b, float *y, int64_t nb) {
+LRP_TARGET_AVX2 static void dequant_q6_k_avx2(const uint8_t *b, float *y, int64_t nb) {
     const __m128i low4 = _mm_set1_epi8(0x0F), top2 = _mm_set1_epi8(0x30), bias = _mm_set1_epi8(32);
     for (int64_t i = 0; i < nb; i++, b += 210) {
         const uint8_t *ql = b, *qh = b + 128;
@@ -291,14 +255,16 @@ static void dequant_q6_k_avx2(const uint8_t *b, float *y, int64_t nb) {
 #endif
 
 void lrp_dequant_row_quant(lrp_dtype t, const void *src, float *dst, int64_t n) {
-#ifdef __AVX2__
+#if LRP_X86
     const uint8_t *b = src;
-    switch (t) {
-    case LRP_Q8_0: dequant_q8_0_avx2(b, dst, n / QK); return;
-    case LRP_Q4_0: dequant_q4_0_avx2(b, dst, n / QK); return;
-    case LRP_Q4_K: dequant_q4_k_avx2(b, dst, n / QK_K); return;
-    case LRP_Q6_K: dequant_q6_k_avx2(b, dst, n / QK_K); return;
-    default: break;
+    if (lrp_cpu_has_avx2()) {
+        switch (t) {
+        case LRP_Q8_0: dequant_q8_0_avx2(b, dst, n / QK); return;
+        case LRP_Q4_0: dequant_q4_0_avx2(b, dst, n / QK); return;
+        case LRP_Q4_K: dequant_q4_k_avx2(b, dst, n / QK_K); return;
+        case LRP_Q6_K: dequant_q6_k_avx2(b, dst, n / QK_K); return;
+        default: break;
+        }
     }
 #endif
     lrp_dequant_row_quant_ref(t, src, dst, n);

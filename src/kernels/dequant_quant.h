@@ -7,7 +7,8 @@
 #include "core/tensor.h"
 
 // The block layouts and formulas are ggml's (ggml-common.h, ggml-quants.c); see dequant_quant.c.
-// Uses AVX2 for Q8_0, Q4_0, Q4_K and Q6_K when the build has it, the scalar reference otherwise.
+// Uses AVX2 for Q8_0, Q4_0, Q4_K and Q6_K when the CPU has it (kernels/cpu.h), the scalar reference
+// otherwise.
 void lrp_dequant_row_quant(lrp_dtype t, const void *src, float *dst, int64_t n);
 
 // The scalar reference for every type (tests compare the two).

@@ -1,5 +1,5 @@
 // IEEE half (f16) and bfloat16 conversions. Scalar versions are the reference; the row versions use
-// F16C / AVX2 where the build enables them and are compared against the scalar ones in tests.
+// F16C / AVX2 where the CPU has them (kernels/cpu.h) and are compared against the scalar ones in tests.
 #ifndef LRP_HALF_H
 #define LRP_HALF_H
 
@@ -48,8 +48,14 @@ static inline float lrp_f16_to_f32(uint16_t h) {
     return f;
 }
 
+// Round-to-nearest-even; overflow gives ±inf; NaN stays NaN, made quiet, with the top of its payload
+// (what F16C's VCVTPS2PH does).
 uint16_t lrp_f32_to_f16(float f);
+
+// n elements widened; the fast paths when the CPU has them, else the _ref loops (the scalar reference).
 void lrp_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
 void lrp_bf16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+void lrp_f16_to_f32_row_ref(const uint16_t *src, float *dst, int64_t n);
+void lrp_bf16_to_f32_row_ref(const uint16_t *src, float *dst, int64_t n);
 
 #endif

@@ -22,11 +22,14 @@ static float element(lrp_dtype t, const void *base, int64_t i) {
     }
 }
 
+// How stored elements are widened: lrp_dequant_row (fast paths) or lrp_dequant_row_ref (the references).
+typedef void (*widen_fn)(lrp_dtype t, const void *src, float *dst, int64_t n);
+
 // `n` consecutive stored elements starting at element `first` of stored row `row`, widened.
-static void stored_span(const lrp_weight *W, int64_t row, int64_t first, int64_t n, float *dst) {
+static void stored_span(const lrp_weight *W, int64_t row, int64_t first, int64_t n, float *dst, widen_fn widen) {
     const unsigned char *base = (const unsigned char *)W->t->data + (size_t)row * storage_row_bytes(W);
     size_t skip = lrp_dtype_row_bytes(W->t->dtype, first);
-    lrp_dequant_row(W->t->dtype, base + skip, dst, n);
+    widen(W->t->dtype, base + skip, dst, n);
 }
 
 int lrp_weight_check(const lrp_weight *W) {
@@ -41,21 +44,25 @@ int lrp_weight_check(const lrp_weight *W) {
     return W->in % be == 0 ? 0 : -1;
 }
 
-void lrp_weight_row(const lrp_weight *W, int64_t r, float *dst) {
+static void weight_row(const lrp_weight *W, int64_t r, float *dst, widen_fn widen) {
     if (!W->transposed) {
-        stored_span(W, W->offset + r, 0, W->in, dst);
+        stored_span(W, W->offset + r, 0, W->in, dst, widen);
         return;
     }
     int64_t N = W->t->shape[W->t->ndim - 1];
     for (int64_t i = 0; i < W->in; i++) dst[i] = element(W->t->dtype, W->t->data, i * N + W->offset + r);
 }
 
-void lrp_weight_vector(const lrp_weight *v, float *dst) {
-    stored_span(v, 0, v->offset, v->out, dst);
+void lrp_weight_row(const lrp_weight *W, int64_t r, float *dst) {
+    weight_row(W, r, dst, lrp_dequant_row);
 }
 
-static void add_bias(float *y, const lrp_weight *bias, int T, int out, float *tmp) {
-    lrp_weight_vector(bias, tmp);
+void lrp_weight_vector(const lrp_weight *v, float *dst) {
+    stored_span(v, 0, v->offset, v->out, dst, lrp_dequant_row);
+}
+
+static void add_bias(float *y, const lrp_weight *bias, int T, int out, float *tmp, widen_fn widen) {
+    stored_span(bias, 0, bias->offset, bias->out, tmp, widen);
     for (int t = 0; t < T; t++) {
         float *yt = y + (size_t)t * out;
         for (int j = 0; j < out; j++) yt[j] += tmp[j];
@@ -72,7 +79,7 @@ static int panel_rows(size_t scratch_floats, int64_t width, int64_t total) {
 
 // Stored rows [i0, i0 + p) of a transposed view, columns offset .. offset + out, widened to [p, out].
 static void transposed_panel(const lrp_weight *W, int i0, int p, float *dst) {
-    for (int r = 0; r < p; r++) stored_span(W, i0 + r, W->offset, W->out, dst + (size_t)r * W->out);
+    for (int r = 0; r < p; r++) stored_span(W, i0 + r, W->offset, W->out, dst + (size_t)r * W->out, lrp_dequant_row);
 }
 
 void lrp_matmul_forward(float *y, const float *x, const lrp_weight *W, const lrp_weight *bias, int T, float *scratch,
@@ -103,7 +110,7 @@ void lrp_matmul_forward(float *y, const float *x, const lrp_weight *W, const lrp
             else lrp_gemm(0, 1, T, p, in, 1.0f, x, in, scratch, in, 0.0f, y + j0, out);
         }
     }
-    if (bias && bias->t) add_bias(y, bias, T, out, scratch);
+    if (bias && bias->t) add_bias(y, bias, T, out, scratch, lrp_dequant_row);
 }
 
 void lrp_matmul_backward_input(float *gx, const float *gy, const lrp_weight *W, int T, float *scratch,
@@ -143,14 +150,14 @@ int lrp_matmul_forward_ref(float *y, const float *x, const lrp_weight *W, const 
     float *row = malloc((size_t)(in > out ? in : out) * sizeof(float));
     if (!row) return -1;
     for (int j = 0; j < out; j++) {
-        lrp_weight_row(W, j, row);
+        weight_row(W, j, row, lrp_dequant_row_ref);
         for (int t = 0; t < T; t++) {
             double s = 0;
             for (int i = 0; i < in; i++) s += (double)x[(size_t)t * in + i] * row[i];
             y[(size_t)t * out + j] = (float)s;
         }
     }
-    if (bias && bias->t) add_bias(y, bias, T, out, row);
+    if (bias && bias->t) add_bias(y, bias, T, out, row, lrp_dequant_row_ref);
     free(row);
     return 0;
 }
@@ -165,7 +172,7 @@ int lrp_matmul_backward_input_ref(float *gx, const float *gy, const lrp_weight *
         return -1;
     }
     for (int j = 0; j < out; j++) {
-        lrp_weight_row(W, j, row);
+        weight_row(W, j, row, lrp_dequant_row_ref);
         for (int t = 0; t < T; t++) {
             double gj = gy[(size_t)t * out + j];
             for (int i = 0; i < in; i++) acc[(size_t)t * in + i] += gj * row[i];

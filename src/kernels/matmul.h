@@ -18,7 +18,8 @@ void lrp_matmul_forward(float *y, const float *x, const lrp_weight *W, const lrp
 void lrp_matmul_backward_input(float *gx, const float *gy, const lrp_weight *W, int T, float *scratch,
                                size_t scratch_floats);
 
-// Scalar references (double accumulation, one logical row at a time), compared with the fast paths in tests.
+// Scalar references (double accumulation, one logical row at a time, weights widened by the scalar
+// conversions only), compared with the fast paths in tests.
 // They allocate their own row buffer; they return -1 when that fails.
 int lrp_matmul_forward_ref(float *y, const float *x, const lrp_weight *W, const lrp_weight *bias, int T);
 int lrp_matmul_backward_input_ref(float *gx, const float *gy, const lrp_weight *W, int T);

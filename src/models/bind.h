@@ -15,6 +15,11 @@ int lrp_model_is_gguf(const lrp_model *m);
 int lrp_bind(lrp_model *m, lrp_weight *w, int optional, int transposed, int64_t d0, int64_t d1, lrp_err *err,
              const char *name, ...) __attribute__((format(printf, 8, 9)));
 
+// Binds a tensor stored with `ndim` dimensions `dims` (e.g. a convolution [out, C, p, p], a token
+// [1, 1, d]) as the [out, in] matrix of its row-major layout.
+int lrp_bind_as_matrix(lrp_model *m, lrp_weight *w, int ndim, const int64_t *dims, int64_t out, int64_t in,
+                       lrp_err *err, const char *name, ...) __attribute__((format(printf, 8, 9)));
+
 // Rows [offset, offset + n) of a bound view (a vector's elements), e.g. q, k, v out of a fused c_attn.
 lrp_weight lrp_weight_rows(const lrp_weight *w, int64_t offset, int64_t n);
 

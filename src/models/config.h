@@ -45,6 +45,8 @@ typedef struct lrp_config {
     int bos_token_id;             // -1 when absent
     int eos_token_ids[LRP_MAX_EOS];
     int n_eos;
+    int image_size, patch_size;   // image models (ViT): input height = width, patch edge; 0 for text
+    int num_channels;
     int n_labels;                 // classifiers: number of classes
     char **labels;                // [n_labels] names from id2label (owned; "LABEL_i" when absent)
 } lrp_config;

@@ -214,7 +214,8 @@ int lrp_hp_task_and_labels(const lrp_hp *h, lrp_config *cfg) {
             return lrp_fail(h->err, "%s: field \"architectures\" must be a list of strings", h->where);
         if (first) snprintf(cfg->architecture, sizeof cfg->architecture, "%s", json_string_value(first));
     }
-    if (ends_with(cfg->architecture, "ForSequenceClassification")) cfg->task = LRP_TASK_CLASSIFIER;
+    if (ends_with(cfg->architecture, "ForSequenceClassification") || ends_with(cfg->architecture, "ForImageClassification"))
+        cfg->task = LRP_TASK_CLASSIFIER;
     else if (ends_with(cfg->architecture, "ForMaskedLM")) cfg->task = LRP_TASK_MASKED_LM;
     if (cfg->task != LRP_TASK_CLASSIFIER) return 0;
 

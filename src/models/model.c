@@ -167,6 +167,36 @@ int lrp_bind(lrp_model *m, lrp_weight *w, int optional, int transposed, int64_t 
     return 0;
 }
 
+int lrp_bind_as_matrix(lrp_model *m, lrp_weight *w, int ndim, const int64_t *dims, int64_t out, int64_t in,
+                       lrp_err *err, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    memset(w, 0, sizeof *w);
+    const lrp_tensor *t = lrp_tf_find(&m->tf, name);
+    if (!t) return lrp_fail(err, "%s: missing tensor \"%s\"", m->path, name);
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == dims[i];
+    if (!ok) {
+        char got[96], exp[96];
+        shape_string(got, sizeof got, t->ndim, t->shape);
+        shape_string(exp, sizeof exp, ndim, dims);
+        return lrp_fail(err, "%s: tensor \"%s\" has shape [%s], the config implies [%s]", m->path, name, got, exp);
+    }
+    if (!lrp_dtype_is_elementwise(t->dtype))
+        return lrp_fail(err, "%s: tensor \"%s\": dtype %s (expected F32, F16 or BF16)", m->path, name,
+                        lrp_dtype_name(t->dtype));
+    if (t->dtype == LRP_F32 && ((uintptr_t)t->data % sizeof(float)) != 0)
+        return lrp_fail(err, "%s: tensor \"%s\": float32 data is not 4-byte aligned", m->path, name);
+    *w = lrp_weight_of(t);
+    w->out = out;
+    w->in = in;
+    m->n_params += lrp_tensor_numel(t);
+    return 0;
+}
+
 lrp_weight lrp_weight_rows(const lrp_weight *w, int64_t offset, int64_t n) {
     lrp_weight v = *w;
     v.offset += offset;

@@ -51,10 +51,13 @@ typedef struct lrp_inputs {
     const unsigned char *attention_mask;  // [T]: 0 marks padding (never attended); NULL: no padding
     const float *embed_scale;        // [T] or NULL: factor on each token's word embedding (0 removes it)
     const float *embed_noise;        // [T * hidden] or NULL: added to the word embeddings
+    const float *pixels;             // image models: [channels, height, width] as the model takes it; ids NULL
+    int channels, height, width;
 } lrp_inputs;
 
 typedef struct lrp_taps {
     lrp_act *input[LRP_INPUT_COUNT]; // leaf activation per input kind; NULL where the family has none
+                                     // (pixels: [channels, height·width])
     lrp_act **block_out;             // [n_layers] the residual stream after each block
     lrp_act **mlp_act;               // [n_layers] MLP intermediate: the input of the down projection
     lrp_act **attn_probs;            // [n_layers] attention probabilities [H·T, T] (only with want_attn_probs)

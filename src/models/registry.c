@@ -4,12 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const lrp_family lrp_family_llama, lrp_family_gpt2, lrp_family_bert;
+extern const lrp_family lrp_family_llama, lrp_family_gpt2, lrp_family_bert, lrp_family_vit;
 
 static const lrp_family *const families[] = {
     &lrp_family_llama,
     &lrp_family_gpt2,
     &lrp_family_bert,
+    &lrp_family_vit,
 };
 
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))

@@ -80,10 +80,24 @@ lrp_act *op_activation(lrp_graph *g, lrp_act *x, lrp_act_fn f) {
     lrp_act *y = lrp_act_new(g, x->rows, x->cols);
     if (!y) return NULL;
     size_t N = (size_t)x->rows * x->cols;
-    if (f == LRP_ACT_SILU) {  // the hot one: float math (the others go through the double reference)
-        for (size_t i = 0; i < N; i++) y->x[i] = x->x[i] / (1.0f + expf(-x->x[i]));
-    } else {
-        for (size_t i = 0; i < N; i++) y->x[i] = lrp_act_fn_eval(f, x->x[i]);
+    // Float math for the common ones (the double-precision reference would dominate GPT-2's MLPs).
+    const float *xs = x->x;
+    float *ys = y->x;
+    switch (f) {
+    case LRP_ACT_SILU:
+        for (size_t i = 0; i < N; i++) ys[i] = xs[i] / (1.0f + expf(-xs[i]));
+        break;
+    case LRP_ACT_GELU:
+        for (size_t i = 0; i < N; i++) ys[i] = 0.5f * xs[i] * (1.0f + erff(xs[i] * (float)M_SQRT1_2));
+        break;
+    case LRP_ACT_GELU_TANH:
+        for (size_t i = 0; i < N; i++) {
+            float v = xs[i];
+            ys[i] = 0.5f * v * (1.0f + tanhf((float)GELU_TANH_C * (v + 0.044715f * v * v * v)));
+        }
+        break;
+    default:
+        for (size_t i = 0; i < N; i++) ys[i] = lrp_act_fn_eval(f, xs[i]);
     }
     lrp_node *n = lrp_graph_record(g, "activation", activation_backward, y);
     if (!n) return NULL;

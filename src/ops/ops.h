@@ -20,7 +20,8 @@ lrp_act *op_embedding(lrp_graph *g, const lrp_weight *W, const int *ids, int T, 
 lrp_act *op_cache_append(lrp_graph *g, lrp_act *x, float *cache, int len, int capacity);
 
 // --- linear.c --------------------------------------------------------------------------------------
-// x [T, W.in] -> x·Wᵀ + b  [T, W.out]. Exact backward (the ε-rule with ε→0 is the gradient).
+// x [T, W.in] -> x·Wᵀ + b  [T, W.out]. Exact backward (the ε-rule with ε→0 is the gradient), except
+// LRP-γ (SPEC §5) when the rules give the node's tag a γ (rules->gamma_conv, gamma_lin).
 lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weight *b);
 
 // --- norm.c ----------------------------------------------------------------------------------------
@@ -92,6 +93,14 @@ typedef struct lrp_attn_spec {
 // The probabilities' gradient (with probs) is what reaches them from A·V under the rule: ½, 1 (exact)
 // or 0 (detached).
 lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lrp_attn_spec *s);
+
+// --- patch.c -----------------------------------------------------------------------------------------
+// The patches of an image pixels [C, H·W] (channel-major), for a convolution with stride = kernel = p:
+// [(H/p)·(W/p), C·p·p], patches in row-major order, each flattened (channel, row, column) like a
+// PyTorch Conv2d weight [out, C, p, p]. Exact backward.
+lrp_act *op_patchify(lrp_graph *g, lrp_act *pixels, int C, int H, int W, int p);
+// The rows of a, then the rows of b (same columns). Exact backward.
+lrp_act *op_concat_rows(lrp_graph *g, lrp_act *a, lrp_act *b);
 
 // --- activation.c ----------------------------------------------------------------------------------
 typedef enum lrp_act_fn { LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH } lrp_act_fn;

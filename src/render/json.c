@@ -95,8 +95,20 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     lrp_json_string(f, lrp_method_name(e->method));
     fputs(", \"family\": ", f);
     lrp_json_string(f, ctx->family ? ctx->family : "");
-    fputs(", \"ids\": ", f);
-    lrp_json_int_array(f, e->ids, e->T);
+    if (e->ids) {
+        fputs(", \"ids\": ", f);
+        lrp_json_int_array(f, e->ids, e->T);
+    } else {
+        fprintf(f, ", \"image\": {\"channels\": %d, \"height\": %d, \"width\": %d, \"patch_size\": %d}", e->channels,
+                e->height, e->width, e->patch_size);
+    }
+    if (e->gamma_conv > 0 || e->gamma_lin > 0) {
+        fputs(", \"gamma\": [", f);
+        lrp_json_number(f, e->gamma_conv);
+        fputs(", ", f);
+        lrp_json_number(f, e->gamma_lin);
+        fputc(']', f);
+    }
     if (ctx->tokens) {
         fputs(", \"tokens\": [", f);
         for (int t = 0; t < e->T; t++) {
@@ -133,7 +145,15 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     fputs(", \"start_value\": ", f);
     lrp_json_number(f, e->start_value);
     fputs(", \"relevance\": ", f);
-    lrp_json_float_array(f, e->relevance, e->T);
+    lrp_json_float_array(f, e->relevance, e->n_relevance);
+    if (e->relevance_pixels) {
+        fputs(", \"relevance_pixels\": [", f);
+        for (int r = 0; r < e->height; r++) {
+            if (r) fputs(", ", f);
+            lrp_json_float_array(f, e->relevance_pixels + (size_t)r * e->width, e->width);
+        }
+        fputc(']', f);
+    }
     if (e->relevance_positions) {
         fputs(", \"relevance_positions\": ", f);
         lrp_json_float_array(f, e->relevance_positions, e->T);

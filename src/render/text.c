@@ -29,10 +29,34 @@ static void put_bg(FILE *f, float r) {
     else fprintf(f, "\x1b[48;2;%d;%d;255m\x1b[38;2;0;0;0m", 255 - a, 255 - a);
 }
 
+// An image's patches as a grid of relevance values (coloured cells on a terminal).
+static void patch_grid(FILE *f, const lrp_explanation *e, float m, int color) {
+    int side = e->width / e->patch_size;
+    double pos = 0;
+    for (int t = 0; e->relevance_positions && t < e->T; t++) pos += e->relevance_positions[t];
+    fprintf(f, "relevance per patch (%d x %d patches of %d px); CLS token %.4g, position embeddings %.4g\n", side, side,
+            e->patch_size, e->relevance_cls, pos);
+    for (int r = 0; r < side; r++) {
+        for (int c = 0; c < side; c++) {
+            float v = e->relevance[r * side + c];
+            if (color) put_bg(f, v / m);
+            fprintf(f, " %9.3g", v);
+            if (color) fputs("\x1b[0m", f);
+        }
+        fputc('\n', f);
+    }
+}
+
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color) {
-    float m = max_abs(e->relevance, e->T);
+    float m = max_abs(e->relevance, e->n_relevance);
     if (m == 0) m = 1;
-    fprintf(f, "method %s, %s model, %d tokens\n", lrp_method_name(e->method), ctx->family ? ctx->family : "?", e->T);
+    if (!e->ids)
+        fprintf(f, "method %s%s, %s model, image %dx%dx%d\n", lrp_method_name(e->method),
+                e->gamma_conv > 0 || e->gamma_lin > 0 ? " + gamma" : "", ctx->family ? ctx->family : "?", e->channels,
+                e->height, e->width);
+    else
+        fprintf(f, "method %s, %s model, %d tokens\n", lrp_method_name(e->method), ctx->family ? ctx->family : "?",
+                e->T);
     if (e->latent_start[0] >= 0) {
         fprintf(f, "start: MLP neuron %d of layer %d at position %d, activation %.6g\n", e->latent_start[2],
                 e->latent_start[0], e->latent_start[1], e->start_value);
@@ -49,6 +73,7 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, "; start value %.6g\n", e->start_value);
     }
     fprintf(f, "relevance sum %.6g\n", e->relevance_sum);
+    if (!e->ids) patch_grid(f, e, m, color);
     if (color && ctx->tokens) {
         fputc('\n', f);
         for (int t = 0; t < e->T; t++) {
@@ -58,8 +83,8 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
         fputs("\n\n", f);
     }
-    fprintf(f, "%5s  %-20s %8s %12s\n", "pos", "token", "id", "relevance");
-    for (int t = 0; t < e->T; t++) {
+    if (e->ids) fprintf(f, "%5s  %-20s %8s %12s\n", "pos", "token", "id", "relevance");
+    for (int t = 0; e->ids && t < e->T; t++) {
         fprintf(f, "%5d  ", t);
         int width = 0;
         if (ctx->tokens) {

@@ -50,7 +50,7 @@ TINYSTORIES = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "m
 TINYSTORIES_IDS = [1, 80, 147, 201, 282, 57]
 
 # Configurations whose biases are nonzero: cplrp does not conserve there.
-WITH_BIAS = {"llama_bias", "qwen2_bias", "gpt2_bias", "bert_cls_bias"}
+WITH_BIAS = {"llama_bias", "qwen2_bias", "gpt2_bias", "bert_cls_bias", "vit_bias"}
 
 # LayerNorm-family configurations whose gradient norms are checked against finite differences
 # (with these token types).
@@ -651,6 +651,543 @@ def gguf_twin_checks(t, binary, name, ck, model_dir, seqs):
                      f"{what} field={field}: HF {a[:4]} vs GGUF {b[:4]}")
 
 
+# ----------------------------------------------------------------------------------------------
+# Vision Transformers (ViTForImageClassification, SPEC sections 3 and 5)
+
+VIT_FIELDS = ("relevance", "relevance_cls", "relevance_positions")  # the three inputs (pixels per patch)
+VIT_GAMMA = (0.25, 0.05)
+# Conservation with the gamma rule is exact up to the stabiliser: each gamma layer returns
+# sum_j R_j z_j / (z_j + 1e-6 sign z_j) instead of sum_j R_j (with zero biases), a relative change of at
+# most 1e-6 / |z_j| per output unit; with the identity rule's 1e-10 on top.
+GAMMA_CONS_TOL = 1e-5
+
+
+MIN_GAMMA_OUTPUT = 1e-4
+
+
+def vit_min_gamma_output(ck, x):
+    """The smallest |y| over the outputs of the ops the gamma rule touches (patch convolution,
+    intermediate.dense, output.dense, classifier)."""
+    seen = []
+    orig_lin, orig_conv = ref.vit_linear, ref.torch.nn.functional.conv2d
+
+    def spy(v, wb, gamma):
+        y = ref.linear(v, *wb)
+        seen.append(float(y.abs().min()))
+        return y
+
+    def conv_spy(*a, **k):
+        y = orig_conv(*a, **k)
+        seen.append(float(y.abs().min()))
+        return y
+
+    ref.vit_linear = spy
+    ref.torch.nn.functional.conv2d = conv_spy
+    try:
+        with torch.no_grad():
+            ref.vit_forward(ck, x, ck.cls, ck.pos, "gradxinput")
+    finally:
+        ref.vit_linear, ref.torch.nn.functional.conv2d = orig_lin, orig_conv
+    return min(seen)
+
+
+def vit_images(ck, name):
+    """Two random normal images [C, H, W] (already 'normalised'): one float32, one float64.
+
+    Candidates whose gamma-rule ops have an output within MIN_GAMMA_OUTPUT of zero are skipped: there the
+    stabiliser 1e-6 sign(z) changes that unit's gradient by a factor z / (z + 1e-6) that a float32 engine
+    cannot reproduce to 1e-4 (its z carries an absolute rounding error of ~1e-7); at |z| >= 1e-4 the
+    factor is within 1% of 1 and its float32 error is ~1e-5 of that."""
+    c = ck.cfg
+    rng = np.random.default_rng(zlib.crc32(("pixels:" + name).encode()))
+    shape = (c.channels, c.image, c.image)
+    out = []
+    while len(out) < 2:
+        img = rng.standard_normal(shape)
+        if not out:
+            img = img.astype(np.float32)
+        if vit_min_gamma_output(ck, torch.from_numpy(img.astype(np.float64))) >= MIN_GAMMA_OUTPUT:
+            out.append(img)
+    return out
+
+
+def _explicit_gamma(x, w, b, gamma, R):
+    """The gamma rule by explicit sums over the terms of each output (numpy, float64): x (n, I),
+    w (O, I), b (O,) or None, R (n, O) -> R(x) (n, I)."""
+    n, I = x.shape
+    O = w.shape[0]
+    b = np.zeros(O) if b is None else b
+    rx = np.zeros_like(x)
+
+    def stab(z):
+        return z + 1e-6 * (1.0 if z >= 0 else -1.0)
+
+    for r in range(n):
+        for j in range(O):
+            y = float(np.dot(w[j], x[r]) + b[j])
+            if y == 0:
+                continue
+            pos = y > 0
+            terms = np.zeros(I)
+            for i in range(I):
+                wij, xi = w[j, i], x[r, i]
+                if xi > 0:  # x+ meets W^{+g} for z+, W^{-g} for z-
+                    terms[i] = xi * (wij + gamma * (max(wij, 0) if pos else min(wij, 0)))
+                elif xi < 0:  # x- meets W^{-g} for z+, W^{+g} for z-
+                    terms[i] = xi * (wij + gamma * (min(wij, 0) if pos else max(wij, 0)))
+            bias = b[j] + gamma * (max(b[j], 0) if pos else min(b[j], 0))
+            rx[r] += R[r, j] * terms / stab(terms.sum() + bias)
+    return rx
+
+
+def _as_read(x, rx):
+    """x * g(x) with g(x) = R(x) / (x + 1e-10 sign(x)), sign(0) = +1, as the rule's backward returns."""
+    return x * (rx / (x + 1e-10 * np.where(x >= 0, 1.0, -1.0)))
+
+
+def _rule_relevance(kind, x, w, b, gamma, R, stride=1):
+    """x * g(x) from ref.GammaRule's backward, seeded so that R(y) = R."""
+    xl = x.clone().requires_grad_(True)
+    y = ref.GammaRule.apply(xl, w, b, kind, gamma, stride)
+    y.backward(R / y.detach())
+    return (x * xl.grad), y.detach()
+
+
+def gamma_rule_checks(t):
+    """The LRP-gamma rule (SPEC section 5) against its closed form on random tensors."""
+    rng = np.random.default_rng(5)
+    # Linear: rows with positive and negative inputs, weights of both signs, an exact zero input.
+    x = rng.standard_normal((3, 7))
+    x[1, 2] = 0.0
+    w = rng.standard_normal((5, 7))
+    for bias in (None, 0.5 * rng.standard_normal(5)):
+        btag = "bias" if bias is not None else "no bias"
+        tb = None if bias is None else torch.tensor(bias)
+        y = x @ w.T + (0 if bias is None else bias)
+        R = y * rng.standard_normal(y.shape)  # relevance of either sign on outputs of either sign
+        for gamma in (0.25, 0.05, 1.0, 0.0):
+            got, _ = _rule_relevance("linear", torch.tensor(x), torch.tensor(w), tb, gamma, torch.tensor(R))
+            want = _explicit_gamma(x, w, bias, gamma, R)
+            err = float(np.max(np.abs(got.numpy() - _as_read(x, want))))
+            t.ok(err <= 1e-12 * max(1.0, float(np.max(np.abs(want)))) and np.all(np.isfinite(got.numpy())),
+                 f"reference gamma rule: linear ({btag}) gamma={gamma} vs explicit sums, max err {err:.2e}")
+            direct = ref.gamma_relevance("linear", torch.tensor(x), torch.tensor(w), tb, gamma,
+                                         torch.tensor(R), torch.tensor(y)).numpy()
+            err2 = float(np.max(np.abs(direct - want)))
+            t.ok(err2 <= 1e-12 * max(1.0, float(np.max(np.abs(want)))),
+                 f"reference gamma rule: linear ({btag}) gamma={gamma} gamma_relevance vs explicit, err {err2:.2e}")
+    # The patch convolution (stride = kernel): the same closed form on each patch.
+    C, S, P, D = 2, 6, 3, 4
+    xc = rng.standard_normal((1, C, S, S))
+    wc = rng.standard_normal((D, C, P, P))
+    bc = 0.4 * rng.standard_normal(D)
+    for bias in (None, bc):
+        btag = "bias" if bias is not None else "no bias"
+        tb = None if bias is None else torch.tensor(bias)
+        y = torch.nn.functional.conv2d(torch.tensor(xc), torch.tensor(wc), tb, stride=P).numpy()
+        R = y * rng.standard_normal(y.shape)
+        G = S // P
+        for gamma in (0.25, 0.5):
+            got, _ = _rule_relevance("conv", torch.tensor(xc), torch.tensor(wc), tb, gamma, torch.tensor(R), P)
+            want = np.zeros_like(xc)
+            for r in range(G):
+                for q in range(G):
+                    patch = xc[0, :, r * P:(r + 1) * P, q * P:(q + 1) * P].reshape(1, -1)
+                    rp = _explicit_gamma(patch, wc.reshape(D, -1), bias, gamma, R[0, :, r, q].reshape(1, D))
+                    want[0, :, r * P:(r + 1) * P, q * P:(q + 1) * P] = rp.reshape(C, P, P)
+            err = float(np.max(np.abs(got.numpy() - _as_read(xc, want))))
+            t.ok(err <= 1e-12 * max(1.0, float(np.max(np.abs(want)))),
+                 f"reference gamma rule: conv ({btag}) gamma={gamma} vs explicit per-patch sums, max err {err:.2e}")
+    # gamma = 0 is the epsilon rule with eps = 1e-6 sign(z): gradient x input of the op with the output
+    # gradient scaled by y / stab(y); within 1e-6 / min|y| of plain gradient x input.
+    xt, wt, bt = torch.tensor(x), torch.tensor(w), torch.tensor(0.5 * rng.standard_normal(5))
+    g_out = torch.tensor(rng.standard_normal((3, 5)))
+    xl = xt.clone().requires_grad_(True)
+    (xl @ wt.T + bt).backward(g_out)
+    plain = (xt * xl.grad).numpy()
+    y = (xt @ wt.T + bt)
+    got, _ = _rule_relevance("linear", xt, wt, bt, 0.0, y * g_out)
+    eps_rule = _as_read(x, (xt * ((g_out * y / ref.stabilize(y)) @ wt)).numpy())
+    err = float(np.max(np.abs(got.numpy() - eps_rule)))
+    bound = 1e-6 / float(y.abs().min()) * float(np.max(np.abs(plain))) * 7
+    err_plain = float(np.max(np.abs(got.numpy() - plain)))
+    t.ok(err <= 1e-12 and err_plain <= bound,
+         f"reference gamma rule: gamma=0 is the epsilon rule (err {err:.2e}) and gradient x input up to the "
+         f"stabiliser (err {err_plain:.2e} <= {bound:.2e})")
+    yc = torch.nn.functional.conv2d(torch.tensor(xc), torch.tensor(wc), torch.tensor(bc), stride=P)
+    gc = torch.tensor(rng.standard_normal(tuple(yc.shape)))
+    xl = torch.tensor(xc).requires_grad_(True)
+    torch.nn.functional.conv2d(xl, torch.tensor(wc), torch.tensor(bc), stride=P).backward(gc)
+    plain = (torch.tensor(xc) * xl.grad).numpy()
+    got, _ = _rule_relevance("conv", torch.tensor(xc), torch.tensor(wc), torch.tensor(bc), 0.0, yc * gc, P)
+    bound = 1e-6 / float(yc.abs().min()) * float(np.max(np.abs(plain))) * C * P * P
+    err_plain = float(np.max(np.abs(got.numpy() - plain)))
+    t.ok(err_plain <= bound, f"reference gamma rule: conv gamma=0 is gradient x input up to the stabiliser, "
+                             f"err {err_plain:.2e} <= {bound:.2e}")
+    # The stabiliser: sign(0) = +1; and zero-bias conservation is exactly sum_j R_j z_j / stab(z_j).
+    st = ref.stabilize(torch.tensor([0.0, 2.0, -3.0, 1e-7, -1e-7]))
+    want = [1e-6, 2.0 + 1e-6, -3.0 - 1e-6, 1e-7 + 1e-6, -1e-7 - 1e-6]
+    t.ok(all(abs(a - b) <= 1e-18 for a, b in zip(st.tolist(), want)),
+         f"reference gamma rule: stab(z) = z + 1e-6 sign(z), sign(0) = +1: {st.tolist()}")
+    for gamma in (0.25, 0.0):
+        xs = torch.tensor([[1.0, -2.0, 0.5]])
+        ws = torch.tensor([[1e-7, 0.0, 0.0], [0.3, -0.2, 0.4], [-0.5, 0.1, 0.0]])  # unit 0: y = 1e-7
+        y = xs @ ws.T
+        R = y.clone()
+        rx = ref.gamma_relevance("linear", xs, ws, None, gamma, R, y)
+        xp, xn = xs.clamp(min=0), xs.clamp(max=0)
+        wp, wn = ws + gamma * ws.clamp(min=0), ws + gamma * ws.clamp(max=0)
+        zp, zn = xp @ wp.T + xn @ wn.T, xp @ wn.T + xn @ wp.T
+        z = torch.where(y > 0, zp, zn)
+        want = float((R * z / ref.stabilize(z)).sum())
+        t.ok(abs(float(rx.sum()) - want) <= 1e-15 and abs(float(rx.sum()) - float(R.sum())) > 1e-8,
+             f"reference gamma rule: gamma={gamma} conserves up to the stabiliser, sum R(x) {float(rx.sum()):.10g} "
+             f"= sum R z/stab(z) {want:.10g} (sum R {float(R.sum()):.10g}; unit 0 has z = 1e-7)")
+    # An exact zero input: relevance 0 and a finite modified gradient.
+    xz = torch.tensor([[0.0, 1.0, -1.0]]).requires_grad_(True)
+    yz = ref.GammaRule.apply(xz, torch.tensor([[0.5, -0.3, 0.2]]), None, "linear", 0.25, 1)
+    yz.backward(torch.ones_like(yz))
+    t.ok(bool(torch.all(torch.isfinite(xz.grad))) and float(xz.grad[0, 0]) == 0.0,
+         f"reference gamma rule: an exact zero input gets a finite zero gradient: {xz.grad.tolist()}")
+
+
+def vit_independent_logits(ck, pixels):
+    """Logits by an implementation independent of reference.py's: the patch embedding as im2col and a
+    matrix product, torch.nn.TransformerEncoderLayer (norm_first) blocks, F.layer_norm."""
+    c = ck.cfg
+    G, P, H = c.grid, c.patch, c.hidden
+    x = torch.as_tensor(pixels, dtype=torch.float64)
+    cols = x.reshape(c.channels, G, P, G, P).permute(1, 3, 0, 2, 4).reshape(G * G, -1)
+    emb = cols @ ck.conv[0].reshape(H, -1).T + ck.conv[1]
+    h = (torch.cat((ck.cls[None], emb), 0) + ck.pos)[None]
+    with torch.no_grad():
+        for b in ck.blocks:
+            layer = torch.nn.TransformerEncoderLayer(H, c.heads, c.inter, dropout=0.0, activation="gelu",
+                                                     layer_norm_eps=c.eps, batch_first=True,
+                                                     norm_first=True).double()
+            layer.train()
+            layer.self_attn.in_proj_weight.copy_(torch.cat([b[n][0] for n in ("q", "k", "v")]))
+            layer.self_attn.in_proj_bias.copy_(torch.cat([b[n][1] for n in ("q", "k", "v")]))
+            for mod, key in ((layer.self_attn.out_proj, "o"), (layer.linear1, "fc1"), (layer.linear2, "fc2"),
+                             (layer.norm1, "ln1"), (layer.norm2, "ln2")):
+                mod.weight.copy_(b[key][0])
+                mod.bias.copy_(b[key][1])
+            h = layer(h)
+        y = torch.nn.functional.layer_norm(h[0, 0], (H,), ck.norm[0], ck.norm[1], c.eps)
+        return y @ ck.head[0].T + ck.head[1]
+
+
+def vit_fd_relevance(ck, pixels, h=1e-5, pixel_level=False, **start):
+    """Central differences of the start scalar when one input group is scaled by (1 +- h): per patch
+    (all its pixels and channels), per pixel (all channels; with pixel_level), the CLS token, each
+    position-embedding row."""
+    c = ck.cfg
+    x0 = torch.as_tensor(pixels, dtype=torch.float64)
+    G, P = c.grid, c.patch
+
+    def d(px=None, cls=None, pos=None):
+        return ref.vit_start_value_at(ck, px if px is not None else x0, cls, pos, **start)
+
+    out = {"relevance": [], "relevance_positions": []}
+    for r in range(G):
+        for q in range(G):
+            vals = []
+            for s in (1 + h, 1 - h):
+                xs = x0.clone()
+                xs[:, r * P:(r + 1) * P, q * P:(q + 1) * P] *= s
+                vals.append(d(px=xs))
+            out["relevance"].append((vals[0] - vals[1]) / (2 * h))
+    out["relevance_cls"] = (d(cls=ck.cls * (1 + h)) - d(cls=ck.cls * (1 - h))) / (2 * h)
+    for i in range(c.patches + 1):
+        vals = []
+        for s in (1 + h, 1 - h):
+            ps = ck.pos.clone()
+            ps[i] *= s
+            vals.append(d(pos=ps))
+        out["relevance_positions"].append((vals[0] - vals[1]) / (2 * h))
+    if pixel_level:
+        pix = np.zeros((c.image, c.image))
+        for r in range(c.image):
+            for q in range(c.image):
+                vals = []
+                for s in (1 + h, 1 - h):
+                    xs = x0.clone()
+                    xs[:, r, q] *= s
+                    vals.append(d(px=xs))
+                pix[r, q] = (vals[0] - vals[1]) / (2 * h)
+        out["relevance_pixels"] = pix
+    return out
+
+
+def vit_fd_gradient(ck, pixels, h=1e-5, **start):
+    """The finite-difference gradient of the start scalar along every pixel value, the CLS token and the
+    position embeddings."""
+    c = ck.cfg
+    x0 = torch.as_tensor(pixels, dtype=torch.float64)
+    gx = np.zeros(tuple(x0.shape))
+    for idx in np.ndindex(*x0.shape):
+        vals = []
+        for s in (h, -h):
+            xs = x0.clone()
+            xs[idx] += s
+            vals.append(ref.vit_start_value_at(ck, xs, **start))
+        gx[idx] = (vals[0] - vals[1]) / (2 * h)
+    gc = np.zeros(c.hidden)
+    for i in range(c.hidden):
+        vals = []
+        for s in (h, -h):
+            cs = ck.cls.clone()
+            cs[i] += s
+            vals.append(ref.vit_start_value_at(ck, x0, cls=cs, **start))
+        gc[i] = (vals[0] - vals[1]) / (2 * h)
+    gp = np.zeros(tuple(ck.pos.shape))
+    for idx in np.ndindex(*gp.shape):
+        vals = []
+        for s in (h, -h):
+            ps = ck.pos.clone()
+            ps[idx] += s
+            vals.append(ref.vit_start_value_at(ck, x0, pos=ps, **start))
+        gp[idx] = (vals[0] - vals[1]) / (2 * h)
+    return gx, gc, gp
+
+
+def vit_total(out):
+    return sum(out["relevance"]) + out["relevance_cls"] + sum(out["relevance_positions"])
+
+
+def vit_self_checks(t, name, ck, images):
+    c = ck.cfg
+    zero_bias = name not in WITH_BIAS
+    L = c.layers - 1
+    N = c.patches
+    for k, img in enumerate(images):
+        x = torch.from_numpy(img.astype(np.float64))
+        with torch.no_grad():
+            _, _, lg = ref.vit_forward(ck, x, ck.cls, ck.pos, "gradxinput")
+        other = vit_independent_logits(ck, x)
+        err = float((lg - other).abs().max())
+        t.ok(err <= 1e-10, f"reference {name} image {k}: logits vs im2col + torch.nn.TransformerEncoderLayer, "
+                           f"max err {err:.2e}")
+    ratios = []
+    for k, img in enumerate(images):
+        x = torch.from_numpy(img.astype(np.float64))
+        runner_up = ref.vit_explain(ck, x, "gradxinput")["top"][1]["id"]
+        for extra in ({}, {"contrast": runner_up}, {"latent_start": (L, 3, 5)}):
+            what = f"image {k} {'/'.join(extra) or 'logit'}"
+            for gamma in (None, VIT_GAMMA):
+                gtag = "" if gamma is None else f" gamma={gamma[0]},{gamma[1]}"
+                cp = ref.vit_explain(ck, x, "cplrp", layers=True, gamma=gamma, **extra)
+                at = ref.vit_explain(ck, x, "attnlrp", layers=True, gamma=gamma, **extra)
+                y = cp["start_value"]
+                for m, o in (("cplrp", cp), ("attnlrp", at)):
+                    pix = float(np.sum(o["relevance_pixels"]))
+                    t.ok(abs(pix - sum(o["relevance"])) <= 1e-12 * max(1.0, abs(pix)) + 1e-14
+                         and abs(vit_total(o) - o["relevance_sum"]) <= 1e-12 * max(1.0, abs(y)),
+                         f"reference {name} {what}{gtag} {m}: per-patch relevance sums the pixels, "
+                         f"relevance_sum sums pixels + cls + positions")
+                if zero_bias:
+                    err = abs(cp["relevance_sum"] - y)
+                    tol = (1e-8 * abs(y) + 1e-10) if gamma is None else GAMMA_CONS_TOL * abs(y) + 1e-10
+                    t.ok(err <= tol, f"reference {name} {what}{gtag}: cplrp conserves over pixels + cls + "
+                                     f"positions, |sum R - start| = {err:.2e} (rel {err / abs(y):.1e}), "
+                                     f"start {y:.6g}")
+                if "latent_start" not in extra:
+                    ratios.append(at["relevance_sum"] / at["start_value"])
+                    for m, o in (("cplrp", cp), ("attnlrp", at)):
+                        last = sum(o["residual_relevance"][-1])
+                        if zero_bias:
+                            err = abs(last - o["start_value"])
+                            tol = 1e-9 if gamma is None else GAMMA_CONS_TOL
+                            t.ok(err <= tol * max(1.0, abs(o["start_value"])),
+                                 f"reference {name} {what}{gtag}: {m} last residual relevance sums to start, "
+                                 f"err {err:.2e}")
+            # gamma = 0 is the plain rules up to the stabiliser
+            g0 = ref.vit_explain(ck, x, "cplrp", gamma=(0.0, 0.0), **extra)
+            cp = ref.vit_explain(ck, x, "cplrp", **extra)
+            scale = max(abs(v) for v in cp["relevance"])
+            err = max(abs(a - b) for a, b in zip(g0["relevance"], cp["relevance"]))
+            t.ok(err <= 1e-4 * scale, f"reference {name} {what}: cplrp --gamma 0,0 equals cplrp up to the "
+                                      f"stabiliser, max err {err:.2e} (scale {scale:.2e})")
+            g = ref.vit_explain(ck, x, "cplrp", gamma=VIT_GAMMA, **extra)
+            diff = max(abs(a - b) for a, b in zip(g["relevance"], cp["relevance"]))
+            t.ok(diff > 1e-3 * scale, f"reference {name} {what}: --gamma {VIT_GAMMA} changes cplrp relevance "
+                                      f"(max diff {diff:.2e})")
+    if zero_bias:
+        worst = max(abs(r - 1) for r in ratios)
+        t.ok(worst > 1e-2, f"reference {name}: attnlrp (+gamma) does not conserve, sum R / start = "
+                           + " ".join(f"{r:.3f}" for r in ratios))
+
+    # gradxinput against finite differences: per patch, CLS, positions (and per pixel on the gray model).
+    img = images[0]
+    x = torch.from_numpy(img.astype(np.float64))
+    foil = ref.vit_explain(ck, x, "gradxinput")["top"][2]["id"]
+    for extra in ({}, {"contrast": foil}, {"latent_start": (0, 5, 7)}):
+        out = ref.vit_explain(ck, x, "gradxinput", **extra)
+        start = dict(extra)
+        if "latent_start" not in extra:
+            start["target"] = out["target"]
+        fd = vit_fd_relevance(ck, img, pixel_level=(name == "vit_gray"), **start)
+        tag = '/'.join(extra) or 'logit'
+        for field, want in fd.items():
+            r = np.array(out[field])
+            err = float(np.max(np.abs(np.array(want) - r)))
+            t.ok(err <= 1e-6 * max(float(np.max(np.abs(r))), 1e-3),
+                 f"reference {name} gradxinput {tag} {field}: vs finite differences, max err {err:.2e}")
+
+    # gradient: the norms against finite-difference gradients (the gray model: every pixel value).
+    if name == "vit_gray":
+        out = ref.vit_explain(ck, x, "gradient")
+        gx, gcl, gp = vit_fd_gradient(ck, img, target=out["target"])
+        G, P = c.grid, c.patch
+        want = {"relevance_pixels": np.sqrt((gx ** 2).sum(0)),
+                "relevance": np.sqrt((gx ** 2).reshape(c.channels, G, P, G, P).sum((0, 2, 4))).reshape(-1),
+                "relevance_cls": np.linalg.norm(gcl), "relevance_positions": np.linalg.norm(gp, axis=1)}
+        for field, w in want.items():
+            r = np.array(out[field])
+            err = float(np.max(np.abs(w - r)))
+            t.ok(err <= 1e-6 * float(np.max(np.abs(r))),
+                 f"reference {name} gradient {field}: L2 norm vs finite differences, max err {err:.2e}")
+        t.ok(abs(vit_total(out) - out["relevance_sum"]) <= 1e-12 * abs(out["relevance_sum"]),
+             f"reference {name} gradient: relevance_sum sums the per-patch, CLS and position norms")
+
+    # A latent start at layer L: its own neuron's readout in layer L is the activation itself.
+    for m in ref.METHODS:
+        for gamma in ((None,) if m in ("gradxinput", "gradient") else (None, VIT_GAMMA)):
+            out = ref.vit_explain(ck, x, m, latent_start=(L, N, 3), latent_layer=L, gamma=gamma)
+            lr = np.array(out["latent_relevance"])
+            err = max(abs(lr[3] - out["start_value"]), float(np.max(np.abs(np.delete(lr, 3)))))
+            t.ok(err <= 1e-12 * max(1.0, abs(out["start_value"])),
+                 f"reference {name} {m} gamma={gamma}: latent start's own neuron carries the activation, "
+                 f"err {err:.2e}")
+    # --gamma only with attnlrp / cplrp.
+    for m in ("gradxinput", "gradient"):
+        try:
+            ref.vit_explain(ck, x, m, gamma=VIT_GAMMA)
+            t.ok(False, f"reference {name}: {m} with --gamma is refused")
+        except ref.ReferenceError:
+            t.ok(True, f"reference {name}: {m} with --gamma is refused")
+
+
+def vit_option_sets(ck):
+    """(image index, reference kwargs, engine options)."""
+    c = ck.cfg
+    L1 = min(1, c.layers - 1)
+    N = c.num_labels
+    return [
+        (0, {}, []),
+        (1, {"layers": True, "latent_layer": L1}, ["--layers", "--latent-layer", str(L1)]),
+        (0, {"target": 0, "layers": True}, ["--target-id", "0", "--layers"]),
+        (1, {"target": N - 1, "contrast": 0, "layers": True},
+         ["--target-id", str(N - 1), "--contrast", "0", "--layers"]),
+        (0, {"latent_start": (L1, 3, 5), "latent_layer": L1, "layers": True},
+         ["--latent-start", f"{L1},3,5", "--latent-layer", str(L1), "--layers"]),
+        (1, {"latent_start": (0, 0, c.inter - 1)}, ["--latent-start", f"0,0,{c.inter - 1}"]),
+    ]
+
+
+def run_vit_engine(binary, model_dir, pixels_path, method, opts):
+    cmd = [binary, "explain", "--model", model_dir, "--pixels", pixels_path, "--method", method,
+           "--format", "json", "--all-logits"] + opts
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after 120 s", None
+    except OSError as e:
+        raise EngineGone(f"cannot run {binary}: {e}") from e
+    if p.returncode != 0:
+        return None, f"exit {p.returncode}: {p.stderr.strip()[:300]}", p
+    try:
+        return json.loads(p.stdout), None, p
+    except json.JSONDecodeError as e:
+        return None, f"output is not JSON ({e}): {p.stdout[:200]!r}", p
+
+
+def vit_compare(t, what, eng, want, latent):
+    lmax = max(abs(v) for v in want["logits"])
+    for key in ("method", "family"):
+        t.ok(eng.get(key) == want[key], f"{what} field={key}: engine={eng.get(key)!r} ref={want[key]!r}")
+    lg = want["logits"]
+    if not latent:
+        tgt = eng.get("target")
+        tie = isinstance(tgt, int) and 0 <= tgt < len(lg) and abs(lg[tgt] - lg[want["target"]]) <= REL_TOL * lmax
+        t.ok(tgt == want["target"] or tie, f"{what} field=target: engine={tgt!r} ref={want['target']!r}")
+        compare_array(t, what, "target_logit", eng.get("target_logit"), want["target_logit"], lmax, LOGIT_ABS)
+        compare_array(t, what, "start_value", eng.get("start_value"), want["start_value"], lmax, LOGIT_ABS)
+        if "target_token" in want and (tgt == want["target"]):
+            t.ok(eng.get("target_token") == want["target_token"],
+                 f"{what} field=target_token: engine={eng.get('target_token')!r} ref={want['target_token']!r}")
+    else:
+        scale = max(abs(want["start_value"]), max(abs(v) for v in want["relevance"]))
+        compare_array(t, what, "start_value", eng.get("start_value"), want["start_value"], scale, 1e-7)
+    compare_array(t, what, "logits", eng.get("logits"), lg, lmax, LOGIT_ABS)
+    top = eng.get("top")
+    if not isinstance(top, list) or not top:
+        t.ok(False, f"{what} field=top: missing")
+    else:
+        ids = [e.get("id") for e in top]
+        bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(lg)]
+        if t.ok(not bad, f"{what} field=top: ids {ids} out of range"):
+            compare_array(t, what, "top.logit", [e.get("logit") for e in top], [lg[i] for i in ids], lmax, LOGIT_ABS)
+            p = torch.softmax(torch.tensor(lg), 0)
+            compare_array(t, what, "top.prob", [e.get("prob") for e in top], [float(p[i]) for i in ids], 1.0, 1e-6)
+            want_ids = [e["id"] for e in want["top"]][:len(ids)]
+            gaps_ok = all(ids[k] == want_ids[k] or abs(lg[ids[k]] - lg[want_ids[k]]) <= REL_TOL * lmax
+                          for k in range(len(ids)))
+            t.ok(gaps_ok and len(ids) == min(5, len(lg)), f"{what} field=top: ids engine={ids} ref={want_ids}")
+    for field in ("relevance", "relevance_pixels", "relevance_positions", "residual_relevance",
+                  "latent_relevance"):
+        if field in want:
+            w = np.array(want[field])
+            compare_array(t, what, field, eng.get(field), want[field], max(float(np.max(np.abs(w))), 1e-30))
+    compare_array(t, what, "relevance_cls", eng.get("relevance_cls"), want["relevance_cls"],
+                  max(abs(want["relevance_cls"]), max(abs(v) for v in want["relevance_positions"]), 1e-30))
+    compare_array(t, what, "relevance_sum", eng.get("relevance_sum"), want["relevance_sum"],
+                  max(sum(abs(v) for v in want["relevance"]) + abs(want["relevance_cls"])
+                      + sum(abs(v) for v in want["relevance_positions"]), 1e-30))
+    if "latent_layer" in want:
+        t.ok(eng.get("latent_layer") == want["latent_layer"],
+             f"{what} field=latent_layer: engine={eng.get('latent_layer')!r} ref={want['latent_layer']!r}")
+
+
+def vit_engine_checks(t, binary, name, ck, model_dir, images):
+    paths = []
+    for k, img in enumerate(images):
+        path = os.path.join(model_dir, f"pixels{k}.npy")
+        np.save(path, img)
+        paths.append(path)
+    zero_bias = name not in WITH_BIAS
+    for set_no, (k, kw, opts) in enumerate(vit_option_sets(ck)):
+        x = torch.from_numpy(images[k].astype(np.float64))
+        for m in ref.METHODS:
+            gammas = [None]
+            if m in ("attnlrp", "cplrp"):
+                gammas.append(VIT_GAMMA)
+                if set_no in (0, 3):
+                    gammas += [(0.5, 0.1), (0.0, 0.0)]
+            for gamma in gammas:
+                gopts = [] if gamma is None else ["--gamma", f"{gamma[0]:g},{gamma[1]:g}"]
+                what = f"config={name} method={m} image={k} ({images[k].dtype}) opts=[{' '.join(opts + gopts)}]"
+                want = ref.vit_explain(ck, x, m, gamma=gamma, **kw)
+                eng, err, _ = run_vit_engine(binary, model_dir, paths[k], m, opts + gopts)
+                if not t.ok(eng is not None, f"{what}: engine failed: {err}"):
+                    continue
+                vit_compare(t, what, eng, want, "latent_start" in kw)
+                if m == "cplrp" and zero_bias:
+                    total = eng.get("relevance_sum", float("nan"))
+                    y = eng.get("start_value", float("nan"))
+                    scale = abs(y) + sum(abs(v) for f in ("relevance", "relevance_positions")
+                                         for v in (eng.get(f) or []) if isinstance(v, (int, float)))
+                    tol = 1e-5 * scale + (0 if gamma is None else GAMMA_CONS_TOL * abs(y))
+                    t.ok(abs(total - y) <= tol,
+                         f"{what}: engine conserves: relevance_sum {total} vs start_value {y}")
+    # --gamma with gradxinput / gradient: a usage error (exit 2), nothing on stdout.
+    for m in ("gradxinput", "gradient"):
+        eng, err, p = run_vit_engine(binary, model_dir, paths[0], m, ["--gamma", "0.25,0.05"])
+        t.ok(p is not None and p.returncode == 2 and not p.stdout.strip() and p.stderr.strip(),
+             f"config={name} method={m} --gamma 0.25,0.05: usage error, exit 2, one line on stderr "
+             f"(got {None if p is None else p.returncode}: {(err or '')[:120]})")
+
+
 def engine_usable(binary):
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
         return f"{binary} does not exist or is not executable (run make)"
@@ -663,7 +1200,7 @@ def main():
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     ap.add_argument("--only", help="comma-separated configuration names")
     ap.add_argument("--families", help="comma-separated model_type values (llama, mistral, qwen2, qwen3, "
-                                       "gpt2, bert, roberta, distilbert): only their configurations")
+                                       "gpt2, bert, roberta, distilbert, vit): only their configurations")
     ap.add_argument("--no-engine", action="store_true", help="self-checks of the reference only")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
@@ -685,6 +1222,8 @@ def main():
         else:
             binary = a.bin
     try:
+        if any(make_checkpoint.CONFIGS.get(n, ({},))[0].get("model_type") == "vit" for n in names):
+            gamma_rule_checks(t)
         ts = check_golden(t)
         if ts is not None and binary:
             for m in ref.METHODS:
@@ -700,6 +1239,12 @@ def main():
             model_dir = os.path.join(root, name)
             make_checkpoint.write_checkpoint(model_dir, name)
             ck = ref.open_checkpoint(model_dir)
+            if isinstance(ck, ref.ViTCheckpoint):
+                images = vit_images(ck, name)
+                vit_self_checks(t, name, ck, images)
+                if binary:
+                    vit_engine_checks(t, binary, name, ck, model_dir, images)
+                continue
             if isinstance(ck, ref.LNCheckpoint):
                 seqs = ln_sequences(ck, name)
                 ln_self_checks(t, name, ck, seqs)

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes tiny random checkpoints in exact Hugging Face layout: LLaMA family, GPT-2, BERT, RoBERTa, DistilBERT.
+"""Writes tiny random checkpoints in exact Hugging Face layout: LLaMA family, GPT-2, BERT, RoBERTa, DistilBERT,
+ViT (ViTForImageClassification, with a ViTImageProcessor preprocessor_config.json).
 
     make_checkpoint.py OUTDIR [NAME ...]     # one subdirectory per configuration (default: all)
 
@@ -401,17 +402,86 @@ CLI_CONFIGS = {
 }
 
 
+# ----------------------------------------------------------------------------------------------
+# Vision Transformers (ViTForImageClassification). Options: bias ("zero": every Linear/conv bias and
+# every LayerNorm beta zero, the CLS token and position embeddings still random; "random").
+
+VIT_LABELS = {"id2label": {"0": "cat", "1": "dog", "2": "bird", "3": "fish"},
+              "label2id": {"cat": 0, "dog": 1, "bird": 2, "fish": 3}}
+VIT_BASE = {
+    "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+    "initializer_range": 0.02, "layer_norm_eps": 1e-12, "qkv_bias": True, "encoder_stride": 16,
+    "problem_type": "single_label_classification", "torch_dtype": "float32",
+    "transformers_version": "4.46.0",
+}
+VIT_CONFIGS = {
+    "vit_gray": (dict(model_type="vit", architectures=["ViTForImageClassification"], hidden_size=16,
+                      num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, image_size=28,
+                      patch_size=7, num_channels=1, **VIT_LABELS), {"bias": "zero"}),
+    "vit_rgb": (dict(model_type="vit", architectures=["ViTForImageClassification"], hidden_size=24,
+                     num_hidden_layers=2, num_attention_heads=3, intermediate_size=48, image_size=32,
+                     patch_size=8, num_channels=3, **VIT_LABELS), {"bias": "zero"}),
+    "vit_bias": (dict(model_type="vit", architectures=["ViTForImageClassification"], hidden_size=32,
+                      num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=24,
+                      patch_size=6, num_channels=3, **VIT_LABELS), {"bias": "random"}),
+}
+CONFIGS.update(VIT_CONFIGS)
+BASES_VIT = {"vit": VIT_BASE}
+
+
+def make_vit_tensors(cfg, opts, rng):
+    H, L, I = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["intermediate_size"]
+    C, S, P = cfg["num_channels"], cfg["image_size"], cfg["patch_size"]
+    N = (S // P) ** 2
+    labels = len(cfg.get("id2label") or {}) or 2
+    random_bias = opts.get("bias") == "random"
+
+    def vec(n):
+        return 0.3 * rng.standard_normal(n) if random_bias else np.zeros(n)
+
+    def lin(name, o, i):
+        return [(name + ".weight", rng.standard_normal((o, i)) / np.sqrt(i)), (name + ".bias", vec(o))]
+
+    def ln(name, n):
+        return [(name + ".weight", 1.0 + 0.1 * rng.standard_normal(n)), (name + ".bias", vec(n))]
+
+    e = "vit.embeddings."
+    t = [(e + "cls_token", 0.5 * rng.standard_normal((1, 1, H))),
+         (e + "position_embeddings", 0.5 * rng.standard_normal((1, N + 1, H))),
+         (e + "patch_embeddings.projection.weight", rng.standard_normal((H, C, P, P)) / np.sqrt(C * P * P)),
+         (e + "patch_embeddings.projection.bias", vec(H))]
+    for i in range(L):
+        p = f"vit.encoder.layer.{i}."
+        t += ln(p + "layernorm_before", H)
+        t += lin(p + "attention.attention.query", H, H) + lin(p + "attention.attention.key", H, H)
+        t += lin(p + "attention.attention.value", H, H) + lin(p + "attention.output.dense", H, H)
+        t += ln(p + "layernorm_after", H)
+        t += lin(p + "intermediate.dense", I, H) + lin(p + "output.dense", H, I)
+    t += ln("vit.layernorm", H) + lin("classifier", labels, H)
+    return t
+
+
+def vit_preprocessor_config(cfg):
+    """preprocessor_config.json as ViTImageProcessor writes it (no resize: the image is image_size)."""
+    C, S = cfg["num_channels"], cfg["image_size"]
+    return {"do_normalize": True, "do_rescale": True, "do_resize": True,
+            "image_mean": [0.5] * C, "image_std": [0.5] * C,
+            "image_processor_type": "ViTImageProcessor", "resample": 2, "rescale_factor": 1 / 255,
+            "size": {"height": S, "width": S}}
+
 def write_checkpoint(outdir, name):
     """Writes configuration `name` into outdir (created); returns outdir."""
     fields, opts = CONFIGS[name] if name in CONFIGS else CLI_CONFIGS[name]
     family = fields["model_type"]
-    cfg = dict(BASES.get(family, BASE))
+    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or BASE)
     cfg.update(fields)
     for key in opts.get("drop", []):
         cfg.pop(key, None)
     os.makedirs(outdir, exist_ok=True)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    if family == "gpt2":
+    if family == "vit":
+        tensors = make_vit_tensors(cfg, opts, rng)
+    elif family == "gpt2":
         tensors = make_gpt2_tensors(cfg, opts, rng)
     elif family in BASES:
         tensors = make_encoder_tensors(cfg, opts, rng)
@@ -439,6 +509,9 @@ def write_checkpoint(outdir, name):
             json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
     with open(os.path.join(outdir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
+    if family == "vit":
+        with open(os.path.join(outdir, "preprocessor_config.json"), "w") as f:
+            json.dump(vit_preprocessor_config(cfg), f, indent=2)
     return outdir
 
 

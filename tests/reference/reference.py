@@ -653,6 +653,8 @@ def open_checkpoint(model_dir):
         raw = json.load(f)
     if raw.get("model_type") in LN_FAMILIES:
         return LNCheckpoint(model_dir, load_ln_config(raw, path))
+    if raw.get("model_type") in VIT_FAMILIES:
+        return ViTCheckpoint(model_dir, load_vit_config(raw, path))
     return Checkpoint(model_dir)
 
 
@@ -881,6 +883,320 @@ def ln_start_value_at(ck, ids, word, pos, types=None, token_types=None, attentio
     return float(start)
 
 
+# ----------------------------------------------------------------------------------------------
+# Vision Transformer (ViTForImageClassification), from Hugging Face's modeling_vit.py: a patch
+# convolution (stride = kernel = patch_size), the CLS token prepended, position embeddings over
+# N + 1 slots (CLS first), pre-norm blocks (layernorm_before -> attention -> residual;
+# layernorm_after -> intermediate.dense -> gelu -> output.dense -> residual), bidirectional attention
+# scaled 1/sqrt(head_dim), the final vit.layernorm and the classifier on the CLS row.
+# With --gamma CONV,LIN the LRP-gamma rule of SPEC section 5 replaces the exact backward of the patch
+# convolution (CONV) and of intermediate.dense, output.dense and classifier (LIN).
+
+VIT_FAMILIES = ("vit",)
+STAB_EPS = 1e-6
+
+
+def load_vit_config(raw, path):
+    c = Config()
+    c.raw = raw
+    c.family = raw["model_type"]
+
+    def need(key):
+        if raw.get(key) is None:
+            raise ReferenceError(f"{path}: field {key} is missing")
+        return raw[key]
+
+    arch = (raw.get("architectures") or ["ViTForImageClassification"])[0]
+    if arch != "ViTForImageClassification":
+        raise ReferenceError(f"{path}: architecture {arch!r} is not supported")
+    c.hidden, c.layers = int(need("hidden_size")), int(need("num_hidden_layers"))
+    c.heads, c.inter = int(need("num_attention_heads")), int(need("intermediate_size"))
+    c.eps = float(raw.get("layer_norm_eps", 1e-12))
+    c.act = raw.get("hidden_act", "gelu")
+    size, patch = need("image_size"), need("patch_size")
+    if isinstance(size, (list, tuple)) or isinstance(patch, (list, tuple)):
+        raise ReferenceError(f"{path}: only square image_size / patch_size are supported")
+    c.image, c.patch = int(size), int(patch)
+    c.channels = int(raw.get("num_channels", 3))
+    c.qkv_bias = bool(raw.get("qkv_bias", True))
+    if c.image % c.patch:
+        raise ReferenceError(f"{path}: image_size {c.image} is not a multiple of patch_size {c.patch}")
+    c.grid = c.image // c.patch
+    c.patches = c.grid * c.grid
+    if c.hidden % c.heads:
+        raise ReferenceError(f"{path}: hidden size not a multiple of the number of heads")
+    c.head_dim = c.hidden // c.heads
+    id2label = raw.get("id2label") or {}
+    c.labels = [id2label.get(str(i), f"LABEL_{i}") for i in range(len(id2label))] if id2label else None
+    c.num_labels = len(id2label) if id2label else int(raw.get("num_labels", 2))
+    c.kind = "cls"
+    _act(c.act)
+    return c
+
+
+class ViTCheckpoint:
+    """Weights of ViTForImageClassification; Linear weights [out, in], the conv weight [d, C, p, p]."""
+
+    def __init__(self, model_dir, c):
+        self.dir = model_dir
+        self.cfg = c
+        arrays, _ = load_tensors(model_dir)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        H, I, P, C = c.hidden, c.inter, c.patch, c.channels
+
+        def get(name, shape):
+            if name not in t:
+                raise ReferenceError(f"{model_dir}: tensor {name} is missing")
+            if tuple(t[name].shape) != tuple(shape):
+                raise ReferenceError(f"{model_dir}: tensor {name} has shape {tuple(t[name].shape)}, "
+                                     f"expected {tuple(shape)}")
+            return t[name].to(torch.float64)
+
+        def lin(name, o, i, bias=True):
+            return get(name + ".weight", (o, i)), (get(name + ".bias", (o,)) if bias else torch.zeros(o))
+
+        def ln(name, n):
+            return get(name + ".weight", (n,)), get(name + ".bias", (n,))
+
+        e = "vit.embeddings."
+        self.cls = get(e + "cls_token", (1, 1, H)).reshape(H)
+        self.pos = get(e + "position_embeddings", (1, c.patches + 1, H)).reshape(c.patches + 1, H)
+        self.conv = (get(e + "patch_embeddings.projection.weight", (H, C, P, P)),
+                     get(e + "patch_embeddings.projection.bias", (H,)))
+        self.blocks = []
+        for i in range(c.layers):
+            p = f"vit.encoder.layer.{i}."
+            b = {}
+            for key, name in (("q", "query"), ("k", "key"), ("v", "value")):
+                b[key] = lin(p + "attention.attention." + name, H, H, c.qkv_bias)
+            b["o"] = lin(p + "attention.output.dense", H, H)
+            b["ln1"], b["ln2"] = ln(p + "layernorm_before", H), ln(p + "layernorm_after", H)
+            b["fc1"], b["fc2"] = lin(p + "intermediate.dense", I, H), lin(p + "output.dense", H, I)
+            self.blocks.append(b)
+        self.norm = ln("vit.layernorm", H)
+        self.head = lin("classifier", c.num_labels, H)
+        self.outputs = c.num_labels
+
+
+def _sign1(t):
+    """sign with sign(0) = +1."""
+    return torch.where(t >= 0, torch.ones_like(t), -torch.ones_like(t))
+
+
+def stabilize(z):
+    """stab(z) = z + 1e-6 * sign(z), sign(0) = +1 (SPEC section 5)."""
+    return z + STAB_EPS * _sign1(z)
+
+
+def _op(kind, x, w, b, stride):
+    if kind == "linear":
+        y = x @ w.T
+        return y if b is None else y + b
+    return torch.nn.functional.conv2d(x, w, b, stride=stride)
+
+
+def _op_vjp(kind, x_shape, w, c, stride):
+    """W^T c: the vector-Jacobian product of the op with respect to its input."""
+    if kind == "linear":
+        return c @ w
+    return torch.nn.grad.conv2d_input(x_shape, w, c, stride=stride)
+
+
+def gamma_relevance(kind, x, w, b, gamma, R, y, stride=1):
+    """R(x) of the generalised gamma rule (SPEC section 5) for y = op(x, W, b) with output relevance R."""
+    xp, xn = x.clamp(min=0), x.clamp(max=0)
+    wp, wn = w + gamma * w.clamp(min=0), w + gamma * w.clamp(max=0)
+    bp = None if b is None else b + gamma * b.clamp(min=0)
+    bn = None if b is None else b + gamma * b.clamp(max=0)
+    zp = _op(kind, xp, wp, bp, stride) + _op(kind, xn, wn, None, stride)
+    zn = _op(kind, xp, wn, bn, stride) + _op(kind, xn, wp, None, stride)
+    cp = torch.where(y > 0, R, torch.zeros_like(R)) / stabilize(zp)
+    cn = torch.where(y < 0, R, torch.zeros_like(R)) / stabilize(zn)
+    s = x.shape
+    return (xp * _op_vjp(kind, s, wp, cp, stride) + xn * _op_vjp(kind, s, wn, cp, stride)
+            + xp * _op_vjp(kind, s, wn, cn, stride) + xn * _op_vjp(kind, s, wp, cn, stride))
+
+
+class GammaRule(torch.autograd.Function):
+    """y = op(x, W, b) forward; backward: g(x) = R(x) / (x + 1e-10 sign(x)) with R(x) from the gamma
+    rule and R(y) = y * g(y). No gradient for W or b (they are constants of the explanation)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, kind, gamma, stride):
+        y = _op(kind, x, w, b, stride)
+        ctx.save_for_backward(x, w, b, y)
+        ctx.kind, ctx.gamma, ctx.stride = kind, gamma, stride
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, b, y = ctx.saved_tensors
+        rx = gamma_relevance(ctx.kind, x, w, b, ctx.gamma, y * grad, y, ctx.stride)
+        return rx / (x + IDENTITY_EPS * _sign1(x)), None, None, None, None, None
+
+
+def vit_linear(x, wb, gamma):
+    if gamma is None:
+        return linear(x, *wb)
+    return GammaRule.apply(x, wb[0], wb[1], "linear", gamma, 1)
+
+
+def vit_forward(ck, pixels, cls, pos, method, gamma=None):
+    """pixels (C, H, W), cls (d,), pos (N+1, d): the three input leaves. gamma: None or (conv, lin).
+    Returns (block outputs, MLP intermediates, class logits)."""
+    c = ck.cfg
+    rule = method in ("attnlrp", "cplrp")
+    gc, gl = gamma if gamma is not None else (None, None)
+    x = pixels[None]
+    w, b = ck.conv
+    if gc is None:
+        emb = torch.nn.functional.conv2d(x, w, b, stride=c.patch)
+    else:
+        emb = GammaRule.apply(x, w, b, "conv", gc, c.patch)
+    emb = emb[0].flatten(1).transpose(0, 1)                   # (N, d), patches row-major
+    h = torch.cat((cls[None], emb), 0) + pos
+    mask = torch.zeros(c.patches + 1, c.patches + 1, dtype=torch.bool)
+    outs, inters = [], []
+    for blk in ck.blocks:
+        h = h + ln_attention(ck, blk, layernorm(h, *blk["ln1"], c.eps, rule), method, mask)
+        z = activation(vit_linear(layernorm(h, *blk["ln2"], c.eps, rule), blk["fc1"], gl), c.act, method)
+        h = h + vit_linear(z, blk["fc2"], gl)
+        if h.requires_grad:
+            z.retain_grad()
+            h.retain_grad()
+        outs.append(h)
+        inters.append(z)
+    y = layernorm(h, *ck.norm, c.eps, rule)[0]
+    return outs, inters, vit_linear(y, ck.head, gl)
+
+
+def load_pixels(path, c):
+    """A .npy [C, H, W] float32/float64 array, taken as the model input as it is."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ReferenceError(f"--pixels: {path}: {e}")
+    if arr.dtype not in (np.float32, np.float64):
+        raise ReferenceError(f"--pixels: {path}: dtype {arr.dtype}, expected float32 or float64")
+    want = (c.channels, c.image, c.image)
+    if tuple(arr.shape) != want:
+        raise ReferenceError(f"--pixels: {path}: shape {tuple(arr.shape)}, expected {want}")
+    if not np.all(np.isfinite(arr)):
+        raise ReferenceError(f"--pixels: {path}: non-finite values")
+    return torch.from_numpy(arr.astype(np.float64))
+
+
+def vit_check_args(ck, method, latent_start, latent_layer, gamma):
+    c = ck.cfg
+    if method not in METHODS:
+        raise ReferenceError(f"--method: unknown method {method!r}")
+    if gamma is not None:
+        if method not in ("attnlrp", "cplrp"):
+            raise ReferenceError(f"--gamma: only with --method attnlrp or cplrp, not {method}")
+        if len(gamma) != 2 or any(not math.isfinite(g) or g < 0 for g in gamma):
+            raise ReferenceError("--gamma: expected CONV,LIN, two finite values >= 0")
+    if latent_layer is not None and not 0 <= latent_layer < c.layers:
+        raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
+    if latent_start is not None:
+        L, P, N = latent_start
+        if not (0 <= L < c.layers and 0 <= P <= c.patches and 0 <= N < c.inter):
+            raise ReferenceError(f"--latent-start: {L},{P},{N} out of range")
+
+
+def vit_start(ck, inters, logits, target, contrast, latent_start):
+    if target is None:
+        target = int(torch.argmax(logits.detach()))
+    if not 0 <= target < ck.outputs:
+        raise ReferenceError(f"--target-id: {target} out of range [0, {ck.outputs})")
+    if latent_start is not None:
+        L, P, N = latent_start
+        return inters[L][P, N], target
+    if contrast is not None:
+        if not 0 <= contrast < ck.outputs:
+            raise ReferenceError(f"--contrast: {contrast} out of range [0, {ck.outputs})")
+        return logits[target] - logits[contrast], target
+    return logits[target], target
+
+
+def vit_explain(ck, pixels, method="attnlrp", target=None, contrast=None, latent_start=None,
+                latent_layer=None, layers=False, gamma=None):
+    """One ViT explanation as a dict with the JSON fields of SPEC section 8.
+
+    relevance_pixels [H][W]: sum over channels of x * g at the pixel input of the patch convolution;
+    relevance: per patch (row-major) the sum of its pixels' relevance_pixels; relevance_cls: sum_d of
+    cls_token * g; relevance_positions: N + 1 values (CLS slot first), sum_d of pos * g;
+    relevance_sum: sum(relevance) + relevance_cls + sum(relevance_positions).
+    --method gradient: relevance_pixels is the L2 norm over channels of the pixel gradient, relevance
+    the L2 norm of a patch's whole gradient (all its pixels and channels), relevance_cls the L2 norm of
+    the CLS token's gradient, relevance_positions each slot's L2 norm; relevance_sum sums those norms
+    (as relevance_sum sums the per-input norms for text)."""
+    c = ck.cfg
+    vit_check_args(ck, method, latent_start, latent_layer, gamma)
+    x = pixels.clone().to(torch.float64).requires_grad_(True)
+    cls = ck.cls.clone().requires_grad_(True)
+    pos = ck.pos.clone().requires_grad_(True)
+    outs, inters, logits = vit_forward(ck, x, cls, pos, method, gamma)
+    start, target = vit_start(ck, inters, logits, target, contrast, latent_start)
+    start.backward()
+    gx = x.grad if x.grad is not None else torch.zeros_like(x)
+    gc = cls.grad if cls.grad is not None else torch.zeros_like(cls)
+    gp = pos.grad if pos.grad is not None else torch.zeros_like(pos)
+    G, P = c.grid, c.patch
+    if method == "gradient":
+        rel_pix = gx.norm(dim=0)
+        per_patch = (gx * gx).reshape(c.channels, G, P, G, P).sum((0, 2, 4)).sqrt().reshape(-1)
+        rel_cls = gc.norm()
+        rel_pos = gp.norm(dim=-1)
+    else:
+        rel_pix = (x.detach() * gx).sum(0)
+        per_patch = rel_pix.reshape(G, P, G, P).sum((1, 3)).reshape(-1)
+        rel_cls = (cls.detach() * gc).sum()
+        rel_pos = (pos.detach() * gp).sum(-1)
+
+    def readout(t):
+        if t.grad is None:
+            return torch.zeros_like(t.detach())
+        return t.detach() * t.grad
+
+    lg = logits.detach()
+    probs = torch.softmax(lg, dim=-1)
+    order = torch.argsort(lg, descending=True)[:5]
+    out = {"method": method, "family": c.family}
+    out.update({
+        "target": target,
+        "target_logit": float(lg[target]),
+        "start_value": float(start.detach()),
+        "relevance": [float(v) for v in per_patch],
+        "relevance_pixels": [[float(v) for v in row] for row in rel_pix],
+        "relevance_cls": float(rel_cls),
+        "relevance_positions": [float(v) for v in rel_pos],
+        "relevance_sum": float(per_patch.sum() + rel_cls + rel_pos.sum()),
+    })
+    top = [{"id": int(i), "logit": float(lg[i]), "prob": float(probs[i])} for i in order]
+    if c.labels:
+        for e in top:
+            e["token"] = c.labels[e["id"]]
+        out["target_token"] = c.labels[target]
+    out["top"] = top
+    out["logits"] = [float(v) for v in lg]
+    if layers:
+        out["residual_relevance"] = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+    if latent_layer is not None:
+        out["latent_layer"] = latent_layer
+        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+    return out
+
+
+def vit_start_value_at(ck, pixels, cls=None, pos=None, target=None, contrast=None, latent_start=None):
+    """The start scalar as a plain function of the three inputs (for finite differences)."""
+    cls = ck.cls if cls is None else cls
+    pos = ck.pos if pos is None else pos
+    with torch.no_grad():
+        _, inters, logits = vit_forward(ck, pixels, cls, pos, "gradxinput")
+        start, _ = vit_start(ck, inters, logits, target, contrast, latent_start)
+    return float(start)
+
+
 def _triple(s):
     parts = [int(v) for v in s.split(",")]
     if len(parts) != 3:
@@ -892,7 +1208,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ints = lambda s: [int(v) for v in s.split(",") if v != ""]  # noqa: E731
-    ap.add_argument("--ids", required=True, type=ints)
+    ap.add_argument("--ids", type=ints, help="token ids (text models)")
+    ap.add_argument("--pixels", help="ViT: .npy [C,H,W] float32/float64, already normalised")
+    ap.add_argument("--gamma", help="ViT: CONV,LIN, the LRP-gamma rule of SPEC section 5 (attnlrp/cplrp)")
     ap.add_argument("--token-type-ids", type=ints)
     ap.add_argument("--attention-mask", type=ints, help="1 = real token, 0 = padding (masked as a key)")
     ap.add_argument("--method", default="attnlrp", choices=METHODS)
@@ -907,8 +1225,28 @@ def main(argv=None):
     torch.set_default_dtype(torch.float64)
     try:
         ck = open_checkpoint(a.model)
-        out = explain(ck, a.ids, a.method, a.target_id, a.position, a.contrast, a.latent_start,
-                      a.latent_layer, a.layers, a.token_type_ids, a.attention_mask)
+        if isinstance(ck, ViTCheckpoint):
+            if a.ids is not None or a.pixels is None:
+                raise ReferenceError("--pixels: a ViT reads an image (--pixels FILE.npy), not --ids")
+            if a.position is not None or a.token_type_ids or a.attention_mask:
+                raise ReferenceError("--position/--token-type-ids/--attention-mask: not for a ViT")
+            gamma = None
+            if a.gamma is not None:
+                try:
+                    gamma = tuple(float(v) for v in a.gamma.split(","))
+                except ValueError:
+                    raise ReferenceError(f"--gamma: {a.gamma!r} is not CONV,LIN")
+                if len(gamma) != 2:
+                    raise ReferenceError(f"--gamma: {a.gamma!r} is not CONV,LIN")
+            out = vit_explain(ck, load_pixels(a.pixels, ck.cfg), a.method, a.target_id, a.contrast,
+                              a.latent_start, a.latent_layer, a.layers, gamma)
+        else:
+            if a.ids is None:
+                raise ReferenceError("--ids: required for a text model")
+            if a.pixels is not None or a.gamma is not None:
+                raise ReferenceError("--pixels/--gamma: only for a ViT")
+            out = explain(ck, a.ids, a.method, a.target_id, a.position, a.contrast, a.latent_start,
+                          a.latent_layer, a.layers, a.token_type_ids, a.attention_mask)
     except (ReferenceError, OSError, KeyError, ValueError) as err:
         print(f"reference: {err}", file=sys.stderr)
         return 1

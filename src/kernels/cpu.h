@@ -1,0 +1,43 @@
+// Which instruction-set extensions the fast kernels may use on this machine, decided at run time.
+//
+// The build never assumes more than the baseline of its target (plain x86-64 on x86): the fast paths
+// (kernels/half.c, kernels/dequant_quant.c) are compiled per function with LRP_TARGET_AVX2 and chosen
+// by testing lrp_cpu_features() at the call, so one binary runs everywhere and is fast where it can be.
+// The features are resolved once, on first use, from the CPU (__builtin_cpu_supports, which also
+// checks that the OS saves the YMM registers). The environment variable ATTNLRP_CPU=generic forces
+// the scalar reference paths (tests run both; a user can rule out a miscompiled fast kernel).
+#ifndef LRP_CPU_H
+#define LRP_CPU_H
+
+#if defined(__x86_64__) || defined(__i386__)
+#define LRP_X86 1
+// For functions that use AVX2, FMA and F16C intrinsics; call them only when lrp_cpu_has_avx2().
+#define LRP_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define LRP_X86 0
+#define LRP_TARGET_AVX2
+#endif
+
+enum {
+    LRP_CPU_AVX2 = 1 << 0,
+    LRP_CPU_FMA = 1 << 1,
+    LRP_CPU_F16C = 1 << 2,
+};
+
+// The LRP_CPU_* bits the kernels may use (0 on other architectures or with ATTNLRP_CPU=generic).
+int lrp_cpu_features(void);
+
+// The AVX2 kernels also use FMA and F16C (they are compiled with all three): true when all are there.
+static inline int lrp_cpu_has_avx2(void) {
+    const int all = LRP_CPU_AVX2 | LRP_CPU_FMA | LRP_CPU_F16C;
+    return (lrp_cpu_features() & all) == all;
+}
+
+// Re-reads ATTNLRP_CPU and the CPU; for tests that switch between the fast and generic paths. Not to be
+// called while other threads run kernels.
+void lrp_cpu_refresh(void);
+
+// "avx2+fma+f16c", "generic", ...: what the kernels use, for reports.
+const char *lrp_cpu_describe(void);
+
+#endif
