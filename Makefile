@@ -17,7 +17,7 @@ endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
 CFLAGS  += -DLRP_DATADIR='"$(PREFIX)/share/attnlrp"'
-LDLIBS  := -lopenblas -ljansson -lonig -lutf8proc -lpng -lm -lpthread
+LDLIBS  := -lopenblas -ljansson -lonig -lutf8proc -lpng -ljpeg -lm -lpthread
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
