@@ -110,6 +110,15 @@ expect 2 "attnlrp: --gamma: only with the LRP methods (attnlrp, cplrp), not grad
 expect 2 "attnlrp: --gamma: the gamma rule is for Vision Transformers; $tmp/gpt2 is a text model" -- $BIN explain --model "$tmp/gpt2" --ids 1,2 --gamma 0.25,0.05
 expect 2 "attnlrp: --pixels: $tmp/gpt2 is a text model (give TEXT or --ids)" -- $BIN explain --model "$tmp/gpt2" --pixels "$tmp/g.npy"
 expect 2 "attnlrp: explain: $V takes an image: give --pixels FILE (.npy, PNG or JPEG)" -- $BIN explain --model "$V" --ids 1,2
+# heatmaps: a PNG beside or over the image, and HTML with the picture embedded
+check "png heatmap written" '$BIN explain --model "$V" --pixels "$tmp/g.npy" --format png -o "$tmp/h.png" --overlay'
+size=$("$PY" -c "from PIL import Image; im = Image.open('$tmp/h.png'); print(im.format, im.mode, im.size[0] > 224, im.size[1] > 224)")
+check "the heatmap is an RGB PNG larger than the magnified image ($size)" '[ "$size" = "PNG RGB True True" ]'
+check "html embeds the heatmap" '$BIN explain --model "$V" --pixels "$tmp/g.npy" --format html -o "$tmp/h.html" && grep -q "data:image/png;base64," "$tmp/h.html"'
+expect 2 "attnlrp: --format png: give the file with -o FILE.png" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --format png
+expect 2 "attnlrp: --format png: heatmaps are for images (give --pixels)" -- $BIN explain --model "$tmp/gpt2" --ids 1 --format png -o "$tmp/x.png"
+expect 2 "attnlrp: --overlay: only with --format png or html" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --overlay
+check "no partial heatmap file after an error" '! $BIN explain --model "$V" --pixels "$tmp/wrong.npy" --format png -o "$tmp/bad.png" 2>/dev/null && [ ! -e "$tmp/bad.png" ]'
 mkdir -p "$tmp/imgs"
 "$PY" -c "
 import numpy as np

@@ -8,6 +8,7 @@
 #include "explain/explain.h"
 #include "explain/methods.h"
 #include "inputs/image.h"
+#include "render/png.h"
 #include "render/render.h"
 
 static const char explain_usage[] =
@@ -15,7 +16,7 @@ static const char explain_usage[] =
     "                       [--position P] [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]\n"
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
     "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
-    "                       [--pixels FILE] [--gamma CONV,LIN]\n"
+    "                       [--pixels FILE] [--gamma CONV,LIN] [--format png -o FILE [--overlay] [--patches]]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -40,7 +41,10 @@ static const char explain_usage[] =
     "  --layers             also report residual-stream relevance after every block\n"
     "  --set L:N=V          set MLP neuron N of layer L to V (also L:N=*F to scale, L:N=+D to shift)\n"
     "  --all-logits         include every vocabulary logit at the position (json)\n"
-    "  --format F           text (default; coloured on a terminal), json, html\n"
+    "  --format F           text (default; coloured on a terminal), json, html; images also png (with -o FILE):\n"
+    "                       the pixel relevance on a diverging colour map centred at zero, beside the image\n"
+    "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
+    "  --patches            png/html: one value per patch instead of per pixel\n"
     "  -o FILE              write the result to FILE (written whole or not at all)\n";
 
 typedef struct {
@@ -48,7 +52,7 @@ typedef struct {
     const char *token_types, *attention_mask, *pixels;
     double gamma[2];
     int has_gamma;
-    int method_id, target_id, position, latent_layer, layers, all_logits;
+    int method_id, target_id, position, latent_layer, layers, all_logits, overlay, patches;
     lrp_intervention iv[64];
     int n_iv;
 } explain_args;
@@ -91,6 +95,8 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) str = &a->out;
         else if (!strcmp(o, "--layers")) a->layers = 1;
         else if (!strcmp(o, "--all-logits")) a->all_logits = 1;
+        else if (!strcmp(o, "--overlay")) a->overlay = 1;
+        else if (!strcmp(o, "--patches")) a->patches = 1;
         else if (!strcmp(o, "--target-id") || !strcmp(o, "--position") || !strcmp(o, "--latent-layer")) {
             const char *v = arg_value(argc, argv, &i);
             int *dst = !strcmp(o, "--target-id") ? &a->target_id : !strcmp(o, "--position") ? &a->position : &a->latent_layer;
@@ -116,8 +122,14 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "explain: no input: give TEXT, --ids or --pixels (see attnlrp explain --help)");
     if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
-    if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html"))
-        return cli_error(2, "--format %s: expected text, json or html", a->format);
+    if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
+        return cli_error(2, "--format %s: expected text, json, html or png", a->format);
+    if (!strcmp(a->format, "png") && (!a->out || !strcmp(a->out, "-")))
+        return cli_error(2, "--format png: give the file with -o FILE.png");
+    if ((a->overlay || a->patches) && strcmp(a->format, "png") && strcmp(a->format, "html"))
+        return cli_error(2, "%s: only with --format png or html", a->overlay ? "--overlay" : "--patches");
+    if (!strcmp(a->format, "png") && !a->pixels)
+        return cli_error(2, "--format png: heatmaps are for images (give --pixels)");
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
     if (a->has_gamma && a->method_id != LRP_METHOD_ATTNLRP && a->method_id != LRP_METHOD_CPLRP)
@@ -161,6 +173,7 @@ int cmd_explain(int argc, char **argv) {
     lrp_render_ctx ctx = {0};
     cli_output out = {0};
     lrp_image img = {0};
+    char *b64 = NULL;
     lrp_err err;
     if ((rc = cli_session_open(&ss, a.model))) goto done;
     const lrp_config *cfg = &ss.m->cfg;
@@ -258,6 +271,33 @@ int cmd_explain(int argc, char **argv) {
         ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
         for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = lrp_output_string(cfg, ss.tok, e.top[i].id);
     }
+    if (!e.ids && (!strcmp(a.format, "png") || !strcmp(a.format, "html"))) {
+        int side = e.width / e.patch_size;
+        lrp_heatmap h = {a.patches ? e.relevance : e.relevance_pixels, a.patches ? side : e.height,
+                         a.patches ? side : e.width, img.display.data ? &img.display : NULL, a.overlay, 0};
+        if (a.overlay && !h.image) {
+            cli_error(1, "--overlay: no displayable copy of the input image");
+            goto done;
+        }
+        if (!strcmp(a.format, "png")) {
+            if (lrp_heatmap_write(a.out, &h, &err)) cli_error(1, "-o %s", err.msg);
+            else rc = 0;
+            goto done;
+        }
+        unsigned char *png = NULL;
+        size_t n_png = 0;
+        if (lrp_heatmap_png(&h, &png, &n_png, &err)) {
+            cli_error(1, "%s", err.msg);
+            goto done;
+        }
+        b64 = lrp_base64(png, n_png);
+        free(png);
+        if (!b64) {
+            cli_error(1, "out of memory");
+            goto done;
+        }
+        ctx.image_png_base64 = b64;
+    }
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
     else if (!strcmp(a.format, "html")) lrp_render_html(out.f, &e, &ctx);
@@ -275,6 +315,7 @@ done:
     free(mask);
     lrp_text_inputs_free(&ti);
     lrp_image_free(&img);
+    free(b64);
     lrp_session_close(&ss);
     return rc;
 }

@@ -24,7 +24,7 @@ static void html_escape(FILE *f, const char *s) {
 }
 
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
-    float m = max_abs(e->relevance, e->T);
+    float m = max_abs(e->relevance, e->n_relevance);
     if (m == 0) m = 1;
     fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp explanation</title>\n"
           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
@@ -36,7 +36,8 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, "Start: MLP neuron %d of layer %d at position %d (activation %.6g).", e->latent_start[2],
                 e->latent_start[0], e->latent_start[1], e->start_value);
     } else {
-        fprintf(f, "Explaining position %d: target %d ", e->position, e->target);
+        if (e->task == LRP_TASK_CLASSIFIER) fprintf(f, "Explaining class %d ", e->target);
+        else fprintf(f, "Explaining position %d: target %d ", e->position, e->target);
         if (ctx->target_token) {
             fputs("&ldquo;", f);
             html_escape(f, ctx->target_token);
@@ -44,7 +45,33 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
         fprintf(f, "(logit %.6g, start value %.6g).", e->target_logit, e->start_value);
     }
-    fputs(" Red: supports the prediction; blue: speaks against it.</p>\n<div class=\"t\">", f);
+    fputs(" Red: supports the prediction; blue: speaks against it.</p>\n", f);
+    if (e->task == LRP_TASK_CLASSIFIER && e->latent_start[0] < 0) {
+        // every class with its probability, the explained one in bold
+        double mx = -INFINITY, z = 0;
+        for (int i = 0; i < e->n_out; i++) mx = e->logits[i] > mx ? e->logits[i] : mx;
+        for (int i = 0; i < e->n_out; i++) z += exp((double)e->logits[i] - mx);
+        fputs("<table><tr><th>class</th><th>probability</th><th>logit</th></tr>\n", f);
+        for (int i = 0; i < e->n_out; i++) {
+            fprintf(f, "<tr%s><td>%d ", i == e->target ? " style=\"font-weight:bold\"" : "", i);
+            if (ctx->labels && ctx->labels[i]) html_escape(f, ctx->labels[i]);
+            fprintf(f, "</td><td>%.4f</td><td>%.4g</td></tr>\n", exp((double)e->logits[i] - mx) / z, e->logits[i]);
+        }
+        fputs("</table>\n", f);
+    }
+    if (!e->ids) {
+        fprintf(f, "<p>Image %dx%dx%d, relevance summed over channels; CLS token %.4g.", e->channels, e->height,
+                e->width, e->relevance_cls);
+        if (e->gamma_conv > 0 || e->gamma_lin > 0)
+            fprintf(f, " Gamma rule: %g on the patch convolution, %g on the MLP and classifier.", e->gamma_conv,
+                    e->gamma_lin);
+        fputs("</p>\n", f);
+        if (ctx->image_png_base64)
+            fprintf(f, "<img alt=\"relevance heatmap\" src=\"data:image/png;base64,%s\">\n", ctx->image_png_base64);
+        fputs("</body></html>\n", f);
+        return;
+    }
+    fputs("<div class=\"t\">", f);
     for (int t = 0; t < e->T; t++) {
         float r = e->relevance[t] / m;
         int a = (int)(fminf(fabsf(r), 1.0f) * 200.0f);

@@ -15,6 +15,7 @@ typedef struct lrp_render_ctx {
     char *target_token;            // display string of the target, or NULL
     char *top_tokens[LRP_TOP_K];   // display strings of the top predictions, or NULL
     int all_logits;                // include every logit at the explained position
+    const char *image_png_base64;  // images (HTML): the heatmap PNG, base64, or NULL
     char *const *labels;           // classifiers: [n_out] class names, or NULL
 } lrp_render_ctx;
 
