@@ -21,7 +21,7 @@ expect 1 "attnlrp: --latent-start 0,0,96: neuron 96 out of range (0..95)" -- $BI
 expect 2 "attnlrp: --latent-start: expected 3 comma-separated integers, got \"1,2\"" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 1,2
 expect 1 "attnlrp: --latent-layer 7: out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-layer 7
 expect 2 "attnlrp: explain: unknown option --bogus (see attnlrp explain --help)" -- $BIN explain --model "$M" --ids 1 --bogus
-expect 2 "attnlrp: --format xml: expected text, json or html" -- $BIN explain --model "$M" --ids 1 --format xml
+expect 2 "attnlrp: --format xml: expected text, json, html or png" -- $BIN explain --model "$M" --ids 1 --format xml
 expect 2 "attnlrp: explain: no input: give TEXT, --ids or --pixels (see attnlrp explain --help)" -- $BIN explain --model "$M"
 expect 1 "attnlrp: $M: the model has no tokenizer (no tokenizer.json beside it): give the input as --ids" -- $BIN explain --model "$M" "hello"
 expect 2 "attnlrp: --set 1:2: \"x\" is not a number" -- $BIN explain --model "$M" --ids 1 --set 1:2=x
