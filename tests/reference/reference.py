@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, GPT-2, BERT, RoBERTa
-and DistilBERT checkpoints.
+"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, GPT-2, BERT, RoBERTa,
+DistilBERT and ViT checkpoints.
 
 Written from the public definitions only (Hugging Face's LLaMA/Mistral/Qwen2/Qwen3, GPT-2, BERT,
 RoBERTa and DistilBERT forward passes and the rules of ../../shared/SPEC.md sections 1-3), in the way
@@ -12,7 +12,22 @@ Function or a detach trick. It shares no code with the C engine and reads safete
                  [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]
                  [--token-type-ids 0,0,1] [--attention-mask 1,1,0]
 
+    reference.py --model DIR --pixels FILE.npy [--method M] [--gamma CONV,LIN] [--target-id N]
+                 [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]      # ViT
+
 prints one JSON object with the fields of SPEC section 8 (logits always included).
+
+ViT (ViTForImageClassification, Hugging Face's modeling_vit.py): --pixels is a .npy [C,H,W] (float32 or
+float64) taken as the model input as it is. Three inputs: the pixels (at the patch convolution), the CLS
+token, the position embeddings (N+1 rows, CLS slot first). relevance_pixels [H][W] = sum over channels
+of x * g; relevance = per patch (row-major) the sum of its pixels' relevance; relevance_cls = sum_d
+cls_token * g; relevance_positions = sum_d pos * g per slot; relevance_sum = all three summed;
+residual_relevance [layer][N+1]; --latent-start L,P,N with P in 0..N (0 = CLS) on gelu(intermediate.dense
+x). --method gradient: relevance_pixels = the L2 norm over channels of the pixel gradient, relevance =
+the L2 norm of each patch's whole gradient (all its pixels and channels), relevance_cls / each
+relevance_positions slot = the L2 norm of that vector's gradient, relevance_sum = the sum of those
+norms. --gamma CONV,LIN (attnlrp and cplrp only): the LRP-gamma rule of SPEC section 5 on the patch
+convolution (CONV) and on intermediate.dense, output.dense and classifier (LIN); never on attention.
 
 LayerNorm families: causal LMs (GPT-2) explain --position (default: the last real token); masked LMs
 need --position, the mask position; classifiers read token 0 and take no --position, --target-id and
@@ -1132,7 +1147,7 @@ def vit_explain(ck, pixels, method="attnlrp", target=None, contrast=None, latent
     (as relevance_sum sums the per-input norms for text)."""
     c = ck.cfg
     vit_check_args(ck, method, latent_start, latent_layer, gamma)
-    x = pixels.clone().to(torch.float64).requires_grad_(True)
+    x = pixels.clone().to(ck.cls.dtype).requires_grad_(True)
     cls = ck.cls.clone().requires_grad_(True)
     pos = ck.pos.clone().requires_grad_(True)
     outs, inters, logits = vit_forward(ck, x, cls, pos, method, gamma)
