@@ -270,7 +270,9 @@ static int dump_relevance(const bench_opts *o, int T) {
     if (lrp_explain_inputs(m, &in, &eo, &e, &err)) goto done;
     printf("{\"ids\": [");  // image models: none (the relevance is per patch)
     for (int t = 0; ids && t < T; t++) printf("%s%d", t ? ", " : "", ids[t]);
-    printf("], \"target\": %d, \"start_value\": %.9g, \"relevance_sum\": %.9g, \"relevance\": [", e.target,
+    printf("], \"method\": \"%s\", ", lrp_method_name(o->method));
+    if (o->gamma_conv > 0 || o->gamma_lin > 0) printf("\"gamma\": [%g, %g], ", o->gamma_conv, o->gamma_lin);
+    printf("\"target\": %d, \"start_value\": %.9g, \"relevance_sum\": %.9g, \"relevance\": [", e.target,
            e.start_value, e.relevance_sum);
     for (int t = 0; t < e.n_relevance; t++) printf("%s%.9g", t ? ", " : "", e.relevance[t]);
     printf("]}\n");

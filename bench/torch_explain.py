@@ -535,7 +535,8 @@ def main(argv=None):
     if a.dump_relevance:
         ids = [] if isinstance(m, ViTModel) else bench_ids(a.dump_relevance, m.cfg.vocab)
         target, start, rel, rsum = explain(m, ids, a.method, total=True, gamma=a.gamma)
-        print(json.dumps({"ids": ids, "target": target, "start_value": start, "relevance_sum": rsum,
+        print(json.dumps({"ids": ids, "method": a.method, **({"gamma": list(a.gamma)} if a.gamma else {}),
+                          "target": target, "start_value": start, "relevance_sum": rsum,
                           "relevance": [float(v) for v in rel]}))
         return 0
     core, blas_threads = openblas_info()
