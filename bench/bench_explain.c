@@ -5,12 +5,18 @@
 //     bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]
 //     bench_explain [--model DIR] --dump T      # the relevance of one explanation, to compare with PyTorch
 //     bench_explain --threads                   # the number of threads OpenBLAS uses
+//     bench_explain --model VIT_DIR [--method cplrp --gamma 0.25,0.05] ...   # image models: --T is ignored
+//
+// Image models (ViT): the input is one image of random normal pixels [C, image, image] (xorshift32 +
+// Box-Muller, the same numbers as torch_explain.py's bench_pixels), T = patches + 1 (CLS); the forward is
+// lrp_forward_outputs and the explanation lrp_explain_inputs, the relevance per patch.
 //
 // Each T runs in its own child process, so that the peak RSS (getrusage ru_maxrss, which only grows) belongs
 // to that length alone; it includes the memory-mapped weight pages the passes touched. Token ids are a fixed
 // pseudo-random sequence, so runs are comparable. bench/run.sh builds and runs this with the PyTorch twin.
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,7 @@ typedef struct bench_opts {
     lrp_method method;
     int json;
     int dump;                    // > 0: print one explanation at this length as JSON and stop
+    double gamma_conv, gamma_lin; // ViTs: --gamma CONV,LIN (0,0: off)
 } bench_opts;
 
 // What one child reports back through its pipe.
@@ -90,31 +97,81 @@ static void make_ids(int *ids, int T, int vocab) {
     }
 }
 
+// Random normal pixels: xorshift32 (the seed of make_ids) and Box-Muller in double, pairs (cos, sin).
+static void make_pixels(float *px, size_t n) {
+    unsigned s = 2463534242u;
+    for (size_t i = 0; i < n; i += 2) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        double u1 = ((double)(s >> 8) + 1.0) / 16777217.0;  // (0, 1]
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        double u2 = (double)(s >> 8) / 16777216.0;           // [0, 1)
+        double rad = sqrt(-2.0 * log(u1)), ang = 6.283185307179586 * u2;
+        px[i] = (float)(rad * cos(ang));
+        if (i + 1 < n) px[i + 1] = (float)(rad * sin(ang));
+    }
+}
+
+static int is_image_model(const lrp_model *m) { return m->cfg.image_size > 0; }
+
+// The model's inputs: token ids of length T, or (image models) one random image; *ids / *pixels are
+// owned by the caller. Returns the sequence length (image models: patches + 1), or -1.
+static int make_inputs(const lrp_model *m, int T, lrp_inputs *in, int **ids, float **pixels, lrp_err *err) {
+    memset(in, 0, sizeof *in);
+    if (is_image_model(m)) {
+        int C = m->cfg.num_channels, S = m->cfg.image_size, g = S / m->cfg.patch_size;
+        *pixels = malloc((size_t)C * S * S * sizeof(float));
+        if (!*pixels) return lrp_fail(err, "out of memory"), -1;
+        make_pixels(*pixels, (size_t)C * S * S);
+        in->pixels = *pixels;
+        in->channels = C;
+        in->height = in->width = S;
+        return g * g + 1;
+    }
+    *ids = malloc((size_t)T * sizeof(int));
+    if (!*ids) return lrp_fail(err, "out of memory"), -1;
+    make_ids(*ids, T, m->cfg.vocab_size);
+    in->ids = *ids;
+    in->T = T;
+    return T;
+}
+
+static void set_opts(const bench_opts *o, lrp_explain_opts *eo) {
+    lrp_explain_opts_default(eo);
+    eo->method = o->method;
+    eo->gamma_conv = o->gamma_conv;
+    eo->gamma_lin = o->gamma_lin;
+}
+
 static void run_length(const bench_opts *o, int T, bench_result *r) {
     memset(r, 0, sizeof *r);
     r->T = T;
     lrp_err err = {{0}};
     lrp_model *m = NULL;
     int *ids = NULL;
+    float *pixels = NULL;
     float *logits = NULL;
+    lrp_inputs in;
     if (lrp_model_open(&m, o->model, &err)) goto fail;
     r->n_params = m->n_params;
-    ids = malloc((size_t)T * sizeof(int));
-    logits = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-    if (!ids || !logits) {
+    int n_out = m->cfg.vocab_size > m->cfg.n_labels ? m->cfg.vocab_size : m->cfg.n_labels;
+    logits = malloc((size_t)(n_out > 0 ? n_out : 1) * sizeof(float));
+    if (!logits) {
         lrp_fail(&err, "out of memory");
         goto fail;
     }
-    make_ids(ids, T, m->cfg.vocab_size);
+    if ((r->T = make_inputs(m, T, &in, &ids, &pixels, &err)) < 0) goto fail;
     lrp_explain_opts eo;
-    lrp_explain_opts_default(&eo);
-    eo.method = o->method;
+    set_opts(o, &eo);
     for (int i = -o->warmup; i < o->reps; i++) {
         double t0 = now_ms(), c0 = cpu_ms();
-        if (lrp_forward_logits(m, ids, T, -1, NULL, NULL, 0, logits, &err)) goto fail;
+        if (lrp_forward_outputs(m, &in, -1, NULL, 0, logits, &err)) goto fail;
         double t1 = now_ms(), c1 = cpu_ms();
         lrp_explanation e;
-        if (lrp_explain(m, ids, T, &eo, &e, &err)) goto fail;
+        if (lrp_explain_inputs(m, &in, &eo, &e, &err)) goto fail;
         double t2 = now_ms(), c2 = cpu_ms();
         if (i >= 0) {
             r->forward_ms[i] = t1 - t0;
@@ -135,12 +192,14 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
     r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
     r->ok = 1;
     free(ids);
+    free(pixels);
     free(logits);
     lrp_model_close(m);
     return;
 fail:
     snprintf(r->err, sizeof r->err, "%s", err.msg);
     free(ids);
+    free(pixels);
     free(logits);
     if (m) lrp_model_close(m);
 }
@@ -198,24 +257,24 @@ static int run_in_child(const bench_opts *o, int T, bench_result *r) {
 static int dump_relevance(const bench_opts *o, int T) {
     lrp_err err = {{0}};
     lrp_model *m = NULL;
-    int *ids = malloc((size_t)T * sizeof(int));
+    int *ids = NULL;
+    float *pixels = NULL;
     int rc = -1;
+    lrp_inputs in;
     lrp_explanation e;
     memset(&e, 0, sizeof e);
-    if (!ids) {
-        lrp_fail(&err, "out of memory");
-        goto done;
-    }
     if (lrp_model_open(&m, o->model, &err)) goto done;
-    make_ids(ids, T, m->cfg.vocab_size);
+    if (make_inputs(m, T, &in, &ids, &pixels, &err) < 0) goto done;
     lrp_explain_opts eo;
-    lrp_explain_opts_default(&eo);
-    eo.method = o->method;
-    if (lrp_explain(m, ids, T, &eo, &e, &err)) goto done;
-    printf("{\"ids\": [");
-    for (int t = 0; t < T; t++) printf("%s%d", t ? ", " : "", ids[t]);
-    printf("], \"target\": %d, \"start_value\": %.9g, \"relevance\": [", e.target, e.start_value);
-    for (int t = 0; t < T; t++) printf("%s%.9g", t ? ", " : "", e.relevance[t]);
+    set_opts(o, &eo);
+    if (lrp_explain_inputs(m, &in, &eo, &e, &err)) goto done;
+    printf("{\"ids\": [");  // image models: none (the relevance is per patch)
+    for (int t = 0; ids && t < T; t++) printf("%s%d", t ? ", " : "", ids[t]);
+    printf("], \"method\": \"%s\", ", lrp_method_name(o->method));
+    if (o->gamma_conv > 0 || o->gamma_lin > 0) printf("\"gamma\": [%g, %g], ", o->gamma_conv, o->gamma_lin);
+    printf("\"target\": %d, \"start_value\": %.9g, \"relevance_sum\": %.9g, \"relevance\": [", e.target,
+           e.start_value, e.relevance_sum);
+    for (int t = 0; t < e.n_relevance; t++) printf("%s%.9g", t ? ", " : "", e.relevance[t]);
     printf("]}\n");
     rc = 0;
 done:
@@ -223,12 +282,15 @@ done:
     lrp_explanation_free(&e);
     if (m) lrp_model_close(m);
     free(ids);
+    free(pixels);
     return rc;
 }
 
 static void usage(FILE *f) {
     fprintf(f, "usage: bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]\n"
-               "       bench_explain [--model DIR] [--method M] --dump T\n");
+               "       bench_explain [--model DIR] [--method M] --dump T\n"
+               "  image models (ViT): random pixels, T = patches + 1 whatever --T says; --gamma CONV,LIN for\n"
+               "  the LRP-gamma rule (attnlrp, cplrp)\n");
 }
 
 static int parse_lengths(const char *s, bench_opts *o) {
@@ -303,6 +365,14 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
                 return -1;
             }
             o->method = (lrp_method)mth;
+        } else if (strcmp(a, "--gamma") == 0) {
+            char *end;
+            o->gamma_conv = strtod(v, &end);
+            if (end == v || *end != ',' || (o->gamma_lin = strtod(end + 1, &end), *end) ||
+                !(o->gamma_conv >= 0 && o->gamma_lin >= 0)) {
+                fprintf(stderr, "bench_explain: --gamma %s: expected CONV,LIN (two numbers >= 0)\n", v);
+                return -1;
+            }
         } else {
             fprintf(stderr, "bench_explain: %s: unknown option\n", a);
             usage(stderr);
@@ -350,6 +420,7 @@ int main(int argc, char **argv) {
     if (o.json) {
         printf("{\"engine\": \"attnlrp\", \"model\": \"%s\", \"n_params\": %lld, \"method\": \"%s\", ", o.model,
                res[0].n_params, lrp_method_name(o.method));
+        if (o.gamma_conv > 0 || o.gamma_lin > 0) printf("\"gamma\": [%g, %g], ", o.gamma_conv, o.gamma_lin);
         printf("\"openblas\": {\"core\": \"%s\", \"threads\": %d, \"config\": \"%s\", \"coretype_env\": %s%s%s}, ",
                core, threads, openblas_get_config(), coretype_env ? "\"" : "", coretype_env ? coretype_env : "null",
                coretype_env ? "\"" : "");

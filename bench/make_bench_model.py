@@ -3,9 +3,9 @@
 random LLaMA-shaped model of about 125M parameters (85M outside the embedding and head); with --family gpt2
 a GPT-2-small-shaped one (124M), with --family bert a BERT-base-shaped sequence classifier (110M).
 
-    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert] [--bf16] [--seed N] [--layers N]
+    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert|vit] [--bf16] [--seed N] [--layers N]
 
-OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2 or /tmp/attnlrp-bench-bert (never
+OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2, -bert or -vit (never
 write it inside the repository: it is ~500 MB in F32).
 
 LLaMA:
@@ -26,6 +26,13 @@ BERT base (BertForSequenceClassification: `bert.` prefix, pooler, classifier wit
 12 layers, 12 heads, intermediate 3072, vocab 30522, 512 positions, type_vocab_size 2, gelu. Linear
 weights N(0, 1/fan_in), biases N(0, 0.02²); word embeddings N(0, 1), positions and token types
 N(0, 0.5²) (all followed by the embedding LayerNorm); LayerNorm as for GPT-2.
+
+ViT-B/16 (ViTForImageClassification: `vit.` prefix, 1000 labels): hidden 768, 12 layers, 12 heads,
+intermediate 3072, image 224, patch 16, 3 channels (196 patches + CLS = 197 tokens), gelu, pre-LayerNorm
+blocks, 86M parameters. Patch projection [768, 3, 16, 16] N(0, 1/(3·16·16)) so that N(0, 1) pixels give
+O(1) patch embeddings; Linear weights N(0, 1/fan_in), attention.output.dense and output.dense further
+/ sqrt(2·layers) (they write into the residual stream); biases N(0, 0.02²); cls_token N(0, 1), position
+embeddings N(0, 0.5²); LayerNorms as for GPT-2; the classifier's logits have a standard deviation of ~1.
 
 safetensors layout: u64 little-endian header length, the JSON header (dtype, shape, data_offsets per
 tensor, padded with spaces to a multiple of 8), then the tensors' bytes back to back.
@@ -158,9 +165,52 @@ def bert_plan(layers):
     return plan
 
 
+VIT = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, image_size=224,
+           patch_size=16, num_channels=3, num_labels=1000)
+
+
+def vit_config(layers, dtype_name):
+    n = VIT["num_labels"]
+    return {"architectures": ["ViTForImageClassification"], "model_type": "vit",
+            **{k: v for k, v in VIT.items() if k != "num_labels"}, "num_hidden_layers": layers,
+            "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+            "initializer_range": 0.02, "layer_norm_eps": 1e-12, "qkv_bias": True, "encoder_stride": 16,
+            "id2label": {str(i): f"LABEL_{i}" for i in range(n)},
+            "label2id": {f"LABEL_{i}": i for i in range(n)},
+            "torch_dtype": dtype_name, "transformers_version": "4.46.0"}
+
+
+def vit_plan(layers):
+    H, I, P, C, N = (VIT["hidden_size"], VIT["intermediate_size"], VIT["patch_size"], VIT["num_channels"],
+                     VIT["num_labels"])
+    patches = (VIT["image_size"] // P) ** 2
+
+    def lin(name, o, i, kind="proj"):
+        return [(name + ".weight", (o, i), kind), (name + ".bias", (o,), "bias")]
+
+    def ln(name):
+        return [(name + ".weight", (H,), "norm"), (name + ".bias", (H,), "bias")]
+
+    e = "vit.embeddings."
+    plan = [(e + "cls_token", (1, 1, H), "embed"), (e + "position_embeddings", (1, patches + 1, H), "embed_pos"),
+            (e + "patch_embeddings.projection.weight", (H, C, P, P), "conv2d"),
+            (e + "patch_embeddings.projection.bias", (H,), "bias")]
+    for i in range(layers):
+        p = f"vit.encoder.layer.{i}."
+        plan += ln(p + "layernorm_before")
+        plan += lin(p + "attention.attention.query", H, H) + lin(p + "attention.attention.key", H, H)
+        plan += lin(p + "attention.attention.value", H, H)
+        plan += lin(p + "attention.output.dense", H, H, "residual")
+        plan += ln(p + "layernorm_after")
+        plan += lin(p + "intermediate.dense", I, H) + lin(p + "output.dense", H, I, "residual")
+    plan += ln("vit.layernorm") + lin("classifier", N, H)
+    return plan
+
+
 FAMILIES = {"llama": (config, tensor_plan, "/tmp/attnlrp-bench-model"),
             "gpt2": (gpt2_config, gpt2_plan, "/tmp/attnlrp-bench-gpt2"),
-            "bert": (bert_config, bert_plan, "/tmp/attnlrp-bench-bert")}
+            "bert": (bert_config, bert_plan, "/tmp/attnlrp-bench-bert"),
+            "vit": (vit_config, vit_plan, "/tmp/attnlrp-bench-vit")}
 
 
 def draw(rng, shape, kind, layers):
@@ -176,6 +226,9 @@ def draw(rng, shape, kind, layers):
         return (1.0 + 0.05 * rng.standard_normal(shape)).astype(np.float32)
     if kind == "bias":
         return (0.02 * rng.standard_normal(shape)).astype(np.float32)
+    if kind == "conv2d":  # [out, C, p, p]: fan_in C·p·p
+        sigma = 1.0 / np.sqrt(np.prod(shape[1:]))
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma)
     if kind in ("conv", "conv_residual"):  # Conv1D: [in, out]
         a = rng.standard_normal(shape, dtype=np.float32)
         sigma = 1.0 / np.sqrt(shape[0])
@@ -229,7 +282,7 @@ def write(outdir, bf16, seed, layers, family="llama"):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("outdir", nargs="?", help="default: /tmp/attnlrp-bench-model, -gpt2 or -bert")
+    ap.add_argument("outdir", nargs="?", help="default: /tmp/attnlrp-bench-model, -gpt2, -bert or -vit")
     ap.add_argument("--family", choices=tuple(FAMILIES), default="llama")
     ap.add_argument("--bf16", action="store_true", help="store the weights as BF16 instead of F32")
     ap.add_argument("--seed", type=int, default=1234)

@@ -8,12 +8,16 @@
 #     bench/run.sh                          # LLaMA; T = 128,512; 3 rounds of (engine, PyTorch), each
 #                                           # timing 2 repetitions after 1 warm-up; OpenBLAS's thread count
 #     BENCH_FAMILY=gpt2,bert BENCH_THREADS=2 BENCH_ROUNDS=2 bench/run.sh   # GPT-2 and BERT sections
-#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert
+#     BENCH_FAMILY=vit BENCH_THREADS=2,1 BENCH_ROUNDS=2 bench/run.sh   # ViT-B/16 at 224x224 (T = 197)
+#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert,vit
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
 #     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
 #     BENCH_MODEL=/path/to/hf-dir bench/run.sh   # one family only (the checkpoint's own)
 #
-# Checkpoints: /tmp/attnlrp-bench-model (llama), /tmp/attnlrp-bench-gpt2, /tmp/attnlrp-bench-bert.
+# Checkpoints: /tmp/attnlrp-bench-model (llama), /tmp/attnlrp-bench-gpt2, /tmp/attnlrp-bench-bert,
+# /tmp/attnlrp-bench-vit. The ViT input is one image of random normal pixels (same numbers in both), BENCH_T
+# is ignored there; BENCH_VIT_VARIANTS (default "attnlrp,cplrp:0.25,0.05") lists METHOD[:CONV,LIN] runs, the
+# part after the colon being --gamma (SPEC §5).
 #
 # Rounds alternate which of the two runs first, so that both meet the same share of the machine's load;
 # the tables give the median and the minimum over all repetitions.
@@ -21,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILIES=${BENCH_FAMILY:-llama}
-[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert
+[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert,vit
 T=${BENCH_T:-128,512}
 REPS=${BENCH_REPS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -47,29 +51,43 @@ set_threads() {  # a pass's tag: a thread count, or "env" for the environment's 
     else unset OPENBLAS_NUM_THREADS; fi
 }
 if [ -z "$THREADS" ]; then passes=(env); else passes=(${THREADS//,/ }); fi
-run_engine() {  # tag round
-    ./build/bench/bench_explain --model "$MODEL" --T "$T" --reps "$REPS" --warmup "$WARMUP" --json \
-        >"$tmp/engine_$1_$2.json"
-    args+=(--engine "$tmp/engine_$1_$2.json")
+variant_args() {  # METHOD[:CONV,LIN] -> the options of both programs ("default": none)
+    [ "$1" != default ] || return 0
+    printf '%s\n' --method "${1%%:*}"
+    [ "${1#*:}" = "$1" ] || printf '%s\n' --gamma "${1#*:}"
+}
+run_engine() {  # tag round variant-index
+    local v=${variants[$3]}
+    mapfile -t vargs < <(variant_args "$v")
+    ./build/bench/bench_explain --model "$MODEL" --T "$T" --reps "$REPS" --warmup "$WARMUP" --json "${vargs[@]}" \
+        >"$tmp/engine_$1_$2_$3.json"
+    args+=(--engine "$tmp/engine_$1_$2_$3.json")
 }
 # PyTorch's libgomp threads spin-wait after each parallel region by default and then fight OpenBLAS's own
 # threads for the cores: with 2 threads that made torch 4-6 times slower here. A passive wait policy gives
 # torch its best showing; an OMP_WAIT_POLICY from the environment is kept as it is.
 TORCH_OMP_WAIT=${OMP_WAIT_POLICY:-PASSIVE}
-run_torch() {   # tag round threads; one process per length, so that each peak RSS belongs to one length
+run_torch() {   # tag round threads variant-index; one process per length, so that each peak RSS belongs to one length
+    local v=${variants[$4]}
+    mapfile -t vargs < <(variant_args "$v")
     for t in ${T//,/ }; do
         OMP_WAIT_POLICY=$TORCH_OMP_WAIT "$PY" bench/torch_explain.py --model "$MODEL" --T "$t" --reps "$REPS" --warmup "$WARMUP" \
-            --threads "$3" --json >"$tmp/torch_$1_$2_$t.json"
-        args+=(--torch "$tmp/torch_$1_$2_$t.json")
+            --threads "$3" --json "${vargs[@]}" >"$tmp/torch_$1_$2_${t}_$4.json"
+        args+=(--torch "$tmp/torch_$1_$2_${t}_$4.json")
     done
 }
 bench_family() {  # family: the explain benchmark, the generation one (llama), the report
 FAMILY=$1
 case $FAMILY in
     llama) default_model=/tmp/attnlrp-bench-model ;;
-    gpt2|bert) default_model=/tmp/attnlrp-bench-$FAMILY ;;
-    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert or all)" >&2; exit 2 ;;
+    gpt2|bert|vit) default_model=/tmp/attnlrp-bench-$FAMILY ;;
+    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit or all)" >&2; exit 2 ;;
 esac
+variants=(default)
+if [ "$FAMILY" = vit ]; then
+    IFS=';' read -r -a variants <<<"$(echo "${BENCH_VIT_VARIANTS:-attnlrp,cplrp:0.25,0.05}" | sed 's/,\([a-z]\)/;\1/g')"
+    T=197   # 224/16: 196 patches + CLS (bench_explain and the twin take it from the config)
+fi
 MODEL=${BENCH_MODEL:-$default_model}
 if [ ! -f "$MODEL/config.json" ] || [ ! -f "$MODEL/model.safetensors" ]; then
     "$PY" bench/make_bench_model.py "$MODEL" --family "$FAMILY"
@@ -82,11 +100,13 @@ for round in $(seq 1 "$ROUNDS"); do
     for tag in "${passes[@]}"; do
         set_threads "$tag"
         threads=$(./build/bench/bench_explain --threads)
-        if [ $((round % 2)) = 1 ]; then
-            run_engine "$tag" "$round"; run_torch "$tag" "$round" "$threads"
-        else
-            run_torch "$tag" "$round" "$threads"; run_engine "$tag" "$round"
-        fi
+        for vi in "${!variants[@]}"; do
+            if [ $((round % 2)) = 1 ]; then
+                run_engine "$tag" "$round" "$vi"; run_torch "$tag" "$round" "$threads" "$vi"
+            else
+                run_torch "$tag" "$round" "$threads" "$vi"; run_engine "$tag" "$round" "$vi"
+            fi
+        done
         loads="$loads; after round $round ($tag): $(load)"
     done
 done
@@ -116,19 +136,22 @@ fi
 checks=()
 dump_ts=${T//,/ }
 [ "$FAMILY" != llama ] || dump_ts=${T%%,*}
-for t in $dump_ts; do
-    ./build/bench/bench_explain --model "$MODEL" --dump "$t" >"$tmp/engine_dump_$t.json"
-    "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$t" >"$tmp/torch_dump_$t.json"
-    checks+=(--check "$tmp/engine_dump_$t.json" "$tmp/torch_dump_$t.json")
+for vi in "${!variants[@]}"; do
+    mapfile -t vargs < <(variant_args "${variants[$vi]}")
+    for t in $dump_ts; do
+        ./build/bench/bench_explain --model "$MODEL" --dump "$t" "${vargs[@]}" >"$tmp/engine_dump_${t}_$vi.json"
+        "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$t" "${vargs[@]}" >"$tmp/torch_dump_${t}_$vi.json"
+        checks+=(--check "$tmp/engine_dump_${t}_$vi.json" "$tmp/torch_dump_${t}_$vi.json")
+    done
 done
 first_t=${T%%,*}
 check_gguf=()
 if [ "$FAMILY" = llama ] && [ -f "${MODEL%/}-f32.gguf" ]; then
     ./build/bench/bench_explain --model "${MODEL%/}-f32.gguf" --dump "$first_t" >"$tmp/gguf_dump.json"
-    check_gguf=(--check-gguf "$tmp/engine_dump_$first_t.json" "$tmp/gguf_dump.json")
+    check_gguf=(--check-gguf "$tmp/engine_dump_${first_t}_0.json" "$tmp/gguf_dump.json")
 fi
 
-core=$(json_get "$tmp/engine_${passes[0]}_1.json" 'd["openblas"]["core"]')
+core=$(json_get "$tmp/engine_${passes[0]}_1_0.json" 'd["openblas"]["core"]')
 verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's/^Core: *//p' | head -n 1)
 {
     echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"

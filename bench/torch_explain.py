@@ -19,6 +19,14 @@ position only; the BERT classifier reads token 0 through the pooler and the clas
 positions 0..T-1, no padding. Relevance is gradient × input at the word, position and token-type
 embedding outputs (separate leaves): `relevance` is the word one, `relevance_sum` sums all of them (as
 the engine's fields of the same names).
+ViT (model_type vit, ViTForImageClassification): one image of random normal pixels (bench_pixels, the
+numbers bench_explain.c draws), conv patch embedding, CLS token and learned positions, pre-LayerNorm blocks
+with σ detached, identity rule on GELU, Q/K ×¼ and V ×½ (attnlrp) or Q and K detached (cplrp), the final
+LayerNorm and the classifier on the CLS row only. --gamma CONV,LIN applies the LRP-γ rule of SPEC §5 to
+the patch convolution and to intermediate.dense, output.dense and classifier (the GammaRule autograd
+Function of tests/reference/reference.py, in float32). Inputs are pixels, cls_token and
+position_embeddings (three leaves): `relevance` is per patch (Σ of x ⊙ g over its channels and pixels),
+`relevance_sum` sums all three; --T is ignored (T = 197 at 224/16).
 Config parsing and RoPE frequencies come from tests/reference/reference.py (the float64 reference);
 weights are memory-mapped float32 (BF16/F16 files are widened once at load).
 """
@@ -41,6 +49,20 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import reference as ref  # noqa: E402
 
 IDENTITY_EPS = 1e-10
+
+
+def bench_pixels(n):
+    """bench_explain.c's make_pixels: xorshift32 from the same seed, Box-Muller pairs in double, float32."""
+    s, u = 2463534242, []
+    for _ in range(n + (n & 1)):
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        u.append(s >> 8)
+    u = np.array(u, dtype=np.float64).reshape(-1, 2)
+    rad = np.sqrt(-2.0 * np.log((u[:, 0] + 1.0) / 16777217.0))
+    ang = 6.283185307179586 * (u[:, 1] / 16777216.0)
+    return np.stack((rad * np.cos(ang), rad * np.sin(ang)), 1).reshape(-1)[:n].astype(np.float32)
 
 
 def bench_ids(T, vocab):
@@ -87,6 +109,8 @@ def open_model(model_dir):
         raw = json.load(f)
     if raw.get("model_type") in ("gpt2", "bert"):
         return LNModel(model_dir, raw)
+    if raw.get("model_type") == "vit":
+        return ViTModel(model_dir, raw)
     return Model(model_dir)
 
 
@@ -179,6 +203,48 @@ class LNModel:
             c.act_fn = torch.nn.functional.gelu
         else:
             raise ref.ReferenceError(f"activation {c.act!r} not covered by the benchmark twin")
+
+
+class ViTModel:
+    """ViTForImageClassification in Hugging Face layout (Linear weights [out, in], conv [d, C, p, p])."""
+
+    def __init__(self, model_dir, raw):
+        self.family = "vit"
+        w = load_weights(model_dir)
+
+        class C:
+            pass
+        self.cfg = c = C()
+        c.family = "vit"
+        c.hidden, c.layers, c.heads = raw["hidden_size"], raw["num_hidden_layers"], raw["num_attention_heads"]
+        c.eps = float(raw.get("layer_norm_eps", 1e-12))
+        c.image, c.patch, c.channels = int(raw["image_size"]), int(raw["patch_size"]), int(raw.get("num_channels", 3))
+        c.grid = c.image // c.patch
+        c.head_dim = c.hidden // c.heads
+        c.vocab = 0
+        if raw.get("hidden_act", "gelu") != "gelu":
+            raise ref.ReferenceError("the benchmark twin covers gelu ViTs only")
+        c.act_fn = torch.nn.functional.gelu
+        e = "vit.embeddings."
+        self.cls = w[e + "cls_token"].reshape(-1)
+        self.pos = w[e + "position_embeddings"].reshape(-1, c.hidden)
+        self.conv = (w[e + "patch_embeddings.projection.weight"], w[e + "patch_embeddings.projection.bias"])
+        self.blocks = []
+        for i in range(c.layers):
+            p = f"vit.encoder.layer.{i}."
+            self.blocks.append({k: w[p + n] for k, n in (
+                ("wq", "attention.attention.query.weight"), ("bq", "attention.attention.query.bias"),
+                ("wk", "attention.attention.key.weight"), ("bk", "attention.attention.key.bias"),
+                ("wv", "attention.attention.value.weight"), ("bv", "attention.attention.value.bias"),
+                ("wo", "attention.output.dense.weight"), ("bo", "attention.output.dense.bias"),
+                ("ln1w", "layernorm_before.weight"), ("ln1b", "layernorm_before.bias"),
+                ("ln2w", "layernorm_after.weight"), ("ln2b", "layernorm_after.bias"),
+                ("w1", "intermediate.dense.weight"), ("b1", "intermediate.dense.bias"),
+                ("w2", "output.dense.weight"), ("b2", "output.dense.bias"))})
+        self.norm = (w["vit.layernorm.weight"], w["vit.layernorm.bias"])
+        self.head = (w["classifier.weight"], w["classifier.bias"])
+        self.pixels = torch.from_numpy(bench_pixels(c.channels * c.image * c.image)).reshape(
+            c.channels, c.image, c.image)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,15 +406,68 @@ def ln_forward(m, ids, rules):
     return leaves, lin(pooled, *m.classifier)
 
 
-def forward_only(m, ids):
+def vit_forward(m, rules, gamma=None):
+    """ViT: (leaves [pixels, cls, pos], class logits); leaves require grad when rules is not None."""
+    c = m.cfg
+    T, D, H = c.grid * c.grid + 1, c.head_dim, c.heads
+    leaves = [m.pixels, m.cls, m.pos]
+    if rules is not None:
+        leaves = [t.clone().requires_grad_(True) for t in leaves]
+    px, cls, pos = leaves
+    rule = rules in ("attnlrp", "cplrp")
+    gc, gl = gamma if (gamma is not None and rule) else (None, None)
+    act = (lambda x: IdentityRuleFn.apply(x, c.act_fn)) if rule else c.act_fn
+    lin = torch.nn.functional.linear
+
+    def glin(x, w, b):
+        return lin(x, w, b) if gl is None else ref.GammaRule.apply(x, w, b, "linear", gl, 1)
+    if gc is None:
+        emb = torch.nn.functional.conv2d(px[None], *m.conv, stride=c.patch)
+    else:
+        emb = ref.GammaRule.apply(px[None], m.conv[0], m.conv[1], "conv", gc, c.patch)
+    h = torch.cat((cls[None], emb[0].flatten(1).transpose(0, 1)), 0) + pos
+    scale = 1.0 / math.sqrt(D)
+    for b in m.blocks:
+        x = layernorm(h, b["ln1w"], b["ln1b"], c.eps, rule)
+        q, k, v = ((lin(x, b[w], b[bb])).view(T, H, D).transpose(0, 1)
+                   for w, bb in (("wq", "bq"), ("wk", "bk"), ("wv", "bv")))
+        if rules == "attnlrp":
+            q, k, v = ScaleGrad.apply(q, 0.25), ScaleGrad.apply(k, 0.25), ScaleGrad.apply(v, 0.5)
+        elif rules == "cplrp":
+            q, k = q.detach(), k.detach()
+        p = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1)
+        o = torch.matmul(p, v).transpose(0, 1).reshape(T, H * D)
+        h = h + lin(o, b["wo"], b["bo"])
+        x = layernorm(h, b["ln2w"], b["ln2b"], c.eps, rule)
+        h = h + glin(act(glin(x, b["w1"], b["b1"])), b["w2"], b["b2"])
+    y = layernorm(h[0], *m.norm, c.eps, rule)
+    return leaves, glin(y, *m.head)
+
+
+def forward_only(m, ids, gamma=None):
     with torch.no_grad():
+        if isinstance(m, ViTModel):
+            return vit_forward(m, None)[1]
         if isinstance(m, LNModel):
             return ln_forward(m, ids, None)[1]
         return forward(m, ids, None)[1]
 
 
-def explain(m, ids, method, total=False):
-    """(target, start value, word relevance[, relevance summed over every input kind])."""
+def explain(m, ids, method, total=False, gamma=None):
+    """(target, start value, word relevance[, relevance summed over every input kind]); ViT: the
+    relevance per patch (row-major)."""
+    if isinstance(m, ViTModel):
+        leaves, logits = vit_forward(m, method, gamma)
+        target = int(torch.argmax(logits.detach()))
+        y = logits[target]
+        y.backward()
+        c = m.cfg
+        G, P = c.grid, c.patch
+        rp = (leaves[0].detach() * leaves[0].grad).sum(0).reshape(G, P, G, P).sum((1, 3)).reshape(-1)
+        if total:
+            rsum = float(rp.sum()) + sum(float((t.detach() * t.grad).sum()) for t in leaves[1:])
+            return target, float(y.detach()), rp, rsum
+        return target, float(y.detach()), rp
     if isinstance(m, LNModel):
         leaves, logits = ln_forward(m, ids, method)
     else:
@@ -399,7 +518,9 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
-    ap.add_argument("--method", default="attnlrp", choices=("attnlrp", "gradxinput"))
+    ap.add_argument("--method", default="attnlrp", choices=("attnlrp", "cplrp", "gradxinput"))
+    ap.add_argument("--gamma", type=lambda s: tuple(float(v) for v in s.split(",")),
+                    help="ViT: CONV,LIN for the LRP-gamma rule (attnlrp, cplrp)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dump-relevance", type=int, metavar="T",
                     help="print the relevance of one explanation at length T as JSON and exit")
@@ -412,18 +533,21 @@ def main(argv=None):
         print(f"torch_explain: {err}", file=sys.stderr)
         return 1
     if a.dump_relevance:
-        ids = bench_ids(a.dump_relevance, m.cfg.vocab)
-        target, start, rel, rsum = explain(m, ids, a.method, total=True)
-        print(json.dumps({"ids": ids, "target": target, "start_value": start, "relevance_sum": rsum,
+        ids = [] if isinstance(m, ViTModel) else bench_ids(a.dump_relevance, m.cfg.vocab)
+        target, start, rel, rsum = explain(m, ids, a.method, total=True, gamma=a.gamma)
+        print(json.dumps({"ids": ids, "method": a.method, **({"gamma": list(a.gamma)} if a.gamma else {}),
+                          "target": target, "start_value": start, "relevance_sum": rsum,
                           "relevance": [float(v) for v in rel]}))
         return 0
     core, blas_threads = openblas_info()
     results = []
+    if isinstance(m, ViTModel):
+        a.T = [m.cfg.grid * m.cfg.grid + 1]
     for T in a.T:
-        ids = bench_ids(T, m.cfg.vocab)
+        ids = [] if isinstance(m, ViTModel) else bench_ids(T, m.cfg.vocab)
         fwd, fwd_cpu = timed(lambda: forward_only(m, ids), a.reps, a.warmup)
-        exp, exp_cpu = timed(lambda: explain(m, ids, a.method), a.reps, a.warmup)
-        target, start, rel, rsum = explain(m, ids, a.method, total=True)
+        exp, exp_cpu = timed(lambda: explain(m, ids, a.method, gamma=a.gamma), a.reps, a.warmup)
+        target, start, rel, rsum = explain(m, ids, a.method, total=True, gamma=a.gamma)
         f, x = statistics.median(fwd), statistics.median(exp)
         results.append({"T": T, "forward_ms": f, "explain_ms": x, "ratio": x / f,
                         "forward_cpu_ms": statistics.median(fwd_cpu), "explain_cpu_ms": statistics.median(exp_cpu),
@@ -433,6 +557,7 @@ def main(argv=None):
     if a.json:
         print(json.dumps({"engine": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(),
                           "openblas": {"core": core, "threads": blas_threads}, "method": a.method,
+                          **({"gamma": list(a.gamma)} if a.gamma else {}),
                           "reps": a.reps, "warmup": a.warmup, "results": results}))
     else:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS core {core} "
