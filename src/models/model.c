@@ -212,6 +212,11 @@ int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     f->taps.block_out = arrays;
     f->taps.mlp_act = arrays + NL;
     f->taps.attn_probs = arrays + 2 * NL;
+    if (m->cfg.num_experts > 0) {
+        f->taps.moe_weights = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_weights, 1);
+        f->taps.moe_experts = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_experts, 1);
+        if (!f->taps.moe_weights || !f->taps.moe_experts) return -1;
+    }
     return m->family->forward(m, g, f);
 }
 
