@@ -61,6 +61,18 @@ print(worst)")
     done
 done
 
+# A Q8_0 twin (stacked gate/up experts quantised; down stays F32): same prediction, logits within Q8_0 error
+"$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/q8.gguf" --q8 1
+info=$($BIN info --model "$tmp/q8.gguf" | grep -E "^(tensors|experts)" | tr -s ' ' | tr '\n' ';')
+check "Q8_0 experts are read ($info)" '[ "$info" = "experts 4 per layer, top-2, renormalised (MLP width per expert);tensors 19 F32 4 Q8_0;" ]'
+$BIN explain --model "$tmp/mixtral" --ids $prompt --format json --all-logits >"$tmp/hf.json"
+$BIN explain --model "$tmp/q8.gguf" --ids $prompt --format json --all-logits >"$tmp/q8.json"
+d=$("$PY" -c "
+import json
+a, b = json.load(open('$tmp/hf.json')), json.load(open('$tmp/q8.json'))
+print(a['target'] == b['target'] and max(abs(x - y) for x, y in zip(a['logits'], b['logits'])) < 0.02)")
+check "Q8_0 twin predicts like the F32 checkpoint ($d)" '[ "$d" = True ]'
+
 # ---- expert readouts ----
 M=$tmp/mixtral
 shape=$($BIN explain --model "$M" --ids $prompt --format json | json 'len(d["expert_relevance"]), len(d["expert_relevance"][0])')

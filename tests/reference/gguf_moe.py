@@ -8,7 +8,9 @@ Mixtral is written as architecture "llama" with llama.expert_count (q/k rows per
 adjacent RoPE pairing), Qwen3-MoE as "qwen3moe" (no permutation). Per layer the router becomes
 blk.N.ffn_gate_inp.weight [n_expert, hidden] and the experts are stacked: blk.N.ffn_{gate,up}_exps.weight
 [n_expert, ff, hidden], blk.N.ffn_down_exps.weight [n_expert, hidden, ff] (ne[] innermost first in the file).
---drop-expert J leaves expert J out of the stacks (a broken file); --expert-count N overrides the metadata.
+--drop-expert J leaves expert J out of the stacks (a broken file); --expert-count N overrides the metadata;
+--q8 1 stores the stacked expert tensors whose rows are whole 32-element blocks as Q8_0 (ggml: per block
+of 32, an f16 scale d = max|x|/127 and 32 int8 q = round(x/d)).
 """
 import json
 import os
@@ -28,7 +30,22 @@ def permute(w, heads):
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def convert(hf_dir, out_path, drop_expert=None, expert_count=None):
+GGML_Q8_0 = 8
+
+
+def q8_0(arr):
+    x = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1, 32)
+    amax = np.abs(x).max(axis=1)
+    d = (amax / 127.0).astype(np.float32)
+    inv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1), 0).astype(np.float32)
+    q = np.round(x * inv[:, None]).astype(np.int8)
+    out = np.empty((x.shape[0], 34), dtype=np.uint8)
+    out[:, :2] = d.astype("<f2").view(np.uint8).reshape(-1, 2)
+    out[:, 2:] = q.view(np.uint8)
+    return out.tobytes()
+
+
+def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0):
     with open(os.path.join(hf_dir, "config.json")) as f:
         cfg = json.load(f)
     hf, _ = ref.load_tensors(hf_dir)
@@ -82,9 +99,11 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None):
         head += gguf_string(val) if typ == T_STRING else struct.pack("<I" if typ == T_UINT32 else "<f", val)
     blobs, offset = [], 0
     for name, arr in t:
-        data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        quant = q8 and name.endswith("_exps.weight") and arr.shape[-1] % 32 == 0
+        data = q8_0(arr) if quant else np.ascontiguousarray(arr, dtype="<f4").tobytes()
         head += gguf_string(name) + struct.pack("<I", arr.ndim)
-        head += b"".join(struct.pack("<Q", d) for d in reversed(arr.shape)) + struct.pack("<IQ", GGML_F32, offset)
+        head += b"".join(struct.pack("<Q", d) for d in reversed(arr.shape))
+        head += struct.pack("<IQ", GGML_Q8_0 if quant else GGML_F32, offset)
         blobs.append(data)
         offset += (len(data) + ALIGN - 1) // ALIGN * ALIGN
     head += b"\0" * (-len(head) % ALIGN)
@@ -97,8 +116,9 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None):
 if __name__ == "__main__":
     args = sys.argv[1:]
     opts = {}
-    while len(args) > 2 and args[-2] in ("--drop-expert", "--expert-count"):
-        opts["drop_expert" if args[-2] == "--drop-expert" else "expert_count"] = int(args[-1])
+    flags = {"--drop-expert": "drop_expert", "--expert-count": "expert_count", "--q8": "q8"}
+    while len(args) > 2 and args[-2] in flags:
+        opts[flags[args[-2]]] = int(args[-1])
         args = args[:-2]
     if len(args) != 2:
         print(__doc__.strip())
