@@ -61,6 +61,14 @@ print(worst)")
     done
 done
 
+# Older llama.cpp Mixtral files: one tensor per expert; the same tokens and logits; one expert missing
+"$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/split.gguf" --split 1
+a=$($BIN explain --model "$tmp/mixtral.gguf" --ids $prompt --format json --all-logits | json 'd["logits"]')
+b=$($BIN explain --model "$tmp/split.gguf" --ids $prompt --format json --all-logits | json 'd["logits"]')
+check "per-expert GGUF tensors read like stacked ones" '[ "$a" = "$b" ]'
+"$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/split3.gguf" --split 1 --drop-expert 3
+expect 1 "attnlrp: $tmp/split3.gguf: missing tensor \"blk.0.ffn_gate.3.weight\"" -- $BIN explain --model "$tmp/split3.gguf" --ids 1
+
 # A Q8_0 twin (stacked gate/up experts quantised; down stays F32): same prediction, logits within Q8_0 error
 "$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/q8.gguf" --q8 1
 info=$($BIN info --model "$tmp/q8.gguf" | grep -E "^(tensors|experts)" | tr -s ' ' | tr '\n' ';')

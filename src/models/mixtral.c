@@ -183,10 +183,27 @@ static int bind(lrp_model *m, lrp_weight *w, int which, int l, int j, const char
     return lrp_bind(m, w, optional, 0, d0, d1, err, "%s.%s", stem, suffix);
 }
 
-// GGUF experts: one stacked tensor [n_expert, out, in] per projection, cut into per-expert row views.
+// GGUF experts: one stacked tensor [n_expert, out, in] per projection, cut into per-expert row views;
+// files from older llama.cpp converters keep one tensor per expert (blk.N.ffn_gate.J.weight, ...).
 static int bind_stacked(lrp_model *m, moe_layer *L, int l, int64_t d, int64_t ff, lrp_err *err) {
     int E = m->cfg.num_experts;
     const int which[3] = {N_GATE, N_UP, N_DOWN};
+    char probe[64];
+    snprintf(probe, sizeof probe, "blk.%d.ffn_gate_exps.weight", l);
+    if (!lrp_tf_find(&m->tf, probe)) {
+        snprintf(probe, sizeof probe, "blk.%d.ffn_gate.0.weight", l);
+        if (lrp_tf_find(&m->tf, probe)) {
+            static const char *const split[3] = {"ffn_gate", "ffn_up", "ffn_down"};
+            for (int j = 0; j < E; j++) {
+                moe_expert *X = &L->experts[j];
+                if (lrp_bind(m, &X->gate, 0, 0, ff, d, err, "blk.%d.%s.%d.weight", l, split[0], j) ||
+                    lrp_bind(m, &X->up, 0, 0, ff, d, err, "blk.%d.%s.%d.weight", l, split[1], j) ||
+                    lrp_bind(m, &X->down, 0, 0, d, ff, err, "blk.%d.%s.%d.weight", l, split[2], j))
+                    return -1;
+            }
+            return 0;
+        }
+    }
     for (int p = 0; p < 3; p++) {
         int64_t out = which[p] == N_DOWN ? d : ff, in = which[p] == N_DOWN ? ff : d;
         int64_t dims[3] = {E, out, in};

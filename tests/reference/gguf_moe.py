@@ -10,7 +10,8 @@ blk.N.ffn_gate_inp.weight [n_expert, hidden] and the experts are stacked: blk.N.
 [n_expert, ff, hidden], blk.N.ffn_down_exps.weight [n_expert, hidden, ff] (ne[] innermost first in the file).
 --drop-expert J leaves expert J out of the stacks (a broken file); --expert-count N overrides the metadata;
 --q8 1 stores the stacked expert tensors whose rows are whole 32-element blocks as Q8_0 (ggml: per block
-of 32, an f16 scale d = max|x|/127 and 32 int8 q = round(x/d)).
+of 32, an f16 scale d = max|x|/127 and 32 int8 q = round(x/d)); --split 1 writes one tensor per expert
+(blk.N.ffn_gate.J.weight, ffn_up.J, ffn_down.J: the layout of older llama.cpp Mixtral files).
 """
 import json
 import os
@@ -45,7 +46,7 @@ def q8_0(arr):
     return out.tobytes()
 
 
-def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0):
+def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0, split=0):
     with open(os.path.join(hf_dir, "config.json")) as f:
         cfg = json.load(f)
     hf, _ = ref.load_tensors(hf_dir)
@@ -76,8 +77,11 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0):
         m = p + ("block_sparse_moe." if mix else "mlp.")
         names = ("w1", "w3", "w2") if mix else ("gate_proj", "up_proj", "down_proj")
         t.append((b + "ffn_gate_inp.weight", hf[m + "gate.weight"]))
-        for name, g in zip(names, ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")):
-            t.append((b + g + ".weight", np.stack([hf[m + f"experts.{j}.{name}.weight"] for j in keep])))
+        for name, g in zip(names, ("ffn_gate", "ffn_up", "ffn_down")):
+            if split:
+                t += [(b + f"{g}.{j}.weight", hf[m + f"experts.{j}.{name}.weight"]) for j in keep]
+            else:
+                t.append((b + g + "_exps.weight", np.stack([hf[m + f"experts.{j}.{name}.weight"] for j in keep])))
     meta = [("general.architecture", T_STRING, arch),
             (f"{arch}.context_length", T_UINT32, cfg.get("max_position_embeddings", 512)),
             (f"{arch}.embedding_length", T_UINT32, H),
@@ -116,7 +120,7 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0):
 if __name__ == "__main__":
     args = sys.argv[1:]
     opts = {}
-    flags = {"--drop-expert": "drop_expert", "--expert-count": "expert_count", "--q8": "q8"}
+    flags = {"--drop-expert": "drop_expert", "--expert-count": "expert_count", "--q8": "q8", "--split": "split"}
     while len(args) > 2 and args[-2] in flags:
         opts[flags[args[-2]]] = int(args[-1])
         args = args[:-2]
