@@ -203,6 +203,7 @@ int cli_lib_error(int status, const char *msg) {
         {"contrast", "--contrast"},
         {"latent_start", "--latent-start"},
         {"latent_layer", "--latent-layer"},
+        {"latent_expert", "--latent-expert"},
         {"intervention", "--set"},
         {"max_new", "-n"},
         {"token_types", "--token-type-ids"},

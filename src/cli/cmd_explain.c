@@ -14,6 +14,7 @@
 static const char explain_usage[] =
     "usage: attnlrp explain [--model PATH] [TEXT] [--ids 1,5,7] [--method M] [--target TOKEN | --target-id N]\n"
     "                       [--position P] [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]\n"
+    "                       [--latent-expert E]\n"
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
     "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
     "                       [--pixels FILE] [--gamma CONV,LIN] [--format png -o FILE [--overlay] [--patches]]\n"
@@ -38,6 +39,8 @@ static const char explain_usage[] =
     "  --contrast FOIL      explain logit(target) - logit(FOIL); FOIL is an id, one token of text, or a class\n"
     "  --latent-start L,P,N start at MLP neuron N of layer L at position P instead of a logit\n"
     "  --latent-layer L     also report the relevance of every MLP neuron of layer L\n"
+    "  --latent-expert E    mixture-of-experts models: the latent neurons are those of expert E (its\n"
+    "                       intermediate before the routing weight; tokens not routed to E have none)\n"
     "  --layers             also report residual-stream relevance after every block\n"
     "  --set L:N=V          set MLP neuron N of layer L to V (also L:N=*F to scale, L:N=+D to shift)\n"
     "  --all-logits         include every vocabulary logit at the position (json)\n"
@@ -52,7 +55,7 @@ typedef struct {
     const char *token_types, *attention_mask, *pixels;
     double gamma[2];
     int has_gamma;
-    int method_id, target_id, position, latent_layer, layers, all_logits, overlay, patches;
+    int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
     lrp_intervention iv[64];
     int n_iv;
 } explain_args;
@@ -62,6 +65,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     a->target_id = -1;
     a->position = -1;
     a->latent_layer = -1;
+    a->latent_expert = -1;
     a->format = "text";
     a->method = "attnlrp";
     for (int i = 1; i < argc; i++) {
@@ -97,9 +101,11 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--all-logits")) a->all_logits = 1;
         else if (!strcmp(o, "--overlay")) a->overlay = 1;
         else if (!strcmp(o, "--patches")) a->patches = 1;
-        else if (!strcmp(o, "--target-id") || !strcmp(o, "--position") || !strcmp(o, "--latent-layer")) {
+        else if (!strcmp(o, "--target-id") || !strcmp(o, "--position") || !strcmp(o, "--latent-layer") ||
+                 !strcmp(o, "--latent-expert")) {
             const char *v = arg_value(argc, argv, &i);
-            int *dst = !strcmp(o, "--target-id") ? &a->target_id : !strcmp(o, "--position") ? &a->position : &a->latent_layer;
+            int *dst = !strcmp(o, "--target-id") ? &a->target_id : !strcmp(o, "--position") ? &a->position
+                       : !strcmp(o, "--latent-layer") ? &a->latent_layer : &a->latent_expert;
             if (!v || arg_int(o, v, dst)) return 2;
             if (*dst < 0) return cli_error(2, "%s %d: must not be negative", o, *dst);
         } else if (!strcmp(o, "--set")) {
@@ -228,6 +234,7 @@ int cmd_explain(int argc, char **argv) {
     o.target = a.target_id;
     o.position = a.position;
     o.latent_layer = a.latent_layer;
+    o.latent_expert = a.latent_expert;
     o.layers = a.layers;
     o.iv = a.iv;
     o.n_iv = a.n_iv;

@@ -111,6 +111,9 @@ int cmd_info(int argc, char **argv) {
             for (int i = 0; i < c->n_labels; i++) printf("%s%d %s", i ? ", " : "", i, c->labels[i]);
             printf("\n");
         }
+        if (c->num_experts > 0)
+            printf("experts         %d per layer, top-%d%s (MLP width per expert)\n", c->num_experts,
+                   c->num_experts_per_tok, c->norm_topk_prob ? ", renormalised" : "");
         printf("parameters      %lld (%.2f M)\n", m->n_params, m->n_params / 1e6);
         if (rotary)
             printf("rope            theta %g, scaling %s, pairing %s\n", c->rope.theta, scaling_names[c->rope.scaling],

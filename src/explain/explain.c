@@ -13,6 +13,7 @@ void lrp_explain_opts_default(lrp_explain_opts *o) {
     o->contrast = -1;
     o->latent_start[0] = -1;
     o->latent_layer = -1;
+    o->latent_expert = -1;
 }
 
 static double now_seconds(void) {
@@ -116,6 +117,11 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
         return lrp_fail(err, "gamma: the gamma rule is for Vision Transformers; %s is a text model", c->model_type);
     if ((o->gamma_conv > 0 || o->gamma_lin > 0) && o->method != LRP_METHOD_ATTNLRP && o->method != LRP_METHOD_CPLRP)
         return lrp_fail(err, "gamma: only with the LRP methods (attnlrp, cplrp), not %s", lrp_method_name(o->method));
+    if (o->latent_expert != -1 && c->num_experts <= 0)
+        return lrp_fail(err, "latent_expert %d: %s has no experts (not a mixture-of-experts model)", o->latent_expert,
+                        c->model_type);
+    if (o->latent_expert != -1 && (o->latent_expert < 0 || o->latent_expert >= c->num_experts))
+        return lrp_fail(err, "latent_expert %d: out of range (0..%d)", o->latent_expert, c->num_experts - 1);
     if (o->latent_layer != -1 && (o->latent_layer < 0 || o->latent_layer >= c->num_layers))
         return lrp_fail(err, "latent_layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
     return lrp_check_interventions(m, o->iv, o->n_iv, err);
@@ -256,6 +262,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
     e->latent_start[0] = -1;
+    e->latent_expert = -1;
     if (lrp_check_inputs(m, in, err)) return -1;
     const lrp_config *c = &m->cfg;
     int T = sequence_length(m, in), NL = c->num_layers, n_out = lrp_model_n_outputs(m);
@@ -285,7 +292,8 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         return -1;
     }
     lrp_forward f = {.in = *in, .head_rows = position >= 0 ? &position : NULL, .n_head_rows = 1, .iv = o->iv,
-                     .n_iv = o->n_iv};
+                     .n_iv = o->n_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0};
+    e->latent_expert = o->latent_expert;
     double t0 = now_seconds();
     int rc = lrp_model_forward(m, &g, &f);
     double t1 = now_seconds();
@@ -324,6 +332,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
     for (int l = 0; l < NL; l++) {
         f.taps.block_out[l]->keep_grad = o->layers;
         f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
+        if (f.taps.moe_weights) f.taps.moe_weights[l]->keep_grad = 1;
     }
     lrp_rules rules = lrp_rules_for(o->method);
     rules.gamma_conv = (float)o->gamma_conv;
@@ -348,6 +357,21 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         e->latent_relevance = calloc((size_t)z->cols, sizeof(float));
         if (!e->latent_relevance) goto oom;
         column_relevance(z, e->latent_relevance);
+    }
+    if (f.taps.moe_weights) {  // the router's relevance per expert: Σ over (token, slot) of w ⊙ ĝ(w)
+        int E = c->num_experts;
+        e->n_experts = E;
+        e->expert_relevance = calloc((size_t)NL * E, sizeof(float));
+        if (!e->expert_relevance) goto oom;
+        for (int l = 0; l < NL; l++) {
+            const lrp_act *w = f.taps.moe_weights[l];
+            const int *idx = f.taps.moe_experts[l];
+            double *acc = calloc((size_t)E, sizeof(double));
+            if (!acc) goto oom;
+            for (size_t i = 0; w->g && i < (size_t)w->rows * w->cols; i++) acc[idx[i]] += (double)w->x[i] * w->g[i];
+            for (int j = 0; j < E; j++) e->expert_relevance[(size_t)l * E + j] = (float)acc[j];
+            free(acc);
+        }
     }
     if (o->neurons) {
         int W = f.taps.mlp_act[0]->cols, at = position >= 0 ? position : 0;
@@ -391,6 +415,7 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->logits);
     free(e->residual_relevance);
     free(e->latent_relevance);
+    free(e->expert_relevance);
     free(e->neuron_relevance);
     free(e->neuron_activation);
     memset(e, 0, sizeof *e);

@@ -14,6 +14,8 @@ typedef struct lrp_explain_opts {
     int contrast;                // foil id for logit(target) − logit(foil); -1: none
     int latent_start[3];         // layer, position, neuron of an MLP intermediate start; layer -1: none
     int latent_layer;            // report relevance of every MLP neuron of this layer; -1: none
+    int latent_expert;           // MoE: the expert whose intermediate is the latent neuron space of
+                                 // latent_start / latent_layer / neurons / iv (SPEC §3); -1: none (expert 0)
     int layers;                  // report residual-stream relevance after each block
     int neurons;                 // report every MLP neuron of every layer (relevance and activation)
     const lrp_intervention *iv;  // neuron interventions during the forward pass
@@ -66,6 +68,10 @@ typedef struct lrp_explanation {
     int latent_layer;            // -1 when not requested
     int n_latent;
     float *latent_relevance;     // [n_latent] or NULL
+    int latent_expert;           // MoE: as requested; -1 when none
+    int n_experts;               // MoE: experts per layer; 0 for dense models
+    float *expert_relevance;     // MoE: [n_layers * n_experts], Σ over tokens of R at the routing weights
+                                 // of each expert (w ⊙ ĝ(w)), or NULL
     int neuron_width;            // with opts.neurons: MLP width; arrays are [n_layers * neuron_width]
     float *neuron_relevance;     // Σ over positions of z ⊙ ĝ per neuron
     float *neuron_activation;    // the neuron's value at `position` (classifiers: position 0)

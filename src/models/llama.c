@@ -54,8 +54,14 @@ static int llama_read_config(lrp_config *c, const lrp_hp *h) {
     return lrp_hp_rope(h, c) || lrp_hp_token_ids(h, c);
 }
 
+int lrp_mixtral_read_gguf(lrp_config *c, const lrp_hp_gguf *h);  // mixtral.c
+
 static int llama_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
     const int BIG = 1 << 30;
+    // llama.cpp writes Mixtral as arch "llama" with llama.expert_count: the MoE family reads it.
+    int n_expert = 0;
+    if (lrp_hp_gguf_int(h, "expert_count", 0, 0, 1 << 16, &n_expert) < 0) return -1;
+    if (n_expert > 0) return lrp_mixtral_read_gguf(c, h);
     strcpy(c->hidden_act, "silu");
     // llama.cpp permutes LLaMA/Mistral q/k rows when converting (Meta/llama2.c weights are adjacent-paired
     // already); Qwen uses NeoX rope without the permutation.

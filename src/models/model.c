@@ -185,7 +185,10 @@ int lrp_bind_as_matrix(lrp_model *m, lrp_weight *w, int ndim, const int64_t *dim
         shape_string(exp, sizeof exp, ndim, dims);
         return lrp_fail(err, "%s: tensor \"%s\" has shape [%s], the config implies [%s]", m->path, name, got, exp);
     }
-    if (!lrp_dtype_is_elementwise(t->dtype))
+    // A GGUF quantisation is readable when each row of the matrix is the stored innermost dimension
+    // (stacked expert tensors [n_expert, out, in]) and a whole number of blocks.
+    int quant_rows = lrp_dtype_is_weight(t->dtype) && ndim >= 2 && dims[ndim - 1] == in;
+    if (!lrp_dtype_is_elementwise(t->dtype) && !quant_rows)
         return lrp_fail(err, "%s: tensor \"%s\": dtype %s (expected F32, F16 or BF16)", m->path, name,
                         lrp_dtype_name(t->dtype));
     if (t->dtype == LRP_F32 && ((uintptr_t)t->data % sizeof(float)) != 0)
@@ -193,6 +196,11 @@ int lrp_bind_as_matrix(lrp_model *m, lrp_weight *w, int ndim, const int64_t *dim
     *w = lrp_weight_of(t);
     w->out = out;
     w->in = in;
+    if (lrp_weight_check(w) != 0) {
+        memset(w, 0, sizeof *w);
+        return lrp_fail(err, "%s: tensor \"%s\": rows of %lld elements cannot be stored as %s", m->path, name,
+                        (long long)in, lrp_dtype_name(t->dtype));
+    }
     m->n_params += lrp_tensor_numel(t);
     return 0;
 }
@@ -212,6 +220,11 @@ int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     f->taps.block_out = arrays;
     f->taps.mlp_act = arrays + NL;
     f->taps.attn_probs = arrays + 2 * NL;
+    if (m->cfg.num_experts > 0) {
+        f->taps.moe_weights = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_weights, 1);
+        f->taps.moe_experts = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_experts, 1);
+        if (!f->taps.moe_weights || !f->taps.moe_experts) return -1;
+    }
     return m->family->forward(m, g, f);
 }
 

@@ -62,6 +62,8 @@ typedef struct lrp_taps {
     lrp_act **mlp_act;               // [n_layers] MLP intermediate: the input of the down projection
     lrp_act **attn_probs;            // [n_layers] attention probabilities [H·T, T] (only with want_attn_probs)
     lrp_act *logits;                 // LMs: [n_head_rows, vocab]; classifiers: [1, n_labels]
+    lrp_act **moe_weights;           // MoE: [n_layers] routing weights [T, k] (after top-k/renormalisation)
+    const int **moe_experts;         // MoE: [n_layers] the expert of each routing weight [T·k]
 } lrp_taps;
 
 typedef struct lrp_forward {
@@ -72,6 +74,8 @@ typedef struct lrp_forward {
     int n_iv;
     lrp_kv_cache *cache;             // NULL, or a cache holding earlier positions (generation, no backward)
     int want_attn_probs;
+    int latent_expert;               // MoE: the expert whose intermediate taps.mlp_act holds (rows of tokens
+                                     // not routed to it are zero and receive no gradient)
     lrp_taps taps;                   // filled by lrp_model_forward
 } lrp_forward;
 

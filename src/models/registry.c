@@ -4,13 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const lrp_family lrp_family_llama, lrp_family_gpt2, lrp_family_bert, lrp_family_vit;
+extern const lrp_family lrp_family_llama, lrp_family_gpt2, lrp_family_bert, lrp_family_vit,
+    lrp_family_mixtral;
 
 static const lrp_family *const families[] = {
     &lrp_family_llama,
     &lrp_family_gpt2,
     &lrp_family_bert,
     &lrp_family_vit,
+    &lrp_family_mixtral,
 };
 
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))

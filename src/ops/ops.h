@@ -129,4 +129,18 @@ typedef struct lrp_intervention {
 // passes no gradient, a scaled one passes it scaled, a shifted one passes it unchanged.
 lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int n_iv, int layer);
 
+// --- moe.c -----------------------------------------------------------------------------------------
+// Softmax over each row (float32). Exact backward (the AttnLRP softmax rule equals it).
+lrp_act *op_softmax_rows(lrp_graph *g, lrp_act *x);
+// The k largest entries of each row of p [T, E] (ties: lower index first), in decreasing order: w [T, k],
+// divided by their sum when renormalise. *indices (may be NULL) receives the chosen columns [T·k] (graph
+// memory, constants of the backward). Exact backward through the gather and the renormalisation.
+lrp_act *op_topk_rows(lrp_graph *g, lrp_act *p, int k, int renormalise, const int **indices);
+// y_r = w.flat[at[r]] · x_r: an expert's output rows times their routing weights (x [n, d], w [T, k]).
+// Rule gate (SPEC §2, MoE): uniform ½ to both operands, or the routing weight detached (cplrp).
+lrp_act *op_scale_rows(lrp_graph *g, lrp_act *x, lrp_act *w, const int *at);
+// out [T, d] = base (NULL: zeros) with row y_r added to row rows[r]. Exact backward (base gets the
+// gradient, y_r the gradient of row rows[r]).
+lrp_act *op_scatter_add_rows(lrp_graph *g, lrp_act *base, lrp_act *y, const int *rows, int T);
+
 #endif

@@ -198,6 +198,15 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, ", \"latent_layer\": %d, \"latent_relevance\": ", e->latent_layer);
         lrp_json_float_array(f, e->latent_relevance, e->n_latent);
     }
+    if (e->latent_expert >= 0) fprintf(f, ", \"latent_expert\": %d", e->latent_expert);
+    if (e->expert_relevance) {
+        fputs(", \"expert_relevance\": [", f);
+        for (int l = 0; l < e->n_layers; l++) {
+            if (l) fputs(", ", f);
+            lrp_json_float_array(f, e->expert_relevance + (size_t)l * e->n_experts, e->n_experts);
+        }
+        fputc(']', f);
+    }
     fputs(", \"seconds\": {\"forward\": ", f);
     lrp_json_number(f, e->seconds_forward);
     fputs(", \"backward\": ", f);

@@ -597,10 +597,13 @@ def compare(t, what, eng, want, latent):
                       max(max(abs(want[f][0]) for f in inputs), abs(want["relevance_cls"]), 1e-30))
     compare_array(t, what, "relevance_sum", eng.get("relevance_sum"), want["relevance_sum"],
                   max(sum(abs(v) for f in inputs for v in want[f]), 1e-30))
-    for field in ("residual_relevance", "latent_relevance"):
+    for field in ("residual_relevance", "latent_relevance", "expert_relevance"):
         if field in want:
             w = np.array(want[field])
             compare_array(t, what, field, eng.get(field), want[field], max(float(np.max(np.abs(w))), 1e-30))
+    if "latent_expert" in want:
+        t.ok(eng.get("latent_expert") == want["latent_expert"],
+             f"{what} field=latent_expert: engine={eng.get('latent_expert')!r} ref={want['latent_expert']!r}")
     if "latent_layer" in want:
         t.ok(eng.get("latent_layer") == want["latent_layer"],
              f"{what} field=latent_layer: engine={eng.get('latent_layer')!r} ref={want['latent_layer']!r}")
@@ -624,8 +627,23 @@ def option_sets(c, seqs):
     ]
 
 
+def moe_option_sets(c, seqs):
+    """Mixture of experts: the latent neurons of each expert (--latent-expert E; a position not routed to E
+    starts at zero), and expert_relevance (always reported) under the other options."""
+    L1 = min(1, c.layers - 1)
+    s7, s33 = seqs[7], seqs[33]
+    sets = [(s7, {"latent_start": (L1, 4, 9), "latent_layer": L1, "latent_expert": e, "layers": True},
+             ["--latent-start", f"{L1},4,9", "--latent-layer", str(L1), "--latent-expert", str(e), "--layers"])
+            for e in range(c.experts)]
+    sets.append((s33, {"latent_layer": 0, "latent_expert": c.experts - 1, "position": 17},
+                 ["--latent-layer", "0", "--latent-expert", str(c.experts - 1), "--position", "17"]))
+    return sets
+
+
 def engine_checks(t, binary, name, ck, model_dir, seqs):
     sets = ln_option_sets(ck, name, seqs) if isinstance(ck, ref.LNCheckpoint) else option_sets(ck.cfg, seqs)
+    if getattr(ck.cfg, "moe", False):
+        sets = sets + moe_option_sets(ck.cfg, seqs)
     for ids, kw, opts in sets:
         for m in ref.METHODS:
             what = f"config={name} method={m} len={len(ids)} opts=[{' '.join(opts)}]"

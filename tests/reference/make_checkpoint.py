@@ -218,6 +218,47 @@ def write_safetensors(path, tensors, dtype, metadata=None):
             f.write(raw)
 
 
+# Mixture-of-experts decoders (Mixtral: block_sparse_moe.gate + experts.{j}.w1/w3/w2, always renormalised;
+# Qwen3-MoE: mlp.gate + experts.{j}.gate_proj/up_proj/down_proj, norm_topk_prob). No biases.
+CONFIGS.update({
+    "mixtral": (dict(model_type="mixtral", architectures=["MixtralForCausalLM"], hidden_size=32,
+                     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=40,
+                     num_local_experts=4, num_experts_per_tok=2, vocab_size=80, sliding_window=None,
+                     router_aux_loss_coef=0.02, tie_word_embeddings=False), {}),
+    "qwen3_moe": (dict(model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"], hidden_size=32,
+                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                       intermediate_size=64, moe_intermediate_size=24, num_experts=4, num_experts_per_tok=2,
+                       norm_topk_prob=False, decoder_sparse_step=1, mlp_only_layers=[], vocab_size=76,
+                       attention_bias=False, use_sliding_window=False, sliding_window=None,
+                       tie_word_embeddings=True), {"tied_storage": "embed"}),
+    "qwen3_moe_norm": (dict(model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"], hidden_size=32,
+                            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                            intermediate_size=64, moe_intermediate_size=20, num_experts=5, num_experts_per_tok=3,
+                            norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[], vocab_size=70,
+                            attention_bias=False, use_sliding_window=False, sliding_window=None,
+                            tie_word_embeddings=False), {}),
+})
+
+
+def make_moe_mlp(cfg, p, mat):
+    """The sparse MLP tensors of one layer (prefix p)."""
+    H = cfg["hidden_size"]
+    if cfg["model_type"] == "mixtral":
+        E, I = cfg["num_local_experts"], cfg["intermediate_size"]
+        t = [(p + "block_sparse_moe.gate.weight", 2.0 * mat(E, H))]
+        for j in range(E):
+            q = p + f"block_sparse_moe.experts.{j}."
+            t += [(q + "w1.weight", mat(I, H)), (q + "w2.weight", mat(H, I)), (q + "w3.weight", mat(I, H))]
+        return t
+    E, I = cfg["num_experts"], cfg["moe_intermediate_size"]
+    t = [(p + "mlp.gate.weight", 2.0 * mat(E, H))]
+    for j in range(E):
+        q = p + f"mlp.experts.{j}."
+        t += [(q + "gate_proj.weight", mat(I, H)), (q + "up_proj.weight", mat(I, H)),
+              (q + "down_proj.weight", mat(H, I))]
+    return t
+
+
 def make_tensors(cfg, opts, rng):
     H = cfg["hidden_size"]
     heads = cfg["num_attention_heads"]
@@ -260,10 +301,13 @@ def make_tensors(cfg, opts, rng):
             t.append((p + "self_attn.v_proj.bias", vec(kv * D)))
         if o_bias:
             t.append((p + "self_attn.o_proj.bias", vec(H)))
-        if family == "qwen3":
+        if family in ("qwen3", "qwen3_moe"):
             t.append((p + "self_attn.q_norm.weight", norm(D)))
             t.append((p + "self_attn.k_norm.weight", norm(D)))
         t.append((p + "post_attention_layernorm.weight", norm(H)))
+        if family in ("mixtral", "qwen3_moe"):
+            t += make_moe_mlp(cfg, p, mat)
+            continue
         t.append((p + "mlp.gate_proj.weight", mat(I, H)))
         t.append((p + "mlp.up_proj.weight", mat(I, H)))
         t.append((p + "mlp.down_proj.weight", mat(H, I)))

@@ -48,7 +48,8 @@ import numpy as np
 import torch
 
 METHODS = ("attnlrp", "cplrp", "gradxinput", "gradient")
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3")
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen3_moe")
+MOE_FAMILIES = ("mixtral", "qwen3_moe")
 LN_FAMILIES = ("gpt2", "bert", "roberta", "distilbert")
 IDENTITY_EPS = 1e-10
 INT_DTYPES = {"I64": ("<i8", 8), "I32": ("<i4", 4), "U8": ("u1", 1), "BOOL": ("u1", 1), "I8": ("i1", 1)}
@@ -156,11 +157,22 @@ def load_config(model_dir):
     c.head_dim = int(raw.get("head_dim") or c.hidden // c.heads)
     c.inter = int(raw["intermediate_size"])
     c.vocab = int(raw["vocab_size"])
+    c.moe = c.family in MOE_FAMILIES
+    if c.family == "mixtral":  # Hugging Face modeling_mixtral.py: always renormalised
+        c.experts, c.topk, c.norm_topk = int(raw["num_local_experts"]), int(raw["num_experts_per_tok"]), True
+    elif c.family == "qwen3_moe":  # modeling_qwen3_moe.py
+        c.experts, c.topk = int(raw["num_experts"]), int(raw["num_experts_per_tok"])
+        c.norm_topk = bool(raw.get("norm_topk_prob", False))
+        c.inter = int(raw["moe_intermediate_size"])
+        if int(raw.get("decoder_sparse_step", 1)) != 1 or raw.get("mlp_only_layers"):
+            raise ReferenceError(f"{path}: dense layers in a Qwen3-MoE are not supported")
+    if c.moe and not 1 <= c.topk <= c.experts:
+        raise ReferenceError(f"{path}: num_experts_per_tok {c.topk} not in 1..{c.experts}")
     c.eps = float(raw.get("rms_norm_eps", 1e-6))
     c.act = raw.get("hidden_act", "silu")
     c.tied = bool(raw.get("tie_word_embeddings", False))
     c.rope_type, c.rope_theta, c.rope = _rope_params(raw)
-    c.sliding_window = raw.get("sliding_window") if c.family == "mistral" else None
+    c.sliding_window = raw.get("sliding_window") if c.family in ("mistral", "mixtral") else None
     if c.family == "qwen2" and raw.get("use_sliding_window"):
         raise ReferenceError(f"{path}: use_sliding_window is not supported")
     # Which projections carry a bias (Hugging Face's modeling files):
@@ -168,13 +180,15 @@ def load_config(model_dir):
         c.qkv_bias, c.o_bias, c.mlp_bias = True, False, False
     elif c.family == "mistral":
         c.qkv_bias, c.o_bias, c.mlp_bias = False, False, False
-    elif c.family == "qwen3":
+    elif c.family == "mixtral":
+        c.qkv_bias, c.o_bias, c.mlp_bias = False, False, False
+    elif c.family in ("qwen3", "qwen3_moe"):
         ab = bool(raw.get("attention_bias", False))
         c.qkv_bias, c.o_bias, c.mlp_bias = ab, ab, False
     else:
         ab = bool(raw.get("attention_bias", False))
         c.qkv_bias, c.o_bias, c.mlp_bias = ab, ab, bool(raw.get("mlp_bias", False))
-    c.qk_norm = c.family == "qwen3"
+    c.qk_norm = c.family in ("qwen3", "qwen3_moe")
     if c.heads % c.kv_heads:
         raise ReferenceError(f"{path}: num_attention_heads not a multiple of num_key_value_heads")
     return c
@@ -250,13 +264,28 @@ class Checkpoint:
                 "bk": bias(p + "self_attn.k_proj.bias", KV * D, c.qkv_bias),
                 "bv": bias(p + "self_attn.v_proj.bias", KV * D, c.qkv_bias),
                 "bo": bias(p + "self_attn.o_proj.bias", H, c.o_bias),
-                "wg": get(p + "mlp.gate_proj.weight", (I, H)),
-                "wu": get(p + "mlp.up_proj.weight", (I, H)),
-                "wd": get(p + "mlp.down_proj.weight", (H, I)),
-                "bg": bias(p + "mlp.gate_proj.bias", I, c.mlp_bias),
-                "bu": bias(p + "mlp.up_proj.bias", I, c.mlp_bias),
-                "bd": bias(p + "mlp.down_proj.bias", H, c.mlp_bias),
             }
+            if c.moe:
+                mix = c.family == "mixtral"
+                q = p + ("block_sparse_moe." if mix else "mlp.")
+                b["router"] = get(q + "gate.weight", (c.experts, H))
+                names = ("w1", "w3", "w2") if mix else ("gate_proj", "up_proj", "down_proj")
+                b["experts"] = [{"wg": get(q + f"experts.{j}.{names[0]}.weight", (I, H)),
+                                 "wu": get(q + f"experts.{j}.{names[1]}.weight", (I, H)),
+                                 "wd": get(q + f"experts.{j}.{names[2]}.weight", (H, I)),
+                                 "bg": None, "bu": None, "bd": None} for j in range(c.experts)]
+                extra = q + f"experts.{c.experts}.{names[0]}.weight"
+                if extra in t:
+                    raise ReferenceError(f"{model_dir}: tensor {extra} exists but the config has {c.experts} experts")
+            else:
+                b.update({
+                    "wg": get(p + "mlp.gate_proj.weight", (I, H)),
+                    "wu": get(p + "mlp.up_proj.weight", (I, H)),
+                    "wd": get(p + "mlp.down_proj.weight", (H, I)),
+                    "bg": bias(p + "mlp.gate_proj.bias", I, c.mlp_bias),
+                    "bu": bias(p + "mlp.up_proj.bias", I, c.mlp_bias),
+                    "bd": bias(p + "mlp.down_proj.bias", H, c.mlp_bias),
+                })
             if c.qk_norm:
                 b["qn"] = get(p + "self_attn.q_norm.weight", (D,))
                 b["kn"] = get(p + "self_attn.k_norm.weight", (D,))
@@ -357,7 +386,41 @@ def mlp(ck, b, x, method):
     return linear(z, b["wd"], b["bd"]), z
 
 
-def forward(ck, ids, method):
+def moe_mlp(ck, b, x, method, latent_expert=0):
+    """Sparse MoE (SPEC section 2): softmax over all router logits, top-k, renormalised when the model
+    does; out = sum_k w_k E_k(x) over the experts each token is routed to. Returns (output, the latent
+    expert's intermediate [T, I] (zero rows where it is not routed), routing weights [T, k], experts [T, k])."""
+    c = ck.cfg
+    T = x.shape[0]
+    p = torch.softmax(linear(x, b["router"], None), dim=-1)
+    top, idx = torch.topk(p.detach(), c.topk, dim=-1)
+    w = p.gather(1, idx)  # differentiable through the gather, the softmax and the router
+    if c.norm_topk:
+        w = w / w.sum(-1, keepdim=True)
+    if w.requires_grad:
+        w.retain_grad()
+    out = torch.zeros_like(x)
+    z_lat = torch.zeros(T, c.inter)
+    for e in range(c.experts):
+        rows, slots = (idx == e).nonzero(as_tuple=True)
+        if rows.numel() == 0:
+            continue
+        y, z = mlp(ck, b["experts"][e], x[rows], method)
+        if e == latent_expert:
+            z_lat = torch.zeros(T, c.inter).index_put((rows,), z)
+            y = linear(z_lat[rows], b["experts"][e]["wd"], None)
+        wk = w[rows, slots].unsqueeze(-1)
+        if method == "attnlrp":
+            yk = scale_grad(wk * y, 0.5)
+        elif method == "cplrp":
+            yk = wk.detach() * y
+        else:
+            yk = wk * y
+        out = out.index_add(0, rows, yk)
+    return out, z_lat, w, idx
+
+
+def forward(ck, ids, method, latent_expert=0, routing=None):
     """Runs the model on ids; returns (embeddings leaf, block outputs, intermediates, logits)."""
     c = ck.cfg
     T = len(ids)
@@ -376,10 +439,16 @@ def forward(ck, ids, method):
     outs, inters = [], []
     for b in ck.blocks:
         h = h + attention(ck, b, rmsnorm(h, b["ln1"], c.eps, rule), method, cos, sin, mask)
-        m, z = mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method)
+        if c.moe:
+            m, z, w, idx = moe_mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method, latent_expert)
+            if routing is not None:
+                routing.append((w, idx))
+        else:
+            m, z = mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method)
         h = h + m
         if h.requires_grad:  # not under torch.no_grad()
-            z.retain_grad()
+            if z.requires_grad:  # an MoE latent expert that no token is routed to is a constant zero
+                z.retain_grad()
             h.retain_grad()
         outs.append(h)
         inters.append(z)
@@ -388,7 +457,8 @@ def forward(ck, ids, method):
 
 
 def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None,
-            latent_start=None, latent_layer=None, layers=False, token_types=None, attention_mask=None):
+            latent_start=None, latent_layer=None, layers=False, token_types=None, attention_mask=None,
+            latent_expert=None):
     """One explanation as a dict with the JSON fields of SPEC section 8."""
     c = ck.cfg
     if method not in METHODS:
@@ -410,7 +480,10 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
         raise ReferenceError(f"--position: {position} out of range [0, {T})")
     if latent_layer is not None and not 0 <= latent_layer < c.layers:
         raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
-    e, outs, inters, logits = forward(ck, ids, method)
+    if latent_expert is not None and not (c.moe and 0 <= latent_expert < c.experts):
+        raise ReferenceError(f"--latent-expert: {latent_expert} is not an expert of this model")
+    routing = []
+    e, outs, inters, logits = forward(ck, ids, method, latent_expert or 0, routing)
     row = logits[position]
     if target is None:
         target = int(torch.argmax(row.detach()))
@@ -427,6 +500,8 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
         y = row[target] - row[contrast]
     else:
         y = row[target]
+    if not y.requires_grad:  # a latent neuron of an expert no token is routed to: zero, no relevance
+        y = y + 0.0 * e.sum()
     y.backward()
     g = e.grad
     if method == "gradient":
@@ -460,10 +535,19 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
     if latent_layer is not None:
         out["latent_layer"] = latent_layer
         out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+    if c.moe:  # relevance at the routing weights, per layer and expert (SPEC section 8)
+        if latent_expert is not None:
+            out["latent_expert"] = latent_expert
+        er = []
+        for w, idx in routing:
+            r = readout(w)
+            er.append([float(r[idx == j].sum()) for j in range(c.experts)])
+        out["expert_relevance"] = er
     return out
 
 
-def start_value_at(ck, ids, embeddings, target=None, position=None, contrast=None, latent_start=None):
+def start_value_at(ck, ids, embeddings, target=None, position=None, contrast=None, latent_start=None,
+                   latent_expert=None):
     """The start scalar as a plain function of given word embeddings (for finite differences)."""
     T = len(ids)
     position = T - 1 if position is None else position
@@ -472,7 +556,7 @@ def start_value_at(ck, ids, embeddings, target=None, position=None, contrast=Non
         saved = ck.embed
         ck.embed = embeddings
         try:
-            _, _, inters, logits = forward(ck, list(range(T)), "gradxinput")
+            _, _, inters, logits = forward(ck, list(range(T)), "gradxinput", latent_expert or 0)
         finally:
             ck.embed = saved
     row = logits[position]
@@ -1234,6 +1318,7 @@ def main(argv=None):
     ap.add_argument("--contrast", type=int)
     ap.add_argument("--latent-start", type=_triple)
     ap.add_argument("--latent-layer", type=int)
+    ap.add_argument("--latent-expert", type=int, help="MoE: the expert whose intermediate is the latent neuron")
     ap.add_argument("--layers", action="store_true")
     ap.add_argument("--all-logits", action="store_true", help="accepted; logits are always printed")
     a = ap.parse_args(argv)
@@ -1261,7 +1346,7 @@ def main(argv=None):
             if a.pixels is not None or a.gamma is not None:
                 raise ReferenceError("--pixels/--gamma: only for a ViT")
             out = explain(ck, a.ids, a.method, a.target_id, a.position, a.contrast, a.latent_start,
-                          a.latent_layer, a.layers, a.token_type_ids, a.attention_mask)
+                          a.latent_layer, a.layers, a.token_type_ids, a.attention_mask, a.latent_expert)
     except (ReferenceError, OSError, KeyError, ValueError) as err:
         print(f"reference: {err}", file=sys.stderr)
         return 1

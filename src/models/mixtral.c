@@ -1,0 +1,397 @@
+// Mixture-of-experts decoders: mixtral (Mixtral 8x7B, GGUF arch "llama" with llama.expert_count) and
+// qwen3_moe (Qwen3-MoE: per-head q/k RMSNorm, explicit head_dim, norm_topk_prob; GGUF arch "qwen3moe").
+// LLaMA-shaped pre-norm blocks whose MLP is a sparse mixture of SwiGLU experts:
+//   h = x + o_proj(attention(rope(q(n1(x))), rope(k(n1(x))), v(n1(x))))
+//   p = softmax(router(n2(h)))  (float32, over all experts);  w, E = top-k of p (renormalised: Mixtral
+//   always, Qwen3-MoE when norm_topk_prob)
+//   x' = h + Σ_k w_k · down_k(act(gate_k(n2(h))) ⊙ up_k(n2(h)))
+// Each expert runs only on the rows routed to it (gather, expert, scale, scatter-add), so the cost
+// follows the active parameters. The rules live in the ops (ops/moe.c).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "formats/gguf.h"
+#include "models/bind.h"
+#include "models/registry.h"
+
+int lrp_mixtral_read_gguf(lrp_config *c, const lrp_hp_gguf *h);
+
+// ---- hyper-parameters -------------------------------------------------------------------------------
+
+static int check_routing(lrp_config *c, lrp_err *err, const char *where, const char *n_name, const char *k_name) {
+    if (c->num_experts_per_tok > c->num_experts)
+        return lrp_fail(err, "%s: %s %d exceeds %s %d", where, k_name, c->num_experts_per_tok, n_name, c->num_experts);
+    return 0;
+}
+
+static int moe_read_config(lrp_config *c, const lrp_hp *h) {
+    static const char *const heads[] = {"num_attention_heads", NULL};
+    int qwen = !strcmp(c->model_type, "qwen3_moe");
+    const char *experts_field = qwen ? "num_experts" : "num_local_experts";
+    const char *inter_field = qwen ? "moe_intermediate_size" : "intermediate_size";
+    if (lrp_hp_int(h, "hidden_size", 1, &c->hidden_size) || lrp_hp_int(h, "num_hidden_layers", 1, &c->num_layers) ||
+        lrp_hp_int_any(h, heads, 1, &c->num_heads) || lrp_hp_int(h, inter_field, 1, &c->intermediate_size) ||
+        lrp_hp_int(h, "vocab_size", 1, &c->vocab_size) || lrp_hp_int(h, experts_field, 1, &c->num_experts) ||
+        lrp_hp_int(h, "num_experts_per_tok", 1, &c->num_experts_per_tok))
+        return -1;
+    if (c->num_experts < 1 || c->num_experts_per_tok < 1)
+        return lrp_fail(h->err, "%s: fields \"%s\" and \"num_experts_per_tok\" must be positive (got %d, %d)", h->where,
+                        experts_field, c->num_experts, c->num_experts_per_tok);
+    if (check_routing(c, h->err, h->where, experts_field, "num_experts_per_tok")) return -1;
+    c->norm_topk_prob = 1;  // Mixtral always renormalises
+    if (qwen) {
+        c->norm_topk_prob = 0;
+        if (lrp_hp_bool(h, "norm_topk_prob", &c->norm_topk_prob)) return -1;
+        int step = 1;
+        if (lrp_hp_int(h, "decoder_sparse_step", 0, &step)) return -1;
+        json_t *only = json_object_get(h->root, "mlp_only_layers");
+        if (step != 1 || (json_is_array(only) && json_array_size(only) > 0))
+            return lrp_fail(h->err, "%s: dense layers (decoder_sparse_step != 1 or mlp_only_layers) are not supported",
+                            h->where);
+        int use_window = 0;
+        if (lrp_hp_bool(h, "use_sliding_window", &use_window)) return -1;
+        if (use_window) return lrp_fail(h->err, "%s: use_sliding_window true is not supported", h->where);
+    } else {
+        if (lrp_hp_int(h, "sliding_window", 0, &c->sliding_window)) return -1;
+        if (c->sliding_window < 0)
+            return lrp_fail(h->err, "%s: field \"sliding_window\" must not be negative (got %d)", h->where,
+                            c->sliding_window);
+    }
+    c->num_kv_heads = c->num_heads;
+    if (lrp_hp_int(h, "num_key_value_heads", 0, &c->num_kv_heads)) return -1;
+    if (lrp_hp_has(h, "head_dim")) {
+        if (lrp_hp_int(h, "head_dim", 1, &c->head_dim)) return -1;
+    } else if (c->num_heads > 0) {
+        if (c->hidden_size % c->num_heads != 0)
+            return lrp_fail(h->err, "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is "
+                            "given)", h->where, c->hidden_size, c->num_heads);
+        c->head_dim = c->hidden_size / c->num_heads;
+    }
+    strcpy(c->hidden_act, "silu");
+    c->norm_eps = 1e-6;
+    if (lrp_hp_string(h, "hidden_act", c->hidden_act, sizeof c->hidden_act) ||
+        lrp_hp_eps(h, "rms_norm_eps", &c->norm_eps) ||
+        lrp_hp_int(h, "max_position_embeddings", 0, &c->max_position_embeddings) ||
+        lrp_hp_bool(h, "tie_word_embeddings", &c->tie_word_embeddings) ||
+        (qwen && lrp_hp_bool(h, "attention_bias", &c->attention_bias)))
+        return -1;
+    if (c->task != LRP_TASK_CAUSAL_LM)
+        return lrp_fail(h->err, "%s: architecture \"%s\" is not supported for %s (only causal LMs)", h->where,
+                        c->architecture, c->model_type);
+    return lrp_hp_rope(h, c) || lrp_hp_token_ids(h, c);
+}
+
+// GGUF: Mixtral is arch "llama" with llama.expert_count (llama.c hands it over), Qwen3-MoE "qwen3moe".
+int lrp_mixtral_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
+    const int BIG = 1 << 30;
+    int qwen = !strcmp(h->arch, "qwen3moe");
+    strcpy(c->model_type, qwen ? "qwen3_moe" : "mixtral");
+    strcpy(c->hidden_act, "silu");
+    c->rope.pairing = qwen ? LRP_ROPE_PAIR_HALVES : LRP_ROPE_PAIR_ADJACENT;  // llama.cpp permutes llama q/k
+    if (lrp_hp_gguf_int(h, "embedding_length", 1, 1, BIG, &c->hidden_size) ||
+        lrp_hp_gguf_int(h, "block_count", 1, 1, 1 << 16, &c->num_layers) ||
+        lrp_hp_gguf_int(h, "attention.head_count", 1, 1, 1 << 16, &c->num_heads) ||
+        lrp_hp_gguf_int(h, "expert_count", 1, 1, 1 << 16, &c->num_experts) ||
+        lrp_hp_gguf_int(h, "expert_used_count", 1, 1, 1 << 16, &c->num_experts_per_tok))
+        return -1;
+    char ek[96], uk[96];
+    snprintf(ek, sizeof ek, "%s.expert_count", h->arch);
+    snprintf(uk, sizeof uk, "%s.expert_used_count", h->arch);
+    if (check_routing(c, h->err, h->label, ek, uk)) return -1;
+    if (lrp_hp_gguf_int(h, qwen ? "expert_feed_forward_length" : "feed_forward_length", 1, 1, BIG,
+                        &c->intermediate_size))
+        return -1;
+    c->norm_topk_prob = 1;  // llama.cpp normalises the top-k weights of both
+    char nk[96];
+    snprintf(nk, sizeof nk, "%s.expert_weights_norm", h->arch);
+    const lrp_gguf_value *nv = lrp_gguf_get(h->tf, nk);
+    if (nv && lrp_gguf_bool(nv, &c->norm_topk_prob) != 0)
+        return lrp_fail(h->err, "%s: metadata \"%s\" must be a bool", h->label, nk);
+    c->num_kv_heads = c->num_heads;
+    if (lrp_hp_gguf_int(h, "attention.head_count_kv", 0, 1, 1 << 16, &c->num_kv_heads) < 0) return -1;
+    int rc = lrp_hp_gguf_int(h, "attention.key_length", 0, 1, 1 << 16, &c->head_dim);
+    if (rc < 0) return -1;
+    if (rc == 1) {
+        if (c->hidden_size % c->num_heads != 0)
+            return lrp_fail(h->err, "%s: embedding_length %d is not a multiple of head_count %d", h->label,
+                            c->hidden_size, c->num_heads);
+        c->head_dim = c->hidden_size / c->num_heads;
+    }
+    if (lrp_hp_gguf_int(h, "context_length", 0, 1, INT32_MAX, &c->max_position_embeddings) < 0 ||
+        lrp_hp_gguf_float(h, "attention.layer_norm_rms_epsilon", 1, &c->norm_eps) < 0)
+        return -1;
+    if (lrp_hp_gguf_rope(h, c)) return -1;
+    if (lrp_hp_gguf_vocab(h, "token_embd.weight", c) || lrp_hp_gguf_token_ids(h, c)) return -1;
+    c->tie_word_embeddings = lrp_tf_find(h->tf, "output.weight") == NULL;
+    c->attention_bias = lrp_tf_find(h->tf, "blk.0.attn_q.bias") != NULL;
+    return 0;
+}
+
+// ---- weights ----------------------------------------------------------------------------------------
+
+typedef struct {
+    lrp_weight gate, up, down;
+} moe_expert;
+
+typedef struct {
+    lrp_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm;
+    lrp_weight mlp_norm, router;
+    moe_expert *experts;  // [num_experts]
+} moe_layer;
+
+typedef struct {
+    lrp_weight embed, final_norm, head;
+    lrp_act_fn act;
+    moe_layer layers[];
+} moe_weights;
+
+// Tensor names: Mixtral (HF), Qwen3-MoE (HF), GGUF; "%d" is the layer (then the expert).
+enum { N_EMBED, N_HEAD, N_NORM, N_ATTN_NORM, N_Q, N_K, N_V, N_O, N_Q_NORM, N_K_NORM, N_MLP_NORM, N_ROUTER,
+       N_GATE, N_UP, N_DOWN };
+static const char *const names[][3] = {
+    [N_EMBED] = {"model.embed_tokens", "model.embed_tokens", "token_embd"},
+    [N_HEAD] = {"lm_head", "lm_head", "output"},
+    [N_NORM] = {"model.norm", "model.norm", "output_norm"},
+    [N_ATTN_NORM] = {"model.layers.%d.input_layernorm", "model.layers.%d.input_layernorm", "blk.%d.attn_norm"},
+    [N_Q] = {"model.layers.%d.self_attn.q_proj", "model.layers.%d.self_attn.q_proj", "blk.%d.attn_q"},
+    [N_K] = {"model.layers.%d.self_attn.k_proj", "model.layers.%d.self_attn.k_proj", "blk.%d.attn_k"},
+    [N_V] = {"model.layers.%d.self_attn.v_proj", "model.layers.%d.self_attn.v_proj", "blk.%d.attn_v"},
+    [N_O] = {"model.layers.%d.self_attn.o_proj", "model.layers.%d.self_attn.o_proj", "blk.%d.attn_output"},
+    [N_Q_NORM] = {"model.layers.%d.self_attn.q_norm", "model.layers.%d.self_attn.q_norm", "blk.%d.attn_q_norm"},
+    [N_K_NORM] = {"model.layers.%d.self_attn.k_norm", "model.layers.%d.self_attn.k_norm", "blk.%d.attn_k_norm"},
+    [N_MLP_NORM] = {"model.layers.%d.post_attention_layernorm", "model.layers.%d.post_attention_layernorm",
+                    "blk.%d.ffn_norm"},
+    [N_ROUTER] = {"model.layers.%d.block_sparse_moe.gate", "model.layers.%d.mlp.gate", "blk.%d.ffn_gate_inp"},
+    [N_GATE] = {"model.layers.%d.block_sparse_moe.experts.%d.w1", "model.layers.%d.mlp.experts.%d.gate_proj",
+                "blk.%d.ffn_gate_exps"},
+    [N_UP] = {"model.layers.%d.block_sparse_moe.experts.%d.w3", "model.layers.%d.mlp.experts.%d.up_proj",
+              "blk.%d.ffn_up_exps"},
+    [N_DOWN] = {"model.layers.%d.block_sparse_moe.experts.%d.w2", "model.layers.%d.mlp.experts.%d.down_proj",
+                "blk.%d.ffn_down_exps"},
+};
+
+static int style_of(const lrp_model *m) {
+    return lrp_model_is_gguf(m) ? 2 : !strcmp(m->cfg.model_type, "qwen3_moe");
+}
+
+// Binds "<name>.<suffix>" of layer l (and expert j for expert names; ignored by the others).
+static int bind(lrp_model *m, lrp_weight *w, int which, int l, int j, const char *suffix, int optional, int64_t d0,
+                int64_t d1, lrp_err *err) {
+    char stem[160];
+    snprintf(stem, sizeof stem, names[which][style_of(m)], l, j);
+    return lrp_bind(m, w, optional, 0, d0, d1, err, "%s.%s", stem, suffix);
+}
+
+// GGUF experts: one stacked tensor [n_expert, out, in] per projection, cut into per-expert row views;
+// files from older llama.cpp converters keep one tensor per expert (blk.N.ffn_gate.J.weight, ...).
+static int bind_stacked(lrp_model *m, moe_layer *L, int l, int64_t d, int64_t ff, lrp_err *err) {
+    int E = m->cfg.num_experts;
+    const int which[3] = {N_GATE, N_UP, N_DOWN};
+    char probe[64];
+    snprintf(probe, sizeof probe, "blk.%d.ffn_gate_exps.weight", l);
+    if (!lrp_tf_find(&m->tf, probe)) {
+        snprintf(probe, sizeof probe, "blk.%d.ffn_gate.0.weight", l);
+        if (lrp_tf_find(&m->tf, probe)) {
+            static const char *const split[3] = {"ffn_gate", "ffn_up", "ffn_down"};
+            for (int j = 0; j < E; j++) {
+                moe_expert *X = &L->experts[j];
+                if (lrp_bind(m, &X->gate, 0, 0, ff, d, err, "blk.%d.%s.%d.weight", l, split[0], j) ||
+                    lrp_bind(m, &X->up, 0, 0, ff, d, err, "blk.%d.%s.%d.weight", l, split[1], j) ||
+                    lrp_bind(m, &X->down, 0, 0, d, ff, err, "blk.%d.%s.%d.weight", l, split[2], j))
+                    return -1;
+            }
+            return 0;
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        int64_t out = which[p] == N_DOWN ? d : ff, in = which[p] == N_DOWN ? ff : d;
+        int64_t dims[3] = {E, out, in};
+        lrp_weight all;
+        char stem[64];
+        snprintf(stem, sizeof stem, names[which[p]][2], l);
+        if (lrp_bind_as_matrix(m, &all, 3, dims, (int64_t)E * out, in, err, "%s.weight", stem)) return -1;
+        for (int j = 0; j < E; j++) {
+            lrp_weight *dst = which[p] == N_GATE ? &L->experts[j].gate : which[p] == N_UP ? &L->experts[j].up
+                                                                                           : &L->experts[j].down;
+            *dst = lrp_weight_rows(&all, (int64_t)j * out, out);
+        }
+    }
+    return 0;
+}
+
+static int moe_bind(lrp_model *m, lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    int qwen = !strcmp(c->model_type, "qwen3_moe");
+    int act = lrp_act_fn_parse(c->hidden_act);
+    if (act < 0) return lrp_fail(err, "%s: hidden_act \"%s\" is not supported", m->path, c->hidden_act);
+    if (c->num_experts < 1 || c->num_experts_per_tok < 1 || c->num_experts_per_tok > c->num_experts)
+        return lrp_fail(err, "%s: num_experts_per_tok %d must be in 1..%d (the number of experts)", m->path,
+                        c->num_experts_per_tok, c->num_experts);
+    size_t head = sizeof(moe_weights) + (size_t)c->num_layers * sizeof(moe_layer);
+    size_t total = head + (size_t)c->num_layers * c->num_experts * sizeof(moe_expert);
+    moe_weights *w = lrp_bind_alloc(m, total, err);
+    if (!w) return -1;
+    w->act = (lrp_act_fn)act;
+    int64_t d = c->hidden_size, qd = (int64_t)c->num_heads * c->head_dim, kvd = (int64_t)c->num_kv_heads * c->head_dim;
+    int64_t ff = c->intermediate_size, V = c->vocab_size, E = c->num_experts;
+    char head_name[64];
+    snprintf(head_name, sizeof head_name, "%s.weight", names[N_HEAD][style_of(m)]);
+    int embed_optional = c->tie_word_embeddings && lrp_tf_find(&m->tf, head_name);
+    if (bind(m, &w->embed, N_EMBED, 0, 0, "weight", embed_optional, V, d, err)) return -1;
+    if ((!w->embed.t || !c->tie_word_embeddings) && bind(m, &w->head, N_HEAD, 0, 0, "weight", 0, V, d, err)) return -1;
+    if (!w->embed.t) w->embed = w->head;
+    if (!w->head.t) w->head = w->embed;
+    if (bind(m, &w->final_norm, N_NORM, 0, 0, "weight", 0, d, -1, err)) return -1;
+    for (int l = 0; l < c->num_layers; l++) {
+        moe_layer *L = &w->layers[l];
+        L->experts = (moe_expert *)((char *)w + head) + (size_t)l * E;
+        if (bind(m, &L->attn_norm, N_ATTN_NORM, l, 0, "weight", 0, d, -1, err) ||
+            bind(m, &L->q, N_Q, l, 0, "weight", 0, qd, d, err) || bind(m, &L->k, N_K, l, 0, "weight", 0, kvd, d, err) ||
+            bind(m, &L->v, N_V, l, 0, "weight", 0, kvd, d, err) || bind(m, &L->o, N_O, l, 0, "weight", 0, d, qd, err) ||
+            bind(m, &L->mlp_norm, N_MLP_NORM, l, 0, "weight", 0, d, -1, err) ||
+            bind(m, &L->router, N_ROUTER, l, 0, "weight", 0, E, d, err))
+            return -1;
+        if (c->attention_bias && (bind(m, &L->q_bias, N_Q, l, 0, "bias", 0, qd, -1, err) ||
+                                  bind(m, &L->k_bias, N_K, l, 0, "bias", 0, kvd, -1, err) ||
+                                  bind(m, &L->v_bias, N_V, l, 0, "bias", 0, kvd, -1, err) ||
+                                  (qwen && bind(m, &L->o_bias, N_O, l, 0, "bias", 0, d, -1, err))))
+            return -1;
+        if (qwen && (bind(m, &L->q_norm, N_Q_NORM, l, 0, "weight", 0, c->head_dim, -1, err) ||
+                     bind(m, &L->k_norm, N_K_NORM, l, 0, "weight", 0, c->head_dim, -1, err)))
+            return -1;
+        if (lrp_model_is_gguf(m)) {
+            if (bind_stacked(m, L, l, d, ff, err)) return -1;
+            continue;
+        }
+        for (int j = 0; j < E; j++) {
+            moe_expert *X = &L->experts[j];
+            if (bind(m, &X->gate, N_GATE, l, j, "weight", 0, ff, d, err) ||
+                bind(m, &X->up, N_UP, l, j, "weight", 0, ff, d, err) ||
+                bind(m, &X->down, N_DOWN, l, j, "weight", 0, d, ff, err))
+                return -1;
+        }
+        // A checkpoint with more experts than the config says is inconsistent, not silently truncated.
+        char extra[200], stem[160];
+        snprintf(stem, sizeof stem, names[N_GATE][style_of(m)], l, (int)E);
+        snprintf(extra, sizeof extra, "%s.weight", stem);
+        if (lrp_tf_find(&m->tf, extra))
+            return lrp_fail(err, "%s: tensor \"%s\" exists but the config has %d experts", m->path, extra, (int)E);
+    }
+    return 0;
+}
+
+// ---- forward ----------------------------------------------------------------------------------------
+
+// The sparse MLP of one layer on h [T, d]; returns x + Σ_k w_k E_k(h).
+static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l, lrp_act *x, lrp_act *h) {
+    const lrp_config *c = &m->cfg;
+    const moe_weights *w = m->weights;
+    const moe_layer *L = &w->layers[l];
+    int T = h->rows, E = c->num_experts, K = c->num_experts_per_tok;
+    const int *chosen = NULL;
+    lrp_act *p = op_softmax_rows(g, op_linear(g, h, &L->router, NULL));
+    lrp_act *rw = op_topk_rows(g, p, K, c->norm_topk_prob, &chosen);
+    if (!rw) return NULL;
+    f->taps.moe_weights[l] = rw;
+    f->taps.moe_experts[l] = chosen;
+    int *rows = lrp_graph_alloc(g, (size_t)T * K * sizeof(int), 0), *at = lrp_graph_alloc(g, (size_t)T * K * sizeof(int), 0);
+    if (!rows || !at) return NULL;
+    lrp_act *out = x;
+    int latent = f->latent_expert;
+    f->taps.mlp_act[l] = NULL;
+    for (int e = 0; e < E; e++) {
+        int n = 0;
+        for (int i = 0; i < T * K; i++)
+            if (chosen[i] == e) {
+                rows[n] = i / K;
+                at[n++] = i;
+            }
+        if (n == 0) continue;
+        const moe_expert *X = &L->experts[e];
+        lrp_act *xe = op_select_rows(g, h, rows, n);
+        lrp_act *a = op_activation(g, op_linear(g, xe, &X->gate, NULL), w->act);
+        lrp_act *z = op_gated_product(g, a, op_linear(g, xe, &X->up, NULL));
+        if (e == latent) {  // the latent neurons: this expert's intermediate on every row
+            lrp_act *zf = op_intervene(g, op_scatter_add_rows(g, NULL, z, rows, T), f->iv, f->n_iv, l);
+            f->taps.mlp_act[l] = zf;
+            z = op_select_rows(g, zf, rows, n);
+        }
+        lrp_act *y = op_scale_rows(g, op_linear(g, z, &X->down, NULL), rw, at);
+        out = op_scatter_add_rows(g, out, y, rows, T);
+    }
+    if (!f->taps.mlp_act[l] && lrp_graph_ok(g)) {  // the latent expert got no token: all zeros
+        lrp_act *zf = lrp_act_new(g, T, c->intermediate_size);
+        if (!zf) return NULL;
+        memset(zf->x, 0, (size_t)T * c->intermediate_size * sizeof(float));
+        f->taps.mlp_act[l] = zf;
+    }
+    return out;
+}
+
+static int moe_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
+    const lrp_config *c = &m->cfg;
+    const moe_weights *w = m->weights;
+    const lrp_inputs *in = &f->in;
+    int H = c->num_heads, KVH = c->num_kv_heads, hd = c->head_dim;
+    float eps = (float)c->norm_eps;
+    if (f->latent_expert < 0 || f->latent_expert >= c->num_experts) {
+        lrp_graph_fail(g, "latent expert %d out of range (0..%d)", f->latent_expert, c->num_experts - 1);
+        return -1;
+    }
+    lrp_kv_cache *cache = f->cache;
+    int pos0 = cache ? cache->len : 0;
+    lrp_rope *rope = lrp_rope_tables(g, &c->rope, hd, pos0, in->T);
+    lrp_attn_spec spec = {.n_heads = H, .n_kv_heads = KVH, .head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
+                          .mask = LRP_ATTN_CAUSAL, .window = c->sliding_window,
+                          .key_mask = cache ? NULL : in->attention_mask};
+
+    lrp_act *x = op_embedding(g, &w->embed, in->ids, in->T, 1.0f, in->embed_scale, in->embed_noise);
+    f->taps.input[LRP_INPUT_WORDS] = x;
+    for (int l = 0; l < c->num_layers && lrp_graph_ok(g); l++) {
+        const moe_layer *L = &w->layers[l];
+        lrp_act *h = op_rmsnorm(g, x, &L->attn_norm, eps, c->hidden_size);
+        lrp_act *q = op_linear(g, h, &L->q, &L->q_bias);
+        lrp_act *k = op_linear(g, h, &L->k, &L->k_bias);
+        lrp_act *v = op_linear(g, h, &L->v, &L->v_bias);
+        if (L->q_norm.t) {
+            q = op_rmsnorm(g, q, &L->q_norm, eps, hd);
+            k = op_rmsnorm(g, k, &L->k_norm, eps, hd);
+        }
+        q = op_rope(g, q, rope, H);
+        k = op_rope(g, k, rope, KVH);
+        if (cache) {
+            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
+            k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
+            v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
+        }
+        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
+        lrp_act *a = op_attention(g, q, k, v, &spec);
+        x = op_add(g, x, op_linear(g, a, &L->o, &L->o_bias));
+
+        h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
+        if (!h) break;
+        g->tag = LRP_TAG_MLP_LINEAR;
+        x = moe_mlp(m, g, f, l, x, h);
+        g->tag = LRP_TAG_NONE;
+        f->taps.block_out[l] = x;
+    }
+    x = op_rmsnorm(g, x, &w->final_norm, eps, c->hidden_size);
+    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
+    f->taps.logits = op_linear(g, x, &w->head, NULL);
+    if (cache && lrp_graph_ok(g)) cache->len += in->T;
+    return lrp_graph_ok(g) ? 0 : -1;
+}
+
+static const char *const model_types[] = {"mixtral", "qwen3_moe", NULL};
+static const char *const gguf_archs[] = {"qwen3moe", NULL};
+const lrp_family lrp_family_mixtral = {
+    .name = "mixtral",
+    .model_types = model_types,
+    .gguf_archs = gguf_archs,
+    .summary = "Mixtral (sparse MoE, top-k renormalised), Qwen3-MoE (q/k norms, norm_topk_prob); router relevance",
+    .read_config = moe_read_config,
+    .read_gguf = lrp_mixtral_read_gguf,
+    .bind = moe_bind,
+    .forward = moe_forward,
+};

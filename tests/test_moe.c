@@ -1,0 +1,313 @@
+// The mixture-of-experts ops (ops/moe.c): exact backwards against central finite differences, the MoE
+// rule (SPEC §2) against its closed form, and the relevance that reaches the router of a 2-expert toy
+// against its closed form for attnlrp and cplrp.
+#include <math.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ops/ops.h"
+
+static unsigned long long rng_state = 0x2545f4914f6cdd1dull;
+static float nrand(void) {  // splitmix64 -> [-1, 1)
+    unsigned long long z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (float)(2.0 * ((double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0) - 1.0);
+}
+static void fill(float *v, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) v[i] = s * nrand();
+}
+
+// A case: up to two inputs and a builder; the scalar is Σ y ⊙ c for a fixed random c.
+typedef struct {
+    int n_in, rows[2], cols[2];
+    float *x[2];
+    lrp_act *(*build)(lrp_graph *g, lrp_act **in, const void *ctx);
+    const void *ctx;
+} mcase;
+
+static lrp_act *run(lrp_graph *g, const mcase *c, lrp_act **in) {
+    lrp_err err;
+    lrp_graph_init(g, 1 << 12, &err);
+    for (int k = 0; k < c->n_in; k++) {
+        in[k] = lrp_act_new(g, c->rows[k], c->cols[k]);
+        memcpy(in[k]->x, c->x[k], (size_t)c->rows[k] * c->cols[k] * sizeof(float));
+    }
+    return c->build(g, in, c->ctx);
+}
+
+static double dot_out(const mcase *c, const float *w) {
+    lrp_graph g;
+    lrp_act *in[2];
+    lrp_act *y = run(&g, c, in);
+    double s = 0;
+    for (size_t i = 0; i < (size_t)y->rows * y->cols; i++) s += (double)y->x[i] * w[i];
+    lrp_graph_free(&g);
+    return s;
+}
+
+// Gradients (rules of method m) of Σ y ⊙ w into grads[k] (malloc'ed); returns the output size.
+static size_t grads_of(const mcase *c, const float *w, lrp_method m, float **grads) {
+    lrp_graph g;
+    lrp_act *in[2];
+    lrp_act *y = run(&g, c, in);
+    size_t ny = (size_t)y->rows * y->cols;
+    if (w) {
+        memcpy(lrp_act_grad(&g, y), w, ny * sizeof(float));
+        lrp_rules r = lrp_rules_for(m);
+        lrp_err err;
+        lrp_graph_backward(&g, &r, &err);
+    }
+    for (int k = 0; grads && k < c->n_in; k++) {
+        size_t n = (size_t)c->rows[k] * c->cols[k];
+        grads[k] = calloc(n, sizeof(float));
+        if (in[k]->g) memcpy(grads[k], in[k]->g, n * sizeof(float));
+    }
+    lrp_graph_free(&g);
+    return ny;
+}
+
+static void check_fd(const mcase *c, double tol) {
+    size_t ny = grads_of(c, NULL, LRP_METHOD_GRADIENT, NULL);
+    float *w = malloc(ny * sizeof(float)), *gr[2];
+    fill(w, ny, 1.0f);
+    grads_of(c, w, LRP_METHOD_GRADXINPUT, gr);
+    for (int k = 0; k < c->n_in; k++) {
+        size_t n = (size_t)c->rows[k] * c->cols[k];
+        double worst = 0, gmax = 1e-3;
+        for (size_t i = 0; i < n; i++) {
+            float saved = c->x[k][i], h = 1e-3f;
+            c->x[k][i] = saved + h;
+            double yp = dot_out(c, w);
+            c->x[k][i] = saved - h;
+            double ym = dot_out(c, w);
+            c->x[k][i] = saved;
+            worst = fmax(worst, fabs((yp - ym) / (2.0 * h) - gr[k][i]));
+            gmax = fmax(gmax, fabs(gr[k][i]));
+        }
+        CHECK_NEAR(worst / gmax, 0.0, tol);
+        free(gr[k]);
+    }
+    free(w);
+}
+
+static lrp_act *build_softmax(lrp_graph *g, lrp_act **in, const void *ctx) {
+    (void)ctx;
+    return op_softmax_rows(g, in[0]);
+}
+static lrp_act *build_topk(lrp_graph *g, lrp_act **in, const void *ctx) {
+    const int *kr = ctx;
+    return op_topk_rows(g, in[0], kr[0], kr[1], NULL);
+}
+static const int scale_at[5] = {3, 0, 5, 2, 3};
+static lrp_act *build_scale(lrp_graph *g, lrp_act **in, const void *ctx) {
+    (void)ctx;
+    return op_scale_rows(g, in[0], in[1], scale_at);  // x [5, 4], w [3, 2]
+}
+static const int scatter_rows[4] = {2, 0, 2, 3};
+static lrp_act *build_scatter(lrp_graph *g, lrp_act **in, const void *ctx) {
+    (void)ctx;
+    return op_scatter_add_rows(g, ctx ? NULL : in[1], in[0], scatter_rows, 4);  // y [4, 3], base [4, 3]
+}
+
+static mcase make(int n_in, int r0, int c0, int r1, int c1, lrp_act *(*b)(lrp_graph *, lrp_act **, const void *),
+                  const void *ctx) {
+    mcase c = {.n_in = n_in, .rows = {r0, r1}, .cols = {c0, c1}, .build = b, .ctx = ctx};
+    for (int k = 0; k < n_in; k++) {
+        c.x[k] = malloc((size_t)c.rows[k] * c.cols[k] * sizeof(float));
+        fill(c.x[k], (size_t)c.rows[k] * c.cols[k], 1.0f);
+    }
+    return c;
+}
+static void drop(mcase *c) {
+    for (int k = 0; k < c->n_in; k++) free(c->x[k]);
+}
+
+TEST(softmax_rows_gradient_matches_finite_differences) {
+    mcase c = make(1, 3, 5, 0, 0, build_softmax, NULL);
+    check_fd(&c, 2e-3);
+    drop(&c);
+}
+
+TEST(topk_rows_gradient_matches_finite_differences_with_and_without_renormalisation) {
+    for (int renorm = 0; renorm < 2; renorm++) {
+        int kr[2] = {2, renorm};
+        mcase c = make(1, 3, 5, 0, 0, build_topk, kr);
+        // well separated positive values: the selection does not change under the perturbation
+        for (int i = 0; i < 15; i++) c.x[0][i] = 0.05f + 0.06f * (float)((i * 7) % 15);
+        check_fd(&c, 2e-3);
+        drop(&c);
+    }
+}
+
+TEST(topk_rows_picks_the_largest_in_order_and_renormalises) {
+    lrp_graph g;
+    lrp_err err;
+    lrp_graph_init(&g, 1 << 10, &err);
+    lrp_act *p = lrp_act_new(&g, 1, 4);
+    const float v[4] = {0.1f, 0.4f, 0.2f, 0.3f};
+    memcpy(p->x, v, sizeof v);
+    const int *idx = NULL;
+    lrp_act *w = op_topk_rows(&g, p, 2, 1, &idx);
+    CHECK(idx && idx[0] == 1 && idx[1] == 3);
+    CHECK_NEAR(w->x[0], 0.4 / 0.7, 1e-6);
+    CHECK_NEAR(w->x[1], 0.3 / 0.7, 1e-6);
+    CHECK(op_topk_rows(&g, p, 5, 1, NULL) == NULL);
+    lrp_graph_free(&g);
+}
+
+TEST(scale_and_scatter_rows_gradients_match_finite_differences) {
+    mcase c = make(2, 5, 4, 3, 2, build_scale, NULL);
+    check_fd(&c, 2e-3);
+    drop(&c);
+    mcase s = make(2, 4, 3, 4, 3, build_scatter, NULL);
+    check_fd(&s, 2e-3);
+    drop(&s);
+    mcase z = make(1, 4, 3, 0, 0, build_scatter, &z);  // no base: zeros
+    check_fd(&z, 2e-3);
+    drop(&z);
+}
+
+// y_r = w_{at[r]} x_r with seed c: R(y_r) = Σ_i y_ri c_ri. attnlrp: R(x_r) = R(w contribution) = R(y_r)/2;
+// cplrp: R(x_r) = R(y_r), the routing weight gets nothing; exact: both get R(y_r).
+TEST(scale_rows_rule_halves_for_attnlrp_and_detaches_the_weight_for_cplrp) {
+    mcase c = make(2, 5, 4, 3, 2, build_scale, NULL);
+    float cw[20];
+    fill(cw, 20, 1.0f);
+    const lrp_method ms[3] = {LRP_METHOD_ATTNLRP, LRP_METHOD_CPLRP, LRP_METHOD_GRADXINPUT};
+    const double fx[3] = {0.5, 1.0, 1.0}, fw[3] = {0.5, 0.0, 1.0};
+    for (int mi = 0; mi < 3; mi++) {
+        float *gr[2];
+        grads_of(&c, cw, ms[mi], gr);
+        double Rw[6] = {0};
+        for (int r = 0; r < 5; r++) {
+            double Ry = 0, Rx = 0;
+            for (int i = 0; i < 4; i++) {
+                Ry += (double)c.x[1][scale_at[r]] * c.x[0][r * 4 + i] * cw[r * 4 + i];
+                Rx += (double)c.x[0][r * 4 + i] * gr[0][r * 4 + i];
+            }
+            CHECK_NEAR(Rx, fx[mi] * Ry, 1e-5);
+            Rw[scale_at[r]] += fw[mi] * Ry;
+        }
+        for (int j = 0; j < 6; j++) CHECK_NEAR((double)c.x[1][j] * gr[1][j], Rw[j], 1e-5);
+        free(gr[0]), free(gr[1]);
+    }
+    drop(&c);
+}
+
+// A 2-expert toy layer on T tokens, both experts active (k = 2, renormalised: w = p), linear experts
+// y_e = x A_eᵀ. The router input hr is separate from the experts' input hx so that its relevance is the
+// router's alone. Seed c on the output o = Σ_e w_e y_e. Closed form (ε-rule through the router linear,
+// exact softmax, renormalisation):
+//   attnlrp: ĝ(w_e) = ½ c·y_e,  ĝ(l_e) = p_e (ĝ(w_e) − Σ_j p_j ĝ(w_j)),  so for two experts
+//            ĝ(l_0) = ½ p_0 p_1 (c·y_0 − c·y_1) = −ĝ(l_1);  R(hr) summed = Σ_e l_e ĝ(l_e)
+//   cplrp:   the routing weights are detached: no relevance reaches the router.
+// With k = 1 and no renormalisation: ĝ(p_top) = ½ c·y_top, ĝ(l_e) = p_e([e = top] − p_top) ĝ(p_top).
+typedef struct {
+    float Wr[2 * 3], A[2][3 * 3];
+    int k, renorm;
+    lrp_act *logits, *w;
+} toy;
+static lrp_act *build_toy(lrp_graph *g, lrp_act **in, const void *ctx) {
+    toy *t = (toy *)ctx;
+    static lrp_tensor tw, ta[2];
+    tw = (lrp_tensor){.name = "router", .dtype = LRP_F32, .ndim = 2, .shape = {2, 3}, .data = t->Wr, .nbytes = 24};
+    lrp_weight Wr = lrp_weight_of(&tw);
+    lrp_act *hr = in[0], *hx = in[1];
+    int T = hr->rows;
+    t->logits = op_linear(g, hr, &Wr, NULL);
+    const int *idx = NULL;
+    t->w = op_topk_rows(g, op_softmax_rows(g, t->logits), t->k, t->renorm, &idx);
+    if (!t->w) return NULL;
+    t->logits->keep_grad = t->w->keep_grad = 1;
+    lrp_act *out = NULL;
+    int rows[16], at[16];
+    for (int e = 0; e < 2; e++) {
+        ta[e] = (lrp_tensor){.name = "A", .dtype = LRP_F32, .ndim = 2, .shape = {3, 3}, .data = t->A[e], .nbytes = 36};
+        lrp_weight A = lrp_weight_of(&ta[e]);
+        int n = 0;
+        for (int i = 0; i < T * t->k; i++)
+            if (idx[i] == e) rows[n] = i / t->k, at[n++] = i;
+        if (!n) continue;
+        lrp_act *y = op_scale_rows(g, op_linear(g, op_select_rows(g, hx, rows, n), &A, NULL), t->w, at);
+        out = op_scatter_add_rows(g, out, y, rows, T);
+    }
+    return out;
+}
+
+static void router_closed_form(int k, int renorm) {
+    toy t = {.k = k, .renorm = renorm};
+    fill(t.Wr, 6, 1.5f);
+    fill(t.A[0], 9, 1.0f);
+    fill(t.A[1], 9, 1.0f);
+    int T = 4;
+    float hr[12], hx[12], c[12];
+    fill(hr, 12, 1.0f), fill(hx, 12, 1.0f), fill(c, 12, 1.0f);
+    for (int mi = 0; mi < 2; mi++) {
+        lrp_method m = mi ? LRP_METHOD_CPLRP : LRP_METHOD_ATTNLRP;
+        lrp_graph g;
+        lrp_err err;
+        lrp_graph_init(&g, 1 << 12, &err);
+        lrp_act *in[2] = {lrp_act_new(&g, T, 3), lrp_act_new(&g, T, 3)};
+        memcpy(in[0]->x, hr, sizeof hr);
+        memcpy(in[1]->x, hx, sizeof hx);
+        lrp_act *o = build_toy(&g, in, &t);
+        memcpy(lrp_act_grad(&g, o), c, sizeof c);
+        lrp_rules r = lrp_rules_for(m);
+        CHECK(lrp_graph_backward(&g, &r, &err) == 0);
+        double Rrouter = 0, Rlog = 0, Rw = 0;
+        for (int i = 0; i < 12; i++) Rrouter += (double)hr[i] * (in[0]->g ? in[0]->g[i] : 0.0f);
+        for (int tk = 0; tk < T; tk++) {
+            double l[2], p[2], cy[2];
+            for (int e = 0; e < 2; e++) {
+                l[e] = 0;
+                for (int d = 0; d < 3; d++) l[e] += (double)t.Wr[e * 3 + d] * hr[tk * 3 + d];
+            }
+            double mx = fmax(l[0], l[1]), s = exp(l[0] - mx) + exp(l[1] - mx);
+            for (int e = 0; e < 2; e++) p[e] = exp(l[e] - mx) / s;
+            for (int e = 0; e < 2; e++) {  // c·y_e with y_e = A_e hx
+                cy[e] = 0;
+                for (int i = 0; i < 3; i++) {
+                    double y = 0;
+                    for (int d = 0; d < 3; d++) y += (double)t.A[e][i * 3 + d] * hx[tk * 3 + d];
+                    cy[e] += c[tk * 3 + i] * y;
+                }
+            }
+            double gl[2] = {0, 0}, rw = 0;
+            if (m == LRP_METHOD_ATTNLRP && k == 2) {
+                gl[0] = 0.5 * p[0] * p[1] * (cy[0] - cy[1]);
+                gl[1] = -gl[0];
+                rw = 0.5 * (p[0] * cy[0] + p[1] * cy[1]);  // Σ_e w_e ĝ(w_e), w = p
+            } else if (m == LRP_METHOD_ATTNLRP) {
+                int top = p[1] > p[0];
+                double gp = 0.5 * cy[top];
+                for (int e = 0; e < 2; e++) gl[e] = p[e] * ((e == top) - p[top]) * gp;
+                rw = p[top] * gp;
+            }
+            for (int e = 0; e < 2; e++) {
+                CHECK_NEAR(t.logits->g ? t.logits->g[tk * 2 + e] : 0.0f, gl[e], 1e-5);
+                Rlog += l[e] * gl[e];
+            }
+            double rwe = 0;
+            for (int s2 = 0; s2 < k; s2++) rwe += (double)t.w->x[tk * k + s2] * (t.w->g ? t.w->g[tk * k + s2] : 0.0f);
+            CHECK_NEAR(rwe, rw, 1e-5);
+            Rw += rw;
+        }
+        CHECK_NEAR(Rrouter, Rlog, 1e-5);  // the router linear (no bias) conserves what reaches the logits
+        if (m == LRP_METHOD_CPLRP) CHECK_NEAR(Rrouter, 0.0, 0.0);
+        else CHECK(fabs(Rw) > 1e-3);
+        lrp_graph_free(&g);
+    }
+}
+
+TEST(router_relevance_of_a_two_expert_toy_matches_its_closed_form) {
+    router_closed_form(2, 1);
+    router_closed_form(1, 0);
+}
+
+TEST_MAIN(T(softmax_rows_gradient_matches_finite_differences),
+          T(topk_rows_gradient_matches_finite_differences_with_and_without_renormalisation),
+          T(topk_rows_picks_the_largest_in_order_and_renormalises),
+          T(scale_and_scatter_rows_gradients_match_finite_differences),
+          T(scale_rows_rule_halves_for_attnlrp_and_detaches_the_weight_for_cplrp),
+          T(router_relevance_of_a_two_expert_toy_matches_its_closed_form))
