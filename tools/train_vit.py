@@ -5,7 +5,7 @@
 
 writes models/vit-fashion/ (config.json, model.safetensors, preprocessor_config.json, README.md)
 and prints the training loss, the test accuracy (all 10,000 test images, overall and per class)
-and the time taken. Deterministic from --seed on one process with a fixed --threads (default 2).
+and the time taken. Deterministic from --seed on one process with a fixed --threads (default 1).
 
 Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/*-ubyte.gz; --data to
 point elsewhere), 60,000 training and 10,000 test images. Only the training images are used for
@@ -208,9 +208,10 @@ def preprocessor_config(mean, std):
 
 
 def write_safetensors(path, tensors):
-    """safetensors: u64 little-endian header length, JSON header {name: {dtype, shape,
-    data_offsets}} padded with spaces to a multiple of 8, then the raw little-endian data."""
-    header, blobs, off = {}, [], 0
+    """safetensors: u64 little-endian header length, JSON header {"__metadata__": {"format": "pt"},
+    name: {dtype, shape, data_offsets}} padded with spaces to a multiple of 8, then the raw
+    little-endian data (as transformers' save_pretrained writes it)."""
+    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
     for name in sorted(tensors):
         b = tensors[name].detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
         header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [off, off + len(b)]}
@@ -261,9 +262,9 @@ def main():
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--intermediate", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=2.5e-3)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--warmup", type=float, default=0.3, help="warm-up length in epochs")
     ap.add_argument("--no-augment", action="store_true", help="no flip, no crop")
