@@ -403,7 +403,7 @@ training images were used for training; the test set was used only for the final
 
     /usr/bin/python3 tools/train_vit.py --out models/vit-fashion --seed {a.seed}
 
-- PyTorch {s['torch']} (Debian's python3-torch), CPU, {s['threads']} threads, seed {a.seed}.
+- PyTorch {s['torch']} (Debian's python3-torch), CPU, {s['threads']} thread(s), seed {a.seed}.
 - AdamW (betas 0.9/0.999), peak learning rate {a.lr}, weight decay {a.weight_decay} on matrices
   (none on biases, LayerNorms, [CLS] and position embeddings), linear warm-up over {a.warmup} epoch
   then cosine decay to 0, batch {a.batch}, {a.epochs} epochs, gradient norm clipped at 1, cross-entropy,
@@ -426,7 +426,7 @@ which also compares the engine's logits with the NumPy forward pass on example i
 
 ## Limits
 
-- Small and briefly trained: about {100 * s['accuracy']:.0f}% test accuracy; well-tuned CNNs and larger ViTs
+- Small and briefly trained: {100 * s['accuracy']:.1f}% test accuracy; well-tuned CNNs and larger ViTs
   reach 93–95% on this dataset. The weakest classes are {", ".join(CLASSES[k] for k in worst)}: the upper-body
   garments (T-shirt/top, Pullover, Coat, Shirt) are confused with one another.
 - Trained only on Fashion-MNIST's centred, 28×28, white-on-black product photos. It has no notion
