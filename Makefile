@@ -73,7 +73,7 @@ test:
 install: $(BUILD)/attnlrp
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attnlrp
 	install -m 755 $(BUILD)/attnlrp $(DESTDIR)$(PREFIX)/bin/attnlrp
-	for m in default sentiment; do if [ -d models/$$m ]; then cp -r models/$$m $(DESTDIR)$(PREFIX)/share/attnlrp/; fi; done
+	for m in default sentiment vit-fashion; do if [ -d models/$$m ]; then cp -r models/$$m $(DESTDIR)$(PREFIX)/share/attnlrp/; fi; done
 
 clean:
 	rm -rf build build-san build-clang
