@@ -175,7 +175,9 @@ TEST(error_unsupported_rope_settings) {
     CHECK_STR(load_error(CFG("\"rope_scaling\": {\"type\": \"dynamic\", \"factor\": 2.0}, ")),
               "config.json: rope_scaling type \"dynamic\" is not supported");
     CHECK_STR(load_error(CFG("\"rope_parameters\": {\"rope_type\": \"longrope\", \"rope_theta\": 10000.0}, ")),
-              "config.json: rope_parameters type \"longrope\" is not supported");
+              "config.json: rope_parameters field \"short_factor\" missing");
+    CHECK_STR(load_error(CFG("\"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1.0], \"long_factor\": [1.0]}, ")),
+              "config.json: rope_scaling field \"short_factor\" must be a list of 8 numbers (one per rotated pair)");
     CHECK_STR(load_error(CFG("\"rope_scaling\": {\"factor\": 2.0}, ")), "config.json: rope_scaling has no \"rope_type\"");
     CHECK_STR(load_error(CFG("\"rope_scaling\": {\"rope_type\": \"linear\"}, ")),
               "config.json: rope_scaling field \"factor\" missing");
@@ -208,7 +210,7 @@ TEST(partial_rotary_factor_rotates_the_first_dimensions) {
 
 TEST(error_unsupported_model_type_is_named_before_missing_fields) {
     CHECK_STR(load_error("{\"model_type\": \"gpt5\", \"n_embd\": 8}"),
-              "config.json: model_type \"gpt5\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit)");
+              "config.json: model_type \"gpt5\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit, phi, phi3)");
 }
 
 TEST(error_required_field_missing) {

@@ -39,6 +39,7 @@ typedef struct lrp_config {
     int tie_word_embeddings;      // 1: the output head is the word embedding table
     int attention_bias;           // llama/qwen3: q,k,v,o biases
     int mlp_bias;
+    int qk_layernorm;             // phi: LayerNorm (with bias) per head on q and k before the rotation
     int type_vocab_size;          // token types (BERT); 0 when the model has none
     int position_offset;          // learned positions of token t are at row t + offset (RoBERTa: padding_idx + 1)
     int pad_token_id;             // -1 when absent
