@@ -100,6 +100,7 @@ static int phi_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
         if (lrp_hp_gguf_int(h, "attention.sliding_window", 0, 0, INT32_MAX, &c->sliding_window) < 0) return -1;
     } else {
         c->attention_bias = c->mlp_bias = 1;
+        c->qk_layernorm = lrp_tf_find(h->tf, "blk.0.attn_q_norm.weight") != NULL;
     }
     if (lrp_hp_gguf_vocab(h, "token_embd.weight", c) || lrp_hp_gguf_token_ids(h, c)) return -1;
     c->tie_word_embeddings = lrp_tf_find(h->tf, "output.weight") == NULL;
