@@ -65,8 +65,8 @@ static int phi_read_config(lrp_config *c, const lrp_hp *h) {
         !(json_is_object(params) && json_object_get(params, "partial_rotary_factor"))) {
         c->rope.rot_dim = c->head_dim / 2;
         if (c->rope.rot_dim <= 0 || c->rope.rot_dim % 2)
-            return lrp_fail(h->err, "%s: the default partial_rotary_factor 0.5 of head_dim %d gives %d rotary dimensions "
-                            "(must be even and positive)", h->where, c->head_dim, c->rope.rot_dim);
+            return lrp_fail(h->err, "%s: the default partial_rotary_factor 0.5 of head_dim %d gives %d rotary "
+                            "dimensions (must be even and positive)", h->where, c->head_dim, c->rope.rot_dim);
     }
     return lrp_hp_token_ids(h, c);
 }
@@ -215,7 +215,6 @@ static int phi_bind(lrp_model *m, lrp_err *err) {
     w->act = (lrp_act_fn)act;
     int64_t d = c->hidden_size, qd = (int64_t)c->num_heads * c->head_dim, kvd = (int64_t)c->num_kv_heads * c->head_dim;
     int64_t ff = c->intermediate_size, V = c->vocab_size, hd = c->head_dim;
-    int head_bias = !phi3;
     if (bind(m, &w->embed, N_EMBED, 0, "weight", 0, V, d, err) ||
         bind(m, &w->norm_w, N_NORM, 0, "weight", 0, d, -1, err) ||
         (!phi3 && bind(m, &w->norm_b, N_NORM, 0, "bias", 0, d, -1, err)))
@@ -226,7 +225,7 @@ static int phi_bind(lrp_model *m, lrp_err *err) {
         return -1;
     }
     // Phi's lm_head has a bias; a GGUF twin may lack it (then zero).
-    if (head_bias && bind(m, &w->head_b, N_HEAD, 0, "bias", gguf, V, -1, err)) return -1;
+    if (!phi3 && bind(m, &w->head_b, N_HEAD, 0, "bias", gguf, V, -1, err)) return -1;
     for (int l = 0; l < c->num_layers; l++) {
         phi_layer *L = &w->layers[l];
         if (bind(m, &L->ln_w, N_LN, l, "weight", 0, d, -1, err) ||
@@ -246,7 +245,8 @@ static int phi_bind(lrp_model *m, lrp_err *err) {
                 L->k_b = lrp_weight_rows(&L->qkv_b, qd, kvd);
                 L->v_b = lrp_weight_rows(&L->qkv_b, qd + kvd, kvd);
             }
-        } else if (bind(m, &L->q, N_Q, l, "weight", 0, qd, d, err) || bind(m, &L->k, N_K, l, "weight", 0, kvd, d, err) ||
+        } else if (bind(m, &L->q, N_Q, l, "weight", 0, qd, d, err) ||
+                   bind(m, &L->k, N_K, l, "weight", 0, kvd, d, err) ||
                    bind(m, &L->v, N_V, l, "weight", 0, kvd, d, err) ||
                    (!phi3 && (bind(m, &L->q_b, N_Q, l, "bias", 0, qd, -1, err) ||
                               bind(m, &L->k_b, N_K, l, "bias", 0, kvd, -1, err) ||
@@ -306,7 +306,8 @@ static int phi_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     f->taps.input[LRP_INPUT_WORDS] = x;
     for (int l = 0; l < c->num_layers; l++) {
         const phi_layer *L = &w->layers[l];
-        lrp_act *h = phi3 ? op_rmsnorm(g, x, &L->ln_w, eps, c->hidden_size) : op_layernorm(g, x, &L->ln_w, &L->ln_b, eps);
+        lrp_act *h = phi3 ? op_rmsnorm(g, x, &L->ln_w, eps, c->hidden_size)
+                          : op_layernorm(g, x, &L->ln_w, &L->ln_b, eps);
         lrp_act *q = op_linear(g, h, &L->q, &L->q_b);
         lrp_act *k = op_linear(g, h, &L->k, &L->k_b);
         lrp_act *v = op_linear(g, h, &L->v, &L->v_b);
