@@ -46,11 +46,12 @@ gen_phi=$GEN
 generate_vs_full "$tmp/phi_qkln" 5,9,2 8
 generate_vs_full "$tmp/phi3" 1,2,3,4 8
 generate_vs_full "$tmp/phi3_window" 7,30,11,2 10
-# LongRoPE: 4 + 10 tokens stay within original_max_position_embeddings 16 (short factors; Hugging Face
-# switches to the long factors by sequence length, which a cache computed earlier does not follow).
+# LongRoPE: 4 + 10 tokens stay within original_max_position_embeddings 16 (short factors); a prompt of 14
+# crosses 16 while generating (the factors switch to long_factor and, as in transformers, the whole
+# sequence is recomputed); a prompt of 20 starts with the long factors.
 generate_vs_full "$tmp/phi3_longrope" 4,40,19,66 10
 gen_long=$GEN
-# Past 16 tokens: the long factors (a prompt of 20).
+generate_vs_full "$tmp/phi3_longrope" 5,60,2,33,14,9,70,21,8,40,3,17,44,28 8
 generate_vs_full "$tmp/phi3_longrope" 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20 3
 
 gen=$($BIN generate --model "$tmp/phi_bias.gguf" --ids 3,17,41,8 -n 10 --no-eos --format json | json 'd["generated_ids"]')
