@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "models/config.h"
+#include "models/registry.h"
 #include "harness.h"
 #include "support/tiny_ckpt.h"
 
@@ -175,7 +176,9 @@ TEST(error_unsupported_rope_settings) {
     CHECK_STR(load_error(CFG("\"rope_scaling\": {\"type\": \"dynamic\", \"factor\": 2.0}, ")),
               "config.json: rope_scaling type \"dynamic\" is not supported");
     CHECK_STR(load_error(CFG("\"rope_parameters\": {\"rope_type\": \"longrope\", \"rope_theta\": 10000.0}, ")),
-              "config.json: rope_parameters type \"longrope\" is not supported");
+              "config.json: rope_parameters field \"short_factor\" missing");
+    CHECK_STR(load_error(CFG("\"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1.0], \"long_factor\": [1.0]}, ")),
+              "config.json: rope_scaling field \"short_factor\" must be a list of 8 numbers (one per rotated pair)");
     CHECK_STR(load_error(CFG("\"rope_scaling\": {\"factor\": 2.0}, ")), "config.json: rope_scaling has no \"rope_type\"");
     CHECK_STR(load_error(CFG("\"rope_scaling\": {\"rope_type\": \"linear\"}, ")),
               "config.json: rope_scaling field \"factor\" missing");
@@ -207,8 +210,12 @@ TEST(partial_rotary_factor_rotates_the_first_dimensions) {
 }
 
 TEST(error_unsupported_model_type_is_named_before_missing_fields) {
-    CHECK_STR(load_error("{\"model_type\": \"gpt5\", \"n_embd\": 8}"),
-              "config.json: model_type \"gpt5\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit, mixtral, qwen3_moe)");
+    // The list comes from the registry (models/registry.c); it must name the families the engine reads.
+    char supported[512], want[700];
+    lrp_families_supported(supported, sizeof supported, 0);
+    CHECK(strncmp(supported, "llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit", 66) == 0);
+    snprintf(want, sizeof want, "config.json: model_type \"gpt5\" is not supported (supported: %s)", supported);
+    CHECK_STR(load_error("{\"model_type\": \"gpt5\", \"n_embd\": 8}"), want);
 }
 
 TEST(error_required_field_missing) {

@@ -14,7 +14,7 @@ static const char info_usage[] =
     "Prints the architecture, task, sizes, parameter count, weight dtypes and whether a tokenizer is present;\n"
     "with --families, the model families this build reads (config.json model_type and GGUF architecture).\n";
 
-static const char *const scaling_names[] = {"none", "linear", "llama3"};
+static const char *const scaling_names[] = {"none", "linear", "llama3", "longrope"};
 
 static json_t *string_list(const char *const *names) {
     json_t *a = json_array();

@@ -87,11 +87,17 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
         return lrp_fail(err, "max_new %d: the prompt (%d tokens) and %d new tokens exceed the model's context of %d "
                         "positions", max_new, n_prompt, max_new, c->max_position_embeddings);
     int *gen = malloc(((size_t)max_new + 1) * sizeof(int));
+    // LongRoPE (Phi-3) switches to its long factors once the sequence outgrows original_max_position,
+    // which invalidates every cached key and value: like transformers' Phi3ForCausalLM, the whole
+    // sequence is recomputed at that step. `all` holds it.
+    int longrope = c->rotary && c->rope.scaling == LRP_ROPE_SCALING_LONGROPE;
+    int *all = longrope ? malloc((size_t)capacity * sizeof(int)) : NULL;
+    if (all) memcpy(all, prompt, (size_t)n_prompt * sizeof(int));
     float *logits = malloc((size_t)c->vocab_size * sizeof(float));
     lrp_kv_cache cache = {0};
     lrp_graph g = {0};
     int rc = -1;
-    if (!gen || !logits) {
+    if (!gen || !logits || (longrope && !all)) {
         lrp_fail(err, "out of memory");
         goto done;
     }
@@ -101,6 +107,12 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
     const int *feed = prompt;
     int n_feed = n_prompt, n = 0;
     while (n < max_new) {
+        int orig = c->rope.original_max_position;
+        if (longrope && cache.len > 0 && cache.len <= orig && cache.len + n_feed > orig) {
+            cache.len = 0;
+            feed = all;
+            n_feed = n_prompt + n;
+        }
         int last = n_feed - 1;
         lrp_forward f = {.in = {.ids = feed, .T = n_feed}, .head_rows = &last, .n_head_rows = 1, .iv = iv,
                          .n_iv = n_iv, .cache = &cache};
@@ -112,6 +124,7 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
         memcpy(logits, f.taps.logits->x, (size_t)c->vocab_size * sizeof(float));
         int id = lrp_sample(logits, c->vocab_size, s, &rng);
         gen[n++] = id;
+        if (all) all[n_prompt + n - 1] = id;
         if (cb && cb(id, cb_ctx)) break;
         if (stop_at_eos && is_eos(c, id)) break;
         feed = &gen[n - 1];
@@ -123,6 +136,7 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
     rc = 0;
 done:
     free(gen);
+    free(all);
     free(logits);
     lrp_kv_cache_free(&cache);
     lrp_graph_free(&g);

@@ -92,8 +92,24 @@ static int check_rope(const lrp_rope_params *r, int head_dim, const char *where,
         return lrp_fail(err, "%s: field \"head_dim\" must be even for rotary embeddings (got %d)", where, head_dim);
     if (r->pairing != LRP_ROPE_PAIR_HALVES && r->pairing != LRP_ROPE_PAIR_ADJACENT)
         return lrp_fail(err, "%s: unknown rope pairing %d", where, (int)r->pairing);
+    int pairs = (r->rot_dim ? r->rot_dim : head_dim) / 2;
+    if (r->n_freq_factors != 0 && r->n_freq_factors != pairs)
+        return lrp_fail(err, "%s: %d rope frequency factors for %d rotated pairs per head", where, r->n_freq_factors,
+                        pairs);
+    for (int i = 0; i < r->n_freq_factors; i++)
+        if (!isfinite(r->freq_factors[i]) || r->freq_factors[i] <= 0 ||
+            (r->scaling == LRP_ROPE_SCALING_LONGROPE && (!isfinite(r->long_factors[i]) || r->long_factors[i] <= 0)))
+            return lrp_fail(err, "%s: rope frequency factor %d must be positive", where, i);
     switch (r->scaling) {
     case LRP_ROPE_SCALING_NONE: return 0;
+    case LRP_ROPE_SCALING_LONGROPE:
+        if (r->n_freq_factors != pairs)
+            return lrp_fail(err, "%s: longrope scaling needs %d short/long factors", where, pairs);
+        if (!isfinite(r->attention_factor) || r->attention_factor <= 0)
+            return lrp_fail(err, "%s: longrope attention factor must be positive (got %g)", where, r->attention_factor);
+        if (r->original_max_position <= 0)
+            return lrp_fail(err, "%s: longrope scaling needs a positive original_max_position_embeddings", where);
+        return 0;
     case LRP_ROPE_SCALING_LINEAR:
         if (!isfinite(r->factor) || r->factor <= 0)
             return lrp_fail(err, "%s: rope scaling factor must be positive (got %g)", where, r->factor);

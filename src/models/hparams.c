@@ -80,6 +80,74 @@ static int rope_number(const lrp_hp *h, const json_t *obj, const char *obj_name,
     return 0;
 }
 
+// A list of rot_dim/2 positive numbers inside the rope scaling object (LongRoPE's short/long factors).
+static int rope_factor_list(const lrp_hp *h, const json_t *obj, const char *obj_name, const char *field, int n,
+                            double *out) {
+    const json_t *v = json_object_get(obj, field);
+    if (!present(v)) return lrp_fail(h->err, "%s: %s field \"%s\" missing", h->where, obj_name, field);
+    if (!json_is_array(v) || (int)json_array_size(v) != n)
+        return lrp_fail(h->err, "%s: %s field \"%s\" must be a list of %d numbers (one per rotated pair)", h->where,
+                        obj_name, field, n);
+    for (int i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, (size_t)i);
+        if (!json_is_number(e) || !(json_number_value(e) > 0) || !isfinite(json_number_value(e)))
+            return lrp_fail(h->err, "%s: %s field \"%s\" element %d must be a positive number", h->where, obj_name,
+                            field, i);
+        out[i] = json_number_value(e);
+    }
+    return 0;
+}
+
+// LongRoPE (Phi-3), as transformers' _compute_longrope_parameters: the pretraining length is the top-level
+// original_max_position_embeddings (Phi-3 configs; then factor = max_position_embeddings / it), else the
+// scaling object's, else max_position_embeddings with the scaling object's factor. The attention factor
+// is explicit (attention_factor) or sqrt(1 + ln(factor) / ln(original)) when factor > 1, else 1.
+static int rope_longrope(const lrp_hp *h, lrp_config *cfg, const json_t *scaling, const char *scaling_name) {
+    lrp_rope_params *r = &cfg->rope;
+    int pairs = (r->rot_dim ? r->rot_dim : cfg->head_dim) / 2;
+    if (pairs <= 0 || pairs > LRP_ROPE_MAX_FREQS)
+        return lrp_fail(h->err, "%s: longrope with %d rotated pairs per head is not supported (at most %d)", h->where,
+                        pairs, LRP_ROPE_MAX_FREQS);
+    r->scaling = LRP_ROPE_SCALING_LONGROPE;
+    r->n_freq_factors = pairs;
+    if (rope_factor_list(h, scaling, scaling_name, "short_factor", pairs, r->freq_factors) ||
+        rope_factor_list(h, scaling, scaling_name, "long_factor", pairs, r->long_factors))
+        return -1;
+    int max_pos = 0, orig = 0;
+    double factor = 0;
+    if (lrp_hp_int(h, "max_position_embeddings", 1, &max_pos) || lrp_hp_int(h, "original_max_position_embeddings", 0,
+                                                                              &orig))
+        return -1;
+    if (orig > 0) {
+        factor = (double)max_pos / orig;
+    } else {
+        double o = 0;
+        if (present(json_object_get(scaling, "original_max_position_embeddings"))) {
+            if (rope_number(h, scaling, scaling_name, "original_max_position_embeddings", &o)) return -1;
+            if (!(o >= 1 && o <= INT_MAX) || o != floor(o))
+                return lrp_fail(h->err, "%s: %s field \"original_max_position_embeddings\" must be a positive integer",
+                                h->where, scaling_name);
+            orig = (int)o;
+        } else {
+            orig = max_pos;
+        }
+        if (present(json_object_get(scaling, "factor"))) {
+            if (rope_number(h, scaling, scaling_name, "factor", &factor)) return -1;
+        } else {
+            factor = (double)max_pos / orig;
+        }
+    }
+    if (orig <= 0) return lrp_fail(h->err, "%s: longrope needs a positive original_max_position_embeddings", h->where);
+    r->original_max_position = orig;
+    r->factor = factor;
+    if (present(json_object_get(scaling, "attention_factor"))) {
+        if (rope_number(h, scaling, scaling_name, "attention_factor", &r->attention_factor)) return -1;
+    } else {
+        r->attention_factor = factor <= 1.0 ? 1.0 : sqrt(1.0 + log(factor) / log((double)orig));
+    }
+    return 0;
+}
+
 // rope_theta and the scaling. transformers v5 keeps both in rope_parameters (which is authoritative
 // when present); v4 has top-level rope_theta and rope_scaling, whose type key was "type" before 2024.
 int lrp_hp_rope(const lrp_hp *h, lrp_config *cfg) {
@@ -155,6 +223,7 @@ int lrp_hp_rope(const lrp_hp *h, lrp_config *cfg) {
         r->original_max_position = (int)orig;
         return 0;
     }
+    if (strcmp(t, "longrope") == 0 || strcmp(t, "su") == 0) return rope_longrope(h, cfg, scaling, scaling_name);
     return lrp_fail(err, "%s: %s type \"%s\" is not supported", where, scaling_name, t);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/matmul.h"
 #include "models/bind.h"
 #include "models/registry.h"
 
@@ -133,16 +134,37 @@ static int bind(lrp_model *m, lrp_weight *w, int which, int l, const char *suffi
     return lrp_bind(m, w, optional, 0, d0, d1, err, "%s.%s", stem, suffix);
 }
 
+// rope_freqs.weight [rot_dim/2] (llama.cpp's freq_factors) into the rope parameters: each inverse
+// frequency is divided by its factor, which is what Hugging Face's llama3 rope_scaling computes.
+static int rope_freqs(lrp_model *m, lrp_err *err) {
+    lrp_rope_params *r = &m->cfg.rope;
+    int pairs = (r->rot_dim ? r->rot_dim : m->cfg.head_dim) / 2;
+    if (r->scaling != LRP_ROPE_SCALING_NONE)
+        return lrp_fail(err, "%s: rope_freqs.weight together with rope scaling metadata is not supported", m->path);
+    if (pairs > LRP_ROPE_MAX_FREQS)
+        return lrp_fail(err, "%s: rope_freqs.weight for %d rotated pairs (at most %d)", m->path, pairs,
+                        LRP_ROPE_MAX_FREQS);
+    lrp_weight w;
+    if (lrp_bind(m, &w, 0, 0, pairs, -1, err, "rope_freqs.weight")) return -1;
+    float f[LRP_ROPE_MAX_FREQS];
+    lrp_weight_vector(&w, f);
+    for (int i = 0; i < pairs; i++) {
+        if (!isfinite(f[i]) || f[i] <= 0)
+            return lrp_fail(err, "%s: rope_freqs.weight element %d must be positive (got %g)", m->path, i, f[i]);
+        r->freq_factors[i] = f[i];
+    }
+    r->n_freq_factors = pairs;
+    return 0;
+}
+
 static int llama_bind(lrp_model *m, lrp_err *err) {
     const lrp_config *c = &m->cfg;
     int qwen2 = !strcmp(c->model_type, "qwen2"), qwen3 = !strcmp(c->model_type, "qwen3");
     int qkv_bias = qwen2 || c->attention_bias, o_bias = !qwen2 && c->attention_bias;  // Qwen2: q/k/v only
     int act = lrp_act_fn_parse(c->hidden_act);
     if (act < 0) return lrp_fail(err, "%s: hidden_act \"%s\" is not supported", m->path, c->hidden_act);
-    // llama.cpp stores Llama 3.1's RoPE scaling as per-frequency factors in a tensor.
-    if (lrp_tf_find(&m->tf, "rope_freqs.weight"))
-        return lrp_fail(err, "%s: RoPE frequency factors (rope_freqs.weight, Llama 3.1 GGUF) are not supported yet",
-                        m->path);
+    // llama.cpp stores Llama 3.1's RoPE scaling as per-frequency divisors of the inverse frequencies.
+    if (lrp_model_is_gguf(m) && lrp_tf_find(&m->tf, "rope_freqs.weight") && rope_freqs(m, err)) return -1;
     llama_weights *w = lrp_bind_alloc(m, sizeof *w + (size_t)c->num_layers * sizeof(llama_layer), err);
     if (!w) return -1;
     w->act = (lrp_act_fn)act;

@@ -38,7 +38,10 @@ typedef enum lrp_rope_scaling {
     LRP_ROPE_SCALING_NONE = 0,
     LRP_ROPE_SCALING_LINEAR,
     LRP_ROPE_SCALING_LLAMA3,
+    LRP_ROPE_SCALING_LONGROPE,  // Phi-3: per-frequency short/long factors and an attention factor on cos/sin
 } lrp_rope_scaling;
+
+#define LRP_ROPE_MAX_FREQS 256  // rotated pairs per head the per-frequency factors can describe
 
 typedef enum lrp_rope_pairing {
     LRP_ROPE_PAIR_HALVES = 0,   // Hugging Face rotate_half: dimension j pairs with j + rot_dim/2
@@ -53,6 +56,14 @@ typedef struct lrp_rope_params {
     int original_max_position;
     lrp_rope_pairing pairing;
     int rot_dim;          // dimensions rotated at the start of each head (partial rotary); 0: the whole head
+    // Per-frequency divisors of the inverse frequencies, one per rotated pair (n_freq_factors = rot_dim/2;
+    // 0: none): llama.cpp's rope_freqs tensor (Llama 3.1 GGUF), and LongRoPE's short_factor.
+    int n_freq_factors;
+    double freq_factors[LRP_ROPE_MAX_FREQS];
+    // LongRoPE (Hugging Face semantics): long_factors replace freq_factors when the last position + 1
+    // exceeds original_max_position; cos and sin are multiplied by attention_factor.
+    double long_factors[LRP_ROPE_MAX_FREQS];
+    double attention_factor;
 } lrp_rope_params;
 
 typedef struct lrp_rope {
@@ -101,6 +112,11 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
 lrp_act *op_patchify(lrp_graph *g, lrp_act *pixels, int C, int H, int W, int p);
 // The rows of a, then the rows of b (same columns). Exact backward.
 lrp_act *op_concat_rows(lrp_graph *g, lrp_act *a, lrp_act *b);
+
+// --- reshape.c -------------------------------------------------------------------------------------
+// The values of x [r, c] as [rows, cols] (rows·cols = r·c, row-major order kept), e.g. [T, H·hd] as
+// [T·H, hd] for a LayerNorm per head. Exact backward.
+lrp_act *op_reshape(lrp_graph *g, lrp_act *x, int rows, int cols);
 
 // --- activation.c ----------------------------------------------------------------------------------
 typedef enum lrp_act_fn { LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH } lrp_act_fn;

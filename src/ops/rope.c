@@ -4,8 +4,11 @@
 
 // Inverse frequencies after the config's rope_scaling (HF modeling_rope_utils semantics).
 // (rot_dim plays the role of the head size: HF computes partial rotary frequencies over the rotated dims.)
-static double scaled_inv_freq(const lrp_rope_params *c, int i, int rot_dim) {
+// `longf`: LongRoPE's long factors are in force (the sequence runs past original_max_position).
+static double scaled_inv_freq(const lrp_rope_params *c, int i, int rot_dim, int longf) {
     double inv = 1.0 / pow(c->theta, (2.0 * i) / rot_dim);
+    if (c->scaling == LRP_ROPE_SCALING_LONGROPE) return inv / (longf ? c->long_factors[i] : c->freq_factors[i]);
+    if (c->n_freq_factors > 0) inv /= c->freq_factors[i];
     switch (c->scaling) {
     case LRP_ROPE_SCALING_LINEAR:
         return inv / c->factor;
@@ -40,12 +43,18 @@ lrp_rope *lrp_rope_tables(lrp_graph *g, const lrp_rope_params *cfg, int head_dim
     r->pairing = cfg->pairing;
     r->cos = tab;
     r->sin = tab + (size_t)n_pos * half;
+    int longrope = cfg->scaling == LRP_ROPE_SCALING_LONGROPE;
+    if ((cfg->n_freq_factors > 0 || longrope) && cfg->n_freq_factors != half)
+        return lrp_graph_fail(g, "internal: %d rope frequency factors for %d rotated pairs", cfg->n_freq_factors, half);
+    // Hugging Face picks LongRoPE's factors by the sequence length (the last position + 1).
+    int longf = longrope && (int64_t)pos0 + n_pos > cfg->original_max_position;
+    double amp = longrope ? cfg->attention_factor : 1.0;
     for (int i = 0; i < half; i++) {
-        double f = scaled_inv_freq(cfg, i, rot);
+        double f = scaled_inv_freq(cfg, i, rot, longf);
         for (int p = 0; p < n_pos; p++) {
             double a = (double)(pos0 + p) * f;
-            r->cos[(size_t)p * half + i] = (float)cos(a);
-            r->sin[(size_t)p * half + i] = (float)sin(a);
+            r->cos[(size_t)p * half + i] = (float)(amp * cos(a));
+            r->sin[(size_t)p * half + i] = (float)(amp * sin(a));
         }
     }
     return r;

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the GGUF twin of a Hugging Face GPT-2 checkpoint, the way llama.cpp's converter lays it out:
+"""Writes the GGUF twin of a Hugging Face GPT-2 (also LLaMA, Phi, Phi-3: see below) checkpoint, the way
+llama.cpp's converter lays it out:
 
     gguf_twin.py HF_DIR OUT.gguf
 
@@ -12,6 +13,7 @@ little-endian, alignment 32): magic, version, tensor count, metadata count, meta
 (name, n_dims, ne[] innermost first, ggml type, offset), padding, data.
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -82,11 +84,154 @@ def write_gguf(path, cfg, tensors):
             f.write(data + b"\0" * (-len(data) % ALIGN))
 
 
+# ----------------------------------------------------------------------------------------------
+# LLaMA (with llama3 rope_scaling as rope_freqs.weight, the way llama.cpp's converter writes Llama 3.1),
+# Phi (arch phi2) and Phi-3 (arch phi3, LongRoPE factors as rope_factors_short/long.weight).
+
+def _u32(key, v):
+    return (key, T_UINT32, int(v))
+
+
+def _f32(key, v):
+    return (key, T_FLOAT32, float(v))
+
+
+def llama_permute(w, n_head):
+    """llama.cpp's q/k row permutation: rotate_half pairs (j, j + hd/2) become adjacent rows (2j, 2j + 1)."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def llama3_rope_freqs(cfg):
+    """Per-frequency divisors of the inverse frequencies that reproduce transformers' llama3 scaling."""
+    rs = cfg["rope_scaling"]
+    dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    base = cfg.get("rope_theta", 10000.0)
+    factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+    old = rs["original_max_position_embeddings"]
+    out = []
+    for j in range(dim // 2):
+        wl = 2 * math.pi * base ** (2 * j / dim)
+        if wl < old / hi:
+            out.append(1.0)
+        elif wl > old / lo:
+            out.append(factor)
+        else:
+            smooth = (old / wl - lo) / (hi - lo)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out)
+
+
+def llama_twin(cfg, hf):
+    H, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads") or heads
+    names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+             "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+             "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down"}
+    out = []
+    for name, arr in sorted(hf.items()):
+        parts = name.split(".")
+        if name == "model.embed_tokens.weight":
+            out.append(("token_embd.weight", arr))
+        elif name == "model.norm.weight":
+            out.append(("output_norm.weight", arr))
+        elif name == "lm_head.weight":
+            out.append(("output.weight", arr))
+        else:
+            module = ".".join(parts[3:-1])
+            if module == "self_attn.q_proj":
+                arr = llama_permute(arr, heads)
+            elif module == "self_attn.k_proj":
+                arr = llama_permute(arr, kv)
+            out.append((f"blk.{parts[2]}.{names[module]}.{parts[-1]}", arr))
+    rs = cfg.get("rope_scaling") or {}
+    if rs.get("rope_type", rs.get("type")) == "llama3":
+        out.append(("rope_freqs.weight", llama3_rope_freqs(cfg)))
+    a = "llama"
+    meta = [("general.architecture", T_STRING, a), _u32(f"{a}.context_length", cfg.get("max_position_embeddings", 512)),
+            _u32(f"{a}.embedding_length", H), _u32(f"{a}.feed_forward_length", cfg["intermediate_size"]),
+            _u32(f"{a}.block_count", cfg["num_hidden_layers"]), _u32(f"{a}.attention.head_count", heads),
+            _u32(f"{a}.attention.head_count_kv", kv),
+            _f32(f"{a}.attention.layer_norm_rms_epsilon", cfg.get("rms_norm_eps", 1e-6)),
+            _f32(f"{a}.rope.freq_base", cfg.get("rope_theta", 10000.0)),
+            _u32(f"{a}.rope.dimension_count", cfg.get("head_dim") or H // heads)]
+    return meta, out
+
+
+def phi_twin(cfg, hf):
+    phi3 = cfg["model_type"] == "phi3"
+    H, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads") or heads
+    partial = cfg.get("partial_rotary_factor", 1.0 if phi3 else 0.5)
+    names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+             "self_attn.v_proj": "attn_v", "self_attn.dense": "attn_output", "self_attn.o_proj": "attn_output",
+             "self_attn.qkv_proj": "attn_qkv", "self_attn.q_layernorm": "attn_q_norm",
+             "self_attn.k_layernorm": "attn_k_norm", "mlp.fc1": "ffn_up", "mlp.fc2": "ffn_down",
+             "post_attention_layernorm": "ffn_norm", "mlp.gate_up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+    out = []
+    for name, arr in sorted(hf.items()):
+        parts = name.split(".")
+        if name == "model.embed_tokens.weight":
+            out.append(("token_embd.weight", arr))
+        elif parts[1] in ("norm", "final_layernorm"):
+            out.append(("output_norm." + parts[-1], arr))
+        elif parts[0] == "lm_head":
+            out.append(("output." + parts[-1], arr))
+        else:
+            out.append((f"blk.{parts[2]}.{names['.'.join(parts[3:-1])]}.{parts[-1]}", arr))
+    a = "phi3" if phi3 else "phi2"
+    meta = [("general.architecture", T_STRING, a), _u32(f"{a}.context_length", cfg["max_position_embeddings"]),
+            _u32(f"{a}.embedding_length", H), _u32(f"{a}.feed_forward_length", cfg["intermediate_size"]),
+            _u32(f"{a}.block_count", cfg["num_hidden_layers"]), _u32(f"{a}.attention.head_count", heads),
+            _u32(f"{a}.attention.head_count_kv", kv),
+            _u32(f"{a}.rope.dimension_count", int(partial * H) // heads),
+            _f32(f"{a}.rope.freq_base", cfg.get("rope_theta", 10000.0))]
+    if phi3:
+        meta += [_f32(f"{a}.attention.layer_norm_rms_epsilon", cfg.get("rms_norm_eps", 1e-5)),
+                 _u32(f"{a}.attention.sliding_window", cfg.get("sliding_window") or 0)]
+        rs = cfg.get("rope_scaling") or {}
+        if rs.get("rope_type", rs.get("type")) in ("longrope", "su"):
+            orig, mx = cfg["original_max_position_embeddings"], cfg["max_position_embeddings"]
+            scale = mx / orig
+            attn = 1.0 if scale <= 1.0 else math.sqrt(1 + math.log(scale) / math.log(orig))
+            meta += [_u32(f"{a}.rope.scaling.original_context_length", orig),
+                     _f32(f"{a}.rope.scaling.attn_factor", attn)]
+            out += [("rope_factors_long.weight", np.array(rs["long_factor"])),
+                    ("rope_factors_short.weight", np.array(rs["short_factor"]))]
+    else:
+        meta.append(_f32(f"{a}.attention.layer_norm_epsilon", cfg.get("layer_norm_eps", 1e-5)))
+    return meta, out
+
+
+def write_gguf_meta(path, meta, tensors):
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta))
+    for key, typ, val in meta:
+        head += gguf_string(key) + struct.pack("<I", typ)
+        head += gguf_string(val) if typ == T_STRING else struct.pack("<I" if typ == T_UINT32 else "<f", val)
+    blobs, offset = [], 0
+    for name, arr in tensors:
+        data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        head += gguf_string(name) + struct.pack("<I", arr.ndim)
+        head += b"".join(struct.pack("<Q", d) for d in reversed(arr.shape)) + struct.pack("<IQ", GGML_F32, offset)
+        blobs.append(data)
+        offset += (len(data) + ALIGN - 1) // ALIGN * ALIGN
+    head += b"\0" * (-len(head) % ALIGN)
+    with open(path, "wb") as f:
+        f.write(head)
+        for data in blobs:
+            f.write(data + b"\0" * (-len(data) % ALIGN))
+
+
 def convert(hf_dir, out_path):
     with open(os.path.join(hf_dir, "config.json")) as f:
         cfg = json.load(f)
     hf, _ = ref.load_tensors(hf_dir)
-    write_gguf(out_path, cfg, gguf_tensors(hf))
+    if cfg.get("model_type") == "llama":
+        write_gguf_meta(out_path, *llama_twin(cfg, hf))
+    elif cfg.get("model_type") in ("phi", "phi3"):
+        write_gguf_meta(out_path, *phi_twin(cfg, hf))
+    else:
+        write_gguf(out_path, cfg, gguf_tensors(hf))
 
 
 if __name__ == "__main__":

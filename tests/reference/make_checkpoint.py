@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tiny random checkpoints in exact Hugging Face layout: LLaMA family, GPT-2, BERT, RoBERTa, DistilBERT,
-ViT (ViTForImageClassification, with a ViTImageProcessor preprocessor_config.json).
+Phi, Phi-3, ViT (ViTForImageClassification, with a ViTImageProcessor preprocessor_config.json).
 
     make_checkpoint.py OUTDIR [NAME ...]     # one subdirectory per configuration (default: all)
 
@@ -513,11 +513,111 @@ def vit_preprocessor_config(cfg):
             "image_processor_type": "ViTImageProcessor", "resample": 2, "rescale_factor": 1 / 255,
             "size": {"height": S, "width": S}}
 
+# ----------------------------------------------------------------------------------------------
+# Phi (PhiForCausalLM: Phi-1.5, Phi-2) and Phi-3 (Phi3ForCausalLM: Phi-3, Phi-3.5, Phi-4-mini), in the
+# layout of transformers' modeling_phi.py / modeling_phi3.py. Options: bias ("zero" or "random": every
+# Phi Linear bias, LayerNorm beta and the lm_head bias; Phi-3 has none).
+
+PHI_BASE = {
+    "architectures": ["PhiForCausalLM"], "hidden_act": "gelu_new", "max_position_embeddings": 64,
+    "layer_norm_eps": 1e-5, "initializer_range": 0.02, "resid_pdrop": 0.0, "embd_pdrop": 0.0,
+    "attention_dropout": 0.0, "rope_theta": 10000.0, "rope_scaling": None, "partial_rotary_factor": 0.5,
+    "qk_layernorm": False, "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": False,
+    "torch_dtype": "float32", "transformers_version": "4.46.0", "use_cache": True,
+}
+PHI3_BASE = {
+    "architectures": ["Phi3ForCausalLM"], "hidden_act": "silu", "max_position_embeddings": 64,
+    "original_max_position_embeddings": 64, "rms_norm_eps": 1e-5, "initializer_range": 0.02,
+    "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attention_dropout": 0.0, "rope_theta": 10000.0,
+    "rope_scaling": None, "sliding_window": None, "bos_token_id": 1, "eos_token_id": 2,
+    "tie_word_embeddings": False, "torch_dtype": "float32", "transformers_version": "4.46.0",
+    "use_cache": True,
+}
+PHI_BASES = {"phi": PHI_BASE, "phi3": PHI3_BASE}
+
+CONFIGS.update({
+    # head_dim 8, partial_rotary_factor 0.5: the first 4 dimensions of each head rotate.
+    "phi": (dict(model_type="phi", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=4, intermediate_size=64, vocab_size=64), {"bias": "zero"}),
+    # GQA, head_dim 12, partial 0.4 -> int(4.8) = 4 rotary dimensions; random biases everywhere.
+    "phi_bias": (dict(model_type="phi", hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, intermediate_size=80, vocab_size=70, partial_rotary_factor=0.4,
+                      layer_norm_eps=1e-6), {"bias": "random"}),
+    # Per-head LayerNorm on q and k, 6 of 8 dimensions rotated, theta 1e6.
+    "phi_qkln": (dict(model_type="phi", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=4, intermediate_size=48, vocab_size=60, qk_layernorm=True,
+                      partial_rotary_factor=0.75, rope_theta=1000000.0), {"bias": "zero"}),
+    "phi3": (dict(model_type="phi3", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, intermediate_size=48, vocab_size=64), {}),
+    # LongRoPE on 12 of 16 dimensions (Phi-4-mini style, tied embeddings): max 64 / original 16 = factor 4,
+    # attention factor sqrt(1 + ln 4 / ln 16); sequences of 1 and 7 use short_factor, 33 long_factor;
+    # a sliding window of 20 keys.
+    "phi3_longrope": (dict(model_type="phi3", hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, intermediate_size=96, vocab_size=72,
+                           partial_rotary_factor=0.75, original_max_position_embeddings=16,
+                           max_position_embeddings=64, sliding_window=20, tie_word_embeddings=True,
+                           rope_scaling={"type": "longrope",
+                                         "short_factor": [1.0, 1.02, 1.1, 1.25, 1.4, 1.5],
+                                         "long_factor": [1.0, 1.3, 2.1, 3.7, 6.0, 9.5]}), {}),
+})
+
+
+def make_phi_tensors(cfg, opts, rng):
+    H = cfg["hidden_size"]
+    heads = cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads") or heads
+    D = H // heads
+    I = cfg["intermediate_size"]
+    V = cfg["vocab_size"]
+    random_bias = opts.get("bias") == "random"
+    phi3 = cfg["model_type"] == "phi3"
+
+    def mat(o, i):
+        return rng.standard_normal((o, i)) / np.sqrt(i)
+
+    def gamma(n):
+        return 1.0 + 0.1 * rng.standard_normal(n)
+
+    def vec(n):
+        return 0.3 * rng.standard_normal(n) if random_bias else np.zeros(n)
+
+    tied = cfg.get("tie_word_embeddings")
+    t = [("model.embed_tokens.weight", rng.standard_normal((V, H)) / (np.sqrt(H) if tied else 1.0))]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        if phi3:
+            t += [(p + "input_layernorm.weight", gamma(H)),
+                  (p + "self_attn.qkv_proj.weight", mat((heads + 2 * kv) * D, H)),
+                  (p + "self_attn.o_proj.weight", mat(H, heads * D)),
+                  (p + "post_attention_layernorm.weight", gamma(H)),
+                  (p + "mlp.gate_up_proj.weight", mat(2 * I, H)),
+                  (p + "mlp.down_proj.weight", mat(H, I))]
+            continue
+        t += [(p + "input_layernorm.weight", gamma(H)), (p + "input_layernorm.bias", vec(H))]
+        for n, o in (("q_proj", heads * D), ("k_proj", kv * D), ("v_proj", kv * D)):
+            t += [(p + f"self_attn.{n}.weight", mat(o, H)), (p + f"self_attn.{n}.bias", vec(o))]
+        t += [(p + "self_attn.dense.weight", mat(H, heads * D)), (p + "self_attn.dense.bias", vec(H))]
+        if cfg.get("qk_layernorm"):
+            for n in ("q_layernorm", "k_layernorm"):
+                t += [(p + f"self_attn.{n}.weight", gamma(D)), (p + f"self_attn.{n}.bias", vec(D))]
+        t += [(p + "mlp.fc1.weight", mat(I, H)), (p + "mlp.fc1.bias", vec(I)),
+              (p + "mlp.fc2.weight", mat(H, I)), (p + "mlp.fc2.bias", vec(H))]
+    if phi3:
+        t.append(("model.norm.weight", gamma(H)))
+    else:
+        t += [("model.final_layernorm.weight", gamma(H)), ("model.final_layernorm.bias", vec(H))]
+    if not tied:
+        t.append(("lm_head.weight", rng.standard_normal((V, H)) / np.sqrt(H)))
+    if not phi3:
+        t.append(("lm_head.bias", vec(V)))
+    return t
+
+
 def write_checkpoint(outdir, name):
     """Writes configuration `name` into outdir (created); returns outdir."""
     fields, opts = CONFIGS[name] if name in CONFIGS else CLI_CONFIGS[name]
     family = fields["model_type"]
-    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or BASE)
+    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or PHI_BASES.get(family) or BASE)
     cfg.update(fields)
     for key in opts.get("drop", []):
         cfg.pop(key, None)
@@ -529,6 +629,8 @@ def write_checkpoint(outdir, name):
         tensors = make_gpt2_tensors(cfg, opts, rng)
     elif family in BASES:
         tensors = make_encoder_tensors(cfg, opts, rng)
+    elif family in PHI_BASES:
+        tensors = make_phi_tensors(cfg, opts, rng)
     else:
         tensors = make_tensors(cfg, opts, rng)
     dtype = opts.get("dtype", "F32")

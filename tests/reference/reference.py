@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, GPT-2, BERT, RoBERTa,
-DistilBERT and ViT checkpoints.
+"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, Phi, Phi-3, GPT-2, BERT,
+RoBERTa, DistilBERT and ViT checkpoints.
 
 Written from the public definitions only (Hugging Face's LLaMA/Mistral/Qwen2/Qwen3, GPT-2, BERT,
 RoBERTa and DistilBERT forward passes and the rules of ../../shared/SPEC.md sections 1-3), in the way
@@ -123,7 +123,7 @@ def load_tensors(model_dir):
 # config.json
 
 class Config:
-    pass
+    moe = False  # dense unless load_config says otherwise (every family's reader builds a Config)
 
 
 def _rope_params(raw):
@@ -422,6 +422,8 @@ def moe_mlp(ck, b, x, method, latent_expert=0):
 
 def forward(ck, ids, method, latent_expert=0, routing=None):
     """Runs the model on ids; returns (embeddings leaf, block outputs, intermediates, logits)."""
+    if isinstance(ck, PhiCheckpoint):
+        return phi_forward(ck, ids, method)
     c = ck.cfg
     T = len(ids)
     rule = method in ("attnlrp", "cplrp")
@@ -745,6 +747,187 @@ class LNCheckpoint:
         self.outputs = c.num_labels if c.kind == "cls" else V
 
 
+# ----------------------------------------------------------------------------------------------
+# Phi (modeling_phi.py: Phi-1.5, Phi-2) and Phi-3 (modeling_phi3.py: Phi-3, Phi-3.5, Phi-4-mini).
+# Phi: one LayerNorm feeds attention and MLP in parallel, x' = x + dense(attn(ln x)) + fc2(gelu_new(fc1(ln x))),
+# biases everywhere (lm_head too), partial rotary (rotate_half on the first rot dims of each head), optional
+# LayerNorm per head on q and k before the rotation. Phi-3: LLaMA-like blocks with RMSNorm, fused qkv_proj
+# (q, k, v rows) and gate_up_proj (gate rows, then up rows), z = up * silu(gate), LongRoPE, sliding window.
+
+PHI_FAMILIES = ("phi", "phi3")
+
+
+def load_phi_config(raw, path):
+    c = Config()
+    c.raw = raw
+    c.family = raw["model_type"]
+    c.phi3 = c.family == "phi3"
+    c.hidden = int(raw["hidden_size"])
+    c.layers = int(raw["num_hidden_layers"])
+    c.heads = int(raw["num_attention_heads"])
+    c.kv_heads = int(raw.get("num_key_value_heads") or c.heads)
+    c.head_dim = int(raw.get("head_dim") or c.hidden // c.heads)
+    c.inter = int(raw["intermediate_size"])
+    c.vocab = int(raw["vocab_size"])
+    c.eps = float(raw.get("rms_norm_eps" if c.phi3 else "layer_norm_eps", 1e-5))
+    c.act = raw.get("hidden_act", "silu" if c.phi3 else "gelu_new")
+    c.tied = bool(raw.get("tie_word_embeddings", False))
+    c.qk_ln = bool(raw.get("qk_layernorm", False)) and not c.phi3
+    c.rope_type, c.rope_theta, c.rope = _rope_params(raw)
+    partial = float(raw.get("partial_rotary_factor", 1.0 if c.phi3 else 0.5))
+    c.rot = int(c.head_dim * partial)
+    c.sliding_window = raw.get("sliding_window") if c.phi3 else None
+    c.max_pos = int(raw.get("max_position_embeddings", 2048))
+    if c.rope_type not in ("default", "longrope", "su"):
+        raise ReferenceError(f"{path}: rope type {c.rope_type!r} is not supported for {c.family}")
+    return c
+
+
+def phi_rope(c, T):
+    """cos, sin (T, rot) for positions 0..T-1: transformers' default or LongRoPE inverse frequencies over the
+    rot rotated dimensions; LongRoPE picks long_factor when the sequence (max position + 1) is longer than
+    the pretraining length and multiplies cos and sin by its attention factor."""
+    ar = torch.arange(0, c.rot, 2, dtype=torch.float64) / c.rot
+    scale = 1.0
+    if c.rope_type in ("longrope", "su"):
+        p = c.rope
+        if "original_max_position_embeddings" in c.raw:
+            orig = int(c.raw["original_max_position_embeddings"])
+            factor = c.max_pos / orig
+        else:
+            orig = int(p.get("original_max_position_embeddings", c.max_pos))
+            factor = float(p["factor"]) if "factor" in p else c.max_pos / orig
+        scale = p.get("attention_factor")
+        if scale is None:
+            scale = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(orig))
+        ext = torch.tensor(p["long_factor"] if T > orig else p["short_factor"], dtype=torch.float64)
+        inv = 1.0 / (ext * c.rope_theta ** ar)
+    else:
+        inv = 1.0 / (c.rope_theta ** ar)
+    ang = torch.outer(torch.arange(T, dtype=torch.float64), inv)
+    ang = torch.cat((ang, ang), dim=-1)
+    return torch.cos(ang) * scale, torch.sin(ang) * scale
+
+
+class PhiCheckpoint:
+    def __init__(self, model_dir, c):
+        self.dir = model_dir
+        self.cfg = c
+        arrays, _ = load_tensors(model_dir)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+        def get(name, shape):
+            if name not in t:
+                raise ReferenceError(f"{model_dir}: tensor {name} is missing")
+            if tuple(t[name].shape) != tuple(shape):
+                raise ReferenceError(f"{model_dir}: tensor {name} has shape {tuple(t[name].shape)}, "
+                                     f"expected {tuple(shape)}")
+            return t[name]
+
+        H, D, KV, I, Q = c.hidden, c.head_dim, c.kv_heads, c.inter, c.heads * c.head_dim
+        self.embed = get("model.embed_tokens.weight", (c.vocab, H))
+        self.head = self.embed if c.tied and "lm_head.weight" not in t else get("lm_head.weight", (c.vocab, H))
+        self.blocks = []
+        for i in range(c.layers):
+            p = f"model.layers.{i}."
+            if c.phi3:
+                qkv = get(p + "self_attn.qkv_proj.weight", (Q + 2 * KV * D, H))
+                gu = get(p + "mlp.gate_up_proj.weight", (2 * I, H))
+                self.blocks.append({
+                    "ln1": get(p + "input_layernorm.weight", (H,)),
+                    "ln2": get(p + "post_attention_layernorm.weight", (H,)),
+                    "q": (qkv[:Q], None), "k": (qkv[Q:Q + KV * D], None), "v": (qkv[Q + KV * D:], None),
+                    "o": (get(p + "self_attn.o_proj.weight", (H, Q)), None),
+                    "gate": (gu[:I], None), "up": (gu[I:], None),
+                    "down": (get(p + "mlp.down_proj.weight", (H, I)), None)})
+                continue
+
+            def lin(name, o, i):
+                return get(p + name + ".weight", (o, i)), get(p + name + ".bias", (o,))
+
+            b = {"ln": (get(p + "input_layernorm.weight", (H,)), get(p + "input_layernorm.bias", (H,))),
+                 "q": lin("self_attn.q_proj", Q, H), "k": lin("self_attn.k_proj", KV * D, H),
+                 "v": lin("self_attn.v_proj", KV * D, H), "o": lin("self_attn.dense", H, Q),
+                 "fc1": lin("mlp.fc1", I, H), "fc2": lin("mlp.fc2", H, I)}
+            if c.qk_ln:
+                for n in ("q_layernorm", "k_layernorm"):
+                    b[n] = (get(p + f"self_attn.{n}.weight", (D,)), get(p + f"self_attn.{n}.bias", (D,)))
+            self.blocks.append(b)
+        if c.phi3:
+            self.norm = (get("model.norm.weight", (H,)), None)
+            self.head_bias = None
+        else:
+            self.norm = (get("model.final_layernorm.weight", (H,)), get("model.final_layernorm.bias", (H,)))
+            self.head_bias = get("lm_head.bias", (c.vocab,))
+
+
+def phi_attention(ck, b, x, method, cos, sin, mask):
+    c = ck.cfg
+    T, D, R = x.shape[0], c.head_dim, c.rot
+    rule = method in ("attnlrp", "cplrp")
+    q = linear(x, *b["q"]).view(T, c.heads, D).transpose(0, 1)
+    k = linear(x, *b["k"]).view(T, c.kv_heads, D).transpose(0, 1)
+    v = linear(x, *b["v"]).view(T, c.kv_heads, D).transpose(0, 1)
+    if c.qk_ln:
+        q = layernorm(q, *b["q_layernorm"], c.eps, rule)
+        k = layernorm(k, *b["k_layernorm"], c.eps, rule)
+    q = torch.cat((q[..., :R] * cos + rotate_half(q[..., :R]) * sin, q[..., R:]), dim=-1)
+    k = torch.cat((k[..., :R] * cos + rotate_half(k[..., :R]) * sin, k[..., R:]), dim=-1)
+    if method == "attnlrp":
+        q, k, v = scale_grad(q, 0.25), scale_grad(k, 0.25), scale_grad(v, 0.5)
+    elif method == "cplrp":
+        q, k = q.detach(), k.detach()
+    group = c.heads // c.kv_heads
+    k = k.repeat_interleave(group, dim=0)
+    v = v.repeat_interleave(group, dim=0)
+    scores = (q @ k.transpose(1, 2)) / math.sqrt(D)
+    p = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
+    o = (p @ v).transpose(0, 1).reshape(T, c.heads * D)
+    return linear(o, *b["o"])
+
+
+def phi_forward(ck, ids, method):
+    """(embeddings leaf, block outputs, MLP intermediates, logits) like forward()."""
+    c = ck.cfg
+    T = len(ids)
+    rule = method in ("attnlrp", "cplrp")
+    e = ck.embed[torch.tensor(ids, dtype=torch.long)].clone().requires_grad_(True)
+    cos, sin = phi_rope(c, T)
+    qi, ki = torch.arange(T).view(T, 1), torch.arange(T).view(1, T)
+    mask = ki > qi
+    if c.sliding_window is not None:
+        mask = mask | (qi - ki >= int(c.sliding_window))
+    h = e
+    outs, inters = [], []
+    for b in ck.blocks:
+        if c.phi3:
+            h = h + phi_attention(ck, b, rmsnorm(h, b["ln1"], c.eps, rule), method, cos, sin, mask)
+            x = rmsnorm(h, b["ln2"], c.eps, rule)
+            fn = _act(c.act)
+            a, u = linear(x, *b["gate"]), linear(x, *b["up"])
+            if method == "attnlrp":
+                z = scale_grad(IdentityRule.apply(a, fn) * u, 0.5)
+            elif method == "cplrp":
+                z = fn(a.detach()) * u
+            else:
+                z = fn(a) * u
+            h = h + linear(z, *b["down"])
+        else:
+            x = layernorm(h, *b["ln"], c.eps, rule)
+            z = activation(linear(x, *b["fc1"]), c.act, method)
+            h = phi_attention(ck, b, x, method, cos, sin, mask) + linear(z, *b["fc2"]) + h
+        if h.requires_grad:
+            z.retain_grad()
+            h.retain_grad()
+        outs.append(h)
+        inters.append(z)
+    if c.phi3:
+        y = rmsnorm(h, ck.norm[0], c.eps, rule)
+    else:
+        y = layernorm(h, *ck.norm, c.eps, rule)
+    return e, outs, inters, linear(y, ck.head, ck.head_bias)
+
+
 def open_checkpoint(model_dir):
     """The checkpoint object for any supported family (LLaMA family or LayerNorm family)."""
     path = os.path.join(model_dir, "config.json")
@@ -754,6 +937,8 @@ def open_checkpoint(model_dir):
         return LNCheckpoint(model_dir, load_ln_config(raw, path))
     if raw.get("model_type") in VIT_FAMILIES:
         return ViTCheckpoint(model_dir, load_vit_config(raw, path))
+    if raw.get("model_type") in PHI_FAMILIES:
+        return PhiCheckpoint(model_dir, load_phi_config(raw, path))
     return Checkpoint(model_dir)
 
 
