@@ -30,7 +30,7 @@ expect 2 "attnlrp: unknown command \"explian\" (see attnlrp --help)" -- $BIN exp
 
 # a broken checkpoint: unknown model_type, malformed config, missing tensor
 cp -r "$M" "$tmp/unknown" && sed -i 's/"model_type": "llama"/"model_type": "gpt-j"/' "$tmp/unknown/config.json"
-expect 1 "attnlrp: $tmp/unknown: config.json: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit)" -- $BIN explain --model "$tmp/unknown" --ids 1
+expect 1 "attnlrp: $tmp/unknown: config.json: model_type \"gpt-j\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit, gemma2, gemma3_text, gemma3)" -- $BIN explain --model "$tmp/unknown" --ids 1
 cp -r "$M" "$tmp/nohead"
 $PY - "$tmp/nohead/model.safetensors" <<'PYEOF'
 import json, struct, sys

@@ -208,7 +208,8 @@ TEST(partial_rotary_factor_rotates_the_first_dimensions) {
 
 TEST(error_unsupported_model_type_is_named_before_missing_fields) {
     CHECK_STR(load_error("{\"model_type\": \"gpt5\", \"n_embd\": 8}"),
-              "config.json: model_type \"gpt5\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit)");
+              "config.json: model_type \"gpt5\" is not supported (supported: llama, mistral, qwen2, qwen3, gpt2, bert, roberta, distilbert, vit, "
+              "gemma2, gemma3_text, gemma3)");
 }
 
 TEST(error_required_field_missing) {

@@ -846,7 +846,7 @@ TEST(config_errors) {
     gguf_writer *w = gw_new(3);
     llama_meta(w, "falcon");
     CHECK_STR(open_error(w, &c), "bad.gguf: GGUF architecture \"falcon\" is not supported (supported: llama, mistral, "
-                                 "qwen2, qwen3, gpt2)");
+                                 "qwen2, qwen3, gpt2, gemma2, gemma3)");
     CHECK_STR(open_error(w, NULL), "(opened)");  // reading the file alone is fine
     gw_free(w);
 

@@ -5,7 +5,8 @@
 // only. Embeddings are scaled by √hidden_size (rounded to the checkpoint's dtype, as HF does); the
 // attention scale is query_pre_attn_scalar^-½. Layers are sliding-window ("sliding_attention") or global;
 // Gemma 3's sliding layers use their own RoPE base (rope_local_base_freq). Gemma 2 soft-caps the attention
-// scores and the final logits (c·tanh(x/c)). The output head is tied to the embeddings.
+// scores and the final logits (c·tanh(x/c)); Gemma 3 only the final logits (its attention ignores
+// attn_logit_softcapping). The output head is tied to the embeddings.
 // GGUF (llama.cpp archs gemma2, gemma3): the converter stores norm weights as 1 + w, so no offset then.
 #include <math.h>
 #include <stdio.h>
@@ -125,6 +126,11 @@ static int gemma_read_config(lrp_config *c, const lrp_hp *h) {
     if (softcap_field(h, "attn_logit_softcapping", &c->attn_softcap) ||
         softcap_field(h, "final_logit_softcapping", &c->final_softcap))
         return -1;
+    if (gemma3) c->attn_softcap = 0;  // HF's Gemma 3 attention never soft-caps its scores (the field is unused)
+    int bidirectional = 0;
+    if (lrp_hp_bool(h, "use_bidirectional_attention", &bidirectional)) return -1;
+    if (bidirectional)
+        return lrp_fail(h->err, "%s: use_bidirectional_attention true (EmbeddingGemma) is not supported", h->where);
     int rc = read_layer_types(c, h);
     if (rc < 0) return -1;
     if (rc == 1) {
@@ -164,7 +170,7 @@ static int gemma_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
     if (lrp_hp_gguf_int(h, "context_length", 0, 1, INT32_MAX, &c->max_position_embeddings) < 0 ||
         lrp_hp_gguf_float(h, "attention.layer_norm_rms_epsilon", 1, &c->norm_eps) < 0 ||
         lrp_hp_gguf_int(h, "attention.sliding_window", 0, 0, INT32_MAX, &c->sliding_window) < 0 ||
-        lrp_hp_gguf_float(h, "attn_logit_softcapping", 0, &c->attn_softcap) < 0 ||
+        (!gemma3 && lrp_hp_gguf_float(h, "attn_logit_softcapping", 0, &c->attn_softcap) < 0) ||
         lrp_hp_gguf_float(h, "final_logit_softcapping", 0, &c->final_softcap) < 0)
         return -1;
     int pattern = gemma3 ? 6 : 2;  // llama.cpp's fixed patterns

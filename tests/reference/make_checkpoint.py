@@ -504,6 +504,14 @@ GEMMA_CONFIGS = {
                     sliding_window_pattern=3, rope_theta=1000000.0, rope_local_base_freq=10000.0,
                     rope_scaling={"rope_type": "linear", "factor": 8.0}, attn_logit_softcapping=None,
                     final_logit_softcapping=None), {}),
+    # Gemma 3 with final-logit soft-capping and an attn_logit_softcapping that its attention ignores;
+    # MHA, untied head.
+    "gemma3_softcap": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=32,
+                            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=16,
+                            intermediate_size=40, vocab_size=66, query_pre_attn_scalar=16, sliding_window=3,
+                            sliding_window_pattern=2, rope_theta=10000.0, rope_local_base_freq=100.0,
+                            attn_logit_softcapping=0.5, final_logit_softcapping=1.5,
+                            tie_word_embeddings=False), {}),
     # transformers-5 form: layer_types and rope_parameters per layer type; bf16 weights (the embedding
     # normaliser sqrt(48) is rounded to bf16), hidden 48.
     "gemma3_v5_bf16": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=48,

@@ -1221,7 +1221,7 @@ def vit_start_value_at(ck, pixels, cls=None, pos=None, target=None, contrast=Non
 # (1 + w); the embeddings are multiplied by sqrt(hidden_size) rounded to the checkpoint's dtype (relevance
 # is read after that); four norms per layer (input, post-attention, pre- and post-feedforward); GeGLU
 # (gelu tanh); scores scaled by query_pre_attn_scalar^-1/2, then soft-capped (Gemma 2
-# attn_logit_softcapping) before the mask; sliding-window layers (layer_types, Gemma 2 every other
+# attn_logit_softcapping; Gemma 3's attention ignores the field) before the mask; sliding-window layers (layer_types, Gemma 2 every other
 # layer, Gemma 3 sliding_window_pattern) see the last sliding_window keys; Gemma 3 normalises q and k
 # per head and its sliding layers use rope_local_base_freq; final_logit_softcapping on the logits.
 # Soft-capping takes the identity rule under attnlrp and cplrp (SPEC section 2).
@@ -1256,10 +1256,12 @@ def load_gemma_config(raw, path):
     c.act = raw.get("hidden_activation") or raw.get("hidden_act") or "gelu_pytorch_tanh"
     c.tied = bool(raw.get("tie_word_embeddings", True))
     c.scaling = float(raw.get("query_pre_attn_scalar", 256)) ** -0.5
-    c.attn_cap = raw.get("attn_logit_softcapping")
+    c.attn_cap = None if g3 else raw.get("attn_logit_softcapping")  # Gemma 3's attention ignores it
     c.final_cap = raw.get("final_logit_softcapping")
     c.window = int(raw.get("sliding_window") or 4096)
     c.dtype = raw.get("torch_dtype") or raw.get("dtype") or "float32"
+    if raw.get("use_bidirectional_attention"):
+        raise ReferenceError(f"{path}: use_bidirectional_attention is not supported")
     types = raw.get("layer_types")
     if types is None:
         pattern = int(raw.get("sliding_window_pattern", 6)) if g3 else 2
