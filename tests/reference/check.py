@@ -76,6 +76,7 @@ GRADIENT_FD = {"gpt2_bias": None, "bert_cls_bias": [0, 0, 1, 1, 1, 0, 1], "disti
 
 # GPT-2 configurations whose GGUF twin (tests/reference/gguf_twin.py) must explain exactly alike.
 GGUF_TWINS = {"gpt2", "gpt2_bias"}
+GGUF_TWINS |= {"gemma2_softcap", "gemma3_gguf"}  # Gemma: norms stored as 1 + w, llama.cpp's fixed choices
 
 REL_TOL = 1e-4       # engine vs reference, relative to the largest magnitude of the compared field
 LOGIT_ABS = 1e-5
@@ -649,10 +650,12 @@ def engine_checks(t, binary, name, ck, model_dir, seqs):
 
 
 def gguf_twin_checks(t, binary, name, ck, model_dir, seqs):
-    """The GGUF twin of a GPT-2 checkpoint (tensors renamed, Conv1D transposed) explains the same way."""
+    """The GGUF twin of a checkpoint (tensors renamed; GPT-2 Conv1D transposed, Gemma norms + 1) explains the
+    same way."""
     path = model_dir + ".gguf"
     gguf_twin.convert(model_dir, path)
-    for ids, _, opts in ln_option_sets(ck, name, seqs):
+    sets = ln_option_sets(ck, name, seqs) if isinstance(ck, ref.LNCheckpoint) else option_sets(ck.cfg, seqs)
+    for ids, _, opts in sets:
         for m in ref.METHODS:
             what = f"gguf twin of {name} method={m} len={len(ids)} opts=[{' '.join(opts)}]"
             hf, err1 = run_engine(binary, model_dir, ids, m, opts)

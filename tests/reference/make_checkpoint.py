@@ -522,6 +522,13 @@ GEMMA_CONFIGS = {
                                              "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}},
                             dtype="bfloat16", transformers_version="5.0.0"),
                        {"dtype": "BF16", "drop": ["torch_dtype"]}),
+    # Has a faithful GGUF twin (llama.cpp's fixed Gemma 3 choices: every sixth layer global, local RoPE base
+    # 10000, query_pre_attn_scalar = head_dim): 7 layers, layer 5 global; final-logit soft-capping.
+    "gemma3_gguf": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=16,
+                         num_hidden_layers=7, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+                         intermediate_size=32, vocab_size=48, query_pre_attn_scalar=8, sliding_window=4,
+                         sliding_window_pattern=6, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                         final_logit_softcapping=3.0), {}),
 }
 CONFIGS.update(GEMMA_CONFIGS)
 
