@@ -2,7 +2,8 @@
 # Gemma 2 and Gemma 3 (text) end to end on tiny random checkpoints from tests/reference/make_checkpoint.py:
 # greedy generation with the KV cache equals the argmax of a full forward (and of the PyTorch reference)
 # at every step, across the sliding window (window 3-4, sequences up to 16); the window is in effect;
-# neurons and --set on the GeGLU latent; the one-line errors of the Gemma config reader.
+# neurons and --set on the GeGLU latent; the one-line errors of the Gemma config reader (the multimodal
+# gemma3 form with text_config and language_model.* weights included).
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
@@ -14,11 +15,11 @@ if ! "$PY" -c 'import numpy, torch' >/dev/null 2>&1; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-"$PY" tests/reference/make_checkpoint.py "$tmp" gemma2 gemma2_softcap gemma3 gemma3_softcap >/dev/null ||
+"$PY" tests/reference/make_checkpoint.py "$tmp" gemma2 gemma2_softcap gemma3 gemma3_softcap gemma3_nested >/dev/null ||
     { echo "0 passed, 1 failed"; exit 1; }
 
 prompt=3,17,41,8
-for name in gemma2 gemma2_softcap gemma3 gemma3_softcap; do
+for name in gemma2 gemma2_softcap gemma3 gemma3_softcap gemma3_nested; do
     G=$tmp/$name
     gen=$($BIN generate --model "$G" --ids $prompt -n 12 --no-eos --format json | json 'd["generated_ids"]')
     check "$name generates 12 tokens ($gen)" '[ "$("$PY" -c "print(len($gen))")" = 12 ]'
@@ -65,13 +66,13 @@ check "gemma2_softcap: cplrp conserves through both soft-caps ($s)" '[ "$s" = Tr
 E=$tmp/err
 cp -r "$tmp/gemma3" "$E"
 c=$E/config.json
-"$PY" - "$c" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-json.dump({"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"], "text_config": d},
-          open(sys.argv[1], "w"))
-PY
-expect 1 "attnlrp: $E: config.json: model_type \"gemma3\" is the multimodal Gemma 3 (text_config nested, language_model.* weights), which is not supported; text-only checkpoints have model_type \"gemma3_text\"" -- $BIN explain --model "$E" --ids 1
+printf '%s\n' '{"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]}' >"$c"
+expect 1 "attnlrp: $E: config.json: model_type \"gemma3\" needs a \"text_config\" object (text-only checkpoints have model_type \"gemma3_text\")" -- $BIN explain --model "$E" --ids 1
+printf '%s\n' '{"model_type": "gemma3", "text_config": {"model_type": "gemma2"}}' >"$c"
+expect 1 "attnlrp: $E: config.json: text_config model_type must be \"gemma3_text\"" -- $BIN explain --model "$E" --ids 1
+printf '%s\n' '{"model_type": "gemma3", "text_config": {"hidden_size": 32, "head_dim": "x"}}' >"$c"
+err=$($BIN explain --model "$E" --ids 1 2>&1 >/dev/null)
+check "a nested field error names text_config ($err)" '[[ "$err" == *"config.json text_config"*head_dim* ]]'
 cp "$tmp/gemma3/config.json" "$c"
 sed -i 's/"sliding_window_pattern": 3,/"layer_types": ["sliding_attention", "global"],/' "$c"
 expect 1 "attnlrp: $E: config.json: field \"layer_types\" must be a list of 3 strings" -- $BIN explain --model "$E" --ids 1

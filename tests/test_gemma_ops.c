@@ -241,4 +241,5 @@ TEST(softcapped_attention_identity_rule_closed_form) {
 }
 
 TEST_MAIN(T(offset_rmsnorm_scales_by_one_plus_w_and_keeps_the_norm_rule), T(softcap_gradient_and_identity_rule),
-          T(softcapped_attention_gradient_matches_finite_differences), T(softcapped_attention_identity_rule_closed_form))
+          T(softcapped_attention_gradient_matches_finite_differences),
+          T(softcapped_attention_identity_rule_closed_form))

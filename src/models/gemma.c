@@ -67,8 +67,9 @@ static int read_rope(lrp_config *c, const lrp_hp *h, int gemma3) {
         }
         return 0;
     }
-    c->rope.theta = 10000.0;
     if (lrp_hp_rope(h, c)) return -1;
+    if (gemma3 && !lrp_hp_has(h, "rope_theta") && !lrp_hp_has(h, "rope_parameters"))
+        c->rope.theta = 1000000.0;  // Gemma3TextConfig's default
     c->rope_local = c->rope;
     if (gemma3) {
         c->rope_local.scaling = LRP_ROPE_SCALING_NONE;  // HF: the local rotary embedding is the default type
@@ -88,19 +89,50 @@ static int softcap_field(const lrp_hp *h, const char *field, double *out) {
     return 0;
 }
 
+// Gemma3TextConfig's defaults, for the text_config of a multimodal "gemma3" config (which omits most).
+static int nested_defaults(lrp_config *c, const lrp_hp *h) {
+    c->hidden_size = 2304;
+    c->num_layers = 26;
+    c->num_heads = 8;
+    c->intermediate_size = 9216;
+    c->vocab_size = 262208;
+    if (lrp_hp_int(h, "hidden_size", 0, &c->hidden_size) || lrp_hp_int(h, "num_hidden_layers", 0, &c->num_layers) ||
+        lrp_hp_int(h, "num_attention_heads", 0, &c->num_heads) ||
+        lrp_hp_int(h, "intermediate_size", 0, &c->intermediate_size) || lrp_hp_int(h, "vocab_size", 0, &c->vocab_size))
+        return -1;
+    return 0;
+}
+
+static int read_text_config(lrp_config *c, const lrp_hp *h, int gemma3, int nested);
+
 static int gemma_read_config(lrp_config *c, const lrp_hp *h) {
-    int gemma3 = strcmp(c->model_type, "gemma2") != 0;
-    if (!strcmp(c->model_type, "gemma3"))
-        return lrp_fail(h->err, "%s: model_type \"gemma3\" is the multimodal Gemma 3 (text_config nested, "
-                        "language_model.* weights), which is not supported; text-only checkpoints have model_type "
-                        "\"gemma3_text\"", h->where);
-    if (lrp_hp_int(h, "hidden_size", 1, &c->hidden_size) || lrp_hp_int(h, "num_hidden_layers", 1, &c->num_layers) ||
-        lrp_hp_int(h, "num_attention_heads", 1, &c->num_heads) ||
-        lrp_hp_int(h, "intermediate_size", 1, &c->intermediate_size) || lrp_hp_int(h, "vocab_size", 1, &c->vocab_size))
+    if (strcmp(c->model_type, "gemma3") != 0) return read_text_config(c, h, strcmp(c->model_type, "gemma2") != 0, 0);
+    // The multimodal Gemma 3 (Gemma3ForConditionalGeneration): the text model's fields are in text_config,
+    // its weights under language_model.* (bind); the vision tower is not used.
+    const json_t *text = json_object_get(h->root, "text_config");
+    if (!json_is_object(text))
+        return lrp_fail(h->err, "%s: model_type \"gemma3\" needs a \"text_config\" object (text-only checkpoints "
+                        "have model_type \"gemma3_text\")", h->where);
+    const json_t *tt = json_object_get(text, "model_type");
+    if (tt && !(json_is_string(tt) && !strcmp(json_string_value(tt), "gemma3_text")))
+        return lrp_fail(h->err, "%s: text_config model_type must be \"gemma3_text\"", h->where);
+    char where[256];
+    snprintf(where, sizeof where, "%s text_config", h->where);
+    lrp_hp sub = {text, where, h->err};
+    return read_text_config(c, &sub, 1, 1);
+}
+
+static int read_text_config(lrp_config *c, const lrp_hp *h, int gemma3, int nested) {
+    if (nested && nested_defaults(c, h)) return -1;
+    if (!nested && (lrp_hp_int(h, "hidden_size", 1, &c->hidden_size) ||
+                    lrp_hp_int(h, "num_hidden_layers", 1, &c->num_layers) ||
+                    lrp_hp_int(h, "num_attention_heads", 1, &c->num_heads) ||
+                    lrp_hp_int(h, "intermediate_size", 1, &c->intermediate_size) ||
+                    lrp_hp_int(h, "vocab_size", 1, &c->vocab_size)))
         return -1;
     if (c->num_layers > LRP_MAX_TYPED_LAYERS)
         return lrp_fail(h->err, "%s: %d layers (at most %d)", h->where, c->num_layers, LRP_MAX_TYPED_LAYERS);
-    c->num_kv_heads = c->num_heads;
+    c->num_kv_heads = nested ? 4 : c->num_heads;
     c->head_dim = 256;  // the Gemma 2/3 default
     c->query_pre_attn_scalar = 256;
     c->norm_eps = 1e-6;
@@ -230,9 +262,32 @@ static const char *const names[][2] = {
     [N_POST_FFW_NORM] = {"model.layers.%d.post_feedforward_layernorm", "blk.%d.post_ffw_norm"},
 };
 
+// Where a Hugging Face checkpoint keeps the text model: "model." (Gemma2/Gemma3ForCausalLM), or inside a
+// multimodal Gemma 3 "language_model.model." (transformers < 4.52) or "model.language_model." (later); the
+// head is then "language_model.lm_head" or "lm_head".
+static const char *const bodies[][2] = {
+    {"model.", ""}, {"language_model.model.", "language_model."}, {"model.language_model.", ""}};
+static int body_of(const lrp_model *m) {
+    char name[96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%sembed_tokens.weight", bodies[i][0]);
+        if (lrp_tf_find(&m->tf, name)) return i;
+    }
+    return 0;
+}
+
 static int bind(lrp_model *m, lrp_weight *w, int which, int l, int optional, int64_t d0, int64_t d1, lrp_err *err) {
     char stem[160];
-    snprintf(stem, sizeof stem, names[which][lrp_model_is_gguf(m)], l);
+    const char *name = names[which][lrp_model_is_gguf(m)];
+    if (!lrp_model_is_gguf(m)) {  // rebase "model." names (and lm_head) on where the text model is
+        int b = body_of(m);
+        int body = !strncmp(name, "model.", 6);
+        snprintf(stem, sizeof stem, "%s%s", bodies[b][body ? 0 : 1], body ? name + 6 : name);
+        char full[192];
+        snprintf(full, sizeof full, stem, l);
+        return lrp_bind(m, w, optional, 0, d0, d1, err, "%s.weight", full);
+    }
+    snprintf(stem, sizeof stem, name, l);
     return lrp_bind(m, w, optional, 0, d0, d1, err, "%s.weight", stem);
 }
 
@@ -248,7 +303,8 @@ static int gemma_bind(lrp_model *m, lrp_err *err) {
     int64_t d = c->hidden_size, qd = (int64_t)c->num_heads * c->head_dim, kvd = (int64_t)c->num_kv_heads * c->head_dim;
     int64_t ff = c->intermediate_size, V = c->vocab_size, hd = c->head_dim;
     char head_name[64];
-    snprintf(head_name, sizeof head_name, "%s.weight", names[N_HEAD][lrp_model_is_gguf(m)]);
+    snprintf(head_name, sizeof head_name, "%s%s.weight", lrp_model_is_gguf(m) ? "" : bodies[body_of(m)][1],
+             names[N_HEAD][lrp_model_is_gguf(m)]);
     int embed_optional = c->tie_word_embeddings && lrp_tf_find(&m->tf, head_name);
     if (bind(m, &w->embed, N_EMBED, 0, embed_optional, V, d, err)) return -1;
     if ((!w->embed.t || !c->tie_word_embeddings) && bind(m, &w->head, N_HEAD, 0, 0, V, d, err)) return -1;
@@ -350,7 +406,8 @@ const lrp_family lrp_family_gemma = {
     .name = "gemma",
     .model_types = model_types,
     .gguf_archs = gguf_archs,
-    .summary = "Gemma 2 (soft-capping, alternating sliding/global layers), Gemma 3 text (q/k norms, two RoPE bases)",
+    .summary = "Gemma 2 (soft-capping, alternating sliding/global layers), Gemma 3 text (q/k norms, two RoPE bases; "
+               "also the text model of a multimodal gemma3 checkpoint)",
     .read_config = gemma_read_config,
     .read_gguf = gemma_read_gguf,
     .bind = gemma_bind,

@@ -522,6 +522,13 @@ GEMMA_CONFIGS = {
                                              "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}},
                             dtype="bfloat16", transformers_version="5.0.0"),
                        {"dtype": "BF16", "drop": ["torch_dtype"]}),
+    # The multimodal form (Gemma3ForConditionalGeneration, transformers < 4.52 names): the fields above nested
+    # in text_config (written without query_pre_attn_scalar and rope_theta: their defaults 256 and 1e6 apply),
+    # weights under language_model.model.*; no vision tower (never read).
+    "gemma3_nested": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=32,
+                           num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                           intermediate_size=48, vocab_size=60, sliding_window=3, sliding_window_pattern=2,
+                           rope_local_base_freq=1000.0), {"nest": True, "drop": ["rope_theta"]}),
     # Has a faithful GGUF twin (llama.cpp's fixed Gemma 3 choices: every sixth layer global, local RoPE base
     # 10000, query_pre_attn_scalar = head_dim): 7 layers, layer 5 global; final-logit soft-capping.
     "gemma3_gguf": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=16,
@@ -578,6 +585,11 @@ def write_checkpoint(outdir, name):
     cfg.update(fields)
     for key in opts.get("drop", []):
         cfg.pop(key, None)
+    if opts.get("nest"):  # multimodal Gemma 3: the text model's config nested, weights under language_model.
+        text = {k: v for k, v in cfg.items() if k not in ("architectures", "torch_dtype", "transformers_version")}
+        cfg = {"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"], "text_config": text,
+               "torch_dtype": "float32", "transformers_version": "4.50.0", "image_token_index": 59,
+               "mm_tokens_per_image": 256}
     os.makedirs(outdir, exist_ok=True)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     if family == "vit":
@@ -585,7 +597,9 @@ def write_checkpoint(outdir, name):
     elif family == "gpt2":
         tensors = make_gpt2_tensors(cfg, opts, rng)
     elif family in BASES_GEMMA:
-        tensors = make_gemma_tensors(cfg, opts, rng)
+        tensors = make_gemma_tensors(cfg.get("text_config", cfg), opts, rng)
+        if opts.get("nest"):
+            tensors = [("language_model." + name, arr) for name, arr in tensors]
     elif family in BASES:
         tensors = make_encoder_tensors(cfg, opts, rng)
     else:

@@ -1226,7 +1226,11 @@ def vit_start_value_at(ck, pixels, cls=None, pos=None, target=None, contrast=Non
 # per head and its sliding layers use rope_local_base_freq; final_logit_softcapping on the logits.
 # Soft-capping takes the identity rule under attnlrp and cplrp (SPEC section 2).
 
-GEMMA_FAMILIES = ("gemma2", "gemma3_text")
+GEMMA_FAMILIES = ("gemma2", "gemma3_text", "gemma3")
+# Gemma3TextConfig's defaults, for the text_config of a multimodal gemma3 config (which omits most fields).
+GEMMA3_TEXT_DEFAULTS = {"hidden_size": 2304, "num_hidden_layers": 26, "num_attention_heads": 8,
+                        "num_key_value_heads": 4, "intermediate_size": 9216, "vocab_size": 262208,
+                        "rope_theta": 1000000.0}
 
 
 def _gemma_rope(raw, part, theta_default):
@@ -1244,7 +1248,16 @@ def load_gemma_config(raw, path):
     c = Config()
     c.raw = raw
     c.family = raw["model_type"]
-    g3 = c.family == "gemma3_text"
+    if c.family == "gemma3":  # Gemma3ForConditionalGeneration: the text model's config is text_config
+        if not isinstance(raw.get("text_config"), dict):
+            raise ReferenceError(f"{path}: gemma3 without a text_config")
+        dtype = raw.get("torch_dtype") or raw.get("dtype")
+        raw = dict(GEMMA3_TEXT_DEFAULTS, **raw["text_config"])
+        if dtype:
+            raw.setdefault("torch_dtype", dtype)
+    g3 = c.family in ("gemma3_text", "gemma3")
+    if g3 and "rope_theta" not in raw and "rope_parameters" not in raw:
+        raw = dict(raw, rope_theta=1000000.0)
     c.hidden = int(raw["hidden_size"])
     c.layers = int(raw["num_hidden_layers"])
     c.heads = int(raw["num_attention_heads"])
@@ -1301,15 +1314,19 @@ class GemmaCheckpoint:
             return t[name]
 
         H, D, KV, I = c.hidden, c.head_dim, c.kv_heads, c.inter
-        self.embed = get("model.embed_tokens.weight", (c.vocab, H))
-        self.head = self.embed if c.tied else get("lm_head.weight", (c.vocab, H))
-        self.norm = get("model.norm.weight", (H,))
+        # The text model's prefix: Gemma*ForCausalLM, or a multimodal Gemma 3 (old and new layouts).
+        body, headp = next(((b, hp) for b, hp in (("model.", ""), ("language_model.model.", "language_model."),
+                                                   ("model.language_model.", ""))
+                            if b + "embed_tokens.weight" in t), ("model.", ""))
+        self.embed = get(body + "embed_tokens.weight", (c.vocab, H))
+        self.head = self.embed if c.tied else get(headp + "lm_head.weight", (c.vocab, H))
+        self.norm = get(body + "norm.weight", (H,))
         # HF: torch.tensor(hidden_size**0.5, dtype=<the embedding dtype>)
         tdt = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(c.dtype, torch.float32)
         self.normalizer = float(torch.tensor(H ** 0.5, dtype=tdt))
         self.blocks = []
         for i in range(c.layers):
-            p = f"model.layers.{i}."
+            p = f"{body}layers.{i}."
             b = {n: get(p + f + ".weight", (H,)) for n, f in
                  (("ln1", "input_layernorm"), ("post_attn", "post_attention_layernorm"),
                   ("pre_ffw", "pre_feedforward_layernorm"), ("post_ffw", "post_feedforward_layernorm"))}
