@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, GPT-2, BERT, RoBERTa,
-DistilBERT and ViT checkpoints.
+"""Independent float64 PyTorch reference for attnlrp explanations of LLaMA-family, Gemma 2 / Gemma 3 text,
+GPT-2, BERT, RoBERTa, DistilBERT and ViT checkpoints.
 
 Written from the public definitions only (Hugging Face's LLaMA/Mistral/Qwen2/Qwen3, GPT-2, BERT,
 RoBERTa and DistilBERT forward passes and the rules of ../../shared/SPEC.md sections 1-3), in the way
