@@ -8,6 +8,7 @@
 #include "ops/ops.h"
 
 #define LRP_MAX_EOS 8
+#define LRP_MAX_TYPED_LAYERS 1024  // layers whose attention type (sliding or global) a config can set
 
 // What the model's output is.
 typedef enum lrp_task {
@@ -53,6 +54,13 @@ typedef struct lrp_config {
     int num_channels;
     int n_labels;                 // classifiers: number of classes
     char **labels;                // [n_labels] names from id2label (owned; "LABEL_i" when absent)
+    // Gemma 2/3 (models/gemma.c)
+    double query_pre_attn_scalar; // attention scale is query_pre_attn_scalar^-½
+    double attn_softcap;          // attn_logit_softcapping: scores = c·tanh(scores/c); 0: none
+    double final_softcap;         // final_logit_softcapping on the logits; 0: none
+    float norm_offset;            // RMSNorm scale is (norm_offset + w): 1 for HF Gemma, 0 for GGUF (stores 1 + w)
+    lrp_rope_params rope_local;   // RoPE of the sliding-window layers (Gemma 3: rope_local_base_freq)
+    unsigned char layer_sliding[LRP_MAX_TYPED_LAYERS];  // 1: layer l attends within sliding_window
 } lrp_config;
 
 // Reads a Hugging Face config.json: "model_type" first (an unsupported one is the first error, before

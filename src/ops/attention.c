@@ -28,10 +28,12 @@ static int block_key_end(const lrp_attn_spec *s, int Tq, int Tk, int i0, int nb)
 // The node keeps a copy of the spec (without the caller's pointers to its own variables).
 typedef struct {
     lrp_attn_spec s;
+    float *raw;  // with soft-capping: the scores before the cap [H, Tq, Tk] (visible entries only)
 } attn_aux;
 
 static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
-    const lrp_attn_spec *s = &((const attn_aux *)n->aux)->s;
+    const attn_aux *aux = n->aux;
+    const lrp_attn_spec *s = &aux->s;
     lrp_act *q = n->in[0], *k = n->in[1], *v = n->in[2], *probs = n->tap;
     int H = s->n_heads, KVH = s->n_kv_heads, hd = s->head_dim, Tq = q->rows, Tk = k->rows;
     int group = H / KVH, qc = H * hd, kc = KVH * hd;
@@ -79,6 +81,17 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
                 double dot = 0;
                 for (int j = 0; j < kend; j++) dot += (double)gp[j] * p[j];
                 for (int j = 0; j < kend; j++) gp[j] = p[j] * (gp[j] - (float)dot);
+                if (s->softcap > 0.0f) {
+                    // Through S = c·tanh(S_raw/c): the identity rule (R(S_raw) = R(S)) or the exact
+                    // derivative. Only visible entries (p > 0) carry a gradient.
+                    const float *raw = aux->raw + ((size_t)h * Tq + i0 + i) * Tk;
+                    double c = s->softcap;
+                    for (int j = 0; j < kend; j++) {
+                        if (p[j] == 0.0f) continue;
+                        double t = tanh(raw[j] / c);
+                        gp[j] *= rules->act_identity ? (float)(c * t) / (raw[j] + 1e-10f) : (float)(1.0 - t * t);
+                    }
+                }
             }
             // gQ += fq · gS · K ;  gK += fq · gSᵀ · Q   (fq includes the score scale)
             lrp_gemm(0, 0, nb, hd, kend, fq, gP, Tk, k->x + (size_t)kh * hd, kc, 1.0f,
@@ -109,6 +122,7 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
     }
     attn_aux *aux = lrp_graph_alloc(g, sizeof *aux, 1);
     if (!o || !P || !aux) return NULL;
+    if (s->softcap > 0.0f && !(aux->raw = lrp_graph_alloc(g, (size_t)H * Tq * Tk * sizeof(float), 0))) return NULL;
     aux->s = *s;
     aux->s.probs = NULL;
     for (int h = 0; h < H; h++) {
@@ -127,8 +141,13 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
                 int first, end;
                 visible_keys(s, Tq, Tk, i0 + i, &first, &end);
                 float m = -INFINITY;
+                float *raw = aux->raw ? aux->raw + ((size_t)h * Tq + i0 + i) * Tk : NULL;
                 for (int j = first; j < end; j++) {
                     if (s->key_mask && !s->key_mask[j]) continue;
+                    if (raw) {
+                        raw[j] = p[j];
+                        p[j] = (float)(s->softcap * tanh((double)p[j] / s->softcap));
+                    }
                     if (bi) p[j] += bi[j];
                     m = p[j] > m ? p[j] : m;
                 }

@@ -13,7 +13,8 @@ static void widen_or_fill(const lrp_weight *w, float *dst, int n, float fill) {
 }
 
 // --- RMSNorm -----------------------------------------------------------------------------------------
-// saved: [rows * groups] values of r = 1/sqrt(mean(x²) + eps), then [group] widened weights (1 if none).
+// saved: [rows * groups] values of r = 1/sqrt(mean(x²) + eps), then [group] widened weights (1 if none)
+// plus the offset.
 static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
     lrp_act *x = n->in[0];
     float *gx = lrp_act_grad(g, x);
@@ -39,6 +40,10 @@ static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *r
 }
 
 lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group) {
+    return op_rmsnorm_offset(g, x, w, eps, group, 0.0f);
+}
+
+lrp_act *op_rmsnorm_offset(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group, float offset) {
     if (!x) return NULL;
     if (group <= 0 || x->cols % group != 0)
         return lrp_graph_fail(g, "internal: rmsnorm group %d does not divide %d columns", group, x->cols);
@@ -50,6 +55,8 @@ lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, in
     if (!y || !saved) return NULL;
     float *r = saved, *wf = saved + ngroups;
     widen_or_fill(w, wf, group, 1.0f);
+    if (offset != 0.0f)
+        for (int i = 0; i < group; i++) wf[i] += offset;  // Gemma: the scale is (1 + w), in float32
     for (int k = 0; k < ngroups; k++) {
         const float *xk = x->x + (size_t)k * group;
         float *yk = y->x + (size_t)k * group;

@@ -29,6 +29,9 @@ lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weig
 // group = head_dim for Qwen3's per-head q/k norms). w has `group` elements (NULL: 1).
 // Rule norm_detach: 1/rms is a constant in the backward.
 lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group);
+// The same with the scale (offset + w): Gemma's RMSNorm multiplies by (1 + w) (offset 1; w NULL: offset + 1).
+// Same rule: r is a constant, so R(x) = R(y) element-wise.
+lrp_act *op_rmsnorm_offset(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group, float offset);
 // LayerNorm over each row: w ⊙ (x − μ)/σ + b, σ = sqrt(var + eps) (w, b NULL: 1, 0).
 // Rule norm_detach: σ is a constant in the backward, μ is kept: ĝ(x) = (w⊙ĝ − mean(w⊙ĝ))/σ.
 lrp_act *op_layernorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, const lrp_weight *b, float eps);
@@ -94,6 +97,9 @@ typedef struct lrp_attn_spec {
     const unsigned char *key_mask;   // [Tk]: 0 marks a padding key, never attended (p = 0); NULL: none
     const float *bias;               // additive score bias, a constant: [bias_heads, Tq, Tk]; NULL: none
     int bias_heads;                  // 1 (shared by every head) or n_heads
+    float softcap;                   // > 0: scores = softcap·tanh(scores/softcap) after the scale, before the
+                                     // bias and the softmax (Gemma 2 attn_logit_softcapping); 0: none.
+                                     // Rule act_identity (attnlrp, cplrp): the identity rule; else exact
     lrp_act **probs;                 // non-NULL: receives the probabilities as an activation [H·Tq, Tk]
                                      // whose gradient the backward fills (attention-head readouts)
 } lrp_attn_spec;
@@ -126,6 +132,11 @@ float lrp_act_fn_eval(lrp_act_fn f, float x);
 float lrp_act_fn_deriv(lrp_act_fn f, float x);
 // y = f(x) element-wise. Rule act_identity: ĝ(x) = ĝ(y)·f(x)/(x + 1e-10).
 lrp_act *op_activation(lrp_graph *g, lrp_act *x, lrp_act_fn f);
+
+// --- softcap.c -------------------------------------------------------------------------------------
+// y = c·tanh(x/c) element-wise (Gemma 2 final_logit_softcapping), c > 0. Rule act_identity:
+// ĝ(x) = ĝ(y)·y/(x + 1e-10), so R(x) = R(y); else the exact derivative 1 − tanh²(x/c).
+lrp_act *op_softcap(lrp_graph *g, lrp_act *x, float c);
 
 // --- elementwise.c ---------------------------------------------------------------------------------
 lrp_act *op_add(lrp_graph *g, lrp_act *a, lrp_act *b);  // exact backward

@@ -44,6 +44,12 @@
    relevance_positions, relevance_sum, residual_relevance, latent_relevance; --gamma with
    gradxinput/gradient must be a usage error (exit 2, one stderr line naming gamma).
 
+5. Gemma 2 / Gemma 3 text (`--families gemma2,gemma3_text`; gemma3_nested is the multimodal gemma3 form
+   and counts as gemma3_text): the self-checks and engine comparisons of 1 and 2 (cplrp conserves through
+   the (1 + w) norms and both soft-caps, which take the identity rule); sliding windows of 3-5 keys so that
+   the sequences of 7 and 33 cross them. GGUF twins (gguf_twin.py: llama.cpp names, norms stored + 1) of
+   gemma2_softcap and gemma3_gguf, and of gpt2 and gpt2_bias, must explain exactly as their HF originals.
+
 Prints one line per failing comparison (with the worst element) and ends with `N passed, N failed`.
 """
 import argparse
@@ -77,10 +83,12 @@ WITH_BIAS |= {"phi_bias"}  # Phi: random biases (phi, phi_qkln carry zero ones, 
 # (with these token types).
 GRADIENT_FD = {"gpt2_bias": None, "bert_cls_bias": [0, 0, 1, 1, 1, 0, 1], "distilbert_mlm": None}
 
-# GPT-2 configurations whose GGUF twin (tests/reference/gguf_twin.py) must explain exactly alike.
+# Configurations whose GGUF twin (tests/reference/gguf_twin.py) must explain exactly alike: GPT-2; LLaMA
+# with llama3 rope_scaling -> rope_freqs.weight (Llama 3.1 GGUF); Phi -> phi2; Phi-3 -> phi3; Gemma (norms
+# stored as 1 + w, llama.cpp's fixed choices).
 GGUF_TWINS = {"gpt2", "gpt2_bias"}
-# LLaMA with llama3 rope_scaling -> rope_freqs.weight (Llama 3.1 GGUF); Phi -> phi2; Phi-3 -> phi3.
 GGUF_TWINS |= {"llama3_rope", "llama_gqa", "phi", "phi_bias", "phi_qkln", "phi3", "phi3_longrope"}
+GGUF_TWINS |= {"gemma2_softcap", "gemma3_gguf"}
 
 REL_TOL = 1e-4       # engine vs reference, relative to the largest magnitude of the compared field
 LOGIT_ABS = 1e-5
@@ -1258,7 +1266,8 @@ def main():
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     ap.add_argument("--only", help="comma-separated configuration names")
     ap.add_argument("--families", help="comma-separated model_type values (llama, mistral, qwen2, qwen3, "
-                                       "gpt2, bert, roberta, distilbert, vit): only their configurations")
+                                       "gpt2, bert, roberta, distilbert, vit, gemma2, gemma3_text): only "
+                                       "their configurations")
     ap.add_argument("--no-engine", action="store_true", help="self-checks of the reference only")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()

@@ -11,6 +11,15 @@ stored [in, out] by Hugging Face, are transposed to [out, in]; the attn.bias / m
 dropped. Metadata gpt2.* as llama.cpp writes it. File layout from ggml's docs/gguf.md (version 3,
 little-endian, alignment 32): magic, version, tensor count, metadata count, metadata, tensor infos
 (name, n_dims, ne[] innermost first, ggml type, offset), padding, data.
+
+Gemma (convert_hf_to_gguf.py's Gemma2Model / Gemma3Model): architecture gemma2 or gemma3; every
+*norm.weight gets + 1 (the GGUF stores the (1 + w) scale); model.embed_tokens -> token_embd, model.norm ->
+output_norm, lm_head -> output (untied only), layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj,
+self_attn.{q,k}_norm, post_attention_layernorm, pre_feedforward_layernorm, mlp.{gate,up,down}_proj,
+post_feedforward_layernorm} -> blk.N.{attn_norm, attn_{q,k,v,output}, attn_{q,k}_norm, post_attention_norm,
+ffn_norm, ffn_{gate,up,down}, post_ffw_norm}. GGUF carries no query_pre_attn_scalar, sliding-window pattern
+or local RoPE base: llama.cpp assumes head_dim, every other layer (Gemma 2) / every sixth layer global
+(Gemma 3) and 10000, so only checkpoints that match those have a faithful twin.
 """
 import json
 import math
@@ -55,13 +64,63 @@ def gguf_tensors(hf):
     return out
 
 
+GEMMA_LAYER = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+               "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output", "self_attn.q_norm": "attn_q_norm",
+               "self_attn.k_norm": "attn_k_norm", "post_attention_layernorm": "post_attention_norm",
+               "pre_feedforward_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+               "mlp.down_proj": "ffn_down", "post_feedforward_layernorm": "post_ffw_norm"}
+
+
+def gemma_tensors(hf):
+    out = []
+    for name, arr in sorted(hf.items()):
+        if name.endswith("norm.weight"):
+            arr = arr.astype(np.float64) + 1.0
+        parts = name.split(".")
+        if name == "model.embed_tokens.weight":
+            out.append(("token_embd.weight", arr))
+        elif name == "model.norm.weight":
+            out.append(("output_norm.weight", arr))
+        elif name == "lm_head.weight":
+            out.append(("output.weight", arr))
+        elif parts[:2] == ["model", "layers"]:
+            out.append((f"blk.{parts[2]}.{GEMMA_LAYER['.'.join(parts[3:-1])]}.{parts[-1]}", arr))
+        else:
+            raise ValueError(f"tensor {name}: no GGUF name")
+    return out
+
+
+def gemma_meta(cfg):
+    arch = "gemma2" if cfg["model_type"] == "gemma2" else "gemma3"
+    hd = cfg.get("head_dim", 256)
+    u = [("context_length", cfg.get("max_position_embeddings", 8192)), ("embedding_length", cfg["hidden_size"]),
+         ("block_count", cfg["num_hidden_layers"]), ("feed_forward_length", cfg["intermediate_size"]),
+         ("attention.head_count", cfg["num_attention_heads"]),
+         ("attention.head_count_kv", cfg.get("num_key_value_heads", cfg["num_attention_heads"])),
+         ("attention.key_length", hd), ("attention.value_length", hd),
+         ("attention.sliding_window", cfg.get("sliding_window", 4096))]
+    f = [("attention.layer_norm_rms_epsilon", cfg.get("rms_norm_eps", 1e-6)),
+         ("rope.freq_base", cfg.get("rope_theta", 10000.0))]
+    if arch == "gemma2" and cfg.get("attn_logit_softcapping"):
+        f.append(("attn_logit_softcapping", cfg["attn_logit_softcapping"]))
+    if cfg.get("final_logit_softcapping"):
+        f.append(("final_logit_softcapping", cfg["final_logit_softcapping"]))
+    meta = [("general.architecture", T_STRING, arch)]
+    meta += [(f"{arch}.{k}", T_UINT32, v) for k, v in u] + [(f"{arch}.{k}", T_FLOAT32, v) for k, v in f]
+    scaling = cfg.get("rope_scaling") or {}
+    if scaling.get("rope_type", scaling.get("type")) == "linear":
+        meta += [(f"{arch}.rope.scaling.type", T_STRING, "linear"),
+                 (f"{arch}.rope.scaling.factor", T_FLOAT32, scaling["factor"])]
+    return meta
+
+
 def gguf_string(s):
     b = s.encode()
     return struct.pack("<Q", len(b)) + b
 
 
-def write_gguf(path, cfg, tensors):
-    meta = [("general.architecture", T_STRING, "gpt2"), ("gpt2.context_length", T_UINT32, cfg["n_positions"]),
+def write_gguf(path, cfg, tensors, meta=None):
+    meta = meta or [("general.architecture", T_STRING, "gpt2"), ("gpt2.context_length", T_UINT32, cfg["n_positions"]),
             ("gpt2.embedding_length", T_UINT32, cfg["n_embd"]),
             ("gpt2.feed_forward_length", T_UINT32, cfg.get("n_inner") or 4 * cfg["n_embd"]),
             ("gpt2.block_count", T_UINT32, cfg["n_layer"]), ("gpt2.attention.head_count", T_UINT32, cfg["n_head"]),
@@ -230,6 +289,8 @@ def convert(hf_dir, out_path):
         write_gguf_meta(out_path, *llama_twin(cfg, hf))
     elif cfg.get("model_type") in ("phi", "phi3"):
         write_gguf_meta(out_path, *phi_twin(cfg, hf))
+    elif cfg.get("model_type") in ("gemma2", "gemma3_text"):
+        write_gguf(out_path, cfg, gemma_tensors(hf), gemma_meta(cfg))
     else:
         write_gguf(out_path, cfg, gguf_tensors(hf))
 

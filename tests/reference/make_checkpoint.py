@@ -431,6 +431,114 @@ def make_encoder_tensors(cfg, opts, rng):
     return t
 
 
+# ----------------------------------------------------------------------------------------------
+# Gemma 2 and Gemma 3 text (Gemma2ForCausalLM, Gemma3ForCausalLM): four RMSNorms per layer whose weights
+# are stored as w in a (1 + w) scale (zero-centred), no biases, tied embeddings unless asked otherwise;
+# Gemma 3 adds per-head q/k norms. Small sliding windows and soft-capping values so that they matter on
+# tiny random models (window 4 with sequences of 7 and 33; caps of a few units).
+
+GEMMA_BASE = {
+    "hidden_activation": "gelu_pytorch_tanh", "max_position_embeddings": 512, "rms_norm_eps": 1e-6,
+    "initializer_range": 0.02, "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 2,
+    "eos_token_id": 1, "pad_token_id": 0, "torch_dtype": "float32", "transformers_version": "4.50.0",
+    "use_cache": True, "tie_word_embeddings": True,
+}
+BASES_GEMMA = {"gemma2": GEMMA_BASE, "gemma3_text": GEMMA_BASE}
+GEMMA_CONFIGS = {
+    # Gemma 2: sliding layers 0 and 2, global layer 1 (every other layer); head_dim 16 != hidden/heads,
+    # query_pre_attn_scalar 24 != head_dim; no soft-capping.
+    "gemma2": (dict(model_type="gemma2", architectures=["Gemma2ForCausalLM"], hidden_size=32,
+                    num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                    intermediate_size=48, vocab_size=64, query_pre_attn_scalar=24, sliding_window=4,
+                    rope_theta=10000.0, attn_logit_softcapping=None, final_logit_softcapping=None,
+                    cache_implementation="hybrid"), {}),
+    # Attention-score and final-logit soft-capping with caps that bite; MHA, untied head.
+    "gemma2_softcap": (dict(model_type="gemma2", architectures=["Gemma2ForCausalLM"], hidden_size=32,
+                            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=16,
+                            intermediate_size=64, vocab_size=70, query_pre_attn_scalar=16, sliding_window=4,
+                            rope_theta=10000.0, attn_logit_softcapping=1.5, final_logit_softcapping=2.0,
+                            tie_word_embeddings=False), {}),
+    # Gemma 3: sliding_window_pattern 3 (layers 0, 1 sliding with rope_local_base_freq, layer 2 global with
+    # rope_theta and linear scaling), q/k norms, GQA.
+    "gemma3": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=32,
+                    num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=1, head_dim=8,
+                    intermediate_size=64, vocab_size=72, query_pre_attn_scalar=8, sliding_window=4,
+                    sliding_window_pattern=3, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                    rope_scaling={"rope_type": "linear", "factor": 8.0}, attn_logit_softcapping=None,
+                    final_logit_softcapping=None), {}),
+    # Gemma 3 with final-logit soft-capping and an attn_logit_softcapping that its attention ignores;
+    # MHA, untied head.
+    "gemma3_softcap": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=32,
+                            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=16,
+                            intermediate_size=40, vocab_size=66, query_pre_attn_scalar=16, sliding_window=3,
+                            sliding_window_pattern=2, rope_theta=10000.0, rope_local_base_freq=100.0,
+                            attn_logit_softcapping=0.5, final_logit_softcapping=1.5,
+                            tie_word_embeddings=False), {}),
+    # transformers-5 form: layer_types and rope_parameters per layer type; bf16 weights (the embedding
+    # normaliser sqrt(48) is rounded to bf16), hidden 48.
+    "gemma3_v5_bf16": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=48,
+                            num_hidden_layers=3, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                            intermediate_size=64, vocab_size=64, query_pre_attn_scalar=20, sliding_window=5,
+                            layer_types=["full_attention", "sliding_attention", "full_attention"],
+                            rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 100000.0},
+                                             "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}},
+                            dtype="bfloat16", transformers_version="5.0.0"),
+                       {"dtype": "BF16", "drop": ["torch_dtype"]}),
+    # The multimodal form (Gemma3ForConditionalGeneration, transformers < 4.52 names): the fields above nested
+    # in text_config (written without query_pre_attn_scalar and rope_theta: their defaults 256 and 1e6 apply),
+    # weights under language_model.model.*; no vision tower (never read).
+    "gemma3_nested": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=32,
+                           num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                           intermediate_size=48, vocab_size=60, sliding_window=3, sliding_window_pattern=2,
+                           rope_local_base_freq=1000.0), {"nest": True, "drop": ["rope_theta"]}),
+    # Has a faithful GGUF twin (llama.cpp's fixed Gemma 3 choices: every sixth layer global, local RoPE base
+    # 10000, query_pre_attn_scalar = head_dim): 7 layers, layer 5 global; final-logit soft-capping.
+    "gemma3_gguf": (dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], hidden_size=16,
+                         num_hidden_layers=7, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+                         intermediate_size=32, vocab_size=48, query_pre_attn_scalar=8, sliding_window=4,
+                         sliding_window_pattern=6, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                         final_logit_softcapping=3.0), {}),
+}
+CONFIGS.update(GEMMA_CONFIGS)
+
+
+def make_gemma_tensors(cfg, opts, rng):
+    H, L, I, V = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["intermediate_size"], cfg["vocab_size"]
+    heads = cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads", heads)
+    D = cfg.get("head_dim") or 256
+    tied = cfg.get("tie_word_embeddings", True)
+
+    def mat(o, i):
+        return rng.standard_normal((o, i)) / np.sqrt(i)
+
+    def norm(n):  # stored w; the model scales by (1 + w)
+        return 0.1 * rng.standard_normal(n)
+
+    # Rows of norm ~1, i.e. O(1) entries after the normaliser sqrt(H); as a tied head, logits O(1).
+    t = [("model.embed_tokens.weight", rng.standard_normal((V, H)) / np.sqrt(H))]
+    for i in range(L):
+        p = f"model.layers.{i}."
+        t.append((p + "input_layernorm.weight", norm(H)))
+        t.append((p + "self_attn.q_proj.weight", mat(heads * D, H)))
+        t.append((p + "self_attn.k_proj.weight", mat(kv * D, H)))
+        t.append((p + "self_attn.v_proj.weight", mat(kv * D, H)))
+        t.append((p + "self_attn.o_proj.weight", mat(H, heads * D)))
+        if cfg["model_type"] == "gemma3_text":
+            t.append((p + "self_attn.q_norm.weight", norm(D)))
+            t.append((p + "self_attn.k_norm.weight", norm(D)))
+        t.append((p + "post_attention_layernorm.weight", norm(H)))
+        t.append((p + "pre_feedforward_layernorm.weight", norm(H)))
+        t.append((p + "mlp.gate_proj.weight", mat(I, H)))
+        t.append((p + "mlp.up_proj.weight", mat(I, H)))
+        t.append((p + "mlp.down_proj.weight", mat(H, I)))
+        t.append((p + "post_feedforward_layernorm.weight", norm(H)))
+    t.append(("model.norm.weight", norm(H)))
+    if not tied:
+        t.append(("lm_head.weight", rng.standard_normal((V, H)) / np.sqrt(H)))
+    return t
+
+
 # Configurations with the real vocabularies of tests/tokenizer/ (GPT-2's 50257 tokens, BERT's 30522), for
 # the command-line tests on text (tests/test_families_cli.sh); not part of the reference comparisons.
 CLI_CONFIGS = {
@@ -617,16 +725,25 @@ def write_checkpoint(outdir, name):
     """Writes configuration `name` into outdir (created); returns outdir."""
     fields, opts = CONFIGS[name] if name in CONFIGS else CLI_CONFIGS[name]
     family = fields["model_type"]
-    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or PHI_BASES.get(family) or BASE)
+    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or PHI_BASES.get(family) or BASES_GEMMA.get(family) or BASE)
     cfg.update(fields)
     for key in opts.get("drop", []):
         cfg.pop(key, None)
+    if opts.get("nest"):  # multimodal Gemma 3: the text model's config nested, weights under language_model.
+        text = {k: v for k, v in cfg.items() if k not in ("architectures", "torch_dtype", "transformers_version")}
+        cfg = {"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"], "text_config": text,
+               "torch_dtype": "float32", "transformers_version": "4.50.0", "image_token_index": 59,
+               "mm_tokens_per_image": 256}
     os.makedirs(outdir, exist_ok=True)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     if family == "vit":
         tensors = make_vit_tensors(cfg, opts, rng)
     elif family == "gpt2":
         tensors = make_gpt2_tensors(cfg, opts, rng)
+    elif family in BASES_GEMMA:
+        tensors = make_gemma_tensors(cfg.get("text_config", cfg), opts, rng)
+        if opts.get("nest"):
+            tensors = [("language_model." + name, arr) for name, arr in tensors]
     elif family in BASES:
         tensors = make_encoder_tensors(cfg, opts, rng)
     elif family in PHI_BASES:

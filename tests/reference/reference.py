@@ -424,6 +424,8 @@ def forward(ck, ids, method, latent_expert=0, routing=None):
     """Runs the model on ids; returns (embeddings leaf, block outputs, intermediates, logits)."""
     if isinstance(ck, PhiCheckpoint):
         return phi_forward(ck, ids, method)
+    if isinstance(ck, GemmaCheckpoint):
+        return gemma_forward(ck, ids, method)
     c = ck.cfg
     T = len(ids)
     rule = method in ("attnlrp", "cplrp")
@@ -939,6 +941,8 @@ def open_checkpoint(model_dir):
         return ViTCheckpoint(model_dir, load_vit_config(raw, path))
     if raw.get("model_type") in PHI_FAMILIES:
         return PhiCheckpoint(model_dir, load_phi_config(raw, path))
+    if raw.get("model_type") in GEMMA_FAMILIES:
+        return GemmaCheckpoint(model_dir, load_gemma_config(raw, path))
     return Checkpoint(model_dir)
 
 
@@ -1479,6 +1483,219 @@ def vit_start_value_at(ck, pixels, cls=None, pos=None, target=None, contrast=Non
         _, inters, logits = vit_forward(ck, pixels, cls, pos, "gradxinput")
         start, _ = vit_start(ck, inters, logits, target, contrast, latent_start)
     return float(start)
+
+
+# ----------------------------------------------------------------------------------------------
+# Gemma 2 and Gemma 3 text (Hugging Face's modeling_gemma2.py / modeling_gemma3.py): RMSNorm scales by
+# (1 + w); the embeddings are multiplied by sqrt(hidden_size) rounded to the checkpoint's dtype (relevance
+# is read after that); four norms per layer (input, post-attention, pre- and post-feedforward); GeGLU
+# (gelu tanh); scores scaled by query_pre_attn_scalar^-1/2, then soft-capped (Gemma 2
+# attn_logit_softcapping; Gemma 3's attention ignores the field) before the mask; sliding-window layers (layer_types, Gemma 2 every other
+# layer, Gemma 3 sliding_window_pattern) see the last sliding_window keys; Gemma 3 normalises q and k
+# per head and its sliding layers use rope_local_base_freq; final_logit_softcapping on the logits.
+# Soft-capping takes the identity rule under attnlrp and cplrp (SPEC section 2).
+
+GEMMA_FAMILIES = ("gemma2", "gemma3_text", "gemma3")
+# Gemma3TextConfig's defaults, for the text_config of a multimodal gemma3 config (which omits most fields).
+GEMMA3_TEXT_DEFAULTS = {"hidden_size": 2304, "num_hidden_layers": 26, "num_attention_heads": 8,
+                        "num_key_value_heads": 4, "intermediate_size": 9216, "vocab_size": 262208,
+                        "rope_theta": 1000000.0}
+
+
+def _gemma_rope(raw, part, theta_default):
+    c = Config()
+    if part is not None:
+        c.rope_type = part.get("rope_type", part.get("type", "default"))
+        c.rope_theta = float(part.get("rope_theta", theta_default))
+        c.rope = part
+    else:
+        c.rope_type, c.rope_theta, c.rope = _rope_params(raw)
+    return c
+
+
+def load_gemma_config(raw, path):
+    c = Config()
+    c.raw = raw
+    c.family = raw["model_type"]
+    if c.family == "gemma3":  # Gemma3ForConditionalGeneration: the text model's config is text_config
+        if not isinstance(raw.get("text_config"), dict):
+            raise ReferenceError(f"{path}: gemma3 without a text_config")
+        dtype = raw.get("torch_dtype") or raw.get("dtype")
+        raw = dict(GEMMA3_TEXT_DEFAULTS, **raw["text_config"])
+        if dtype:
+            raw.setdefault("torch_dtype", dtype)
+    g3 = c.family in ("gemma3_text", "gemma3")
+    if g3 and "rope_theta" not in raw and "rope_parameters" not in raw:
+        raw = dict(raw, rope_theta=1000000.0)
+    c.hidden = int(raw["hidden_size"])
+    c.layers = int(raw["num_hidden_layers"])
+    c.heads = int(raw["num_attention_heads"])
+    c.kv_heads = int(raw.get("num_key_value_heads") or c.heads)
+    c.head_dim = int(raw.get("head_dim") or 256)
+    c.inter = int(raw["intermediate_size"])
+    c.vocab = int(raw["vocab_size"])
+    c.eps = float(raw.get("rms_norm_eps", 1e-6))
+    c.act = raw.get("hidden_activation") or raw.get("hidden_act") or "gelu_pytorch_tanh"
+    c.tied = bool(raw.get("tie_word_embeddings", True))
+    c.scaling = float(raw.get("query_pre_attn_scalar", 256)) ** -0.5
+    c.attn_cap = None if g3 else raw.get("attn_logit_softcapping")  # Gemma 3's attention ignores it
+    c.final_cap = raw.get("final_logit_softcapping")
+    c.window = int(raw.get("sliding_window") or 4096)
+    c.dtype = raw.get("torch_dtype") or raw.get("dtype") or "float32"
+    if raw.get("use_bidirectional_attention"):
+        raise ReferenceError(f"{path}: use_bidirectional_attention is not supported")
+    types = raw.get("layer_types")
+    if types is None:
+        pattern = int(raw.get("sliding_window_pattern", 6)) if g3 else 2
+        types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(c.layers)]
+    c.sliding = [t == "sliding_attention" for t in types]
+    params = raw.get("rope_parameters")
+    if isinstance(params, dict) and isinstance(params.get("full_attention"), dict):
+        c.rope_global = _gemma_rope(raw, params["full_attention"], 10000.0)
+        c.rope_local = _gemma_rope(raw, params["sliding_attention"], 10000.0)
+    else:
+        c.rope_global = _gemma_rope(raw, None, 10000.0)
+        if g3:  # the local rotary embedding: rope_local_base_freq, default type
+            c.rope_local = _gemma_rope(raw, {"rope_type": "default",
+                                             "rope_theta": raw.get("rope_local_base_freq", 10000.0)}, 10000.0)
+        else:
+            c.rope_local = c.rope_global
+    for r in (c.rope_global, c.rope_local):
+        r.head_dim = c.head_dim
+    c.qk_norm = g3
+    if c.heads % c.kv_heads:
+        raise ReferenceError(f"{path}: num_attention_heads not a multiple of num_key_value_heads")
+    return c
+
+
+class GemmaCheckpoint:
+    def __init__(self, model_dir, cfg):
+        self.dir = model_dir
+        self.cfg = c = cfg
+        arrays, _ = load_tensors(model_dir)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+        def get(name, shape):
+            if name not in t:
+                raise ReferenceError(f"{model_dir}: tensor {name} is missing")
+            if tuple(t[name].shape) != tuple(shape):
+                raise ReferenceError(f"{model_dir}: tensor {name} has shape {tuple(t[name].shape)}")
+            return t[name]
+
+        H, D, KV, I = c.hidden, c.head_dim, c.kv_heads, c.inter
+        # The text model's prefix: Gemma*ForCausalLM, or a multimodal Gemma 3 (old and new layouts).
+        body, headp = next(((b, hp) for b, hp in (("model.", ""), ("language_model.model.", "language_model."),
+                                                   ("model.language_model.", ""))
+                            if b + "embed_tokens.weight" in t), ("model.", ""))
+        self.embed = get(body + "embed_tokens.weight", (c.vocab, H))
+        self.head = self.embed if c.tied else get(headp + "lm_head.weight", (c.vocab, H))
+        self.norm = get(body + "norm.weight", (H,))
+        # HF: torch.tensor(hidden_size**0.5, dtype=<the embedding dtype>)
+        tdt = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(c.dtype, torch.float32)
+        self.normalizer = float(torch.tensor(H ** 0.5, dtype=tdt))
+        self.blocks = []
+        for i in range(c.layers):
+            p = f"{body}layers.{i}."
+            b = {n: get(p + f + ".weight", (H,)) for n, f in
+                 (("ln1", "input_layernorm"), ("post_attn", "post_attention_layernorm"),
+                  ("pre_ffw", "pre_feedforward_layernorm"), ("post_ffw", "post_feedforward_layernorm"))}
+            b.update({"wq": get(p + "self_attn.q_proj.weight", (c.heads * D, H)),
+                      "wk": get(p + "self_attn.k_proj.weight", (KV * D, H)),
+                      "wv": get(p + "self_attn.v_proj.weight", (KV * D, H)),
+                      "wo": get(p + "self_attn.o_proj.weight", (H, c.heads * D)),
+                      "wg": get(p + "mlp.gate_proj.weight", (I, H)),
+                      "wu": get(p + "mlp.up_proj.weight", (I, H)),
+                      "wd": get(p + "mlp.down_proj.weight", (H, I))})
+            if c.qk_norm:
+                b["qn"] = get(p + "self_attn.q_norm.weight", (D,))
+                b["kn"] = get(p + "self_attn.k_norm.weight", (D,))
+            self.blocks.append(b)
+        self.inv_global = rope_inv_freq(c.rope_global)
+        self.inv_local = rope_inv_freq(c.rope_local)
+
+
+def gemma_rmsnorm(x, w, eps, detach_norm):
+    r = torch.rsqrt((x * x).mean(-1, keepdim=True) + eps)
+    if detach_norm:
+        r = r.detach()
+    return (x * r) * (1.0 + w)
+
+
+def softcap(x, cap, method):
+    fn = lambda t: cap * torch.tanh(t / cap)  # noqa: E731
+    return IdentityRule.apply(x, fn) if method in ("attnlrp", "cplrp") else fn(x)
+
+
+def gemma_attention(ck, b, x, method, cos, sin, mask):
+    c = ck.cfg
+    T, D = x.shape[0], c.head_dim
+    rule = method in ("attnlrp", "cplrp")
+    q = linear(x, b["wq"], None).view(T, c.heads, D).transpose(0, 1)
+    k = linear(x, b["wk"], None).view(T, c.kv_heads, D).transpose(0, 1)
+    v = linear(x, b["wv"], None).view(T, c.kv_heads, D).transpose(0, 1)
+    if c.qk_norm:
+        q = gemma_rmsnorm(q, b["qn"], c.eps, rule)
+        k = gemma_rmsnorm(k, b["kn"], c.eps, rule)
+    q = q * cos + rotate_half(q) * sin
+    k = k * cos + rotate_half(k) * sin
+    if method == "attnlrp":
+        q, k, v = scale_grad(q, 0.25), scale_grad(k, 0.25), scale_grad(v, 0.5)
+    elif method == "cplrp":
+        q, k = q.detach(), k.detach()
+    group = c.heads // c.kv_heads
+    k = k.repeat_interleave(group, dim=0)
+    v = v.repeat_interleave(group, dim=0)
+    scores = (q @ k.transpose(1, 2)) * c.scaling
+    if c.attn_cap:
+        scores = softcap(scores, float(c.attn_cap), method)
+    scores = scores.masked_fill(mask, float("-inf"))
+    p = torch.softmax(scores, dim=-1)
+    o = (p @ v).transpose(0, 1).reshape(T, c.heads * D)
+    return linear(o, b["wo"], None)
+
+
+def gemma_forward(ck, ids, method):
+    c = ck.cfg
+    T = len(ids)
+    rule = method in ("attnlrp", "cplrp")
+    e = (ck.embed[torch.tensor(ids, dtype=torch.long)] * ck.normalizer).detach().clone().requires_grad_(True)
+    pos = torch.arange(T, dtype=torch.float64)
+    tables = {}
+    for kind, inv in (("global", ck.inv_global), ("local", ck.inv_local)):
+        ang = torch.outer(pos, inv)
+        ang = torch.cat((ang, ang), dim=-1)
+        tables[kind] = (torch.cos(ang), torch.sin(ang))
+    qi = torch.arange(T).view(T, 1)
+    ki = torch.arange(T).view(1, T)
+    causal = ki > qi
+    window = causal | (qi - ki >= c.window)
+    fn = _act(c.act)
+    h = e
+    outs, inters = [], []
+    for b, sliding in zip(ck.blocks, c.sliding):
+        cos, sin = tables["local" if sliding else "global"]
+        a = gemma_attention(ck, b, gemma_rmsnorm(h, b["ln1"], c.eps, rule), method, cos, sin,
+                            window if sliding else causal)
+        h = h + gemma_rmsnorm(a, b["post_attn"], c.eps, rule)
+        x = gemma_rmsnorm(h, b["pre_ffw"], c.eps, rule)
+        g = linear(x, b["wg"], None)
+        u = linear(x, b["wu"], None)
+        if method == "attnlrp":
+            z = scale_grad(IdentityRule.apply(g, fn) * u, 0.5)
+        elif method == "cplrp":
+            z = fn(g.detach()) * u
+        else:
+            z = fn(g) * u
+        h = h + gemma_rmsnorm(linear(z, b["wd"], None), b["post_ffw"], c.eps, rule)
+        if h.requires_grad:
+            z.retain_grad()
+            h.retain_grad()
+        outs.append(h)
+        inters.append(z)
+    logits = gemma_rmsnorm(h, ck.norm, c.eps, rule) @ ck.head.T
+    if c.final_cap:
+        logits = softcap(logits, float(c.final_cap), method)
+    return e, outs, inters, logits
 
 
 def _triple(s):
