@@ -62,4 +62,20 @@ out=$("$PY" tools/check_vit.py --model "$M" --engine "$BIN" --count 1000 2>&1)
 rc=$?
 check "tools/check_vit.py (exit $rc, accuracy on the first 1000 test images 0.8850): $out" \
     '[ $rc = 0 ] && [[ "$out" == *"test accuracy 0.8850 (1000 images)"* && "$out" == *"engine: 10 images, logits within 1.0e-04 of NumPy"* ]]'
+
+# The README's commands: the coat's explanation and heatmaps (as printed, into a scratch directory), and the
+# patch-flipping evaluation on the first 100 of its 1000 images (the whole run takes minutes): AttnLRP is
+# ahead of CP-LRP and of the random baseline there too.
+out=$("$BIN" explain --model "$M" --pixels data/fashion/4-coat.png 2>&1)
+check "README coat explanation: $(echo "$out" | head -2 | tail -1)" '[[ "$out" == *"class 4 \"Coat\""* ]]'
+check "README heatmaps" '(cd "$tmp" && "$OLDPWD/$BIN" explain --model "$OLDPWD/$M" --pixels "$OLDPWD/data/fashion/4-coat.png" --format png -o coat.png &&
+    "$OLDPWD/$BIN" explain --model "$OLDPWD/$M" --pixels "$OLDPWD/data/fashion/4-coat.png" --method cplrp --gamma 0.25,0.05 --format png -o coat-gamma.png) && [ -s "$tmp/coat.png" ] && [ -s "$tmp/coat-gamma.png" ]'
+"$PY" tools/fashion_images.py "$tmp/t10k" >/dev/null 2>&1
+sed "s#data/fashion/t10k/#$tmp/t10k/#" data/fashion_eval.jsonl | head -100 >"$tmp/eval100.jsonl"
+"$BIN" eval --model "$M" --images "$tmp/eval100.jsonl" --methods attnlrp,cplrp,random --format json -o "$tmp/eval.json" 2>/dev/null
+res=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1])); m = {x["method"]: x["delta_a"]["mean"] for x in d["methods"]}
+print("ok" if d["n_evaluated"] == 100 and m["attnlrp"] > m["cplrp"] > m["random"] else m)' "$tmp/eval.json" 2>&1)
+check "patch flipping on 100 test images: attnlrp > cplrp > random ($res)" '[ "$res" = ok ]'
 finish

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_error(int status, const char *fmt, ...) {
@@ -149,6 +150,11 @@ int cli_output_open(cli_output *o, const char *path) {
     }
     snprintf(o->tmp, len, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(o->tmp);
+    if (fd >= 0) {  // mkstemp makes the file private (0600); give it the permissions a plain create would
+        mode_t mask = umask(0);
+        umask(mask);
+        if (fchmod(fd, 0666 & ~mask) != 0) { /* keeps 0600: still a correct file */ }
+    }
     if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
         cli_error(1, "-o %s: cannot create file: %s", path, strerror(errno));
         if (fd >= 0) {
