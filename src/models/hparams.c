@@ -66,6 +66,17 @@ int lrp_hp_eps(const lrp_hp *h, const char *field, double *out) {
     return 0;
 }
 
+int lrp_hp_heads(const lrp_hp *h, lrp_config *c) {
+    c->num_kv_heads = c->num_heads;
+    if (lrp_hp_int(h, "num_key_value_heads", 0, &c->num_kv_heads)) return -1;
+    if (lrp_hp_has(h, "head_dim")) return lrp_hp_int(h, "head_dim", 1, &c->head_dim);
+    if (c->num_heads > 0 && c->hidden_size % c->num_heads != 0)
+        return lrp_fail(h->err, "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is "
+                        "given)", h->where, c->hidden_size, c->num_heads);
+    c->head_dim = c->num_heads > 0 ? c->hidden_size / c->num_heads : 0;
+    return 0;
+}
+
 int lrp_hp_dtype(const lrp_hp *h, lrp_config *cfg) {
     if (lrp_hp_has(h, "torch_dtype")) return lrp_hp_string(h, "torch_dtype", cfg->torch_dtype, sizeof cfg->torch_dtype);
     return lrp_hp_string(h, "dtype", cfg->torch_dtype, sizeof cfg->torch_dtype);

@@ -29,6 +29,9 @@ int lrp_hp_int_any(const lrp_hp *h, const char *const *names, int required, int 
 
 // A norm epsilon (rms_norm_eps, layer_norm_eps, ...): optional, in [0, 1).
 int lrp_hp_eps(const lrp_hp *h, const char *field, double *out);
+// The attention shape of a decoder: num_key_value_heads (default: num_attention_heads, read already) and
+// head_dim (explicit, as in Qwen3 and Mistral-Nemo, or hidden_size / num_attention_heads).
+int lrp_hp_heads(const lrp_hp *h, lrp_config *cfg);
 // torch_dtype (v4) or dtype (v5).
 int lrp_hp_dtype(const lrp_hp *h, lrp_config *cfg);
 // rope_theta, rope_scaling (v4) or rope_parameters (v5), partial_rotary_factor (sets rope.rot_dim from

@@ -8,6 +8,7 @@
 
 #include "kernels/matmul.h"
 #include "models/bind.h"
+#include "models/blocks.h"
 #include "models/registry.h"
 
 // ---- hyper-parameters -------------------------------------------------------------------------------
@@ -18,17 +19,7 @@ static int llama_read_config(lrp_config *c, const lrp_hp *h) {
         lrp_hp_int_any(h, heads, 1, &c->num_heads) || lrp_hp_int(h, "intermediate_size", 1, &c->intermediate_size) ||
         lrp_hp_int(h, "vocab_size", 1, &c->vocab_size))
         return -1;
-    c->num_kv_heads = c->num_heads;
-    if (lrp_hp_int(h, "num_key_value_heads", 0, &c->num_kv_heads)) return -1;
-    // head_dim is explicit in Qwen3 and Mistral-Nemo (and then need not be hidden/heads).
-    if (lrp_hp_has(h, "head_dim")) {
-        if (lrp_hp_int(h, "head_dim", 1, &c->head_dim)) return -1;
-    } else if (c->num_heads > 0) {
-        if (c->hidden_size % c->num_heads != 0)
-            return lrp_fail(h->err, "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is "
-                            "given)", h->where, c->hidden_size, c->num_heads);
-        c->head_dim = c->hidden_size / c->num_heads;
-    }
+    if (lrp_hp_heads(h, c)) return -1;
     strcpy(c->hidden_act, "silu");
     c->norm_eps = 1e-6;
     if (lrp_hp_string(h, "hidden_act", c->hidden_act, sizeof c->hidden_act) ||
@@ -97,7 +88,8 @@ static int llama_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
 // ---- weights ----------------------------------------------------------------------------------------
 
 typedef struct {
-    lrp_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm;
+    lrp_weight attn_norm;
+    lrp_rope_attn_weights attn;
     lrp_weight mlp_norm, gate, up, down, gate_bias, up_bias, down_bias;
 } llama_layer;
 
@@ -182,19 +174,19 @@ static int llama_bind(lrp_model *m, lrp_err *err) {
     for (int l = 0; l < c->num_layers; l++) {
         llama_layer *L = &w->layers[l];
         if (bind(m, &L->attn_norm, N_ATTN_NORM, l, "weight", 0, d, -1, err) ||
-            bind(m, &L->q, N_Q, l, "weight", 0, qd, d, err) || bind(m, &L->k, N_K, l, "weight", 0, kvd, d, err) ||
-            bind(m, &L->v, N_V, l, "weight", 0, kvd, d, err) || bind(m, &L->o, N_O, l, "weight", 0, d, qd, err) ||
+            bind(m, &L->attn.q, N_Q, l, "weight", 0, qd, d, err) || bind(m, &L->attn.k, N_K, l, "weight", 0, kvd, d, err) ||
+            bind(m, &L->attn.v, N_V, l, "weight", 0, kvd, d, err) || bind(m, &L->attn.o, N_O, l, "weight", 0, d, qd, err) ||
             bind(m, &L->mlp_norm, N_MLP_NORM, l, "weight", 0, d, -1, err) ||
             bind(m, &L->gate, N_GATE, l, "weight", 0, ff, d, err) || bind(m, &L->up, N_UP, l, "weight", 0, ff, d, err) ||
             bind(m, &L->down, N_DOWN, l, "weight", 0, d, ff, err))
             return -1;
-        if (qkv_bias && (bind(m, &L->q_bias, N_Q, l, "bias", 0, qd, -1, err) ||
-                         bind(m, &L->k_bias, N_K, l, "bias", 0, kvd, -1, err) ||
-                         bind(m, &L->v_bias, N_V, l, "bias", 0, kvd, -1, err)))
+        if (qkv_bias && (bind(m, &L->attn.q_bias, N_Q, l, "bias", 0, qd, -1, err) ||
+                         bind(m, &L->attn.k_bias, N_K, l, "bias", 0, kvd, -1, err) ||
+                         bind(m, &L->attn.v_bias, N_V, l, "bias", 0, kvd, -1, err)))
             return -1;
-        if (o_bias && bind(m, &L->o_bias, N_O, l, "bias", 0, d, -1, err)) return -1;
-        if (qwen3 && (bind(m, &L->q_norm, N_Q_NORM, l, "weight", 0, c->head_dim, -1, err) ||
-                      bind(m, &L->k_norm, N_K_NORM, l, "weight", 0, c->head_dim, -1, err)))
+        if (o_bias && bind(m, &L->attn.o_bias, N_O, l, "bias", 0, d, -1, err)) return -1;
+        if (qwen3 && (bind(m, &L->attn.q_norm, N_Q_NORM, l, "weight", 0, c->head_dim, -1, err) ||
+                      bind(m, &L->attn.k_norm, N_K_NORM, l, "weight", 0, c->head_dim, -1, err)))
             return -1;
         if (c->mlp_bias && (bind(m, &L->gate_bias, N_GATE, l, "bias", 0, ff, -1, err) ||
                             bind(m, &L->up_bias, N_UP, l, "bias", 0, ff, -1, err) ||
@@ -224,23 +216,7 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     for (int l = 0; l < c->num_layers; l++) {
         const llama_layer *L = &w->layers[l];
         lrp_act *h = op_rmsnorm(g, x, &L->attn_norm, eps, c->hidden_size);
-        lrp_act *q = op_linear(g, h, &L->q, &L->q_bias);
-        lrp_act *k = op_linear(g, h, &L->k, &L->k_bias);
-        lrp_act *v = op_linear(g, h, &L->v, &L->v_bias);
-        if (L->q_norm.t) {
-            q = op_rmsnorm(g, q, &L->q_norm, eps, hd);
-            k = op_rmsnorm(g, k, &L->k_norm, eps, hd);
-        }
-        q = op_rope(g, q, rope, H);
-        k = op_rope(g, k, rope, KVH);
-        if (cache) {
-            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
-            k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
-            v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
-        }
-        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = op_attention(g, q, k, v, &spec);
-        x = op_add(g, x, op_linear(g, a, &L->o, &L->o_bias));
+        x = op_add(g, x, lrp_rope_self_attention(g, f, l, h, &L->attn, rope, &spec, eps));
 
         h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
         g->tag = LRP_TAG_MLP_LINEAR;

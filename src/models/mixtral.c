@@ -13,6 +13,7 @@
 
 #include "formats/gguf.h"
 #include "models/bind.h"
+#include "models/blocks.h"
 #include "models/registry.h"
 
 int lrp_mixtral_read_gguf(lrp_config *c, const lrp_hp_gguf *h);
@@ -58,16 +59,7 @@ static int moe_read_config(lrp_config *c, const lrp_hp *h) {
             return lrp_fail(h->err, "%s: field \"sliding_window\" must not be negative (got %d)", h->where,
                             c->sliding_window);
     }
-    c->num_kv_heads = c->num_heads;
-    if (lrp_hp_int(h, "num_key_value_heads", 0, &c->num_kv_heads)) return -1;
-    if (lrp_hp_has(h, "head_dim")) {
-        if (lrp_hp_int(h, "head_dim", 1, &c->head_dim)) return -1;
-    } else if (c->num_heads > 0) {
-        if (c->hidden_size % c->num_heads != 0)
-            return lrp_fail(h->err, "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is "
-                            "given)", h->where, c->hidden_size, c->num_heads);
-        c->head_dim = c->hidden_size / c->num_heads;
-    }
+    if (lrp_hp_heads(h, c)) return -1;
     strcpy(c->hidden_act, "silu");
     c->norm_eps = 1e-6;
     if (lrp_hp_string(h, "hidden_act", c->hidden_act, sizeof c->hidden_act) ||
@@ -135,7 +127,8 @@ typedef struct {
 } moe_expert;
 
 typedef struct {
-    lrp_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm;
+    lrp_weight attn_norm;
+    lrp_rope_attn_weights attn;
     lrp_weight mlp_norm, router;
     moe_expert *experts;  // [num_experts]
 } moe_layer;
@@ -247,18 +240,18 @@ static int moe_bind(lrp_model *m, lrp_err *err) {
         moe_layer *L = &w->layers[l];
         L->experts = (moe_expert *)((char *)w + head) + (size_t)l * E;
         if (bind(m, &L->attn_norm, N_ATTN_NORM, l, 0, "weight", 0, d, -1, err) ||
-            bind(m, &L->q, N_Q, l, 0, "weight", 0, qd, d, err) || bind(m, &L->k, N_K, l, 0, "weight", 0, kvd, d, err) ||
-            bind(m, &L->v, N_V, l, 0, "weight", 0, kvd, d, err) || bind(m, &L->o, N_O, l, 0, "weight", 0, d, qd, err) ||
+            bind(m, &L->attn.q, N_Q, l, 0, "weight", 0, qd, d, err) || bind(m, &L->attn.k, N_K, l, 0, "weight", 0, kvd, d, err) ||
+            bind(m, &L->attn.v, N_V, l, 0, "weight", 0, kvd, d, err) || bind(m, &L->attn.o, N_O, l, 0, "weight", 0, d, qd, err) ||
             bind(m, &L->mlp_norm, N_MLP_NORM, l, 0, "weight", 0, d, -1, err) ||
             bind(m, &L->router, N_ROUTER, l, 0, "weight", 0, E, d, err))
             return -1;
-        if (c->attention_bias && (bind(m, &L->q_bias, N_Q, l, 0, "bias", 0, qd, -1, err) ||
-                                  bind(m, &L->k_bias, N_K, l, 0, "bias", 0, kvd, -1, err) ||
-                                  bind(m, &L->v_bias, N_V, l, 0, "bias", 0, kvd, -1, err) ||
-                                  (qwen && bind(m, &L->o_bias, N_O, l, 0, "bias", 0, d, -1, err))))
+        if (c->attention_bias && (bind(m, &L->attn.q_bias, N_Q, l, 0, "bias", 0, qd, -1, err) ||
+                                  bind(m, &L->attn.k_bias, N_K, l, 0, "bias", 0, kvd, -1, err) ||
+                                  bind(m, &L->attn.v_bias, N_V, l, 0, "bias", 0, kvd, -1, err) ||
+                                  (qwen && bind(m, &L->attn.o_bias, N_O, l, 0, "bias", 0, d, -1, err))))
             return -1;
-        if (qwen && (bind(m, &L->q_norm, N_Q_NORM, l, 0, "weight", 0, c->head_dim, -1, err) ||
-                     bind(m, &L->k_norm, N_K_NORM, l, 0, "weight", 0, c->head_dim, -1, err)))
+        if (qwen && (bind(m, &L->attn.q_norm, N_Q_NORM, l, 0, "weight", 0, c->head_dim, -1, err) ||
+                     bind(m, &L->attn.k_norm, N_K_NORM, l, 0, "weight", 0, c->head_dim, -1, err)))
             return -1;
         if (lrp_model_is_gguf(m)) {
             if (bind_stacked(m, L, l, d, ff, err)) return -1;
@@ -351,23 +344,7 @@ static int moe_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     for (int l = 0; l < c->num_layers && lrp_graph_ok(g); l++) {
         const moe_layer *L = &w->layers[l];
         lrp_act *h = op_rmsnorm(g, x, &L->attn_norm, eps, c->hidden_size);
-        lrp_act *q = op_linear(g, h, &L->q, &L->q_bias);
-        lrp_act *k = op_linear(g, h, &L->k, &L->k_bias);
-        lrp_act *v = op_linear(g, h, &L->v, &L->v_bias);
-        if (L->q_norm.t) {
-            q = op_rmsnorm(g, q, &L->q_norm, eps, hd);
-            k = op_rmsnorm(g, k, &L->k_norm, eps, hd);
-        }
-        q = op_rope(g, q, rope, H);
-        k = op_rope(g, k, rope, KVH);
-        if (cache) {
-            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
-            k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
-            v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
-        }
-        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = op_attention(g, q, k, v, &spec);
-        x = op_add(g, x, op_linear(g, a, &L->o, &L->o_bias));
+        x = op_add(g, x, lrp_rope_self_attention(g, f, l, h, &L->attn, rope, &spec, eps));
 
         h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
         if (!h) break;

@@ -27,16 +27,7 @@ static int phi_read_config(lrp_config *c, const lrp_hp *h) {
         lrp_hp_int(h, "intermediate_size", 1, &c->intermediate_size) ||
         lrp_hp_int(h, "vocab_size", 1, &c->vocab_size))
         return -1;
-    c->num_kv_heads = c->num_heads;
-    if (lrp_hp_int(h, "num_key_value_heads", 0, &c->num_kv_heads)) return -1;
-    if (lrp_hp_has(h, "head_dim")) {
-        if (lrp_hp_int(h, "head_dim", 1, &c->head_dim)) return -1;
-    } else if (c->num_heads > 0) {
-        if (c->hidden_size % c->num_heads != 0)
-            return lrp_fail(h->err, "%s: hidden_size %d is not divisible by num_attention_heads %d", h->where,
-                            c->hidden_size, c->num_heads);
-        c->head_dim = c->hidden_size / c->num_heads;
-    }
+    if (lrp_hp_heads(h, c)) return -1;
     strcpy(c->hidden_act, phi3 ? "silu" : "gelu_new");
     c->norm_eps = 1e-5;
     if (lrp_hp_string(h, "hidden_act", c->hidden_act, sizeof c->hidden_act) ||

@@ -1,0 +1,23 @@
+#include "models/blocks.h"
+
+lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_rope_attn_weights *w,
+                                 const lrp_rope *rope, lrp_attn_spec *spec, float eps) {
+    lrp_kv_cache *cache = f->cache;
+    int hd = spec->head_dim;
+    lrp_act *q = op_linear(g, h, &w->q, &w->q_bias);
+    lrp_act *k = op_linear(g, h, &w->k, &w->k_bias);
+    lrp_act *v = op_linear(g, h, &w->v, &w->v_bias);
+    if (w->q_norm.t) {
+        q = op_rmsnorm(g, q, &w->q_norm, eps, hd);
+        k = op_rmsnorm(g, k, &w->k_norm, eps, hd);
+    }
+    q = op_rope(g, q, rope, spec->n_heads);
+    k = op_rope(g, k, rope, spec->n_kv_heads);
+    if (cache) {
+        size_t off = (size_t)l * cache->capacity * cache->kv_dim;
+        k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
+        v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
+    }
+    spec->probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
+    return op_linear(g, op_attention(g, q, k, v, spec), &w->o, &w->o_bias);
+}

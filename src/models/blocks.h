@@ -1,0 +1,19 @@
+// Building blocks several family files share, wired from ops like a family's forward (never a backward).
+#ifndef LRP_BLOCKS_H
+#define LRP_BLOCKS_H
+
+#include "models/model.h"
+
+// The projections of a rotary self-attention block (LLaMA, Mistral, Qwen2/3, Mixtral, Qwen3-MoE); absent
+// biases and norms have no storage. q_norm / k_norm: Qwen3's RMSNorm per head, before the rotation.
+typedef struct lrp_rope_attn_weights {
+    lrp_weight q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm;
+} lrp_rope_attn_weights;
+
+// o(attention(rope(q(h)), rope(k(h)), v(h))) of layer l: the q/k norms when present (eps), the rotation,
+// the KV cache when f has one (keys and values appended, attention over all of them), the probability tap
+// when f wants it. spec holds the heads, scale, mask and window.
+lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_rope_attn_weights *w,
+                                 const lrp_rope *rope, lrp_attn_spec *spec, float eps);
+
+#endif
