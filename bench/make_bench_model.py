@@ -3,9 +3,15 @@
 random LLaMA-shaped model of about 125M parameters (85M outside the embedding and head); with --family gpt2
 a GPT-2-small-shaped one (124M), with --family bert a BERT-base-shaped sequence classifier (110M).
 
-    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert|vit] [--bf16] [--seed N] [--layers N]
+    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert|vit|mixtral|mixtral-dense|gemma3] [--bf16] [--seed N]
+                        [--layers N] [--vocab N (gemma3)]
 
-OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2, -bert or -vit (never
+Mixtral (--family mixtral): hidden 512, 8 layers, 8 heads, 4 key/value heads, 8 experts of intermediate 1024,
+top-2, vocab 32000, untied; --family mixtral-dense is its dense LLaMA twin with the same active parameters
+(intermediate 2048 = two experts). Gemma 3 (--family gemma3): the Gemma-3-270M shape (see GEMMA3 below).
+
+OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2, -bert, -vit, -mixtral, -mixtral-dense
+or -gemma3 (never
 write it inside the repository: it is ~500 MB in F32).
 
 LLaMA:
@@ -207,10 +213,115 @@ def vit_plan(layers):
     return plan
 
 
+# Mixtral-shaped toy (MixtralForCausalLM: block_sparse_moe.gate + experts.{j}.w1/w3/w2, top-2 renormalised) and
+# its dense twin with the same active parameters (a LLaMA whose intermediate is two experts' worth).
+MOE = dict(hidden=512, layers=8, heads=8, kv_heads=4, experts=8, topk=2, expert_inter=1024, vocab=32000)
+
+
+def _llama_like_config(arch, mtype, layers, dtype_name, inter, extra):
+    c = config(layers, dtype_name)
+    c.update({"architectures": [arch], "model_type": mtype, "hidden_size": MOE["hidden"],
+              "num_attention_heads": MOE["heads"], "num_key_value_heads": MOE["kv_heads"],
+              "intermediate_size": inter, "vocab_size": MOE["vocab"]})
+    c.update(extra)
+    return c
+
+
+def mixtral_config(layers, dtype_name):
+    return _llama_like_config("MixtralForCausalLM", "mixtral", layers, dtype_name, MOE["expert_inter"],
+                              {"num_local_experts": MOE["experts"], "num_experts_per_tok": MOE["topk"],
+                               "sliding_window": None, "router_aux_loss_coef": 0.02, "rope_theta": 1e6})
+
+
+def mixtral_dense_config(layers, dtype_name):
+    return _llama_like_config("LlamaForCausalLM", "llama", layers, dtype_name,
+                              MOE["topk"] * MOE["expert_inter"], {"rope_theta": 1e6})
+
+
+def _moe_attn(p, H, hd, heads, kv):
+    return [(p + "input_layernorm.weight", (H,), "norm"),
+            (p + "self_attn.q_proj.weight", (heads * hd, H), "proj"),
+            (p + "self_attn.k_proj.weight", (kv * hd, H), "proj"),
+            (p + "self_attn.v_proj.weight", (kv * hd, H), "proj"),
+            (p + "self_attn.o_proj.weight", (H, heads * hd), "residual"),
+            (p + "post_attention_layernorm.weight", (H,), "norm")]
+
+
+def mixtral_plan(layers, dense=False):
+    H, V, E, I = MOE["hidden"], MOE["vocab"], MOE["experts"], MOE["expert_inter"]
+    hd = H // MOE["heads"]
+    plan = [("model.embed_tokens.weight", (V, H), "embed")]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        plan += _moe_attn(p, H, hd, MOE["heads"], MOE["kv_heads"])
+        if dense:
+            D = MOE["topk"] * I
+            plan += [(p + "mlp.gate_proj.weight", (D, H), "proj"), (p + "mlp.up_proj.weight", (D, H), "proj"),
+                     (p + "mlp.down_proj.weight", (H, D), "residual")]
+            continue
+        plan.append((p + "block_sparse_moe.gate.weight", (E, H), "proj"))
+        for j in range(E):
+            q = p + f"block_sparse_moe.experts.{j}."
+            plan += [(q + "w1.weight", (I, H), "proj"), (q + "w2.weight", (H, I), "residual"),
+                     (q + "w3.weight", (I, H), "proj")]
+    plan += [("model.norm.weight", (H,), "norm"), ("lm_head.weight", (V, H), "proj")]
+    return plan
+
+
+# Gemma-3-270M-shaped text model (Gemma3ForCausalLM, tests/reference/make_checkpoint.py's make_gemma_tensors
+# layout): hidden 640, 18 layers, 4 heads, 1 key/value head, head_dim 256, intermediate 2048, vocab 262144,
+# sliding window 512 with every sixth layer global, query_pre_attn_scalar 256, tied embeddings, q/k norms.
+# Norm weights are stored zero-centred (the model scales by 1 + w): N(0, 0.05²); the tied table N(0, 1/H)
+# (the model multiplies the embeddings by sqrt(H), and the head then gives logits of O(1)).
+GEMMA3 = dict(hidden=640, layers=18, heads=4, kv_heads=1, head_dim=256, inter=2048, vocab=262144)
+
+
+def gemma3_config(layers, dtype_name):
+    g = GEMMA3
+    return {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": g["hidden"],
+            "num_hidden_layers": layers, "num_attention_heads": g["heads"], "num_key_value_heads": g["kv_heads"],
+            "head_dim": g["head_dim"], "intermediate_size": g["inter"], "vocab_size": g["vocab"],
+            "hidden_activation": "gelu_pytorch_tanh", "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+            "query_pre_attn_scalar": 256, "sliding_window": 512, "sliding_window_pattern": 6,
+            "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "rope_scaling": None,
+            "attn_logit_softcapping": None, "final_logit_softcapping": None, "attention_bias": False,
+            "attention_dropout": 0.0, "tie_word_embeddings": True, "initializer_range": 0.02,
+            "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0, "torch_dtype": dtype_name,
+            "transformers_version": "4.50.0", "use_cache": True}
+
+
+def gemma3_plan(layers):
+    g = GEMMA3
+    H, D, I, V = g["hidden"], g["head_dim"], g["inter"], g["vocab"]
+    plan = [("model.embed_tokens.weight", (V, H), "embed_tied")]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        plan += [(p + "input_layernorm.weight", (H,), "norm0"),
+                 (p + "self_attn.q_proj.weight", (g["heads"] * D, H), "proj"),
+                 (p + "self_attn.k_proj.weight", (g["kv_heads"] * D, H), "proj"),
+                 (p + "self_attn.v_proj.weight", (g["kv_heads"] * D, H), "proj"),
+                 (p + "self_attn.o_proj.weight", (H, g["heads"] * D), "residual"),
+                 (p + "self_attn.q_norm.weight", (D,), "norm0"),
+                 (p + "self_attn.k_norm.weight", (D,), "norm0"),
+                 (p + "post_attention_layernorm.weight", (H,), "norm0"),
+                 (p + "pre_feedforward_layernorm.weight", (H,), "norm0"),
+                 (p + "mlp.gate_proj.weight", (I, H), "proj"),
+                 (p + "mlp.up_proj.weight", (I, H), "proj"),
+                 (p + "mlp.down_proj.weight", (H, I), "residual"),
+                 (p + "post_feedforward_layernorm.weight", (H,), "norm0")]
+    plan.append(("model.norm.weight", (H,), "norm0"))
+    return plan
+
+
 FAMILIES = {"llama": (config, tensor_plan, "/tmp/attnlrp-bench-model"),
             "gpt2": (gpt2_config, gpt2_plan, "/tmp/attnlrp-bench-gpt2"),
             "bert": (bert_config, bert_plan, "/tmp/attnlrp-bench-bert"),
-            "vit": (vit_config, vit_plan, "/tmp/attnlrp-bench-vit")}
+            "vit": (vit_config, vit_plan, "/tmp/attnlrp-bench-vit"),
+            "mixtral": (mixtral_config, mixtral_plan, "/tmp/attnlrp-bench-mixtral"),
+            "mixtral-dense": (mixtral_dense_config, lambda n: mixtral_plan(n, dense=True),
+                              "/tmp/attnlrp-bench-mixtral-dense"),
+            "gemma3": (gemma3_config, gemma3_plan, "/tmp/attnlrp-bench-gemma3")}
+DEFAULT_LAYERS = {"mixtral": MOE["layers"], "mixtral-dense": MOE["layers"], "gemma3": GEMMA3["layers"]}
 
 
 def draw(rng, shape, kind, layers):
@@ -222,6 +333,8 @@ def draw(rng, shape, kind, layers):
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.5 / np.sqrt(shape[1]))
     if kind == "embed_pos":
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.5)
+    if kind == "norm0":  # stored w of a (1 + w) scale
+        return (0.05 * rng.standard_normal(shape)).astype(np.float32)
     if kind == "norm":
         return (1.0 + 0.05 * rng.standard_normal(shape)).astype(np.float32)
     if kind == "bias":
@@ -286,8 +399,16 @@ def main(argv=None):
     ap.add_argument("--family", choices=tuple(FAMILIES), default="llama")
     ap.add_argument("--bf16", action="store_true", help="store the weights as BF16 instead of F32")
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--layers", type=int, default=LAYERS)
+    ap.add_argument("--layers", type=int, default=None, help="default: the family's own (LLaMA 12)")
+    ap.add_argument("--vocab", type=int, default=None, help="gemma3: vocabulary size (default 262144)")
     a = ap.parse_args(argv)
+    if a.layers is None:
+        a.layers = DEFAULT_LAYERS.get(a.family, LAYERS)
+    if a.vocab is not None:
+        if a.family != "gemma3" or a.vocab < 16:
+            print("make_bench_model.py: --vocab is for --family gemma3 (at least 16)", file=sys.stderr)
+            return 2
+        GEMMA3["vocab"] = a.vocab
     if a.outdir is None:
         a.outdir = FAMILIES[a.family][2]
     repo = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))

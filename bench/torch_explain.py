@@ -27,6 +27,11 @@ the patch convolution and to intermediate.dense, output.dense and classifier (th
 Function of tests/reference/reference.py, in float32). Inputs are pixels, cls_token and
 position_embeddings (three leaves): `relevance` is per patch (Σ of x ⊙ g over its channels and pixels),
 `relevance_sum` sums all three; --T is ignored (T = 197 at 224/16).
+Gemma 2 / Gemma 3 text (model_type gemma2, gemma3_text): (1 + w) RMSNorms with the normaliser detached,
+GeGLU with the identity rule on gelu_tanh and ½ on the product, q/k norms (Gemma 3), Q and K gradients ×¼
+and V ×½ after RoPE, softmax exact, sliding-window layers and their local RoPE base as the config says,
+soft-capping (if any) with the identity rule; the relevance is gradient × input at the scaled embedding
+(embed · sqrt(hidden)), the final norm and the tied head are applied to the last position only.
 Config parsing and RoPE frequencies come from tests/reference/reference.py (the float64 reference);
 weights are memory-mapped float32 (BF16/F16 files are widened once at load).
 """
@@ -111,6 +116,8 @@ def open_model(model_dir):
         return LNModel(model_dir, raw)
     if raw.get("model_type") == "vit":
         return ViTModel(model_dir, raw)
+    if raw.get("model_type") in ref.GEMMA_FAMILIES:
+        return GemmaModel(model_dir, raw)
     return Model(model_dir)
 
 
@@ -132,6 +139,32 @@ class Model:
                 ("wv", "self_attn.v_proj.weight"), ("wo", "self_attn.o_proj.weight"),
                 ("wg", "mlp.gate_proj.weight"), ("wu", "mlp.up_proj.weight"), ("wd", "mlp.down_proj.weight"))})
         self.inv_freq = ref.rope_inv_freq(c).to(torch.float32)
+
+
+class GemmaModel:
+    """Gemma 2 / Gemma 3 text (Gemma*ForCausalLM layout, model.* prefix), config from the reference's
+    load_gemma_config."""
+
+    def __init__(self, model_dir, raw):
+        self.cfg = c = ref.load_gemma_config(raw, os.path.join(model_dir, "config.json"))
+        if c.act not in ("gelu_pytorch_tanh", "gelu_new", "gelu_fast"):
+            raise ref.ReferenceError("the benchmark twin covers gelu_pytorch_tanh Gemma checkpoints only")
+        w = load_weights(model_dir)
+        self.embed = w["model.embed_tokens.weight"]
+        self.head = self.embed if c.tied else w["lm_head.weight"]
+        self.norm = w["model.norm.weight"]
+        tdt = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(c.dtype, torch.float32)
+        self.normalizer = float(torch.tensor(c.hidden ** 0.5, dtype=tdt))
+        names = (("ln1", "input_layernorm"), ("post_attn", "post_attention_layernorm"),
+                 ("pre_ffw", "pre_feedforward_layernorm"), ("post_ffw", "post_feedforward_layernorm"),
+                 ("wq", "self_attn.q_proj"), ("wk", "self_attn.k_proj"), ("wv", "self_attn.v_proj"),
+                 ("wo", "self_attn.o_proj"), ("wg", "mlp.gate_proj"), ("wu", "mlp.up_proj"),
+                 ("wd", "mlp.down_proj"))
+        if c.qk_norm:
+            names += (("qn", "self_attn.q_norm"), ("kn", "self_attn.k_norm"))
+        self.blocks = [{k: w[f"model.layers.{i}.{n}.weight"] for k, n in names} for i in range(c.layers)]
+        self.inv_global = ref.rope_inv_freq(c.rope_global).to(torch.float32)
+        self.inv_local = ref.rope_inv_freq(c.rope_local).to(torch.float32)
 
 
 class LNModel:
@@ -348,6 +381,70 @@ def forward(m, ids, rules):
     return e, last @ m.head.T
 
 
+def gemma_rmsnorm(x, w, eps, detach):
+    xr = x.detach() if detach else x
+    return (x * torch.rsqrt(xr.pow(2).mean(-1, keepdim=True) + eps)) * (1.0 + w)
+
+
+def softcap_fn(cap):
+    return lambda t: cap * torch.tanh(t / cap)
+
+
+def gemma_fwd(m, ids, rules):
+    """Gemma 2/3: (1 + w) RMSNorms with the normaliser detached, GeGLU with the identity rule on gelu_tanh and
+    ½ on the product, attention Q/K ×¼ and V ×½ after the q/k norms and RoPE, softmax exact, sliding-window
+    layers as the config has them (two RoPE tables for Gemma 3), soft-capping with the identity rule; the
+    leaf is the scaled embedding (embed · sqrt(H)), the final norm and the tied head on the last row only."""
+    c = m.cfg
+    T, D, H, KV = len(ids), c.head_dim, c.heads, c.kv_heads
+    G = H // KV
+    e = m.embed[torch.tensor(ids, dtype=torch.long)] * m.normalizer
+    if rules is not None:
+        e.requires_grad_(True)
+    attnlrp = rules == "attnlrp"
+    pos = torch.arange(T, dtype=torch.float32)
+    tables = {}
+    for kind, inv in (("global", m.inv_global), ("local", m.inv_local)):
+        ang = torch.outer(pos, inv)
+        ang = torch.cat((ang, ang), dim=-1)
+        tables[kind] = (ang.cos(), ang.sin())
+    qi, ki = torch.arange(T).view(T, 1), torch.arange(T).view(1, T)
+    causal = torch.zeros(T, T).masked_fill(ki > qi, float("-inf"))
+    window = torch.zeros(T, T).masked_fill((ki > qi) | (qi - ki >= c.window), float("-inf"))
+    act = lambda x: torch.nn.functional.gelu(x, approximate="tanh")  # noqa: E731
+    h = e
+    for b, sliding in zip(m.blocks, c.sliding):
+        cos, sin = tables["local" if sliding else "global"]
+        x = gemma_rmsnorm(h, b["ln1"], c.eps, attnlrp)
+        q = (x @ b["wq"].T).view(T, KV, G, D).permute(1, 2, 0, 3)   # (KV, G, T, D)
+        k = (x @ b["wk"].T).view(T, KV, 1, D).permute(1, 2, 0, 3)   # (KV, 1, T, D)
+        v = (x @ b["wv"].T).view(T, KV, 1, D).permute(1, 2, 0, 3)
+        if c.qk_norm:
+            q = gemma_rmsnorm(q, b["qn"], c.eps, attnlrp)
+            k = gemma_rmsnorm(k, b["kn"], c.eps, attnlrp)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if attnlrp:
+            q, k, v = ScaleGrad.apply(q, 0.25), ScaleGrad.apply(k, 0.25), ScaleGrad.apply(v, 0.5)
+        s = torch.matmul(q, k.transpose(-1, -2)) * c.scaling
+        if c.attn_cap:
+            fn = softcap_fn(float(c.attn_cap))
+            s = IdentityRuleFn.apply(s, fn) if attnlrp else fn(s)
+        p = torch.softmax(s + (window if sliding else causal), dim=-1)
+        o = torch.matmul(p, v).permute(2, 0, 1, 3).reshape(T, H * D)
+        h = h + gemma_rmsnorm(o @ b["wo"].T, b["post_attn"], c.eps, attnlrp)
+        x = gemma_rmsnorm(h, b["pre_ffw"], c.eps, attnlrp)
+        a = x @ b["wg"].T
+        u = x @ b["wu"].T
+        z = ScaleGrad.apply(IdentityRuleFn.apply(a, act) * u, 0.5) if attnlrp else act(a) * u
+        h = h + gemma_rmsnorm(z @ b["wd"].T, b["post_ffw"], c.eps, attnlrp)
+    logits = gemma_rmsnorm(h[T - 1], m.norm, c.eps, attnlrp) @ m.head.T
+    if c.final_cap:
+        fn = softcap_fn(float(c.final_cap))
+        logits = IdentityRuleFn.apply(logits, fn) if attnlrp else fn(logits)
+    return e, logits
+
+
 def layernorm(x, w, b, eps, detach):
     """LayerNorm; with detach the standard deviation is a constant in the backward (mean kept)."""
     if not detach:
@@ -450,6 +547,8 @@ def forward_only(m, ids, gamma=None):
             return vit_forward(m, None)[1]
         if isinstance(m, LNModel):
             return ln_forward(m, ids, None)[1]
+        if isinstance(m, GemmaModel):
+            return gemma_fwd(m, ids, None)[1]
         return forward(m, ids, None)[1]
 
 
@@ -471,7 +570,12 @@ def explain(m, ids, method, total=False, gamma=None):
     if isinstance(m, LNModel):
         leaves, logits = ln_forward(m, ids, method)
     else:
-        e, logits = forward(m, ids, method)
+        if isinstance(m, GemmaModel):
+            if method == "cplrp":
+                raise ref.ReferenceError("the Gemma twin implements attnlrp and gradxinput only")
+            e, logits = gemma_fwd(m, ids, method)
+        else:
+            e, logits = forward(m, ids, method)
         leaves = [e]
     target = int(torch.argmax(logits.detach()))
     y = logits[target]
