@@ -24,6 +24,9 @@
 //   lrp_eval_score, lrp_eval_curve, lrp_eval_auc, lrp_eval_stats_of, ...   the metrics one by one
 // Generating (explain/generate.h)
 //   lrp_generate                                generation with a KV cache and neuron interventions
+// Images (inputs/image.h, render/png.h)
+//   lrp_image_load / lrp_image_free             .npy, PNG or JPEG -> the pixels a ViT reads (preprocessor_config.json)
+//   lrp_heatmap_write / lrp_heatmap_png         relevance as a heatmap PNG (beside or over the image)
 // Rendering (render/render.h)
 //   lrp_render_json / _text / _html             an explanation (SPEC §8)
 //   lrp_render_eval_json / _text / _plot        an evaluation report
@@ -31,13 +34,15 @@
 // Every function that can fail returns 0 or -1 and fills an lrp_err with one line naming the file,
 // tensor, field or parameter at fault ("position 9: out of range ..."); nothing in the library prints.
 // Build with -I<repo>/src -I<repo>/include and link build/libattnlrp.a -lopenblas -ljansson -lonig
-// -lutf8proc -lpng -lm -lpthread.
+// -lutf8proc -lpng -ljpeg -lm -lpthread.
 #ifndef ATTNLRP_H
 #define ATTNLRP_H
 
 #include "api/session.h"
 #include "evaluate/data.h"
 #include "evaluate/metrics.h"
+#include "inputs/image.h"
+#include "render/png.h"
 #include "evaluate/runner.h"
 #include "explain/explain.h"
 #include "explain/generate.h"
