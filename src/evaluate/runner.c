@@ -169,6 +169,35 @@ static void method_opts(const lrp_eval_opts *o, int method, lrp_explain_opts *eo
     }
 }
 
+// Every method's relevance over the record's n units (tokens or patches) and its metrics, into out->res.
+// pc holds the inputs, the explained position and target; rel is scratch of n floats.
+static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, int line_no, int n,
+                         const unsigned char *removable, const unsigned char *in_span, float *rel,
+                         lrp_eval_record_result *out, lrp_err *err) {
+    for (int k = 0; k < o->n_methods; k++) {
+        int method = o->methods[k];
+        double t0 = now_seconds();
+        if (method == LRP_METHOD_RANDOM) {
+            lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, n);
+        } else {
+            lrp_explain_opts eo;
+            lrp_explanation e;
+            method_opts(o, method, &eo);
+            eo.target = out->target;
+            eo.position = out->position;
+            if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) return -1;
+            memcpy(rel, e.relevance, (size_t)n * sizeof *rel);
+            lrp_explanation_free(&e);
+        }
+        double secs = now_seconds() - t0;
+        if (lrp_eval_score(rel, removable, in_span, n, o->steps, out->target_logit, perturbed_logit, pc, &out->res[k],
+                           err))
+            return lrp_fail_prefix(err, lrp_method_by_id(method)->name);
+        out->res[k].seconds = secs;
+    }
+    return 0;
+}
+
 // One image record: {"image": path, "label": class}. Relevance per patch; the curves remove patches.
 static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, const lrp_eval_record *r,
                              int line_no, lrp_eval_record_result *out, lrp_err *err) {
@@ -178,7 +207,6 @@ static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb
     snprintf(pre, sizeof pre, "%s/preprocessor_config.json", m->path);
     lrp_image_spec spec = {c->num_channels, c->image_size, c->image_size};
     lrp_image img = {0};
-    lrp_explanation e = {0};
     unsigned char *removable = malloc((size_t)N);
     float *rel = malloc((size_t)N * sizeof *rel);
     if (!removable || !rel) {
@@ -212,32 +240,11 @@ static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb
     if (!out->target_given) out->target = out->prediction;
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
-    for (int k = 0; k < o->n_methods; k++) {
-        int method = o->methods[k];
-        double t0 = now_seconds();
-        if (method == LRP_METHOD_RANDOM) {
-            lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, N);
-        } else {
-            lrp_explain_opts eo;
-            method_opts(o, method, &eo);
-            eo.target = out->target;
-            if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) goto done;
-            memcpy(rel, e.relevance, (size_t)N * sizeof *rel);
-            lrp_explanation_free(&e);
-        }
-        double secs = now_seconds() - t0;
-        if (lrp_eval_score(rel, removable, NULL, N, o->steps, out->target_logit, perturbed_logit, pc, &out->res[k],
-                           err)) {
-            lrp_fail_prefix(err, lrp_method_by_id(method)->name);
-            goto done;
-        }
-        out->res[k].seconds = secs;
-    }
+    if (score_methods(m, o, pc, line_no, N, removable, NULL, rel, out, err)) goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
     out->line = line_no;
-    lrp_explanation_free(&e);
     lrp_image_free(&img);
     free(pc->pixels);
     pc->pixels = NULL;
@@ -266,7 +273,6 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     int rc = -1, T = 0;
     unsigned char *removable = NULL, *in_span = NULL;
     float *rel = NULL;
-    lrp_explanation e = {0};
     if (lrp_encode_text(tok, &m->cfg, r.text, r.text_len, r.text_pair, r.pair_len, &ti, err)) {
         quote_field(err);   // "text: ..." -> "\"text\": ...": the record's fields
         goto done;
@@ -312,33 +318,11 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
 
-    for (int k = 0; k < o->n_methods; k++) {
-        int method = o->methods[k];
-        double t0 = now_seconds();
-        if (method == LRP_METHOD_RANDOM) {
-            lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, T);
-        } else {
-            lrp_explain_opts eo;
-            method_opts(o, method, &eo);
-            eo.target = out->target;
-            eo.position = out->position;
-            if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) goto done;
-            memcpy(rel, e.relevance, (size_t)T * sizeof *rel);
-            lrp_explanation_free(&e);
-        }
-        double secs = now_seconds() - t0;
-        if (lrp_eval_score(rel, removable, r.has_span ? in_span : NULL, T, o->steps, out->target_logit,
-                           perturbed_logit, pc, &out->res[k], err)) {
-            lrp_fail_prefix(err, lrp_method_by_id(method)->name);
-            goto done;
-        }
-        out->res[k].seconds = secs;
-    }
+    if (score_methods(m, o, pc, line_no, T, removable, r.has_span ? in_span : NULL, rel, out, err)) goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
     out->line = line_no;
-    lrp_explanation_free(&e);
     lrp_eval_record_free(&r);
     lrp_text_inputs_free(&ti);
     free(removable);

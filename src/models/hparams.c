@@ -379,6 +379,18 @@ int lrp_hp_gguf_string(const lrp_hp_gguf *h, const char *suffix, int required, c
     return 0;
 }
 
+int lrp_hp_gguf_heads(const lrp_hp_gguf *h, lrp_config *c) {
+    c->num_kv_heads = c->num_heads;
+    if (lrp_hp_gguf_int(h, "attention.head_count_kv", 0, 1, 1 << 16, &c->num_kv_heads) < 0) return -1;
+    int rc = lrp_hp_gguf_int(h, "attention.key_length", 0, 1, 1 << 16, &c->head_dim);
+    if (rc != 1) return rc;
+    if (c->hidden_size % c->num_heads != 0)
+        return lrp_fail(h->err, "%s: embedding_length %d is not a multiple of head_count %d", h->label, c->hidden_size,
+                        c->num_heads);
+    c->head_dim = c->hidden_size / c->num_heads;
+    return 0;
+}
+
 int lrp_hp_gguf_rope(const lrp_hp_gguf *h, lrp_config *c) {
     c->rotary = 1;
     c->rope.theta = 10000.0;

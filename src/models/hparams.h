@@ -57,6 +57,9 @@ int lrp_hp_gguf_int(const lrp_hp_gguf *h, const char *suffix, int required, int6
 int lrp_hp_gguf_float(const lrp_hp_gguf *h, const char *suffix, int required, double *out);
 // A string; 1 when absent and not required. *out points into the file's metadata.
 int lrp_hp_gguf_string(const lrp_hp_gguf *h, const char *suffix, int required, const char **out);
+// The attention shape of a decoder: attention.head_count_kv (default: the head count, read already) and
+// attention.key_length (default: embedding_length / head_count).
+int lrp_hp_gguf_heads(const lrp_hp_gguf *h, lrp_config *cfg);
 // rope.freq_base and the linear RoPE scaling keys (marks the config rotary; pairing is the caller's).
 int lrp_hp_gguf_rope(const lrp_hp_gguf *h, lrp_config *cfg);
 // bos/eos (eot, eom) token ids from tokenizer.ggml.*.

@@ -64,16 +64,7 @@ static int llama_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
         lrp_hp_gguf_int(h, "attention.head_count", 1, 1, 1 << 16, &c->num_heads) ||
         lrp_hp_gguf_int(h, "feed_forward_length", 1, 1, BIG, &c->intermediate_size))
         return -1;
-    c->num_kv_heads = c->num_heads;
-    if (lrp_hp_gguf_int(h, "attention.head_count_kv", 0, 1, 1 << 16, &c->num_kv_heads) < 0) return -1;
-    int rc = lrp_hp_gguf_int(h, "attention.key_length", 0, 1, 1 << 16, &c->head_dim);
-    if (rc < 0) return -1;
-    if (rc == 1) {
-        if (c->hidden_size % c->num_heads != 0)
-            return lrp_fail(h->err, "%s: embedding_length %d is not a multiple of head_count %d", h->label,
-                            c->hidden_size, c->num_heads);
-        c->head_dim = c->hidden_size / c->num_heads;
-    }
+    if (lrp_hp_gguf_heads(h, c)) return -1;
     if (lrp_hp_gguf_int(h, "context_length", 0, 1, INT32_MAX, &c->max_position_embeddings) < 0 ||
         lrp_hp_gguf_float(h, "attention.layer_norm_rms_epsilon", 1, &c->norm_eps) < 0)
         return -1;
