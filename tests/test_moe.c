@@ -110,6 +110,25 @@ static lrp_act *build_scatter(lrp_graph *g, lrp_act **in, const void *ctx) {
     return op_scatter_add_rows(g, ctx ? NULL : in[1], in[0], scatter_rows, 4);  // y [4, 3], base [4, 3]
 }
 
+// op_moe_combine on T = 4 tokens, K = 2 slots, E = 4 experts: expert 0 has tokens 0-3, expert 1 token 3,
+// expert 2 tokens 0-2, expert 3 none. The expert outputs are rows of in[0] [5, 3] (expert 0: rows 0-3,
+// expert 1: row 4, expert 2: rows 0-2 again), the routing weights in[1] [4, 2]; the base (when ctx is
+// NULL) is rows 0-3 of in[0] once more. With ctx == &chain_flag the same through op_scale_rows and
+// op_scatter_add_rows per expert.
+static const int combine_chosen[8] = {0, 2, 2, 0, 0, 2, 1, 0};
+static int chain_flag;
+static lrp_act *build_combine(lrp_graph *g, lrp_act **in, const void *ctx) {
+    static const int src[3][4] = {{0, 1, 2, 3}, {4}, {0, 1, 2}}, n[3] = {4, 1, 3};
+    static const int tok[3][4] = {{0, 1, 2, 3}, {3}, {0, 1, 2}}, at[3][4] = {{0, 3, 4, 7}, {6}, {1, 2, 5}};
+    lrp_act *y[4] = {NULL, NULL, NULL, NULL};
+    for (int e = 0; e < 3; e++) y[e] = op_select_rows(g, in[0], src[e], n[e]);
+    lrp_act *base = ctx == &chain_flag || !ctx ? op_select_rows(g, in[0], src[0], 4) : NULL;
+    if (ctx != &chain_flag) return op_moe_combine(g, base, in[1], combine_chosen, y, 4);
+    lrp_act *out = base;
+    for (int e = 0; e < 3; e++) out = op_scatter_add_rows(g, out, op_scale_rows(g, y[e], in[1], at[e]), tok[e], 4);
+    return out;
+}
+
 static mcase make(int n_in, int r0, int c0, int r1, int c1, lrp_act *(*b)(lrp_graph *, lrp_act **, const void *),
                   const void *ctx) {
     mcase c = {.n_in = n_in, .rows = {r0, r1}, .cols = {c0, c1}, .build = b, .ctx = ctx};
@@ -168,6 +187,47 @@ TEST(scale_and_scatter_rows_gradients_match_finite_differences) {
     drop(&z);
 }
 
+TEST(moe_combine_gradients_match_finite_differences) {
+    int no_base;
+    mcase c = make(2, 5, 3, 4, 2, build_combine, NULL);
+    check_fd(&c, 2e-3);
+    c.ctx = &no_base;
+    check_fd(&c, 2e-3);
+    drop(&c);
+}
+
+// The one-node combination equals the chain it replaces (op_scale_rows, whose rule has its closed form
+// below, then op_scatter_add_rows per expert): values and gradients under every gate rule.
+TEST(moe_combine_equals_scale_and_scatter_per_expert_for_every_rule) {
+    mcase c = make(2, 5, 3, 4, 2, build_combine, NULL), chain = c;
+    chain.ctx = &chain_flag;
+    float cw[12];
+    fill(cw, 12, 1.0f);
+    CHECK_NEAR(dot_out(&c, cw), dot_out(&chain, cw), 1e-6);
+    const lrp_method ms[3] = {LRP_METHOD_ATTNLRP, LRP_METHOD_CPLRP, LRP_METHOD_GRADXINPUT};
+    for (int mi = 0; mi < 3; mi++) {
+        float *g1[2], *g2[2];
+        grads_of(&c, cw, ms[mi], g1);
+        grads_of(&chain, cw, ms[mi], g2);
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < c.rows[k] * c.cols[k]; i++) CHECK_NEAR(g1[k][i], g2[k][i], 1e-6);
+            free(g1[k]), free(g2[k]);
+        }
+    }
+    drop(&c);
+}
+
+TEST(moe_combine_rejects_mismatched_expert_outputs) {
+    lrp_graph g;
+    lrp_err err;
+    lrp_graph_init(&g, 1 << 10, &err);
+    lrp_act *w = lrp_act_new(&g, 4, 2), *y0 = lrp_act_new(&g, 3, 3);  // expert 0 has 4 rows, not 3
+    lrp_act *y[4] = {y0, lrp_act_new(&g, 1, 3), lrp_act_new(&g, 3, 3), NULL};
+    CHECK(op_moe_combine(&g, NULL, w, combine_chosen, y, 4) == NULL);
+    CHECK(g.failed && strstr(g.err.msg, "expert 0 output [3, 3], expected [4, 3]"));
+    lrp_graph_free(&g);
+}
+
 // y_r = w_{at[r]} x_r with seed c: R(y_r) = Σ_i y_ri c_ri. attnlrp: R(x_r) = R(w contribution) = R(y_r)/2;
 // cplrp: R(x_r) = R(y_r), the routing weight gets nothing; exact: both get R(y_r).
 TEST(scale_rows_rule_halves_for_attnlrp_and_detaches_the_weight_for_cplrp) {
@@ -205,7 +265,7 @@ TEST(scale_rows_rule_halves_for_attnlrp_and_detaches_the_weight_for_cplrp) {
 // With k = 1 and no renormalisation: ĝ(p_top) = ½ c·y_top, ĝ(l_e) = p_e([e = top] − p_top) ĝ(p_top).
 typedef struct {
     float Wr[2 * 3], A[2][3 * 3];
-    int k, renorm;
+    int k, renorm, combine;  // combine: op_moe_combine instead of op_scale_rows + op_scatter_add_rows
     lrp_act *logits, *w;
 } toy;
 static lrp_act *build_toy(lrp_graph *g, lrp_act **in, const void *ctx) {
@@ -220,7 +280,7 @@ static lrp_act *build_toy(lrp_graph *g, lrp_act **in, const void *ctx) {
     t->w = op_topk_rows(g, op_softmax_rows(g, t->logits), t->k, t->renorm, &idx);
     if (!t->w) return NULL;
     t->logits->keep_grad = t->w->keep_grad = 1;
-    lrp_act *out = NULL;
+    lrp_act *out = NULL, *ys[2] = {NULL, NULL};
     int rows[16], at[16];
     for (int e = 0; e < 2; e++) {
         ta[e] = (lrp_tensor){.name = "A", .dtype = LRP_F32, .ndim = 2, .shape = {3, 3}, .data = t->A[e], .nbytes = 36};
@@ -229,14 +289,15 @@ static lrp_act *build_toy(lrp_graph *g, lrp_act **in, const void *ctx) {
         for (int i = 0; i < T * t->k; i++)
             if (idx[i] == e) rows[n] = i / t->k, at[n++] = i;
         if (!n) continue;
-        lrp_act *y = op_scale_rows(g, op_linear(g, op_select_rows(g, hx, rows, n), &A, NULL), t->w, at);
-        out = op_scatter_add_rows(g, out, y, rows, T);
+        lrp_act *y = op_linear(g, op_select_rows(g, hx, rows, n), &A, NULL);
+        if (t->combine) ys[e] = y;
+        else out = op_scatter_add_rows(g, out, op_scale_rows(g, y, t->w, at), rows, T);
     }
-    return out;
+    return t->combine ? op_moe_combine(g, NULL, t->w, idx, ys, 2) : out;
 }
 
-static void router_closed_form(int k, int renorm) {
-    toy t = {.k = k, .renorm = renorm};
+static void router_closed_form(int k, int renorm, int combine) {
+    toy t = {.k = k, .renorm = renorm, .combine = combine};
     fill(t.Wr, 6, 1.5f);
     fill(t.A[0], 9, 1.0f);
     fill(t.A[1], 9, 1.0f);
@@ -301,8 +362,10 @@ static void router_closed_form(int k, int renorm) {
 }
 
 TEST(router_relevance_of_a_two_expert_toy_matches_its_closed_form) {
-    router_closed_form(2, 1);
-    router_closed_form(1, 0);
+    for (int combine = 0; combine < 2; combine++) {
+        router_closed_form(2, 1, combine);
+        router_closed_form(1, 0, combine);
+    }
 }
 
 TEST_MAIN(T(softmax_rows_gradient_matches_finite_differences),
@@ -310,4 +373,7 @@ TEST_MAIN(T(softmax_rows_gradient_matches_finite_differences),
           T(topk_rows_picks_the_largest_in_order_and_renormalises),
           T(scale_and_scatter_rows_gradients_match_finite_differences),
           T(scale_rows_rule_halves_for_attnlrp_and_detaches_the_weight_for_cplrp),
+          T(moe_combine_gradients_match_finite_differences),
+          T(moe_combine_equals_scale_and_scatter_per_expert_for_every_rule),
+          T(moe_combine_rejects_mismatched_expert_outputs),
           T(router_relevance_of_a_two_expert_toy_matches_its_closed_form))

@@ -1,5 +1,6 @@
 #include "core/graph.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <stdint.h>
@@ -52,12 +53,72 @@ int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err) {
     return 0;
 }
 
-void lrp_graph_free(lrp_graph *g) {
-    lrp_arena_chunk *c = g->chunks;
+// The chunks of freed graphs, kept mapped for the next graph of the process: touching fresh anonymous
+// memory costs the kernel's page faults and zeroing (on the benchmark machine 1-5 ms per 2 MiB page, more
+// than the arithmetic of a mixture-of-experts explanation), while a recycled chunk is already resident.
+// The pool holds at most as many bytes as the largest graph freed so far, i.e. one explanation's worth;
+// lrp_arena_release() hands it all back.
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static lrp_arena_chunk *pool;
+static size_t pool_bytes, pool_limit;
+
+// A pooled chunk of at least size usable bytes (the smallest such one), or NULL.
+static lrp_arena_chunk *pool_take(size_t size) {
+    pthread_mutex_lock(&pool_lock);
+    lrp_arena_chunk **best = NULL;
+    for (lrp_arena_chunk **c = &pool; *c; c = &(*c)->next)
+        if ((*c)->size >= size && (!best || (*c)->size < (*best)->size)) best = c;
+    lrp_arena_chunk *got = NULL;
+    if (best) {
+        got = *best;
+        *best = got->next;
+        pool_bytes -= got->mapped;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (got) {
+        got->next = NULL;
+        got->used = 0;
+    }
+    return got;
+}
+
+void lrp_arena_release(void) {
+    pthread_mutex_lock(&pool_lock);
+    lrp_arena_chunk *c = pool;
+    pool = NULL;
+    pool_bytes = 0;
+    pool_limit = 0;
+    pthread_mutex_unlock(&pool_lock);
     while (c) {
         lrp_arena_chunk *next = c->next;
         munmap(c, c->mapped);
         c = next;
+    }
+}
+
+void lrp_graph_free(lrp_graph *g) {
+    size_t total = 0;
+    for (lrp_arena_chunk *c = g->chunks; c; c = c->next) total += c->mapped;
+    lrp_arena_chunk *c = g->chunks, *drop = NULL;
+    pthread_mutex_lock(&pool_lock);
+    if (total > pool_limit) pool_limit = total;
+    while (c) {
+        lrp_arena_chunk *next = c->next;
+        if (pool_bytes + c->mapped <= pool_limit) {
+            c->next = pool;
+            pool = c;
+            pool_bytes += c->mapped;
+        } else {
+            c->next = drop;
+            drop = c;
+        }
+        c = next;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    while (drop) {
+        lrp_arena_chunk *next = drop->next;
+        munmap(drop, drop->mapped);
+        drop = next;
     }
     free(g->nodes);
     free(g->scratch);
@@ -86,7 +147,9 @@ void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero) {
     while (c && c->size - c->used < bytes) c = c->next;
     if (!c) {
         size_t size = bytes > ARENA_CHUNK_BYTES ? bytes : ARENA_CHUNK_BYTES;
-        c = chunk_map(size);
+        c = pool_take(size);
+        if (c) size = c->size;
+        else c = chunk_map(size);
         if (!c) return lrp_graph_fail(g, "out of memory: could not allocate %zu MB of activations", size >> 20);
         g->bytes_allocated += size;
         c->next = g->chunks;
@@ -111,24 +174,42 @@ lrp_act *lrp_act_new(lrp_graph *g, int rows, int cols) {
     return a->x ? a : NULL;
 }
 
+// Gradient buffers come in size classes of four steps per power of two (at most 25% over the exact size),
+// so that activations of nearly equal sizes (the experts of a mixture, each with its own number of routed
+// rows) share recycled buffers instead of touching fresh arena memory.
+static size_t grad_class(size_t bytes) {
+    if (bytes <= 4096) return (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    int k = 63 - __builtin_clzll((unsigned long long)bytes);  // 2^k <= bytes
+    size_t step = (size_t)1 << (k - 2);
+    return (bytes + step - 1) & ~(step - 1);
+}
+
 float *lrp_act_grad(lrp_graph *g, lrp_act *a) {
     if (a->g) return a->g;
-    size_t bytes = (size_t)a->rows * (size_t)a->cols * sizeof(float);
+    size_t bytes = (size_t)a->rows * (size_t)a->cols * sizeof(float), cls = grad_class(bytes);
+    // Best fit among the free buffers of this class up to twice its size.
+    int best = -1;
     for (int i = 0; i < g->n_free; i++) {
-        if (g->free_sizes[i] != bytes) continue;
-        a->g = g->free_grads[i];
-        g->free_grads[i] = g->free_grads[--g->n_free];
-        g->free_sizes[i] = g->free_sizes[g->n_free];
+        size_t s = g->free_sizes[i];
+        if (s >= cls && s / 2 <= cls && (best < 0 || s < g->free_sizes[best])) best = i;
+        if (best >= 0 && g->free_sizes[best] == cls) break;
+    }
+    if (best >= 0) {
+        a->g = g->free_grads[best];
+        a->g_bytes = g->free_sizes[best];
+        g->free_grads[best] = g->free_grads[--g->n_free];
+        g->free_sizes[best] = g->free_sizes[g->n_free];
         memset(a->g, 0, bytes);
         return a->g;
     }
-    a->g = lrp_graph_alloc(g, bytes, 1);
+    a->g = lrp_graph_alloc(g, cls, 1);
+    a->g_bytes = a->g ? cls : 0;
     return a->g;
 }
 
 // Hands a consumed gradient buffer back for reuse (a failed bookkeeping allocation only loses reuse).
 static void recycle_grad(lrp_graph *g, lrp_act *a) {
-    if (a->keep_grad || !a->g) return;
+    if (a->keep_grad || !a->g || !a->g_bytes) return;
     if (g->n_free == g->cap_free) {
         int cap = g->cap_free ? 2 * g->cap_free : 64;
         float **p = realloc(g->free_grads, (size_t)cap * sizeof *p);
@@ -140,8 +221,9 @@ static void recycle_grad(lrp_graph *g, lrp_act *a) {
         g->cap_free = cap;
     }
     g->free_grads[g->n_free] = a->g;
-    g->free_sizes[g->n_free++] = (size_t)a->rows * (size_t)a->cols * sizeof(float);
+    g->free_sizes[g->n_free++] = a->g_bytes;
     a->g = NULL;
+    a->g_bytes = 0;
 }
 
 lrp_node *lrp_graph_record(lrp_graph *g, const char *op, lrp_backward_fn backward, lrp_act *out) {

@@ -27,6 +27,7 @@ typedef struct lrp_act {
     int rows;
     int cols;
     int keep_grad;  // a readout needs g after the backward: never recycle it
+    size_t g_bytes; // capacity of g (its size class, see lrp_act_grad); 0 while g is NULL
 } lrp_act;
 
 typedef struct lrp_graph lrp_graph;
@@ -73,7 +74,11 @@ struct lrp_graph {
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);
+// Frees the graph; its arena chunks go to a process-wide pool that the next graph draws from (at most
+// the largest graph's worth of memory stays mapped). Thread-safe.
 void lrp_graph_free(lrp_graph *g);
+// Unmaps the pooled arena chunks of freed graphs (lrp_model_close calls it).
+void lrp_arena_release(void);
 static inline int lrp_graph_ok(const lrp_graph *g) { return !g->failed; }
 
 // Marks the graph failed with a message (first failure wins) and returns NULL.
@@ -85,7 +90,8 @@ void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero);
 // A new activation [rows, cols] with uninitialised values and no gradient.
 lrp_act *lrp_act_new(lrp_graph *g, int rows, int cols);
 
-// The gradient buffer of a, allocated zeroed on first use; NULL only when out of memory.
+// The gradient buffer of a, allocated zeroed on first use (or a recycled buffer of a close size, zeroed);
+// NULL only when out of memory.
 float *lrp_act_grad(lrp_graph *g, lrp_act *a);
 
 // Appends a node; returns it (zeroed but for backward/op/out/tag) or NULL on failure.

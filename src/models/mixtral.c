@@ -5,8 +5,9 @@
 //   p = softmax(router(n2(h)))  (float32, over all experts);  w, E = top-k of p (renormalised: Mixtral
 //   always, Qwen3-MoE when norm_topk_prob)
 //   x' = h + Σ_k w_k · down_k(act(gate_k(n2(h))) ⊙ up_k(n2(h)))
-// Each expert runs only on the rows routed to it (gather, expert, scale, scatter-add), so the cost
-// follows the active parameters. The rules live in the ops (ops/moe.c).
+// Each expert runs only on the rows routed to it (gather, expert), and one op_moe_combine scales the
+// expert outputs by their routing weights and adds them into the residual, so the cost follows the
+// active parameters. The rules live in the ops (ops/moe.c).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -279,18 +280,15 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
     if (!rw) return NULL;
     f->taps.moe_weights[l] = rw;
     f->taps.moe_experts[l] = chosen;
-    int *rows = lrp_graph_alloc(g, (size_t)T * K * sizeof(int), 0), *at = lrp_graph_alloc(g, (size_t)T * K * sizeof(int), 0);
-    if (!rows || !at) return NULL;
-    lrp_act *out = x;
+    int *rows = lrp_graph_alloc(g, (size_t)T * K * sizeof(int), 0);
+    lrp_act **ys = lrp_graph_alloc(g, (size_t)E * sizeof *ys, 1);
+    if (!rows || !ys) return NULL;
     int latent = f->latent_expert;
     f->taps.mlp_act[l] = NULL;
     for (int e = 0; e < E; e++) {
         int n = 0;
         for (int i = 0; i < T * K; i++)
-            if (chosen[i] == e) {
-                rows[n] = i / K;
-                at[n++] = i;
-            }
+            if (chosen[i] == e) rows[n++] = i / K;
         if (n == 0) continue;
         const moe_expert *X = &L->experts[e];
         lrp_act *xe = op_select_rows(g, h, rows, n);
@@ -301,9 +299,9 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
             f->taps.mlp_act[l] = zf;
             z = op_select_rows(g, zf, rows, n);
         }
-        lrp_act *y = op_scale_rows(g, op_linear(g, z, &X->down, NULL), rw, at);
-        out = op_scatter_add_rows(g, out, y, rows, T);
+        if (!(ys[e] = op_linear(g, z, &X->down, NULL))) return NULL;
     }
+    lrp_act *out = op_moe_combine(g, x, rw, chosen, ys, E);
     if (!f->taps.mlp_act[l] && lrp_graph_ok(g)) {  // the latent expert got no token: all zeros
         lrp_act *zf = lrp_act_new(g, T, c->intermediate_size);
         if (!zf) return NULL;

@@ -106,6 +106,7 @@ void lrp_model_close(lrp_model *m) {
     lrp_config_free(&m->cfg);
     lrp_tf_close(&m->tf);
     free(m);
+    lrp_arena_release();  // the activation memory kept mapped for the next explanation
 }
 
 int lrp_model_is_gguf(const lrp_model *m) { return strcmp(m->format, "gguf") == 0; }

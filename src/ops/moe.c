@@ -199,3 +199,94 @@ lrp_act *op_scatter_add_rows(lrp_graph *g, lrp_act *base, lrp_act *y, const int 
     n->aux = idx;
     return out;
 }
+
+// --- combination out = base + Σ_e scatter(w ⊙ y_e) -----------------------------------------------------
+// One node for the whole layer: the expert outputs are scaled by their routing weights and added into
+// the residual in place of an op_scale_rows and a full-size op_scatter_add_rows per expert (which
+// recorded E copies of the [T, d] residual and replayed E full-size gradient additions). The sums are
+// formed in the same order as that chain (expert by expert, a row's slots in routing order).
+typedef struct {
+    int E;
+    const int *chosen;  // [T·K] expert of each (token, slot), graph memory
+    lrp_act **y;        // [E] expert outputs (rows routed to the expert, in token order), NULL if none
+} moe_combine_aux;
+
+static void moe_combine_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
+    const moe_combine_aux *a = n->aux;
+    lrp_act *base = n->in[0], *w = n->in[1];
+    int C = n->out->cols, TK = w->rows * w->cols, K = w->cols;
+    float fy = 1.0f, fw = 1.0f;  // the rule gate, as op_scale_rows
+    if (rules->gate == LRP_GATE_UNIFORM) fy = fw = 0.5f;
+    else if (rules->gate == LRP_GATE_DETACH) fw = 0.0f;
+    const float *go = n->out->g;
+    if (base) {
+        float *gb = lrp_act_grad(g, base);
+        if (!gb) return;
+        size_t N = (size_t)n->out->rows * C;
+        for (size_t i = 0; i < N; i++) gb[i] += go[i];
+    }
+    float *gw = NULL;
+    if (fw != 0.0f && !(gw = lrp_act_grad(g, w))) return;
+    for (int e = 0; e < a->E; e++) {
+        lrp_act *y = a->y[e];
+        if (!y) continue;
+        float *gy = lrp_act_grad(g, y);
+        if (!gy) return;
+        for (int i = 0, r = 0; i < TK; i++) {
+            if (a->chosen[i] != e) continue;
+            const float *src = go + (size_t)(i / K) * C, *yr = y->x + (size_t)r * C;
+            float *dst = gy + (size_t)r * C, s = fy * w->x[i];
+            for (int j = 0; j < C; j++) dst[j] += s * src[j];
+            if (gw) {
+                double dot = 0;
+                for (int j = 0; j < C; j++) dot += (double)src[j] * yr[j];
+                gw[i] += fw * (float)dot;
+            }
+            r++;
+        }
+    }
+}
+
+lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *const *y, int E) {
+    if (!w || !chosen || E < 1) return NULL;
+    int T = w->rows, K = w->cols, C = base ? base->cols : 0;
+    for (int e = 0; e < E && !C; e++)
+        if (y[e]) C = y[e]->cols;
+    if (!C) return lrp_graph_fail(g, "internal: expert combination without base or expert outputs");
+    if (base && base->rows != T) return lrp_graph_fail(g, "internal: combination base of %d rows for %d", base->rows, T);
+    moe_combine_aux *a = lrp_graph_alloc(g, sizeof *a, 0);
+    lrp_act **ys = lrp_graph_alloc(g, (size_t)E * sizeof *ys, 0);
+    int *count = lrp_graph_alloc(g, (size_t)E * sizeof(int), 1);
+    if (!a || !ys || !count) return NULL;
+    for (int i = 0; i < T * K; i++) {
+        if (chosen[i] < 0 || chosen[i] >= E) return lrp_graph_fail(g, "internal: expert %d of %d", chosen[i], E);
+        count[chosen[i]]++;
+    }
+    for (int e = 0; e < E; e++) {
+        if (!count[e] && !y[e]) continue;
+        if (!y[e]) return NULL;  // a failed expert (the graph is marked failed)
+        if (y[e]->rows != count[e] || y[e]->cols != C)
+            return lrp_graph_fail(g, "internal: expert %d output [%d, %d], expected [%d, %d]", e, y[e]->rows,
+                                  y[e]->cols, count[e], C);
+    }
+    lrp_act *out = lrp_act_new(g, T, C);
+    if (!out) return NULL;
+    if (base) memcpy(out->x, base->x, (size_t)T * C * sizeof(float));
+    else memset(out->x, 0, (size_t)T * C * sizeof(float));
+    for (int e = 0; e < E; e++) {
+        ys[e] = count[e] ? y[e] : NULL;
+        for (int i = 0, r = 0; ys[e] && i < T * K; i++) {
+            if (chosen[i] != e) continue;
+            const float *yr = y[e]->x + (size_t)r++ * C;
+            float *o = out->x + (size_t)(i / K) * C, s = w->x[i];
+            for (int j = 0; j < C; j++) o[j] += s * yr[j];
+        }
+    }
+    *a = (moe_combine_aux){.E = E, .chosen = chosen, .y = ys};
+    lrp_node *n = lrp_graph_record(g, "moe_combine", moe_combine_backward, out);
+    if (!n) return NULL;
+    n->in[0] = base;
+    n->in[1] = w;
+    n->aux = a;
+    return out;
+}

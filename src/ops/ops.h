@@ -169,5 +169,11 @@ lrp_act *op_scale_rows(lrp_graph *g, lrp_act *x, lrp_act *w, const int *at);
 // out [T, d] = base (NULL: zeros) with row y_r added to row rows[r]. Exact backward (base gets the
 // gradient, y_r the gradient of row rows[r]).
 lrp_act *op_scatter_add_rows(lrp_graph *g, lrp_act *base, lrp_act *y, const int *rows, int T);
+// A whole MoE layer's combination: out [T, d] = base (NULL: zeros) + Σ over (t, slot) of w[t, slot] times
+// the row of y[chosen[t·K + slot]] that belongs to token t (w [T, K]; y[e] [n_e, d] holds the rows routed
+// to expert e in token order, NULL when none; chosen as op_topk_rows gives it, graph memory that must
+// outlive the backward). Equals op_scale_rows then op_scatter_add_rows per expert, rule included (the
+// gate rule on each product w · y), in one node and one [T, d] output.
+lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *const *y, int E);
 
 #endif
