@@ -9,13 +9,17 @@
 #                                           # timing 2 repetitions after 1 warm-up; OpenBLAS's thread count
 #     BENCH_FAMILY=gpt2,bert BENCH_THREADS=2 BENCH_ROUNDS=2 bench/run.sh   # GPT-2 and BERT sections
 #     BENCH_FAMILY=vit BENCH_THREADS=2,1 BENCH_ROUNDS=2 bench/run.sh   # ViT-B/16 at 224x224 (T = 197)
-#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert,vit
+#     BENCH_FAMILY=gemma3 bench/run.sh      # Gemma-3-270M shape (vocab 262144) against its PyTorch twin
+#     BENCH_FAMILY=moe BENCH_THREADS=2 BENCH_ROUNDS=4 bench/run.sh   # issue 10: the Mixtral-shaped toy
+#                                           # against its dense twin (engine only; "mixtral" is the same)
+#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert,vit,gemma3,moe
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
 #     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
 #     BENCH_MODEL=/path/to/hf-dir bench/run.sh   # one family only (the checkpoint's own)
 #
 # Checkpoints: /tmp/attnlrp-bench-model (llama), /tmp/attnlrp-bench-gpt2, /tmp/attnlrp-bench-bert,
-# /tmp/attnlrp-bench-vit. The ViT input is one image of random normal pixels (same numbers in both), BENCH_T
+# /tmp/attnlrp-bench-vit, /tmp/attnlrp-bench-gemma3, /tmp/attnlrp-bench-mixtral and -mixtral-dense (moe;
+# BENCH_MODEL and BENCH_DENSE_MODEL override the two). The ViT input is one image of random normal pixels (same numbers in both), BENCH_T
 # is ignored there; BENCH_VIT_VARIANTS (default "attnlrp,cplrp:0.25,0.05") lists METHOD[:CONV,LIN] runs, the
 # part after the colon being --gamma (SPEC §5).
 #
@@ -25,7 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILIES=${BENCH_FAMILY:-llama}
-[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert,vit
+[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert,vit,gemma3,moe
 T=${BENCH_T:-128,512}
 REPS=${BENCH_REPS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -76,12 +80,60 @@ run_torch() {   # tag round threads variant-index; one process per length, so th
         args+=(--torch "$tmp/torch_$1_$2_${t}_$4.json")
     done
 }
+machine_file() {  # the machine facts of the report; $1: an engine JSON of the first pass
+    local core verbose
+    core=$(json_get "$1" 'd["openblas"]["core"]')
+    verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's/^Core: *//p' | head -n 1)
+    {
+        echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"
+        echo "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?') (pthread variant), openblas_get_corename() $core, OPENBLAS_VERBOSE=2 prints \"Core: ${verbose:-?}\", OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+        [ "$FAMILY" = moe ] || echo "PyTorch runs with OMP_WAIT_POLICY=$TORCH_OMP_WAIT (with libgomp's default active wait, torch at 2 threads was 4-6x slower here)"
+        echo "Compiler: $(${CC:-cc} --version | head -n 1), the Makefile's flags (-O2 -mavx2 -mfma -mf16c)"
+        echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "Load average (1/5/15 min) $loads. The machine is shared with other work: wall-clock figures are noisy."
+    } >"$tmp/machine.txt"
+}
+
+# Issue 10: the Mixtral-shaped toy against its dense twin (same active parameters), engine only.
+bench_moe() {
+FAMILY=moe
+MODEL=${BENCH_MODEL:-/tmp/attnlrp-bench-mixtral}
+DENSE=${BENCH_DENSE_MODEL:-/tmp/attnlrp-bench-mixtral-dense}
+for pair in "$MODEL mixtral" "$DENSE mixtral-dense"; do
+    set -- $pair
+    [ -f "$1/config.json" ] && [ -f "$1/model.safetensors" ] || "$PY" bench/make_bench_model.py "$1" --family "$2"
+done
+tmp="$tmp_root/moe"
+mkdir -p "$tmp"
+args=()
+loads="before: $(load)"
+for round in $(seq 1 "$ROUNDS"); do
+    for tag in "${passes[@]}"; do
+        set_threads "$tag"
+        order=(moe dense)
+        [ $((round % 2)) = 1 ] || order=(dense moe)
+        for which in "${order[@]}"; do
+            m=$MODEL
+            [ "$which" = moe ] || m=$DENSE
+            out="$tmp/${which}_${tag}_$round.json"
+            ./build/bench/bench_explain --model "$m" --T "$T" --reps "$REPS" --warmup "$WARMUP" --json >"$out"
+            if [ "$which" = moe ]; then args+=(--engine "$out"); else args+=(--dense "$out"); fi
+        done
+        loads="$loads; after round $round ($tag): $(load)"
+    done
+done
+machine_file "$tmp/moe_${passes[0]}_1.json"
+"$PY" bench/report.py "${args[@]}" --machine "$tmp/machine.txt" --out "$OUT" --family moe
+echo "wrote the moe part of $OUT"
+}
+
 bench_family() {  # family: the explain benchmark, the generation one (llama), the report
 FAMILY=$1
 case $FAMILY in
     llama) default_model=/tmp/attnlrp-bench-model ;;
-    gpt2|bert|vit) default_model=/tmp/attnlrp-bench-$FAMILY ;;
-    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit or all)" >&2; exit 2 ;;
+    gpt2|bert|vit|gemma3) default_model=/tmp/attnlrp-bench-$FAMILY ;;
+    moe|mixtral) bench_moe; return ;;
+    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe or all)" >&2; exit 2 ;;
 esac
 variants=(default)
 if [ "$FAMILY" = vit ]; then
@@ -151,16 +203,7 @@ if [ "$FAMILY" = llama ] && [ -f "${MODEL%/}-f32.gguf" ]; then
     check_gguf=(--check-gguf "$tmp/engine_dump_${first_t}_0.json" "$tmp/gguf_dump.json")
 fi
 
-core=$(json_get "$tmp/engine_${passes[0]}_1_0.json" 'd["openblas"]["core"]')
-verbose=$(OPENBLAS_VERBOSE=2 ./build/bench/bench_explain --help 2>&1 | sed -n 's/^Core: *//p' | head -n 1)
-{
-    echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"
-    echo "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?') (pthread variant), openblas_get_corename() $core, OPENBLAS_VERBOSE=2 prints \"Core: ${verbose:-?}\", OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
-    echo "PyTorch runs with OMP_WAIT_POLICY=$TORCH_OMP_WAIT (with libgomp's default active wait, torch at 2 threads was 4-6x slower here)"
-    echo "Compiler: $(${CC:-cc} --version | head -n 1), the Makefile's flags (-O2 -mavx2 -mfma -mf16c)"
-    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "Load average (1/5/15 min) $loads. The machine is shared with other work: wall-clock figures are noisy."
-} >"$tmp/machine.txt"
+machine_file "$tmp/engine_${passes[0]}_1_0.json"
 "$PY" bench/report.py "${args[@]}" --machine "$tmp/machine.txt" --out "$OUT" --family "$FAMILY" \
     "${checks[@]}" "${check_gguf[@]}"
 echo "wrote the $FAMILY part of $OUT"

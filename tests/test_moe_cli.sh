@@ -94,6 +94,31 @@ check "--latent-expert 2 --latent-layer 1 reports expert 2's 40 neurons ($le)" '
 base=$($BIN explain --model "$M" --ids $prompt --target-id 5 --format json | json 'd["target_logit"]')
 same=$($BIN explain --model "$M" --ids $prompt --target-id 5 --latent-expert 1 --set "1:3=*1" --format json | json 'd["target_logit"]')
 check "--set L:N=*1 on an expert leaves the logit ($base = $same)" '[ "$base" = "$same" ]'
+# text and HTML show the router relevance per layer: the sum over experts and the top experts by |R|
+$BIN explain --model "$M" --ids $prompt --format json >"$tmp/er.json"
+$BIN explain --model "$M" --ids $prompt --format text >"$tmp/er.txt"
+$BIN explain --model "$M" --ids $prompt --format html >"$tmp/er.html"
+want=$("$PY" - "$tmp/er.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for l, r in enumerate(d["expert_relevance"]):
+    top = sorted(range(len(r)), key=lambda j: (-abs(r[j]), j))[:3]
+    print(l, "%.4g" % sum(r), " ".join(str(j) for j in top))
+PYEOF
+)
+got=$("$PY" - "$tmp/er.txt" <<'PYEOF'
+import re, sys
+for line in open(sys.argv[1]):
+    m = re.match(r"\s+layer\s+(\d+)\s+(\S+)\s+(.*)", line)
+    if m and "expert" in m.group(3):
+        print(m.group(1), "%.4g" % float(m.group(2)), " ".join(re.findall(r"expert (\d+)", m.group(3))))
+PYEOF
+)
+check "text: router relevance per layer, sum and top experts as the JSON says ($got)" \
+    '[ -n "$want" ] && [ "$got" = "$want" ] && grep -q "router relevance per layer" "$tmp/er.txt"'
+rows=$(grep -c "<tr><td>[0-9]*</td><td>[^<]*</td><td>expert " "$tmp/er.html")
+check "html: a router relevance table with one row per layer ($rows)" \
+    '[ "$rows" = 2 ] && grep -q "<h2>Router relevance</h2>" "$tmp/er.html"'
 top=$($BIN neurons --model "$M" --ids $prompt --top 1 --format json | json 'len(d["neurons"])')
 check "neurons runs on a MoE model ($top)" '[ "$top" = 1 ]'
 

@@ -82,5 +82,22 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         else fprintf(f, "[%d]", e->ids[t]);
         fputs("</span>", f);
     }
-    fputs("</div>\n</body></html>\n", f);
+    fputs("</div>\n", f);
+    if (e->expert_relevance) {
+        fputs("<h2>Router relevance</h2>\n<p>Per layer: the relevance that reaches the routing weights (sum over "
+              "experts) and the experts that receive most of it.</p>\n"
+              "<table><tr><th>layer</th><th>sum</th><th>most relevant experts</th></tr>\n", f);
+        for (int l = 0; l < e->n_layers; l++) {
+            int idx[LRP_TOP_EXPERTS];
+            double total;
+            int k = lrp_top_experts(e, l, idx, &total);
+            fprintf(f, "<tr><td>%d</td><td>%.6g</td><td>", l, total);
+            for (int r = 0; r < k; r++)
+                fprintf(f, "%sexpert %d: %.4g", r ? ", " : "", idx[r],
+                        e->expert_relevance[(size_t)l * e->n_experts + idx[r]]);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</table>\n", f);
+    }
+    fputs("</body></html>\n", f);
 }

@@ -23,6 +23,11 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color);
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 
+// MoE: the experts of layer l with the largest |expert_relevance| (at most LRP_TOP_EXPERTS, ties to the
+// lower index) into idx, most relevant first; returns how many, and their sum over all experts in *total.
+#define LRP_TOP_EXPERTS 3
+int lrp_top_experts(const lrp_explanation *e, int l, int *idx, double *total);
+
 // JSON building blocks (also used by other commands).
 void lrp_json_string(FILE *f, const char *s);      // quoted, escaped; invalid UTF-8 bytes become U+FFFD
 void lrp_json_number(FILE *f, double v);           // shortest round-trip for floats; NaN/inf -> null

@@ -7,6 +7,23 @@
 #include "render/render.h"
 
 // Writes s with control characters made visible (newline as \n, tab as \t).
+int lrp_top_experts(const lrp_explanation *e, int l, int *idx, double *total) {
+    const float *r = e->expert_relevance + (size_t)l * e->n_experts;
+    int k = 0;
+    *total = 0;
+    for (int j = 0; j < e->n_experts; j++) {
+        *total += r[j];
+        // insertion into the running top list (stable: an equal magnitude stays behind the lower index)
+        int at = k < LRP_TOP_EXPERTS ? k++ : LRP_TOP_EXPERTS;
+        while (at > 0 && fabsf(r[j]) > fabsf(r[idx[at - 1]])) {
+            if (at < LRP_TOP_EXPERTS) idx[at] = idx[at - 1];
+            at--;
+        }
+        if (at < LRP_TOP_EXPERTS) idx[at] = j;
+    }
+    return k;
+}
+
 static void put_visible(FILE *f, const char *s) {
     for (; *s; s++) {
         if (*s == '\n') fputs("\\n", f);
@@ -151,6 +168,19 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         for (int r = 0; r < k; r++) {
             int best = shown[r];
             fprintf(f, "  neuron %6d  %.6g\n", best, e->latent_relevance[best]);
+        }
+    }
+    if (e->expert_relevance) {
+        fputs("router relevance per layer (sum over experts; the most relevant experts):\n", f);
+        for (int l = 0; l < e->n_layers; l++) {
+            int idx[LRP_TOP_EXPERTS];
+            double total;
+            int k = lrp_top_experts(e, l, idx, &total);
+            fprintf(f, "  layer %2d  %12.6g ", l, total);
+            for (int r = 0; r < k; r++)
+                fprintf(f, "%s expert %d %.4g", r ? "," : "", idx[r],
+                        e->expert_relevance[(size_t)l * e->n_experts + idx[r]]);
+            fputc('\n', f);
         }
     }
 }
