@@ -292,7 +292,8 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         return -1;
     }
     lrp_forward f = {.in = *in, .head_rows = position >= 0 ? &position : NULL, .n_head_rows = 1, .iv = o->iv,
-                     .n_iv = o->n_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0};
+                     .n_iv = o->n_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0,
+                     .no_latent = o->latent_start[0] < 0 && o->latent_layer < 0 && !o->neurons};
     e->latent_expert = o->latent_expert;
     double t0 = now_seconds();
     int rc = lrp_model_forward(m, &g, &f);
@@ -331,7 +332,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         if (f.taps.input[k]) f.taps.input[k]->keep_grad = 1;
     for (int l = 0; l < NL; l++) {
         f.taps.block_out[l]->keep_grad = o->layers;
-        f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
+        if (f.taps.mlp_act[l]) f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
         if (f.taps.moe_weights) f.taps.moe_weights[l]->keep_grad = 1;
     }
     lrp_rules rules = lrp_rules_for(o->method);

@@ -283,7 +283,9 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
     int *rows = lrp_graph_alloc(g, (size_t)T * K * sizeof(int), 0);
     lrp_act **ys = lrp_graph_alloc(g, (size_t)E * sizeof *ys, 1);
     if (!rows || !ys) return NULL;
-    int latent = f->latent_expert;
+    // The latent tap costs a [T, intermediate] scatter and its gradient: only when something reads it.
+    int latent = f->latent_expert, want_latent = !f->no_latent;
+    for (int i = 0; i < f->n_iv; i++) want_latent |= f->iv[i].layer == l;
     f->taps.mlp_act[l] = NULL;
     for (int e = 0; e < E; e++) {
         int n = 0;
@@ -294,7 +296,7 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
         lrp_act *xe = op_select_rows(g, h, rows, n);
         lrp_act *a = op_activation(g, op_linear(g, xe, &X->gate, NULL), w->act);
         lrp_act *z = op_gated_product(g, a, op_linear(g, xe, &X->up, NULL));
-        if (e == latent) {  // the latent neurons: this expert's intermediate on every row
+        if (e == latent && want_latent) {  // the latent neurons: this expert's intermediate on every row
             lrp_act *zf = op_intervene(g, op_scatter_add_rows(g, NULL, z, rows, T), f->iv, f->n_iv, l);
             f->taps.mlp_act[l] = zf;
             z = op_select_rows(g, zf, rows, n);
@@ -302,7 +304,7 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
         if (!(ys[e] = op_linear(g, z, &X->down, NULL))) return NULL;
     }
     lrp_act *out = op_moe_combine(g, x, rw, chosen, ys, E);
-    if (!f->taps.mlp_act[l] && lrp_graph_ok(g)) {  // the latent expert got no token: all zeros
+    if (want_latent && !f->taps.mlp_act[l] && lrp_graph_ok(g)) {  // the latent expert got no token: all zeros
         lrp_act *zf = lrp_act_new(g, T, c->intermediate_size);
         if (!zf) return NULL;
         memset(zf->x, 0, (size_t)T * c->intermediate_size * sizeof(float));

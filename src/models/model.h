@@ -76,6 +76,9 @@ typedef struct lrp_forward {
     int want_attn_probs;
     int latent_expert;               // MoE: the expert whose intermediate taps.mlp_act holds (rows of tokens
                                      // not routed to it are zero and receive no gradient)
+    int no_latent;                   // MoE: nothing reads taps.mlp_act (no latent start or readout): a
+                                     // family whose MLP intermediate costs extra work to tap may leave it
+                                     // NULL, except in layers that interventions (iv) touch
     lrp_taps taps;                   // filled by lrp_model_forward
 } lrp_forward;
 
