@@ -78,4 +78,4 @@ install: $(BUILD)/attnlrp
 clean:
 	rm -rf build build-san build-clang
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
