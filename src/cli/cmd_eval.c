@@ -201,7 +201,7 @@ int cmd_eval(int argc, char **argv) {
     if (images && !a.methods_given) {   // every method, the gamma variants included (8 at most)
         a.o.n_methods = 0;
         for (int i = 0; i < lrp_methods_count() && a.o.n_methods < LRP_EVAL_MAX_METHODS; i++)
-            a.o.methods[a.o.n_methods++] = lrp_method_at(i)->id;
+            if (!lrp_method_at(i)->extra) a.o.methods[a.o.n_methods++] = lrp_method_at(i)->id;
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.
     if ((a.plot && cli_output_open(&plot, a.plot)) || cli_output_open(&out, a.out)) goto done;
