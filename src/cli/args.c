@@ -219,6 +219,7 @@ int cli_lib_error(int status, const char *msg) {
         {"methods", "--methods"},
         {"steps", "--steps"},
         {"samples", "--samples"},
+        {"layers", "--layers"},
         {"noise", "--noise"},
         {"softmax_rule", "--softmax-rule"},
         {"atman", "--atman"},
