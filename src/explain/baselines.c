@@ -536,6 +536,8 @@ done:
 static int check_baseline_opts(const lrp_model *m, const lrp_explain_opts *o, lrp_err *err) {
     const char *name = lrp_method_label(o->method);
     int meth = (int)o->method;
+    if (o->softmax_rule != LRP_SOFTMAX_EXACT)
+        return lrp_fail(err, "softmax_rule: the softmax ablations are for attnlrp, not %s", name);
     if (o->steps < 0) return lrp_fail(err, "steps %d: must be at least 1", o->steps);
     if (o->samples < 0) return lrp_fail(err, "samples %d: must be at least 1", o->samples);
     if (isnan(o->noise)) return lrp_fail(err, "noise: not a number");
