@@ -9,7 +9,7 @@ $PY tests/reference/make_checkpoint.py "$tmp" llama_gqa >/dev/null || { echo "0 
 M=$tmp/llama_gqa
 
 expect 1 "attnlrp: $tmp/nope: no such file or directory" -- $BIN explain --model "$tmp/nope" --ids 1,2
-expect 2 "attnlrp: --method foo: unknown method (attnlrp, cplrp, gradxinput, gradient)" -- $BIN explain --model "$M" --ids 1,2 --method foo
+expect 2 "attnlrp: --method foo: unknown method (attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)" -- $BIN explain --model "$M" --ids 1,2 --method foo
 expect 1 "attnlrp: --ids: id 97 at index 1 is out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,97
 expect 2 "attnlrp: --ids: \"\" is not a comma-separated list of non-negative integers" -- $BIN explain --model "$M" --ids ""
 expect 2 "attnlrp: --ids: \"1,,2\" is not a comma-separated list of non-negative integers" -- $BIN explain --model "$M" --ids 1,,2
@@ -93,7 +93,7 @@ del t["post_processor"]["pair"]
 json.dump(t, open(p, "w", encoding="utf-8"), ensure_ascii=False)
 PYEOF
     expect 1 "attnlrp: --text-pair: the tokenizer has no template for text pairs (its post_processor joins no second text)" -- $BIN explain --model "$tmp/nopair" "$P" --text-pair "Rex"
-    if $BIN explain --help | grep -q -- "--method M           attnlrp, cplrp, gradxinput, gradient (default attnlrp)"; then ok; else bad "explain --help lists the methods from the registry"; fi
+    if $BIN explain --help | grep -q -- "--method M           attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap (default attnlrp)"; then ok; else bad "explain --help lists the methods from the registry"; fi
 else
     echo "note: models/default not present: the encoder-input error checks did not run"
 fi

@@ -23,14 +23,14 @@ TEST(rank_top_of_all_nan_keeps_index_order) {
 }
 
 TEST(method_registry_lists_and_parses_every_method_once) {
-    CHECK_STR(lrp_method_names(0), "attnlrp, cplrp, gradxinput, gradient");
-    CHECK_STR(lrp_method_names(1), "attnlrp, cplrp, gradxinput, gradient, random, attnlrp+gamma, cplrp+gamma");
+    CHECK_STR(lrp_method_names(0), "attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap");
+    CHECK_STR(lrp_method_names(1), "attnlrp, cplrp, gradxinput, gradient, random, attnlrp+gamma, cplrp+gamma, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap");
     CHECK(lrp_method_by_id(LRP_METHOD_CPLRP_GAMMA)->gamma && lrp_method_by_id(LRP_METHOD_CPLRP_GAMMA)->rules == LRP_METHOD_CPLRP);
     lrp_err err;
     int id = -1;
     CHECK(lrp_method_lookup("method", "gradient", 0, &id, &err) == 0 && id == LRP_METHOD_GRADIENT);
     CHECK(lrp_method_lookup("method", "random", 0, &id, &err) == -1);
-    CHECK_STR(err.msg, "method random: unknown method (attnlrp, cplrp, gradxinput, gradient)");
+    CHECK_STR(err.msg, "method random: unknown method (attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)");
     CHECK(lrp_method_lookup("method", "random", 1, &id, &err) == 0 && id == LRP_METHOD_RANDOM);
     CHECK(lrp_method_by_id(LRP_METHOD_RANDOM)->baseline == 1 && lrp_method_by_id(LRP_METHOD_CPLRP)->baseline == 0);
     int ids[8], n = 0;
@@ -38,7 +38,7 @@ TEST(method_registry_lists_and_parses_every_method_once) {
     CHECK(n == 2 && ids[0] == LRP_METHOD_CPLRP && ids[1] == LRP_METHOD_RANDOM);
     CHECK(lrp_method_list_parse("methods", "attnlrp,lime", ids, 8, &n, &err) == -1);
     CHECK_STR(err.msg, "methods: unknown method \"lime\" (attnlrp, cplrp, gradxinput, gradient, random, attnlrp+gamma, "
-                       "cplrp+gamma)");
+                       "cplrp+gamma, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)");
     CHECK(lrp_method_list_parse("methods", "attnlrp,attnlrp", ids, 8, &n, &err) == -1);
     CHECK_STR(err.msg, "methods: \"attnlrp\" is listed twice");
     CHECK(lrp_method_list_parse("methods", "attnlrp,,gradient", ids, 8, &n, &err) == -1);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,11 @@ int cli_lib_error(int status, const char *msg) {
         {"method", "--method"},
         {"methods", "--methods"},
         {"steps", "--steps"},
+        {"samples", "--samples"},
+        {"layers", "--layers"},
+        {"noise", "--noise"},
+        {"softmax_rule", "--softmax-rule"},
+        {"atman", "--atman"},
         {"text pair", "--text-pair"},
         {"text_pair", "--text-pair"},
         {"text", "TEXT"},
@@ -230,4 +236,49 @@ int cli_lib_error(int status, const char *msg) {
             return cli_error(status, "%s%s", flags[i].flag, msg + n);
     }
     return cli_error(status, "%s", msg);
+}
+
+int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const char *steps_flag, int *used) {
+    const char *opt = argv[*i];
+    *used = 1;
+    if (!strcmp(opt, steps_flag) || !strcmp(opt, "--samples")) {
+        const char *v = arg_value(argc, argv, i);
+        int n;
+        if (!v || arg_int(opt, v, &n)) return 2;
+        if (n < 1) return cli_error(2, "%s %d: must be at least 1", opt, n);
+        if (n > 1000000) return cli_error(2, "%s %d: at most 1000000", opt, n);
+        *(!strcmp(opt, "--samples") ? &o->samples : &o->steps) = n;
+    } else if (!strcmp(opt, "--noise") || !strcmp(opt, "--atman-factor") || !strcmp(opt, "--atman-threshold")) {
+        const char *v = arg_value(argc, argv, i);
+        double x;
+        if (!v || arg_float(opt, v, &x)) return 2;
+        if (!(x >= 0) || !isfinite(x)) return cli_error(2, "%s %s: must be a finite number, not negative", opt, v);
+        if (strcmp(opt, "--noise") && x > 1) return cli_error(2, "%s %s: must lie in [0, 1]", opt, v);
+        *(!strcmp(opt, "--noise") ? &o->noise : !strcmp(opt, "--atman-factor") ? &o->atman_factor
+                                                                              : &o->atman_threshold) = x;
+    } else if (!strcmp(opt, "--seed")) {
+        const char *v = arg_value(argc, argv, i);
+        char *end;
+        if (!v) return 2;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (!*v || *end || errno || *v == '-') return cli_error(2, "--seed %s: expected a non-negative integer", v);
+        o->seed = x;
+    } else if (!strcmp(opt, "--quadrature")) {
+        const char *v = arg_value(argc, argv, i);
+        if (!v) return 2;
+        if (!strcmp(v, "midpoint")) o->quadrature = 0;
+        else if (!strcmp(v, "gauss-legendre")) o->quadrature = 1;
+        else return cli_error(2, "--quadrature %s: expected midpoint or gauss-legendre", v);
+    } else if (!strcmp(opt, "--softmax-rule")) {
+        const char *v = arg_value(argc, argv, i);
+        if (!v) return 2;
+        if (!strcmp(v, "exact")) o->softmax_rule = LRP_SOFTMAX_EXACT;
+        else if (!strcmp(v, "identity")) o->softmax_rule = LRP_SOFTMAX_IDENTITY;
+        else if (!strcmp(v, "distribute-bias")) o->softmax_rule = LRP_SOFTMAX_DISTRIBUTE_BIAS;
+        else return cli_error(2, "--softmax-rule %s: expected exact, identity or distribute-bias", v);
+    } else {
+        *used = 0;
+    }
+    return 0;
 }

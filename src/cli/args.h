@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "api/session.h"
+#include "explain/explain.h"
 
 int arg_int(const char *opt, const char *s, int *out);
 int arg_float(const char *opt, const char *s, double *out);
@@ -15,6 +16,23 @@ int arg_int_list(const char *opt, const char *s, int **out, int *n);
 int arg_int_tuple(const char *opt, const char *s, int *out, int k);
 // The value of option argv[*i] (advances *i), or NULL after printing "option needs a value".
 const char *arg_value(int argc, char **argv, int *i);
+
+// The options of the baseline methods and the softmax ablation (explain/baselines.h), shared by explain,
+// generate, neurons and eval: steps_flag (--steps; eval: --ig-steps), --samples, --noise, --seed,
+// --quadrature midpoint|gauss-legendre, --atman-factor, --atman-threshold, --softmax-rule. Sets *used
+// when argv[*i] is one of them (advancing *i past its value); returns 0, or 2 after printing the error.
+int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const char *steps_flag, int *used);
+
+#define CLI_METHOD_OPTIONS_HELP \
+    "  --steps N            ig: quadrature nodes along the path (default 32; cost N forward+backward passes)\n" \
+    "  --quadrature Q       ig: midpoint (Riemann midpoint rule, default) or gauss-legendre\n" \
+    "  --samples N          smoothgrad: noisy copies (default 16); kernelshap: coalitions (default 512; all\n" \
+    "                       2^T-2 of them, exact Shapley values, when that is at most N)\n" \
+    "  --noise S            smoothgrad: noise sigma relative to max-min of the input's word embeddings (default 0.1)\n" \
+    "  --seed S             smoothgrad, kernelshap: random seed (default 0)\n" \
+    "  --atman-factor F     atman: scores of the suppressed token times 1-F (default 0.9)\n" \
+    "  --atman-threshold K  atman: also suppress tokens with embedding cosine similarity >= K (default 0.7)\n" \
+    "  --softmax-rule R     attnlrp: exact (default), identity or distribute-bias (the paper's ablations)\n"
 
 // Prints "attnlrp: <msg>" to stderr; returns status.
 int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -42,7 +42,8 @@ static const char eval_usage[] =
     "  --model PATH     checkpoint directory with tokenizer.json (default: the shipped model)\n"
     "  --data FILE      JSONL records, one per line (blank lines are ignored)\n"
     "  --images PATH    image records: a folder of images, or a JSONL file of {\"image\", \"label\"} records\n"
-    "  --methods LIST   comma-separated, from: %s (default: all that fit the model)\n"
+    "  --methods LIST   comma-separated, from: %s (default: all that fit the model except the\n"
+    "                   baselines ig..kernelshap; 'all': every method that fits the model, baselines included)\n"
     "  --gamma C,L      the gamma of the +gamma methods on the patch convolution and the MLP/classifier\n"
     "                   (default 0.25,0.05, LXT's)\n"
     "  --steps N        perturbation steps (default 20)\n"
@@ -60,7 +61,7 @@ static const char eval_usage[] =
 
 typedef struct {
     const char *model, *data, *images, *format, *plot, *out, *span_field;
-    int progress, methods_given;
+    int progress, methods_given, methods_all;
     lrp_eval_opts o;
 } eval_args;
 
@@ -125,9 +126,11 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
     a->o.stop_at_bad = !strcmp(on_bad, "fail");
     a->o.span_field = a->span_field;
     lrp_err err;
-    if (methods && lrp_method_list_parse("methods", methods, a->o.methods, LRP_EVAL_MAX_METHODS, &a->o.n_methods, &err))
+    a->methods_all = methods && !strcmp(methods, "all");
+    if (methods && !a->methods_all &&
+        lrp_method_list_parse("methods", methods, a->o.methods, LRP_EVAL_MAX_METHODS, &a->o.n_methods, &err))
         return cli_lib_error(2, err.msg);
-    a->methods_given = methods != NULL;
+    a->methods_given = methods != NULL && !a->methods_all;
     return 0;
 }
 
@@ -201,7 +204,17 @@ int cmd_eval(int argc, char **argv) {
     if (images && !a.methods_given) {   // every method, the gamma variants included (8 at most)
         a.o.n_methods = 0;
         for (int i = 0; i < lrp_methods_count() && a.o.n_methods < LRP_EVAL_MAX_METHODS; i++)
-            a.o.methods[a.o.n_methods++] = lrp_method_at(i)->id;
+            if (!lrp_method_at(i)->extra) a.o.methods[a.o.n_methods++] = lrp_method_at(i)->id;
+    }
+    if (a.methods_all) {  // --methods all: every method that fits the model, the baselines included
+        a.o.n_methods = 0;
+        for (int i = 0; i < lrp_methods_count() && a.o.n_methods < LRP_EVAL_MAX_METHODS; i++) {
+            const lrp_method_info *mi = lrp_method_at(i);
+            int id = mi->id;
+            int image_ok = !LRP_METHOD_IS_BASELINE(id) || id == LRP_METHOD_ATTENTION || id == LRP_METHOD_ROLLOUT ||
+                           id == LRP_METHOD_GRADXATTNROLL;
+            if (images ? image_ok : !mi->gamma) a.o.methods[a.o.n_methods++] = id;
+        }
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.
     if ((a.plot && cli_output_open(&plot, a.plot)) || cli_output_open(&out, a.out)) goto done;

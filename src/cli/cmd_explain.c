@@ -18,6 +18,8 @@ static const char explain_usage[] =
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
     "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
     "                       [--pixels FILE] [--gamma CONV,LIN] [--format png -o FILE [--overlay] [--patches]]\n"
+    "                       [--steps N] [--quadrature Q] [--samples N] [--noise S] [--seed S]\n"
+    "                       [--softmax-rule exact|identity|distribute-bias]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -48,7 +50,8 @@ static const char explain_usage[] =
     "                       the pixel relevance on a diverging colour map centred at zero, beside the image\n"
     "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
     "  --patches            png/html: one value per patch instead of per pixel\n"
-    "  -o FILE              write the result to FILE (written whole or not at all)\n";
+    "  -o FILE              write the result to FILE (written whole or not at all)\n"
+    "Options of the baseline methods (see README, \"Baseline methods\"):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
     const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
@@ -58,6 +61,7 @@ typedef struct {
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
     lrp_intervention iv[64];
     int n_iv;
+    lrp_explain_opts mo;  // the baseline methods' options (cli_method_option)
 } explain_args;
 
 static int parse_explain_args(int argc, char **argv, explain_args *a) {
@@ -68,9 +72,13 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     a->latent_expert = -1;
     a->format = "text";
     a->method = "attnlrp";
+    lrp_explain_opts_default(&a->mo);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char **str = NULL;
+        int used, mrc = cli_method_option(argc, argv, &i, &a->mo, "--steps", &used);
+        if (mrc) return mrc;
+        if (used) continue;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             printf(explain_usage, lrp_method_names(0));
             return 1;
@@ -138,6 +146,11 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "--format png: heatmaps are for images (give --pixels)");
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
+    if (a->mo.softmax_rule != LRP_SOFTMAX_EXACT && a->method_id != LRP_METHOD_ATTNLRP)
+        return cli_error(2, "--softmax-rule: the softmax ablations are for attnlrp, not %s", a->method);
+    if ((a->method_id == LRP_METHOD_ATTENTION || a->method_id == LRP_METHOD_ROLLOUT ||
+         a->method_id == LRP_METHOD_ATMAN) && a->latent_start)
+        return cli_error(2, "--latent-start: --method %s explains an output prediction, not a latent neuron", a->method);
     if (a->has_gamma && a->method_id != LRP_METHOD_ATTNLRP && a->method_id != LRP_METHOD_CPLRP)
         return cli_error(2, "--gamma: only with the LRP methods (attnlrp, cplrp), not %s", a->method);
     return 0;
@@ -228,8 +241,7 @@ int cmd_explain(int argc, char **argv) {
         cli_lib_error(1, err.msg);
         goto done;
     }
-    lrp_explain_opts o;
-    lrp_explain_opts_default(&o);
+    lrp_explain_opts o = a.mo;
     o.method = (lrp_method)a.method_id;
     o.target = a.target_id;
     o.position = a.position;
@@ -266,6 +278,9 @@ int cmd_explain(int argc, char **argv) {
         cli_lib_error(1, err.msg);
         goto done;
     }
+    if (e.nonfinite)
+        cli_error(0, "warning: %d of %d relevance values are not finite (NaN or inf; null in JSON)", e.nonfinite,
+                  e.n_relevance);
     ctx.family = cfg->model_type;
     ctx.all_logits = a.all_logits;
     if (cfg->task == LRP_TASK_CLASSIFIER) ctx.labels = cfg->labels;

@@ -28,7 +28,8 @@ static const char generate_usage[] =
     "  --explain       attribute every generated token to the prompt and the tokens before it\n"
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
-    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n";
+    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n"
+    "Options of the baseline methods with --explain (--seed above is the sampler's):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
     const lrp_tokenizer *tok;
@@ -75,6 +76,8 @@ int cmd_generate(int argc, char **argv) {
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
     int n_iv = 0;
+    lrp_explain_opts mo;
+    lrp_explain_opts_default(&mo);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -84,6 +87,11 @@ int cmd_generate(int argc, char **argv) {
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
                     !strcmp(o, "--top-k") || !strcmp(o, "--top-p") || !strcmp(o, "--seed") || !strcmp(o, "--set") ||
                     !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o");
+        if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
+            int used, mrc = cli_method_option(argc, argv, &i, &mo, "--steps", &used);
+            if (mrc) return mrc;
+            if (used) continue;
+        }
         if (takes && !(v = arg_value(argc, argv, &i))) return 2;
         double x;
         int k;
@@ -194,8 +202,7 @@ int cmd_generate(int argc, char **argv) {
             fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
         }
         for (int g = 0; g < n_gen; g++) {
-            lrp_explain_opts o;
-            lrp_explain_opts_default(&o);
+            lrp_explain_opts o = mo;
             o.method = (lrp_method)meth;
             o.target = gen[g];
             o.iv = iv;

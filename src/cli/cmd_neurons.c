@@ -67,6 +67,9 @@ int cmd_neurons(int argc, char **argv) {
     int meth;
     lrp_err err;
     if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
+    if (LRP_METHOD_IS_BASELINE(meth))
+        return cli_error(2, "--method %s: attributes input tokens only; neurons needs a method with neuron readouts "
+                            "(attnlrp, cplrp, gradxinput, gradient)", method);
     int layer = -1;
     if (strcmp(layer_arg, "all") && arg_int("--layer", layer_arg, &layer)) return 2;
     if (target && target_id >= 0) return cli_error(2, "neurons: give --target or --target-id, not both");

@@ -71,6 +71,11 @@ struct lrp_graph {
     int n_free, cap_free;
     lrp_node_hook on_node;     // NULL (the default): the backward reads no clock at all
     void *on_node_ctx;         // passed to on_node
+    // Per-key factors on the attention scores of every attention op recorded from now on whose key
+    // count is attn_key_factor_n (AtMan's suppression, explain/baselines.c); NULL: none. An op's own
+    // lrp_attn_spec.key_factor takes precedence.
+    const float *attn_key_factor;
+    int attn_key_factor_n;
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);

@@ -22,6 +22,14 @@ typedef enum lrp_attn_rule {
     LRP_ATTN_DETACH_QK,     // attention weights constant: Q, K get nothing, V exact
 } lrp_attn_rule;
 
+// The softmax ablations of the paper's appendix (SPEC §2, --softmax-rule); exact is AttnLRP's Prop. 3.1.
+typedef enum lrp_softmax_rule {
+    LRP_SOFTMAX_EXACT = 0,
+    LRP_SOFTMAX_IDENTITY,          // R(x_i) = R(s_i): ĝ(x_i) = ĝ(s_i)·s_i/(x_i + 1e-10·sign(x_i))
+    LRP_SOFTMAX_DISTRIBUTE_BIAS,   // Prop. 3.1 plus the bias term spread evenly over the visible keys
+    LRP_SOFTMAX_COUNT
+} lrp_softmax_rule;
+
 // Layers a rule can single out (graph.h: rule tags). The γ-rule of SPEC §5 reads them.
 typedef enum lrp_tag {
     LRP_TAG_NONE = 0,
@@ -41,6 +49,7 @@ typedef struct lrp_rules {
     // LRP-γ (SPEC §5) on the linear ops tagged LRP_TAG_PATCH_CONV (gamma_conv) and LRP_TAG_MLP_LINEAR /
     // LRP_TAG_CLASSIFIER (gamma_lin); 0: those ops keep their exact backward.
     float gamma_conv, gamma_lin;
+    lrp_softmax_rule softmax;   // the attention softmax's backward (attention.c); exact unless ablated
 } lrp_rules;
 
 lrp_rules lrp_rules_for(lrp_method m);

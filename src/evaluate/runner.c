@@ -15,7 +15,7 @@
 void lrp_eval_opts_default(lrp_eval_opts *o) {
     memset(o, 0, sizeof *o);
     for (int i = 0; i < lrp_methods_count() && o->n_methods < LRP_EVAL_MAX_METHODS; i++)
-        if (!lrp_method_at(i)->gamma) o->methods[o->n_methods++] = lrp_method_at(i)->id;
+        if (!lrp_method_at(i)->gamma && !lrp_method_at(i)->extra) o->methods[o->n_methods++] = lrp_method_at(i)->id;
     o->steps = 20;
     o->gamma_conv = 0.25;
     o->gamma_lin = 0.05;

@@ -21,7 +21,7 @@
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
-#define LRP_EVAL_MAX_METHODS 8
+#define LRP_EVAL_MAX_METHODS 16
 
 typedef struct lrp_eval_bad {
     int line;               // 1-based line number in the data file

@@ -1,5 +1,8 @@
 #include "explain/explain.h"
 
+#include "explain/baselines.h"
+#include "explain/methods.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,9 @@ void lrp_explain_opts_default(lrp_explain_opts *o) {
     o->latent_start[0] = -1;
     o->latent_layer = -1;
     o->latent_expert = -1;
+    o->noise = -1;
+    o->atman_factor = -1;
+    o->atman_threshold = -1;
 }
 
 static double now_seconds(void) {
@@ -116,7 +122,7 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
     if ((o->gamma_conv > 0 || o->gamma_lin > 0) && c->image_size <= 0)
         return lrp_fail(err, "gamma: the gamma rule is for Vision Transformers; %s is a text model", c->model_type);
     if ((o->gamma_conv > 0 || o->gamma_lin > 0) && o->method != LRP_METHOD_ATTNLRP && o->method != LRP_METHOD_CPLRP)
-        return lrp_fail(err, "gamma: only with the LRP methods (attnlrp, cplrp), not %s", lrp_method_name(o->method));
+        return lrp_fail(err, "gamma: only with the LRP methods (attnlrp, cplrp), not %s", lrp_method_label(o->method));
     if (o->latent_expert != -1 && c->num_experts <= 0)
         return lrp_fail(err, "latent_expert %d: %s has no experts (not a mixture-of-experts model)", o->latent_expert,
                         c->model_type);
@@ -124,6 +130,10 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
         return lrp_fail(err, "latent_expert %d: out of range (0..%d)", o->latent_expert, c->num_experts - 1);
     if (o->latent_layer != -1 && (o->latent_layer < 0 || o->latent_layer >= c->num_layers))
         return lrp_fail(err, "latent_layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
+    if (o->softmax_rule < 0 || o->softmax_rule >= LRP_SOFTMAX_COUNT)
+        return lrp_fail(err, "softmax_rule %d: unknown (exact, identity, distribute-bias)", o->softmax_rule);
+    if (o->softmax_rule != LRP_SOFTMAX_EXACT && o->method != LRP_METHOD_ATTNLRP)
+        return lrp_fail(err, "softmax_rule: the softmax ablations are for attnlrp, not %s", lrp_method_label(o->method));
     return lrp_check_interventions(m, o->iv, o->n_iv, err);
 }
 
@@ -259,6 +269,7 @@ static int read_inputs(lrp_explanation *e, const lrp_taps *taps, int gradient_no
 
 int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
+    if (LRP_METHOD_IS_BASELINE((int)o->method)) return lrp_explain_baseline(m, in, o, e, err);
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
     e->latent_start[0] = -1;
@@ -338,6 +349,8 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
     lrp_rules rules = lrp_rules_for(o->method);
     rules.gamma_conv = (float)o->gamma_conv;
     rules.gamma_lin = (float)o->gamma_lin;
+    rules.softmax = (lrp_softmax_rule)o->softmax_rule;
+    e->softmax_rule = o->softmax_rule;
     e->gamma_conv = o->gamma_conv;
     e->gamma_lin = o->gamma_lin;
     if (lrp_graph_backward(&g, &rules, err)) goto fail;
@@ -386,6 +399,8 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
             for (int i = 0; i < W; i++) e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)at * W + i];
         }
     }
+    for (int t = 0; t < e->n_relevance; t++) e->nonfinite += !isfinite(e->relevance[t]);
+    e->forward_passes = e->backward_passes = 1;
     e->seconds_forward = t1 - t0;
     e->seconds_backward = t2 - t1;
     e->activation_bytes = g.bytes_allocated;

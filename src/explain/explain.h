@@ -22,6 +22,16 @@ typedef struct lrp_explain_opts {
     int n_iv;
     double gamma_conv, gamma_lin; // ViTs: LRP-γ on the patch convolution / the MLP linears and classifier
                                  // (SPEC §5; LXT uses 0.25, 0.05); 0: off. Only with attnlrp and cplrp.
+    // The baseline methods of explain/baselines.h (method ids from methods.h; 0 / negative: the default).
+    int steps;                   // ig: quadrature nodes (default 32)
+    int samples;                 // smoothgrad: noisy copies (default 16); kernelshap: coalitions (default 512)
+    double noise;                // smoothgrad: σ relative to the range of the input's word embeddings (default
+                                 // 0.1; 0 allowed); negative: the default
+    unsigned long long seed;     // smoothgrad, kernelshap
+    int quadrature;              // ig: 0 Riemann midpoint (default), 1 Gauss-Legendre
+    double atman_factor;         // atman: suppression f, scores × (1 − f) (default 0.9); negative: the default
+    double atman_threshold;      // atman: cosine-similarity threshold κ of the correlated tokens (default 0.7)
+    int softmax_rule;            // attnlrp: the softmax ablation (lrp_softmax_rule, SPEC §2); 0: exact
 } lrp_explain_opts;
 
 void lrp_explain_opts_default(lrp_explain_opts *o);
@@ -75,6 +85,16 @@ typedef struct lrp_explanation {
     int neuron_width;            // with opts.neurons: MLP width; arrays are [n_layers * neuron_width]
     float *neuron_relevance;     // Σ over positions of z ⊙ ĝ per neuron
     float *neuron_activation;    // the neuron's value at `position` (classifiers: position 0)
+    // Baseline methods: the parameters as run and the cost (explain/baselines.h).
+    int steps, samples, quadrature, softmax_rule;
+    double noise, noise_abs;     // noise: as given; noise_abs: σ in embedding units
+    unsigned long long seed;
+    double atman_factor, atman_threshold;
+    int has_baseline_value;
+    double baseline_value;       // ig: the start scalar at the baseline (all word embeddings zero)
+    int exact_shapley;           // kernelshap: every coalition enumerated (exact Shapley values)
+    int forward_passes, backward_passes;  // what the run cost (the first explanation of the input included)
+    int nonfinite;               // relevance values that are NaN or infinite (the softmax ablations)
     double seconds_forward;
     double seconds_backward;
     size_t activation_bytes;     // arena bytes of the recorded forward

@@ -4,14 +4,27 @@
 #include <string.h>
 
 static const lrp_method_info methods[] = {
-    {"attnlrp", "AttnLRP: LRP with attention-aware rules (default)", LRP_METHOD_ATTNLRP, 0, LRP_METHOD_ATTNLRP, 0},
-    {"cplrp", "CP-LRP: LRP that treats attention weights as constants", LRP_METHOD_CPLRP, 0, LRP_METHOD_CPLRP, 0},
-    {"gradxinput", "gradient times input", LRP_METHOD_GRADXINPUT, 0, LRP_METHOD_GRADXINPUT, 0},
-    {"gradient", "per token the L2 norm of the embedding gradient", LRP_METHOD_GRADIENT, 0, LRP_METHOD_GRADIENT, 0},
-    {"random", "uniform random relevance (a baseline for eval)", LRP_METHOD_RANDOM, 1, -1, 0},
+    {"attnlrp", "AttnLRP: LRP with attention-aware rules (default)", LRP_METHOD_ATTNLRP, 0, LRP_METHOD_ATTNLRP, 0, 0},
+    {"cplrp", "CP-LRP: LRP that treats attention weights as constants", LRP_METHOD_CPLRP, 0, LRP_METHOD_CPLRP, 0, 0},
+    {"gradxinput", "gradient times input", LRP_METHOD_GRADXINPUT, 0, LRP_METHOD_GRADXINPUT, 0, 0},
+    {"gradient", "per token the L2 norm of the embedding gradient", LRP_METHOD_GRADIENT, 0, LRP_METHOD_GRADIENT, 0, 0},
+    {"random", "uniform random relevance (a baseline for eval)", LRP_METHOD_RANDOM, 1, -1, 0, 0},
     {"attnlrp+gamma", "AttnLRP with the gamma rule on a ViT's convolution, MLP and classifier (eval)",
-     LRP_METHOD_ATTNLRP_GAMMA, 1, LRP_METHOD_ATTNLRP, 1},
-    {"cplrp+gamma", "CP-LRP with the gamma rule, LXT's ViT recipe (eval)", LRP_METHOD_CPLRP_GAMMA, 1, LRP_METHOD_CPLRP, 1},
+     LRP_METHOD_ATTNLRP_GAMMA, 1, LRP_METHOD_ATTNLRP, 1, 0},
+    {"cplrp+gamma", "CP-LRP with the gamma rule, LXT's ViT recipe (eval)", LRP_METHOD_CPLRP_GAMMA, 1, LRP_METHOD_CPLRP, 1, 0},
+    {"ig", "Integrated Gradients from zero word embeddings (--steps)", LRP_METHOD_IG, 0, LRP_METHOD_IG, 0, 1},
+    {"smoothgrad", "SmoothGrad: gradient x input averaged over noisy copies (--samples, --noise, --seed)",
+     LRP_METHOD_SMOOTHGRAD, 0, LRP_METHOD_SMOOTHGRAD, 0, 1},
+    {"occlusion", "leave-one-out: the start value's drop when a token's embedding is zeroed", LRP_METHOD_OCCLUSION, 0,
+     LRP_METHOD_OCCLUSION, 0, 1},
+    {"attention", "last-layer attention of the explained position, mean over heads", LRP_METHOD_ATTENTION, 0,
+     LRP_METHOD_ATTENTION, 0, 1},
+    {"rollout", "attention rollout (Abnar & Zuidema 2020)", LRP_METHOD_ROLLOUT, 0, LRP_METHOD_ROLLOUT, 0, 1},
+    {"gradxattnroll", "gradient-weighted attention rollout (Chefer et al. 2021)", LRP_METHOD_GRADXATTNROLL, 0,
+     LRP_METHOD_GRADXATTNROLL, 0, 1},
+    {"atman", "AtMan: attention suppression per token (Deb et al. 2023)", LRP_METHOD_ATMAN, 0, LRP_METHOD_ATMAN, 0, 1},
+    {"kernelshap", "KernelSHAP over token coalitions (--samples, --seed)", LRP_METHOD_KERNELSHAP, 0,
+     LRP_METHOD_KERNELSHAP, 0, 1},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -25,6 +38,11 @@ const lrp_method_info *lrp_method_by_id(int id) {
     return NULL;
 }
 
+const char *lrp_method_label(int id) {
+    const lrp_method_info *m = lrp_method_by_id(id);
+    return m ? m->name : "unknown";
+}
+
 const lrp_method_info *lrp_method_find(const char *name, int with_baselines) {
     for (int i = 0; i < N_METHODS; i++)
         if (!strcmp(methods[i].name, name) && (with_baselines || !methods[i].baseline)) return &methods[i];
@@ -32,7 +50,7 @@ const lrp_method_info *lrp_method_find(const char *name, int with_baselines) {
 }
 
 const char *lrp_method_names(int with_baselines) {
-    static _Thread_local char lists[2][256];   // built on first use; per thread, so never raced
+    static _Thread_local char lists[2][512];   // built on first use; per thread, so never raced
     char *buf = lists[with_baselines != 0];
     if (!buf[0]) {
         size_t len = 0;

@@ -12,6 +12,17 @@
 #define LRP_METHOD_RANDOM ((int)LRP_METHOD_COUNT)
 #define LRP_METHOD_ATTNLRP_GAMMA (LRP_METHOD_RANDOM + 1)
 #define LRP_METHOD_CPLRP_GAMMA (LRP_METHOD_RANDOM + 2)
+// The comparison baselines of explain/baselines.h (issue 12): each computes relevance per input token
+// with its own passes; lrp_explain_inputs hands them to lrp_explain_baseline.
+#define LRP_METHOD_IG (LRP_METHOD_RANDOM + 3)
+#define LRP_METHOD_SMOOTHGRAD (LRP_METHOD_RANDOM + 4)
+#define LRP_METHOD_OCCLUSION (LRP_METHOD_RANDOM + 5)
+#define LRP_METHOD_ATTENTION (LRP_METHOD_RANDOM + 6)
+#define LRP_METHOD_ROLLOUT (LRP_METHOD_RANDOM + 7)
+#define LRP_METHOD_GRADXATTNROLL (LRP_METHOD_RANDOM + 8)
+#define LRP_METHOD_ATMAN (LRP_METHOD_RANDOM + 9)
+#define LRP_METHOD_KERNELSHAP (LRP_METHOD_RANDOM + 10)
+#define LRP_METHOD_IS_BASELINE(id) ((id) >= LRP_METHOD_IG && (id) <= LRP_METHOD_KERNELSHAP)
 
 typedef struct lrp_method_info {
     const char *name;         // "attnlrp", ...
@@ -20,6 +31,7 @@ typedef struct lrp_method_info {
     int baseline;             // 1: only `eval` lists it (the random baseline, the γ variants)
     int rules;                // the lrp_method whose rules it runs (-1: none, the random baseline)
     int gamma;                // 1: with the γ-rule (image models only)
+    int extra;                // 1: a comparison baseline that `eval` runs only when listed (or --methods all)
 } lrp_method_info;
 
 int lrp_methods_count(void);
@@ -28,6 +40,9 @@ const lrp_method_info *lrp_method_at(int i);
 const lrp_method_info *lrp_method_by_id(int id);
 // The method called name, or NULL. with_baselines 0: only the methods that compute relevance.
 const lrp_method_info *lrp_method_find(const char *name, int with_baselines);
+
+// The name of a method id (an lrp_method or one of the ids above); "unknown" for none.
+const char *lrp_method_label(int id);
 
 // The names, comma-separated ("attnlrp, cplrp, gradxinput, gradient[, random]"); a static string.
 const char *lrp_method_names(int with_baselines);

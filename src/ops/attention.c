@@ -31,6 +31,63 @@ typedef struct {
     float *raw;  // with soft-capping: the scores before the cap [H, Tq, Tk] (visible entries only)
 } attn_aux;
 
+// The softmax's input x_j of query row i (absolute) and head h, recomputed: scale·q·k times the key
+// factor, soft-capped, plus the bias.
+static double softmax_input(const attn_aux *aux, const lrp_act *q, const lrp_act *k, int h, int kh, int Tq, int Tk,
+                            int i, int j) {
+    const lrp_attn_spec *s = &aux->s;
+    int hd = s->head_dim, qc = q->cols, kc = k->cols;
+    double raw;
+    if (aux->raw) {
+        raw = aux->raw[((size_t)h * Tq + i) * Tk + j];
+    } else {
+        double d = 0;
+        const float *qi = q->x + (size_t)i * qc + (size_t)h * hd, *kj = k->x + (size_t)j * kc + (size_t)kh * hd;
+        for (int t = 0; t < hd; t++) d += (double)qi[t] * kj[t];
+        raw = (double)(s->scale * (float)d) * (s->key_factor ? s->key_factor[j] : 1.0f);
+    }
+    double x = s->softcap > 0.0f ? s->softcap * tanh(raw / s->softcap) : raw;
+    if (s->bias) x += s->bias[(s->bias_heads == 1 ? 0 : (size_t)h * Tq * Tk) + (size_t)i * Tk + j];
+    return x;
+}
+
+// The softmax ablations of SPEC §2 on one row: gp holds ĝ(s) on entry and ĝ(x) on return.
+// identity: ĝ(x_j) = ĝ(s_j)·s_j / (x_j + 1e-10·sign(x_j)); distribute-bias: Prop. 3.1's
+// R(x_j) = x_j (R_j − s_j Σ R) plus (Σ R − Σ_k x_k (R_k − s_k Σ R)) / N_visible, divided by the same
+// stabilised x_j. Masked keys get 0. Non-finite results stay as they are (the paper's point).
+static void softmax_ablation(const attn_aux *aux, lrp_softmax_rule rule, const lrp_act *q, const lrp_act *k, int h,
+                             int kh, int Tq, int Tk, int i, const float *p, float *gp) {
+    const lrp_attn_spec *s = &aux->s;
+    int first, end;
+    visible_keys(s, Tq, Tk, i, &first, &end);
+    for (int j = 0; j < first; j++) gp[j] = 0.0f;
+    double Rsum = 0, Rx_sum = 0;
+    int n_vis = 0;
+    for (int j = first; j < end; j++) {
+        if (s->key_mask && !s->key_mask[j]) continue;
+        Rsum += (double)p[j] * gp[j];
+        n_vis++;
+    }
+    if (rule == LRP_SOFTMAX_DISTRIBUTE_BIAS)
+        for (int j = first; j < end; j++) {
+            if (s->key_mask && !s->key_mask[j]) continue;
+            double x = softmax_input(aux, q, k, h, kh, Tq, Tk, i, j);
+            Rx_sum += x * ((double)p[j] * gp[j] - p[j] * Rsum);
+        }
+    double spread = n_vis > 0 ? (Rsum - Rx_sum) / n_vis : 0.0;
+    for (int j = first; j < end; j++) {
+        if (s->key_mask && !s->key_mask[j]) {
+            gp[j] = 0.0f;
+            continue;
+        }
+        double x = softmax_input(aux, q, k, h, kh, Tq, Tk, i, j), stab = x + (x >= 0 ? 1e-10 : -1e-10);
+        double R = (double)p[j] * gp[j];
+        double Rx = rule == LRP_SOFTMAX_IDENTITY ? R : x * (R - p[j] * Rsum) + spread;
+        gp[j] = (float)(Rx / stab);
+    }
+    for (int j = end; j < Tk; j++) gp[j] = 0.0f;
+}
+
 static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
     const attn_aux *aux = n->aux;
     const lrp_attn_spec *s = &aux->s;
@@ -78,9 +135,13 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
             for (int i = 0; i < nb; i++) {
                 const float *p = Pb + (size_t)i * Tk;
                 float *gp = gP + (size_t)i * Tk;
-                double dot = 0;
-                for (int j = 0; j < kend; j++) dot += (double)gp[j] * p[j];
-                for (int j = 0; j < kend; j++) gp[j] = p[j] * (gp[j] - (float)dot);
+                if (rules->softmax != LRP_SOFTMAX_EXACT) {
+                    softmax_ablation(aux, rules->softmax, q, k, h, kh, Tq, Tk, i0 + i, p, gp);
+                } else {
+                    double dot = 0;
+                    for (int j = 0; j < kend; j++) dot += (double)gp[j] * p[j];
+                    for (int j = 0; j < kend; j++) gp[j] = p[j] * (gp[j] - (float)dot);
+                }
                 if (s->softcap > 0.0f) {
                     // Through S = c·tanh(S_raw/c): the identity rule (R(S_raw) = R(S)) or the exact
                     // derivative. Only visible entries (p > 0) carry a gradient.
@@ -92,6 +153,8 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
                         gp[j] *= rules->act_identity ? (float)(c * t) / (raw[j] + 1e-10f) : (float)(1.0 - t * t);
                     }
                 }
+                if (s->key_factor)  // the scores were scale·q·k·key_factor[j]
+                    for (int j = 0; j < kend; j++) gp[j] *= s->key_factor[j];
             }
             // gQ += fq · gS · K ;  gK += fq · gSᵀ · Q   (fq includes the score scale)
             lrp_gemm(0, 0, nb, hd, kend, fq, gP, Tk, k->x + (size_t)kh * hd, kc, 1.0f,
@@ -125,6 +188,8 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
     if (s->softcap > 0.0f && !(aux->raw = lrp_graph_alloc(g, (size_t)H * Tq * Tk * sizeof(float), 0))) return NULL;
     aux->s = *s;
     aux->s.probs = NULL;
+    if (!aux->s.key_factor && g->attn_key_factor && g->attn_key_factor_n == Tk) aux->s.key_factor = g->attn_key_factor;
+    const float *kf = aux->s.key_factor;
     for (int h = 0; h < H; h++) {
         int kh = h / group;
         const float *bias = s->bias ? s->bias + (s->bias_heads == 1 ? 0 : (size_t)h * Tq * Tk) : NULL;
@@ -142,6 +207,8 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
                 visible_keys(s, Tq, Tk, i0 + i, &first, &end);
                 float m = -INFINITY;
                 float *raw = aux->raw ? aux->raw + ((size_t)h * Tq + i0 + i) * Tk : NULL;
+                if (kf)
+                    for (int j = first; j < end; j++) p[j] *= kf[j];
                 for (int j = first; j < end; j++) {
                     if (s->key_mask && !s->key_mask[j]) continue;
                     if (raw) {

@@ -102,13 +102,17 @@ typedef struct lrp_attn_spec {
                                      // Rule act_identity (attnlrp, cplrp): the identity rule; else exact
     lrp_act **probs;                 // non-NULL: receives the probabilities as an activation [H·Tq, Tk]
                                      // whose gradient the backward fills (attention-head readouts)
+    const float *key_factor;         // [Tk] or NULL: the scores of key j (scale·q·k, before soft-capping,
+                                     // bias and mask) are multiplied by key_factor[j] in every head (AtMan's
+                                     // suppression); NULL: the graph's attn_key_factor when its length is Tk
 } lrp_attn_spec;
 
 // Scaled-dot-product attention with grouped KV heads: q [Tq, H*hd], k, v [Tk, KVH*hd] -> [Tq, H*hd].
 // Rule attn: uniform (Q,K ×¼, V ×½; A·V gives ½ to the probabilities) or detach_qk (Q,K get nothing,
 // probabilities constant); the softmax keeps its exact backward. Masked entries have p = 0 exactly.
 // The probabilities' gradient (with probs) is what reaches them from A·V under the rule: ½, 1 (exact)
-// or 0 (detached).
+// or 0 (detached). Rule softmax (identity, distribute-bias: SPEC §2's ablations) replaces the exact
+// softmax backward where Q and K receive gradient.
 lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lrp_attn_spec *s);
 
 // --- patch.c -----------------------------------------------------------------------------------------

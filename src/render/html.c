@@ -2,6 +2,7 @@
 // its relevance (red supports the prediction, blue speaks against it).
 #include <math.h>
 
+#include "explain/methods.h"
 #include "render/render.h"
 
 static float max_abs(const float *v, int n) {
@@ -31,7 +32,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
           ".t{white-space:pre-wrap;font-family:monospace;font-size:1.1em;line-height:1.8}"
           ".t span{border-radius:3px;padding:1px 0}</style></head><body>\n",
           f);
-    fprintf(f, "<h1>%s</h1>\n<p>", lrp_method_name(e->method));
+    fprintf(f, "<h1>%s</h1>\n<p>", lrp_method_label(e->method));
     if (e->latent_start[0] >= 0) {
         fprintf(f, "Start: MLP neuron %d of layer %d at position %d (activation %.6g).", e->latent_start[2],
                 e->latent_start[0], e->latent_start[1], e->start_value);

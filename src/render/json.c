@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain/methods.h"
 #include "render/render.h"
 
 // Length of the valid UTF-8 sequence starting at s (1..4), or 0 if invalid.
@@ -90,9 +91,40 @@ void lrp_json_int_array(FILE *f, const int *v, int n) {
     fputc(']', f);
 }
 
+// The parameters of the baseline methods and the softmax ablation, as run, and the cost in passes.
+void lrp_render_json_method_params(FILE *f, const lrp_explanation *e) {
+    static const char *const rules[] = {"exact", "identity", "distribute-bias"};
+    int m = (int)e->method;
+    if (e->softmax_rule > 0 && e->softmax_rule < 3) fprintf(f, ", \"softmax_rule\": \"%s\"", rules[e->softmax_rule]);
+    if (e->nonfinite) fprintf(f, ", \"nonfinite\": %d", e->nonfinite);
+    if (!LRP_METHOD_IS_BASELINE(m)) return;
+    if (m == LRP_METHOD_IG)
+        fprintf(f, ", \"steps\": %d, \"quadrature\": \"%s\"", e->steps, e->quadrature ? "gauss-legendre" : "midpoint");
+    if (m == LRP_METHOD_SMOOTHGRAD || m == LRP_METHOD_KERNELSHAP)
+        fprintf(f, ", \"samples\": %d, \"seed\": %llu", e->samples, e->seed);
+    if (m == LRP_METHOD_SMOOTHGRAD) {
+        fputs(", \"noise\": ", f);
+        lrp_json_number(f, e->noise);
+        fputs(", \"noise_sigma\": ", f);
+        lrp_json_number(f, e->noise_abs);
+    }
+    if (m == LRP_METHOD_KERNELSHAP) fprintf(f, ", \"exact_shapley\": %s", e->exact_shapley ? "true" : "false");
+    if (m == LRP_METHOD_ATMAN) {
+        fputs(", \"atman_factor\": ", f);
+        lrp_json_number(f, e->atman_factor);
+        fputs(", \"atman_threshold\": ", f);
+        lrp_json_number(f, e->atman_threshold);
+    }
+    if (e->has_baseline_value) {
+        fputs(", \"baseline_value\": ", f);
+        lrp_json_number(f, e->baseline_value);
+    }
+    fprintf(f, ", \"forward_passes\": %d, \"backward_passes\": %d", e->forward_passes, e->backward_passes);
+}
+
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
     fputs("{\"method\": ", f);
-    lrp_json_string(f, lrp_method_name(e->method));
+    lrp_json_string(f, lrp_method_label(e->method));
     fputs(", \"family\": ", f);
     lrp_json_string(f, ctx->family ? ctx->family : "");
     if (e->ids) {
@@ -168,6 +200,7 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     }
     fputs(", \"relevance_sum\": ", f);
     lrp_json_number(f, e->relevance_sum);
+    lrp_render_json_method_params(f, e);
     if (ctx->all_logits || e->task == LRP_TASK_CLASSIFIER) {
         fputs(", \"logits\": ", f);
         lrp_json_float_array(f, e->logits, e->n_out);

@@ -20,6 +20,9 @@ typedef struct lrp_render_ctx {
 } lrp_render_ctx;
 
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+// The baseline methods' parameters and cost, the softmax rule and the count of non-finite relevance
+// values, as ", key: value" pairs (inside an object).
+void lrp_render_json_method_params(FILE *f, const lrp_explanation *e);
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color);
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain/methods.h"
 #include "render/render.h"
 
 // Writes s with control characters made visible (newline as \n, tab as \t).
@@ -68,11 +69,11 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     float m = max_abs(e->relevance, e->n_relevance);
     if (m == 0) m = 1;
     if (!e->ids)
-        fprintf(f, "method %s%s, %s model, image %dx%dx%d\n", lrp_method_name(e->method),
+        fprintf(f, "method %s%s, %s model, image %dx%dx%d\n", lrp_method_label(e->method),
                 e->gamma_conv > 0 || e->gamma_lin > 0 ? " + gamma" : "", ctx->family ? ctx->family : "?", e->channels,
                 e->height, e->width);
     else
-        fprintf(f, "method %s, %s model, %d tokens\n", lrp_method_name(e->method), ctx->family ? ctx->family : "?",
+        fprintf(f, "method %s, %s model, %d tokens\n", lrp_method_label(e->method), ctx->family ? ctx->family : "?",
                 e->T);
     if (e->latent_start[0] >= 0) {
         fprintf(f, "start: MLP neuron %d of layer %d at position %d, activation %.6g\n", e->latent_start[2],
