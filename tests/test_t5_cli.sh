@@ -98,6 +98,31 @@ expect 1 "attnlrp: $tmp/encoder_only: the checkpoint has no decoder tensors (\"d
 sed -i 's/"feed_forward_proj": "gated-gelu"/"feed_forward_proj": "gated-swoosh"/' "$tmp/no_start/config.json"
 expect 1 "attnlrp: $tmp/no_start: config.json: feed_forward_proj \"gated-swoosh\" is not supported (expected relu, gated-gelu or [gated-]ACT with ACT silu, gelu, gelu_new or relu)" \
     -- $BIN explain --model "$tmp/no_start" --ids 1,2
-expect 1 "attnlrp: generate: $G is a seq2seq-lm; generation needs a causal language model" \
-    -- $BIN generate --model "$G" --ids 1,2 -n 3
+
+# Generation: the encoder runs once, the decoder uses its KV cache (self-attention) and the cached cross
+# keys/values; at every step the token equals the argmax of a full forward over the decoder prefix.
+for M in "$G" "$R"; do
+    src=5,6,7,8,9,10,11
+    gen=$($BIN generate --model "$M" --ids $src -n 6 --no-eos --format json | json 'd["generated_ids"]')
+    check "$(basename "$M") generates 6 tokens ($gen)" '[ "$("$PY" -c "print(len($gen))")" = 6 ]'
+    prefix=""
+    for k in $(seq 0 5); do
+        want=$("$PY" -c "print($gen[$k])")
+        got=$($BIN explain --model "$M" --ids $src ${prefix:+--decoder-ids $prefix} --format json | json 'd["target"]')
+        check "$(basename "$M") step $k: KV-cache token $want = full-forward argmax $got" '[ "$want" = "$got" ]'
+        prefix="${prefix:+$prefix,}$want"
+    done
+done
+a=$($BIN generate --model "$G" --ids 3,4,5 -n 8 --no-eos --temp 1.5 --seed 7 --format json | json 'd["generated_ids"]')
+b=$($BIN generate --model "$G" --ids 3,4,5 -n 8 --no-eos --temp 1.5 --seed 7 --format json | json 'd["generated_ids"]')
+check "sampling with a seed repeats ($a)" '[ "$a" = "$b" ]'
+# --explain: per generated token the source and target-prefix relevance, one rectangular matrix with nulls.
+out=$($BIN generate --model "$R" --ids 5,6,7,8 -n 3 --no-eos --explain --format json)
+check "--explain: 3 rows of 4 + 3 columns, nulls after each step's decoder inputs" \
+    '[ "$(echo "$out" | json "[[v is None for v in r] for r in d[\"relevance_matrix\"]]")" = "[[False, False, False, False, False, True, True], [False, False, False, False, False, False, True], [False, False, False, False, False, False, False]]" ]'
+step1=$($BIN explain --model "$R" --ids 5,6,7,8 --decoder-ids "$(echo "$out" | json "d[\"generated_ids\"][0]")" --format json)
+check "--explain row 1 = explain with the first generated token as prefix" \
+    '[ "$("$PY" -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); r=a[\"relevance_matrix\"][1]; w=b[\"relevance\"]+b[\"decoder_relevance\"]; print(max(abs(x-y) for x,y in zip(r,w)) < 1e-6)" "$out" "$step1")" = True ]'
+txt=$($BIN generate --model "$R" --ids 5,6,7,8 -n 2 --no-eos --explain)
+check "--explain text names source and target tokens" 'echo "$txt" | grep -q "src@" && echo "$txt" | grep -q "tgt@"'
 finish

@@ -25,6 +25,10 @@ typedef struct lrp_kv_cache {
     int len;                         // positions filled
     int kv_dim;                      // n_kv_heads * head_dim
     float *k, *v;                    // [n_layers][capacity][kv_dim]
+    // Encoder-decoders: the cross-attention keys and values of the encoder's output, computed by the
+    // first forward (which runs the encoder; later ones run the decoder alone). The family allocates them.
+    int cross_len;                   // source positions; 0 before the first forward
+    float *cross_k, *cross_v;        // [n_layers][cross_len][kv_dim] (decoder layers filled)
 } lrp_kv_cache;
 
 int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err *err);

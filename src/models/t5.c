@@ -23,6 +23,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/matmul.h"
@@ -229,32 +230,53 @@ static lrp_act *feed_forward(lrp_graph *g, lrp_forward *f, const t5_weights *w, 
     return x;
 }
 
-static int t5_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
+// An activation viewing rows already held elsewhere (the KV cache's cross-attention keys and values).
+static lrp_act *held_rows(lrp_graph *g, float *x, int rows, int cols) {
+    lrp_act *a = lrp_graph_alloc(g, sizeof *a, 1);
+    if (!a) return NULL;
+    a->x = x;
+    a->rows = rows;
+    a->cols = cols;
+    return a;
+}
+
+// Generation: the first forward keeps each decoder layer's cross-attention keys and values of the encoder
+// output (memory) in the cache; later forwards read them instead of running the encoder.
+static int keep_cross(lrp_graph *g, const lrp_config *c, const t5_weights *w, lrp_kv_cache *cache, lrp_act *memory) {
+    int ne = c->num_encoder_layers, kvd = cache->kv_dim, Te = memory->rows;
+    size_t n = (size_t)c->num_layers * Te * kvd;
+    free(cache->cross_k);
+    free(cache->cross_v);
+    cache->cross_k = malloc(n * sizeof(float));
+    cache->cross_v = malloc(n * sizeof(float));
+    if (!cache->cross_k || !cache->cross_v) {
+        lrp_graph_fail(g, "out of memory for the cross-attention cache of %d source tokens", Te);
+        return -1;
+    }
+    for (int l = ne; l < c->num_layers; l++) {
+        lrp_act *k = op_linear(g, memory, &w->layers[l].cross.k, NULL);
+        lrp_act *v = op_linear(g, memory, &w->layers[l].cross.v, NULL);
+        if (!k || !v) return -1;
+        memcpy(cache->cross_k + (size_t)l * Te * kvd, k->x, (size_t)Te * kvd * sizeof(float));
+        memcpy(cache->cross_v + (size_t)l * Te * kvd, v->x, (size_t)Te * kvd * sizeof(float));
+    }
+    cache->cross_len = Te;
+    return 0;
+}
+
+// The encoder stack over in->ids: the final-normed output (the cross-attention's memory).
+static lrp_act *encode(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     const lrp_config *c = &m->cfg;
     const t5_weights *w = m->weights;
     const lrp_inputs *in = &f->in;
-    int ne = c->num_encoder_layers, nd = c->num_layers - ne, Te = in->T, Td = in->decoder_T, d = c->hidden_size;
+    int Te = in->T, d = c->hidden_size;
     float eps = (float)c->norm_eps;
-    if (f->cache) {
-        lrp_graph_fail(g, "%s: generation with a KV cache is not supported for encoder-decoders yet", c->model_type);
-        return -1;
-    }
-    if (!in->decoder_ids || Td <= 0) {
-        lrp_graph_fail(g, "decoder_ids: an encoder-decoder needs the decoder's input (at least its start token)");
-        return -1;
-    }
     lrp_attn_spec enc = {.n_heads = c->num_heads, .n_kv_heads = c->num_heads, .head_dim = c->head_dim, .scale = 1.0f,
                          .mask = LRP_ATTN_BIDIRECTIONAL, .key_mask = in->attention_mask, .bias_heads = c->num_heads};
-    lrp_attn_spec self = enc, cross = enc;
-    self.mask = LRP_ATTN_CAUSAL;
-    self.key_mask = NULL;
-    enc.bias = relative_bias(g, c, &w->enc_rel, 1, 0, Te, Te);
-    self.bias = relative_bias(g, c, &w->dec_rel, 0, 0, Td, Td);
-    if (!enc.bias || !self.bias) return -1;
-
+    if (!(enc.bias = relative_bias(g, c, &w->enc_rel, 1, 0, Te, Te))) return NULL;
     lrp_act *x = op_embedding(g, &w->embed, in->ids, Te, 1.0f, in->embed_scale, in->embed_noise);
     f->taps.input[LRP_INPUT_WORDS] = x;
-    for (int l = 0; l < ne; l++) {
+    for (int l = 0; l < c->num_encoder_layers; l++) {
         const t5_layer *L = &w->layers[l];
         enc.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
         lrp_act *h = op_rmsnorm(g, x, &L->self.norm, eps, d);
@@ -262,17 +284,58 @@ static int t5_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         x = feed_forward(g, f, w, c, l, x);
         f->taps.block_out[l] = x;
     }
-    lrp_act *memory = op_rmsnorm(g, x, &w->enc_norm, eps, d);
+    return op_rmsnorm(g, x, &w->enc_norm, eps, d);
+}
+
+static int t5_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
+    const lrp_config *c = &m->cfg;
+    const t5_weights *w = m->weights;
+    const lrp_inputs *in = &f->in;
+    lrp_kv_cache *cache = f->cache;
+    int ne = c->num_encoder_layers, Td = in->decoder_T, d = c->hidden_size, inner = c->num_heads * c->head_dim;
+    float eps = (float)c->norm_eps;
+    if (!in->decoder_ids || Td <= 0) {
+        lrp_graph_fail(g, "decoder_ids: an encoder-decoder needs the decoder's input (at least its start token)");
+        return -1;
+    }
+    // The encoder runs once: always without a cache, on the first step of generation with one.
+    lrp_act *memory = NULL;
+    if (!cache || cache->cross_len == 0) {
+        memory = encode(m, g, f);
+        if (!memory || (cache && keep_cross(g, c, w, cache, memory))) return -1;
+    }
+    int pos0 = cache ? cache->len : 0, Te = cache ? cache->cross_len : in->T;
+    lrp_attn_spec self = {.n_heads = c->num_heads, .n_kv_heads = c->num_heads, .head_dim = c->head_dim, .scale = 1.0f,
+                          .mask = LRP_ATTN_CAUSAL, .bias_heads = c->num_heads};
+    lrp_attn_spec cross = self;
+    cross.mask = LRP_ATTN_BIDIRECTIONAL;
+    cross.key_mask = in->attention_mask;  // the source's padding
+    if (!(self.bias = relative_bias(g, c, &w->dec_rel, 0, pos0, Td, pos0 + Td))) return -1;
 
     lrp_act *y = op_embedding(g, &w->embed, in->decoder_ids, Td, 1.0f, NULL, NULL);
     f->taps.input[LRP_INPUT_DECODER_WORDS] = y;
-    for (int l = ne; l < ne + nd; l++) {
+    for (int l = ne; l < c->num_layers; l++) {
         const t5_layer *L = &w->layers[l];
         self.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
         lrp_act *h = op_rmsnorm(g, y, &L->self.norm, eps, d);
-        y = op_add(g, y, attend(g, &L->self, h, h, &self));
+        if (cache) {  // the self-attention's keys and values of earlier decoder positions
+            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
+            lrp_act *k = op_cache_append(g, op_linear(g, h, &L->self.k, NULL), cache->k + off, pos0, cache->capacity);
+            lrp_act *v = op_cache_append(g, op_linear(g, h, &L->self.v, NULL), cache->v + off, pos0, cache->capacity);
+            lrp_act *o = op_attention(g, op_linear(g, h, &L->self.q, NULL), k, v, &self);
+            y = op_add(g, y, op_linear(g, o, &L->self.o, NULL));
+        } else {
+            y = op_add(g, y, attend(g, &L->self, h, h, &self));
+        }
         h = op_rmsnorm(g, y, &L->cross.norm, eps, d);
-        y = op_add(g, y, attend(g, &L->cross, h, memory, &cross));
+        if (cache) {
+            size_t off = (size_t)l * Te * inner;
+            lrp_act *k = held_rows(g, cache->cross_k + off, Te, inner), *v = held_rows(g, cache->cross_v + off, Te, inner);
+            lrp_act *o = op_attention(g, op_linear(g, h, &L->cross.q, NULL), k, v, &cross);
+            y = op_add(g, y, op_linear(g, o, &L->cross.o, NULL));
+        } else {
+            y = op_add(g, y, attend(g, &L->cross, h, memory, &cross));
+        }
         y = feed_forward(g, f, w, c, l, y);
         f->taps.block_out[l] = y;
     }
@@ -280,6 +343,7 @@ static int t5_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     if (f->head_rows) y = op_select_rows(g, y, f->head_rows, f->n_head_rows);
     if (c->tie_word_embeddings) y = op_scale(g, y, 1.0f / sqrtf((float)d));  // before the tied head only
     f->taps.logits = op_linear(g, y, &w->head, NULL);
+    if (cache && lrp_graph_ok(g)) cache->len += Td;
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
