@@ -25,7 +25,9 @@ static const char generate_usage[] =
     "  --seed S        random seed for sampling (default 0)\n"
     "  --set L:N=V     set MLP neuron N of layer L to V at every position and step (=*F scales, =+D shifts)\n"
     "  --no-eos        do not stop at the end-of-sequence token\n"
-    "  --explain       attribute every generated token to the prompt and the tokens before it\n"
+    "  --explain       attribute every generated token to the prompt and the tokens before it (encoder-\n"
+    "                  decoders: the prompt is the source; each row covers the source and the target prefix,\n"
+    "                  JSON relevance_matrix [generated x (source + decoder inputs)], null after the step)\n"
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
     "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n";
