@@ -215,6 +215,7 @@ int cli_lib_error(int status, const char *msg) {
         {"max_new", "-n"},
         {"token_types", "--token-type-ids"},
         {"attention_mask", "--attention-mask"},
+        {"decoder_ids", "--decoder-ids"},
         {"method", "--method"},
         {"methods", "--methods"},
         {"steps", "--steps"},

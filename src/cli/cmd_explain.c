@@ -20,6 +20,7 @@ static const char explain_usage[] =
     "                       [--pixels FILE] [--gamma CONV,LIN] [--format png -o FILE [--overlay] [--patches]]\n"
     "                       [--steps N] [--quadrature Q] [--samples N] [--noise S] [--seed S]\n"
     "                       [--softmax-rule exact|identity|distribute-bias]\n"
+    "                       [--decoder-text TEXT | --decoder-ids 5,6]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -31,16 +32,21 @@ static const char explain_usage[] =
     "  --attention-mask L   one 0/1 per input token; 0 marks padding, which nothing attends to\n"
     "  --pixels FILE        image models (ViT): a .npy [C,H,W] taken as it is, or a PNG/JPEG preprocessed as the\n"
     "                       model's preprocessor_config.json says\n"
+    "  --decoder-text TEXT  encoder-decoders (T5): the target prefix the decoder reads after its start token\n"
+    "                       (tokenized without special tokens; default: no prefix). TEXT / --ids is the source\n"
+    "  --decoder-ids LIST   the target prefix as token ids instead of text\n"
     "  --gamma CONV,LIN     ViTs: the LRP-gamma rule on the patch convolution (CONV) and the MLP linears and\n"
     "                       classifier (LIN), with attnlrp or cplrp; LXT uses 0.25,0.05\n"
     "  --method M           %s (default attnlrp)\n"
     "  --target TOKEN       explain this next token (text that must be exactly one token); classifiers: a class\n"
     "                       name (id2label)\n"
     "  --target-id N        explain this token id or class index (default: the most likely one)\n"
-    "  --position P         explained output position (default: the last; masked LMs: the first mask token)\n"
+    "  --position P         explained output position (default: the last; masked LMs: the first mask token;\n"
+    "                       encoder-decoders: a decoder position, 0 = the start token)\n"
     "  --contrast FOIL      explain logit(target) - logit(FOIL); FOIL is an id, one token of text, or a class\n"
     "  --latent-start L,P,N start at MLP neuron N of layer L at position P instead of a logit\n"
-    "  --latent-layer L     also report the relevance of every MLP neuron of layer L\n"
+    "  --latent-layer L     also report the relevance of every MLP neuron of layer L (encoder-decoders: layers\n"
+    "                       are numbered through the encoder, then the decoder)\n"
     "  --latent-expert E    mixture-of-experts models: the latent neurons are those of expert E (its\n"
     "                       intermediate before the routing weight; tokens not routed to E have none)\n"
     "  --layers             also report residual-stream relevance after every block\n"
@@ -55,7 +61,7 @@ static const char explain_usage[] =
 
 typedef struct {
     const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
-    const char *token_types, *attention_mask, *pixels;
+    const char *token_types, *attention_mask, *pixels, *decoder_text, *decoder_ids;
     double gamma[2];
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
@@ -88,6 +94,8 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--token-type-ids")) str = &a->token_types;
         else if (!strcmp(o, "--attention-mask")) str = &a->attention_mask;
         else if (!strcmp(o, "--pixels")) str = &a->pixels;
+        else if (!strcmp(o, "--decoder-text")) str = &a->decoder_text;
+        else if (!strcmp(o, "--decoder-ids")) str = &a->decoder_ids;
         else if (!strcmp(o, "--gamma")) {
             const char *v = arg_value(argc, argv, &i);
             char *end;
@@ -134,6 +142,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     if (a->pixels && (a->text || a->ids)) return cli_error(2, "explain: give --pixels or TEXT/--ids, not both");
     if (!a->text && !a->ids && !a->pixels)
         return cli_error(2, "explain: no input: give TEXT, --ids or --pixels (see attnlrp explain --help)");
+    if (a->decoder_text && a->decoder_ids) return cli_error(2, "explain: give --decoder-text or --decoder-ids, not both");
     if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
@@ -179,6 +188,49 @@ static int parse_contrast(const lrp_session *s, const char *arg, int *id) {
     return 0;
 }
 
+// Encoder-decoders: the decoder's input, decoder_start_token_id then the prefix of --decoder-text (no
+// special tokens) or --decoder-ids; *ids is malloc'ed. Prints the error and returns an exit status.
+static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids, int *n) {
+    const lrp_config *cfg = &s->m->cfg;
+    const char *flag = a->decoder_ids ? "--decoder-ids" : "--decoder-text";
+    *ids = NULL;
+    *n = 0;
+    if (cfg->task != LRP_TASK_SEQ2SEQ_LM) {
+        if (a->decoder_ids || a->decoder_text)
+            return cli_error(2, "%s: %s is not an encoder-decoder (model_type %s has no decoder input)", flag,
+                             s->model_path, cfg->model_type);
+        return 0;
+    }
+    int *prefix = NULL, n_prefix = 0;
+    lrp_err err;
+    if (a->decoder_ids && arg_int_list("--decoder-ids", a->decoder_ids, &prefix, &n_prefix)) return 2;
+    if (a->decoder_text) {
+        if (!s->tok) {
+            return cli_error(1, "--decoder-text: the model has no tokenizer (no tokenizer.json beside it): give the "
+                                "prefix as --decoder-ids");
+        }
+        if (lrp_tokenizer_encode(s->tok, a->decoder_text, strlen(a->decoder_text), 0, &prefix, &n_prefix, &err))
+            return cli_error(1, "--decoder-text: %s", err.msg);
+    }
+    for (int t = 0; t < n_prefix; t++)
+        if (prefix[t] >= cfg->vocab_size) {
+            int rc = cli_error(1, "%s: id %d at index %d is out of range (vocabulary size %d)", flag, prefix[t], t,
+                               cfg->vocab_size);
+            free(prefix);
+            return rc;
+        }
+    *ids = malloc(((size_t)n_prefix + 1) * sizeof(int));
+    if (!*ids) {
+        free(prefix);
+        return cli_error(1, "out of memory");
+    }
+    (*ids)[0] = cfg->decoder_start_token_id;
+    if (n_prefix) memcpy(*ids + 1, prefix, (size_t)n_prefix * sizeof(int));
+    *n = n_prefix + 1;
+    free(prefix);
+    return 0;
+}
+
 int cmd_explain(int argc, char **argv) {
     explain_args a;
     int rc = parse_explain_args(argc, argv, &a);
@@ -186,7 +238,7 @@ int cmd_explain(int argc, char **argv) {
 
     lrp_session ss = {0};
     lrp_text_inputs ti = {0};
-    int *types = NULL, *mask_arg = NULL;
+    int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0;
     unsigned char *mask = NULL;
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
@@ -224,6 +276,14 @@ int cmd_explain(int argc, char **argv) {
         if ((rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
         in = (lrp_inputs){.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
     }
+    if ((a.decoder_ids || a.decoder_text) && cfg->image_size > 0) {
+        rc = cli_error(2, "%s: %s is not an encoder-decoder (model_type %s has no decoder input)",
+                       a.decoder_ids ? "--decoder-ids" : "--decoder-text", ss.model_path, cfg->model_type);
+        goto done;
+    }
+    if ((rc = decoder_inputs(&ss, &a, &dec_ids, &n_dec))) goto done;
+    in.decoder_ids = dec_ids;
+    in.decoder_T = n_dec;
     if (a.token_types) {
         if ((rc = per_token_list("--token-type-ids", a.token_types, ti.T, &types))) goto done;
         in.token_types = types;
@@ -289,6 +349,11 @@ int cmd_explain(int argc, char **argv) {
         if (!ctx.tokens) goto done;
         for (int t = 0; t < ti.T; t++) ctx.tokens[t] = lrp_token_string(ss.tok, ti.ids[t]);
     }
+    if (dec_ids && ss.tok) {
+        ctx.decoder_tokens = calloc((size_t)n_dec, sizeof(char *));
+        if (!ctx.decoder_tokens) goto done;
+        for (int t = 0; t < n_dec; t++) ctx.decoder_tokens[t] = lrp_token_string(ss.tok, dec_ids[t]);
+    }
     if (ss.tok || cfg->task == LRP_TASK_CLASSIFIER) {
         ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
         for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = lrp_output_string(cfg, ss.tok, e.top[i].id);
@@ -329,6 +394,10 @@ done:
     if (ctx.tokens)
         for (int t = 0; t < ti.T; t++) free(ctx.tokens[t]);
     free(ctx.tokens);
+    if (ctx.decoder_tokens)
+        for (int t = 0; t < n_dec; t++) free(ctx.decoder_tokens[t]);
+    free(ctx.decoder_tokens);
+    free(dec_ids);
     free(ctx.target_token);
     for (int i = 0; i < LRP_TOP_K; i++) free(ctx.top_tokens[i]);
     lrp_explanation_free(&e);

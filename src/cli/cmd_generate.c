@@ -25,7 +25,9 @@ static const char generate_usage[] =
     "  --seed S        random seed for sampling (default 0)\n"
     "  --set L:N=V     set MLP neuron N of layer L to V at every position and step (=*F scales, =+D shifts)\n"
     "  --no-eos        do not stop at the end-of-sequence token\n"
-    "  --explain       attribute every generated token to the prompt and the tokens before it\n"
+    "  --explain       attribute every generated token to the prompt and the tokens before it (encoder-\n"
+    "                  decoders: the prompt is the source; each row covers the source and the target prefix,\n"
+    "                  JSON relevance_matrix [generated x (source + decoder inputs)], null after the step)\n"
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
     "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n"
@@ -68,6 +70,81 @@ static int stream_token(int id, void *p) {
         free(text);
     }
     return 0;
+}
+
+// Encoder-decoders: one relevance pass per generated token g, whose decoder reads the start token and the
+// g tokens before it. JSON: per step the source row (`relevance`) and the decoder row (`decoder_relevance`,
+// g + 1 values), and `relevance_matrix` [n_gen][T + n_gen]: the source columns, then the decoder inputs
+// (start token, generated tokens), null where a decoder input comes after the step. Text: the `top` most
+// relevant source (src@i) and target-prefix (tgt@i) tokens of each step.
+static int explain_seq2seq(const lrp_session *s, const int *src, int T, const int *gen, int n_gen, int meth, int top,
+                           const lrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
+    const lrp_config *c = &s->m->cfg;
+    int *dec = malloc(((size_t)n_gen + 1) * sizeof(int));
+    float *row = malloc(((size_t)T + n_gen + 1) * sizeof(float));
+    json_t *expl = json_array(), *matrix = json_array();
+    int rc = 1;
+    if (!dec || !row || !expl || !matrix) {
+        cli_error(1, "out of memory");
+        goto done;
+    }
+    dec[0] = c->decoder_start_token_id;
+    for (int g = 0; g < n_gen; g++) dec[g + 1] = gen[g];
+    for (int g = 0; g < n_gen; g++) {
+        lrp_explain_opts o;
+        lrp_explain_opts_default(&o);
+        o.method = (lrp_method)meth;
+        o.target = gen[g];
+        o.iv = iv;
+        o.n_iv = n_iv;
+        lrp_inputs in = {.ids = src, .T = T, .decoder_ids = dec, .decoder_T = g + 1};
+        lrp_explanation e;
+        lrp_err err;
+        if (lrp_explain_inputs(s->m, &in, &o, &e, &err)) {
+            cli_lib_error(1, err.msg);
+            goto done;
+        }
+        int n = T + g + 1, order[8], k = top < n ? top : n;
+        if (k > 8) k = 8;
+        memcpy(row, e.relevance, (size_t)T * sizeof(float));
+        memcpy(row + T, e.decoder_relevance, (size_t)(g + 1) * sizeof(float));
+        lrp_rank_top(row, n, k, order);
+        char *gt = lrp_token_string(s->tok, gen[g]);
+        if (doc) {
+            json_t *r = lrp_jv_float_array(row, n);
+            for (int j = n; r && j < T + n_gen; j++) json_array_append_new(r, json_null());
+            json_array_append_new(matrix, r);
+            json_array_append_new(expl, json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "step", g, "id", gen[g], "token",
+                                                  lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit), "relevance",
+                                                  lrp_jv_float_array(e.relevance, T), "decoder_relevance",
+                                                  lrp_jv_float_array(e.decoder_relevance, g + 1)));
+        } else {
+            char quoted[300];
+            snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
+            fprintf(f, "%3d %-14s <-", g, quoted);
+            for (int r = 0; r < k; r++) {
+                int j = order[r], is_src = j < T;
+                char *tt = lrp_token_string(s->tok, is_src ? src[j] : dec[j - T]);
+                fprintf(f, "  \"%s\"%s@%d %.3g", tt ? tt : "", is_src ? "src" : "tgt", is_src ? j : j - T, row[j]);
+                free(tt);
+            }
+            fputc('\n', f);
+        }
+        free(gt);
+        lrp_explanation_free(&e);
+    }
+    if (doc) {
+        json_object_set_new(doc, "explanations", expl);
+        json_object_set_new(doc, "relevance_matrix", matrix);
+        expl = matrix = NULL;
+    }
+    rc = 0;
+done:
+    json_decref(expl);
+    json_decref(matrix);
+    free(dec);
+    free(row);
+    return rc;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -145,7 +222,8 @@ int cmd_generate(int argc, char **argv) {
     stream_ctx st = {0};
     int rc = cli_session_open(&s, model);
     if (rc) goto done;
-    if (s.m->cfg.task != LRP_TASK_CAUSAL_LM) {
+    int seq2seq = s.m->cfg.task == LRP_TASK_SEQ2SEQ_LM;  // the prompt is the source; the output is the decoder's
+    if (s.m->cfg.task != LRP_TASK_CAUSAL_LM && !seq2seq) {
         rc = cli_error(1, "generate: %s is a %s; generation needs a causal language model", s.model_path,
                        lrp_task_name(s.m->cfg.task));
         goto done;
@@ -160,13 +238,13 @@ int cmd_generate(int argc, char **argv) {
     if (cli_output_open(&out, out_path)) goto done;
     st.tok = s.tok;
     st.prompt = ss.ids;
-    st.n_prompt = ss.T;
+    st.n_prompt = seq2seq ? 0 : ss.T;
     st.all = malloc(((size_t)ss.T + n_new + 1) * sizeof(int));
     if (!st.all) goto done;
-    memcpy(st.all, ss.ids, (size_t)ss.T * sizeof(int));
-    st.n_all = ss.T;
+    memcpy(st.all, ss.ids, (size_t)st.n_prompt * sizeof(int));
+    st.n_all = st.n_prompt;
     st.f = json ? NULL : out.f;
-    if (st.f && s.tok) stream_token(-1, &st);  // prints the decoded prompt
+    if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
     if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         cli_lib_error(1, err.msg);
         cli_output_abort(&out);
@@ -193,7 +271,14 @@ int cmd_generate(int argc, char **argv) {
             json_object_set_new(doc, "tokens", toks);
         }
     }
-    if (explain) {
+    if (explain && seq2seq) {
+        if (json) json_object_set_new(doc, "method", json_string(method));
+        else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s):\n", method);
+        if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, iv, n_iv, json ? doc : NULL, out.f)) {
+            cli_output_abort(&out);
+            goto done;
+        }
+    } else if (explain) {
         // One relevance pass per generated token: its row covers every token before it.
         if (json) {
             json_object_set_new(doc, "method", json_string(method));

@@ -93,6 +93,10 @@ int cmd_info(int argc, char **argv) {
             json_object_set_new(o, "rope_scaling", json_string(scaling_names[c->rope.scaling]));
         }
         if (c->task == LRP_TASK_CLASSIFIER) json_object_set_new(o, "labels", string_list((const char *const *)c->labels));
+        if (c->num_encoder_layers > 0) {  // encoder-decoders: layers counts both stacks, encoder first
+            json_object_set_new(o, "encoder_layers", json_integer(c->num_encoder_layers));
+            json_object_set_new(o, "decoder_start_token_id", json_integer(c->decoder_start_token_id));
+        }
         json_t *dt = json_object();
         for (int t = 0; t < LRP_DTYPE_COUNT; t++)
             if (per_dtype[t]) json_object_set_new(dt, lrp_dtype_name((lrp_dtype)t), json_integer(per_dtype[t]));
@@ -105,6 +109,9 @@ int cmd_info(int argc, char **argv) {
         printf("architecture    %s (family %s), %s, %d layers, hidden %d, %d heads (%d kv heads, head_dim %d), MLP %d "
                "(%s)\n", c->model_type, m->family->name, lrp_task_name(c->task), c->num_layers, c->hidden_size,
                c->num_heads, c->num_kv_heads, c->head_dim, c->intermediate_size, c->hidden_act);
+        if (c->num_encoder_layers > 0)
+            printf("stacks          %d encoder + %d decoder layers (numbered encoder first), decoder start token %d\n",
+                   c->num_encoder_layers, c->num_layers - c->num_encoder_layers, c->decoder_start_token_id);
         printf("vocabulary      %d%s\n", c->vocab_size, c->tie_word_embeddings && c->task != LRP_TASK_CLASSIFIER ? " (head tied to the embeddings)" : "");
         if (c->task == LRP_TASK_CLASSIFIER) {
             printf("labels          ");

@@ -45,8 +45,43 @@ static int sequence_length(const lrp_model *m, const lrp_inputs *in) {
     return side * side + 1;
 }
 
+// Encoder-decoders: the decoder's ids, which only encoder-decoders take.
+static int check_decoder_ids(const lrp_model *m, const lrp_inputs *in, lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    if (!in->decoder_ids) return 0;
+    if (c->task != LRP_TASK_SEQ2SEQ_LM)
+        return lrp_fail(err, "decoder_ids: %s is not an encoder-decoder (only T5-style models have a decoder input)",
+                        c->model_type);
+    if (in->decoder_T <= 0) return lrp_fail(err, "decoder_ids: no decoder tokens (the start token comes first)");
+    for (int t = 0; t < in->decoder_T; t++)
+        if (in->decoder_ids[t] < 0 || in->decoder_ids[t] >= c->vocab_size)
+            return lrp_fail(err, "decoder_ids: id %d at index %d is out of range (vocabulary size %d)",
+                            in->decoder_ids[t], t, c->vocab_size);
+    return 0;
+}
+
+// The positions a language model's output can be read at: the decoder's for encoder-decoders.
+static int output_length(const lrp_model *m, const lrp_inputs *in) {
+    return m->cfg.task == LRP_TASK_SEQ2SEQ_LM ? in->decoder_T : sequence_length(m, in);
+}
+
+// The rows of layer l's block output and MLP intermediate (encoder-decoders: the stack's length).
+static int layer_rows(const lrp_model *m, const lrp_inputs *in, int l) {
+    return l >= m->cfg.num_encoder_layers ? output_length(m, in) : sequence_length(m, in);
+}
+
+// An encoder-decoder given no decoder input reads its start token alone; *in is rewritten to point at
+// `start` then.
+static void default_decoder(const lrp_model *m, lrp_inputs *in, int *start) {
+    if (m->cfg.task != LRP_TASK_SEQ2SEQ_LM || in->decoder_ids) return;
+    *start = m->cfg.decoder_start_token_id;
+    in->decoder_ids = start;
+    in->decoder_T = 1;
+}
+
 int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err) {
     const lrp_config *c = &m->cfg;
+    if (check_decoder_ids(m, in, err)) return -1;
     if (c->image_size > 0) {
         if (!in->pixels) return lrp_fail(err, "pixels: %s takes an image, not token ids", c->model_type);
         if (in->channels != c->num_channels || in->height != c->image_size || in->width != c->image_size)
@@ -89,7 +124,7 @@ static int last_real(const lrp_inputs *in) {
 static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, int position,
                       lrp_err *err) {
     const lrp_config *c = &m->cfg;
-    int T = sequence_length(m, in), n_out = lrp_model_n_outputs(m);
+    int T = output_length(m, in), n_out = lrp_model_n_outputs(m);
     const char *what = c->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size";
     if ((unsigned)o->method >= LRP_METHOD_COUNT) return lrp_fail(err, "method: unknown method");
     if (c->task == LRP_TASK_CLASSIFIER) {
@@ -109,9 +144,10 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
         if (ls[0] < 0 || ls[0] >= c->num_layers)
             return lrp_fail(err, "latent_start %d,%d,%d: layer %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[0],
                             c->num_layers - 1);
-        if (ls[1] < 0 || ls[1] >= T)
+        int rows = layer_rows(m, in, ls[0]);
+        if (ls[1] < 0 || ls[1] >= rows)
             return lrp_fail(err, "latent_start %d,%d,%d: position %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[1],
-                            T - 1);
+                            rows - 1);
         if (ls[2] < 0 || ls[2] >= c->intermediate_size)
             return lrp_fail(err, "latent_start %d,%d,%d: neuron %d out of range (0..%d)", ls[0], ls[1], ls[2], ls[2],
                             c->intermediate_size - 1);
@@ -248,18 +284,19 @@ static int read_image(lrp_explanation *e, const lrp_taps *taps, int patch, int g
 
 // The input readouts: one array per input kind the family has, their sum, and the [CLS] slot of encoders.
 static int read_inputs(lrp_explanation *e, const lrp_taps *taps, int gradient_norm) {
-    int T = e->T;
     float **dst[LRP_INPUT_COUNT] = {[LRP_INPUT_WORDS] = &e->relevance,
                                     [LRP_INPUT_POSITIONS] = &e->relevance_positions,
-                                    [LRP_INPUT_TOKEN_TYPES] = &e->relevance_token_types};
+                                    [LRP_INPUT_TOKEN_TYPES] = &e->relevance_token_types,
+                                    [LRP_INPUT_DECODER_WORDS] = &e->decoder_relevance};
     for (int k = 0; k < LRP_INPUT_COUNT; k++) {
         const lrp_act *a = taps->input[k];
         if (!a || !dst[k]) continue;
-        if (!(*dst[k] = calloc((size_t)T, sizeof(float)))) return -1;
+        int n = a->rows;   // T tokens; the decoder's input: decoder_T
+        if (!(*dst[k] = calloc((size_t)n, sizeof(float)))) return -1;
         row_relevance(a, gradient_norm, *dst[k]);
-        for (int t = 0; t < T; t++) e->relevance_sum += (*dst[k])[t];
+        for (int t = 0; t < n; t++) e->relevance_sum += (*dst[k])[t];
     }
-    if (e->task != LRP_TASK_CAUSAL_LM) {
+    if (e->task != LRP_TASK_CAUSAL_LM && e->task != LRP_TASK_SEQ2SEQ_LM) {
         e->has_cls = 1;
         e->relevance_cls = e->relevance[0] + (e->relevance_positions ? e->relevance_positions[0] : 0) +
                            (e->relevance_token_types ? e->relevance_token_types[0] : 0);
@@ -267,17 +304,27 @@ static int read_inputs(lrp_explanation *e, const lrp_taps *taps, int gradient_no
     return 0;
 }
 
-int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, lrp_explanation *e,
+int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
-    if (LRP_METHOD_IS_BASELINE((int)o->method)) return lrp_explain_baseline(m, in, o, e, err);
+    if (LRP_METHOD_IS_BASELINE((int)o->method)) {
+        if (m->cfg.task == LRP_TASK_SEQ2SEQ_LM)
+            return lrp_fail(err, "method %s: not available for encoder-decoders yet (use attnlrp, cplrp, gradient or "
+                            "gradxinput)", lrp_method_name(o->method));
+        return lrp_explain_baseline(m, in_arg, o, e, err);
+    }
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
     e->latent_start[0] = -1;
     e->latent_expert = -1;
+    lrp_inputs in_copy = *in_arg, *in = &in_copy;
+    int start_token;
+    default_decoder(m, in, &start_token);
     if (lrp_check_inputs(m, in, err)) return -1;
     const lrp_config *c = &m->cfg;
     int T = sequence_length(m, in), NL = c->num_layers, n_out = lrp_model_n_outputs(m);
-    int position = c->task == LRP_TASK_CLASSIFIER ? -1 : o->position == -1 ? last_real(in) : o->position;
+    int seq2seq = c->task == LRP_TASK_SEQ2SEQ_LM, NE = c->num_encoder_layers, TD = in->decoder_T;
+    int last = seq2seq ? TD - 1 : last_real(in);
+    int position = c->task == LRP_TASK_CLASSIFIER ? -1 : o->position == -1 ? last : o->position;
     if (check_opts(m, in, o, position, err)) return -1;
 
     e->method = o->method;
@@ -292,8 +339,13 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
     e->contrast = o->contrast;
     e->n_out = n_out;
     e->n_layers = NL;
+    e->n_encoder_layers = NE;
     e->logits = malloc((size_t)n_out * sizeof(float));
-    if (!e->logits || copy_inputs(e, in)) {
+    if (seq2seq) {
+        e->decoder_T = TD;
+        if ((e->decoder_ids = malloc((size_t)TD * sizeof(int)))) memcpy(e->decoder_ids, in->decoder_ids, (size_t)TD * sizeof(int));
+    }
+    if (!e->logits || copy_inputs(e, in) || (seq2seq && !e->decoder_ids)) {
         lrp_explanation_free(e);
         return lrp_fail(err, "out of memory");
     }
@@ -359,7 +411,15 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
     if (c->image_size > 0 ? read_image(e, &f.taps, c->patch_size, o->method == LRP_METHOD_GRADIENT)
                           : read_inputs(e, &f.taps, o->method == LRP_METHOD_GRADIENT))
         goto oom;
-    if (o->layers) {
+    if (o->layers && seq2seq) {  // one array per stack
+        e->encoder_residual_relevance = calloc((size_t)NE * T, sizeof(float));
+        e->decoder_residual_relevance = calloc((size_t)(NL - NE) * TD, sizeof(float));
+        if (!e->encoder_residual_relevance || !e->decoder_residual_relevance) goto oom;
+        for (int l = 0; l < NE; l++)
+            row_relevance(f.taps.block_out[l], 0, e->encoder_residual_relevance + (size_t)l * T);
+        for (int l = NE; l < NL; l++)
+            row_relevance(f.taps.block_out[l], 0, e->decoder_residual_relevance + (size_t)(l - NE) * TD);
+    } else if (o->layers) {
         e->residual_relevance = calloc((size_t)NL * T, sizeof(float));
         if (!e->residual_relevance) goto oom;
         for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], 0, e->residual_relevance + (size_t)l * T);
@@ -395,8 +455,9 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_expla
         if (!e->neuron_relevance || !e->neuron_activation) goto oom;
         for (int l = 0; l < NL; l++) {
             const lrp_act *z = f.taps.mlp_act[l];
+            int row = at < z->rows ? at : z->rows - 1;   // an encoder layer of an encoder-decoder: its last row
             column_relevance(z, e->neuron_relevance + (size_t)l * W);
-            for (int i = 0; i < W; i++) e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)at * W + i];
+            for (int i = 0; i < W; i++) e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)row * W + i];
         }
     }
     for (int t = 0; t < e->n_relevance; t++) e->nonfinite += !isfinite(e->relevance[t]);
@@ -434,16 +495,23 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->expert_relevance);
     free(e->neuron_relevance);
     free(e->neuron_activation);
+    free(e->decoder_ids);
+    free(e->decoder_relevance);
+    free(e->encoder_residual_relevance);
+    free(e->decoder_residual_relevance);
     memset(e, 0, sizeof *e);
 }
 
-int lrp_forward_outputs(const lrp_model *m, const lrp_inputs *in, int position, const lrp_intervention *iv, int n_iv,
+int lrp_forward_outputs(const lrp_model *m, const lrp_inputs *in_arg, int position, const lrp_intervention *iv, int n_iv,
                         float *logits, lrp_err *err) {
+    lrp_inputs in_copy = *in_arg, *in = &in_copy;
+    int start_token;
+    default_decoder(m, in, &start_token);
     if (lrp_check_inputs(m, in, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
-    int classifier = m->cfg.task == LRP_TASK_CLASSIFIER;
-    if (position < 0) position = last_real(in);
-    if (!classifier && position >= in->T)
-        return lrp_fail(err, "position %d: out of range for %d tokens (0..%d)", position, in->T, in->T - 1);
+    int classifier = m->cfg.task == LRP_TASK_CLASSIFIER, n_pos = output_length(m, in);
+    if (position < 0) position = m->cfg.task == LRP_TASK_SEQ2SEQ_LM ? n_pos - 1 : last_real(in);
+    if (!classifier && position >= n_pos)
+        return lrp_fail(err, "position %d: out of range for %d tokens (0..%d)", position, n_pos, n_pos - 1);
     lrp_graph g;
     if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) return -1;
     g.grad_enabled = 0;

@@ -95,6 +95,14 @@ typedef struct lrp_explanation {
     int exact_shapley;           // kernelshap: every coalition enumerated (exact Shapley values)
     int forward_passes, backward_passes;  // what the run cost (the first explanation of the input included)
     int nonfinite;               // relevance values that are NaN or infinite (the softmax ablations)
+    // Encoder-decoders (SPEC §3): T, ids and relevance are the encoder's (source) tokens; the decoder's
+    // input is decoder_start_token_id and the prefix, and `position` is a decoder position.
+    int decoder_T;
+    int *decoder_ids;            // [decoder_T] or NULL
+    float *decoder_relevance;    // [decoder_T] at the shared word embeddings of the decoder's input
+    int n_encoder_layers;        // layers 0 .. n_encoder_layers-1 are the encoder's; 0 for other models
+    float *encoder_residual_relevance;  // with layers: [n_encoder_layers * T] (residual_relevance stays NULL)
+    float *decoder_residual_relevance;  // with layers: [(n_layers - n_encoder_layers) * decoder_T]
     double seconds_forward;
     double seconds_backward;
     size_t activation_bytes;     // arena bytes of the recorded forward
@@ -110,7 +118,8 @@ int lrp_explain(const lrp_model *m, const int *ids, int T, const lrp_explain_opt
 void lrp_explanation_free(lrp_explanation *e);
 
 // One forward pass without recording anything: the output logits (LMs: [vocab] at `position`, -1: the
-// last; classifiers: [n_labels], position ignored) into logits.
+// last; classifiers: [n_labels], position ignored; encoder-decoders: at decoder position `position`)
+// into logits.
 int lrp_forward_outputs(const lrp_model *m, const lrp_inputs *in, int position, const lrp_intervention *iv, int n_iv,
                         float *logits, lrp_err *err);
 // The same for token ids; drop [T] (or NULL) zeroes the word embeddings of the marked tokens.
@@ -118,7 +127,7 @@ int lrp_forward_logits(const lrp_model *m, const int *ids, int T, int position, 
                        const lrp_intervention *iv, int n_iv, float *logits, lrp_err *err);
 
 // Checks the inputs against the model: ids against the vocabulary ("ids: id 700 at index 3 is out of range
-// (vocabulary size 512)"), token types, the padding mask.
+// (vocabulary size 512)"), token types, the padding mask, decoder ids (only for encoder-decoders).
 int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err);
 int lrp_check_ids(const lrp_model *m, const int *ids, int T, lrp_err *err);
 

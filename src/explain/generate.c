@@ -77,12 +77,15 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
     *out = NULL;
     *n_out = 0;
     const lrp_config *c = &m->cfg;
-    if (c->task != LRP_TASK_CAUSAL_LM)
+    // Encoder-decoders: the prompt is the source, which the encoder reads once (the first forward keeps
+    // its cross-attention keys and values in the cache); the decoder starts from decoder_start_token_id.
+    int seq2seq = c->task == LRP_TASK_SEQ2SEQ_LM, start = c->decoder_start_token_id;
+    if (c->task != LRP_TASK_CAUSAL_LM && !seq2seq)
         return lrp_fail(err, "%s: a %s cannot generate text (only causal LMs can)", m->path, lrp_task_name(c->task));
     if (n_prompt <= 0) return lrp_fail(err, "ids: no prompt tokens");
     if (max_new < 0) return lrp_fail(err, "max_new %d: must not be negative", max_new);
     if (lrp_check_ids(m, prompt, n_prompt, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
-    int capacity = n_prompt + max_new;
+    int capacity = seq2seq ? 1 + max_new : n_prompt + max_new;
     if (c->max_position_embeddings > 0 && capacity > c->max_position_embeddings)
         return lrp_fail(err, "max_new %d: the prompt (%d tokens) and %d new tokens exceed the model's context of %d "
                         "positions", max_new, n_prompt, max_new, c->max_position_embeddings);
@@ -104,8 +107,8 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
     if (lrp_kv_cache_init(&cache, m, capacity, err) || lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) goto done;
     g.grad_enabled = 0;
     uint64_t rng = s ? s->seed : 0;
-    const int *feed = prompt;
-    int n_feed = n_prompt, n = 0;
+    const int *feed = seq2seq ? &start : prompt;
+    int n_feed = seq2seq ? 1 : n_prompt, n = 0;
     while (n < max_new) {
         int orig = c->rope.original_max_position;
         if (longrope && cache.len > 0 && cache.len <= orig && cache.len + n_feed > orig) {
@@ -114,8 +117,9 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
             n_feed = n_prompt + n;
         }
         int last = n_feed - 1;
-        lrp_forward f = {.in = {.ids = feed, .T = n_feed}, .head_rows = &last, .n_head_rows = 1, .iv = iv,
-                         .n_iv = n_iv, .cache = &cache};
+        lrp_inputs in = {.ids = feed, .T = n_feed};
+        if (seq2seq) in = (lrp_inputs){.ids = prompt, .T = n_prompt, .decoder_ids = feed, .decoder_T = n_feed};
+        lrp_forward f = {.in = in, .head_rows = &last, .n_head_rows = 1, .iv = iv, .n_iv = n_iv, .cache = &cache};
         lrp_graph_reset(&g);
         if (lrp_model_forward(m, &g, &f)) {
             lrp_fail(err, "%s", g.err.msg);

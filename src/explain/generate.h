@@ -16,7 +16,8 @@ typedef struct lrp_sampler {
 // Called after each generated token; return non-zero to stop.
 typedef int (*lrp_token_cb)(int id, void *ctx);
 
-// Generates up to max_new tokens after prompt[n_prompt]. Stops early at an EOS id of the config when
+// Generates up to max_new tokens after prompt[n_prompt] (encoder-decoders: prompt is the source, and the
+// tokens are what the decoder writes after its start token). Stops early at an EOS id of the config when
 // stop_at_eos is set. *out receives the generated ids (malloc'ed), *n_out their count.
 int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_new, const lrp_sampler *s,
                  const lrp_intervention *iv, int n_iv, int stop_at_eos, lrp_token_cb cb, void *cb_ctx, int **out,

@@ -17,6 +17,7 @@ const char *lrp_task_name(lrp_task t) {
     case LRP_TASK_CAUSAL_LM: return "causal-lm";
     case LRP_TASK_MASKED_LM: return "masked-lm";
     case LRP_TASK_CLASSIFIER: return "classifier";
+    case LRP_TASK_SEQ2SEQ_LM: return "seq2seq-lm";
     }
     return "unknown";
 }

@@ -15,6 +15,7 @@ typedef enum lrp_task {
     LRP_TASK_CAUSAL_LM = 0,       // next-token logits at any position
     LRP_TASK_MASKED_LM,           // vocabulary logits at a (masked) position, bidirectional encoder
     LRP_TASK_CLASSIFIER,          // class logits for the whole input
+    LRP_TASK_SEQ2SEQ_LM,          // encoder-decoder (T5): next-token logits of the decoder, given the source
 } lrp_task;
 
 const char *lrp_task_name(lrp_task t);
@@ -61,6 +62,14 @@ typedef struct lrp_config {
     float norm_offset;            // RMSNorm scale is (norm_offset + w): 1 for HF Gemma, 0 for GGUF (stores 1 + w)
     lrp_rope_params rope_local;   // RoPE of the sliding-window layers (Gemma 3: rope_local_base_freq)
     unsigned char layer_sliding[LRP_MAX_TYPED_LAYERS];  // 1: layer l attends within sliding_window
+    // Encoder-decoders (T5, models/t5.c). num_layers counts both stacks: layers 0 .. num_encoder_layers-1
+    // are the encoder's blocks, the rest the decoder's (block_out, mlp_act, --latent-layer, --set use
+    // this one numbering). 0 for every model without an encoder stack.
+    int num_encoder_layers;
+    int decoder_start_token_id;   // the decoder's first input token (seq2seq models)
+    int relative_attention_num_buckets;   // T5 relative position buckets and their largest distance
+    int relative_attention_max_distance;
+    int gated_mlp;                // T5: feed_forward_proj "gated-<act>": act(wi_0 x) ⊙ wi_1 x
 } lrp_config;
 
 // Reads a Hugging Face config.json: "model_type" first (an unsupported one is the first error, before

@@ -262,6 +262,8 @@ int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err
 void lrp_kv_cache_free(lrp_kv_cache *c) {
     free(c->k);
     free(c->v);
+    free(c->cross_k);
+    free(c->cross_v);
     memset(c, 0, sizeof *c);
 }
 

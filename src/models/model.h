@@ -25,6 +25,10 @@ typedef struct lrp_kv_cache {
     int len;                         // positions filled
     int kv_dim;                      // n_kv_heads * head_dim
     float *k, *v;                    // [n_layers][capacity][kv_dim]
+    // Encoder-decoders: the cross-attention keys and values of the encoder's output, computed by the
+    // first forward (which runs the encoder; later ones run the decoder alone). The family allocates them.
+    int cross_len;                   // source positions; 0 before the first forward
+    float *cross_k, *cross_v;        // [n_layers][cross_len][kv_dim] (decoder layers filled)
 } lrp_kv_cache;
 
 int lrp_kv_cache_init(lrp_kv_cache *c, const lrp_model *m, int capacity, lrp_err *err);
@@ -53,15 +57,22 @@ typedef struct lrp_inputs {
     const float *embed_noise;        // [T * hidden] or NULL: added to the word embeddings
     const float *pixels;             // image models: [channels, height, width] as the model takes it; ids NULL
     int channels, height, width;
+    // Encoder-decoders: ids/T (and attention_mask, embed_scale, embed_noise) are the encoder's input;
+    // the decoder reads decoder_ids [decoder_T], decoder_start_token_id first (explain fills that one
+    // token in when decoder_ids is NULL). NULL for every other model.
+    const int *decoder_ids;
+    int decoder_T;
 } lrp_inputs;
 
 typedef struct lrp_taps {
     lrp_act *input[LRP_INPUT_COUNT]; // leaf activation per input kind; NULL where the family has none
                                      // (pixels: [channels, height·width])
-    lrp_act **block_out;             // [n_layers] the residual stream after each block
+    lrp_act **block_out;             // [n_layers] the residual stream after each block (encoder-decoders:
+                                     // the encoder's blocks [T rows], then the decoder's [decoder_T rows])
     lrp_act **mlp_act;               // [n_layers] MLP intermediate: the input of the down projection
     lrp_act **attn_probs;            // [n_layers] attention probabilities [H·T, T] (only with want_attn_probs)
-    lrp_act *logits;                 // LMs: [n_head_rows, vocab]; classifiers: [1, n_labels]
+    lrp_act *logits;                 // LMs: [n_head_rows, vocab]; classifiers: [1, n_labels]; encoder-
+                                     // decoders: head_rows are decoder positions
     lrp_act **moe_weights;           // MoE: [n_layers] routing weights [T, k] (after top-k/renormalisation)
     const int **moe_experts;         // MoE: [n_layers] the expert of each routing weight [T·k]
 } lrp_taps;

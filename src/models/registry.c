@@ -5,7 +5,7 @@
 #include <string.h>
 
 extern const lrp_family lrp_family_llama, lrp_family_gpt2, lrp_family_bert, lrp_family_vit,
-    lrp_family_mixtral, lrp_family_phi, lrp_family_gemma;
+    lrp_family_mixtral, lrp_family_phi, lrp_family_gemma, lrp_family_t5;
 
 static const lrp_family *const families[] = {
     &lrp_family_llama,
@@ -15,6 +15,7 @@ static const lrp_family *const families[] = {
     &lrp_family_mixtral,
     &lrp_family_phi,
     &lrp_family_gemma,
+    &lrp_family_t5,
 };
 
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))

@@ -160,6 +160,10 @@ typedef struct lrp_intervention {
 // passes no gradient, a scaled one passes it scaled, a shifted one passes it unchanged.
 lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int n_iv, int layer);
 
+// --- scale.c -------------------------------------------------------------------------------------
+// y = s·x for a constant s (T5's d_model^-½ before a tied head). Exact backward: ĝ(x) = s·ĝ(y).
+lrp_act *op_scale(lrp_graph *g, lrp_act *x, float s);
+
 // --- moe.c -----------------------------------------------------------------------------------------
 // Softmax over each row (float32). Exact backward (the AttnLRP softmax rule equals it).
 lrp_act *op_softmax_rows(lrp_graph *g, lrp_act *x);

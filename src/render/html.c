@@ -24,8 +24,26 @@ static void html_escape(FILE *f, const char *s) {
     }
 }
 
+// One line of tokens, each with its background coloured by rel[t] / m.
+static void token_spans(FILE *f, const int *ids, int T, char **tokens, const float *rel, float m) {
+    fputs("<div class=\"t\">", f);
+    for (int t = 0; t < T; t++) {
+        float r = rel[t] / m;
+        int a = (int)(fminf(fabsf(r), 1.0f) * 200.0f);
+        if (r >= 0) fprintf(f, "<span style=\"background:rgb(255,%d,%d)\"", 255 - a, 255 - a);
+        else fprintf(f, "<span style=\"background:rgb(%d,%d,255)\"", 255 - a, 255 - a);
+        fprintf(f, " title=\"pos %d, id %d, relevance %.6g\">", t, ids[t], rel[t]);
+        if (tokens) html_escape(f, tokens[t]);
+        else fprintf(f, "[%d]", ids[t]);
+        fputs("</span>", f);
+    }
+    fputs("</div>\n", f);
+}
+
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
     float m = max_abs(e->relevance, e->n_relevance);
+    if (e->decoder_relevance && max_abs(e->decoder_relevance, e->decoder_T) > m)
+        m = max_abs(e->decoder_relevance, e->decoder_T);
     if (m == 0) m = 1;
     fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp explanation</title>\n"
           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
@@ -38,7 +56,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
                 e->latent_start[0], e->latent_start[1], e->start_value);
     } else {
         if (e->task == LRP_TASK_CLASSIFIER) fprintf(f, "Explaining class %d ", e->target);
-        else fprintf(f, "Explaining position %d: target %d ", e->position, e->target);
+        else fprintf(f, "Explaining %sposition %d: target %d ", e->decoder_ids ? "decoder " : "", e->position, e->target);
         if (ctx->target_token) {
             fputs("&ldquo;", f);
             html_escape(f, ctx->target_token);
@@ -72,18 +90,14 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fputs("</body></html>\n", f);
         return;
     }
-    fputs("<div class=\"t\">", f);
-    for (int t = 0; t < e->T; t++) {
-        float r = e->relevance[t] / m;
-        int a = (int)(fminf(fabsf(r), 1.0f) * 200.0f);
-        if (r >= 0) fprintf(f, "<span style=\"background:rgb(255,%d,%d)\"", 255 - a, 255 - a);
-        else fprintf(f, "<span style=\"background:rgb(%d,%d,255)\"", 255 - a, 255 - a);
-        fprintf(f, " title=\"pos %d, id %d, relevance %.6g\">", t, e->ids[t], e->relevance[t]);
-        if (ctx->tokens) html_escape(f, ctx->tokens[t]);
-        else fprintf(f, "[%d]", e->ids[t]);
-        fputs("</span>", f);
+    if (e->decoder_ids) {  // encoder-decoders: the source, then the target prefix, on one colour scale
+        fputs("<h2>Source</h2>\n", f);
+        token_spans(f, e->ids, e->T, ctx->tokens, e->relevance, m);
+        fputs("<h2>Target prefix (decoder input, start token first)</h2>\n", f);
+        token_spans(f, e->decoder_ids, e->decoder_T, ctx->decoder_tokens, e->decoder_relevance, m);
+    } else {
+        token_spans(f, e->ids, e->T, ctx->tokens, e->relevance, m);
     }
-    fputs("</div>\n", f);
     if (e->expert_relevance) {
         fputs("<h2>Router relevance</h2>\n<p>Per layer: the relevance that reaches the routing weights (sum over "
               "experts) and the experts that receive most of it.</p>\n"

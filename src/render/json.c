@@ -198,6 +198,20 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fputs(", \"relevance_cls\": ", f);
         lrp_json_number(f, e->relevance_cls);
     }
+    if (e->decoder_ids) {  // encoder-decoders: the decoder's input (start token first) and its relevance
+        fputs(", \"decoder_ids\": ", f);
+        lrp_json_int_array(f, e->decoder_ids, e->decoder_T);
+        if (ctx->decoder_tokens) {
+            fputs(", \"decoder_tokens\": [", f);
+            for (int t = 0; t < e->decoder_T; t++) {
+                if (t) fputs(", ", f);
+                lrp_json_string(f, ctx->decoder_tokens[t]);
+            }
+            fputc(']', f);
+        }
+        fputs(", \"decoder_relevance\": ", f);
+        lrp_json_float_array(f, e->decoder_relevance, e->decoder_T);
+    }
     fputs(", \"relevance_sum\": ", f);
     lrp_json_number(f, e->relevance_sum);
     lrp_render_json_method_params(f, e);
@@ -224,6 +238,17 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         for (int l = 0; l < e->n_layers; l++) {
             if (l) fputs(", ", f);
             lrp_json_float_array(f, e->residual_relevance + (size_t)l * e->T, e->T);
+        }
+        fputc(']', f);
+    }
+    for (int k = 0; k < 2; k++) {  // encoder-decoders: [layer][position] per stack
+        const float *r = k ? e->decoder_residual_relevance : e->encoder_residual_relevance;
+        int n = k ? e->n_layers - e->n_encoder_layers : e->n_encoder_layers, T = k ? e->decoder_T : e->T;
+        if (!r) continue;
+        fprintf(f, ", \"%s_residual_relevance\": [", k ? "decoder" : "encoder");
+        for (int l = 0; l < n; l++) {
+            if (l) fputs(", ", f);
+            lrp_json_float_array(f, r + (size_t)l * T, T);
         }
         fputc(']', f);
     }

@@ -17,6 +17,7 @@ typedef struct lrp_render_ctx {
     int all_logits;                // include every logit at the explained position
     const char *image_png_base64;  // images (HTML): the heatmap PNG, base64, or NULL
     char *const *labels;           // classifiers: [n_out] class names, or NULL
+    char **decoder_tokens;         // encoder-decoders: [decoder_T] display strings of the decoder's input, or NULL
 } lrp_render_ctx;
 
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);

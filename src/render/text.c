@@ -65,22 +65,58 @@ static void patch_grid(FILE *f, const lrp_explanation *e, float m, int color) {
     }
 }
 
+// The tokens coloured in a line (on a terminal), then one row per token with its relevance and a bar;
+// m is the largest |relevance| shown (one colour scale for every row of an explanation).
+static void token_table(FILE *f, const int *ids, int T, char **tokens, const float *rel, float m, int color) {
+    if (color && tokens) {
+        fputc('\n', f);
+        for (int t = 0; t < T; t++) {
+            put_bg(f, rel[t] / m);
+            put_visible(f, tokens[t]);
+            fputs("\x1b[0m", f);
+        }
+        fputs("\n\n", f);
+    }
+    fprintf(f, "%5s  %-20s %8s %12s\n", "pos", "token", "id", "relevance");
+    for (int t = 0; t < T; t++) {
+        fprintf(f, "%5d  ", t);
+        int width = 0;
+        if (tokens) {
+            if (color) put_bg(f, rel[t] / m);
+            fputc('"', f);
+            put_visible(f, tokens[t]);
+            fputc('"', f);
+            if (color) fputs("\x1b[0m", f);
+            // approximate display width: count UTF-8 lead bytes
+            width = 2;
+            for (const char *s = tokens[t]; *s; s++) width += ((unsigned char)*s & 0xc0) != 0x80;
+        }
+        for (; width < 20; width++) fputc(' ', f);
+        fprintf(f, " %8d %12.6g ", ids[t], rel[t]);
+        int bar = (int)lroundf(fabsf(rel[t]) / m * 20.0f);
+        for (int i = 0; i < bar; i++) fputs(rel[t] >= 0 ? "+" : "-", f);
+        fputc('\n', f);
+    }
+}
+
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color) {
     float m = max_abs(e->relevance, e->n_relevance);
+    if (e->decoder_relevance && max_abs(e->decoder_relevance, e->decoder_T) > m)
+        m = max_abs(e->decoder_relevance, e->decoder_T);
     if (m == 0) m = 1;
     if (!e->ids)
         fprintf(f, "method %s%s, %s model, image %dx%dx%d\n", lrp_method_label(e->method),
                 e->gamma_conv > 0 || e->gamma_lin > 0 ? " + gamma" : "", ctx->family ? ctx->family : "?", e->channels,
                 e->height, e->width);
     else
-        fprintf(f, "method %s, %s model, %d tokens\n", lrp_method_label(e->method), ctx->family ? ctx->family : "?",
-                e->T);
+        fprintf(f, "method %s, %s model, %d tokens%s\n", lrp_method_label(e->method), ctx->family ? ctx->family : "?",
+                e->T, e->decoder_ids ? " in the source" : "");
     if (e->latent_start[0] >= 0) {
         fprintf(f, "start: MLP neuron %d of layer %d at position %d, activation %.6g\n", e->latent_start[2],
                 e->latent_start[0], e->latent_start[1], e->start_value);
     } else {
         if (e->task == LRP_TASK_CLASSIFIER) fprintf(f, "explaining class %d", e->target);
-        else fprintf(f, "explaining position %d: target %d", e->position, e->target);
+        else fprintf(f, "explaining %sposition %d: target %d", e->decoder_ids ? "decoder " : "", e->position, e->target);
         if (ctx->target_token) {
             fputs(" \"", f);
             put_visible(f, ctx->target_token);
@@ -92,34 +128,13 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     }
     fprintf(f, "relevance sum %.6g\n", e->relevance_sum);
     if (!e->ids) patch_grid(f, e, m, color);
-    if (color && ctx->tokens) {
-        fputc('\n', f);
-        for (int t = 0; t < e->T; t++) {
-            put_bg(f, e->relevance[t] / m);
-            put_visible(f, ctx->tokens[t]);
-            fputs("\x1b[0m", f);
-        }
-        fputs("\n\n", f);
-    }
-    if (e->ids) fprintf(f, "%5s  %-20s %8s %12s\n", "pos", "token", "id", "relevance");
-    for (int t = 0; e->ids && t < e->T; t++) {
-        fprintf(f, "%5d  ", t);
-        int width = 0;
-        if (ctx->tokens) {
-            if (color) put_bg(f, e->relevance[t] / m);
-            fputc('"', f);
-            put_visible(f, ctx->tokens[t]);
-            fputc('"', f);
-            if (color) fputs("\x1b[0m", f);
-            // approximate display width: count UTF-8 lead bytes
-            width = 2;
-            for (const char *s = ctx->tokens[t]; *s; s++) width += ((unsigned char)*s & 0xc0) != 0x80;
-        }
-        for (; width < 20; width++) fputc(' ', f);
-        fprintf(f, " %8d %12.6g ", e->ids[t], e->relevance[t]);
-        int bar = (int)lroundf(fabsf(e->relevance[t]) / m * 20.0f);
-        for (int i = 0; i < bar; i++) fputs(e->relevance[t] >= 0 ? "+" : "-", f);
-        fputc('\n', f);
+    if (e->decoder_ids) {  // encoder-decoders: the source, then the target prefix, on one colour scale
+        fputs("source:\n", f);
+        token_table(f, e->ids, e->T, ctx->tokens, e->relevance, m, color);
+        fputs("target prefix (decoder input, start token first):\n", f);
+        token_table(f, e->decoder_ids, e->decoder_T, ctx->decoder_tokens, e->decoder_relevance, m, color);
+    } else if (e->ids) {
+        token_table(f, e->ids, e->T, ctx->tokens, e->relevance, m, color);
     }
     if (e->latent_start[0] < 0 && e->task == LRP_TASK_CLASSIFIER) {
         // every class, in the model's order: a classifier has few
@@ -149,6 +164,18 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
             fprintf(f, " (p %.3f)", e->top[i].prob);
         }
         fputc('\n', f);
+    }
+    for (int k = 0; k < 2; k++) {  // encoder-decoders: each stack's blocks
+        const float *r = k ? e->decoder_residual_relevance : e->encoder_residual_relevance;
+        int n = k ? e->n_layers - e->n_encoder_layers : e->n_encoder_layers, T = k ? e->decoder_T : e->T;
+        if (!r) continue;
+        fprintf(f, "%s residual stream relevance per layer (sum over positions; layers numbered %s):\n",
+                k ? "decoder" : "encoder", k ? "after the encoder's" : "from 0");
+        for (int l = 0; l < n; l++) {
+            double sum = 0;
+            for (int t = 0; t < T; t++) sum += r[(size_t)l * T + t];
+            fprintf(f, "  layer %2d  %.6g\n", k ? e->n_encoder_layers + l : l, sum);
+        }
     }
     if (e->residual_relevance) {
         fputs("residual stream relevance per layer (sum over positions):\n", f);

@@ -1254,6 +1254,131 @@ def vit_engine_checks(t, binary, name, ck, model_dir, images):
              f"(got {None if p is None else p.returncode}: {(err or '')[:120]})")
 
 
+# ----------------------------------------------------------------------------------------------
+# T5 encoder-decoders (`--families t5`): the source relevance (`relevance`) and the decoder input's
+# (`decoder_relevance`, start token included), encoder lengths 1/7/33 and decoder prefixes of 0 and 4
+# tokens. Self-checks: cplrp conserves over source + target (T5 has no biases, and the relu/gelu identity
+# rule, the ½ gate rule and the RMSNorm rule each conserve); the last decoder block's residual relevance is
+# the start value; attnlrp does not conserve; gradxinput against finite differences over both inputs.
+
+T5_FIELDS = ("relevance", "decoder_relevance")
+
+
+def t5_cases(ck, name):
+    rng = np.random.default_rng(zlib.crc32(("t5:" + name).encode()))
+    V, start = ck.cfg.vocab, ck.cfg.start
+    srcs = {n: [int(v) for v in rng.integers(0, V, n)] for n in (1, 7, 33)}
+    prefixes = {0: [], 4: [int(v) for v in rng.integers(0, V, 4)]}
+    return srcs, {k: [start] + p for k, p in prefixes.items()}
+
+
+def t5_fd_relevance(ck, ids, dec_ids, target, contrast=None, h=1e-5):
+    """Central differences of the start scalar when one token's embedding (source, then decoder) is scaled."""
+    E = ck.embed[torch.tensor(ids)].clone()
+    D = ck.embed[torch.tensor(dec_ids)].clone()
+    out = []
+    for which, M in ((0, E), (1, D)):
+        for i in range(M.shape[0]):
+            vals = []
+            for sgn in (1, -1):
+                Mp = M.clone()
+                Mp[i] *= 1 + sgn * h
+                args = (Mp, D) if which == 0 else (E, Mp)
+                vals.append(ref.t5_start_value_at(ck, ids, dec_ids, *args, target, contrast=contrast))
+            out.append((vals[0] - vals[1]) / (2 * h))
+    return np.array(out)
+
+
+def t5_self_checks(t, name, ck):
+    srcs, decs = t5_cases(ck, name)
+    ratios = []
+    for n, ids in srcs.items():
+        for k, dec in decs.items():
+            tag = f"{name} src={n} prefix={k}"
+            at = ref.t5_explain(ck, ids, dec, "attnlrp", layers=True)
+            runner_up = at["top"][1]["id"]
+            for extra in ({}, {"contrast": runner_up}):
+                cp = ref.t5_explain(ck, ids, dec, "cplrp", layers=True, **extra)
+                y = cp["start_value"]
+                err = abs(sum(cp["relevance"]) + sum(cp["decoder_relevance"]) - y)
+                t.ok(err <= 1e-6 * abs(y) + 1e-12, f"reference {tag} {'contrast' if extra else 'logit'}: cplrp "
+                                                     f"conserves over source + target, err {err:.2e}, start {y:.6g}")
+            for m, o in (("cplrp", cp), ("attnlrp", at)):
+                err = abs(sum(o["decoder_residual_relevance"][-1]) - o["start_value"])
+                t.ok(err <= 1e-9 * max(1.0, abs(o["start_value"])),
+                     f"reference {tag}: {m} last decoder residual relevance sums to start, err {err:.2e}")
+            ratios.append(at["relevance_sum"] / at["start_value"])
+    worst = max(abs(r - 1) for r in ratios)
+    t.ok(worst > 1e-2, f"reference {name}: attnlrp does not conserve, sum R / start = "
+                       + " ".join(f"{r:.3f}" for r in ratios))
+    ids, dec = srcs[7], decs[4]
+    for extra in ({}, {"contrast": 3}):
+        out = ref.t5_explain(ck, ids, dec, "gradxinput", **extra)
+        fd = t5_fd_relevance(ck, ids, dec, out["target"], extra.get("contrast"))
+        r = np.array(out["relevance"] + out["decoder_relevance"])
+        err = np.max(np.abs(fd - r))
+        t.ok(err <= 1e-6 * max(np.max(np.abs(r)), 1e-3),
+             f"reference {name} gradxinput {'contrast' if extra else 'logit'}: source and decoder relevance vs "
+             f"finite differences, max err {err:.2e}")
+
+
+def t5_option_sets(ck, name):
+    """(source ids, decoder input, reference kwargs, engine options)."""
+    c = ck.cfg
+    srcs, decs = t5_cases(ck, name)
+    sets = [(srcs[n], decs[k], {}, []) for n in (1, 7, 33) for k in (0, 4)]
+    E, Lenc, Ldec = c.enc_layers, c.enc_layers - 1, c.layers - 1
+    sets += [
+        (srcs[7], decs[4], {"layers": True, "latent_layer": Lenc}, ["--layers", "--latent-layer", str(Lenc)]),
+        (srcs[33], decs[0], {"layers": True, "latent_layer": Ldec}, ["--layers", "--latent-layer", str(Ldec)]),
+        (srcs[7], decs[4], {"target": 11, "position": 2}, ["--target-id", "11", "--position", "2"]),
+        (srcs[33], decs[4], {"contrast": 5, "layers": True}, ["--contrast", "5", "--layers"]),
+        (srcs[7], decs[4], {"latent_start": (0, 6, 9), "latent_layer": 0}, ["--latent-start", "0,6,9", "--latent-layer", "0"]),
+        (srcs[7], decs[4], {"latent_start": (E, 3, c.inter - 1), "layers": True},
+         ["--latent-start", f"{E},3,{c.inter - 1}", "--layers"]),
+    ]
+    return sets
+
+
+def t5_compare(t, what, eng, want, latent):
+    for key in ("method", "family", "ids", "decoder_ids", "position"):
+        t.ok(eng.get(key) == want[key], f"{what} field={key}: engine={eng.get(key)!r} ref={want[key]!r}")
+    lmax = max(abs(v) for v in want["logits"])
+    compare_array(t, what, "logits", eng.get("logits"), want["logits"], lmax, LOGIT_ABS)
+    if not latent:
+        t.ok(eng.get("target") == want["target"], f"{what} field=target: engine={eng.get('target')} ref={want['target']}")
+        compare_array(t, what, "target_logit", eng.get("target_logit"), want["target_logit"], lmax, LOGIT_ABS)
+    scale = max(max(abs(v) for f in T5_FIELDS for v in want[f]), abs(want["start_value"]) if latent else 0, 1e-30)
+    compare_array(t, what, "start_value", eng.get("start_value"), want["start_value"], max(lmax, scale), LOGIT_ABS)
+    for f in T5_FIELDS:
+        compare_array(t, what, f, eng.get(f), want[f], max(max(abs(v) for v in want[f]), 1e-30))
+    compare_array(t, what, "relevance_sum", eng.get("relevance_sum"), want["relevance_sum"],
+                  sum(abs(v) for f in T5_FIELDS for v in want[f]))
+    for f in ("encoder_residual_relevance", "decoder_residual_relevance", "latent_relevance"):
+        if f in want:
+            w = np.array(want[f])
+            compare_array(t, what, f, eng.get(f), want[f], max(float(np.max(np.abs(w))), 1e-30))
+    t.ok("residual_relevance" not in eng, f"{what}: no residual_relevance for an encoder-decoder")
+
+
+def t5_engine_checks(t, binary, name, ck, model_dir):
+    for ids, dec, kw, opts in t5_option_sets(ck, name):
+        prefix = ["--decoder-ids", ",".join(map(str, dec[1:]))] if len(dec) > 1 else []
+        for m in ref.METHODS:
+            what = f"config={name} method={m} src={len(ids)} prefix={len(dec) - 1} opts=[{' '.join(opts)}]"
+            want = ref.t5_explain(ck, ids, dec, m, **kw)
+            eng, err = run_engine(binary, model_dir, ids, m, prefix + opts)
+            if not t.ok(eng is not None, f"{what}: engine failed: {err}"):
+                continue
+            t5_compare(t, what, eng, want, "latent_start" in kw)
+            if m == "cplrp":  # SPEC 2: CP-LRP conserves over source + target (T5 has no biases)
+                total = eng.get("relevance_sum", float("nan"))
+                scale = abs(eng["start_value"]) + sum(abs(v) for f in T5_FIELDS for v in eng.get(f) or [])
+                t.ok(abs(total - eng["start_value"]) <= 1e-5 * scale,
+                     f"{what}: engine conserves over source + target: relevance_sum {total} vs start_value "
+                     f"{eng['start_value']}")
+
+
 def engine_usable(binary):
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
         return f"{binary} does not exist or is not executable (run make)"
@@ -1266,7 +1391,7 @@ def main():
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     ap.add_argument("--only", help="comma-separated configuration names")
     ap.add_argument("--families", help="comma-separated model_type values (llama, mistral, qwen2, qwen3, "
-                                       "gpt2, bert, roberta, distilbert, vit, gemma2, gemma3_text): only "
+                                       "gpt2, bert, roberta, distilbert, vit, gemma2, gemma3_text, t5): only "
                                        "their configurations")
     ap.add_argument("--no-engine", action="store_true", help="self-checks of the reference only")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -1312,6 +1437,11 @@ def main():
                 vit_self_checks(t, name, ck, images)
                 if binary:
                     vit_engine_checks(t, binary, name, ck, model_dir, images)
+                continue
+            if isinstance(ck, ref.T5Checkpoint):
+                t5_self_checks(t, name, ck)
+                if binary:
+                    t5_engine_checks(t, binary, name, ck, model_dir)
                 continue
             if isinstance(ck, ref.LNCheckpoint):
                 seqs = ln_sequences(ck, name)

@@ -721,11 +721,86 @@ def make_phi_tensors(cfg, opts, rng):
     return t
 
 
+# ----------------------------------------------------------------------------------------------
+# T5 encoder-decoders (T5ForConditionalGeneration), in the layout of transformers' modeling_t5.py:
+# shared.weight, encoder.block.{i}.layer.{0 SelfAttention, 1 DenseReluDense}, decoder.block.{i}.layer.{0
+# SelfAttention, 1 EncDecAttention, 2 DenseReluDense}, relative_attention_bias only in block 0 of each
+# stack, the final_layer_norm of each stack, lm_head.weight when untied. No biases (T5 has none).
+# Options: embed_copies (also store encoder./decoder.embed_tokens.weight, as older files do).
+
+T5_BASE = {
+    "architectures": ["T5ForConditionalGeneration"], "d_model": 32, "d_kv": 8, "d_ff": 48, "num_heads": 4,
+    "num_layers": 2, "num_decoder_layers": 2, "vocab_size": 100, "relative_attention_num_buckets": 32,
+    "relative_attention_max_distance": 128, "dropout_rate": 0.1, "layer_norm_epsilon": 1e-6,
+    "initializer_factor": 1.0, "feed_forward_proj": "relu", "is_encoder_decoder": True, "use_cache": True,
+    "pad_token_id": 0, "eos_token_id": 1, "decoder_start_token_id": 0, "tie_word_embeddings": True,
+    "torch_dtype": "float32", "transformers_version": "4.46.0",
+}
+BASES_T5 = {"t5": T5_BASE, "mt5": T5_BASE}
+T5_CONFIGS = {
+    # Flan-T5 / T5 v1.1 shape: gated-gelu (gelu_new), untied lm_head; d_kv 12 with 2 heads (inner 24,
+    # not d_model 32); 8 buckets up to distance 20, so length 33 reaches the log buckets and beyond.
+    "t5_gated": (dict(model_type="t5", d_kv=12, num_heads=2, feed_forward_proj="gated-gelu",
+                      tie_word_embeddings=False, relative_attention_num_buckets=8,
+                      relative_attention_max_distance=20, dense_act_fn="gelu_new", is_gated_act=True), {}),
+    # T5 v1.0 shape: relu, tied head (decoder output scaled by d_model^-1/2), a deeper decoder (3 blocks),
+    # d_kv 10 with 3 heads, the default 32 buckets up to 128; older files also store the embed copies.
+    "t5_relu": (dict(model_type="t5", d_kv=10, num_heads=3, num_decoder_layers=3, vocab_size=90),
+                {"embed_copies": True}),
+}
+CONFIGS.update(T5_CONFIGS)
+
+
+def make_t5_tensors(cfg, opts, rng):
+    d, dkv, H, ff, V = cfg["d_model"], cfg["d_kv"], cfg["num_heads"], cfg["d_ff"], cfg["vocab_size"]
+    inner, nb = H * dkv, cfg["relative_attention_num_buckets"]
+    gated = cfg["feed_forward_proj"].startswith("gated-")
+    tied = cfg.get("tie_word_embeddings", True)
+
+    def mat(o, i):
+        return rng.standard_normal((o, i)) / np.sqrt(i)
+
+    def norm(n):
+        return 1.0 + 0.1 * rng.standard_normal(n)
+
+    def attn(p, kind, rel):
+        t = [(f"{p}.{kind}.q.weight", mat(inner, d) / np.sqrt(dkv)),  # the init folds 1/sqrt(d_kv) into q
+             (f"{p}.{kind}.k.weight", mat(inner, d)), (f"{p}.{kind}.v.weight", mat(inner, d)),
+             (f"{p}.{kind}.o.weight", mat(d, inner))]
+        if rel:
+            t.append((f"{p}.{kind}.relative_attention_bias.weight", 0.5 * rng.standard_normal((nb, H))))
+        return t + [(f"{p}.layer_norm.weight", norm(d))]
+
+    def dense(p):
+        if gated:
+            t = [(f"{p}.DenseReluDense.wi_0.weight", mat(ff, d)), (f"{p}.DenseReluDense.wi_1.weight", mat(ff, d))]
+        else:
+            t = [(f"{p}.DenseReluDense.wi.weight", mat(ff, d))]
+        return t + [(f"{p}.DenseReluDense.wo.weight", mat(d, ff)), (f"{p}.layer_norm.weight", norm(d))]
+
+    shared = rng.standard_normal((V, d))
+    t = [("shared.weight", shared)]
+    if opts.get("embed_copies"):
+        t += [("encoder.embed_tokens.weight", shared.copy()), ("decoder.embed_tokens.weight", shared.copy())]
+    for i in range(cfg["num_layers"]):
+        t += attn(f"encoder.block.{i}.layer.0", "SelfAttention", i == 0) + dense(f"encoder.block.{i}.layer.1")
+    t.append(("encoder.final_layer_norm.weight", norm(d)))
+    n_dec = cfg.get("num_decoder_layers") or cfg["num_layers"]
+    for i in range(n_dec):
+        t += attn(f"decoder.block.{i}.layer.0", "SelfAttention", i == 0)
+        t += attn(f"decoder.block.{i}.layer.1", "EncDecAttention", False) + dense(f"decoder.block.{i}.layer.2")
+    t.append(("decoder.final_layer_norm.weight", norm(d)))
+    if not tied:
+        t.append(("lm_head.weight", mat(V, d)))
+    return t
+
+
 def write_checkpoint(outdir, name):
     """Writes configuration `name` into outdir (created); returns outdir."""
     fields, opts = CONFIGS[name] if name in CONFIGS else CLI_CONFIGS[name]
     family = fields["model_type"]
-    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or PHI_BASES.get(family) or BASES_GEMMA.get(family) or BASE)
+    cfg = dict(BASES.get(family) or BASES_VIT.get(family) or PHI_BASES.get(family) or BASES_GEMMA.get(family)
+               or BASES_T5.get(family) or BASE)
     cfg.update(fields)
     for key in opts.get("drop", []):
         cfg.pop(key, None)
@@ -748,6 +823,8 @@ def write_checkpoint(outdir, name):
         tensors = make_encoder_tensors(cfg, opts, rng)
     elif family in PHI_BASES:
         tensors = make_phi_tensors(cfg, opts, rng)
+    elif family in BASES_T5:
+        tensors = make_t5_tensors(cfg, opts, rng)
     else:
         tensors = make_tensors(cfg, opts, rng)
     dtype = opts.get("dtype", "F32")

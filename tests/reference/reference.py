@@ -941,6 +941,8 @@ def open_checkpoint(model_dir):
         return ViTCheckpoint(model_dir, load_vit_config(raw, path))
     if raw.get("model_type") in PHI_FAMILIES:
         return PhiCheckpoint(model_dir, load_phi_config(raw, path))
+    if raw.get("model_type") in T5_FAMILIES:
+        return T5Checkpoint(model_dir, load_t5_config(raw, path))
     if raw.get("model_type") in GEMMA_FAMILIES:
         return GemmaCheckpoint(model_dir, load_gemma_config(raw, path))
     return Checkpoint(model_dir)
@@ -1698,6 +1700,267 @@ def gemma_forward(ck, ids, method):
     return e, outs, inters, logits
 
 
+# ----------------------------------------------------------------------------------------------
+# T5 encoder-decoders (T5ForConditionalGeneration; transformers' modeling_t5.py / configuration_t5.py):
+# RMS layer norms without mean or bias; attention scores q.k with no 1/sqrt(d_kv); a relative position
+# bias from block 0's relative_attention_bias of each stack, reused by every block of that stack
+# (bidirectional buckets in the encoder, causal in the decoder, none in the cross-attention);
+# feed_forward_proj "relu" (wo(relu(wi x))) or "gated-ACT" (wo(ACT(wi_0 x) * wi_1 x), gated-gelu = gelu_new);
+# tie_word_embeddings (default true): lm_head = shared and the decoder output is scaled by d_model^-1/2.
+# Relevance: `relevance` at the encoder's word embeddings, `decoder_relevance` at the decoder's (start
+# token included), both rows of the shared matrix; layers numbered encoder first, then decoder.
+
+T5_FAMILIES = ("t5", "mt5")
+
+
+def load_t5_config(raw, path):
+    c = Config()
+    c.raw = raw
+    c.family = raw["model_type"]
+
+    def need(key):
+        if raw.get(key) is None:
+            raise ReferenceError(f"{path}: field {key} is missing")
+        return raw[key]
+
+    c.hidden, c.head_dim, c.heads = int(need("d_model")), int(need("d_kv")), int(need("num_heads"))
+    c.enc_layers = int(need("num_layers"))
+    c.dec_layers = int(raw.get("num_decoder_layers") or c.enc_layers)
+    c.layers = c.enc_layers + c.dec_layers
+    c.inter, c.vocab = int(need("d_ff")), int(need("vocab_size"))
+    c.buckets = int(raw.get("relative_attention_num_buckets", 32))
+    c.max_distance = int(raw.get("relative_attention_max_distance", 128))
+    c.eps = float(raw.get("layer_norm_epsilon", 1e-6))
+    proj = raw.get("feed_forward_proj", "relu")
+    c.gated = proj.startswith("gated-")
+    c.act = proj.split("-")[-1]
+    if c.gated and c.act == "gelu":
+        c.act = "gelu_new"
+    c.tied = bool(raw.get("tie_word_embeddings", True))
+    c.start = int(need("decoder_start_token_id"))
+    return c
+
+
+class T5Checkpoint:
+    def __init__(self, model_dir, cfg):
+        self.dir = model_dir
+        self.cfg = c = cfg
+        arrays, _ = load_tensors(model_dir)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+        def get(name, shape):
+            if name not in t:
+                raise ReferenceError(f"{model_dir}: tensor {name} is missing")
+            if tuple(t[name].shape) != tuple(shape):
+                raise ReferenceError(f"{model_dir}: tensor {name} has shape {tuple(t[name].shape)}")
+            return t[name]
+
+        d, inner, ff = c.hidden, c.heads * c.head_dim, c.inter
+        self.embed = get("shared.weight", (c.vocab, d))
+        self.head = self.embed if c.tied else get("lm_head.weight", (c.vocab, d))
+
+        def attn(p, kind):
+            return {"ln": get(p + ".layer_norm.weight", (d,)),
+                    "wq": get(f"{p}.{kind}.q.weight", (inner, d)), "wk": get(f"{p}.{kind}.k.weight", (inner, d)),
+                    "wv": get(f"{p}.{kind}.v.weight", (inner, d)), "wo": get(f"{p}.{kind}.o.weight", (d, inner))}
+
+        def dense(p):
+            b = {"ln": get(p + ".layer_norm.weight", (d,)), "wo": get(p + ".DenseReluDense.wo.weight", (d, ff))}
+            if c.gated:
+                b["wi0"] = get(p + ".DenseReluDense.wi_0.weight", (ff, d))
+                b["wi1"] = get(p + ".DenseReluDense.wi_1.weight", (ff, d))
+            else:
+                b["wi"] = get(p + ".DenseReluDense.wi.weight", (ff, d))
+            return b
+
+        self.enc = [{"self": attn(f"encoder.block.{i}.layer.0", "SelfAttention"),
+                     "ff": dense(f"encoder.block.{i}.layer.1")} for i in range(c.enc_layers)]
+        self.dec = [{"self": attn(f"decoder.block.{i}.layer.0", "SelfAttention"),
+                     "cross": attn(f"decoder.block.{i}.layer.1", "EncDecAttention"),
+                     "ff": dense(f"decoder.block.{i}.layer.2")} for i in range(c.dec_layers)]
+        rel = "{}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+        self.enc_rel = get(rel.format("encoder"), (c.buckets, c.heads))
+        self.dec_rel = get(rel.format("decoder"), (c.buckets, c.heads))
+        self.enc_norm = get("encoder.final_layer_norm.weight", (d,))
+        self.dec_norm = get("decoder.final_layer_norm.weight", (d,))
+
+
+def t5_bucket(rel, bidirectional, num_buckets, max_distance):
+    """_relative_position_bucket of modeling_t5.py on a LongTensor of key - query positions."""
+    out = torch.zeros_like(rel)
+    if bidirectional:
+        num_buckets //= 2
+        out = out + (rel > 0).long() * num_buckets
+        rel = rel.abs()
+    else:
+        rel = -torch.min(rel, torch.zeros_like(rel))
+    max_exact = num_buckets // 2
+    small = rel < max_exact
+    large = max_exact + (torch.log(rel.float() / max_exact) / math.log(max_distance / max_exact)
+                         * (num_buckets - max_exact)).to(torch.long)
+    large = torch.min(large, torch.full_like(large, num_buckets - 1))
+    return out + torch.where(small, rel, large)
+
+
+def t5_position_bias(ck, table, Tq, Tk, bidirectional):
+    q = torch.arange(Tq, dtype=torch.long)[:, None]
+    k = torch.arange(Tk, dtype=torch.long)[None, :]
+    b = t5_bucket(k - q, bidirectional, ck.cfg.buckets, ck.cfg.max_distance)
+    return table[b].permute(2, 0, 1).detach()  # (H, Tq, Tk), a constant
+
+
+def t5_attention(ck, b, xq, xkv, method, bias, mask):
+    c = ck.cfg
+    Tq, Tk, D = xq.shape[0], xkv.shape[0], c.head_dim
+    q = (xq @ b["wq"].T).view(Tq, c.heads, D).transpose(0, 1)
+    k = (xkv @ b["wk"].T).view(Tk, c.heads, D).transpose(0, 1)
+    v = (xkv @ b["wv"].T).view(Tk, c.heads, D).transpose(0, 1)
+    if method == "attnlrp":
+        q, k, v = scale_grad(q, 0.25), scale_grad(k, 0.25), scale_grad(v, 0.5)
+    elif method == "cplrp":
+        q, k = q.detach(), k.detach()
+    scores = q @ k.transpose(1, 2)  # no 1/sqrt(d_kv)
+    if bias is not None:
+        scores = scores + bias
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    p = torch.softmax(scores, dim=-1)
+    return (p @ v).transpose(0, 1).reshape(Tq, c.heads * D) @ b["wo"].T
+
+
+def t5_dense(ck, b, x, method):
+    c = ck.cfg
+    fn = _act(c.act)
+    rule = method in ("attnlrp", "cplrp")
+    if c.gated:
+        a, u = x @ b["wi0"].T, x @ b["wi1"].T
+        if method == "attnlrp":
+            z = scale_grad(IdentityRule.apply(a, fn) * u, 0.5)
+        elif method == "cplrp":
+            z = fn(a.detach()) * u
+        else:
+            z = fn(a) * u
+    else:
+        a = x @ b["wi"].T
+        z = IdentityRule.apply(a, fn) if rule else fn(a)
+    return z @ b["wo"].T, z
+
+
+def t5_forward(ck, ids, dec_ids, method, enc_emb=None, dec_emb=None):
+    """Returns (encoder embeddings leaf, decoder embeddings leaf, block outputs (encoder, then decoder),
+    intermediates (same order), logits at every decoder position)."""
+    c = ck.cfg
+    rule = method in ("attnlrp", "cplrp")
+    Te, Td = len(ids), len(dec_ids)
+    if enc_emb is None:
+        enc_emb = ck.embed[torch.tensor(ids, dtype=torch.long)].clone().requires_grad_(True)
+    if dec_emb is None:
+        dec_emb = ck.embed[torch.tensor(dec_ids, dtype=torch.long)].clone().requires_grad_(True)
+    enc_bias = t5_position_bias(ck, ck.enc_rel, Te, Te, True)
+    dec_bias = t5_position_bias(ck, ck.dec_rel, Td, Td, False)
+    causal = torch.arange(Td)[None, :] > torch.arange(Td)[:, None]
+    outs, inters = [], []
+
+    def keep(h, z):
+        if h.requires_grad:
+            h.retain_grad()
+            z.retain_grad()
+        outs.append(h)
+        inters.append(z)
+
+    h = enc_emb
+    for b in ck.enc:
+        h = h + t5_attention(ck, b["self"], rmsnorm(h, b["self"]["ln"], c.eps, rule),
+                             rmsnorm(h, b["self"]["ln"], c.eps, rule), method, enc_bias, None)
+        m, z = t5_dense(ck, b["ff"], rmsnorm(h, b["ff"]["ln"], c.eps, rule), method)
+        h = h + m
+        keep(h, z)
+    memory = rmsnorm(h, ck.enc_norm, c.eps, rule)
+    y = dec_emb
+    for b in ck.dec:
+        n = rmsnorm(y, b["self"]["ln"], c.eps, rule)
+        y = y + t5_attention(ck, b["self"], n, n, method, dec_bias, causal)
+        y = y + t5_attention(ck, b["cross"], rmsnorm(y, b["cross"]["ln"], c.eps, rule), memory, method, None, None)
+        m, z = t5_dense(ck, b["ff"], rmsnorm(y, b["ff"]["ln"], c.eps, rule), method)
+        y = y + m
+        keep(y, z)
+    y = rmsnorm(y, ck.dec_norm, c.eps, rule)
+    if c.tied:
+        y = y * c.hidden ** -0.5
+    return enc_emb, dec_emb, outs, inters, y @ ck.head.T
+
+
+def t5_explain(ck, ids, dec_ids=None, method="attnlrp", target=None, position=None, contrast=None,
+               latent_start=None, latent_layer=None, layers=False):
+    """One explanation of the decoder's next token; dec_ids is the decoder's input (start token first;
+    None: the start token alone)."""
+    c = ck.cfg
+    if method not in METHODS:
+        raise ReferenceError(f"--method: unknown method {method!r}")
+    dec_ids = [c.start] if dec_ids is None else list(dec_ids)
+    for name, seq in (("--ids", ids), ("--decoder-ids", dec_ids)):
+        if not seq or any(not 0 <= i < c.vocab for i in seq):
+            raise ReferenceError(f"{name}: empty or out of range")
+    Te, Td = len(ids), len(dec_ids)
+    position = Td - 1 if position is None else position
+    if not 0 <= position < Td:
+        raise ReferenceError(f"--position: {position} out of range [0, {Td})")
+    ee, de, outs, inters, logits = t5_forward(ck, ids, dec_ids, method)
+    row = logits[position]
+    if target is None:
+        target = int(torch.argmax(row.detach()))
+    if latent_start is not None:
+        L, P, N = latent_start
+        rows = Te if L < c.enc_layers else Td
+        if not (0 <= L < c.layers and 0 <= P < rows and 0 <= N < c.inter):
+            raise ReferenceError(f"--latent-start: {L},{P},{N} out of range")
+        y = inters[L][P, N]
+    elif contrast is not None:
+        y = row[target] - row[contrast]
+    else:
+        y = row[target]
+    y.backward()
+
+    def per_token(e):
+        if e.grad is None:
+            return torch.zeros(e.shape[0])
+        return e.grad.norm(dim=-1) if method == "gradient" else (e.detach() * e.grad).sum(-1)
+
+    def readout(t):
+        return torch.zeros_like(t.detach()) if t.grad is None else t.detach() * t.grad
+
+    rel, drel = per_token(ee), per_token(de)
+    lg = row.detach()
+    probs = torch.softmax(lg, dim=-1)
+    order = torch.argsort(lg, descending=True)[:5]
+    out = {
+        "method": method, "family": c.family, "ids": list(ids), "decoder_ids": dec_ids, "position": position,
+        "target": target, "target_logit": float(lg[target]), "start_value": float(y.detach()),
+        "relevance": [float(v) for v in rel], "decoder_relevance": [float(v) for v in drel],
+        "relevance_sum": float(rel.sum() + drel.sum()),
+        "top": [{"id": int(i), "logit": float(lg[i]), "prob": float(probs[i])} for i in order],
+        "logits": [float(v) for v in lg],
+    }
+    if layers:
+        res = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+        out["encoder_residual_relevance"] = res[:c.enc_layers]
+        out["decoder_residual_relevance"] = res[c.enc_layers:]
+    if latent_layer is not None:
+        if not 0 <= latent_layer < c.layers:
+            raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
+        out["latent_layer"] = latent_layer
+        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+    return out
+
+
+def t5_start_value_at(ck, ids, dec_ids, enc_emb, dec_emb, target, position=None, contrast=None):
+    """The start scalar as a plain function of given encoder and decoder word embeddings."""
+    with torch.no_grad():
+        *_, logits = t5_forward(ck, ids, dec_ids, "gradxinput", enc_emb, dec_emb)
+    row = logits[len(dec_ids) - 1 if position is None else position]
+    return float(row[target] - (row[contrast] if contrast is not None else 0.0))
+
+
 def _triple(s):
     parts = [int(v) for v in s.split(",")]
     if len(parts) != 3:
@@ -1712,6 +1975,7 @@ def main(argv=None):
     ap.add_argument("--ids", type=ints, help="token ids (text models)")
     ap.add_argument("--pixels", help="ViT: .npy [C,H,W] float32/float64, already normalised")
     ap.add_argument("--gamma", help="ViT: CONV,LIN, the LRP-gamma rule of SPEC section 5 (attnlrp/cplrp)")
+    ap.add_argument("--decoder-ids", type=ints, help="T5: the decoder's input, start token first")
     ap.add_argument("--token-type-ids", type=ints)
     ap.add_argument("--attention-mask", type=ints, help="1 = real token, 0 = padding (masked as a key)")
     ap.add_argument("--method", default="attnlrp", choices=METHODS)
@@ -1742,6 +2006,9 @@ def main(argv=None):
                     raise ReferenceError(f"--gamma: {a.gamma!r} is not CONV,LIN")
             out = vit_explain(ck, load_pixels(a.pixels, ck.cfg), a.method, a.target_id, a.contrast,
                               a.latent_start, a.latent_layer, a.layers, gamma)
+        elif isinstance(ck, T5Checkpoint):
+            out = t5_explain(ck, a.ids, a.decoder_ids, a.method, a.target_id, a.position, a.contrast,
+                             a.latent_start, a.latent_layer, a.layers)
         else:
             if a.ids is None:
                 raise ReferenceError("--ids: required for a text model")
