@@ -362,9 +362,9 @@ float32, {s["params"]:,} parameters: d_model {cfg["d_model"]}, {cfg["num_heads"]
 decoder blocks, vocabulary {cfg["vocab_size"]} rows ({n_pieces} tokens; rows {n_pieces}-{cfg["vocab_size"] - 1}
 are padding, as Flan-T5's 32,128 rows hold 32,100 tokens). It reads
 
-    question: what colour is Noah's house? context: Mia's house is green. Noah's house is purple.
+    question: what colour is Emma's house? context: Emma lives in Dublin. Rosa drinks cocoa. Emma's house is black. Emma plays baseball. Nina's car is green.
 
-and generates `purple`. Every record states one fact of the relation asked about among
+and generates `black`. Every record states one fact of the relation asked about among
 {T.MIN_OTHER}-{T.MAX_OTHER} facts of other relations (about the same or other people; house and car colours
 share their values), shuffled. The evidence for each answer is known (the value in the matching
 fact sentence), which is what makes the model useful for checking whether an explanation points
