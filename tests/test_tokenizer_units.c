@@ -127,6 +127,9 @@ TEST(metaspace_prepend_schemes) {
     lrp_tokenizer *tok = mk(json);
     CHECK_STR(pieces(tok, "a b"), "\xE2\x96\x81" "a|\xE2\x96\x81" "b");
     CHECK_STR(pieces(tok, "<x>a"), "<x>|\xE2\x96\x81" "a");
+    // the test for a leading '▁' comes after ' ' -> '▁': " a" gets no second '▁' (T5's " a" is "▁a")
+    CHECK_STR(pieces(tok, " a"), "\xE2\x96\x81" "a");
+    CHECK_STR(pieces(tok, "\xE2\x96\x81" "a"), "\xE2\x96\x81" "a");
     lrp_tokenizer_free(tok);
     snprintf(json, sizeof json,
              "{\"added_tokens\": [{\"id\": 5, \"content\": \"<x>\", \"special\": true}], \"pre_tokenizer\": "

@@ -317,7 +317,9 @@ static int split_one(const tk_pretok *p, const char *s, size_t n, int first, tk_
         // before each replacement character (MergedWithNext).
         tk_buf b = {0};
         int rc = 0;
-        int starts = n >= p->replacement_len && !memcmp(s, p->replacement, p->replacement_len);
+        // metaspace.rs tests starts_with(replacement) after the replacement, so a leading ' '
+        // counts as a leading '▁' and nothing is prepended to " a".
+        int starts = (n && s[0] == ' ') || (n >= p->replacement_len && !memcmp(s, p->replacement, p->replacement_len));
         if (!starts && (p->prepend == PREPEND_ALWAYS || (p->prepend == PREPEND_FIRST && first)))
             rc = tk_buf_put(&b, p->replacement, p->replacement_len);
         for (size_t i = 0; !rc && i < n; i++)
