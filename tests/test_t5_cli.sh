@@ -125,4 +125,11 @@ check "--explain row 1 = explain with the first generated token as prefix" \
     '[ "$("$PY" -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); r=a[\"relevance_matrix\"][1]; w=b[\"relevance\"]+b[\"decoder_relevance\"]; print(max(abs(x-y) for x,y in zip(r,w)) < 1e-6)" "$out" "$step1")" = True ]'
 txt=$($BIN generate --model "$R" --ids 5,6,7,8 -n 2 --no-eos --explain)
 check "--explain text names source and target tokens" 'echo "$txt" | grep -q "src@" && echo "$txt" | grep -q "tgt@"'
+# The README's command on the shipped T5 model, as printed: the target is the second piece of the answer,
+# the most relevant source token lies in the evidence (the answer's own piece in "Emma lives in Dublin.")
+# and the decoder row's most relevant token is the piece already generated.
+out=$($BIN explain --model models/t5-facts --decoder-text "Du" --format json "question: where does Emma live? context: Rosa drinks cocoa. Emma lives in Dublin. Nina's car is green.")
+check "README t5-facts: target blin" '[ "$(echo "$out" | json "d[\"target_token\"]")" = "blin" ]'
+check "README t5-facts: top source token in the evidence sentence" '[ "$(echo "$out" | json "d[\"tokens\"][max(range(len(d[\"relevance\"])), key=lambda i: d[\"relevance\"][i])]")" = "blin" ]'
+check "README t5-facts: top target-prefix token is the generated piece" '[ "$(echo "$out" | json "max(range(len(d[\"decoder_relevance\"])), key=lambda i: d[\"decoder_relevance\"][i])")" = "1" ]'
 finish
