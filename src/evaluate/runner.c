@@ -293,11 +293,28 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
         goto done;
     }
     if (r.has_span && map_span(tok, &r, span_field, ti.ids, T, removable, in_span, out, err)) goto done;
-    if (r.target) {
+    int seq2seq = m->cfg.task == LRP_TASK_SEQ2SEQ_LM, start_token = m->cfg.decoder_start_token_id;
+    if (r.target && seq2seq) {
+        // encoder-decoders: the answer's first token, predicted after the decoder start token
+        int *aid = NULL, na = 0;
+        if (lrp_tokenizer_encode(tok, r.target, strlen(r.target), 0, &aid, &na, err)) {
+            lrp_fail_prefix(err, "\"target\"");
+            goto done;
+        }
+        if (na > 0) out->target = aid[0];
+        free(aid);
+        if (na == 0) {
+            lrp_fail(err, "\"target\" \"%s\" has no tokens", r.target);
+            goto done;
+        }
+        out->target_given = 1;
+    } else if (r.target) {
         if (lrp_resolve_target(&m->cfg, tok, "\"target\"", r.target, &out->target, err)) goto done;
         out->target_given = 1;
     }
-    if (lrp_default_position(&m->cfg, tok, ti.ids, T, &out->position, err)) {
+    if (seq2seq) {
+        out->position = 0;   // the decoder's first position (its input is the start token)
+    } else if (lrp_default_position(&m->cfg, tok, ti.ids, T, &out->position, err)) {
         lrp_fail(err, "\"text\" has no mask token: a masked LM explains the token at the first mask");
         goto done;
     }
@@ -305,6 +322,10 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     // The unperturbed prediction: the default target and the reference logit of the curves.
     cache_clear(pc);
     pc->in = (lrp_inputs){.ids = ti.ids, .T = T, .token_types = ti.token_types};
+    if (seq2seq) {
+        pc->in.decoder_ids = &start_token;
+        pc->in.decoder_T = 1;
+    }
     pc->units = T;
     pc->position = out->position;
     if (lrp_forward_outputs(m, &pc->in, pc->position, NULL, 0, pc->logits, err)) goto done;
