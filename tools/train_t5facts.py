@@ -315,25 +315,7 @@ def accuracy(model, enc, items):
 # ----------------------------------------------------------------------------------------------
 # Files
 
-def write_safetensors(path, tensors):
-    """safetensors: u64 little-endian header length, JSON header {name: {dtype, shape,
-    data_offsets}}, then the raw little-endian data; header padded with spaces to 8 bytes."""
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, t in tensors.items():
-        data = t.numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hjson += b" " * (-len(hjson) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+from model_files import write_safetensors  # noqa: E402  (tools/ is the script's directory)
 
 
 def write_text(path, text):
