@@ -42,20 +42,8 @@ ROOT = os.path.dirname(HERE)
 # safetensors
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        assert h["dtype"] == "F32", (name, h["dtype"])
-        s, e = h["data_offsets"]
-        out[name] = np.frombuffer(raw[base + s:base + e], dtype="<f4").reshape(h["shape"])
-    return out
+from check_files import read_safetensors  # noqa: E402  (tools/ is the script's directory)
+
 
 
 # ----------------------------------------------------------------------------------------------

@@ -102,20 +102,12 @@ class Tokenizer:
 # ---- safetensors
 
 
+from check_files import read_safetensors  # noqa: E402  (tools/ is the script's directory)
+
+
 def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        assert h["dtype"] == "F32", (name, h["dtype"])
-        a, b = h["data_offsets"]
-        out[name] = np.frombuffer(data[base + a:base + b], dtype="<f4").reshape(h["shape"]).astype(np.float64)
-    return out
+    return read_safetensors(path, np.float64)
+
 
 # ---- T5 forward, float64
 
