@@ -212,6 +212,15 @@ static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx
     return 0;
 }
 
+// The unit of cost: one unperturbed forward pass of the record, timed after the methods ran (warm
+// caches and arena, as the explanations before it had them).
+static int time_forward(const lrp_model *m, perturb_ctx *pc, lrp_eval_record_result *out, lrp_err *err) {
+    double t0 = now_seconds();
+    if (lrp_forward_outputs(m, &pc->in, pc->position, NULL, 0, pc->logits, err)) return -1;
+    out->forward_seconds = now_seconds() - t0;
+    return 0;
+}
+
 // One image record: {"image": path, "label": class}. Relevance per patch; the curves remove patches.
 static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, const lrp_eval_record *r,
                              int line_no, lrp_eval_record_result *out, lrp_err *err) {
@@ -249,14 +258,12 @@ static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb
     pc->pixels0 = img.x;
     pc->units = N;
     pc->position = -1;
-    double t0 = now_seconds();
     if (lrp_forward_outputs(m, &pc->in, -1, NULL, 0, pc->logits, err)) goto done;
-    out->forward_seconds = now_seconds() - t0;
     lrp_rank_top(pc->logits, c->n_labels, 1, &out->prediction);
     if (!out->target_given) out->target = out->prediction;
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
-    if (score_methods(m, o, pc, line_no, N, removable, NULL, rel, out, err)) goto done;
+    if (score_methods(m, o, pc, line_no, N, removable, NULL, rel, out, err) || time_forward(m, pc, out, err)) goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
@@ -344,9 +351,7 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     }
     pc->units = T;
     pc->position = out->position;
-    double t0 = now_seconds();
     if (lrp_forward_outputs(m, &pc->in, pc->position, NULL, 0, pc->logits, err)) goto done;
-    out->forward_seconds = now_seconds() - t0;
     int n_out = lrp_model_n_outputs(m);
     lrp_rank_top(pc->logits, n_out, 1, &out->prediction);
     if (!out->target_given) out->target = out->prediction;
@@ -357,7 +362,9 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
 
-    if (score_methods(m, o, pc, line_no, T, removable, r.has_span ? in_span : NULL, rel, out, err)) goto done;
+    if (score_methods(m, o, pc, line_no, T, removable, r.has_span ? in_span : NULL, rel, out, err) ||
+        time_forward(m, pc, out, err))
+        goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
