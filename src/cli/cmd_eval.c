@@ -223,11 +223,8 @@ int cmd_eval(int argc, char **argv) {
     if (a.methods_all) {  // --methods all: every method that fits the model, the baselines included
         a.o.n_methods = 0;
         for (int i = 0; i < lrp_methods_count() && a.o.n_methods < LRP_EVAL_MAX_METHODS; i++) {
-            const lrp_method_info *mi = lrp_method_at(i);
-            int id = mi->id;
-            int image_ok = !LRP_METHOD_IS_BASELINE(id) || id == LRP_METHOD_ATTENTION || id == LRP_METHOD_ROLLOUT ||
-                           id == LRP_METHOD_GRADXATTNROLL;
-            if (images ? image_ok : !mi->gamma) a.o.methods[a.o.n_methods++] = id;
+            int id = lrp_method_at(i)->id;
+            if (lrp_method_fits(&s.m->cfg, id)) a.o.methods[a.o.n_methods++] = id;
         }
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.

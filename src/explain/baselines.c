@@ -52,8 +52,10 @@ static int run_pass(const lrp_model *m, const lrp_inputs *in, const lrp_explain_
     if (lrp_graph_init(&p->g, lrp_model_scratch_floats(m), err)) return -1;
     p->live = 1;
     p->g.grad_enabled = backward;
-    p->g.attn_key_factor = key_factor;
+    p->g.attn_key_factor = key_factor;  // the source's keys; an encoder-decoder's decoder keys follow them
     p->g.attn_key_factor_n = key_factor ? e->T : 0;
+    p->g.attn_key_factor_decoder = key_factor && in->decoder_T ? key_factor + e->T : NULL;
+    p->g.attn_key_factor_decoder_n = key_factor ? in->decoder_T : 0;
     int position = e->position;
     p->f = (lrp_forward){.in = *in, .head_rows = NULL, .n_head_rows = 1,
                          .iv = o->iv, .n_iv = o->n_iv, .want_attn_probs = probs,
@@ -90,6 +92,7 @@ static int run_pass(const lrp_model *m, const lrp_inputs *in, const lrp_explain_
     }
     if (!backward) return 0;
     if (p->f.taps.input[LRP_INPUT_WORDS]) p->f.taps.input[LRP_INPUT_WORDS]->keep_grad = 1;
+    if (p->f.taps.input[LRP_INPUT_DECODER_WORDS]) p->f.taps.input[LRP_INPUT_DECODER_WORDS]->keep_grad = 1;
     for (int l = 0; probs && l < m->cfg.num_layers; l++) p->f.taps.attn_probs[l]->keep_grad = 1;
     lrp_rules rules = lrp_rules_for(LRP_METHOD_GRADXINPUT);
     if (lrp_graph_backward(&p->g, &rules, err)) {
@@ -102,16 +105,42 @@ oom:
     return lrp_fail(err, "out of memory");
 }
 
-// The input's word embeddings [T, D] (after the model's scaling), one forward pass.
+// The units a baseline attributes: the input's tokens (images: patches); an encoder-decoder's source
+// tokens and then its decoder's input tokens (decoder_T of them), which share the word embedding.
+// Row t of the units' word embeddings in a pass: *x, and *g its gradient (NULL when none reached it).
+static void unit_row(const pass *p, int Ts, int t, const float **x, const float **g) {
+    const lrp_act *w = p->f.taps.input[t < Ts ? LRP_INPUT_WORDS : LRP_INPUT_DECODER_WORDS];
+    size_t at = (size_t)(t < Ts ? t : t - Ts) * w->cols;
+    *x = w->x + at;
+    *g = w->g ? w->g + at : NULL;
+}
+
+// The inputs with each unit's word embedding scaled by scale[unit] and noise[unit * D ...] added
+// (either NULL: none).
+static lrp_inputs units_inputs(const lrp_inputs *in, int Ts, const float *scale, const float *noise, int D) {
+    lrp_inputs r = *in;
+    r.embed_scale = scale;
+    r.embed_noise = noise;
+    if (r.decoder_T) {
+        r.decoder_embed_scale = scale ? scale + Ts : NULL;
+        r.decoder_embed_noise = noise ? noise + (size_t)Ts * D : NULL;
+    }
+    return r;
+}
+
+// The units' word embeddings [T, D] (after the model's scaling), one forward pass.
 static int word_embeddings(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o,
-                           const lrp_explanation *e, float **E, int *D, lrp_err *err) {
+                           const lrp_explanation *e, int Ts, int T, float **E, int *D, lrp_err *err) {
     pass p;
     double y;
     if (run_pass(m, in, o, e, 0, 0, NULL, &p, &y, err)) return -1;
-    const lrp_act *w = p.f.taps.input[LRP_INPUT_WORDS];
-    *D = w->cols;
-    *E = malloc((size_t)w->rows * w->cols * sizeof(float));
-    if (*E) memcpy(*E, w->x, (size_t)w->rows * w->cols * sizeof(float));
+    *D = p.f.taps.input[LRP_INPUT_WORDS]->cols;
+    *E = malloc((size_t)T * *D * sizeof(float));
+    for (int t = 0; *E && t < T; t++) {
+        const float *x, *g;
+        unit_row(&p, Ts, t, &x, &g);
+        memcpy(*E + (size_t)t * *D, x, (size_t)*D * sizeof(float));
+    }
     pass_free(&p);
     return *E ? 0 : lrp_fail(err, "out of memory");
 }
@@ -246,14 +275,14 @@ typedef struct {
     const lrp_inputs *in;
     const lrp_explain_opts *o;
     lrp_explanation *e;
-    int T;
+    int T;      // units: Ts source tokens (or patches), then the decoder's input tokens
+    int Ts;
     double *R;  // [T] the result
 } ctx;
 
 // The start scalar with each token's word embedding scaled by scale[t] (forward only).
 static int value_at(ctx *c, const float *scale, double *y, lrp_err *err) {
-    lrp_inputs in = *c->in;
-    in.embed_scale = scale;
+    lrp_inputs in = units_inputs(c->in, c->Ts, scale, NULL, 0);
     pass p;
     if (run_pass(c->m, &in, c->o, c->e, 0, 0, NULL, &p, y, err)) return -1;
     pass_free(&p);
@@ -275,15 +304,16 @@ static int method_ig(ctx *c, lrp_err *err) {
     c->e->quadrature = c->o->quadrature;
     for (int k = 0; k < N; k++) {
         for (int t = 0; t < T; t++) scale[t] = (float)nodes[k];
-        lrp_inputs in = *c->in;
-        in.embed_scale = scale;
+        lrp_inputs in = units_inputs(c->in, c->Ts, scale, NULL, 0);
         pass p;
         double y;
         if (run_pass(c->m, &in, c->o, c->e, 0, 1, NULL, &p, &y, err)) goto done;
-        const lrp_act *w = p.f.taps.input[LRP_INPUT_WORDS];
-        for (int t = 0; w->g && t < T; t++) {
+        int D = p.f.taps.input[LRP_INPUT_WORDS]->cols;
+        for (int t = 0; t < T; t++) {
+            const float *x, *g;
+            unit_row(&p, c->Ts, t, &x, &g);
             double s = 0;  // Σ_d E_d ĝ_d, with E = x / α
-            for (int d = 0; d < w->cols; d++) s += (double)w->x[(size_t)t * w->cols + d] * w->g[(size_t)t * w->cols + d];
+            for (int d = 0; g && d < D; d++) s += (double)x[d] * g[d];
             c->R[t] += wts[k] * s / (double)scale[t];
         }
         pass_free(&p);
@@ -306,7 +336,7 @@ static int method_smoothgrad(ctx *c, lrp_err *err) {
     int S = c->o->samples > 0 ? c->o->samples : LRP_SMOOTHGRAD_DEFAULT_SAMPLES, T = c->T, D, rc = -1;
     double sigma = c->o->noise >= 0 ? c->o->noise : LRP_SMOOTHGRAD_DEFAULT_NOISE;
     float *E = NULL, *noise = NULL;
-    if (word_embeddings(c->m, c->in, c->o, c->e, &E, &D, err)) return -1;
+    if (word_embeddings(c->m, c->in, c->o, c->e, c->Ts, T, &E, &D, err)) return -1;
     c->e->forward_passes++;
     float lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < (size_t)T * D; i++) lo = E[i] < lo ? E[i] : lo, hi = E[i] > hi ? E[i] : hi;
@@ -322,15 +352,15 @@ static int method_smoothgrad(ctx *c, lrp_err *err) {
     uint64_t st = c->o->seed ^ 0x5347534D4F4F5448ull;  // "SMOOTHGR"-ish stream
     for (int k = 0; k < S; k++) {
         for (size_t i = 0; i < (size_t)T * D; i++) noise[i] = abs_sigma > 0 ? (float)(abs_sigma * gaussian(&st)) : 0.0f;
-        lrp_inputs in = *c->in;
-        in.embed_noise = abs_sigma > 0 ? noise : NULL;
+        lrp_inputs in = units_inputs(c->in, c->Ts, NULL, abs_sigma > 0 ? noise : NULL, D);
         pass p;
         double y;
         if (run_pass(c->m, &in, c->o, c->e, 0, 1, NULL, &p, &y, err)) goto done;
-        const lrp_act *w = p.f.taps.input[LRP_INPUT_WORDS];
-        for (int t = 0; w->g && t < T; t++) {
+        for (int t = 0; t < T; t++) {
+            const float *x, *g;
+            unit_row(&p, c->Ts, t, &x, &g);
             double s = 0;  // the clean input times the noisy gradient
-            for (int d = 0; d < D; d++) s += (double)E[(size_t)t * D + d] * w->g[(size_t)t * D + d];
+            for (int d = 0; g && d < D; d++) s += (double)E[(size_t)t * D + d] * g[d];
             c->R[t] += s / S;
         }
         pass_free(&p);
@@ -410,7 +440,7 @@ static int method_atman(ctx *c, lrp_err *err) {
         lrp_fail(err, "out of memory");
         goto done;
     }
-    if (word_embeddings(c->m, c->in, c->o, c->e, &E, &D, err)) goto done;
+    if (word_embeddings(c->m, c->in, c->o, c->e, c->Ts, T, &E, &D, err)) goto done;
     c->e->forward_passes++;
     for (int t = 0; t < T; t++) {
         double s = 0;
@@ -551,7 +581,11 @@ static int check_baseline_opts(const lrp_model *m, const lrp_explain_opts *o, lr
         return lrp_fail(err, "latent_start: %s explains an output prediction, not a latent neuron", name);
     if ((attn_only || meth == LRP_METHOD_ATMAN) && o->contrast >= 0)
         return lrp_fail(err, "contrast: %s explains one prediction, not a difference of logits", name);
-    if (m->cfg.image_size > 0 && !attn_only && meth != LRP_METHOD_GRADXATTNROLL)
+    if (!lrp_method_fits(&m->cfg, meth) && m->cfg.task == LRP_TASK_SEQ2SEQ_LM)
+        return lrp_fail(err, "method %s: reads self-attention maps over the input; an encoder-decoder's prediction "
+                        "reaches its source through cross-attention, which %s does not define (use ig, smoothgrad, "
+                        "occlusion, atman or kernelshap)", name, name);
+    if (!lrp_method_fits(&m->cfg, meth))
         return lrp_fail(err, "method %s: removes or scales word embeddings; for image models use attention, rollout "
                         "or gradxattnroll", name);
     if (o->atman_factor > 1 || (meth == LRP_METHOD_ATMAN && o->atman_threshold > 1))
@@ -575,7 +609,11 @@ int lrp_explain_baseline(const lrp_model *m, const lrp_inputs *in, const lrp_exp
     free(e->relevance_pixels);
     e->relevance_pixels = NULL;
     e->relevance_cls = 0;
-    ctx c = {m, in, o, e, e->n_relevance, calloc((size_t)e->n_relevance, sizeof(double))};
+    // Encoder-decoders: the decoder's input as the base explanation read it (its start token when none given).
+    lrp_inputs units = *in;
+    if (e->decoder_T) units.decoder_ids = e->decoder_ids, units.decoder_T = e->decoder_T;
+    int n_units = e->n_relevance + e->decoder_T;
+    ctx c = {m, &units, o, e, n_units, e->n_relevance, calloc((size_t)n_units, sizeof(double))};
     if (!c.R) {
         lrp_explanation_free(e);
         return lrp_fail(err, "out of memory");
@@ -600,9 +638,10 @@ int lrp_explain_baseline(const lrp_model *m, const lrp_inputs *in, const lrp_exp
     e->relevance_sum = 0;
     e->nonfinite = 0;
     for (int t = 0; t < c.T; t++) {
-        e->relevance[t] = (float)c.R[t];
+        float *r = t < c.Ts ? &e->relevance[t] : &e->decoder_relevance[t - c.Ts];
+        *r = (float)c.R[t];
         e->relevance_sum += c.R[t];
-        e->nonfinite += !isfinite(e->relevance[t]);
+        e->nonfinite += !isfinite(*r);
     }
     if (e->has_cls && e->ids) e->relevance_cls = e->relevance[0];
     if (m->cfg.image_size > 0) e->relevance_sum += e->relevance_cls;

@@ -62,6 +62,8 @@ typedef struct lrp_inputs {
     // token in when decoder_ids is NULL). NULL for every other model.
     const int *decoder_ids;
     int decoder_T;
+    const float *decoder_embed_scale;  // [decoder_T] or NULL: embed_scale for the decoder's tokens
+    const float *decoder_embed_noise;  // [decoder_T * hidden] or NULL: embed_noise for the decoder's tokens
 } lrp_inputs;
 
 typedef struct lrp_taps {
