@@ -97,6 +97,5 @@ int lrp_method_fits(const lrp_config *c, int id) {
     if (mi->gamma) return c->image_size > 0;
     if (!LRP_METHOD_IS_BASELINE(id)) return 1;
     int reads_attention = id == LRP_METHOD_ATTENTION || id == LRP_METHOD_ROLLOUT || id == LRP_METHOD_GRADXATTNROLL;
-    if (reads_attention) return c->task != LRP_TASK_SEQ2SEQ_LM;
-    return c->image_size <= 0;
+    return !reads_attention || c->task != LRP_TASK_SEQ2SEQ_LM;
 }

@@ -42,9 +42,8 @@ const lrp_method_info *lrp_method_by_id(int id);
 const lrp_method_info *lrp_method_find(const char *name, int with_baselines);
 
 // Whether the method applies to a model of this configuration: the γ variants to image models only;
-// the baselines that remove or scale word embeddings (ig, smoothgrad, occlusion, atman, kernelshap) to
-// text models; those that read self-attention maps over the input (attention, rollout, gradxattnroll)
-// to all but encoder-decoders. `eval --methods all` runs the methods that fit.
+// the baselines that read self-attention maps over the input (attention, rollout, gradxattnroll) to all
+// but encoder-decoders. `eval --methods all` runs the methods that fit.
 struct lrp_config;
 int lrp_method_fits(const struct lrp_config *c, int id);
 
