@@ -117,25 +117,29 @@ def llama_checks(binary, model, ids):
         check(ok, f"llama {meth} vs PyTorch float64 (max rel err {err:.2e})")
 
     # AtMan: suppression factor 0.9, threshold 0.7; conceptual suppression by cosine of the embeddings
-    f, kappa = 0.9, 0.7
-    with torch.no_grad():
-        lp0 = torch.log_softmax(llama_forward(ck, E)[pos], -1)[tgt]
-        En = E / E.norm(dim=-1, keepdim=True).clamp(min=1e-8)
-        cs = (En @ En.T).clamp(-1, 1)
-        want = []
-        for i in range(T):
-            fac = torch.ones(T)
-            for j in range(T):
-                if j == i:
-                    fac[j] = 1 - f
-                elif cs[i, j] >= kappa:
-                    fac[j] = f * (1 - cs[i, j]) + (1 - f)
-            lp = torch.log_softmax(llama_forward(ck, E, factor=fac)[pos], -1)[tgt]
-            want.append(float(lp0 - lp))
-    got = engine(binary, model, ids, "atman")["relevance"]
-    ok, err = close(got, want)
-    FIGURES["atman"] = err
-    check(ok, f"llama atman vs PyTorch float64 (max rel err {err:.2e})")
+    # (and with other --atman-factor / --atman-threshold values: 0.5 and -1 makes every token a neighbour)
+    for f, kappa in ((0.9, 0.7), (0.5, 0.0), (0.3, 1.0)):
+        with torch.no_grad():
+            lp0 = torch.log_softmax(llama_forward(ck, E)[pos], -1)[tgt]
+            En = E / E.norm(dim=-1, keepdim=True).clamp(min=1e-8)
+            cs = (En @ En.T).clamp(-1, 1)
+            want = []
+            for i in range(T):
+                fac = torch.ones(T)
+                for j in range(T):
+                    if j == i:
+                        fac[j] = 1 - f
+                    elif cs[i, j] >= kappa:
+                        fac[j] = f * (1 - cs[i, j]) + (1 - f)
+                lp = torch.log_softmax(llama_forward(ck, E, factor=fac)[pos], -1)[tgt]
+                want.append(float(lp0 - lp))
+        out = engine(binary, model, ids, "atman", "--atman-factor", str(f), "--atman-threshold", str(kappa))
+        ok, err = close(out["relevance"], want)
+        ok &= out["atman_factor"] == f and out["atman_threshold"] == kappa
+        FIGURES[f"atman_{f}_{kappa}"] = err
+        check(ok, f"llama atman f={f} kappa={kappa} vs PyTorch float64 (max rel err {err:.2e})")
+    zero = engine(binary, model, ids, "atman", "--atman-factor", "0")["relevance"]
+    check(all(r == 0 for r in zero), "llama atman --atman-factor 0: nothing suppressed, every relevance exactly 0")
 
     # IG with the same midpoint rule: sum_k E . grad(alpha_k E) / N
     N = 16
