@@ -9,7 +9,9 @@
 #include "explain/methods.h"
 #include "inputs/image.h"
 #include "render/png.h"
+#include "render/png_grid.h"
 #include "render/render.h"
+#include "render/view.h"
 
 static const char explain_usage[] =
     "usage: attnlrp explain [--model PATH] [TEXT] [--ids 1,5,7] [--method M] [--target TOKEN | --target-id N]\n"
@@ -53,8 +55,9 @@ static const char explain_usage[] =
     "  --layers             also report residual-stream relevance after every block\n"
     "  --set L:N=V          set MLP neuron N of layer L to V (also L:N=*F to scale, L:N=+D to shift)\n"
     "  --all-logits         include every vocabulary logit at the position (json)\n"
-    "  --format F           text (default; coloured on a terminal), json, html; images also png (with -o FILE):\n"
-    "                       the pixel relevance on a diverging colour map centred at zero, beside the image\n"
+    "  --format F           text (default; coloured on a terminal), json, html, png (with -o FILE): images: the\n"
+    "                       pixel relevance on a diverging colour map centred at zero, beside the image; text:\n"
+    "                       one coloured box per token (or word), with --layers a layer x position grid\n"
     "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
     "  --patches            png/html: one value per patch instead of per pixel\n"
     "  -o FILE              write the result to FILE (written whole or not at all)\n"
@@ -270,6 +273,42 @@ static char **token_bytes(const lrp_tokenizer *tok, const int *ids, int T) {
     return v;
 }
 
+// --format png for text: the tokens (or words) as coloured boxes, with --layers the layer x position
+// matrix under them, last layer on top (render/png_grid.h). Returns an exit status.
+static int text_png(const char *path, const lrp_explanation *e, const lrp_render_ctx *ctx) {
+    lrp_view v;
+    if (lrp_view_build(e, ctx, &v)) return cli_error(1, "out of memory");
+    int n_dec = e->decoder_ids ? e->decoder_T : 0, n = v.words ? v.src.n + v.dec.n : e->T + n_dec;
+    double *units = malloc(((size_t)n + 1) * sizeof *units);
+    float *mat = NULL;
+    int rc = 1;
+    if (!units) goto oom;
+    for (int i = 0; i < n; i++)
+        units[i] = v.words ? (i < v.src.n ? v.src.relevance[i] : v.dec.relevance[i - v.src.n])
+                           : (i < e->T ? e->relevance[i] : e->decoder_relevance[i - e->T]);
+    lrp_grid_png g = {.units = units, .n_units = n};
+    if (e->residual_relevance) {
+        if (!(mat = malloc((size_t)e->n_layers * e->T * sizeof *mat))) goto oom;
+        for (int l = 0; l < e->n_layers; l++)
+            memcpy(mat + (size_t)(e->n_layers - 1 - l) * e->T, e->residual_relevance + (size_t)l * e->T,
+                   (size_t)e->T * sizeof *mat);
+        g.matrix = mat;
+        g.rows = e->n_layers;
+        g.cols = e->T;
+    }
+    lrp_err err;
+    if (lrp_grid_write(path, &g, &err)) cli_error(1, "-o %s", err.msg);
+    else rc = 0;
+    goto out;
+oom:
+    cli_error(1, "out of memory");
+out:
+    free(units);
+    free(mat);
+    lrp_view_free(&v);
+    return rc;
+}
+
 int cmd_explain(int argc, char **argv) {
     explain_args a;
     int rc = parse_explain_args(argc, argv, &a);
@@ -440,6 +479,10 @@ int cmd_explain(int argc, char **argv) {
             goto done;
         }
         ctx.image_png_base64 = b64;
+    }
+    if (e.ids && !strcmp(a.format, "png")) {
+        rc = text_png(a.out, &e, &ctx);
+        goto done;
     }
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
