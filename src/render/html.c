@@ -101,7 +101,7 @@ static void layer_heatmap(FILE *f, const lrp_explanation *e, const lrp_units *u)
             bg_style(f, v / m);
             fprintf(f, "\" title=\"layer %d, pos %d: %.6g\"></td>", l, t, v);
         }
-        fprintf(f, "<td>%.4g</td><td>", s);
+        fprintf(f, "<td class=\"n\">%.4g</td><td class=\"n\">", s);
         if (e->start_value != 0) fprintf(f, "%+.3f", (s - in) / e->start_value);
         fputs("</td></tr>\n", f);
     }
@@ -156,7 +156,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
           ".legend{margin:.5em 0}.legend .bar{display:inline-block;width:12em;height:1em;vertical-align:middle;"
           "margin:0 .5em;background:linear-gradient(to right,rgb(55,55,255),#fff,rgb(255,55,55));border:1px solid #999}"
           "table{border-collapse:collapse}td,th{padding:2px 6px}.hm td{min-width:1.2em;height:1.2em;padding:0}"
-          ".hm th{font-weight:normal;font-family:monospace;white-space:pre}</style></head><body>\n",
+          ".hm th{font-weight:normal;font-family:monospace;white-space:pre}.hm td.n{padding:0 8px;text-align:right}</style></head><body>\n",
           f);
     fprintf(f, "<h1>%s</h1>\n<p>", lrp_method_label(e->method));
     if (e->latent_start[0] >= 0) {
@@ -240,4 +240,67 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     }
     fputs("</body></html>\n", f);
     lrp_view_free(&v);
+}
+
+void lrp_render_generation_html(FILE *f, const char *method, char *const *token_bytes, int n_prompt, int n_gen,
+                                const float *matrix) {
+    int n_all = n_prompt + n_gen, cols = n_all - 1;
+    lrp_units u;
+    if (lrp_units_build(token_bytes, n_all, NULL, NULL, &u)) return;
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp generation</title>\n"
+          "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+          ".hm td{min-width:1.2em;height:1.2em;padding:0;border:1px solid #fff}"
+          ".hm th{font-weight:normal;font-family:monospace;white-space:pre;padding:0 3px}"
+          ".hm thead th{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left}"
+          ".legend .bar{display:inline-block;width:12em;height:1em;vertical-align:middle;margin:0 .5em;"
+          "background:linear-gradient(to right,rgb(55,55,255),#fff,rgb(255,55,55));border:1px solid #999}"
+          "</style></head><body>\n<h1>Generation, explained token by token</h1>\n",
+          f);
+    fputs("<p>Method ", f);
+    html_escape(f, method);
+    fprintf(f, ". %d prompt tokens, %d generated. Row g: the relevance of every earlier token for generated token "
+               "g (its logit explained), coloured by the row's own largest |value|; grey: after the token.</p>\n",
+            n_prompt, n_gen);
+    fputs("<div class=\"legend\">&minus;max<span class=\"bar\"></span>+max <small>per row</small></div>\n", f);
+    // the text, prompt then generated
+    fputs("<p style=\"font-family:monospace;white-space:pre-wrap\">", f);
+    int bold = 0;  // the generated text in bold
+    for (int j = 0; j < u.n; j++) {
+        if (!bold && u.last[j] >= n_prompt) bold = fputs("<b>", f) >= 0;
+        html_escape(f, u.text[j]);
+    }
+    if (bold) fputs("</b>", f);
+    fputs("</p>\n<table class=\"hm\" id=\"matrix\"><thead><tr><th></th>", f);
+    int k = 0;
+    for (int t = 0; t < cols; t++) {
+        while (k + 1 < u.n && u.first[k + 1] <= t) k++;
+        fputs("<th>", f);
+        if (t == u.first[k]) html_escape(f, u.text[k]);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead>\n", f);
+    for (int g = 0; g < n_gen; g++) {
+        const float *row = matrix + (size_t)g * cols;
+        double m = 0;
+        for (int t = 0; t < cols; t++)
+            if (isfinite(row[t]) && fabs(row[t]) > m) m = fabs(row[t]);
+        if (m == 0) m = 1;
+        int t_out = n_prompt + g;  // the generated token of this row
+        for (k = 0; k + 1 < u.n && u.first[k + 1] <= t_out; k++) {}
+        fputs("<tr><th>", f);
+        html_escape(f, u.text[k]);
+        fputs("</th>", f);
+        for (int t = 0; t < cols; t++) {
+            if (isnan(row[t])) {
+                fputs("<td style=\"background:#e6e6e6\"></td>", f);
+                continue;
+            }
+            fputs("<td style=\"", f);
+            bg_style(f, row[t] / m);
+            fprintf(f, "\" title=\"step %d, pos %d: %.6g\"></td>", g, t, row[t]);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n</body></html>\n", f);
+    lrp_units_free(&u);
 }

@@ -69,6 +69,12 @@ json_t *lrp_jv_double_array(const double *v, int n);
 // value is a float), else 17. Returns 0, or -1 when v is NULL (out of memory) or the write fails.
 int lrp_jv_dump(FILE *f, json_t *v, int float_precision);
 
+// generate --explain as a token x token heatmap page: matrix [n_gen][n_prompt + n_gen - 1], row g the
+// relevance of every earlier token for generated token g (NaN after it); token_bytes [n_prompt + n_gen]
+// (lrp_tokenizer_token_bytes; merged into whole characters for display).
+void lrp_render_generation_html(FILE *f, const char *method, char *const *token_bytes, int n_prompt, int n_gen,
+                                const float *matrix);
+
 // ---- an evaluation report ----
 
 typedef struct lrp_eval_render_ctx {
