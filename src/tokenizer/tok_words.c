@@ -6,7 +6,8 @@
 //   - tokenizers with an end-of-word suffix (BPE "</w>"): the token after one whose string ends with it;
 //   - every other tokenizer (byte-level BPE "Ġ", SentencePiece "▁", byte fallback, Unigram, WordLevel):
 //     a token starts a word when its decoded text begins with whitespace or the previous token's decoded
-//     text ends with whitespace.
+//     text ends with whitespace; but a token that is only whitespace (" " before a byte-level "日", or
+//     SentencePiece's lone "▁") joins the word after it.
 // In all of them the first token starts a word, and a special token (BOS, [CLS], [SEP], ...) is a word of
 // its own (it starts one and so does the token after it). Punctuation without a space before it stays with
 // the word before it ("world," is one word), as in the decoded text.
@@ -19,7 +20,7 @@ static int is_space_byte(unsigned char c) { return c == ' ' || c == '\t' || c ==
 
 void lrp_tokenizer_word_starts(const lrp_tokenizer *tok, const int *ids, int n, unsigned char *start) {
     const tk_model *m = &tok->model;
-    int prev_special = 0, prev_space_end = 0, prev_suffix_end = 0;
+    int prev_special = 0, prev_space_end = 0, prev_suffix_end = 0, prev_all_space = 0;
     for (int t = 0; t < n; t++) {
         int id = ids[t];
         const char *piece = lrp_tokenizer_piece(tok, id);
@@ -35,11 +36,13 @@ void lrp_tokenizer_word_starts(const lrp_tokenizer *tok, const int *ids, int n, 
         } else if (m->suffix_len) {
             s = prev_suffix_end;
         } else {
-            s = prev_space_end || (len > 0 && is_space_byte((unsigned char)buf[0]));
+            s = !prev_all_space && (prev_space_end || (len > 0 && is_space_byte((unsigned char)buf[0])));
         }
         start[t] = (unsigned char)s;
         prev_special = special;
         prev_space_end = len > 0 && is_space_byte((unsigned char)buf[len - 1]);
+        prev_all_space = len > 0;
+        for (int i = 0; i < len; i++) prev_all_space &= is_space_byte((unsigned char)buf[i]);
         prev_suffix_end = m->suffix_len && plen >= m->suffix_len &&
                           memcmp(piece + plen - m->suffix_len, m->suffix, m->suffix_len) == 0;
     }
