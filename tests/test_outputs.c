@@ -185,28 +185,38 @@ TEST(normalisation_scales_are_max_and_sum_of_magnitudes) {
 
 TEST(the_text_grid_puts_each_box_where_the_layout_says) {
     double units[40];
-    for (int k = 0; k < 40; k++) units[k] = k % 2 ? -(double)k : (double)k;
+    char *labels[40];
+    for (int k = 0; k < 40; k++) {
+        units[k] = k % 2 ? -(double)k : (double)k;
+        labels[k] = k == 0 ? "A" : "";
+    }
     float mat[2 * 3] = {1, -2, NAN, 0.5f, 0.25f, 0};
-    lrp_grid_png g = {.units = units, .n_units = 40, .matrix = mat, .rows = 2, .cols = 3, .row_scaled = 1};
+    lrp_grid_png g = {.units = units, .unit_labels = labels, .n_units = 40, .matrix = mat, .rows = 2, .cols = 3,
+                      .row_scaled = 1};
     lrp_pixels img;
     lrp_grid_layout L;
     lrp_err err;
     CHECK(lrp_grid_render(&g, &img, &L, &err) == 0);
-    CHECK(L.units_y == 8 && L.units_max == 39);
-    CHECK(L.matrix_y == 8 + 2 * 18 - 2 + 8);
-    CHECK(L.width == 8 + 32 * 18 + 8 && L.height == L.matrix_y + 2 * 18 - 2 + 8 + 10 + 8);
+    CHECK(L.units_y == 8 && L.units_max == 39 && L.matrix_x == 70);
+    CHECK(L.matrix_y == 8 + 3 * 20 - 2 + 8);
+    CHECK(L.bar_y == L.matrix_y + 2 * 18 - 2 + 8);
+    CHECK(L.width == 8 + 16 * 62 - 2 + 8 && L.height == L.bar_y + 14 + 8);
 #define PX(x, y) (img.data + ((size_t)(y) * img.width + (x)) * 3)
     unsigned char want[3];
-    lrp_diverging_color(-39.0 / 39, want);  // unit 39: line 1, column 7
-    CHECK(memcmp(PX(8 + 7 * 18 + 8, 8 + 18 + 8), want, 3) == 0);
+    lrp_diverging_color(-39.0 / 39, want);  // unit 39: line 2, column 7 (right end of the box: no label there)
+    CHECK(memcmp(PX(8 + 7 * 62 + 59, 8 + 2 * 20 + 9), want, 3) == 0);
     lrp_diverging_color(6.0 / 39, want);
-    CHECK(memcmp(PX(8 + 6 * 18, 8), want, 3) == 0);
+    CHECK(memcmp(PX(8 + 6 * 62 + 59, 8 + 17), want, 3) == 0);
+    CHECK(PX(8 + 60, 8 + 9)[0] == 255 && PX(8 + 61, 8 + 9)[1] == 255);  // the gap between boxes stays white
+    int ink = 0;  // unit 0 (value 0, white) carries its label "A" in black
+    for (int y = 10; y < 24; y++)
+        for (int x = 10; x < 17; x++) ink += PX(x, y)[0] == 0 && PX(x, y)[1] == 0;
+    CHECK(ink > 5);
     lrp_diverging_color(-1, want);  // row 0, column 1: -2 / 2
-    CHECK(memcmp(PX(8 + 18 + 3, L.matrix_y + 3), want, 3) == 0);
-    CHECK(PX(8 + 36 + 3, L.matrix_y + 3)[0] == 230);  // NaN: empty
+    CHECK(memcmp(PX(70 + 18 + 3, L.matrix_y + 3), want, 3) == 0);
+    CHECK(PX(70 + 36 + 3, L.matrix_y + 3)[0] == 230);  // NaN: empty
     lrp_diverging_color(1, want);  // row 1 on its own scale: 0.5 / 0.5
-    CHECK(memcmp(PX(8 + 3, L.matrix_y + 18 + 3), want, 3) == 0);
-    CHECK(PX(8 + 16, 8)[0] == 255 && PX(8 + 16, 8)[1] == 255);  // the gap between boxes stays white
+    CHECK(memcmp(PX(70 + 3, L.matrix_y + 18 + 3), want, 3) == 0);
     lrp_diverging_color(1, want);  // the bar's right end
     CHECK(memcmp(PX(8 + 200, L.bar_y + 5), want, 3) == 0);
 #undef PX

@@ -106,18 +106,19 @@ check "text png: size and colours" '"$PY" - "$tmp/t.png" "$tmp/none.json" <<"PYE
 import json, sys
 from PIL import Image
 im = Image.open(sys.argv[1]).convert("RGB"); d = json.load(open(sys.argv[2])); R = d["relevance"]; T = len(R); L = 4
-lines = (T + 31) // 32
-matrix_y = 8 + lines * 18 - 2 + 8
-W = 8 + max(201, min(T, 32) * 18, T * 18) + 8
-H = matrix_y + L * 18 - 2 + 8 + 10 + 8
+# the layout of src/render/png_grid.h
+m = max(abs(r) for r in R)
+lines = (T + 15) // 16
+matrix_y = 8 + lines * 20 - 2 + 8
+W = max(8 + 201 + 6 + 7 * len("+-max|R| %.4g" % m), 8 + min(T, 16) * 62 - 2, 70 + T * 18 - 2) + 8
+H = matrix_y + L * 18 - 2 + 8 + 14 + 8
 ok = im.size == (W, H)
 k = max(range(T), key=lambda i: R[i]); j = min(range(T), key=lambda i: R[i])
-m = max(abs(r) for r in R)
-box = lambda i: im.getpixel((8 + (i % 32) * 18 + 5, 8 + (i // 32) * 18 + 5))
+box = lambda i: im.getpixel((8 + (i % 16) * 62 + 59, 8 + (i // 16) * 20 + 9))
 # ColorBrewer RdBu ends: +1 is (103, 0, 31); -1 is (5, 48, 97)
 if R[k] == m: ok &= box(k) == (103, 0, 31)
 if -R[j] == m: ok &= box(j) == (5, 48, 97)
-ok &= im.getpixel((8 + 16, 8)) == (255, 255, 255)
+ok &= im.getpixel((8 + 60, 9)) == (255, 255, 255)
 print(im.size, (W, H), box(k), box(j)) if not ok else None
 sys.exit(not ok)
 PYEOF'
@@ -132,7 +133,7 @@ $BIN generate --model "$G" "Once upon a time" -n 4 --explain --format html -o "$
 check "generate html: the matrix" 'grep -q "id=\"matrix\"" "$tmp/g.html" && [ "$(grep -o "<tr><th>" "$tmp/g.html" | wc -l)" = 5 ]'
 $BIN generate --model "$G" "Once upon a time" -n 4 --explain --format png -o "$tmp/g.png" || bad "generate png"
 check "generate png: 4 rows x 8 columns" '"$PY" -c "
-from PIL import Image; import sys; im=Image.open(sys.argv[1]); sys.exit(im.size != (8+max(201,8*18)+8, 8+4*18-2+8+10+8))" "$tmp/g.png"'
+from PIL import Image; import sys; im=Image.open(sys.argv[1]); sys.exit(im.size != (8+201+6+7*len(\"+-max|R| of each row\")+8, 8+4*18-2+8+14+8))" "$tmp/g.png"'
 
 # a headless browser renders the page (chromium from Debian, when installed)
 if command -v chromium >/dev/null 2>&1; then

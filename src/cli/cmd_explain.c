@@ -57,7 +57,7 @@ static const char explain_usage[] =
     "  --all-logits         include every vocabulary logit at the position (json)\n"
     "  --format F           text (default; coloured on a terminal), json, html, png (with -o FILE): images: the\n"
     "                       pixel relevance on a diverging colour map centred at zero, beside the image; text:\n"
-    "                       one coloured box per token (or word), with --layers a layer x position grid\n"
+    "                       one labelled coloured box per token (or word), with --layers a layer x position grid\n"
     "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
     "  --patches            png/html: one value per patch instead of per pixel\n"
     "  -o FILE              write the result to FILE (written whole or not at all)\n"
@@ -175,6 +175,8 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "--format png: give the file with -o FILE.png");
     if ((a->overlay || a->patches) && strcmp(a->format, "png") && strcmp(a->format, "html"))
         return cli_error(2, "%s: only with --format png or html", a->overlay ? "--overlay" : "--patches");
+    if ((a->overlay || a->patches) && !a->pixels)
+        return cli_error(2, "%s: only with an image (--pixels)", a->overlay ? "--overlay" : "--patches");
     if (a->aggregate == LRP_AGGREGATE_WORD && a->pixels)
         return cli_error(2, "--aggregate word: an image has no words (give TEXT)");
     lrp_err err;
@@ -281,13 +283,32 @@ static int text_png(const char *path, const lrp_explanation *e, const lrp_render
     int n_dec = e->decoder_ids ? e->decoder_T : 0, n = v.words ? v.src.n + v.dec.n : e->T + n_dec;
     double *units = malloc(((size_t)n + 1) * sizeof *units);
     float *mat = NULL;
+    char **labels = NULL, **row_labels = NULL;
     int rc = 1;
     if (!units) goto oom;
     for (int i = 0; i < n; i++)
         units[i] = v.words ? (i < v.src.n ? v.src.relevance[i] : v.dec.relevance[i - v.src.n])
                            : (i < e->T ? e->relevance[i] : e->decoder_relevance[i - e->T]);
-    lrp_grid_png g = {.units = units, .n_units = n};
+    // labels: each word, or each token as the character(s) it is part of (render/units.h)
+    if (!(labels = calloc((size_t)n + 1, sizeof *labels))) goto oom;
+    for (int i = 0, k = 0; i < n; i++) {
+        const lrp_units *u = i < (v.words ? v.src.n : e->T) ? &v.src : &v.dec;
+        int j = i < (v.words ? v.src.n : e->T) ? i : i - (v.words ? v.src.n : e->T);
+        if (v.words) labels[i] = u->text[j];
+        else {
+            if (j == 0) k = 0;
+            while (k + 1 < u->n && u->first[k + 1] <= j) k++;
+            labels[i] = u->text[k];
+        }
+    }
+    lrp_grid_png g = {.units = units, .n_units = n, .unit_labels = labels};
     if (e->residual_relevance) {
+        if (!(row_labels = calloc((size_t)e->n_layers, sizeof *row_labels))) goto oom;
+        for (int l = 0; l < e->n_layers; l++) {
+            if (!(row_labels[l] = malloc(24))) goto oom;
+            snprintf(row_labels[l], 24, "layer %d", e->n_layers - 1 - l);
+        }
+        g.row_labels = row_labels;
         if (!(mat = malloc((size_t)e->n_layers * e->T * sizeof *mat))) goto oom;
         for (int l = 0; l < e->n_layers; l++)
             memcpy(mat + (size_t)(e->n_layers - 1 - l) * e->T, e->residual_relevance + (size_t)l * e->T,
@@ -305,6 +326,9 @@ oom:
 out:
     free(units);
     free(mat);
+    free(labels);
+    for (int l = 0; row_labels && l < e->n_layers; l++) free(row_labels[l]);
+    free(row_labels);
     lrp_view_free(&v);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "explain/methods.h"
 #include "render/png_grid.h"
 #include "render/render.h"
+#include "render/units.h"
 
 static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
@@ -33,7 +34,7 @@ static const char generate_usage[] =
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
     "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix); with\n"
     "                  --explain also html (a token x token heatmap page) or png (-o FILE: the same grid as\n"
-    "                  coloured boxes without text, each row on its own scale)\n"
+    "                  coloured boxes, rows labelled, each row on its own scale)\n"
     "Options of the baseline methods with --explain (--seed above is the sampler's):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -343,6 +344,11 @@ int cmd_generate(int argc, char **argv) {
             lrp_explanation_free(&e);
         }
     }
+    if (grid && n_gen == 0) {
+        cli_error(1, "--format %s: no token was generated (end of text at once), so there is no heatmap", format);
+        cli_output_abort(&out);
+        goto done;
+    }
     if (grid && explain && n_gen > 0) {
         char **bytes = calloc((size_t)st.n_all + 1, sizeof *bytes), buf[256];
         int ok = bytes != NULL;
@@ -354,11 +360,24 @@ int cmd_generate(int argc, char **argv) {
         int bad = !ok;
         if (ok && !strcmp(format, "html")) lrp_render_generation_html(out.f, method, bytes, ss.T, n_gen, matrix);
         else if (ok) {
-            lrp_grid_png g = {.matrix = matrix, .rows = n_gen, .cols = ss.T + n_gen - 1, .row_scaled = 1};
-            if (lrp_grid_write(png_path, &g, &err)) {
-                cli_error(1, "-o %s", err.msg);
-                bad = 2;
+            // row labels: each generated token as the character(s) it is part of (render/units.h)
+            lrp_units u;
+            char **rows = calloc((size_t)n_gen, sizeof *rows);
+            if (!rows || lrp_units_build(bytes, st.n_all, NULL, NULL, &u)) bad = 1;
+            else {
+                for (int g = 0, k = 0; g < n_gen; g++) {
+                    while (k + 1 < u.n && u.first[k + 1] <= ss.T + g) k++;
+                    rows[g] = u.text[k];
+                }
+                lrp_grid_png gp = {.matrix = matrix, .rows = n_gen, .cols = ss.T + n_gen - 1, .row_scaled = 1,
+                                   .row_labels = rows, .scale_text = "+-max|R| of each row"};
+                if (lrp_grid_write(png_path, &gp, &err)) {
+                    cli_error(1, "-o %s", err.msg);
+                    bad = 2;
+                }
+                lrp_units_free(&u);
             }
+            free(rows);
         }
         for (int t = 0; bytes && t < st.n_all; t++) free(bytes[t]);
         free(bytes);
