@@ -21,6 +21,7 @@ static const char explain_usage[] =
     "                       [--steps N] [--quadrature Q] [--samples N] [--noise S] [--seed S]\n"
     "                       [--softmax-rule exact|identity|distribute-bias]\n"
     "                       [--decoder-text TEXT | --decoder-ids 5,6]\n"
+    "                       [--answer TEXT] [--score logit|logprob|prob] [--contrast-id N] [--no-special] [--chat]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -44,6 +45,17 @@ static const char explain_usage[] =
     "  --position P         explained output position (default: the last; masked LMs: the first mask token;\n"
     "                       encoder-decoders: a decoder position, 0 = the start token)\n"
     "  --contrast FOIL      explain logit(target) - logit(FOIL); FOIL is an id, one token of text, or a class\n"
+    "  --contrast-id N      the foil as a token id or class index\n"
+    "  --score S            what is explained: " CLI_SCORE_HELP " of the target (and the foil);\n"
+    "                       default logit (with --answer: logprob)\n"
+    "  --answer TEXT        forced decoding: append TEXT's tokens (no special tokens) to the input and explain the\n"
+    "                       sum of their scores, each read at the position before it, in one backward pass;\n"
+    "                       relevance covers the prompt and the answer's tokens but its last (encoder-decoders:\n"
+    "                       the answer goes on the decoder side, after --decoder-text)\n"
+    "  --no-special         tokenize TEXT without adding special tokens (no BOS/EOS, [CLS]/[SEP])\n"
+    "  --chat               TEXT is the one user message of the model's chat template (tokenizer_config.json\n"
+    "                       chat_template, recognised layouts: llama-2, llama-3, chatml/Qwen, gemma, phi-3),\n"
+    "                       with the assistant's generation prompt; encoded without adding special tokens\n"
     "  --latent-start L,P,N start at MLP neuron N of layer L at position P instead of a logit\n"
     "  --latent-layer L     also report the relevance of every MLP neuron of layer L (encoder-decoders: layers\n"
     "                       are numbered through the encoder, then the decoder)\n"
@@ -62,6 +74,8 @@ static const char explain_usage[] =
 typedef struct {
     const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
     const char *token_types, *attention_mask, *pixels, *decoder_text, *decoder_ids;
+    const char *answer, *score, *contrast_id;   // --answer, --score, --contrast-id
+    int no_special, chat;
     double gamma[2];
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
@@ -96,6 +110,11 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--pixels")) str = &a->pixels;
         else if (!strcmp(o, "--decoder-text")) str = &a->decoder_text;
         else if (!strcmp(o, "--decoder-ids")) str = &a->decoder_ids;
+        else if (!strcmp(o, "--answer")) str = &a->answer;
+        else if (!strcmp(o, "--score")) str = &a->score;
+        else if (!strcmp(o, "--contrast-id")) str = &a->contrast_id;
+        else if (!strcmp(o, "--no-special")) a->no_special = 1;
+        else if (!strcmp(o, "--chat")) a->chat = 1;
         else if (!strcmp(o, "--gamma")) {
             const char *v = arg_value(argc, argv, &i);
             char *end;
@@ -145,6 +164,19 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     if (a->decoder_text && a->decoder_ids) return cli_error(2, "explain: give --decoder-text or --decoder-ids, not both");
     if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
+    if (a->contrast && a->contrast_id) return cli_error(2, "explain: give --contrast or --contrast-id, not both");
+    if (a->score) {
+        int k;
+        if (cli_parse_score(a->score, &k)) return 2;
+        if (a->latent_start) return cli_error(2, "--score: a --latent-start explains a neuron's activation, not a score");
+    }
+    if (a->answer) {
+        if (!*a->answer) return cli_error(2, "--answer: empty text (give the answer's tokens)");
+        const char *clash = a->latent_start ? "--latent-start" : a->target ? "--target" : a->target_id >= 0 ? "--target-id"
+                            : a->position >= 0 ? "--position" : a->contrast ? "--contrast" : a->contrast_id ? "--contrast-id"
+                            : a->pixels ? "--pixels" : a->attention_mask ? "--attention-mask" : NULL;
+        if (clash) return cli_error(2, "--answer: cannot be combined with %s (the answer's tokens are the targets)", clash);
+    }
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
         return cli_error(2, "--format %s: expected text, json, html or png", a->format);
     if (!strcmp(a->format, "png") && (!a->out || !strcmp(a->out, "-")))
@@ -238,7 +270,9 @@ int cmd_explain(int argc, char **argv) {
 
     lrp_session ss = {0};
     lrp_text_inputs ti = {0};
-    int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0;
+    int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0, *answer = NULL, n_answer = 0;
+    char *chat_prompt = NULL;
+    const char *chat_family = NULL;
     unsigned char *mask = NULL;
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
@@ -273,7 +307,9 @@ int cmd_explain(int argc, char **argv) {
             rc = cli_error(2, "--gamma: the gamma rule is for Vision Transformers; %s is a text model", ss.model_path);
             goto done;
         }
-        if ((rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
+        if ((rc = cli_prompt_inputs(&ss, a.text, a.text_pair, a.ids, a.no_special, a.chat, &ti, &chat_prompt,
+                                    &chat_family)))
+            goto done;
         in = (lrp_inputs){.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
     }
     if ((a.decoder_ids || a.decoder_text) && cfg->image_size > 0) {
@@ -282,6 +318,25 @@ int cmd_explain(int argc, char **argv) {
         goto done;
     }
     if ((rc = decoder_inputs(&ss, &a, &dec_ids, &n_dec))) goto done;
+    if (a.answer) {  // forced decoding: the answer's tokens but its last join the input (the decoder's)
+        if ((rc = cli_answer_ids(&ss, "--answer", a.answer, &answer, &n_answer))) goto done;
+        int **seq = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &dec_ids : &ti.ids, *len = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &n_dec : &ti.T;
+        rc = 1;
+        int *grown = realloc(*seq, ((size_t)*len + n_answer) * sizeof(int));
+        if (!grown) goto done;
+        *seq = grown;
+        for (int j = 0; j + 1 < n_answer; j++) grown[(*len)++] = answer[j];
+        if (ti.token_types) {  // a BERT-family model: refused by the library, but keep the arrays consistent
+            int *tt = realloc(ti.token_types, (size_t)ti.T * sizeof(int));
+            if (!tt) goto done;
+            ti.token_types = tt;
+            for (int t = ti.T - (n_answer - 1); t < ti.T; t++) tt[t] = t > 0 ? tt[t - 1] : 0;
+        }
+        in.ids = ti.ids;
+        in.T = ti.T;
+        in.token_types = ti.token_types;
+        rc = 0;
+    }
     in.decoder_ids = dec_ids;
     in.decoder_T = n_dec;
     if (a.token_types) {
@@ -333,6 +388,19 @@ int cmd_explain(int argc, char **argv) {
         }
     }
     if (a.contrast && (rc = parse_contrast(&ss, a.contrast, &o.contrast))) goto done;
+    if (a.contrast_id && arg_int("--contrast-id", a.contrast_id, &o.contrast)) {
+        rc = 2;
+        goto done;
+    }
+    if (a.contrast_id && o.contrast < 0) {
+        rc = cli_error(2, "--contrast-id %d: must not be negative", o.contrast);
+        goto done;
+    }
+    o.score = a.score ? lrp_score_lookup(a.score) : a.answer ? LRP_SCORE_LOGPROB : LRP_SCORE_LOGIT;
+    if (a.answer) {
+        o.answer = answer;
+        o.n_answer = n_answer;
+    }
     rc = 1;
     if (lrp_explain_inputs(ss.m, &in, &o, &e, &err)) {
         cli_lib_error(1, err.msg);
@@ -357,7 +425,12 @@ int cmd_explain(int argc, char **argv) {
     if (ss.tok || cfg->task == LRP_TASK_CLASSIFIER) {
         ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
         for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = lrp_output_string(cfg, ss.tok, e.top[i].id);
+        if (e.contrast >= 0) ctx.contrast_token = lrp_output_string(cfg, ss.tok, e.contrast);
+        if (e.n_answer > 0 && (ctx.answer_tokens = calloc((size_t)e.n_answer, sizeof(char *))))
+            for (int j = 0; j < e.n_answer; j++) ctx.answer_tokens[j] = lrp_token_string(ss.tok, e.answer_ids[j]);
     }
+    ctx.chat_family = chat_family;
+    ctx.chat_prompt = chat_prompt;
     if (!e.ids && (!strcmp(a.format, "png") || !strcmp(a.format, "html"))) {
         int side = e.width / e.patch_size;
         lrp_heatmap h = {a.patches ? e.relevance : e.relevance_pixels, a.patches ? side : e.height,
@@ -398,6 +471,12 @@ done:
         for (int t = 0; t < n_dec; t++) free(ctx.decoder_tokens[t]);
     free(ctx.decoder_tokens);
     free(dec_ids);
+    free(answer);
+    free(chat_prompt);
+    free(ctx.contrast_token);
+    if (ctx.answer_tokens)
+        for (int j = 0; j < n_answer; j++) free(ctx.answer_tokens[j]);
+    free(ctx.answer_tokens);
     free(ctx.target_token);
     for (int i = 0; i < LRP_TOP_K; i++) free(ctx.top_tokens[i]);
     lrp_explanation_free(&e);

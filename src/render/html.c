@@ -65,6 +65,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, "(logit %.6g, start value %.6g).", e->target_logit, e->start_value);
     }
     fputs(" Red: supports the prediction; blue: speaks against it.</p>\n", f);
+    lrp_render_html_score(f, e, ctx);
     if (e->task == LRP_TASK_CLASSIFIER && e->latent_start[0] < 0) {
         // every class with its probability, the explained one in bold
         double mx = -INFINITY, z = 0;

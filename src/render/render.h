@@ -18,6 +18,10 @@ typedef struct lrp_render_ctx {
     const char *image_png_base64;  // images (HTML): the heatmap PNG, base64, or NULL
     char *const *labels;           // classifiers: [n_out] class names, or NULL
     char **decoder_tokens;         // encoder-decoders: [decoder_T] display strings of the decoder's input, or NULL
+    char *contrast_token;          // display string of the contrast (foil), or NULL
+    char **answer_tokens;          // [n_answer] display strings of an answer's tokens, or NULL
+    const char *chat_family;       // --chat: the chat template's layout (inputs/chat.h), or NULL
+    const char *chat_prompt;       // --chat: the prompt as the template laid it out, or NULL
 } lrp_render_ctx;
 
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
@@ -26,6 +30,15 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
 void lrp_render_json_method_params(FILE *f, const lrp_explanation *e);
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color);
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+
+// What is explained (score.c): the start scalar's formula, e.g. "logit(target)", "logprob(target) -
+// logprob(contrast)", "sum_j logprob(answer[j])" (JSON field `explained`), into buf.
+void lrp_explained_formula(const lrp_explanation *e, char *buf, size_t cap);
+// The score, contrast, answer and chat fields as ", key: value" pairs (inside the JSON object).
+void lrp_render_json_score(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+// One line (text) or paragraph (HTML) naming the explained scalar, its value and the answer's tokens.
+void lrp_render_text_score(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+void lrp_render_html_score(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 
 // MoE: the experts of layer l with the largest |expert_relevance| (at most LRP_TOP_EXPERTS, ties to the
 // lower index) into idx, most relevant first; returns how many, and their sum over all experts in *total.

@@ -126,6 +126,7 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         if (e->contrast >= 0) fprintf(f, ", minus foil %d (logit %.6g)", e->contrast, e->contrast_logit);
         fprintf(f, "; start value %.6g\n", e->start_value);
     }
+    lrp_render_text_score(f, e, ctx);
     fprintf(f, "relevance sum %.6g\n", e->relevance_sum);
     if (!e->ids) patch_grid(f, e, m, color);
     if (e->decoder_ids) {  // encoder-decoders: the source, then the target prefix, on one colour scale
