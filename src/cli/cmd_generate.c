@@ -15,6 +15,7 @@ static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
     "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
     "                        [--format text|json] [-o FILE]\n"
+    "                        [--continuation TEXT] [--score logit|logprob|prob] [--no-special] [--chat]\n"
     "\n"
     "Continues the prompt with a KV cache, streaming text to stdout.\n"
     "\n"
@@ -30,7 +31,13 @@ static const char generate_usage[] =
     "                  JSON relevance_matrix [generated x (source + decoder inputs)], null after the step)\n"
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
-    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n"
+    "  --continuation TEXT  with --explain: explain each token of TEXT (tokenized on its own, no special\n"
+    "                  tokens) as if it had been generated, instead of generating (forced decoding)\n"
+    "  --score S       with --explain: what is explained per token: " CLI_SCORE_HELP " (default logit)\n"
+    "  --no-special    tokenize the prompt without adding special tokens (no BOS/EOS)\n"
+    "  --chat          the prompt is the one user message of the model's chat template (see explain --help)\n"
+    "  --format F      text (default) or json (with --explain: `matrix`, the relevance as a rectangular\n"
+    "                  [generated][prompt + generated] array, null where a token is not yet an input)\n"
     "Options of the baseline methods with --explain (--seed above is the sampler's):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -78,7 +85,7 @@ static int stream_token(int id, void *p) {
 // (start token, generated tokens), null where a decoder input comes after the step. Text: the `top` most
 // relevant source (src@i) and target-prefix (tgt@i) tokens of each step.
 static int explain_seq2seq(const lrp_session *s, const int *src, int T, const int *gen, int n_gen, int meth, int top,
-                           const lrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
+                           int score, const lrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
     const lrp_config *c = &s->m->cfg;
     int *dec = malloc(((size_t)n_gen + 1) * sizeof(int));
     float *row = malloc(((size_t)T + n_gen + 1) * sizeof(float));
@@ -95,6 +102,7 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
         lrp_explain_opts_default(&o);
         o.method = (lrp_method)meth;
         o.target = gen[g];
+        o.score = score;
         o.iv = iv;
         o.n_iv = n_iv;
         lrp_inputs in = {.ids = src, .T = T, .decoder_ids = dec, .decoder_T = g + 1};
@@ -118,6 +126,8 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
                                                   lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit), "relevance",
                                                   lrp_jv_float_array(e.relevance, T), "decoder_relevance",
                                                   lrp_jv_float_array(e.decoder_relevance, g + 1)));
+            json_object_set_new(json_array_get(expl, json_array_size(expl) - 1), "start_value",
+                                lrp_jv_number(e.start_value));
         } else {
             char quoted[300];
             snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
@@ -135,7 +145,11 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
     }
     if (doc) {
         json_object_set_new(doc, "explanations", expl);
+        json_object_set_new(doc, "matrix", json_deep_copy(matrix));
         json_object_set_new(doc, "relevance_matrix", matrix);
+        json_t *cols = lrp_jv_int_array(src, T);
+        for (int j = 0; cols && j < n_gen; j++) json_array_append_new(cols, json_integer(dec[j]));
+        json_object_set_new(doc, "matrix_ids", cols);
         expl = matrix = NULL;
     }
     rc = 0;
@@ -149,7 +163,10 @@ done:
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
-    int n_new = 32, stop_eos = 1, explain = 0, top = 3;
+    const char *continuation = NULL, *score_arg = NULL;
+    int n_new = 32, stop_eos = 1, explain = 0, top = 3, no_special = 0, chat = 0, score = LRP_SCORE_LOGIT;
+    int *forced = NULL, n_forced = 0;
+    json_t *matrix = NULL;
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
     int n_iv = 0;
@@ -163,7 +180,8 @@ int cmd_generate(int argc, char **argv) {
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
                     !strcmp(o, "--top-k") || !strcmp(o, "--top-p") || !strcmp(o, "--seed") || !strcmp(o, "--set") ||
-                    !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o");
+                    !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o") ||
+                    !strcmp(o, "--continuation") || !strcmp(o, "--score");
         if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
             int used, mrc = cli_method_option(argc, argv, &i, &mo, "--steps", &used);
             if (mrc) return mrc;
@@ -177,6 +195,12 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "--method")) method = v;
         else if (!strcmp(o, "-o")) out_path = v;
+        else if (!strcmp(o, "--continuation")) continuation = v;
+        else if (!strcmp(o, "--score")) {
+            if (cli_parse_score(v, &score)) return 2;
+            score_arg = v;
+        } else if (!strcmp(o, "--no-special")) no_special = 1;
+        else if (!strcmp(o, "--chat")) chat = 1;
         else if (!strcmp(o, "-n")) {
             if (arg_int(o, v, &n_new)) return 2;
             if (n_new < 0) return cli_error(2, "-n %d: must not be negative", n_new);
@@ -210,6 +234,9 @@ int cmd_generate(int argc, char **argv) {
     }
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
+    if (continuation && !explain) return cli_error(2, "--continuation: only with --explain (it replaces generation)");
+    if (continuation && !*continuation) return cli_error(2, "--continuation: empty text (give the tokens to explain)");
+    if (score_arg && !explain) return cli_error(2, "--score: only with --explain");
     int meth;
     lrp_err err;
     if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
@@ -228,7 +255,9 @@ int cmd_generate(int argc, char **argv) {
                        lrp_task_name(s.m->cfg.task));
         goto done;
     }
-    if ((rc = cli_inputs(&s, text, NULL, ids_arg, &ss))) goto done;
+    if ((rc = cli_prompt_inputs(&s, text, NULL, ids_arg, no_special, chat, &ss, NULL, NULL))) goto done;
+    if (continuation && (rc = cli_answer_ids(&s, "--continuation", continuation, &forced, &n_forced))) goto done;
+    if (forced) n_new = n_forced;
     rc = 1;
     if (lrp_check_interventions(s.m, iv, n_iv, &err)) {
         cli_lib_error(1, err.msg);
@@ -245,7 +274,17 @@ int cmd_generate(int argc, char **argv) {
     st.n_all = st.n_prompt;
     st.f = json ? NULL : out.f;
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
-    if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
+    if (forced) {  // forced decoding: the continuation stands in for the generated tokens
+        if (lrp_check_ids(s.m, forced, n_forced, &err)) {
+            cli_error(1, "--continuation: %s", err.msg);
+            cli_output_abort(&out);
+            goto done;
+        }
+        gen = forced;
+        n_gen = n_forced;
+        forced = NULL;
+        for (int g = 0; g < n_gen; g++) stream_token(gen[g], &st);
+    } else if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
@@ -274,7 +313,8 @@ int cmd_generate(int argc, char **argv) {
     if (explain && seq2seq) {
         if (json) json_object_set_new(doc, "method", json_string(method));
         else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s):\n", method);
-        if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, iv, n_iv, json ? doc : NULL, out.f)) {
+        if (json) json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
+        if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, score, iv, n_iv, json ? doc : NULL, out.f)) {
             cli_output_abort(&out);
             goto done;
         }
@@ -282,7 +322,10 @@ int cmd_generate(int argc, char **argv) {
         // One relevance pass per generated token: its row covers every token before it.
         if (json) {
             json_object_set_new(doc, "method", json_string(method));
+            json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
             json_object_set_new(doc, "explanations", expl = json_array());
+            json_object_set_new(doc, "matrix", matrix = json_array());
+            json_object_set_new(doc, "matrix_ids", lrp_jv_int_array(st.all, ss.T + n_gen));
         } else {
             fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
         }
@@ -290,6 +333,7 @@ int cmd_generate(int argc, char **argv) {
             lrp_explain_opts o = mo;
             o.method = (lrp_method)meth;
             o.target = gen[g];
+            o.score = score;
             o.iv = iv;
             o.n_iv = n_iv;
             lrp_explanation e;
@@ -308,6 +352,11 @@ int cmd_generate(int argc, char **argv) {
                                                       lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit),
                                                       "relevance", lrp_jv_float_array(e.relevance, T), "top",
                                                       lrp_jv_int_array(order, k)));
+                json_object_set_new(json_array_get(expl, json_array_size(expl) - 1), "start_value",
+                                    lrp_jv_number(e.start_value));
+                json_t *r = lrp_jv_float_array(e.relevance, T);  // the row, padded to [prompt + generated]
+                for (int j = T; r && j < ss.T + n_gen; j++) json_array_append_new(r, json_null());
+                json_array_append_new(matrix, r);
             } else {
                 char quoted[300];
                 snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
@@ -335,6 +384,7 @@ int cmd_generate(int argc, char **argv) {
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     json_decref(doc);
+    free(forced);
     free(gen);
     free(st.all);
     lrp_text_inputs_free(&ss);
