@@ -230,6 +230,8 @@ int cli_lib_error(int status, const char *msg) {
         {"target_text", "--target"},
         {"contrast_text", "--contrast"},
         {"model", "--model"},
+        {"answer", "--answer"},
+        {"score", "--score"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         size_t n = strlen(flags[i].param);

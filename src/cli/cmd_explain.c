@@ -21,7 +21,8 @@ static const char explain_usage[] =
     "                       [--steps N] [--quadrature Q] [--samples N] [--noise S] [--seed S]\n"
     "                       [--softmax-rule exact|identity|distribute-bias]\n"
     "                       [--decoder-text TEXT | --decoder-ids 5,6]\n"
-    "                       [--answer TEXT] [--score logit|logprob|prob] [--contrast-id N] [--no-special] [--chat]\n"
+    "                       [--answer TEXT | --answer-ids LIST] [--score logit|logprob|prob] [--contrast-id N]\n"
+    "                       [--no-special] [--chat]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -52,6 +53,8 @@ static const char explain_usage[] =
     "                       sum of their scores, each read at the position before it, in one backward pass;\n"
     "                       relevance covers the prompt and the answer's tokens but its last (encoder-decoders:\n"
     "                       the answer goes on the decoder side, after --decoder-text)\n"
+    "  --answer-ids LIST    the answer as token ids (a SentencePiece tokenizer may split a text on its own\n"
+    "                       differently than inside the whole sequence: see attnlrp tokenize --no-special)\n"
     "  --no-special         tokenize TEXT without adding special tokens (no BOS/EOS, [CLS]/[SEP])\n"
     "  --chat               TEXT is the one user message of the model's chat template (tokenizer_config.json\n"
     "                       chat_template, recognised layouts: llama-2, llama-3, chatml/Qwen, gemma, phi-3),\n"
@@ -74,7 +77,7 @@ static const char explain_usage[] =
 typedef struct {
     const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
     const char *token_types, *attention_mask, *pixels, *decoder_text, *decoder_ids;
-    const char *answer, *score, *contrast_id;   // --answer, --score, --contrast-id
+    const char *answer, *answer_ids, *score, *contrast_id;   // --answer, --answer-ids, --score, --contrast-id
     int no_special, chat;
     double gamma[2];
     int has_gamma;
@@ -111,6 +114,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--decoder-text")) str = &a->decoder_text;
         else if (!strcmp(o, "--decoder-ids")) str = &a->decoder_ids;
         else if (!strcmp(o, "--answer")) str = &a->answer;
+        else if (!strcmp(o, "--answer-ids")) str = &a->answer_ids;
         else if (!strcmp(o, "--score")) str = &a->score;
         else if (!strcmp(o, "--contrast-id")) str = &a->contrast_id;
         else if (!strcmp(o, "--no-special")) a->no_special = 1;
@@ -170,12 +174,15 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         if (cli_parse_score(a->score, &k)) return 2;
         if (a->latent_start) return cli_error(2, "--score: a --latent-start explains a neuron's activation, not a score");
     }
+    if (a->answer && a->answer_ids) return cli_error(2, "explain: give --answer or --answer-ids, not both");
+    if (a->answer_ids && !a->answer) a->answer = "";  // the answer's checks below; its ids come from the list
     if (a->answer) {
-        if (!*a->answer) return cli_error(2, "--answer: empty text (give the answer's tokens)");
+        const char *flag = a->answer_ids ? "--answer-ids" : "--answer";
+        if (!*a->answer && !a->answer_ids) return cli_error(2, "--answer: empty text (give the answer's tokens)");
         const char *clash = a->latent_start ? "--latent-start" : a->target ? "--target" : a->target_id >= 0 ? "--target-id"
                             : a->position >= 0 ? "--position" : a->contrast ? "--contrast" : a->contrast_id ? "--contrast-id"
                             : a->pixels ? "--pixels" : a->attention_mask ? "--attention-mask" : NULL;
-        if (clash) return cli_error(2, "--answer: cannot be combined with %s (the answer's tokens are the targets)", clash);
+        if (clash) return cli_error(2, "%s: cannot be combined with %s (the answer's tokens are the targets)", flag, clash);
     }
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
         return cli_error(2, "--format %s: expected text, json, html or png", a->format);
@@ -187,6 +194,9 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "--format png: heatmaps are for images (give --pixels)");
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
+    if ((a->answer || (a->score && strcmp(a->score, "logit"))) && LRP_METHOD_IS_BASELINE(a->method_id))
+        return cli_error(2, "--method %s: explains logits only (--score logprob/prob and --answer need attnlrp, cplrp, "
+                         "gradxinput or gradient)", a->method);
     if (a->mo.softmax_rule != LRP_SOFTMAX_EXACT && a->method_id != LRP_METHOD_ATTNLRP)
         return cli_error(2, "--softmax-rule: the softmax ablations are for attnlrp, not %s", a->method);
     if ((a->method_id == LRP_METHOD_ATTENTION || a->method_id == LRP_METHOD_ROLLOUT ||
@@ -319,7 +329,13 @@ int cmd_explain(int argc, char **argv) {
     }
     if ((rc = decoder_inputs(&ss, &a, &dec_ids, &n_dec))) goto done;
     if (a.answer) {  // forced decoding: the answer's tokens but its last join the input (the decoder's)
-        if ((rc = cli_answer_ids(&ss, "--answer", a.answer, &answer, &n_answer))) goto done;
+        if (a.answer_ids ? (rc = arg_int_list("--answer-ids", a.answer_ids, &answer, &n_answer) ? 2 : 0)
+                         : (rc = cli_answer_ids(&ss, "--answer", a.answer, &answer, &n_answer)))
+            goto done;
+        if (lrp_check_ids(ss.m, answer, n_answer, &err)) {  // "ids: id 9 at index 1 is out of range ..."
+            rc = cli_error(1, "%s%s", a.answer_ids ? "--answer-ids" : "--answer", err.msg + 3);
+            goto done;
+        }
         int **seq = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &dec_ids : &ti.ids, *len = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &n_dec : &ti.T;
         rc = 1;
         int *grown = realloc(*seq, ((size_t)*len + n_answer) * sizeof(int));
@@ -394,6 +410,11 @@ int cmd_explain(int argc, char **argv) {
     }
     if (a.contrast_id && o.contrast < 0) {
         rc = cli_error(2, "--contrast-id %d: must not be negative", o.contrast);
+        goto done;
+    }
+    if (a.contrast_id && o.contrast >= lrp_model_n_outputs(ss.m)) {
+        rc = cli_error(1, "--contrast-id %d: out of range (%s %d)", o.contrast,
+                       cfg->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size", lrp_model_n_outputs(ss.m));
         goto done;
     }
     o.score = a.score ? lrp_score_lookup(a.score) : a.answer ? LRP_SCORE_LOGPROB : LRP_SCORE_LOGIT;

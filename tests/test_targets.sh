@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# What is explained: answer-level targets (explain --answer), forced continuations (generate --explain
+# --continuation), the score (--score logit|logprob|prob), contrasts, prompt control (--no-special,
+# --chat). tests/targets_check.py checks the numbers against independent values (linearity in the start
+# scalar, cplrp conservation, closed forms from the logits, separate explanations, hand-derived chat
+# prompts); here each bad input's one error line and exit status.
+set -u
+cd "$(dirname "$0")/.."
+source tests/lib.sh
+
+P="Mia's cat is called Tom. Leo's dog is called Rex. Leo's dog is called"
+expect 2 "attnlrp: --answer: empty text (give the answer's tokens)" -- $BIN explain "$P" --answer ""
+expect 2 "attnlrp: --answer: cannot be combined with --latent-start (the answer's tokens are the targets)" -- $BIN explain "$P" --answer " Rex" --latent-start 0,1,2
+expect 2 "attnlrp: --answer: cannot be combined with --target (the answer's tokens are the targets)" -- $BIN explain "$P" --answer " Rex" --target " Rex"
+expect 2 "attnlrp: --answer: cannot be combined with --position (the answer's tokens are the targets)" -- $BIN explain "$P" --answer " Rex" --position 3
+expect 2 "attnlrp: --answer: cannot be combined with --contrast (the answer's tokens are the targets)" -- $BIN explain "$P" --answer " Rex" --contrast " Max"
+expect 2 "attnlrp: --answer-ids: cannot be combined with --target-id (the answer's tokens are the targets)" -- $BIN explain "$P" --answer-ids 577 --target-id 3
+expect 2 "attnlrp: explain: give --answer or --answer-ids, not both" -- $BIN explain "$P" --answer " Rex" --answer-ids 577
+expect 2 "attnlrp: --answer-ids: \"x\" is not a comma-separated list of non-negative integers" -- $BIN explain "$P" --answer-ids x
+expect 1 "attnlrp: --answer-ids: id 5000 at index 1 is out of range (vocabulary size 1475)" -- $BIN explain "$P" --answer-ids 577,5000
+expect 2 "attnlrp: --score softmax: expected logit, logprob or prob" -- $BIN explain "$P" --score softmax
+expect 2 "attnlrp: --score: a --latent-start explains a neuron's activation, not a score" -- $BIN explain "$P" --score logprob --latent-start 0,1,2
+expect 2 "attnlrp: explain: give --contrast or --contrast-id, not both" -- $BIN explain "$P" --contrast " Max" --contrast-id 552
+expect 2 "attnlrp: --contrast-id: \"Max\" is not an integer" -- $BIN explain "$P" --contrast-id Max
+expect 1 "attnlrp: --contrast-id 99999: out of range (vocabulary size 1475)" -- $BIN explain "$P" --contrast-id 99999
+expect 1 "attnlrp: --contrast \" Maxwell\" is 5 tokens, not one: \" Max\" (552), \"w\" (123), \"e\" (105), \"l\" (112), \"l\" (112)" -- $BIN explain "$P" --contrast " Maxwell"
+expect 2 "attnlrp: --method ig: explains logits only (--score logprob/prob and --answer need attnlrp, cplrp, gradxinput or gradient)" -- $BIN explain "$P" --method ig --score logprob
+expect 2 "attnlrp: --method occlusion: explains logits only (--score logprob/prob and --answer need attnlrp, cplrp, gradxinput or gradient)" -- $BIN explain "$P" --method occlusion --answer " Rex"
+expect 1 "attnlrp: --method ig: explains logits only (logprob/prob scores and answers need attnlrp, cplrp, gradxinput or gradient)" -- $BIN generate "Leo's dog is called" -n 1 --explain --method ig --score prob
+expect 1 "attnlrp: --answer: a classifier has no answer to force (causal LMs and encoder-decoders only)" -- $BIN explain --model models/sentiment "a great movie" --answer " good"
+expect 2 "attnlrp: --continuation: empty text (give the tokens to explain)" -- $BIN generate "Leo's dog is called" --explain --continuation ""
+expect 2 "attnlrp: --continuation: only with --explain (it replaces generation)" -- $BIN generate "Leo's dog is called" --continuation " Rex"
+expect 2 "attnlrp: --score: only with --explain" -- $BIN generate "Leo's dog is called" --score prob
+expect 2 "attnlrp: --score nats: expected logit, logprob or prob" -- $BIN generate "Leo's dog is called" --explain --score nats
+expect 2 "attnlrp: --chat: only with TEXT (--ids are used as they are)" -- $BIN explain --ids 1,2,3 --chat
+expect 2 "attnlrp: --no-special: only with TEXT (--ids are used as they are)" -- $BIN generate --ids 1,2,3 --no-special
+expect 2 "attnlrp: --no-special: TEXT has no tokens" -- $BIN explain "" --no-special
+expect 1 "attnlrp: --chat: chat_template: models/default has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja)" -- $BIN explain --model models/default "hi" --chat
+G=../shared/models/stories260K/stories260K.gguf
+expect 1 "attnlrp: --chat: chat_template: $G has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja, no GGUF tokenizer.chat_template)" -- $BIN generate --model $G "hi" --chat
+mkdir -p "$tmp/odd" && cp models/default/* "$tmp/odd/"
+$PY - "$tmp/odd/tokenizer_config.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["chat_template"] = "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+json.dump(c, open(sys.argv[1], "w"))
+PYEOF
+expect 1 "attnlrp: --chat: chat_template: not one of the known layouts (llama-2, llama-3, chatml, gemma, phi-3); give the prompt as it should be read, without --chat" -- $BIN explain --model "$tmp/odd" "hi" --chat
+$PY - "$tmp/odd/tokenizer_config.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["chat_template"] = "{{- bos_token }}{{- '<|start_header_id|>system<|end_header_id|>\n\n' }}{{- 'Cutting Knowledge Date: December 2023\n' }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+json.dump(c, open(sys.argv[1], "w"))
+PYEOF
+expect 1 "attnlrp: --chat: chat_template: a llama-3 template that writes a dated system turn (Llama 3.1 style) is not one of the known layouts" -- $BIN explain --model "$tmp/odd" "hi" --chat
+if $BIN explain --help | grep -q -- "--answer TEXT" && $BIN generate --help | grep -q -- "--continuation TEXT"; then ok; else bad "--help lists --answer and --continuation"; fi
+
+out=$($PY tests/targets_check.py "$BIN" "$tmp" 2>&1)
+line=$(printf '%s\n' "$out" | tail -n 1)
+printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed' | tail -n 40
+if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    pass=$((pass + BASH_REMATCH[1])); fail=$((fail + BASH_REMATCH[2]))
+else
+    bad "targets_check.py: $line"
+fi
+finish
