@@ -39,20 +39,20 @@ expect 1 "attnlrp: --chat: chat_template: models/default has no chat template (n
 G=../shared/models/stories260K/stories260K.gguf
 expect 1 "attnlrp: --chat: chat_template: $G has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja, no GGUF tokenizer.chat_template)" -- $BIN generate --model $G "hi" --chat
 mkdir -p "$tmp/odd" && cp models/default/* "$tmp/odd/"
-$PY - "$tmp/odd/tokenizer_config.json" <<'PYEOF'
+odd_template() {  # sets tokenizer_config.json's chat_template of $tmp/odd
+    $PY - "$tmp/odd/tokenizer_config.json" "$1" <<'PYEOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
-c["chat_template"] = "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+c["chat_template"] = sys.argv[2]
 json.dump(c, open(sys.argv[1], "w"))
 PYEOF
-expect 1 "attnlrp: --chat: chat_template: not one of the known layouts (llama-2, llama-3, chatml, gemma, phi-3); give the prompt as it should be read, without --chat" -- $BIN explain --model "$tmp/odd" "hi" --chat
-$PY - "$tmp/odd/tokenizer_config.json" <<'PYEOF'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["chat_template"] = "{{- bos_token }}{{- '<|start_header_id|>system<|end_header_id|>\n\n' }}{{- 'Cutting Knowledge Date: December 2023\n' }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] | trim + '<|eot_id|>' }}{% endfor %}"
-json.dump(c, open(sys.argv[1], "w"))
-PYEOF
-expect 1 "attnlrp: --chat: chat_template: a llama-3 template that writes a dated system turn (Llama 3.1 style) is not one of the known layouts" -- $BIN explain --model "$tmp/odd" "hi" --chat
+}
+odd_template "{% if messages[0]['role'] == 'user' %}{{ raise_exception('Only system prompts here') }}{% endif %}"
+expect 1 "attnlrp: --chat: chat_template: line 1: raise_exception: Only system prompts here" -- $BIN explain --model "$tmp/odd" "hi" --chat
+odd_template $'{% for m in messages %}\n{% macro f() %}x{% endmacro %}{% endfor %}'
+expect 1 "attnlrp: --chat: chat_template: line 2: statement \"macro\" is not supported here" -- $BIN explain --model "$tmp/odd" "hi" --chat
+odd_template "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
+if [ "$($BIN explain --model "$tmp/odd" "hi" --chat --format json | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["chat_template"] + "|" + d["prompt"])')" = "other|### user: hi</s>" ]; then ok; else bad "a template of no known family"; fi
 if $BIN explain --help | grep -q -- "--answer TEXT" && $BIN generate --help | grep -q -- "--continuation TEXT"; then ok; else bad "--help lists --answer and --continuation"; fi
 
 out=$($PY tests/targets_check.py "$BIN" "$tmp" 2>&1)

@@ -133,12 +133,15 @@ static char *slurp(const char *path) {
 int lrp_session_chat_prompt(const lrp_session *s, const char *text, char **prompt, const char **family, lrp_err *err) {
     *prompt = NULL;
     *family = NULL;
-    char *tmpl = NULL, *bos = NULL;
+    char *tmpl = NULL, *bos = NULL, *eos = NULL;
     if (!strcmp(s->m->format, "gguf")) {
         const char *t = lrp_gguf_get_string(&s->m->tf, "tokenizer.chat_template");
-        const char *b = s->tok && s->m->cfg.bos_token_id >= 0 ? lrp_tokenizer_piece(s->tok, s->m->cfg.bos_token_id) : NULL;
+        const lrp_config *c = &s->m->cfg;
+        const char *b = s->tok && c->bos_token_id >= 0 ? lrp_tokenizer_piece(s->tok, c->bos_token_id) : NULL;
+        const char *e = s->tok && c->n_eos > 0 ? lrp_tokenizer_piece(s->tok, c->eos_token_ids[0]) : NULL;
         tmpl = t ? strdup(t) : NULL;
         bos = b ? strdup(b) : NULL;
+        eos = e ? strdup(e) : NULL;
     } else {
         char p[4200];
         snprintf(p, sizeof p, "%s/tokenizer_config.json", s->model_path);
@@ -147,6 +150,7 @@ int lrp_session_chat_prompt(const lrp_session *s, const char *text, char **promp
         if (!root && access(p, F_OK) == 0)
             return lrp_fail(err, "chat_template: %s: line %d: %s", p, je.line, je.text);
         json_t *ct = json_object_get(root, "chat_template"), *bt = json_object_get(root, "bos_token");
+        json_t *et = json_object_get(root, "eos_token");
         if (json_is_array(ct)) {  // [{"name": "default", "template": ...}, ...]
             size_t i;
             json_t *v, *pick = NULL;
@@ -157,6 +161,8 @@ int lrp_session_chat_prompt(const lrp_session *s, const char *text, char **promp
             ct = pick;
         }
         if (json_is_object(bt)) bt = json_object_get(bt, "content");
+        if (json_is_object(et)) et = json_object_get(et, "content");
+        if (json_is_string(et)) eos = strdup(json_string_value(et));
         if (json_is_string(ct)) tmpl = strdup(json_string_value(ct));
         if (json_is_string(bt)) bos = strdup(json_string_value(bt));
         json_decref(root);
@@ -170,8 +176,9 @@ int lrp_session_chat_prompt(const lrp_session *s, const char *text, char **promp
         rc = lrp_fail(err, "chat_template: %s has no chat template (no chat_template in tokenizer_config.json, no "
                       "chat_template.jinja%s)", s->model_path, strcmp(s->m->format, "gguf") ? "" : ", no GGUF tokenizer.chat_template");
     else
-        rc = lrp_chat_prompt(tmpl, bos, text, prompt, family, err);
+        rc = lrp_chat_prompt(tmpl, bos, eos, text, prompt, family, err);
     free(tmpl);
     free(bos);
+    free(eos);
     return rc;
 }
