@@ -199,6 +199,26 @@ TEST(test_errors) {
     error_is("{{ 1 2 }}", "chat_template: line 1: unexpected '2' at the end of a statement");
     error_is("{% set x.y = 1 %}", "chat_template: line 1: set x.y: x is not a namespace()");
     error_is("{{ range(1000000) }}", "chat_template: line 1: range: more than 100000 values");
+    // hostile nesting: an error, not a stack overflow
+    size_t n = 300000;
+    char *deep = malloc(4 * n + 16);
+    strcpy(deep, "{{ ");
+    for (size_t i = 0; i < n; i++) strcat(deep + 3 + i, "(");
+    CHECK(deep != NULL);
+    char *p = deep + 3 + n;
+    for (size_t i = 0; i < n; i++) *p++ = ')';
+    strcpy(p, " }}");
+    error_is(deep, "chat_template: line 1: expressions nested too deeply");
+    p = deep;
+    for (size_t i = 0; i < n / 20; i++) p += sprintf(p, "{%% if 1 %%}");
+    strcpy(p, "x");
+    error_is(deep, "chat_template: line 1: statements nested too deeply");
+    strcpy(deep, "{{ ");
+    p = deep + 3;
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "not ");
+    strcpy(p, "1 }}");
+    error_is(deep, "chat_template: line 1: expressions nested too deeply");
+    free(deep);
     char *out;
     lrp_err err;
     CHECK(lrp_chat_prompt("", "<s>", NULL, "hi", &out, &(const char *){NULL}, &err) != 0);

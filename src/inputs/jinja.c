@@ -114,6 +114,7 @@ typedef struct {
     char *out;
     size_t nout, capout;
     int failed, brk, cont;
+    int depth, sdepth;  // expression / statement nesting (a hostile template must not exhaust the stack)
     long steps;
     int pos;  // the token the expression parser reads
     lrp_err *err;
@@ -1138,7 +1139,9 @@ static val unary(J *j, int ev) {
     if (is_op(j, "-") || is_op(j, "+")) {
         int neg = is_op(j, "-"), line = cur(j)->line;
         j->pos++;
+        if (++j->depth > 200) return fail(j, line, "expressions nested too deeply");
         val v = unary(j, ev);
+        j->depth--;
         if (!ev) return v;
         if (v.t == V_INT || v.t == V_BOOL) return mkint(neg ? -v.i : v.i);
         if (v.t == V_FLOAT) return (val){.t = V_FLOAT, .f = neg ? -v.f : v.f};
@@ -1312,7 +1315,9 @@ static val cmp_expr(J *j, int ev) {
 static val not_expr(J *j, int ev) {
     if (is_name(j, "not")) {
         j->pos++;
+        if (++j->depth > 200) return fail(j, cur(j)->line, "expressions nested too deeply");
         val v = not_expr(j, ev);
+        j->depth--;
         return mkbool(!truthy(v));
     }
     return cmp_expr(j, ev);
@@ -1340,8 +1345,17 @@ static val or_expr(J *j, int ev) {
     return v;
 }
 
-static val expr(J *j, int ev) {  // x if c else y
+static val cond_expr(J *j, int ev);
+
+static val expr(J *j, int ev) {
     if (++j->steps > 50000000) return fail(j, cur(j)->line, "the template runs too long");
+    if (++j->depth > 200) return fail(j, cur(j)->line, "expressions nested too deeply");
+    val v = cond_expr(j, ev);
+    j->depth--;
+    return v;
+}
+
+static val cond_expr(J *j, int ev) {  // x if c else y
     val v = or_expr(j, ev);
     if (!j->failed && is_name(j, "if")) {
         j->pos++;
@@ -1538,7 +1552,16 @@ static void run_set(J *j, int i) {
 }
 
 // Runs segments from i up to a statement among stops at this level; returns its index (j->nseg at the end).
+static int run_body(J *j, int i, const char *stops);
+
 static int run(J *j, int i, const char *stops) {
+    if (++j->sdepth > 200) return fail(j, j->segs[i < j->nseg ? i : 0].line, "statements nested too deeply"), j->nseg;
+    int r = run_body(j, i, stops);
+    j->sdepth--;
+    return r;
+}
+
+static int run_body(J *j, int i, const char *stops) {
     while (i < j->nseg && !j->failed) {
         seg *s = &j->segs[i];
         if (s->kind == 0) {
