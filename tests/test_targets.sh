@@ -31,6 +31,10 @@ expect 1 "attnlrp: --answer: a classifier has no answer to force (causal LMs and
 expect 2 "attnlrp: --continuation: empty text (give the tokens to explain)" -- $BIN generate "Leo's dog is called" --explain --continuation ""
 expect 2 "attnlrp: --continuation: only with --explain (it replaces generation)" -- $BIN generate "Leo's dog is called" --continuation " Rex"
 expect 2 "attnlrp: --score: only with --explain" -- $BIN generate "Leo's dog is called" --score prob
+expect 2 "attnlrp: --continuation-ids: only with --explain (it replaces generation)" -- $BIN generate "Leo's dog is called" --continuation-ids 577
+expect 2 "attnlrp: generate: give --continuation or --continuation-ids, not both" -- $BIN generate "x" --explain --continuation " Rex" --continuation-ids 577
+expect 1 "attnlrp: --continuation-ids: id 5000 at index 1 is out of range (vocabulary size 1475)" -- $BIN generate "x" --explain --continuation-ids 577,5000
+if [ "$($BIN generate "Leo's dog is called" --explain --continuation-ids 577,50 --format json)" = "$($BIN generate "Leo's dog is called" --explain --continuation " Rex." --format json)" ]; then ok; else bad "--continuation-ids = --continuation"; fi
 expect 2 "attnlrp: --score nats: expected logit, logprob or prob" -- $BIN generate "Leo's dog is called" --explain --score nats
 expect 2 "attnlrp: --chat: only with TEXT (--ids are used as they are)" -- $BIN explain --ids 1,2,3 --chat
 expect 2 "attnlrp: --no-special: only with TEXT (--ids are used as they are)" -- $BIN generate --ids 1,2,3 --no-special

@@ -15,7 +15,8 @@ static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
     "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
     "                        [--format text|json] [-o FILE]\n"
-    "                        [--continuation TEXT] [--score logit|logprob|prob] [--no-special] [--chat]\n"
+    "                        [--continuation TEXT | --continuation-ids LIST] [--score logit|logprob|prob]\n"
+    "                        [--no-special] [--chat]\n"
     "\n"
     "Continues the prompt with a KV cache, streaming text to stdout.\n"
     "\n"
@@ -33,6 +34,7 @@ static const char generate_usage[] =
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
     "  --continuation TEXT  with --explain: explain each token of TEXT (tokenized on its own, no special\n"
     "                  tokens) as if it had been generated, instead of generating (forced decoding)\n"
+    "  --continuation-ids LIST  the same with token ids\n"
     "  --score S       with --explain: what is explained per token: " CLI_SCORE_HELP " (default logit)\n"
     "  --no-special    tokenize the prompt without adding special tokens (no BOS/EOS)\n"
     "  --chat          the prompt is the one user message of the model's chat template (see explain --help)\n"
@@ -163,7 +165,7 @@ done:
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
-    const char *continuation = NULL, *score_arg = NULL;
+    const char *continuation = NULL, *continuation_ids = NULL, *score_arg = NULL;
     int n_new = 32, stop_eos = 1, explain = 0, top = 3, no_special = 0, chat = 0, score = LRP_SCORE_LOGIT;
     int *forced = NULL, n_forced = 0;
     json_t *matrix = NULL;
@@ -181,7 +183,7 @@ int cmd_generate(int argc, char **argv) {
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
                     !strcmp(o, "--top-k") || !strcmp(o, "--top-p") || !strcmp(o, "--seed") || !strcmp(o, "--set") ||
                     !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o") ||
-                    !strcmp(o, "--continuation") || !strcmp(o, "--score");
+                    !strcmp(o, "--continuation") || !strcmp(o, "--continuation-ids") || !strcmp(o, "--score");
         if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
             int used, mrc = cli_method_option(argc, argv, &i, &mo, "--steps", &used);
             if (mrc) return mrc;
@@ -196,6 +198,7 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(o, "--method")) method = v;
         else if (!strcmp(o, "-o")) out_path = v;
         else if (!strcmp(o, "--continuation")) continuation = v;
+        else if (!strcmp(o, "--continuation-ids")) continuation_ids = v;
         else if (!strcmp(o, "--score")) {
             if (cli_parse_score(v, &score)) return 2;
             score_arg = v;
@@ -234,6 +237,8 @@ int cmd_generate(int argc, char **argv) {
     }
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
+    if (continuation && continuation_ids) return cli_error(2, "generate: give --continuation or --continuation-ids, not both");
+    if (continuation_ids && !explain) return cli_error(2, "--continuation-ids: only with --explain (it replaces generation)");
     if (continuation && !explain) return cli_error(2, "--continuation: only with --explain (it replaces generation)");
     if (continuation && !*continuation) return cli_error(2, "--continuation: empty text (give the tokens to explain)");
     if (score_arg && !explain) return cli_error(2, "--score: only with --explain");
@@ -257,6 +262,10 @@ int cmd_generate(int argc, char **argv) {
     }
     if ((rc = cli_prompt_inputs(&s, text, NULL, ids_arg, no_special, chat, &ss, NULL, NULL))) goto done;
     if (continuation && (rc = cli_answer_ids(&s, "--continuation", continuation, &forced, &n_forced))) goto done;
+    if (continuation_ids && arg_int_list("--continuation-ids", continuation_ids, &forced, &n_forced)) {
+        rc = 2;
+        goto done;
+    }
     if (forced) n_new = n_forced;
     rc = 1;
     if (lrp_check_interventions(s.m, iv, n_iv, &err)) {
@@ -275,8 +284,8 @@ int cmd_generate(int argc, char **argv) {
     st.f = json ? NULL : out.f;
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
     if (forced) {  // forced decoding: the continuation stands in for the generated tokens
-        if (lrp_check_ids(s.m, forced, n_forced, &err)) {
-            cli_error(1, "--continuation: %s", err.msg);
+        if (lrp_check_ids(s.m, forced, n_forced, &err)) {  // "ids: id 9 at index 1 is out of range ..."
+            cli_error(1, "%s%s", continuation_ids ? "--continuation-ids" : "--continuation", err.msg + 3);
             cli_output_abort(&out);
             goto done;
         }
@@ -312,7 +321,8 @@ int cmd_generate(int argc, char **argv) {
     }
     if (explain && seq2seq) {
         if (json) json_object_set_new(doc, "method", json_string(method));
-        else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s):\n", method);
+        else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s%s%s):\n", method,
+                     score ? ", " : "", score ? lrp_score_name(score) : "");
         if (json) json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
         if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, score, iv, n_iv, json ? doc : NULL, out.f)) {
             cli_output_abort(&out);
@@ -327,7 +337,8 @@ int cmd_generate(int argc, char **argv) {
             json_object_set_new(doc, "matrix", matrix = json_array());
             json_object_set_new(doc, "matrix_ids", lrp_jv_int_array(st.all, ss.T + n_gen));
         } else {
-            fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
+            fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s%s%s):\n", method, score ? ", " : "",
+                    score ? lrp_score_name(score) : "");
         }
         for (int g = 0; g < n_gen; g++) {
             lrp_explain_opts o = mo;
