@@ -108,6 +108,7 @@ for score in ["logit", "logprob", "prob"]:
     c = explain(PROMPT, "--answer", " Rex. Mia", "--method", "cplrp", "--score", score)
     check(close(c["relevance_sum"], c["seed_value"], abs(c["seed_value"]), 1e-4),
           f"cplrp {score}: relevance_sum {c['relevance_sum']} vs seed_value {c['seed_value']}")
+    check(abs(c["conservation"]["ratio"] - 1) < 1e-4, f"cplrp {score}: the conservation report's ratio {c['conservation']['ratio']}")
     if score == "logit":
         check(close(c["seed_value"], c["start_value"], abs(c["start_value"]), 1e-6), "logit seed_value = start_value")
     c = explain(PROMPT, "--method", "cplrp", "--score", score)

@@ -9,12 +9,14 @@
 #include "explain/explain.h"
 #include "explain/generate.h"
 #include "explain/methods.h"
+#include "render/png_grid.h"
 #include "render/render.h"
+#include "render/units.h"
 
 static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
     "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
-    "                        [--format text|json] [-o FILE]\n"
+    "                        [--format text|json|html|png] [-o FILE]\n"
     "                        [--continuation TEXT | --continuation-ids LIST] [--score logit|logprob|prob]\n"
     "                        [--no-special] [--chat]\n"
     "\n"
@@ -39,7 +41,9 @@ static const char generate_usage[] =
     "  --no-special    tokenize the prompt without adding special tokens (no BOS/EOS)\n"
     "  --chat          the prompt is the one user message of the model's chat template (see explain --help)\n"
     "  --format F      text (default) or json (with --explain: `matrix`, the relevance as a rectangular\n"
-    "                  [generated][prompt + generated] array, null where a token is not yet an input)\n"
+    "                  [generated][prompt + generated] array, null where a token is not yet an input); with\n"
+    "                  --explain also html (a token x token heatmap page) or png (-o FILE: the same grid as\n"
+    "                  coloured boxes, rows labelled, each row on its own scale)\n"
     "Options of the baseline methods with --explain (--seed above is the sampler's):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -168,7 +172,7 @@ int cmd_generate(int argc, char **argv) {
     const char *continuation = NULL, *continuation_ids = NULL, *score_arg = NULL;
     int n_new = 32, stop_eos = 1, explain = 0, top = 3, no_special = 0, chat = 0, score = LRP_SCORE_LOGIT;
     int *forced = NULL, n_forced = 0;
-    json_t *matrix = NULL;
+    json_t *jmatrix = NULL;  // --format json: the rectangular [generated][prompt + generated] relevance
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
     int n_iv = 0;
@@ -236,7 +240,12 @@ int cmd_generate(int argc, char **argv) {
         else text = o;
     }
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
-    if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
+    if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html") && strcmp(format, "png"))
+        return cli_error(2, "--format %s: expected text, json, html or png", format);
+    int grid = !strcmp(format, "html") || !strcmp(format, "png");  // the token x token heatmap
+    if (grid && !explain) return cli_error(2, "--format %s: the heatmap needs --explain", format);
+    if (!strcmp(format, "png") && (!out_path || !strcmp(out_path, "-")))
+        return cli_error(2, "--format png: give the file with -o FILE.png");
     if (continuation && continuation_ids) return cli_error(2, "generate: give --continuation or --continuation-ids, not both");
     if (continuation_ids && !explain) return cli_error(2, "--continuation-ids: only with --explain (it replaces generation)");
     if (continuation && !explain) return cli_error(2, "--continuation: only with --explain (it replaces generation)");
@@ -251,6 +260,8 @@ int cmd_generate(int argc, char **argv) {
     cli_output out = {0};
     json_t *doc = NULL, *expl = NULL;
     int *gen = NULL, n_gen = 0;
+    float *matrix = NULL;          // --format html|png: [n_gen][prompt + n_gen - 1], NaN after each step's token
+    const char *png_path = out_path;
     stream_ctx st = {0};
     int rc = cli_session_open(&s, model);
     if (rc) goto done;
@@ -273,7 +284,12 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     int json = !strcmp(format, "json");
-    if (cli_output_open(&out, out_path)) goto done;
+    if (grid && seq2seq) {
+        rc = cli_error(2, "--format %s: the generation heatmap is for decoder-only models (use --format json)", format);
+        goto done;
+    }
+    if (!strcmp(format, "png")) out_path = NULL;  // written by lrp_grid_write below
+    if (cli_output_open(&out, grid && !out_path ? NULL : out_path)) goto done;
     st.tok = s.tok;
     st.prompt = ss.ids;
     st.n_prompt = seq2seq ? 0 : ss.T;
@@ -281,7 +297,7 @@ int cmd_generate(int argc, char **argv) {
     if (!st.all) goto done;
     memcpy(st.all, ss.ids, (size_t)st.n_prompt * sizeof(int));
     st.n_all = st.n_prompt;
-    st.f = json ? NULL : out.f;
+    st.f = json || grid ? NULL : out.f;
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
     if (forced) {  // forced decoding: the continuation stands in for the generated tokens
         if (lrp_check_ids(s.m, forced, n_forced, &err)) {  // "ids: id 9 at index 1 is out of range ..."
@@ -330,11 +346,13 @@ int cmd_generate(int argc, char **argv) {
         }
     } else if (explain) {
         // One relevance pass per generated token: its row covers every token before it.
-        if (json) {
+        if (grid) {
+            if (!(matrix = malloc(((size_t)n_gen * (ss.T + n_gen) + 1) * sizeof *matrix))) goto done;
+        } else if (json) {
             json_object_set_new(doc, "method", json_string(method));
             json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
             json_object_set_new(doc, "explanations", expl = json_array());
-            json_object_set_new(doc, "matrix", matrix = json_array());
+            json_object_set_new(doc, "matrix", jmatrix = json_array());
             json_object_set_new(doc, "matrix_ids", lrp_jv_int_array(st.all, ss.T + n_gen));
         } else {
             fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s%s%s):\n", method, score ? ", " : "",
@@ -358,7 +376,10 @@ int cmd_generate(int argc, char **argv) {
             if (k > 8) k = 8;
             lrp_rank_top(e.relevance, T, k, order);
             char *gt = lrp_token_string(s.tok, gen[g]);
-            if (json) {
+            if (grid) {
+                int cols = ss.T + n_gen - 1;
+                for (int t = 0; t < cols; t++) matrix[(size_t)g * cols + t] = t < T ? e.relevance[t] : NAN;
+            } else if (json) {
                 json_array_append_new(expl, json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "step", g, "id", gen[g], "token",
                                                       lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit),
                                                       "relevance", lrp_jv_float_array(e.relevance, T), "top",
@@ -367,7 +388,7 @@ int cmd_generate(int argc, char **argv) {
                                     lrp_jv_number(e.start_value));
                 json_t *r = lrp_jv_float_array(e.relevance, T);  // the row, padded to [prompt + generated]
                 for (int j = T; r && j < ss.T + n_gen; j++) json_array_append_new(r, json_null());
-                json_array_append_new(matrix, r);
+                json_array_append_new(jmatrix, r);
             } else {
                 char quoted[300];
                 snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
@@ -383,6 +404,49 @@ int cmd_generate(int argc, char **argv) {
             lrp_explanation_free(&e);
         }
     }
+    if (grid && n_gen == 0) {
+        cli_error(1, "--format %s: no token was generated (end of text at once), so there is no heatmap", format);
+        cli_output_abort(&out);
+        goto done;
+    }
+    if (grid && explain && n_gen > 0) {
+        char **bytes = calloc((size_t)st.n_all + 1, sizeof *bytes), buf[256];
+        int ok = bytes != NULL;
+        for (int t = 0; ok && t < st.n_all; t++) {
+            if (s.tok) lrp_tokenizer_token_bytes(s.tok, st.all[t], buf, sizeof buf);
+            else snprintf(buf, sizeof buf, "[%d]", st.all[t]);
+            ok = (bytes[t] = strdup(buf)) != NULL;
+        }
+        int bad = !ok;
+        if (ok && !strcmp(format, "html")) lrp_render_generation_html(out.f, method, bytes, ss.T, n_gen, matrix);
+        else if (ok) {
+            // row labels: each generated token as the character(s) it is part of (render/units.h)
+            lrp_units u;
+            char **rows = calloc((size_t)n_gen, sizeof *rows);
+            if (!rows || lrp_units_build(bytes, st.n_all, NULL, NULL, &u)) bad = 1;
+            else {
+                for (int g = 0, k = 0; g < n_gen; g++) {
+                    while (k + 1 < u.n && u.first[k + 1] <= ss.T + g) k++;
+                    rows[g] = u.text[k];
+                }
+                lrp_grid_png gp = {.matrix = matrix, .rows = n_gen, .cols = ss.T + n_gen - 1, .row_scaled = 1,
+                                   .row_labels = rows, .scale_text = "+-max|R| of each row"};
+                if (lrp_grid_write(png_path, &gp, &err)) {
+                    cli_error(1, "-o %s", err.msg);
+                    bad = 2;
+                }
+                lrp_units_free(&u);
+            }
+            free(rows);
+        }
+        for (int t = 0; bytes && t < st.n_all; t++) free(bytes[t]);
+        free(bytes);
+        if (bad) {
+            if (bad == 1) cli_error(1, "out of memory");
+            cli_output_abort(&out);
+            goto done;
+        }
+    }
     if (json) {
         int bad = lrp_jv_dump(out.f, doc, 1);
         doc = NULL;
@@ -396,6 +460,7 @@ int cmd_generate(int argc, char **argv) {
 done:
     json_decref(doc);
     free(forced);
+    free(matrix);
     free(gen);
     free(st.all);
     lrp_text_inputs_free(&ss);

@@ -390,9 +390,6 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         if (o->score != LRP_SCORE_LOGIT || o->n_answer > 0)
             return lrp_fail(err, "method %s: explains logits only (logprob/prob scores and answers need attnlrp, "
                             "cplrp, gradxinput or gradient)", lrp_method_label(o->method));
-        if (m->cfg.task == LRP_TASK_SEQ2SEQ_LM)
-            return lrp_fail(err, "method %s: not available for encoder-decoders yet (use attnlrp, cplrp, gradient or "
-                            "gradxinput)", lrp_method_name(o->method));
         return lrp_explain_baseline(m, in_arg, o, e, err);
     }
     memset(e, 0, sizeof *e);

@@ -5,6 +5,10 @@
 
 #include "render/render.h"
 
+double lrp_conserved_value(const lrp_explanation *e) {
+    return e->latent_start[0] < 0 && e->score != LRP_SCORE_LOGIT ? e->seed_value : e->start_value;
+}
+
 void lrp_explained_formula(const lrp_explanation *e, char *buf, size_t cap) {
     const char *s = lrp_score_name(e->score);
     if (e->latent_start[0] >= 0)
