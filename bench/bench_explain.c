@@ -270,7 +270,7 @@ static int run_in_child(const bench_opts *o, int T, bench_result *r) {
     return r->ok ? 0 : -1;
 }
 
-// Prints {"ids", "target", "start_value", "relevance"} of one explanation at length T.
+// Prints {"ids", "target", "start_value", "relevance", "logits"} of one explanation at length T.
 static int dump_relevance(const bench_opts *o, int T) {
     lrp_err err = {{0}};
     lrp_model *m = NULL;
@@ -298,6 +298,11 @@ static int dump_relevance(const bench_opts *o, int T) {
         for (int t = 0; t < e.decoder_T; t++) printf("%s%d", t ? ", " : "", e.decoder_ids[t]);
         printf("], \"decoder_relevance\": [");
         for (int t = 0; t < e.decoder_T; t++) printf("%s%.9g", t ? ", " : "", e.decoder_relevance[t]);
+        printf("]");
+    }
+    if (e.logits && e.n_out > 0) {  // the output logits at the explained position (LMs: the vocabulary)
+        printf(", \"logits\": [");
+        for (int i = 0; i < e.n_out; i++) printf("%s%.9g", i ? ", " : "", e.logits[i]);
         printf("]");
     }
     printf("}\n");

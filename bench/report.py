@@ -314,7 +314,9 @@ def main(argv=None):
         check = (f"Relevance check at {where}: "
                  + (f"same ids {'yes' if de['ids'] == dt['ids'] else 'NO'}, " if de["ids"] else "")
                  + f"same target {'yes' if de['target'] == dt['target'] else 'NO'}, "
-                 f"max |R_engine − R_torch| / max |R_torch| = {worst:.1e}.")
+                 f"max |R_engine − R_torch| / max |R_torch| = {worst:.1e}"
+                 + (f", logits: max |Δ| / max |logit| = {logit_diff(de, dt):.1e}" if "logits" in de and "logits" in dt
+                    else "") + ".")
         lines += [check, ""]
         out_console.append(check)
     gguf_check = ""
@@ -359,6 +361,12 @@ def main(argv=None):
     if a.out:
         write_part(a.out, a.family, "\n".join(lines) + "\n")
     return 0
+
+
+def logit_diff(de, dt):
+    """max |logit_engine − logit_torch| / max |logit_torch| of two dumps."""
+    le, lt = de["logits"], dt["logits"]
+    return max(abs(x - y) for x, y in zip(le, lt)) / max(max(abs(y) for y in lt), 1e-30)
 
 
 def t5_generation(gens, console):

@@ -767,6 +767,7 @@ def explain(m, ids, method, total=False, gamma=None):
     rels = [(t.detach() * t.grad).sum(-1) for t in leaves]
     if isinstance(m, T5Model):  # the decoder's relevance rides along as an attribute
         explain.decoder_relevance = rels[1]
+    explain.logits = logits.detach()
     if total:
         return target, float(y.detach()), rels[0], float(sum(float(r.sum()) for r in rels))
     return target, float(y.detach()), rels[0]
@@ -854,7 +855,8 @@ def main(argv=None):
             extra = {"decoder_ids": dec, "decoder_relevance": [float(v) for v in explain.decoder_relevance]}
         print(json.dumps({"ids": ids, "method": a.method, **({"gamma": list(a.gamma)} if a.gamma else {}),
                           "target": target, "start_value": start, "relevance_sum": rsum,
-                          "relevance": [float(v) for v in rel], **extra}))
+                          "relevance": [float(v) for v in rel], **extra,
+                          **({"logits": [float(v) for v in explain.logits]} if hasattr(explain, "logits") else {})}))
         return 0
     core, blas_threads = openblas_info()
     results = []
