@@ -2,8 +2,8 @@
 # The speed benchmark of an explanation: builds the benchmark programs, writes the benchmark checkpoint
 # of each family if it is missing (LLaMA-shaped 125M, GPT-2 small 124M, BERT-base classifier 110M), times
 # the engine (bench_explain) and the PyTorch twin (torch_explain.py) on the same ids and thread count,
-# then (LLaMA only) generation speed (bench_generate) on the checkpoint and its F32/Q8_0 GGUF
-# conversions, prints the tables and writes the family's part of bench/RESULTS.md (the others are kept).
+# then generation speed (bench_generate; LLaMA: the checkpoint and its F32/Q8_0 GGUF conversions; T5: against
+# the twin's greedy loop), prints the tables and writes the family's part of bench/RESULTS.md (the others are kept).
 #
 #     bench/run.sh                          # LLaMA; T = 128,512; 3 rounds of (engine, PyTorch), each
 #                                           # timing 2 repetitions after 1 warm-up; OpenBLAS's thread count
@@ -131,7 +131,7 @@ machine_file "$tmp/moe_${passes[0]}_1.json"
 echo "wrote the moe part of $OUT"
 }
 
-bench_family() {  # family: the explain benchmark, the generation one (llama), the report
+bench_family() {  # family: the explain benchmark, the generation one (llama, t5), the report
 FAMILY=$1
 case $FAMILY in
     llama) default_model=/tmp/attnlrp-bench-model ;;
