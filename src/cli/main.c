@@ -14,6 +14,7 @@ static const char usage[] =
     "  explain      attribute a prediction to the input tokens (and latent neurons)\n"
     "  generate     continue a prompt (greedy or sampled), with neuron interventions and per-token explanations\n"
     "  neurons      rank the MLP neurons behind a prediction\n"
+    "  neuron       project one MLP neuron's output weights onto the vocabulary (top/bottom tokens)\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
@@ -28,6 +29,7 @@ static const command commands[] = {
     {"explain", cmd_explain},
     {"generate", cmd_generate},
     {"neurons", cmd_neurons},
+    {"neuron", cmd_neuron},
     {"eval", cmd_eval},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},

@@ -253,6 +253,16 @@ static int bert_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: refused. Post-norm blocks re-normalise every block's output and the heads are
+// nonlinear (the classifier's pooler, the MLM transform): no linear projection onto the outputs.
+static int bert_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)l, (void)expert, (void)r;
+    return lrp_fail(err, "%s: no projection of MLP neurons onto the outputs (post-norm blocks and a nonlinear "
+                         "%s head: the neuron's output weights do not map linearly to %s)", m->cfg.model_type,
+                    m->cfg.task == LRP_TASK_CLASSIFIER ? "classifier" : "masked-LM",
+                    m->cfg.task == LRP_TASK_CLASSIFIER ? "labels" : "tokens");
+}
+
 static const char *const model_types[] = {"bert", "roberta", "distilbert", NULL};
 static const char *const no_gguf[] = {NULL};
 const lrp_family lrp_family_bert = {
@@ -264,4 +274,5 @@ const lrp_family lrp_family_bert = {
     .read_gguf = NULL,
     .bind = bert_bind,
     .forward = bert_forward,
+    .neuron_readout = bert_neuron_readout,
 };

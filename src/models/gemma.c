@@ -391,6 +391,19 @@ static int gemma_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: down_proj's column through the post-feed-forward norm's and the final norm's scales
+// ((1 + w) in HF checkpoints) and the tied head; the final soft-capping is left out.
+static int gemma_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)expert, (void)err;
+    const gemma_weights *w = m->weights;
+    r->down = w->layers[l].down;
+    r->norm[0] = w->layers[l].post_ffw_norm;
+    r->norm[1] = w->final_norm;
+    r->norm_offset[0] = r->norm_offset[1] = m->cfg.norm_offset;
+    r->unembed = w->head;
+    return 0;
+}
+
 static const char *const model_types[] = {"gemma2", "gemma3_text", "gemma3", NULL};
 static const char *const gguf_archs[] = {"gemma2", "gemma3", NULL};
 const lrp_family lrp_family_gemma = {
@@ -403,4 +416,5 @@ const lrp_family lrp_family_gemma = {
     .read_gguf = gemma_read_gguf,
     .bind = gemma_bind,
     .forward = gemma_forward,
+    .neuron_readout = gemma_neuron_readout,
 };

@@ -184,6 +184,16 @@ static int gpt2_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: c_proj's column through ln_f's weight (its bias left out) and the (tied) head.
+static int gpt2_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)expert, (void)err;
+    const gpt2_weights *w = m->weights;
+    r->down = w->layers[l].fc_proj;
+    r->norm[0] = w->lnf_w;
+    r->unembed = w->head;
+    return 0;
+}
+
 static const char *const model_types[] = {"gpt2", NULL};
 const lrp_family lrp_family_gpt2 = {
     .name = "gpt2",
@@ -194,4 +204,5 @@ const lrp_family lrp_family_gpt2 = {
     .read_gguf = gpt2_read_gguf,
     .bind = gpt2_bind,
     .forward = gpt2_forward,
+    .neuron_readout = gpt2_neuron_readout,
 };

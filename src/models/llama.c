@@ -226,6 +226,16 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: down_proj's column through the final RMSNorm's weight and lm_head (or the tied embedding).
+static int llama_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)expert, (void)err;
+    const llama_weights *w = m->weights;
+    r->down = w->layers[l].down;
+    r->norm[0] = w->final_norm;
+    r->unembed = w->head;
+    return 0;
+}
+
 static const char *const model_types[] = {"llama", "mistral", "qwen2", "qwen3", NULL};
 const lrp_family lrp_family_llama = {
     .name = "llama",
@@ -236,4 +246,5 @@ const lrp_family lrp_family_llama = {
     .read_gguf = llama_read_gguf,
     .bind = llama_bind,
     .forward = llama_forward,
+    .neuron_readout = llama_neuron_readout,
 };

@@ -351,6 +351,16 @@ static int moe_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: the expert's down projection (w2) column through the final norm and lm_head.
+static int moe_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)err;
+    const moe_weights *w = m->weights;
+    r->down = w->layers[l].experts[expert].down;
+    r->norm[0] = w->final_norm;
+    r->unembed = w->head;
+    return 0;
+}
+
 static const char *const model_types[] = {"mixtral", "qwen3_moe", NULL};
 static const char *const gguf_archs[] = {"qwen3moe", NULL};
 const lrp_family lrp_family_mixtral = {
@@ -362,4 +372,5 @@ const lrp_family lrp_family_mixtral = {
     .read_gguf = lrp_mixtral_read_gguf,
     .bind = moe_bind,
     .forward = moe_forward,
+    .neuron_readout = moe_neuron_readout,
 };

@@ -127,4 +127,24 @@ size_t lrp_model_scratch_floats(const lrp_model *m);
 // Number of outputs: the vocabulary for LMs, the classes for classifiers.
 int lrp_model_n_outputs(const lrp_model *m);
 
+// The weights an MLP neuron's output is read out through (`attnlrp neuron`): the neuron's output weight
+// column (column n of `down`) times each present elementwise factor (norm[i] + norm_offset[i]), then
+// the unembedding, times `scale`:
+//   score[v] = scale · Σ_d unembed[v, d] · Π_i (norm_offset[i] + norm[i][d]) · down[d, n]
+// Only the weights: the normalisations' division by the RMS/standard deviation, LayerNorm biases, the
+// output head's bias and Gemma's final soft-capping are left out (the direction the neuron writes into
+// the residual stream, seen by the head as the final norm scales it).
+typedef struct lrp_neuron_readout {
+    lrp_weight down;                 // [hidden, n_neurons]: the down projection (fc2, c_proj, wo, expert w2)
+    lrp_weight norm[2];              // vectors [hidden]; no tensor: no factor
+    float norm_offset[2];            // added to norm[i] (Gemma HF: 1)
+    lrp_weight unembed;              // [n_outputs, hidden]: lm_head, the tied embedding, or a classifier
+    float scale;                     // on the scores (T5 with a tied head: hidden^-1/2); 1 otherwise
+} lrp_neuron_readout;
+
+// Projects neuron `neuron` of layer `layer` (MoE: of expert `expert`; -1 for dense MLPs) onto the
+// outputs: scores[lrp_model_n_outputs(m)]. Fails naming the parameter ("layer 9 out of range (0..1)")
+// or, for families without a meaningful projection, saying why.
+int lrp_neuron_projection(const lrp_model *m, int layer, int neuron, int expert, float *scores, lrp_err *err);
+
 #endif

@@ -340,6 +340,17 @@ static int phi_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: fc2's (Phi-3: down_proj's) column through the final norm's weight (Phi's LayerNorm
+// bias and lm_head's bias left out) and lm_head.
+static int phi_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)expert, (void)err;
+    const phi_weights *w = m->weights;
+    r->down = w->layers[l].fc2;
+    r->norm[0] = w->norm_w;
+    r->unembed = w->head;
+    return 0;
+}
+
 static const char *const model_types[] = {"phi", "phi3", NULL};
 static const char *const gguf_archs[] = {"phi2", "phi3", NULL};
 const lrp_family lrp_family_phi = {
@@ -352,4 +363,5 @@ const lrp_family lrp_family_phi = {
     .read_gguf = phi_read_gguf,
     .bind = phi_bind,
     .forward = phi_forward,
+    .neuron_readout = phi_neuron_readout,
 };

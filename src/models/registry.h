@@ -21,6 +21,11 @@ struct lrp_family {
     int (*bind)(lrp_model *m, lrp_err *err);
     // Records the forward pass (the tap arrays are allocated). Returns 0, or -1 with g->err.
     int (*forward)(const lrp_model *m, lrp_graph *g, lrp_forward *f);
+    // Optional: fills r with the weights neuron readouts of layer `layer` (expert `expert` for MoE,
+    // which the hook range-checks; -1 otherwise) go through (model.h: lrp_neuron_readout). Layer and
+    // neuron are checked by the caller. NULL, or a failure with the reason: no projection for this
+    // family (or this layer, e.g. T5's encoder layers).
+    int (*neuron_readout)(const lrp_model *m, int layer, int expert, lrp_neuron_readout *r, lrp_err *err);
 };
 
 const lrp_family *lrp_family_for_model_type(const char *model_type);

@@ -348,6 +348,24 @@ static int t5_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: a decoder layer's wo column through the decoder's final norm and the head (tied:
+// times d_model^-1/2, as the forward scales it). Encoder layers reach the vocabulary only through
+// cross-attention: no projection.
+static int t5_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)expert;
+    const lrp_config *c = &m->cfg;
+    const t5_weights *w = m->weights;
+    if (l < c->num_encoder_layers)
+        return lrp_fail(err, "layer %d is an encoder layer (0..%d), which reaches the vocabulary only through "
+                             "cross-attention; decoder layers are %d..%d", l, c->num_encoder_layers - 1,
+                        c->num_encoder_layers, c->num_layers - 1);
+    r->down = w->layers[l].wo;
+    r->norm[0] = w->dec_norm;
+    r->unembed = w->head;
+    if (c->tie_word_embeddings) r->scale = 1.0f / sqrtf((float)c->hidden_size);
+    return 0;
+}
+
 static const char *const model_types[] = {"t5", "mt5", NULL};
 static const char *const no_gguf[] = {NULL};
 const lrp_family lrp_family_t5 = {
@@ -359,4 +377,5 @@ const lrp_family lrp_family_t5 = {
     .read_gguf = NULL,
     .bind = t5_bind,
     .forward = t5_forward,
+    .neuron_readout = t5_neuron_readout,
 };

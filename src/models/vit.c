@@ -156,6 +156,17 @@ static int vit_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     return lrp_graph_ok(g) ? 0 : -1;
 }
 
+// `attnlrp neuron`: the output dense (fc2) column through the final LayerNorm's weight (bias left out)
+// and the classifier: scores on the labels.
+static int vit_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_readout *r, lrp_err *err) {
+    (void)expert, (void)err;
+    const vit_weights *w = m->weights;
+    r->down = w->layers[l].fc2;
+    r->norm[0] = w->lnf_w;
+    r->unembed = w->head;
+    return 0;
+}
+
 static const char *const model_types[] = {"vit", NULL};
 static const char *const no_gguf[] = {NULL};
 const lrp_family lrp_family_vit = {
@@ -167,4 +178,5 @@ const lrp_family lrp_family_vit = {
     .read_gguf = NULL,
     .bind = vit_bind,
     .forward = vit_forward,
+    .neuron_readout = vit_neuron_readout,
 };
