@@ -16,7 +16,7 @@
 static const char explain_usage[] =
     "usage: attnlrp explain [--model PATH] [TEXT] [--ids 1,5,7] [--method M] [--target TOKEN | --target-id N]\n"
     "                       [--position P] [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]\n"
-    "                       [--latent-expert E]\n"
+    "                       [--latent-expert E] [--per-position]\n"
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
     "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
     "                       [--pixels FILE] [--gamma CONV,LIN] [--format png -o FILE [--overlay] [--patches]]\n"
@@ -66,6 +66,8 @@ static const char explain_usage[] =
     "  --latent-start L,P,N start at MLP neuron N of layer L at position P instead of a logit\n"
     "  --latent-layer L     also report the relevance of every MLP neuron of layer L (encoder-decoders: layers\n"
     "                       are numbered through the encoder, then the decoder)\n"
+    "  --per-position       with --latent-layer: also latent_position_relevance [position][neuron] (json; each\n"
+    "                       neuron's column sums to its latent_relevance)\n"
     "  --latent-expert E    mixture-of-experts models: the latent neurons are those of expert E (its\n"
     "                       intermediate before the routing weight; tokens not routed to E have none)\n"
     "  --layers             also report residual-stream relevance after every block\n"
@@ -92,6 +94,7 @@ typedef struct {
     double gamma[2];
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
+    int per_position;  // --per-position: the --latent-layer relevance per position too
     int aggregate, normalize;  // LRP_AGGREGATE_*, LRP_NORMALIZE_*
     lrp_intervention iv[64];
     int n_iv;
@@ -162,6 +165,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
             else return cli_error(2, "--normalize %s: expected none, max or sum", v);
         }
         else if (!strcmp(o, "--layers")) a->layers = 1;
+        else if (!strcmp(o, "--per-position")) a->per_position = 1;
         else if (!strcmp(o, "--all-logits")) a->all_logits = 1;
         else if (!strcmp(o, "--overlay")) a->overlay = 1;
         else if (!strcmp(o, "--patches")) a->patches = 1;
@@ -209,6 +213,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
                             : a->pixels ? "--pixels" : a->attention_mask ? "--attention-mask" : NULL;
         if (clash) return cli_error(2, "%s: cannot be combined with %s (the answer's tokens are the targets)", flag, clash);
     }
+    if (a->per_position && a->latent_layer < 0) return cli_error(2, "--per-position: only with --latent-layer L");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
         return cli_error(2, "--format %s: expected text, json, html or png", a->format);
     if (!strcmp(a->format, "png") && (!a->out || !strcmp(a->out, "-")))
@@ -481,6 +486,7 @@ int cmd_explain(int argc, char **argv) {
     o.position = a.position;
     o.latent_layer = a.latent_layer;
     o.latent_expert = a.latent_expert;
+    o.latent_per_position = a.per_position;
     o.layers = a.layers;
     o.iv = a.iv;
     o.n_iv = a.n_iv;

@@ -542,6 +542,13 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         e->latent_relevance = calloc((size_t)z->cols, sizeof(float));
         if (!e->latent_relevance) goto oom;
         column_relevance(z, e->latent_relevance);
+        if (o->latent_per_position) {
+            size_t n = (size_t)z->rows * z->cols;
+            e->n_latent_positions = z->rows;
+            e->latent_position_relevance = calloc(n, sizeof(float));
+            if (!e->latent_position_relevance) goto oom;
+            for (size_t i = 0; z->g && i < n; i++) e->latent_position_relevance[i] = z->x[i] * z->g[i];
+        }
     }
     if (f.taps.moe_weights) {  // the router's relevance per expert: Σ over (token, slot) of w ⊙ ĝ(w)
         int E = c->num_experts;
@@ -605,6 +612,7 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->logits);
     free(e->residual_relevance);
     free(e->latent_relevance);
+    free(e->latent_position_relevance);
     free(e->expert_relevance);
     free(e->neuron_relevance);
     free(e->neuron_activation);

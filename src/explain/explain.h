@@ -22,6 +22,7 @@ typedef struct lrp_explain_opts {
     int contrast;                // foil id for logit(target) − logit(foil); -1: none
     int latent_start[3];         // layer, position, neuron of an MLP intermediate start; layer -1: none
     int latent_layer;            // report relevance of every MLP neuron of this layer; -1: none
+    int latent_per_position;     // with latent_layer: also [position][neuron] (latent_position_relevance)
     int latent_expert;           // MoE: the expert whose intermediate is the latent neuron space of
                                  // latent_start / latent_layer / neurons / iv (SPEC §3); -1: none (expert 0)
     int layers;                  // report residual-stream relevance after each block
@@ -103,6 +104,9 @@ typedef struct lrp_explanation {
     int latent_layer;            // -1 when not requested
     int n_latent;
     float *latent_relevance;     // [n_latent] or NULL
+    int n_latent_positions;      // rows of latent_position_relevance (the rows of the MLP intermediate)
+    float *latent_position_relevance;  // with latent_per_position: [n_latent_positions * n_latent], x ⊙ ĝ
+                                 // per position; each column sums to latent_relevance; else NULL
     int latent_expert;           // MoE: as requested; -1 when none
     int n_experts;               // MoE: experts per layer; 0 for dense models
     float *expert_relevance;     // MoE: [n_layers * n_experts], Σ over tokens of R at the routing weights

@@ -309,6 +309,14 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     if (e->latent_relevance) {
         fprintf(f, ", \"latent_layer\": %d, \"latent_relevance\": ", e->latent_layer);
         lrp_json_float_array(f, e->latent_relevance, e->n_latent);
+        if (e->latent_position_relevance) {
+            fputs(", \"latent_position_relevance\": [", f);
+            for (int t = 0; t < e->n_latent_positions; t++) {
+                if (t) fputs(", ", f);
+                lrp_json_float_array(f, e->latent_position_relevance + (size_t)t * e->n_latent, e->n_latent);
+            }
+            fputs("]", f);
+        }
     }
     if (e->latent_expert >= 0) fprintf(f, ", \"latent_expert\": %d", e->latent_expert);
     if (e->expert_relevance) {
