@@ -136,6 +136,25 @@ int cli_parse_set(const char *arg, lrp_intervention *iv) {
     return 0;
 }
 
+int cli_parse_set_head(const char *arg, lrp_intervention *iv) {
+    int layer, head, used = 0;
+    if (sscanf(arg, "%d:%d=%n", &layer, &head, &used) != 2 || used == 0 || layer < 0 || head < 0)
+        return cli_error(2, "--set-head %s: expected LAYER:HEAD=0 (zero the head's output) or LAYER:HEAD=*FACTOR", arg);
+    const char *v = arg + used;
+    iv->layer = layer;
+    iv->neuron = head;
+    iv->kind = LRP_SET_VALUE;
+    if (*v == '*') iv->kind = LRP_SET_SCALE, v++;
+    double x;
+    char opt[64];
+    snprintf(opt, sizeof opt, "--set-head %d:%d", layer, head);
+    if (arg_float(opt, v, &x)) return 2;
+    if (iv->kind == LRP_SET_VALUE && x != 0)
+        return cli_error(2, "--set-head %s: a head can be zeroed (=0) or scaled (=*FACTOR) only", arg);
+    iv->value = (float)x;
+    return 0;
+}
+
 int cli_output_open(cli_output *o, const char *path) {
     memset(o, 0, sizeof *o);
     if (!path || strcmp(path, "-") == 0) {
@@ -212,6 +231,8 @@ int cli_lib_error(int status, const char *msg) {
         {"latent_layer", "--latent-layer"},
         {"latent_expert", "--latent-expert"},
         {"intervention", "--set"},
+        {"head_intervention", "--set-head"},
+        {"heads", "--heads"},
         {"max_new", "-n"},
         {"token_types", "--token-type-ids"},
         {"attention_mask", "--attention-mask"},

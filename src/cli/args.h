@@ -65,6 +65,9 @@ int cli_parse_score(const char *v, int *score);
 
 // Parses "L:N=V", "L:N=*F" or "L:N=+D" (the --set option); 0, or 2 after printing the error.
 int cli_parse_set(const char *arg, lrp_intervention *iv);
+// Parses "L:H=0" or "L:H=*F" (the --set-head option: zero or scale attention head H of layer L); 0, or 2
+// after printing the error.
+int cli_parse_set_head(const char *arg, lrp_intervention *iv);
 
 // Opens `path` for writing through a temporary file; cli_output_commit renames it into place, so a
 // failed run never leaves a partial file. path NULL or "-" means stdout.

@@ -16,7 +16,7 @@
 static const char explain_usage[] =
     "usage: attnlrp explain [--model PATH] [TEXT] [--ids 1,5,7] [--method M] [--target TOKEN | --target-id N]\n"
     "                       [--position P] [--contrast FOIL] [--latent-start L,P,N] [--latent-layer L] [--layers]\n"
-    "                       [--latent-expert E] [--per-position]\n"
+    "                       [--latent-expert E] [--per-position] [--heads] [--set-head L:H=0|*F ...]\n"
     "                       [--set L:N=V|*F|+D ...] [--all-logits] [--format text|json|html] [-o FILE]\n"
     "                       [--text-pair TEXT] [--token-type-ids 0,0,1] [--attention-mask 1,1,0]\n"
     "                       [--pixels FILE] [--gamma CONV,LIN] [--format png -o FILE [--overlay] [--patches]]\n"
@@ -72,6 +72,11 @@ static const char explain_usage[] =
     "                       intermediate before the routing weight; tokens not routed to E have none)\n"
     "  --layers             also report residual-stream relevance after every block\n"
     "  --set L:N=V          set MLP neuron N of layer L to V (also L:N=*F to scale, L:N=+D to shift)\n"
+    "  --heads              also report the relevance of every attention head of every layer: the relevance of\n"
+    "                       the head's slice of the self-attention output (the o-projection's input), summed over\n"
+    "                       positions (json head_relevance [layer][head]; text: a layer x head table; not T5)\n"
+    "  --set-head L:H=0     zero-ablate attention head H of layer L (its slice of the o-projection's input);\n"
+    "                       L:H=*F scales it (repeatable)\n"
     "  --all-logits         include every vocabulary logit at the position (json)\n"
     "  --format F           text (default; coloured on a terminal), json, html, png (with -o FILE): images: the\n"
     "                       pixel relevance on a diverging colour map centred at zero, beside the image; text:\n"
@@ -98,6 +103,9 @@ typedef struct {
     int aggregate, normalize;  // LRP_AGGREGATE_*, LRP_NORMALIZE_*
     lrp_intervention iv[64];
     int n_iv;
+    lrp_intervention head_iv[64];  // --set-head L:H=0|*F
+    int n_head_iv;
+    int heads;                     // --heads
     lrp_explain_opts mo;  // the baseline methods' options (cli_method_option)
 } explain_args;
 
@@ -166,6 +174,13 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         }
         else if (!strcmp(o, "--layers")) a->layers = 1;
         else if (!strcmp(o, "--per-position")) a->per_position = 1;
+        else if (!strcmp(o, "--heads")) a->heads = 1;
+        else if (!strcmp(o, "--set-head")) {
+            const char *v = arg_value(argc, argv, &i);
+            if (!v) return 2;
+            if (a->n_head_iv == 64) return cli_error(2, "--set-head: at most 64 head interventions");
+            if (cli_parse_set_head(v, &a->head_iv[a->n_head_iv++])) return 2;
+        }
         else if (!strcmp(o, "--all-logits")) a->all_logits = 1;
         else if (!strcmp(o, "--overlay")) a->overlay = 1;
         else if (!strcmp(o, "--patches")) a->patches = 1;
@@ -400,6 +415,10 @@ int cmd_explain(int argc, char **argv) {
     lrp_err err;
     if ((rc = cli_session_open(&ss, a.model))) goto done;
     const lrp_config *cfg = &ss.m->cfg;
+    if (lrp_check_head_interventions(ss.m, a.head_iv, a.n_head_iv, &err)) {  // bad indices: a usage error
+        rc = cli_lib_error(2, err.msg);
+        goto done;
+    }
     lrp_inputs in = {0};
     if (cfg->image_size > 0 || a.pixels) {
         rc = 1;
@@ -490,6 +509,9 @@ int cmd_explain(int argc, char **argv) {
     o.layers = a.layers;
     o.iv = a.iv;
     o.n_iv = a.n_iv;
+    o.head_iv = a.head_iv;
+    o.n_head_iv = a.n_head_iv;
+    o.heads = a.heads;
     if (a.has_gamma) {
         o.gamma_conv = a.gamma[0];
         o.gamma_lin = a.gamma[1];

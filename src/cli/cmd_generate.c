@@ -15,7 +15,7 @@
 
 static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-    "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
+    "                        [--seed S] [--set L:N=V ...] [--set-head L:H=0|*F ...] [--no-eos] [--explain [--method M] [--top K]]\n"
     "                        [--format text|json|html|png] [-o FILE]\n"
     "                        [--continuation TEXT | --continuation-ids LIST] [--score logit|logprob|prob]\n"
     "                        [--no-special] [--chat]\n"
@@ -28,6 +28,8 @@ static const char generate_usage[] =
     "  --top-p P       sample from the smallest set of tokens with probability mass >= P\n"
     "  --seed S        random seed for sampling (default 0)\n"
     "  --set L:N=V     set MLP neuron N of layer L to V at every position and step (=*F scales, =+D shifts)\n"
+    "  --set-head L:H=0  zero attention head H of layer L (its slice of the o-projection's input) at every\n"
+    "                  position and step; L:H=*F scales it (repeatable; not T5)\n"
     "  --no-eos        do not stop at the end-of-sequence token\n"
     "  --explain       attribute every generated token to the prompt and the tokens before it (encoder-\n"
     "                  decoders: the prompt is the source; each row covers the source and the target prefix,\n"
@@ -176,6 +178,8 @@ int cmd_generate(int argc, char **argv) {
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
     int n_iv = 0;
+    lrp_intervention hiv[64];  // --set-head
+    int n_hiv = 0;
     lrp_explain_opts mo;
     lrp_explain_opts_default(&mo);
     for (int i = 1; i < argc; i++) {
@@ -186,6 +190,7 @@ int cmd_generate(int argc, char **argv) {
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
                     !strcmp(o, "--top-k") || !strcmp(o, "--top-p") || !strcmp(o, "--seed") || !strcmp(o, "--set") ||
+                    !strcmp(o, "--set-head") ||
                     !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o") ||
                     !strcmp(o, "--continuation") || !strcmp(o, "--continuation-ids") || !strcmp(o, "--score");
         if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
@@ -233,6 +238,9 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(o, "--set")) {
             if (n_iv == 64) return cli_error(2, "--set: at most 64 interventions");
             if (cli_parse_set(v, &iv[n_iv++])) return 2;
+        } else if (!strcmp(o, "--set-head")) {
+            if (n_hiv == 64) return cli_error(2, "--set-head: at most 64 head interventions");
+            if (cli_parse_set_head(v, &hiv[n_hiv++])) return 2;
         } else if (!strcmp(o, "--no-eos")) stop_eos = 0;
         else if (!strcmp(o, "--explain")) explain = 1;
         else if (o[0] == '-' && o[1]) return cli_error(2, "generate: unknown option %s (see attnlrp generate --help)", o);
@@ -283,6 +291,10 @@ int cmd_generate(int argc, char **argv) {
         cli_lib_error(1, err.msg);
         goto done;
     }
+    if (lrp_check_head_interventions(s.m, hiv, n_hiv, &err)) {
+        rc = cli_lib_error(2, err.msg);
+        goto done;
+    }
     int json = !strcmp(format, "json");
     if (grid && seq2seq) {
         rc = cli_error(2, "--format %s: the generation heatmap is for decoder-only models (use --format json)", format);
@@ -309,7 +321,7 @@ int cmd_generate(int argc, char **argv) {
         n_gen = n_forced;
         forced = NULL;
         for (int g = 0; g < n_gen; g++) stream_token(gen[g], &st);
-    } else if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
+    } else if (lrp_generate_heads(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, hiv, n_hiv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
@@ -365,6 +377,8 @@ int cmd_generate(int argc, char **argv) {
             o.score = score;
             o.iv = iv;
             o.n_iv = n_iv;
+            o.head_iv = hiv;
+            o.n_head_iv = n_hiv;
             lrp_explanation e;
             int T = ss.T + g;
             if (lrp_explain(s.m, st.all, T, &o, &e, &err)) {

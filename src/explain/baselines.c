@@ -58,7 +58,7 @@ static int run_pass(const lrp_model *m, const lrp_inputs *in, const lrp_explain_
     p->g.attn_key_factor_decoder_n = key_factor ? in->decoder_T : 0;
     int position = e->position;
     p->f = (lrp_forward){.in = *in, .head_rows = NULL, .n_head_rows = 1,
-                         .iv = o->iv, .n_iv = o->n_iv, .want_attn_probs = probs,
+                         .iv = o->iv, .n_iv = o->n_iv, .head_iv = o->head_iv, .n_head_iv = o->n_head_iv, .want_attn_probs = probs,
                          .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0};
     if (position >= 0) {  // head_rows points at a copy that lives as long as the pass
         int *hr = lrp_graph_alloc(&p->g, sizeof *hr, 0);
@@ -592,9 +592,10 @@ static int check_baseline_opts(const lrp_model *m, const lrp_explain_opts *o, lr
     if (o->steps < 0) return lrp_fail(err, "steps %d: must be at least 1", o->steps);
     if (o->samples < 0) return lrp_fail(err, "samples %d: must be at least 1", o->samples);
     if (isnan(o->noise)) return lrp_fail(err, "noise: not a number");
-    if (o->layers || o->latent_layer >= 0 || o->neurons)
-        return lrp_fail(err, "%s: %s attributes input tokens only (no layer or neuron readouts)",
-                        o->layers ? "layers" : o->latent_layer >= 0 ? "latent_layer" : "neurons", name);
+    if (o->layers || o->latent_layer >= 0 || o->neurons || o->heads)
+        return lrp_fail(err, "%s: %s attributes input tokens only (no layer, neuron or head readouts)",
+                        o->layers ? "layers" : o->latent_layer >= 0 ? "latent_layer" : o->neurons ? "neurons" : "heads",
+                        name);
     if (o->gamma_conv > 0 || o->gamma_lin > 0)
         return lrp_fail(err, "gamma: only with the LRP methods (attnlrp, cplrp), not %s", name);
     int attn_only = meth == LRP_METHOD_ATTENTION || meth == LRP_METHOD_ROLLOUT;

@@ -216,7 +216,9 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
         return lrp_fail(err, "softmax_rule %d: unknown (exact, identity, distribute-bias)", o->softmax_rule);
     if (o->softmax_rule != LRP_SOFTMAX_EXACT && o->method != LRP_METHOD_ATTNLRP)
         return lrp_fail(err, "softmax_rule: the softmax ablations are for attnlrp, not %s", lrp_method_label(o->method));
-    return lrp_check_interventions(m, o->iv, o->n_iv, err);
+    if (o->n_head_iv < 0 || (o->n_head_iv > 0 && !o->head_iv)) return lrp_fail(err, "head_iv: no interventions");
+    return lrp_check_interventions(m, o->iv, o->n_iv, err) || lrp_check_head_interventions(m, o->head_iv, o->n_head_iv, err)
+               ? -1 : 0;
 }
 
 // v[a] ranks before v[b]: larger first, NaN last (equal values keep their index order).
@@ -456,7 +458,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         return -1;
     }
     lrp_forward f = {.in = *in, .head_rows = position >= 0 ? rows : NULL, .n_head_rows = K, .iv = o->iv,
-                     .n_iv = o->n_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0,
+                     .n_iv = o->n_iv, .head_iv = o->head_iv, .n_head_iv = o->n_head_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0,
                      .no_latent = o->latent_start[0] < 0 && o->latent_layer < 0 && !o->neurons};
     e->latent_expert = o->latent_expert;
     double t0 = now_seconds();
@@ -508,6 +510,12 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         f.taps.block_out[l]->keep_grad = o->layers;
         if (f.taps.mlp_act[l]) f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
         if (f.taps.moe_weights) f.taps.moe_weights[l]->keep_grad = 1;
+        if (o->heads && f.taps.attn_out[l]) f.taps.attn_out[l]->keep_grad = 1;
+        else if (o->heads) {
+            lrp_fail(err, "heads: %s has no attention head outputs to read (not supported for this family)",
+                     c->model_type);
+            goto fail;
+        }
     }
     lrp_rules rules = lrp_rules_for(o->method);
     rules.gamma_conv = (float)o->gamma_conv;
@@ -534,6 +542,23 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         e->residual_relevance = calloc((size_t)NL * T, sizeof(float));
         if (!e->residual_relevance) goto oom;
         for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], 0, e->residual_relevance + (size_t)l * T);
+    }
+    if (o->heads) {  // per head: Σ over rows and the head's columns of the o-projection input's x ⊙ ĝ
+        int H = c->num_heads;
+        e->n_heads = H;
+        e->head_relevance = calloc((size_t)NL * H, sizeof(float));
+        if (!e->head_relevance) goto oom;
+        for (int l = 0; l < NL; l++) {
+            const lrp_act *a = f.taps.attn_out[l];
+            int hd = a->cols / H;
+            for (int h = 0; a->g && h < H; h++) {
+                double s = 0;
+                for (int t = 0; t < a->rows; t++)
+                    for (int d = h * hd; d < (h + 1) * hd; d++)
+                        s += (double)a->x[(size_t)t * a->cols + d] * a->g[(size_t)t * a->cols + d];
+                e->head_relevance[(size_t)l * H + h] = (float)s;
+            }
+        }
     }
     if (o->latent_layer >= 0) {
         const lrp_act *z = f.taps.mlp_act[o->latent_layer];
@@ -613,6 +638,7 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->residual_relevance);
     free(e->latent_relevance);
     free(e->latent_position_relevance);
+    free(e->head_relevance);
     free(e->expert_relevance);
     free(e->neuron_relevance);
     free(e->neuron_activation);

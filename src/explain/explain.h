@@ -29,6 +29,9 @@ typedef struct lrp_explain_opts {
     int neurons;                 // report every MLP neuron of every layer (relevance and activation)
     const lrp_intervention *iv;  // neuron interventions during the forward pass
     int n_iv;
+    const lrp_intervention *head_iv;  // attention-head interventions (neuron = the head; model.h: head_iv)
+    int n_head_iv;
+    int heads;                   // report the relevance of every attention head's output (head_relevance)
     double gamma_conv, gamma_lin; // ViTs: LRP-γ on the patch convolution / the MLP linears and classifier
                                  // (SPEC §5; LXT uses 0.25, 0.05); 0: off. Only with attnlrp and cplrp.
     // The baseline methods of explain/baselines.h (method ids from methods.h; 0 / negative: the default).
@@ -104,6 +107,9 @@ typedef struct lrp_explanation {
     int latent_layer;            // -1 when not requested
     int n_latent;
     float *latent_relevance;     // [n_latent] or NULL
+    int n_heads;                 // with opts.heads: heads per layer
+    float *head_relevance;       // with opts.heads: [n_layers * n_heads], Σ over positions and the head's
+                                 // slice of the self-attention output (the o-projection's input) of x ⊙ ĝ
     int n_latent_positions;      // rows of latent_position_relevance (the rows of the MLP intermediate)
     float *latent_position_relevance;  // with latent_per_position: [n_latent_positions * n_latent], x ⊙ ĝ
                                  // per position; each column sums to latent_relevance; else NULL

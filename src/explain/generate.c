@@ -74,6 +74,13 @@ static int is_eos(const lrp_config *c, int id) {
 int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_new, const lrp_sampler *s,
                  const lrp_intervention *iv, int n_iv, int stop_at_eos, lrp_token_cb cb, void *cb_ctx, int **out,
                  int *n_out, lrp_err *err) {
+    return lrp_generate_heads(m, prompt, n_prompt, max_new, s, iv, n_iv, NULL, 0, stop_at_eos, cb, cb_ctx, out, n_out,
+                              err);
+}
+
+int lrp_generate_heads(const lrp_model *m, const int *prompt, int n_prompt, int max_new, const lrp_sampler *s,
+                       const lrp_intervention *iv, int n_iv, const lrp_intervention *head_iv, int n_head_iv,
+                       int stop_at_eos, lrp_token_cb cb, void *cb_ctx, int **out, int *n_out, lrp_err *err) {
     *out = NULL;
     *n_out = 0;
     const lrp_config *c = &m->cfg;
@@ -84,7 +91,9 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
         return lrp_fail(err, "%s: a %s cannot generate text (only causal LMs can)", m->path, lrp_task_name(c->task));
     if (n_prompt <= 0) return lrp_fail(err, "ids: no prompt tokens");
     if (max_new < 0) return lrp_fail(err, "max_new %d: must not be negative", max_new);
-    if (lrp_check_ids(m, prompt, n_prompt, err) || lrp_check_interventions(m, iv, n_iv, err)) return -1;
+    if (lrp_check_ids(m, prompt, n_prompt, err) || lrp_check_interventions(m, iv, n_iv, err) ||
+        lrp_check_head_interventions(m, head_iv, n_head_iv, err))
+        return -1;
     int capacity = seq2seq ? 1 + max_new : n_prompt + max_new;
     if (c->max_position_embeddings > 0 && capacity > c->max_position_embeddings)
         return lrp_fail(err, "max_new %d: the prompt (%d tokens) and %d new tokens exceed the model's context of %d "
@@ -119,7 +128,8 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
         int last = n_feed - 1;
         lrp_inputs in = {.ids = feed, .T = n_feed};
         if (seq2seq) in = (lrp_inputs){.ids = prompt, .T = n_prompt, .decoder_ids = feed, .decoder_T = n_feed};
-        lrp_forward f = {.in = in, .head_rows = &last, .n_head_rows = 1, .iv = iv, .n_iv = n_iv, .cache = &cache};
+        lrp_forward f = {.in = in, .head_rows = &last, .n_head_rows = 1, .iv = iv, .n_iv = n_iv, .head_iv = head_iv,
+                         .n_head_iv = n_head_iv, .cache = &cache};
         lrp_graph_reset(&g);
         if (lrp_model_forward(m, &g, &f)) {
             lrp_fail(err, "%s", g.err.msg);

@@ -23,6 +23,11 @@ int lrp_generate(const lrp_model *m, const int *prompt, int n_prompt, int max_ne
                  const lrp_intervention *iv, int n_iv, int stop_at_eos, lrp_token_cb cb, void *cb_ctx, int **out,
                  int *n_out, lrp_err *err);
 
+// lrp_generate with attention-head interventions too (head_iv: neuron = the head; model.h).
+int lrp_generate_heads(const lrp_model *m, const int *prompt, int n_prompt, int max_new, const lrp_sampler *s,
+                       const lrp_intervention *iv, int n_iv, const lrp_intervention *head_iv, int n_head_iv,
+                       int stop_at_eos, lrp_token_cb cb, void *cb_ctx, int **out, int *n_out, lrp_err *err);
+
 // Picks the next token from logits[vocab] (modified in place); rng is the sampler's state.
 int lrp_sample(float *logits, int vocab, const lrp_sampler *s, uint64_t *rng);
 

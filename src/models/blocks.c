@@ -19,5 +19,25 @@ lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h
         v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
     }
     spec->probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-    return op_linear(g, op_attention(g, q, k, v, spec), &w->o, &w->o_bias);
+    return op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, spec), hd), &w->o, &w->o_bias);
+}
+
+lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int head_dim) {
+    int n = 0;
+    for (int k = 0; k < f->n_head_iv; k++) n += f->head_iv[k].layer == l;
+    if (n > 0 && a) {  // one column intervention per dimension of each head (op_intervene keeps the array)
+        lrp_intervention *cols = lrp_graph_alloc(g, (size_t)n * head_dim * sizeof *cols, 0);
+        if (!cols) return NULL;
+        int j = 0;
+        for (int k = 0; k < f->n_head_iv; k++) {
+            const lrp_intervention *h = &f->head_iv[k];
+            if (h->layer != l) continue;
+            for (int d = 0; d < head_dim; d++)
+                cols[j++] = (lrp_intervention){.layer = l, .neuron = h->neuron * head_dim + d, .kind = h->kind,
+                                               .value = h->value};
+        }
+        a = op_intervene(g, a, cols, j, l);
+    }
+    f->taps.attn_out[l] = a;
+    return a;
 }

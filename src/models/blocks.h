@@ -16,4 +16,8 @@ typedef struct lrp_rope_attn_weights {
 lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_rope_attn_weights *w,
                                  const lrp_rope *rope, lrp_attn_spec *spec, float eps);
 
+// The self-attention output a [T, heads·head_dim] of layer l before its output projection: applies f's
+// head interventions of layer l to each head's columns and taps it (f->taps.attn_out[l]).
+lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int head_dim);
+
 #endif

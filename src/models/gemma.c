@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "models/bind.h"
+#include "models/blocks.h"
 #include "models/registry.h"
 
 // ---- hyper-parameters -------------------------------------------------------------------------------
@@ -367,7 +368,7 @@ static int gemma_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         }
         spec.window = sliding ? c->sliding_window : 0;
         spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = op_attention(g, q, k, v, &spec);
+        lrp_act *a = lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), hd);
         a = op_rmsnorm_offset(g, op_linear(g, a, &L->o, NULL), &L->post_attn_norm, eps, D, off);
         x = op_add(g, x, a);
 

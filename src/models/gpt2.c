@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "models/bind.h"
+#include "models/blocks.h"
 #include "models/registry.h"
 
 static int gpt2_read_config(lrp_config *c, const lrp_hp *h) {
@@ -167,7 +168,7 @@ static int gpt2_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
             v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
         }
         spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        x = op_add(g, x, op_linear(g, op_attention(g, q, k, v, &spec), &L->proj, &L->proj_b));
+        x = op_add(g, x, op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), c->head_dim), &L->proj, &L->proj_b));
         h = op_layernorm(g, x, &L->ln2_w, &L->ln2_b, eps);
         g->tag = LRP_TAG_MLP_LINEAR;
         lrp_act *z = op_activation(g, op_linear(g, h, &L->fc, &L->fc_b), w->act);

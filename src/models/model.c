@@ -216,17 +216,25 @@ lrp_weight lrp_weight_rows(const lrp_weight *w, int64_t offset, int64_t n) {
 int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     int NL = m->cfg.num_layers;
     memset(&f->taps, 0, sizeof f->taps);
-    lrp_act **arrays = lrp_graph_alloc(g, 3 * (size_t)NL * sizeof *arrays, 1);
+    lrp_act **arrays = lrp_graph_alloc(g, 4 * (size_t)NL * sizeof *arrays, 1);
     if (!arrays) return -1;
     f->taps.block_out = arrays;
     f->taps.mlp_act = arrays + NL;
     f->taps.attn_probs = arrays + 2 * NL;
+    f->taps.attn_out = arrays + 3 * NL;
     if (m->cfg.num_experts > 0) {
         f->taps.moe_weights = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_weights, 1);
         f->taps.moe_experts = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_experts, 1);
         if (!f->taps.moe_weights || !f->taps.moe_experts) return -1;
     }
-    return m->family->forward(m, g, f);
+    if (m->family->forward(m, g, f)) return -1;
+    for (int k = 0; k < f->n_head_iv; k++)  // a family without head taps cannot apply them
+        if (!f->taps.attn_out[f->head_iv[k].layer]) {
+            lrp_fail(&g->err, "head_intervention %d:%d: %s has no attention head outputs to intervene on",
+                     f->head_iv[k].layer, f->head_iv[k].neuron, m->cfg.model_type);
+            return -1;
+        }
+    return 0;
 }
 
 size_t lrp_model_scratch_floats(const lrp_model *m) {
@@ -276,6 +284,22 @@ int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int 
         if (iv[k].neuron < 0 || iv[k].neuron >= c->intermediate_size)
             return lrp_fail(err, "intervention %d:%d: neuron %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
                             iv[k].neuron, c->intermediate_size - 1);
+    }
+    return 0;
+}
+
+int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    for (int k = 0; k < n_iv; k++) {
+        if (iv[k].layer < 0 || iv[k].layer >= c->num_layers)
+            return lrp_fail(err, "head_intervention %d:%d: layer %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
+                            iv[k].layer, c->num_layers - 1);
+        if (iv[k].neuron < 0 || iv[k].neuron >= c->num_heads)
+            return lrp_fail(err, "head_intervention %d:%d: head %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
+                            iv[k].neuron, c->num_heads - 1);
+        if (!(iv[k].kind == LRP_SET_SCALE || (iv[k].kind == LRP_SET_VALUE && iv[k].value == 0)))
+            return lrp_fail(err, "head_intervention %d:%d: a head can be zeroed (=0) or scaled (=*F) only",
+                            iv[k].layer, iv[k].neuron);
     }
     return 0;
 }

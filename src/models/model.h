@@ -75,6 +75,9 @@ typedef struct lrp_taps {
                                      // the encoder's blocks [T rows], then the decoder's [decoder_T rows])
     lrp_act **mlp_act;               // [n_layers] MLP intermediate: the input of the down projection
     lrp_act **attn_probs;            // [n_layers] attention probabilities [H·T, T] (only with want_attn_probs)
+    lrp_act **attn_out;              // [n_layers] self-attention output before the output projection [T, H·hd]
+                                     // (head h: columns h·hd .. h·hd+hd-1), after head interventions; NULL
+                                     // where the family has none (T5)
     lrp_act *logits;                 // LMs: [n_head_rows, vocab]; classifiers: [1, n_labels]; encoder-
                                      // decoders: head_rows are decoder positions
     lrp_act **moe_weights;           // MoE: [n_layers] routing weights [T, k] (after top-k/renormalisation)
@@ -87,6 +90,8 @@ typedef struct lrp_forward {
     int n_head_rows;
     const lrp_intervention *iv;      // neuron interventions applied to the MLP intermediate
     int n_iv;
+    const lrp_intervention *head_iv; // head interventions (neuron = the head; LRP_SET_VALUE 0 or LRP_SET_SCALE)
+    int n_head_iv;                   // on every column of the head's slice of taps.attn_out
     lrp_kv_cache *cache;             // NULL, or a cache holding earlier positions (generation, no backward)
     int want_attn_probs;
     int latent_expert;               // MoE: the expert whose intermediate taps.mlp_act holds (rows of tokens
@@ -120,6 +125,10 @@ int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f);
 // Checks every intervention's layer and neuron against the model ("intervention 9:0: layer 9 out of
 // range (0..4)").
 int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err);
+
+// Checks every head intervention (neuron = head) against the model: layer and head in range, a value of
+// 0 or a scale ("head intervention 9:0: layer 9 out of range (0..4)").
+int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err);
 
 // Scratch floats a graph needs for this model's matmuls.
 size_t lrp_model_scratch_floats(const lrp_model *m);

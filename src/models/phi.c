@@ -14,6 +14,7 @@
 
 #include "kernels/matmul.h"
 #include "models/bind.h"
+#include "models/blocks.h"
 #include "models/registry.h"
 
 static int is_phi3(const lrp_config *c) { return strcmp(c->model_type, "phi3") == 0; }
@@ -314,7 +315,7 @@ static int phi_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
             v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
         }
         spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = op_linear(g, op_attention(g, q, k, v, &spec), &L->o, &L->o_b);
+        lrp_act *a = op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), c->head_dim), &L->o, &L->o_b);
         lrp_act *z;
         if (phi3) {
             x = op_add(g, x, a);

@@ -306,6 +306,14 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
         fputc(']', f);
     }
+    if (e->head_relevance) {
+        fputs(", \"head_relevance\": [", f);
+        for (int l = 0; l < e->n_layers; l++) {
+            if (l) fputs(", ", f);
+            lrp_json_float_array(f, e->head_relevance + (size_t)l * e->n_heads, e->n_heads);
+        }
+        fputs("]", f);
+    }
     if (e->latent_relevance) {
         fprintf(f, ", \"latent_layer\": %d, \"latent_relevance\": ", e->latent_layer);
         lrp_json_float_array(f, e->latent_relevance, e->n_latent);

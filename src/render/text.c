@@ -256,6 +256,22 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         if (e->latent_start[0] < 0 && e->start_value != 0)
             fprintf(f, "  head      %12.6g  lost %+.4f\n", e->start_value, (e->start_value - prev) / e->start_value);
     }
+    if (e->head_relevance) {  // a layer x head table; the largest |relevance| marked with *
+        fputs("attention head relevance (rows: layers, columns: heads; sum over positions):\n      ", f);
+        int n = e->n_layers * e->n_heads, best = 0;
+        for (int i = 1; i < n; i++)
+            if (fabsf(e->head_relevance[i]) > fabsf(e->head_relevance[best])) best = i;
+        for (int h = 0; h < e->n_heads; h++) fprintf(f, " %10s%-2d", "head ", h);
+        fputc('\n', f);
+        for (int l = 0; l < e->n_layers; l++) {
+            fprintf(f, "  %2d  ", l);
+            for (int h = 0; h < e->n_heads; h++) {
+                int i = l * e->n_heads + h;
+                fprintf(f, " %11.4g%c", e->head_relevance[i], i == best ? '*' : ' ');
+            }
+            fputc('\n', f);
+        }
+    }
     if (e->latent_relevance) {
         fprintf(f, "most relevant MLP neurons of layer %d:\n", e->latent_layer);
         int shown[10], k = e->n_latent < 10 ? e->n_latent : 10;
