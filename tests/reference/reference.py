@@ -345,7 +345,24 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def attention(ck, b, x, method, cos, sin, mask):
+# Attention-head taps and interventions (LLaMA family): HEAD_SET {(layer, head): factor} multiplies each
+# head's slice of the o-projection input (0 zero-ablates it); with HEAD_TAPS a list, forward appends
+# (layer, o-projection input, attention block output) per layer, both keeping their gradients.
+HEAD_SET = {}
+HEAD_TAPS = None
+
+
+def _head_tap(o, layer, heads, D):
+    if any(l == layer for l, _ in HEAD_SET):
+        f = torch.ones(heads, D, dtype=o.dtype)
+        for (l, h), v in HEAD_SET.items():
+            if l == layer:
+                f[h] = f[h] * v
+        o = o * f.reshape(1, heads * D)
+    return o
+
+
+def attention(ck, b, x, method, cos, sin, mask, layer=None):
     c = ck.cfg
     T = x.shape[0]
     D = c.head_dim
@@ -369,7 +386,13 @@ def attention(ck, b, x, method, cos, sin, mask):
     scores = scores.masked_fill(mask, float("-inf"))
     p = torch.softmax(scores, dim=-1)
     o = (p @ v).transpose(0, 1).reshape(T, c.heads * D)
-    return linear(o, b["wo"], b["bo"])
+    o = _head_tap(o, layer, c.heads, D)
+    a = linear(o, b["wo"], b["bo"])
+    if HEAD_TAPS is not None and a.requires_grad:
+        o.retain_grad()
+        a.retain_grad()
+        HEAD_TAPS.append((layer, o, a))
+    return a
 
 
 def mlp(ck, b, x, method):
@@ -441,8 +464,8 @@ def forward(ck, ids, method, latent_expert=0, routing=None):
         mask = mask | (qi - ki >= int(c.sliding_window))
     h = e
     outs, inters = [], []
-    for b in ck.blocks:
-        h = h + attention(ck, b, rmsnorm(h, b["ln1"], c.eps, rule), method, cos, sin, mask)
+    for li, b in enumerate(ck.blocks):
+        h = h + attention(ck, b, rmsnorm(h, b["ln1"], c.eps, rule), method, cos, sin, mask, layer=li)
         if c.moe:
             m, z, w, idx = moe_mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method, latent_expert)
             if routing is not None:

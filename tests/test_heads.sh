@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Attention heads: explain --heads and --set-head against the PyTorch reference (tests/reference/
+# heads_check.py: head_relevance, Σ heads = the attention block's relevance on bias-free o_proj, ablated
+# logits), generate --set-head with the KV cache against full recomputation (greedy explain per step),
+# and bad input: one line each, exit 2.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+out=$("$PY" tests/reference/heads_check.py --bin "$BIN" --models models/default 2>&1)
+line=$(printf '%s\n' "$out" | tail -n 1)
+printf '%s\n' "$out" | grep -E '^FAIL|^Traceback|Error|worst' | head -20
+np=${line%% passed*}; nf=${line#*passed, }; nf=${nf%% failed*}
+if [ -n "$np" ] && [ "$np" -gt 0 ] 2>/dev/null; then pass=$((pass + np)); else bad "heads_check.py: $line"; fi
+[ "${nf:-1}" = 0 ] || fail=$((fail + nf))
+
+D=models/default
+# generate --set-head (incremental, KV cache) = the argmax of a full forward with the same ablation, step by step.
+gen=$("$BIN" generate --model $D --ids 1,50,60,70 -n 5 --no-eos --set-head 0:1=0 --set-head 2:3=*0.5 --format json |
+      "$PY" -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["generated_ids"])))')
+ids=1,50,60,70
+for k in 1 2 3 4 5; do
+    next=$("$BIN" explain --model $D --ids $ids --set-head 0:1=0 --set-head 2:3=*0.5 --format json |
+           "$PY" -c 'import json,sys; print(json.load(sys.stdin)["top"][0]["id"])')
+    ids=$ids,$next
+done
+if [ "1,50,60,70,$gen" = "$ids" ]; then ok; else bad "generate --set-head $gen vs recomputed ${ids#1,50,60,70,}"; fi
+plain=$("$BIN" generate --model $D --ids 1,50,60,70 -n 5 --no-eos --format json |
+        "$PY" -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["generated_ids"])))')
+if [ "$plain" != "$gen" ]; then ok; else bad "generate --set-head changed nothing ($gen)"; fi
+
+# The text table: one row per layer, one column per head.
+rows=$("$BIN" explain --model $D --ids 1,50,60 --heads | grep -cE '^ +[0-9]+ +[-0-9.e]+[* ] ')
+[ "$rows" = 4 ] && ok || bad "explain --heads text table: $rows layer rows, expected 4"
+
+# The other families with head taps: shapes, and an ablation that changes the prediction's logit.
+for spec in "models/sentiment 2 4" ; do
+    set -- $spec
+    r=$("$BIN" explain --model "$1" "a great movie" --heads --format json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin); print(len(d["head_relevance"]), len(d["head_relevance"][0]), d["target_logit"])')
+    z=$("$BIN" explain --model "$1" "a great movie" --set-head 0:0=0 --format json | "$PY" -c '
+import json, sys; print(json.load(sys.stdin)["target_logit"])')
+    if [ "${r% *}" = "$2 $3" ] && [ "${r##* }" != "$z" ]; then ok; else bad "$1 --heads: [$r], ablated logit $z"; fi
+done
+
+expect 2 "attnlrp: --set-head 4:0: layer 4 out of range (0..3)" -- "$BIN" explain --model $D --ids 1,2 --set-head 4:0=0
+expect 2 "attnlrp: --set-head 0:4: head 4 out of range (0..3)" -- "$BIN" explain --model $D --ids 1,2 --set-head 0:4=0
+expect 2 "attnlrp: --set-head 0:1=0.5: a head can be zeroed (=0) or scaled (=*FACTOR) only" -- "$BIN" explain --model $D --ids 1,2 --set-head 0:1=0.5
+expect 2 "attnlrp: --set-head 0-1=0: expected LAYER:HEAD=0 (zero the head's output) or LAYER:HEAD=*FACTOR" -- "$BIN" explain --model $D --ids 1,2 --set-head 0-1=0
+expect 2 "attnlrp: --set-head 0:-1=0: expected LAYER:HEAD=0 (zero the head's output) or LAYER:HEAD=*FACTOR" -- "$BIN" generate --model $D --ids 1,2 --set-head 0:-1=0
+expect 2 "attnlrp: --set-head 9:0: layer 9 out of range (0..3)" -- "$BIN" generate --model $D --ids 1,2 -n 2 --set-head 9:0=0
+expect 1 "attnlrp: --heads: t5 has no attention head outputs to read (not supported for this family)" -- "$BIN" explain --model models/t5-facts --ids 5,6 --heads
+expect 1 "attnlrp: --heads: ig attributes input tokens only (no layer, neuron or head readouts)" -- "$BIN" explain --model $D --ids 1,2 --heads --method ig
+finish
