@@ -592,10 +592,10 @@ static int check_baseline_opts(const lrp_model *m, const lrp_explain_opts *o, lr
     if (o->steps < 0) return lrp_fail(err, "steps %d: must be at least 1", o->steps);
     if (o->samples < 0) return lrp_fail(err, "samples %d: must be at least 1", o->samples);
     if (isnan(o->noise)) return lrp_fail(err, "noise: not a number");
-    if (o->layers || o->latent_layer >= 0 || o->neurons || o->heads)
-        return lrp_fail(err, "%s: %s attributes input tokens only (no layer, neuron or head readouts)",
-                        o->layers ? "layers" : o->latent_layer >= 0 ? "latent_layer" : o->neurons ? "neurons" : "heads",
-                        name);
+    if (o->layers || o->latent_layer >= 0 || o->neurons)
+        return lrp_fail(err, "%s: %s attributes input tokens only (no layer or neuron readouts)",
+                        o->layers ? "layers" : o->latent_layer >= 0 ? "latent_layer" : "neurons", name);
+    if (o->heads) return lrp_fail(err, "heads: %s attributes input tokens only (no head readouts)", name);
     if (o->gamma_conv > 0 || o->gamma_lin > 0)
         return lrp_fail(err, "gamma: only with the LRP methods (attnlrp, cplrp), not %s", name);
     int attn_only = meth == LRP_METHOD_ATTENTION || meth == LRP_METHOD_ROLLOUT;
