@@ -50,6 +50,11 @@ $BIN scan --model $M --data "$tmp/facts.txt" --layer 2 --neuron 17 --top 2 --win
 check "HTML output has coloured spans and the outlined position" \
     'grep -q "<span class=\"act\" style=\"background" "$tmp/s.html" && grep -q "</html>" "$tmp/s.html"'
 
+# the README's example prints what the README shows
+$BIN scan --data data/eval.jsonl --layer 2 --neuron 13 --top 3 >"$tmp/readme.txt"
+check "README scan example output is current" \
+    '"$PY" -c "import sys; sys.exit(0 if open(\"$tmp/readme.txt\").read() in open(\"README.md\").read() else 1)"'
+
 # bad input: one line, exit 2 (usage) or 1 (data)
 : >"$tmp/empty.txt"
 printf '\n  \n' >"$tmp/blank.jsonl"
