@@ -18,4 +18,4 @@ for M in ../shared/models/stories260K/stories260K.gguf ../shared/models/TinyStor
     [ -e "$M" ] && build/bench/bench_scan --model "$M" --windows "$N" --window "$T" --layer 1 --neuron 5 --rounds "$R"
 done
 echo "end to end: attnlrp scan --data data/eval.jsonl --layer 2 --neuron 17 --top 10 --progress"
-build/attnlrp scan --data data/eval.jsonl --layer 2 --neuron 17 --top 10 --progress --format json 2>&1 >/dev/null | tail -n 1
+build/attnlrp scan --data data/eval.jsonl --layer 2 --neuron 17 --top 10 --progress --format json 2>&1 >/dev/null | grep 'tokens in'

@@ -81,8 +81,25 @@ expect 1 "attnlrp: --expert 0: llama has no experts (not a mixture-of-experts mo
     $BIN scan $D --data "$tmp/facts.txt" --expert 0
 expect 1 "attnlrp: --expert 9: out of range (0..3)" -- \
     $BIN scan --model "$tmp/tiny/mixtral" --layer 0 --neuron 0 --data "$tmp/tiny/mixtral.jsonl" --expert 9
-expect 2 "attnlrp: scan: give the corpus with --data CORPUS" -- $BIN scan $D
-expect 2 "attnlrp: scan: give the neuron with --layer L and --neuron N" -- $BIN scan --model $M --data "$tmp/facts.txt"
+expect 2 "attnlrp: scan: give the corpus with --data CORPUS (or a scanned --atlas FILE)" -- $BIN scan $D
+expect 2 "attnlrp: scan: give the neuron with --layer L and --neuron N (or --neurons all)" -- \
+    $BIN scan --model $M --data "$tmp/facts.txt"
+# the atlas
+$BIN scan --model $M --data "$tmp/facts.txt" --window 24 --layer 2 --neurons all --top 3 -o "$tmp/atlas.json"
+check "atlas written" '[ -s "$tmp/atlas.json" ]'
+expect 2 "attnlrp: --neurons all: writes an atlas file; give it with -o FILE" -- \
+    $BIN scan --model $M --layer 0 --data "$tmp/facts.txt" --neurons all
+expect 2 "attnlrp: scan: give --neuron N or --neurons all, not both" -- \
+    $BIN scan $D --data "$tmp/facts.txt" --neurons all -o "$tmp/x.json"
+expect 2 "attnlrp: --neurons some: expected all (one neuron: --neuron N)" -- $BIN scan $D --data "$tmp/facts.txt" --neurons some
+expect 2 "attnlrp: --atlas: the corpus, layer, window and expert are the atlas's (give --neuron N only)" -- \
+    $BIN scan --model $M --atlas "$tmp/atlas.json" --layer 2 --neuron 0
+expect 1 "attnlrp: --top 4: the atlas $tmp/atlas.json keeps 3 windows per neuron" -- \
+    $BIN scan --model $M --atlas "$tmp/atlas.json" --neuron 0 --top 4
+expect 1 "attnlrp: --neuron 192: out of range (0..191)" -- $BIN scan --model $M --atlas "$tmp/atlas.json" --neuron 192
+expect 1 "attnlrp: --atlas $tmp/facts.txt:1: '[' or '{' expected near 'Julia'" -- $BIN scan --model $M --atlas "$tmp/facts.txt" --neuron 0
+expect 1 "attnlrp: --atlas $tmp/atlas.json: layer 2 with 192 neurons does not fit $tmp/tiny/llama_mha (2 layers of 64 neurons)" -- \
+    $BIN scan --model "$tmp/tiny/llama_mha" --atlas "$tmp/atlas.json" --neuron 0
 expect 2 "attnlrp: --method ig: explains an output prediction, not a latent neuron (use attnlrp, cplrp, gradxinput or gradient)" -- \
     $BIN scan $D --data "$tmp/facts.txt" --method ig
 expect 2 "attnlrp: scan: unknown option --bogus (see attnlrp scan --help)" -- $BIN scan $D --data "$tmp/facts.txt" --bogus

@@ -19,6 +19,8 @@
 static const char scan_usage[] =
     "usage: attnlrp scan [--model PATH] --data CORPUS --layer L --neuron N [--top K] [--window T] [--expert E]\n"
     "                    [--method M] [--format text|json|html] [-o FILE] [--progress]\n"
+    "       attnlrp scan [--model PATH] --data CORPUS --layer L --neurons all [--top K] ... -o ATLAS.json\n"
+    "       attnlrp scan [--model PATH] --atlas ATLAS.json --neuron N [--top K] [--method M] [--format ...]\n"
     "\n"
     "Streams a corpus through the model (forward passes only), keeps the K windows in which MLP neuron N of\n"
     "layer L (the input of the down projection) reaches its highest activation at any position, then explains\n"
@@ -37,6 +39,10 @@ static const char scan_usage[] =
     "                  tokens (default: not cut)\n"
     "  --expert E      mixture-of-experts models: the expert whose intermediate holds the neuron\n"
     "  --method M      attnlrp (default), cplrp, gradxinput or gradient\n"
+    "  --neurons all   collect the top K of every neuron of the layer in one pass (memory: at most width x K\n"
+    "                  windows) and write them, without attributions, to the atlas file -o ATLAS.json\n"
+    "  --atlas FILE    read neuron N's top K (at most the atlas's K) from an atlas instead of scanning, then\n"
+    "                  explain them as a scan would (the same output)\n"
     "  --progress      progress with an ETA and the scan's throughput on stderr (default: when stderr is a terminal)\n";
 
 typedef struct corpus {
@@ -321,10 +327,205 @@ static void render_html_result(FILE *f, int rank, const result *r, char **bytes)
     fputs("</div>\n", f);
 }
 
+// What the output's header says about the scan.
+typedef struct scan_info {
+    const char *data, *data_format, *method;
+    int layer, neuron, expert, window;  // window -1: records not cut
+    long windows;
+    long long tokens;
+} scan_info;
+
+// Explains each kept window (best first) with the neuron as the latent start and writes the results.
+// Returns the exit status.
+static int attribute_and_write(const lrp_session *s, lrp_scan_top *best, const scan_info *hi, int meth,
+                               const char *format, const char *out_path, int show) {
+    lrp_err err;
+    cli_output out = {0};
+    int rc = 1;
+    result *res = calloc((size_t)best->n + 1, sizeof *res);
+    if (!res) return cli_error(1, "out of memory");
+    double t1 = now_s();
+    for (int r = 0; r < best->n; r++) {
+        const lrp_scan_hit *h = &best->h[r];
+        lrp_explain_opts o;
+        lrp_explain_opts_default(&o);
+        o.method = (lrp_method)meth;
+        o.latent_start[0] = hi->layer;
+        o.latent_start[1] = h->position;
+        o.latent_start[2] = hi->neuron;
+        o.latent_expert = hi->expert;
+        lrp_explanation e = {0};
+        if (lrp_explain(s->m, h->ids, h->T, &o, &e, &err)) {
+            cli_error(1, "window %ld: %s", h->index, err.msg);
+            goto done;
+        }
+        res[r].hit = h;
+        res[r].relevance = e.relevance;
+        e.relevance = NULL;
+        res[r].start_value = e.start_value;
+        res[r].relevance_sum = e.relevance_sum;
+        lrp_explanation_free(&e);
+    }
+    if (show) fprintf(stderr, "scan: %d attributions in %.3f s\n", best->n, now_s() - t1);
+    if (cli_output_open(&out, out_path)) goto done;
+    if (!strcmp(format, "json")) {
+        json_t *list = json_array();
+        for (int r = 0; r < best->n && list; r++) {
+            const lrp_scan_hit *h = res[r].hit;
+            json_t *toks = json_array();
+            for (int t = 0; t < h->T && toks; t++) {
+                char *ts = s->tok ? lrp_token_string(s->tok, h->ids[t]) : NULL;
+                json_array_append_new(toks, ts ? lrp_jv_text(ts) : json_null());
+                free(ts);
+            }
+            json_array_append_new(list, json_pack("{s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "index",
+                                                  (json_int_t)h->index, "position", h->position, "activation",
+                                                  lrp_jv_number(h->activation), "ids", lrp_jv_int_array(h->ids, h->T),
+                                                  "tokens", toks ? toks : json_null(), "relevance",
+                                                  lrp_jv_float_array(res[r].relevance, h->T), "start_value",
+                                                  lrp_jv_number(res[r].start_value), "relevance_sum",
+                                                  lrp_jv_number(res[r].relevance_sum)));
+        }
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:s, s:o, s:I, s:I, s:o}", "model", s->model_path,
+                                "data", hi->data, "data_format", hi->data_format, "layer", hi->layer, "neuron",
+                                hi->neuron, "expert", hi->expert >= 0 ? json_integer(hi->expert) : json_null(),
+                                "method", hi->method, "window", hi->window < 0 ? json_null() : json_integer(hi->window),
+                                "windows", (json_int_t)hi->windows, "tokens", (json_int_t)hi->tokens, "results",
+                                list ? list : json_null());
+        if (lrp_jv_dump(out.f, doc, 1)) {
+            cli_error(1, "out of memory");
+            cli_output_abort(&out);
+            goto done;
+        }
+    } else {
+        int html = !strcmp(format, "html");
+        int color = !html && out.f == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        if (html)
+            fprintf(out.f, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp scan</title>\n"
+                           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}.t{font-family:monospace;"
+                           "line-height:1.8;white-space:pre-wrap}.t span{padding:1px 0}.act{outline:2px solid #000}"
+                           ".s{color:#555}</style></head><body>\n<h1>");
+        fprintf(out.f, "layer %d neuron %d", hi->layer, hi->neuron);
+        if (hi->expert >= 0) fprintf(out.f, " (expert %d)", hi->expert);
+        fprintf(out.f, ": top %d of %ld %s (%lld tokens) in %s, method %s", best->n, hi->windows,
+                strcmp(hi->data_format, "text") ? "records" : "windows", hi->tokens, hi->data, hi->method);
+        fputs(html ? "</h1>\n<p class=\"s\">Each window's tokens coloured by their relevance for the neuron's "
+                     "activation at the outlined position (red for, blue against; scale per window).</p>\n"
+                   : "\n",
+              out.f);
+        for (int r = 0; r < best->n; r++) {
+            char **bytes = token_bytes(s->tok, res[r].hit->ids, res[r].hit->T);
+            if (!bytes) {
+                cli_error(1, "out of memory");
+                cli_output_abort(&out);
+                goto done;
+            }
+            if (html) render_html_result(out.f, r, &res[r], bytes);
+            else render_text_result(out.f, r, &res[r], bytes, color);
+            free_strings(bytes, res[r].hit->T);
+        }
+        if (html) fputs("</body></html>\n", out.f);
+    }
+    rc = cli_output_commit(&out) ? 1 : 0;
+done:
+    for (int r = 0; r < best->n; r++) free(res[r].relevance);
+    free(res);
+    return rc;
+}
+
+// The atlas (--neurons all): the top K of every neuron of the layer, as JSON (README "Atlas").
+static int write_atlas(const char *path, const lrp_session *s, const lrp_scan_top *tops, int W, int top,
+                       const scan_info *hi) {
+    json_t *neurons = json_array(), *ids = json_object();
+    for (int n = 0; n < W && neurons && ids; n++) {
+        json_t *list = json_array();
+        for (int r = 0; r < tops[n].n && list; r++) {
+            const lrp_scan_hit *h = &tops[n].h[r];
+            json_array_append_new(list, json_pack("[I, i, o]", (json_int_t)h->index, h->position,
+                                                  lrp_jv_number(h->activation)));
+            char key[32];
+            snprintf(key, sizeof key, "%ld", h->index);
+            if (!json_object_get(ids, key)) json_object_set_new(ids, key, lrp_jv_int_array(h->ids, h->T));
+        }
+        json_array_append_new(neurons, list ? list : json_null());
+    }
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:i, s:o, s:i, s:i, s:o, s:I, s:I, s:o, s:o}", "atlas", 1, "model",
+                            s->model_path, "data", hi->data, "data_format", hi->data_format, "layer", hi->layer,
+                            "expert", hi->expert >= 0 ? json_integer(hi->expert) : json_null(), "width", W, "top", top,
+                            "window", hi->window < 0 ? json_null() : json_integer(hi->window), "windows",
+                            (json_int_t)hi->windows, "tokens", (json_int_t)hi->tokens, "neurons",
+                            neurons ? neurons : json_null(), "ids", ids ? ids : json_null());
+    cli_output out = {0};
+    if (cli_output_open(&out, path)) {
+        json_decref(doc);
+        return 1;
+    }
+    if (lrp_jv_dump(out.f, doc, 1)) {
+        cli_output_abort(&out);
+        return cli_error(1, "out of memory");
+    }
+    return cli_output_commit(&out) ? 1 : 0;
+}
+
+// Reads the hits of one neuron from an atlas into best (the first `top` of them; top 0: all it keeps) and
+// the header into hi (its strings live in *doc). Returns 0, or the exit status after printing the error.
+static int read_atlas(const char *path, const lrp_session *s, int neuron, int top, lrp_scan_top *best, scan_info *hi,
+                      json_t **doc) {
+    json_error_t je;
+    lrp_err err;
+    *doc = json_load_file(path, 0, &je);
+    if (!*doc) return cli_error(1, "--atlas %s:%d: %s", path, je.line, je.text);
+    json_t *d = *doc, *neurons = json_object_get(d, "neurons"), *ids = json_object_get(d, "ids");
+    json_t *ex = json_object_get(d, "expert"), *win = json_object_get(d, "window");
+    if (json_integer_value(json_object_get(d, "atlas")) != 1 || !json_is_array(neurons) || !json_is_object(ids) ||
+        !json_is_integer(json_object_get(d, "layer")) || !json_is_integer(json_object_get(d, "top")) ||
+        !json_is_string(json_object_get(d, "data")) || !json_is_string(json_object_get(d, "data_format")))
+        return cli_error(1, "--atlas %s: not an attnlrp scan atlas (written by scan --neurons all)", path);
+    int W = (int)json_array_size(neurons), K = (int)json_integer_value(json_object_get(d, "top"));
+    hi->data = json_string_value(json_object_get(d, "data"));
+    hi->data_format = json_string_value(json_object_get(d, "data_format"));
+    hi->layer = (int)json_integer_value(json_object_get(d, "layer"));
+    hi->expert = json_is_integer(ex) ? (int)json_integer_value(ex) : -1;
+    hi->window = json_is_integer(win) ? (int)json_integer_value(win) : -1;
+    hi->windows = (long)json_integer_value(json_object_get(d, "windows"));
+    hi->tokens = (long long)json_integer_value(json_object_get(d, "tokens"));
+    const lrp_config *c = &s->m->cfg;
+    if (hi->layer < 0 || hi->layer >= c->num_layers || W != lrp_latent_width(s->m) ||
+        (hi->expert >= 0 && hi->expert >= c->num_experts))
+        return cli_error(1, "--atlas %s: layer %d with %d neurons%s does not fit %s (%d layers of %d neurons)", path,
+                         hi->layer, W, hi->expert >= 0 ? " of an expert" : "", s->model_path, c->num_layers,
+                         lrp_latent_width(s->m));
+    if (neuron >= W) return cli_error(1, "--neuron %d: out of range (0..%d)", neuron, W - 1);
+    if (top > K) return cli_error(1, "--top %d: the atlas %s keeps %d windows per neuron", top, path, K);
+    json_t *list = json_array_get(neurons, (size_t)neuron);
+    int n = (int)json_array_size(list);
+    if (lrp_scan_top_init(best, top > 0 ? top : (K > 0 ? K : 1), &err)) return cli_error(1, "%s", err.msg);
+    for (int r = 0; r < n; r++) {
+        json_t *h = json_array_get(list, (size_t)r);
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_array_get(h, 0)));
+        json_t *arr = json_object_get(ids, key);
+        int T = (int)json_array_size(arr), *v = T > 0 ? malloc((size_t)T * sizeof(int)) : NULL;
+        if (!json_is_array(h) || json_array_size(h) != 3 || !json_is_number(json_array_get(h, 2)) || !v) {
+            free(v);
+            return cli_error(1, "--atlas %s: neuron %d, entry %d is broken", path, neuron, r);
+        }
+        for (int t = 0; t < T; t++) v[t] = (int)json_integer_value(json_array_get(arr, (size_t)t));
+        int rc = lrp_scan_top_offer(best, (long)json_integer_value(json_array_get(h, 0)),
+                                    (int)json_integer_value(json_array_get(h, 1)),
+                                    (float)json_number_value(json_array_get(h, 2)), v, T, &err);
+        free(v);
+        if (rc) return cli_error(1, "%s", err.msg);
+    }
+    lrp_scan_top_sort(best);
+    return 0;
+}
+
 int cmd_scan(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *format = "text", *out_path = NULL, *method = "attnlrp";
+    const char *neurons_arg = NULL, *atlas = NULL;
     int layer = -1, neuron = -1, top = 10, window = 64, expert = -1, have_window = 0, want_progress = 0;
-    int have_layer = 0, have_neuron = 0;
+    int have_layer = 0, have_neuron = 0, have_top = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -337,7 +538,8 @@ int cmd_scan(int argc, char **argv) {
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--data") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
                     !strcmp(o, "--top") || !strcmp(o, "--window") || !strcmp(o, "--expert") ||
-                    !strcmp(o, "--method") || !strcmp(o, "--format") || !strcmp(o, "-o");
+                    !strcmp(o, "--method") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
+                    !strcmp(o, "--neurons") || !strcmp(o, "--atlas");
         if (!takes) return cli_error(2, "scan: unknown option %s (see attnlrp scan --help)", o);
         if (!(v = arg_value(argc, argv, &i))) return 2;
         if (!strcmp(o, "--model")) model = v;
@@ -345,7 +547,11 @@ int cmd_scan(int argc, char **argv) {
         else if (!strcmp(o, "--method")) method = v;
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "-o")) out_path = v;
-        else if (!strcmp(o, "--layer")) {
+        else if (!strcmp(o, "--atlas")) atlas = v;
+        else if (!strcmp(o, "--neurons")) {
+            if (strcmp(v, "all")) return cli_error(2, "--neurons %s: expected all (one neuron: --neuron N)", v);
+            neurons_arg = v;
+        } else if (!strcmp(o, "--layer")) {
             if (arg_int(o, v, &layer)) return 2;
             have_layer = 1;
         } else if (!strcmp(o, "--neuron")) {
@@ -357,16 +563,27 @@ int cmd_scan(int argc, char **argv) {
         } else if (!strcmp(o, "--top")) {
             if (arg_int(o, v, &top)) return 2;
             if (top < 1) return cli_error(2, "--top %d: must be at least 1", top);
+            have_top = 1;
         } else if (!strcmp(o, "--window")) {
             if (arg_int(o, v, &window)) return 2;
             if (window < 1) return cli_error(2, "--window %d: must be at least 1", window);
             have_window = 1;
         }
     }
-    if (!data) return cli_error(2, "scan: give the corpus with --data CORPUS");
-    if (!have_layer || !have_neuron) return cli_error(2, "scan: give the neuron with --layer L and --neuron N");
-    if (layer < 0) return cli_error(2, "--layer %d: must not be negative", layer);
-    if (neuron < 0) return cli_error(2, "--neuron %d: must not be negative", neuron);
+    if (atlas) {
+        if (data || have_layer || have_window || expert >= 0 || neurons_arg)
+            return cli_error(2, "--atlas: the corpus, layer, window and expert are the atlas's (give --neuron N only)");
+        if (!have_neuron) return cli_error(2, "scan: give the neuron to read from the atlas with --neuron N");
+    } else {
+        if (!data) return cli_error(2, "scan: give the corpus with --data CORPUS (or a scanned --atlas FILE)");
+        if (!have_layer || (!have_neuron && !neurons_arg))
+            return cli_error(2, "scan: give the neuron with --layer L and --neuron N (or --neurons all)");
+        if (have_neuron && neurons_arg) return cli_error(2, "scan: give --neuron N or --neurons all, not both");
+        if (neurons_arg && (!out_path || !strcmp(out_path, "-")))
+            return cli_error(2, "--neurons all: writes an atlas file; give it with -o FILE");
+    }
+    if (have_layer && layer < 0) return cli_error(2, "--layer %d: must not be negative", layer);
+    if (have_neuron && neuron < 0) return cli_error(2, "--neuron %d: must not be negative", neuron);
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html"))
         return cli_error(2, "--format %s: expected text, json or html", format);
     int meth;
@@ -378,12 +595,14 @@ int cmd_scan(int argc, char **argv) {
 
     lrp_session s = {0};
     corpus c = {0};
-    lrp_scan_top best = {0};
-    result *res = NULL;
+    lrp_scan_top *tops = NULL;
+    json_t *atlas_doc = NULL;
     float *act = NULL;
-    cli_output out = {0};
-    int *ids = NULL;
+    int *ids = NULL, n_tops = 0;
     size_t act_cap = 0;
+    int tty = isatty(STDERR_FILENO), show = want_progress || tty;
+    scan_info hi = {.data = data, .method = method, .layer = layer, .neuron = neuron, .expert = expert,
+                    .window = window};
     int rc = cli_session_open(&s, model);
     if (rc) goto done;
     rc = 1;
@@ -394,11 +613,18 @@ int cmd_scan(int argc, char **argv) {
         goto done;
     }
     int W = lrp_latent_width(s.m);
+    if (atlas) {
+        n_tops = 1;
+        if (!(tops = calloc(1, sizeof *tops))) goto done;
+        if ((rc = read_atlas(atlas, &s, neuron, have_top ? top : 0, tops, &hi, &atlas_doc))) goto done;
+        rc = attribute_and_write(&s, tops, &hi, meth, format, out_path, show);
+        goto done;
+    }
     if (layer >= cfg->num_layers) {
         cli_error(1, "--layer %d: out of range (0..%d)", layer, cfg->num_layers - 1);
         goto done;
     }
-    if (neuron >= W) {
+    if (have_neuron && neuron >= W) {
         cli_error(1, "--neuron %d: out of range (0..%d)", neuron, W - 1);
         goto done;
     }
@@ -415,6 +641,8 @@ int cmd_scan(int argc, char **argv) {
     c.jsonl = (dl > 6 && !strcmp(data + dl - 6, ".jsonl")) || (dl > 7 && !strcmp(data + dl - 7, ".ndjson"));
     c.window = window;
     c.cut = have_window;
+    hi.data_format = c.jsonl ? "jsonl" : "text";
+    if (c.jsonl && !have_window) hi.window = -1;
     struct stat st;
     if (!(c.f = fopen(data, "rb")) || fstat(fileno(c.f), &st) || S_ISDIR(st.st_mode)) {
         cli_error(1, "--data %s: cannot read it", data);
@@ -437,14 +665,17 @@ int cmd_scan(int argc, char **argv) {
             goto done;
         }
     }
-    if (lrp_scan_top_init(&best, top, &err)) {
-        cli_error(1, "%s", err.msg);
+    n_tops = neurons_arg ? W : 1;
+    if (!(tops = calloc((size_t)n_tops, sizeof *tops))) {
+        cli_error(1, "out of memory");
         goto done;
     }
-    int tty = isatty(STDERR_FILENO), show = want_progress || tty;
+    for (int n = 0; n < n_tops; n++)
+        if (lrp_scan_top_init(&tops[n], top, &err)) {
+            cli_error(1, "%s", err.msg);
+            goto done;
+        }
     double t0 = now_s(), last_report = t0;
-    long windows = 0;
-    long long tokens = 0;
     for (;;) {
         int T = 0;
         long index = 0;
@@ -466,123 +697,42 @@ int cmd_scan(int argc, char **argv) {
             cli_error(1, "--data %s: window %ld: %s", data, index, err.msg);
             goto done;
         }
-        float v = 0;
-        int pos = lrp_column_max(act, T, W, neuron, &v);
-        if (pos >= 0 && lrp_scan_top_offer(&best, index, pos, v, ids, T, &err)) {
-            cli_error(1, "%s", err.msg);
-            goto done;
+        for (int n = 0; n < n_tops; n++) {
+            float v = 0;
+            int pos = lrp_column_max(act, T, W, neurons_arg ? n : neuron, &v);
+            if (pos >= 0 && lrp_scan_top_offer(&tops[n], index, pos, v, ids, T, &err)) {
+                cli_error(1, "%s", err.msg);
+                goto done;
+            }
         }
         free(ids);
         ids = NULL;
-        windows++;
-        tokens += T;
+        hi.windows++;
+        hi.tokens += T;
         if (show && now_s() - last_report > (tty ? 0.25 : 2.0)) {
-            progress(&c, windows, tokens, t0, tty, 0);
+            progress(&c, hi.windows, hi.tokens, t0, tty, 0);
             last_report = now_s();
         }
     }
     double t_scan = now_s() - t0;
-    if (show) progress(&c, windows, tokens, t0, tty, 1);
-    if (windows == 0) {
+    if (show) {
+        progress(&c, hi.windows, hi.tokens, t0, tty, 1);
+        fprintf(stderr, "scan: %ld windows, %lld tokens in %.3f s (%.0f tokens/s)\n", hi.windows, hi.tokens, t_scan,
+                t_scan > 0 ? (double)hi.tokens / t_scan : 0);
+    }
+    if (hi.windows == 0) {
         cli_error(1, "--data %s: no text (empty corpus)", data);
         goto done;
     }
-    lrp_scan_top_sort(&best);
-    if (!(res = calloc((size_t)best.n + 1, sizeof *res))) {
-        cli_error(1, "out of memory");
-        goto done;
-    }
-    double t1 = now_s();
-    for (int r = 0; r < best.n; r++) {
-        const lrp_scan_hit *h = &best.h[r];
-        lrp_explain_opts o;
-        lrp_explain_opts_default(&o);
-        o.method = (lrp_method)meth;
-        o.latent_start[0] = layer;
-        o.latent_start[1] = h->position;
-        o.latent_start[2] = neuron;
-        o.latent_expert = expert;
-        lrp_explanation e = {0};
-        if (lrp_explain(s.m, h->ids, h->T, &o, &e, &err)) {
-            cli_error(1, "window %ld: %s", h->index, err.msg);
-            goto done;
-        }
-        res[r].hit = h;
-        res[r].relevance = e.relevance;
-        e.relevance = NULL;
-        res[r].start_value = e.start_value;
-        res[r].relevance_sum = e.relevance_sum;
-        lrp_explanation_free(&e);
-    }
-    double t_attr = now_s() - t1;
-    if (show)
-        fprintf(stderr, "scan: %ld windows, %lld tokens in %.3f s (%.0f tokens/s); %d attributions in %.3f s\n",
-                windows, tokens, t_scan, t_scan > 0 ? (double)tokens / t_scan : 0, best.n, t_attr);
-    if (cli_output_open(&out, out_path)) goto done;
-    if (!strcmp(format, "json")) {
-        json_t *list = json_array();
-        for (int r = 0; r < best.n && list; r++) {
-            const lrp_scan_hit *h = res[r].hit;
-            json_t *toks = json_array();
-            for (int t = 0; t < h->T && toks; t++) {
-                char *ts = s.tok ? lrp_token_string(s.tok, h->ids[t]) : NULL;
-                json_array_append_new(toks, ts ? lrp_jv_text(ts) : json_null());
-                free(ts);
-            }
-            json_array_append_new(list, json_pack("{s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "index",
-                                                  (json_int_t)h->index, "position", h->position, "activation",
-                                                  lrp_jv_number(h->activation), "ids", lrp_jv_int_array(h->ids, h->T),
-                                                  "tokens", toks ? toks : json_null(), "relevance",
-                                                  lrp_jv_float_array(res[r].relevance, h->T), "start_value",
-                                                  lrp_jv_number(res[r].start_value), "relevance_sum",
-                                                  lrp_jv_number(res[r].relevance_sum)));
-        }
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:s, s:o, s:I, s:I, s:o}", "model", s.model_path,
-                                "data", data, "data_format", c.jsonl ? "jsonl" : "text", "layer", layer, "neuron",
-                                neuron, "expert", expert >= 0 ? json_integer(expert) : json_null(), "method", method,
-                                "window", c.jsonl && !have_window ? json_null() : json_integer(window), "windows", (json_int_t)windows,
-                                "tokens", (json_int_t)tokens, "results", list ? list : json_null());
-        if (lrp_jv_dump(out.f, doc, 1)) {
-            cli_error(1, "out of memory");
-            cli_output_abort(&out);
-            goto done;
-        }
-    } else {
-        int html = !strcmp(format, "html");
-        int color = !html && out.f == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-        if (html)
-            fprintf(out.f, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>attnlrp scan</title>\n"
-                           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}.t{font-family:monospace;"
-                           "line-height:1.8;white-space:pre-wrap}.t span{padding:1px 0}.act{outline:2px solid #000}"
-                           ".s{color:#555}</style></head><body>\n<h1>");
-        fprintf(out.f, "layer %d neuron %d", layer, neuron);
-        if (expert >= 0) fprintf(out.f, " (expert %d)", expert);
-        fprintf(out.f, ": top %d of %ld %s (%lld tokens) in %s, method %s", best.n, windows,
-                c.jsonl ? "records" : "windows", tokens, data, method);
-        fputs(html ? "</h1>\n<p class=\"s\">Each window's tokens coloured by their relevance for the neuron's "
-                     "activation at the outlined position (red for, blue against; scale per window).</p>\n"
-                   : "\n",
-              out.f);
-        for (int r = 0; r < best.n; r++) {
-            char **bytes = token_bytes(s.tok, res[r].hit->ids, res[r].hit->T);
-            if (!bytes) {
-                cli_error(1, "out of memory");
-                cli_output_abort(&out);
-                goto done;
-            }
-            if (html) render_html_result(out.f, r, &res[r], bytes);
-            else render_text_result(out.f, r, &res[r], bytes, color);
-            free_strings(bytes, res[r].hit->T);
-        }
-        if (html) fputs("</body></html>\n", out.f);
-    }
-    rc = cli_output_commit(&out) ? 1 : 0;
+    for (int n = 0; n < n_tops; n++) lrp_scan_top_sort(&tops[n]);
+    if (neurons_arg) rc = write_atlas(out_path, &s, tops, W, top, &hi);
+    else rc = attribute_and_write(&s, &tops[0], &hi, meth, format, out_path, show);
 done:
-    for (int r = 0; res && r < best.n; r++) free(res[r].relevance);
-    free(res);
+    for (int n = 0; tops && n < n_tops; n++) lrp_scan_top_free(&tops[n]);
+    free(tops);
+    json_decref(atlas_doc);
     free(ids);
     free(act);
-    lrp_scan_top_free(&best);
     if (c.f) fclose(c.f);
     free(c.buf);
     free(c.pend);

@@ -103,6 +103,47 @@ def compare(binary, model, ck, data, records, layer, neuron, k, method="attnlrp"
     return d
 
 
+def atlas(binary, model, ck, data, records, layer, k, expert, tmp):
+    """scan --neurons all: every neuron's top K against the reference; --atlas N reads back what scan prints."""
+    path = os.path.join(tmp, "atlas.json")
+    args = ["scan", "--model", model, "--data", data, "--layer", str(layer), "--top", str(k), "-o", path]
+    run(binary, *args, "--neurons", "all", *(["--expert", str(expert)] if expert is not None else []))
+    a = json.load(open(path))
+    name = f"{os.path.basename(model)} atlas L{layer}"
+    check(a["width"] == ck.cfg.inter and len(a["neurons"]) == ck.cfg.inter and a["windows"] == len(records),
+          f"{name}: header {a['width']}, {a['windows']}")
+    acts = {}
+    with torch.no_grad():
+        for i, ids in enumerate(records):
+            acts[i] = ref.forward(ck, ids, "gradxinput", expert or 0)[2][layer]
+    for n in range(ck.cfg.inter):
+        hits = []
+        for i in range(len(records)):
+            col = acts[i][:, n]
+            p = int(torch.argmax(col))
+            hits.append((-float(col[p]), i, p))
+        hits.sort()
+        # a valid top K within float32 rounding: the rank-r window's maximum is the r-th largest, reached at
+        # the given position (experts: rows not routed are exact zeros, near ties with tiny values happen)
+        tol = 1e-4 * max(1e-30, max(abs(h[0]) for h in hits))
+        best = {i: -a for a, i, _ in hits}
+        got = a["neurons"][n]
+        ok = len(got) == k and len({h[0] for h in got}) == k
+        for r, (i, p, act) in enumerate(got if ok else []):
+            ok = ok and abs(best[i] - (-hits[r][0])) <= tol and abs(float(acts[i][p, n]) - best[i]) <= tol
+            ok = ok and abs(act - best[i]) <= tol
+        check(ok, f"{name} N{n}: atlas {got} is not the reference's top {k} {[(i, p, -a) for a, i, p in hits[:k]]}")
+    for i, ids in a["ids"].items():
+        check(ids == records[int(i)], f"{name}: stored window {i}")
+    for n in (0, ck.cfg.inter // 2, ck.cfg.inter - 1):
+        ex = ["--expert", str(expert)] if expert is not None else []
+        direct = run(binary, "scan", "--model", model, "--data", data, "--layer", str(layer), "--neuron", str(n),
+                     "--top", str(k - 1), "--format", "json", *ex)
+        back = run(binary, "scan", "--model", model, "--atlas", path, "--neuron", str(n), "--top", str(k - 1),
+                   "--format", "json")
+        check(direct == back, f"{name} N{n}: scan --atlas prints what the scan prints")
+
+
 def tiny(binary, tmp):
     rng = random.Random(14)
     for cfg, experts in (("llama_mha", None), ("mixtral", 1)):
@@ -121,6 +162,7 @@ def tiny(binary, tmp):
         for layer, neuron in ((0, 3), (ck.cfg.layers - 1, ck.cfg.inter - 1), (1, 7)):
             compare(binary, model, ck, data, records, layer, neuron, 5, expert=experts)
         compare(binary, model, ck, data, records, 1, 5, 40, expert=experts)  # K = every record
+        atlas(binary, model, ck, data, records, 1, 4, experts, tmp)
         if experts is None:
             compare(binary, model, ck, data, records, 0, 11, 4, method="cplrp")
             # --window cuts JSONL records to their first T tokens
