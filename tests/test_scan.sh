@@ -60,11 +60,13 @@ check "README scan example output is current" \
 printf '\n  \n' >"$tmp/blank.jsonl"
 printf 'caf\xe9 au lait\n' >"$tmp/latin1.txt"
 printf '{"text": "ok"}\n{"txt": 1}\n' >"$tmp/bad.jsonl"
+printf '{"text": "caf\xe9"}\n' >"$tmp/latin1.jsonl"
 printf '{"ids": [1, 99999]}\n' >"$tmp/range.jsonl"
 D="--model $M --layer 0 --neuron 0"
 expect 1 "attnlrp: --data $tmp/empty.txt: no text (empty corpus)" -- $BIN scan $D --data "$tmp/empty.txt"
 expect 1 "attnlrp: --data $tmp/blank.jsonl: no text (empty corpus)" -- $BIN scan $D --data "$tmp/blank.jsonl"
 expect 1 "attnlrp: --data $tmp/latin1.txt: byte 3 is not UTF-8 text (0xe9)" -- $BIN scan $D --data "$tmp/latin1.txt"
+expect 1 "attnlrp: --data $tmp/latin1.jsonl:1: unable to decode byte 0xe9 near '\"caf'" -- $BIN scan $D --data "$tmp/latin1.jsonl"
 expect 1 "attnlrp: --data $tmp/bad.jsonl:2: expected an object with \"text\" (a string) or \"ids\" (an array)" -- \
     $BIN scan $D --data "$tmp/bad.jsonl"
 expect 1 "attnlrp: --data $tmp/range.jsonl: window 0: ids: id 99999 at index 1 is out of range (vocabulary size 1475)" -- \
