@@ -8,7 +8,7 @@
 // step: lrp_forward_latent (the same forward, copying layer L's MLP intermediate), the column maximum of
 // neuron N and the top-K heap; rounds alternate which runs first, so both meet the same load. Then the K
 // kept windows are explained with the neuron as the latent start. Prints tokens/s (median over rounds) and
-// the ratio scan / forward in the same run; bench/scan.sh builds and runs it.
+// the ratio scan / forward in the same run (median and fastest rounds); bench/scan.sh builds and runs it.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +108,8 @@ int main(int argc, char **argv) {
            rounds);
     printf("  forward only (lrp_forward_logits): %10.0f tokens/s  (%.2f ms/window)\n", tok / f, 1e3 * f / n);
     printf("  scan (forward + tap + top-%d):     %10.0f tokens/s  (%.2f ms/window)\n", top, tok / s, 1e3 * s / n);
-    printf("  scan / forward time: %.3f\n", s / f);
+    printf("  scan / forward time: %.3f (median), %.3f (fastest round of each; less sensitive to other load)\n", s / f,
+           scan[0] / fwd[0]);
     printf("  %d attributions (latent start, recorded forward + backward): %.3f s = %.2f ms each = %.2f forward "
            "passes each\n", best.n, t_attr, 1e3 * t_attr / best.n, (t_attr / best.n) / (f / n));
     lrp_scan_top_free(&best);
