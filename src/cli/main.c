@@ -14,6 +14,7 @@ static const char usage[] =
     "  explain      attribute a prediction to the input tokens (and latent neurons)\n"
     "  generate     continue a prompt (greedy or sampled), with neuron interventions and per-token explanations\n"
     "  neurons      rank the MLP neurons behind a prediction\n"
+    "  scan         the windows of a corpus that most activate an MLP neuron, each attributed to its tokens\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
@@ -29,6 +30,7 @@ static const command commands[] = {
     {"generate", cmd_generate},
     {"neurons", cmd_neurons},
     {"eval", cmd_eval},
+    {"scan", cmd_scan},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},
