@@ -68,7 +68,12 @@ TEST(generic_override_turns_off_every_fast_path) {
     __builtin_cpu_init();
     CHECK(!!(lrp_cpu_features() & LRP_CPU_AVX2) == !!__builtin_cpu_supports("avx2"));
     CHECK(!!(lrp_cpu_features() & LRP_CPU_FMA) == !!__builtin_cpu_supports("fma"));
+    CHECK(lrp_cpu_has_avx512() == (lrp_cpu_has_avx2() && __builtin_cpu_supports("avx512f")));
+    if (lrp_cpu_has_avx512()) CHECK_STR(lrp_cpu_describe(), "avx2+fma+f16c+avx512f");
 #endif
+    use_cpu(CPU_GENERIC);
+    CHECK(!lrp_cpu_has_avx512());
+    use_cpu(CPU_NATIVE);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 // Which instruction-set extensions the fast kernels may use on this machine, decided at run time.
 //
 // The build never assumes more than the baseline of its target (plain x86-64 on x86): the fast paths
-// (kernels/half.c, kernels/dequant_quant.c) are compiled per function with LRP_TARGET_AVX2 and chosen
-// by testing lrp_cpu_features() at the call, so one binary runs everywhere and is fast where it can be.
+// (kernels/half.c, kernels/dequant_quant.c, kernels/smallgemm.c) are compiled per function with
+// LRP_TARGET_AVX2 (or LRP_TARGET_AVX512) and chosen by testing lrp_cpu_features() at the call, so one
+// binary runs everywhere and is fast where it can be.
 // The features are resolved once, on first use, from the CPU (__builtin_cpu_supports, which also
 // checks that the OS saves the YMM registers). The environment variable ATTNLRP_CPU=generic forces
 // the scalar reference paths (tests run both; a user can rule out a miscompiled fast kernel).
