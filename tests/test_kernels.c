@@ -355,6 +355,8 @@ TEST(gemm_uses_the_small_kernels_for_few_rows_and_large_weights) {
     CHECK(!lrp_small_gemm_wanted(0, 1, 1024, 512));
     CHECK(!lrp_small_gemm_wanted(0, LRP_SMALL_GEMM_MAX_M + 1, 1024, 512));
     CHECK(!lrp_small_gemm_wanted(0, 32, 64, 64));
+    CHECK(!lrp_small_gemm_wanted(0, 32, 4096, 256));  // an attention product with a 256-wide head
+    CHECK(!lrp_small_gemm_wanted(0, 32, 256, 4096));
     CHECK(lrp_small_gemm_wanted(0, 32, 1024, 512) == lrp_cpu_has_avx2());
     setenv("ATTNLRP_SMALL_GEMM", "0", 1);
     lrp_small_gemm_refresh();

@@ -436,7 +436,8 @@ void lrp_small_gemm_refresh(void) {
 }
 
 int lrp_small_gemm_wanted(int trans_a, int M, int N, int K) {
-    if (trans_a || M < 2 || M > LRP_SMALL_GEMM_MAX_M || (int64_t)N * K < 65536) return 0;
+    // Both sides of B over 256: weights; the attention's products with a head (≤ 256 wide) stay with BLAS.
+    if (trans_a || M < 2 || M > LRP_SMALL_GEMM_MAX_M || N <= 256 || K <= 256) return 0;
     return lrp_cpu_has_avx2() && small_enabled();
 }
 
