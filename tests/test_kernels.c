@@ -46,11 +46,12 @@ static void fill(float *x, size_t n) {
 }
 
 // The two CPU paths every comparison runs on.
-enum { CPU_NATIVE, CPU_GENERIC, CPU_MODES };
+enum { CPU_NATIVE, CPU_GENERIC, CPU_MODES, CPU_AVX2 = CPU_MODES };  // AVX2 only: the small-row kernels
 static const char *const cpu_mode_name[CPU_MODES] = {"native", "generic"};
 
 static void use_cpu(int mode) {
     if (mode == CPU_GENERIC) setenv("ATTNLRP_CPU", "generic", 1);
+    else if (mode == CPU_AVX2) setenv("ATTNLRP_CPU", "avx2", 1);  // AVX-512 left out
     else unsetenv("ATTNLRP_CPU");
     lrp_cpu_refresh();
 }
@@ -328,6 +329,18 @@ TEST(small_gemm_on_the_generic_cpu_matches_the_reference) {
     CHECK(check_small_gemm_shapes(CPU_GENERIC) == 0);
 }
 
+// ATTNLRP_CPU=avx2 on a machine with AVX-512: the AVX2 kernels (elsewhere the native run was them already).
+TEST(small_gemm_on_the_avx2_path_matches_the_reference) {
+    use_cpu(CPU_AVX2);
+    CHECK(!lrp_cpu_has_avx512());
+    use_cpu(CPU_NATIVE);
+    int avx2 = lrp_cpu_has_avx2();
+    CHECK(check_small_gemm_shapes(CPU_AVX2) == 0);
+    use_cpu(CPU_AVX2);
+    CHECK(lrp_cpu_has_avx2() == avx2);
+    use_cpu(CPU_NATIVE);
+}
+
 // Large enough to be split between threads (OpenBLAS's count, here 2 and 3), including splits that
 // leave a thread without a whole panel; and K = 0 (C = beta · C).
 TEST(small_gemm_split_between_threads_matches_the_reference) {
@@ -351,18 +364,20 @@ TEST(small_gemm_split_between_threads_matches_the_reference) {
 // lrp_gemm hands few rows against a large B to the small kernels (and everything else to BLAS); with
 // ATTNLRP_SMALL_GEMM=0 it does not.
 TEST(gemm_uses_the_small_kernels_for_few_rows_and_large_weights) {
-    CHECK(!lrp_small_gemm_wanted(1, 32, 1024, 512));
-    CHECK(!lrp_small_gemm_wanted(0, 1, 1024, 512));
-    CHECK(!lrp_small_gemm_wanted(0, LRP_SMALL_GEMM_MAX_M + 1, 1024, 512));
-    CHECK(!lrp_small_gemm_wanted(0, 32, 64, 64));
-    CHECK(!lrp_small_gemm_wanted(0, 32, 4096, 256));  // an attention product with a 256-wide head
-    CHECK(!lrp_small_gemm_wanted(0, 32, 256, 4096));
-    CHECK(lrp_small_gemm_wanted(0, 32, 1024, 512) == lrp_cpu_has_avx2());
-    setenv("ATTNLRP_SMALL_GEMM", "0", 1);
-    lrp_small_gemm_refresh();
-    CHECK(!lrp_small_gemm_wanted(0, 32, 1024, 512));
-    unsetenv("ATTNLRP_SMALL_GEMM");
-    lrp_small_gemm_refresh();
+    for (int tb = 0; tb < 2; tb++) {
+        CHECK(!lrp_small_gemm_wanted(1, tb, 32, 1024, 512));
+        CHECK(!lrp_small_gemm_wanted(0, tb, 1, 1024, 512));
+        CHECK(!lrp_small_gemm_wanted(0, tb, LRP_SMALL_GEMM_MAX_M + 1, 1024, 512));
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 64, 64));
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 4096, 256));  // an attention product with a 256-wide head
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 256, 4096));
+        CHECK(lrp_small_gemm_wanted(0, tb, 32, 1024, 512) == (lrp_cpu_has_avx512() || (tb && lrp_cpu_has_avx2())));
+        setenv("ATTNLRP_SMALL_GEMM", "0", 1);
+        lrp_small_gemm_refresh();
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 1024, 512));
+        unsetenv("ATTNLRP_SMALL_GEMM");
+        lrp_small_gemm_refresh();
+    }
     int bad = 0;
     for (int tb = 0; tb < 2; tb++) bad += check_gemm(0, tb, 24, 300, 260, 1.0f, 1.0f);
     CHECK(bad == 0);
@@ -633,7 +648,7 @@ TEST_MAIN(T(generic_override_turns_off_every_fast_path), T(f16_rows_widen_every_
           T(f32_to_f16_agrees_with_the_f16c_instruction),
           T(gemm_matches_the_reference_for_every_transpose_alpha_beta_and_stride),
           T(gemm_with_beta_zero_ignores_what_c_held), T(small_gemm_matches_the_reference_for_every_row_count_up_to_40),
-          T(small_gemm_on_the_generic_cpu_matches_the_reference),
+          T(small_gemm_on_the_generic_cpu_matches_the_reference), T(small_gemm_on_the_avx2_path_matches_the_reference),
           T(small_gemm_split_between_threads_matches_the_reference),
           T(gemm_uses_the_small_kernels_for_few_rows_and_large_weights), T(gemv_matches_the_reference_both_ways),
           T(matmul_forward_matches_the_reference_for_every_dtype_view_length_and_scratch),

@@ -26,7 +26,8 @@ static int detect(void) {
     unsigned a, b, c, d;
     if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C)) f |= LRP_CPU_F16C;
     // __builtin_cpu_supports("avx512f") also checks that the OS saves the ZMM state (XCR0).
-    if ((f & 7) == 7 && __builtin_cpu_supports("avx512f")) f |= LRP_CPU_AVX512F;
+    if ((f & 7) == 7 && __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0))
+        f |= LRP_CPU_AVX512F;
 #endif
     return f;
 }

@@ -6,7 +6,8 @@
 // binary runs everywhere and is fast where it can be.
 // The features are resolved once, on first use, from the CPU (__builtin_cpu_supports, which also
 // checks that the OS saves the YMM registers). The environment variable ATTNLRP_CPU=generic forces
-// the scalar reference paths (tests run both; a user can rule out a miscompiled fast kernel).
+// the scalar reference paths (tests run both; a user can rule out a miscompiled fast kernel);
+// ATTNLRP_CPU=avx2 leaves out AVX-512 only (tests run the AVX2 kernels on AVX-512 machines too).
 #ifndef LRP_CPU_H
 #define LRP_CPU_H
 

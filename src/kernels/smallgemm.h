@@ -19,9 +19,9 @@
 #define LRP_SMALL_GEMM_MAX_M 48
 
 // 1 when lrp_gemm should use lrp_small_gemm for this call: A not transposed, 2 ≤ M ≤ LRP_SMALL_GEMM_MAX_M,
-// N and K both over 256 (a weight, not an attention head), a SIMD kernel on this CPU and
-// ATTNLRP_SMALL_GEMM not 0.
-int lrp_small_gemm_wanted(int trans_a, int M, int N, int K);
+// N and K both over 256 (a weight, not an attention head), AVX-512F (or AVX2+FMA for op(B) = Bᵀ: the
+// AVX2 kernel for op(B) = B is slower than OpenBLAS's) and ATTNLRP_SMALL_GEMM not 0.
+int lrp_small_gemm_wanted(int trans_a, int trans_b, int M, int N, int K);
 
 // Any M ≥ 0, N ≥ 0, K ≥ 0 (K = 0: C = beta · C; beta = 0 never reads C). Runs on whichever path
 // lrp_cpu_features() allows (the generic loops with ATTNLRP_CPU=generic).
