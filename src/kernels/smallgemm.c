@@ -94,46 +94,79 @@ static void pack_panel(const task *t, int k0, int kc, int j0, int nw, int pw, fl
 // op(B) = Bᵀ: 8 columns of C (8 rows of B, each read once, in place) × up to 48 rows of C (3 vectors of
 // the packed Aᵀ) in 24 registers.
 
-#define KC 32
+#define KC 64
 // The register tiles are arrays indexed by constant loops: unrolled completely, they live in registers.
 #define UNROLL _Pragma("GCC unroll 8")
 
 #if LRP_X86
+// Rows m0 .. m0 + mc (≤ 48) of A, columns k0 .. k0 + kc, copied to pa as blocks of 8 rows, each [kc][8]
+// (zero past row M): the 8 values broadcast at one step lie together, rather than 8 rows a power-of-two
+// stride apart that share the cache sets the panels of B use.
+static void pack_rows(const task *t, int m0, int mc, int k0, int kc, float *pa) {
+    for (int i0 = 0; i0 < mc; i0 += 8) {
+        float *dst = pa + (size_t)(i0 / 8) * KC * 8;
+        for (int r = 0; r < 8; r++) {
+            const float *src = t->A + (size_t)(m0 + i0 + r) * t->lda + k0;
+            if (i0 + r < mc)
+                for (int k = 0; k < kc; k++) dst[k * 8 + r] = src[k];
+            else
+                for (int k = 0; k < kc; k++) dst[k * 8 + r] = 0.0f;
+        }
+    }
+}
+
 LRP_TARGET_AVX512 static void nn_avx512(const task *t, int n0, int n1) {
-    _Alignas(64) float pk[KC * 48];
-    for (int k0 = 0; k0 < t->K; k0 += KC) {
-        int kc = min_int(KC, t->K - k0);
-        for (int j0 = n0; j0 < n1; j0 += 48) {
-            int nw = min_int(48, n1 - j0);
-            pack_panel(t, k0, kc, j0, nw, 48, pk);
-            for (int i0 = 0; i0 < t->M; i0 += 8) {
-                int rows = min_int(8, t->M - i0);
-                const float *a[8];
-                UNROLL for (int r = 0; r < 8; r++) a[r] = t->A + (size_t)(i0 + (r < rows ? r : 0)) * t->lda + k0;
-                __m512 c[8][3];
-                UNROLL for (int r = 0; r < 8; r++)
-                    UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm512_setzero_ps();
-                const float *b = pk;
-                for (int k = 0; k < kc; k++, b += 48) {
-                    __m512 bv[3];
-                    UNROLL for (int v = 0; v < 3; v++) bv[v] = _mm512_load_ps(b + 16 * v);
-                    UNROLL for (int r = 0; r < 8; r++) {
-                        __m512 x = _mm512_set1_ps(a[r][k]);
-                        UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm512_fmadd_ps(x, bv[v], c[r][v]);
-                    }
+    _Alignas(64) float pk[KC * 48], pa[48 * KC];
+    for (int m0 = 0; m0 < t->M; m0 += 48) {
+        int mc = min_int(48, t->M - m0);
+        for (int k0 = 0; k0 < t->K; k0 += KC) {
+            int kc = min_int(KC, t->K - k0);
+            pack_rows(t, m0, mc, k0, kc, pa);
+            for (int j0 = n0; j0 < n1; j0 += 48) {
+                int nw = min_int(48, n1 - j0);
+                __mmask16 pm[3];  // the panel's columns in each vector (zeros past nw)
+                UNROLL for (int v = 0; v < 3; v++) {
+                    int left = nw - 16 * v;
+                    pm[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
                 }
-                __m512 alpha = _mm512_set1_ps(t->alpha), beta = _mm512_set1_ps(t->beta);
-                UNROLL for (int r = 0; r < 8; r++) {
-                    if (r >= rows) break;
-                    float *cr = t->C + (size_t)(i0 + r) * t->ldc + j0;
-                    UNROLL for (int v = 0; v < 3; v++) {
-                        int left = nw - 16 * v;
-                        if (left <= 0) break;
-                        __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-                        __m512 old = _mm512_setzero_ps();
-                        if (k0) old = _mm512_maskz_loadu_ps(mk, cr + 16 * v);
-                        else if (t->beta != 0.0f) old = _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v));
-                        _mm512_mask_storeu_ps(cr + 16 * v, mk, _mm512_fmadd_ps(alpha, c[r][v], old));
+                const float *src = t->B + (size_t)k0 * t->ldb + j0;
+                for (int k = 0; k < kc; k++, src += t->ldb) {  // pack_panel, inline: a call per row costs
+                    if (k + 8 < kc)                            // as much as the row's products
+                        UNROLL for (int v = 0; v < 3; v++)
+                            _mm_prefetch((const char *)(src + 8 * (size_t)t->ldb + min_int(16 * v, nw - 1)),
+                                         _MM_HINT_T0);
+                    UNROLL for (int v = 0; v < 3; v++)
+                        _mm512_store_ps(pk + k * 48 + 16 * v, _mm512_maskz_loadu_ps(pm[v], src + 16 * v));
+                }
+                for (int i0 = 0; i0 < mc; i0 += 8) {
+                    int rows = min_int(8, mc - i0);
+                    const float *a = pa + (size_t)(i0 / 8) * KC * 8;
+                    __m512 c[8][3];
+                    UNROLL for (int r = 0; r < 8; r++)
+                        UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm512_setzero_ps();
+                    const float *b = pk;
+                    for (int k = 0; k < kc; k++, b += 48, a += 8) {
+                        __m512 bv[3];
+                        UNROLL for (int v = 0; v < 3; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+                        UNROLL for (int r = 0; r < 8; r++) {
+                            __m512 x = _mm512_set1_ps(a[r]);
+                            UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm512_fmadd_ps(x, bv[v], c[r][v]);
+                        }
+                    }
+                    __m512 alpha = _mm512_set1_ps(t->alpha), beta = _mm512_set1_ps(t->beta);
+                    UNROLL for (int r = 0; r < 8; r++) {
+                        if (r >= rows) break;
+                        float *cr = t->C + (size_t)(m0 + i0 + r) * t->ldc + j0;
+                        UNROLL for (int v = 0; v < 3; v++) {
+                            int left = nw - 16 * v;
+                            if (left <= 0) break;
+                            __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                            __m512 old = _mm512_setzero_ps();
+                            if (k0) old = _mm512_maskz_loadu_ps(mk, cr + 16 * v);
+                            else if (t->beta != 0.0f)
+                                old = _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v));
+                            _mm512_mask_storeu_ps(cr + 16 * v, mk, _mm512_fmadd_ps(alpha, c[r][v], old));
+                        }
                     }
                 }
             }
