@@ -2,10 +2,12 @@
 // (not transposed) and op(B) = B [K, N] or Bᵀ, B [N, K]; lda/ldb/ldc are row strides.
 //
 // Why: with a few dozen rows (the tokens one expert of a mixture of experts gets, T = 128 split over 8
-// experts), BLAS packs the whole weight for every call and runs at a third of its speed. These kernels
-// stream B once, straight from its storage: op(B) = B (the input gradient through a weight, a Conv1D
-// forward) keeps 4 rows of C in registers and broadcasts A; op(B) = Bᵀ (the forward through a
-// [out, in] weight) packs the small A transposed (K × M floats) and keeps 8 columns of C for all rows.
+// experts), BLAS packs the whole weight for every call and runs at half its speed. These kernels
+// read B once: op(B) = Bᵀ (the forward through a [out, in] weight) packs the small A transposed
+// (K × M floats) and streams 8 rows of B in place, 8 columns of C for up to 48 rows in registers;
+// op(B) = B (the input gradient through a weight, a Conv1D forward) reads B 64 rows at a time, copying
+// 48-column panels into L1 (rows a power-of-two stride apart would collide in its sets), 8 rows of C in
+// registers, A broadcast from blocks of 8 packed rows.
 // The kernel is chosen at run time (kernels/cpu.h): AVX-512F, AVX2+FMA, or the generic C loops that
 // ATTNLRP_CPU=generic forces. Large calls are split over column ranges between OpenBLAS's thread count
 // of threads (a small pool of helpers, started on first use).
