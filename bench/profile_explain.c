@@ -2,6 +2,7 @@
 // own lrp_graph_backward, timed node by node through the graph's on_node hook), with
 //   - the backward time of each op, and of each op per weight shape (linear layers of different sizes
 //     apart), so that the products and the elementwise work are separate;
+//   - the same in process CPU time (all threads; what a loaded machine disturbs less);
 //   - page faults and system time of each phase (fresh arena memory is faulted in on every explanation).
 //
 //     profile_explain [--model DIR] [--T 512] [--reps 3] [--dec 16]
@@ -27,7 +28,7 @@ typedef struct op_stat {
     const char *op;
     long out, in;  // 0, 0: every node of the op
     long nodes;
-    double seconds;
+    double seconds, cpu;  // wall-clock and process CPU time (all threads)
 } op_stat;
 
 typedef struct op_table {
@@ -43,20 +44,34 @@ static op_stat *table_row(op_table *t, const char *op, long out, long in) {
     return &t->rows[t->n++];
 }
 
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Process CPU time at the previous node's end (or the backward's start): a node's CPU time is the
+// difference (on a machine shared with other work, steadier than its wall-clock time).
+static double last_cpu;
+
 // The graph's on_node hook: adds the node's time to its op's row and to its op-and-shape row.
 static void time_node(const lrp_graph *g, const lrp_node *n, double seconds, void *ctx) {
     (void)g;
     op_table *t = ctx;
+    double c = cpu_s(), cpu = c - last_cpu;
+    last_cpu = c;
     op_stat *s = table_row(t, n->op, 0, 0);
     if (s) {
         s->nodes++;
         s->seconds += seconds;
+        s->cpu += cpu;
     }
     if (!n->w.t) return;
     s = table_row(t, n->op, (long)n->w.out, (long)n->w.in);
     if (s) {
         s->nodes++;
         s->seconds += seconds;
+        s->cpu += cpu;
     }
 }
 
@@ -100,15 +115,15 @@ static void print_ops(const op_table *t, double backward_seconds) {
         if (best < 0) break;
         done[best] = 1;
         const op_stat *s = &t->rows[best];
-        printf("    %-20s nodes %5ld  %9.1f ms  %5.1f%%\n", s->op, s->nodes, 1e3 * s->seconds,
-               100 * s->seconds / backward_seconds);
+        printf("    %-20s nodes %5ld  %9.1f ms  %5.1f%%  cpu %8.1f ms\n", s->op, s->nodes, 1e3 * s->seconds,
+               100 * s->seconds / backward_seconds, 1e3 * s->cpu);
         for (int i = 0; i < t->n; i++) {
             const op_stat *w = &t->rows[i];
             if (!w->out || strcmp(w->op, s->op) != 0) continue;
             char shape[48];
             snprintf(shape, sizeof shape, "[%ld, %ld]", w->out, w->in);
-            printf("      %-18s nodes %5ld  %9.1f ms  %5.1f%%\n", shape, w->nodes, 1e3 * w->seconds,
-                   100 * w->seconds / backward_seconds);
+            printf("      %-18s nodes %5ld  %9.1f ms  %5.1f%%  cpu %8.1f ms\n", shape, w->nodes, 1e3 * w->seconds,
+                   100 * w->seconds / backward_seconds, 1e3 * w->cpu);
         }
     }
 }
@@ -189,6 +204,7 @@ int main(int argc, char **argv) {
             if (f.taps.input[k]) f.taps.input[k]->keep_grad = 1;
         lrp_rules rules = lrp_rules_for(LRP_METHOD_ATTNLRP);
         usage_now(&u2);
+        last_cpu = cpu_s();
         if (lrp_graph_backward(&g, &rules, &err)) {
             fprintf(stderr, "profile_explain: %s\n", err.msg);
             return 1;

@@ -17,7 +17,10 @@
 #include "kernels/gemm.h"
 #include "kernels/half.h"
 #include "kernels/matmul.h"
+#include "kernels/smallgemm.h"
 #include "support/gguf_writer.h"
+
+#include <cblas.h>
 
 #if LRP_X86
 #include <immintrin.h>
@@ -43,11 +46,12 @@ static void fill(float *x, size_t n) {
 }
 
 // The two CPU paths every comparison runs on.
-enum { CPU_NATIVE, CPU_GENERIC, CPU_MODES };
+enum { CPU_NATIVE, CPU_GENERIC, CPU_MODES, CPU_AVX2 = CPU_MODES };  // AVX2 only: the small-row kernels
 static const char *const cpu_mode_name[CPU_MODES] = {"native", "generic"};
 
 static void use_cpu(int mode) {
     if (mode == CPU_GENERIC) setenv("ATTNLRP_CPU", "generic", 1);
+    else if (mode == CPU_AVX2) setenv("ATTNLRP_CPU", "avx2", 1);  // AVX-512 left out
     else unsetenv("ATTNLRP_CPU");
     lrp_cpu_refresh();
 }
@@ -65,7 +69,12 @@ TEST(generic_override_turns_off_every_fast_path) {
     __builtin_cpu_init();
     CHECK(!!(lrp_cpu_features() & LRP_CPU_AVX2) == !!__builtin_cpu_supports("avx2"));
     CHECK(!!(lrp_cpu_features() & LRP_CPU_FMA) == !!__builtin_cpu_supports("fma"));
+    CHECK(lrp_cpu_has_avx512() == (lrp_cpu_has_avx2() && __builtin_cpu_supports("avx512f")));
+    if (lrp_cpu_has_avx512()) CHECK_STR(lrp_cpu_describe(), "avx2+fma+f16c+avx512f");
 #endif
+    use_cpu(CPU_GENERIC);
+    CHECK(!lrp_cpu_has_avx512());
+    use_cpu(CPU_NATIVE);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,9 +212,19 @@ TEST(f32_to_f16_agrees_with_the_f16c_instruction) {
 // ---------------------------------------------------------------------------------------------
 // gemm / gemv
 
-// C = alpha op(A) op(B) + beta C against lrp_gemm_ref with row strides wider than the rows, for every
-// transpose combination; the padding of C is never written.
-static int check_gemm(int ta, int tb, int M, int N, int K, float alpha, float beta) {
+typedef void (*gemm_fn)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc);
+
+// lrp_small_gemm in lrp_gemm's signature (A is never transposed there).
+static void small_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                       int ldb, float beta, float *C, int ldc) {
+    (void)ta;
+    lrp_small_gemm(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// C = alpha op(A) op(B) + beta C by `gemm` against lrp_gemm_ref with row strides wider than the rows;
+// the padding of C is never written, and with beta = 0 C holds NaN (it must not be read).
+static int check_gemm_of(gemm_fn gemm, int ta, int tb, int M, int N, int K, float alpha, float beta) {
     int a_rows = ta ? K : M, a_cols = ta ? M : K, b_rows = tb ? N : K, b_cols = tb ? K : N;
     int lda = a_cols + 3, ldb = b_cols + 1, ldc = N + 2;
     float *A = malloc((size_t)a_rows * lda * sizeof *A), *B = malloc((size_t)b_rows * ldb * sizeof *B);
@@ -215,10 +234,12 @@ static int check_gemm(int ta, int tb, int M, int N, int K, float alpha, float be
     fill(B, (size_t)b_rows * ldb);
     fill(C, (size_t)M * ldc);
     for (int i = 0; i < M; i++)
-        for (int j = N; j < ldc; j++) C[(size_t)i * ldc + j] = 1234.5f;
+        for (int j = 0; j < ldc; j++)
+            if (j >= N) C[(size_t)i * ldc + j] = 1234.5f;
+            else if (beta == 0.0f) C[(size_t)i * ldc + j] = NAN;
     memcpy(R, C, (size_t)M * ldc * sizeof *C);
     memcpy(C0, C, (size_t)M * ldc * sizeof *C);
-    lrp_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     lrp_gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
     int bad = 0;
     for (int i = 0; i < M; i++) {
@@ -234,10 +255,11 @@ static int check_gemm(int ta, int tb, int M, int N, int K, float alpha, float be
                 double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
                 mag += fabs(a * b);
             }
-            double tol = (K + 4) * U32 * (fabs(alpha) * mag + fabs(beta * C0[at]));
+            double tol = (K + 4) * U32 * (fabs(alpha) * mag + (beta == 0.0f ? 0.0 : fabs(beta * C0[at])));
             if (!(fabs(C[at] - R[at]) <= tol) && bad++ < 3)
-                fprintf(stderr, "  gemm %c%c M=%d N=%d K=%d alpha=%g beta=%g C[%d,%d] = %.9g, ref %.9g\n",
-                        ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, beta, i, j, C[at], R[at]);
+                fprintf(stderr, "  %s %s %c%c M=%d N=%d K=%d alpha=%g beta=%g C[%d,%d] = %.9g, ref %.9g\n",
+                        gemm == small_gemm ? "small gemm" : "gemm", lrp_cpu_describe(), ta ? 'T' : 'N',
+                        tb ? 'T' : 'N', M, N, K, alpha, beta, i, j, C[at], R[at]);
         }
     }
     free(A);
@@ -246,6 +268,10 @@ static int check_gemm(int ta, int tb, int M, int N, int K, float alpha, float be
     free(C0);
     free(R);
     return bad;
+}
+
+static int check_gemm(int ta, int tb, int M, int N, int K, float alpha, float beta) {
+    return check_gemm_of(lrp_gemm, ta, tb, M, N, K, alpha, beta);
 }
 
 TEST(gemm_matches_the_reference_for_every_transpose_alpha_beta_and_stride) {
@@ -272,6 +298,89 @@ TEST(gemm_with_beta_zero_ignores_what_c_held) {
         CHECK(C[i] == want[i]);
         CHECK(R[i] == want[i]);
     }
+}
+
+// The small-row kernels (kernels/smallgemm.h) for every M from 1 to 40 with N and K of every remainder
+// modulo the vector widths (8, 16) and panels (24, 64 columns; 256-deep blocks of K), both op(B), each
+// alpha/beta pair; on the path this CPU runs and on the generic one.
+static int check_small_gemm_shapes(int mode) {
+    use_cpu(mode);
+    static const float alphas[] = {1.0f, -0.75f}, betas[] = {0.0f, 1.0f, 0.5f};
+    int bad = 0;
+    for (int tb = 0; tb < 2; tb++)
+        for (int M = 1; M <= 40; M++) {
+            int N = 1 + (M * 37) % 150, K = 1 + (M * 53) % 300;
+            bad += check_gemm_of(small_gemm, 0, tb, M, N, K, alphas[M % 2], betas[M % 3]);
+        }
+    static const int sizes[][3] = {{32, 130, 600}, {16, 64, 256}, {48, 200, 257}, {3, 7, 1}, {2, 1, 9}, {41, 23, 17}};
+    for (int tb = 0; tb < 2; tb++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (int b = 0; b < 3; b++)
+                bad += check_gemm_of(small_gemm, 0, tb, sizes[s][0], sizes[s][1], sizes[s][2], alphas[b % 2], betas[b]);
+    use_cpu(CPU_NATIVE);
+    return bad;
+}
+
+TEST(small_gemm_matches_the_reference_for_every_row_count_up_to_40) {
+    CHECK(check_small_gemm_shapes(CPU_NATIVE) == 0);
+}
+
+TEST(small_gemm_on_the_generic_cpu_matches_the_reference) {
+    CHECK(check_small_gemm_shapes(CPU_GENERIC) == 0);
+}
+
+// ATTNLRP_CPU=avx2 on a machine with AVX-512: the AVX2 kernels (elsewhere the native run was them already).
+TEST(small_gemm_on_the_avx2_path_matches_the_reference) {
+    use_cpu(CPU_AVX2);
+    CHECK(!lrp_cpu_has_avx512());
+    use_cpu(CPU_NATIVE);
+    int avx2 = lrp_cpu_has_avx2();
+    CHECK(check_small_gemm_shapes(CPU_AVX2) == 0);
+    use_cpu(CPU_AVX2);
+    CHECK(lrp_cpu_has_avx2() == avx2);
+    use_cpu(CPU_NATIVE);
+}
+
+// Large enough to be split between threads (OpenBLAS's count, here 2 and 3), including splits that
+// leave a thread without a whole panel; and K = 0 (C = beta · C).
+TEST(small_gemm_split_between_threads_matches_the_reference) {
+    int threads = openblas_get_num_threads();
+    int bad = 0;
+    for (int nt = 2; nt <= 3; nt++) {
+        openblas_set_num_threads(nt);
+        for (int tb = 0; tb < 2; tb++) {
+            bad += check_gemm_of(small_gemm, 0, tb, 32, 1000, 100, 1.0f, 0.0f);
+            bad += check_gemm_of(small_gemm, 0, tb, 40, 70, 500, -0.5f, 1.0f);
+            bad += check_gemm_of(small_gemm, 0, tb, 9, 17, 7000, 1.0f, 0.5f);
+        }
+    }
+    openblas_set_num_threads(threads);
+    float C[6] = {1, 2, 3, 4, 5, 6}, A[1] = {0}, B[1] = {0};
+    lrp_small_gemm(0, 2, 3, 0, 1.0f, A, 1, B, 3, 0.5f, C, 3);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == 0.5f * (float)(i + 1));
+    CHECK(bad == 0);
+}
+
+// lrp_gemm hands few rows against a large B to the small kernels (and everything else to BLAS); with
+// ATTNLRP_SMALL_GEMM=0 it does not.
+TEST(gemm_uses_the_small_kernels_for_few_rows_and_large_weights) {
+    for (int tb = 0; tb < 2; tb++) {
+        CHECK(!lrp_small_gemm_wanted(1, tb, 32, 1024, 512));
+        CHECK(!lrp_small_gemm_wanted(0, tb, 1, 1024, 512));
+        CHECK(!lrp_small_gemm_wanted(0, tb, LRP_SMALL_GEMM_MAX_M + 1, 1024, 512));
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 64, 64));
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 4096, 256));  // an attention product with a 256-wide head
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 256, 4096));
+        CHECK(lrp_small_gemm_wanted(0, tb, 32, 1024, 512) == (lrp_cpu_has_avx512() || (tb && lrp_cpu_has_avx2())));
+        setenv("ATTNLRP_SMALL_GEMM", "0", 1);
+        lrp_small_gemm_refresh();
+        CHECK(!lrp_small_gemm_wanted(0, tb, 32, 1024, 512));
+        unsetenv("ATTNLRP_SMALL_GEMM");
+        lrp_small_gemm_refresh();
+    }
+    int bad = 0;
+    for (int tb = 0; tb < 2; tb++) bad += check_gemm(0, tb, 24, 300, 260, 1.0f, 1.0f);
+    CHECK(bad == 0);
 }
 
 // y = alpha op(A) x + beta y equals the reference product with a one-column B.
@@ -538,7 +647,10 @@ TEST_MAIN(T(generic_override_turns_off_every_fast_path), T(f16_rows_widen_every_
           T(f16_widening_of_zeros_subnormals_infinities_and_nans), T(f32_to_f16_rounds_to_nearest_even),
           T(f32_to_f16_agrees_with_the_f16c_instruction),
           T(gemm_matches_the_reference_for_every_transpose_alpha_beta_and_stride),
-          T(gemm_with_beta_zero_ignores_what_c_held), T(gemv_matches_the_reference_both_ways),
+          T(gemm_with_beta_zero_ignores_what_c_held), T(small_gemm_matches_the_reference_for_every_row_count_up_to_40),
+          T(small_gemm_on_the_generic_cpu_matches_the_reference), T(small_gemm_on_the_avx2_path_matches_the_reference),
+          T(small_gemm_split_between_threads_matches_the_reference),
+          T(gemm_uses_the_small_kernels_for_few_rows_and_large_weights), T(gemv_matches_the_reference_both_ways),
           T(matmul_forward_matches_the_reference_for_every_dtype_view_length_and_scratch),
           T(matmul_forward_on_the_generic_cpu_matches_the_reference),
           T(matmul_backward_input_matches_the_reference_for_every_dtype_view_length_and_scratch),

@@ -15,6 +15,7 @@ static const char usage[] =
     "  generate     continue a prompt (greedy or sampled), with neuron interventions and per-token explanations\n"
     "  neurons      rank the MLP neurons behind a prediction\n"
     "  neuron       project one MLP neuron's output weights onto the vocabulary (top/bottom tokens)\n"
+    "  scan         the windows of a corpus that most activate an MLP neuron, each attributed to its tokens\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
@@ -31,6 +32,7 @@ static const command commands[] = {
     {"neurons", cmd_neurons},
     {"neuron", cmd_neuron},
     {"eval", cmd_eval},
+    {"scan", cmd_scan},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},

@@ -25,6 +25,9 @@ static int detect(void) {
     // the YMM state that the avx2 check above has already found enabled by the OS.
     unsigned a, b, c, d;
     if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C)) f |= LRP_CPU_F16C;
+    // __builtin_cpu_supports("avx512f") also checks that the OS saves the ZMM state (XCR0).
+    if ((f & 7) == 7 && __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0))
+        f |= LRP_CPU_AVX512F;
 #endif
     return f;
 }
@@ -45,5 +48,6 @@ void lrp_cpu_refresh(void) {
 const char *lrp_cpu_describe(void) {
     static const char *const names[8] = {"generic",  "avx2",      "fma",      "avx2+fma",
                                          "f16c",     "avx2+f16c", "fma+f16c", "avx2+fma+f16c"};
-    return names[lrp_cpu_features() & 7];
+    int f = lrp_cpu_features();
+    return f & LRP_CPU_AVX512F ? "avx2+fma+f16c+avx512f" : names[f & 7];
 }

@@ -2,9 +2,15 @@
 
 #include <cblas.h>
 
+#include "kernels/smallgemm.h"
+
 void lrp_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
+    if (lrp_small_gemm_wanted(trans_a, trans_b, M, N, K)) {
+        lrp_small_gemm(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -1,5 +1,5 @@
 // Dense float32 products, row-major. The only place in the engine that calls BLAS; every other layer
-// goes through these. The scalar references (double accumulation) are compared with them in tests.
+// goes through these. Products with few rows against a large B go to kernels/smallgemm.h instead. The scalar references (double accumulation) are compared with them in tests.
 #ifndef LRP_GEMM_H
 #define LRP_GEMM_H
 

@@ -1,0 +1,515 @@
+#include "kernels/smallgemm.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/cpu.h"
+
+#if LRP_X86
+#include <immintrin.h>
+#endif
+
+// ---- the problem and its column ranges ------------------------------------------------------------
+
+enum { ISA_GENERIC, ISA_AVX2, ISA_AVX512 };
+
+typedef struct {
+    int trans_b, M, N, K, lda, ldb, ldc, isa;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    float *At;  // trans_b: A transposed, [K][Mp], zero past row M
+    int Mp;
+    int grain;  // columns of C per unit of work (a kernel's panel width)
+} task;
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+// What C's row `i`, columns [j, j + n), gets when nothing was accumulated yet: beta · C (0 when beta = 0,
+// never reading C).
+static void scale_row(float *c, int n, float beta) {
+    if (beta == 0.0f) memset(c, 0, (size_t)n * sizeof(float));
+    else if (beta != 1.0f)
+        for (int j = 0; j < n; j++) c[j] *= beta;
+}
+
+// ---- generic C ----------------------------------------------------------------------------------
+
+static void nn_generic(const task *t, int n0, int n1) {
+    for (int i = 0; i < t->M; i++) {
+        float *c = t->C + (size_t)i * t->ldc + n0;
+        scale_row(c, n1 - n0, t->beta);
+        const float *a = t->A + (size_t)i * t->lda;
+        for (int k = 0; k < t->K; k++) {
+            float x = t->alpha * a[k];
+            const float *b = t->B + (size_t)k * t->ldb + n0;
+            for (int j = 0; j < n1 - n0; j++) c[j] += x * b[j];
+        }
+    }
+}
+
+static void nt_generic(const task *t, int n0, int n1) {
+    for (int i = 0; i < t->M; i++) {
+        const float *a = t->A + (size_t)i * t->lda;
+        float *c = t->C + (size_t)i * t->ldc;
+        for (int j = n0; j < n1; j++) {
+            const float *b = t->B + (size_t)j * t->ldb;
+            float s[4] = {0, 0, 0, 0};
+            int k = 0;
+            for (; k + 4 <= t->K; k += 4)
+                for (int u = 0; u < 4; u++) s[u] += a[k + u] * b[k + u];
+            for (; k < t->K; k++) s[0] += a[k] * b[k];
+            float d = (s[0] + s[1]) + (s[2] + s[3]);
+            c[j] = t->alpha * d + (t->beta == 0.0f ? 0.0f : t->beta * c[j]);
+        }
+    }
+}
+
+// Rows k0 .. k0 + kc of B, columns j0 .. j0 + nw, copied to pk [kc][pw] with zeros past nw; the rows 8
+// ahead are prefetched. A panel of B read in place would not stay in L1: its rows are a power-of-two
+// stride apart (the weights' widths) and fall into the same few cache sets.
+static void pack_panel(const task *t, int k0, int kc, int j0, int nw, int pw, float *pk) {
+    for (int k = 0; k < kc; k++) {
+        const float *src = t->B + (size_t)(k0 + k) * t->ldb + j0;
+#if LRP_X86
+        if (k + 8 < kc)
+            for (int o = 0; o < nw + 15; o += 16)
+                _mm_prefetch((const char *)(src + 8 * (size_t)t->ldb + min_int(o, nw - 1)), _MM_HINT_T0);
+#endif
+        memcpy(pk + (size_t)k * pw, src, (size_t)nw * sizeof(float));
+        if (nw < pw) memset(pk + (size_t)k * pw + nw, 0, (size_t)(pw - nw) * sizeof(float));
+    }
+}
+
+// ---- AVX-512F -----------------------------------------------------------------------------------
+// op(B) = B: 8 rows × 48 columns (3 vectors) of C in 24 registers; A broadcast. B is read KC rows at a
+// time, left to right (KC sequential streams), copied panel by panel (KC × 48 floats) into L1 and read
+// from there by every block of 8 rows; C is accumulated in place (it stays in L2).
+// op(B) = Bᵀ: 8 columns of C (8 rows of B, each read once, in place) × up to 48 rows of C (3 vectors of
+// the packed Aᵀ) in 24 registers.
+
+#define KC 64
+// The register tiles are arrays indexed by constant loops: unrolled completely, they live in registers.
+#define UNROLL _Pragma("GCC unroll 8")
+
+#if LRP_X86
+// Rows m0 .. m0 + mc (≤ 48) of A, columns k0 .. k0 + kc, copied to pa as blocks of 8 rows, each [kc][8]
+// (zero past row M): the 8 values broadcast at one step lie together, rather than 8 rows a power-of-two
+// stride apart that share the cache sets the panels of B use.
+static void pack_rows(const task *t, int m0, int mc, int k0, int kc, float *pa) {
+    for (int i0 = 0; i0 < mc; i0 += 8) {
+        float *dst = pa + (size_t)(i0 / 8) * KC * 8;
+        for (int r = 0; r < 8; r++) {
+            const float *src = t->A + (size_t)(m0 + i0 + r) * t->lda + k0;
+            if (i0 + r < mc)
+                for (int k = 0; k < kc; k++) dst[k * 8 + r] = src[k];
+            else
+                for (int k = 0; k < kc; k++) dst[k * 8 + r] = 0.0f;
+        }
+    }
+}
+
+LRP_TARGET_AVX512 static void nn_avx512(const task *t, int n0, int n1) {
+    _Alignas(64) float pk[KC * 48], pa[48 * KC];
+    for (int m0 = 0; m0 < t->M; m0 += 48) {
+        int mc = min_int(48, t->M - m0);
+        for (int k0 = 0; k0 < t->K; k0 += KC) {
+            int kc = min_int(KC, t->K - k0);
+            pack_rows(t, m0, mc, k0, kc, pa);
+            for (int j0 = n0; j0 < n1; j0 += 48) {
+                int nw = min_int(48, n1 - j0);
+                __mmask16 pm[3];  // the panel's columns in each vector (zeros past nw)
+                UNROLL for (int v = 0; v < 3; v++) {
+                    int left = nw - 16 * v;
+                    pm[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+                }
+                const float *src = t->B + (size_t)k0 * t->ldb + j0;
+                for (int k = 0; k < kc; k++, src += t->ldb) {  // pack_panel, inline: a call per row costs
+                    if (k + 8 < kc)                            // as much as the row's products
+                        UNROLL for (int v = 0; v < 3; v++)
+                            _mm_prefetch((const char *)(src + 8 * (size_t)t->ldb + min_int(16 * v, nw - 1)),
+                                         _MM_HINT_T0);
+                    UNROLL for (int v = 0; v < 3; v++)
+                        _mm512_store_ps(pk + k * 48 + 16 * v, _mm512_maskz_loadu_ps(pm[v], src + 16 * v));
+                }
+                for (int i0 = 0; i0 < mc; i0 += 8) {
+                    int rows = min_int(8, mc - i0);
+                    const float *a = pa + (size_t)(i0 / 8) * KC * 8;
+                    __m512 c[8][3];
+                    UNROLL for (int r = 0; r < 8; r++)
+                        UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm512_setzero_ps();
+                    const float *b = pk;
+                    for (int k = 0; k < kc; k++, b += 48, a += 8) {
+                        __m512 bv[3];
+                        UNROLL for (int v = 0; v < 3; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+                        UNROLL for (int r = 0; r < 8; r++) {
+                            __m512 x = _mm512_set1_ps(a[r]);
+                            UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm512_fmadd_ps(x, bv[v], c[r][v]);
+                        }
+                    }
+                    __m512 alpha = _mm512_set1_ps(t->alpha), beta = _mm512_set1_ps(t->beta);
+                    UNROLL for (int r = 0; r < 8; r++) {
+                        if (r >= rows) break;
+                        float *cr = t->C + (size_t)(m0 + i0 + r) * t->ldc + j0;
+                        UNROLL for (int v = 0; v < 3; v++) {
+                            int left = nw - 16 * v;
+                            if (left <= 0) break;
+                            __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                            __m512 old = _mm512_setzero_ps();
+                            if (k0) old = _mm512_maskz_loadu_ps(mk, cr + 16 * v);
+                            else if (t->beta != 0.0f)
+                                old = _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v));
+                            _mm512_mask_storeu_ps(cr + 16 * v, mk, _mm512_fmadd_ps(alpha, c[r][v], old));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Columns j0 .. j0 + cols (≤ 8) of C, rows m0 .. m0 + 16·MV (the packed Aᵀ is zero past M).
+#define NT512(MV)                                                                                            \
+    LRP_TARGET_AVX512 static void nt512_##MV(const task *t, int m0, int j0, int cols) {                      \
+        const float *b[8];                                                                                   \
+        UNROLL for (int r = 0; r < 8; r++) b[r] = t->B + (size_t)(j0 + (r < cols ? r : 0)) * t->ldb;               \
+        __m512 c[8][MV];                                                                                     \
+        UNROLL for (int r = 0; r < 8; r++)                                                                          \
+            UNROLL for (int v = 0; v < MV; v++) c[r][v] = _mm512_setzero_ps();                                      \
+        const float *next[8]; /* the rows of the next block (these again for the last): prefetched */      \
+        UNROLL for (int r = 0; r < 8; r++) next[r] = j0 + 8 + r < t->N ? b[r] + 8 * (size_t)t->ldb : b[r];   \
+        const float *at = t->At + m0;                                                                        \
+        for (int k = 0; k < t->K; k++, at += t->Mp) {                                                        \
+            if (k % 16 == 0) { /* 2 lines ahead in these rows, then into the next block's */                \
+                UNROLL for (int r = 0; r < 8; r++)                                                           \
+                    _mm_prefetch((const char *)(k + 32 < t->K ? b[r] + k + 32 : next[r] + (k + 32 - t->K)),   \
+                                 _MM_HINT_T0);                                                               \
+            }                                                                                                \
+            __m512 av[MV];                                                                                   \
+            UNROLL for (int v = 0; v < MV; v++) av[v] = _mm512_loadu_ps(at + 16 * v);                               \
+            UNROLL for (int r = 0; r < 8; r++) {                                                                    \
+                __m512 x = _mm512_set1_ps(b[r][k]);                                                          \
+                UNROLL for (int v = 0; v < MV; v++) c[r][v] = _mm512_fmadd_ps(x, av[v], c[r][v]);                   \
+            }                                                                                                \
+        }                                                                                                    \
+        float tmp[8][16 * MV];                                                                               \
+        UNROLL for (int r = 0; r < 8; r++)                                                                          \
+            UNROLL for (int v = 0; v < MV; v++) _mm512_storeu_ps(&tmp[r][16 * v], c[r][v]);                        \
+        store_transposed(t, m0, min_int(16 * MV, t->M - m0), j0, cols, &tmp[0][0], 16 * MV);                \
+    }
+
+#endif  // LRP_X86
+
+// C[m0 + i, j0 + r] = alpha · tmp[r][i] + beta · C, for i < rows, r < cols.
+static void store_transposed(const task *t, int m0, int rows, int j0, int cols, const float *tmp, int stride) {
+    for (int i = 0; i < rows; i++) {
+        float *c = t->C + (size_t)(m0 + i) * t->ldc + j0;
+        for (int r = 0; r < cols; r++) {
+            float v = t->alpha * tmp[(size_t)r * stride + i];
+            c[r] = t->beta == 0.0f ? v : v + t->beta * c[r];
+        }
+    }
+}
+
+#if LRP_X86
+NT512(1)
+NT512(2)
+NT512(3)
+
+LRP_TARGET_AVX512 static void nt_avx512(const task *t, int n0, int n1) {
+    for (int m0 = 0; m0 < t->M; m0 += 48) {
+        int mv = (min_int(48, t->M - m0) + 15) / 16;
+        for (int j0 = n0; j0 < n1; j0 += 8) {
+            int cols = min_int(8, n1 - j0);
+            if (mv == 3) nt512_3(t, m0, j0, cols);
+            else if (mv == 2) nt512_2(t, m0, j0, cols);
+            else nt512_1(t, m0, j0, cols);
+        }
+    }
+}
+
+// ---- AVX2 + FMA ---------------------------------------------------------------------------------
+// The same two shapes in 16 registers: op(B) = B as 4 rows × 24 columns (3 vectors); op(B) = Bᵀ as 6
+// columns × 16 rows (2 vectors).
+
+LRP_TARGET_AVX2 static __m256i lanes_below(int r) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+LRP_TARGET_AVX2 static void nn_avx2(const task *t, int n0, int n1) {
+    _Alignas(32) float pk[KC * 24];
+    for (int k0 = 0; k0 < t->K; k0 += KC) {
+        int kc = min_int(KC, t->K - k0);
+        for (int j0 = n0; j0 < n1; j0 += 24) {
+            int nw = min_int(24, n1 - j0);
+            pack_panel(t, k0, kc, j0, nw, 24, pk);
+            for (int i0 = 0; i0 < t->M; i0 += 4) {
+                int rows = min_int(4, t->M - i0);
+                const float *a[4];
+                UNROLL for (int r = 0; r < 4; r++) a[r] = t->A + (size_t)(i0 + (r < rows ? r : 0)) * t->lda + k0;
+                __m256 c[4][3];
+                UNROLL for (int r = 0; r < 4; r++)
+                    UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm256_setzero_ps();
+                const float *b = pk;
+                for (int k = 0; k < kc; k++, b += 24) {
+                    __m256 bv[3];
+                    UNROLL for (int v = 0; v < 3; v++) bv[v] = _mm256_load_ps(b + 8 * v);
+                    UNROLL for (int r = 0; r < 4; r++) {
+                        __m256 x = _mm256_broadcast_ss(&a[r][k]);
+                        UNROLL for (int v = 0; v < 3; v++) c[r][v] = _mm256_fmadd_ps(x, bv[v], c[r][v]);
+                    }
+                }
+                __m256 alpha = _mm256_set1_ps(t->alpha), beta = _mm256_set1_ps(t->beta);
+                UNROLL for (int r = 0; r < 4; r++) {
+                    if (r >= rows) break;
+                    float *cr = t->C + (size_t)(i0 + r) * t->ldc + j0;
+                    UNROLL for (int v = 0; v < 3; v++) {
+                        if (8 * v >= nw) break;
+                        __m256i mk = lanes_below(nw - 8 * v);
+                        __m256 old = _mm256_setzero_ps();
+                        if (k0) old = _mm256_maskload_ps(cr + 8 * v, mk);
+                        else if (t->beta != 0.0f) old = _mm256_mul_ps(beta, _mm256_maskload_ps(cr + 8 * v, mk));
+                        _mm256_maskstore_ps(cr + 8 * v, mk, _mm256_fmadd_ps(alpha, c[r][v], old));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#define NT256(MV)                                                                                            \
+    LRP_TARGET_AVX2 static void nt256_##MV(const task *t, int m0, int j0, int cols) {                        \
+        const float *b[6];                                                                                   \
+        UNROLL for (int r = 0; r < 6; r++) b[r] = t->B + (size_t)(j0 + (r < cols ? r : 0)) * t->ldb;               \
+        __m256 c[6][MV];                                                                                     \
+        UNROLL for (int r = 0; r < 6; r++)                                                                          \
+            UNROLL for (int v = 0; v < MV; v++) c[r][v] = _mm256_setzero_ps();                                      \
+        const float *at = t->At + m0;                                                                        \
+        for (int k = 0; k < t->K; k++, at += t->Mp) {                                                        \
+            __m256 av[MV];                                                                                   \
+            UNROLL for (int v = 0; v < MV; v++) av[v] = _mm256_loadu_ps(at + 8 * v);                                \
+            UNROLL for (int r = 0; r < 6; r++) {                                                                    \
+                __m256 x = _mm256_broadcast_ss(&b[r][k]);                                                    \
+                UNROLL for (int v = 0; v < MV; v++) c[r][v] = _mm256_fmadd_ps(x, av[v], c[r][v]);                   \
+            }                                                                                                \
+        }                                                                                                    \
+        float tmp[6][8 * MV];                                                                                \
+        UNROLL for (int r = 0; r < 6; r++)                                                                          \
+            UNROLL for (int v = 0; v < MV; v++) _mm256_storeu_ps(&tmp[r][8 * v], c[r][v]);                         \
+        store_transposed(t, m0, min_int(8 * MV, t->M - m0), j0, cols, &tmp[0][0], 8 * MV);                  \
+    }
+
+NT256(1)
+NT256(2)
+
+LRP_TARGET_AVX2 static void nt_avx2(const task *t, int n0, int n1) {
+    for (int m0 = 0; m0 < t->M; m0 += 16) {
+        int mv = (min_int(16, t->M - m0) + 7) / 8;
+        for (int j0 = n0; j0 < n1; j0 += 6) {
+            int cols = min_int(6, n1 - j0);
+            if (mv == 2) nt256_2(t, m0, j0, cols);
+            else nt256_1(t, m0, j0, cols);
+        }
+    }
+}
+#endif  // LRP_X86
+
+// Columns [n0, n1) of C.
+static void run_columns(const task *t, int n0, int n1) {
+#if LRP_X86
+    if (t->isa == ISA_AVX512) {
+        if (t->trans_b) nt_avx512(t, n0, n1);
+        else nn_avx512(t, n0, n1);
+        return;
+    }
+    if (t->isa == ISA_AVX2) {
+        if (t->trans_b) nt_avx2(t, n0, n1);
+        else nn_avx2(t, n0, n1);
+        return;
+    }
+#endif
+    if (t->trans_b) nt_generic(t, n0, n1);
+    else nn_generic(t, n0, n1);
+}
+
+// ---- a pool of helper threads ---------------------------------------------------------------------
+// The caller and the helpers take chunks of panels from a shared counter until none is left, so a helper
+// that the machine's other work keeps off a core costs at most one chunk of waiting, and one that comes
+// late finds nothing to do. One call at a time uses the pool (`busy`; another runs on its own thread).
+//
+// The job is open from its publication until the caller has taken the last chunk. A helper holds a
+// reference (`refs`) while it looks at the job; the caller closes the job and then waits for the
+// references to go, so no helper reads the task after the call returns. (Sequentially consistent
+// atomics: a helper either sees the job closed or is seen by the caller's wait.) Helpers spin on `gen`
+// for 0.05 ms after each job (the next expert's product follows within microseconds), yielding the core
+// to OpenBLAS's own threads, then sleep on the condition variable.
+
+#define MAX_THREADS 16
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint gen;
+    atomic_int refs, open, next, busy;
+    const task *job;
+    int units, chunk;
+    int helpers;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void cpu_relax(void) {
+#if LRP_X86
+    _mm_pause();
+#endif
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Chunks of the open job until none is left.
+static void take_chunks(const task *t, int units, int chunk) {
+    for (;;) {
+        int u0 = atomic_fetch_add(&pool.next, chunk);
+        if (u0 >= units) return;
+        int u1 = min_int(u0 + chunk, units);
+        run_columns(t, u0 * t->grain, min_int(u1 * t->grain, t->N));
+    }
+}
+
+static void *helper_main(void *p) {
+    unsigned seen = (unsigned)(uintptr_t)p;
+    for (;;) {
+        unsigned g = atomic_load(&pool.gen);
+        if (g == seen) {  // spin for up to 0.05 ms, yielding (to OpenBLAS's threads), then sleep
+            double until = now_s() + 5e-5;
+            for (int spin = 1; (g = atomic_load(&pool.gen)) == seen; spin++) {
+                cpu_relax();
+                if (spin % 64 == 0) {
+                    if (now_s() > until) break;
+                    sched_yield();
+                }
+            }
+            if (g == seen) {
+                pthread_mutex_lock(&pool.mu);
+                while ((g = atomic_load(&pool.gen)) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+                pthread_mutex_unlock(&pool.mu);
+            }
+        }
+        seen = g;
+        atomic_fetch_add(&pool.refs, 1);
+        if (atomic_load(&pool.open)) take_chunks(pool.job, pool.units, pool.chunk);
+        atomic_fetch_sub(&pool.refs, 1);
+    }
+    return NULL;
+}
+
+// Runs the task's columns on this thread and up to threads - 1 helpers. 0 when the pool is taken or
+// no helper could be started (the caller then runs the work itself).
+static int pool_run(const task *t, int threads) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&pool.busy, &expected, 1)) return 0;
+    while (pool.helpers < threads - 1 && pool.helpers + 1 < MAX_THREADS) {
+        pthread_t th;
+        pthread_attr_t at;
+        if (pthread_attr_init(&at)) break;
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int err = pthread_create(&th, &at, helper_main, (void *)(uintptr_t)atomic_load(&pool.gen));
+        pthread_attr_destroy(&at);
+        if (err) break;
+        pool.helpers++;
+    }
+    if (pool.helpers == 0) {
+        atomic_store(&pool.busy, 0);
+        return 0;
+    }
+    int units = (t->N + t->grain - 1) / t->grain;
+    pool.job = t;
+    pool.units = units;
+    pool.chunk = (units + 4 * threads - 1) / (4 * threads);
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.open, 1);
+    pthread_mutex_lock(&pool.mu);
+    atomic_fetch_add(&pool.gen, 1);
+    pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+    take_chunks(t, units, pool.chunk);
+    atomic_store(&pool.open, 0);
+    for (int spin = 1; atomic_load(&pool.refs) > 0; spin++) {
+        cpu_relax();
+        if (spin % 256 == 0) sched_yield();
+    }
+    atomic_store(&pool.busy, 0);
+    return 1;
+}
+
+// ---- entry points ---------------------------------------------------------------------------------
+
+static atomic_int small_state;  // 0: ATTNLRP_SMALL_GEMM not read yet; 1: off; 2: on
+
+static int small_enabled(void) {
+    int s = atomic_load_explicit(&small_state, memory_order_relaxed);
+    if (!s) {
+        const char *e = getenv("ATTNLRP_SMALL_GEMM");
+        s = e && strcmp(e, "0") == 0 ? 1 : 2;
+        atomic_store_explicit(&small_state, s, memory_order_relaxed);
+    }
+    return s == 2;
+}
+
+void lrp_small_gemm_refresh(void) {
+    atomic_store_explicit(&small_state, 0, memory_order_relaxed);
+}
+
+int lrp_small_gemm_wanted(int trans_a, int trans_b, int M, int N, int K) {
+    // Both sides of B over 256: weights; the attention's products with a head (≤ 256 wide) stay with BLAS.
+    if (trans_a || M < 2 || M > LRP_SMALL_GEMM_MAX_M || N <= 256 || K <= 256) return 0;
+    // The AVX2 kernel for op(B) = B runs at 0.6× OpenBLAS's Haswell kernel (32 rows): AVX-512 only.
+    return (lrp_cpu_has_avx512() || (trans_b && lrp_cpu_has_avx2())) && small_enabled();
+}
+
+void lrp_small_gemm(int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++) scale_row(C + (size_t)i * ldc, N, beta);
+        return;
+    }
+    task t = {.trans_b = trans_b, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+              .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .isa = ISA_GENERIC, .grain = 64};
+    if (lrp_cpu_has_avx512()) t.isa = ISA_AVX512;
+    else if (lrp_cpu_has_avx2()) t.isa = ISA_AVX2;
+    float *packed = NULL;
+    if (trans_b) {
+        t.grain = t.isa == ISA_AVX512 ? 8 : t.isa == ISA_AVX2 ? 6 : 16;
+        if (t.isa != ISA_GENERIC) {
+            t.Mp = (M + 15) / 16 * 16;
+            packed = malloc((size_t)K * t.Mp * sizeof(float));
+            if (!packed) {  // run the generic loops, which need no copy
+                t.isa = ISA_GENERIC;
+            } else {
+                for (int k = 0; k < K; k++) {
+                    float *row = packed + (size_t)k * t.Mp;
+                    for (int i = 0; i < M; i++) row[i] = A[(size_t)i * lda + k];
+                    for (int i = M; i < t.Mp; i++) row[i] = 0.0f;
+                }
+                t.At = packed;
+            }
+        }
+    } else {
+        t.grain = t.isa == ISA_AVX512 ? 48 : t.isa == ISA_AVX2 ? 24 : 64;
+    }
+    int units = (N + t.grain - 1) / t.grain;
+    int threads = openblas_get_num_threads();
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > units) threads = units;
+    if ((int64_t)M * N * K < (1 << 20) || threads < 2 || !pool_run(&t, threads)) run_columns(&t, 0, N);
+    free(packed);
+}
