@@ -136,37 +136,22 @@ int cli_parse_set(const char *arg, lrp_intervention *iv) {
     return 0;
 }
 
-int cli_output_open(cli_output *o, const char *path) {
+int cli_output_open(cli_output *o, const char *path) { return cli_output_open_flag(o, path, NULL); }
+
+int cli_output_open_flag(cli_output *o, const char *path, const char *flag) {
     memset(o, 0, sizeof *o);
     if (!path || strcmp(path, "-") == 0) {
         o->f = stdout;
         return 0;
     }
-    size_t len = strlen(path) + 16;
-    o->path = strdup(path);
-    o->tmp = malloc(len);
-    if (!o->path || !o->tmp) {
-        cli_output_abort(o);
-        return cli_error(1, "out of memory"), -1;
-    }
-    snprintf(o->tmp, len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd >= 0) {  // mkstemp makes the file private (0600); give it the permissions a plain create would
-        mode_t mask = umask(0);
-        umask(mask);
-        if (fchmod(fd, 0666 & ~mask) != 0) { /* keeps 0600: still a correct file */ }
-    }
-    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        cli_error(1, "-o %s: cannot create file: %s", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(o->tmp);
-        }
-        free(o->tmp);
-        free(o->path);
+    if (lrp_atomic_open(&o->file, path) != 0) {
+        cli_error(1, "%s %s: cannot create file: %s", flag ? flag : "-o", path, strerror(errno));
         memset(o, 0, sizeof *o);
         return -1;
     }
+    o->f = o->file.f;
+    o->path = path;
+    o->flag = flag;
     return 0;
 }
 
@@ -175,28 +160,14 @@ int cli_output_commit(cli_output *o) {
         fflush(stdout);
         return 0;
     }
-    int bad = ferror(o->f);
-    bad |= fclose(o->f) != 0;
-    o->f = NULL;
-    if (bad || rename(o->tmp, o->path) != 0) {
-        cli_error(1, "-o %s: cannot write file: %s", o->path, strerror(errno));
-        unlink(o->tmp);
-        free(o->tmp);
-        free(o->path);
-        return -1;
-    }
-    free(o->tmp);
-    free(o->path);
-    return 0;
+    int rc = lrp_atomic_commit(&o->file);
+    if (rc) cli_error(1, "%s %s: cannot write file: %s", o->flag ? o->flag : "-o", o->path, strerror(errno));
+    memset(o, 0, sizeof *o);
+    return rc;
 }
 
 void cli_output_abort(cli_output *o) {
-    if (o->f && o->f != stdout) {
-        fclose(o->f);
-        unlink(o->tmp);
-    }
-    free(o->tmp);
-    free(o->path);
+    if (o->f && o->f != stdout) lrp_atomic_abort(&o->file);
     memset(o, 0, sizeof *o);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "api/session.h"
+#include "core/atomic_file.h"
 #include "explain/explain.h"
 
 int arg_int(const char *opt, const char *s, int *out);
@@ -53,12 +54,17 @@ int cli_parse_set(const char *arg, lrp_intervention *iv);
 
 // Opens `path` for writing through a temporary file; cli_output_commit renames it into place, so a
 // failed run never leaves a partial file. path NULL or "-" means stdout.
+// The file is written through symbolic links to their target, keeps an existing file's permission bits and
+// gets 0666 minus the umask when new (core/atomic_file.h).
 typedef struct cli_output {
     FILE *f;
-    char *path;
-    char *tmp;
+    const char *path;     // as given
+    const char *flag;     // the option named in errors (NULL: "-o"); set it after cli_output_open
+    lrp_atomic_file file;
 } cli_output;
 int cli_output_open(cli_output *o, const char *path);
+// cli_output_open for an option other than -o (eval --plot): errors name that option.
+int cli_output_open_flag(cli_output *o, const char *path, const char *flag);
 int cli_output_commit(cli_output *o);   // 0 ok, -1 (error printed)
 void cli_output_abort(cli_output *o);
 

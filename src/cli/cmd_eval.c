@@ -217,7 +217,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.
-    if ((a.plot && cli_output_open(&plot, a.plot)) || cli_output_open(&out, a.out)) goto done;
+    if ((a.plot && cli_output_open_flag(&plot, a.plot, "--plot")) || cli_output_open(&out, a.out)) goto done;
     int tty = isatty(STDERR_FILENO);
     progress_ctx pc = {source, a.progress || tty, tty, now_seconds(), now_seconds()};
     a.o.progress = on_record;
