@@ -132,6 +132,7 @@ int cli_parse_set(const char *arg, lrp_intervention *iv) {
     char opt[64];
     snprintf(opt, sizeof opt, "--set %d:%d", layer, neuron);
     if (arg_float(opt, v, &x)) return 2;
+    if (!isfinite(x) || !isfinite((float)x)) return cli_error(2, "--set %s: the value must be a finite number", arg);
     iv->value = (float)x;
     return 0;
 }
@@ -200,12 +201,16 @@ int cli_lib_error(int status, const char *msg) {
         {"text", "TEXT"},
         {"target_text", "--target"},
         {"contrast_text", "--contrast"},
+        {"input", "input"},
         {"model", "--model"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         size_t n = strlen(flags[i].param);
+        // A bad value of an argument is a usage error (SPEC section 8: exit status 2), whatever layer finds it;
+        // only --model names a file that could not be read.
         if (strncmp(msg, flags[i].param, n) == 0 && (msg[n] == ' ' || msg[n] == ':'))
-            return cli_error(status, "%s%s", flags[i].flag, msg + n);
+            return cli_error(status == 1 && strcmp(flags[i].param, "model") ? 2 : status, "%s%s", flags[i].flag,
+                             msg + n);
     }
     return cli_error(status, "%s", msg);
 }
@@ -253,4 +258,54 @@ int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const 
         *used = 0;
     }
     return 0;
+}
+
+int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const char *cmd) {
+    for ((*i)++; *i < argc; (*i)++) {
+        if (*text) return cli_error(2, "%s: more than one TEXT argument (quote the text)", cmd);
+        *text = argv[*i];
+    }
+    return 0;
+}
+
+int cli_split_option(int *argc, char ***argv, int i) {
+    const char *o = (*argv)[i], *eq = strchr(o, '=');
+    if (strncmp(o, "--", 2) || !eq || eq == o + 2) return 0;
+    char **v = malloc(((size_t)*argc + 2) * sizeof *v);
+    char *name = strndup(o, (size_t)(eq - o));
+    if (!v || !name) {
+        free(v);
+        free(name);
+        return 0;
+    }
+    // Both stay allocated for the life of the process: argv is the command's for its whole run.
+    memcpy(v, *argv, (size_t)i * sizeof *v);
+    v[i] = name;
+    v[i + 1] = (char *)eq + 1;
+    memcpy(v + i + 2, *argv + i + 1, ((size_t)*argc - i) * sizeof *v);  // the rest and argv[argc] (NULL)
+    *argv = v;
+    (*argc)++;
+    return 1;
+}
+
+int cli_empty_text(const char *flag, const char *value) {
+    if (value && !*value) return cli_error(2, "%s: empty text (give at least one character)", flag);
+    return 0;
+}
+
+int cli_color_mode(const char *arg, int *mode) {
+    if (!strcmp(arg, "auto")) *mode = -1;
+    else if (!strcmp(arg, "never")) *mode = 0;
+    else if (!strcmp(arg, "always")) *mode = 1;
+    else return cli_error(2, "--color %s: expected auto, always or never", arg);
+    return 0;
+}
+
+int cli_use_color(int mode, FILE *f) {
+    if (mode >= 0) return mode;
+    if (f != stdout || !isatty(fileno(f))) return 0;
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    if (nc && *nc) return 0;  // https://no-color.org: set and not empty
+    if (term && !strcmp(term, "dumb")) return 0;
+    return 1;
 }

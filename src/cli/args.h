@@ -68,4 +68,20 @@ int cli_output_open_flag(cli_output *o, const char *path, const char *flag);
 int cli_output_commit(cli_output *o);   // 0 ok, -1 (error printed)
 void cli_output_abort(cli_output *o);
 
+// After "--" at argv[*i]: every remaining argument is TEXT (at most one in all, counting *text); *i ends at
+// argc. 0, or 2 after printing the error.
+int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const char *cmd);
+
+// "--name=value" at argv[i] (an option the command does not know as written): splits it into "--name"
+// "value" in a new argv (argc grows by one) and returns 1, so the caller reads argv[i] again; 0 otherwise.
+int cli_split_option(int *argc, char ***argv, int i);
+
+// "" given as TEXT, --target, --contrast...: 2 after printing "FLAG: empty text"; 0 otherwise.
+int cli_empty_text(const char *flag, const char *value);
+
+// --color auto|always|never -> -1, 1, 0 (2 after printing the error). cli_use_color: whether to colour f:
+// always / never as asked; auto: only stdout on a terminal, NO_COLOR unset or empty, TERM not "dumb".
+int cli_color_mode(const char *arg, int *mode);
+int cli_use_color(int mode, FILE *f);
+
 #endif

@@ -220,12 +220,16 @@ static void row_relevance(const lrp_act *a, int gradient_norm, float *dst) {
     }
 }
 
-// Σ over rows of x ⊙ ĝ per column (the relevance of each neuron of an MLP intermediate).
-static void column_relevance(const lrp_act *z, float *dst) {
+// Σ over rows of x ⊙ ĝ per column (the relevance of each neuron of an MLP intermediate), or the L2 norm of
+// the column of ĝ for the gradient method (the convention of row_relevance, methods.h).
+static void column_relevance(const lrp_act *z, int gradient_norm, float *dst) {
     for (int i = 0; i < z->cols; i++) {
         double s = 0;
-        for (int t = 0; z->g && t < z->rows; t++) s += (double)z->x[(size_t)t * z->cols + i] * z->g[(size_t)t * z->cols + i];
-        dst[i] = (float)s;
+        for (int t = 0; z->g && t < z->rows; t++) {
+            double g = z->g[(size_t)t * z->cols + i];
+            s += gradient_norm ? g * g : (double)z->x[(size_t)t * z->cols + i] * g;
+        }
+        dst[i] = (float)(gradient_norm ? sqrt(s) : s);
     }
 }
 
@@ -408,21 +412,21 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     if (lrp_graph_backward(&g, &rules, err)) goto fail;
     double t2 = now_seconds();
 
-    if (c->image_size > 0 ? read_image(e, &f.taps, c->patch_size, o->method == LRP_METHOD_GRADIENT)
-                          : read_inputs(e, &f.taps, o->method == LRP_METHOD_GRADIENT))
+    int gnorm = o->method == LRP_METHOD_GRADIENT;  // every readout: ‖ĝ‖₂ (methods.h, lrp_readout_convention)
+    if (c->image_size > 0 ? read_image(e, &f.taps, c->patch_size, gnorm) : read_inputs(e, &f.taps, gnorm))
         goto oom;
     if (o->layers && seq2seq) {  // one array per stack
         e->encoder_residual_relevance = calloc((size_t)NE * T, sizeof(float));
         e->decoder_residual_relevance = calloc((size_t)(NL - NE) * TD, sizeof(float));
         if (!e->encoder_residual_relevance || !e->decoder_residual_relevance) goto oom;
         for (int l = 0; l < NE; l++)
-            row_relevance(f.taps.block_out[l], 0, e->encoder_residual_relevance + (size_t)l * T);
+            row_relevance(f.taps.block_out[l], gnorm, e->encoder_residual_relevance + (size_t)l * T);
         for (int l = NE; l < NL; l++)
-            row_relevance(f.taps.block_out[l], 0, e->decoder_residual_relevance + (size_t)(l - NE) * TD);
+            row_relevance(f.taps.block_out[l], gnorm, e->decoder_residual_relevance + (size_t)(l - NE) * TD);
     } else if (o->layers) {
         e->residual_relevance = calloc((size_t)NL * T, sizeof(float));
         if (!e->residual_relevance) goto oom;
-        for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], 0, e->residual_relevance + (size_t)l * T);
+        for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], gnorm, e->residual_relevance + (size_t)l * T);
     }
     if (o->latent_layer >= 0) {
         const lrp_act *z = f.taps.mlp_act[o->latent_layer];
@@ -430,7 +434,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         e->n_latent = z->cols;
         e->latent_relevance = calloc((size_t)z->cols, sizeof(float));
         if (!e->latent_relevance) goto oom;
-        column_relevance(z, e->latent_relevance);
+        column_relevance(z, gnorm, e->latent_relevance);
     }
     if (f.taps.moe_weights) {  // the router's relevance per expert: Σ over (token, slot) of w ⊙ ĝ(w)
         int E = c->num_experts;
@@ -442,8 +446,9 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
             const int *idx = f.taps.moe_experts[l];
             double *acc = calloc((size_t)E, sizeof(double));
             if (!acc) goto oom;
-            for (size_t i = 0; w->g && i < (size_t)w->rows * w->cols; i++) acc[idx[i]] += (double)w->x[i] * w->g[i];
-            for (int j = 0; j < E; j++) e->expert_relevance[(size_t)l * E + j] = (float)acc[j];
+            for (size_t i = 0; w->g && i < (size_t)w->rows * w->cols; i++)
+                acc[idx[i]] += gnorm ? (double)w->g[i] * w->g[i] : (double)w->x[i] * w->g[i];
+            for (int j = 0; j < E; j++) e->expert_relevance[(size_t)l * E + j] = (float)(gnorm ? sqrt(acc[j]) : acc[j]);
             free(acc);
         }
     }
@@ -456,7 +461,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         for (int l = 0; l < NL; l++) {
             const lrp_act *z = f.taps.mlp_act[l];
             int row = at < z->rows ? at : z->rows - 1;   // an encoder layer of an encoder-decoder: its last row
-            column_relevance(z, e->neuron_relevance + (size_t)l * W);
+            column_relevance(z, gnorm, e->neuron_relevance + (size_t)l * W);
             for (int i = 0; i < W; i++) e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)row * W + i];
         }
     }
