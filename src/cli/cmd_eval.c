@@ -55,7 +55,8 @@ static const char eval_usage[] =
     "  --progress       progress on stderr even when it is not a terminal\n"
     "  --format F       text (default: a table) or json (every number, per record and the mean curves)\n"
     "  --plot FILE.svg  mean MoRF (solid) and LeRF (dashed) curves per method\n"
-    "  -o FILE          write the result to FILE (written whole or not at all)\n";
+    "  -o FILE, --output FILE  write the result to FILE (written whole or not at all)\n"
+    "  --help, -h       this help\n";
 
 // ---- arguments ----
 
@@ -111,6 +112,9 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
             errno = 0;
             a->o.seed = strtoull(v, &end, 10);
             if (!*v || *end || errno || *v == '-') return cli_error(2, "--seed: \"%s\" is not a non-negative integer", v);
+        } else if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+            i--;
+            continue;
         } else {
             return cli_error(2, "eval: unexpected argument %s (see attnlrp eval --help)", o);
         }
@@ -223,7 +227,7 @@ int cmd_eval(int argc, char **argv) {
     a.o.progress = on_record;
     a.o.progress_ctx = &pc;
     if (lrp_evaluate(s.m, s.tok, &d, &a.o, &rep, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (rep.stopped) goto done;   // --on-bad fail: the bad record is already reported

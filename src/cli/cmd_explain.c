@@ -56,7 +56,12 @@ static const char explain_usage[] =
     "                       the pixel relevance on a diverging colour map centred at zero, beside the image\n"
     "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
     "  --patches            png/html: one value per patch instead of per pixel\n"
-    "  -o FILE              write the result to FILE (written whole or not at all)\n"
+    "  -o FILE, --output FILE  write the result to FILE (written whole or not at all; through a symbolic\n"
+    "                       link to its target; an existing file keeps its permissions)\n"
+    "  --color WHEN         text: auto (default: colour on a terminal unless NO_COLOR is set or TERM=dumb),\n"
+    "                       always or never\n"
+    "  --                   end of options: the next argument is TEXT even if it starts with \"-\"\n"
+    "  --help, -h           this help\n"
     "Options of the baseline methods (see README, \"Baseline methods\"):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -65,6 +70,7 @@ typedef struct {
     double gamma[2];
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
+    int color;  // --color: -1 auto, 0 never, 1 always
     lrp_intervention iv[64];
     int n_iv;
     lrp_explain_opts mo;  // the baseline methods' options (cli_method_option)
@@ -78,6 +84,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     a->latent_expert = -1;
     a->format = "text";
     a->method = "attnlrp";
+    a->color = -1;
     lrp_explain_opts_default(&a->mo);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -129,7 +136,16 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
             if (!v) return 2;
             if (a->n_iv == (int)(sizeof a->iv / sizeof a->iv[0])) return cli_error(2, "--set: at most 64 interventions");
             if (cli_parse_set(v, &a->iv[a->n_iv++])) return 2;
+        } else if (!strcmp(o, "--color")) {
+            const char *v = arg_value(argc, argv, &i);
+            if (!v || cli_color_mode(v, &a->color)) return 2;
+        } else if (!strcmp(o, "--")) {  // the rest is TEXT, even when it starts with "-"
+            if (cli_rest_as_text(argc, argv, &i, &a->text, "explain")) return 2;
         } else if (o[0] == '-' && o[1] != '\0') {
+            if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
             return cli_error(2, "explain: unknown option %s (see attnlrp explain --help)", o);
         } else if (a->text) {
             return cli_error(2, "explain: more than one TEXT argument (quote the text)");
@@ -138,6 +154,9 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         }
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
     }
+    if (cli_empty_text("explain: TEXT", a->text) || cli_empty_text("--target", a->target) ||
+        cli_empty_text("--contrast", a->contrast) || cli_empty_text("--text-pair", a->text_pair))
+        return 2;
     if (a->text && a->ids) return cli_error(2, "explain: give TEXT or --ids, not both");
     if (a->pixels && (a->text || a->ids)) return cli_error(2, "explain: give --pixels or TEXT/--ids, not both");
     if (!a->text && !a->ids && !a->pixels)
@@ -145,6 +164,11 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     if (a->decoder_text && a->decoder_ids) return cli_error(2, "explain: give --decoder-text or --decoder-ids, not both");
     if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
+    if (a->latent_start && (a->target || a->target_id >= 0 || a->contrast))
+        return cli_error(2, "--latent-start: starts at a neuron, not at an output: drop %s",
+                         a->target ? "--target" : a->target_id >= 0 ? "--target-id" : "--contrast");
+    if (a->all_logits && strcmp(a->format, "json"))
+        return cli_error(2, "--all-logits: only with --format json (text and html show the top 5)");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
         return cli_error(2, "--format %s: expected text, json, html or png", a->format);
     if (!strcmp(a->format, "png") && (!a->out || !strcmp(a->out, "-")))
@@ -169,7 +193,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
 static int per_token_list(const char *opt, const char *arg, int T, int **out) {
     int n;
     if (arg_int_list(opt, arg, out, &n)) return 2;
-    if (n != T) return cli_error(1, "%s: %d values for %d input tokens", opt, n, T);
+    if (n != T) return cli_error(2, "%s: %d values for %d input tokens", opt, n, T);
     return 0;
 }
 
@@ -214,7 +238,7 @@ static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids
     }
     for (int t = 0; t < n_prefix; t++)
         if (prefix[t] >= cfg->vocab_size) {
-            int rc = cli_error(1, "%s: id %d at index %d is out of range (vocabulary size %d)", flag, prefix[t], t,
+            int rc = cli_error(2, "%s: id %d at index %d is out of range (vocabulary size %d)", flag, prefix[t], t,
                                cfg->vocab_size);
             free(prefix);
             return rc;
@@ -298,7 +322,7 @@ int cmd_explain(int argc, char **argv) {
     rc = 1;
     // Inputs first: a bad --token-type-ids is reported before anything about targets or positions.
     if (lrp_check_inputs(ss.m, &in, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     lrp_explain_opts o = a.mo;
@@ -319,7 +343,7 @@ int cmd_explain(int argc, char **argv) {
         goto done;
     }
     if (a.position < 0 && lrp_default_position(cfg, ss.tok, ti.ids, ti.T, &o.position, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (a.target) {
@@ -328,14 +352,14 @@ int cmd_explain(int argc, char **argv) {
             goto done;
         }
         if (lrp_session_target(&ss, "target_text", a.target, &o.target, &err)) {
-            cli_lib_error(1, err.msg);
+            rc = cli_lib_error(1, err.msg);
             goto done;
         }
     }
     if (a.contrast && (rc = parse_contrast(&ss, a.contrast, &o.contrast))) goto done;
     rc = 1;
     if (lrp_explain_inputs(ss.m, &in, &o, &e, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (e.nonfinite)
@@ -388,7 +412,7 @@ int cmd_explain(int argc, char **argv) {
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
     else if (!strcmp(a.format, "html")) lrp_render_html(out.f, &e, &ctx);
-    else lrp_render_text(out.f, &e, &ctx, out.f == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+    else lrp_render_text(out.f, &e, &ctx, cli_use_color(a.color, out.f));
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     if (ctx.tokens)

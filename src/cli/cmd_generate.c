@@ -18,6 +18,9 @@ static const char generate_usage[] =
     "\n"
     "Continues the prompt with a KV cache, streaming text to stdout.\n"
     "\n"
+    "  --model PATH    Hugging Face checkpoint directory or GGUF file (default: the shipped model)\n"
+    "  TEXT            the prompt, tokenized with the model's tokenizer (special tokens added)\n"
+    "  --ids LIST      the prompt as token ids instead of text, e.g. 1,306\n"
     "  -n N            tokens to generate (default 32)\n"
     "  --temp T        sampling temperature; 0 (default) is greedy\n"
     "  --top-k K       sample among the K most likely tokens\n"
@@ -31,6 +34,9 @@ static const char generate_usage[] =
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
     "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n"
+    "  -o FILE         write the result to FILE (written whole or not at all)\n"
+    "  --              end of options: the next argument is TEXT even if it starts with \"-\"\n"
+    "  --help, -h      this help\n"
     "Options of the baseline methods with --explain (--seed above is the sampler's):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -101,7 +107,7 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
         lrp_explanation e;
         lrp_err err;
         if (lrp_explain_inputs(s->m, &in, &o, &e, &err)) {
-            cli_lib_error(1, err.msg);
+            rc = cli_lib_error(1, err.msg);
             goto done;
         }
         int n = T + g + 1, order[8], k = top < n ? top : n;
@@ -150,6 +156,7 @@ done:
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
     int n_new = 32, stop_eos = 1, explain = 0, top = 3;
+    const char *explain_only = NULL;  // the first option that means something only with --explain
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
     int n_iv = 0;
@@ -167,7 +174,10 @@ int cmd_generate(int argc, char **argv) {
         if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
             int used, mrc = cli_method_option(argc, argv, &i, &mo, "--steps", &used);
             if (mrc) return mrc;
-            if (used) continue;
+            if (used) {
+                if (!explain_only) explain_only = o;
+                continue;
+            }
         }
         if (takes && !(v = arg_value(argc, argv, &i))) return 2;
         double x;
@@ -175,7 +185,7 @@ int cmd_generate(int argc, char **argv) {
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--ids")) ids_arg = v;
         else if (!strcmp(o, "--format")) format = v;
-        else if (!strcmp(o, "--method")) method = v;
+        else if (!strcmp(o, "--method")) method = v, explain_only = explain_only ? explain_only : o;
         else if (!strcmp(o, "-o")) out_path = v;
         else if (!strcmp(o, "-n")) {
             if (arg_int(o, v, &n_new)) return 2;
@@ -183,6 +193,7 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(o, "--top")) {
             if (arg_int(o, v, &top)) return 2;
             if (top < 1) return cli_error(2, "--top %d: must be at least 1", top);
+            if (!explain_only) explain_only = o;
         } else if (!strcmp(o, "--temp")) {
             if (arg_float(o, v, &x)) return 2;
             if (!(x >= 0) || !isfinite(x)) return cli_error(2, "--temp %s: must be a number >= 0", v);
@@ -204,11 +215,21 @@ int cmd_generate(int argc, char **argv) {
             if (cli_parse_set(v, &iv[n_iv++])) return 2;
         } else if (!strcmp(o, "--no-eos")) stop_eos = 0;
         else if (!strcmp(o, "--explain")) explain = 1;
-        else if (o[0] == '-' && o[1]) return cli_error(2, "generate: unknown option %s (see attnlrp generate --help)", o);
+        else if (!strcmp(o, "--")) {  // the rest is TEXT, even when it starts with "-"
+            if (cli_rest_as_text(argc, argv, &i, &text, "generate")) return 2;
+        } else if (o[0] == '-' && o[1]) {
+            if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
+            return cli_error(2, "generate: unknown option %s (see attnlrp generate --help)", o);
+        }
         else if (text) return cli_error(2, "generate: more than one TEXT argument (quote the text)");
         else text = o;
     }
+    if (cli_empty_text("generate: TEXT", text)) return 2;
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
+    if (explain_only && !explain) return cli_error(2, "%s: only with --explain", explain_only);
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
     int meth;
     lrp_err err;
@@ -231,7 +252,7 @@ int cmd_generate(int argc, char **argv) {
     if ((rc = cli_inputs(&s, text, NULL, ids_arg, &ss))) goto done;
     rc = 1;
     if (lrp_check_interventions(s.m, iv, n_iv, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     int json = !strcmp(format, "json");
@@ -246,7 +267,7 @@ int cmd_generate(int argc, char **argv) {
     st.f = json ? NULL : out.f;
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
     if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
     }
@@ -295,7 +316,7 @@ int cmd_generate(int argc, char **argv) {
             lrp_explanation e;
             int T = ss.T + g;
             if (lrp_explain(s.m, st.all, T, &o, &e, &err)) {
-                cli_lib_error(1, err.msg);
+                rc = cli_lib_error(1, err.msg);
                 cli_output_abort(&out);
                 goto done;
             }

@@ -94,6 +94,11 @@ int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err) {
     }
     if (in->pixels) return lrp_fail(err, "pixels: %s reads text, not images", c->model_type);
     if (lrp_check_ids(m, in->ids, in->T, err)) return -1;
+    // Past its context a model computes positions it was never trained on (RoPE) or has no embedding for
+    // (learned positions): refused, never explained silently (generate refuses the same way).
+    if (c->max_position_embeddings > 0 && in->T > c->max_position_embeddings)
+        return lrp_fail(err, "input: %d tokens exceed the model's context of %d positions (max_position_embeddings)",
+                        in->T, c->max_position_embeddings);
     if (in->token_types) {
         if (c->type_vocab_size <= 0)
             return lrp_fail(err, "token_types: %s has no token types (no text pairs)", c->model_type);
