@@ -240,6 +240,31 @@ check "text_pair record evaluated with 1 + 3 + 3 tokens (exit $s)" \
 check "span with text_pair: a bad record naming both fields" 'grep -q ":2: \"span\": spans are not supported with \"text_pair\"" "$err"'
 check "text_pair not a string: a bad record" 'grep -q ":3: \"text_pair\" must be a string, not an integer" "$err"'
 
+# The baselines' parameters reach eval, and each method's cost is reported in passes and forward multiples:
+# attnlrp runs 1 forward + 1 backward; ig with N nodes runs the explanation's own pass pair, N forward +
+# backward pairs along the path and one forward at the baseline (N + 2 forwards, N + 1 backwards, as
+# `explain --method ig --steps N` reports); occlusion the explanation's pass pair and one forward per token.
+"$BIN" eval --model "$M" --data "$D" --methods attnlrp,ig,occlusion,random --ig-steps 3 --steps 4 --format json \
+    -o "$tmp/cost.json" 2>"$err"; s=$?
+check "eval --ig-steps 3: passes per method as the algorithms cost (exit $s)" '[ $s = 0 ] && "$PY" - "$tmp/cost.json" <<PYEOF
+import json, sys
+d = json.load(open(sys.argv[1]))
+ms = {m["method"]: m for m in d["methods"]}
+ok = (ms["attnlrp"]["forward_passes"], ms["attnlrp"]["backward_passes"]) == (1, 1)
+ok &= (ms["ig"]["forward_passes"], ms["ig"]["backward_passes"]) == (5, 4)
+ok &= (ms["random"]["forward_passes"], ms["random"]["backward_passes"]) == (0, 0)
+for r in d["records"]:
+    occ = r["methods"]["occlusion"]
+    ok &= occ["forward_passes"] == 1 + r["n_tokens"] and occ["backward_passes"] == 1
+    ok &= r["forward_seconds"] > 0
+ok &= all(m["forward_multiple"] > 0 for m in d["methods"] if m["method"] != "random")
+sys.exit(not ok)
+PYEOF'
+"$BIN" eval --model "$M" --data "$D" --methods ig --ig-steps 0 2>"$err"; s=$?
+check "eval --ig-steps 0: usage error naming the flag (exit $s)" '[ $s = 2 ] && grep -q -- "--ig-steps 0" "$err"'
+"$BIN" eval --model "$M" --data "$D" --methods smoothgrad --noise -1 2>"$err"; s=$?
+check "eval --noise -1: usage error (exit $s)" '[ $s = 2 ] && grep -q -- "--noise" "$err"'
+
 # The shipped model and its held-out set, when present: a few records run through cleanly.
 if [ -d models/default ] && [ -f data/eval.jsonl ]; then
     "$BIN" eval --model models/default --data data/eval.jsonl --limit 5 --steps 5 --format json -o "$tmp/def.json" 2>"$err"

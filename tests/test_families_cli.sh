@@ -116,7 +116,8 @@ size=$("$PY" -c "from PIL import Image; im = Image.open('$tmp/h.png'); print(im.
 check "the heatmap is an RGB PNG larger than the magnified image ($size)" '[ "$size" = "PNG RGB True True" ]'
 check "html embeds the heatmap" '$BIN explain --model "$V" --pixels "$tmp/g.npy" --format html -o "$tmp/h.html" && grep -q "data:image/png;base64," "$tmp/h.html"'
 expect 2 "attnlrp: --format png: give the file with -o FILE.png" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --format png
-expect 2 "attnlrp: --format png: heatmaps are for images (give --pixels)" -- $BIN explain --model "$tmp/gpt2" --ids 1 --format png -o "$tmp/x.png"
+check "text png (coloured token boxes, tests/test_outputs.sh)" '$BIN explain --model "$tmp/gpt2" --ids 1 --format png -o "$tmp/x.png" && [ -s "$tmp/x.png" ]'
+expect 2 "attnlrp: --overlay: only with an image (--pixels)" -- $BIN explain --model "$tmp/gpt2" --ids 1 --format png -o "$tmp/x.png" --overlay
 expect 2 "attnlrp: --overlay: only with --format png or html" -- $BIN explain --model "$V" --pixels "$tmp/g.npy" --overlay
 check "no partial heatmap file after an error" '! $BIN explain --model "$V" --pixels "$tmp/wrong.npy" --format png -o "$tmp/bad.png" 2>/dev/null && [ ! -e "$tmp/bad.png" ]'
 mkdir -p "$tmp/imgs"

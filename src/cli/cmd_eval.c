@@ -18,6 +18,8 @@
 static const char eval_usage[] =
     "usage: attnlrp eval [--model PATH] (--data FILE.jsonl | --images DIR-or-FILE.jsonl) [--methods M1,M2,...]\n"
     "                    [--steps 20] [--limit N] [--seed S] [--span-field F] [--on-bad skip|fail] [--progress]\n"
+    "                    [--ig-steps N] [--quadrature Q] [--samples N] [--noise S] [--atman-factor F]\n"
+    "                    [--atman-threshold K] [--softmax-rule R]\n"
     "                    [--format text|json] [--plot curves.svg] [-o FILE]\n"
     "\n"
     "Measures how faithful each method's explanations are, over the records of a JSONL file:\n"
@@ -38,6 +40,8 @@ static const char eval_usage[] =
     "                 the fraction removed (0..1). Special tokens (BOS) are never removed.\n"
     "  dA             AUC(LeRF) - AUC(MoRF), higher is more faithful; mean and 95%% CI (mean +- 1.96 sd/sqrt n)\n"
     "  s/record       seconds to compute one explanation (the perturbation passes not included)\n"
+    "  x forward      that time over the time of one forward pass of the same record (mean over mean)\n"
+    "  passes f+b     forward and backward passes one explanation runs (mean over records)\n"
     "\n"
     "  --model PATH     checkpoint directory with tokenizer.json (default: the shipped model)\n"
     "  --data FILE      JSONL records, one per line (blank lines are ignored)\n"
@@ -49,7 +53,14 @@ static const char eval_usage[] =
     "  --steps N        perturbation steps (default 20)\n"
     "  --limit N        only the first N records\n"
     "  --span-field F   read the span from field F instead of \"span\" (e.g. a longer evidence span)\n"
-    "  --seed S         seed of the random baseline (default 0); each record draws from (seed, line number)\n"
+    "  --seed S         seed of the random baseline (default 0); each record draws from (seed, line number);\n"
+    "                   also the seed of smoothgrad and kernelshap\n"
+    "  --ig-steps N     ig: quadrature nodes (default 32; explain calls it --steps)\n"
+    "  --quadrature Q   ig: midpoint (default) or gauss-legendre\n"
+    "  --samples N      smoothgrad: noisy copies (default 16); kernelshap: coalitions (default 512)\n"
+    "  --noise S        smoothgrad: sigma relative to the range of the word embeddings (default 0.1)\n"
+    "  --atman-factor F, --atman-threshold K   atman: suppression (default 0.9), cosine threshold (0.7)\n"
+    "  --softmax-rule R attnlrp's softmax rule: exact (default), identity, distribute-bias (SPEC section 2)\n"
     "  --on-bad skip    report each bad record (with its line number) on stderr and count it (default)\n"
     "  --on-bad fail    stop with exit status 1 at the first bad record\n"
     "  --progress       progress on stderr even when it is not a terminal\n"
@@ -112,11 +123,15 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
             errno = 0;
             a->o.seed = strtoull(v, &end, 10);
             if (!*v || *end || errno || *v == '-') return cli_error(2, "--seed: \"%s\" is not a non-negative integer", v);
-        } else if (cli_split_option(&argc, &argv, i)) {  // --flag=value
-            i--;
-            continue;
+            a->o.params.seed = a->o.seed;
         } else {
-            return cli_error(2, "eval: unexpected argument %s (see attnlrp eval --help)", o);
+            int used, mrc = cli_method_option(argc, argv, &i, &a->o.params, "--ig-steps", &used);
+            if (mrc) return mrc;
+            if (!used && cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
+            if (!used) return cli_error(2, "eval: unexpected argument %s (see attnlrp eval --help)", o);
         }
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
     }
@@ -213,11 +228,8 @@ int cmd_eval(int argc, char **argv) {
     if (a.methods_all) {  // --methods all: every method that fits the model, the baselines included
         a.o.n_methods = 0;
         for (int i = 0; i < lrp_methods_count() && a.o.n_methods < LRP_EVAL_MAX_METHODS; i++) {
-            const lrp_method_info *mi = lrp_method_at(i);
-            int id = mi->id;
-            int image_ok = !LRP_METHOD_IS_BASELINE(id) || id == LRP_METHOD_ATTENTION || id == LRP_METHOD_ROLLOUT ||
-                           id == LRP_METHOD_GRADXATTNROLL;
-            if (images ? image_ok : !mi->gamma) a.o.methods[a.o.n_methods++] = id;
+            int id = lrp_method_at(i)->id;
+            if (lrp_method_fits(&s.m->cfg, id)) a.o.methods[a.o.n_methods++] = id;
         }
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.

@@ -9,7 +9,9 @@
 #include "explain/methods.h"
 #include "inputs/image.h"
 #include "render/png.h"
+#include "render/png_grid.h"
 #include "render/render.h"
+#include "render/view.h"
 
 static const char explain_usage[] =
     "usage: attnlrp explain [--model PATH] [TEXT] [--ids 1,5,7] [--method M] [--target TOKEN | --target-id N]\n"
@@ -21,6 +23,7 @@ static const char explain_usage[] =
     "                       [--steps N] [--quadrature Q] [--samples N] [--noise S] [--seed S]\n"
     "                       [--softmax-rule exact|identity|distribute-bias]\n"
     "                       [--decoder-text TEXT | --decoder-ids 5,6]\n"
+    "                       [--aggregate token|word] [--normalize none|max|sum]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -52,10 +55,16 @@ static const char explain_usage[] =
     "  --layers             also report residual-stream relevance after every block\n"
     "  --set L:N=V          set MLP neuron N of layer L to V (also L:N=*F to scale, L:N=+D to shift)\n"
     "  --all-logits         include every vocabulary logit at the position (json)\n"
-    "  --format F           text (default; coloured on a terminal), json, html; images also png (with -o FILE):\n"
-    "                       the pixel relevance on a diverging colour map centred at zero, beside the image\n"
+    "  --format F           text (default; coloured on a terminal), json, html, png (with -o FILE): images: the\n"
+    "                       pixel relevance on a diverging colour map centred at zero, beside the image; text:\n"
+    "                       one labelled coloured box per token (or word), with --layers a layer x position grid\n"
     "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
     "  --patches            png/html: one value per patch instead of per pixel\n"
+    "  --aggregate A        token (default) or word: text, html and png show words, the sum of their sub-tokens'\n"
+    "                       relevance; json keeps relevance per token and adds words [{text, start_token,\n"
+    "                       end_token, relevance}] (see README, \"Output views\")\n"
+    "  --normalize N        none (default: values as computed), max (divided by max|R|) or sum (by sum |R|)\n"
+    "                       over the tokens or words shown; json adds relevance_normalized\n"
     "  -o FILE, --output FILE  write the result to FILE (written whole or not at all; through a symbolic\n"
     "                       link to its target; an existing file keeps its permissions)\n"
     "  --color WHEN         text: auto (default: colour on a terminal unless NO_COLOR is set or TERM=dumb),\n"
@@ -71,6 +80,7 @@ typedef struct {
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
     int color;  // --color: -1 auto, 0 never, 1 always
+    int aggregate, normalize;  // LRP_AGGREGATE_*, LRP_NORMALIZE_*
     lrp_intervention iv[64];
     int n_iv;
     lrp_explain_opts mo;  // the baseline methods' options (cli_method_option)
@@ -120,6 +130,20 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--latent-start")) str = &a->latent_start;
         else if (!strcmp(o, "--format")) str = &a->format;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) str = &a->out;
+        else if (!strcmp(o, "--aggregate")) {
+            const char *v = arg_value(argc, argv, &i);
+            if (!v) return 2;
+            if (!strcmp(v, "token")) a->aggregate = LRP_AGGREGATE_TOKEN;
+            else if (!strcmp(v, "word")) a->aggregate = LRP_AGGREGATE_WORD;
+            else return cli_error(2, "--aggregate %s: expected token or word", v);
+        } else if (!strcmp(o, "--normalize")) {
+            const char *v = arg_value(argc, argv, &i);
+            if (!v) return 2;
+            if (!strcmp(v, "none")) a->normalize = LRP_NORMALIZE_NONE;
+            else if (!strcmp(v, "max")) a->normalize = LRP_NORMALIZE_MAX;
+            else if (!strcmp(v, "sum")) a->normalize = LRP_NORMALIZE_SUM;
+            else return cli_error(2, "--normalize %s: expected none, max or sum", v);
+        }
         else if (!strcmp(o, "--layers")) a->layers = 1;
         else if (!strcmp(o, "--all-logits")) a->all_logits = 1;
         else if (!strcmp(o, "--overlay")) a->overlay = 1;
@@ -175,8 +199,10 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "--format png: give the file with -o FILE.png");
     if ((a->overlay || a->patches) && strcmp(a->format, "png") && strcmp(a->format, "html"))
         return cli_error(2, "%s: only with --format png or html", a->overlay ? "--overlay" : "--patches");
-    if (!strcmp(a->format, "png") && !a->pixels)
-        return cli_error(2, "--format png: heatmaps are for images (give --pixels)");
+    if ((a->overlay || a->patches) && !a->pixels)
+        return cli_error(2, "%s: only with an image (--pixels)", a->overlay ? "--overlay" : "--patches");
+    if (a->aggregate == LRP_AGGREGATE_WORD && a->pixels)
+        return cli_error(2, "--aggregate word: an image has no words (give TEXT)");
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
     if (a->mo.softmax_rule != LRP_SOFTMAX_EXACT && a->method_id != LRP_METHOD_ATTNLRP)
@@ -255,6 +281,82 @@ static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids
     return 0;
 }
 
+// The bytes each token decodes to (render/units.h merges them into characters), or NULL (out of memory).
+static void free_strings(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+static char **token_bytes(const lrp_tokenizer *tok, const int *ids, int T) {
+    char **v = calloc((size_t)T + 1, sizeof *v), buf[256];
+    for (int t = 0; v && t < T; t++) {
+        lrp_tokenizer_token_bytes(tok, ids[t], buf, sizeof buf);
+        if (!(v[t] = strdup(buf))) {
+            free_strings(v, t);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+// --format png for text: the tokens (or words) as coloured boxes, with --layers the layer x position
+// matrix under them, last layer on top (render/png_grid.h). Returns an exit status.
+static int text_png(const char *path, const lrp_explanation *e, const lrp_render_ctx *ctx) {
+    lrp_view v;
+    if (lrp_view_build(e, ctx, &v)) return cli_error(1, "out of memory");
+    int n_dec = e->decoder_ids ? e->decoder_T : 0, n = v.words ? v.src.n + v.dec.n : e->T + n_dec;
+    double *units = malloc(((size_t)n + 1) * sizeof *units);
+    float *mat = NULL;
+    char **labels = NULL, **row_labels = NULL;
+    int rc = 1;
+    if (!units) goto oom;
+    for (int i = 0; i < n; i++)
+        units[i] = v.words ? (i < v.src.n ? v.src.relevance[i] : v.dec.relevance[i - v.src.n])
+                           : (i < e->T ? e->relevance[i] : e->decoder_relevance[i - e->T]);
+    // labels: each word, or each token as the character(s) it is part of (render/units.h)
+    if (!(labels = calloc((size_t)n + 1, sizeof *labels))) goto oom;
+    for (int i = 0, k = 0; i < n; i++) {
+        const lrp_units *u = i < (v.words ? v.src.n : e->T) ? &v.src : &v.dec;
+        int j = i < (v.words ? v.src.n : e->T) ? i : i - (v.words ? v.src.n : e->T);
+        if (v.words) labels[i] = u->text[j];
+        else {
+            if (j == 0) k = 0;
+            while (k + 1 < u->n && u->first[k + 1] <= j) k++;
+            labels[i] = u->text[k];
+        }
+    }
+    lrp_grid_png g = {.units = units, .n_units = n, .unit_labels = labels};
+    if (e->residual_relevance) {
+        if (!(row_labels = calloc((size_t)e->n_layers, sizeof *row_labels))) goto oom;
+        for (int l = 0; l < e->n_layers; l++) {
+            if (!(row_labels[l] = malloc(24))) goto oom;
+            snprintf(row_labels[l], 24, "layer %d", e->n_layers - 1 - l);
+        }
+        g.row_labels = row_labels;
+        if (!(mat = malloc((size_t)e->n_layers * e->T * sizeof *mat))) goto oom;
+        for (int l = 0; l < e->n_layers; l++)
+            memcpy(mat + (size_t)(e->n_layers - 1 - l) * e->T, e->residual_relevance + (size_t)l * e->T,
+                   (size_t)e->T * sizeof *mat);
+        g.matrix = mat;
+        g.rows = e->n_layers;
+        g.cols = e->T;
+    }
+    lrp_err err;
+    if (lrp_grid_write(path, &g, &err)) cli_error(1, "-o %s", err.msg);
+    else rc = 0;
+    goto out;
+oom:
+    cli_error(1, "out of memory");
+out:
+    free(units);
+    free(mat);
+    free(labels);
+    for (int l = 0; row_labels && l < e->n_layers; l++) free(row_labels[l]);
+    free(row_labels);
+    lrp_view_free(&v);
+    return rc;
+}
+
 int cmd_explain(int argc, char **argv) {
     explain_args a;
     int rc = parse_explain_args(argc, argv, &a);
@@ -263,7 +365,7 @@ int cmd_explain(int argc, char **argv) {
     lrp_session ss = {0};
     lrp_text_inputs ti = {0};
     int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0;
-    unsigned char *mask = NULL;
+    unsigned char *mask = NULL, *word_start = NULL, *dec_word_start = NULL;
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
     cli_output out = {0};
@@ -368,15 +470,32 @@ int cmd_explain(int argc, char **argv) {
     ctx.family = cfg->model_type;
     ctx.all_logits = a.all_logits;
     if (cfg->task == LRP_TASK_CLASSIFIER) ctx.labels = cfg->labels;
+    ctx.aggregate = a.aggregate;
+    ctx.normalize = a.normalize;
+    if (a.aggregate == LRP_AGGREGATE_WORD) {
+        if (!ss.tok) {
+            cli_error(1, "--aggregate word: the model has no tokenizer (no tokenizer.json) to tell words apart");
+            goto done;
+        }
+        if (!(word_start = malloc((size_t)ti.T + 1)) || !(dec_word_start = malloc((size_t)n_dec + 1))) goto done;
+        lrp_tokenizer_word_starts(ss.tok, ti.ids, ti.T, word_start);
+        if (n_dec) lrp_tokenizer_word_starts(ss.tok, dec_ids, n_dec, dec_word_start);
+        ctx.word_start = word_start;
+        ctx.decoder_word_start = n_dec ? dec_word_start : NULL;
+    }
+    if (e.contrast >= 0 && (ss.tok || cfg->task == LRP_TASK_CLASSIFIER))
+        ctx.contrast_token = lrp_output_string(cfg, ss.tok, e.contrast);
     if (ss.tok) {
         ctx.tokens = calloc((size_t)ti.T, sizeof(char *));
         if (!ctx.tokens) goto done;
         for (int t = 0; t < ti.T; t++) ctx.tokens[t] = lrp_token_string(ss.tok, ti.ids[t]);
+        if (!(ctx.token_bytes = token_bytes(ss.tok, ti.ids, ti.T))) goto done;
     }
     if (dec_ids && ss.tok) {
         ctx.decoder_tokens = calloc((size_t)n_dec, sizeof(char *));
         if (!ctx.decoder_tokens) goto done;
         for (int t = 0; t < n_dec; t++) ctx.decoder_tokens[t] = lrp_token_string(ss.tok, dec_ids[t]);
+        if (!(ctx.decoder_token_bytes = token_bytes(ss.tok, dec_ids, n_dec))) goto done;
     }
     if (ss.tok || cfg->task == LRP_TASK_CLASSIFIER) {
         ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
@@ -409,6 +528,10 @@ int cmd_explain(int argc, char **argv) {
         }
         ctx.image_png_base64 = b64;
     }
+    if (e.ids && !strcmp(a.format, "png")) {
+        rc = text_png(a.out, &e, &ctx);
+        goto done;
+    }
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
     else if (!strcmp(a.format, "html")) lrp_render_html(out.f, &e, &ctx);
@@ -421,8 +544,13 @@ done:
     if (ctx.decoder_tokens)
         for (int t = 0; t < n_dec; t++) free(ctx.decoder_tokens[t]);
     free(ctx.decoder_tokens);
+    free_strings(ctx.token_bytes, ti.T);
+    free_strings(ctx.decoder_token_bytes, n_dec);
     free(dec_ids);
     free(ctx.target_token);
+    free(ctx.contrast_token);
+    free(word_start);
+    free(dec_word_start);
     for (int i = 0; i < LRP_TOP_K; i++) free(ctx.top_tokens[i]);
     lrp_explanation_free(&e);
     free(types);

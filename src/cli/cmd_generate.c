@@ -9,12 +9,14 @@
 #include "explain/explain.h"
 #include "explain/generate.h"
 #include "explain/methods.h"
+#include "render/png_grid.h"
 #include "render/render.h"
+#include "render/units.h"
 
 static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
     "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
-    "                        [--format text|json] [-o FILE]\n"
+    "                        [--format text|json|html|png] [-o FILE]\n"
     "\n"
     "Continues the prompt with a KV cache, streaming text to stdout.\n"
     "\n"
@@ -33,7 +35,9 @@ static const char generate_usage[] =
     "                  JSON relevance_matrix [generated x (source + decoder inputs)], null after the step)\n"
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
-    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix)\n"
+    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix); with\n"
+    "                  --explain also html (a token x token heatmap page) or png (-o FILE: the same grid as\n"
+    "                  coloured boxes, rows labelled, each row on its own scale)\n"
     "  -o FILE         write the result to FILE (written whole or not at all)\n"
     "  --              end of options: the next argument is TEXT even if it starts with \"-\"\n"
     "  --help, -h      this help\n"
@@ -230,7 +234,12 @@ int cmd_generate(int argc, char **argv) {
     if (cli_empty_text("generate: TEXT", text)) return 2;
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
     if (explain_only && !explain) return cli_error(2, "%s: only with --explain", explain_only);
-    if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
+    if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html") && strcmp(format, "png"))
+        return cli_error(2, "--format %s: expected text, json, html or png", format);
+    int grid = !strcmp(format, "html") || !strcmp(format, "png");  // the token x token heatmap
+    if (grid && !explain) return cli_error(2, "--format %s: the heatmap needs --explain", format);
+    if (!strcmp(format, "png") && (!out_path || !strcmp(out_path, "-")))
+        return cli_error(2, "--format png: give the file with -o FILE.png");
     int meth;
     lrp_err err;
     if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
@@ -240,6 +249,8 @@ int cmd_generate(int argc, char **argv) {
     cli_output out = {0};
     json_t *doc = NULL, *expl = NULL;
     int *gen = NULL, n_gen = 0;
+    float *matrix = NULL;          // --format html|png: [n_gen][prompt + n_gen - 1], NaN after each step's token
+    const char *png_path = out_path;
     stream_ctx st = {0};
     int rc = cli_session_open(&s, model);
     if (rc) goto done;
@@ -256,7 +267,12 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     int json = !strcmp(format, "json");
-    if (cli_output_open(&out, out_path)) goto done;
+    if (grid && seq2seq) {
+        rc = cli_error(2, "--format %s: the generation heatmap is for decoder-only models (use --format json)", format);
+        goto done;
+    }
+    if (!strcmp(format, "png")) out_path = NULL;  // written by lrp_grid_write below
+    if (cli_output_open(&out, grid && !out_path ? NULL : out_path)) goto done;
     st.tok = s.tok;
     st.prompt = ss.ids;
     st.n_prompt = seq2seq ? 0 : ss.T;
@@ -264,7 +280,7 @@ int cmd_generate(int argc, char **argv) {
     if (!st.all) goto done;
     memcpy(st.all, ss.ids, (size_t)st.n_prompt * sizeof(int));
     st.n_all = st.n_prompt;
-    st.f = json ? NULL : out.f;
+    st.f = json || grid ? NULL : out.f;
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
     if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         rc = cli_lib_error(1, err.msg);
@@ -301,7 +317,9 @@ int cmd_generate(int argc, char **argv) {
         }
     } else if (explain) {
         // One relevance pass per generated token: its row covers every token before it.
-        if (json) {
+        if (grid) {
+            if (!(matrix = malloc(((size_t)n_gen * (ss.T + n_gen) + 1) * sizeof *matrix))) goto done;
+        } else if (json) {
             json_object_set_new(doc, "method", json_string(method));
             json_object_set_new(doc, "explanations", expl = json_array());
         } else {
@@ -324,7 +342,10 @@ int cmd_generate(int argc, char **argv) {
             if (k > 8) k = 8;
             lrp_rank_top(e.relevance, T, k, order);
             char *gt = lrp_token_string(s.tok, gen[g]);
-            if (json) {
+            if (grid) {
+                int cols = ss.T + n_gen - 1;
+                for (int t = 0; t < cols; t++) matrix[(size_t)g * cols + t] = t < T ? e.relevance[t] : NAN;
+            } else if (json) {
                 json_array_append_new(expl, json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "step", g, "id", gen[g], "token",
                                                       lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit),
                                                       "relevance", lrp_jv_float_array(e.relevance, T), "top",
@@ -344,6 +365,49 @@ int cmd_generate(int argc, char **argv) {
             lrp_explanation_free(&e);
         }
     }
+    if (grid && n_gen == 0) {
+        cli_error(1, "--format %s: no token was generated (end of text at once), so there is no heatmap", format);
+        cli_output_abort(&out);
+        goto done;
+    }
+    if (grid && explain && n_gen > 0) {
+        char **bytes = calloc((size_t)st.n_all + 1, sizeof *bytes), buf[256];
+        int ok = bytes != NULL;
+        for (int t = 0; ok && t < st.n_all; t++) {
+            if (s.tok) lrp_tokenizer_token_bytes(s.tok, st.all[t], buf, sizeof buf);
+            else snprintf(buf, sizeof buf, "[%d]", st.all[t]);
+            ok = (bytes[t] = strdup(buf)) != NULL;
+        }
+        int bad = !ok;
+        if (ok && !strcmp(format, "html")) lrp_render_generation_html(out.f, method, bytes, ss.T, n_gen, matrix);
+        else if (ok) {
+            // row labels: each generated token as the character(s) it is part of (render/units.h)
+            lrp_units u;
+            char **rows = calloc((size_t)n_gen, sizeof *rows);
+            if (!rows || lrp_units_build(bytes, st.n_all, NULL, NULL, &u)) bad = 1;
+            else {
+                for (int g = 0, k = 0; g < n_gen; g++) {
+                    while (k + 1 < u.n && u.first[k + 1] <= ss.T + g) k++;
+                    rows[g] = u.text[k];
+                }
+                lrp_grid_png gp = {.matrix = matrix, .rows = n_gen, .cols = ss.T + n_gen - 1, .row_scaled = 1,
+                                   .row_labels = rows, .scale_text = "+-max|R| of each row"};
+                if (lrp_grid_write(png_path, &gp, &err)) {
+                    cli_error(1, "-o %s", err.msg);
+                    bad = 2;
+                }
+                lrp_units_free(&u);
+            }
+            free(rows);
+        }
+        for (int t = 0; bytes && t < st.n_all; t++) free(bytes[t]);
+        free(bytes);
+        if (bad) {
+            if (bad == 1) cli_error(1, "out of memory");
+            cli_output_abort(&out);
+            goto done;
+        }
+    }
     if (json) {
         int bad = lrp_jv_dump(out.f, doc, 1);
         doc = NULL;
@@ -356,6 +420,7 @@ int cmd_generate(int argc, char **argv) {
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     json_decref(doc);
+    free(matrix);
     free(gen);
     free(st.all);
     lrp_text_inputs_free(&ss);

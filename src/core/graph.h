@@ -76,6 +76,10 @@ struct lrp_graph {
     // lrp_attn_spec.key_factor takes precedence.
     const float *attn_key_factor;
     int attn_key_factor_n;
+    // The same for the attention whose keys are an encoder-decoder's decoder tokens (its self-attention,
+    // lrp_attn_spec.decoder_keys); attn_key_factor then covers the source's keys (encoder, cross-attention).
+    const float *attn_key_factor_decoder;
+    int attn_key_factor_decoder_n;
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);

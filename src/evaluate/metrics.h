@@ -77,6 +77,7 @@ typedef struct lrp_eval_result {
     double auc_morf, auc_lerf; // NaN when not perturbed
     double delta_a;            // auc_lerf − auc_morf
     double seconds;            // time to compute the relevance (filled by the caller)
+    int forward_passes, backward_passes;  // passes that computation ran (filled by the caller)
 } lrp_eval_result;
 
 // All metrics of one relevance vector. in_span is NULL when the record has no span. When base <= 0 (or

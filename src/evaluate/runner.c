@@ -14,6 +14,7 @@
 
 void lrp_eval_opts_default(lrp_eval_opts *o) {
     memset(o, 0, sizeof *o);
+    lrp_explain_opts_default(&o->params);
     for (int i = 0; i < lrp_methods_count() && o->n_methods < LRP_EVAL_MAX_METHODS; i++)
         if (!lrp_method_at(i)->gamma && !lrp_method_at(i)->extra) o->methods[o->n_methods++] = lrp_method_at(i)->id;
     o->steps = 20;
@@ -162,6 +163,14 @@ done:
 static void method_opts(const lrp_eval_opts *o, int method, lrp_explain_opts *eo) {
     const lrp_method_info *info = lrp_method_by_id(method);
     lrp_explain_opts_default(eo);
+    eo->steps = o->params.steps;
+    eo->samples = o->params.samples;
+    eo->noise = o->params.noise;
+    eo->seed = o->params.seed;
+    eo->quadrature = o->params.quadrature;
+    eo->atman_factor = o->params.atman_factor;
+    eo->atman_threshold = o->params.atman_threshold;
+    eo->softmax_rule = o->params.softmax_rule;
     eo->method = (lrp_method)info->rules;
     if (info->gamma) {
         eo->gamma_conv = o->gamma_conv;
@@ -177,6 +186,7 @@ static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx
     for (int k = 0; k < o->n_methods; k++) {
         int method = o->methods[k];
         double t0 = now_seconds();
+        int passes_f = 0, passes_b = 0;
         if (method == LRP_METHOD_RANDOM) {
             lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, n);
         } else {
@@ -187,6 +197,8 @@ static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx
             eo.position = out->position;
             if (lrp_explain_inputs(m, &pc->in, &eo, &e, err)) return -1;
             memcpy(rel, e.relevance, (size_t)n * sizeof *rel);
+            passes_f = e.forward_passes;
+            passes_b = e.backward_passes;
             lrp_explanation_free(&e);
         }
         double secs = now_seconds() - t0;
@@ -194,7 +206,18 @@ static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx
                            err))
             return lrp_fail_prefix(err, lrp_method_by_id(method)->name);
         out->res[k].seconds = secs;
+        out->res[k].forward_passes = passes_f;
+        out->res[k].backward_passes = passes_b;
     }
+    return 0;
+}
+
+// The unit of cost: one unperturbed forward pass of the record, timed after the methods ran (warm
+// caches and arena, as the explanations before it had them).
+static int time_forward(const lrp_model *m, perturb_ctx *pc, lrp_eval_record_result *out, lrp_err *err) {
+    double t0 = now_seconds();
+    if (lrp_forward_outputs(m, &pc->in, pc->position, NULL, 0, pc->logits, err)) return -1;
+    out->forward_seconds = now_seconds() - t0;
     return 0;
 }
 
@@ -240,7 +263,7 @@ static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb
     if (!out->target_given) out->target = out->prediction;
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
-    if (score_methods(m, o, pc, line_no, N, removable, NULL, rel, out, err)) goto done;
+    if (score_methods(m, o, pc, line_no, N, removable, NULL, rel, out, err) || time_forward(m, pc, out, err)) goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
@@ -339,7 +362,9 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
 
-    if (score_methods(m, o, pc, line_no, T, removable, r.has_span ? in_span : NULL, rel, out, err)) goto done;
+    if (score_methods(m, o, pc, line_no, T, removable, r.has_span ? in_span : NULL, rel, out, err) ||
+        time_forward(m, pc, out, err))
+        goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
@@ -388,6 +413,15 @@ static int summarize(const lrp_eval_report *rep, lrp_eval_summary *ms, int k) {
     STATS_OF(first_minus, rep->records[i].res[0].delta_a - r->delta_a);
 #undef STATS_OF
     free(v);
+    double fwd = 0, passes_f = 0, passes_b = 0;
+    for (int i = 0; i < n; i++) {
+        fwd += rep->records[i].forward_seconds;
+        passes_f += rep->records[i].res[k].forward_passes;
+        passes_b += rep->records[i].res[k].backward_passes;
+    }
+    ms->forward_multiple = fwd > 0 ? ms->seconds.mean / (fwd / n) : NAN;
+    ms->forward_passes = passes_f / n;
+    ms->backward_passes = passes_b / n;
     for (int i = 0; i < n; i++) {
         const lrp_eval_result *r = &rep->records[i].res[k];
         if (!r->perturbed) continue;

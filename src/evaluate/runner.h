@@ -18,6 +18,7 @@
 
 #include "evaluate/data.h"
 #include "evaluate/metrics.h"
+#include "explain/explain.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,6 +40,10 @@ typedef struct lrp_eval_opts {
     uint64_t seed;          // the random baseline's seed; each record draws from (seed, line number)
     const char *span_field; // the span's field; NULL: "span"
     double gamma_conv, gamma_lin;  // the γ of the "+gamma" methods (default 0.25, 0.05, LXT's)
+    // The comparison baselines' parameters (steps, samples, noise, seed, quadrature, atman_factor,
+    // atman_threshold) and attnlrp's softmax_rule, as explain takes them (0 / negative: the defaults);
+    // every other field is ignored. lrp_eval_opts_default sets explain's defaults.
+    lrp_explain_opts params;
     int stop_at_bad;        // stop at the first bad record (report.stopped)
     lrp_eval_progress_fn progress;
     void *progress_ctx;
@@ -57,6 +62,7 @@ typedef struct lrp_eval_record_result {
     double target_logit;
     int n_span_tokens;
     int *span_tokens;           // [n_span_tokens] or NULL (no span)
+    double forward_seconds;     // time of the record's unperturbed forward pass (the unit of cost)
     lrp_eval_result res[LRP_EVAL_MAX_METHODS];
 } lrp_eval_record_result;
 
@@ -65,6 +71,8 @@ typedef struct lrp_eval_summary {
     int n;                      // records evaluated
     lrp_eval_stats top1, iou, morf, lerf, delta, seconds;
     lrp_eval_stats first_minus; // paired over records: ΔA(first method) − ΔA(this one)
+    double forward_multiple;    // mean seconds of one explanation / mean seconds of one forward pass
+    double forward_passes, backward_passes;  // mean passes one explanation ran (the random baseline: 0)
     int n_perturbed;
     double *mean_morf, *mean_lerf;  // [steps + 1]
 } lrp_eval_summary;

@@ -52,8 +52,10 @@ static int run_pass(const lrp_model *m, const lrp_inputs *in, const lrp_explain_
     if (lrp_graph_init(&p->g, lrp_model_scratch_floats(m), err)) return -1;
     p->live = 1;
     p->g.grad_enabled = backward;
-    p->g.attn_key_factor = key_factor;
+    p->g.attn_key_factor = key_factor;  // the source's keys; an encoder-decoder's decoder keys follow them
     p->g.attn_key_factor_n = key_factor ? e->T : 0;
+    p->g.attn_key_factor_decoder = key_factor && in->decoder_T ? key_factor + e->T : NULL;
+    p->g.attn_key_factor_decoder_n = key_factor ? in->decoder_T : 0;
     int position = e->position;
     p->f = (lrp_forward){.in = *in, .head_rows = NULL, .n_head_rows = 1,
                          .iv = o->iv, .n_iv = o->n_iv, .want_attn_probs = probs,
@@ -90,6 +92,8 @@ static int run_pass(const lrp_model *m, const lrp_inputs *in, const lrp_explain_
     }
     if (!backward) return 0;
     if (p->f.taps.input[LRP_INPUT_WORDS]) p->f.taps.input[LRP_INPUT_WORDS]->keep_grad = 1;
+    if (p->f.taps.input[LRP_INPUT_DECODER_WORDS]) p->f.taps.input[LRP_INPUT_DECODER_WORDS]->keep_grad = 1;
+    if (p->f.taps.input[LRP_INPUT_PIXELS]) p->f.taps.input[LRP_INPUT_PIXELS]->keep_grad = 1;
     for (int l = 0; probs && l < m->cfg.num_layers; l++) p->f.taps.attn_probs[l]->keep_grad = 1;
     lrp_rules rules = lrp_rules_for(LRP_METHOD_GRADXINPUT);
     if (lrp_graph_backward(&p->g, &rules, err)) {
@@ -102,16 +106,69 @@ oom:
     return lrp_fail(err, "out of memory");
 }
 
-// The input's word embeddings [T, D] (after the model's scaling), one forward pass.
-static int word_embeddings(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o,
-                           const lrp_explanation *e, float **E, int *D, lrp_err *err) {
+// The units a baseline attributes, each D input values: the input's tokens (their word embeddings,
+// D = hidden); an encoder-decoder's source tokens and then its decoder's input tokens (decoder_T of
+// them), which share the word embedding; an image's patches (their pixels, D = channels · patch²).
+static int unit_size(const lrp_model *m) {
+    const lrp_config *c = &m->cfg;
+    return c->image_size > 0 ? c->num_channels * c->patch_size * c->patch_size : c->hidden_size;
+}
+
+// Unit t's D values in a pass into out (grad: their gradient instead, zeros where none reached them).
+static void unit_values(const lrp_model *m, const pass *p, int Ts, int t, int grad, float *out) {
+    const lrp_config *c = &m->cfg;
+    int D = unit_size(m);
+    if (c->image_size > 0) {
+        const lrp_act *px = p->f.taps.input[LRP_INPUT_PIXELS];
+        const float *src = grad ? px->g : px->x;
+        int S = c->image_size, ps = c->patch_size, side = S / ps, k = 0;
+        for (int ch = 0; ch < c->num_channels; ch++)
+            for (int i = 0; i < ps; i++)
+                for (int j = 0; j < ps; j++, k++)
+                    out[k] = src ? src[((size_t)ch * S + (size_t)(t / side) * ps + i) * S + (size_t)(t % side) * ps + j]
+                                 : 0.0f;
+        return;
+    }
+    const lrp_act *w = p->f.taps.input[t < Ts ? LRP_INPUT_WORDS : LRP_INPUT_DECODER_WORDS];
+    const float *src = grad ? w->g : w->x;
+    if (src) memcpy(out, src + (size_t)(t < Ts ? t : t - Ts) * D, (size_t)D * sizeof(float));
+    else memset(out, 0, (size_t)D * sizeof(float));
+}
+
+// Σ_d a_d b_d over unit t's values (a) and gradient (b) in a pass, or the clean values E (when not NULL)
+// against the gradient. buf: scratch of 2·D floats.
+static double unit_dot(const lrp_model *m, const pass *p, int Ts, int t, const float *E, float *buf) {
+    int D = unit_size(m);
+    unit_values(m, p, Ts, t, 1, buf + D);
+    if (!E) unit_values(m, p, Ts, t, 0, buf);
+    const float *a = E ? E : buf;
+    double s = 0;
+    for (int d = 0; d < D; d++) s += (double)a[d] * buf[D + d];
+    return s;
+}
+
+// The inputs with each unit scaled by scale[unit] and noise added (the input's own layout: tokens ×
+// hidden, source then decoder; images: pixels); either NULL: none.
+static lrp_inputs units_inputs(const lrp_inputs *in, int Ts, const float *scale, const float *noise, int D) {
+    lrp_inputs r = *in;
+    r.embed_scale = scale;
+    r.embed_noise = noise;
+    if (r.decoder_T) {
+        r.decoder_embed_scale = scale ? scale + Ts : NULL;
+        r.decoder_embed_noise = noise ? noise + (size_t)Ts * D : NULL;
+    }
+    return r;
+}
+
+// The units' input values [T, D] (word embeddings after the model's scaling; pixels), one forward pass.
+static int unit_inputs(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o,
+                       const lrp_explanation *e, int Ts, int T, float **E, lrp_err *err) {
     pass p;
     double y;
     if (run_pass(m, in, o, e, 0, 0, NULL, &p, &y, err)) return -1;
-    const lrp_act *w = p.f.taps.input[LRP_INPUT_WORDS];
-    *D = w->cols;
-    *E = malloc((size_t)w->rows * w->cols * sizeof(float));
-    if (*E) memcpy(*E, w->x, (size_t)w->rows * w->cols * sizeof(float));
+    int D = unit_size(m);
+    *E = malloc((size_t)T * D * sizeof(float));
+    for (int t = 0; *E && t < T; t++) unit_values(m, &p, Ts, t, 0, *E + (size_t)t * D);
     pass_free(&p);
     return *E ? 0 : lrp_fail(err, "out of memory");
 }
@@ -246,14 +303,14 @@ typedef struct {
     const lrp_inputs *in;
     const lrp_explain_opts *o;
     lrp_explanation *e;
-    int T;
+    int T;      // units: Ts source tokens (or patches), then the decoder's input tokens
+    int Ts;
     double *R;  // [T] the result
 } ctx;
 
 // The start scalar with each token's word embedding scaled by scale[t] (forward only).
 static int value_at(ctx *c, const float *scale, double *y, lrp_err *err) {
-    lrp_inputs in = *c->in;
-    in.embed_scale = scale;
+    lrp_inputs in = units_inputs(c->in, c->Ts, scale, NULL, 0);
     pass p;
     if (run_pass(c->m, &in, c->o, c->e, 0, 0, NULL, &p, y, err)) return -1;
     pass_free(&p);
@@ -264,8 +321,8 @@ static int value_at(ctx *c, const float *scale, double *y, lrp_err *err) {
 static int method_ig(ctx *c, lrp_err *err) {
     int N = c->o->steps > 0 ? c->o->steps : LRP_IG_DEFAULT_STEPS, T = c->T, rc = -1;
     double *nodes = malloc((size_t)N * sizeof *nodes), *wts = malloc((size_t)N * sizeof *wts);
-    float *scale = malloc((size_t)T * sizeof *scale);
-    if (!nodes || !wts || !scale) goto oom;
+    float *scale = malloc((size_t)T * sizeof *scale), *buf = malloc(2 * (size_t)unit_size(c->m) * sizeof *buf);
+    if (!nodes || !wts || !scale || !buf) goto oom;
     if (c->o->quadrature == 1) {
         lrp_gauss_legendre(N, nodes, wts);
     } else {
@@ -275,17 +332,12 @@ static int method_ig(ctx *c, lrp_err *err) {
     c->e->quadrature = c->o->quadrature;
     for (int k = 0; k < N; k++) {
         for (int t = 0; t < T; t++) scale[t] = (float)nodes[k];
-        lrp_inputs in = *c->in;
-        in.embed_scale = scale;
+        lrp_inputs in = units_inputs(c->in, c->Ts, scale, NULL, 0);
         pass p;
         double y;
         if (run_pass(c->m, &in, c->o, c->e, 0, 1, NULL, &p, &y, err)) goto done;
-        const lrp_act *w = p.f.taps.input[LRP_INPUT_WORDS];
-        for (int t = 0; w->g && t < T; t++) {
-            double s = 0;  // Σ_d E_d ĝ_d, with E = x / α
-            for (int d = 0; d < w->cols; d++) s += (double)w->x[(size_t)t * w->cols + d] * w->g[(size_t)t * w->cols + d];
-            c->R[t] += wts[k] * s / (double)scale[t];
-        }
+        for (int t = 0; t < T; t++)  // Σ_d E_d ĝ_d, with E = x / α
+            c->R[t] += wts[k] * unit_dot(c->m, &p, c->Ts, t, NULL, buf) / (double)scale[t];
         pass_free(&p);
         c->e->forward_passes++;
         c->e->backward_passes++;
@@ -298,15 +350,15 @@ static int method_ig(ctx *c, lrp_err *err) {
 oom:
     lrp_fail(err, "out of memory");
 done:
-    free(nodes), free(wts), free(scale);
+    free(nodes), free(wts), free(scale), free(buf);
     return rc;
 }
 
 static int method_smoothgrad(ctx *c, lrp_err *err) {
-    int S = c->o->samples > 0 ? c->o->samples : LRP_SMOOTHGRAD_DEFAULT_SAMPLES, T = c->T, D, rc = -1;
+    int S = c->o->samples > 0 ? c->o->samples : LRP_SMOOTHGRAD_DEFAULT_SAMPLES, T = c->T, D = unit_size(c->m), rc = -1;
     double sigma = c->o->noise >= 0 ? c->o->noise : LRP_SMOOTHGRAD_DEFAULT_NOISE;
-    float *E = NULL, *noise = NULL;
-    if (word_embeddings(c->m, c->in, c->o, c->e, &E, &D, err)) return -1;
+    float *E = NULL, *noise = NULL, *buf = NULL;
+    if (unit_inputs(c->m, c->in, c->o, c->e, c->Ts, T, &E, err)) return -1;
     c->e->forward_passes++;
     float lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < (size_t)T * D; i++) lo = E[i] < lo ? E[i] : lo, hi = E[i] > hi ? E[i] : hi;
@@ -315,31 +367,28 @@ static int method_smoothgrad(ctx *c, lrp_err *err) {
     c->e->noise = sigma;
     c->e->noise_abs = abs_sigma;
     c->e->seed = c->o->seed;
-    if (!(noise = malloc((size_t)T * D * sizeof *noise))) {
+    // The units tile the input (tokens × hidden; an image's patches its pixels), so T·D noise values
+    // fill the input's own layout; each value is i.i.d., so that layout needs no reordering.
+    if (!(noise = malloc((size_t)T * D * sizeof *noise)) || !(buf = malloc(2 * (size_t)D * sizeof *buf))) {
         lrp_fail(err, "out of memory");
         goto done;
     }
     uint64_t st = c->o->seed ^ 0x5347534D4F4F5448ull;  // "SMOOTHGR"-ish stream
     for (int k = 0; k < S; k++) {
         for (size_t i = 0; i < (size_t)T * D; i++) noise[i] = abs_sigma > 0 ? (float)(abs_sigma * gaussian(&st)) : 0.0f;
-        lrp_inputs in = *c->in;
-        in.embed_noise = abs_sigma > 0 ? noise : NULL;
+        lrp_inputs in = units_inputs(c->in, c->Ts, NULL, abs_sigma > 0 ? noise : NULL, D);
         pass p;
         double y;
         if (run_pass(c->m, &in, c->o, c->e, 0, 1, NULL, &p, &y, err)) goto done;
-        const lrp_act *w = p.f.taps.input[LRP_INPUT_WORDS];
-        for (int t = 0; w->g && t < T; t++) {
-            double s = 0;  // the clean input times the noisy gradient
-            for (int d = 0; d < D; d++) s += (double)E[(size_t)t * D + d] * w->g[(size_t)t * D + d];
-            c->R[t] += s / S;
-        }
+        for (int t = 0; t < T; t++)  // the clean input times the noisy gradient
+            c->R[t] += unit_dot(c->m, &p, c->Ts, t, E + (size_t)t * D, buf) / S;
         pass_free(&p);
         c->e->forward_passes++;
         c->e->backward_passes++;
     }
     rc = 0;
 done:
-    free(E), free(noise);
+    free(E), free(noise), free(buf);
     return rc;
 }
 
@@ -399,18 +448,20 @@ static double log_prob(const float *logits, int n, int target) {
 }
 
 static int method_atman(ctx *c, lrp_err *err) {
-    int T = c->T, D, rc = -1;
+    // Images: the keys are [CLS, patches...]; the CLS key is never suppressed.
+    int T = c->T, D = unit_size(c->m), off = c->m->cfg.image_size > 0 ? c->e->T - c->T : 0, rc = -1;
     double f = c->o->atman_factor >= 0 ? c->o->atman_factor : LRP_ATMAN_DEFAULT_FACTOR;
     double kappa = c->o->atman_threshold >= 0 ? c->o->atman_threshold : LRP_ATMAN_DEFAULT_THRESHOLD;
     c->e->atman_factor = f;
     c->e->atman_threshold = kappa;
-    float *E = NULL, *factor = malloc((size_t)T * sizeof *factor);
+    float *E = NULL, *factor = malloc((size_t)(T + off) * sizeof *factor);
     double *norm = malloc((size_t)T * sizeof *norm);
     if (!factor || !norm) {
         lrp_fail(err, "out of memory");
         goto done;
     }
-    if (word_embeddings(c->m, c->in, c->o, c->e, &E, &D, err)) goto done;
+    if (unit_inputs(c->m, c->in, c->o, c->e, c->Ts, T, &E, err)) goto done;
+    for (int j = 0; j < off; j++) factor[j] = 1.0f;
     c->e->forward_passes++;
     for (int t = 0; t < T; t++) {
         double s = 0;
@@ -424,7 +475,7 @@ static int method_atman(ctx *c, lrp_err *err) {
             for (int d = 0; d < D; d++) cs += (double)E[(size_t)i * D + d] * E[(size_t)j * D + d];
             cs /= norm[i] * norm[j];
             cs = cs > 1 ? 1 : cs < -1 ? -1 : cs;
-            factor[j] = j == i ? (float)(1 - f) : cs >= kappa ? (float)(f * (1 - cs) + (1 - f)) : 1.0f;
+            factor[off + j] = j == i ? (float)(1 - f) : cs >= kappa ? (float)(f * (1 - cs) + (1 - f)) : 1.0f;
         }
         pass p;
         double y;
@@ -551,9 +602,10 @@ static int check_baseline_opts(const lrp_model *m, const lrp_explain_opts *o, lr
         return lrp_fail(err, "latent_start: %s explains an output prediction, not a latent neuron", name);
     if ((attn_only || meth == LRP_METHOD_ATMAN) && o->contrast >= 0)
         return lrp_fail(err, "contrast: %s explains one prediction, not a difference of logits", name);
-    if (m->cfg.image_size > 0 && !attn_only && meth != LRP_METHOD_GRADXATTNROLL)
-        return lrp_fail(err, "method %s: removes or scales word embeddings; for image models use attention, rollout "
-                        "or gradxattnroll", name);
+    if (!lrp_method_fits(&m->cfg, meth))  // the attention methods on encoder-decoders
+        return lrp_fail(err, "method %s: reads self-attention maps over the input; an encoder-decoder's prediction "
+                        "reaches its source through cross-attention, which %s does not define (use ig, smoothgrad, "
+                        "occlusion, atman or kernelshap)", name, name);
     if (o->atman_factor > 1 || (meth == LRP_METHOD_ATMAN && o->atman_threshold > 1))
         return lrp_fail(err, "atman: factor and threshold must lie in [0, 1]");
     return 0;
@@ -575,7 +627,11 @@ int lrp_explain_baseline(const lrp_model *m, const lrp_inputs *in, const lrp_exp
     free(e->relevance_pixels);
     e->relevance_pixels = NULL;
     e->relevance_cls = 0;
-    ctx c = {m, in, o, e, e->n_relevance, calloc((size_t)e->n_relevance, sizeof(double))};
+    // Encoder-decoders: the decoder's input as the base explanation read it (its start token when none given).
+    lrp_inputs units = *in;
+    if (e->decoder_T) units.decoder_ids = e->decoder_ids, units.decoder_T = e->decoder_T;
+    int n_units = e->n_relevance + e->decoder_T;
+    ctx c = {m, &units, o, e, n_units, e->n_relevance, calloc((size_t)n_units, sizeof(double))};
     if (!c.R) {
         lrp_explanation_free(e);
         return lrp_fail(err, "out of memory");
@@ -600,9 +656,10 @@ int lrp_explain_baseline(const lrp_model *m, const lrp_inputs *in, const lrp_exp
     e->relevance_sum = 0;
     e->nonfinite = 0;
     for (int t = 0; t < c.T; t++) {
-        e->relevance[t] = (float)c.R[t];
+        float *r = t < c.Ts ? &e->relevance[t] : &e->decoder_relevance[t - c.Ts];
+        *r = (float)c.R[t];
         e->relevance_sum += c.R[t];
-        e->nonfinite += !isfinite(e->relevance[t]);
+        e->nonfinite += !isfinite(*r);
     }
     if (e->has_cls && e->ids) e->relevance_cls = e->relevance[0];
     if (m->cfg.image_size > 0) e->relevance_sum += e->relevance_cls;

@@ -315,12 +315,7 @@ static int read_inputs(lrp_explanation *e, const lrp_taps *taps, int gradient_no
 
 int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
-    if (LRP_METHOD_IS_BASELINE((int)o->method)) {
-        if (m->cfg.task == LRP_TASK_SEQ2SEQ_LM)
-            return lrp_fail(err, "method %s: not available for encoder-decoders yet (use attnlrp, cplrp, gradient or "
-                            "gradxinput)", lrp_method_name(o->method));
-        return lrp_explain_baseline(m, in_arg, o, e, err);
-    }
+    if (LRP_METHOD_IS_BASELINE((int)o->method)) return lrp_explain_baseline(m, in_arg, o, e, err);
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
     e->latent_start[0] = -1;

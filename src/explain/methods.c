@@ -1,5 +1,7 @@
 #include "explain/methods.h"
 
+#include "models/config.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -93,4 +95,13 @@ int lrp_method_list_parse(const char *param, const char *list, int *ids, int cap
         if (!comma) return 0;
         p = comma + 1;
     }
+}
+
+int lrp_method_fits(const lrp_config *c, int id) {
+    const lrp_method_info *mi = lrp_method_by_id(id);
+    if (!mi) return 0;
+    if (mi->gamma) return c->image_size > 0;
+    if (!LRP_METHOD_IS_BASELINE(id)) return 1;
+    int reads_attention = id == LRP_METHOD_ATTENTION || id == LRP_METHOD_ROLLOUT || id == LRP_METHOD_GRADXATTNROLL;
+    return !reads_attention || c->task != LRP_TASK_SEQ2SEQ_LM;
 }

@@ -41,6 +41,12 @@ const lrp_method_info *lrp_method_by_id(int id);
 // The method called name, or NULL. with_baselines 0: only the methods that compute relevance.
 const lrp_method_info *lrp_method_find(const char *name, int with_baselines);
 
+// Whether the method applies to a model of this configuration: the γ variants to image models only;
+// the baselines that read self-attention maps over the input (attention, rollout, gradxattnroll) to all
+// but encoder-decoders. `eval --methods all` runs the methods that fit.
+struct lrp_config;
+int lrp_method_fits(const struct lrp_config *c, int id);
+
 // The name of a method id (an lrp_method or one of the ids above); "unknown" for none.
 const char *lrp_method_label(int id);
 

@@ -53,8 +53,10 @@ typedef struct lrp_inputs {
     const int *token_types;          // [T] or NULL (all 0)
     const int *positions;            // [T] or NULL: position t is t (after a cache: cache->len + t)
     const unsigned char *attention_mask;  // [T]: 0 marks padding (never attended); NULL: no padding
-    const float *embed_scale;        // [T] or NULL: factor on each token's word embedding (0 removes it)
-    const float *embed_noise;        // [T * hidden] or NULL: added to the word embeddings
+    const float *embed_scale;        // [T] or NULL: factor on each token's word embedding (0 removes it);
+                                     // image models: [patches] on each patch's pixels (0: the normalised mean)
+    const float *embed_noise;        // [T * hidden] or NULL: added to the word embeddings; image models:
+                                     // [channels * height * width] added to the pixels
     const float *pixels;             // image models: [channels, height, width] as the model takes it; ids NULL
     int channels, height, width;
     // Encoder-decoders: ids/T (and attention_mask, embed_scale, embed_noise) are the encoder's input;
@@ -62,6 +64,8 @@ typedef struct lrp_inputs {
     // token in when decoder_ids is NULL). NULL for every other model.
     const int *decoder_ids;
     int decoder_T;
+    const float *decoder_embed_scale;  // [decoder_T] or NULL: embed_scale for the decoder's tokens
+    const float *decoder_embed_noise;  // [decoder_T * hidden] or NULL: embed_noise for the decoder's tokens
 } lrp_inputs;
 
 typedef struct lrp_taps {

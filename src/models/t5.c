@@ -306,13 +306,14 @@ static int t5_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     }
     int pos0 = cache ? cache->len : 0, Te = cache ? cache->cross_len : in->T;
     lrp_attn_spec self = {.n_heads = c->num_heads, .n_kv_heads = c->num_heads, .head_dim = c->head_dim, .scale = 1.0f,
-                          .mask = LRP_ATTN_CAUSAL, .bias_heads = c->num_heads};
+                          .mask = LRP_ATTN_CAUSAL, .bias_heads = c->num_heads, .decoder_keys = 1};
     lrp_attn_spec cross = self;
     cross.mask = LRP_ATTN_BIDIRECTIONAL;
+    cross.decoder_keys = 0;
     cross.key_mask = in->attention_mask;  // the source's padding
     if (!(self.bias = relative_bias(g, c, &w->dec_rel, 0, pos0, Td, pos0 + Td))) return -1;
 
-    lrp_act *y = op_embedding(g, &w->embed, in->decoder_ids, Td, 1.0f, NULL, NULL);
+    lrp_act *y = op_embedding(g, &w->embed, in->decoder_ids, Td, 1.0f, in->decoder_embed_scale, in->decoder_embed_noise);
     f->taps.input[LRP_INPUT_DECODER_WORDS] = y;
     for (int l = ne; l < c->num_layers; l++) {
         const t5_layer *L = &w->layers[l];

@@ -114,6 +114,14 @@ static int vit_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     lrp_act *pix = lrp_act_new(g, C, S * S);
     if (!pix) return -1;
     memcpy(pix->x, in->pixels, (size_t)C * S * S * sizeof(float));
+    // The baselines' perturbations (explain/baselines.c): noise on the pixels, a factor per patch.
+    for (size_t i = 0; in->embed_noise && i < (size_t)C * S * S; i++) pix->x[i] += in->embed_noise[i];
+    for (int n = 0, side = S / p; in->embed_scale && n < side * side; n++)
+        for (int ch = 0; ch < C; ch++)
+            for (int i = 0; i < p; i++) {
+                float *row = pix->x + ((size_t)ch * S + (size_t)(n / side) * p + i) * S + (size_t)(n % side) * p;
+                for (int j = 0; j < p; j++) row[j] *= in->embed_scale[n];
+            }
     lrp_act *cls = stored_rows(g, &w->cls, 1), *pos = stored_rows(g, &w->pos, c->max_position_embeddings);
     f->taps.input[LRP_INPUT_PIXELS] = pix;
     f->taps.input[LRP_INPUT_CLS] = cls;

@@ -188,7 +188,9 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
     if (s->softcap > 0.0f && !(aux->raw = lrp_graph_alloc(g, (size_t)H * Tq * Tk * sizeof(float), 0))) return NULL;
     aux->s = *s;
     aux->s.probs = NULL;
-    if (!aux->s.key_factor && g->attn_key_factor && g->attn_key_factor_n == Tk) aux->s.key_factor = g->attn_key_factor;
+    const float *graph_kf = s->decoder_keys ? g->attn_key_factor_decoder : g->attn_key_factor;
+    int graph_kf_n = s->decoder_keys ? g->attn_key_factor_decoder_n : g->attn_key_factor_n;
+    if (!aux->s.key_factor && graph_kf && graph_kf_n == Tk) aux->s.key_factor = graph_kf;
     const float *kf = aux->s.key_factor;
     for (int h = 0; h < H; h++) {
         int kh = h / group;

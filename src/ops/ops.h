@@ -105,6 +105,8 @@ typedef struct lrp_attn_spec {
     const float *key_factor;         // [Tk] or NULL: the scores of key j (scale·q·k, before soft-capping,
                                      // bias and mask) are multiplied by key_factor[j] in every head (AtMan's
                                      // suppression); NULL: the graph's attn_key_factor when its length is Tk
+    int decoder_keys;                // 1: the keys are an encoder-decoder's decoder tokens (its self-attention):
+                                     // the graph's attn_key_factor_decoder applies instead
 } lrp_attn_spec;
 
 // Scaled-dot-product attention with grouped KV heads: q [Tq, H*hd], k, v [Tk, KVH*hd] -> [Tq, H*hd].

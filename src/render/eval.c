@@ -50,6 +50,9 @@ static json_t *method_summary(const lrp_eval_report *r, int k) {
     json_object_set_new(o, "lerf_auc", stats(m->lerf));
     json_object_set_new(o, "delta_a", stats(m->delta));
     json_object_set_new(o, "seconds_per_record", stats(m->seconds));
+    json_object_set_new(o, "forward_multiple", lrp_jv_number(m->forward_multiple));
+    json_object_set_new(o, "forward_passes", lrp_jv_number(m->forward_passes));
+    json_object_set_new(o, "backward_passes", lrp_jv_number(m->backward_passes));
     if (k > 0)
         json_object_set_new(o, "paired_delta_a_difference",
                             json_pack("{s:s, s:o}", "minuend", method_name(r->summary[0].method), "difference",
@@ -71,6 +74,7 @@ static json_t *record(const lrp_eval_report *r, int i, const lrp_eval_render_ctx
     json_object_set_new(o, "target_given", json_boolean(rec->target_given));
     json_object_set_new(o, "prediction", json_integer(rec->prediction));
     json_object_set_new(o, "target_logit", lrp_jv_number(rec->target_logit));
+    json_object_set_new(o, "forward_seconds", lrp_jv_number(rec->forward_seconds));
     json_object_set_new(o, "span_tokens",
                         rec->span_tokens ? lrp_jv_int_array(rec->span_tokens, rec->n_span_tokens) : json_null());
     json_t *methods = json_object();
@@ -84,6 +88,8 @@ static json_t *record(const lrp_eval_report *r, int i, const lrp_eval_render_ctx
         json_object_set_new(m, "lerf_auc", lrp_jv_number(e->auc_lerf));
         json_object_set_new(m, "delta_a", lrp_jv_number(e->delta_a));
         json_object_set_new(m, "seconds", lrp_jv_number(e->seconds));
+        json_object_set_new(m, "forward_passes", json_integer(e->forward_passes));
+        json_object_set_new(m, "backward_passes", json_integer(e->backward_passes));
         json_object_set_new(m, "morf", e->perturbed ? curve_or_null(e->morf, S) : json_null());
         json_object_set_new(m, "lerf", e->perturbed ? curve_or_null(e->lerf, S) : json_null());
         json_object_set_new(methods, method_name(r->methods[k]), m);
@@ -179,6 +185,8 @@ void lrp_render_eval_text(FILE *f, const lrp_eval_report *r, const lrp_eval_rend
     fputs("   ", f);
     padded(f, "ΔA (95% CI)", 17, 0);
     padded(f, "s/record", 10, 1);
+    padded(f, "× forward", 11, 1);
+    padded(f, "passes f+b", 12, 1);
     fputc('\n', f);
     for (int k = 0; k < r->n_methods; k++) {
         const lrp_eval_summary *m = &ms[k];
@@ -194,10 +202,18 @@ void lrp_render_eval_text(FILE *f, const lrp_eval_report *r, const lrp_eval_rend
         else snprintf(d, sizeof d, "%.3f ± %.3f", m->delta.mean, m->delta.ci95);
         padded(f, d, 17, 0);
         number_cell(f, 10, m->seconds.mean, 4);
+        number_cell(f, 11, m->forward_multiple, 1);
+        char p[32];
+        if (m->forward_passes + m->backward_passes > 0)
+            snprintf(p, sizeof p, "%.0f+%.0f", m->forward_passes, m->backward_passes);
+        else
+            snprintf(p, sizeof p, "-");
+        padded(f, p, 12, 1);
         fputc('\n', f);
         perturbed_all &= m->n_perturbed == m->n;
     }
-    fputs("\nΔA = AUC(LeRF) − AUC(MoRF), higher is more faithful; s/record: time of one explanation\n", f);
+    fputs("\nΔA = AUC(LeRF) − AUC(MoRF), higher is more faithful; s/record: time of one explanation; × forward: that\n"
+          "time over one forward pass of the same record; passes f+b: forward and backward passes it ran (mean)\n", f);
     if (r->n_methods > 1) {
         fprintf(f, "paired ΔA differences (same records), %s minus:", method_name(ms[0].method));
         for (int k = 1; k < r->n_methods; k++) {

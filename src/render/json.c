@@ -5,6 +5,7 @@
 
 #include "explain/methods.h"
 #include "render/render.h"
+#include "render/view.h"
 
 // Length of the valid UTF-8 sequence starting at s (1..4), or 0 if invalid.
 static int utf8_len(const unsigned char *s) {
@@ -122,6 +123,56 @@ void lrp_render_json_method_params(FILE *f, const lrp_explanation *e) {
     fprintf(f, ", \"forward_passes\": %d, \"backward_passes\": %d", e->forward_passes, e->backward_passes);
 }
 
+static void json_words(FILE *f, const char *key, const lrp_units *u, double scale, int normalized) {
+    fprintf(f, ", \"%s\": [", key);
+    for (int k = 0; k < u->n; k++) {
+        fputs(k ? ", {\"text\": " : "{\"text\": ", f);
+        lrp_json_string(f, u->text[k]);
+        fprintf(f, ", \"start_token\": %d, \"end_token\": %d, \"relevance\": ", u->first[k], u->last[k]);
+        lrp_json_number(f, u->relevance[k]);
+        if (normalized) {
+            fputs(", \"relevance_normalized\": ", f);
+            lrp_json_number(f, u->relevance[k] / scale);
+        }
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+// --normalize and --aggregate word: `normalization` {method, scale, over}, `relevance_normalized` (and
+// `decoder_relevance_normalized`), `words` (and `decoder_words`). `relevance` itself stays as computed.
+static void json_views(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
+    lrp_view v;
+    if (lrp_view_build(e, ctx, &v)) return;
+    fputs(", \"normalization\": {\"method\": ", f);
+    lrp_json_string(f, lrp_normalize_name(ctx->normalize));
+    fputs(", \"scale\": ", f);
+    lrp_json_number(f, v.scale);
+    fprintf(f, ", \"over\": \"%s\"}", v.words ? "words" : e->ids ? "tokens" : "patches");
+    int normalized = ctx->normalize != LRP_NORMALIZE_NONE;
+    if (normalized && !v.words) {
+        fputs(", \"relevance_normalized\": [", f);
+        for (int i = 0; i < e->n_relevance; i++) {
+            if (i) fputs(", ", f);
+            lrp_json_number(f, e->relevance[i] / v.scale);
+        }
+        fputc(']', f);
+        if (e->decoder_relevance) {
+            fputs(", \"decoder_relevance_normalized\": [", f);
+            for (int i = 0; i < e->decoder_T; i++) {
+                if (i) fputs(", ", f);
+                lrp_json_number(f, e->decoder_relevance[i] / v.scale);
+            }
+            fputc(']', f);
+        }
+    }
+    if (v.words) {
+        json_words(f, "words", &v.src, v.scale, normalized);
+        if (e->decoder_ids) json_words(f, "decoder_words", &v.dec, v.scale, normalized);
+    }
+    lrp_view_free(&v);
+}
+
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx) {
     fputs("{\"method\": ", f);
     lrp_json_string(f, lrp_method_label(e->method));
@@ -216,6 +267,8 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     }
     fputs(", \"relevance_sum\": ", f);
     lrp_json_number(f, e->relevance_sum);
+    json_views(f, e, ctx);
+    lrp_render_json_conservation(f, e);
     lrp_render_json_method_params(f, e);
     if (lrp_readout_convention(e->method)) {
         fputs(", \"readout\": ", f);

@@ -18,7 +18,27 @@ typedef struct lrp_render_ctx {
     const char *image_png_base64;  // images (HTML): the heatmap PNG, base64, or NULL
     char *const *labels;           // classifiers: [n_out] class names, or NULL
     char **decoder_tokens;         // encoder-decoders: [decoder_T] display strings of the decoder's input, or NULL
+    // Views (README "Output views"): words or tokens, the scale of the values shown.
+    int aggregate;                 // LRP_AGGREGATE_TOKEN (default) or LRP_AGGREGATE_WORD
+    int normalize;                 // LRP_NORMALIZE_NONE (default), _MAX or _SUM
+    const unsigned char *word_start;          // [T] 1 where a word starts (lrp_tokenizer_word_starts), or NULL
+    const unsigned char *decoder_word_start;  // [decoder_T], or NULL
+    char *contrast_token;          // display string of the contrast (foil), or NULL
+    char **token_bytes;            // [T] the bytes each token decodes to (lrp_tokenizer_token_bytes), or NULL:
+    char **decoder_token_bytes;    // merged across tokens into whole characters for display (render/units.h)
 } lrp_render_ctx;
+
+enum { LRP_AGGREGATE_TOKEN, LRP_AGGREGATE_WORD };
+enum { LRP_NORMALIZE_NONE, LRP_NORMALIZE_MAX, LRP_NORMALIZE_SUM };
+
+// The scale the values shown are divided by: 1 (none), max|v| (max) or sum |v| (sum) over v[0..n), and
+// w[0..m) when w is not NULL (encoder-decoders: both rows on one scale); 1 when that is 0.
+double lrp_normalize_scale(int normalize, const double *v, int n, const double *w, int m);
+const char *lrp_normalize_name(int normalize);   // "none", "max", "sum"
+
+// The conservation report (SPEC §8 `conservation`): relevance_sum / start_value, and with --layers per
+// layer the relevance sum at the block's input and output and the share of start_value lost in it.
+void lrp_render_json_conservation(FILE *f, const lrp_explanation *e);
 
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 // The baseline methods' parameters and cost, the softmax rule and the count of non-finite relevance
@@ -48,6 +68,12 @@ json_t *lrp_jv_double_array(const double *v, int n);
 // Writes v and a newline, then releases v. float_precision: write reals with 9 significant digits (every
 // value is a float), else 17. Returns 0, or -1 when v is NULL (out of memory) or the write fails.
 int lrp_jv_dump(FILE *f, json_t *v, int float_precision);
+
+// generate --explain as a token x token heatmap page: matrix [n_gen][n_prompt + n_gen - 1], row g the
+// relevance of every earlier token for generated token g (NaN after it); token_bytes [n_prompt + n_gen]
+// (lrp_tokenizer_token_bytes; merged into whole characters for display).
+void lrp_render_generation_html(FILE *f, const char *method, char *const *token_bytes, int n_prompt, int n_gen,
+                                const float *matrix);
 
 // ---- an evaluation report ----
 

@@ -6,6 +6,7 @@
 
 #include "explain/methods.h"
 #include "render/render.h"
+#include "render/view.h"
 
 // Writes s with control characters made visible (newline as \n, tab as \t).
 int lrp_top_experts(const lrp_explanation *e, int l, int *idx, double *total) {
@@ -48,7 +49,7 @@ static void put_bg(FILE *f, float r) {
 }
 
 // An image's patches as a grid of relevance values (coloured cells on a terminal).
-static void patch_grid(FILE *f, const lrp_explanation *e, float m, int color) {
+static void patch_grid(FILE *f, const lrp_explanation *e, float m, double scale, int color) {
     int side = e->width / e->patch_size;
     double pos = 0;
     for (int t = 0; e->relevance_positions && t < e->T; t++) pos += e->relevance_positions[t];
@@ -58,45 +59,86 @@ static void patch_grid(FILE *f, const lrp_explanation *e, float m, int color) {
         for (int c = 0; c < side; c++) {
             float v = e->relevance[r * side + c];
             if (color) put_bg(f, v / m);
-            fprintf(f, " %9.3g", v);
+            fprintf(f, " %9.3g", v / scale);
             if (color) fputs("\x1b[0m", f);
         }
         fputc('\n', f);
     }
 }
 
-// The tokens coloured in a line (on a terminal), then one row per token with its relevance and a bar;
-// m is the largest |relevance| shown (one colour scale for every row of an explanation).
-static void token_table(FILE *f, const int *ids, int T, char **tokens, const float *rel, float m, int color) {
-    if (color && tokens) {
-        fputc('\n', f);
-        for (int t = 0; t < T; t++) {
-            put_bg(f, rel[t] / m);
-            put_visible(f, tokens[t]);
-            fputs("\x1b[0m", f);
-        }
-        fputs("\n\n", f);
+// Approximate display width of s: UTF-8 lead bytes.
+static int text_width(const char *s) {
+    int w = 0;
+    for (; *s; s++) w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+// The units (characters merged across tokens, or words) coloured in a line, on a terminal.
+static void unit_line(FILE *f, const lrp_units *u, double cmax) {
+    fputc('\n', f);
+    for (int k = 0; k < u->n; k++) {
+        put_bg(f, (float)(u->relevance[k] / cmax));
+        put_visible(f, u->text[k]);
+        fputs("\x1b[0m", f);
     }
+    fputs("\n\n", f);
+}
+
+// One row per token with its relevance (divided by scale) and a bar; m is the largest |relevance| (one bar
+// scale for every row of an explanation). A character split over several tokens is shown whole on each
+// of them, marked (i/n).
+static void token_table(FILE *f, const int *ids, int T, int have_tokens, const lrp_units *u, const float *rel,
+                        float m, double cmax, double scale, int color) {
+    if (color && have_tokens) unit_line(f, u, cmax);
     fprintf(f, "%5s  %-20s %8s %12s\n", "pos", "token", "id", "relevance");
+    int k = 0;
     for (int t = 0; t < T; t++) {
+        while (k + 1 < u->n && u->first[k + 1] <= t) k++;
         fprintf(f, "%5d  ", t);
         int width = 0;
-        if (tokens) {
+        if (have_tokens) {
             if (color) put_bg(f, rel[t] / m);
             fputc('"', f);
-            put_visible(f, tokens[t]);
+            put_visible(f, u->text[k]);
             fputc('"', f);
             if (color) fputs("\x1b[0m", f);
-            // approximate display width: count UTF-8 lead bytes
-            width = 2;
-            for (const char *s = tokens[t]; *s; s++) width += ((unsigned char)*s & 0xc0) != 0x80;
+            width = 2 + text_width(u->text[k]);
+            if (u->last[k] > u->first[k]) width += fprintf(f, " (%d/%d)", t - u->first[k] + 1, u->last[k] - u->first[k] + 1);
         }
         for (; width < 20; width++) fputc(' ', f);
-        fprintf(f, " %8d %12.6g ", ids[t], rel[t]);
+        fprintf(f, " %8d %12.6g ", ids[t], rel[t] / scale);
         int bar = (int)lroundf(fabsf(rel[t]) / m * 20.0f);
         for (int i = 0; i < bar; i++) fputs(rel[t] >= 0 ? "+" : "-", f);
         fputc('\n', f);
     }
+}
+
+// One row per word: its text, its tokens, the sum of their relevance (divided by scale) and a bar.
+static void word_table(FILE *f, const lrp_units *u, double cmax, double scale, int color) {
+    if (color) unit_line(f, u, cmax);
+    fprintf(f, "%5s  %-24s %9s %12s\n", "word", "text", "tokens", "relevance");
+    for (int k = 0; k < u->n; k++) {
+        fprintf(f, "%5d  ", k);
+        if (color) put_bg(f, (float)(u->relevance[k] / cmax));
+        fputc('"', f);
+        put_visible(f, u->text[k]);
+        fputc('"', f);
+        if (color) fputs("\x1b[0m", f);
+        for (int width = 2 + text_width(u->text[k]); width < 24; width++) fputc(' ', f);
+        char span[32];
+        if (u->first[k] == u->last[k]) snprintf(span, sizeof span, "%d", u->first[k]);
+        else snprintf(span, sizeof span, "%d-%d", u->first[k], u->last[k]);
+        fprintf(f, " %9s %12.6g ", span, u->relevance[k] / scale);
+        int bar = (int)lround(fabs(u->relevance[k]) / cmax * 20.0);
+        for (int i = 0; i < bar; i++) fputs(u->relevance[k] >= 0 ? "+" : "-", f);
+        fputc('\n', f);
+    }
+}
+
+static void row_table(FILE *f, const lrp_view *v, const lrp_units *u, const int *ids, int T, int have_tokens,
+                      const float *rel, float m, int color) {
+    if (v->words) word_table(f, u, v->color_max, v->scale, color);
+    else token_table(f, ids, T, have_tokens, u, rel, m, v->color_max, v->scale, color);
 }
 
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color) {
@@ -123,19 +165,40 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
             fputc('"', f);
         }
         fprintf(f, ", logit %.6g", e->target_logit);
-        if (e->contrast >= 0) fprintf(f, ", minus foil %d (logit %.6g)", e->contrast, e->contrast_logit);
+        if (e->contrast >= 0) {
+            fprintf(f, ", minus foil %d", e->contrast);
+            if (ctx->contrast_token) {
+                fputs(" \"", f);
+                put_visible(f, ctx->contrast_token);
+                fputc('"', f);
+            }
+            fprintf(f, " (logit %.6g)", e->contrast_logit);
+        }
         fprintf(f, "; start value %.6g\n", e->start_value);
     }
-    fprintf(f, "relevance sum %.6g\n", e->relevance_sum);
-    if (!e->ids) patch_grid(f, e, m, color);
+    lrp_view v;
+    if (lrp_view_build(e, ctx, &v)) {
+        fputs("out of memory\n", f);
+        return;
+    }
+    fprintf(f, "relevance sum %.6g, start value %.6g", e->relevance_sum, e->start_value);
+    if (e->start_value != 0) fprintf(f, ", ratio %.4g", e->relevance_sum / e->start_value);
+    fputc('\n', f);
+    const char *over = v.words ? "words" : e->ids ? "tokens" : "patches";
+    if (ctx->normalize == LRP_NORMALIZE_MAX) fprintf(f, "scale: max|R| = %.6g over %s (values shown divided by it)\n", v.scale, over);
+    else if (ctx->normalize == LRP_NORMALIZE_SUM) fprintf(f, "scale: sum|R| = %.6g over %s (values shown divided by it)\n", v.scale, over);
+    else fprintf(f, "scale: none (values as computed); colours: +-max|R| = %.6g over %s\n", v.color_max, over);
+    if (!e->ids) patch_grid(f, e, m, v.scale, color);
     if (e->decoder_ids) {  // encoder-decoders: the source, then the target prefix, on one colour scale
         fputs("source:\n", f);
-        token_table(f, e->ids, e->T, ctx->tokens, e->relevance, m, color);
+        row_table(f, &v, &v.src, e->ids, e->T, ctx->tokens != NULL, e->relevance, m, color);
         fputs("target prefix (decoder input, start token first):\n", f);
-        token_table(f, e->decoder_ids, e->decoder_T, ctx->decoder_tokens, e->decoder_relevance, m, color);
+        row_table(f, &v, &v.dec, e->decoder_ids, e->decoder_T, ctx->decoder_tokens != NULL, e->decoder_relevance, m,
+                  color);
     } else if (e->ids) {
-        token_table(f, e->ids, e->T, ctx->tokens, e->relevance, m, color);
+        row_table(f, &v, &v.src, e->ids, e->T, ctx->tokens != NULL, e->relevance, m, color);
     }
+    lrp_view_free(&v);
     if (e->latent_start[0] < 0 && e->task == LRP_TASK_CLASSIFIER) {
         // every class, in the model's order: a classifier has few
         double mx = -INFINITY, z = 0;
@@ -178,12 +241,18 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
     }
     if (e->residual_relevance) {
-        fputs("residual stream relevance per layer (sum over positions):\n", f);
+        fputs("residual stream relevance per layer (sum over positions; lost: (output - input) / start value):\n", f);
+        double prev = e->relevance_sum;
         for (int l = 0; l < e->n_layers; l++) {
             double s = 0;
             for (int t = 0; t < e->T; t++) s += e->residual_relevance[(size_t)l * e->T + t];
-            fprintf(f, "  layer %2d  %.6g\n", l, s);
+            fprintf(f, "  layer %2d  %12.6g", l, s);
+            if (e->start_value != 0) fprintf(f, "  lost %+.4f", (s - prev) / e->start_value);
+            fputc('\n', f);
+            prev = s;
         }
+        if (e->latent_start[0] < 0 && e->start_value != 0)
+            fprintf(f, "  head      %12.6g  lost %+.4f\n", e->start_value, (e->start_value - prev) / e->start_value);
     }
     if (e->latent_relevance) {
         fprintf(f, "most relevant MLP neurons of layer %d:\n", e->latent_layer);

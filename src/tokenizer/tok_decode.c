@@ -399,7 +399,9 @@ static int dec_one(const tk_dec *d, const tk_pieces *in, tk_pieces *out, int dis
                 rc = tk_buf_put(&bytes, s, n);
             }
         }
-        if (!rc) rc = tk_buf_put_lossy(&b, (const unsigned char *)(bytes.p ? bytes.p : ""), bytes.n);
+        // display 2 (lrp_tokenizer_token_bytes): the bytes as they are, even when not valid UTF-8
+        if (!rc) rc = display == 2 ? tk_buf_put(&b, bytes.p ? bytes.p : "", bytes.n)
+                                   : tk_buf_put_lossy(&b, (const unsigned char *)(bytes.p ? bytes.p : ""), bytes.n);
         if (!rc) rc = tk_pieces_add(out, b.p ? b.p : "", b.n, 0);
         tk_buf_free(&bytes);
         break;
@@ -454,7 +456,7 @@ static int dec_one(const tk_dec *d, const tk_pieces *in, tk_pieces *out, int dis
                 continue;
             }
             if (run_tokens) {
-                if (tk_utf8_check(run.p, run.n) == run.n) {
+                if (display == 2 || tk_utf8_check(run.p, run.n) == run.n) {
                     rc = tk_pieces_add(out, run.p, run.n, 0);
                 } else {
                     for (size_t k = 0; k < run_tokens && !rc; k++) rc = tk_pieces_add(out, "\xEF\xBF\xBD", 3, 0);

@@ -356,7 +356,7 @@ int tk_post_process(const tk_post *p, const tk_ids *a, const tk_ids *b, int add_
 int tk_dec_build(tk_dec **out, const tj_value *v, const char *path, lrp_err *err);
 void tk_dec_free(tk_dec *d);
 // Runs the decoder chain over tokens (in place: io may be swapped with scratch). display: decode a
-// single token for display (no first-token space stripping).
+// single token for display (no first-token space stripping); 2: also keep bytes that are not valid UTF-8.
 int tk_dec_apply(const tk_dec *d, tk_pieces **io, tk_pieces **scratch, int display);
 
 // JSON helpers for builders.

@@ -62,6 +62,15 @@ const char *lrp_tokenizer_piece(const lrp_tokenizer *tok, int id);
 // Returns the length written (0 for an unknown id).
 int lrp_tokenizer_token_text(const lrp_tokenizer *tok, int id, char *buf, int cap);
 
+// The bytes one token decodes to (as lrp_tokenizer_token_text, but a byte-level or byte-fallback token
+// that holds part of a UTF-8 character gives that raw byte, not U+FFFD), NUL-terminated, truncated to cap.
+// Returns the length written. For display, merge them across tokens (src/render/units.h).
+int lrp_tokenizer_token_bytes(const lrp_tokenizer *tok, int id, char *buf, int cap);
+
+// Word starts for a word-level view (src/tokenizer/tok_words.c, where "word" is defined per tokenizer
+// type): start[t] = 1 where token t begins a word, else 0. start has n entries.
+void lrp_tokenizer_word_starts(const lrp_tokenizer *tok, const int *ids, int n, unsigned char *start);
+
 // 1 if id is an added token marked "special" (skipped by decode(skip_special_tokens)).
 int lrp_tokenizer_is_special(const lrp_tokenizer *tok, int id);
 

@@ -4,7 +4,9 @@ PyTorch computations on tiny random checkpoints: Grad x AttnRoll, AtMan, attenti
 quadrature) against direct PyTorch versions; KernelSHAP in its enumeration mode against exact Shapley
 values by enumeration; occlusion against separate forward passes; IG completeness at 256 steps;
 SmoothGrad with sigma 0 against gradient x input; attnlrp with --softmax-rule identity|distribute-bias
-against the rules written as autograd functions. Prints one line per check and "N passed, N failed"."""
+against the rules written as autograd functions; on a T5 checkpoint, occlusion, KernelSHAP and IG over
+source and decoder tokens, and on a ViT over patches (absent: pixels 0), against the same independent
+computations. Prints one line per check and "N passed, N failed"."""
 import argparse
 import json
 import math
@@ -115,25 +117,29 @@ def llama_checks(binary, model, ids):
         check(ok, f"llama {meth} vs PyTorch float64 (max rel err {err:.2e})")
 
     # AtMan: suppression factor 0.9, threshold 0.7; conceptual suppression by cosine of the embeddings
-    f, kappa = 0.9, 0.7
-    with torch.no_grad():
-        lp0 = torch.log_softmax(llama_forward(ck, E)[pos], -1)[tgt]
-        En = E / E.norm(dim=-1, keepdim=True).clamp(min=1e-8)
-        cs = (En @ En.T).clamp(-1, 1)
-        want = []
-        for i in range(T):
-            fac = torch.ones(T)
-            for j in range(T):
-                if j == i:
-                    fac[j] = 1 - f
-                elif cs[i, j] >= kappa:
-                    fac[j] = f * (1 - cs[i, j]) + (1 - f)
-            lp = torch.log_softmax(llama_forward(ck, E, factor=fac)[pos], -1)[tgt]
-            want.append(float(lp0 - lp))
-    got = engine(binary, model, ids, "atman")["relevance"]
-    ok, err = close(got, want)
-    FIGURES["atman"] = err
-    check(ok, f"llama atman vs PyTorch float64 (max rel err {err:.2e})")
+    # (and with other --atman-factor / --atman-threshold values: 0.5 and -1 makes every token a neighbour)
+    for f, kappa in ((0.9, 0.7), (0.5, 0.0), (0.3, 1.0)):
+        with torch.no_grad():
+            lp0 = torch.log_softmax(llama_forward(ck, E)[pos], -1)[tgt]
+            En = E / E.norm(dim=-1, keepdim=True).clamp(min=1e-8)
+            cs = (En @ En.T).clamp(-1, 1)
+            want = []
+            for i in range(T):
+                fac = torch.ones(T)
+                for j in range(T):
+                    if j == i:
+                        fac[j] = 1 - f
+                    elif cs[i, j] >= kappa:
+                        fac[j] = f * (1 - cs[i, j]) + (1 - f)
+                lp = torch.log_softmax(llama_forward(ck, E, factor=fac)[pos], -1)[tgt]
+                want.append(float(lp0 - lp))
+        out = engine(binary, model, ids, "atman", "--atman-factor", str(f), "--atman-threshold", str(kappa))
+        ok, err = close(out["relevance"], want)
+        ok &= out["atman_factor"] == f and out["atman_threshold"] == kappa
+        FIGURES[f"atman_{f}_{kappa}"] = err
+        check(ok, f"llama atman f={f} kappa={kappa} vs PyTorch float64 (max rel err {err:.2e})")
+    zero = engine(binary, model, ids, "atman", "--atman-factor", "0")["relevance"]
+    check(all(r == 0 for r in zero), "llama atman --atman-factor 0: nothing suppressed, every relevance exactly 0")
 
     # IG with the same midpoint rule: sum_k E . grad(alpha_k E) / N
     N = 16
@@ -231,6 +237,145 @@ def llama_checks(binary, model, ids):
                   f"sum {got['relevance_sum']:.4g} vs start {got['start_value']:.4g})")
 
 
+# ---- encoder-decoders: the units are the source tokens, then the decoder's input tokens ----
+
+def t5_checks(binary, model, ids, prefix):
+    ck = ref.open_checkpoint(model)
+    dec_ids = [ck.cfg.start] + prefix  # the decoder reads its start token, then the given prefix
+    Te, Td = len(ids), len(dec_ids)
+    n = Te + Td
+    extra = ("--decoder-ids", ",".join(map(str, prefix)))
+    base = engine(binary, model, ids, "gradxinput", *extra)
+    tgt = base["target"]
+    E0 = ck.embed[torch.tensor(ids)].clone()
+    D0 = ck.embed[torch.tensor(dec_ids)].clone()
+
+    def value(scale):  # the target logit with unit t's word embedding scaled by scale[t]
+        s = torch.tensor(scale, dtype=torch.float64)[:, None]
+        with torch.no_grad():
+            return float(ref.t5_forward(ck, ids, dec_ids, "gradient", enc_emb=E0 * s[:Te],
+                                        dec_emb=D0 * s[Te:])[4][-1, tgt])
+
+    def rows(out):
+        return out["relevance"] + out["decoder_relevance"]
+
+    y = value([1.0] * n)
+    want = []
+    for i in range(n):
+        sc = [1.0] * n
+        sc[i] = 0.0
+        want.append(y - value(sc))
+    ok, err = close(rows(engine(binary, model, ids, "occlusion", *extra)), want)
+    FIGURES["t5_occlusion"] = err
+    check(ok, f"t5 occlusion over source + decoder tokens vs separate PyTorch forwards (max rel err {err:.2e})")
+
+    # exact Shapley values by enumerating every coalition of the n units
+    v = {}
+    for k in range(n + 1):
+        for S in combinations(range(n), k):
+            v[S] = value([1.0 if t in S else 0.0 for t in range(n)])
+    phi = [0.0] * n
+    for i in range(n):
+        for k in range(n):
+            for S in combinations([t for t in range(n) if t != i], k):
+                w = math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+                phi[i] += w * (v[tuple(sorted(S + (i,)))] - v[S])
+    ok, err = close(rows(engine(binary, model, ids, "kernelshap", "--samples", str(2 ** n), *extra)), phi)
+    FIGURES["t5_kernelshap"] = err
+    check(ok, f"t5 kernelshap (all {2 ** n - 2} coalitions) vs exact Shapley values (max rel err {err:.2e})")
+
+    # integrated gradients, midpoint rule with 8 nodes, over both embeddings at once
+    N = 8
+    R = torch.zeros(n)
+    for k in range(N):
+        a = (k + 0.5) / N
+        ee = (E0 * a).requires_grad_(True)
+        de = (D0 * a).requires_grad_(True)
+        ref.t5_forward(ck, ids, dec_ids, "gradient", enc_emb=ee, dec_emb=de)[4][-1, tgt].backward()
+        R += torch.cat(((E0 * ee.grad).sum(-1), (D0 * de.grad).sum(-1))) / N
+    ok, err = close(rows(engine(binary, model, ids, "ig", "--steps", str(N), *extra)), R.tolist())
+    FIGURES["t5_ig"] = err
+    check(ok, f"t5 ig (8 midpoint nodes) vs PyTorch integrated gradients (max rel err {err:.2e})")
+    # (no completeness check: every T5 sublayer starts with an RMSNorm, so y(aE) is flat in a except near
+    # a = 0, where eps matters; a uniform path misses most of y - y0 there, as on LLaMA, see the README)
+    for m in ("smoothgrad", "atman"):
+        out = engine(binary, model, ids, m, "--samples", "8", *extra)
+        r = rows(out)
+        check(len(r) == n and all(isinstance(x, float) for x in r), f"t5 {m} runs over {Te} + {Td} units, finite")
+
+
+# ---- image classifiers: the units are the patches, "absent" is a patch of zeros (the normalised mean) ----
+
+def vit_checks(binary, model, root):
+    import numpy as np
+    ck = ref.open_checkpoint(model)
+    c = ck.cfg
+    rng = np.random.default_rng(7)
+    px = rng.standard_normal((c.channels, c.image, c.image))
+    path = os.path.join(root, "vit_pixels.npy")
+    np.save(path, px.astype(np.float32))
+    X = torch.from_numpy(px.astype(np.float32).astype(np.float64))
+    side = c.image // c.patch
+    n = side * side
+
+    def patch_mask(scale):  # [C, H, W] factor: scale[k] on patch k's pixels
+        m = torch.ones_like(X)
+        for k in range(n):
+            r, q = divmod(k, side)
+            m[:, r * c.patch:(r + 1) * c.patch, q * c.patch:(q + 1) * c.patch] = scale[k]
+        return m
+
+    def run(method, *extra):
+        cmd = [binary, "explain", "--model", model, "--pixels", path, "--method", method, "--format", "json", *extra]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
+        return json.loads(p.stdout)
+
+    tgt = run("gradxinput")["target"]
+
+    def value(x):
+        with torch.no_grad():
+            return float(ref.vit_forward(ck, x, ck.cls, ck.pos, "gradient")[2][tgt])
+
+    y = value(X)
+    want = []
+    for k in range(n):
+        sc = [1.0] * n
+        sc[k] = 0.0
+        want.append(y - value(X * patch_mask(sc)))
+    ok, err = close(run("occlusion")["relevance"], want)
+    FIGURES["vit_occlusion"] = err
+    check(ok, f"vit occlusion over {n} patches vs separate PyTorch forwards (max rel err {err:.2e})")
+
+    N = 8
+    R = torch.zeros(n)
+    for k in range(N):
+        a = (k + 0.5) / N
+        xv = (X * a).requires_grad_(True)
+        ref.vit_forward(ck, xv, ck.cls, ck.pos, "gradient")[2][tgt].backward()
+        G = X * xv.grad / N
+        for q in range(n):
+            r, col = divmod(q, side)
+            R[q] += G[:, r * c.patch:(r + 1) * c.patch, col * c.patch:(col + 1) * c.patch].sum()
+    ok, err = close(run("ig", "--steps", str(N))["relevance"], R.tolist())
+    FIGURES["vit_ig"] = err
+    check(ok, f"vit ig (8 midpoint nodes) over patches vs PyTorch integrated gradients (max rel err {err:.2e})")
+    out = run("ig", "--steps", "256")
+    gap = out["start_value"] - out["baseline_value"]
+    err = abs(out["relevance_sum"] - gap) / max(abs(gap), 1e-12)
+    FIGURES["ig_completeness_vit"] = err
+    check(err <= 0.01, f"vit ig completeness at 256 steps: {err:.2e}")
+    # (KernelSHAP's enumeration is checked on the LLaMA and T5 units; a patch is removed as occlusion
+    # removes it, checked above; 2^16 coalitions would take minutes in Python)
+    out = run("kernelshap", "--samples", "256")
+    check(abs(out["relevance_sum"] - (out["start_value"] - out["baseline_value"])) <= 1e-4 * abs(out["start_value"]),
+          "vit kernelshap efficiency: sum R = y - y(all patches zero)")
+    for m in ("smoothgrad", "atman"):
+        r = run(m, "--samples", "8")["relevance"]
+        check(len(r) == n and all(isinstance(x, float) for x in r), f"vit {m} runs over {n} patches, finite")
+
+
 def completeness(binary, model, ids, label, *extra):
     out = engine(binary, model, ids, "ig", "--steps", "256", *extra)
     gap = out["start_value"] - out["baseline_value"]
@@ -256,7 +401,7 @@ def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="attnlrp-baselines-") as root:
         dirs = {n: make_checkpoint.write_checkpoint(os.path.join(root, n), n)
-                for n in ("llama_mha", "gpt2", "bert_cls")}
+                for n in ("llama_mha", "gpt2", "bert_cls", "t5_gated", "vit_gray")}
         ids = [3, 17, 5, 41, 9, 22]
         llama_checks(a.bin, dirs["llama_mha"], ids)
         completeness(a.bin, dirs["gpt2"], ids, "gpt2")
@@ -264,6 +409,8 @@ def main():
         all_methods = ["ig", "smoothgrad", "occlusion", "attention", "rollout", "gradxattnroll", "atman", "kernelshap"]
         runs_everywhere(a.bin, dirs["gpt2"], ids, "gpt2", all_methods)
         runs_everywhere(a.bin, dirs["bert_cls"], [2, 17, 5, 41, 9, 3], "bert_cls", all_methods)
+        t5_checks(a.bin, dirs["t5_gated"], [3, 17, 5, 41], [9, 22])
+        vit_checks(a.bin, dirs["vit_gray"], root)
     if a.figures:
         print(json.dumps(FIGURES, indent=1))
     print(f"{PASS} passed, {FAIL} failed")
