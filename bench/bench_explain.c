@@ -6,10 +6,15 @@
 //     bench_explain [--model DIR] --dump T      # the relevance of one explanation, to compare with PyTorch
 //     bench_explain --threads                   # the number of threads OpenBLAS uses
 //     bench_explain --model VIT_DIR [--method cplrp --gamma 0.25,0.05] ...   # image models: --T is ignored
+//     bench_explain --model T5_DIR --T 128,512 --dec 16 ...   # encoder-decoders: T source tokens, 16 decoder
 //
 // Image models (ViT): the input is one image of random normal pixels [C, image, image] (xorshift32 +
 // Box-Muller, the same numbers as torch_explain.py's bench_pixels), T = patches + 1 (CLS); the forward is
 // lrp_forward_outputs and the explanation lrp_explain_inputs, the relevance per patch.
+//
+// Encoder-decoders (T5): T is the source length; the decoder reads --dec tokens (default 16),
+// decoder_start_token_id and then the next dec − 1 ids of the same pseudo-random sequence (after the T source
+// ids), and the explained position is the last decoder position. The dump adds the decoder's relevance.
 //
 // Each T runs in its own child process, so that the peak RSS (getrusage ru_maxrss, which only grows) belongs
 // to that length alone; it includes the memory-mapped weight pages the passes touched. Token ids are a fixed
@@ -41,6 +46,7 @@ typedef struct bench_opts {
     int json;
     int dump;                    // > 0: print one explanation at this length as JSON and stop
     double gamma_conv, gamma_lin; // ViTs: --gamma CONV,LIN (0,0: off)
+    int dec;                     // encoder-decoders: decoder tokens, the start token included
 } bench_opts;
 
 // What one child reports back through its pipe.
@@ -60,6 +66,7 @@ typedef struct bench_result {
     int target;
     double start_value;
     double relevance_sum;
+    int decoder_T;                    // encoder-decoders: decoder tokens; 0 otherwise
 } bench_result;
 
 static double now_ms(void) {
@@ -116,10 +123,12 @@ static void make_pixels(float *px, size_t n) {
 }
 
 static int is_image_model(const lrp_model *m) { return m->cfg.image_size > 0; }
+static int is_seq2seq(const lrp_model *m) { return m->cfg.task == LRP_TASK_SEQ2SEQ_LM; }
 
-// The model's inputs: token ids of length T, or (image models) one random image; *ids / *pixels are
-// owned by the caller. Returns the sequence length (image models: patches + 1), or -1.
-static int make_inputs(const lrp_model *m, int T, lrp_inputs *in, int **ids, float **pixels, lrp_err *err) {
+// The model's inputs: token ids of length T, or (image models) one random image, or (encoder-decoders) T
+// source ids and dec decoder ids held after them in *ids; *ids / *pixels are owned by the caller. Returns
+// the sequence length (image models: patches + 1), or -1.
+static int make_inputs(const lrp_model *m, int T, int dec, lrp_inputs *in, int **ids, float **pixels, lrp_err *err) {
     memset(in, 0, sizeof *in);
     if (is_image_model(m)) {
         int C = m->cfg.num_channels, S = m->cfg.image_size, g = S / m->cfg.patch_size;
@@ -131,11 +140,18 @@ static int make_inputs(const lrp_model *m, int T, lrp_inputs *in, int **ids, flo
         in->height = in->width = S;
         return g * g + 1;
     }
-    *ids = malloc((size_t)T * sizeof(int));
+    int n_dec = is_seq2seq(m) ? dec : 0;
+    *ids = malloc(((size_t)T + n_dec) * sizeof(int));
     if (!*ids) return lrp_fail(err, "out of memory"), -1;
-    make_ids(*ids, T, m->cfg.vocab_size);
+    make_ids(*ids, T + (n_dec > 0 ? n_dec - 1 : 0), m->cfg.vocab_size);
     in->ids = *ids;
     in->T = T;
+    if (n_dec > 0) {  // the start token, then the sequence's ids after the source
+        memmove(*ids + T + 1, *ids + T, (size_t)(n_dec - 1) * sizeof(int));
+        (*ids)[T] = m->cfg.decoder_start_token_id;
+        in->decoder_ids = *ids + T;
+        in->decoder_T = n_dec;
+    }
     return T;
 }
 
@@ -163,7 +179,8 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
         lrp_fail(&err, "out of memory");
         goto fail;
     }
-    if ((r->T = make_inputs(m, T, &in, &ids, &pixels, &err)) < 0) goto fail;
+    if ((r->T = make_inputs(m, T, o->dec, &in, &ids, &pixels, &err)) < 0) goto fail;
+    r->decoder_T = in.decoder_T;
     lrp_explain_opts eo;
     set_opts(o, &eo);
     for (int i = -o->warmup; i < o->reps; i++) {
@@ -253,7 +270,7 @@ static int run_in_child(const bench_opts *o, int T, bench_result *r) {
     return r->ok ? 0 : -1;
 }
 
-// Prints {"ids", "target", "start_value", "relevance"} of one explanation at length T.
+// Prints {"ids", "target", "start_value", "relevance", "logits"} of one explanation at length T.
 static int dump_relevance(const bench_opts *o, int T) {
     lrp_err err = {{0}};
     lrp_model *m = NULL;
@@ -264,7 +281,7 @@ static int dump_relevance(const bench_opts *o, int T) {
     lrp_explanation e;
     memset(&e, 0, sizeof e);
     if (lrp_model_open(&m, o->model, &err)) goto done;
-    if (make_inputs(m, T, &in, &ids, &pixels, &err) < 0) goto done;
+    if (make_inputs(m, T, o->dec, &in, &ids, &pixels, &err) < 0) goto done;
     lrp_explain_opts eo;
     set_opts(o, &eo);
     if (lrp_explain_inputs(m, &in, &eo, &e, &err)) goto done;
@@ -275,7 +292,20 @@ static int dump_relevance(const bench_opts *o, int T) {
     printf("\"target\": %d, \"start_value\": %.9g, \"relevance_sum\": %.9g, \"relevance\": [", e.target,
            e.start_value, e.relevance_sum);
     for (int t = 0; t < e.n_relevance; t++) printf("%s%.9g", t ? ", " : "", e.relevance[t]);
-    printf("]}\n");
+    printf("]");
+    if (e.decoder_relevance) {  // encoder-decoders: the decoder's input and its relevance
+        printf(", \"decoder_ids\": [");
+        for (int t = 0; t < e.decoder_T; t++) printf("%s%d", t ? ", " : "", e.decoder_ids[t]);
+        printf("], \"decoder_relevance\": [");
+        for (int t = 0; t < e.decoder_T; t++) printf("%s%.9g", t ? ", " : "", e.decoder_relevance[t]);
+        printf("]");
+    }
+    if (e.logits && e.n_out > 0) {  // the output logits at the explained position (LMs: the vocabulary)
+        printf(", \"logits\": [");
+        for (int i = 0; i < e.n_out; i++) printf("%s%.9g", i ? ", " : "", e.logits[i]);
+        printf("]");
+    }
+    printf("}\n");
     rc = 0;
 done:
     if (rc) fprintf(stderr, "bench_explain: %s\n", err.msg);
@@ -290,7 +320,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]\n"
                "       bench_explain [--model DIR] [--method M] --dump T\n"
                "  image models (ViT): random pixels, T = patches + 1 whatever --T says; --gamma CONV,LIN for\n"
-               "  the LRP-gamma rule (attnlrp, cplrp)\n");
+               "  the LRP-gamma rule (attnlrp, cplrp); encoder-decoders: --T is the source length, --dec N\n"
+               "  decoder tokens (default 16, the start token included)\n");
 }
 
 static int parse_lengths(const char *s, bench_opts *o) {
@@ -348,6 +379,11 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
                 fprintf(stderr, "bench_explain: --dump %s: expected a positive length\n", v);
                 return -1;
             }
+        } else if (strcmp(a, "--dec") == 0) {
+            if (parse_int(v, 1, 1 << 20, &o->dec)) {
+                fprintf(stderr, "bench_explain: --dec %s: expected a positive number of decoder tokens\n", v);
+                return -1;
+            }
         } else if (strcmp(a, "--reps") == 0) {
             if (parse_int(v, 1, MAX_REPS, &o->reps)) {
                 fprintf(stderr, "bench_explain: --reps %s: expected 1..%d\n", v, MAX_REPS);
@@ -390,7 +426,7 @@ static void print_json_list(const double *v, int n) {
 
 int main(int argc, char **argv) {
     bench_opts o = {.model = "/tmp/attnlrp-bench-model", .lengths = {128, 512}, .n_lengths = 2, .reps = 5,
-                    .warmup = 1, .method = LRP_METHOD_ATTNLRP};
+                    .warmup = 1, .method = LRP_METHOD_ATTNLRP, .dec = 16};
     if (parse_args(argc, argv, &o)) return 2;
     if (o.dump) return dump_relevance(&o, o.dump) ? 1 : 0;
     bench_result *res = calloc((size_t)o.n_lengths, sizeof *res);
@@ -428,12 +464,12 @@ int main(int argc, char **argv) {
         for (int k = 0; k < o.n_lengths; k++) {
             const bench_result *r = &res[k];
             double f = median(r->forward_ms, o.reps), e = median(r->explain_ms, o.reps);
-            printf("%s\n  {\"T\": %d, \"forward_ms\": %.3f, \"explain_ms\": %.3f, \"ratio\": %.3f, "
+            printf("%s\n  {\"T\": %d, \"decoder_T\": %d, \"forward_ms\": %.3f, \"explain_ms\": %.3f, \"ratio\": %.3f, "
                    "\"forward_cpu_ms\": %.3f, \"explain_cpu_ms\": %.3f, "
                    "\"explain_forward_ms\": %.3f, \"explain_backward_ms\": %.3f, \"peak_rss_bytes\": %lld, "
                    "\"activation_bytes\": %zu, \"target\": %d, \"start_value\": %.6g, \"relevance_sum\": %.6g, "
                    "\"forward_ms_all\": ",
-                   k ? "," : "", r->T, f, e, e / f, median(r->forward_cpu_ms, o.reps),
+                   k ? "," : "", r->T, r->decoder_T, f, e, e / f, median(r->forward_cpu_ms, o.reps),
                    median(r->explain_cpu_ms, o.reps), median(r->rec_forward_ms, o.reps),
                    median(r->backward_ms, o.reps), r->peak_rss_bytes,
                    r->activation_bytes, r->target, r->start_value, r->relevance_sum);

@@ -7,6 +7,9 @@
 // Decode speed is (n−1) tokens over the time from the first generated token to the last, so the prompt's
 // prefill is reported on its own. --explain N explains the first N generated tokens (default: all n;
 // 0: none); their mean latency is reported. Times are medians over --reps generations after one warm-up.
+// Encoder-decoders (T5): the prompt is the source, which the encoder reads once; generated token k is
+// explained with the whole source and the decoder's input before it (start token, tokens 0..k−1).
+// The JSON lists the generated ids (generated_ids), to compare with another program's greedy run.
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +128,11 @@ int main(int argc, char **argv) {
     }
     // One explanation per generated token: target = that token, explained at the position before it.
     double *lat = malloc(((size_t)n_explain + 1) * sizeof(double));
-    if (!lat) return 1;
+    int seq2seq = m->cfg.task == LRP_TASK_SEQ2SEQ_LM;
+    int *dec = malloc(((size_t)N + 1) * sizeof(int));  // encoder-decoders: the start token, then the tokens
+    if (!lat || !dec) return 1;
+    dec[0] = m->cfg.decoder_start_token_id;
+    memcpy(dec + 1, seq + P, (size_t)n_gen * sizeof(int));
     lrp_explain_opts eo;
     lrp_explain_opts_default(&eo);
     double total = 0;
@@ -133,7 +140,8 @@ int main(int argc, char **argv) {
         lrp_explanation e;
         eo.target = seq[P + k];
         double t0 = now_ms();
-        if (lrp_explain(m, seq, P + k, &eo, &e, &err)) {
+        lrp_inputs in = {.ids = seq, .T = P, .decoder_ids = dec, .decoder_T = k + 1};
+        if (seq2seq ? lrp_explain_inputs(m, &in, &eo, &e, &err) : lrp_explain(m, seq, P + k, &eo, &e, &err)) {
             fprintf(stderr, "bench_generate: %s\n", err.msg);
             return 1;
         }
@@ -165,6 +173,8 @@ int main(int argc, char **argv) {
         for (int r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", decode_tps[r]);
         printf("], \"explain_ms_all\": [");
         for (int k = 0; k < n_explain; k++) printf("%s%.3f", k ? ", " : "", lat[k]);
+        printf("], \"generated_ids\": [");
+        for (int k = 0; k < n_gen; k++) printf("%s%d", k ? ", " : "", seq[P + k]);
         printf("]}\n");
     } else {
         printf("%s (%s %s, %d threads): prompt %d, prefill %.1f ms, decode %.1f tokens/s over %d tokens; "
@@ -173,6 +183,7 @@ int main(int argc, char **argv) {
                P + n_explain - 1, (double)ru.ru_maxrss / 1024);
     }
     free(lat);
+    free(dec);
     free(tok);
     free(seq);
     lrp_model_close(m);

@@ -3,15 +3,17 @@
 random LLaMA-shaped model of about 125M parameters (85M outside the embedding and head); with --family gpt2
 a GPT-2-small-shaped one (124M), with --family bert a BERT-base-shaped sequence classifier (110M).
 
-    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert|vit|mixtral|mixtral-dense|gemma3] [--bf16] [--seed N]
+    make_bench_model.py [OUTDIR] [--family llama|gpt2|bert|vit|mixtral|mixtral-dense|gemma3|t5] [--bf16] [--seed N]
                         [--layers N] [--vocab N (gemma3)]
 
 Mixtral (--family mixtral): hidden 512, 8 layers, 8 heads, 4 key/value heads, 8 experts of intermediate 1024,
 top-2, vocab 32000, untied; --family mixtral-dense is its dense LLaMA twin with the same active parameters
 (intermediate 2048 = two experts). Gemma 3 (--family gemma3): the Gemma-3-270M shape (see GEMMA3 below).
+T5 (--family t5): the Flan-T5-small shape, an encoder-decoder of 77M parameters (see T5 below); --layers
+sets both stacks.
 
-OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2, -bert, -vit, -mixtral, -mixtral-dense
-or -gemma3 (never
+OUTDIR defaults to /tmp/attnlrp-bench-model, /tmp/attnlrp-bench-gpt2, -bert, -vit, -mixtral, -mixtral-dense,
+-gemma3 or -t5 (never
 write it inside the repository: it is ~500 MB in F32).
 
 LLaMA:
@@ -313,6 +315,57 @@ def gemma3_plan(layers):
     return plan
 
 
+# Flan-T5-small-shaped encoder-decoder (T5ForConditionalGeneration; google/flan-t5-small's config.json, which
+# is T5 v1.1 small): d_model 512, d_kv 64, 6 heads (inner 384), d_ff 1024, gated-gelu (gelu_new), 8 encoder
+# and 8 decoder blocks, vocab 32128, 32 relative-position buckets up to distance 128, untied lm_head, 76.96M
+# parameters. Initialisation as T5's _init_weights (scaled to keep activations O(1)): q N(0, 1/(d·d_kv))
+# (the 1/sqrt(d_kv) the scores leave out is folded into q), k/v/wi N(0, 1/fan_in), o and wo further
+# / sqrt(2·blocks of the stack); shared N(0, 1) (T5 does not scale the embeddings); the relative position
+# tables N(0, 0.5²); lm_head N(0, 1/d) (logits of standard deviation ~1 after the final RMS norm).
+T5 = dict(d_model=512, d_kv=64, heads=6, d_ff=1024, layers=8, dec_layers=8, vocab=32128, buckets=32,
+          max_distance=128)
+
+
+def t5_config(layers, dtype_name):
+    t = T5
+    return {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "d_model": t["d_model"],
+            "d_kv": t["d_kv"], "d_ff": t["d_ff"], "num_heads": t["heads"], "num_layers": layers,
+            "num_decoder_layers": layers, "vocab_size": t["vocab"],
+            "relative_attention_num_buckets": t["buckets"], "relative_attention_max_distance": t["max_distance"],
+            "feed_forward_proj": "gated-gelu", "dense_act_fn": "gelu_new", "is_gated_act": True,
+            "layer_norm_epsilon": 1e-6, "dropout_rate": 0.1, "initializer_factor": 1.0, "n_positions": 512,
+            "is_encoder_decoder": True, "tie_word_embeddings": False, "pad_token_id": 0, "eos_token_id": 1,
+            "decoder_start_token_id": 0, "torch_dtype": dtype_name, "transformers_version": "4.46.0",
+            "use_cache": True}
+
+
+def t5_plan(layers):
+    t = T5
+    d, inner, ff, V, nb = t["d_model"], t["heads"] * t["d_kv"], t["d_ff"], t["vocab"], t["buckets"]
+
+    def attn(p, kind, rel):
+        plan = [(f"{p}.{kind}.q.weight", (inner, d), "t5_q"), (f"{p}.{kind}.k.weight", (inner, d), "proj"),
+                (f"{p}.{kind}.v.weight", (inner, d), "proj"), (f"{p}.{kind}.o.weight", (d, inner), "residual")]
+        if rel:
+            plan.append((f"{p}.{kind}.relative_attention_bias.weight", (nb, t["heads"]), "t5_rel"))
+        return plan + [(f"{p}.layer_norm.weight", (d,), "norm")]
+
+    def dense(p):
+        return [(f"{p}.DenseReluDense.wi_0.weight", (ff, d), "proj"),
+                (f"{p}.DenseReluDense.wi_1.weight", (ff, d), "proj"),
+                (f"{p}.DenseReluDense.wo.weight", (d, ff), "residual"), (f"{p}.layer_norm.weight", (d,), "norm")]
+
+    plan = [("shared.weight", (V, d), "embed")]
+    for i in range(layers):
+        plan += attn(f"encoder.block.{i}.layer.0", "SelfAttention", i == 0) + dense(f"encoder.block.{i}.layer.1")
+    plan.append(("encoder.final_layer_norm.weight", (d,), "norm"))
+    for i in range(layers):
+        plan += attn(f"decoder.block.{i}.layer.0", "SelfAttention", i == 0)
+        plan += attn(f"decoder.block.{i}.layer.1", "EncDecAttention", False) + dense(f"decoder.block.{i}.layer.2")
+    plan += [("decoder.final_layer_norm.weight", (d,), "norm"), ("lm_head.weight", (V, d), "proj")]
+    return plan
+
+
 FAMILIES = {"llama": (config, tensor_plan, "/tmp/attnlrp-bench-model"),
             "gpt2": (gpt2_config, gpt2_plan, "/tmp/attnlrp-bench-gpt2"),
             "bert": (bert_config, bert_plan, "/tmp/attnlrp-bench-bert"),
@@ -320,8 +373,10 @@ FAMILIES = {"llama": (config, tensor_plan, "/tmp/attnlrp-bench-model"),
             "mixtral": (mixtral_config, mixtral_plan, "/tmp/attnlrp-bench-mixtral"),
             "mixtral-dense": (mixtral_dense_config, lambda n: mixtral_plan(n, dense=True),
                               "/tmp/attnlrp-bench-mixtral-dense"),
-            "gemma3": (gemma3_config, gemma3_plan, "/tmp/attnlrp-bench-gemma3")}
-DEFAULT_LAYERS = {"mixtral": MOE["layers"], "mixtral-dense": MOE["layers"], "gemma3": GEMMA3["layers"]}
+            "gemma3": (gemma3_config, gemma3_plan, "/tmp/attnlrp-bench-gemma3"),
+            "t5": (t5_config, t5_plan, "/tmp/attnlrp-bench-t5")}
+DEFAULT_LAYERS = {"mixtral": MOE["layers"], "mixtral-dense": MOE["layers"], "gemma3": GEMMA3["layers"],
+                  "t5": T5["layers"]}
 
 
 def draw(rng, shape, kind, layers):
@@ -339,6 +394,11 @@ def draw(rng, shape, kind, layers):
         return (1.0 + 0.05 * rng.standard_normal(shape)).astype(np.float32)
     if kind == "bias":
         return (0.02 * rng.standard_normal(shape)).astype(np.float32)
+    if kind == "t5_rel":
+        return (0.5 * rng.standard_normal(shape)).astype(np.float32)
+    if kind == "t5_q":  # [inner, d]: N(0, 1/(d·d_kv)), the scores' missing 1/sqrt(d_kv) folded in
+        sigma = 1.0 / np.sqrt(shape[1] * T5["d_kv"])
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma)
     if kind == "conv2d":  # [out, C, p, p]: fan_in C·p·p
         sigma = 1.0 / np.sqrt(np.prod(shape[1:]))
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma)

@@ -4,7 +4,10 @@
 //     apart), so that the products and the elementwise work are separate;
 //   - page faults and system time of each phase (fresh arena memory is faulted in on every explanation).
 //
-//     profile_explain [--model DIR] [--T 512] [--reps 3]
+//     profile_explain [--model DIR] [--T 512] [--reps 3] [--dec 16]
+//
+// Encoder-decoders (T5): T source tokens and --dec decoder tokens (decoder_start_token_id, then the ids
+// after the source's in bench_explain's sequence), explained at the last decoder position.
 //
 // The numbers of the last repetition are printed (the first ones warm the page cache and OpenBLAS).
 #include <cblas.h>
@@ -112,18 +115,19 @@ static void print_ops(const op_table *t, double backward_seconds) {
 
 int main(int argc, char **argv) {
     const char *model = "/tmp/attnlrp-bench-model";
-    int T = 512, reps = 3;
+    int T = 512, reps = 3, dec = 16;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--model") == 0) model = argv[i + 1];
         else if (strcmp(argv[i], "--T") == 0) T = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--dec") == 0) dec = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: profile_explain [--model DIR] [--T N] [--reps N]\n");
+            fprintf(stderr, "usage: profile_explain [--model DIR] [--T N] [--reps N] [--dec N]\n");
             return 2;
         }
     }
-    if (T < 1 || reps < 1) {
-        fprintf(stderr, "profile_explain: --T and --reps must be positive\n");
+    if (T < 1 || reps < 1 || dec < 1) {
+        fprintf(stderr, "profile_explain: --T, --reps and --dec must be positive\n");
         return 2;
     }
     lrp_err err = {{0}};
@@ -133,7 +137,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int V = lrp_model_n_outputs(m);
-    int *ids = malloc((size_t)T * sizeof(int));
+    int seq2seq = m->cfg.task == LRP_TASK_SEQ2SEQ_LM, n_dec = seq2seq ? dec : 0;
+    int *ids = malloc(((size_t)T + n_dec) * sizeof(int));
     op_table *ops = malloc(sizeof *ops);
     if (!ids || !ops) {
         fprintf(stderr, "profile_explain: out of memory\n");
@@ -141,11 +146,15 @@ int main(int argc, char **argv) {
     }
     int vocab = m->cfg.vocab_size;
     unsigned s = 2463534242u;  // the ids of bench_explain
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T + n_dec; t++) {  // encoder-decoders: the decoder's ids follow the source's
         s ^= s << 13;
         s ^= s >> 17;
         s ^= s << 5;
         ids[t] = 3 + (int)(s % (unsigned)(vocab - 3));
+    }
+    if (seq2seq) {  // the start token first, then the next dec - 1 ids (as bench_explain)
+        memmove(ids + T + 1, ids + T, (size_t)(n_dec - 1) * sizeof(int));
+        ids[T] = m->cfg.decoder_start_token_id;
     }
     phase_usage u0, u1, u2, u3;
     double arena_mib = 0;
@@ -158,8 +167,9 @@ int main(int argc, char **argv) {
         }
         g.on_node = time_node;
         g.on_node_ctx = ops;
-        int position = T - 1;
-        lrp_forward f = {.in = {.ids = ids, .T = T}, .head_rows = &position, .n_head_rows = 1};
+        int position = seq2seq ? n_dec - 1 : T - 1;
+        lrp_forward f = {.in = {.ids = ids, .T = T, .decoder_ids = seq2seq ? ids + T : NULL, .decoder_T = n_dec},
+                         .head_rows = &position, .n_head_rows = 1};
         usage_now(&u0);
         if (lrp_model_forward(m, &g, &f)) {
             fprintf(stderr, "profile_explain: %s\n", g.err.msg);

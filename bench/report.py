@@ -2,7 +2,8 @@
 """Merges the JSON of bench_explain and torch_explain into tables (stdout) and bench/RESULTS.md.
 
     report.py --engine E.json [--engine E2.json] --torch T.json [--torch ...] --machine MACHINE.txt
-              [--check ENGINE_DUMP TORCH_DUMP] [--out RESULTS.md] [--family llama|gpt2|bert|vit|gemma3]
+              [--check ENGINE_DUMP TORCH_DUMP] [--out RESULTS.md] [--family llama|gpt2|bert|vit|gemma3|t5]
+              [--generate GEN.json ...]
     report.py --family moe --engine MOE.json [...] --dense DENSE.json [...] --machine MACHINE.txt [--out ...]
 
 One table per thread count and variant (an engine file's OpenBLAS threads and its method [+ γ]; torch files
@@ -11,6 +12,9 @@ are matched by their thread count, variant and T). The machine file holds one li
 RESULTS.md holds one part per family: the LLaMA part is the file's head (everything before the first
 `<!-- section ... -->` marker); GPT-2, BERT and ViT are sections between `<!-- section KEY -->` and
 `<!-- /section KEY -->`. Writing one family replaces its own part and keeps the others.
+
+--family t5: the encoder-decoder section; --generate takes bench_generate's JSON and torch_explain.py
+--generate's (format "torch") and compares the two (tokens/s ratio, the same greedy ids).
 
 --family moe compares two engine runs instead of the engine and PyTorch: the Mixtral-shaped toy (--engine)
 and its dense twin with the same active parameters (--dense), the explain-time ratio of issue 10.
@@ -89,8 +93,8 @@ def table_rows(eng_by_t, tor_by_t):
 def merge_generate(docs):
     """bench_generate results pooled per model file (several rounds): medians over all repetitions."""
     by_model = {}
-    for d in docs:
-        by_model.setdefault(d["model"], []).append(d)
+    for d in docs:  # the PyTorch twin's runs (format "torch") read the same model file
+        by_model.setdefault((d["model"], d["format"]), []).append(d)
     out = []
     for model, ds in by_model.items():
         g = dict(ds[0])
@@ -110,6 +114,7 @@ def merge_generate(docs):
 FAMILY_TITLE = {"gpt2": "GPT-2 small shape (GPT2LMHeadModel)", "bert": "BERT base shape (BertForSequenceClassification)",
                 "vit": "ViT-B/16 shape at 224×224 (ViTForImageClassification)",
                 "gemma3": "Gemma-3-270M shape (Gemma3ForCausalLM)",
+                "t5": "Flan-T5-small shape (T5ForConditionalGeneration, encoder-decoder)",
                 "moe": "Mixture of experts vs dense with the same active parameters (issue 10)"}
 
 
@@ -135,6 +140,14 @@ def model_shape(eng):
                     f"{cfg['patch_size']} ({g * g} patches + CLS = {g * g + 1} tokens), "
                     f"{cfg.get('num_channels', 3)} channels, {cfg.get('hidden_act', 'gelu')}, "
                     f"{len(cfg.get('id2label') or {}) or cfg.get('num_labels', 2)} labels, "
+                    f"{eng['n_params'] / 1e6:.1f}M parameters, {cfg.get('torch_dtype', '?')}")
+        if cfg.get("model_type") in ("t5", "mt5"):
+            return (f"d_model {cfg['d_model']}, {cfg['num_layers']} encoder + "
+                    f"{cfg.get('num_decoder_layers') or cfg['num_layers']} decoder blocks, {cfg['num_heads']} heads of "
+                    f"d_kv {cfg['d_kv']}, d_ff {cfg['d_ff']}, {cfg.get('feed_forward_proj', 'relu')}, vocab "
+                    f"{cfg['vocab_size']}, {cfg.get('relative_attention_num_buckets', 32)} relative-position buckets up "
+                    f"to {cfg.get('relative_attention_max_distance', 128)}, "
+                    f"{'tied' if cfg.get('tie_word_embeddings', True) else 'untied'} head, "
                     f"{eng['n_params'] / 1e6:.1f}M parameters, {cfg.get('torch_dtype', '?')}")
         if cfg.get("model_type") == "bert":
             return (f"hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, {cfg['num_attention_heads']} "
@@ -169,7 +182,7 @@ def main(argv=None):
     ap.add_argument("--out")
     ap.add_argument("--dense", action="append", default=[],
                     help="--family moe: bench_explain --json of the dense twin")
-    ap.add_argument("--family", default="llama", choices=("llama", "gpt2", "bert", "vit", "gemma3", "moe"),
+    ap.add_argument("--family", default="llama", choices=("llama", "gpt2", "bert", "vit", "gemma3", "moe", "t5"),
                     help="which part of --out to write (see the module docstring)")
     ap.add_argument("--check", nargs=2, action="append", metavar=("ENGINE_DUMP", "TORCH_DUMP"),
                     help="relevance of one explanation from each (bench_explain --dump, torch_explain.py "
@@ -213,6 +226,23 @@ def main(argv=None):
                  "identity rule on gelu_tanh and ½ on the product, Q/K ×¼ and V ×½ after the q/k norms and RoPE, "
                  "softmax exact, the config's sliding windows and two RoPE tables; relevance = gradient × input at "
                  "the scaled embedding; the final norm and the tied head at the last position only.", ""]
+    elif a.family == "t5":
+        dec_t = first["results"][0].get("decoder_T", "?")
+        lines = [f"<!-- section {a.family} -->", f"## {FAMILY_TITLE[a.family]}", "",
+                 f"Generated by `BENCH_FAMILY=t5 bench/run.sh` (do not edit by hand). Model: the random checkpoint "
+                 f"of `bench/make_bench_model.py --family t5` ({model_shape(first)}), the shape of "
+                 "google/flan-t5-small.",
+                 f"Method `{first['method']}`; T is the source length, the decoder reads {dec_t} tokens "
+                 "(decoder_start_token_id, then pseudo-random ids), the explained position is the last decoder "
+                 "position, target its argmax logit. Every process warms up with "
+                 f"{first['warmup']} run before it times {first['reps']}. Columns as in the LLaMA tables above; "
+                 "ΣR sums the source and the decoder relevance. The PyTorch twin (class T5Model of "
+                 "`bench/torch_explain.py`) applies the same rules in float32 eager mode: T5LayerNorm (RMS, no "
+                 "mean) with the normaliser detached, scores q·kᵀ without 1/√d_kv plus the relative position "
+                 "bias of block 0 of each stack (a constant), Q/K ×¼ and V ×½ in the encoder, decoder and cross "
+                 "attentions, identity rule on gelu_new and ½ on the gated product, the decoder's final norm and "
+                 "lm_head at the explained position only; relevance = gradient × input at the shared word "
+                 "embeddings of both inputs.", ""]
     elif ln_family:
         what = ("the explained position is the last one, target its argmax logit (ln_f and the tied head at "
                 "that position only)" if a.family == "gpt2" else
@@ -273,13 +303,20 @@ def main(argv=None):
     for chk in a.check or []:
         de, dt = load(chk[0]), load(chk[1])
         re_, rt = de["relevance"], dt["relevance"]
-        worst = max(abs(x - y) for x, y in zip(re_, rt)) / max(max(abs(y) for y in rt), 1e-30)
         where = (f"T={len(re_)}" if de["ids"] else f"{len(re_)} patches") + (
             f", {variant(de)}" if "method" in de else "")
+        if "decoder_relevance" in de:  # encoder-decoders: the source and the decoder input together
+            where += (f" + {len(de['decoder_relevance'])} decoder tokens (same decoder ids "
+                      f"{'yes' if de['decoder_ids'] == dt.get('decoder_ids') else 'NO'}; source and decoder "
+                      "relevance together)")
+            re_, rt = re_ + de["decoder_relevance"], rt + dt["decoder_relevance"]
+        worst = max(abs(x - y) for x, y in zip(re_, rt)) / max(max(abs(y) for y in rt), 1e-30)
         check = (f"Relevance check at {where}: "
                  + (f"same ids {'yes' if de['ids'] == dt['ids'] else 'NO'}, " if de["ids"] else "")
                  + f"same target {'yes' if de['target'] == dt['target'] else 'NO'}, "
-                 f"max |R_engine − R_torch| / max |R_torch| = {worst:.1e}.")
+                 f"max |R_engine − R_torch| / max |R_torch| = {worst:.1e}"
+                 + (f", logits: max |Δ| / max |logit| = {logit_diff(de, dt):.1e}" if "logits" in de and "logits" in dt
+                    else "") + ".")
         lines += [check, ""]
         out_console.append(check)
     gguf_check = ""
@@ -291,7 +328,9 @@ def main(argv=None):
                       f"{'yes' if de['target'] == dg['target'] else 'NO'}, max |ΔR| / max |R| = {worst:.1e}.")
         out_console.append(gguf_check)
     gens = merge_generate([load(p) for p in a.generate])
-    if gens:
+    if gens and a.family == "t5":
+        lines += t5_generation(gens, out_console)
+    elif gens:
         g0 = gens[0]
         lines += ["## Generation (issue 4)", "",
                   f"Greedy generation with the KV cache from a {g0['prompt']}-token prompt, {g0['generated']} new tokens, "
@@ -322,6 +361,51 @@ def main(argv=None):
     if a.out:
         write_part(a.out, a.family, "\n".join(lines) + "\n")
     return 0
+
+
+def logit_diff(de, dt):
+    """max |logit_engine − logit_torch| / max |logit_torch| of two dumps."""
+    le, lt = de["logits"], dt["logits"]
+    return max(abs(x - y) for x, y in zip(le, lt)) / max(max(abs(y) for y in lt), 1e-30)
+
+
+def t5_generation(gens, console):
+    """The T5 generation table: the engine (bench_generate) against the twin's greedy loop (format torch)."""
+    eng = [g for g in gens if g["format"] != "torch"]
+    tor = [g for g in gens if g["format"] == "torch"]
+    if not eng:
+        return []
+    e = eng[0]
+    t = tor[0] if tor else None
+    lines = ["### Generation", "",
+             f"Greedy generation of {e['generated']} tokens from a {e['prompt']}-token source, {e['threads']} "
+             "thread(s). Engine: `bench_generate` (lrp_generate: the encoder once, its cross-attention keys and "
+             "values kept per decoder layer, the decoder's self-attention KV cache). PyTorch: `torch_explain.py "
+             "--generate`, a greedy loop in float32 eager mode with an HF-style KV cache (encoder and cross-"
+             "attention keys/values once, one decoder row per step with its self-attention keys/values appended), "
+             "under `torch.no_grad()`. Prefill = the time to the first token (encoder + first decoder step); "
+             "decode = (n − 1) tokens over the time from the first generated token to the last. Medians over "
+             f"{e['reps']} generations from {e['rounds']} rounds that alternate the two.", "",
+             "| program | prefill ms | decode tokens/s: median (best) | engine/PyTorch tokens/s | explain ms per "
+             "generated token: mean (first, last) | peak RSS |", "|---|---|---|---|---|---|"]
+    for g in eng + tor:
+        ratio = f"{e['decode_tokens_per_s'] / t['decode_tokens_per_s']:.2f}" if t and g is e else "-"
+        expl = (f"{g['explain_ms']:.0f} ({g['explain_first']:.0f}, {g['explain_last']:.0f})"
+                if g.get("explained") else "-")
+        name = "PyTorch twin (KV cache)" if g["format"] == "torch" else f"engine ({g['format']} {g['dtype']})"
+        lines.append(f"| {name} | {g['prefill_ms']:.0f} | {g['decode_tokens_per_s']:.1f} ({g['decode_best']:.1f}) | "
+                     f"{ratio} | {expl} | {mib(g['peak_rss_bytes'])} |")
+        console.append(f"generate {name}: prefill {g['prefill_ms']:.0f} ms, {g['decode_tokens_per_s']:.1f} tokens/s "
+                       f"(best {g['decode_best']:.1f}), peak RSS {mib(g['peak_rss_bytes'])}")
+    if t:
+        same = e.get("generated_ids") == t.get("generated_ids")
+        note = f"Same greedy tokens in both: {'yes' if same else 'NO'}."
+        if e.get("explained"):
+            note += (f" The engine also explains the first {e['explained']} generated tokens (source + decoder "
+                     "prefix, what `generate --explain` does); the twin does not.")
+        lines += ["", note]
+        console.append(note)
+    return lines + [""]
 
 
 def moe_report(a):

@@ -2,8 +2,8 @@
 # The speed benchmark of an explanation: builds the benchmark programs, writes the benchmark checkpoint
 # of each family if it is missing (LLaMA-shaped 125M, GPT-2 small 124M, BERT-base classifier 110M), times
 # the engine (bench_explain) and the PyTorch twin (torch_explain.py) on the same ids and thread count,
-# then (LLaMA only) generation speed (bench_generate) on the checkpoint and its F32/Q8_0 GGUF
-# conversions, prints the tables and writes the family's part of bench/RESULTS.md (the others are kept).
+# then generation speed (bench_generate; LLaMA: the checkpoint and its F32/Q8_0 GGUF conversions; T5: against
+# the twin's greedy loop), prints the tables and writes the family's part of bench/RESULTS.md (the others are kept).
 #
 #     bench/run.sh                          # LLaMA; T = 128,512; 3 rounds of (engine, PyTorch), each
 #                                           # timing 2 repetitions after 1 warm-up; OpenBLAS's thread count
@@ -12,13 +12,17 @@
 #     BENCH_FAMILY=gemma3 bench/run.sh      # Gemma-3-270M shape (vocab 262144) against its PyTorch twin
 #     BENCH_FAMILY=moe BENCH_THREADS=2 BENCH_ROUNDS=4 bench/run.sh   # issue 10: the Mixtral-shaped toy
 #                                           # against its dense twin (engine only; "mixtral" is the same)
-#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert,vit,gemma3,moe
+#     BENCH_FAMILY=t5 BENCH_THREADS=2 bench/run.sh   # Flan-T5-small shape (77M, encoder-decoder): T source
+#                                           # tokens + BENCH_DEC (16) decoder tokens, then generation of
+#                                           # BENCH_GEN_N (32) tokens from a BENCH_GEN_PROMPT (128)-token source,
+#                                           # engine against the twin's greedy loop with a KV cache
+#     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert,vit,gemma3,moe,t5
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
 #     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
 #     BENCH_MODEL=/path/to/hf-dir bench/run.sh   # one family only (the checkpoint's own)
 #
 # Checkpoints: /tmp/attnlrp-bench-model (llama), /tmp/attnlrp-bench-gpt2, /tmp/attnlrp-bench-bert,
-# /tmp/attnlrp-bench-vit, /tmp/attnlrp-bench-gemma3, /tmp/attnlrp-bench-mixtral and -mixtral-dense (moe;
+# /tmp/attnlrp-bench-vit, /tmp/attnlrp-bench-gemma3, /tmp/attnlrp-bench-t5, /tmp/attnlrp-bench-mixtral and -mixtral-dense (moe;
 # BENCH_MODEL and BENCH_DENSE_MODEL override the two). The ViT input is one image of random normal pixels (same numbers in both), BENCH_T
 # is ignored there; BENCH_VIT_VARIANTS (default "attnlrp,cplrp:0.25,0.05") lists METHOD[:CONV,LIN] runs, the
 # part after the colon being --gamma (SPEC §5).
@@ -29,7 +33,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILIES=${BENCH_FAMILY:-llama}
-[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert,vit,gemma3,moe
+[ "$FAMILIES" != all ] || FAMILIES=llama,gpt2,bert,vit,gemma3,moe,t5
 T=${BENCH_T:-128,512}
 REPS=${BENCH_REPS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -64,7 +68,7 @@ run_engine() {  # tag round variant-index
     local v=${variants[$3]}
     mapfile -t vargs < <(variant_args "$v")
     ./build/bench/bench_explain --model "$MODEL" --T "$T" --reps "$REPS" --warmup "$WARMUP" --json "${vargs[@]}" \
-        >"$tmp/engine_$1_$2_$3.json"
+        "${dec_args[@]}" >"$tmp/engine_$1_$2_$3.json"
     args+=(--engine "$tmp/engine_$1_$2_$3.json")
 }
 # PyTorch's libgomp threads spin-wait after each parallel region by default and then fight OpenBLAS's own
@@ -76,7 +80,7 @@ run_torch() {   # tag round threads variant-index; one process per length, so th
     mapfile -t vargs < <(variant_args "$v")
     for t in ${T//,/ }; do
         OMP_WAIT_POLICY=$TORCH_OMP_WAIT "$PY" bench/torch_explain.py --model "$MODEL" --T "$t" --reps "$REPS" --warmup "$WARMUP" \
-            --threads "$3" --json "${vargs[@]}" >"$tmp/torch_$1_$2_${t}_$4.json"
+            --threads "$3" --json "${vargs[@]}" "${dec_args[@]}" >"$tmp/torch_$1_$2_${t}_$4.json"
         args+=(--torch "$tmp/torch_$1_$2_${t}_$4.json")
     done
 }
@@ -127,14 +131,16 @@ machine_file "$tmp/moe_${passes[0]}_1.json"
 echo "wrote the moe part of $OUT"
 }
 
-bench_family() {  # family: the explain benchmark, the generation one (llama), the report
+bench_family() {  # family: the explain benchmark, the generation one (llama, t5), the report
 FAMILY=$1
 case $FAMILY in
     llama) default_model=/tmp/attnlrp-bench-model ;;
-    gpt2|bert|vit|gemma3) default_model=/tmp/attnlrp-bench-$FAMILY ;;
+    gpt2|bert|vit|gemma3|t5) default_model=/tmp/attnlrp-bench-$FAMILY ;;
     moe|mixtral) bench_moe; return ;;
-    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe or all)" >&2; exit 2 ;;
+    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe, t5 or all)" >&2; exit 2 ;;
 esac
+dec_args=()
+[ "$FAMILY" != t5 ] || dec_args=(--dec "${BENCH_DEC:-16}")   # the decoder's tokens, start token included
 variants=(default)
 if [ "$FAMILY" = vit ]; then
     IFS=';' read -r -a variants <<<"$(echo "${BENCH_VIT_VARIANTS:-attnlrp,cplrp:0.25,0.05}" | sed 's/,\([a-z]\)/;\1/g')"
@@ -183,6 +189,28 @@ if [ "$FAMILY" = llama ] && [ "${BENCH_GENERATE:-1}" != 0 ]; then
     done
     loads="$loads; after generation: $(load)"
 fi
+# T5: greedy generation, the engine (bench_generate: lrp_generate with the encoder-decoder KV cache) against
+# the twin's greedy loop with an HF-style KV cache (torch_explain.py --generate), alternating the order.
+if [ "$FAMILY" = t5 ] && [ "${BENCH_GENERATE:-1}" != 0 ]; then
+    set_threads "${passes[0]}"
+    threads=$(./build/bench/bench_explain --threads)
+    gp=${BENCH_GEN_PROMPT:-128}
+    gn=${BENCH_GEN_N:-32}
+    for round in $(seq 1 "$ROUNDS"); do
+        for which in $([ $((round % 2)) = 1 ] && echo "engine torch" || echo "torch engine"); do
+            out="$tmp/gen_${round}_$which.json"
+            if [ "$which" = engine ]; then
+                ./build/bench/bench_generate --model "$MODEL" --prompt "$gp" -n "$gn" --reps 2 \
+                    --explain "${BENCH_GEN_EXPLAIN:-8}" --json >"$out"
+            else
+                OMP_WAIT_POLICY=$TORCH_OMP_WAIT "$PY" bench/torch_explain.py --model "$MODEL" --T "$gp" \
+                    --generate "$gn" --gen-reps 2 --threads "$threads" >"$out"
+            fi
+            args+=(--generate "$out")
+        done
+    done
+    loads="$loads; after generation: $(load)"
+fi
 
 # The relevance of one explanation from each, at every length (the first one for LLaMA).
 checks=()
@@ -191,8 +219,10 @@ dump_ts=${T//,/ }
 for vi in "${!variants[@]}"; do
     mapfile -t vargs < <(variant_args "${variants[$vi]}")
     for t in $dump_ts; do
-        ./build/bench/bench_explain --model "$MODEL" --dump "$t" "${vargs[@]}" >"$tmp/engine_dump_${t}_$vi.json"
-        "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$t" "${vargs[@]}" >"$tmp/torch_dump_${t}_$vi.json"
+        ./build/bench/bench_explain --model "$MODEL" --dump "$t" "${vargs[@]}" "${dec_args[@]}" \
+            >"$tmp/engine_dump_${t}_$vi.json"
+        "$PY" bench/torch_explain.py --model "$MODEL" --dump-relevance "$t" "${vargs[@]}" "${dec_args[@]}" \
+            >"$tmp/torch_dump_${t}_$vi.json"
         checks+=(--check "$tmp/engine_dump_${t}_$vi.json" "$tmp/torch_dump_${t}_$vi.json")
     done
 done

@@ -32,6 +32,20 @@ GeGLU with the identity rule on gelu_tanh and ½ on the product, q/k norms (Gemm
 and V ×½ after RoPE, softmax exact, sliding-window layers and their local RoPE base as the config says,
 soft-capping (if any) with the identity rule; the relevance is gradient × input at the scaled embedding
 (embed · sqrt(hidden)), the final norm and the tied head are applied to the last position only.
+T5 encoder-decoders (model_type t5 / mt5, T5ForConditionalGeneration; the conventions of transformers'
+modeling_t5.py): T5LayerNorm (RMS, no mean, no bias) with the normaliser detached, attention scores q·kᵀ with
+no 1/sqrt(d_kv), the relative position bias of block 0 of each stack (bidirectional buckets in the encoder,
+causal in the decoder; none in the cross-attention) added to every layer's scores as a constant, Q/K
+gradients ×¼ and V ×½ in all three attentions (cross-attention: queries from the decoder, keys and values
+from the encoder's final-normed output), identity rule on the activation and ½ on the gated product
+(gated-gelu = gelu_new), the decoder's final norm and lm_head at the last decoder position only (a tied head
+scales by d_model^-½ first). --T is the source length; the decoder reads --dec tokens (default 16):
+decoder_start_token_id, then the next ids of the same xorshift sequence after the T source ids (as
+bench_explain does). Relevance = gradient × input at the encoder's word embeddings (`relevance`) and the
+decoder's (`decoder_relevance`, start token first); `relevance_sum` sums both. --generate N times greedy
+generation of N tokens from a --T-token source with an HF-style KV cache (the encoder and each layer's
+cross-attention keys/values once, the decoder's self-attention keys/values appended per step), in the
+format of bench_generate's JSON.
 Config parsing and RoPE frequencies come from tests/reference/reference.py (the float64 reference);
 weights are memory-mapped float32 (BF16/F16 files are widened once at load).
 """
@@ -118,6 +132,8 @@ def open_model(model_dir):
         return ViTModel(model_dir, raw)
     if raw.get("model_type") in ref.GEMMA_FAMILIES:
         return GemmaModel(model_dir, raw)
+    if raw.get("model_type") in ref.T5_FAMILIES:
+        return T5Model(model_dir, raw)
     return Model(model_dir)
 
 
@@ -278,6 +294,42 @@ class ViTModel:
         self.head = (w["classifier.weight"], w["classifier.bias"])
         self.pixels = torch.from_numpy(bench_pixels(c.channels * c.image * c.image)).reshape(
             c.channels, c.image, c.image)
+
+
+class T5Model:
+    """T5ForConditionalGeneration in Hugging Face layout (config from the reference's load_t5_config)."""
+
+    def __init__(self, model_dir, raw):
+        self.cfg = c = ref.load_t5_config(raw, os.path.join(model_dir, "config.json"))
+        w = load_weights(model_dir)
+        self.embed = w["shared.weight"] if "shared.weight" in w else w["encoder.embed_tokens.weight"]
+        self.head = self.embed if c.tied else w["lm_head.weight"]
+        c.act_fn = ref._act(c.act)
+
+        def attn(p, kind):
+            return {"ln": w[p + ".layer_norm.weight"], **{k: w[f"{p}.{kind}.{k[1]}.weight"]
+                                                           for k in ("wq", "wk", "wv", "wo")}}
+
+        def dense(p):
+            names = ("wi_0", "wi_1", "wo") if c.gated else ("wi", "wo")
+            return {"ln": w[p + ".layer_norm.weight"], **{n: w[f"{p}.DenseReluDense.{n}.weight"] for n in names}}
+
+        self.enc = [{"self": attn(f"encoder.block.{i}.layer.0", "SelfAttention"),
+                     "ff": dense(f"encoder.block.{i}.layer.1")} for i in range(c.enc_layers)]
+        self.dec = [{"self": attn(f"decoder.block.{i}.layer.0", "SelfAttention"),
+                     "cross": attn(f"decoder.block.{i}.layer.1", "EncDecAttention"),
+                     "ff": dense(f"decoder.block.{i}.layer.2")} for i in range(c.dec_layers)]
+        rel = "{}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+        self.enc_rel, self.dec_rel = w[rel.format("encoder")], w[rel.format("decoder")]
+        self.enc_norm, self.dec_norm = w["encoder.final_layer_norm.weight"], w["decoder.final_layer_norm.weight"]
+        c.vocab = self.embed.shape[0]
+
+    def bias(self, table, q0, Tq, Tk, bidirectional):
+        """The position bias (H, Tq, Tk): query row i at position q0 + i, key j at j."""
+        q = torch.arange(q0, q0 + Tq, dtype=torch.long)[:, None]
+        k = torch.arange(Tk, dtype=torch.long)[None, :]
+        b = ref.t5_bucket(k - q, bidirectional, self.cfg.buckets, self.cfg.max_distance)
+        return table[b].permute(2, 0, 1).contiguous()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -541,6 +593,132 @@ def vit_forward(m, rules, gamma=None):
     return leaves, glin(y, *m.head)
 
 
+def t5_split(m, ids):
+    """bench_explain's inputs of an encoder-decoder from one id sequence: (source, decoder input)."""
+    return ids[:m.src_T], [m.cfg.start] + ids[m.src_T:]
+
+
+def t5_attention(c, b, xq, xkv, attnlrp, bias, mask):
+    Tq, Tk, H, D = xq.shape[0], xkv.shape[0], c.heads, c.head_dim
+    q = (xq @ b["wq"].T).view(Tq, H, D).transpose(0, 1)
+    k = (xkv @ b["wk"].T).view(Tk, H, D).transpose(0, 1)
+    v = (xkv @ b["wv"].T).view(Tk, H, D).transpose(0, 1)
+    if attnlrp:
+        q, k, v = ScaleGrad.apply(q, 0.25), ScaleGrad.apply(k, 0.25), ScaleGrad.apply(v, 0.5)
+    s = torch.matmul(q, k.transpose(-1, -2))  # no 1/sqrt(d_kv)
+    if bias is not None:
+        s = s + bias
+    if mask is not None:
+        s = s + mask
+    p = torch.softmax(s, dim=-1)
+    return torch.matmul(p, v).transpose(0, 1).reshape(Tq, H * D) @ b["wo"].T
+
+
+def t5_dense(c, b, x, attnlrp):
+    if c.gated:
+        a, u = x @ b["wi_0"].T, x @ b["wi_1"].T
+        z = ScaleGrad.apply(IdentityRuleFn.apply(a, c.act_fn) * u, 0.5) if attnlrp else c.act_fn(a) * u
+    else:
+        a = x @ b["wi"].T
+        z = IdentityRuleFn.apply(a, c.act_fn) if attnlrp else c.act_fn(a)
+    return z @ b["wo"].T
+
+
+def t5_encode(m, e, attnlrp):
+    c = m.cfg
+    bias = m.bias(m.enc_rel, 0, e.shape[0], e.shape[0], True)
+    h = e
+    for b in m.enc:
+        x = rmsnorm(h, b["self"]["ln"], c.eps, attnlrp)
+        h = h + t5_attention(c, b["self"], x, x, attnlrp, bias, None)
+        h = h + t5_dense(c, b["ff"], rmsnorm(h, b["ff"]["ln"], c.eps, attnlrp), attnlrp)
+    return rmsnorm(h, m.enc_norm, c.eps, attnlrp)
+
+
+def t5_fwd(m, ids, rules):
+    """T5: (encoder and decoder embedding leaves, logits at the last decoder position)."""
+    c = m.cfg
+    src, dec = t5_split(m, ids)
+    leaves = [m.embed[torch.tensor(src, dtype=torch.long)], m.embed[torch.tensor(dec, dtype=torch.long)]]
+    if rules is not None:
+        leaves = [t.requires_grad_(True) for t in leaves]
+    attnlrp = rules == "attnlrp"
+    memory = t5_encode(m, leaves[0], attnlrp)
+    Td = len(dec)
+    bias = m.bias(m.dec_rel, 0, Td, Td, False)
+    causal = torch.full((Td, Td), float("-inf")).triu(1)
+    y = leaves[1]
+    for b in m.dec:
+        x = rmsnorm(y, b["self"]["ln"], c.eps, attnlrp)
+        y = y + t5_attention(c, b["self"], x, x, attnlrp, bias, causal)
+        y = y + t5_attention(c, b["cross"], rmsnorm(y, b["cross"]["ln"], c.eps, attnlrp), memory, attnlrp, None, None)
+        y = y + t5_dense(c, b["ff"], rmsnorm(y, b["ff"]["ln"], c.eps, attnlrp), attnlrp)
+    last = rmsnorm(y[Td - 1], m.dec_norm, c.eps, attnlrp)
+    if c.tied:
+        last = last * c.hidden ** -0.5
+    return leaves, last @ m.head.T
+
+
+def t5_generate(m, src, n_new, on_token):
+    """Greedy decoding with an HF-style cache: the encoder and each layer's cross-attention keys/values
+    once, then one decoder row per step with its self-attention keys/values appended; the generated ids."""
+    c = m.cfg
+    H, D = c.heads, c.head_dim
+    with torch.no_grad():
+        memory = t5_encode(m, m.embed[torch.tensor(src, dtype=torch.long)], False)
+        Te = memory.shape[0]
+        cross = [((memory @ b["cross"]["wk"].T).view(Te, H, D).transpose(0, 1),
+                  (memory @ b["cross"]["wv"].T).view(Te, H, D).transpose(0, 1)) for b in m.dec]
+        cap = n_new
+        ks = [torch.empty(H, cap, D) for _ in m.dec]
+        vs = [torch.empty(H, cap, D) for _ in m.dec]
+        full_bias = m.bias(m.dec_rel, 0, cap, cap, False)   # row p: the query at position p
+        tok, out = c.start, []
+        for pos in range(n_new):
+            y = m.embed[tok].view(1, -1)
+            bias = full_bias[:, pos:pos + 1, :pos + 1]
+            for b, kc, vc, (ck, cv) in zip(m.dec, ks, vs, cross):
+                sa = b["self"]
+                x = rmsnorm(y, sa["ln"], c.eps, False)
+                q = (x @ sa["wq"].T).view(1, H, D).transpose(0, 1)
+                kc[:, pos] = (x @ sa["wk"].T).view(H, D)
+                vc[:, pos] = (x @ sa["wv"].T).view(H, D)
+                p = torch.softmax(torch.matmul(q, kc[:, :pos + 1].transpose(-1, -2)) + bias, dim=-1)
+                y = y + torch.matmul(p, vc[:, :pos + 1]).transpose(0, 1).reshape(1, H * D) @ sa["wo"].T
+                ca = b["cross"]
+                x = rmsnorm(y, ca["ln"], c.eps, False)
+                q = (x @ ca["wq"].T).view(1, H, D).transpose(0, 1)
+                p = torch.softmax(torch.matmul(q, ck.transpose(-1, -2)), dim=-1)
+                y = y + torch.matmul(p, cv).transpose(0, 1).reshape(1, H * D) @ ca["wo"].T
+                y = y + t5_dense(c, b["ff"], rmsnorm(y, b["ff"]["ln"], c.eps, False), False)
+            last = rmsnorm(y[0], m.dec_norm, c.eps, False)
+            if c.tied:
+                last = last * c.hidden ** -0.5
+            tok = int(torch.argmax(last @ m.head.T))
+            out.append(tok)
+            on_token()
+    return out
+
+
+def generate_bench(m, P, N, reps, threads, model_dir):
+    """bench_generate's JSON for the twin: prefill = time to the first token, decode tokens/s = (N − 1)
+    tokens over the time from the first generated token to the last; medians over reps after a warm-up."""
+    src = bench_ids(P, m.cfg.vocab)
+    pre, tps = [], []
+    for r in range(-1, reps):
+        stamps = []
+        t0 = time.perf_counter()
+        ids = t5_generate(m, src, N, lambda: stamps.append(time.perf_counter()))
+        if r >= 0:
+            pre.append(1e3 * (stamps[0] - t0))
+            tps.append((N - 1) / (stamps[-1] - stamps[0]))
+    return {"model": model_dir, "format": "torch", "dtype": "F32", "threads": threads, "prompt": P, "generated": N,
+            "reps": reps, "prefill_ms": statistics.median(pre), "decode_tokens_per_s": statistics.median(tps),
+            "explained": 0, "explain_ms_mean": 0, "explain_ms_first": 0, "explain_ms_last": 0,
+            "peak_rss_bytes": peak_rss_bytes(), "prefill_ms_all": pre, "decode_tokens_per_s_all": tps,
+            "explain_ms_all": [], "generated_ids": ids, "kv_cache": True}
+
+
 def forward_only(m, ids, gamma=None):
     with torch.no_grad():
         if isinstance(m, ViTModel):
@@ -549,6 +727,8 @@ def forward_only(m, ids, gamma=None):
             return ln_forward(m, ids, None)[1]
         if isinstance(m, GemmaModel):
             return gemma_fwd(m, ids, None)[1]
+        if isinstance(m, T5Model):
+            return t5_fwd(m, ids, None)[1]
         return forward(m, ids, None)[1]
 
 
@@ -569,6 +749,10 @@ def explain(m, ids, method, total=False, gamma=None):
         return target, float(y.detach()), rp
     if isinstance(m, LNModel):
         leaves, logits = ln_forward(m, ids, method)
+    elif isinstance(m, T5Model):
+        if method not in ("attnlrp", "gradxinput"):
+            raise ref.ReferenceError("the T5 twin implements attnlrp and gradxinput only")
+        leaves, logits = t5_fwd(m, ids, method)
     else:
         if isinstance(m, GemmaModel):
             if method == "cplrp":
@@ -581,6 +765,9 @@ def explain(m, ids, method, total=False, gamma=None):
     y = logits[target]
     y.backward()
     rels = [(t.detach() * t.grad).sum(-1) for t in leaves]
+    if isinstance(m, T5Model):  # the decoder's relevance rides along as an attribute
+        explain.decoder_relevance = rels[1]
+    explain.logits = logits.detach()
     if total:
         return target, float(y.detach()), rels[0], float(sum(float(r.sum()) for r in rels))
     return target, float(y.detach()), rels[0]
@@ -626,6 +813,12 @@ def main(argv=None):
     ap.add_argument("--gamma", type=lambda s: tuple(float(v) for v in s.split(",")),
                     help="ViT: CONV,LIN for the LRP-gamma rule (attnlrp, cplrp)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dec", type=int, default=16,
+                    help="encoder-decoders: decoder tokens, the start token included (default 16)")
+    ap.add_argument("--generate", type=int, metavar="N",
+                    help="T5: time greedy generation of N tokens from a source of the first --T length; "
+                         "bench_generate's JSON")
+    ap.add_argument("--gen-reps", type=int, default=2, help="--generate: timed generations after one warm-up")
     ap.add_argument("--dump-relevance", type=int, metavar="T",
                     help="print the relevance of one explanation at length T as JSON and exit")
     a = ap.parse_args(argv)
@@ -636,24 +829,46 @@ def main(argv=None):
     except (ref.ReferenceError, OSError, KeyError) as err:
         print(f"torch_explain: {err}", file=sys.stderr)
         return 1
+    t5 = isinstance(m, T5Model)
+    if a.dec < 1:
+        print("torch_explain: --dec must be at least 1", file=sys.stderr)
+        return 2
+    if a.generate is not None:
+        if not t5 or a.generate < 2:
+            print("torch_explain: --generate N (N >= 2) is for T5 checkpoints", file=sys.stderr)
+            return 2
+        print(json.dumps(generate_bench(m, a.T[0], a.generate, a.gen_reps, torch.get_num_threads(), a.model)))
+        return 0
+
+    def make_ids(T):  # T5: T source ids, then dec - 1 more for the decoder (after its start token)
+        if isinstance(m, ViTModel):
+            return []
+        m.src_T = T
+        return bench_ids(T + (a.dec - 1 if t5 else 0), m.cfg.vocab)
     if a.dump_relevance:
-        ids = [] if isinstance(m, ViTModel) else bench_ids(a.dump_relevance, m.cfg.vocab)
+        ids = make_ids(a.dump_relevance)
         target, start, rel, rsum = explain(m, ids, a.method, total=True, gamma=a.gamma)
+        extra = {}
+        if t5:
+            src, dec = t5_split(m, ids)
+            ids = src
+            extra = {"decoder_ids": dec, "decoder_relevance": [float(v) for v in explain.decoder_relevance]}
         print(json.dumps({"ids": ids, "method": a.method, **({"gamma": list(a.gamma)} if a.gamma else {}),
                           "target": target, "start_value": start, "relevance_sum": rsum,
-                          "relevance": [float(v) for v in rel]}))
+                          "relevance": [float(v) for v in rel], **extra,
+                          **({"logits": [float(v) for v in explain.logits]} if hasattr(explain, "logits") else {})}))
         return 0
     core, blas_threads = openblas_info()
     results = []
     if isinstance(m, ViTModel):
         a.T = [m.cfg.grid * m.cfg.grid + 1]
     for T in a.T:
-        ids = [] if isinstance(m, ViTModel) else bench_ids(T, m.cfg.vocab)
+        ids = make_ids(T)
         fwd, fwd_cpu = timed(lambda: forward_only(m, ids), a.reps, a.warmup)
         exp, exp_cpu = timed(lambda: explain(m, ids, a.method, gamma=a.gamma), a.reps, a.warmup)
         target, start, rel, rsum = explain(m, ids, a.method, total=True, gamma=a.gamma)
         f, x = statistics.median(fwd), statistics.median(exp)
-        results.append({"T": T, "forward_ms": f, "explain_ms": x, "ratio": x / f,
+        results.append({"T": T, **({"decoder_T": a.dec} if t5 else {}), "forward_ms": f, "explain_ms": x, "ratio": x / f,
                         "forward_cpu_ms": statistics.median(fwd_cpu), "explain_cpu_ms": statistics.median(exp_cpu),
                         "peak_rss_bytes": peak_rss_bytes(), "target": target, "start_value": start,
                         "relevance_sum": rsum, "forward_ms_all": fwd, "explain_ms_all": exp,

@@ -1,11 +1,16 @@
 #include "api/session.h"
 
+#include <jansson.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "formats/gguf.h"
+#include "inputs/chat.h"
 
 #ifndef LRP_DATADIR
 #define LRP_DATADIR "/usr/local/share/attnlrp"
@@ -98,4 +103,82 @@ int lrp_session_encode(const lrp_session *s, const char *text, const char *pair,
 
 int lrp_session_target(const lrp_session *s, const char *param, const char *text, int *id, lrp_err *err) {
     return lrp_resolve_target(&s->m->cfg, s->tok, param, text, id, err);
+}
+
+// A whole small text file (NULL when missing or unreadable).
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            char *q = realloc(buf, cap = (n + 4096 + 1) * 2);
+            if (!q) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = q;
+        }
+        size_t k = fread(buf + n, 1, 4096, f);
+        n += k;
+        if (k < 4096) break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+int lrp_session_chat_prompt(const lrp_session *s, const char *text, char **prompt, const char **family, lrp_err *err) {
+    *prompt = NULL;
+    *family = NULL;
+    char *tmpl = NULL, *bos = NULL, *eos = NULL;
+    if (!strcmp(s->m->format, "gguf")) {
+        const char *t = lrp_gguf_get_string(&s->m->tf, "tokenizer.chat_template");
+        const lrp_config *c = &s->m->cfg;
+        const char *b = s->tok && c->bos_token_id >= 0 ? lrp_tokenizer_piece(s->tok, c->bos_token_id) : NULL;
+        const char *e = s->tok && c->n_eos > 0 ? lrp_tokenizer_piece(s->tok, c->eos_token_ids[0]) : NULL;
+        tmpl = t ? strdup(t) : NULL;
+        bos = b ? strdup(b) : NULL;
+        eos = e ? strdup(e) : NULL;
+    } else {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/tokenizer_config.json", s->model_path);
+        json_error_t je;
+        json_t *root = json_load_file(p, 0, &je);
+        if (!root && access(p, F_OK) == 0)
+            return lrp_fail(err, "chat_template: %s: line %d: %s", p, je.line, je.text);
+        json_t *ct = json_object_get(root, "chat_template"), *bt = json_object_get(root, "bos_token");
+        json_t *et = json_object_get(root, "eos_token");
+        if (json_is_array(ct)) {  // [{"name": "default", "template": ...}, ...]
+            size_t i;
+            json_t *v, *pick = NULL;
+            json_array_foreach(ct, i, v) {
+                const char *name = json_string_value(json_object_get(v, "name"));
+                if (name && !strcmp(name, "default")) pick = json_object_get(v, "template");
+            }
+            ct = pick;
+        }
+        if (json_is_object(bt)) bt = json_object_get(bt, "content");
+        if (json_is_object(et)) et = json_object_get(et, "content");
+        if (json_is_string(et)) eos = strdup(json_string_value(et));
+        if (json_is_string(ct)) tmpl = strdup(json_string_value(ct));
+        if (json_is_string(bt)) bos = strdup(json_string_value(bt));
+        json_decref(root);
+        if (!tmpl) {
+            snprintf(p, sizeof p, "%s/chat_template.jinja", s->model_path);
+            tmpl = slurp(p);
+        }
+    }
+    int rc;
+    if (!tmpl || !*tmpl)
+        rc = lrp_fail(err, "chat_template: %s has no chat template (no chat_template in tokenizer_config.json, no "
+                      "chat_template.jinja%s)", s->model_path, strcmp(s->m->format, "gguf") ? "" : ", no GGUF tokenizer.chat_template");
+    else
+        rc = lrp_chat_prompt(tmpl, bos, eos, text, prompt, family, err);
+    free(tmpl);
+    free(bos);
+    free(eos);
+    return rc;
 }

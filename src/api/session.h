@@ -34,6 +34,13 @@ int lrp_tokenizer_open(const char *path, lrp_tokenizer **tok, lrp_err *err);
 // session without a tokenizer is an error naming "text".
 int lrp_session_encode(const lrp_session *s, const char *text, const char *pair, lrp_text_inputs *out, lrp_err *err);
 
+// TEXT as the single user message of the model's chat template (inputs/chat.h): the template from
+// tokenizer_config.json's chat_template (a string, or the entry named "default" of a list), else
+// chat_template.jinja beside it, else the GGUF key tokenizer.chat_template; bos_token from the same
+// config (GGUF: the piece of tokenizer.ggml.bos_token_id). *prompt is malloc'ed; *family names the layout.
+// Errors name "chat_template" ("chat_template: <model> has no chat template ...").
+int lrp_session_chat_prompt(const lrp_session *s, const char *text, char **prompt, const char **family, lrp_err *err);
+
 // A target given as text: a class name (classifiers) or one token (lrp_resolve_target).
 int lrp_session_target(const lrp_session *s, const char *param, const char *text, int *id, lrp_err *err);
 

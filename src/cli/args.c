@@ -203,6 +203,8 @@ int cli_lib_error(int status, const char *msg) {
         {"contrast_text", "--contrast"},
         {"input", "input"},
         {"model", "--model"},
+        {"answer", "--answer"},
+        {"score", "--score"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         size_t n = strlen(flags[i].param);
@@ -260,6 +262,59 @@ int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const 
     return 0;
 }
 
+int cli_prompt_inputs(const lrp_session *s, const char *text, const char *text_pair, const char *ids_arg,
+                      int no_special, int chat, lrp_text_inputs *out, char **prompt, const char **family) {
+    if (prompt) *prompt = NULL;
+    if (family) *family = NULL;
+    if (ids_arg && (chat || no_special))
+        return cli_error(2, "%s: only with TEXT (--ids are used as they are)", chat ? "--chat" : "--no-special");
+    if (chat && text_pair) return cli_error(2, "--chat: cannot be combined with --text-pair");
+    if (!chat && !no_special) return cli_inputs(s, text, text_pair, ids_arg, out);
+    memset(out, 0, sizeof *out);
+    if (!s->tok)
+        return cli_error(1, "%s: the model has no tokenizer (no tokenizer.json beside it): give the input as --ids",
+                         s->model_path);
+    lrp_err err;
+    char *rendered = NULL;
+    const char *fam = NULL;
+    if (chat && lrp_session_chat_prompt(s, text, &rendered, &fam, &err)) return cli_error(1, "--chat: %s", err.msg);
+    const char *src = chat ? rendered : text;
+    int *types = NULL, rc = 0;
+    if (lrp_tokenizer_encode_pair(s->tok, src, strlen(src), text_pair, text_pair ? strlen(text_pair) : 0, 0, &out->ids,
+                                  &types, &out->T, &err)) {
+        rc = cli_error(1, "%s: %s", chat ? "--chat" : "TEXT", err.msg);
+        free(rendered);
+        return rc;
+    }
+    if (s->m->cfg.type_vocab_size > 0) out->token_types = types;
+    else free(types);
+    if (out->T == 0) {
+        lrp_text_inputs_free(out);
+        free(rendered);
+        return cli_error(2, "--no-special: TEXT has no tokens");
+    }
+    if (prompt) *prompt = rendered;
+    else free(rendered);
+    if (family) *family = fam;
+    return 0;
+}
+
+int cli_answer_ids(const lrp_session *s, const char *flag, const char *text, int **ids, int *n) {
+    *ids = NULL;
+    *n = 0;
+    if (!*text) return cli_error(2, "%s: empty text (give the tokens to explain)", flag);
+    if (!s->tok)
+        return cli_error(1, "%s: the model has no tokenizer (no tokenizer.json beside it)", flag);
+    lrp_err err;
+    if (lrp_tokenizer_encode(s->tok, text, strlen(text), 0, ids, n, &err)) return cli_error(1, "%s: %s", flag, err.msg);
+    if (*n == 0) {
+        free(*ids);
+        *ids = NULL;
+        return cli_error(2, "%s \"%s\": no tokens", flag, text);
+    }
+    return 0;
+}
+
 int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const char *cmd) {
     for ((*i)++; *i < argc; (*i)++) {
         if (*text) return cli_error(2, "%s: more than one TEXT argument (quote the text)", cmd);
@@ -313,4 +368,11 @@ int cli_use_color(int mode, FILE *f) {
     if (nc && *nc) return 0;  // https://no-color.org: set and not empty
     if (term && !strcmp(term, "dumb")) return 0;
     return 1;
+}
+
+int cli_parse_score(const char *v, int *score) {
+    int k = lrp_score_lookup(v);
+    if (k < 0) return cli_error(2, "--score %s: expected logit, logprob or prob", v);
+    *score = k;
+    return 0;
 }

@@ -49,6 +49,21 @@ int cli_session_open(lrp_session *s, const char *model);
 // of them non-NULL), and the --text-pair joined to TEXT. Prints the error and returns an exit status.
 int cli_inputs(const lrp_session *s, const char *text, const char *text_pair, const char *ids_arg, lrp_text_inputs *out);
 
+// cli_inputs with the prompt options of explain and generate: no_special (--no-special: no BOS/EOS or
+// other special tokens added) and chat (--chat: TEXT is the one user message of the model's chat template,
+// inputs/chat.h, encoded without adding special tokens, as apply_chat_template does). With chat, *prompt
+// receives the rendered text (malloc'ed) and *family the template's layout; both may be NULL.
+int cli_prompt_inputs(const lrp_session *s, const char *text, const char *text_pair, const char *ids_arg,
+                      int no_special, int chat, lrp_text_inputs *out, char **prompt, const char **family);
+
+// The tokens of an answer or continuation (--answer, --continuation): TEXT encoded on its own without
+// special tokens; an empty TEXT or one without tokens is a usage error (2). *ids is malloc'ed.
+int cli_answer_ids(const lrp_session *s, const char *flag, const char *text, int **ids, int *n);
+
+// --score logit|logprob|prob into *score (lrp_score); 0, or 2 after printing the error.
+int cli_parse_score(const char *v, int *score);
+#define CLI_SCORE_HELP "logit, logprob (logit - logsumexp) or prob"
+
 // Parses "L:N=V", "L:N=*F" or "L:N=+D" (the --set option); 0, or 2 after printing the error.
 int cli_parse_set(const char *arg, lrp_intervention *iv);
 

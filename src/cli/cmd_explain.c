@@ -24,6 +24,8 @@ static const char explain_usage[] =
     "                       [--softmax-rule exact|identity|distribute-bias]\n"
     "                       [--decoder-text TEXT | --decoder-ids 5,6]\n"
     "                       [--aggregate token|word] [--normalize none|max|sum]\n"
+    "                       [--answer TEXT | --answer-ids LIST] [--score logit|logprob|prob] [--contrast-id N]\n"
+    "                       [--no-special] [--chat]\n"
     "\n"
     "Explains one prediction of a model with one forward and one modified backward pass.\n"
     "\n"
@@ -47,6 +49,20 @@ static const char explain_usage[] =
     "  --position P         explained output position (default: the last; masked LMs: the first mask token;\n"
     "                       encoder-decoders: a decoder position, 0 = the start token)\n"
     "  --contrast FOIL      explain logit(target) - logit(FOIL); FOIL is an id, one token of text, or a class\n"
+    "  --contrast-id N      the foil as a token id or class index\n"
+    "  --score S            what is explained: " CLI_SCORE_HELP " of the target (and the foil);\n"
+    "                       default logit (with --answer: logprob)\n"
+    "  --answer TEXT        forced decoding: append TEXT's tokens (no special tokens) to the input and explain the\n"
+    "                       sum of their scores, each read at the position before it, in one backward pass;\n"
+    "                       relevance covers the prompt and the answer's tokens but its last (encoder-decoders:\n"
+    "                       the answer goes on the decoder side, after --decoder-text)\n"
+    "  --answer-ids LIST    the answer as token ids (a SentencePiece tokenizer may split a text on its own\n"
+    "                       differently than inside the whole sequence: see attnlrp tokenize --no-special)\n"
+    "  --no-special         tokenize TEXT without adding special tokens (no BOS/EOS, [CLS]/[SEP])\n"
+    "  --chat               TEXT is the one user message of the model's chat template (tokenizer_config.json\n"
+    "                       chat_template, chat_template.jinja or GGUF tokenizer.chat_template, run by a built-in\n"
+    "                       Jinja subset as transformers' apply_chat_template(add_generation_prompt=True));\n"
+    "                       encoded without adding special tokens\n"
     "  --latent-start L,P,N start at MLP neuron N of layer L at position P instead of a logit\n"
     "  --latent-layer L     also report the relevance of every MLP neuron of layer L (encoder-decoders: layers\n"
     "                       are numbered through the encoder, then the decoder)\n"
@@ -76,6 +92,8 @@ static const char explain_usage[] =
 typedef struct {
     const char *model, *text, *text_pair, *ids, *method, *target, *contrast, *latent_start, *format, *out;
     const char *token_types, *attention_mask, *pixels, *decoder_text, *decoder_ids;
+    const char *answer, *answer_ids, *score, *contrast_id;   // --answer, --answer-ids, --score, --contrast-id
+    int no_special, chat;
     double gamma[2];
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
@@ -113,6 +131,12 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         else if (!strcmp(o, "--pixels")) str = &a->pixels;
         else if (!strcmp(o, "--decoder-text")) str = &a->decoder_text;
         else if (!strcmp(o, "--decoder-ids")) str = &a->decoder_ids;
+        else if (!strcmp(o, "--answer")) str = &a->answer;
+        else if (!strcmp(o, "--answer-ids")) str = &a->answer_ids;
+        else if (!strcmp(o, "--score")) str = &a->score;
+        else if (!strcmp(o, "--contrast-id")) str = &a->contrast_id;
+        else if (!strcmp(o, "--no-special")) a->no_special = 1;
+        else if (!strcmp(o, "--chat")) a->chat = 1;
         else if (!strcmp(o, "--gamma")) {
             const char *v = arg_value(argc, argv, &i);
             char *end;
@@ -188,9 +212,26 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     if (a->decoder_text && a->decoder_ids) return cli_error(2, "explain: give --decoder-text or --decoder-ids, not both");
     if (a->text_pair && !a->text) return cli_error(2, "--text-pair: give the first text as TEXT (not --ids)");
     if (a->target && a->target_id >= 0) return cli_error(2, "explain: give --target or --target-id, not both");
-    if (a->latent_start && (a->target || a->target_id >= 0 || a->contrast))
+    if (a->contrast && a->contrast_id) return cli_error(2, "explain: give --contrast or --contrast-id, not both");
+    if (a->score) {
+        int k;
+        if (cli_parse_score(a->score, &k)) return 2;
+        if (a->latent_start) return cli_error(2, "--score: a --latent-start explains a neuron's activation, not a score");
+    }
+    if (a->answer && a->answer_ids) return cli_error(2, "explain: give --answer or --answer-ids, not both");
+    if (a->answer_ids && !a->answer) a->answer = "";  // the answer's checks below; its ids come from the list
+    if (a->answer) {
+        const char *flag = a->answer_ids ? "--answer-ids" : "--answer";
+        if (!*a->answer && !a->answer_ids) return cli_error(2, "--answer: empty text (give the answer's tokens)");
+        const char *clash = a->latent_start ? "--latent-start" : a->target ? "--target" : a->target_id >= 0 ? "--target-id"
+                            : a->position >= 0 ? "--position" : a->contrast ? "--contrast" : a->contrast_id ? "--contrast-id"
+                            : a->pixels ? "--pixels" : a->attention_mask ? "--attention-mask" : NULL;
+        if (clash) return cli_error(2, "%s: cannot be combined with %s (the answer's tokens are the targets)", flag, clash);
+    }
+    if (a->latent_start && (a->target || a->target_id >= 0 || a->contrast || a->contrast_id))
         return cli_error(2, "--latent-start: starts at a neuron, not at an output: drop %s",
-                         a->target ? "--target" : a->target_id >= 0 ? "--target-id" : "--contrast");
+                         a->target ? "--target" : a->target_id >= 0 ? "--target-id"
+                         : a->contrast ? "--contrast" : "--contrast-id");
     if (a->all_logits && strcmp(a->format, "json"))
         return cli_error(2, "--all-logits: only with --format json (text and html show the top 5)");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
@@ -205,6 +246,9 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         return cli_error(2, "--aggregate word: an image has no words (give TEXT)");
     lrp_err err;
     if (lrp_method_lookup("method", a->method, 0, &a->method_id, &err)) return cli_lib_error(2, err.msg);
+    if ((a->answer || (a->score && strcmp(a->score, "logit"))) && LRP_METHOD_IS_BASELINE(a->method_id))
+        return cli_error(2, "--method %s: explains logits only (--score logprob/prob and --answer need attnlrp, cplrp, "
+                         "gradxinput or gradient)", a->method);
     if (a->mo.softmax_rule != LRP_SOFTMAX_EXACT && a->method_id != LRP_METHOD_ATTNLRP)
         return cli_error(2, "--softmax-rule: the softmax ablations are for attnlrp, not %s", a->method);
     if ((a->method_id == LRP_METHOD_ATTENTION || a->method_id == LRP_METHOD_ROLLOUT ||
@@ -364,7 +408,9 @@ int cmd_explain(int argc, char **argv) {
 
     lrp_session ss = {0};
     lrp_text_inputs ti = {0};
-    int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0;
+    int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0, *answer = NULL, n_answer = 0;
+    char *chat_prompt = NULL;
+    const char *chat_family = NULL;
     unsigned char *mask = NULL, *word_start = NULL, *dec_word_start = NULL;
     lrp_explanation e = {0};
     lrp_render_ctx ctx = {0};
@@ -399,7 +445,9 @@ int cmd_explain(int argc, char **argv) {
             rc = cli_error(2, "--gamma: the gamma rule is for Vision Transformers; %s is a text model", ss.model_path);
             goto done;
         }
-        if ((rc = cli_inputs(&ss, a.text, a.text_pair, a.ids, &ti))) goto done;
+        if ((rc = cli_prompt_inputs(&ss, a.text, a.text_pair, a.ids, a.no_special, a.chat, &ti, &chat_prompt,
+                                    &chat_family)))
+            goto done;
         in = (lrp_inputs){.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
     }
     if ((a.decoder_ids || a.decoder_text) && cfg->image_size > 0) {
@@ -408,6 +456,31 @@ int cmd_explain(int argc, char **argv) {
         goto done;
     }
     if ((rc = decoder_inputs(&ss, &a, &dec_ids, &n_dec))) goto done;
+    if (a.answer) {  // forced decoding: the answer's tokens but its last join the input (the decoder's)
+        if (a.answer_ids ? (rc = arg_int_list("--answer-ids", a.answer_ids, &answer, &n_answer) ? 2 : 0)
+                         : (rc = cli_answer_ids(&ss, "--answer", a.answer, &answer, &n_answer)))
+            goto done;
+        if (lrp_check_ids(ss.m, answer, n_answer, &err)) {  // "ids: id 9 at index 1 is out of range ..."
+            rc = cli_error(1, "%s%s", a.answer_ids ? "--answer-ids" : "--answer", err.msg + 3);
+            goto done;
+        }
+        int **seq = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &dec_ids : &ti.ids, *len = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &n_dec : &ti.T;
+        rc = 1;
+        int *grown = realloc(*seq, ((size_t)*len + n_answer) * sizeof(int));
+        if (!grown) goto done;
+        *seq = grown;
+        for (int j = 0; j + 1 < n_answer; j++) grown[(*len)++] = answer[j];
+        if (ti.token_types) {  // a BERT-family model: refused by the library, but keep the arrays consistent
+            int *tt = realloc(ti.token_types, (size_t)ti.T * sizeof(int));
+            if (!tt) goto done;
+            ti.token_types = tt;
+            for (int t = ti.T - (n_answer - 1); t < ti.T; t++) tt[t] = t > 0 ? tt[t - 1] : 0;
+        }
+        in.ids = ti.ids;
+        in.T = ti.T;
+        in.token_types = ti.token_types;
+        rc = 0;
+    }
     in.decoder_ids = dec_ids;
     in.decoder_T = n_dec;
     if (a.token_types) {
@@ -459,6 +532,24 @@ int cmd_explain(int argc, char **argv) {
         }
     }
     if (a.contrast && (rc = parse_contrast(&ss, a.contrast, &o.contrast))) goto done;
+    if (a.contrast_id && arg_int("--contrast-id", a.contrast_id, &o.contrast)) {
+        rc = 2;
+        goto done;
+    }
+    if (a.contrast_id && o.contrast < 0) {
+        rc = cli_error(2, "--contrast-id %d: must not be negative", o.contrast);
+        goto done;
+    }
+    if (a.contrast_id && o.contrast >= lrp_model_n_outputs(ss.m)) {
+        rc = cli_error(1, "--contrast-id %d: out of range (%s %d)", o.contrast,
+                       cfg->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size", lrp_model_n_outputs(ss.m));
+        goto done;
+    }
+    o.score = a.score ? lrp_score_lookup(a.score) : a.answer ? LRP_SCORE_LOGPROB : LRP_SCORE_LOGIT;
+    if (a.answer) {
+        o.answer = answer;
+        o.n_answer = n_answer;
+    }
     rc = 1;
     if (lrp_explain_inputs(ss.m, &in, &o, &e, &err)) {
         rc = cli_lib_error(1, err.msg);
@@ -500,7 +591,11 @@ int cmd_explain(int argc, char **argv) {
     if (ss.tok || cfg->task == LRP_TASK_CLASSIFIER) {
         ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
         for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = lrp_output_string(cfg, ss.tok, e.top[i].id);
+        if (e.n_answer > 0 && (ctx.answer_tokens = calloc((size_t)e.n_answer, sizeof(char *))))
+            for (int j = 0; j < e.n_answer; j++) ctx.answer_tokens[j] = lrp_token_string(ss.tok, e.answer_ids[j]);
     }
+    ctx.chat_family = chat_family;
+    ctx.chat_prompt = chat_prompt;
     if (!e.ids && (!strcmp(a.format, "png") || !strcmp(a.format, "html"))) {
         int side = e.width / e.patch_size;
         lrp_heatmap h = {a.patches ? e.relevance : e.relevance_pixels, a.patches ? side : e.height,
@@ -547,6 +642,11 @@ done:
     free_strings(ctx.token_bytes, ti.T);
     free_strings(ctx.decoder_token_bytes, n_dec);
     free(dec_ids);
+    free(answer);
+    free(chat_prompt);
+    if (ctx.answer_tokens)
+        for (int j = 0; j < n_answer; j++) free(ctx.answer_tokens[j]);
+    free(ctx.answer_tokens);
     free(ctx.target_token);
     free(ctx.contrast_token);
     free(word_start);

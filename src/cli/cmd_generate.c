@@ -17,6 +17,8 @@ static const char generate_usage[] =
     "usage: attnlrp generate [--model PATH] [TEXT | --ids LIST] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
     "                        [--seed S] [--set L:N=V ...] [--no-eos] [--explain [--method M] [--top K]]\n"
     "                        [--format text|json|html|png] [-o FILE]\n"
+    "                        [--continuation TEXT | --continuation-ids LIST] [--score logit|logprob|prob]\n"
+    "                        [--no-special] [--chat]\n"
     "\n"
     "Continues the prompt with a KV cache, streaming text to stdout.\n"
     "\n"
@@ -35,7 +37,14 @@ static const char generate_usage[] =
     "                  JSON relevance_matrix [generated x (source + decoder inputs)], null after the step)\n"
     "  --method M      relevance method for --explain: %s\n"
     "  --top K         with --explain: most relevant input tokens shown per generated token (default 3)\n"
-    "  --format F      text (default) or json (with --explain: the [generated x input] relevance matrix); with\n"
+    "  --continuation TEXT  with --explain: explain each token of TEXT (tokenized on its own, no special\n"
+    "                  tokens) as if it had been generated, instead of generating (forced decoding)\n"
+    "  --continuation-ids LIST  the same with token ids\n"
+    "  --score S       with --explain: what is explained per token: " CLI_SCORE_HELP " (default logit)\n"
+    "  --no-special    tokenize the prompt without adding special tokens (no BOS/EOS)\n"
+    "  --chat          the prompt is the one user message of the model's chat template (see explain --help)\n"
+    "  --format F      text (default) or json (with --explain: `matrix`, the relevance as a rectangular\n"
+    "                  [generated][prompt + generated] array, null where a token is not yet an input); with\n"
     "                  --explain also html (a token x token heatmap page) or png (-o FILE: the same grid as\n"
     "                  coloured boxes, rows labelled, each row on its own scale)\n"
     "  -o FILE         write the result to FILE (written whole or not at all)\n"
@@ -88,7 +97,7 @@ static int stream_token(int id, void *p) {
 // (start token, generated tokens), null where a decoder input comes after the step. Text: the `top` most
 // relevant source (src@i) and target-prefix (tgt@i) tokens of each step.
 static int explain_seq2seq(const lrp_session *s, const int *src, int T, const int *gen, int n_gen, int meth, int top,
-                           const lrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
+                           int score, const lrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
     const lrp_config *c = &s->m->cfg;
     int *dec = malloc(((size_t)n_gen + 1) * sizeof(int));
     float *row = malloc(((size_t)T + n_gen + 1) * sizeof(float));
@@ -105,6 +114,7 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
         lrp_explain_opts_default(&o);
         o.method = (lrp_method)meth;
         o.target = gen[g];
+        o.score = score;
         o.iv = iv;
         o.n_iv = n_iv;
         lrp_inputs in = {.ids = src, .T = T, .decoder_ids = dec, .decoder_T = g + 1};
@@ -128,6 +138,8 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
                                                   lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit), "relevance",
                                                   lrp_jv_float_array(e.relevance, T), "decoder_relevance",
                                                   lrp_jv_float_array(e.decoder_relevance, g + 1)));
+            json_object_set_new(json_array_get(expl, json_array_size(expl) - 1), "start_value",
+                                lrp_jv_number(e.start_value));
         } else {
             char quoted[300];
             snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
@@ -145,7 +157,11 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
     }
     if (doc) {
         json_object_set_new(doc, "explanations", expl);
+        json_object_set_new(doc, "matrix", json_deep_copy(matrix));
         json_object_set_new(doc, "relevance_matrix", matrix);
+        json_t *cols = lrp_jv_int_array(src, T);
+        for (int j = 0; cols && j < n_gen; j++) json_array_append_new(cols, json_integer(dec[j]));
+        json_object_set_new(doc, "matrix_ids", cols);
         expl = matrix = NULL;
     }
     rc = 0;
@@ -159,7 +175,10 @@ done:
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
-    int n_new = 32, stop_eos = 1, explain = 0, top = 3;
+    const char *continuation = NULL, *continuation_ids = NULL, *score_arg = NULL;
+    int n_new = 32, stop_eos = 1, explain = 0, top = 3, no_special = 0, chat = 0, score = LRP_SCORE_LOGIT;
+    int *forced = NULL, n_forced = 0;
+    json_t *jmatrix = NULL;  // --format json: the rectangular [generated][prompt + generated] relevance
     const char *explain_only = NULL;  // the first option that means something only with --explain
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
@@ -174,7 +193,8 @@ int cmd_generate(int argc, char **argv) {
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "-n") || !strcmp(o, "--temp") ||
                     !strcmp(o, "--top-k") || !strcmp(o, "--top-p") || !strcmp(o, "--seed") || !strcmp(o, "--set") ||
-                    !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o");
+                    !strcmp(o, "--format") || !strcmp(o, "--method") || !strcmp(o, "--top") || !strcmp(o, "-o") ||
+                    !strcmp(o, "--continuation") || !strcmp(o, "--continuation-ids") || !strcmp(o, "--score");
         if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
             int used, mrc = cli_method_option(argc, argv, &i, &mo, "--steps", &used);
             if (mrc) return mrc;
@@ -191,6 +211,13 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "--method")) method = v, explain_only = explain_only ? explain_only : o;
         else if (!strcmp(o, "-o")) out_path = v;
+        else if (!strcmp(o, "--continuation")) continuation = v;
+        else if (!strcmp(o, "--continuation-ids")) continuation_ids = v;
+        else if (!strcmp(o, "--score")) {
+            if (cli_parse_score(v, &score)) return 2;
+            score_arg = v;
+        } else if (!strcmp(o, "--no-special")) no_special = 1;
+        else if (!strcmp(o, "--chat")) chat = 1;
         else if (!strcmp(o, "-n")) {
             if (arg_int(o, v, &n_new)) return 2;
             if (n_new < 0) return cli_error(2, "-n %d: must not be negative", n_new);
@@ -240,6 +267,11 @@ int cmd_generate(int argc, char **argv) {
     if (grid && !explain) return cli_error(2, "--format %s: the heatmap needs --explain", format);
     if (!strcmp(format, "png") && (!out_path || !strcmp(out_path, "-")))
         return cli_error(2, "--format png: give the file with -o FILE.png");
+    if (continuation && continuation_ids) return cli_error(2, "generate: give --continuation or --continuation-ids, not both");
+    if (continuation_ids && !explain) return cli_error(2, "--continuation-ids: only with --explain (it replaces generation)");
+    if (continuation && !explain) return cli_error(2, "--continuation: only with --explain (it replaces generation)");
+    if (continuation && !*continuation) return cli_error(2, "--continuation: empty text (give the tokens to explain)");
+    if (score_arg && !explain) return cli_error(2, "--score: only with --explain");
     int meth;
     lrp_err err;
     if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
@@ -260,7 +292,13 @@ int cmd_generate(int argc, char **argv) {
                        lrp_task_name(s.m->cfg.task));
         goto done;
     }
-    if ((rc = cli_inputs(&s, text, NULL, ids_arg, &ss))) goto done;
+    if ((rc = cli_prompt_inputs(&s, text, NULL, ids_arg, no_special, chat, &ss, NULL, NULL))) goto done;
+    if (continuation && (rc = cli_answer_ids(&s, "--continuation", continuation, &forced, &n_forced))) goto done;
+    if (continuation_ids && arg_int_list("--continuation-ids", continuation_ids, &forced, &n_forced)) {
+        rc = 2;
+        goto done;
+    }
+    if (forced) n_new = n_forced;
     rc = 1;
     if (lrp_check_interventions(s.m, iv, n_iv, &err)) {
         rc = cli_lib_error(1, err.msg);
@@ -282,7 +320,17 @@ int cmd_generate(int argc, char **argv) {
     st.n_all = st.n_prompt;
     st.f = json || grid ? NULL : out.f;
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
-    if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
+    if (forced) {  // forced decoding: the continuation stands in for the generated tokens
+        if (lrp_check_ids(s.m, forced, n_forced, &err)) {  // "ids: id 9 at index 1 is out of range ..."
+            rc = cli_error(2, "%s%s", continuation_ids ? "--continuation-ids" : "--continuation", err.msg + 3);
+            cli_output_abort(&out);
+            goto done;
+        }
+        gen = forced;
+        n_gen = n_forced;
+        forced = NULL;
+        for (int g = 0; g < n_gen; g++) stream_token(gen[g], &st);
+    } else if (lrp_generate(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
         rc = cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
@@ -310,8 +358,10 @@ int cmd_generate(int argc, char **argv) {
     }
     if (explain && seq2seq) {
         if (json) json_object_set_new(doc, "method", json_string(method));
-        else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s):\n", method);
-        if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, iv, n_iv, json ? doc : NULL, out.f)) {
+        else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s%s%s):\n", method,
+                     score ? ", " : "", score ? lrp_score_name(score) : "");
+        if (json) json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
+        if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, score, iv, n_iv, json ? doc : NULL, out.f)) {
             cli_output_abort(&out);
             goto done;
         }
@@ -321,14 +371,19 @@ int cmd_generate(int argc, char **argv) {
             if (!(matrix = malloc(((size_t)n_gen * (ss.T + n_gen) + 1) * sizeof *matrix))) goto done;
         } else if (json) {
             json_object_set_new(doc, "method", json_string(method));
+            json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
             json_object_set_new(doc, "explanations", expl = json_array());
+            json_object_set_new(doc, "matrix", jmatrix = json_array());
+            json_object_set_new(doc, "matrix_ids", lrp_jv_int_array(st.all, ss.T + n_gen));
         } else {
-            fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s):\n", method);
+            fprintf(out.f, "\nmost relevant earlier tokens for each generated token (%s%s%s):\n", method, score ? ", " : "",
+                    score ? lrp_score_name(score) : "");
         }
         for (int g = 0; g < n_gen; g++) {
             lrp_explain_opts o = mo;
             o.method = (lrp_method)meth;
             o.target = gen[g];
+            o.score = score;
             o.iv = iv;
             o.n_iv = n_iv;
             lrp_explanation e;
@@ -350,6 +405,11 @@ int cmd_generate(int argc, char **argv) {
                                                       lrp_jv_text(gt), "logit", lrp_jv_number(e.target_logit),
                                                       "relevance", lrp_jv_float_array(e.relevance, T), "top",
                                                       lrp_jv_int_array(order, k)));
+                json_object_set_new(json_array_get(expl, json_array_size(expl) - 1), "start_value",
+                                    lrp_jv_number(e.start_value));
+                json_t *r = lrp_jv_float_array(e.relevance, T);  // the row, padded to [prompt + generated]
+                for (int j = T; r && j < ss.T + n_gen; j++) json_array_append_new(r, json_null());
+                json_array_append_new(jmatrix, r);
             } else {
                 char quoted[300];
                 snprintf(quoted, sizeof quoted, "\"%s\"", gt ? gt : "");
@@ -420,6 +480,7 @@ int cmd_generate(int argc, char **argv) {
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     json_decref(doc);
+    free(forced);
     free(matrix);
     free(gen);
     free(st.all);

@@ -22,6 +22,17 @@ void lrp_explain_opts_default(lrp_explain_opts *o) {
     o->atman_threshold = -1;
 }
 
+const char *lrp_score_name(int score) {
+    static const char *const names[] = {"logit", "logprob", "prob"};
+    return score >= 0 && score < LRP_SCORE_COUNT ? names[score] : "?";
+}
+
+int lrp_score_lookup(const char *name) {
+    for (int k = 0; k < LRP_SCORE_COUNT; k++)
+        if (!strcmp(name, lrp_score_name(k))) return k;
+    return -1;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -126,6 +137,35 @@ static int last_real(const lrp_inputs *in) {
     return p;
 }
 
+// An answer-level target: a causal LM or an encoder-decoder, nothing else chosen at the output, and the
+// input (the decoder's) ending with the answer's tokens but its last.
+static int check_answer(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, lrp_err *err) {
+    const lrp_config *c = &m->cfg;
+    int k = o->n_answer, seq2seq = c->task == LRP_TASK_SEQ2SEQ_LM;
+    if (c->task != LRP_TASK_CAUSAL_LM && !seq2seq)
+        return lrp_fail(err, "answer: a %s has no answer to force (causal LMs and encoder-decoders only)",
+                        lrp_task_name(c->task));
+    if (!o->answer) return lrp_fail(err, "answer: no answer ids");
+    if (o->latent_start[0] != -1) return lrp_fail(err, "answer: cannot be combined with latent_start (a neuron start)");
+    if (o->position != -1) return lrp_fail(err, "answer: cannot be combined with position (the answer sets the rows)");
+    if (o->target != -1) return lrp_fail(err, "answer: cannot be combined with target (the answer is the target)");
+    if (o->contrast != -1) return lrp_fail(err, "answer: cannot be combined with contrast");
+    if (in->attention_mask) return lrp_fail(err, "answer: cannot be combined with attention_mask");
+    const int *ids = seq2seq ? in->decoder_ids : in->ids;
+    int L = seq2seq ? in->decoder_T : in->T;
+    if (L < k) return lrp_fail(err, "answer: %d answer tokens need an input of at least %d tokens, got %d", k, k, L);
+    for (int j = 0; j < k; j++) {
+        if (o->answer[j] < 0 || o->answer[j] >= lrp_model_n_outputs(m))
+            return lrp_fail(err, "answer: id %d at index %d is out of range (vocabulary size %d)", o->answer[j], j,
+                            lrp_model_n_outputs(m));
+        if (j < k - 1 && ids[L - k + 1 + j] != o->answer[j])
+            return lrp_fail(err, "answer: the %s does not end with the answer's tokens but its last (index %d is %d, "
+                            "answer token %d is %d)", seq2seq ? "decoder input" : "input", L - k + 1 + j,
+                            ids[L - k + 1 + j], j, o->answer[j]);
+    }
+    return 0;
+}
+
 static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explain_opts *o, int position,
                       lrp_err *err) {
     const lrp_config *c = &m->cfg;
@@ -171,6 +211,12 @@ static int check_opts(const lrp_model *m, const lrp_inputs *in, const lrp_explai
         return lrp_fail(err, "latent_expert %d: out of range (0..%d)", o->latent_expert, c->num_experts - 1);
     if (o->latent_layer != -1 && (o->latent_layer < 0 || o->latent_layer >= c->num_layers))
         return lrp_fail(err, "latent_layer %d: out of range (0..%d)", o->latent_layer, c->num_layers - 1);
+    if (o->score < 0 || o->score >= LRP_SCORE_COUNT)
+        return lrp_fail(err, "score %d: unknown (logit, logprob, prob)", o->score);
+    if (o->score != LRP_SCORE_LOGIT && o->latent_start[0] != -1)
+        return lrp_fail(err, "score %s: a latent start is a neuron's activation, not an output score",
+                        lrp_score_name(o->score));
+    if (o->n_answer > 0 && check_answer(m, in, o, err)) return -1;
     if (o->softmax_rule < 0 || o->softmax_rule >= LRP_SOFTMAX_COUNT)
         return lrp_fail(err, "softmax_rule %d: unknown (exact, identity, distribute-bias)", o->softmax_rule);
     if (o->softmax_rule != LRP_SOFTMAX_EXACT && o->method != LRP_METHOD_ATTNLRP)
@@ -313,9 +359,48 @@ static int read_inputs(lrp_explanation *e, const lrp_taps *taps, int gradient_no
     return 0;
 }
 
+// Seeds one output row l[V] (gradient g[V]) with ∂/∂logit of score(y) − score(foil) (foil -1: none):
+// logit: +1 at y; logprob: δ_vy − p_v; prob: p_y (δ_vy − p_v); the foil's the same with the opposite sign.
+// Returns score(y) − score(foil), with the two scores in *sy, *sf; adds Σ_v seed_v · l_v to *seed_value.
+static double seed_row(const float *l, float *g, int V, int score, int y, int foil, double *sy, double *sf,
+                       double *seed_value) {
+    double mx = -INFINITY, z = 0;
+    if (score != LRP_SCORE_LOGIT) {
+        for (int v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
+        for (int v = 0; v < V; v++) z += exp((double)l[v] - mx);
+    }
+    double lz = mx + log(z), out = 0;
+    for (int k = 0; k < 2; k++) {
+        int id = k ? foil : y;
+        double sign = k ? -1.0 : 1.0, s;
+        if (id < 0) continue;
+        if (score == LRP_SCORE_LOGIT) {
+            s = l[id];
+            g[id] += (float)sign;
+            *seed_value += sign * l[id];
+        } else {
+            double lp = (double)l[id] - lz, w = score == LRP_SCORE_PROB ? exp(lp) : 1.0;
+            s = score == LRP_SCORE_PROB ? exp(lp) : lp;
+            for (int v = 0; v < V; v++) {
+                double d = sign * w * ((v == id) - exp((double)l[v] - lz));
+                g[v] += (float)d;
+                *seed_value += d * l[v];
+            }
+        }
+        *(k ? sf : sy) = s;
+        out += sign * s;
+    }
+    return out;
+}
+
 int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
-    if (LRP_METHOD_IS_BASELINE((int)o->method)) return lrp_explain_baseline(m, in_arg, o, e, err);
+    if (LRP_METHOD_IS_BASELINE((int)o->method)) {
+        if (o->score != LRP_SCORE_LOGIT || o->n_answer > 0)
+            return lrp_fail(err, "method %s: explains logits only (logprob/prob scores and answers need attnlrp, "
+                            "cplrp, gradxinput or gradient)", lrp_method_label(o->method));
+        return lrp_explain_baseline(m, in_arg, o, e, err);
+    }
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
     e->latent_start[0] = -1;
@@ -329,6 +414,9 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     int seq2seq = c->task == LRP_TASK_SEQ2SEQ_LM, NE = c->num_encoder_layers, TD = in->decoder_T;
     int last = seq2seq ? TD - 1 : last_real(in);
     int position = c->task == LRP_TASK_CLASSIFIER ? -1 : o->position == -1 ? last : o->position;
+    int K = o->n_answer > 0 ? o->n_answer : 1;   // output rows read (answers: one per answer token)
+    if (o->n_answer > 0 && output_length(m, in) >= o->n_answer && o->position == -1)
+        position = output_length(m, in) - o->n_answer;
     if (check_opts(m, in, o, position, err)) return -1;
 
     e->method = o->method;
@@ -349,16 +437,34 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         e->decoder_T = TD;
         if ((e->decoder_ids = malloc((size_t)TD * sizeof(int)))) memcpy(e->decoder_ids, in->decoder_ids, (size_t)TD * sizeof(int));
     }
-    if (!e->logits || copy_inputs(e, in) || (seq2seq && !e->decoder_ids)) {
+    e->score = o->score;
+    int *rows = malloc((size_t)K * sizeof(int));
+    if (rows)
+        for (int j = 0; j < K; j++) rows[j] = position + j;
+    if (o->n_answer > 0) {
+        e->n_answer = K;
+        e->answer_ids = malloc((size_t)K * sizeof(int));
+        e->answer_positions = malloc((size_t)K * sizeof(int));
+        e->answer_logits = malloc((size_t)K * sizeof(float));
+        e->answer_scores = malloc((size_t)K * sizeof(double));
+        if (e->answer_ids && e->answer_positions && rows) {
+            memcpy(e->answer_ids, o->answer, (size_t)K * sizeof(int));
+            memcpy(e->answer_positions, rows, (size_t)K * sizeof(int));
+        }
+    }
+    if (!e->logits || !rows || copy_inputs(e, in) || (seq2seq && !e->decoder_ids) ||
+        (o->n_answer > 0 && (!e->answer_ids || !e->answer_positions || !e->answer_logits || !e->answer_scores))) {
+        free(rows);
         lrp_explanation_free(e);
         return lrp_fail(err, "out of memory");
     }
     lrp_graph g;
     if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) {
+        free(rows);
         lrp_explanation_free(e);
         return -1;
     }
-    lrp_forward f = {.in = *in, .head_rows = position >= 0 ? &position : NULL, .n_head_rows = 1, .iv = o->iv,
+    lrp_forward f = {.in = *in, .head_rows = position >= 0 ? rows : NULL, .n_head_rows = K, .iv = o->iv,
                      .n_iv = o->n_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0,
                      .no_latent = o->latent_start[0] < 0 && o->latent_layer < 0 && !o->neurons};
     e->latent_expert = o->latent_expert;
@@ -371,7 +477,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     }
     memcpy(e->logits, f.taps.logits->x, (size_t)n_out * sizeof(float));
     fill_top(e);
-    e->target = o->target >= 0 ? o->target : e->top[0].id;
+    e->target = o->n_answer > 0 ? o->answer[0] : o->target >= 0 ? o->target : e->top[0].id;
     e->target_logit = e->logits[e->target];
 
     // Seed the start scalar: ĝ(y) = 1 (and −1 on the foil's logit).
@@ -386,13 +492,23 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     } else {
         float *gl = lrp_act_grad(&g, f.taps.logits);
         if (!gl) goto oom;
-        gl[e->target] += 1.0f;
-        e->start_value = e->target_logit;
-        if (o->contrast >= 0) {
-            gl[o->contrast] -= 1.0f;
-            e->contrast_logit = e->logits[o->contrast];
-            e->start_value = (double)e->target_logit - e->contrast_logit;
+        e->start_value = 0;
+        for (int j = 0; j < K; j++) {  // one row per answer token (one row without an answer)
+            const float *lj = f.taps.logits->x + (size_t)j * n_out;
+            int y = o->n_answer > 0 ? o->answer[j] : e->target;
+            double st = 0, sc = 0;
+            e->start_value += seed_row(lj, gl + (size_t)j * n_out, n_out, o->score, y, o->contrast, &st, &sc,
+                                       &e->seed_value);
+            if (j == 0) {
+                e->target_score = st;
+                e->contrast_score = sc;
+            }
+            if (o->n_answer > 0) {
+                e->answer_logits[j] = lj[y];
+                e->answer_scores[j] = st;
+            }
         }
+        if (o->contrast >= 0) e->contrast_logit = e->logits[o->contrast];
     }
     // The readouts below read these gradients after the backward: keep them from being recycled.
     for (int k = 0; k < LRP_INPUT_COUNT; k++)
@@ -471,10 +587,12 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     e->seconds_backward = t2 - t1;
     e->activation_bytes = g.bytes_allocated;
     lrp_graph_free(&g);
+    free(rows);
     return 0;
 oom:
     lrp_fail(err, "out of memory");
 fail:
+    free(rows);
     lrp_graph_free(&g);
     lrp_explanation_free(e);
     return -1;
@@ -504,6 +622,10 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->decoder_relevance);
     free(e->encoder_residual_relevance);
     free(e->decoder_residual_relevance);
+    free(e->answer_ids);
+    free(e->answer_positions);
+    free(e->answer_logits);
+    free(e->answer_scores);
     memset(e, 0, sizeof *e);
 }
 

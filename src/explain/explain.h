@@ -6,6 +6,14 @@
 
 #include "models/model.h"
 
+// What is explained at an output row (SPEC §3; inseq's step functions): the target's pre-softmax logit
+// (default), its log-probability logit − logsumexp(logits), or its probability. The backward starts from
+// the logits seeded with ∂score/∂logit_v (logprob: δ_vy − p_v; prob: p_y(δ_vy − p_v)), so relevance is
+// linear in the score and a contrast subtracts the foil's score.
+typedef enum lrp_score { LRP_SCORE_LOGIT = 0, LRP_SCORE_LOGPROB, LRP_SCORE_PROB, LRP_SCORE_COUNT } lrp_score;
+const char *lrp_score_name(int score);       // "logit", "logprob", "prob"
+int lrp_score_lookup(const char *name);      // -1 when unknown
+
 typedef struct lrp_explain_opts {
     lrp_method method;
     int target;                  // token/class id to explain; -1: the argmax (at `position`)
@@ -32,6 +40,13 @@ typedef struct lrp_explain_opts {
     double atman_factor;         // atman: suppression f, scores × (1 − f) (default 0.9); negative: the default
     double atman_threshold;      // atman: cosine-similarity threshold κ of the correlated tokens (default 0.7)
     int softmax_rule;            // attnlrp: the softmax ablation (lrp_softmax_rule, SPEC §2); 0: exact
+    int score;                   // lrp_score of the target (and contrast); 0: the logit
+    // Answer-level target (forced decoding): the input (encoder-decoders: the decoder input) ends with the
+    // answer's tokens but its last, answer[0..n_answer-2]; the start scalar is Σ_j score(answer[j]) read at
+    // the row before each answer token (rows L-n_answer .. L-1 of the L output positions), in one backward.
+    // position, target, contrast and latent_start must stay unset.
+    const int *answer;
+    int n_answer;                // 0: no answer
 } lrp_explain_opts;
 
 void lrp_explain_opts_default(lrp_explain_opts *o);
@@ -56,6 +71,16 @@ typedef struct lrp_explanation {
     float target_logit;
     int contrast;                // -1 when none
     float contrast_logit;
+    int score;                   // lrp_score as run
+    double target_score, contrast_score;  // the score of the target / contrast (answers: of the first token)
+    double seed_value;           // Σ over the seeded logits of ∂start/∂logit · logit: what a conserving rule
+                                 // distributes over the inputs (equals start_value for logit scores)
+    int n_answer;                // answer-level target: answer tokens (0: none); then position and target are
+                                 // those of the first answer token, and logits / top are read at its row
+    int *answer_ids;             // [n_answer]
+    int *answer_positions;       // [n_answer] the output row that predicts each answer token
+    float *answer_logits;        // [n_answer]
+    double *answer_scores;       // [n_answer] each token's score; start_value is their sum
     int latent_start[3];         // layer -1 when the start is a logit
     double start_value;
     int n_relevance;             // T for text, the number of patches for images

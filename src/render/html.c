@@ -65,7 +65,8 @@ static void legend(FILE *f, double cmax, double scale, const char *over) {
 static void conservation(FILE *f, const lrp_explanation *e) {
     fprintf(f, "<p class=\"cons\">Conservation: relevance sum %.6g, start value %.6g", e->relevance_sum,
             e->start_value);
-    if (e->start_value != 0) fprintf(f, ", ratio %.4g", e->relevance_sum / e->start_value);
+    if (lrp_conserved_value(e) != e->start_value) fprintf(f, ", seed value %.6g", lrp_conserved_value(e));
+    if (lrp_conserved_value(e) != 0) fprintf(f, ", ratio %.4g", e->relevance_sum / lrp_conserved_value(e));
     fputs(".</p>\n", f);
 }
 
@@ -183,6 +184,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, "; explained scalar: start value %.6g).", e->start_value);
     }
     fputs(" Red: supports the prediction; blue: speaks against it.</p>\n", f);
+    lrp_render_html_score(f, e, ctx);
     conservation(f, e);
     if (e->task == LRP_TASK_CLASSIFIER && e->latent_start[0] < 0) {
         // every class with its probability, the explained one in bold

@@ -229,6 +229,7 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fprintf(f, ", \"latent_start\": [%d, %d, %d]", e->latent_start[0], e->latent_start[1], e->latent_start[2]);
     fputs(", \"start_value\": ", f);
     lrp_json_number(f, e->start_value);
+    lrp_render_json_score(f, e, ctx);
     fputs(", \"relevance\": ", f);
     lrp_json_float_array(f, e->relevance, e->n_relevance);
     if (e->relevance_pixels) {

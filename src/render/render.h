@@ -26,6 +26,9 @@ typedef struct lrp_render_ctx {
     char *contrast_token;          // display string of the contrast (foil), or NULL
     char **token_bytes;            // [T] the bytes each token decodes to (lrp_tokenizer_token_bytes), or NULL:
     char **decoder_token_bytes;    // merged across tokens into whole characters for display (render/units.h)
+    char **answer_tokens;          // [n_answer] display strings of an answer's tokens, or NULL
+    const char *chat_family;       // --chat: the chat template's family (inputs/chat.h), or NULL
+    const char *chat_prompt;       // --chat: the prompt the template wrote, or NULL
 } lrp_render_ctx;
 
 enum { LRP_AGGREGATE_TOKEN, LRP_AGGREGATE_WORD };
@@ -39,6 +42,9 @@ const char *lrp_normalize_name(int normalize);   // "none", "max", "sum"
 // The conservation report (SPEC §8 `conservation`): relevance_sum / start_value, and with --layers per
 // layer the relevance sum at the block's input and output and the share of start_value lost in it.
 void lrp_render_json_conservation(FILE *f, const lrp_explanation *e);
+// What conservation is measured against: start_value, or for logprob/prob scores the seed_value (the
+// value that enters the network at the logits; log-softmax is not linear in them).
+double lrp_conserved_value(const lrp_explanation *e);
 
 void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 // The baseline methods' parameters and cost, the softmax rule and the count of non-finite relevance
@@ -46,6 +52,15 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
 void lrp_render_json_method_params(FILE *f, const lrp_explanation *e);
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color);
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+
+// What is explained (score.c): the start scalar's formula, e.g. "logit(target)", "logprob(target) -
+// logprob(contrast)", "sum_j logprob(answer[j])" (JSON field `explained`), into buf.
+void lrp_explained_formula(const lrp_explanation *e, char *buf, size_t cap);
+// The score, contrast, answer and chat fields as ", key: value" pairs (inside the JSON object).
+void lrp_render_json_score(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+// One line (text) or paragraph (HTML) naming the explained scalar, its value and the answer's tokens.
+void lrp_render_text_score(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
+void lrp_render_html_score(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 
 // MoE: the experts of layer l with the largest |expert_relevance| (at most LRP_TOP_EXPERTS, ties to the
 // lower index) into idx, most relevant first; returns how many, and their sum over all experts in *total.

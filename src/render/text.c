@@ -176,13 +176,15 @@ void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
         fprintf(f, "; start value %.6g\n", e->start_value);
     }
+    lrp_render_text_score(f, e, ctx);
     lrp_view v;
     if (lrp_view_build(e, ctx, &v)) {
         fputs("out of memory\n", f);
         return;
     }
     fprintf(f, "relevance sum %.6g, start value %.6g", e->relevance_sum, e->start_value);
-    if (e->start_value != 0) fprintf(f, ", ratio %.4g", e->relevance_sum / e->start_value);
+    if (lrp_conserved_value(e) != e->start_value) fprintf(f, ", seed value %.6g", lrp_conserved_value(e));
+    if (lrp_conserved_value(e) != 0) fprintf(f, ", ratio %.4g", e->relevance_sum / lrp_conserved_value(e));
     fputc('\n', f);
     const char *over = v.words ? "words" : e->ids ? "tokens" : "patches";
     if (ctx->normalize == LRP_NORMALIZE_MAX) fprintf(f, "scale: max|R| = %.6g over %s (values shown divided by it)\n", v.scale, over);

@@ -30,12 +30,17 @@ static double layer_sum(const lrp_explanation *e, int l) {
 }
 
 void lrp_render_json_conservation(FILE *f, const lrp_explanation *e) {
+    double ref = lrp_conserved_value(e);  // start_value, or seed_value for logprob/prob scores
     fputs(", \"conservation\": {\"relevance_sum\": ", f);
     lrp_json_number(f, e->relevance_sum);
     fputs(", \"start_value\": ", f);
     lrp_json_number(f, e->start_value);
+    if (ref != e->start_value) {
+        fputs(", \"seed_value\": ", f);
+        lrp_json_number(f, ref);
+    }
     fputs(", \"ratio\": ", f);
-    lrp_json_number(f, e->start_value != 0 ? e->relevance_sum / e->start_value : NAN);
+    lrp_json_number(f, ref != 0 ? e->relevance_sum / ref : NAN);
     if (e->residual_relevance) {
         // Relevance flows from the output back to the input: a block receives relevance_out at its
         // output and passes relevance_in to its input (block 0: the embeddings, relevance_sum).
@@ -47,7 +52,7 @@ void lrp_render_json_conservation(FILE *f, const lrp_explanation *e) {
             fputs(", \"relevance_out\": ", f);
             lrp_json_number(f, out);
             fputs(", \"lost_share\": ", f);
-            lrp_json_number(f, e->start_value != 0 ? (out - in) / e->start_value : NAN);
+            lrp_json_number(f, ref != 0 ? (out - in) / ref : NAN);
             fputc('}', f);
         }
         fputc(']', f);
@@ -56,9 +61,9 @@ void lrp_render_json_conservation(FILE *f, const lrp_explanation *e) {
             fputs(", \"head\": {\"relevance_in\": ", f);
             lrp_json_number(f, in);
             fputs(", \"relevance_out\": ", f);
-            lrp_json_number(f, e->start_value);
+            lrp_json_number(f, ref);
             fputs(", \"lost_share\": ", f);
-            lrp_json_number(f, e->start_value != 0 ? (e->start_value - in) / e->start_value : NAN);
+            lrp_json_number(f, ref != 0 ? (ref - in) / ref : NAN);
             fputc('}', f);
         }
     }

@@ -119,28 +119,12 @@ def gguf_string(s):
     return struct.pack("<Q", len(b)) + b
 
 
-def write_gguf(path, cfg, tensors, meta=None):
-    meta = meta or [("general.architecture", T_STRING, "gpt2"), ("gpt2.context_length", T_UINT32, cfg["n_positions"]),
+def gpt2_meta(cfg):
+    return [("general.architecture", T_STRING, "gpt2"), ("gpt2.context_length", T_UINT32, cfg["n_positions"]),
             ("gpt2.embedding_length", T_UINT32, cfg["n_embd"]),
             ("gpt2.feed_forward_length", T_UINT32, cfg.get("n_inner") or 4 * cfg["n_embd"]),
             ("gpt2.block_count", T_UINT32, cfg["n_layer"]), ("gpt2.attention.head_count", T_UINT32, cfg["n_head"]),
             ("gpt2.attention.layer_norm_epsilon", T_FLOAT32, cfg.get("layer_norm_epsilon", 1e-5))]
-    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta))
-    for key, typ, val in meta:
-        head += gguf_string(key) + struct.pack("<I", typ)
-        head += gguf_string(val) if typ == T_STRING else struct.pack("<I" if typ == T_UINT32 else "<f", val)
-    blobs, offset = [], 0
-    for name, arr in tensors:
-        data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        head += gguf_string(name) + struct.pack("<I", arr.ndim)
-        head += b"".join(struct.pack("<Q", d) for d in reversed(arr.shape)) + struct.pack("<IQ", GGML_F32, offset)
-        blobs.append(data)
-        offset += (len(data) + ALIGN - 1) // ALIGN * ALIGN
-    head += b"\0" * (-len(head) % ALIGN)
-    with open(path, "wb") as f:
-        f.write(head)
-        for data in blobs:
-            f.write(data + b"\0" * (-len(data) % ALIGN))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,7 +246,8 @@ def phi_twin(cfg, hf):
     return meta, out
 
 
-def write_gguf_meta(path, meta, tensors):
+def write_gguf(path, meta, tensors):
+    """A GGUF v3 file: the metadata (key, type, value) and float32 tensors (name, array), 32-byte aligned."""
     head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta))
     for key, typ, val in meta:
         head += gguf_string(key) + struct.pack("<I", typ)
@@ -286,13 +271,13 @@ def convert(hf_dir, out_path):
         cfg = json.load(f)
     hf, _ = ref.load_tensors(hf_dir)
     if cfg.get("model_type") == "llama":
-        write_gguf_meta(out_path, *llama_twin(cfg, hf))
+        write_gguf(out_path, *llama_twin(cfg, hf))
     elif cfg.get("model_type") in ("phi", "phi3"):
-        write_gguf_meta(out_path, *phi_twin(cfg, hf))
+        write_gguf(out_path, *phi_twin(cfg, hf))
     elif cfg.get("model_type") in ("gemma2", "gemma3_text"):
-        write_gguf(out_path, cfg, gemma_tensors(hf), gemma_meta(cfg))
+        write_gguf(out_path, gemma_meta(cfg), gemma_tensors(hf))
     else:
-        write_gguf(out_path, cfg, gguf_tensors(hf))
+        write_gguf(out_path, gpt2_meta(cfg), gguf_tensors(hf))
 
 
 if __name__ == "__main__":
