@@ -541,7 +541,7 @@ int cmd_explain(int argc, char **argv) {
         goto done;
     }
     if (a.contrast_id && o.contrast >= lrp_model_n_outputs(ss.m)) {
-        rc = cli_error(1, "--contrast-id %d: out of range (%s %d)", o.contrast,
+        rc = cli_error(2, "--contrast-id %d: out of range (%s %d)", o.contrast,
                        cfg->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size", lrp_model_n_outputs(ss.m));
         goto done;
     }
