@@ -31,7 +31,7 @@ SUP_OBJ := $(TEST_SUP:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check clean install bench test
+.PHONY: all check clean install bench test deps
 .SECONDARY:
 all: $(BUILD)/attnlrp
 
@@ -69,6 +69,26 @@ check: $(BUILD)/attnlrp $(TEST_BIN)
 # Everything CI runs: the suite with gcc, again under ASan+UBSan, and a warning-free clang build.
 test:
 	bash tests/all.sh
+
+# The Debian packages of deps.txt (build and tests; .ci/run reads the same file). Nothing to do when all are
+# installed; otherwise, as root, apt-get installs the missing ones, and as another user the exact command
+# is printed and make stops. DEPS_UID, APT_GET and DPKG_QUERY are there for the tests.
+DEPS_UID   ?= $(shell id -u)
+APT_GET    ?= apt-get
+DPKG_QUERY ?= dpkg-query
+deps:
+	@missing=""; for p in $$(sed 's/#.*//' deps.txt); do \
+		$(DPKG_QUERY) -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "make deps: every package of deps.txt is installed"; \
+	elif [ "$(DEPS_UID)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $$missing; \
+	else \
+		echo "make deps: installing packages needs root; run (e.g. with sudo):" >&2; \
+		echo "apt-get install -y$$missing"; \
+		exit 1; \
+	fi
 
 install: $(BUILD)/attnlrp
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attnlrp

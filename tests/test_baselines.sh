@@ -21,9 +21,9 @@ expect 2 "attnlrp: --latent-start: --method attention explains an output predict
     "$BIN" explain --ids 1,2 --method attention --latent-start 0,0,0
 expect 2 "attnlrp: --softmax-rule: the softmax ablations are for attnlrp, not ig" -- "$BIN" explain --ids 1,2 --method ig --softmax-rule identity
 expect 2 "attnlrp: --quadrature simpson: expected midpoint or gauss-legendre" -- "$BIN" explain --ids 1,2 --method ig --quadrature simpson
-expect 1 "attnlrp: --layers: ig attributes input tokens only (no layer or neuron readouts)" -- \
+expect 2 "attnlrp: --layers: ig attributes input tokens only (no layer or neuron readouts)" -- \
     "$BIN" explain --model "$M" --ids 1,2,3 --method ig --layers
-expect 1 "attnlrp: --contrast: rollout explains one prediction, not a difference of logits" -- \
+expect 2 "attnlrp: --contrast: rollout explains one prediction, not a difference of logits" -- \
     "$BIN" explain --model "$M" --ids 1,2,3 --method rollout --contrast 5
 
 # The parameters are echoed in the JSON, with the cost in passes.

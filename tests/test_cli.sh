@@ -10,22 +10,22 @@ M=$tmp/llama_gqa
 
 expect 1 "attnlrp: $tmp/nope: no such file or directory" -- $BIN explain --model "$tmp/nope" --ids 1,2
 expect 2 "attnlrp: --method foo: unknown method (attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)" -- $BIN explain --model "$M" --ids 1,2 --method foo
-expect 1 "attnlrp: --ids: id 97 at index 1 is out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,97
+expect 2 "attnlrp: --ids: id 97 at index 1 is out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,97
 expect 2 "attnlrp: --ids: \"\" is not a comma-separated list of non-negative integers" -- $BIN explain --model "$M" --ids ""
 expect 2 "attnlrp: --ids: \"1,,2\" is not a comma-separated list of non-negative integers" -- $BIN explain --model "$M" --ids 1,,2
-expect 1 "attnlrp: --position 3: out of range for 3 tokens (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --position 3
-expect 1 "attnlrp: --target-id 97: out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,2,3 --target-id 97
-expect 1 "attnlrp: --latent-start 3,0,0: layer 3 out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 3,0,0
-expect 1 "attnlrp: --latent-start 0,5,0: position 5 out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 0,5,0
-expect 1 "attnlrp: --latent-start 0,0,96: neuron 96 out of range (0..95)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 0,0,96
+expect 2 "attnlrp: --position 3: out of range for 3 tokens (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --position 3
+expect 2 "attnlrp: --target-id 97: out of range (vocabulary size 97)" -- $BIN explain --model "$M" --ids 1,2,3 --target-id 97
+expect 2 "attnlrp: --latent-start 3,0,0: layer 3 out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 3,0,0
+expect 2 "attnlrp: --latent-start 0,5,0: position 5 out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 0,5,0
+expect 2 "attnlrp: --latent-start 0,0,96: neuron 96 out of range (0..95)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 0,0,96
 expect 2 "attnlrp: --latent-start: expected 3 comma-separated integers, got \"1,2\"" -- $BIN explain --model "$M" --ids 1,2,3 --latent-start 1,2
-expect 1 "attnlrp: --latent-layer 7: out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-layer 7
+expect 2 "attnlrp: --latent-layer 7: out of range (0..2)" -- $BIN explain --model "$M" --ids 1,2,3 --latent-layer 7
 expect 2 "attnlrp: explain: unknown option --bogus (see attnlrp explain --help)" -- $BIN explain --model "$M" --ids 1 --bogus
 expect 2 "attnlrp: --format xml: expected text, json, html or png" -- $BIN explain --model "$M" --ids 1 --format xml
 expect 2 "attnlrp: explain: no input: give TEXT, --ids or --pixels (see attnlrp explain --help)" -- $BIN explain --model "$M"
 expect 1 "attnlrp: $M: the model has no tokenizer (no tokenizer.json beside it): give the input as --ids" -- $BIN explain --model "$M" "hello"
 expect 2 "attnlrp: --set 1:2: \"x\" is not a number" -- $BIN explain --model "$M" --ids 1 --set 1:2=x
-expect 1 "attnlrp: --set 9:0: layer 9 out of range (0..2)" -- $BIN explain --model "$M" --ids 1 --set 9:0=0
+expect 2 "attnlrp: --set 9:0: layer 9 out of range (0..2)" -- $BIN explain --model "$M" --ids 1 --set 9:0=0
 expect 2 "attnlrp: unknown command \"explian\" (see attnlrp --help)" -- $BIN explian
 
 # a broken checkpoint: unknown model_type (the supported list is the registry's, as `info --families` prints it)
@@ -62,21 +62,21 @@ if $BIN explain --model "$M" --ids 1,2,3 --format html | grep -q "<!DOCTYPE html
 G=${ATTNLRP_SHARED:-../shared}/models/stories260K/stories260K.gguf
 if [ "$($BIN tokenize --model "$G" --format json "Once upon a time" | $PY -c "import json,sys; print(json.load(sys.stdin)['ids'])")" = "[1, 403, 407, 261, 378]" ]; then ok; else bad "tokenize gguf"; fi
 if [ "$($BIN generate --model "$G" "Once upon a time" -n 40)" = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball." ]; then ok; else bad "generate stories260K (README continuation)"; fi
-expect 1 "attnlrp: --set 0:172: neuron 172 out of range (0..171)" -- $BIN generate --model "$G" "Once" --set 0:172=0
+expect 2 "attnlrp: --set 0:172: neuron 172 out of range (0..171)" -- $BIN generate --model "$G" "Once" --set 0:172=0
 err=$($BIN explain --model "$G" "Once" --target zzzq 2>&1 >/dev/null); st=$?
-if [ $st = 1 ] && [[ "$err" == 'attnlrp: --target "zzzq" is '*' tokens, not one: " " ('*'"z"'*'"q" ('* ]]; then ok; else bad "multi-token --target: $st $err"; fi
+if [ $st = 2 ] && [[ "$err" == 'attnlrp: --target "zzzq" is '*' tokens, not one: " " ('*'"z"'*'"q" ('* ]]; then ok; else bad "multi-token --target: $st $err"; fi
 
 # Inputs for the encoder families (SPEC §8), their error paths on the shipped LLaMA model: it has no token
 # types, its tokenizer joins pairs; a copy whose tokenizer has no pair template cannot.
 if [ -d models/default ]; then
     D=models/default
     P="Leo's dog is called"   # <s> Leo 's " dog" " is" " called": 6 tokens
-    expect 1 "attnlrp: --token-type-ids: llama has no token types (no text pairs)" -- $BIN explain --model $D "$P" --token-type-ids 0,0,0,0,0,0
-    expect 1 "attnlrp: --token-type-ids: 2 values for 6 input tokens" -- $BIN explain --model $D "$P" --token-type-ids 0,1
+    expect 2 "attnlrp: --token-type-ids: llama has no token types (no text pairs)" -- $BIN explain --model $D "$P" --token-type-ids 0,0,0,0,0,0
+    expect 2 "attnlrp: --token-type-ids: 2 values for 6 input tokens" -- $BIN explain --model $D "$P" --token-type-ids 0,1
     expect 2 "attnlrp: --token-type-ids: \"0,x\" is not a comma-separated list of non-negative integers" -- $BIN explain --model $D "$P" --token-type-ids 0,x
-    expect 1 "attnlrp: --attention-mask: 3 values for 6 input tokens" -- $BIN explain --model $D "$P" --attention-mask 1,1,1
-    expect 1 "attnlrp: --attention-mask: every token is padding" -- $BIN explain --model $D "$P" --attention-mask 0,0,0,0,0,0
-    expect 1 "attnlrp: --attention-mask: value 2 at index 5 (expected 0 or 1)" -- $BIN explain --model $D "$P" --attention-mask 1,1,1,1,1,2
+    expect 2 "attnlrp: --attention-mask: 3 values for 6 input tokens" -- $BIN explain --model $D "$P" --attention-mask 1,1,1
+    expect 2 "attnlrp: --attention-mask: every token is padding" -- $BIN explain --model $D "$P" --attention-mask 0,0,0,0,0,0
+    expect 2 "attnlrp: --attention-mask: value 2 at index 5 (expected 0 or 1)" -- $BIN explain --model $D "$P" --attention-mask 1,1,1,1,1,2
     expect 2 "attnlrp: --text-pair: give the first text as TEXT (not --ids)" -- $BIN explain --model $D --ids 1,2 --text-pair x
     # padding at the end: the explained position is the last real token
     pos=$($BIN explain --model $D "$P" --attention-mask 1,1,1,1,1,0 --format json | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['position'], d['attention_mask'])")
@@ -92,7 +92,7 @@ t = json.load(open(p, encoding="utf-8"))
 del t["post_processor"]["pair"]
 json.dump(t, open(p, "w", encoding="utf-8"), ensure_ascii=False)
 PYEOF
-    expect 1 "attnlrp: --text-pair: the tokenizer has no template for text pairs (its post_processor joins no second text)" -- $BIN explain --model "$tmp/nopair" "$P" --text-pair "Rex"
+    expect 2 "attnlrp: --text-pair: the tokenizer has no template for text pairs (its post_processor joins no second text)" -- $BIN explain --model "$tmp/nopair" "$P" --text-pair "Rex"
     if $BIN explain --help | grep -q -- "--method M           attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap (default attnlrp)"; then ok; else bad "explain --help lists the methods from the registry"; fi
 else
     echo "note: models/default not present: the encoder-input error checks did not run"

@@ -52,7 +52,7 @@ same=$($BIN explain --model "$G" --ids $prompt --target-id 5 --set "$1:$2=*1" --
 off=$($BIN explain --model "$G" --ids $prompt --target-id 5 --set "$1:$2=0" --format json | json 'd["target_logit"]')
 check "gpt2 --set L:N=*1 leaves the logit ($base = $same)" '[ "$base" = "$same" ]'
 check "gpt2 --set L:N=0 changes the logit ($base -> $off)" '[ "$base" != "$off" ]'
-expect 1 "attnlrp: --set 0:128: neuron 128 out of range (0..127)" -- $BIN explain --model "$G" --ids 1 --set 0:128=0
+expect 2 "attnlrp: --set 0:128: neuron 128 out of range (0..127)" -- $BIN explain --model "$G" --ids 1 --set 0:128=0
 
 # text through the real GPT-2 tokenizer, and eval over a few records
 T=$tmp/gpt2_text
@@ -69,19 +69,19 @@ out=$($BIN explain --model "$C" "a great movie" --format json | json 'd["task"],
 check "bert classifier JSON ($out)" '[ "$out" = "classifier 3 5 True False" ]'
 s=$($BIN explain --model "$C" "a great movie" --method cplrp --format json | json 'd["relevance_sum"] - d["start_value"]')
 check "bert classifier explains (cplrp, biases nonzero: sum - start = $s)" '[ -n "$s" ]'
-expect 1 "attnlrp: --position 2: a classifier explains the whole input, not a position" -- $BIN explain --model "$C" --ids 101,2307,102 --position 2
-expect 1 "attnlrp: --target-id 3: out of range (classes 3)" -- $BIN explain --model "$C" --ids 101,2307,102 --target-id 3
+expect 2 "attnlrp: --position 2: a classifier explains the whole input, not a position" -- $BIN explain --model "$C" --ids 101,2307,102 --position 2
+expect 2 "attnlrp: --target-id 3: out of range (classes 3)" -- $BIN explain --model "$C" --ids 101,2307,102 --target-id 3
 check "generate on a classifier is one error line" \
     '[ "$($BIN generate --model "$C" "a great" -n 2 2>&1 >/dev/null | wc -l)" = 1 ] && ! $BIN generate --model "$C" "a great" -n 2 >/dev/null 2>&1'
 out=$($BIN explain --model "$C" "a great movie" --text-pair "i liked it" --target positive --format json |
       json 'd["token_type_ids"], d["target"], d["target_token"]')
 check "bert pair through the tokenizer's template, class by label ($out)" \
     '[ "$out" = "[0, 0, 0, 0, 0, 1, 1, 1, 1] 2 positive" ]'
-expect 1 'attnlrp: --target "happy": not a class of the model (labels: negative, neutral, positive)' -- \
+expect 2 'attnlrp: --target "happy": not a class of the model (labels: negative, neutral, positive)' -- \
     $BIN explain --model "$C" "a great movie" --target happy
-expect 1 "attnlrp: --token-type-ids: type 2 at index 1 is out of range (0..1)" -- \
+expect 2 "attnlrp: --token-type-ids: type 2 at index 1 is out of range (0..1)" -- \
     $BIN explain --model "$C" --ids 101,2307,102 --token-type-ids 0,2,0
-expect 1 "attnlrp: --attention-mask: every token is padding" -- \
+expect 2 "attnlrp: --attention-mask: every token is padding" -- \
     $BIN explain --model "$C" --ids 101,2307,102 --attention-mask 0,0,0
 printf '%s\n' '{"text": "a great movie", "target": "positive", "span": [2, 7]}' '{"text": "an awful film", "target": "negative"}' \
     '{"text": "a dull plot", "target": "bored"}' >"$tmp/c.jsonl"
@@ -92,7 +92,7 @@ pos=$($BIN explain --model "$M" "the capital of france is [MASK] ." --format jso
 check "masked LM explains the [MASK] position by default ($pos)" '[ "$pos" = "6 [MASK]" ]'
 out=$($BIN explain --model "$M" --ids 101,1996,3007,1997,103,102 --position 4 --format json | json 'd["task"], d["position"], len(d["top"])')
 check "bert masked LM JSON ($out)" '[ "$out" = "masked-lm 4 5" ]'
-expect 1 "attnlrp: --position: a masked LM needs the position to explain, and the tokenizer has no mask token to find it" -- $BIN explain --model "$tmp/roberta_mlm" --ids 0,5,7,2
+expect 2 "attnlrp: --position: a masked LM needs the position to explain, and the tokenizer has no mask token to find it" -- $BIN explain --model "$tmp/roberta_mlm" --ids 0,5,7,2
 out=$($BIN explain --model "$tmp/distilbert_cls" --ids 2,5,7,3 --format json | json '"relevance_token_types" in d, len(d["relevance_positions"])')
 check "distilbert has no token types ($out)" '[ "$out" = "False 4" ]'
 # ---- ViT: pixels in, the gamma rule, and the errors of the image paths ----
@@ -132,7 +132,7 @@ n=$($BIN eval --model "$V" --images "$tmp/imgs.jsonl" --methods cplrp+gamma,rand
 check "vit eval over labelled records: the unknown label is a bad record ($n)" '[ "$n" = "1 1" ]'
 expect 2 "attnlrp: eval: $V is an image classifier: give --images" -- $BIN eval --model "$V" --data "$tmp/imgs.jsonl"
 expect 2 "attnlrp: eval: $tmp/gpt2_text reads text: give --data" -- $BIN eval --model "$tmp/gpt2_text" --images "$tmp/imgs"
-expect 1 "attnlrp: --methods: cplrp+gamma is for Vision Transformers; gpt2 is a text model" -- $BIN eval --model "$tmp/gpt2_text" --data "$tmp/g.jsonl" --methods cplrp+gamma
+expect 2 "attnlrp: --methods: cplrp+gamma is for Vision Transformers; gpt2 is a text model" -- $BIN eval --model "$tmp/gpt2_text" --data "$tmp/g.jsonl" --methods cplrp+gamma
 check "a .npy of the wrong size is one error line" \
     '[ "$($BIN explain --model "$V" --pixels "$tmp/wrong.npy" 2>&1 >/dev/null | wc -l)" = 1 ] && ! $BIN explain --model "$V" --pixels "$tmp/wrong.npy" >/dev/null 2>&1'
 finish

@@ -58,7 +58,7 @@ same=$($BIN explain --model "$G" --ids $prompt --target-id 5 --set "$1:$2=*1" --
 off=$($BIN explain --model "$G" --ids $prompt --target-id 5 --set "$1:$2=0" --format json | json 'd["target_logit"]')
 check "gemma3 --set L:N=*1 leaves the logit ($base = $same)" '[ "$base" = "$same" ]'
 check "gemma3 --set L:N=0 changes the logit ($base -> $off)" '[ "$base" != "$off" ]'
-expect 1 "attnlrp: --set 0:64: neuron 64 out of range (0..63)" -- $BIN explain --model "$G" --ids 1 --set 0:64=0
+expect 2 "attnlrp: --set 0:64: neuron 64 out of range (0..63)" -- $BIN explain --model "$G" --ids 1 --set 0:64=0
 s=$($BIN explain --model "$tmp/gemma2_softcap" --ids $prompt --method cplrp --format json | json 'abs(d["relevance_sum"] - d["start_value"]) <= 1e-5 * abs(d["start_value"])')
 check "gemma2_softcap: cplrp conserves through both soft-caps ($s)" '[ "$s" = True ]'
 

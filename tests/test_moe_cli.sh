@@ -155,8 +155,8 @@ expect 1 "attnlrp: $tmp/drop.gguf: tensor \"blk.0.ffn_gate_exps.weight\" has sha
     $BIN explain --model "$tmp/drop.gguf" --ids 1
 "$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/k.gguf" --expert-count 1
 expect 1 "attnlrp: k.gguf: llama.expert_used_count 2 exceeds llama.expert_count 1" -- $BIN explain --model "$tmp/k.gguf" --ids 1
-expect 1 "attnlrp: --latent-expert 4: out of range (0..3)" -- $BIN explain --model "$M" --ids 1 --latent-expert 4
+expect 2 "attnlrp: --latent-expert 4: out of range (0..3)" -- $BIN explain --model "$M" --ids 1 --latent-expert 4
 "$PY" tests/reference/make_checkpoint.py "$tmp" llama_mha >/dev/null
-expect 1 "attnlrp: --latent-expert 0: llama has no experts (not a mixture-of-experts model)" -- \
+expect 2 "attnlrp: --latent-expert 0: llama has no experts (not a mixture-of-experts model)" -- \
     $BIN explain --model "$tmp/llama_mha" --ids 1 --latent-expert 0
 finish

@@ -77,7 +77,7 @@ for M in "$tmp/phi_bias" "$tmp/phi3_longrope"; do
     check "$(basename "$M") --set L:N=*1 leaves the logit ($base = $same)" '[ "$base" = "$same" ]'
     check "$(basename "$M") --set L:N=0 changes the logit ($base -> $off)" '[ "$base" != "$off" ]'
 done
-expect 1 "attnlrp: --set 0:80: neuron 80 out of range (0..79)" -- $BIN explain --model "$tmp/phi_bias" --ids 1 --set 0:80=0
+expect 2 "attnlrp: --set 0:80: neuron 80 out of range (0..79)" -- $BIN explain --model "$tmp/phi_bias" --ids 1 --set 0:80=0
 
 info=$($BIN info --model "$tmp/phi3_longrope" --format json | json 'd["model_type"], d["rope_scaling"]')
 check "info phi3_longrope ($info)" '[ "$info" = "phi3 longrope" ]'

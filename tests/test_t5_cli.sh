@@ -63,15 +63,15 @@ check "text --layers: decoder layers numbered after the encoder's" 'echo "$txt" 
 # Errors, one line each.
 expect 2 "attnlrp: --decoder-ids: $tmp/llama_mha is not an encoder-decoder (model_type llama has no decoder input)" \
     -- $BIN explain --model "$tmp/llama_mha" --ids 1,2 --decoder-ids 3
-expect 1 "attnlrp: --decoder-ids: id 100 at index 1 is out of range (vocabulary size 100)" \
+expect 2 "attnlrp: --decoder-ids: id 100 at index 1 is out of range (vocabulary size 100)" \
     -- $BIN explain --model "$G" --ids 1,2 --decoder-ids 3,100
 expect 2 "attnlrp: explain: give --decoder-text or --decoder-ids, not both" \
     -- $BIN explain --model "$G" --ids 1,2 --decoder-text hi --decoder-ids 3
 expect 1 "attnlrp: --decoder-text: the model has no tokenizer (no tokenizer.json beside it): give the prefix as --decoder-ids" \
     -- $BIN explain --model "$G" --ids 1,2 --decoder-text hi
-expect 1 "attnlrp: --position 2: out of range for 2 tokens (0..1)" \
+expect 2 "attnlrp: --position 2: out of range for 2 tokens (0..1)" \
     -- $BIN explain --model "$G" --ids 1,2,3,4 --decoder-ids 3 --position 2
-expect 1 "attnlrp: --latent-start 2,2,0: position 2 out of range (0..1)" \
+expect 2 "attnlrp: --latent-start 2,2,0: position 2 out of range (0..1)" \
     -- $BIN explain --model "$G" --ids 1,2,3,4 --decoder-ids 3 --latent-start 2,2,0
 cp -r "$G" "$tmp/no_start"
 "$PY" - "$tmp/no_start/config.json" <<'PY'

@@ -132,6 +132,7 @@ int cli_parse_set(const char *arg, lrp_intervention *iv) {
     char opt[64];
     snprintf(opt, sizeof opt, "--set %d:%d", layer, neuron);
     if (arg_float(opt, v, &x)) return 2;
+    if (!isfinite(x) || !isfinite((float)x)) return cli_error(2, "--set %s: the value must be a finite number", arg);
     iv->value = (float)x;
     return 0;
 }
@@ -149,43 +150,29 @@ int cli_parse_set_head(const char *arg, lrp_intervention *iv) {
     char opt[64];
     snprintf(opt, sizeof opt, "--set-head %d:%d", layer, head);
     if (arg_float(opt, v, &x)) return 2;
+    if (!isfinite(x) || !isfinite((float)x)) return cli_error(2, "--set-head %s: the value must be a finite number", arg);
     if (iv->kind == LRP_SET_VALUE && x != 0)
         return cli_error(2, "--set-head %s: a head can be zeroed (=0) or scaled (=*FACTOR) only", arg);
     iv->value = (float)x;
     return 0;
 }
 
-int cli_output_open(cli_output *o, const char *path) {
+int cli_output_open(cli_output *o, const char *path) { return cli_output_open_flag(o, path, NULL); }
+
+int cli_output_open_flag(cli_output *o, const char *path, const char *flag) {
     memset(o, 0, sizeof *o);
     if (!path || strcmp(path, "-") == 0) {
         o->f = stdout;
         return 0;
     }
-    size_t len = strlen(path) + 16;
-    o->path = strdup(path);
-    o->tmp = malloc(len);
-    if (!o->path || !o->tmp) {
-        cli_output_abort(o);
-        return cli_error(1, "out of memory"), -1;
-    }
-    snprintf(o->tmp, len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd >= 0) {  // mkstemp makes the file private (0600); give it the permissions a plain create would
-        mode_t mask = umask(0);
-        umask(mask);
-        if (fchmod(fd, 0666 & ~mask) != 0) { /* keeps 0600: still a correct file */ }
-    }
-    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        cli_error(1, "-o %s: cannot create file: %s", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(o->tmp);
-        }
-        free(o->tmp);
-        free(o->path);
+    if (lrp_atomic_open(&o->file, path) != 0) {
+        cli_error(1, "%s %s: cannot create file: %s", flag ? flag : "-o", path, strerror(errno));
         memset(o, 0, sizeof *o);
         return -1;
     }
+    o->f = o->file.f;
+    o->path = path;
+    o->flag = flag;
     return 0;
 }
 
@@ -194,28 +181,14 @@ int cli_output_commit(cli_output *o) {
         fflush(stdout);
         return 0;
     }
-    int bad = ferror(o->f);
-    bad |= fclose(o->f) != 0;
-    o->f = NULL;
-    if (bad || rename(o->tmp, o->path) != 0) {
-        cli_error(1, "-o %s: cannot write file: %s", o->path, strerror(errno));
-        unlink(o->tmp);
-        free(o->tmp);
-        free(o->path);
-        return -1;
-    }
-    free(o->tmp);
-    free(o->path);
-    return 0;
+    int rc = lrp_atomic_commit(&o->file);
+    if (rc) cli_error(1, "%s %s: cannot write file: %s", o->flag ? o->flag : "-o", o->path, strerror(errno));
+    memset(o, 0, sizeof *o);
+    return rc;
 }
 
 void cli_output_abort(cli_output *o) {
-    if (o->f && o->f != stdout) {
-        fclose(o->f);
-        unlink(o->tmp);
-    }
-    free(o->tmp);
-    free(o->path);
+    if (o->f && o->f != stdout) lrp_atomic_abort(&o->file);
     memset(o, 0, sizeof *o);
 }
 
@@ -250,14 +223,18 @@ int cli_lib_error(int status, const char *msg) {
         {"text", "TEXT"},
         {"target_text", "--target"},
         {"contrast_text", "--contrast"},
+        {"input", "input"},
         {"model", "--model"},
         {"answer", "--answer"},
         {"score", "--score"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         size_t n = strlen(flags[i].param);
+        // A bad value of an argument is a usage error (SPEC section 8: exit status 2), whatever layer finds it;
+        // only --model names a file that could not be read.
         if (strncmp(msg, flags[i].param, n) == 0 && (msg[n] == ' ' || msg[n] == ':'))
-            return cli_error(status, "%s%s", flags[i].flag, msg + n);
+            return cli_error(status == 1 && strcmp(flags[i].param, "model") ? 2 : status, "%s%s", flags[i].flag,
+                             msg + n);
     }
     return cli_error(status, "%s", msg);
 }
@@ -358,6 +335,61 @@ int cli_answer_ids(const lrp_session *s, const char *flag, const char *text, int
         return cli_error(2, "%s \"%s\": no tokens", flag, text);
     }
     return 0;
+}
+
+int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const char *cmd) {
+    for ((*i)++; *i < argc; (*i)++) {
+        if (*text) return cli_error(2, "%s: more than one TEXT argument (quote the text)", cmd);
+        *text = argv[*i];
+    }
+    return 0;
+}
+
+int cli_split_option(int *argc, char ***argv, int i) {
+    // The new argv arrays and names live as long as the process (the command reads argv to its end);
+    // they are kept here so that they stay reachable (LeakSanitizer), at most 64 splits per command line.
+    static void *kept[128];
+    static int n_kept;
+    const char *o = (*argv)[i], *eq = strchr(o, '=');
+    if (strncmp(o, "--", 2) || !eq || eq == o + 2 || n_kept + 2 > (int)(sizeof kept / sizeof kept[0])) return 0;
+    char **v = malloc(((size_t)*argc + 2) * sizeof *v);
+    char *name = strndup(o, (size_t)(eq - o));
+    if (!v || !name) {
+        free(v);
+        free(name);
+        return 0;
+    }
+    kept[n_kept++] = v;
+    kept[n_kept++] = name;
+    memcpy(v, *argv, (size_t)i * sizeof *v);
+    v[i] = name;
+    v[i + 1] = (char *)eq + 1;
+    memcpy(v + i + 2, *argv + i + 1, ((size_t)*argc - i) * sizeof *v);  // the rest and argv[argc] (NULL)
+    *argv = v;
+    (*argc)++;
+    return 1;
+}
+
+int cli_empty_text(const char *flag, const char *value) {
+    if (value && !*value) return cli_error(2, "%s: empty text (give at least one character)", flag);
+    return 0;
+}
+
+int cli_color_mode(const char *arg, int *mode) {
+    if (!strcmp(arg, "auto")) *mode = -1;
+    else if (!strcmp(arg, "never")) *mode = 0;
+    else if (!strcmp(arg, "always")) *mode = 1;
+    else return cli_error(2, "--color %s: expected auto, always or never", arg);
+    return 0;
+}
+
+int cli_use_color(int mode, FILE *f) {
+    if (mode >= 0) return mode;
+    if (f != stdout || !isatty(fileno(f))) return 0;
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    if (nc && *nc) return 0;  // https://no-color.org: set and not empty
+    if (term && !strcmp(term, "dumb")) return 0;
+    return 1;
 }
 
 int cli_parse_score(const char *v, int *score) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "api/session.h"
+#include "core/atomic_file.h"
 #include "explain/explain.h"
 
 int arg_int(const char *opt, const char *s, int *out);
@@ -71,13 +72,34 @@ int cli_parse_set_head(const char *arg, lrp_intervention *iv);
 
 // Opens `path` for writing through a temporary file; cli_output_commit renames it into place, so a
 // failed run never leaves a partial file. path NULL or "-" means stdout.
+// The file is written through symbolic links to their target, keeps an existing file's permission bits and
+// gets 0666 minus the umask when new (core/atomic_file.h).
 typedef struct cli_output {
     FILE *f;
-    char *path;
-    char *tmp;
+    const char *path;     // as given
+    const char *flag;     // the option named in errors (NULL: "-o"); set it after cli_output_open
+    lrp_atomic_file file;
 } cli_output;
 int cli_output_open(cli_output *o, const char *path);
+// cli_output_open for an option other than -o (eval --plot): errors name that option.
+int cli_output_open_flag(cli_output *o, const char *path, const char *flag);
 int cli_output_commit(cli_output *o);   // 0 ok, -1 (error printed)
 void cli_output_abort(cli_output *o);
+
+// After "--" at argv[*i]: every remaining argument is TEXT (at most one in all, counting *text); *i ends at
+// argc. 0, or 2 after printing the error.
+int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const char *cmd);
+
+// "--name=value" at argv[i] (an option the command does not know as written): splits it into "--name"
+// "value" in a new argv (argc grows by one) and returns 1, so the caller reads argv[i] again; 0 otherwise.
+int cli_split_option(int *argc, char ***argv, int i);
+
+// "" given as TEXT, --target, --contrast...: 2 after printing "FLAG: empty text"; 0 otherwise.
+int cli_empty_text(const char *flag, const char *value);
+
+// --color auto|always|never -> -1, 1, 0 (2 after printing the error). cli_use_color: whether to colour f:
+// always / never as asked; auto: only stdout on a terminal, NO_COLOR unset or empty, TERM not "dumb".
+int cli_color_mode(const char *arg, int *mode);
+int cli_use_color(int mode, FILE *f);
 
 #endif

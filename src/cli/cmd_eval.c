@@ -66,7 +66,8 @@ static const char eval_usage[] =
     "  --progress       progress on stderr even when it is not a terminal\n"
     "  --format F       text (default: a table) or json (every number, per record and the mean curves)\n"
     "  --plot FILE.svg  mean MoRF (solid) and LeRF (dashed) curves per method\n"
-    "  -o FILE          write the result to FILE (written whole or not at all)\n";
+    "  -o FILE, --output FILE  write the result to FILE (written whole or not at all)\n"
+    "  --help, -h       this help\n";
 
 // ---- arguments ----
 
@@ -126,6 +127,10 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
         } else {
             int used, mrc = cli_method_option(argc, argv, &i, &a->o.params, "--ig-steps", &used);
             if (mrc) return mrc;
+            if (!used && cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
             if (!used) return cli_error(2, "eval: unexpected argument %s (see attnlrp eval --help)", o);
         }
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
@@ -228,13 +233,13 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     // Outputs first: a bad path fails now, not after the whole run; both are written whole or not at all.
-    if ((a.plot && cli_output_open(&plot, a.plot)) || cli_output_open(&out, a.out)) goto done;
+    if ((a.plot && cli_output_open_flag(&plot, a.plot, "--plot")) || cli_output_open(&out, a.out)) goto done;
     int tty = isatty(STDERR_FILENO);
     progress_ctx pc = {source, a.progress || tty, tty, now_seconds(), now_seconds()};
     a.o.progress = on_record;
     a.o.progress_ctx = &pc;
     if (lrp_evaluate(s.m, s.tok, &d, &a.o, &rep, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (rep.stopped) goto done;   // --on-bad fail: the bad record is already reported

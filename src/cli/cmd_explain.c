@@ -83,12 +83,17 @@ static const char explain_usage[] =
     "                       one labelled coloured box per token (or word), with --layers a layer x position grid\n"
     "  --overlay            png/html: blend the heatmap over the image instead of beside it\n"
     "  --patches            png/html: one value per patch instead of per pixel\n"
-    "  -o FILE              write the result to FILE (written whole or not at all)\n"
     "  --aggregate A        token (default) or word: text, html and png show words, the sum of their sub-tokens'\n"
     "                       relevance; json keeps relevance per token and adds words [{text, start_token,\n"
     "                       end_token, relevance}] (see README, \"Output views\")\n"
     "  --normalize N        none (default: values as computed), max (divided by max|R|) or sum (by sum |R|)\n"
     "                       over the tokens or words shown; json adds relevance_normalized\n"
+    "  -o FILE, --output FILE  write the result to FILE (written whole or not at all; through a symbolic\n"
+    "                       link to its target; an existing file keeps its permissions)\n"
+    "  --color WHEN         text: auto (default: colour on a terminal unless NO_COLOR is set or TERM=dumb),\n"
+    "                       always or never\n"
+    "  --                   end of options: the next argument is TEXT even if it starts with \"-\"\n"
+    "  --help, -h           this help\n"
     "Options of the baseline methods (see README, \"Baseline methods\"):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -100,6 +105,7 @@ typedef struct {
     int has_gamma;
     int method_id, target_id, position, latent_layer, latent_expert, layers, all_logits, overlay, patches;
     int per_position;  // --per-position: the --latent-layer relevance per position too
+    int color;  // --color: -1 auto, 0 never, 1 always
     int aggregate, normalize;  // LRP_AGGREGATE_*, LRP_NORMALIZE_*
     lrp_intervention iv[64];
     int n_iv;
@@ -117,6 +123,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
     a->latent_expert = -1;
     a->format = "text";
     a->method = "attnlrp";
+    a->color = -1;
     lrp_explain_opts_default(&a->mo);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -196,7 +203,16 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
             if (!v) return 2;
             if (a->n_iv == (int)(sizeof a->iv / sizeof a->iv[0])) return cli_error(2, "--set: at most 64 interventions");
             if (cli_parse_set(v, &a->iv[a->n_iv++])) return 2;
+        } else if (!strcmp(o, "--color")) {
+            const char *v = arg_value(argc, argv, &i);
+            if (!v || cli_color_mode(v, &a->color)) return 2;
+        } else if (!strcmp(o, "--")) {  // the rest is TEXT, even when it starts with "-"
+            if (cli_rest_as_text(argc, argv, &i, &a->text, "explain")) return 2;
         } else if (o[0] == '-' && o[1] != '\0') {
+            if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
             return cli_error(2, "explain: unknown option %s (see attnlrp explain --help)", o);
         } else if (a->text) {
             return cli_error(2, "explain: more than one TEXT argument (quote the text)");
@@ -205,6 +221,9 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         }
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
     }
+    if (cli_empty_text("explain: TEXT", a->text) || cli_empty_text("--target", a->target) ||
+        cli_empty_text("--contrast", a->contrast) || cli_empty_text("--text-pair", a->text_pair))
+        return 2;
     if (a->text && a->ids) return cli_error(2, "explain: give TEXT or --ids, not both");
     if (a->pixels && (a->text || a->ids)) return cli_error(2, "explain: give --pixels or TEXT/--ids, not both");
     if (!a->text && !a->ids && !a->pixels)
@@ -229,6 +248,12 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
         if (clash) return cli_error(2, "%s: cannot be combined with %s (the answer's tokens are the targets)", flag, clash);
     }
     if (a->per_position && a->latent_layer < 0) return cli_error(2, "--per-position: only with --latent-layer L");
+    if (a->latent_start && (a->target || a->target_id >= 0 || a->contrast || a->contrast_id))
+        return cli_error(2, "--latent-start: starts at a neuron, not at an output: drop %s",
+                         a->target ? "--target" : a->target_id >= 0 ? "--target-id"
+                         : a->contrast ? "--contrast" : "--contrast-id");
+    if (a->all_logits && strcmp(a->format, "json"))
+        return cli_error(2, "--all-logits: only with --format json (text and html show the top 5)");
     if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html") && strcmp(a->format, "png"))
         return cli_error(2, "--format %s: expected text, json, html or png", a->format);
     if (!strcmp(a->format, "png") && (!a->out || !strcmp(a->out, "-")))
@@ -258,7 +283,7 @@ static int parse_explain_args(int argc, char **argv, explain_args *a) {
 static int per_token_list(const char *opt, const char *arg, int T, int **out) {
     int n;
     if (arg_int_list(opt, arg, out, &n)) return 2;
-    if (n != T) return cli_error(1, "%s: %d values for %d input tokens", opt, n, T);
+    if (n != T) return cli_error(2, "%s: %d values for %d input tokens", opt, n, T);
     return 0;
 }
 
@@ -303,7 +328,7 @@ static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids
     }
     for (int t = 0; t < n_prefix; t++)
         if (prefix[t] >= cfg->vocab_size) {
-            int rc = cli_error(1, "%s: id %d at index %d is out of range (vocabulary size %d)", flag, prefix[t], t,
+            int rc = cli_error(2, "%s: id %d at index %d is out of range (vocabulary size %d)", flag, prefix[t], t,
                                cfg->vocab_size);
             free(prefix);
             return rc;
@@ -496,7 +521,7 @@ int cmd_explain(int argc, char **argv) {
     rc = 1;
     // Inputs first: a bad --token-type-ids is reported before anything about targets or positions.
     if (lrp_check_inputs(ss.m, &in, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     lrp_explain_opts o = a.mo;
@@ -521,7 +546,7 @@ int cmd_explain(int argc, char **argv) {
         goto done;
     }
     if (a.position < 0 && lrp_default_position(cfg, ss.tok, ti.ids, ti.T, &o.position, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (a.target) {
@@ -530,7 +555,7 @@ int cmd_explain(int argc, char **argv) {
             goto done;
         }
         if (lrp_session_target(&ss, "target_text", a.target, &o.target, &err)) {
-            cli_lib_error(1, err.msg);
+            rc = cli_lib_error(1, err.msg);
             goto done;
         }
     }
@@ -544,7 +569,7 @@ int cmd_explain(int argc, char **argv) {
         goto done;
     }
     if (a.contrast_id && o.contrast >= lrp_model_n_outputs(ss.m)) {
-        rc = cli_error(1, "--contrast-id %d: out of range (%s %d)", o.contrast,
+        rc = cli_error(2, "--contrast-id %d: out of range (%s %d)", o.contrast,
                        cfg->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size", lrp_model_n_outputs(ss.m));
         goto done;
     }
@@ -555,7 +580,7 @@ int cmd_explain(int argc, char **argv) {
     }
     rc = 1;
     if (lrp_explain_inputs(ss.m, &in, &o, &e, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (e.nonfinite)
@@ -633,7 +658,7 @@ int cmd_explain(int argc, char **argv) {
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
     else if (!strcmp(a.format, "html")) lrp_render_html(out.f, &e, &ctx);
-    else lrp_render_text(out.f, &e, &ctx, out.f == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+    else lrp_render_text(out.f, &e, &ctx, cli_use_color(a.color, out.f));
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
     if (ctx.tokens)

@@ -22,6 +22,9 @@ static const char generate_usage[] =
     "\n"
     "Continues the prompt with a KV cache, streaming text to stdout.\n"
     "\n"
+    "  --model PATH    Hugging Face checkpoint directory or GGUF file (default: the shipped model)\n"
+    "  TEXT            the prompt, tokenized with the model's tokenizer (special tokens added)\n"
+    "  --ids LIST      the prompt as token ids instead of text, e.g. 1,306\n"
     "  -n N            tokens to generate (default 32)\n"
     "  --temp T        sampling temperature; 0 (default) is greedy\n"
     "  --top-k K       sample among the K most likely tokens\n"
@@ -46,6 +49,9 @@ static const char generate_usage[] =
     "                  [generated][prompt + generated] array, null where a token is not yet an input); with\n"
     "                  --explain also html (a token x token heatmap page) or png (-o FILE: the same grid as\n"
     "                  coloured boxes, rows labelled, each row on its own scale)\n"
+    "  -o FILE         write the result to FILE (written whole or not at all)\n"
+    "  --              end of options: the next argument is TEXT even if it starts with \"-\"\n"
+    "  --help, -h      this help\n"
     "Options of the baseline methods with --explain (--seed above is the sampler's):\n" CLI_METHOD_OPTIONS_HELP;
 
 typedef struct {
@@ -117,7 +123,7 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
         lrp_explanation e;
         lrp_err err;
         if (lrp_explain_inputs(s->m, &in, &o, &e, &err)) {
-            cli_lib_error(1, err.msg);
+            rc = cli_lib_error(1, err.msg);
             goto done;
         }
         int n = T + g + 1, order[8], k = top < n ? top : n;
@@ -175,6 +181,7 @@ int cmd_generate(int argc, char **argv) {
     int n_new = 32, stop_eos = 1, explain = 0, top = 3, no_special = 0, chat = 0, score = LRP_SCORE_LOGIT;
     int *forced = NULL, n_forced = 0;
     json_t *jmatrix = NULL;  // --format json: the rectangular [generated][prompt + generated] relevance
+    const char *explain_only = NULL;  // the first option that means something only with --explain
     lrp_sampler smp = {0, 0, 1.0f, 0};
     lrp_intervention iv[64];
     int n_iv = 0;
@@ -196,7 +203,10 @@ int cmd_generate(int argc, char **argv) {
         if (!takes) {  // the baseline methods' options (generate's own --seed is the sampler's)
             int used, mrc = cli_method_option(argc, argv, &i, &mo, "--steps", &used);
             if (mrc) return mrc;
-            if (used) continue;
+            if (used) {
+                if (!explain_only) explain_only = o;
+                continue;
+            }
         }
         if (takes && !(v = arg_value(argc, argv, &i))) return 2;
         double x;
@@ -204,7 +214,7 @@ int cmd_generate(int argc, char **argv) {
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--ids")) ids_arg = v;
         else if (!strcmp(o, "--format")) format = v;
-        else if (!strcmp(o, "--method")) method = v;
+        else if (!strcmp(o, "--method")) method = v, explain_only = explain_only ? explain_only : o;
         else if (!strcmp(o, "-o")) out_path = v;
         else if (!strcmp(o, "--continuation")) continuation = v;
         else if (!strcmp(o, "--continuation-ids")) continuation_ids = v;
@@ -219,6 +229,7 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(o, "--top")) {
             if (arg_int(o, v, &top)) return 2;
             if (top < 1) return cli_error(2, "--top %d: must be at least 1", top);
+            if (!explain_only) explain_only = o;
         } else if (!strcmp(o, "--temp")) {
             if (arg_float(o, v, &x)) return 2;
             if (!(x >= 0) || !isfinite(x)) return cli_error(2, "--temp %s: must be a number >= 0", v);
@@ -243,11 +254,21 @@ int cmd_generate(int argc, char **argv) {
             if (cli_parse_set_head(v, &hiv[n_hiv++])) return 2;
         } else if (!strcmp(o, "--no-eos")) stop_eos = 0;
         else if (!strcmp(o, "--explain")) explain = 1;
-        else if (o[0] == '-' && o[1]) return cli_error(2, "generate: unknown option %s (see attnlrp generate --help)", o);
+        else if (!strcmp(o, "--")) {  // the rest is TEXT, even when it starts with "-"
+            if (cli_rest_as_text(argc, argv, &i, &text, "generate")) return 2;
+        } else if (o[0] == '-' && o[1]) {
+            if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
+            return cli_error(2, "generate: unknown option %s (see attnlrp generate --help)", o);
+        }
         else if (text) return cli_error(2, "generate: more than one TEXT argument (quote the text)");
         else text = o;
     }
+    if (cli_empty_text("generate: TEXT", text)) return 2;
     if (!text == !ids_arg) return cli_error(2, "generate: give the prompt as TEXT or --ids (one of them)");
+    if (explain_only && !explain) return cli_error(2, "%s: only with --explain", explain_only);
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html") && strcmp(format, "png"))
         return cli_error(2, "--format %s: expected text, json, html or png", format);
     int grid = !strcmp(format, "html") || !strcmp(format, "png");  // the token x token heatmap
@@ -288,7 +309,7 @@ int cmd_generate(int argc, char **argv) {
     if (forced) n_new = n_forced;
     rc = 1;
     if (lrp_check_interventions(s.m, iv, n_iv, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     if (lrp_check_head_interventions(s.m, hiv, n_hiv, &err)) {
@@ -313,7 +334,7 @@ int cmd_generate(int argc, char **argv) {
     if (st.f && s.tok && !seq2seq) stream_token(-1, &st);  // prints the decoded prompt
     if (forced) {  // forced decoding: the continuation stands in for the generated tokens
         if (lrp_check_ids(s.m, forced, n_forced, &err)) {  // "ids: id 9 at index 1 is out of range ..."
-            cli_error(1, "%s%s", continuation_ids ? "--continuation-ids" : "--continuation", err.msg + 3);
+            rc = cli_error(2, "%s%s", continuation_ids ? "--continuation-ids" : "--continuation", err.msg + 3);
             cli_output_abort(&out);
             goto done;
         }
@@ -321,8 +342,9 @@ int cmd_generate(int argc, char **argv) {
         n_gen = n_forced;
         forced = NULL;
         for (int g = 0; g < n_gen; g++) stream_token(gen[g], &st);
-    } else if (lrp_generate_heads(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, hiv, n_hiv, stop_eos, stream_token, &st, &gen, &n_gen, &err)) {
-        cli_lib_error(1, err.msg);
+    } else if (lrp_generate_heads(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, hiv, n_hiv, stop_eos, stream_token, &st,
+                                  &gen, &n_gen, &err)) {
+        rc = cli_lib_error(1, err.msg);
         cli_output_abort(&out);
         goto done;
     }
@@ -382,7 +404,7 @@ int cmd_generate(int argc, char **argv) {
             lrp_explanation e;
             int T = ss.T + g;
             if (lrp_explain(s.m, st.all, T, &o, &e, &err)) {
-                cli_lib_error(1, err.msg);
+                rc = cli_lib_error(1, err.msg);
                 cli_output_abort(&out);
                 goto done;
             }

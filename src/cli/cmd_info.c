@@ -1,18 +1,26 @@
 // attnlrp info: what a checkpoint is, without running it; or, with --families, what the engine reads.
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "models/model.h"
 #include "models/registry.h"
+#include "inputs/text.h"
+#include "render/render.h"
 
 static const char info_usage[] =
     "usage: attnlrp info [--model PATH] [--format text|json]\n"
     "       attnlrp info --families [--format text|json]\n"
     "\n"
     "Prints the architecture, task, sizes, parameter count, weight dtypes and whether a tokenizer is present;\n"
-    "with --families, the model families this build reads (config.json model_type and GGUF architecture).\n";
+    "with --families, the model families this build reads (config.json model_type and GGUF architecture).\n"
+    "\n"
+    "  --model PATH     Hugging Face checkpoint directory or GGUF file (default: the shipped model)\n"
+    "  --families       list the model families instead\n"
+    "  --format F       text (default) or json\n"
+    "  --help, -h       this help\n";
 
 static const char *const scaling_names[] = {"none", "linear", "llama3", "longrope"};
 
@@ -47,6 +55,48 @@ static int print_families(int json) {
     return 0;
 }
 
+// The special tokens: the ids config.json / GGUF names (bos, eos, pad) and the tokenizer's added tokens
+// marked special (at most `cap` of them). text: one line; json: fields of o.
+#define SPECIAL_CAP 32
+static void special_tokens(const lrp_config *c, const lrp_tokenizer *tok, FILE *f, json_t *o) {
+    json_t *eos = json_array(), *list = json_array();
+    for (int i = 0; i < c->n_eos; i++) json_array_append_new(eos, json_integer(c->eos_token_ids[i]));
+    if (o) {
+        json_object_set_new(o, "bos_token_id", c->bos_token_id >= 0 ? json_integer(c->bos_token_id) : json_null());
+        json_object_set_new(o, "eos_token_ids", eos);
+        json_object_set_new(o, "pad_token_id", c->pad_token_id >= 0 ? json_integer(c->pad_token_id) : json_null());
+    } else {
+        json_decref(eos);
+        fprintf(f, "special tokens  bos %s", c->bos_token_id >= 0 ? "" : "-");
+        if (c->bos_token_id >= 0) fprintf(f, "%d", c->bos_token_id);
+        fprintf(f, ", eos");
+        if (!c->n_eos) fprintf(f, " -");
+        for (int i = 0; i < c->n_eos; i++) fprintf(f, "%s%d", i ? "," : " ", c->eos_token_ids[i]);
+        fprintf(f, ", pad ");
+        if (c->pad_token_id >= 0) fprintf(f, "%d", c->pad_token_id);
+        else fputc('-', f);
+    }
+    int n = 0, more = 0;
+    for (int id = 0; tok && id < c->vocab_size; id++) {
+        if (!lrp_tokenizer_is_special(tok, id)) continue;
+        if (n == SPECIAL_CAP) {
+            more++;
+            continue;
+        }
+        char *t = lrp_token_string(tok, id);
+        if (o) json_array_append_new(list, json_pack("{s:i, s:o}", "id", id, "token", lrp_jv_text(t)));
+        else fprintf(f, "%s%d \"%s\"", n ? ", " : "; tokenizer: ", id, t ? t : "");
+        free(t);
+        n++;
+    }
+    if (o) json_object_set_new(o, "special_tokens", list);
+    else {
+        json_decref(list);
+        if (more) fprintf(f, " and %d more", more);
+        fputc('\n', f);
+    }
+}
+
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *format = "text";
     int families = 0;
@@ -60,6 +110,8 @@ int cmd_info(int argc, char **argv) {
             if (!(format = arg_value(argc, argv, &i))) return 2;
         } else if (!strcmp(argv[i], "--families")) {
             families = 1;
+        } else if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+            i--;
         } else {
             return cli_error(2, "info: unexpected argument %s (see attnlrp info --help)", argv[i]);
         }
@@ -88,6 +140,10 @@ int cmd_info(int argc, char **argv) {
                               c->num_heads, "kv_heads", c->num_kv_heads, "head_dim", c->head_dim, "intermediate_size",
                               c->intermediate_size, "vocab_size", c->vocab_size, "parameters", (json_int_t)m->n_params,
                               "tie_word_embeddings", c->tie_word_embeddings, "tokenizer", has_tok);
+        // 0: no fixed context (relative positions, T5)
+        json_object_set_new(o, "context_length", json_integer(c->max_position_embeddings));
+        json_object_set_new(o, "head_tied", json_boolean(c->tie_word_embeddings && c->task != LRP_TASK_CLASSIFIER));
+        special_tokens(c, s.tok, NULL, o);
         if (rotary) {
             json_object_set_new(o, "rope_theta", json_real(c->rope.theta));
             json_object_set_new(o, "rope_scaling", json_string(scaling_names[c->rope.scaling]));
@@ -112,7 +168,15 @@ int cmd_info(int argc, char **argv) {
         if (c->num_encoder_layers > 0)
             printf("stacks          %d encoder + %d decoder layers (numbered encoder first), decoder start token %d\n",
                    c->num_encoder_layers, c->num_layers - c->num_encoder_layers, c->decoder_start_token_id);
-        printf("vocabulary      %d%s\n", c->vocab_size, c->tie_word_embeddings && c->task != LRP_TASK_CLASSIFIER ? " (head tied to the embeddings)" : "");
+        printf("vocabulary      %d\n", c->vocab_size);
+        if (c->task != LRP_TASK_CLASSIFIER)
+            printf("output head     %s\n", c->tie_word_embeddings ? "tied to the word embeddings" : "its own weights (not tied)");
+        if (c->max_position_embeddings > 0)
+            printf("context         %d positions (longer inputs are refused)\n",
+                   c->max_position_embeddings);
+        else
+            printf("context         no fixed length (relative positions)\n");
+        special_tokens(c, s.tok, stdout, NULL);
         if (c->task == LRP_TASK_CLASSIFIER) {
             printf("labels          ");
             for (int i = 0; i < c->n_labels; i++) printf("%s%d %s", i ? ", " : "", i, c->labels[i]);

@@ -24,7 +24,8 @@ static const char neuron_usage[] =
     "  --expert E    MoE models: the expert (0-based)\n"
     "  --top K       tokens at each end (default 10)\n"
     "  --format F    text (default), json or html\n"
-    "  -o FILE       write there instead of stdout\n";
+    "  -o FILE       write there instead of stdout\n"
+    "  --help, -h    this help\n";
 
 static void html_text(FILE *f, const char *s) {
     for (; s && *s; s++) {
@@ -54,6 +55,10 @@ int cmd_neuron(int argc, char **argv) {
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
                     !strcmp(o, "--expert") || !strcmp(o, "--top") || !strcmp(o, "--format") || !strcmp(o, "-o");
+        if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
+            i--;
+            continue;
+        }
         if (!takes) return cli_error(2, "neuron: unknown %s %s (see attnlrp neuron --help)",
                                      o[0] == '-' ? "option" : "argument", o);
         if (!(v = arg_value(argc, argv, &i))) return 2;

@@ -11,7 +11,8 @@
 
 static const char neurons_usage[] =
     "usage: attnlrp neurons [--model PATH] [TEXT | --ids LIST] [--target TOKEN | --target-id N] [--position P]\n"
-    "                       [--layer L|all] [--top K] [--method M] [--set L:N=V ...] [--format text|json] [-o FILE]\n"
+    "                       [--layer L|all] [--top K] [--by abs|pos] [--method M] [--set L:N=V ...]\n"
+    "                       [--format text|json] [-o FILE]\n"
     "\n"
     "Ranks the MLP neurons (the input of each layer's down projection) by relevance for the prediction,\n"
     "summed over positions, and shows each neuron's activation at the explained position.\n"
@@ -20,7 +21,19 @@ static const char neurons_usage[] =
     "  --layer L|all   one layer (0-based) or every layer (default all)\n"
     "  --top K         neurons to list (default 10)\n"
     "  --by abs|pos    rank by |relevance| or by positive relevance (default pos: neurons that support it)\n"
-    "  --method M      %s (default attnlrp)\n";
+    "  --method M      %s (default attnlrp); gradient ranks by the L2 norm of each\n"
+    "                  neuron's gradient over the positions (the readout convention, JSON readout)\n"
+    "  --model PATH    Hugging Face checkpoint directory or GGUF file (default: the shipped model)\n"
+    "  TEXT            input text, tokenized with the model's tokenizer (special tokens added)\n"
+    "  --ids LIST      input token ids instead of text\n"
+    "  --target TOKEN  explain this next token (text that must be exactly one token)\n"
+    "  --target-id N   explain this token id (default: the most likely one)\n"
+    "  --position P    explained output position (default: the last)\n"
+    "  --set L:N=V     set MLP neuron N of layer L to V first (=*F scales, =+D shifts)\n"
+    "  --format F      text (default) or json\n"
+    "  -o FILE         write the result to FILE (written whole or not at all)\n"
+    "  --              end of options: the next argument is TEXT even if it starts with \"-\"\n"
+    "  --help, -h      this help\n";
 
 int cmd_neurons(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
@@ -57,10 +70,19 @@ int cmd_neurons(int argc, char **argv) {
         } else if (!strcmp(o, "--set")) {
             if (n_iv == 64) return cli_error(2, "--set: at most 64 interventions");
             if (cli_parse_set(v, &iv[n_iv++])) return 2;
-        } else if (o[0] == '-' && o[1]) return cli_error(2, "neurons: unknown option %s (see attnlrp neurons --help)", o);
+        } else if (!strcmp(o, "--")) {  // the rest is TEXT, even when it starts with "-"
+            if (cli_rest_as_text(argc, argv, &i, &text, "neurons")) return 2;
+        } else if (o[0] == '-' && o[1]) {
+            if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+                i--;
+                continue;
+            }
+            return cli_error(2, "neurons: unknown option %s (see attnlrp neurons --help)", o);
+        }
         else if (text) return cli_error(2, "neurons: more than one TEXT argument (quote the text)");
         else text = o;
     }
+    if (cli_empty_text("neurons: TEXT", text) || cli_empty_text("--target", target)) return 2;
     if (!text == !ids_arg) return cli_error(2, "neurons: give the input as TEXT or --ids (one of them)");
     if (strcmp(format, "text") && strcmp(format, "json")) return cli_error(2, "--format %s: expected text or json", format);
     if (strcmp(by, "abs") && strcmp(by, "pos")) return cli_error(2, "--by %s: expected abs or pos", by);
@@ -90,7 +112,7 @@ int cmd_neurons(int argc, char **argv) {
     if ((rc = cli_inputs(&s, text, NULL, ids_arg, &ss))) goto done;
     rc = 1;
     if (layer >= s.m->cfg.num_layers || (layer < 0 && strcmp(layer_arg, "all"))) {
-        cli_error(1, "--layer %s: out of range (0..%d or all)", layer_arg, s.m->cfg.num_layers - 1);
+        rc = cli_error(2, "--layer %s: out of range (0..%d or all)", layer_arg, s.m->cfg.num_layers - 1);
         goto done;
     }
     lrp_explain_opts o;
@@ -107,12 +129,12 @@ int cmd_neurons(int argc, char **argv) {
             goto done;
         }
         if (lrp_session_target(&s, "target_text", target, &o.target, &err)) {
-            cli_lib_error(1, err.msg);
+            rc = cli_lib_error(1, err.msg);
             goto done;
         }
     }
     if (lrp_explain(s.m, ss.ids, ss.T, &o, &e, &err)) {
-        cli_lib_error(1, err.msg);
+        rc = cli_lib_error(1, err.msg);
         goto done;
     }
     int W = e.neuron_width, l0 = layer < 0 ? 0 : layer, l1 = layer < 0 ? e.n_layers : layer + 1;
@@ -141,6 +163,7 @@ int cmd_neurons(int argc, char **argv) {
         json_t *doc = json_pack("{s:s, s:i, s:i, s:o, s:o, s:o}", "method", method, "position", e.position, "target",
                                 e.target, "target_token", lrp_jv_text(tt), "target_logit",
                                 lrp_jv_number(e.target_logit), "neurons", list);
+        json_object_set_new(doc, "readout", json_string(lrp_readout_convention(meth)));  // methods.h
         if (lrp_jv_dump(out.f, doc, 1)) {
             free(tt);
             cli_error(1, "out of memory");

@@ -43,7 +43,8 @@ static const char scan_usage[] =
     "                  windows) and write them, without attributions, to the atlas file -o ATLAS.json\n"
     "  --atlas FILE    read neuron N's top K (at most the atlas's K) from an atlas instead of scanning, then\n"
     "                  explain them as a scan would (the same output)\n"
-    "  --progress      progress with an ETA and the scan's throughput on stderr (default: when stderr is a terminal)\n";
+    "  --progress      progress with an ETA and the scan's throughput on stderr (default: when stderr is a terminal)\n"
+    "  --help, -h      this help\n";
 
 typedef struct corpus {
     FILE *f;
@@ -540,6 +541,10 @@ int cmd_scan(int argc, char **argv) {
                     !strcmp(o, "--top") || !strcmp(o, "--window") || !strcmp(o, "--expert") ||
                     !strcmp(o, "--method") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
                     !strcmp(o, "--neurons") || !strcmp(o, "--atlas");
+        if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
+            i--;
+            continue;
+        }
         if (!takes) return cli_error(2, "scan: unknown option %s (see attnlrp scan --help)", o);
         if (!(v = arg_value(argc, argv, &i))) return 2;
         if (!strcmp(o, "--model")) model = v;

@@ -18,7 +18,10 @@ static const char tokenize_usage[] =
     "  --file FILE      tokenize each line of FILE separately (\"-\" reads standard input)\n"
     "  --no-special     leave out the special tokens the tokenizer adds (BOS/EOS, [CLS]/[SEP])\n"
     "  --format text    one token per line: id, vocabulary piece, readable text (default)\n"
-    "  --format json    one JSON object per input: {\"ids\": [...], \"tokens\": [...], \"text\": [...]}\n";
+    "  --format json    one JSON object per input: {\"ids\": [...], \"tokens\": [...], \"text\": [...]}\n"
+    "  --model PATH     a model directory, tokenizer.json or GGUF file (default: the shipped model)\n"
+    "  --               end of options: the rest is text even if it starts with \"-\"\n"
+    "  --help, -h       this help\n";
 
 static const char detokenize_usage[] =
     "usage: attnlrp detokenize [--model PATH] [--skip-special] [--format text|json] --ids 1,2,3\n"
@@ -27,7 +30,9 @@ static const char detokenize_usage[] =
     "\n"
     "  --ids LIST       comma-separated token ids\n"
     "  --skip-special   drop special tokens (BOS/EOS, [CLS]/[SEP]) from the text\n"
-    "  --format json    print {\"ids\": [...], \"text\": \"...\"} instead of the bare text\n";
+    "  --format json    print {\"ids\": [...], \"text\": \"...\"} instead of the bare text\n"
+    "  --model PATH     a model directory, tokenizer.json or GGUF file (default: the shipped model)\n"
+    "  --help, -h       this help\n";
 
 static int open_tokenizer(const char *model, lrp_tokenizer **tok) {
     lrp_err err;
@@ -127,6 +132,8 @@ int cmd_tokenize(int argc, char **argv) {
             add_special = 0;
         } else if (!strcmp(argv[i], "--")) {
             while (++i < argc) texts[n_texts++] = argv[i];
+        } else if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+            i--;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             rc = cli_error(2, "tokenize: unknown option %s (see attnlrp tokenize --help)", argv[i]);
         } else {
@@ -163,6 +170,8 @@ int cmd_detokenize(int argc, char **argv) {
             if (!(format = arg_value(argc, argv, &i))) return 2;
         } else if (!strcmp(argv[i], "--skip-special")) {
             skip_special = 1;
+        } else if (cli_split_option(&argc, &argv, i)) {  // --flag=value
+            i--;
         } else {
             return cli_error(2, "detokenize: unexpected argument %s (see attnlrp detokenize --help)", argv[i]);
         }

@@ -5,10 +5,16 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 
+// The release this source is; the Makefile may pass another (-DLRP_VERSION=...).
+#ifndef LRP_VERSION
+#define LRP_VERSION "0.1.0"
+#endif
+
 static const char usage[] =
     "attnlrp: explain transformer predictions with AttnLRP (attention-aware layer-wise relevance propagation)\n"
     "\n"
-    "usage: attnlrp COMMAND [options]     (attnlrp COMMAND --help for details)\n"
+    "usage: attnlrp COMMAND [options]     (attnlrp COMMAND --help or attnlrp help COMMAND for details)\n"
+    "       attnlrp --version\n"
     "\n"
     "commands:\n"
     "  explain      attribute a prediction to the input tokens (and latent neurons)\n"
@@ -19,7 +25,11 @@ static const char usage[] =
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
-    "  detokenize   token ids to text\n";
+    "  detokenize   token ids to text\n"
+    "\n"
+    "Options take their value as the next argument or after \"=\" (--format json, --format=json); \"--\" ends\n"
+    "the options (the next argument is TEXT even if it starts with \"-\"). Bad arguments exit with status 2,\n"
+    "other errors with 1.\n";
 
 typedef struct {
     const char *name;
@@ -39,6 +49,18 @@ static const command commands[] = {
 };
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("attnlrp %s\n", LRP_VERSION);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "help")) {  // attnlrp help COMMAND = attnlrp COMMAND --help
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *args[] = {argv[2], "--help", NULL};
+                return commands[i].run(2, args);
+            }
+        return cli_error(2, "help: unknown command \"%s\" (see attnlrp --help)", argv[2]);
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -105,6 +105,11 @@ int lrp_check_inputs(const lrp_model *m, const lrp_inputs *in, lrp_err *err) {
     }
     if (in->pixels) return lrp_fail(err, "pixels: %s reads text, not images", c->model_type);
     if (lrp_check_ids(m, in->ids, in->T, err)) return -1;
+    // Past its context a model computes positions it was never trained on (RoPE) or has no embedding for
+    // (learned positions): refused, never explained silently (generate refuses the same way).
+    if (c->max_position_embeddings > 0 && in->T > c->max_position_embeddings)
+        return lrp_fail(err, "input: %d tokens exceed the model's context of %d positions (max_position_embeddings)",
+                        in->T, c->max_position_embeddings);
     if (in->token_types) {
         if (c->type_vocab_size <= 0)
             return lrp_fail(err, "token_types: %s has no token types (no text pairs)", c->model_type);
@@ -268,12 +273,16 @@ static void row_relevance(const lrp_act *a, int gradient_norm, float *dst) {
     }
 }
 
-// Σ over rows of x ⊙ ĝ per column (the relevance of each neuron of an MLP intermediate).
-static void column_relevance(const lrp_act *z, float *dst) {
+// Σ over rows of x ⊙ ĝ per column (the relevance of each neuron of an MLP intermediate), or the L2 norm of
+// the column of ĝ for the gradient method (the convention of row_relevance, methods.h).
+static void column_relevance(const lrp_act *z, int gradient_norm, float *dst) {
     for (int i = 0; i < z->cols; i++) {
         double s = 0;
-        for (int t = 0; z->g && t < z->rows; t++) s += (double)z->x[(size_t)t * z->cols + i] * z->g[(size_t)t * z->cols + i];
-        dst[i] = (float)s;
+        for (int t = 0; z->g && t < z->rows; t++) {
+            double g = z->g[(size_t)t * z->cols + i];
+            s += gradient_norm ? g * g : (double)z->x[(size_t)t * z->cols + i] * g;
+        }
+        dst[i] = (float)(gradient_norm ? sqrt(s) : s);
     }
 }
 
@@ -527,23 +536,24 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     if (lrp_graph_backward(&g, &rules, err)) goto fail;
     double t2 = now_seconds();
 
-    if (c->image_size > 0 ? read_image(e, &f.taps, c->patch_size, o->method == LRP_METHOD_GRADIENT)
-                          : read_inputs(e, &f.taps, o->method == LRP_METHOD_GRADIENT))
+    int gnorm = o->method == LRP_METHOD_GRADIENT;  // every readout: ‖ĝ‖₂ (methods.h, lrp_readout_convention)
+    if (c->image_size > 0 ? read_image(e, &f.taps, c->patch_size, gnorm) : read_inputs(e, &f.taps, gnorm))
         goto oom;
     if (o->layers && seq2seq) {  // one array per stack
         e->encoder_residual_relevance = calloc((size_t)NE * T, sizeof(float));
         e->decoder_residual_relevance = calloc((size_t)(NL - NE) * TD, sizeof(float));
         if (!e->encoder_residual_relevance || !e->decoder_residual_relevance) goto oom;
         for (int l = 0; l < NE; l++)
-            row_relevance(f.taps.block_out[l], 0, e->encoder_residual_relevance + (size_t)l * T);
+            row_relevance(f.taps.block_out[l], gnorm, e->encoder_residual_relevance + (size_t)l * T);
         for (int l = NE; l < NL; l++)
-            row_relevance(f.taps.block_out[l], 0, e->decoder_residual_relevance + (size_t)(l - NE) * TD);
+            row_relevance(f.taps.block_out[l], gnorm, e->decoder_residual_relevance + (size_t)(l - NE) * TD);
     } else if (o->layers) {
         e->residual_relevance = calloc((size_t)NL * T, sizeof(float));
         if (!e->residual_relevance) goto oom;
-        for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], 0, e->residual_relevance + (size_t)l * T);
+        for (int l = 0; l < NL; l++) row_relevance(f.taps.block_out[l], gnorm, e->residual_relevance + (size_t)l * T);
     }
     if (o->heads) {  // per head: Σ over rows and the head's columns of the o-projection input's x ⊙ ĝ
+                     // (--method gradient: ‖ĝ‖₂ over them)
         int H = c->num_heads;
         e->n_heads = H;
         e->head_relevance = calloc((size_t)NL * H, sizeof(float));
@@ -555,8 +565,9 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
                 double s = 0;
                 for (int t = 0; t < a->rows; t++)
                     for (int d = h * hd; d < (h + 1) * hd; d++)
-                        s += (double)a->x[(size_t)t * a->cols + d] * a->g[(size_t)t * a->cols + d];
-                e->head_relevance[(size_t)l * H + h] = (float)s;
+                        s += (gnorm ? (double)a->g[(size_t)t * a->cols + d] : (double)a->x[(size_t)t * a->cols + d]) *
+                             a->g[(size_t)t * a->cols + d];
+                e->head_relevance[(size_t)l * H + h] = (float)(gnorm ? sqrt(s) : s);
             }
         }
     }
@@ -566,13 +577,14 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         e->n_latent = z->cols;
         e->latent_relevance = calloc((size_t)z->cols, sizeof(float));
         if (!e->latent_relevance) goto oom;
-        column_relevance(z, e->latent_relevance);
-        if (o->latent_per_position) {
+        column_relevance(z, gnorm, e->latent_relevance);
+        if (o->latent_per_position) {  // x ⊙ ĝ per entry; --method gradient: |ĝ| (the norm of one value)
             size_t n = (size_t)z->rows * z->cols;
             e->n_latent_positions = z->rows;
             e->latent_position_relevance = calloc(n, sizeof(float));
             if (!e->latent_position_relevance) goto oom;
-            for (size_t i = 0; z->g && i < n; i++) e->latent_position_relevance[i] = z->x[i] * z->g[i];
+            for (size_t i = 0; z->g && i < n; i++)
+                e->latent_position_relevance[i] = gnorm ? fabsf(z->g[i]) : z->x[i] * z->g[i];
         }
     }
     if (f.taps.moe_weights) {  // the router's relevance per expert: Σ over (token, slot) of w ⊙ ĝ(w)
@@ -585,8 +597,9 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
             const int *idx = f.taps.moe_experts[l];
             double *acc = calloc((size_t)E, sizeof(double));
             if (!acc) goto oom;
-            for (size_t i = 0; w->g && i < (size_t)w->rows * w->cols; i++) acc[idx[i]] += (double)w->x[i] * w->g[i];
-            for (int j = 0; j < E; j++) e->expert_relevance[(size_t)l * E + j] = (float)acc[j];
+            for (size_t i = 0; w->g && i < (size_t)w->rows * w->cols; i++)
+                acc[idx[i]] += gnorm ? (double)w->g[i] * w->g[i] : (double)w->x[i] * w->g[i];
+            for (int j = 0; j < E; j++) e->expert_relevance[(size_t)l * E + j] = (float)(gnorm ? sqrt(acc[j]) : acc[j]);
             free(acc);
         }
     }
@@ -599,7 +612,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         for (int l = 0; l < NL; l++) {
             const lrp_act *z = f.taps.mlp_act[l];
             int row = at < z->rows ? at : z->rows - 1;   // an encoder layer of an encoder-decoder: its last row
-            column_relevance(z, e->neuron_relevance + (size_t)l * W);
+            column_relevance(z, gnorm, e->neuron_relevance + (size_t)l * W);
             for (int i = 0; i < W; i++) e->neuron_activation[(size_t)l * W + i] = z->x[(size_t)row * W + i];
         }
     }

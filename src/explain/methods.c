@@ -51,6 +51,12 @@ const lrp_method_info *lrp_method_find(const char *name, int with_baselines) {
     return NULL;
 }
 
+const char *lrp_readout_convention(int id) {
+    if (id == LRP_METHOD_GRADIENT) return "gradient_l2_norm";
+    if (id == LRP_METHOD_ATTNLRP || id == LRP_METHOD_CPLRP || id == LRP_METHOD_GRADXINPUT) return "input_times_gradient";
+    return NULL;
+}
+
 const char *lrp_method_names(int with_baselines) {
     static _Thread_local char lists[2][512];   // built on first use; per thread, so never raced
     char *buf = lists[with_baselines != 0];

@@ -53,6 +53,12 @@ const char *lrp_method_label(int id);
 // The names, comma-separated ("attnlrp, cplrp, gradxinput, gradient[, random]"); a static string.
 const char *lrp_method_names(int with_baselines);
 
+// How the rule-based methods read relevance out of a tensor x with gradient g, the same for every readout
+// (input tokens, --layers, --latent-layer, neurons): "input_times_gradient" (sum of x * g over the
+// readout's dimensions: attnlrp, cplrp, gradxinput) or "gradient_l2_norm" (the L2 norm of g over the same
+// dimensions: gradient). NULL for the baselines, which define their own (README, "Baseline methods").
+const char *lrp_readout_convention(int id);
+
 // Parses one method name into *id; the error names `param` ("method foo: unknown method (attnlrp, ...)").
 int lrp_method_lookup(const char *param, const char *name, int with_baselines, int *id, lrp_err *err);
 

@@ -212,13 +212,15 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     fputs(", \"task\": ", f);
     lrp_json_string(f, lrp_task_name(e->task));
     if (e->position >= 0) fprintf(f, ", \"position\": %d", e->position);
-    fprintf(f, ", \"target\": %d", e->target);
-    if (ctx->target_token) {
-        fputs(", \"target_token\": ", f);
-        lrp_json_string(f, ctx->target_token);
+    if (e->latent_start[0] < 0) {  // a latent start explains a neuron, not an output token
+        fprintf(f, ", \"target\": %d", e->target);
+        if (ctx->target_token) {
+            fputs(", \"target_token\": ", f);
+            lrp_json_string(f, ctx->target_token);
+        }
+        fputs(", \"target_logit\": ", f);
+        lrp_json_number(f, e->target_logit);
     }
-    fputs(", \"target_logit\": ", f);
-    lrp_json_number(f, e->target_logit);
     if (e->contrast >= 0) {
         fprintf(f, ", \"contrast\": %d, \"contrast_logit\": ", e->contrast);
         lrp_json_number(f, e->contrast_logit);
@@ -269,6 +271,10 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     json_views(f, e, ctx);
     lrp_render_json_conservation(f, e);
     lrp_render_json_method_params(f, e);
+    if (lrp_readout_convention(e->method)) {
+        fputs(", \"readout\": ", f);
+        lrp_json_string(f, lrp_readout_convention(e->method));
+    }
     if (ctx->all_logits || e->task == LRP_TASK_CLASSIFIER) {
         fputs(", \"logits\": ", f);
         lrp_json_float_array(f, e->logits, e->n_out);

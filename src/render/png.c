@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
+
 #define MARGIN 8
 #define GAP 8
 #define BAR_W 14
@@ -272,35 +274,16 @@ int lrp_png_encode(const lrp_pixels *img, unsigned char **png, size_t *n, lrp_er
     return rc;
 }
 
-// Writes bytes to path through a temporary file in the same folder and a rename.
+// Writes bytes to path whole or not at all (core/atomic_file.h: through links, keeping an existing mode).
 static int write_whole(const char *path, const unsigned char *data, size_t n, lrp_err *err) {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp) return lrp_fail(err, "%s: out of memory", path);
-    snprintf(tmp, len + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
+    lrp_atomic_file a;
+    if (lrp_atomic_open(&a, path)) return lrp_fail(err, "%s: %s", path, strerror(errno));
+    if (fwrite(data, 1, n, a.f) != n) {
+        int e = errno ? errno : EIO;
+        lrp_atomic_abort(&a);
         return lrp_fail(err, "%s: %s", path, strerror(e));
     }
-    fchmod(fd, 0644);   // mkstemp creates 0600; a picture is for sharing
-    FILE *f = fdopen(fd, "wb");
-    int e = 0;
-    if (!f) {
-        e = errno;
-        close(fd);
-    } else {
-        if (fwrite(data, 1, n, f) != n) e = errno ? errno : EIO;
-        if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-    }
-    if (!e && rename(tmp, path) != 0) e = errno;
-    if (e) {
-        unlink(tmp);
-        free(tmp);
-        return lrp_fail(err, "%s: %s", path, strerror(e));
-    }
-    free(tmp);
+    if (lrp_atomic_commit(&a)) return lrp_fail(err, "%s: %s", path, strerror(errno));
     return 0;
 }
 

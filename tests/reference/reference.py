@@ -47,6 +47,22 @@ import sys
 import numpy as np
 import torch
 
+def row_readout(t, method):
+    """Per row of t [T, d] (residual stream): sum of t * grad, or for --method gradient the L2 norm of the
+    row's gradient (one convention for every readout of a method; zero where no gradient arrived)."""
+    if t.grad is None:
+        return torch.zeros(t.shape[0], dtype=t.dtype)
+    return t.grad.norm(dim=-1) if method == "gradient" else (t.detach() * t.grad).sum(-1)
+
+
+def column_readout(t, method):
+    """Per column of t [T, n] (MLP neurons): sum over rows of t * grad, or the L2 norm of the column's
+    gradient for --method gradient."""
+    if t.grad is None:
+        return torch.zeros(t.shape[1], dtype=t.dtype)
+    return t.grad.norm(dim=0) if method == "gradient" else (t.detach() * t.grad).sum(0)
+
+
 METHODS = ("attnlrp", "cplrp", "gradxinput", "gradient")
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen3_moe")
 MOE_FAMILIES = ("mixtral", "qwen3_moe")
@@ -558,17 +574,21 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
         "logits": [float(v) for v in lg],
     }
     if layers:
-        out["residual_relevance"] = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+        out["residual_relevance"] = [[float(v) for v in row_readout(h, method)] for h in outs]
     if latent_layer is not None:
         out["latent_layer"] = latent_layer
-        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+        out["latent_relevance"] = [float(v) for v in column_readout(inters[latent_layer], method)]
     if c.moe:  # relevance at the routing weights, per layer and expert (SPEC section 8)
         if latent_expert is not None:
             out["latent_expert"] = latent_expert
         er = []
         for w, idx in routing:
-            r = readout(w)
-            er.append([float(r[idx == j].sum()) for j in range(c.experts)])
+            if method == "gradient":  # the L2 norm of the routing weights' gradient per expert
+                g = w.grad if w.grad is not None else torch.zeros_like(w.detach())
+                er.append([float((g[idx == j] ** 2).sum().sqrt()) for j in range(c.experts)])
+            else:
+                r = readout(w)
+                er.append([float(r[idx == j].sum()) for j in range(c.experts)])
         out["expert_relevance"] = er
     return out
 
@@ -1143,11 +1163,6 @@ def ln_explain(ck, ids, method, target, position, contrast, latent_start, latent
             return torch.zeros(t.shape[0])
         return t.grad.norm(dim=-1) if method == "gradient" else (t.detach() * t.grad).sum(-1)
 
-    def readout(t):
-        if t.grad is None:
-            return torch.zeros_like(t.detach())
-        return t.detach() * t.grad
-
     rel = input_relevance(word)
     rel_pos = input_relevance(pos)
     rel_types = input_relevance(types) if types is not None else None
@@ -1178,10 +1193,10 @@ def ln_explain(ck, ids, method, target, position, contrast, latent_start, latent
     out["top"] = top
     out["logits"] = [float(v) for v in lg]
     if layers:
-        out["residual_relevance"] = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+        out["residual_relevance"] = [[float(v) for v in row_readout(h, method)] for h in outs]
     if latent_layer is not None:
         out["latent_layer"] = latent_layer
-        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+        out["latent_relevance"] = [float(v) for v in column_readout(inters[latent_layer], method)]
     return out
 
 
@@ -1466,11 +1481,6 @@ def vit_explain(ck, pixels, method="attnlrp", target=None, contrast=None, latent
         rel_cls = (cls.detach() * gc).sum()
         rel_pos = (pos.detach() * gp).sum(-1)
 
-    def readout(t):
-        if t.grad is None:
-            return torch.zeros_like(t.detach())
-        return t.detach() * t.grad
-
     lg = logits.detach()
     probs = torch.softmax(lg, dim=-1)
     order = torch.argsort(lg, descending=True)[:5]
@@ -1493,10 +1503,10 @@ def vit_explain(ck, pixels, method="attnlrp", target=None, contrast=None, latent
     out["top"] = top
     out["logits"] = [float(v) for v in lg]
     if layers:
-        out["residual_relevance"] = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+        out["residual_relevance"] = [[float(v) for v in row_readout(h, method)] for h in outs]
     if latent_layer is not None:
         out["latent_layer"] = latent_layer
-        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+        out["latent_relevance"] = [float(v) for v in column_readout(inters[latent_layer], method)]
     return out
 
 
@@ -1965,14 +1975,14 @@ def t5_explain(ck, ids, dec_ids=None, method="attnlrp", target=None, position=No
         "logits": [float(v) for v in lg],
     }
     if layers:
-        res = [[float(v) for v in readout(h).sum(-1)] for h in outs]
+        res = [[float(v) for v in row_readout(h, method)] for h in outs]
         out["encoder_residual_relevance"] = res[:c.enc_layers]
         out["decoder_residual_relevance"] = res[c.enc_layers:]
     if latent_layer is not None:
         if not 0 <= latent_layer < c.layers:
             raise ReferenceError(f"--latent-layer: {latent_layer} out of range [0, {c.layers})")
         out["latent_layer"] = latent_layer
-        out["latent_relevance"] = [float(v) for v in readout(inters[latent_layer]).sum(0)]
+        out["latent_relevance"] = [float(v) for v in column_readout(inters[latent_layer], method)]
     return out
 
 
