@@ -316,6 +316,7 @@ class Task:
                       for _, _, values in SLOTS]
         self.name_ids = {n: tok.token_id(" " + n) for n in NAMES}
         self.name_ids_bare = {n: tok.token_id(n) for n in NAMES}
+        self.all_name_ids = set(self.name_ids.values()) | set(self.name_ids_bare.values())
         self.slots = []
         for key, template, values in SLOTS:
             pieces = template_pieces(template)
@@ -434,6 +435,59 @@ class Task:
         _, ids, positions, answers, _, _ = self.prompt(facts, queries)
         return ids, positions, answers
 
+    def same_kind_facts(self, rng, split, k):
+        """k facts of ONE slot (the same kind: "Noah's house is purple. Mia's house is green.")
+        about k different people, with k different values: only the name tells them apart."""
+        while True:
+            s = rng.randrange(len(self.slots))
+            facts, used = [], set()
+            for n in rng.sample(range(len(NAMES)), k):
+                vals = [v for v in self.allowed[split, s, n] if v not in used]
+                if not vals:
+                    break
+                v = rng.choice(vals)
+                used.add(v)
+                facts.append((n, s, v))
+            if len(facts) == k:
+                return facts
+
+    def same_kind_example(self, rng):
+        """2-5 same-kind facts, then k queries drawn with replacement, every answer supervised."""
+        k = rng.randint(2, 5)
+        facts = self.same_kind_facts(rng, "train", k)
+        _, ids, positions, answers, _, _ = self.prompt(facts, rng.choices(facts, k=k))
+        return ids, positions, answers
+
+    def recall_example(self, rng):
+        """Pure associative recall in the task's own one-token words, the curriculum's first
+        stage: "Noah purple. Mia green. Noah purple. Mia green." (2-5 pairs of one slot's
+        train-split values, then k queries with replacement, every answer supervised)."""
+        k = rng.randint(2, 5)
+        facts = self.same_kind_facts(rng, "train", k)
+        dot = self.tok.token_id(".")
+        ids = [BOS_ID]
+        for i, (n, s, v) in enumerate(facts):
+            ids += [(self.name_ids_bare if i == 0 else self.name_ids)[NAMES[n]],
+                    self.slots[s][4][v], dot]
+        positions, answers = [], []
+        for n, s, v in rng.choices(facts, k=k):
+            ids.append(self.name_ids[NAMES[n]])
+            positions.append(len(ids) - 1)
+            answers.append(self.slots[s][4][v])
+            ids += [answers[-1], dot]
+        return ids, positions, answers
+
+    def same_kind_record(self, rng, split, k):
+        """An evaluation prompt of k same-kind facts about k people, one of them asked."""
+        facts = self.same_kind_facts(rng, split, k)
+        qi = rng.randrange(k)
+        text, ids, positions, answers, fact_spans, value_spans = self.prompt(facts, [facts[qi]])
+        n, s, v = facts[qi]
+        rec = {"text": text, "target": " " + self.slots[s][3][v], "span": value_spans[qi],
+               "fact_span": fact_spans[qi], "fact_index": qi, "n_facts": k,
+               "relation": self.slots[s][0]}
+        return rec, ids, answers[0]
+
     def eval_record(self, rng, split, k=None, index=None, clash=False):
         k = k if k is not None else rng.randint(2, 5)
         facts = self.sample_facts(rng, split, k, clash)
@@ -452,16 +506,36 @@ class Task:
         return rec, ids, answers[0]
 
 
-def make_batch(task, rng, batch_size, clash_fraction=0.0):
-    exs = [task.training_example(rng, clash_fraction) for _ in range(batch_size)]
+def make_batch(task, rng, batch_size, clash_fraction=0.0, stage="mix", same_fraction=0.0):
+    """One batch of the curriculum stage: "recall" (pure associative recall), "same" (same-kind
+    prompts) or "mix" (same-kind prompts with probability same_fraction, else the current ones)."""
+    exs = []
+    for _ in range(batch_size):
+        if stage == "recall":
+            exs.append(task.recall_example(rng))
+        elif stage == "same" or rng.random() < same_fraction:
+            exs.append(task.same_kind_example(rng))
+        else:
+            exs.append(task.training_example(rng, clash_fraction))
     T = max(len(e[0]) for e in exs)
     x = torch.full((batch_size, T), PAD_ID, dtype=torch.long)
     y = torch.full((batch_size, T), -100, dtype=torch.long)
+    # attention targets for --att-sup: the latest name at or before each position, and at each
+    # answer position the fact's value (the answer's first occurrence; values are unique)
+    name_at = torch.full((batch_size, T), -100, dtype=torch.long)
+    value_at = torch.full((batch_size, T), -100, dtype=torch.long)
+    names = task.all_name_ids
     for b, (ids, positions, answers) in enumerate(exs):
         x[b, :len(ids)] = torch.tensor(ids)
+        last = -100
+        for t, i in enumerate(ids):
+            if i in names:
+                last = t
+            name_at[b, t] = last
         for p, a in zip(positions, answers):
             y[b, p] = a
-    return x, y
+            value_at[b, p] = ids.index(a)
+    return x, y, name_at, value_at
 
 
 # ----------------------------------------------------------------------------------------------
@@ -508,8 +582,8 @@ class Block(torch.nn.Module):
         self.up_proj = torch.nn.Linear(H, I, bias=False)
         self.down_proj = torch.nn.Linear(I, H, bias=False)
 
-    def forward(self, x, cos, sin, mask):
-        # x is (B,T,H)
+    def forward(self, x, cos, sin, mask, atts=None):
+        # x is (B,T,H); atts, when a list, receives the attention probabilities (B,nh,T,T)
         B, T, _ = x.shape
         h = self.input_layernorm(x)
         q = self.q_proj(h).view(B, T, self.nh, self.hd).transpose(1, 2)
@@ -523,6 +597,8 @@ class Block(torch.nn.Module):
             v = v.repeat_interleave(rep, dim=1)
         att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.hd)) + mask
         att = torch.softmax(att.float(), dim=-1).to(q.dtype)
+        if atts is not None:
+            atts.append(att)
         o = (att @ v).transpose(1, 2).reshape(B, T, self.nh * self.hd)
         x = x + self.o_proj(o)
         h = self.post_attention_layernorm(x)
@@ -542,13 +618,13 @@ class Llama(torch.nn.Module):
             if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
                 torch.nn.init.normal_(m.weight, mean=0.0, std=std)
 
-    def hidden(self, ids):
+    def hidden(self, ids, atts=None):
         B, T = ids.shape
         cos, sin = rope_cos_sin(T, self.c["head_dim"], self.c["rope_theta"])
         mask = torch.full((T, T), float("-inf")).triu(1)
         x = self.embed_tokens(ids)
         for layer in self.layers:
-            x = layer(x, cos, sin, mask)
+            x = layer(x, cos, sin, mask, atts)
         return self.norm(x)
 
     def forward(self, ids):
@@ -668,7 +744,20 @@ def main():
     ap.add_argument("--intermediate", type=int, default=192)
     ap.add_argument("--clash-fraction", type=float, default=0.0,
                     help="share of training prompts with two facts of the same value type")
+    ap.add_argument("--recall-steps", type=int, default=0,
+                    help="curriculum stage 1: steps of pure associative recall")
+    ap.add_argument("--same-steps", type=int, default=0,
+                    help="curriculum stage 2: steps of same-kind prompts only")
+    ap.add_argument("--same-fraction", type=float, default=0.0,
+                    help="stage 3: share of same-kind prompts mixed with the current ones")
+    ap.add_argument("--att-sup", type=float, default=0.0,
+                    help="weight of the attention supervision: layer 0 head 0 attends to the "
+                         "latest name, layer 1 head 0 from each answer position to its value")
+    ap.add_argument("--att-sup-steps", type=int, default=None,
+                    help="steps with attention supervision (default: all)")
     ap.add_argument("--eval-records", type=int, default=400)
+    ap.add_argument("--same-records", type=int, default=0,
+                    help="same-kind held-out records appended to eval.jsonl (2-5 facts in turn)")
     ap.add_argument("--eval-extra", type=int, default=4000,
                     help="further held-out prompts (not written) for a tighter accuracy estimate")
     ap.add_argument("--log-every", type=int, default=100)
@@ -697,10 +786,21 @@ def main():
         records.append(rec)
         items.append((ids, len(ids) - 1, ans))
     extra = eval_items(task, eval_rng, "test", a.eval_extra)
+    same_records, same_rec_items = [], []
+    same_rec_rng = random.Random(1000003 * a.seed + 23)
+    for i in range(a.same_records):
+        rec, ids, ans = task.same_kind_record(same_rec_rng, "test", 2 + i % 4)
+        same_records.append(rec)
+        same_rec_items.append((ids, len(ids) - 1, ans))
     seen_items = eval_items(task, random.Random(a.seed + 99), "train", 1000)
     clash_items = eval_items(task, random.Random(a.seed + 98), "test", 1000, clash=True)
+    same_rng = random.Random(a.seed + 97)
+    same_items = []
+    for i in range(1000):
+        rec, ids, ans = task.same_kind_record(same_rng, "test", 2 + i % 4)
+        same_items.append((ids, len(ids) - 1, ans))
     # The ids built from the pieces are what the tokenizer gives for the text, and decode back.
-    for rec, (ids, _, ans) in zip(records, items):
+    for rec, (ids, _, ans) in zip(records + same_records, items + same_rec_items):
         assert tok.encode(rec["text"]) == ids, rec["text"]
         assert tok.decode(ids) == rec["text"]
         assert tok.decode([ans]) == rec["target"]
@@ -738,23 +838,39 @@ def main():
     running = None
     log = []
     for step in range(a.steps):
-        x, y = make_batch(task, rng, a.batch, a.clash_fraction)
+        stage = ("recall" if step < a.recall_steps else
+                 "same" if step < a.recall_steps + a.same_steps else "mix")
+        x, y, name_at, value_at = make_batch(task, rng, a.batch, a.clash_fraction, stage,
+                                             a.same_fraction)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         # loss on the answers only: the lm_head is applied where there is an answer to predict
         sel = y != -100
-        loss = F.cross_entropy(model.lm_head(model.hidden(x)[sel]), y[sel])
+        sup = a.att_sup > 0 and (a.att_sup_steps is None or step < a.att_sup_steps)
+        atts = [] if sup else None
+        loss = F.cross_entropy(model.lm_head(model.hidden(x, atts)[sel]), y[sel])
+        loss_ce = loss.item()
+        if sup:
+            def att_nll(att, target):  # att (B,T,T): -log p(target) where a target is given
+                m = target != -100
+                p = att[m].gather(1, target[m].unsqueeze(1)).squeeze(1)
+                return -torch.log(p + 1e-9).mean()
+            loss_att = att_nll(atts[0][:, 0], name_at) + att_nll(atts[1][:, 0], value_at)
+            loss = loss + a.att_sup * loss_att
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        running = loss_ce if running is None else 0.95 * running + 0.05 * loss_ce
         if (step + 1) % a.log_every == 0 or step + 1 == a.steps:
             acc, _ = accuracy(model, items[:200])
             acc_c, _ = accuracy(model, clash_items[:200])
+            acc_s = [accuracy(model, same_items[k - 2:200:4])[0] for k in range(2, 6)]
             el = time.perf_counter() - t_train
-            print("step %5d  loss %.4f  held-out acc (200) %.3f  same-type diagnostic %.3f  "
-                  "lr %.2e  %.0fs" % (step + 1, running, acc, acc_c, lr_at(step), el), flush=True)
+            print("step %5d  %s loss %.4f  held-out acc (200) %.3f  same-type diagnostic %.3f  "
+                  "same-kind 2-5 facts %s  lr %.2e  %.0fs" %
+                  (step + 1, stage, running, acc, acc_c, " ".join("%.2f" % x for x in acc_s),
+                   lr_at(step), el), flush=True)
             log.append((step + 1, running, acc, acc_c))
     train_s = time.perf_counter() - t_train
 
@@ -762,6 +878,9 @@ def main():
     acc_extra, p_extra = accuracy(model, extra)
     acc_seen, _ = accuracy(model, seen_items)
     acc_clash, _ = accuracy(model, clash_items)
+    acc_same, _ = accuracy(model, same_items)
+    same_by_k = {k: accuracy(model, same_items[k - 2::4])[0] for k in range(2, 6)}
+    acc_same_eval, p_same_eval = accuracy(model, same_rec_items) if same_rec_items else (0.0, 0.0)
     by_k = {}
     for k in range(2, 6):
         sub = [it for it, r in zip(items, records) if r["n_facts"] == k]
@@ -772,6 +891,10 @@ def main():
     print("by number of facts: " + ", ".join("%d: %.3f" % kv for kv in by_k.items()))
     print("diagnostic, outside the task: %d prompts with two facts of the queried value type: "
           "%.4f" % (len(clash_items), acc_clash))
+    print("same-kind prompts (2-5 facts of one template about different people): %d in eval.jsonl "
+          "%.4f; %d further %.4f; by number of facts: %s" %
+          (len(same_rec_items), acc_same_eval, len(same_items), acc_same,
+           ", ".join("%d: %.3f" % kv for kv in same_by_k.items())))
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
@@ -790,7 +913,7 @@ def main():
         "pad_token_id": PAD_ID, "transformers_version": "4.46.0"})
     tmp = os.path.join(a.data, "eval.jsonl.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for r in records:
+        for r in records + same_records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     os.replace(tmp, os.path.join(a.data, "eval.jsonl"))
 
@@ -798,6 +921,9 @@ def main():
     stats = {"params": n_params, "acc_eval": acc_eval, "n_eval": len(items), "p_eval": p_eval,
              "acc_extra": acc_extra, "n_extra": len(extra), "acc_seen": acc_seen, "by_k": by_k,
              "acc_clash": acc_clash, "n_clash": len(clash_items),
+             "acc_same": acc_same, "n_same": len(same_items), "same_by_k": same_by_k,
+             "acc_same_eval": acc_same_eval, "p_same_eval": p_same_eval,
+             "n_same_eval": len(same_rec_items),
              "train_s": train_s, "total_s": total_s, "vocab": len(vocab), "merges": len(merges),
              "log": log}
     stats["sizes"] = {f: os.path.getsize(os.path.join(a.out, f))
