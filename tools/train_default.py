@@ -513,7 +513,7 @@ def make_batch(task, rng, batch_size, clash_fraction=0.0, stage="mix", same_frac
     for _ in range(batch_size):
         if stage == "recall":
             exs.append(task.recall_example(rng))
-        elif stage == "same" or rng.random() < same_fraction:
+        elif stage == "same" or (same_fraction > 0 and rng.random() < same_fraction):
             exs.append(task.same_kind_example(rng))
         else:
             exs.append(task.training_example(rng, clash_fraction))
@@ -835,7 +835,7 @@ def main():
 
     rng = random.Random(a.seed)
     t_train = time.perf_counter()
-    running = None
+    running = running_att = None
     log = []
     for step in range(a.steps):
         stage = ("recall" if step < a.recall_steps else
@@ -857,6 +857,8 @@ def main():
                 return -torch.log(p + 1e-9).mean()
             loss_att = att_nll(atts[0][:, 0], name_at) + att_nll(atts[1][:, 0], value_at)
             loss = loss + a.att_sup * loss_att
+            running_att = (loss_att.item() if running_att is None else
+                           0.95 * running_att + 0.05 * loss_att.item())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -868,9 +870,10 @@ def main():
             acc_s = [accuracy(model, same_items[k - 2:200:4])[0] for k in range(2, 6)]
             el = time.perf_counter() - t_train
             print("step %5d  %s loss %.4f  held-out acc (200) %.3f  same-type diagnostic %.3f  "
-                  "same-kind 2-5 facts %s  lr %.2e  %.0fs" %
+                  "same-kind 2-5 facts %s  lr %.2e  %.0fs%s" %
                   (step + 1, stage, running, acc, acc_c, " ".join("%.2f" % x for x in acc_s),
-                   lr_at(step), el), flush=True)
+                   lr_at(step), el, "" if running_att is None else
+                   "  attention loss %.3f" % running_att), flush=True)
             log.append((step + 1, running, acc, acc_c))
     train_s = time.perf_counter() - t_train
 
