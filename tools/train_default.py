@@ -26,6 +26,35 @@ within the CPU budget (tried: 5000 steps with half such prompts, and grids of sh
 relations; accuracy on them stayed at chance). They are measured as a diagnostic outside the task
 (--clash-fraction trains on them).
 
+Binding names to values: experimental options, off by default (the defaults give the shipped
+model byte for byte). Same-kind prompts state 2-5 facts of ONE template about different people
+("Noah's house is purple. Mia's house is green. Noah's house is"), so only the name identifies the
+fact; the script always measures them (1000 held-out prompts, 250 per number of facts; chance
+0.50/0.33/0.25/0.20) and --same-records N appends N of them to eval.jsonl.
+  --recall-steps N   curriculum stage 1: pure associative recall in the task's one-token words
+                     ("Noah purple. Mia green. Noah" -> purple), every answer supervised
+  --same-steps N     stage 2: same-kind prompts only, k queries drawn with replacement, all supervised
+  --same-fraction F  stage 3: same-kind prompts mixed with the current ones
+  --att-sup W        attention supervision: layer 0 head 0 attends to the latest name, layer 1
+                     head 0 from each answer position to its fact's value (weight W, clipped with
+                     the rest)
+Measured (seed 0, 1 thread, batch 64, 4x64 model; the team's 2-core machine at load 11-16, so
+1-2.4 s/step; smoothed answer loss, held-out accuracy on 200 current prompts, then same-kind
+accuracy with 2/3/4/5 facts on 50 prompts each):
+  A lr 2e-3, recall 800 + same 800 (+ mix 0.5):   step 800 (recall) loss 1.68, same-kind
+    0.08/0.10/0.18/0.08; step 900 (same) loss 1.68, 0.42/0.30/0.24/0.16. Recall loss still above
+    its no-binding plateau (ln k ~ 1.2) after 800 steps; stopped.
+  B lr 2e-3, same 1600: step 300 loss 2.15, current 0.445, same-kind 0.42/0.34/0.28/0.16; stopped.
+  C lr 5e-3, recall 800: step 300 recall loss 2.12 (A: 2.21); stopped.
+  D lr 3e-3, mix 0.5, --att-sup 1: step 400 loss 2.80, current 0.09 (the unsupervised baseline
+    is at 0.98 by step 400): the attention terms dominate the clipped gradient; stopped.
+  E lr 3e-3, same 600 then mix 0.5: step 600 loss 2.17, same-kind 0.44/0.28/0.28/0.14; step 900
+    loss 1.65, current 0.695, same-kind 0.46/0.24/0.24/0.26.
+  F as E with --att-sup 0.2: attention loss 1.73 (step 100), 1.46, 1.43, 1.42, 1.42 (step 500),
+    flat; step 500 loss 1.89, current 0.47, same-kind 0.50/0.22/0.32/0.18.
+Earlier: 4000 steps lr 2e-3 with 50% same-kind and 2250 steps lr 3e-3 with 80% stayed at chance
+(0.29-0.35 over 2-5 facts). None left chance within the CPU time available.
+
 The tokenizer is a hand-built GPT-2-style byte-level BPE whose vocabulary holds the 256 byte
 symbols and every word of the task as ONE token (built by a chain of prefix merges). The encoder
 here is an independent Python implementation of the tokenizer.json pipeline; it is checked to
