@@ -48,7 +48,7 @@ accuracy with 2/3/4/5 facts on 50 prompts each):
   C lr 5e-3, recall 800: step 300 recall loss 2.12 (A: 2.21); stopped.
   D lr 3e-3, mix 0.5, --att-sup 1: step 400 loss 2.80, current 0.09 (the unsupervised baseline
     is at 0.98 by step 400): the attention terms dominate the clipped gradient; stopped.
-  E lr 3e-3, 2000 steps, same 600 then mix 0.5 (no recall stage, no attention supervision):
+  E lr 3e-3, 2000 steps, same 600 then mix 0.5, --att-sup 1 (no recall stage):
     THIS ONE LEARNS BINDING, abruptly after step 1100 (lr already decaying):
       step  600 loss 2.17  current 0.325  same-kind 0.44/0.28/0.28/0.14
       step 1000 loss 1.51  current 0.770  same-kind 0.48/0.38/0.38/0.14
@@ -62,9 +62,11 @@ accuracy with 2/3/4/5 facts on 50 prompts each):
     the queried value type (diagnostic above) 0.953. tools/check_default.py (NumPy float64) on
     its files: 391/400 current, 196/200 same-kind (--same-records 200 stream). 3578 s of
     training at load 11-16 (1.8 s/step; about 0.4 s/step on an idle core, an estimate).
-    Command: --steps 2000 --same-steps 600 --same-fraction 0.5 --batch 64 --lr 3e-3
-    A second run with the same arguments differed from E by step 100 (running loss 3.51 vs
-    3.97): byte-identical re-runs of this configuration are NOT established yet.
+    Command: --steps 2000 --same-steps 600 --same-fraction 0.5 --att-sup 1 --batch 64 --lr 3e-3
+    (D is the same without the 600 same-kind steps and stays stuck: the same-kind stage matters.)
+    Byte-identical re-runs of this configuration are not checked yet. The same command without
+    --att-sup (plain curriculum) is at step 500: loss 1.82, current 0.45, same-kind
+    0.52/0.40/0.36/0.16 (E at step 500 with --att-sup 1: 0.48/0.30/0.14/0.16).
   F as E with --att-sup 0.2: attention loss 1.73 (step 100), 1.46, 1.43, 1.42, 1.42 (step 500),
     1.20 (700); step 700 loss 1.51, current 0.705, same-kind 0.46/0.22/0.22/0.18; stopped.
 Earlier: 4000 steps lr 2e-3 with 50% same-kind and 2250 steps lr 3e-3 with 80% stayed at chance
