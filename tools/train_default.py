@@ -47,7 +47,7 @@ accuracy with 2/3/4/5 facts on 50 prompts each):
   B lr 2e-3, same 1600: step 300 loss 2.15, current 0.445, same-kind 0.42/0.34/0.28/0.16; stopped.
   C lr 5e-3, recall 800: step 300 recall loss 2.12 (A: 2.21); stopped.
   D lr 3e-3, mix 0.5, --att-sup 1: step 400 loss 2.80, current 0.09 (the unsupervised baseline
-    is at 0.98 by step 400): the attention terms dominate the clipped gradient; stopped.
+    is at 0.98 by step 400), probably the attention terms taking the clipped gradient; stopped.
   E lr 3e-3, 2000 steps, same 600 then mix 0.5, --att-sup 1 (no recall stage):
     THIS ONE LEARNS BINDING, abruptly after step 1100 (lr already decaying):
       step  600 loss 2.17  current 0.325  same-kind 0.44/0.28/0.28/0.14
