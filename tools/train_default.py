@@ -66,7 +66,9 @@ accuracy with 2/3/4/5 facts on 50 prompts each):
     (D is the same without the 600 same-kind steps and stays stuck: the same-kind stage matters.)
     Byte-identical re-runs of this configuration are not checked yet. The same command without
     --att-sup (plain curriculum) is at step 500: loss 1.82, current 0.45, same-kind
-    0.52/0.40/0.36/0.16 (E at step 500 with --att-sup 1: 0.48/0.30/0.14/0.16).
+    0.52/0.40/0.36/0.16 (E at step 500 with --att-sup 1: 0.48/0.30/0.14/0.16); step 1000 loss
+    1.17, current 0.945, same-kind 0.42/0.28/0.20/0.32 (E: 0.48/0.38/0.38/0.14, before its jump).
+    A re-run of E gave the same running loss at step 100 (3.9676).
   F as E with --att-sup 0.2: attention loss 1.73 (step 100), 1.46, 1.43, 1.42, 1.42 (step 500),
     1.20 (700); step 700 loss 1.51, current 0.705, same-kind 0.46/0.22/0.22/0.18; stopped.
 Earlier: 4000 steps lr 2e-3 with 50% same-kind and 2250 steps lr 3e-3 with 80% stayed at chance
