@@ -200,6 +200,15 @@ def llama_logits(W, c, ids):
 # ----------------------------------------------------------------------------------------------
 
 
+def prompt_kind(text):
+    """("same", k) when the k facts of a prompt all use one template (only the person and the
+    value differ: "Noah's house is purple. Mia's house is green. Noah's house is"), else
+    ("mixed", k). Read from the text alone: the facts are the sentences before the question."""
+    facts = text.split(". ")[:-1]
+    shapes = {re.sub(r"^[A-Z][a-z]+|\s\S+$", "", f.rstrip(".")) for f in facts}
+    return ("same" if len(facts) >= 2 and len(shapes) == 1 else "mixed"), len(facts)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="models/default")
@@ -234,6 +243,7 @@ def main():
         tmodel.eval()
 
     n = hits = bad = 0
+    by_kind = {}
     prob = 0.0
     max_diff = 0.0
     with open(a.data, encoding="utf-8") as f:
@@ -257,7 +267,12 @@ def main():
             logits = llama_logits(W, cfg, ids)[-1]
             p = np.exp(logits - logits.max())
             p /= p.sum()
-            hits += int(np.argmax(logits) == tid[0])
+            hit = int(np.argmax(logits) == tid[0])
+            kind = prompt_kind(rec["text"])
+            by_kind.setdefault(kind, [0, 0])
+            by_kind[kind][0] += hit
+            by_kind[kind][1] += 1
+            hits += hit
             prob += p[tid[0]]
             n += 1
             if tmodel is not None:
@@ -272,6 +287,12 @@ def main():
             json.dump([{"text": t, "ids": tok.encode(t)[0]} for t in texts], f, ensure_ascii=False)
     print("%d records: accuracy %.4f, mean p(target) %.4f; %d bad records" %
           (n, hits / max(n, 1), prob / max(n, 1), bad))
+    for kind in ("mixed", "same"):
+        rows = sorted((k, v) for (c, k), v in by_kind.items() if c == kind)
+        if rows:
+            h, m = sum(v[0] for _, v in rows), sum(v[1] for _, v in rows)
+            print("  %s-kind prompts: %d/%d = %.4f; by number of facts: %s" % (
+                kind, h, m, h / m, ", ".join("%d: %d/%d" % (k, v[0], v[1]) for k, v in rows)))
     if tmodel is not None:
         print("max |logit(torch float32) - logit(numpy float64)| = %.3g" % max_diff)
     return 0 if bad == 0 and n > 0 else 1

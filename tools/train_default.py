@@ -26,6 +26,54 @@ within the CPU budget (tried: 5000 steps with half such prompts, and grids of sh
 relations; accuracy on them stayed at chance). They are measured as a diagnostic outside the task
 (--clash-fraction trains on them).
 
+Binding names to values: options, off by default (the defaults give the shipped
+model byte for byte). Same-kind prompts state 2-5 facts of ONE template about different people
+("Noah's house is purple. Mia's house is green. Noah's house is"), so only the name identifies the
+fact; the script always measures them (1000 held-out prompts, 250 per number of facts; chance
+0.50/0.33/0.25/0.20) and --same-records N appends N of them to eval.jsonl.
+  --recall-steps N   curriculum stage 1: pure associative recall in the task's one-token words
+                     ("Noah purple. Mia green. Noah" -> purple), every answer supervised
+  --same-steps N     stage 2: same-kind prompts only, k queries drawn with replacement, all supervised
+  --same-fraction F  stage 3: same-kind prompts mixed with the current ones
+  --att-sup W        attention supervision: layer 0 head 0 attends to the latest name, layer 1
+                     head 0 from each answer position to its fact's value (weight W, clipped with
+                     the rest)
+Measured (seed 0, 1 thread, batch 64, 4x64 model; the team's 2-core machine at load 11-16, so
+1-2.4 s/step; smoothed answer loss, held-out accuracy on 200 current prompts, then same-kind
+accuracy with 2/3/4/5 facts on 50 prompts each):
+  A lr 2e-3, recall 800 + same 800 (+ mix 0.5):   step 800 (recall) loss 1.68, same-kind
+    0.08/0.10/0.18/0.08; step 900 (same) loss 1.68, 0.42/0.30/0.24/0.16. Recall loss still above
+    its no-binding plateau (ln k ~ 1.2) after 800 steps; stopped.
+  B lr 2e-3, same 1600: step 300 loss 2.15, current 0.445, same-kind 0.42/0.34/0.28/0.16; stopped.
+  C lr 5e-3, recall 800: step 300 recall loss 2.12 (A: 2.21); stopped.
+  D lr 3e-3, mix 0.5, --att-sup 1: step 400 loss 2.80, current 0.09 (the unsupervised baseline
+    is at 0.98 by step 400), probably the attention terms taking the clipped gradient; stopped.
+  E lr 3e-3, 2000 steps, same 600 then mix 0.5, --att-sup 1 (no recall stage):
+    THIS ONE LEARNS BINDING, abruptly after step 1100 (lr already decaying):
+      step  600 loss 2.17  current 0.325  same-kind 0.44/0.28/0.28/0.14
+      step 1000 loss 1.51  current 0.770  same-kind 0.48/0.38/0.38/0.14
+      step 1100 loss 1.36  current 0.890  same-kind 0.52/0.36/0.44/0.14
+      step 1200 loss 1.02  current 0.925  same-kind 0.82/0.66/0.52/0.30
+      step 1300 loss 0.73  current 0.945  same-kind 0.82/0.72/0.64/0.44
+      step 1500 loss 0.41  current 0.960  same-kind 0.98/0.94/0.86/0.78
+      step 2000 loss 0.15  current 0.990  same-kind 0.98/0.96/0.96/0.84
+    final: current-style eval.jsonl 0.9775 (400; by facts 1.00/0.98/0.94/0.99), 1000 further
+    0.969; same-kind 1000 prompts 0.944 (2: 0.976, 3: 0.960, 4: 0.948, 5: 0.892); two facts of
+    the queried value type (diagnostic above) 0.953. tools/check_default.py (NumPy float64) on
+    its files: 391/400 current, 196/200 same-kind (--same-records 200 stream). 3578 s of
+    training at load 11-16 (1.8 s/step; about 0.4 s/step on an idle core, an estimate).
+    Command: --steps 2000 --same-steps 600 --same-fraction 0.5 --att-sup 1 --batch 64 --lr 3e-3
+    (D is the same without the 600 same-kind steps and stays stuck: the same-kind stage matters.)
+    Byte-identical re-runs of this configuration are not checked yet. The same command without
+    --att-sup (plain curriculum) is at step 500: loss 1.82, current 0.45, same-kind
+    0.52/0.40/0.36/0.16 (E at step 500 with --att-sup 1: 0.48/0.30/0.14/0.16); step 1000 loss
+    1.17, current 0.945, same-kind 0.42/0.28/0.20/0.32 (E: 0.48/0.38/0.38/0.14, before its jump).
+    A re-run of E gave the same running loss at step 100 (3.9676).
+  F as E with --att-sup 0.2: attention loss 1.73 (step 100), 1.46, 1.43, 1.42, 1.42 (step 500),
+    1.20 (700); step 700 loss 1.51, current 0.705, same-kind 0.46/0.22/0.22/0.18; stopped.
+Earlier: 4000 steps lr 2e-3 with 50% same-kind and 2250 steps lr 3e-3 with 80% stayed at chance
+(0.29-0.35 over 2-5 facts).
+
 The tokenizer is a hand-built GPT-2-style byte-level BPE whose vocabulary holds the 256 byte
 symbols and every word of the task as ONE token (built by a chain of prefix merges). The encoder
 here is an independent Python implementation of the tokenizer.json pipeline; it is checked to
@@ -316,6 +364,7 @@ class Task:
                       for _, _, values in SLOTS]
         self.name_ids = {n: tok.token_id(" " + n) for n in NAMES}
         self.name_ids_bare = {n: tok.token_id(n) for n in NAMES}
+        self.all_name_ids = set(self.name_ids.values()) | set(self.name_ids_bare.values())
         self.slots = []
         for key, template, values in SLOTS:
             pieces = template_pieces(template)
@@ -434,6 +483,59 @@ class Task:
         _, ids, positions, answers, _, _ = self.prompt(facts, queries)
         return ids, positions, answers
 
+    def same_kind_facts(self, rng, split, k):
+        """k facts of ONE slot (the same kind: "Noah's house is purple. Mia's house is green.")
+        about k different people, with k different values: only the name tells them apart."""
+        while True:
+            s = rng.randrange(len(self.slots))
+            facts, used = [], set()
+            for n in rng.sample(range(len(NAMES)), k):
+                vals = [v for v in self.allowed[split, s, n] if v not in used]
+                if not vals:
+                    break
+                v = rng.choice(vals)
+                used.add(v)
+                facts.append((n, s, v))
+            if len(facts) == k:
+                return facts
+
+    def same_kind_example(self, rng):
+        """2-5 same-kind facts, then k queries drawn with replacement, every answer supervised."""
+        k = rng.randint(2, 5)
+        facts = self.same_kind_facts(rng, "train", k)
+        _, ids, positions, answers, _, _ = self.prompt(facts, rng.choices(facts, k=k))
+        return ids, positions, answers
+
+    def recall_example(self, rng):
+        """Pure associative recall in the task's own one-token words, the curriculum's first
+        stage: "Noah purple. Mia green. Noah purple. Mia green." (2-5 pairs of one slot's
+        train-split values, then k queries with replacement, every answer supervised)."""
+        k = rng.randint(2, 5)
+        facts = self.same_kind_facts(rng, "train", k)
+        dot = self.tok.token_id(".")
+        ids = [BOS_ID]
+        for i, (n, s, v) in enumerate(facts):
+            ids += [(self.name_ids_bare if i == 0 else self.name_ids)[NAMES[n]],
+                    self.slots[s][4][v], dot]
+        positions, answers = [], []
+        for n, s, v in rng.choices(facts, k=k):
+            ids.append(self.name_ids[NAMES[n]])
+            positions.append(len(ids) - 1)
+            answers.append(self.slots[s][4][v])
+            ids += [answers[-1], dot]
+        return ids, positions, answers
+
+    def same_kind_record(self, rng, split, k):
+        """An evaluation prompt of k same-kind facts about k people, one of them asked."""
+        facts = self.same_kind_facts(rng, split, k)
+        qi = rng.randrange(k)
+        text, ids, positions, answers, fact_spans, value_spans = self.prompt(facts, [facts[qi]])
+        n, s, v = facts[qi]
+        rec = {"text": text, "target": " " + self.slots[s][3][v], "span": value_spans[qi],
+               "fact_span": fact_spans[qi], "fact_index": qi, "n_facts": k,
+               "relation": self.slots[s][0]}
+        return rec, ids, answers[0]
+
     def eval_record(self, rng, split, k=None, index=None, clash=False):
         k = k if k is not None else rng.randint(2, 5)
         facts = self.sample_facts(rng, split, k, clash)
@@ -452,16 +554,36 @@ class Task:
         return rec, ids, answers[0]
 
 
-def make_batch(task, rng, batch_size, clash_fraction=0.0):
-    exs = [task.training_example(rng, clash_fraction) for _ in range(batch_size)]
+def make_batch(task, rng, batch_size, clash_fraction=0.0, stage="mix", same_fraction=0.0):
+    """One batch of the curriculum stage: "recall" (pure associative recall), "same" (same-kind
+    prompts) or "mix" (same-kind prompts with probability same_fraction, else the current ones)."""
+    exs = []
+    for _ in range(batch_size):
+        if stage == "recall":
+            exs.append(task.recall_example(rng))
+        elif stage == "same" or (same_fraction > 0 and rng.random() < same_fraction):
+            exs.append(task.same_kind_example(rng))
+        else:
+            exs.append(task.training_example(rng, clash_fraction))
     T = max(len(e[0]) for e in exs)
     x = torch.full((batch_size, T), PAD_ID, dtype=torch.long)
     y = torch.full((batch_size, T), -100, dtype=torch.long)
+    # attention targets for --att-sup: the latest name at or before each position, and at each
+    # answer position the fact's value (the answer's first occurrence; values are unique)
+    name_at = torch.full((batch_size, T), -100, dtype=torch.long)
+    value_at = torch.full((batch_size, T), -100, dtype=torch.long)
+    names = task.all_name_ids
     for b, (ids, positions, answers) in enumerate(exs):
         x[b, :len(ids)] = torch.tensor(ids)
+        last = -100
+        for t, i in enumerate(ids):
+            if i in names:
+                last = t
+            name_at[b, t] = last
         for p, a in zip(positions, answers):
             y[b, p] = a
-    return x, y
+            value_at[b, p] = ids.index(a)
+    return x, y, name_at, value_at
 
 
 # ----------------------------------------------------------------------------------------------
@@ -508,8 +630,8 @@ class Block(torch.nn.Module):
         self.up_proj = torch.nn.Linear(H, I, bias=False)
         self.down_proj = torch.nn.Linear(I, H, bias=False)
 
-    def forward(self, x, cos, sin, mask):
-        # x is (B,T,H)
+    def forward(self, x, cos, sin, mask, atts=None):
+        # x is (B,T,H); atts, when a list, receives the attention probabilities (B,nh,T,T)
         B, T, _ = x.shape
         h = self.input_layernorm(x)
         q = self.q_proj(h).view(B, T, self.nh, self.hd).transpose(1, 2)
@@ -523,6 +645,8 @@ class Block(torch.nn.Module):
             v = v.repeat_interleave(rep, dim=1)
         att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.hd)) + mask
         att = torch.softmax(att.float(), dim=-1).to(q.dtype)
+        if atts is not None:
+            atts.append(att)
         o = (att @ v).transpose(1, 2).reshape(B, T, self.nh * self.hd)
         x = x + self.o_proj(o)
         h = self.post_attention_layernorm(x)
@@ -542,13 +666,13 @@ class Llama(torch.nn.Module):
             if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
                 torch.nn.init.normal_(m.weight, mean=0.0, std=std)
 
-    def hidden(self, ids):
+    def hidden(self, ids, atts=None):
         B, T = ids.shape
         cos, sin = rope_cos_sin(T, self.c["head_dim"], self.c["rope_theta"])
         mask = torch.full((T, T), float("-inf")).triu(1)
         x = self.embed_tokens(ids)
         for layer in self.layers:
-            x = layer(x, cos, sin, mask)
+            x = layer(x, cos, sin, mask, atts)
         return self.norm(x)
 
     def forward(self, ids):
@@ -668,7 +792,20 @@ def main():
     ap.add_argument("--intermediate", type=int, default=192)
     ap.add_argument("--clash-fraction", type=float, default=0.0,
                     help="share of training prompts with two facts of the same value type")
+    ap.add_argument("--recall-steps", type=int, default=0,
+                    help="curriculum stage 1: steps of pure associative recall")
+    ap.add_argument("--same-steps", type=int, default=0,
+                    help="curriculum stage 2: steps of same-kind prompts only")
+    ap.add_argument("--same-fraction", type=float, default=0.0,
+                    help="stage 3: share of same-kind prompts mixed with the current ones")
+    ap.add_argument("--att-sup", type=float, default=0.0,
+                    help="weight of the attention supervision: layer 0 head 0 attends to the "
+                         "latest name, layer 1 head 0 from each answer position to its value")
+    ap.add_argument("--att-sup-steps", type=int, default=None,
+                    help="steps with attention supervision (default: all)")
     ap.add_argument("--eval-records", type=int, default=400)
+    ap.add_argument("--same-records", type=int, default=0,
+                    help="same-kind held-out records appended to eval.jsonl (2-5 facts in turn)")
     ap.add_argument("--eval-extra", type=int, default=4000,
                     help="further held-out prompts (not written) for a tighter accuracy estimate")
     ap.add_argument("--log-every", type=int, default=100)
@@ -697,10 +834,21 @@ def main():
         records.append(rec)
         items.append((ids, len(ids) - 1, ans))
     extra = eval_items(task, eval_rng, "test", a.eval_extra)
+    same_records, same_rec_items = [], []
+    same_rec_rng = random.Random(1000003 * a.seed + 23)
+    for i in range(a.same_records):
+        rec, ids, ans = task.same_kind_record(same_rec_rng, "test", 2 + i % 4)
+        same_records.append(rec)
+        same_rec_items.append((ids, len(ids) - 1, ans))
     seen_items = eval_items(task, random.Random(a.seed + 99), "train", 1000)
     clash_items = eval_items(task, random.Random(a.seed + 98), "test", 1000, clash=True)
+    same_rng = random.Random(a.seed + 97)
+    same_items = []
+    for i in range(1000):
+        rec, ids, ans = task.same_kind_record(same_rng, "test", 2 + i % 4)
+        same_items.append((ids, len(ids) - 1, ans))
     # The ids built from the pieces are what the tokenizer gives for the text, and decode back.
-    for rec, (ids, _, ans) in zip(records, items):
+    for rec, (ids, _, ans) in zip(records + same_records, items + same_rec_items):
         assert tok.encode(rec["text"]) == ids, rec["text"]
         assert tok.decode(ids) == rec["text"]
         assert tok.decode([ans]) == rec["target"]
@@ -735,26 +883,45 @@ def main():
 
     rng = random.Random(a.seed)
     t_train = time.perf_counter()
-    running = None
+    running = running_att = None
     log = []
     for step in range(a.steps):
-        x, y = make_batch(task, rng, a.batch, a.clash_fraction)
+        stage = ("recall" if step < a.recall_steps else
+                 "same" if step < a.recall_steps + a.same_steps else "mix")
+        x, y, name_at, value_at = make_batch(task, rng, a.batch, a.clash_fraction, stage,
+                                             a.same_fraction)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         # loss on the answers only: the lm_head is applied where there is an answer to predict
         sel = y != -100
-        loss = F.cross_entropy(model.lm_head(model.hidden(x)[sel]), y[sel])
+        sup = a.att_sup > 0 and (a.att_sup_steps is None or step < a.att_sup_steps)
+        atts = [] if sup else None
+        loss = F.cross_entropy(model.lm_head(model.hidden(x, atts)[sel]), y[sel])
+        loss_ce = loss.item()
+        if sup:
+            def att_nll(att, target):  # att (B,T,T): -log p(target) where a target is given
+                m = target != -100
+                p = att[m].gather(1, target[m].unsqueeze(1)).squeeze(1)
+                return -torch.log(p + 1e-9).mean()
+            loss_att = att_nll(atts[0][:, 0], name_at) + att_nll(atts[1][:, 0], value_at)
+            loss = loss + a.att_sup * loss_att
+            running_att = (loss_att.item() if running_att is None else
+                           0.95 * running_att + 0.05 * loss_att.item())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        running = loss_ce if running is None else 0.95 * running + 0.05 * loss_ce
         if (step + 1) % a.log_every == 0 or step + 1 == a.steps:
             acc, _ = accuracy(model, items[:200])
             acc_c, _ = accuracy(model, clash_items[:200])
+            acc_s = [accuracy(model, same_items[k - 2:200:4])[0] for k in range(2, 6)]
             el = time.perf_counter() - t_train
-            print("step %5d  loss %.4f  held-out acc (200) %.3f  same-type diagnostic %.3f  "
-                  "lr %.2e  %.0fs" % (step + 1, running, acc, acc_c, lr_at(step), el), flush=True)
+            print("step %5d  %s loss %.4f  held-out acc (200) %.3f  same-type diagnostic %.3f  "
+                  "same-kind 2-5 facts %s  lr %.2e  %.0fs%s" %
+                  (step + 1, stage, running, acc, acc_c, " ".join("%.2f" % x for x in acc_s),
+                   lr_at(step), el, "" if running_att is None else
+                   "  attention loss %.3f" % running_att), flush=True)
             log.append((step + 1, running, acc, acc_c))
     train_s = time.perf_counter() - t_train
 
@@ -762,6 +929,9 @@ def main():
     acc_extra, p_extra = accuracy(model, extra)
     acc_seen, _ = accuracy(model, seen_items)
     acc_clash, _ = accuracy(model, clash_items)
+    acc_same, _ = accuracy(model, same_items)
+    same_by_k = {k: accuracy(model, same_items[k - 2::4])[0] for k in range(2, 6)}
+    acc_same_eval, p_same_eval = accuracy(model, same_rec_items) if same_rec_items else (0.0, 0.0)
     by_k = {}
     for k in range(2, 6):
         sub = [it for it, r in zip(items, records) if r["n_facts"] == k]
@@ -772,6 +942,10 @@ def main():
     print("by number of facts: " + ", ".join("%d: %.3f" % kv for kv in by_k.items()))
     print("diagnostic, outside the task: %d prompts with two facts of the queried value type: "
           "%.4f" % (len(clash_items), acc_clash))
+    print("same-kind prompts (2-5 facts of one template about different people): %d in eval.jsonl "
+          "%.4f; %d further %.4f; by number of facts: %s" %
+          (len(same_rec_items), acc_same_eval, len(same_items), acc_same,
+           ", ".join("%d: %.3f" % kv for kv in same_by_k.items())))
 
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
@@ -790,7 +964,7 @@ def main():
         "pad_token_id": PAD_ID, "transformers_version": "4.46.0"})
     tmp = os.path.join(a.data, "eval.jsonl.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for r in records:
+        for r in records + same_records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     os.replace(tmp, os.path.join(a.data, "eval.jsonl"))
 
@@ -798,6 +972,9 @@ def main():
     stats = {"params": n_params, "acc_eval": acc_eval, "n_eval": len(items), "p_eval": p_eval,
              "acc_extra": acc_extra, "n_extra": len(extra), "acc_seen": acc_seen, "by_k": by_k,
              "acc_clash": acc_clash, "n_clash": len(clash_items),
+             "acc_same": acc_same, "n_same": len(same_items), "same_by_k": same_by_k,
+             "acc_same_eval": acc_same_eval, "p_same_eval": p_same_eval,
+             "n_same_eval": len(same_rec_items),
              "train_s": train_s, "total_s": total_s, "vocab": len(vocab), "merges": len(merges),
              "log": log}
     stats["sizes"] = {f: os.path.getsize(os.path.join(a.out, f))
