@@ -5,26 +5,8 @@
 
 #include "explain/methods.h"
 #include "render/render.h"
+#include "render/units.h"
 #include "render/view.h"
-
-// Length of the valid UTF-8 sequence starting at s (1..4), or 0 if invalid.
-static int utf8_len(const unsigned char *s) {
-    unsigned c = s[0];
-    int n;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
-    else return 0;
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
 
 void lrp_json_string(FILE *f, const char *str) {
     const unsigned char *s = (const unsigned char *)str;
@@ -44,7 +26,7 @@ void lrp_json_string(FILE *f, const char *str) {
             }
             s++;
         } else {
-            int n = utf8_len(s);
+            int n = lrp_utf8_char_len(s);
             if (n == 0) {
                 fputs("\\ufffd", f);
                 s++;
@@ -356,7 +338,7 @@ json_t *lrp_jv_text(const char *str) {
     char *clean = malloc(3 * n + 1);   // every invalid byte becomes the three bytes of U+FFFD
     if (!clean) return NULL;
     while (*s) {
-        int len = utf8_len(s);
+        int len = lrp_utf8_char_len(s);
         if (len == 0) {
             memcpy(clean + k, "\xef\xbf\xbd", 3);
             k += 3;
