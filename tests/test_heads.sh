@@ -50,6 +50,6 @@ expect 2 "attnlrp: --set-head 0:1=0.5: a head can be zeroed (=0) or scaled (=*FA
 expect 2 "attnlrp: --set-head 0-1=0: expected LAYER:HEAD=0 (zero the head's output) or LAYER:HEAD=*FACTOR" -- "$BIN" explain --model $D --ids 1,2 --set-head 0-1=0
 expect 2 "attnlrp: --set-head 0:-1=0: expected LAYER:HEAD=0 (zero the head's output) or LAYER:HEAD=*FACTOR" -- "$BIN" generate --model $D --ids 1,2 --set-head 0:-1=0
 expect 2 "attnlrp: --set-head 9:0: layer 9 out of range (0..3)" -- "$BIN" generate --model $D --ids 1,2 -n 2 --set-head 9:0=0
-expect 1 "attnlrp: --heads: t5 has no attention head outputs to read (not supported for this family)" -- "$BIN" explain --model models/t5-facts --ids 5,6 --heads
-expect 1 "attnlrp: --heads: ig attributes input tokens only (no head readouts)" -- "$BIN" explain --model $D --ids 1,2 --heads --method ig
+expect 2 "attnlrp: --heads: t5 has no attention head outputs to read (not supported for this family)" -- "$BIN" explain --model models/t5-facts --ids 5,6 --heads
+expect 2 "attnlrp: --heads: ig attributes input tokens only (no head readouts)" -- "$BIN" explain --model $D --ids 1,2 --heads --method ig
 finish
