@@ -9,6 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 
 # expect STATUS "EXACT STDERR LINE" -- command...
 # The command must exit with STATUS and print exactly that one line on stderr.

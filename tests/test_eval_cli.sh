@@ -7,7 +7,6 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
-check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 
 if ! "$PY" -c 'import numpy' >/dev/null 2>&1; then
     echo "FAIL test_eval_cli: $PY cannot import numpy (install python3-numpy)"

@@ -52,4 +52,25 @@ expect 2 "attnlrp: --set-head 0:-1=0: expected LAYER:HEAD=0 (zero the head's out
 expect 2 "attnlrp: --set-head 9:0: layer 9 out of range (0..3)" -- "$BIN" generate --model $D --ids 1,2 -n 2 --set-head 9:0=0
 expect 2 "attnlrp: --heads: t5 has no attention head outputs to read (not supported for this family)" -- "$BIN" explain --model models/t5-facts --ids 5,6 --heads
 expect 2 "attnlrp: --heads: ig attributes input tokens only (no head readouts)" -- "$BIN" explain --model $D --ids 1,2 --heads --method ig
+# The HTML page carries the layer x head heatmap: every cell equals the JSON's head_relevance (to the %.4g
+# the page prints), rows from the output layer down.
+P="Leo's dog is called Rex. Leo's dog is called"
+tmp=$(mktemp -d)
+"$BIN" explain --model $D "$P" --heads --format json >"$tmp/h.json" && "$BIN" explain --model $D "$P" --heads --format html -o "$tmp/h.html"
+check "explain --heads --format html: the head heatmap equals head_relevance" '"$PY" - "$tmp/h.json" "$tmp/h.html" <<PYEOF
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+page = open(sys.argv[2], encoding="utf-8").read()
+table = page[page.index("id=\"heads\""):]
+table = table[:table.index("</table>")]
+cells = re.findall(r"title=\"layer (\d+), head (\d+)\">([^<]+)</td>", table)
+H = len(d["head_relevance"][0])
+ok = len(cells) == len(d["head_relevance"]) * H
+for l, h, v in cells:
+    want = d["head_relevance"][int(l)][int(h)]
+    ok &= abs(float(v) - want) <= 1e-3 * max(abs(want), 1e-6) + 1e-9
+ok &= [int(l) for l, h, v in cells[::H]] == list(range(len(d["head_relevance"]) - 1, -1, -1))
+sys.exit(not ok)
+PYEOF'
+rm -rf "$tmp"
 finish

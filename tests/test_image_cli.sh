@@ -5,7 +5,6 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
-check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 
 if ! "$PY" -c 'import numpy, PIL' >/dev/null 2>&1; then
     echo "FAIL test_image_cli: $PY cannot import numpy and PIL (install python3-numpy python3-pil)"

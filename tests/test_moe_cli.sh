@@ -7,7 +7,6 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
-check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 json() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 if ! "$PY" -c 'import numpy' >/dev/null 2>&1; then

@@ -6,7 +6,6 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
 
 SHARED=${ATTNLRP_SHARED:-../shared}
 G=$SHARED/models/stories260K/stories260K.gguf

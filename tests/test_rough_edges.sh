@@ -12,7 +12,6 @@ BUILD=${BUILD:-build}
 D=models/default
 P="Leo's dog is called Rex. Leo's dog is called"
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
 
 # ---- 8. empty text is one clear usage error, never the NUL-byte token ----
 expect 2 'attnlrp: --target: empty text (give at least one character)' -- $BIN explain "$P" --target ""

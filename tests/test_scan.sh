@@ -7,7 +7,6 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
 
 if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
     echo "FAIL test_scan: $PY cannot import torch and numpy"

@@ -13,7 +13,6 @@ if [ ! -d "$M" ]; then
     finish
     exit
 fi
-check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 
 info=$("$BIN" info --model "$M" 2>&1)
 check "info names a bert classifier with three labels: $info" \

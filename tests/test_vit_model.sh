@@ -14,7 +14,6 @@ if [ ! -d "$M" ]; then
     finish
     exit
 fi
-check() { if eval "$2"; then ok; else bad "$1"; fi; }   # check "what" 'shell condition'
 if ! "$PY" -c 'import numpy, PIL' >/dev/null 2>&1; then
     bad "$PY cannot import numpy and PIL (install python3-numpy python3-pil)"
     finish

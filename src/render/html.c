@@ -126,6 +126,31 @@ static void top_table(FILE *f, const lrp_explanation *e, const lrp_render_ctx *c
     fputs("</table>\n", f);
 }
 
+// --heads: a layer × head heatmap of head_relevance (output layer at the top), each cell with its value.
+static void head_heatmap(FILE *f, const lrp_explanation *e) {
+    int H = e->n_heads;
+    float m = 0;
+    for (int i = 0; i < e->n_layers * H; i++)
+        if (isfinite(e->head_relevance[i]) && fabsf(e->head_relevance[i]) > m) m = fabsf(e->head_relevance[i]);
+    if (m == 0) m = 1;
+    fprintf(f, "<h2>Attention head relevance</h2>\n<p>Relevance of each head's output (its slice of the "
+               "o-projection input) per layer (colour: &plusmn;%.4g, the largest |value|).</p>\n"
+               "<table class=\"hm\" id=\"heads\"><tr><th>layer</th>", m);
+    for (int h = 0; h < H; h++) fprintf(f, "<th>head %d</th>", h);
+    fputs("</tr>\n", f);
+    for (int l = e->n_layers - 1; l >= 0; l--) {
+        fprintf(f, "<tr><th>%d</th>", l);
+        for (int h = 0; h < H; h++) {
+            float v = e->head_relevance[(size_t)l * H + h];
+            fputs("<td class=\"n\" style=\"", f);
+            bg_style(f, v / m);
+            fprintf(f, "\" title=\"layer %d, head %d\">%.4g</td>", l, h, v);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
 // --latent-layer: the ten neurons with the largest |relevance|.
 static void latent_table(FILE *f, const lrp_explanation *e) {
     int shown[10], k = e->n_latent < 10 ? e->n_latent : 10;
@@ -224,6 +249,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
     if (e->task != LRP_TASK_CLASSIFIER && e->latent_start[0] < 0) top_table(f, e, ctx);
     if (e->residual_relevance) layer_heatmap(f, e, &v.src);
     if (e->latent_relevance) latent_table(f, e);
+    if (e->head_relevance) head_heatmap(f, e);
     if (e->expert_relevance) {
         fputs("<h2>Router relevance</h2>\n<p>Per layer: the relevance that reaches the routing weights (sum over "
               "experts) and the experts that receive most of it.</p>\n"
