@@ -72,5 +72,29 @@ for l, h, v in cells:
 ok &= [int(l) for l, h, v in cells[::H]] == list(range(len(d["head_relevance"]) - 1, -1, -1))
 sys.exit(not ok)
 PYEOF'
+# --format png: the same matrix below the tokens (render/png_grid.h's layout: the matrix starts at
+# y = 14 + 20·lines of tokens, cell (r, c) at x = 70 + 18c, y + 18r, 16 px); each clearly non-zero cell is
+# red where the head's relevance is positive and blue where it is negative, the output layer on top.
+"$BIN" explain --model $D "$P" --heads --format png -o "$tmp/h.png"
+check "explain --heads --format png: the head heatmap's colours follow head_relevance" '"$PY" - "$tmp/h.json" "$tmp/h.png" <<PYEOF
+import json, sys
+from PIL import Image
+d = json.load(open(sys.argv[1]))
+im = Image.open(sys.argv[2]).convert("RGB")
+hr = d["head_relevance"]
+L, H = len(hr), len(hr[0])
+lines = (len(d["relevance"]) + 15) // 16
+y0 = 14 + 20 * lines
+m = max(abs(v) for row in hr for v in row)
+ok, n = True, 0
+for r in range(L):
+    for c in range(H):
+        v = hr[L - 1 - r][c]
+        R, G, B = im.getpixel((70 + 18 * c + 8, y0 + 18 * r + 8))
+        if abs(v) > 0.2 * m:
+            n += 1
+            ok &= (R > B + 40) if v > 0 else (B > R + 40)
+sys.exit(not (ok and n >= 1))
+PYEOF'
 rm -rf "$tmp"
 finish

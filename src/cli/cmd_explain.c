@@ -390,20 +390,29 @@ static int text_png(const char *path, const lrp_explanation *e, const lrp_render
         }
     }
     lrp_grid_png g = {.units = units, .n_units = n, .unit_labels = labels};
-    if (e->residual_relevance) {
+    if (e->residual_relevance || e->head_relevance) {  // a layer matrix below the units, the output layer on top
         if (!(row_labels = calloc((size_t)e->n_layers, sizeof *row_labels))) goto oom;
         for (int l = 0; l < e->n_layers; l++) {
             if (!(row_labels[l] = malloc(24))) goto oom;
             snprintf(row_labels[l], 24, "layer %d", e->n_layers - 1 - l);
         }
         g.row_labels = row_labels;
+        g.rows = e->n_layers;
+    }
+    if (e->residual_relevance) {
         if (!(mat = malloc((size_t)e->n_layers * e->T * sizeof *mat))) goto oom;
         for (int l = 0; l < e->n_layers; l++)
             memcpy(mat + (size_t)(e->n_layers - 1 - l) * e->T, e->residual_relevance + (size_t)l * e->T,
                    (size_t)e->T * sizeof *mat);
         g.matrix = mat;
-        g.rows = e->n_layers;
         g.cols = e->T;
+    } else if (e->head_relevance) {  // --heads (without --layers): the layer x head heatmap
+        int H = e->n_heads;
+        if (!(mat = malloc((size_t)e->n_layers * H * sizeof *mat))) goto oom;
+        for (int l = 0; l < e->n_layers; l++)
+            memcpy(mat + (size_t)(e->n_layers - 1 - l) * H, e->head_relevance + (size_t)l * H, (size_t)H * sizeof *mat);
+        g.matrix = mat;
+        g.cols = H;
     }
     lrp_err err;
     if (lrp_grid_write(path, &g, &err)) cli_error(1, "-o %s", err.msg);
