@@ -259,19 +259,6 @@ static void put_visible(FILE *f, const char *s) {
     }
 }
 
-static void html_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\n': fputs("&#9166;<br>", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 // One result: a header, the window's text coloured by relevance (red for, blue against; on a terminal),
 // the activating token in [[ ]] without colour, and its most relevant tokens.
 static void render_text_result(FILE *f, int rank, const result *r, char **bytes, int color) {
@@ -322,7 +309,7 @@ static void render_html_result(FILE *f, int rank, const result *r, char **bytes)
         else if (v >= 0) fprintf(f, "background:rgb(255,%d,%d)", 255 - a, 255 - a);
         else fprintf(f, "background:rgb(%d,%d,255)", 255 - a, 255 - a);
         fprintf(f, "\" title=\"pos %d, id %d, relevance %.6g\">", t, h->ids[t], r->relevance[t]);
-        html_escape(f, bytes[t]);
+        lrp_html_escape(f, bytes[t]);
         fputs("</span>", f);
     }
     fputs("</div>\n", f);

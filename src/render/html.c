@@ -7,8 +7,7 @@
 #include "render/render.h"
 #include "render/view.h"
 
-
-static void html_escape(FILE *f, const char *s) {
+void lrp_html_escape(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
@@ -47,7 +46,7 @@ static void unit_spans(FILE *f, const lrp_units *u, const int *ids, const float 
                 fprintf(f, "%sid %d: %.4g", t > u->first[k] ? "; " : "", ids[t], rel[t] / scale);
             fputs(")\">", f);
         }
-        html_escape(f, u->text[k]);
+        lrp_html_escape(f, u->text[k]);
         fputs("</span>", f);
     }
     fputs("</div>\n", f);
@@ -84,7 +83,7 @@ static void layer_heatmap(FILE *f, const lrp_explanation *e, const lrp_units *u)
     for (int k = 0; k < u->n; k++)
         for (int t = u->first[k]; t <= u->last[k]; t++) {
             fputs("<th>", f);
-            if (t == u->first[k]) html_escape(f, u->text[k]);
+            if (t == u->first[k]) lrp_html_escape(f, u->text[k]);
             fputs("</th>", f);
         }
     fputs("<th>sum</th><th>lost</th></tr>\n", f);
@@ -118,7 +117,7 @@ static void top_table(FILE *f, const lrp_explanation *e, const lrp_render_ctx *c
                 e->top[i].id);
         if (ctx->top_tokens[i]) {
             fputs("&ldquo;", f);
-            html_escape(f, ctx->top_tokens[i]);
+            lrp_html_escape(f, ctx->top_tokens[i]);
             fputs("&rdquo;", f);
         }
         fprintf(f, "</td><td>%.4f</td><td>%.4g</td></tr>\n", e->top[i].prob, e->top[i].logit);
@@ -193,7 +192,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         else fprintf(f, "Explaining %sposition %d: target %d ", e->decoder_ids ? "decoder " : "", e->position, e->target);
         if (ctx->target_token) {
             fputs("&ldquo;", f);
-            html_escape(f, ctx->target_token);
+            lrp_html_escape(f, ctx->target_token);
             fputs("&rdquo; ", f);
         }
         fprintf(f, "(logit %.6g", e->target_logit);
@@ -201,7 +200,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
             fprintf(f, " minus the logit of foil %d ", e->contrast);
             if (ctx->contrast_token) {
                 fputs("&ldquo;", f);
-                html_escape(f, ctx->contrast_token);
+                lrp_html_escape(f, ctx->contrast_token);
                 fputs("&rdquo; ", f);
             }
             fprintf(f, "(%.6g)", e->contrast_logit);
@@ -219,7 +218,7 @@ void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         fputs("<table><tr><th>class</th><th>probability</th><th>logit</th></tr>\n", f);
         for (int i = 0; i < e->n_out; i++) {
             fprintf(f, "<tr%s><td>%d ", i == e->target ? " style=\"font-weight:bold\"" : "", i);
-            if (ctx->labels && ctx->labels[i]) html_escape(f, ctx->labels[i]);
+            if (ctx->labels && ctx->labels[i]) lrp_html_escape(f, ctx->labels[i]);
             fprintf(f, "</td><td>%.4f</td><td>%.4g</td></tr>\n", exp((double)e->logits[i] - mx) / z, e->logits[i]);
         }
         fputs("</table>\n", f);
@@ -285,7 +284,7 @@ void lrp_render_generation_html(FILE *f, const char *method, char *const *token_
           "</style></head><body>\n<h1>Generation, explained token by token</h1>\n",
           f);
     fputs("<p>Method ", f);
-    html_escape(f, method);
+    lrp_html_escape(f, method);
     fprintf(f, ". %d prompt tokens, %d generated. Row g: the relevance of every earlier token for generated token "
                "g (its logit explained), coloured by the row's own largest |value|; grey: after the token.</p>\n",
             n_prompt, n_gen);
@@ -295,7 +294,7 @@ void lrp_render_generation_html(FILE *f, const char *method, char *const *token_
     int bold = 0;  // the generated text in bold
     for (int j = 0; j < u.n; j++) {
         if (!bold && u.last[j] >= n_prompt) bold = fputs("<b>", f) >= 0;
-        html_escape(f, u.text[j]);
+        lrp_html_escape(f, u.text[j]);
     }
     if (bold) fputs("</b>", f);
     fputs("</p>\n<table class=\"hm\" id=\"matrix\"><thead><tr><th></th>", f);
@@ -303,7 +302,7 @@ void lrp_render_generation_html(FILE *f, const char *method, char *const *token_
     for (int t = 0; t < cols; t++) {
         while (k + 1 < u.n && u.first[k + 1] <= t) k++;
         fputs("<th>", f);
-        if (t == u.first[k]) html_escape(f, u.text[k]);
+        if (t == u.first[k]) lrp_html_escape(f, u.text[k]);
         fputs("</th>", f);
     }
     fputs("</tr></thead>\n", f);
@@ -316,7 +315,7 @@ void lrp_render_generation_html(FILE *f, const char *method, char *const *token_
         int t_out = n_prompt + g;  // the generated token of this row
         for (k = 0; k + 1 < u.n && u.first[k + 1] <= t_out; k++) {}
         fputs("<tr><th>", f);
-        html_escape(f, u.text[k]);
+        lrp_html_escape(f, u.text[k]);
         fputs("</th>", f);
         for (int t = 0; t < cols; t++) {
             if (isnan(row[t])) {

@@ -51,6 +51,8 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
 // values, as ", key: value" pairs (inside an object).
 void lrp_render_json_method_params(FILE *f, const lrp_explanation *e);
 void lrp_render_text(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx, int color);
+// s as HTML text: <, >, & and " escaped, a newline shown as ⏎ and a line break.
+void lrp_html_escape(FILE *f, const char *s);
 void lrp_render_html(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ctx);
 
 // What is explained (score.c): the start scalar's formula, e.g. "logit(target)", "logprob(target) -
