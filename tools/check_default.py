@@ -218,6 +218,12 @@ def main():
                          "tools/check_tokenizer_js.mjs to compare with transformers.js")
     ap.add_argument("--torch", action="store_true",
                     help="also compare logits with tools/train_default.py's PyTorch model")
+    ap.add_argument("--predictions", metavar="FILE",
+                    help="write, per record, its line number, the argmax token id at the last "
+                         "position, the prompt kind (mixed/same) and its number of facts, tab-separated")
+    ap.add_argument("--min-accuracy", type=float, default=None, metavar="A",
+                    help="exit 1 unless the accuracy on mixed-kind and on same-kind prompts is each at "
+                         "least A (the test suite's check of the shipped model)")
     a = ap.parse_args()
 
     with open(a.model + "/config.json", encoding="utf-8") as f:
@@ -243,6 +249,7 @@ def main():
         tmodel.eval()
 
     n = hits = bad = 0
+    preds = []
     by_kind = {}
     prob = 0.0
     max_diff = 0.0
@@ -269,6 +276,7 @@ def main():
             p /= p.sum()
             hit = int(np.argmax(logits) == tid[0])
             kind = prompt_kind(rec["text"])
+            preds.append((line_no, int(np.argmax(logits)), kind))
             by_kind.setdefault(kind, [0, 0])
             by_kind[kind][0] += hit
             by_kind[kind][1] += 1
@@ -287,15 +295,25 @@ def main():
             json.dump([{"text": t, "ids": tok.encode(t)[0]} for t in texts], f, ensure_ascii=False)
     print("%d records: accuracy %.4f, mean p(target) %.4f; %d bad records" %
           (n, hits / max(n, 1), prob / max(n, 1), bad))
+    if a.predictions:
+        with open(a.predictions, "w") as f:
+            f.write("".join("%d\t%d\t%s\t%d\n" % (ln, p, k[0], k[1]) for ln, p, k in preds))
+    below = []
     for kind in ("mixed", "same"):
         rows = sorted((k, v) for (c, k), v in by_kind.items() if c == kind)
         if rows:
             h, m = sum(v[0] for _, v in rows), sum(v[1] for _, v in rows)
             print("  %s-kind prompts: %d/%d = %.4f; by number of facts: %s" % (
                 kind, h, m, h / m, ", ".join("%d: %d/%d" % (k, v[0], v[1]) for k, v in rows)))
+            if a.min_accuracy is not None and h / m < a.min_accuracy:
+                below.append("%s-kind accuracy %.4f < %.4f" % (kind, h / m, a.min_accuracy))
+        elif a.min_accuracy is not None:
+            below.append("no %s-kind prompts in %s" % (kind, a.data))
+    for b in below:
+        print("below the bar: " + b)
     if tmodel is not None:
         print("max |logit(torch float32) - logit(numpy float64)| = %.3g" % max_diff)
-    return 0 if bad == 0 and n > 0 else 1
+    return 0 if bad == 0 and n > 0 and not below else 1
 
 
 if __name__ == "__main__":

@@ -18,16 +18,17 @@ each animal has its own list of pet names. Every (name, template, value) triple 
 for all to train (80%) or test (20%); training text never contains a test triple and evaluation
 prompts consist of test triples only, so every evaluated combination is unseen.
 
-In a prompt, the facts have different value types (at most one colour, one city, one cat name...),
-so the relation asked about identifies the fact; names are shared between facts often but are not
-needed. Prompts where two facts share the value type (two people's cats, a car and a hat) need the
-name or the thing to be bound to the value over 2-5 tokens; a model of this size did not learn that
-within the CPU budget (tried: 5000 steps with half such prompts, and grids of shared names and
-relations; accuracy on them stayed at chance). They are measured as a diagnostic outside the task
-(--clash-fraction trains on them).
+In the "current" prompts, the facts have different value types (at most one colour, one city, one
+cat name...), so the relation asked about identifies the fact. Prompts where two facts share the value
+type (two people's cats, a car and a hat) need the name or the thing to be bound to the value over 2-5
+tokens; they are measured as a diagnostic (--clash-fraction trains on them). The model shipped until
+December 2026 (1500 steps, batch 32, none of the options below) was at chance on them (0.486): binding
+did not emerge from more steps or more such prompts alone (5000 steps with half such prompts stayed at
+0.51).
 
-Binding names to values: options, off by default (the defaults give the shipped
-model byte for byte). Same-kind prompts state 2-5 facts of ONE template about different people
+Binding names to values: the defaults (3000 steps, batch 64, lr 3e-3, --same-steps 600,
+--same-fraction 0.5, --att-sup 1, --same-records 200) give the shipped model, which binds (run G
+below). Same-kind prompts state 2-5 facts of ONE template about different people
 ("Noah's house is purple. Mia's house is green. Noah's house is"), so only the name identifies the
 fact; the script always measures them (1000 held-out prompts, 250 per number of facts; chance
 0.50/0.33/0.25/0.20) and --same-records N appends N of them to eval.jsonl.
@@ -71,6 +72,15 @@ accuracy with 2/3/4/5 facts on 50 prompts each):
     A re-run of E gave the same running loss at step 100 (3.9676).
   F as E with --att-sup 0.2: attention loss 1.73 (step 100), 1.46, 1.43, 1.42, 1.42 (step 500),
     1.20 (700); step 700 loss 1.51, current 0.705, same-kind 0.46/0.22/0.22/0.18; stopped.
+  G = the defaults: E run for 3000 steps (the shipped model since December 2026):
+      step 1300 loss 0.60  current 0.920  same-kind 0.88/0.80/0.80/0.74
+      step 1600 loss 0.18  current 0.935  same-kind 1.00/0.96/0.96/0.96
+      step 2000 loss 0.06  current 0.980  same-kind 1.00/1.00/0.98/1.00
+      step 3000 loss 0.009 current 1.000  same-kind 1.00/1.00/1.00/1.00
+    final: eval.jsonl 0.9975 (400 current), 4000 further 0.9940, same-kind 200 in eval.jsonl
+    1.0000 and 1000 further 0.9990, two facts of the queried value type 0.9770.
+    tools/check_default.py (NumPy float64): 399/400 current, 200/200 same-kind. 4119 s of
+    training at load 20-24 (1.37 s/step).
 Earlier: 4000 steps lr 2e-3 with 50% same-kind and 2250 steps lr 3e-3 with 80% stayed at chance
 (0.29-0.35 over 2-5 facts).
 
@@ -775,14 +785,14 @@ def eval_items(task, rng, split, n, clash=False):
 
 # ----------------------------------------------------------------------------------------------
 
-def main():
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="models/default")
     ap.add_argument("--data", default="data", help="where eval.jsonl goes")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--hidden", type=int, default=64)
@@ -794,23 +804,27 @@ def main():
                     help="share of training prompts with two facts of the same value type")
     ap.add_argument("--recall-steps", type=int, default=0,
                     help="curriculum stage 1: steps of pure associative recall")
-    ap.add_argument("--same-steps", type=int, default=0,
+    ap.add_argument("--same-steps", type=int, default=600,
                     help="curriculum stage 2: steps of same-kind prompts only")
-    ap.add_argument("--same-fraction", type=float, default=0.0,
+    ap.add_argument("--same-fraction", type=float, default=0.5,
                     help="stage 3: share of same-kind prompts mixed with the current ones")
-    ap.add_argument("--att-sup", type=float, default=0.0,
+    ap.add_argument("--att-sup", type=float, default=1.0,
                     help="weight of the attention supervision: layer 0 head 0 attends to the "
                          "latest name, layer 1 head 0 from each answer position to its value")
     ap.add_argument("--att-sup-steps", type=int, default=None,
                     help="steps with attention supervision (default: all)")
     ap.add_argument("--eval-records", type=int, default=400)
-    ap.add_argument("--same-records", type=int, default=0,
+    ap.add_argument("--same-records", type=int, default=200,
                     help="same-kind held-out records appended to eval.jsonl (2-5 facts in turn)")
     ap.add_argument("--eval-extra", type=int, default=4000,
                     help="further held-out prompts (not written) for a tighter accuracy estimate")
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args()
+    return ap.parse_args(argv)
+
+
+def main():
+    a = parse_args()
 
     t_start = time.perf_counter()
     torch.set_num_threads(a.threads)
@@ -990,6 +1004,10 @@ def write_model_card(path, a, cfg, s):
     rel = ", ".join(sorted({k.split(":")[0] for k, _, _ in SLOTS}))
     curve = "\n".join("| %d | %.4f | %.3f | %.3f |" % row
                       for row in s["log"][::max(1, len(s["log"]) // 10)])
+    att_sup = ("; attention supervision (weight %g): layer 0 head 0 is trained to attend to the latest "
+               "name, layer 1 head 0 from each answer position to its fact's value" % a.att_sup
+               if a.att_sup else "")
+    att_note = (" (layer 0 head 0 to the latest name, layer 1 head 0 to the value)" if a.att_sup else "")
     text = f"""# attnlrp default model: in-context fact recall
 
 A {cfg['num_hidden_layers']}-layer LLaMA (Hugging Face `LlamaForCausalLM` layout, float32,
@@ -1012,8 +1030,11 @@ makes the model useful for measuring whether an explanation points at the right 
 - Held-out split: every (name, template, value) triple belongs to train (80%) or test (20%) by a
   fixed rule; training text never contains a test triple, and evaluation prompts contain test
   triples only. So every evaluated combination is unseen in training.
+- Same-kind prompts state 2–5 facts of *one* template about different people ("Noah's house is
+  purple. Mia's house is green. Noah's house is"): only binding the name to its value answers them.
 - Training: {a.steps} steps × {a.batch} sequences, each sequence being facts followed by 1–3
-  of them asked again, loss on the answers only. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine to
+  of them asked again, loss on the answers only; the first {a.same_steps} steps on same-kind prompts only,
+  then {a.same_fraction:g} of the sequences same-kind and the rest as above{att_sup}. AdamW (lr {a.lr}, warm-up {a.warmup}, cosine to
   5%, weight decay {a.weight_decay}, gradient clip 1), initialisation N(0, 0.02), seed {a.seed},
   CPU with {a.threads} thread{'s' if a.threads != 1 else ''}: {s['train_s']:.0f} s of training on the team's shared 2-core machine.
 
@@ -1024,24 +1045,23 @@ makes the model useful for measuring whether an explanation points at the right 
 | `data/eval.jsonl` | {s['n_eval']} | {s['acc_eval']:.4f} (mean p(answer) {s['p_eval']:.3f}) |
 | further held-out prompts | {s['n_extra']} | {s['acc_extra']:.4f} |
 | prompts of training triples | 1000 | {s['acc_seen']:.4f} |
-| diagnostic, outside the task: two facts of the queried value type | {s['n_clash']} | {s['acc_clash']:.4f} (chance ≈ 0.5) |
+| same-kind prompts in `data/eval.jsonl` | {s['n_same_eval']} | {s['acc_same_eval']:.4f} (mean p(answer) {s['p_same_eval']:.3f}) |
+| further same-kind prompts | {s['n_same']} | {s['acc_same']:.4f} |
+| diagnostic: two facts of the queried value type | {s['n_clash']} | {s['acc_clash']:.4f} (chance ≈ 0.5) |
 
-By number of facts in `data/eval.jsonl`: {', '.join('%d: %.3f' % kv for kv in s['by_k'].items())}.
+By number of facts in `data/eval.jsonl` (the first {s['n_eval']} records): {', '.join('%d: %.3f' % kv for kv in s['by_k'].items())};
+same-kind prompts by number of facts: {', '.join('%d: %.3f' % kv for kv in s['same_by_k'].items())} (chance 0.50, 0.33, 0.25, 0.20).
 
-**What the model does not do.** When two facts share the value type asked for (Mia's cat and
-Leo's cat; Leo's car and Leo's hat), the model picks one of the two at about chance: it finds the
-value whose type matches the question and does not bind the person or the thing to the value.
-Binding over the 2–5 tokens between them is an associative-recall skill that did not emerge in
-this model within the CPU budget: training 5000 steps with half the prompts of this kind
-(`--clash-fraction 0.5`, 11 minutes) left the diagnostic at 0.51; earlier designs whose prompts
-needed name binding (grids of shared people and relations, widths 64 and 96, 2000–2500 steps)
-stayed at chance on exactly those prompts.
-Explanations of this model should therefore put relevance on the value and on the relation words
-of the question, and little on the names; that is the model's real mechanism, not a flaw of the
-explanation.
+**What the model does.** It binds names to values: with several facts of the same kind it answers
+with the value of the person asked about, not just a value of the right type. The earlier default
+model (1500 steps without same-kind prompts) did not: on two facts of the queried value type it
+was at chance (0.486). Binding did not emerge from more steps or more such prompts alone; it came
+with the same-kind stage first and a light supervision of two attention heads{att_note}, and then
+abruptly (after about 1100 steps at batch 64). Explanations of this model should put relevance on
+the value of the matching fact, on the name that selects it, and on the relation words of the question.
 
 Training curve (smoothed loss on answers; accuracy on 200 held-out prompts and on 200 of the
-diagnostic prompts):
+prompts with two facts of the queried value type):
 
 | step | loss | accuracy | diagnostic |
 | --- | --- | --- | --- |
