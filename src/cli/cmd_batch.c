@@ -65,7 +65,9 @@ static const char batch_usage[] =
     "  --progress           progress with an ETA on stderr even when it is not a terminal\n"
     "  EXPLAIN OPTIONS      defaults for every record, e.g. --method cplrp --layers (see attnlrp explain\n"
     "                       --help; not TEXT, --format, -o); a record's own field replaces the option (and its\n"
-    "                       alternatives: \"target_id\" replaces --target, \"ids\" replaces TEXT, ...)\n"
+    "                       alternatives: \"target_id\" replaces --target, \"ids\" replaces TEXT, ...; an\n"
+    "                       \"answer\" also replaces --target, --contrast, --position, a \"latent_start\"\n"
+    "                       --target, --contrast, --score)\n"
     "  --help, -h           this help\n";
 
 // ---- the explain options a record may carry: JSON key -> explain flag ----
@@ -318,6 +320,17 @@ static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap)
     return 0;
 }
 
+// Whether a record's field f replaces the command-line option d: the same option, one of its alternatives
+// (--target-id for --target, --ids for TEXT, ...), or one it cannot be combined with: an answer explains its
+// own tokens (no --target, --contrast, --position), a latent start a neuron (no --target, --contrast, --score).
+static int replaces(int f, int d) {
+    const record_field *rf = &fields[f], *df = &fields[d];
+    if (f == d || (rf->group != G_NONE && rf->group == df->group)) return 1;
+    int answer = rf->group == G_ANSWER, latent = !strcmp(rf->key, "latent_start");
+    if ((answer || latent) && (df->group == G_TARGET || df->group == G_CONTRAST)) return 1;
+    return (answer && !strcmp(df->key, "position")) || (latent && !strcmp(df->key, "score"));
+}
+
 typedef struct {
     const batch_args *a;
     const lrp_session *ss;
@@ -346,8 +359,7 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
         const record_field *df = &fields[c->a->def_field[d]];
         int replaced = 0;
         for (int f = 0; f < N_FIELDS && !replaced; f++)
-            replaced = json_object_get(rec, fields[f].key) &&
-                       (f == c->a->def_field[d] || (df->group != G_NONE && fields[f].group == df->group));
+            replaced = json_object_get(rec, fields[f].key) && replaces(f, c->a->def_field[d]);
         if (replaced) continue;
         if (vec_push(&v, df->flag) || (c->a->def_value[d] && vec_push(&v, c->a->def_value[d]))) goto oom;
     }
