@@ -52,7 +52,8 @@ static const char batch_usage[] =
     "                       flushed record by record\n"
     "  --model PATH         Hugging Face checkpoint directory or GGUF file (default: the shipped model)\n"
     "  --on-error skip|fail a bad record is reported on stderr with its line and written as an error line\n"
-    "                       (skip, default), or stops the run with status 1 (fail; a re-run retries it)\n"
+    "                       (skip, default), or stops the run with status 1 (fail; a re-run retries it);\n"
+    "                       --on-bad is the same option, as eval spells it\n"
     "  --jobs N             N processes explain records in parallel (default 1); the BLAS threads are divided\n"
     "                       among them; the output is the same as with one\n"
     "  --shard K/N          only the records whose index mod N is K (0 <= K < N), for job arrays;\n"
@@ -170,7 +171,7 @@ static int parse_batch_args(int argc, char **argv, batch_args *a) {
             if (!strcmp(v, "fail")) a->on_error_fail = 1;
             else if (!strcmp(v, "skip")) a->on_error_fail = 0;
             else return cli_error(2, "%s %s: expected skip or fail", o, v);
-        } else if (!strcmp(o, "--jobs") || !strcmp(o, "-j")) {
+        } else if (!strcmp(o, "--jobs")) {
             const char *v = arg_value(argc, argv, &i);
             if (!v || arg_int(o, v, &a->jobs)) return 2;
             if (a->jobs < 1 || a->jobs > 1024) return cli_error(2, "%s %d: must lie in 1..1024", o, a->jobs);
@@ -186,8 +187,7 @@ static int parse_batch_args(int argc, char **argv, batch_args *a) {
                 i--;
                 continue;
             }
-            if (!strcmp(o, "--format") || !strcmp(o, "--color") || !strcmp(o, "--overlay") || !strcmp(o, "--patches"))
-                return cli_error(2, "%s: batch writes JSON lines only", o);
+            if (!strcmp(o, "--format")) return cli_error(2, "--format: batch writes JSON lines only");
             return cli_error(2, "batch: unknown option %s (see attnlrp batch --help)", o);
         } else {
             return cli_error(2, "batch: unexpected argument \"%s\" (the records carry the text; see attnlrp batch --help)", o);
@@ -945,64 +945,5 @@ done:
 #ifdef LRP_MPI
     MPI_Finalize();
 #endif
-    return rc;
-}
-
-// ---- attnlrp merge ----
-
-static const char merge_usage[] =
-    "usage: attnlrp merge OUT.0 OUT.1 ... -o OUT.jsonl\n"
-    "\n"
-    "Joins the outputs of attnlrp batch --shard K/N (any order) into one output in input order, as one\n"
-    "unsharded run writes it. Every shard 0..N-1 must be given once, all from the same input file (sha256)\n"
-    "and options, and each complete; the output is written whole or not at all.\n"
-    "\n"
-    "  -o FILE, --output FILE  the merged output\n"
-    "  --help, -h           this help\n";
-
-int cmd_merge(int argc, char **argv) {
-    const char *out_path = NULL;
-    char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    int n = 0, rc = 2;
-    if (!paths) return cli_error(1, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            fputs(merge_usage, stdout);
-            free(paths);
-            return 0;
-        } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
-            if (!(out_path = arg_value(argc, argv, &i))) goto done;
-        } else if (o[0] == '-' && o[1] != '\0') {
-            if (cli_split_option(&argc, &argv, i)) {
-                i--;
-                continue;
-            }
-            cli_error(2, "merge: unknown option %s (see attnlrp merge --help)", o);
-            goto done;
-        } else {
-            paths[n++] = argv[i];
-        }
-    }
-    if (!n) {
-        cli_error(2, "merge: give the shard outputs to join (see attnlrp merge --help)");
-        goto done;
-    }
-    if (!out_path) {
-        cli_error(2, "merge: give the merged output with -o FILE");
-        goto done;
-    }
-    cli_output o;
-    rc = 1;
-    if (cli_output_open(&o, out_path)) goto done;
-    lrp_err err;
-    if (lrp_batch_merge(paths, n, o.f, &err)) {
-        cli_error(1, "merge: %s", err.msg);
-        cli_output_abort(&o);
-        goto done;
-    }
-    rc = cli_output_commit(&o) ? 1 : 0;
-done:
-    free(paths);
     return rc;
 }
