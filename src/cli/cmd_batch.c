@@ -602,9 +602,40 @@ static void write_ready(pool *p) {
     }
 }
 
+#ifdef LRP_MPI
+// MPI_Probe without its busy wait: OpenMPI spins a core while it blocks, which on a machine with as many
+// ranks as cores takes the time of the rank that works. Probes with sleeps growing from 20 us to 1 ms.
+static void mpi_wait(int source, int tag, MPI_Status *st) {
+    long ns = 20000;
+    for (;;) {
+        int flag = 0;
+        MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, st);
+        if (flag) return;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 1000000) ns *= 2;
+    }
+}
+
+// MPI_Send likewise: a message over the eager limit waits for its receive, spinning in MPI_Send.
+static int mpi_send(const void *buf, size_t n, int dest, int tag) {
+    MPI_Request req;
+    if (MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req) != MPI_SUCCESS) return -1;
+    long ns = 20000;
+    for (;;) {
+        int flag = 0;
+        if (MPI_Test(&req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
+        if (flag) return 0;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 1000000) ns *= 2;
+    }
+}
+#endif
+
 static int send_task(pool *p, int w, const char *m, size_t n) {
 #ifdef LRP_MPI
-    if (p->mpi) return MPI_Send(m, (int)n, MPI_BYTE, w + 1, 1, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+    if (p->mpi) return mpi_send(m, n, w + 1, 1);
 #endif
     return msg_send_fd(p->fd[w], m, n);
 }
@@ -618,7 +649,7 @@ static int recv_result(pool *p, int block) {
     if (p->mpi) {
         MPI_Status st;
         int flag = 1, count;
-        if (block) MPI_Probe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &st);
+        if (block) mpi_wait(MPI_ANY_SOURCE, 2, &st);
         else MPI_Iprobe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &flag, &st);
         if (!flag) return 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
@@ -731,7 +762,7 @@ static void worker_loop_mpi(const record_ctx *c) {
     for (;;) {
         MPI_Status st;
         int count;
-        MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+        mpi_wait(0, MPI_ANY_TAG, &st);
         MPI_Get_count(&st, MPI_BYTE, &count);
         char *m = malloc((size_t)count + 1);
         if (!m) MPI_Abort(MPI_COMM_WORLD, 1);
@@ -744,7 +775,7 @@ static void worker_loop_mpi(const record_ctx *c) {
         char *res = run_task(c, m, (size_t)count, &rn);
         free(m);
         if (!res) MPI_Abort(MPI_COMM_WORLD, 1);
-        MPI_Send(res, (int)rn, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
+        if (mpi_send(res, rn, 0, 2)) MPI_Abort(MPI_COMM_WORLD, 1);
         free(res);
     }
 }
@@ -794,7 +825,7 @@ static void stop_workers(pool *p) {
             while (p->inflight[w] > 0) {
                 MPI_Status st;
                 int count;
-                MPI_Probe(w + 1, 2, MPI_COMM_WORLD, &st);
+                mpi_wait(w + 1, 2, &st);
                 MPI_Get_count(&st, MPI_BYTE, &count);
                 char *m = malloc((size_t)count + 1);
                 if (!m) break;
