@@ -90,6 +90,15 @@ expect 1 "attnlrp: merge: $tmp/s1.part: record index 148 is missing (the file en
     "$BIN" merge "$tmp/s.0" "$tmp/s1.part" "$tmp/s.2" -o "$tmp/x.out"
 check "a failed merge leaves no output" '[ ! -e "$tmp/x.out" ]'
 
+# docs/slurm-array.sh as three array tasks (Slurm's variables set by hand), then its merge job
+for k in 0 1 2; do
+    SLURM_ARRAY_TASK_ID=$((k + 5)) SLURM_ARRAY_TASK_MIN=5 SLURM_ARRAY_TASK_COUNT=3 ATTNLRP="$BIN" \
+        bash docs/slurm-array.sh "$tmp/in.jsonl" "$tmp/slurm" --drop seconds 2>/dev/null
+done
+ATTNLRP="$BIN" bash docs/slurm-array.sh --merge "$tmp/slurm" "$tmp/slurm.out"
+check "docs/slurm-array.sh: three array tasks and the merge job give the unsharded run's bytes" \
+    'cmp -s "$tmp/ref.out" "$tmp/slurm.out"'
+
 # ---- bad input: one line each ----
 expect 2 "attnlrp: --shard 3/2: K must be less than N (shards are numbered 0 to 1)" -- \
     "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --shard 3/2
