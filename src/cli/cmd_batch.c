@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -520,6 +521,7 @@ typedef struct {
     // progress
     long todo, written, bad;
     double t0, t_shown;
+    double *cpu;       // CPU seconds (user + system) of each process of the run, this one first
     int show, tty;
     int failed;        // the run stops: 1 a bad record with --on-error fail, 2 a fatal error
 } pool;
@@ -808,6 +810,17 @@ static int fork_workers(pool *p, const record_ctx *c, int threads_each) {
     return 0;
 }
 
+static double ru_seconds(const struct rusage *ru) {
+    return (double)ru->ru_utime.tv_sec + 1e-6 * (double)ru->ru_utime.tv_usec + (double)ru->ru_stime.tv_sec +
+           1e-6 * (double)ru->ru_stime.tv_usec;
+}
+
+static double cpu_self(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru_seconds(&ru);
+}
+
 static void stop_workers(pool *p) {
     for (int w = 0; w < p->n_workers; w++) {
 #ifdef LRP_MPI
@@ -838,7 +851,9 @@ static void stop_workers(pool *p) {
     }
     for (int w = 0; w < p->n_workers; w++) {
         int st;
-        while (waitpid(p->pid[w], &st, 0) < 0 && errno == EINTR) {}
+        struct rusage ru;
+        while (wait4(p->pid[w], &st, 0, &ru) < 0 && errno == EINTR) {}
+        if (p->cpu) p->cpu[w + 1] = ru_seconds(&ru);
     }
 }
 
@@ -929,6 +944,8 @@ int cmd_batch(int argc, char **argv) {
 #ifdef LRP_MPI
     if (mpi && rank > 0) {
         worker_loop_mpi(&c);
+        double mine = cpu_self();   // to rank 0's summary line
+        MPI_Gather(&mine, 1, MPI_DOUBLE, NULL, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
         rc = 0;
         goto done;
     }
@@ -948,9 +965,13 @@ int cmd_batch(int argc, char **argv) {
     p.fd = calloc((size_t)p.n_workers + 1, sizeof *p.fd);
     p.pid = calloc((size_t)p.n_workers + 1, sizeof *p.pid);
     p.inflight = calloc((size_t)p.n_workers + 1, sizeof *p.inflight);
-    if (!p.slots || !p.fd || !p.pid || !p.inflight) {
+    p.cpu = calloc((size_t)p.n_workers + 1, sizeof *p.cpu);
+    if (!p.slots || !p.fd || !p.pid || !p.inflight || !p.cpu) {
         cli_error(1, "out of memory");
-        p.n_workers = mpi ? p.n_workers : 0;
+#ifdef LRP_MPI
+        if (mpi) MPI_Abort(MPI_COMM_WORLD, 1);   // the workers wait for records that will not come
+#endif
+        p.n_workers = 0;
         p.failed = 2;
     }
     void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);   // a dead worker is an error, not our end
@@ -958,7 +979,19 @@ int cmd_batch(int argc, char **argv) {
     if (!p.failed) run_pool(&p);
     stop_workers(&p);
     signal(SIGPIPE, old_pipe);
+    if (p.cpu) {
+        p.cpu[0] = cpu_self();
+#ifdef LRP_MPI
+        if (mpi) MPI_Gather(MPI_IN_PLACE, 1, MPI_DOUBLE, p.cpu, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+#endif
+    }
     progress(&p, 1);
+    if (p.show && p.cpu) {   // the work of each process: what one core each would take
+        fprintf(stderr, "batch: CPU seconds per process:");
+        for (int w = 0; w <= p.n_workers; w++) fprintf(stderr, " %.3f", p.cpu[w]);
+        fputc('\n', stderr);
+    }
+    free(p.cpu);
     for (long k = 0; p.slots && k < p.window; k++) free(p.slots[k].line), free(p.slots[k].msg);
     free(p.slots);
     free(p.fd);
