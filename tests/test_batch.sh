@@ -2,7 +2,8 @@
 # attnlrp batch and merge (issue 18): every record's explanation equals a separate `attnlrp explain` of the
 # same options; a run killed with SIGKILL (and a torn last line) resumes to exactly the bytes of an
 # uninterrupted run; --jobs 2, three shards merged, and MPI with 3 ranks give the same bytes; bad records,
-# bad shard specs, duplicate ids, an output of another input and incomplete shard sets are one line each.
+# bad shard specs, duplicate ids, an output of another input and incomplete shard sets are one line each;
+# eval and scan --shard K/N against the same commands over a file holding only the shard's records.
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
@@ -126,6 +127,35 @@ expect 2 "attnlrp: --format: batch writes JSON lines only" -- "$BIN" batch --dat
 expect 2 "attnlrp: --method nope: unknown method (attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)" -- \
     "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --method nope
 expect 2 "attnlrp: --on-error maybe: expected skip or fail" -- "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --on-error maybe
+
+# ---- eval and scan --shard: the same as over a file that holds only the shard's records ----
+sed -n '2~3p' "$tmp/in.jsonl" | head -n 20 > "$tmp/every3.jsonl"   # records 1, 4, 7, ... (indices mod 3 = 1)
+"$BIN" eval --data "$tmp/in.jsonl" --shard 1/3 --limit 20 --methods attnlrp,cplrp --format json > "$tmp/e.shard" 2>/dev/null
+"$BIN" eval --data "$tmp/every3.jsonl" --limit 20 --methods attnlrp,cplrp --format json > "$tmp/e.file" 2>/dev/null
+check "eval --shard 1/3 measures what eval of that shard's records measures (lines 2, 5, 8, ...)" "$PY - '$tmp/e.shard' '$tmp/e.file' <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert [r['line'] for r in a['records']] == list(range(2, 60, 3)), 'line numbers of the file'
+for d in (a, b):
+    d.pop('data')
+    for m in d['methods']: m.pop('seconds_per_record'); m.pop('forward_multiple', None)
+    for r in d['records']:
+        r.pop('line'); r.pop('forward_seconds')
+        for m in r['methods'].values(): m.pop('seconds')
+assert a['n_records'] == 20 and a == b, 'the shard and the file differ'
+EOF"
+sed -n '2~2p' "$tmp/in.jsonl" > "$tmp/odd.jsonl"
+"$BIN" scan --data "$tmp/in.jsonl" --layer 2 --neuron 13 --top 3 --shard 1/2 --format json > "$tmp/sc.shard"
+"$BIN" scan --data "$tmp/odd.jsonl" --layer 2 --neuron 13 --top 3 --format json > "$tmp/sc.file"
+check "scan --shard 1/2 keeps the top windows of the odd records (index 2j+1 for record j of them)" "$PY - '$tmp/sc.shard' '$tmp/sc.file' <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a['windows'] == b['windows'] == 150, (a['windows'], b['windows'])
+assert [r['index'] for r in a['results']] == [2 * r['index'] + 1 for r in b['results']]
+assert [(r['activation'], r['relevance']) for r in a['results']] == [(r['activation'], r['relevance']) for r in b['results']]
+EOF"
+expect 2 "attnlrp: --shard 3/2: K must be less than N (shards are numbered 0 to 1)" -- "$BIN" eval --data "$tmp/in.jsonl" --shard 3/2
+expect 2 "attnlrp: --shard 0/0: N must be at least 1" -- "$BIN" scan --data "$tmp/in.jsonl" --layer 2 --neuron 13 --shard 0/0
 
 # ---- MPI: rank 0 hands records to two more ranks and writes the one output ----
 if ! command -v mpirun > /dev/null || ! command -v mpicc > /dev/null; then
