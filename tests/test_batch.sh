@@ -123,6 +123,8 @@ expect 1 "attnlrp: -o $tmp/plain.txt: not an attnlrp batch output (its first lin
     "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/plain.txt"
 expect 2 "attnlrp: batch: give the output file with -o OUT.jsonl (a file: the run appends to it and resumes)" -- \
     "$BIN" batch --data "$tmp/in.jsonl"
+expect 1 "attnlrp: --data /dev/stdin: not a regular file (batch reads its input twice: for its sha256, then the records)" -- \
+    "$BIN" batch --data /dev/stdin -o "$tmp/x.out" < <(echo '{"text": "a"}')
 expect 2 "attnlrp: --format: batch writes JSON lines only" -- "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --format html
 expect 2 "attnlrp: --method nope: unknown method (attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)" -- \
     "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --method nope

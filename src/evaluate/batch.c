@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/sha256.h"
@@ -119,6 +120,12 @@ int lrp_batch_scan_input(const char *path, lrp_batch_header *h, lrp_err *err) {
     memset(h, 0, sizeof *h);
     FILE *f = fopen(path, "rb");
     if (!f) return lrp_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {   // a pipe cannot be read a second time
+        fclose(f);
+        return lrp_fail(err, "%s: not a regular file (batch reads its input twice: for its sha256, then the records)",
+                        path);
+    }
     lrp_sha256 sha;
     lrp_sha256_init(&sha);
     unsigned char buf[1 << 16];
