@@ -125,6 +125,10 @@ expect 2 "attnlrp: batch: give the output file with -o OUT.jsonl (a file: the ru
     "$BIN" batch --data "$tmp/in.jsonl"
 expect 1 "attnlrp: --data /dev/stdin: not a regular file (batch reads its input twice: for its sha256, then the records)" -- \
     "$BIN" batch --data /dev/stdin -o "$tmp/x.out" < <(echo '{"text": "a"}')
+exec 9>> "$tmp/k.out"
+flock 9   # as a run that is still writing it
+expect 1 "attnlrp: -o $tmp/k.out: another run is writing it (locked)" -- "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/k.out" --drop seconds
+exec 9>&-
 expect 2 "attnlrp: --format: batch writes JSON lines only" -- "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --format html
 expect 2 "attnlrp: --method nope: unknown method (attnlrp, cplrp, gradxinput, gradient, ig, smoothgrad, occlusion, attention, rollout, gradxattnroll, atman, kernelshap)" -- \
     "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/x.out" --method nope

@@ -191,13 +191,15 @@ static int parse_batch_args(int argc, char **argv, batch_args *a) {
             if (!strcmp(o, "--format")) return cli_error(2, "--format: batch writes JSON lines only");
             return cli_error(2, "batch: unknown option %s (see attnlrp batch --help)", o);
         } else {
-            return cli_error(2, "batch: unexpected argument \"%s\" (the records carry the text; see attnlrp batch --help)", o);
+            return cli_error(2, "batch: unexpected argument \"%s\" (the records carry the text; see attnlrp batch --help)",
+                             o);
         }
         if (str && !(*str = arg_value(argc, argv, &i))) return 2;
     }
     if (!a->data) return cli_error(2, "batch: give the records with --data IN.jsonl");
     if (!a->out || !strcmp(a->out, "-"))
-        return cli_error(2, "batch: give the output file with -o OUT.jsonl (a file: the run appends to it and resumes)");
+        return cli_error(2,
+                         "batch: give the output file with -o OUT.jsonl (a file: the run appends to it and resumes)");
     lrp_err err;
     if (a->shard && lrp_shard_parse(a->shard, &a->shard_k, &a->shard_n, &err)) return cli_error(2, "--%s", err.msg);
     if (drop) {
@@ -293,7 +295,8 @@ static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap)
             const json_t *e = json_is_array(x) ? json_array_get(x, k) : x;
             if (!json_is_string(e))
                 return snprintf(msg, cap, "field \"%s\": expected a string or a list of strings", rf->key), -1;
-            if (vec_push(v, rf->flag) || vec_push(v, json_string_value(e))) return snprintf(msg, cap, "out of memory"), -1;
+            if (vec_push(v, rf->flag) || vec_push(v, json_string_value(e)))
+                return snprintf(msg, cap, "out of memory"), -1;
         }
         return 0;
     }
@@ -507,6 +510,7 @@ typedef struct {
     long next_index, line_no;
     int eof;
     const unsigned char *done;
+    long records;      // as lrp_batch_scan_input counted them
     // output
     FILE *out;
     // workers
@@ -536,17 +540,30 @@ static double now_s(void) {
 static int next_record(pool *p, long *index, long *line_no, size_t *len) {
     while (!p->eof) {
         int r = lrp_batch_next_record(p->in, &p->buf, &p->cap, len, &p->line_no);
+        if (r == 0 && p->next_index != p->records) errno = ESTALE, r = -1;   // fewer records than counted
         if (r <= 0) {
             p->eof = 1;
             return r;
         }
         long i = p->next_index++;
+        if (i >= p->records) {   // more records than the first reading found
+            errno = ESTALE;
+            p->eof = 1;
+            return -1;
+        }
         if (i % p->a->shard_n != p->a->shard_k || p->done[i]) continue;
         *index = i;
         *line_no = p->line_no;
         return 1;
     }
     return 0;
+}
+
+static void read_error(const pool *p) {
+    if (errno == ESTALE)
+        cli_error(1, "--data %s: the file changed during the run (its records differ from the first reading)",
+                  p->a->data);
+    else cli_error(1, "--data %s: cannot read: %s", p->a->data, strerror(errno));
 }
 
 static void progress(pool *p, int last) {
@@ -690,7 +707,7 @@ static int run_pool(pool *p) {
                 long index, line_no;
                 size_t len, n;
                 int r = next_record(p, &index, &line_no, &len);
-                if (r < 0) cli_error(1, "--data %s: cannot read: %s", p->a->data, strerror(errno)), p->failed = 2;
+                if (r < 0) read_error(p), p->failed = 2;
                 if (r <= 0) break;
                 char *m = make_task(p->seq_next, index, line_no, p->buf, len, &n);
                 slot *s = &p->slots[p->seq_next % p->window];
@@ -719,7 +736,7 @@ static int run_pool(pool *p) {
             size_t len, n;
             int r = next_record(p, &index, &line_no, &len);
             if (r < 0) {
-                cli_error(1, "--data %s: cannot read: %s", p->a->data, strerror(errno));
+                read_error(p);
                 p->failed = 2;
                 break;
             }
@@ -953,7 +970,7 @@ int cmd_batch(int argc, char **argv) {
     long todo = 0;
     for (long i = a.shard_k; i < h.records; i += a.shard_n) todo += !done[i];
     int tty = isatty(STDERR_FILENO);
-    pool p = {.a = &a, .rc = &c, .in = in, .done = done, .out = out, .mpi = mpi, .todo = todo,
+    pool p = {.a = &a, .rc = &c, .in = in, .done = done, .records = h.records, .out = out, .mpi = mpi, .todo = todo,
               .t0 = now_s(), .show = a.progress || tty, .tty = tty};
     p.n_workers = mpi ? size - 1 : a.jobs - 1;
     p.window = 4L * (p.n_workers + 1) + 4;

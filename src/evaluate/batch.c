@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -225,6 +226,12 @@ int lrp_batch_open_output(const char *path, const lrp_batch_header *h, unsigned 
     FILE *f = fopen(path, "r+b");
     if (!f && errno == ENOENT) f = fopen(path, "w+b");
     if (!f) return lrp_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(fileno(f), LOCK_EX | LOCK_NB)) {   // held until the run closes it
+        int e = errno;
+        fclose(f);
+        return e == EWOULDBLOCK ? lrp_fail(err, "%s: another run is writing it (locked)", path)
+                                : lrp_fail(err, "%s: cannot lock: %s", path, strerror(e));
+    }
     char *line = NULL;
     size_t cap = 0;
     long keep = 0;   // bytes of complete, checked lines
@@ -272,7 +279,8 @@ int lrp_batch_open_output(const char *path, const lrp_batch_header *h, unsigned 
     free(line);
     if (!rc && ferror(f)) rc = lrp_fail(err, "%s: cannot read: %s", path, strerror(errno));
     if (!rc && (*repaired || keep == 0)) {   // cut a torn line (or a torn header) off
-        if (fflush(f) || ftruncate(fileno(f), keep)) rc = lrp_fail(err, "%s: cannot truncate: %s", path, strerror(errno));
+        if (fflush(f) || ftruncate(fileno(f), keep))
+            rc = lrp_fail(err, "%s: cannot truncate: %s", path, strerror(errno));
     }
     if (!rc && fseek(f, keep, SEEK_SET)) rc = lrp_fail(err, "%s: cannot seek: %s", path, strerror(errno));
     if (!rc && keep == 0) {

@@ -44,7 +44,8 @@ int lrp_batch_next_record(FILE *in, char **line, size_t *cap, size_t *len, long 
 
 // Opens the output for appending. A missing or empty file (or one whose header line was torn) gets the
 // header; an existing one must have been written for the same input (sha256, records), shard and options,
-// else the error names what differs. done[index] is set for every record already in it (*n_done of them),
+// else the error names what differs. The file is locked (flock) while *out is open: a second run on it is
+// refused. done[index] is set for every record already in it (*n_done of them),
 // and a torn last line is cut off (*repaired = 1). *out is then positioned at the end.
 int lrp_batch_open_output(const char *path, const lrp_batch_header *h, unsigned char *done, long *n_done,
                           int *repaired, FILE **out, lrp_err *err);
