@@ -62,7 +62,7 @@ med = lambda name, k: statistics.median(r[k] for r in res[name])
 base_w, base_c = med(configs[0][0], 0), med(configs[0][0], 1)
 for (name, _, _), procs in zip(configs, [1, 2, 2]):
     w, c, m = med(name, 0), med(name, 1), med(name, 2)
-    print(f"| {name} | {w:.2f} | {n / w:.0f} | {base_w / w:.2f} | {c:.2f} | {1000 * c / n:.2f} | {m:.2f} | {procs * base_c / c:.2f} / {base_c / m:.2f} |")
+    print(f"| {name} | {w:.2f} | {n / w:.3g} | {base_w / w:.2f} | {c:.2f} | {1000 * c / n:.2f} | {m:.2f} | {procs * base_c / c:.2f} / {base_c / m:.2f} |")
 print("(speed-up with a core per process: balanced = processes x CPU time of one process / CPU time of all, what")
 print(" the run takes when the records split evenly; as split = CPU time of one process / that of the busiest")
 print(" process here, where other jobs' load decided the split. MPI's CPU time includes mpirun and MPI_Init)")
