@@ -79,6 +79,23 @@ check "a run over a finished output adds nothing" 'cmp -s "$tmp/ref.out" "$tmp/k
 # ---- --jobs and shards + merge: the same bytes ----
 "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/j.out" --drop seconds --jobs 2 2>/dev/null
 check "--jobs 2 gives the same bytes as one process" 'cmp -s "$tmp/ref.out" "$tmp/j.out"'
+# a worker process killed mid-run: the run stops with one error line and its output resumes like any other
+"$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/w.out" --drop seconds --jobs 2 2> "$tmp/w.err" &
+pid=$!
+for _ in $(seq 400); do [ -f "$tmp/w.out" ] && [ "$(wc -l < "$tmp/w.out")" -gt 20 ] && break; sleep 0.02; done
+child=$(for f in /proc/[0-9]*/stat; do sed -E 's/^([0-9]+) \(.*\) . ([0-9]+) .*/\1 \2/' "$f" 2>/dev/null; done |
+        awk -v p=$pid '$2 == p {print $1; exit}')   # a forked worker (no pgrep on a bare system)
+[ -n "$child" ] && kill -9 "$child"
+wait $pid
+st=$?
+if [ -n "$child" ] && [ $st != 0 ]; then
+    check "a killed worker stops the run with one error line [$(cat "$tmp/w.err")]" \
+        '[ $st = 1 ] && [ $(wc -l < "$tmp/w.err") = 1 ] && grep -qE "^attnlrp: batch: (worker process [0-9]+ ended unexpectedly|cannot hand a record to worker 1)$" "$tmp/w.err"'
+else
+    echo "note: the --jobs 2 run ended before its worker could be killed (exit $st)"
+fi
+"$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/w.out" --drop seconds --jobs 2 2>/dev/null
+check "after a killed worker, the re-run gives the uninterrupted run's bytes" 'cmp -s "$tmp/ref.out" "$tmp/w.out"'
 for k in 0 1 2; do "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/s.$k" --drop seconds --shard $k/3 2>/dev/null; done
 check "shard 1/3 holds every third record from index 1" \
     '[ "$(sed 1d "$tmp/s.1" | $PY -c "import json,sys; print([json.loads(l)[\"index\"] for l in sys.stdin][:3])")" = "[1, 4, 7]" ]'
