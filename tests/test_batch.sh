@@ -83,8 +83,9 @@ check "--jobs 2 gives the same bytes as one process" 'cmp -s "$tmp/ref.out" "$tm
 "$BIN" batch --data "$tmp/in.jsonl" -o "$tmp/w.out" --drop seconds --jobs 2 2> "$tmp/w.err" &
 pid=$!
 for _ in $(seq 400); do [ -f "$tmp/w.out" ] && [ "$(wc -l < "$tmp/w.out")" -gt 20 ] && break; sleep 0.02; done
-child=$(for f in /proc/[0-9]*/stat; do sed -E 's/^([0-9]+) \(.*\) . ([0-9]+) .*/\1 \2/' "$f" 2>/dev/null; done |
-        awk -v p=$pid '$2 == p {print $1; exit}')   # a forked worker (no pgrep on a bare system)
+child=$(cat /proc/$pid/task/$pid/children 2>/dev/null | cut -d' ' -f1)   # a forked worker
+[ -n "$child" ] || child=$(awk -v p=$pid '{ s = substr($0, index($0, ") ") + 2); split(s, a, " ");
+                                            if (a[2] == p) { print $1; exit } }' /proc/[0-9]*/stat 2>/dev/null)
 [ -n "$child" ] && kill -9 "$child"
 wait $pid
 st=$?
