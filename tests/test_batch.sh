@@ -53,6 +53,33 @@ for g, r in zip(got, refs):
     g.pop('seconds'); r.pop('seconds')
     assert g == r, (g, r)
 EOF"
+# image records, as eval writes them ("image", "label") or as explain names them ("pixels", "gamma")
+printf '%s\n' '{"id": "coat", "image": "data/fashion/4-coat.png", "label": "Coat"}' \
+    '{"id": "boot", "pixels": "data/fashion/9-ankle-boot.png", "method": "cplrp", "gamma": [0.25, 0.05]}' > "$tmp/img.jsonl"
+"$BIN" batch --model models/vit-fashion --data "$tmp/img.jsonl" -o "$tmp/img.out" --drop seconds 2>/dev/null
+{
+    "$BIN" explain --model models/vit-fashion --pixels data/fashion/4-coat.png --target Coat --format json
+    "$BIN" explain --model models/vit-fashion --pixels data/fashion/9-ankle-boot.png --method cplrp --gamma 0.25,0.05 --format json
+} > "$tmp/img.ref"
+check "image records equal separate explain runs" "$PY - '$tmp/img.out' '$tmp/img.ref' <<'EOF'
+import json, sys
+got = [json.loads(l)['explanation'] for l in list(open(sys.argv[1]))[1:]]
+ref = [json.loads(l) for l in open(sys.argv[2])]
+for r in ref: r.pop('seconds')
+assert len(got) == 2 and got == ref, 'differ'
+EOF"
+"$BIN" batch --data "$tmp/m.jsonl" -o "$tmp/m3.out" --layers --target " Rex" --drop large,top,conservation,seconds 2>/dev/null
+check "--drop leaves out exactly those fields and keeps every other number as explain wrote it" "$PY - '$tmp/m3.out' '$tmp/m.ref' <<'EOF'
+import json, sys
+got = [json.loads(l)['explanation'] for l in list(open(sys.argv[1]))[1:] if '\"explanation\"' in l]
+ref = [json.loads(l) for l in open(sys.argv[2])]
+large = ['logits', 'relevance_pixels', 'residual_relevance', 'encoder_residual_relevance', 'decoder_residual_relevance',
+         'latent_relevance', 'latent_position_relevance', 'expert_relevance', 'top', 'conservation', 'seconds']
+assert any('residual_relevance' in r for r in ref)
+for r in ref:
+    for k in large: r.pop(k, None)
+assert len(got) == 6 and got == ref, 'differ'
+EOF"
 expect 1 "attnlrp: $tmp/m.jsonl line 4: not JSON: '[' or '{' expected near 'oops' (column 4)" -- \
     "$BIN" batch --data "$tmp/m.jsonl" -o "$tmp/m2.out" --on-error fail
 check "--on-error fail keeps the records before the bad one" '[ $(wc -l < "$tmp/m2.out") = 4 ] && ! grep -q error "$tmp/m2.out"'

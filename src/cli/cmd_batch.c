@@ -41,7 +41,8 @@ static const char batch_usage[] =
     "Explains every record of a JSONL file, one output line per record, resumably: a re-run with the same\n"
     "input and options skips the records already in OUT and repairs a torn last line.\n"
     "\n"
-    "  --data IN.jsonl      one JSON object per line with what explain takes: \"text\" (or \"ids\", \"pixels\"),\n"
+    "  --data IN.jsonl      one JSON object per line with what explain takes: \"text\" (or \"ids\", \"pixels\";\n"
+    "                       eval's \"image\" and \"label\" are \"pixels\" and \"target\"),\n"
     "                       \"target\" (text; an integer: a token id) or \"target_id\", \"contrast\", \"position\",\n"
     "                       \"method\", \"score\", \"answer\", \"latent_start\", \"layers\": true, ... (each\n"
     "                       explain option without its dashes, '-' as '_'; lists as JSON arrays); \"id\" (a\n"
@@ -85,6 +86,7 @@ typedef struct {
 static const record_field fields[] = {
     {"ids", "--ids", K_VALUE, G_INPUT},
     {"pixels", "--pixels", K_VALUE, G_INPUT},
+    {"image", "--pixels", K_VALUE, G_INPUT},   // eval's image records: {"image": path, "label": class}
     {"text_pair", "--text-pair", K_VALUE, G_NONE},
     {"token_type_ids", "--token-type-ids", K_VALUE, G_NONE},
     {"attention_mask", "--attention-mask", K_VALUE, G_NONE},
@@ -93,6 +95,7 @@ static const record_field fields[] = {
     {"method", "--method", K_VALUE, G_NONE},
     {"target", "--target", K_VALUE, G_TARGET},
     {"target_id", "--target-id", K_VALUE, G_TARGET},
+    {"label", "--target", K_VALUE, G_TARGET},
     {"position", "--position", K_VALUE, G_NONE},
     {"contrast", "--contrast", K_VALUE, G_CONTRAST},
     {"contrast_id", "--contrast-id", K_VALUE, G_CONTRAST},
@@ -340,6 +343,60 @@ typedef struct {
     const lrp_session *ss;
 } record_ctx;
 
+// The end of the JSON value that starts at s (a string, object, array or scalar; s is valid JSON).
+static const char *value_end(const char *s) {
+    int depth = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (!*p) return p;
+            if (depth == 0) return p + 1;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            if (depth == 0) return p;   // the end of a scalar at the end of its container
+            if (--depth == 0) return p + 1;
+        } else if (depth == 0 && (*p == ',' || *p == ' ')) {
+            return p;
+        }
+    }
+    return s + strlen(s);
+}
+
+// Removes the members named in drop from the one-line JSON object in json (explain's output), in place;
+// every other byte stays as explain wrote it (numbers keep their digits). -1 when out of memory.
+static int drop_members(char *json, const char *const *drop, int n_drop) {
+    char *p = strchr(json, '{');
+    if (!p) return 0;
+    size_t n = strlen(json);
+    char *out = malloc(n + 1), *o = out;
+    if (!out) return -1;
+    *o++ = '{';
+    int kept = 0;
+    for (p++;;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (*p != '"') break;   // '}' (or the end)
+        const char *key = p + 1, *start = p, *v = value_end(p);
+        size_t key_len = (size_t)(v - 1 - key);
+        while (*v == ' ' || *v == ':') v++;
+        const char *end = value_end(v);
+        int dropped = 0;
+        for (int k = 0; k < n_drop && !dropped; k++)
+            dropped = strlen(drop[k]) == key_len && !memcmp(drop[k], key, key_len);
+        if (!dropped) {
+            if (kept++) *o++ = ',', *o++ = ' ';
+            memcpy(o, start, (size_t)(end - start));
+            o += end - start;
+        }
+        p = (char *)end;
+    }
+    strcpy(o, p);   // "}" and the newline
+    strcpy(json + (strchr(json, '{') - json), out);
+    free(out);
+    return 0;
+}
+
 // Explains one record: *line receives the output line (malloc'ed). Returns 0 (explained), 1 (a bad record:
 // *line is its error line, msg the message) or 2 (nothing can go on: msg says why).
 static int explain_record(const record_ctx *c, const char *text, size_t len, long index, long line_no, char **line,
@@ -382,16 +439,7 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
         if (!msg[0]) snprintf(msg, cap, "explain failed (status %d)", erc);
         goto out;
     }
-    if (c->a->n_drop) {   // the explanation again without the dropped fields, numbers as written (9 digits)
-        json_t *e = json_loadb(json, json_len, 0, NULL);
-        if (!e) goto oom;
-        for (int k = 0; k < c->a->n_drop; k++) json_object_del(e, c->a->drop[k]);
-        char *lean = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-        json_decref(e);
-        if (!lean) goto oom;
-        free(json);
-        json = lean;
-    }
+    if (c->a->n_drop && drop_members(json, c->a->drop, c->a->n_drop)) goto oom;
     rc = 0;
     goto out;
 oom:
