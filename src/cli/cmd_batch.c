@@ -853,7 +853,10 @@ static int fork_workers(pool *p, const record_ctx *c, int threads_each) {
     fflush(NULL);   // nothing buffered may be written twice
     for (int w = 0; w < p->n_workers; w++) {
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) return cli_error(1, "batch: socketpair: %s", strerror(errno)), -1;
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+            p->n_workers = w;   // stop_workers ends the ones started
+            return cli_error(1, "batch: socketpair: %s", strerror(errno)), -1;
+        }
         pid_t pid = fork();
         if (pid < 0) {
             close(sv[0]), close(sv[1]);
@@ -894,7 +897,7 @@ static void stop_workers(pool *p) {
             continue;
         }
 #endif
-        if (p->failed) kill(p->pid[w], SIGTERM);   // stop at once: their records are not wanted
+        if (p->failed && p->pid[w] > 0) kill(p->pid[w], SIGTERM);   // stop at once: their records are not wanted
         close(p->fd[w]);
     }
     if (p->mpi) {   // results still in flight after a failure: receive and drop them
@@ -916,7 +919,7 @@ static void stop_workers(pool *p) {
     }
     for (int w = 0; w < p->n_workers; w++) {
         int st;
-        struct rusage ru;
+        struct rusage ru = {0};
         while (wait4(p->pid[w], &st, 0, &ru) < 0 && errno == EINTR) {}
         if (p->cpu) p->cpu[w + 1] = ru_seconds(&ru);
     }
