@@ -31,7 +31,7 @@ SUP_OBJ := $(TEST_SUP:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check clean install bench test deps
+.PHONY: all check clean install bench test deps mpi
 .SECONDARY:
 all: $(BUILD)/attnlrp
 
@@ -59,6 +59,20 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libattnlrp.a
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libattnlrp.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# The MPI build (`make mpi`, needs Debian's libopenmpi-dev: mpicc): the same program, with `attnlrp batch`
+# spreading records over the ranks of `mpirun -np N build/attnlrp-mpi batch ...`. Only cmd_batch.c differs
+# (-DLRP_MPI); everything else is the objects of the plain build.
+MPICC   ?= mpicc
+MPI_OBJ := $(filter-out $(BUILD)/src/cli/cmd_batch.o,$(CLI_OBJ)) $(BUILD)/mpi/cmd_batch.o
+mpi: $(BUILD)/attnlrp-mpi
+
+$(BUILD)/mpi/cmd_batch.o: src/cli/cmd_batch.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -DLRP_MPI -MMD -MP -c $< -o $@
+
+$(BUILD)/attnlrp-mpi: $(MPI_OBJ) $(BUILD)/libattnlrp.a
+	$(MPICC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Benchmark programs (bench/*.c); the scripts in bench/ build and run them.
 bench: $(BUILD)/attnlrp $(BENCH_BIN)
@@ -98,4 +112,4 @@ install: $(BUILD)/attnlrp
 clean:
 	rm -rf build build-san build-clang
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(BUILD)/mpi/cmd_batch.d $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

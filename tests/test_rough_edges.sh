@@ -176,7 +176,7 @@ check "generate --explain --top still works" '$BIN generate "$P" -n 1 --explain 
 # ---- 17. help, version, --flag=value, colour, info ----
 # Every option a command compares its arguments against (in its source) appears in its --help.
 flags_of() { grep -oE 'strcmp\((o|opt|argv\[i\]), "-[-a-zA-Z]+"\)' | grep -oE '"-[-a-zA-Z]+"' | tr -d '"' | sort -u; }
-for c in explain generate neurons eval info tokenize detokenize neuron scan; do
+for c in explain generate neurons eval info tokenize detokenize neuron scan batch merge; do
     case $c in
         tokenize) src=$(sed '/^int cmd_detokenize/,$d' src/cli/cmd_tokenize.c) ;;
         detokenize) src=$(sed -n '/^int cmd_detokenize/,$p' src/cli/cmd_tokenize.c) ;;

@@ -9,9 +9,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static char *error_capture;      // cli_error_capture: where errors go instead of stderr
+static size_t error_capture_cap;
+
+void cli_error_capture(char *buf, size_t cap) {
+    error_capture = buf;
+    error_capture_cap = cap;
+    if (buf && cap) buf[0] = '\0';
+}
+
 int cli_error(int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    if (error_capture && status != 0) {  // the first error only: it is the one that stopped the command
+        if (!error_capture[0]) vsnprintf(error_capture, error_capture_cap, fmt, ap);
+        va_end(ap);
+        return status;
+    }
     fputs("attnlrp: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

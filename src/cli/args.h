@@ -37,6 +37,10 @@ int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const 
 
 // Prints "attnlrp: <msg>" to stderr; returns status.
 int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// attnlrp batch: while buf is set (not NULL), cli_error writes the first error (status != 0) into buf,
+// without "attnlrp: ", instead of printing it (the caller reports it with the record's line); warnings
+// (status 0) are still printed. cli_error_capture(NULL, 0) ends it.
+void cli_error_capture(char *buf, size_t cap);
 
 // Prints a library error (which names parameters, e.g. "position 9: out of range") with the command-line
 // flag that sets the parameter in place of its name ("--position 9: out of range"); returns status.

@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "evaluate/batch.h"
 #include "evaluate/runner.h"
 #include "explain/methods.h"
 #include "render/render.h"
@@ -18,6 +19,7 @@
 static const char eval_usage[] =
     "usage: attnlrp eval [--model PATH] (--data FILE.jsonl | --images DIR-or-FILE.jsonl) [--methods M1,M2,...]\n"
     "                    [--steps 20] [--limit N] [--seed S] [--span-field F] [--on-bad skip|fail] [--progress]\n"
+    "                    [--shard K/N]\n"
     "                    [--ig-steps N] [--quadrature Q] [--samples N] [--noise S] [--atman-factor F]\n"
     "                    [--atman-threshold K] [--softmax-rule R]\n"
     "                    [--format text|json] [--plot curves.svg] [-o FILE]\n"
@@ -52,6 +54,8 @@ static const char eval_usage[] =
     "                   (default 0.25,0.05, LXT's)\n"
     "  --steps N        perturbation steps (default 20)\n"
     "  --limit N        only the first N records\n"
+    "  --shard K/N      only the records whose index mod N is K (0 <= K < N; --limit counts within it): one\n"
+    "                   task of a job array; each shard reports its own summary (they are not joined yet)\n"
     "  --span-field F   read the span from field F instead of \"span\" (e.g. a longer evidence span)\n"
     "  --seed S         seed of the random baseline (default 0); each record draws from (seed, line number);\n"
     "                   also the seed of smoothgrad and kernelshap\n"
@@ -73,6 +77,8 @@ static const char eval_usage[] =
 
 typedef struct {
     const char *model, *data, *images, *format, *plot, *out, *span_field;
+    const char *shard;     // --shard K/N
+    int shard_k, shard_n;
     int progress, methods_given, methods_all;
     lrp_eval_opts o;
 } eval_args;
@@ -107,6 +113,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
         else if (!strcmp(o, "--plot")) str = &a->plot;
         else if (!strcmp(o, "--on-bad")) str = &on_bad;
         else if (!strcmp(o, "--span-field")) str = &a->span_field;
+        else if (!strcmp(o, "--shard")) str = &a->shard;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) str = &a->out;
         else if (!strcmp(o, "--progress")) a->progress = 1;
         else if (!strcmp(o, "--steps") || !strcmp(o, "--limit")) {
@@ -143,6 +150,9 @@ static int parse_eval_args(int argc, char **argv, eval_args *a) {
         return cli_error(2, "--format %s: expected text or json", a->format);
     if (strcmp(on_bad, "skip") && strcmp(on_bad, "fail")) return cli_error(2, "--on-bad %s: expected skip or fail", on_bad);
     a->o.stop_at_bad = !strcmp(on_bad, "fail");
+    a->shard_n = 1;
+    lrp_err serr;
+    if (a->shard && lrp_shard_parse(a->shard, &a->shard_k, &a->shard_n, &serr)) return cli_error(2, "--%s", serr.msg);
     a->o.span_field = a->span_field;
     lrp_err err;
     a->methods_all = methods && !strcmp(methods, "all");
@@ -199,6 +209,7 @@ int cmd_eval(int argc, char **argv) {
     int from_dir = a.images && stat(a.images, &st) == 0 && S_ISDIR(st.st_mode);
     if (from_dir ? lrp_eval_data_from_dir(&d, a.images, &err) : lrp_eval_data_read(&d, source, &err))
         return cli_error(1, "%s %s", flag, err.msg);
+    if (a.shard_n > 1) lrp_eval_data_shard(&d, a.shard_k, a.shard_n);
     if (d.n == 0) {
         lrp_eval_data_free(&d);
         return cli_error(1, "%s %s: no records (%s)", flag, source, from_dir ? "no .png, .jpg or .npy file" : "the file is empty");

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/explain_json.h"
 #include "explain/explain.h"
 #include "explain/methods.h"
 #include "inputs/image.h"
@@ -430,12 +431,12 @@ out:
     return rc;
 }
 
-int cmd_explain(int argc, char **argv) {
-    explain_args a;
-    int rc = parse_explain_args(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : rc;
-
-    lrp_session ss = {0};
+// The explanation of the parsed arguments with an open session: rendered as --format and -o say, or, when
+// json_out is not NULL, as one line of JSON written to json_out (attnlrp batch). Returns an exit status.
+static int explain_run(const lrp_session *session, const explain_args *args, FILE *json_out) {
+    explain_args a = *args;
+    lrp_session ss = *session;  // a copy of the handles: closed by the caller
+    int rc = 0;
     lrp_text_inputs ti = {0};
     int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0, *answer = NULL, n_answer = 0;
     char *chat_prompt = NULL;
@@ -447,7 +448,6 @@ int cmd_explain(int argc, char **argv) {
     lrp_image img = {0};
     char *b64 = NULL;
     lrp_err err;
-    if ((rc = cli_session_open(&ss, a.model))) goto done;
     const lrp_config *cfg = &ss.m->cfg;
     if (lrp_check_head_interventions(ss.m, a.head_iv, a.n_head_iv, &err)) {  // bad indices: a usage error
         rc = cli_lib_error(2, err.msg);
@@ -664,6 +664,11 @@ int cmd_explain(int argc, char **argv) {
         rc = text_png(a.out, &e, &ctx);
         goto done;
     }
+    if (json_out) {
+        lrp_render_json(json_out, &e, &ctx);
+        rc = ferror(json_out) ? 1 : 0;
+        goto done;
+    }
     if (cli_output_open(&out, a.out)) goto done;
     if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
     else if (!strcmp(a.format, "html")) lrp_render_html(out.f, &e, &ctx);
@@ -696,6 +701,30 @@ done:
     lrp_text_inputs_free(&ti);
     lrp_image_free(&img);
     free(b64);
+    return rc;
+}
+
+int cmd_explain(int argc, char **argv) {
+    explain_args a;
+    int rc = parse_explain_args(argc, argv, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    lrp_session ss = {0};
+    if ((rc = cli_session_open(&ss, a.model))) return rc;
+    rc = explain_run(&ss, &a, NULL);
     lrp_session_close(&ss);
     return rc;
+}
+
+int cli_explain_json(const lrp_session *s, int argc, char **argv, FILE *out) {
+    explain_args a;
+    int rc = parse_explain_args(argc, argv, &a);
+    if (rc) return rc == 1 ? 2 : rc;  // 1: --help was asked for, which batch never passes
+    if (strcmp(a.format, "json")) return cli_error(2, "--format: batch writes JSON only");
+    return explain_run(s, &a, out);
+}
+
+int cli_explain_check_args(int argc, char **argv) {
+    explain_args a;
+    int rc = parse_explain_args(argc, argv, &a);
+    return rc == 1 ? 2 : rc;
 }

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "evaluate/batch.h"
 #include "explain/explain.h"
 #include "explain/methods.h"
 #include "explain/scan.h"
@@ -18,7 +19,7 @@
 
 static const char scan_usage[] =
     "usage: attnlrp scan [--model PATH] --data CORPUS --layer L --neuron N [--top K] [--window T] [--expert E]\n"
-    "                    [--method M] [--format text|json|html] [-o FILE] [--progress]\n"
+    "                    [--method M] [--format text|json|html] [-o FILE] [--progress] [--shard K/N]\n"
     "       attnlrp scan [--model PATH] --data CORPUS --layer L --neurons all [--top K] ... -o ATLAS.json\n"
     "       attnlrp scan [--model PATH] --atlas ATLAS.json --neuron N [--top K] [--method M] [--format ...]\n"
     "\n"
@@ -43,6 +44,8 @@ static const char scan_usage[] =
     "                  windows) and write them, without attributions, to the atlas file -o ATLAS.json\n"
     "  --atlas FILE    read neuron N's top K (at most the atlas's K) from an atlas instead of scanning, then\n"
     "                  explain them as a scan would (the same output)\n"
+    "  --shard K/N     only the windows whose index mod N is K (0 <= K < N): one task of a job array; each\n"
+    "                  shard keeps its own top K (they are not joined yet)\n"
     "  --progress      progress with an ETA and the scan's throughput on stderr (default: when stderr is a terminal)\n"
     "  --help, -h      this help\n";
 
@@ -514,6 +517,8 @@ int cmd_scan(int argc, char **argv) {
     const char *neurons_arg = NULL, *atlas = NULL;
     int layer = -1, neuron = -1, top = 10, window = 64, expert = -1, have_window = 0, want_progress = 0;
     int have_layer = 0, have_neuron = 0, have_top = 0;
+    int shard_k = 0, shard_n = 1;   // --shard K/N: only the windows whose index mod N is K
+    const char *shard = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -527,7 +532,7 @@ int cmd_scan(int argc, char **argv) {
         int takes = !strcmp(o, "--model") || !strcmp(o, "--data") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
                     !strcmp(o, "--top") || !strcmp(o, "--window") || !strcmp(o, "--expert") ||
                     !strcmp(o, "--method") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
-                    !strcmp(o, "--neurons") || !strcmp(o, "--atlas");
+                    !strcmp(o, "--neurons") || !strcmp(o, "--atlas") || !strcmp(o, "--shard");
         if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
             i--;
             continue;
@@ -540,6 +545,11 @@ int cmd_scan(int argc, char **argv) {
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "-o")) out_path = v;
         else if (!strcmp(o, "--atlas")) atlas = v;
+        else if (!strcmp(o, "--shard")) {
+            lrp_err serr;
+            if (lrp_shard_parse(v, &shard_k, &shard_n, &serr)) return cli_error(2, "--%s", serr.msg);
+            shard = v;
+        }
         else if (!strcmp(o, "--neurons")) {
             if (strcmp(v, "all")) return cli_error(2, "--neurons %s: expected all (one neuron: --neuron N)", v);
             neurons_arg = v;
@@ -563,7 +573,7 @@ int cmd_scan(int argc, char **argv) {
         }
     }
     if (atlas) {
-        if (data || have_layer || have_window || expert >= 0 || neurons_arg)
+        if (data || have_layer || have_window || expert >= 0 || neurons_arg || shard)
             return cli_error(2, "--atlas: the corpus, layer, window and expert are the atlas's (give --neuron N only)");
         if (!have_neuron) return cli_error(2, "scan: give the neuron to read from the atlas with --neuron N");
     } else {
@@ -677,6 +687,11 @@ int cmd_scan(int argc, char **argv) {
             goto done;
         }
         if (got == 0) break;
+        if (index % shard_n != shard_k) {   // another shard's window
+            free(ids);
+            ids = NULL;
+            continue;
+        }
         if ((size_t)T * W > act_cap) {
             free(act);
             act_cap = (size_t)T * W;

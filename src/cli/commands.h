@@ -13,5 +13,7 @@ int cmd_neurons(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_neuron(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const char usage[] =
     "  neuron       project one MLP neuron's output weights onto the vocabulary (top/bottom tokens)\n"
     "  scan         the windows of a corpus that most activate an MLP neuron, each attributed to its tokens\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
+    "  batch        explain every record of a JSONL file: resumable, in parallel (--jobs, --shard, MPI)\n"
+    "  merge        join the outputs of batch --shard K/N into one, in input order\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
     "  detokenize   token ids to text\n"
@@ -43,6 +45,8 @@ static const command commands[] = {
     {"neuron", cmd_neuron},
     {"eval", cmd_eval},
     {"scan", cmd_scan},
+    {"batch", cmd_batch},
+    {"merge", cmd_merge},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},

@@ -275,3 +275,13 @@ int lrp_eval_parse_record(const char *line, size_t len, const char *span_field, 
     return rc;
 }
 
+
+void lrp_eval_data_shard(lrp_eval_data *d, int k, int n) {
+    int kept = 0;
+    for (int i = k; n > 0 && i < d->n; i += n, kept++) {
+        d->lines[kept] = d->lines[i];
+        d->line_len[kept] = d->line_len[i];
+        d->line_no[kept] = d->line_no[i];
+    }
+    d->n = kept;
+}

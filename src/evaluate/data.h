@@ -28,6 +28,10 @@ void lrp_eval_data_free(lrp_eval_data *d);
 // without labels (the model's prediction is explained); line numbers are the images' ranks.
 int lrp_eval_data_from_dir(lrp_eval_data *d, const char *dir, lrp_err *err);
 
+// Keeps the records whose index (0-based, in file order) mod n is k: shard k of n (eval --shard K/N);
+// their line numbers stay those of the file.
+void lrp_eval_data_shard(lrp_eval_data *d, int k, int n);
+
 typedef struct lrp_eval_record {
     char *image;       // image records {"image": path, "label": class}: the path (malloc'ed); NULL for text
     char *text;        // malloc'ed UTF-8

@@ -35,3 +35,7 @@ void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, c
     if (M <= 0 || N <= 0) return;
     cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, M, N, alpha, A, lda, x, 1, beta, y, 1);
 }
+
+int lrp_blas_threads(void) { return openblas_get_num_threads(); }
+
+void lrp_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }

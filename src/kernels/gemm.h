@@ -12,4 +12,9 @@ void lrp_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 // y[M or N] = alpha · op(A) · x + beta · y, A [M, N] row-major with stride lda.
 void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, const float *x, float beta, float *y);
 
+// The BLAS library's thread count (OpenBLAS: OPENBLAS_NUM_THREADS, else the cores), and setting it (the
+// small-row kernels follow it): attnlrp batch divides the threads among its worker processes.
+int lrp_blas_threads(void);
+void lrp_blas_set_threads(int n);
+
 #endif
