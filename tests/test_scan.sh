@@ -37,8 +37,8 @@ py_check --model models/default --text "$tmp/facts.txt" --window 24 --layer 2 --
 # JSONL "text" records (the eval set) and the renderers
 M=models/default
 $BIN scan --model $M --data data/eval.jsonl --layer 1 --neuron 3 --top 3 --format json >"$tmp/e.json" 2>/dev/null
-check "JSONL text records: 400 windows, 3 results" \
-    '"$PY" -c "import json,sys; d=json.load(open(\"$tmp/e.json\")); sys.exit(0 if d[\"windows\"] == 400 and len(d[\"results\"]) == 3 and d[\"data_format\"] == \"jsonl\" else 1)"'
+check "JSONL text records: 600 windows, 3 results" \
+    '"$PY" -c "import json,sys; d=json.load(open(\"$tmp/e.json\")); sys.exit(0 if d[\"windows\"] == 600 and len(d[\"results\"]) == 3 and d[\"data_format\"] == \"jsonl\" else 1)"'
 $BIN scan --model $M --data "$tmp/facts.txt" --layer 2 --neuron 17 --top 2 --window 24 >"$tmp/t.txt" 2>"$tmp/t.err"
 check "text output lists 2 results with the activating token marked" \
     '[ "$(grep -c "^#[0-9]  index" "$tmp/t.txt")" = 2 ] && grep -q "\[\[" "$tmp/t.txt"'
@@ -50,7 +50,7 @@ check "HTML output has coloured spans and the outlined position" \
     'grep -q "<span class=\"act\" style=\"background" "$tmp/s.html" && grep -q "</html>" "$tmp/s.html"'
 
 # the README's example prints what the README shows
-$BIN scan --data data/eval.jsonl --layer 2 --neuron 13 --top 3 >"$tmp/readme.txt"
+$BIN scan --data data/eval.jsonl --layer 0 --neuron 175 --top 3 >"$tmp/readme.txt"
 check "README scan example output is current" \
     '"$PY" -c "import sys; sys.exit(0 if open(\"$tmp/readme.txt\").read() in open(\"README.md\").read() else 1)"'
 
