@@ -13,5 +13,6 @@ int cmd_neurons(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_neuron(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_weights(int argc, char **argv);
 
 #endif

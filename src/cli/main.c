@@ -22,6 +22,7 @@ static const char usage[] =
     "  neurons      rank the MLP neurons behind a prediction\n"
     "  neuron       project one MLP neuron's output weights onto the vocabulary (top/bottom tokens)\n"
     "  scan         the windows of a corpus that most activate an MLP neuron, each attributed to its tokens\n"
+    "  weights      the relevance of every linear weight over a data set (safetensors); relevance-based pruning\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
@@ -43,6 +44,7 @@ static const command commands[] = {
     {"neuron", cmd_neuron},
     {"eval", cmd_eval},
     {"scan", cmd_scan},
+    {"weights", cmd_weights},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},
