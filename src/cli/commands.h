@@ -14,5 +14,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_neuron(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
+int cmd_circuit(int argc, char **argv);
 
 #endif

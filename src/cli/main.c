@@ -23,6 +23,8 @@ static const char usage[] =
     "  neuron       project one MLP neuron's output weights onto the vocabulary (top/bottom tokens)\n"
     "  scan         the windows of a corpus that most activate an MLP neuron, each attributed to its tokens\n"
     "  weights      the relevance of every linear weight over a data set (safetensors); relevance-based pruning\n"
+    "  circuit      relevance patching (RelP) of every attention head and MLP for a clean/corrupted pair, next\n"
+    "               to exact activation patching\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  info         describe a checkpoint: architecture, sizes, dtypes, tokenizer\n"
     "  tokenize     text to token ids with the model's tokenizer\n"
@@ -45,6 +47,7 @@ static const command commands[] = {
     {"eval", cmd_eval},
     {"scan", cmd_scan},
     {"weights", cmd_weights},
+    {"circuit", cmd_circuit},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},

@@ -34,7 +34,8 @@ lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int hea
             if (h->layer != l) continue;
             for (int d = 0; d < head_dim; d++)
                 cols[j++] = (lrp_intervention){.layer = l, .neuron = h->neuron * head_dim + d, .kind = h->kind,
-                                               .value = h->value};
+                                               .value = h->value,
+                                               .rows = h->rows ? h->rows + (size_t)d * a->rows : NULL};
         }
         a = op_intervene(g, a, cols, j, l);
     }

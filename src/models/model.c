@@ -297,7 +297,7 @@ int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv,
         if (iv[k].neuron < 0 || iv[k].neuron >= c->num_heads)
             return lrp_fail(err, "head_intervention %d:%d: head %d out of range (0..%d)", iv[k].layer, iv[k].neuron,
                             iv[k].neuron, c->num_heads - 1);
-        if (!(iv[k].kind == LRP_SET_SCALE || (iv[k].kind == LRP_SET_VALUE && iv[k].value == 0)))
+        if (!(iv[k].kind == LRP_SET_SCALE || (iv[k].kind == LRP_SET_VALUE && (iv[k].value == 0 || iv[k].rows))))
             return lrp_fail(err, "head_intervention %d:%d: a head can be zeroed (=0) or scaled (=*F) only",
                             iv[k].layer, iv[k].neuron);
     }

@@ -128,7 +128,7 @@ lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int 
         for (int t = 0; t < x->rows; t++) {
             float *p = y->x + (size_t)t * x->cols + j;
             switch (iv[k].kind) {
-            case LRP_SET_VALUE: *p = iv[k].value; break;
+            case LRP_SET_VALUE: *p = iv[k].rows ? iv[k].rows[t] : iv[k].value; break;
             case LRP_SET_SCALE: *p *= iv[k].value; break;
             case LRP_SET_ADD: *p += iv[k].value; break;
             }
