@@ -273,9 +273,19 @@ int cmd_circuit(int argc, char **argv) {
         if (!rc && ci.T != ki.T)
             rc = cli_error(2, "--corrupt: %d tokens, --clean %d (a pair must have the same length)", ki.T, ci.T);
         if (!rc && lrp_circuit_run(s.m, ci.ids, ki.ids, ci.T, &o, &c, &err)) {
-            int usage = !strncmp(err.msg, "ids", 3) || !strncmp(err.msg, "target", 6) || !strncmp(err.msg, "foil", 4) ||
-                        !strncmp(err.msg, "model", 5);
-            rc = usage ? cli_error(2, "%s", err.msg) : cli_error(1, "%s", err.msg);
+            // parameters named by the library: clean, corrupt (ids), target, foil -> their flags
+            int ids = !strncmp(err.msg, "clean:", 6) || !strncmp(err.msg, "corrupt:", 8);
+            int flag = ids || !strncmp(err.msg, "target ", 7) || !strncmp(err.msg, "foil ", 5);
+            const char *msg = err.msg + (ids ? strcspn(err.msg, ":") : 0);
+            char name[16] = "";
+            if (ids) snprintf(name, sizeof name, "%.*s-ids", (int)strcspn(err.msg, ":"), err.msg);
+            else if (flag) {  // "target 9: ..." -> "--target-id 9: ..." when the id was given as such
+                int t = err.msg[0] == 't';
+                snprintf(name, sizeof name, "%s%s", t ? "target" : "foil", (t ? a.target_id : a.foil_id) >= 0 ? "-id" : "");
+                msg = err.msg + strcspn(err.msg, " ");
+            }
+            if (flag) rc = cli_error(2, "--%s%s", name, msg);
+            else rc = cli_error(!strncmp(err.msg, "model:", 6) ? 2 : 1, "%s", err.msg);
         }
         lrp_text_inputs_free(&ci);
         lrp_text_inputs_free(&ki);

@@ -55,7 +55,13 @@ int lrp_circuit_run(const lrp_model *m, const int *clean, const int *corrupt, in
         return lrp_fail(err, "model: %s is a mixture of experts; circuits patch dense MLPs only", c->model_type);
     if (T <= 0) return lrp_fail(err, "clean: no tokens");
     if (c->num_heads > 256) return lrp_fail(err, "model: %d heads per layer (at most 256)", c->num_heads);
-    if (lrp_check_ids(m, clean, T, err) || lrp_check_ids(m, corrupt, T, err)) return -1;
+    for (int side = 0; side < 2; side++)
+        for (int t = 0; t < T; t++) {
+            int id = side ? corrupt[t] : clean[t];
+            if (id < 0 || id >= c->vocab_size)
+                return lrp_fail(err, "%s: id %d at index %d is out of range (vocabulary size %d)",
+                                side ? "corrupt" : "clean", id, t, c->vocab_size);
+        }
     if (o->method != LRP_METHOD_ATTNLRP && o->method != LRP_METHOD_CPLRP && o->method != LRP_METHOD_GRADXINPUT)
         return lrp_fail(err, "method %s: circuits take attnlrp, cplrp or gradxinput", lrp_method_name(o->method));
     int L = c->num_layers, H = c->num_heads, V = lrp_model_n_outputs(m), last = T - 1;

@@ -36,7 +36,8 @@ typedef struct lrp_circuit {
     int forwards, backwards;
 } lrp_circuit;
 
-// clean and corrupt: T token ids each (the same T). Errors name the parameter ("corrupt: 7 tokens, clean 8").
+// clean and corrupt: T token ids each (the same T). Errors name the parameter ("corrupt: id 9999 at index 2 is
+// out of range ...", "target 9999: ...", "foil 5: ...", "model: ..." for a model without the components).
 int lrp_circuit_run(const lrp_model *m, const int *clean, const int *corrupt, int T, const lrp_circuit_opts *o,
                     lrp_circuit *out, lrp_err *err);
 void lrp_circuit_free(lrp_circuit *c);
