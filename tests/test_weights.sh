@@ -100,6 +100,13 @@ expect 2 'attnlrp: weights: give --data PROMPTS.jsonl' -- $BIN weights -o "$tmp/
 expect 2 'attnlrp: --method gradient: expected attnlrp, cplrp or gradxinput' -- $BIN weights --data "$tmp/d.jsonl" -o "$tmp/x.st" --method gradient
 expect 2 'attnlrp: --prune-by x: expected relevance or magnitude' -- $BIN weights --data "$tmp/d.jsonl" -o "$tmp/x.st" --prune-by x
 expect 1 "attnlrp: --data $tmp/badrec.jsonl:2: \"text\" must be a string, not an integer" -- $BIN weights --data "$tmp/badrec.jsonl" -o "$tmp/x.st"
+touch "$tmp/afile"
+expect 2 "attnlrp: --pruned $tmp/afile: exists and is not a directory" -- $BIN weights --data "$tmp/d.jsonl" --prune 0.5 --pruned "$tmp/afile"
+expect 2 "attnlrp: --pruned $M: is the model's own directory" -- $BIN weights --model $M --data "$tmp/d.jsonl" --prune 0.5 --pruned $M
+G=../shared/models/stories260K/stories260K.gguf
+if [ -e "$G" ]; then
+    expect 2 "attnlrp: --prune: $G is not a Hugging Face checkpoint directory (the pruned copy is one; GGUF files and single .safetensors files are not copied)" -- $BIN weights --model "$G" --data "$tmp/d.jsonl" --prune 0.5 --pruned "$tmp/x"
+fi
 check "no output file after the errors" '[ ! -e "$tmp/x.st" ] && [ ! -e "$tmp/x" ]'
 check "weights --help" '$BIN weights --help | grep -q "R(W) = W \* g_W"'
 

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -105,6 +106,11 @@ static int parse_args(int argc, char **argv, weights_args *a) {
     return 0;
 }
 
+static int lrp_is_directory(const char *path) {
+    struct stat st;
+    return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
 // Explains record r (line line_no) into the accumulator. 0, or -1 with err (naming the field).
 static int add_record(const lrp_session *s, const weights_args *a, lrp_wrel *w, const char *line, size_t len,
                       lrp_err *err) {
@@ -188,6 +194,23 @@ int cmd_weights(int argc, char **argv) {
     w.abs = a.abs;
     int rc = cli_session_open(&s, a.model);
     if (rc) goto done;
+    if (a.have_prune && (strcmp(s.m->format, "safetensors") || !lrp_is_directory(s.model_path))) {
+        rc = cli_error(2, "--prune: %s is not a Hugging Face checkpoint directory (the pruned copy is one; GGUF files "
+                          "and single .safetensors files are not copied)", s.model_path);
+        goto done;
+    }
+    if (a.have_prune) {
+        struct stat st;
+        char r1[4096], r2[4096];
+        if (!stat(a.pruned, &st) && !S_ISDIR(st.st_mode)) {
+            rc = cli_error(2, "--pruned %s: exists and is not a directory", a.pruned);
+            goto done;
+        }
+        if (realpath(a.pruned, r1) && realpath(s.model_path, r2) && !strcmp(r1, r2)) {
+            rc = cli_error(2, "--pruned %s: is the model's own directory", a.pruned);
+            goto done;
+        }
+    }
     rc = 1;
     int n = a.limit > 0 && a.limit < d.n ? a.limit : d.n;
     for (int i = 0; i < n; i++)
@@ -206,7 +229,8 @@ int cmd_weights(int argc, char **argv) {
     }
     int64_t pruned = 0, total = 0;
     if (a.have_prune && lrp_wrel_prune(&w, s.m, a.pruned, a.prune, a.by, &pruned, &total, &err)) {
-        cli_error(1, "--pruned %s", err.msg);
+        if (!strncmp(err.msg, a.pruned, strlen(a.pruned))) cli_error(1, "--pruned %s", err.msg);
+        else cli_error(1, "%s", err.msg);
         goto done;
     }
     int json = !strcmp(a.format, "json");
