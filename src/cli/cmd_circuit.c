@@ -292,8 +292,7 @@ int cmd_circuit(int argc, char **argv) {
         if (!rc && cli_output_open(&out, a.out)) rc = 1;
         if (!rc) {
             if (json) {
-                doc = pair_json(&s, &c, method);
-                if (lrp_jv_dump(out.f, doc, 1)) rc = cli_error(1, "out of memory");
+                if (lrp_jv_dump(out.f, pair_json(&s, &c, method), 1)) rc = cli_error(1, "out of memory");  // takes it
             } else {
                 print_pair(out.f, &s, &c, a.top);
             }
@@ -377,7 +376,9 @@ int cmd_circuit(int argc, char **argv) {
     if (json) {
         json_object_set_new(doc, "pairs", pairs);
         pairs = NULL;
-        if (lrp_jv_dump(out.f, doc, 1)) {
+        json_t *d2 = doc;
+        doc = NULL;
+        if (lrp_jv_dump(out.f, d2, 1)) {  // takes the document
             cli_error(1, "out of memory");
             cli_output_abort(&out);
             goto done;
