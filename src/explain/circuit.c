@@ -76,6 +76,7 @@ int lrp_circuit_run(const lrp_model *m, const int *clean, const int *corrupt, in
     run_acts cl = {calloc((size_t)L, sizeof(float *)), calloc((size_t)L, sizeof(float *))};
     float *logits = malloc((size_t)V * sizeof(float));
     lrp_intervention *iv = NULL;
+    const float **iv_rows = NULL;
     lrp_graph g;
     int rc = -1, have_graph = 0, hd = 0, I = 0;
     if (!out->relp || (o->exact && !out->patch) || !cl.attn || !cl.mlp || !logits) goto oom;
@@ -150,22 +151,26 @@ int lrp_circuit_run(const lrp_model *m, const int *clean, const int *corrupt, in
 
     // 3. Activation patching: one forward of the corrupted input per component, its clean activation patched in.
     if (o->exact) {
-        if (!(iv = malloc((size_t)I * sizeof *iv))) goto oom;
+        if (!(iv = malloc((size_t)I * sizeof *iv)) || !(iv_rows = malloc((size_t)I * sizeof *iv_rows))) goto oom;
         g.grad_enabled = 0;
         for (int l = 0; l < L; l++)
             for (int h = 0; h <= H; h++) {
                 lrp_graph_reset(&g);
-                lrp_intervention one = {.layer = l, .neuron = h, .kind = LRP_SET_VALUE,
-                                        .rows = h < H ? cl.attn[l] + (size_t)h * hd * T : NULL};
+                lrp_intervention one = {.layer = l, .neuron = h, .kind = LRP_SET_VALUE, .value = 0};
+                const float *one_rows = h < H ? cl.attn[l] + (size_t)h * hd * T : NULL;
                 f = (lrp_forward){.in = {.ids = corrupt, .T = T}, .head_rows = &last, .n_head_rows = 1};
                 if (h < H) {
                     f.head_iv = &one;
                     f.n_head_iv = 1;
+                    f.head_iv_rows = &one_rows;
                 } else {
-                    for (int i = 0; i < I; i++)
-                        iv[i] = (lrp_intervention){.layer = l, .neuron = i, .kind = LRP_SET_VALUE, .rows = cl.mlp[l] + (size_t)i * T};
+                    for (int i = 0; i < I; i++) {
+                        iv[i] = (lrp_intervention){.layer = l, .neuron = i, .kind = LRP_SET_VALUE, .value = 0};
+                        iv_rows[i] = cl.mlp[l] + (size_t)i * T;
+                    }
                     f.iv = iv;
                     f.n_iv = I;
+                    f.iv_rows = iv_rows;
                 }
                 if (lrp_model_forward(m, &g, &f)) goto graph_fail;
                 out->patch[l * (H + 1) + h] = (float)(metric(f.taps.logits->x, out->target, out->foil) - out->metric_corrupt);
@@ -184,6 +189,7 @@ done:
     acts_free(&cl, L);
     free(logits);
     free(iv);
+    free(iv_rows);
     if (rc) lrp_circuit_free(out);
     return rc;
 }

@@ -157,12 +157,9 @@ typedef struct lrp_intervention {
     int neuron;
     lrp_intervention_kind kind;
     float value;
-    // LRP_SET_VALUE only: non-NULL sets row t of the column to rows[t] instead of value (activation
-    // patching, explain/circuit.h: one value per row of the forward, no cache); the caller keeps it alive.
-    // Head interventions (model.h head_iv): rows[d·T + t] for dimension d of the head's slice.
-    const float *rows;
 } lrp_intervention;
-// Applies the interventions whose layer is `layer` to columns of x (every row). Backward: a set neuron
+// Applies the interventions whose layer is `layer` to columns of x (every row; per-row values when the graph's
+// iv_rows_of is iv, core/graph.h). Backward: a set neuron
 // passes no gradient, a scaled one passes it scaled, a shifted one passes it unchanged.
 lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int n_iv, int layer);
 
