@@ -5,7 +5,11 @@
 #include <string.h>
 
 #include "harness.h"
+#include "kernels/half.h"
 #include "ops/ops.h"
+
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 
 static unsigned long long rng_state = 0x2545f4914f6cdd1dull;
 static float nrand(void) {  // splitmix64 -> [-1, 1)
@@ -361,6 +365,96 @@ static void router_closed_form(int k, int renorm, int combine) {
     }
 }
 
+// op_linear_grouped (the experts of a layer over rows sorted by expert, in parallel) against op_linear on
+// each segment alone: values, the gradient (attnlrp) and LRP-γ (MLP-tagged, γ = 0.25), with 1 and 2
+// threads, F32 and F16 weights, an empty segment among them. The same kernels run per segment, so the
+// results agree to rounding of the threads' panel sizes (1e-5 relative).
+TEST(linear_grouped_equals_op_linear_per_segment) {
+    enum { E = 4, IN = 24, OUT = 40, N = 37 };
+    static const int off[E + 1] = {0, 11, 11, 30, N};  // segment 1 is empty
+    float wdata[E][OUT * IN], x[N * IN], seed[N * OUT];
+    uint16_t hdata[E][OUT * IN];
+    fill(x, N * IN, 1.0f);
+    fill(seed, N * OUT, 1.0f);
+    lrp_tensor t[E];
+    lrp_weight wv[E];
+    const lrp_weight *wp[E];
+    int blas = openblas_get_num_threads();
+    for (int dt = 0; dt < 2; dt++) {
+        for (int e = 0; e < E; e++) {
+            fill(wdata[e], OUT * IN, 0.3f);
+            for (int i = 0; i < OUT * IN; i++) hdata[e][i] = lrp_f32_to_f16(wdata[e][i]);
+            t[e] = (lrp_tensor){.name = "expert", .dtype = dt ? LRP_F16 : LRP_F32, .ndim = 2, .shape = {OUT, IN},
+                                .data = dt ? (const void *)hdata[e] : (const void *)wdata[e],
+                                .nbytes = (size_t)OUT * IN * (dt ? 2 : 4)};
+            wv[e] = lrp_weight_of(&t[e]);
+            wp[e] = e == 1 ? NULL : &wv[e];
+        }
+        for (int threads = 1; threads <= 2; threads++)
+            for (int gamma = 0; gamma < 2; gamma++) {
+                openblas_set_num_threads(threads);
+                lrp_rules r = lrp_rules_for(LRP_METHOD_ATTNLRP);
+                r.gamma_lin = gamma ? 0.25f : 0.0f;
+                float yv[2][N * OUT], gx[2][N * IN];
+                for (int way = 0; way < 2; way++) {
+                    lrp_graph g;
+                    lrp_err err;
+                    CHECK(lrp_graph_init(&g, 1 << 12, &err) == 0);
+                    g.tag = LRP_TAG_MLP_LINEAR;
+                    lrp_act *xa = lrp_act_new(&g, N, IN);
+                    memcpy(xa->x, x, sizeof x);
+                    lrp_act *y = NULL;
+                    if (way == 0) {
+                        y = op_linear_grouped(&g, xa, wp, off, E);
+                    } else {  // each segment through op_linear, gathered back into one [N, OUT]
+                        lrp_act *parts[E] = {0};
+                        int rows[N];
+                        for (int e = 0; e < E; e++) {
+                            int n = off[e + 1] - off[e];
+                            if (!n) continue;
+                            for (int i = 0; i < n; i++) rows[i] = off[e] + i;
+                            parts[e] = op_linear(&g, op_select_rows(&g, xa, rows, n), &wv[e], NULL);
+                        }
+                        for (int e = 0; e < E; e++) {
+                            int n = off[e + 1] - off[e];
+                            if (!n) continue;
+                            for (int i = 0; i < n; i++) rows[i] = off[e] + i;
+                            y = op_scatter_add_rows(&g, y, parts[e], rows, N);
+                        }
+                    }
+                    CHECK(y != NULL && lrp_graph_ok(&g));
+                    if (!y) return;
+                    memcpy(yv[way], y->x, sizeof yv[way]);
+                    memcpy(lrp_act_grad(&g, y), seed, sizeof seed);
+                    CHECK(lrp_graph_backward(&g, &r, &err) == 0);
+                    memcpy(gx[way], xa->g, sizeof gx[way]);
+                    lrp_graph_free(&g);
+                }
+                double ymax = 0, gmax = 0, dy = 0, dg = 0;
+                for (int i = 0; i < N * OUT; i++) ymax = fmax(ymax, fabs(yv[1][i])), dy = fmax(dy, fabs(yv[0][i] - yv[1][i]));
+                for (int i = 0; i < N * IN; i++) gmax = fmax(gmax, fabs(gx[1][i])), dg = fmax(dg, fabs(gx[0][i] - gx[1][i]));
+                CHECK(ymax > 0 && gmax > 0);
+                CHECK_NEAR(dy / ymax, 0.0, 1e-5);
+                CHECK_NEAR(dg / gmax, 0.0, 1e-5);
+            }
+    }
+    openblas_set_num_threads(blas);
+}
+
+TEST(linear_grouped_rejects_segments_that_do_not_cover_the_rows) {
+    lrp_graph g;
+    lrp_err err;
+    lrp_graph_init(&g, 1 << 10, &err);
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    lrp_tensor t = {.name = "w", .dtype = LRP_F32, .ndim = 2, .shape = {3, 2}, .data = w, .nbytes = sizeof w};
+    lrp_weight wv = lrp_weight_of(&t);
+    const lrp_weight *wp[2] = {&wv, &wv};
+    const int off[3] = {0, 2, 4};
+    CHECK(op_linear_grouped(&g, lrp_act_new(&g, 5, 2), wp, off, 2) == NULL);
+    CHECK(g.failed && strstr(g.err.msg, "2 segments covering rows 0..4 of 5"));
+    lrp_graph_free(&g);
+}
+
 TEST(router_relevance_of_a_two_expert_toy_matches_its_closed_form) {
     for (int combine = 0; combine < 2; combine++) {
         router_closed_form(2, 1, combine);
@@ -376,4 +470,6 @@ TEST_MAIN(T(softmax_rows_gradient_matches_finite_differences),
           T(moe_combine_gradients_match_finite_differences),
           T(moe_combine_equals_scale_and_scatter_per_expert_for_every_rule),
           T(moe_combine_rejects_mismatched_expert_outputs),
+          T(linear_grouped_equals_op_linear_per_segment),
+          T(linear_grouped_rejects_segments_that_do_not_cover_the_rows),
           T(router_relevance_of_a_two_expert_toy_matches_its_closed_form))

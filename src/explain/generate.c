@@ -129,7 +129,7 @@ int lrp_generate_heads(const lrp_model *m, const int *prompt, int n_prompt, int 
         lrp_inputs in = {.ids = feed, .T = n_feed};
         if (seq2seq) in = (lrp_inputs){.ids = prompt, .T = n_prompt, .decoder_ids = feed, .decoder_T = n_feed};
         lrp_forward f = {.in = in, .head_rows = &last, .n_head_rows = 1, .iv = iv, .n_iv = n_iv, .head_iv = head_iv,
-                         .n_head_iv = n_head_iv, .cache = &cache};
+                         .n_head_iv = n_head_iv, .cache = &cache, .no_latent = 1};
         lrp_graph_reset(&g);
         if (lrp_model_forward(m, &g, &f)) {
             lrp_fail(err, "%s", g.err.msg);

@@ -268,6 +268,34 @@ static int moe_bind(lrp_model *m, lrp_err *err) {
 
 // ---- forward ----------------------------------------------------------------------------------------
 
+// The experts of one layer when nothing taps their intermediate: every routed row in one [T·K, d] block
+// sorted by expert (a token's rows in token order within each expert), each projection one grouped product
+// whose experts run in parallel (op_linear_grouped), one gated product and one combination. Same numbers
+// and rules as the expert-by-expert chain below.
+static lrp_act *experts_grouped(lrp_graph *g, const moe_layer *L, lrp_act_fn act, lrp_act *x, lrp_act *h,
+                                lrp_act *rw, const int *chosen, int E, int K) {
+    int T = h->rows, N = T * K;
+    int *off = lrp_graph_alloc(g, (size_t)(E + 1) * sizeof *off, 1);
+    int *fill = lrp_graph_alloc(g, (size_t)E * sizeof *fill, 0);
+    int *rows = lrp_graph_alloc(g, (size_t)N * sizeof *rows, 0);
+    const lrp_weight **gw = lrp_graph_alloc(g, 3 * (size_t)E * sizeof *gw, 1);
+    if (!off || !fill || !rows || !gw) return NULL;
+    const lrp_weight **uw = gw + E, **dw = uw + E;
+    for (int i = 0; i < N; i++) off[chosen[i] + 1]++;
+    for (int e = 0; e < E; e++) {
+        off[e + 1] += off[e];
+        fill[e] = off[e];
+        gw[e] = &L->experts[e].gate;
+        uw[e] = &L->experts[e].up;
+        dw[e] = &L->experts[e].down;
+    }
+    for (int i = 0; i < N; i++) rows[fill[chosen[i]]++] = i / K;
+    lrp_act *xs = op_select_rows(g, h, rows, N);
+    lrp_act *a = op_activation(g, op_linear_grouped(g, xs, gw, off, E), act);
+    lrp_act *z = op_gated_product(g, a, op_linear_grouped(g, xs, uw, off, E));
+    return op_moe_combine_sorted(g, x, rw, chosen, op_linear_grouped(g, z, dw, off, E), off, E);
+}
+
 // The sparse MLP of one layer on h [T, d]; returns x + Σ_k w_k E_k(h).
 static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l, lrp_act *x, lrp_act *h) {
     const lrp_config *c = &m->cfg;
@@ -287,6 +315,7 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
     int latent = f->latent_expert, want_latent = !f->no_latent;
     for (int i = 0; i < f->n_iv; i++) want_latent |= f->iv[i].layer == l;
     f->taps.mlp_act[l] = NULL;
+    if (!want_latent) return experts_grouped(g, L, w->act, x, h, rw, chosen, E, K);
     for (int e = 0; e < E; e++) {
         int n = 0;
         for (int i = 0; i < T * K; i++)

@@ -1,4 +1,6 @@
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +28,8 @@ static float sign1(float v) { return v >= 0.0f ? 1.0f : -1.0f; }  // sign with s
 // and the gradient that carries it: ĝ(x) += R(x) / (x + 1e-10·sign(x)).
 // The temporaries (the widened ±γ weights among them) are freed at once: they would otherwise stay in the
 // graph's arena for the rest of the backward, once per layer.
-static void gamma_backward(lrp_graph *g, const lrp_node *n, float gamma, float *gx) {
-    const lrp_act *x = n->in[0], *y = n->out;
+static void gamma_backward_rows(lrp_graph *g, const lrp_node *n, float gamma, float *gx, const lrp_act *x,
+                               const lrp_act *y) {
     int T = x->rows, in = (int)n->w.in, out = (int)n->w.out;
     size_t nw = (size_t)out * in, nx = (size_t)T * in, ny = (size_t)T * out;
     float *mem = malloc((2 * nw + 4 * nx + 4 * ny + (size_t)out) * sizeof(float));
@@ -76,6 +78,10 @@ static void gamma_backward(lrp_graph *g, const lrp_node *n, float gamma, float *
     free(mem);
 }
 
+static void gamma_backward(lrp_graph *g, const lrp_node *n, float gamma, float *gx) {
+    gamma_backward_rows(g, n, gamma, gx, n->in[0], n->out);
+}
+
 // out = x·Wᵀ + b: the gradient is the ε-rule (ε → 0, bias absorbing its share), so no rule is needed,
 // except LRP-γ on the layers the rules single out by tag.
 static void linear_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
@@ -105,5 +111,178 @@ lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weig
     n->in[0] = x;
     n->w = *W;
     if (b) n->b = *b;
+    return y;
+}
+
+// ---- grouped products: one weight per segment of rows (the experts of a MoE layer) ---------------------
+// The segments are independent, so they run in parallel, one segment per thread, each product on one
+// thread: a layer's 8 small expert products then cost no thread barrier each, as they would if every
+// product were split over the threads. Each segment's numbers come from the same single-threaded kernel
+// whatever the thread count, so the result does not depend on it. ATTNLRP_MOE_PARALLEL=0 runs the segments
+// one after another, each product with all of BLAS's threads (for same-binary comparisons).
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
+
+typedef struct {
+    int E;
+    int *off;             // [E + 1] row offsets of the segments
+    lrp_weight *W;        // [E] weight of each segment (W[e].t NULL: an empty segment)
+} grouped_aux;
+
+typedef struct {
+    const grouped_aux *a;
+    int backward;
+    float *dst;           // forward: y; backward: gx
+    const float *src;     // forward: x; backward: gy
+    int in, out;
+    size_t scratch_floats;
+    atomic_int next;
+    const int *order;     // segments, largest first
+} grouped_job;
+
+static void grouped_run(grouped_job *j, float *scratch) {
+    for (;;) {
+        int i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->a->E) return;
+        int e = j->order[i], r0 = j->a->off[e], n = j->a->off[e + 1] - r0;
+        if (n == 0) continue;
+        if (j->backward)
+            lrp_matmul_backward_input(j->dst + (size_t)r0 * j->in, j->src + (size_t)r0 * j->out, &j->a->W[e], n,
+                                      scratch, j->scratch_floats);
+        else
+            lrp_matmul_forward(j->dst + (size_t)r0 * j->out, j->src + (size_t)r0 * j->in, &j->a->W[e], NULL, n,
+                               scratch, j->scratch_floats);
+    }
+}
+
+typedef struct {
+    grouped_job *j;
+    float *scratch;
+} grouped_worker;
+
+static void *grouped_thread(void *arg) {
+    grouped_worker *w = arg;
+    grouped_run(w->j, w->scratch);
+    return NULL;
+}
+
+static int grouped_parallel_enabled(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *v = getenv("ATTNLRP_MOE_PARALLEL");
+        cached = !(v && strcmp(v, "0") == 0);
+    }
+    return cached;
+}
+
+#define GROUPED_MAX_THREADS 64
+
+// Runs every segment; 0, or -1 when out of memory (then nothing was written).
+static int grouped_products(lrp_graph *g, const grouped_aux *a, int backward, float *dst, const float *src, int in,
+                            int out) {
+    int order[GROUPED_MAX_THREADS * 4], *ord = order;
+    if (a->E > (int)(sizeof order / sizeof *order) && !(ord = malloc((size_t)a->E * sizeof *ord))) return -1;
+    int live = 0;
+    for (int e = 0; e < a->E; e++)
+        if (a->off[e + 1] > a->off[e]) ord[live++] = e;
+    for (int i = 1; i < live; i++) {  // largest segment first (insertion sort: E is small)
+        int e = ord[i], k = i;
+        for (; k > 0 && a->off[ord[k - 1] + 1] - a->off[ord[k - 1]] < a->off[e + 1] - a->off[e]; k--) ord[k] = ord[k - 1];
+        ord[k] = e;
+    }
+    // Only the live segments are handed out (grouped_run stops at live_aux.E).
+    grouped_aux live_aux = *a;
+    live_aux.E = live;
+    grouped_job j = {.a = &live_aux, .backward = backward, .dst = dst, .src = src, .in = in, .out = out, .order = ord};
+    atomic_init(&j.next, 0);
+    int blas = openblas_get_num_threads(), threads = grouped_parallel_enabled() ? blas : 1;
+    if (threads > live) threads = live;
+    if (threads > GROUPED_MAX_THREADS) threads = GROUPED_MAX_THREADS;
+    // Panels of 64 rows of the wider side (as the graph's own scratch, models/model.c), the same size on
+    // every thread and at every thread count, so a segment's numbers never depend on where it ran.
+    size_t per = (size_t)(in > out ? in : out) * 64;
+    if (per > g->scratch_floats) per = g->scratch_floats;
+    j.scratch_floats = per;
+    float *extra = threads > 1 ? malloc((size_t)(threads - 1) * per * sizeof(float)) : NULL;
+    if (threads > 1 && !extra) threads = 1;
+    if (threads <= 1) {
+        grouped_run(&j, g->scratch);
+    } else {
+        pthread_t th[GROUPED_MAX_THREADS];
+        grouped_worker wk[GROUPED_MAX_THREADS];
+        int started = 0;
+        openblas_set_num_threads(1);
+        for (int t = 1; t < threads; t++) {
+            wk[t] = (grouped_worker){.j = &j, .scratch = extra + (size_t)(t - 1) * per};
+            if (pthread_create(&th[t], NULL, grouped_thread, &wk[t])) break;
+            started = t;
+        }
+        grouped_run(&j, g->scratch);
+        for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
+        openblas_set_num_threads(blas);
+    }
+    free(extra);
+    if (ord != order) free(ord);
+    return 0;
+}
+
+static void linear_grouped_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
+    lrp_act *x = n->in[0], *y = n->out;
+    const grouped_aux *a = n->aux;
+    float *gx = lrp_act_grad(g, x);
+    if (!gx) return;
+    float gamma = gamma_for(n, rules);
+    if (gamma > 0.0f) {  // LRP-γ segment by segment, through the single-product code
+        for (int e = 0; e < a->E; e++) {
+            int r0 = a->off[e], rows = a->off[e + 1] - r0;
+            if (!rows) continue;
+            lrp_node seg = *n;
+            seg.w = a->W[e];
+            memset(&seg.b, 0, sizeof seg.b);
+            lrp_act xs = {.x = x->x + (size_t)r0 * x->cols, .rows = rows, .cols = x->cols};
+            lrp_act ys = {.x = y->x + (size_t)r0 * y->cols, .g = y->g + (size_t)r0 * y->cols, .rows = rows,
+                          .cols = y->cols};
+            gamma_backward_rows(g, &seg, gamma, gx + (size_t)r0 * x->cols, &xs, &ys);
+        }
+        return;
+    }
+    if (grouped_products(g, a, 1, gx, y->g, x->cols, y->cols))
+        lrp_graph_fail(g, "out of memory for a grouped product's backward");
+}
+
+lrp_act *op_linear_grouped(lrp_graph *g, lrp_act *x, const lrp_weight *const *W, const int *off, int E) {
+    if (!x) return NULL;
+    if (E < 1 || off[0] != 0 || off[E] != x->rows)
+        return lrp_graph_fail(g, "internal: %d segments covering rows %d..%d of %d", E, E > 0 ? off[0] : 0,
+                              E > 0 ? off[E] : 0, x->rows);
+    grouped_aux *a = lrp_graph_alloc(g, sizeof *a, 0);
+    int *o = lrp_graph_alloc(g, (size_t)(E + 1) * sizeof *o, 0);
+    lrp_weight *ws = lrp_graph_alloc(g, (size_t)E * sizeof *ws, 1);
+    if (!a || !o || !ws) return NULL;
+    int64_t out = -1;
+    for (int e = 0; e < E; e++) {
+        if (off[e + 1] < off[e]) return lrp_graph_fail(g, "internal: segment %d has rows %d..%d", e, off[e], off[e + 1]);
+        if (off[e + 1] == off[e]) continue;
+        if (!W[e] || !W[e]->t) return lrp_graph_fail(g, "internal: grouped linear segment %d without a weight", e);
+        if (W[e]->in != x->cols)
+            return lrp_graph_fail(g, "internal: %s expects %lld inputs, got %d", W[e]->t->name, (long long)W[e]->in,
+                                  x->cols);
+        if (out >= 0 && W[e]->out != out)
+            return lrp_graph_fail(g, "internal: %s has %lld outputs, segment weights before it %lld", W[e]->t->name,
+                                  (long long)W[e]->out, (long long)out);
+        out = W[e]->out;
+        ws[e] = *W[e];
+    }
+    if (out < 0) return lrp_graph_fail(g, "internal: grouped linear without rows");
+    memcpy(o, off, (size_t)(E + 1) * sizeof *o);
+    *a = (grouped_aux){.E = E, .off = o, .W = ws};
+    lrp_act *y = lrp_act_new(g, x->rows, (int)out);
+    if (!y) return NULL;
+    if (grouped_products(g, a, 0, y->x, x->x, x->cols, (int)out))
+        return lrp_graph_fail(g, "out of memory for a grouped product");
+    lrp_node *n = lrp_graph_record(g, "linear_grouped", linear_grouped_backward, y);
+    if (!n) return NULL;
+    n->in[0] = x;
+    n->aux = a;
     return y;
 }

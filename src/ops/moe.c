@@ -208,7 +208,9 @@ lrp_act *op_scatter_add_rows(lrp_graph *g, lrp_act *base, lrp_act *y, const int 
 typedef struct {
     int E;
     const int *chosen;  // [T·K] expert of each (token, slot), graph memory
-    lrp_act **y;        // [E] expert outputs (rows routed to the expert, in token order), NULL if none
+    lrp_act **y;        // [E] expert outputs (rows routed to the expert, in token order), NULL if none; or NULL
+    lrp_act *sorted;    // ... every expert's rows in one act, expert e's from off[e]
+    const int *off;
 } moe_combine_aux;
 
 static void moe_combine_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
@@ -227,14 +229,24 @@ static void moe_combine_backward(lrp_graph *g, const lrp_node *n, const lrp_rule
     }
     float *gw = NULL;
     if (fw != 0.0f && !(gw = lrp_act_grad(g, w))) return;
+    float *gsorted = a->sorted ? lrp_act_grad(g, a->sorted) : NULL;
+    if (a->sorted && !gsorted) return;
     for (int e = 0; e < a->E; e++) {
-        lrp_act *y = a->y[e];
-        if (!y) continue;
-        float *gy = lrp_act_grad(g, y);
-        if (!gy) return;
+        const float *yx;
+        float *gy;
+        if (a->sorted) {
+            if (a->off[e + 1] == a->off[e]) continue;
+            yx = a->sorted->x + (size_t)a->off[e] * C;
+            gy = gsorted + (size_t)a->off[e] * C;
+        } else {
+            lrp_act *y = a->y[e];
+            if (!y) continue;
+            if (!(gy = lrp_act_grad(g, y))) return;
+            yx = y->x;
+        }
         for (int i = 0, r = 0; i < TK; i++) {
             if (a->chosen[i] != e) continue;
-            const float *src = go + (size_t)(i / K) * C, *yr = y->x + (size_t)r * C;
+            const float *src = go + (size_t)(i / K) * C, *yr = yx + (size_t)r * C;
             float *dst = gy + (size_t)r * C, s = fy * w->x[i];
             for (int j = 0; j < C; j++) dst[j] += s * src[j];
             if (gw) {
@@ -282,7 +294,49 @@ lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chos
             for (int j = 0; j < C; j++) o[j] += s * yr[j];
         }
     }
-    *a = (moe_combine_aux){.E = E, .chosen = chosen, .y = ys};
+    *a = (moe_combine_aux){.E = E, .chosen = chosen, .y = ys, .sorted = NULL, .off = NULL};
+    lrp_node *n = lrp_graph_record(g, "moe_combine", moe_combine_backward, out);
+    if (!n) return NULL;
+    n->in[0] = base;
+    n->in[1] = w;
+    n->aux = a;
+    return out;
+}
+
+lrp_act *op_moe_combine_sorted(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *y, const int *off,
+                               int E) {
+    if (!w || !chosen || !y || !off || E < 1) return NULL;
+    int T = w->rows, K = w->cols, C = y->cols;
+    if (base && (base->rows != T || base->cols != C))
+        return lrp_graph_fail(g, "internal: combination base [%d, %d] for [%d, %d]", base->rows, base->cols, T, C);
+    if (y->rows != T * K || off[0] != 0 || off[E] != T * K)
+        return lrp_graph_fail(g, "internal: sorted expert rows [%d, %d] for %d routed rows", y->rows, C, T * K);
+    moe_combine_aux *a = lrp_graph_alloc(g, sizeof *a, 0);
+    int *o = lrp_graph_alloc(g, (size_t)(E + 1) * sizeof *o, 0);
+    int *count = lrp_graph_alloc(g, (size_t)E * sizeof(int), 1);
+    if (!a || !o || !count) return NULL;
+    for (int i = 0; i < T * K; i++) {
+        if (chosen[i] < 0 || chosen[i] >= E) return lrp_graph_fail(g, "internal: expert %d of %d", chosen[i], E);
+        count[chosen[i]]++;
+    }
+    for (int e = 0; e < E; e++)
+        if (off[e + 1] - off[e] != count[e])
+            return lrp_graph_fail(g, "internal: expert %d has %d sorted rows for %d routed", e, off[e + 1] - off[e],
+                                  count[e]);
+    memcpy(o, off, (size_t)(E + 1) * sizeof *o);
+    lrp_act *out = lrp_act_new(g, T, C);
+    if (!out) return NULL;
+    if (base) memcpy(out->x, base->x, (size_t)T * C * sizeof(float));
+    else memset(out->x, 0, (size_t)T * C * sizeof(float));
+    // The same summation order as op_moe_combine: expert by expert, a token's slots in routing order.
+    for (int e = 0; e < E; e++)
+        for (int i = 0, r = off[e]; i < T * K; i++) {
+            if (chosen[i] != e) continue;
+            const float *yr = y->x + (size_t)r++ * C;
+            float *dst = out->x + (size_t)(i / K) * C, s = w->x[i];
+            for (int j = 0; j < C; j++) dst[j] += s * yr[j];
+        }
+    *a = (moe_combine_aux){.E = E, .chosen = chosen, .y = NULL, .sorted = y, .off = o};
     lrp_node *n = lrp_graph_record(g, "moe_combine", moe_combine_backward, out);
     if (!n) return NULL;
     n->in[0] = base;

@@ -23,6 +23,11 @@ lrp_act *op_cache_append(lrp_graph *g, lrp_act *x, float *cache, int len, int ca
 // x [T, W.in] -> x·Wᵀ + b  [T, W.out]. Exact backward (the ε-rule with ε→0 is the gradient), except
 // LRP-γ (SPEC §5) when the rules give the node's tag a γ (rules->gamma_conv, gamma_lin).
 lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weight *b);
+// y = rows off[e]..off[e+1]-1 of x times W[e]ᵀ for each segment e (no biases; x [N, in], off[0] = 0,
+// off[E] = N; an empty segment's W may be NULL): a MoE layer's experts over rows sorted by expert. Same rule
+// as op_linear (the gradient; LRP-γ by tag, segment by segment). The segments run in parallel, one per
+// thread, each product single-threaded, so the numbers do not depend on the thread count.
+lrp_act *op_linear_grouped(lrp_graph *g, lrp_act *x, const lrp_weight *const *W, const int *off, int E);
 
 // --- norm.c ----------------------------------------------------------------------------------------
 // RMSNorm over groups of `group` consecutive columns (group = cols for a hidden-state norm,
@@ -186,5 +191,9 @@ lrp_act *op_scatter_add_rows(lrp_graph *g, lrp_act *base, lrp_act *y, const int 
 // outlive the backward). Equals op_scale_rows then op_scatter_add_rows per expert, rule included (the
 // gate rule on each product w · y), in one node and one [T, d] output.
 lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *const *y, int E);
+// The same with every expert's rows in one y [T·K, d], sorted by expert (off[e]..off[e+1]-1 are expert e's
+// rows in token order, as op_linear_grouped takes them).
+lrp_act *op_moe_combine_sorted(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *y, const int *off,
+                               int E);
 
 #endif
