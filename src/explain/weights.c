@@ -55,25 +55,19 @@ static lrp_wrel_tensor *wrel_tensor(lrp_wrel *w, const lrp_weight *W) {
     return e;
 }
 
-void lrp_wrel_hook(const lrp_graph *g, const lrp_node *n, double seconds, void *ctx) {
-    (void)g;
-    (void)seconds;
-    lrp_wrel *w = ctx;
-    if (w->failed || strcmp(n->op, "linear") || !n->w.t || !n->out->g) return;
-    const lrp_weight *W = &n->w;
+// Adds segment W (rows r0 .. r0+T of the node's input x and output gradient gy) into its accumulator.
+static void add_segment(lrp_wrel *w, const lrp_weight *W, const float *x, const float *gy, int T) {
     lrp_wrel_tensor *e = wrel_tensor(w, W);
     if (!e) {
         wrel_fail(w, "out of memory for its accumulator", W->t->name);
         return;
     }
     if (w->first_in_pass) e->head = 1;
-    w->first_in_pass = 0;
     if (e->in != W->in || e->transposed != W->transposed || e->numel % W->in) {
         wrel_fail(w, "views of different shapes read it", W->t->name);
         return;
     }
-    const lrp_act *x = n->in[0];
-    int T = x->rows, in = (int)W->in, out = (int)W->out;
+    int in = (int)W->in, out = (int)W->out;
     int64_t N = e->numel / W->in;  // stored rows ([N, in]) or columns ([in, N], transposed)
     if (W->offset < 0 || W->offset + out > N) {
         wrel_fail(w, "a view outside the tensor", W->t->name);
@@ -85,7 +79,7 @@ void lrp_wrel_hook(const lrp_graph *g, const lrp_node *n, double seconds, void *
             wrel_fail(w, "out of memory", W->t->name);
             return;
         }
-        lrp_gemm(1, 0, out, in, T, 1.0f, n->out->g, out, x->x, in, 0.0f, tmp, in);
+        lrp_gemm(1, 0, out, in, T, 1.0f, gy, out, x, in, 0.0f, tmp, in);
         for (int j = 0; j < out; j++) {
             lrp_weight_row(W, j, row);
             for (int k = 0; k < in; k++) {
@@ -98,9 +92,26 @@ void lrp_wrel_hook(const lrp_graph *g, const lrp_node *n, double seconds, void *
         return;
     }
     if (!W->transposed)  // rows offset .. offset+out of [N, in] += ĝ(y)ᵀ·x
-        lrp_gemm(1, 0, out, in, T, 1.0f, n->out->g, out, x->x, in, 1.0f, e->acc + W->offset * in, in);
+        lrp_gemm(1, 0, out, in, T, 1.0f, gy, out, x, in, 1.0f, e->acc + W->offset * in, in);
     else  // columns offset .. offset+out of [in, N] += xᵀ·ĝ(y)
-        lrp_gemm(1, 0, in, out, T, 1.0f, x->x, in, n->out->g, out, 1.0f, e->acc + W->offset, (int)N);
+        lrp_gemm(1, 0, in, out, T, 1.0f, x, in, gy, out, 1.0f, e->acc + W->offset, (int)N);
+}
+
+void lrp_wrel_hook(const lrp_graph *g, const lrp_node *n, double seconds, void *ctx) {
+    (void)g;
+    (void)seconds;
+    lrp_wrel *w = ctx;
+    lrp_weight W;
+    int r0 = 0, rows = 0;
+    int segs = lrp_linear_node_segment(n, 0, &W, &r0, &rows);
+    if (w->failed || segs == 0 || !n->out->g) return;
+    const lrp_act *x = n->in[0], *y = n->out;
+    for (int s = 0; s < segs && !w->failed; s++) {
+        lrp_linear_node_segment(n, s, &W, &r0, &rows);
+        if (!W.t || rows <= 0) continue;
+        add_segment(w, &W, x->x + (size_t)r0 * x->cols, y->g + (size_t)r0 * y->cols, rows);
+    }
+    w->first_in_pass = 0;
 }
 
 // The stored tensor as a view of its rows [numel / last, last] (any number of dimensions).
