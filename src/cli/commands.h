@@ -15,5 +15,7 @@ int cmd_neuron(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_weights(int argc, char **argv);
+int cmd_circuit(int argc, char **argv);
 
 #endif

@@ -22,6 +22,9 @@ static const char usage[] =
     "  neurons      rank the MLP neurons behind a prediction\n"
     "  neuron       project one MLP neuron's output weights onto the vocabulary (top/bottom tokens)\n"
     "  scan         the windows of a corpus that most activate an MLP neuron, each attributed to its tokens\n"
+    "  weights      the relevance of every linear weight over a data set (safetensors); relevance-based pruning\n"
+    "  circuit      relevance patching (RelP) of every attention head and MLP for a clean/corrupted pair, next\n"
+    "               to exact activation patching\n"
     "  eval         measure faithfulness over a data set: answer-span accuracy, MoRF/LeRF perturbation curves\n"
     "  batch        explain every record of a JSONL file: resumable, in parallel (--jobs, --shard, MPI)\n"
     "  merge        join the outputs of batch --shard K/N into one, in input order\n"
@@ -47,6 +50,8 @@ static const command commands[] = {
     {"scan", cmd_scan},
     {"batch", cmd_batch},
     {"merge", cmd_merge},
+    {"weights", cmd_weights},
+    {"circuit", cmd_circuit},
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
     {"detokenize", cmd_detokenize},

@@ -80,6 +80,11 @@ struct lrp_graph {
     // lrp_attn_spec.decoder_keys); attn_key_factor then covers the source's keys (encoder, cross-attention).
     const float *attn_key_factor_decoder;
     int attn_key_factor_decoder_n;
+    // Per-row values of op_intervene (activation patching, explain/circuit.h; lrp_model_forward sets them from
+    // lrp_forward.iv_rows): when the interventions an op_intervene call gets are the array iv_rows_of, its
+    // LRP_SET_VALUE intervention k sets row t to iv_rows[k][t] instead of its value (iv_rows[k] NULL: the value).
+    const void *iv_rows_of;
+    const float *const *iv_rows;
 };
 
 int lrp_graph_init(lrp_graph *g, size_t scratch_floats, lrp_err *err);

@@ -466,6 +466,8 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         lrp_explanation_free(e);
         return -1;
     }
+    g.on_node = o->on_node;
+    g.on_node_ctx = o->on_node_ctx;
     lrp_forward f = {.in = *in, .head_rows = position >= 0 ? rows : NULL, .n_head_rows = K, .iv = o->iv,
                      .n_iv = o->n_iv, .head_iv = o->head_iv, .n_head_iv = o->n_head_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0,
                      .no_latent = o->latent_start[0] < 0 && o->latent_layer < 0 && !o->neurons};

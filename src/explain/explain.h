@@ -51,6 +51,11 @@ typedef struct lrp_explain_opts {
     // position, target, contrast and latent_start must stay unset.
     const int *answer;
     int n_answer;                // 0: no answer
+    // Called after each node's backward (the graph's on_node, core/graph.h), before its output's gradient
+    // is recycled: weight relevance (explain/weights.h) reads each linear's ĝ(y) and x there. NULL: none.
+    // Only the LRP methods and gradxinput/gradient run one backward per explanation that it sees.
+    lrp_node_hook on_node;
+    void *on_node_ctx;
 } lrp_explain_opts;
 
 void lrp_explain_opts_default(lrp_explain_opts *o);

@@ -36,7 +36,25 @@ lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int hea
                 cols[j++] = (lrp_intervention){.layer = l, .neuron = h->neuron * head_dim + d, .kind = h->kind,
                                                .value = h->value};
         }
+        const float **rows = NULL;  // activation patching: each column's values row by row
+        if (f->head_iv_rows) {
+            if (!(rows = lrp_graph_alloc(g, (size_t)n * head_dim * sizeof *rows, 1))) return NULL;
+            j = 0;
+            for (int k = 0; k < f->n_head_iv; k++) {
+                if (f->head_iv[k].layer != l) continue;
+                for (int d = 0; d < head_dim; d++, j++)
+                    rows[j] = f->head_iv_rows[k] ? f->head_iv_rows[k] + (size_t)d * a->rows : NULL;
+            }
+        }
+        const void *saved_of = g->iv_rows_of;
+        const float *const *saved_rows = g->iv_rows;
+        if (rows) {
+            g->iv_rows_of = cols;
+            g->iv_rows = rows;
+        }
         a = op_intervene(g, a, cols, j, l);
+        g->iv_rows_of = saved_of;
+        g->iv_rows = saved_rows;
     }
     f->taps.attn_out[l] = a;
     return a;

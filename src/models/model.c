@@ -227,7 +227,12 @@ int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         f->taps.moe_experts = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_experts, 1);
         if (!f->taps.moe_weights || !f->taps.moe_experts) return -1;
     }
-    if (m->family->forward(m, g, f)) return -1;
+    g->iv_rows_of = f->iv_rows ? (const void *)f->iv : NULL;  // per-row values of f->iv (op_intervene)
+    g->iv_rows = f->iv_rows;
+    int rc = m->family->forward(m, g, f);
+    g->iv_rows_of = NULL;
+    g->iv_rows = NULL;
+    if (rc) return -1;
     for (int k = 0; k < f->n_head_iv; k++)  // a family without head taps cannot apply them
         if (!f->taps.attn_out[f->head_iv[k].layer]) {
             lrp_fail(&g->err, "head_intervention %d:%d: %s has no attention head outputs to intervene on",

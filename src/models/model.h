@@ -92,6 +92,11 @@ typedef struct lrp_forward {
     int n_iv;
     const lrp_intervention *head_iv; // head interventions (neuron = the head; LRP_SET_VALUE 0 or LRP_SET_SCALE)
     int n_head_iv;                   // on every column of the head's slice of taps.attn_out
+    // Activation patching (explain/circuit.h), passes without a cache only: NULL, or per intervention of iv
+    // (head_iv) NULL or the values an LRP_SET_VALUE intervention sets row by row instead of its value:
+    // iv_rows[k][t]; head_iv_rows[k][d·T + t] for dimension d of the head's slice and row t.
+    const float *const *iv_rows;
+    const float *const *head_iv_rows;
     lrp_kv_cache *cache;             // NULL, or a cache holding earlier positions (generation, no backward)
     int want_attn_probs;
     int latent_expert;               // MoE: the expert whose intermediate taps.mlp_act holds (rows of tokens

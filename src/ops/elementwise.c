@@ -120,6 +120,7 @@ lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int 
     if (!y || !m) return NULL;
     memcpy(y->x, x->x, (size_t)x->rows * x->cols * sizeof(float));
     for (int i = 0; i < x->cols; i++) m[i] = 1.0f;
+    const float *const *rows = g->iv_rows && g->iv_rows_of == (const void *)iv ? g->iv_rows : NULL;  // patching
     for (int k = 0; k < n_iv; k++) {
         if (iv[k].layer != layer) continue;
         int j = iv[k].neuron;
@@ -128,7 +129,7 @@ lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int 
         for (int t = 0; t < x->rows; t++) {
             float *p = y->x + (size_t)t * x->cols + j;
             switch (iv[k].kind) {
-            case LRP_SET_VALUE: *p = iv[k].value; break;
+            case LRP_SET_VALUE: *p = rows && rows[k] ? rows[k][t] : iv[k].value; break;
             case LRP_SET_SCALE: *p *= iv[k].value; break;
             case LRP_SET_ADD: *p += iv[k].value; break;
             }

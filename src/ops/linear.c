@@ -286,3 +286,22 @@ lrp_act *op_linear_grouped(lrp_graph *g, lrp_act *x, const lrp_weight *const *W,
     n->aux = a;
     return y;
 }
+
+int lrp_linear_node_segment(const lrp_node *n, int e, lrp_weight *w, int *r0, int *rows) {
+    if (n->backward == linear_backward) {
+        if (e == 0) {
+            *w = n->w;
+            *r0 = 0;
+            *rows = n->in[0]->rows;
+        }
+        return 1;
+    }
+    if (n->backward != linear_grouped_backward) return 0;
+    const grouped_aux *a = n->aux;
+    if (e >= 0 && e < a->E) {
+        *w = a->W[e];
+        *r0 = a->off[e];
+        *rows = a->off[e + 1] - a->off[e];
+    }
+    return a->E;
+}

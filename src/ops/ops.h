@@ -28,6 +28,11 @@ lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weig
 // as op_linear (the gradient; LRP-γ by tag, segment by segment). The segments run in parallel, one per
 // thread, each product single-threaded, so the numbers do not depend on the thread count.
 lrp_act *op_linear_grouped(lrp_graph *g, lrp_act *x, const lrp_weight *const *W, const int *off, int E);
+// The weights a recorded linear node multiplies by, for readers of weight gradients (explain/weights.h): an
+// op_linear node has 1 segment (n->w over every row), an op_linear_grouped node E. Segment e: its weight
+// (*w, w->t NULL for an empty segment) times rows [*r0, *r0 + *rows) of the node's input and output.
+// Returns the number of segments; 0 for any other node.
+int lrp_linear_node_segment(const lrp_node *n, int e, lrp_weight *w, int *r0, int *rows);
 
 // --- norm.c ----------------------------------------------------------------------------------------
 // RMSNorm over groups of `group` consecutive columns (group = cols for a hidden-state norm,
@@ -163,7 +168,8 @@ typedef struct lrp_intervention {
     lrp_intervention_kind kind;
     float value;
 } lrp_intervention;
-// Applies the interventions whose layer is `layer` to columns of x (every row). Backward: a set neuron
+// Applies the interventions whose layer is `layer` to columns of x (every row; per-row values when the graph's
+// iv_rows_of is iv, core/graph.h). Backward: a set neuron
 // passes no gradient, a scaled one passes it scaled, a shifted one passes it unchanged.
 lrp_act *op_intervene(lrp_graph *g, lrp_act *x, const lrp_intervention *iv, int n_iv, int layer);
 
