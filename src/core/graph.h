@@ -64,6 +64,10 @@ struct lrp_graph {
     float *scratch;            // per-graph scratch for weight panels (matmul)
     size_t scratch_floats;
     int grad_enabled;          // 0: record nothing (generation without explanation)
+    // 1: linear layers with Q8_0/Q4_K/Q6_K weights quantise their input rows to 8 bits and use integer dot
+    // products (kernels/qdot.h) for inputs of up to LRP_QDOT_MAX_T rows, as llama.cpp does. Only read when
+    // grad_enabled is 0; set by generation (explain/generate.c), never by an explanation's forward.
+    int quant_act;
     lrp_tag tag;               // tag given to the nodes recorded from now on (LRP_TAG_NONE by default)
     lrp_node discard;          // what ops fill in when nothing is recorded
     float **free_grads;        // gradient buffers the backward no longer needs, for reuse
