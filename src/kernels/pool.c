@@ -131,3 +131,5 @@ int lrp_pool_threads(void) {
     if (t < 1) t = 1;
     return t > LRP_POOL_MAX ? LRP_POOL_MAX : t;
 }
+
+int lrp_pool_threads_for(size_t work) { return work < ((size_t)1 << 16) ? 1 : lrp_pool_threads(); }

@@ -10,12 +10,18 @@
 #ifndef LRP_POOL_H
 #define LRP_POOL_H
 
+#include <stddef.h>
+
 // Work on units [u0, u1); called from several threads at once with disjoint ranges.
 typedef void (*lrp_range_fn)(void *ctx, int u0, int u1);
 
 // Runs fn over [0, n) on up to `threads` threads (the caller included) in chunks of `chunk` units
 // (0: about n / (4 · threads)); returns when every unit is done.
 void lrp_parallel_for(int n, int threads, int chunk, lrp_range_fn fn, void *ctx);
+
+// Threads worth using for `work` elements of a simple loop: 1 below 2^16 (waking helpers costs more),
+// else lrp_pool_threads().
+int lrp_pool_threads_for(size_t work);
 
 // The engine's thread count: OpenBLAS's (OPENBLAS_NUM_THREADS, else the cores), at most LRP_POOL_MAX.
 int lrp_pool_threads(void);
