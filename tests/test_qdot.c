@@ -224,6 +224,64 @@ TEST(matmul_forward_q_matches_the_widened_product) {
     }
 }
 
+// F16 and BF16 rows (every finite pattern class: random bits with the exponent kept moderate) against
+// float32 activations: no quantisation, so the widened product within float32 summation rounding,
+// (n + 2)·2⁻²⁴·Σ|w·x|, on every path; also through lrp_matmul_forward_q with a bias.
+TEST(sixteen_bit_rows_within_float_rounding_on_every_path) {
+    enum { N = 1000 };  // not a multiple of 16 or 32: the tails run too
+    static uint16_t w[N];
+    static float wf[N], x[N];
+    const lrp_dtype t16[2] = {LRP_F16, LRP_BF16};
+    for (int ti = 0; ti < 2; ti++) {
+        lrp_dtype t = t16[ti];
+        for (int rep = 0; rep < 10; rep++) {
+            int n = rep ? N - rep * 37 : N;
+            for (int i = 0; i < n; i++) {
+                float v = rnd_normal();
+                w[i] = t == LRP_F16 ? lrp_f32_to_f16(v) : lrp_f32_to_bf16(v);
+                wf[i] = t == LRP_F16 ? lrp_f16_to_f32(w[i]) : lrp_bf16_to_f32(w[i]);
+                x[i] = rnd_normal();
+            }
+            double want = 0, mag = 0;
+            for (int i = 0; i < n; i++) {
+                want += (double)wf[i] * x[i];
+                mag += fabs((double)wf[i] * x[i]);
+            }
+            double tol = (n + 2) * ldexp(1.0, -24) * mag;
+            static float qx[N];
+            CHECK(lrp_qdot_act_bytes(t, n) == (size_t)n * sizeof(float));
+            for (int m = 0; m < N_MODES; m++) {
+                use_mode(m);
+                lrp_qdot_quantize(t, x, qx, n);
+                CHECK_NEAR(lrp_qdot(t, w, qx, n), want, tol);
+                CHECK_NEAR(lrp_qdot_ref(t, w, qx, n), want, tol);
+            }
+            use_mode(MODE_NATIVE);
+        }
+        // the product: 7 rows of a [9, 200] matrix from row 2, T = 3, with a bias
+        enum { R = 9, IN = 200, OUT = 7, T = 3 };
+        static uint16_t m16[R * IN];
+        static float xs[T * IN], y[T * OUT], ref[T * OUT], bias[OUT], scratch[8192];
+        for (int i = 0; i < R * IN; i++)
+            m16[i] = t == LRP_F16 ? lrp_f32_to_f16(rnd_normal()) : lrp_f32_to_bf16(rnd_normal());
+        for (int i = 0; i < T * IN; i++) xs[i] = rnd_normal();
+        for (int j = 0; j < OUT; j++) bias[j] = rnd_normal();
+        lrp_tensor wt = {.name = "w", .dtype = t, .ndim = 2, .shape = {R, IN}, .data = m16};
+        lrp_tensor bt = {.name = "b", .dtype = LRP_F32, .ndim = 1, .shape = {OUT}, .data = bias};
+        lrp_weight W = lrp_weight_of(&wt), B = lrp_weight_of(&bt);
+        W.offset = 2;
+        W.out = OUT;
+        CHECK(lrp_qdot_supported(&W));
+        CHECK(lrp_matmul_forward_ref(ref, xs, &W, &B, T) == 0);
+        for (int m = 0; m < N_MODES; m++) {
+            use_mode(m);
+            CHECK(lrp_matmul_forward_q(y, xs, &W, &B, T, scratch, 8192) == 0);
+            for (int k = 0; k < T * OUT; k++) CHECK_NEAR(y[k], ref[k], 1e-4 * (1.0 + fabs(ref[k])));
+        }
+        use_mode(MODE_NATIVE);
+    }
+}
+
 TEST(unsupported_views_are_refused) {
     lrp_tensor f = {.name = "w", .dtype = LRP_F32, .ndim = 2, .shape = {4, 256}};
     lrp_weight W = lrp_weight_of(&f);
@@ -240,4 +298,4 @@ TEST(unsupported_views_are_refused) {
 
 TEST_MAIN(T(quantize_is_exact_on_representable_rows), T(hand_made_blocks_give_the_exact_sum_on_every_path),
           T(random_blocks_within_the_quantisation_bound_on_every_path), T(matmul_forward_q_matches_the_widened_product),
-          T(unsupported_views_are_refused))
+          T(sixteen_bit_rows_within_float_rounding_on_every_path), T(unsupported_views_are_refused))

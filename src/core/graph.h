@@ -65,7 +65,8 @@ struct lrp_graph {
     size_t scratch_floats;
     int grad_enabled;          // 0: record nothing (generation without explanation)
     // 1: linear layers with Q8_0/Q4_K/Q6_K weights quantise their input rows to 8 bits and use integer dot
-    // products (kernels/qdot.h) for inputs of up to LRP_QDOT_MAX_T rows, as llama.cpp does. Only read when
+    // products (kernels/qdot.h) for inputs of few rows (lrp_qdot_wanted), as llama.cpp does; F16/BF16
+    // weights are widened in registers instead of in memory panels. Only read when
     // grad_enabled is 0; set by generation (explain/generate.c), never by an explanation's forward.
     int quant_act;
     lrp_tag tag;               // tag given to the nodes recorded from now on (LRP_TAG_NONE by default)

@@ -46,7 +46,22 @@ int lrp_qdot_enabled(void) {
     return !(e && strcmp(e, "0") == 0);
 }
 
-int lrp_qdot_dtype(lrp_dtype t) { return t == LRP_Q8_0 || t == LRP_Q4_K || t == LRP_Q6_K; }
+int lrp_qdot_dtype(lrp_dtype t) {
+    return t == LRP_Q8_0 || t == LRP_Q4_K || t == LRP_Q6_K || t == LRP_F16 || t == LRP_BF16;
+}
+
+int lrp_qdot_wanted(lrp_dtype t, int T) {
+    // bench_qdot on the development machine: the 16-bit types and Q8_0 beat widening + BLAS up to
+    // T = 4 (Q8_0: to 16), the K types only at T = 1 and 2 (they decode each block once per row of x).
+    switch (t) {
+    case LRP_Q8_0: return T <= 16;
+    case LRP_F16:
+    case LRP_BF16: return T <= 4;
+    case LRP_Q4_K:
+    case LRP_Q6_K: return T <= 2;
+    default: return 0;
+    }
+}
 
 int lrp_qdot_supported(const lrp_weight *W) {
     if (!W->t || W->transposed || !lrp_qdot_dtype(W->t->dtype) || W->t->ndim < 2) return 0;
@@ -54,6 +69,7 @@ int lrp_qdot_supported(const lrp_weight *W) {
 }
 
 size_t lrp_qdot_act_bytes(lrp_dtype t, int64_t n) {
+    if (t == LRP_F16 || t == LRP_BF16) return (size_t)n * sizeof(float);
     return t == LRP_Q8_0 ? (size_t)(n / QK) * sizeof(act_q8_0) : (size_t)(n / QK_K) * sizeof(act_q8_k);
 }
 
@@ -70,6 +86,10 @@ static float quantize_block(const float *x, int8_t *q, int n) {
 }
 
 void lrp_qdot_quantize(lrp_dtype t, const float *x, void *qx, int64_t n) {
+    if (t == LRP_F16 || t == LRP_BF16) {  // 16-bit weights multiply float32 activations as they are
+        memcpy(qx, x, (size_t)n * sizeof(float));
+        return;
+    }
     if (t == LRP_Q8_0) {
         act_q8_0 *b = qx;
         for (int64_t i = 0; i < n / QK; i++) b[i].d = quantize_block(x + i * QK, b[i].q, QK);
@@ -161,8 +181,30 @@ static float dot_q6_k_ref(const uint8_t *w, const act_q8_k *x, int64_t nb) {
     return acc;
 }
 
+static float dot_f16_ref(const uint8_t *w, const float *x, int64_t n) {
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, w + 2 * i, 2);
+        acc += lrp_f16_to_f32(h) * x[i];
+    }
+    return acc;
+}
+
+static float dot_bf16_ref(const uint8_t *w, const float *x, int64_t n) {
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, w + 2 * i, 2);
+        acc += lrp_bf16_to_f32(h) * x[i];
+    }
+    return acc;
+}
+
 float lrp_qdot_ref(lrp_dtype t, const void *w, const void *qx, int64_t n) {
     switch (t) {
+    case LRP_F16: return dot_f16_ref(w, qx, n);
+    case LRP_BF16: return dot_bf16_ref(w, qx, n);
     case LRP_Q8_0: return dot_q8_0_ref(w, qx, n / QK);
     case LRP_Q4_K: return dot_q4_k_ref(w, qx, n / QK_K);
     case LRP_Q6_K: return dot_q6_k_ref(w, qx, n / QK_K);
@@ -300,10 +342,66 @@ LRP_TARGET_AVX2 static float dot_q6_k_avx2(const uint8_t *w, const act_q8_k *x, 
 
 #endif
 
+#if LRP_X86
+// 16-bit weights widened in registers (F16C / a shift for bf16), float32 products and sums; n is a
+// multiple of 16 (rows of whole blocks are checked by the caller; the tail loop covers the rest).
+#define DEF_DOT_16(NAME, WIDEN, SCALAR)                                                                       \
+    LRP_TARGET_AVX512 static float NAME(const uint8_t *w, const float *x, int64_t n) {                        \
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();                                           \
+        int64_t i = 0;                                                                                        \
+        for (; i + 32 <= n; i += 32) {                                                                        \
+            a0 = _mm512_fmadd_ps(WIDEN(_mm256_loadu_si256((const __m256i *)(w + 2 * i))),                    \
+                                 _mm512_loadu_ps(x + i), a0);                                                 \
+            a1 = _mm512_fmadd_ps(WIDEN(_mm256_loadu_si256((const __m256i *)(w + 2 * i + 32))),               \
+                                 _mm512_loadu_ps(x + i + 16), a1);                                            \
+        }                                                                                                     \
+        float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                              \
+        for (; i < n; i++) {                                                                                  \
+            uint16_t h;                                                                                       \
+            memcpy(&h, w + 2 * i, 2);                                                                         \
+            acc += SCALAR(h) * x[i];                                                                          \
+        }                                                                                                     \
+        return acc;                                                                                           \
+    }
+LRP_TARGET_AVX512 static inline __m512 widen_f16(__m256i h) { return _mm512_cvtph_ps(h); }
+LRP_TARGET_AVX512 static inline __m512 widen_bf16(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+DEF_DOT_16(dot_f16_avx512, widen_f16, lrp_f16_to_f32)
+DEF_DOT_16(dot_bf16_avx512, widen_bf16, lrp_bf16_to_f32)
+
+#define DEF_DOT_16_AVX2(NAME, WIDEN, SCALAR)                                                                  \
+    LRP_TARGET_AVX2 static float NAME(const uint8_t *w, const float *x, int64_t n) {                          \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                           \
+        int64_t i = 0;                                                                                        \
+        for (; i + 16 <= n; i += 16) {                                                                        \
+            a0 = _mm256_fmadd_ps(WIDEN(_mm_loadu_si128((const __m128i *)(w + 2 * i))), _mm256_loadu_ps(x + i), \
+                                 a0);                                                                         \
+            a1 = _mm256_fmadd_ps(WIDEN(_mm_loadu_si128((const __m128i *)(w + 2 * i + 16))),                  \
+                                 _mm256_loadu_ps(x + i + 8), a1);                                             \
+        }                                                                                                     \
+        float acc = hsum_avx2(_mm256_add_ps(a0, a1));                                                         \
+        for (; i < n; i++) {                                                                                  \
+            uint16_t h;                                                                                       \
+            memcpy(&h, w + 2 * i, 2);                                                                         \
+            acc += SCALAR(h) * x[i];                                                                          \
+        }                                                                                                     \
+        return acc;                                                                                           \
+    }
+LRP_TARGET_AVX2 static inline __m256 widen8_f16(__m128i h) { return _mm256_cvtph_ps(h); }
+LRP_TARGET_AVX2 static inline __m256 widen8_bf16(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+DEF_DOT_16_AVX2(dot_f16_avx2, widen8_f16, lrp_f16_to_f32)
+DEF_DOT_16_AVX2(dot_bf16_avx2, widen8_bf16, lrp_bf16_to_f32)
+#endif
+
 typedef float (*dot_fn)(const uint8_t *w, const void *qx, int64_t nb);
 typedef void (*dot4_fn)(const uint8_t *w, size_t stride, const void *qx, int64_t nb, float *out);
 
 static float ref_q8_0(const uint8_t *w, const void *x, int64_t nb) { return dot_q8_0_ref(w, x, nb); }
+static float ref_f16(const uint8_t *w, const void *x, int64_t n) { return dot_f16_ref(w, x, n); }
+static float ref_bf16(const uint8_t *w, const void *x, int64_t n) { return dot_bf16_ref(w, x, n); }
 static float ref_q4_k(const uint8_t *w, const void *x, int64_t nb) { return dot_q4_k_ref(w, x, nb); }
 static float ref_q6_k(const uint8_t *w, const void *x, int64_t nb) { return dot_q6_k_ref(w, x, nb); }
 #if LRP_X86
@@ -315,6 +413,10 @@ static void avx2_4_q8_0(const uint8_t *w, size_t st, const void *x, int64_t nb, 
 static void vnni_4_q8_0(const uint8_t *w, size_t st, const void *x, int64_t nb, float *o) {
     dot4_q8_0_vnni(w, st, x, nb, o);
 }
+static float avx512_f16(const uint8_t *w, const void *x, int64_t n) { return dot_f16_avx512(w, x, n); }
+static float avx512_bf16(const uint8_t *w, const void *x, int64_t n) { return dot_bf16_avx512(w, x, n); }
+static float avx2_f16(const uint8_t *w, const void *x, int64_t n) { return dot_f16_avx2(w, x, n); }
+static float avx2_bf16(const uint8_t *w, const void *x, int64_t n) { return dot_bf16_avx2(w, x, n); }
 static float avx2_q4_k(const uint8_t *w, const void *x, int64_t nb) { return dot_q4_k_avx2(w, x, nb); }
 static float avx2_q6_k(const uint8_t *w, const void *x, int64_t nb) { return dot_q6_k_avx2(w, x, nb); }
 #endif
@@ -322,16 +424,24 @@ static float avx2_q6_k(const uint8_t *w, const void *x, int64_t nb) { return dot
 // The kernel for dtype t on this CPU (NULL for other dtypes).
 static dot_fn pick(lrp_dtype t) {
 #if LRP_X86
+    if (lrp_cpu_has_avx512()) {
+        if (t == LRP_F16) return avx512_f16;
+        if (t == LRP_BF16) return avx512_bf16;
+    }
     if (lrp_cpu_has_avx2()) {
         switch (t) {
+        case LRP_F16: return avx2_f16;
+        case LRP_BF16: return avx2_bf16;
         case LRP_Q8_0: return lrp_cpu_has_vnni() ? vnni_q8_0 : avx2_q8_0;
         case LRP_Q4_K: return avx2_q4_k;
         case LRP_Q6_K: return avx2_q6_k;
-        default: return NULL;
+        default: break;
         }
     }
 #endif
     switch (t) {
+    case LRP_F16: return ref_f16;
+    case LRP_BF16: return ref_bf16;
     case LRP_Q8_0: return ref_q8_0;
     case LRP_Q4_K: return ref_q4_k;
     case LRP_Q6_K: return ref_q6_k;

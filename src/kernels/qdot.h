@@ -1,4 +1,4 @@
-// Products with block-quantised weights (Q8_0, Q4_K, Q6_K) that never widen the weights to float32: the
+// Products with block-quantised weights (Q8_0, Q4_K, Q6_K) that never widen the weights to float32 in memory: the
 // activation row is quantised to 8-bit blocks as llama.cpp does (ggml's vec_dot_type: Q8_0 blocks of 32
 // for Q8_0 weights, Q8_K blocks of 256 for the K types) and each output is a sum of integer dot products
 // of blocks times the two blocks' scales. Used for the forward passes of generation (a few rows of
@@ -20,14 +20,17 @@
 
 #include "core/tensor.h"
 
-// Rows of activations up to which lrp_matmul_forward_q is used (beyond it, widening panels for BLAS wins).
-#define LRP_QDOT_MAX_T 4
+// 1 when lrp_matmul_forward_q beats widening + BLAS for T rows of activations against dtype-t weights
+// (measured with bench/bench_qdot; 0 for dtypes without a dot product here).
+int lrp_qdot_wanted(lrp_dtype t, int T);
 
 // 1 unless the environment sets ATTNLRP_QDOT=0 (generation then widens quantised weights to float32 as
 // explanations do; for A/B measurements). Read on every call.
 int lrp_qdot_enabled(void);
 
-// 1 for the weight dtypes with a quantised product (Q8_0, Q4_K, Q6_K).
+// 1 for the weight dtypes with a direct product: Q8_0, Q4_K, Q6_K, and F16 / BF16, whose products widen
+// the weights in registers and multiply float32 activations as they are (no quantisation: these agree
+// with the widened product to float rounding).
 int lrp_qdot_dtype(lrp_dtype t);
 
 // 1 when lrp_matmul_forward_q can take W: a supported dtype, not transposed, rows of whole blocks.
