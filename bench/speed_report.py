@@ -83,15 +83,18 @@ def main(argv=None):
                   "Median wall-clock ms, with process CPU ms in brackets. Speed-up = PyTorch time / engine time. "
                   "Effective GFLOP/s: the explanation's products (module docstring of `bench/speed_report.py`) over "
                   "its wall-clock time; sgemm GFLOP/s: OpenBLAS `cblas_sgemm` on [T, 768] × [768, 2048] "
-                  "(`bench_gemm --M T --N 2048 --K 768`), run between the two programs in each round.", "",
+                  "(`bench_gemm --M T --N 2048 --K 768`, wall-clock), run between the two programs in each round. "
+                  "GFLOP per CPU-second: the same FLOPs over the process CPU time (all threads), a figure per core "
+                  "that waiting for a core does not inflate.", "",
                   "| T | engine explain ms (CPU) | PyTorch explain ms (CPU) | speed-up: wall (CPU) | engine explain/forward: "
-                  "wall (CPU) | PyTorch explain/forward | engine effective GFLOP/s | OpenBLAS sgemm GFLOP/s | effective "
-                  "/ sgemm | peak RSS engine / PyTorch |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "wall (CPU) | PyTorch explain/forward: wall (CPU) | engine effective GFLOP/s | OpenBLAS sgemm GFLOP/s | "
+                  "effective / sgemm | engine GFLOP per CPU-second | peak RSS engine / PyTorch |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for T in sorted(eng):
             e = eng[T]
             t = tor.get(T)
             eff = explain_flops(cfg, T) / (e["explain_ms"] * 1e-3) * 1e-9
+            eff_cpu = explain_flops(cfg, T) / (e["explain_cpu_ms"] * 1e-3) * 1e-9
             sg = med(gemm.get(T, []))
             row = [str(T), f"{e['explain_ms']:.0f} ({e['explain_cpu_ms']:.0f})"]
             if t:
@@ -100,8 +103,9 @@ def main(argv=None):
             else:
                 row += ["-", "-"]
             row += [f"{e['explain_ms'] / e['forward_ms']:.2f} ({e['explain_cpu_ms'] / e['forward_cpu_ms']:.2f})",
-                    f"{t['explain_ms'] / t['forward_ms']:.2f}" if t else "-",
+                    f"{t['explain_ms'] / t['forward_ms']:.2f} ({t['explain_cpu_ms'] / t['forward_cpu_ms']:.2f})" if t else "-",
                     f"{eff:.0f}", f"{sg:.0f}" if sg == sg else "-", f"{eff / sg:.2f}" if sg == sg else "-",
+                    f"{eff_cpu:.0f}",
                     f"{e['peak_rss_bytes'] / 2**20:.0f} / {t['peak_rss_bytes'] / 2**20:.0f} MiB" if t else "-"]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
