@@ -9,7 +9,9 @@
 // 0: none); their mean latency is reported. Times are medians over --reps generations after one warm-up.
 // Encoder-decoders (T5): the prompt is the source, which the encoder reads once; generated token k is
 // explained with the whole source and the decoder's input before it (start token, tokens 0..k−1).
-// The JSON lists the generated ids (generated_ids), to compare with another program's greedy run.
+// The JSON lists the generated ids (generated_ids), to compare with another program's greedy run, the
+// process CPU time per decoded token (decode_cpu_ms_per_token, all threads) and whether quantised weights
+// took the quantised dot products (qdot: 0 under ATTNLRP_QDOT=0, kernels/qdot.h).
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 
 #include "explain/explain.h"
 #include "explain/generate.h"
+#include "kernels/qdot.h"
 #include "models/model.h"
 
 #define MAX_REPS 100
@@ -39,14 +42,23 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// Process CPU time (all threads), ms: on a loaded machine it is disturbed less than wall-clock time.
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
 typedef struct stamps {
-    double *t;  // time of each generated token
+    double *t;    // time of each generated token
+    double *cpu;  // process CPU time at each generated token
     int n;
 } stamps;
 
 static int on_token(int id, void *ctx) {
     (void)id;
     stamps *s = ctx;
+    s->cpu[s->n] = cpu_ms();
     s->t[s->n++] = now_ms();
     return 0;
 }
@@ -96,9 +108,9 @@ int main(int argc, char **argv) {
     }
     int V = m->cfg.vocab_size;
     int *seq = malloc(((size_t)P + N) * sizeof(int));
-    double *tok = malloc((size_t)N * sizeof(double));
-    double prefill[MAX_REPS], decode_tps[MAX_REPS];
-    if (!seq || !tok) {
+    double *tok = malloc((size_t)N * sizeof(double)), *tok_cpu = malloc((size_t)N * sizeof(double));
+    double prefill[MAX_REPS], decode_tps[MAX_REPS], decode_cpu_ms[MAX_REPS];
+    if (!seq || !tok || !tok_cpu) {
         fprintf(stderr, "bench_generate: out of memory\n");
         return 1;
     }
@@ -112,7 +124,7 @@ int main(int argc, char **argv) {
     lrp_sampler greedy = {.temperature = 0, .top_k = 0, .top_p = 1, .seed = 0};
     int n_gen = 0;
     for (int r = -1; r < reps; r++) {  // r = -1: warm-up
-        stamps st = {tok, 0};
+        stamps st = {tok, tok_cpu, 0};
         int *gen = NULL;
         double t0 = now_ms();
         if (lrp_generate(m, seq, P, N, &greedy, NULL, 0, 0, on_token, &st, &gen, &n_gen, &err)) {
@@ -124,6 +136,7 @@ int main(int argc, char **argv) {
         if (r >= 0) {
             prefill[r] = tok[0] - t0;
             decode_tps[r] = 1e3 * (n_gen - 1) / (tok[n_gen - 1] - tok[0]);
+            decode_cpu_ms[r] = (tok_cpu[n_gen - 1] - tok_cpu[0]) / (n_gen - 1);
         }
     }
     // One explanation per generated token: target = that token, explained at the position before it.
@@ -164,9 +177,9 @@ int main(int argc, char **argv) {
         printf("{\"model\": \"%s\", \"format\": \"%s\", \"dtype\": \"%s\", \"threads\": %d, \"prompt\": %d, "
                "\"generated\": %d, \"reps\": %d, \"prefill_ms\": %.3f, \"decode_tokens_per_s\": %.3f, "
                "\"explained\": %d, \"explain_ms_mean\": %.3f, \"explain_ms_first\": %.3f, \"explain_ms_last\": %.3f, "
-               "\"peak_rss_bytes\": %lld",
+               "\"peak_rss_bytes\": %lld, \"decode_cpu_ms_per_token\": %.3f, \"qdot\": %d",
                model, m->format, dtype, openblas_get_num_threads(), P, n_gen, reps, pf, tps, n_explain, mean_explain,
-               first, last, (long long)ru.ru_maxrss * 1024);
+               first, last, (long long)ru.ru_maxrss * 1024, median(decode_cpu_ms, reps), lrp_qdot_enabled());
         printf(", \"prefill_ms_all\": [");
         for (int r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", prefill[r]);
         printf("], \"decode_tokens_per_s_all\": [");
@@ -185,6 +198,7 @@ int main(int argc, char **argv) {
     free(lat);
     free(dec);
     free(tok);
+    free(tok_cpu);
     free(seq);
     lrp_model_close(m);
     return 0;

@@ -17,6 +17,12 @@
 #                                           # BENCH_GEN_N (32) tokens from a BENCH_GEN_PROMPT (128)-token source,
 #                                           # engine against the twin's greedy loop with a KV cache
 #     BENCH_FAMILY=all bench/run.sh         # llama,gpt2,bert,vit,gemma3,moe,t5
+#     BENCH_FAMILY=speed bench/run.sh       # issue 15 in one run: LLaMA explain at T = 128,512,2048 against the
+#                                           # twin with OpenBLAS sgemm GFLOP/s between them; greedy generation
+#                                           # from F32, F16, Q8_0 and Q4_K GGUF files by the engine (with and
+#                                           # without quantised dot products) and by llama.cpp (node-llama-cpp in
+#                                           # BENCH_LLAMACPP, default /tmp/nlc; skipped when absent) at
+#                                           # BENCH_GEN_THREADS (default: the thread count, then 1); bench_qdot
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
 #     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
 #     BENCH_MODEL=/path/to/hf-dir bench/run.sh   # one family only (the checkpoint's own)
@@ -131,13 +137,97 @@ machine_file "$tmp/moe_${passes[0]}_1.json"
 echo "wrote the moe part of $OUT"
 }
 
+# Issue 15: one run for the speed section (bench/speed_report.py).
+bench_speed() {
+FAMILY=speed
+MODEL=${BENCH_MODEL:-/tmp/attnlrp-bench-model}
+[ -f "$MODEL/config.json" ] && [ -f "$MODEL/model.safetensors" ] || "$PY" bench/make_bench_model.py "$MODEL" --family llama
+make -s build/bench/bench_gemm build/bench/bench_qdot
+local ts=${BENCH_T:-128,512,2048} tmp="$tmp_root/speed" t round
+mkdir -p "$tmp"
+set_threads "${passes[0]}"
+local threads
+threads=$(./build/bench/bench_explain --threads)
+args=()
+loads="before: $(load)"
+for round in $(seq 1 "$ROUNDS"); do
+    for t in ${ts//,/ }; do
+        local e="$tmp/engine_${round}_$t.json" p="$tmp/torch_${round}_$t.json" g="$tmp/gemm_${round}_$t.txt"
+        for which in $([ $((round % 2)) = 1 ] && echo "engine gemm torch" || echo "torch gemm engine"); do
+            case $which in
+                engine) ./build/bench/bench_explain --model "$MODEL" --T "$t" --reps "$REPS" --warmup "$WARMUP" --json >"$e" ;;
+                torch) OMP_WAIT_POLICY=$TORCH_OMP_WAIT "$PY" bench/torch_explain.py --model "$MODEL" --T "$t" \
+                           --reps "$REPS" --warmup "$WARMUP" --threads "$threads" --json >"$p" ;;
+                gemm) ./build/bench/bench_gemm --M "$t" --N 2048 --K 768 --reps 9 --mib 64 >"$g" ;;
+            esac
+        done
+        args+=(--engine "$e" --torch "$p" --gemm "$t:$g")
+    done
+    loads="$loads; after explain round $round: $(load)"
+done
+# Generation: each GGUF file (with the synthetic vocabulary llama.cpp needs; the engine reads the same file).
+local nlc=${BENCH_LLAMACPP:-/tmp/nlc} vocab_tool=${BENCH_VOCAB_TOOL:-../shared/tools/gguf_add_vocab.py} llama=1
+if [ ! -d "$nlc/node_modules/node-llama-cpp" ] || [ ! -f "$vocab_tool" ] || ! command -v node >/dev/null; then
+    echo "run.sh: llama.cpp skipped (needs node, node-llama-cpp in $nlc and $vocab_tool)" >&2
+    llama=0
+else
+    cp bench/llamacpp_bench.mjs "$nlc/attnlrp_llamacpp_bench.mjs"
+fi
+local gen_threads=${BENCH_GEN_THREADS:-$threads,1} q th f n=${BENCH_GEN_N:-32}
+[ "$gen_threads" != "1,1" ] || gen_threads=1
+for q in f32 f16 q8_0 q4_k; do
+    f="${MODEL%/}-$q-vocab.gguf"
+    if [ ! -f "$f" ]; then
+        [ -f "${MODEL%/}-$q.gguf" ] || "$PY" bench/make_bench_gguf.py "$MODEL" "${MODEL%/}-$q.gguf" --type "$q" >/dev/null
+        if [ -f "$vocab_tool" ]; then "$PY" "$vocab_tool" "${MODEL%/}-$q.gguf" "$f" >/dev/null; else f="${MODEL%/}-$q.gguf"; fi
+    fi
+    for th in ${gen_threads//,/ }; do
+        for round in $(seq 1 "$ROUNDS"); do
+            local order="engine widened llama"
+            [ $((round % 2)) = 1 ] || order="llama widened engine"
+            for which in $order; do
+                local out="$tmp/gen_${q}_${th}_${round}_$which.json"
+                case $which in
+                    engine) OPENBLAS_NUM_THREADS=$th ./build/bench/bench_generate --model "$f" --prompt 16 -n "$n" \
+                                --reps 2 --explain 0 --json >"$out" && args+=(--generate "$out") ;;
+                    widened) case $q in q8_0|q4_k) ATTNLRP_QDOT=0 OPENBLAS_NUM_THREADS=$th ./build/bench/bench_generate \
+                                 --model "$f" --prompt 16 -n "$n" --reps 2 --explain 0 --json >"$out" &&
+                                 args+=(--generate "$out") ;; esac ;;
+                    llama) if [ "$llama" = 1 ]; then
+                               (cd "$nlc" && timeout 600 node attnlrp_llamacpp_bench.mjs "$f" "$n" 16 "$th" 2) >"$out" &&
+                                   "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["dtype"]=sys.argv[2]; json.dump(d, open(sys.argv[1], "w"))' \
+                                       "$out" "$(echo "$q" | tr a-z A-Z)" && args+=(--llamacpp "$out") ||
+                                   echo "run.sh: llama.cpp failed on $f ($th threads)" >&2
+                           fi ;;
+                esac
+            done
+        done
+    done
+done
+loads="$loads; after generation: $(load)"
+for th in ${gen_threads//,/ }; do
+    OPENBLAS_NUM_THREADS=$th ./build/bench/bench_qdot --reps 50 --json >"$tmp/qdot_$th.json" && args+=(--qdot "$tmp/qdot_$th.json")
+done
+{
+    echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"
+    echo "CPU flags the kernels look at: $(grep -o -w -E 'avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx_vnni|avx512_bf16|amx_int8|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    echo "Kernels chosen at run time: $(./build/bench/bench_qdot --reps 1 | sed -n 's/^cpu \([^,]*\),.*/\1/p'); OpenBLAS $(json_get "${args[1]}" 'd["openblas"]["core"]') ($(json_get "${args[1]}" 'd["openblas"]["config"]')), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+    echo "PyTorch runs with OMP_WAIT_POLICY=$TORCH_OMP_WAIT; compiler: $(${CC:-cc} --version | head -n 1), the Makefile's flags (-O2; AVX2/AVX-512 kernels by function attributes)"
+    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); rounds: $ROUNDS, repetitions per process: $REPS after $WARMUP warm-up"
+    echo "Load average (1/5/15 min) $loads. The machine has $(nproc) cores."
+} >"$tmp/machine.txt"
+"$PY" bench/speed_report.py --config "$MODEL/config.json" --machine "$tmp/machine.txt" --out "$OUT" "${args[@]}"
+echo "wrote the speed part of $OUT"
+}
+
 bench_family() {  # family: the explain benchmark, the generation one (llama, t5), the report
 FAMILY=$1
 case $FAMILY in
     llama) default_model=/tmp/attnlrp-bench-model ;;
     gpt2|bert|vit|gemma3|t5) default_model=/tmp/attnlrp-bench-$FAMILY ;;
     moe|mixtral) bench_moe; return ;;
-    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe, t5 or all)" >&2; exit 2 ;;
+    speed) bench_speed; return ;;
+    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe, t5, speed or all)" >&2; exit 2 ;;
 esac
 dec_args=()
 [ "$FAMILY" != t5 ] || dec_args=(--dec "${BENCH_DEC:-16}")   # the decoder's tokens, start token included

@@ -70,7 +70,10 @@ TEST(generic_override_turns_off_every_fast_path) {
     CHECK(!!(lrp_cpu_features() & LRP_CPU_AVX2) == !!__builtin_cpu_supports("avx2"));
     CHECK(!!(lrp_cpu_features() & LRP_CPU_FMA) == !!__builtin_cpu_supports("fma"));
     CHECK(lrp_cpu_has_avx512() == (lrp_cpu_has_avx2() && __builtin_cpu_supports("avx512f")));
-    if (lrp_cpu_has_avx512()) CHECK_STR(lrp_cpu_describe(), "avx2+fma+f16c+avx512f");
+    if (lrp_cpu_has_avx512())
+        CHECK_STR(lrp_cpu_describe(), lrp_cpu_has_vnni() ? "avx2+fma+f16c+avx512f+avx512vnni" : "avx2+fma+f16c+avx512f");
+    CHECK(lrp_cpu_has_vnni() == (lrp_cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") &&
+                                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")));
 #endif
     use_cpu(CPU_GENERIC);
     CHECK(!lrp_cpu_has_avx512());

@@ -64,6 +64,11 @@ struct lrp_graph {
     float *scratch;            // per-graph scratch for weight panels (matmul)
     size_t scratch_floats;
     int grad_enabled;          // 0: record nothing (generation without explanation)
+    // 1: linear layers with Q8_0/Q4_K/Q6_K weights quantise their input rows to 8 bits and use integer dot
+    // products (kernels/qdot.h) for inputs of few rows (lrp_qdot_wanted), as llama.cpp does; F16/BF16
+    // weights are widened in registers instead of in memory panels. Only read when
+    // grad_enabled is 0; set by generation (explain/generate.c), never by an explanation's forward.
+    int quant_act;
     lrp_tag tag;               // tag given to the nodes recorded from now on (LRP_TAG_NONE by default)
     lrp_node discard;          // what ops fill in when nothing is recorded
     float **free_grads;        // gradient buffers the backward no longer needs, for reuse

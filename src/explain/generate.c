@@ -1,6 +1,7 @@
 #include "explain/generate.h"
 
 #include "explain/explain.h"
+#include "kernels/qdot.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,6 +116,7 @@ int lrp_generate_heads(const lrp_model *m, const int *prompt, int n_prompt, int 
     }
     if (lrp_kv_cache_init(&cache, m, capacity, err) || lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) goto done;
     g.grad_enabled = 0;
+    g.quant_act = lrp_qdot_enabled();
     uint64_t rng = s ? s->seed : 0;
     const int *feed = seq2seq ? &start : prompt;
     int n_feed = seq2seq ? 1 : n_prompt, n = 0;

@@ -28,6 +28,10 @@ static int detect(void) {
     // __builtin_cpu_supports("avx512f") also checks that the OS saves the ZMM state (XCR0).
     if ((f & 7) == 7 && __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0))
         f |= LRP_CPU_AVX512F;
+    // The 8-bit dot products of kernels/qdot.c (vpdpbusd on 256-bit registers needs VL as well).
+    if ((f & LRP_CPU_AVX512F) && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw"))
+        f |= LRP_CPU_AVX512VNNI;
 #endif
     return f;
 }
@@ -49,5 +53,6 @@ const char *lrp_cpu_describe(void) {
     static const char *const names[8] = {"generic",  "avx2",      "fma",      "avx2+fma",
                                          "f16c",     "avx2+f16c", "fma+f16c", "avx2+fma+f16c"};
     int f = lrp_cpu_features();
+    if (f & LRP_CPU_AVX512VNNI) return "avx2+fma+f16c+avx512f+avx512vnni";
     return f & LRP_CPU_AVX512F ? "avx2+fma+f16c+avx512f" : names[f & 7];
 }

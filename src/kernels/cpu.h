@@ -28,6 +28,7 @@ enum {
     LRP_CPU_FMA = 1 << 1,
     LRP_CPU_F16C = 1 << 2,
     LRP_CPU_AVX512F = 1 << 3,  // set only together with the three above
+    LRP_CPU_AVX512VNNI = 1 << 4,  // AVX-512 VNNI + VL + BW; set only together with LRP_CPU_AVX512F
 };
 
 // The LRP_CPU_* bits the kernels may use (0 on other architectures or with ATTNLRP_CPU=generic).
@@ -41,6 +42,9 @@ static inline int lrp_cpu_has_avx2(void) {
 
 // The AVX-512 kernels (kernels/smallgemm.c) are compiled with AVX-512F and the AVX2 set.
 static inline int lrp_cpu_has_avx512(void) { return (lrp_cpu_features() & LRP_CPU_AVX512F) != 0; }
+
+// The 8-bit dot-product kernels (kernels/qdot.c) compiled for AVX-512 VNNI, VL, BW and the AVX2 set.
+static inline int lrp_cpu_has_vnni(void) { return (lrp_cpu_features() & LRP_CPU_AVX512VNNI) != 0; }
 
 // Re-reads ATTNLRP_CPU and the CPU; for tests that switch between the fast and generic paths. Not to be
 // called while other threads run kernels.

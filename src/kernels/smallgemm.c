@@ -1,15 +1,12 @@
 #include "kernels/smallgemm.h"
 
-#include <cblas.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kernels/cpu.h"
+#include "kernels/pool.h"
 
 #if LRP_X86
 #include <immintrin.h>
@@ -338,116 +335,11 @@ static void run_columns(const task *t, int n0, int n1) {
     else nn_generic(t, n0, n1);
 }
 
-// ---- a pool of helper threads ---------------------------------------------------------------------
-// The caller and the helpers take chunks of panels from a shared counter until none is left, so a helper
-// that the machine's other work keeps off a core costs at most one chunk of waiting, and one that comes
-// late finds nothing to do. One call at a time uses the pool (`busy`; another runs on its own thread).
-//
-// The job is open from its publication until the caller has taken the last chunk. A helper holds a
-// reference (`refs`) while it looks at the job; the caller closes the job and then waits for the
-// references to go, so no helper reads the task after the call returns. (Sequentially consistent
-// atomics: a helper either sees the job closed or is seen by the caller's wait.) Helpers spin on `gen`
-// for 0.05 ms after each job (the next expert's product follows within microseconds), yielding the core
-// to OpenBLAS's own threads, then sleep on the condition variable.
+// ---- threads: kernels/pool.h -----------------------------------------------------------------------
 
-#define MAX_THREADS 16
-
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    atomic_uint gen;
-    atomic_int refs, open, next, busy;
-    const task *job;
-    int units, chunk;
-    int helpers;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-
-static void cpu_relax(void) {
-#if LRP_X86
-    _mm_pause();
-#endif
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-// Chunks of the open job until none is left.
-static void take_chunks(const task *t, int units, int chunk) {
-    for (;;) {
-        int u0 = atomic_fetch_add(&pool.next, chunk);
-        if (u0 >= units) return;
-        int u1 = min_int(u0 + chunk, units);
-        run_columns(t, u0 * t->grain, min_int(u1 * t->grain, t->N));
-    }
-}
-
-static void *helper_main(void *p) {
-    unsigned seen = (unsigned)(uintptr_t)p;
-    for (;;) {
-        unsigned g = atomic_load(&pool.gen);
-        if (g == seen) {  // spin for up to 0.05 ms, yielding (to OpenBLAS's threads), then sleep
-            double until = now_s() + 5e-5;
-            for (int spin = 1; (g = atomic_load(&pool.gen)) == seen; spin++) {
-                cpu_relax();
-                if (spin % 64 == 0) {
-                    if (now_s() > until) break;
-                    sched_yield();
-                }
-            }
-            if (g == seen) {
-                pthread_mutex_lock(&pool.mu);
-                while ((g = atomic_load(&pool.gen)) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
-                pthread_mutex_unlock(&pool.mu);
-            }
-        }
-        seen = g;
-        atomic_fetch_add(&pool.refs, 1);
-        if (atomic_load(&pool.open)) take_chunks(pool.job, pool.units, pool.chunk);
-        atomic_fetch_sub(&pool.refs, 1);
-    }
-    return NULL;
-}
-
-// Runs the task's columns on this thread and up to threads - 1 helpers. 0 when the pool is taken or
-// no helper could be started (the caller then runs the work itself).
-static int pool_run(const task *t, int threads) {
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&pool.busy, &expected, 1)) return 0;
-    while (pool.helpers < threads - 1 && pool.helpers + 1 < MAX_THREADS) {
-        pthread_t th;
-        pthread_attr_t at;
-        if (pthread_attr_init(&at)) break;
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int err = pthread_create(&th, &at, helper_main, (void *)(uintptr_t)atomic_load(&pool.gen));
-        pthread_attr_destroy(&at);
-        if (err) break;
-        pool.helpers++;
-    }
-    if (pool.helpers == 0) {
-        atomic_store(&pool.busy, 0);
-        return 0;
-    }
-    int units = (t->N + t->grain - 1) / t->grain;
-    pool.job = t;
-    pool.units = units;
-    pool.chunk = (units + 4 * threads - 1) / (4 * threads);
-    atomic_store(&pool.next, 0);
-    atomic_store(&pool.open, 1);
-    pthread_mutex_lock(&pool.mu);
-    atomic_fetch_add(&pool.gen, 1);
-    pthread_cond_broadcast(&pool.cv);
-    pthread_mutex_unlock(&pool.mu);
-    take_chunks(t, units, pool.chunk);
-    atomic_store(&pool.open, 0);
-    for (int spin = 1; atomic_load(&pool.refs) > 0; spin++) {
-        cpu_relax();
-        if (spin % 256 == 0) sched_yield();
-    }
-    atomic_store(&pool.busy, 0);
-    return 1;
+static void run_units(void *ctx, int u0, int u1) {
+    const task *t = ctx;
+    run_columns(t, u0 * t->grain, min_int(u1 * t->grain, t->N));
 }
 
 // ---- entry points ---------------------------------------------------------------------------------
@@ -507,9 +399,7 @@ void lrp_small_gemm(int trans_b, int M, int N, int K, float alpha, const float *
         t.grain = t.isa == ISA_AVX512 ? 48 : t.isa == ISA_AVX2 ? 24 : 64;
     }
     int units = (N + t.grain - 1) / t.grain;
-    int threads = openblas_get_num_threads();
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads > units) threads = units;
-    if ((int64_t)M * N * K < (1 << 20) || threads < 2 || !pool_run(&t, threads)) run_columns(&t, 0, N);
+    int threads = (int64_t)M * N * K < (1 << 20) ? 1 : lrp_pool_threads();
+    lrp_parallel_for(units, threads, 0, run_units, &t);
     free(packed);
 }

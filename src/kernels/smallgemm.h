@@ -10,7 +10,7 @@
 // registers, A broadcast from blocks of 8 packed rows.
 // The kernel is chosen at run time (kernels/cpu.h): AVX-512F, AVX2+FMA, or the generic C loops that
 // ATTNLRP_CPU=generic forces. Large calls are split over column ranges between OpenBLAS's thread count
-// of threads (a small pool of helpers, started on first use).
+// of threads (kernels/pool.h).
 //
 // lrp_gemm (kernels/gemm.h) sends a call here when lrp_small_gemm_wanted() says so; ATTNLRP_SMALL_GEMM=0
 // turns that off (for A/B measurements against BLAS alone).

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/pool.h"
 #include "ops/ops.h"
 
 int lrp_act_fn_parse(const char *name) {
@@ -60,18 +61,62 @@ float lrp_act_fn_deriv(lrp_act_fn f, float xf) {
     return 0.0f;
 }
 
+// The elementwise loops run on the pool's threads (kernels/pool.h) in units of UNIT elements; every
+// element is computed alike whatever the split.
+#define UNIT 4096
+
+typedef struct {
+    lrp_act_fn f;
+    int identity;
+    size_t n;
+    const float *x, *y, *gy;
+    float *out;  // y (forward) or gx (backward)
+} act_job;
+
+static void act_backward_range(void *ctx, int u0, int u1) {
+    const act_job *j = ctx;
+    size_t i0 = (size_t)u0 * UNIT, i1 = (size_t)u1 * UNIT < j->n ? (size_t)u1 * UNIT : j->n;
+    if (j->identity) {
+        // Identity rule: R(x) = x·ĝ(x) = R(y).
+        for (size_t i = i0; i < i1; i++) j->out[i] += j->gy[i] * (j->y[i] / (j->x[i] + 1e-10f));
+    } else {
+        for (size_t i = i0; i < i1; i++) j->out[i] += j->gy[i] * lrp_act_fn_deriv(j->f, j->x[i]);
+    }
+}
+
+static int units_of(size_t n) { return (int)((n + UNIT - 1) / UNIT); }
+
 static void activation_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
     lrp_act *x = n->in[0];
     float *gx = lrp_act_grad(g, x);
     if (!gx) return;
     size_t N = (size_t)x->rows * x->cols;
-    const float *gy = n->out->g, *y = n->out->x;
-    lrp_act_fn f = (lrp_act_fn)n->ip[0];
-    if (rules->act_identity) {
-        // Identity rule: R(x) = x·ĝ(x) = R(y).
-        for (size_t i = 0; i < N; i++) gx[i] += gy[i] * (y[i] / (x->x[i] + 1e-10f));
-    } else {
-        for (size_t i = 0; i < N; i++) gx[i] += gy[i] * lrp_act_fn_deriv(f, x->x[i]);
+    act_job j = {.f = (lrp_act_fn)n->ip[0], .identity = rules->act_identity, .n = N, .x = x->x, .y = n->out->x,
+                 .gy = n->out->g, .out = gx};
+    lrp_parallel_for(units_of(N), lrp_pool_threads_for(N), 0, act_backward_range, &j);
+}
+
+static void act_forward_range(void *ctx, int u0, int u1) {
+    const act_job *j = ctx;
+    size_t i0 = (size_t)u0 * UNIT, i1 = (size_t)u1 * UNIT < j->n ? (size_t)u1 * UNIT : j->n;
+    const float *xs = j->x;
+    float *ys = j->out;
+    // Float math for the common ones (the double-precision reference would dominate GPT-2's MLPs).
+    switch (j->f) {
+    case LRP_ACT_SILU:
+        for (size_t i = i0; i < i1; i++) ys[i] = xs[i] / (1.0f + expf(-xs[i]));
+        break;
+    case LRP_ACT_GELU:
+        for (size_t i = i0; i < i1; i++) ys[i] = 0.5f * xs[i] * (1.0f + erff(xs[i] * (float)M_SQRT1_2));
+        break;
+    case LRP_ACT_GELU_TANH:
+        for (size_t i = i0; i < i1; i++) {
+            float v = xs[i];
+            ys[i] = 0.5f * v * (1.0f + tanhf((float)GELU_TANH_C * (v + 0.044715f * v * v * v)));
+        }
+        break;
+    default:
+        for (size_t i = i0; i < i1; i++) ys[i] = lrp_act_fn_eval(j->f, xs[i]);
     }
 }
 
@@ -80,25 +125,8 @@ lrp_act *op_activation(lrp_graph *g, lrp_act *x, lrp_act_fn f) {
     lrp_act *y = lrp_act_new(g, x->rows, x->cols);
     if (!y) return NULL;
     size_t N = (size_t)x->rows * x->cols;
-    // Float math for the common ones (the double-precision reference would dominate GPT-2's MLPs).
-    const float *xs = x->x;
-    float *ys = y->x;
-    switch (f) {
-    case LRP_ACT_SILU:
-        for (size_t i = 0; i < N; i++) ys[i] = xs[i] / (1.0f + expf(-xs[i]));
-        break;
-    case LRP_ACT_GELU:
-        for (size_t i = 0; i < N; i++) ys[i] = 0.5f * xs[i] * (1.0f + erff(xs[i] * (float)M_SQRT1_2));
-        break;
-    case LRP_ACT_GELU_TANH:
-        for (size_t i = 0; i < N; i++) {
-            float v = xs[i];
-            ys[i] = 0.5f * v * (1.0f + tanhf((float)GELU_TANH_C * (v + 0.044715f * v * v * v)));
-        }
-        break;
-    default:
-        for (size_t i = 0; i < N; i++) ys[i] = lrp_act_fn_eval(f, xs[i]);
-    }
+    act_job j = {.f = f, .n = N, .x = x->x, .out = y->x};
+    lrp_parallel_for(units_of(N), lrp_pool_threads_for(N), 0, act_forward_range, &j);
     lrp_node *n = lrp_graph_record(g, "activation", activation_backward, y);
     if (!n) return NULL;
     n->in[0] = x;

@@ -6,6 +6,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/matmul.h"
+#include "kernels/qdot.h"
 #include "ops/ops.h"
 
 // The γ the rules give this node's tag (0: none).
@@ -105,7 +106,9 @@ lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weig
                               (long long)W->out);
     lrp_act *y = lrp_act_new(g, x->rows, (int)W->out);
     if (!y) return NULL;
-    lrp_matmul_forward(y->x, x->x, W, b, x->rows, g->scratch, g->scratch_floats);
+    if (!(g->quant_act && !g->grad_enabled && lrp_qdot_supported(W) && lrp_qdot_wanted(W->t->dtype, x->rows) &&
+          lrp_matmul_forward_q(y->x, x->x, W, b, x->rows, g->scratch, g->scratch_floats) == 0))
+        lrp_matmul_forward(y->x, x->x, W, b, x->rows, g->scratch, g->scratch_floats);
     lrp_node *n = lrp_graph_record(g, "linear", linear_backward, y);
     if (!n) return NULL;
     n->in[0] = x;

@@ -1,6 +1,7 @@
 #include <math.h>
 
 #include "kernels/matmul.h"
+#include "kernels/pool.h"
 #include "ops/ops.h"
 
 // A norm's weight (or bias) widened into dst[n]; `fill` when there is none.
@@ -15,18 +16,25 @@ static void widen_or_fill(const lrp_weight *w, float *dst, int n, float fill) {
 // --- RMSNorm -----------------------------------------------------------------------------------------
 // saved: [rows * groups] values of r = 1/sqrt(mean(x²) + eps), then [group] widened weights (1 if none)
 // plus the offset.
-static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
-    lrp_act *x = n->in[0];
-    float *gx = lrp_act_grad(g, x);
-    if (!gx) return;
-    int group = n->ip[0], cols = x->cols, ngroups = x->rows * (cols / group);
-    const float *r = n->saved, *w = n->saved + ngroups;
-    const float *gy = n->out->g;
-    for (int k = 0; k < ngroups; k++) {
-        const float *xk = x->x + (size_t)k * group, *gyk = gy + (size_t)k * group;
+// Groups [k0, k1) of the forward or backward, on the pool's threads (kernels/pool.h); each group is
+// computed alike whatever the split.
+typedef struct {
+    int group, detach;
+    const float *x, *gy, *w;
+    float *r, *y, *gx;
+    float eps;
+} rms_job;
+
+static void rms_backward_range(void *ctx, int k0, int k1) {
+    const rms_job *j = ctx;
+    int group = j->group;
+    const float *r = j->r, *w = j->w, *gy = j->gy;
+    float *gx = j->gx;
+    for (int k = k0; k < k1; k++) {
+        const float *xk = j->x + (size_t)k * group, *gyk = gy + (size_t)k * group;
         float *gxk = gx + (size_t)k * group;
         double rk = r[k];
-        if (rules->norm_detach) {
+        if (j->detach) {
             // Identity rule: r is a constant, so R(x) = x·w·r·ĝ(y) = R(y).
             for (int i = 0; i < group; i++) gxk[i] += (float)(w[i] * rk * gyk[i]);
         } else {
@@ -37,6 +45,31 @@ static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *r
             for (int i = 0; i < group; i++) gxk[i] += (float)(w[i] * rk * gyk[i] - xk[i] * c);
         }
     }
+}
+
+static void rms_forward_range(void *ctx, int k0, int k1) {
+    const rms_job *j = ctx;
+    int group = j->group;
+    for (int k = k0; k < k1; k++) {
+        const float *xk = j->x + (size_t)k * group;
+        float *yk = j->y + (size_t)k * group;
+        double ss = 0;
+        for (int i = 0; i < group; i++) ss += (double)xk[i] * xk[i];
+        float rk = (float)(1.0 / sqrt(ss / group + j->eps));
+        j->r[k] = rk;
+        for (int i = 0; i < group; i++) yk[i] = j->w[i] * (xk[i] * rk);
+    }
+}
+
+static void rmsnorm_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
+    lrp_act *x = n->in[0];
+    float *gx = lrp_act_grad(g, x);
+    if (!gx) return;
+    int group = n->ip[0], cols = x->cols, ngroups = x->rows * (cols / group);
+    rms_job j = {.group = group, .detach = rules->norm_detach, .x = x->x, .gy = n->out->g, .w = n->saved + ngroups,
+                 .r = n->saved, .gx = gx};
+    size_t work = (size_t)x->rows * cols;
+    lrp_parallel_for(ngroups, lrp_pool_threads_for(work), 0, rms_backward_range, &j);
 }
 
 lrp_act *op_rmsnorm(lrp_graph *g, lrp_act *x, const lrp_weight *w, float eps, int group) {
@@ -57,15 +90,8 @@ lrp_act *op_rmsnorm_offset(lrp_graph *g, lrp_act *x, const lrp_weight *w, float 
     widen_or_fill(w, wf, group, 1.0f);
     if (offset != 0.0f)
         for (int i = 0; i < group; i++) wf[i] += offset;  // Gemma: the scale is (1 + w), in float32
-    for (int k = 0; k < ngroups; k++) {
-        const float *xk = x->x + (size_t)k * group;
-        float *yk = y->x + (size_t)k * group;
-        double ss = 0;
-        for (int i = 0; i < group; i++) ss += (double)xk[i] * xk[i];
-        float rk = (float)(1.0 / sqrt(ss / group + eps));
-        r[k] = rk;
-        for (int i = 0; i < group; i++) yk[i] = wf[i] * (xk[i] * rk);
-    }
+    rms_job j = {.group = group, .x = x->x, .w = wf, .r = r, .y = y->x, .eps = eps};
+    lrp_parallel_for(ngroups, lrp_pool_threads_for((size_t)x->rows * x->cols), 0, rms_forward_range, &j);
     lrp_node *n = lrp_graph_record(g, "rmsnorm", rmsnorm_backward, y);
     if (!n) return NULL;
     n->in[0] = x;
