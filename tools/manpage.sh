@@ -5,8 +5,9 @@
 set -euo pipefail
 bin=$1
 version=$2
-# roff-safe verbatim text: backslashes escaped, a leading "." or "'" guarded
-verbatim() { sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"; }
+# roff-safe verbatim text: backslashes escaped, "-" as \- (a real minus, so flags copy as typed), a leading
+# "." or "'" guarded
+verbatim() { sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^\([.']\)/\\\\\&\1/"; }
 overview=$("$bin" --help)
 commands=$(printf '%s\n' "$overview" | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
 cat <<HEAD
