@@ -240,6 +240,7 @@ typedef struct attnlrp_summary {
     int forward_passes, backward_passes;
     int nonfinite;               // relevance values that are NaN or infinite
     double seconds_forward, seconds_backward;
+    int height, width, patch_size;  // image models: the input's size (PIXELS relevance is [height][width]); else 0
 } attnlrp_summary;
 ATTNLRP_API int attnlrp_result_summary(const attnlrp_result *r, attnlrp_summary *summary);
 

@@ -666,6 +666,9 @@ TEST(an_image_model_explains_a_png_per_patch_and_per_pixel) {
         char *target = get_string(r, ATTNLRP_STR_TARGET, 0);
         CHECK_STR(target, "Coat");  // the README's example (p 0.99)
         free(target);
+        attnlrp_summary sm = {.size = sizeof sm};
+        attnlrp_result_summary(r, &sm);
+        CHECK(sm.height == 28 && sm.width == 28 && sm.patch_size == 4 && sm.position == -1);
         CHECK(attnlrp_result_ids(r, ATTNLRP_IDS_INPUT, NULL, 0, &n) == ATTNLRP_ERR_ABSENT);
         CHECK(attnlrp_result_string(r, ATTNLRP_STR_TOKEN, 0, NULL, 0, &n) == ATTNLRP_ERR_ABSENT);
     }

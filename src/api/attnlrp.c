@@ -632,6 +632,11 @@ int attnlrp_result_summary(const attnlrp_result *r, attnlrp_summary *m) {
     m->nonfinite = e->nonfinite;
     m->seconds_forward = e->seconds_forward;
     m->seconds_backward = e->seconds_backward;
+    if (e->relevance_pixels) {
+        m->height = e->height;
+        m->width = e->width;
+        m->patch_size = e->patch_size;
+    }
     return ATTNLRP_OK;
 }
 
