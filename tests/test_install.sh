@@ -91,6 +91,15 @@ ok = target == doc["target"] and len(rel) == len(doc["relevance"]) and all(abs(a
 print("same" if ok else "differ: %s %s / %s %s" % (target, rel, doc["target"], doc["relevance"]))' "$json" 2>&1)
 check "the program's values equal the installed attnlrp's JSON ($cmp)" '[ "$cmp" = same ]'
 
+# the README's C example, built the way the README says, against the staged tree
+awk '/^```c$/ {on = 1; next} /^```/ {on = 0} on' README.md > "$tmp/readme.c"
+if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic "${cflags_san[@]}" "$tmp/readme.c" -o "$tmp/readme" $flags 2>"$tmp/cc.log"; then
+    lines=$(cd "$tmp" && LD_LIBRARY_PATH=$root/lib ./readme | wc -l)
+    check "the README's C example prints one line per token ($lines)" '[ "$lines" = 6 ]'
+else
+    bad "the README's C example does not compile: $(head -5 "$tmp/cc.log")"
+fi
+
 # the man page: every flag of every command's help text is in it, and it renders without warnings
 man=$root/share/man/man1/attnlrp.1
 for c in $("$BIN" --help | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p'); do

@@ -25,6 +25,16 @@ pass=$((pass + ${np:-0}))
 if [ -n "$nf" ] && [ "$nf" != 0 ]; then fail=$((fail + nf)); printf '%s\n' "$out" | tail -n 40; fi
 [ -n "$np" ] || bad "pytest ran nothing: $summary"
 
+# the notebook-style example runs as a script
+ex=$(ATTNLRP_LIB=$lib PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1 "$PY" python/examples/explain_notebook.py 2>&1)
+exrc=$?
+check "python/examples/explain_notebook.py runs (${ex:0:300})" '[ $exrc = 0 ] && [[ "$ex" == *"target '"' Rex'"'"* ]]'
+
+# the README's Python example
+awk '/^```python$/ {on = 1; next} /^```/ {on = 0} on' README.md > "$tmp/readme.py"
+rd=$(ATTNLRP_LIB=$lib PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1 "$PY" -c 'exec(open("'"$tmp/readme.py"'").read()); print(ex.target_token, ex.layers.shape)' 2>&1)
+check "the README's Python example runs (${rd:0:300})" '[[ "$rd" == *" Buddy (4, 6)" ]]'
+
 # pip install offline into a target directory (the Debian python3 is externally managed: a virtual
 # environment or --target, as the README says)
 site=$tmp/site
