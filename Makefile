@@ -1,5 +1,6 @@
-# attnlrp build. `make` builds build/attnlrp; `make check` builds and runs every test;
-# `make check SAN=1` does the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/).
+# attnlrp build. `make` builds build/attnlrp and the library (build/libattnlrp.so, .a); `make check` builds
+# and runs every test; `make check SAN=1` does the same under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-san/); `make install` / `make uninstall` (PREFIX, DESTDIR) are below.
 CC      ?= cc
 SAN     ?= 0
 PREFIX  ?= /usr/local
@@ -46,7 +47,7 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all check clean install uninstall lib bench test deps
 .SECONDARY:
-all: $(BUILD)/attnlrp
+all: $(BUILD)/attnlrp lib
 
 # Objects depend on the compiler and flags that built them: $(BUILD)/.flags changes with them, so a build
 # with other flags (CC=clang, CFLAGS=...) never links objects left from an earlier one.

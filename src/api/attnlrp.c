@@ -434,19 +434,9 @@ static int build_options(const attnlrp_session *s, const attnlrp_options *o, req
         }
         if (lrp_check_ids(ss->m, q->answer, q->n_answer, &err))  // "ids: id 9 at index 1 is out of range ..."
             return fail(ATTNLRP_ERR_ARGUMENT, "answer%s", err.msg + 3);
-        if (!q->ti.ids && !q->img.x) return fail(ATTNLRP_ERR_ARGUMENT, "answer: only with text or token ids");
-        int **seq = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &q->dec : &q->ti.ids;
-        int *len = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &q->n_dec : &q->ti.T;
-        int *grown = realloc(*seq, ((size_t)*len + (size_t)q->n_answer) * sizeof(int));
-        if (!grown) return fail(ATTNLRP_ERR_NOMEM, "out of memory");
-        *seq = grown;
-        for (int j = 0; j + 1 < q->n_answer; j++) grown[(*len)++] = q->answer[j];
-        if (q->ti.token_types && seq == &q->ti.ids) {  // refused by the library, but keep the arrays consistent
-            int *tt = realloc(q->ti.token_types, (size_t)q->ti.T * sizeof(int));
-            if (!tt) return fail(ATTNLRP_ERR_NOMEM, "out of memory");
-            q->ti.token_types = tt;
-            for (int t = q->ti.T - (q->n_answer - 1); t < q->ti.T; t++) tt[t] = t > 0 ? tt[t - 1] : 0;
-        }
+        if (!q->ti.ids) return fail(ATTNLRP_ERR_ARGUMENT, "answer: only with text or token ids (not an image)");
+        if (lrp_text_append_answer(cfg, &q->ti, &q->dec, &q->n_dec, q->answer, q->n_answer, &err))
+            return fail_lib(ATTNLRP_ERR_NOMEM, &err);
         eo->answer = q->answer;
         eo->n_answer = q->n_answer;
     }

@@ -480,17 +480,10 @@ int cmd_explain(int argc, char **argv) {
             rc = cli_error(1, "%s%s", a.answer_ids ? "--answer-ids" : "--answer", err.msg + 3);
             goto done;
         }
-        int **seq = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &dec_ids : &ti.ids, *len = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &n_dec : &ti.T;
         rc = 1;
-        int *grown = realloc(*seq, ((size_t)*len + n_answer) * sizeof(int));
-        if (!grown) goto done;
-        *seq = grown;
-        for (int j = 0; j + 1 < n_answer; j++) grown[(*len)++] = answer[j];
-        if (ti.token_types) {  // a BERT-family model: refused by the library, but keep the arrays consistent
-            int *tt = realloc(ti.token_types, (size_t)ti.T * sizeof(int));
-            if (!tt) goto done;
-            ti.token_types = tt;
-            for (int t = ti.T - (n_answer - 1); t < ti.T; t++) tt[t] = t > 0 ? tt[t - 1] : 0;
+        if (lrp_text_append_answer(cfg, &ti, &dec_ids, &n_dec, answer, n_answer, &err)) {  // as the public API does
+            cli_error(1, "%s", err.msg);
+            goto done;
         }
         in.ids = ti.ids;
         in.T = ti.T;
