@@ -13,11 +13,13 @@ san=()
 cflags_san=()
 if [ "$BUILD" = build-san ]; then san=(SAN=1); cflags_san=(-fsanitize=address,undefined); fi
 stage=$tmp/stage
-prefix=/usr/local   # the Makefile's default PREFIX: the build's data directory is configured with it
+# the PREFIX the build was configured with (its data directory is compiled in): the one attnlrp.pc names
+prefix=$(sed -n 's/^prefix=//p' "$BUILD/attnlrp.pc" 2>/dev/null)
+prefix=${prefix:-/usr/local}
 root=$stage$prefix
 version=$("$BIN" --version | awk '{print $2}')
 
-if make -s install DESTDIR="$stage" BUILD="$BUILD" "${san[@]}" >"$tmp/make.log" 2>&1; then ok; else bad "make install: $(tail -5 "$tmp/make.log")"; fi
+if make -s install DESTDIR="$stage" PREFIX="$prefix" BUILD="$BUILD" "${san[@]}" >"$tmp/make.log" 2>&1; then ok; else bad "make install: $(tail -5 "$tmp/make.log")"; fi
 for f in bin/attnlrp "lib/libattnlrp.so.$version" include/attnlrp.h lib/pkgconfig/attnlrp.pc share/man/man1/attnlrp.1 \
          share/attnlrp/default/config.json share/attnlrp/default/tokenizer.json share/attnlrp/sentiment/config.json; do
     check "installed $f" "[ -f '$root/$f' ]"
@@ -115,7 +117,7 @@ if command -v groff >/dev/null; then
     check "groff renders attnlrp.1 without warnings ($warn)" '[ -z "$warn" ]'
 fi
 
-if make -s uninstall DESTDIR="$stage" BUILD="$BUILD" "${san[@]}" >"$tmp/make.log" 2>&1; then ok; else bad "make uninstall: $(tail -5 "$tmp/make.log")"; fi
+if make -s uninstall DESTDIR="$stage" PREFIX="$prefix" BUILD="$BUILD" "${san[@]}" >"$tmp/make.log" 2>&1; then ok; else bad "make uninstall: $(tail -5 "$tmp/make.log")"; fi
 left=$(find "$stage" \( -type f -o -type l \) | head -5)
 check "make uninstall leaves no file ($left)" '[ -z "$left" ]'
 finish
