@@ -403,19 +403,11 @@ static int build_options(const attnlrp_session *s, const attnlrp_options *o, req
     eo->seed = o->seed;
     eo->atman_factor = o->atman_factor;
     eo->atman_threshold = o->atman_threshold;
-    if (o->quadrature) {
-        if (!strcmp(o->quadrature, "midpoint")) eo->quadrature = 0;
-        else if (!strcmp(o->quadrature, "gauss-legendre")) eo->quadrature = 1;
-        else return fail(ATTNLRP_ERR_ARGUMENT, "options.quadrature \"%s\": expected midpoint or gauss-legendre", o->quadrature);
-    }
-    if (o->softmax_rule) {
-        if (!strcmp(o->softmax_rule, "exact")) eo->softmax_rule = LRP_SOFTMAX_EXACT;
-        else if (!strcmp(o->softmax_rule, "identity")) eo->softmax_rule = LRP_SOFTMAX_IDENTITY;
-        else if (!strcmp(o->softmax_rule, "distribute-bias")) eo->softmax_rule = LRP_SOFTMAX_DISTRIBUTE_BIAS;
-        else
-            return fail(ATTNLRP_ERR_ARGUMENT, "options.softmax_rule \"%s\": expected exact, identity or distribute-bias",
-                        o->softmax_rule);
-    }
+    if (o->quadrature && (eo->quadrature = lrp_quadrature_lookup(o->quadrature)) < 0)
+        return fail(ATTNLRP_ERR_ARGUMENT, "options.quadrature \"%s\": expected midpoint or gauss-legendre", o->quadrature);
+    if (o->softmax_rule && (eo->softmax_rule = lrp_softmax_rule_lookup(o->softmax_rule)) < 0)
+        return fail(ATTNLRP_ERR_ARGUMENT, "options.softmax_rule \"%s\": expected exact, identity or distribute-bias",
+                    o->softmax_rule);
     eo->gamma_conv = o->gamma_conv;
     eo->gamma_lin = o->gamma_lin;
     // The answer: its tokens but the last join the input (encoder-decoders: the decoder's).

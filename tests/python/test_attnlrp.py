@@ -91,6 +91,20 @@ def test_methods_equal_the_cli(model, method):
     close(ex.relevance, js["relevance"])
 
 
+def test_baseline_parameters_and_ablations_equal_the_cli(model):
+    cases = [
+        (dict(method="ig", steps=4, quadrature="gauss-legendre"), ["--method", "ig", "--steps", "4", "--quadrature", "gauss-legendre"]),
+        (dict(method="smoothgrad", samples=4, noise=0.05, seed=3), ["--method", "smoothgrad", "--samples", "4", "--noise", "0.05", "--seed", "3"]),
+        (dict(softmax_rule="identity"), ["--softmax-rule", "identity"]),
+    ]
+    for kwargs, flags in cases:
+        ex, js = model.explain(PROMPT, **kwargs), cli_explain(PROMPT, *flags)
+        close(ex.relevance, js["relevance"])
+        mine = ex.to_dict()
+        for key in ("quadrature", "samples", "seed", "softmax_rule", "steps"):
+            assert mine.get(key) == js.get(key), key
+
+
 def test_target_contrast_and_score_equal_the_cli(model):
     ex = model.explain(PROMPT, target=" Bingo", contrast=984, score="logprob")
     js = cli_explain(PROMPT, "--target", " Bingo", "--contrast-id", "984", "--score", "logprob")
