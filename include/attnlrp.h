@@ -77,6 +77,7 @@ typedef enum attnlrp_status {
 // that thread's next failing call. A successful call leaves it as it was.
 ATTNLRP_API const char *attnlrp_last_error(void);
 // "ok", "null", "argument", "buffer", "closed", "absent", "model", "nomem", "failed"; "unknown" otherwise.
+// Thread-safe.
 ATTNLRP_API const char *attnlrp_status_name(int status);
 
 // ---- sessions: a model and its tokenizer -------------------------------------------------------------
@@ -215,7 +216,7 @@ ATTNLRP_API int attnlrp_explain_ids(attnlrp_session *s, const int *ids, size_t n
 ATTNLRP_API int attnlrp_explain_image(attnlrp_session *s, const char *image_path, const attnlrp_options *o,
                                       attnlrp_result **out);
 
-// NULL is allowed. No other thread may be using the result.
+// Frees a result; NULL is allowed. No other thread may be using the result, and it must not be used after.
 ATTNLRP_API void attnlrp_result_free(attnlrp_result *r);
 
 // ---- reading a result (all thread-safe: a result does not change) -------------------------------------
@@ -328,6 +329,7 @@ typedef struct attnlrp_generate_options {
     const attnlrp_intervention *set_head;  // attention-head interventions
     size_t n_set_head;
 } attnlrp_generate_options;
+// Fills the defaults; size must be sizeof(attnlrp_generate_options). Thread-safe.
 ATTNLRP_API int attnlrp_generate_options_init(attnlrp_generate_options *o, size_t size);
 
 // Called after each generated token with its id and display text; return non-zero to stop.
