@@ -1,8 +1,19 @@
-# attnlrp build. `make` builds build/attnlrp; `make check` builds and runs every test;
-# `make check SAN=1` does the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/).
+# attnlrp build. `make` builds build/attnlrp and the library (build/libattnlrp.so, .a); `make check` builds
+# and runs every test; `make check SAN=1` does the same under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-san/); `make install` / `make uninstall` (PREFIX, DESTDIR) are below.
 CC      ?= cc
 SAN     ?= 0
 PREFIX  ?= /usr/local
+# Install layout (make install): the shipped models go to DATADIR, which the library also searches for the
+# default model (LRP_DATADIR below), so the two cannot disagree.
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share/attnlrp
+MANDIR  ?= $(PREFIX)/share/man
+# The release, from the public header (one place); the shared library's soname carries the major version.
+VERSION := $(shell sed -n 's/^\#define ATTNLRP_VERSION "\(.*\)"/\1/p' include/attnlrp.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -16,7 +27,10 @@ endif
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
-CFLAGS  += -DLRP_DATADIR='"$(PREFIX)/share/attnlrp"'
+CFLAGS  += -DLRP_DATADIR='"$(DATADIR)"'
+# One set of objects serves the static library (tests, the CLI) and libattnlrp.so: position-independent,
+# and hidden unless marked ATTNLRP_API (include/attnlrp.h), so the .so exports the public API only.
+CFLAGS  += -fPIC -fvisibility=hidden
 LDLIBS  := -lopenblas -ljansson -lonig -lutf8proc -lpng -ljpeg -lm -lpthread
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
@@ -31,9 +45,9 @@ SUP_OBJ := $(TEST_SUP:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check clean install bench test deps mpi
+.PHONY: all check clean install uninstall lib bench test deps mpi
 .SECONDARY:
-all: $(BUILD)/attnlrp
+all: $(BUILD)/attnlrp lib
 
 # Objects depend on the compiler and flags that built them: $(BUILD)/.flags changes with them, so a build
 # with other flags (CC=clang, CFLAGS=...) never links objects left from an earlier one.
@@ -50,6 +64,31 @@ $(BUILD)/%.o: %.c $(BUILD)/.flags
 $(BUILD)/libattnlrp.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The shared library: real name libattnlrp.so.VERSION, soname libattnlrp.so.MAJOR, and the link name.
+SO_REAL := libattnlrp.so.$(VERSION)
+SO_NAME := libattnlrp.so.$(SOMAJOR)
+$(BUILD)/$(SO_REAL): $(LIB_OBJ)
+	$(CC) $(LDSAN) -shared -Wl,-soname,$(SO_NAME) -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libattnlrp.so: $(BUILD)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(BUILD)/$(SO_NAME)
+	ln -sf $(SO_REAL) $@
+
+# pkg-config file of the installed library (prefix as configured; DESTDIR is not part of it).
+$(BUILD)/attnlrp.pc: Makefile include/attnlrp.h
+	@mkdir -p $(BUILD)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: attnlrp' \
+		'Description: AttnLRP explanations of transformer predictions (C API)' 'Version: $(VERSION)' \
+		'Libs: -L$${libdir} -lattnlrp' \
+		'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}' > $@
+
+# The man page attnlrp(1), written from the program's own help texts (tools/manpage.sh), so every
+# command's flags are in it.
+$(BUILD)/attnlrp.1: $(BUILD)/attnlrp tools/manpage.sh
+	bash tools/manpage.sh $(BUILD)/attnlrp $(VERSION) > $@.tmp && mv $@.tmp $@
+
+lib: $(BUILD)/libattnlrp.so $(BUILD)/libattnlrp.a $(BUILD)/attnlrp.pc
 
 $(BUILD)/attnlrp: $(CLI_OBJ) $(BUILD)/libattnlrp.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
@@ -77,7 +116,7 @@ $(BUILD)/attnlrp-mpi: $(MPI_OBJ) $(BUILD)/libattnlrp.a
 # Benchmark programs (bench/*.c); the scripts in bench/ build and run them.
 bench: $(BUILD)/attnlrp $(BENCH_BIN)
 
-check: $(BUILD)/attnlrp $(TEST_BIN)
+check: $(BUILD)/attnlrp $(TEST_BIN) lib $(BUILD)/attnlrp.1
 	BUILD=$(BUILD) bash tests/run.sh
 
 # Everything CI runs: the suite with gcc, again under ASan+UBSan, and a warning-free clang build.
@@ -104,10 +143,27 @@ deps:
 		exit 1; \
 	fi
 
-install: $(BUILD)/attnlrp
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attnlrp
-	install -m 755 $(BUILD)/attnlrp $(DESTDIR)$(PREFIX)/bin/attnlrp
-	for m in default sentiment vit-fashion; do if [ -d models/$$m ]; then cp -r models/$$m $(DESTDIR)$(PREFIX)/share/attnlrp/; fi; done
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]: the program, the shared library (real name, soname
+# and link name), the header, attnlrp.pc, the man page and the shipped models. make uninstall removes them.
+MODELS := default sentiment vit-fashion
+install: $(BUILD)/attnlrp lib $(BUILD)/attnlrp.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/attnlrp $(DESTDIR)$(BINDIR)/attnlrp
+	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/libattnlrp.so
+	install -m 644 include/attnlrp.h $(DESTDIR)$(INCLUDEDIR)/attnlrp.h
+	install -m 644 $(BUILD)/attnlrp.pc $(DESTDIR)$(LIBDIR)/pkgconfig/attnlrp.pc
+	install -m 644 $(BUILD)/attnlrp.1 $(DESTDIR)$(MANDIR)/man1/attnlrp.1
+	for m in $(MODELS); do if [ -d models/$$m ]; then rm -rf $(DESTDIR)$(DATADIR)/$$m; cp -r models/$$m $(DESTDIR)$(DATADIR)/; fi; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/attnlrp $(DESTDIR)$(LIBDIR)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME) \
+		$(DESTDIR)$(LIBDIR)/libattnlrp.so $(DESTDIR)$(INCLUDEDIR)/attnlrp.h $(DESTDIR)$(LIBDIR)/pkgconfig/attnlrp.pc \
+		$(DESTDIR)$(MANDIR)/man1/attnlrp.1
+	for m in $(MODELS); do rm -rf $(DESTDIR)$(DATADIR)/$$m; done
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 clean:
 	rm -rf build build-san build-clang

@@ -1,5 +1,6 @@
 #include "api/session.h"
 
+#include <dlfcn.h>
 #include <jansson.h>
 
 #include <limits.h>
@@ -23,6 +24,22 @@ static int is_model_dir(const char *p) {
     return stat(cfg, &st) == 0;
 }
 
+// models/default beside the build directory holding file (<repo>/build/x -> <repo>/models/default), or
+// share/attnlrp/default beside an installed bin/ or lib/ (<prefix>/lib/x -> <prefix>/share/attnlrp/default).
+static int model_beside(const char *file, char *buf, size_t cap) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    const char *rel[] = {"/../models/default", "/../share/attnlrp/default"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(buf, cap, "%s%s", dir, rel[i]);
+        if (is_model_dir(buf)) return 1;
+    }
+    return 0;
+}
+
 int lrp_default_model_path(const char *exe, char *buf, size_t cap, lrp_err *err) {
     const char *env = getenv("ATTNLRP_MODEL");
     if (env && *env) {
@@ -35,15 +52,14 @@ int lrp_default_model_path(const char *exe, char *buf, size_t cap, lrp_err *err)
     else n = readlink("/proc/self/exe", dir, sizeof dir - 1);
     if (n > 0 && (size_t)n < sizeof dir) {
         dir[n] = '\0';
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-        const char *rel[] = {"/../models/default", "/../share/attnlrp/default"};
-        for (size_t i = 0; i < 2; i++) {
-            snprintf(buf, cap, "%s%s", dir, rel[i]);
-            if (is_model_dir(buf)) return 0;
-        }
+        if (model_beside(dir, buf, cap)) return 0;
     }
+    // The library's own file when it is a shared library another program loaded (libattnlrp.so under
+    // Python, say): beside its build directory or its installed lib/.
+    Dl_info di;
+    if (!exe && dladdr((void *)lrp_default_model_path, &di) && di.dli_fname && strchr(di.dli_fname, '/') &&
+        model_beside(di.dli_fname, buf, cap))
+        return 0;
     snprintf(buf, cap, "%s", LRP_DATADIR "/default");
     if (is_model_dir(buf)) return 0;
     return lrp_fail(err, "model: none given and no default model found (set ATTNLRP_MODEL or give a model path)");

@@ -18,7 +18,9 @@ typedef struct lrp_session {
 // The model used when none is given: $ATTNLRP_MODEL; else models/default beside the build directory of
 // the executable (exe: its path, NULL for this process's /proc/self/exe; <repo>/build/attnlrp ->
 // <repo>/models/default); else <prefix>/share/attnlrp/default beside an installed <prefix>/bin/attnlrp;
-// else the configured data directory. Writes into buf; returns 0 if one exists, else -1 with err.
+// else (exe NULL) the same two beside the shared library this code was loaded from (<repo>/build/libattnlrp.so,
+// <prefix>/lib/libattnlrp.so); else the configured data directory (LRP_DATADIR, the Makefile's DATADIR).
+// Writes into buf; returns 0 if one exists, else -1 with err.
 int lrp_default_model_path(const char *exe, char *buf, size_t cap, lrp_err *err);
 
 // Opens the model at path (NULL: the default model) and its tokenizer: tokenizer.json beside a

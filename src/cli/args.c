@@ -282,16 +282,13 @@ int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const 
     } else if (!strcmp(opt, "--quadrature")) {
         const char *v = arg_value(argc, argv, i);
         if (!v) return 2;
-        if (!strcmp(v, "midpoint")) o->quadrature = 0;
-        else if (!strcmp(v, "gauss-legendre")) o->quadrature = 1;
-        else return cli_error(2, "--quadrature %s: expected midpoint or gauss-legendre", v);
+        if ((o->quadrature = lrp_quadrature_lookup(v)) < 0)
+            return cli_error(2, "--quadrature %s: expected midpoint or gauss-legendre", v);
     } else if (!strcmp(opt, "--softmax-rule")) {
         const char *v = arg_value(argc, argv, i);
         if (!v) return 2;
-        if (!strcmp(v, "exact")) o->softmax_rule = LRP_SOFTMAX_EXACT;
-        else if (!strcmp(v, "identity")) o->softmax_rule = LRP_SOFTMAX_IDENTITY;
-        else if (!strcmp(v, "distribute-bias")) o->softmax_rule = LRP_SOFTMAX_DISTRIBUTE_BIAS;
-        else return cli_error(2, "--softmax-rule %s: expected exact, identity or distribute-bias", v);
+        if ((o->softmax_rule = lrp_softmax_rule_lookup(v)) < 0)
+            return cli_error(2, "--softmax-rule %s: expected exact, identity or distribute-bias", v);
     } else {
         *used = 0;
     }

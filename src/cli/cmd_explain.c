@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/explain_json.h"
+#include "api/describe.h"
 #include "explain/explain.h"
 #include "explain/methods.h"
 #include "inputs/image.h"
@@ -346,24 +347,6 @@ static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids
     return 0;
 }
 
-// The bytes each token decodes to (render/units.h merges them into characters), or NULL (out of memory).
-static void free_strings(char **v, int n) {
-    for (int i = 0; v && i < n; i++) free(v[i]);
-    free(v);
-}
-
-static char **token_bytes(const lrp_tokenizer *tok, const int *ids, int T) {
-    char **v = calloc((size_t)T + 1, sizeof *v), buf[256];
-    for (int t = 0; v && t < T; t++) {
-        lrp_tokenizer_token_bytes(tok, ids[t], buf, sizeof buf);
-        if (!(v[t] = strdup(buf))) {
-            free_strings(v, t);
-            return NULL;
-        }
-    }
-    return v;
-}
-
 // --format png for text: the tokens (or words) as coloured boxes, with --layers the layer x position
 // matrix under them, last layer on top (render/png_grid.h). Returns an exit status.
 static int text_png(const char *path, const lrp_explanation *e, const lrp_render_ctx *ctx) {
@@ -497,17 +480,10 @@ static int explain_run(const lrp_session *session, const explain_args *args, FIL
             rc = cli_error(1, "%s%s", a.answer_ids ? "--answer-ids" : "--answer", err.msg + 3);
             goto done;
         }
-        int **seq = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &dec_ids : &ti.ids, *len = cfg->task == LRP_TASK_SEQ2SEQ_LM ? &n_dec : &ti.T;
         rc = 1;
-        int *grown = realloc(*seq, ((size_t)*len + n_answer) * sizeof(int));
-        if (!grown) goto done;
-        *seq = grown;
-        for (int j = 0; j + 1 < n_answer; j++) grown[(*len)++] = answer[j];
-        if (ti.token_types) {  // a BERT-family model: refused by the library, but keep the arrays consistent
-            int *tt = realloc(ti.token_types, (size_t)ti.T * sizeof(int));
-            if (!tt) goto done;
-            ti.token_types = tt;
-            for (int t = ti.T - (n_answer - 1); t < ti.T; t++) tt[t] = t > 0 ? tt[t - 1] : 0;
+        if (lrp_text_append_answer(cfg, &ti, &dec_ids, &n_dec, answer, n_answer, &err)) {  // as the public API does
+            cli_error(1, "%s", err.msg);
+            goto done;
         }
         in.ids = ti.ids;
         in.T = ti.T;
@@ -595,9 +571,7 @@ static int explain_run(const lrp_session *session, const explain_args *args, FIL
     if (e.nonfinite)
         cli_error(0, "warning: %d of %d relevance values are not finite (NaN or inf; null in JSON)", e.nonfinite,
                   e.n_relevance);
-    ctx.family = cfg->model_type;
     ctx.all_logits = a.all_logits;
-    if (cfg->task == LRP_TASK_CLASSIFIER) ctx.labels = cfg->labels;
     ctx.aggregate = a.aggregate;
     ctx.normalize = a.normalize;
     if (a.aggregate == LRP_AGGREGATE_WORD) {
@@ -611,25 +585,9 @@ static int explain_run(const lrp_session *session, const explain_args *args, FIL
         ctx.word_start = word_start;
         ctx.decoder_word_start = n_dec ? dec_word_start : NULL;
     }
-    if (e.contrast >= 0 && (ss.tok || cfg->task == LRP_TASK_CLASSIFIER))
-        ctx.contrast_token = lrp_output_string(cfg, ss.tok, e.contrast);
-    if (ss.tok) {
-        ctx.tokens = calloc((size_t)ti.T, sizeof(char *));
-        if (!ctx.tokens) goto done;
-        for (int t = 0; t < ti.T; t++) ctx.tokens[t] = lrp_token_string(ss.tok, ti.ids[t]);
-        if (!(ctx.token_bytes = token_bytes(ss.tok, ti.ids, ti.T))) goto done;
-    }
-    if (dec_ids && ss.tok) {
-        ctx.decoder_tokens = calloc((size_t)n_dec, sizeof(char *));
-        if (!ctx.decoder_tokens) goto done;
-        for (int t = 0; t < n_dec; t++) ctx.decoder_tokens[t] = lrp_token_string(ss.tok, dec_ids[t]);
-        if (!(ctx.decoder_token_bytes = token_bytes(ss.tok, dec_ids, n_dec))) goto done;
-    }
-    if (ss.tok || cfg->task == LRP_TASK_CLASSIFIER) {
-        ctx.target_token = lrp_output_string(cfg, ss.tok, e.target);
-        for (int i = 0; i < e.n_top; i++) ctx.top_tokens[i] = lrp_output_string(cfg, ss.tok, e.top[i].id);
-        if (e.n_answer > 0 && (ctx.answer_tokens = calloc((size_t)e.n_answer, sizeof(char *))))
-            for (int j = 0; j < e.n_answer; j++) ctx.answer_tokens[j] = lrp_token_string(ss.tok, e.answer_ids[j]);
+    if (lrp_describe_explanation(&ss, &e, &ctx, &err)) {  // the same strings as the public API's results
+        cli_error(1, "%s", err.msg);
+        goto done;
     }
     ctx.chat_family = chat_family;
     ctx.chat_prompt = chat_prompt;
@@ -675,25 +633,12 @@ static int explain_run(const lrp_session *session, const explain_args *args, FIL
     else lrp_render_text(out.f, &e, &ctx, cli_use_color(a.color, out.f));
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
-    if (ctx.tokens)
-        for (int t = 0; t < ti.T; t++) free(ctx.tokens[t]);
-    free(ctx.tokens);
-    if (ctx.decoder_tokens)
-        for (int t = 0; t < n_dec; t++) free(ctx.decoder_tokens[t]);
-    free(ctx.decoder_tokens);
-    free_strings(ctx.token_bytes, ti.T);
-    free_strings(ctx.decoder_token_bytes, n_dec);
+    lrp_describe_free(&ctx, &e);
     free(dec_ids);
     free(answer);
     free(chat_prompt);
-    if (ctx.answer_tokens)
-        for (int j = 0; j < n_answer; j++) free(ctx.answer_tokens[j]);
-    free(ctx.answer_tokens);
-    free(ctx.target_token);
-    free(ctx.contrast_token);
     free(word_start);
     free(dec_word_start);
-    for (int i = 0; i < LRP_TOP_K; i++) free(ctx.top_tokens[i]);
     lrp_explanation_free(&e);
     free(types);
     free(mask_arg);

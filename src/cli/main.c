@@ -5,9 +5,12 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 
-// The release this source is; the Makefile may pass another (-DLRP_VERSION=...).
+#include "attnlrp.h"
+
+// The release this source is (the public header's ATTNLRP_VERSION); the Makefile may pass another
+// (-DLRP_VERSION=...).
 #ifndef LRP_VERSION
-#define LRP_VERSION "0.1.0"
+#define LRP_VERSION ATTNLRP_VERSION
 #endif
 
 static const char usage[] =

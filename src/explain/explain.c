@@ -33,6 +33,25 @@ int lrp_score_lookup(const char *name) {
     return -1;
 }
 
+static int name_index(const char *const *names, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(name, names[k])) return k;
+    return -1;
+}
+
+static const char *const softmax_rule_names[] = {"exact", "identity", "distribute-bias"};
+static const char *const quadrature_names[] = {"midpoint", "gauss-legendre"};
+
+const char *lrp_softmax_rule_name(int rule) {
+    return rule >= 0 && rule < LRP_SOFTMAX_COUNT ? softmax_rule_names[rule] : "?";
+}
+
+int lrp_softmax_rule_lookup(const char *name) { return name_index(softmax_rule_names, LRP_SOFTMAX_COUNT, name); }
+
+const char *lrp_quadrature_name(int quadrature) { return quadrature >= 0 && quadrature < 2 ? quadrature_names[quadrature] : "?"; }
+
+int lrp_quadrature_lookup(const char *name) { return name_index(quadrature_names, 2, name); }
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -13,6 +13,12 @@
 typedef enum lrp_score { LRP_SCORE_LOGIT = 0, LRP_SCORE_LOGPROB, LRP_SCORE_PROB, LRP_SCORE_COUNT } lrp_score;
 const char *lrp_score_name(int score);       // "logit", "logprob", "prob"
 int lrp_score_lookup(const char *name);      // -1 when unknown
+// The names of the softmax ablations (lrp_softmax_rule) and of ig's quadratures (0 midpoint, 1 Gauss-Legendre),
+// in one place for the command line, the public API and the JSON; "?" / -1 when out of range / unknown.
+const char *lrp_softmax_rule_name(int rule);  // "exact", "identity", "distribute-bias"
+int lrp_softmax_rule_lookup(const char *name);
+const char *lrp_quadrature_name(int quadrature);  // "midpoint", "gauss-legendre"
+int lrp_quadrature_lookup(const char *name);
 
 typedef struct lrp_explain_opts {
     lrp_method method;

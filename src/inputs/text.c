@@ -28,6 +28,24 @@ void lrp_text_inputs_free(lrp_text_inputs *in) {
     memset(in, 0, sizeof *in);
 }
 
+int lrp_text_append_answer(const lrp_config *cfg, lrp_text_inputs *in, int **dec, int *n_dec, const int *answer,
+                           int n_answer, lrp_err *err) {
+    int decoder = cfg->task == LRP_TASK_SEQ2SEQ_LM;
+    int **seq = decoder ? dec : &in->ids, *len = decoder ? n_dec : &in->T;
+    if (n_answer <= 1) return 0;
+    int *grown = realloc(*seq, ((size_t)*len + (size_t)n_answer) * sizeof(int));
+    if (!grown) return lrp_fail(err, "out of memory");
+    *seq = grown;
+    for (int j = 0; j + 1 < n_answer; j++) grown[(*len)++] = answer[j];
+    if (!decoder && in->token_types) {  // a BERT-family model: refused by explain, but keep the arrays consistent
+        int *tt = realloc(in->token_types, (size_t)in->T * sizeof(int));
+        if (!tt) return lrp_fail(err, "out of memory");
+        in->token_types = tt;
+        for (int t = in->T - (n_answer - 1); t < in->T; t++) tt[t] = t > 0 ? tt[t - 1] : 0;
+    }
+    return 0;
+}
+
 int lrp_resolve_token(const lrp_tokenizer *tok, const char *param, const char *text, int *id, lrp_err *err) {
     int *ids = NULL, n = 0;
     if (lrp_tokenizer_encode(tok, text, strlen(text), 0, &ids, &n, err)) return lrp_fail_prefix(err, param);

@@ -22,6 +22,12 @@ int lrp_encode_text(const lrp_tokenizer *tok, const lrp_config *cfg, const char 
                     size_t pair_len, lrp_text_inputs *out, lrp_err *err);
 void lrp_text_inputs_free(lrp_text_inputs *in);
 
+// Forced decoding (explain's answer): the answer's tokens but its last, answer[0..n_answer-2], appended to
+// the sequence they continue: the decoder's ids *dec (n_dec of them) for encoder-decoders, else in->ids
+// (token types, when present, continued with the last one). 0, or -1 when out of memory.
+int lrp_text_append_answer(const lrp_config *cfg, lrp_text_inputs *in, int **dec, int *n_dec, const int *answer,
+                           int n_answer, lrp_err *err);
+
 // A token given as text: exactly one token when encoded without special tokens; else the (non-special)
 // vocabulary token whose display text is exactly the string (a SentencePiece vocabulary splits " Lily"
 // into "▁" + "▁Lily"); else an error naming param and showing how the text splits.

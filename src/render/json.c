@@ -76,13 +76,13 @@ void lrp_json_int_array(FILE *f, const int *v, int n) {
 
 // The parameters of the baseline methods and the softmax ablation, as run, and the cost in passes.
 void lrp_render_json_method_params(FILE *f, const lrp_explanation *e) {
-    static const char *const rules[] = {"exact", "identity", "distribute-bias"};
     int m = (int)e->method;
-    if (e->softmax_rule > 0 && e->softmax_rule < 3) fprintf(f, ", \"softmax_rule\": \"%s\"", rules[e->softmax_rule]);
+    if (e->softmax_rule > 0 && e->softmax_rule < LRP_SOFTMAX_COUNT)
+        fprintf(f, ", \"softmax_rule\": \"%s\"", lrp_softmax_rule_name(e->softmax_rule));
     if (e->nonfinite) fprintf(f, ", \"nonfinite\": %d", e->nonfinite);
     if (!LRP_METHOD_IS_BASELINE(m)) return;
     if (m == LRP_METHOD_IG)
-        fprintf(f, ", \"steps\": %d, \"quadrature\": \"%s\"", e->steps, e->quadrature ? "gauss-legendre" : "midpoint");
+        fprintf(f, ", \"steps\": %d, \"quadrature\": \"%s\"", e->steps, lrp_quadrature_name(e->quadrature ? 1 : 0));
     if (m == LRP_METHOD_SMOOTHGRAD || m == LRP_METHOD_KERNELSHAP)
         fprintf(f, ", \"samples\": %d, \"seed\": %llu", e->samples, e->seed);
     if (m == LRP_METHOD_SMOOTHGRAD) {

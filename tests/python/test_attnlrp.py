@@ -1,0 +1,238 @@
+"""The Python package (python/attnlrp) against the attnlrp program's JSON on the same inputs: every value
+equal within 1e-6 (relative), NumPy dtypes and shapes, and errors raised as attnlrp.Error with the
+library's message. Run by tests/test_python.sh (BIN: the program, ATTNLRP_LIB: the library)."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import attnlrp
+
+BIN = os.environ.get("ATTNLRP_BIN", "build/attnlrp")
+PROMPT = "Leo's dog is called"
+TOL = 1e-6
+
+
+def cli(*args):
+    out = subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def cli_explain(*args):
+    return cli("explain", "--format", "json", *args)
+
+
+def close(a, b, tol=TOL):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.all(np.abs(a - b) <= tol * np.maximum(1.0, np.abs(b))), (a, b)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return attnlrp.Model("models/default")
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    return attnlrp.Model("models/sentiment")
+
+
+def test_default_model_is_the_shipped_one(model):
+    m = attnlrp.Model()
+    assert os.path.realpath(m.path) == os.path.realpath("models/default")
+    assert (m.model_type, m.task, m.n_layers, m.hidden_size, m.n_heads) == ("llama", "causal-lm", 4, 64, 4)
+    assert m.has_tokenizer and m.vocab_size == m.n_outputs
+    assert attnlrp.library_version() == subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout.split()[1]
+
+
+def test_explain_text_equals_the_cli_json(model):
+    ex = model.explain(PROMPT)
+    js = cli_explain(PROMPT)
+    assert ex.relevance.dtype == np.float32 and ex.relevance.shape == (len(js["ids"]),)
+    close(ex.relevance, js["relevance"])
+    assert ex.ids.dtype == np.int32 and ex.ids.tolist() == js["ids"]
+    assert ex.tokens == js["tokens"]
+    assert (ex.target, ex.target_token, ex.position, ex.task) == (js["target"], js["target_token"], js["position"], js["task"])
+    close(ex.target_logit, js["target_logit"])
+    close(ex.start_value, js["start_value"])
+    close(ex.relevance_sum, js["relevance_sum"])
+    assert (ex.method, ex.score, ex.explained) == (js["method"], js["score"], js["explained"])
+    assert [t.id for t in ex.top] == [t["id"] for t in js["top"]]
+    assert [t.token for t in ex.top] == [t["token"] for t in js["top"]]
+    close([t.logit for t in ex.top], [t["logit"] for t in js["top"]])
+    close([t.prob for t in ex.top], [t["prob"] for t in js["top"]])
+    assert ex.relevance_positions is None and ex.relevance_pixels is None and ex.contrast is None
+    assert ex.layers is None and ex.heads is None
+
+
+def test_all_logits_equal_the_cli(model):
+    ex = model.explain(PROMPT)
+    js = cli_explain(PROMPT, "--all-logits")
+    assert ex.logits.dtype == np.float32 and ex.logits.shape == (model.n_outputs,)
+    close(ex.logits, js["logits"])
+
+
+def test_token_ids_give_the_same_explanation_as_text(model):
+    ids = model.tokenize(PROMPT)
+    a, b = model.explain(PROMPT), model.explain(np.array(ids))
+    assert b.ids.tolist() == ids
+    close(a.relevance, b.relevance, 0)
+
+
+@pytest.mark.parametrize("method", ["cplrp", "gradxinput", "gradient", "ig"])
+def test_methods_equal_the_cli(model, method):
+    ex = model.explain(PROMPT, method=method, steps=4)
+    js = cli_explain(PROMPT, "--method", method, "--steps", "4")
+    assert ex.method == method
+    close(ex.relevance, js["relevance"])
+
+
+def test_baseline_parameters_and_ablations_equal_the_cli(model):
+    cases = [
+        (dict(method="ig", steps=4, quadrature="gauss-legendre"), ["--method", "ig", "--steps", "4", "--quadrature", "gauss-legendre"]),
+        (dict(method="smoothgrad", samples=4, noise=0.05, seed=3), ["--method", "smoothgrad", "--samples", "4", "--noise", "0.05", "--seed", "3"]),
+        (dict(softmax_rule="identity"), ["--softmax-rule", "identity"]),
+    ]
+    for kwargs, flags in cases:
+        ex, js = model.explain(PROMPT, **kwargs), cli_explain(PROMPT, *flags)
+        close(ex.relevance, js["relevance"])
+        mine = ex.to_dict()
+        for key in ("quadrature", "samples", "seed", "softmax_rule", "steps"):
+            assert mine.get(key) == js.get(key), key
+
+
+def test_target_contrast_and_score_equal_the_cli(model):
+    ex = model.explain(PROMPT, target=" Bingo", contrast=984, score="logprob")
+    js = cli_explain(PROMPT, "--target", " Bingo", "--contrast-id", "984", "--score", "logprob")
+    assert (ex.target, ex.contrast, ex.target_token, ex.contrast_token) == (
+        js["target"], js["contrast"], js["target_token"], js["contrast_token"])
+    close(ex.relevance, js["relevance"])
+    close(ex.start_value, js["start_value"])
+    close(ex.target_score, js["target_score"])
+    assert ex.explained == js["explained"]
+
+
+def test_readouts_equal_the_cli_as_2d_float32(model):
+    ex = model.explain(PROMPT, layers=True, heads=True, latent_layer=1, per_position=True)
+    js = cli_explain(PROMPT, "--layers", "--heads", "--latent-layer", "1", "--per-position")
+    for name, field in [("layers", "residual_relevance"), ("heads", "head_relevance"),
+                        ("latent_positions", "latent_position_relevance")]:
+        v = getattr(ex, name)
+        assert v.dtype == np.float32 and v.ndim == 2
+        close(v, js[field])
+    assert ex.latent.shape == (1, len(js["latent_relevance"]))
+    close(ex.latent[0], js["latent_relevance"])
+    assert ex.layers.shape == (4, len(js["ids"])) and ex.heads.shape == (4, 4)
+
+
+def test_neurons_and_interventions(model):
+    ex = model.explain(PROMPT, neurons=True)
+    assert ex.neurons.shape == ex.neuron_activations.shape == (4, 192)
+    a = model.explain(PROMPT, set=[(1, 5, 0.0), (2, 7, 2.0, "scale")])
+    js = cli_explain(PROMPT, "--set", "1:5=0", "--set", "2:7=*2")
+    close(a.relevance, js["relevance"])
+
+
+def test_answer_equals_the_cli(model):
+    ex = model.explain(PROMPT, answer=" Buddy")
+    js = cli_explain(PROMPT, "--answer", " Buddy")
+    close(ex.relevance, js["relevance"])
+    close(ex.start_value, js["start_value"])
+    assert ex.score == "logprob" and ex.answer_ids.tolist() == [984]
+
+
+def test_to_json_is_the_cli_json_but_the_timings(model):
+    ex = model.explain(PROMPT, layers=True)
+    mine, theirs = ex.to_dict(), cli_explain(PROMPT, "--layers")
+    mine.pop("seconds")
+    theirs.pop("seconds")
+    assert mine == theirs
+    html = ex.to_html()
+    assert html == ex._repr_html_() and "Buddy" in html and html.lstrip().lower().startswith("<!doctype")
+    assert "Buddy" in ex.to_text() and "Buddy" in repr(ex)
+
+
+def test_a_classifier_reports_every_input_kind_like_the_cli(sentiment):
+    text, pair = "I think the plot was not good.", "It arrived on Tuesday."
+    ex = sentiment.explain(text, text_pair=pair)
+    js = cli_explain("--model", "models/sentiment", text, "--text-pair", pair)
+    assert ex.task == "classifier" and ex.position is None and ex.target_token == js["target_token"] == "negative"
+    for name, field in [("relevance", "relevance"), ("relevance_positions", "relevance_positions"),
+                        ("relevance_token_types", "relevance_token_types"), ("logits", "logits")]:
+        assert getattr(ex, name).dtype == np.float32
+        close(getattr(ex, name), js[field])
+    close(ex.relevance_cls, js["relevance_cls"])
+    with pytest.raises(attnlrp.Error) as e:
+        sentiment.generate(text)
+    assert e.value.status == "model" and "generation needs" in str(e.value)
+
+
+def test_an_image_model_explains_a_file_like_the_cli():
+    vit = attnlrp.Model("models/vit-fashion")
+    ex = vit.explain(image="data/fashion/4-coat.png")
+    js = cli_explain("--model", "models/vit-fashion", "--pixels", "data/fashion/4-coat.png")
+    assert ex.target_token == js["target_token"] == "Coat" and ex.tokens is None and ex.ids is None
+    assert ex.relevance.shape == (7, 7) and ex.relevance_pixels.shape == (28, 28)
+    close(ex.relevance.ravel(), js["relevance"])
+    close(ex.relevance_pixels, js["relevance_pixels"])
+
+
+def test_tokenize_and_generate_equal_the_cli(model):
+    assert model.tokenize(PROMPT) == cli("explain", "--format", "json", PROMPT)["ids"]
+    assert model.tokenize(PROMPT, special=False) == model.tokenize(PROMPT)[1:]
+    assert model.detokenize(model.tokenize(PROMPT), skip_special=True) == PROMPT
+    seen = []
+    g = model.generate(PROMPT, max_new=5, stop_at_eos=False, callback=lambda i, t: seen.append((i, t)))
+    js = cli("generate", "--format", "json", "-n", "5", "--no-eos", PROMPT)
+    assert g.ids == js["generated_ids"] and [i for i, _ in seen] == g.ids and g.tokens == [t for _, t in seen]
+    assert PROMPT + g.text == js["text"]
+    g2 = model.generate(model.tokenize(PROMPT), max_new=5, callback=lambda i, t: True)
+    assert g2.ids == g.ids[:1]  # stopped by the callback after its first token
+
+
+def test_a_callback_exception_propagates(model):
+    def boom(i, t):
+        raise KeyError("stop here")
+
+    with pytest.raises(KeyError):
+        model.generate(PROMPT, max_new=3, callback=boom)
+
+
+def test_errors_carry_the_librarys_message(model):
+    with pytest.raises(attnlrp.Error) as e:
+        model.explain(PROMPT, position=99)
+    assert e.value.status == "argument" and "position 99" in str(e.value)
+    with pytest.raises(attnlrp.Error, match="method"):
+        model.explain(PROMPT, method="lime")
+    with pytest.raises(attnlrp.Error, match="options.score"):
+        model.explain(PROMPT, score="odds")
+    with pytest.raises(attnlrp.Error, match="target_text"):
+        model.explain(PROMPT, target="zzqxv wombat")
+    with pytest.raises(attnlrp.Error, match="out of range"):
+        model.explain([1, 1 << 28])
+    with pytest.raises(attnlrp.Error) as e:
+        attnlrp.Model("/nonexistent/model")
+    assert e.value.status == "model" and "/nonexistent/model" in str(e.value)
+    with pytest.raises(ValueError):
+        model.explain(PROMPT, image="x.png")
+    with pytest.raises(ValueError):
+        model.explain(PROMPT, latent_start=(1, 2))
+    with pytest.raises(ValueError):
+        attnlrp.Model(threads=0)
+
+
+def test_a_closed_model_raises_and_its_explanations_stay(model):
+    m = attnlrp.Model("models/default", threads=1)
+    ex = m.explain(PROMPT)
+    m.close()
+    m.close()
+    with pytest.raises(attnlrp.Error) as e:
+        m.explain(PROMPT)
+    assert e.value.status == "closed"
+    with pytest.raises(attnlrp.Error):
+        m.tokenize(PROMPT)
+    assert ex.to_dict()["target_token"] == " Buddy"
