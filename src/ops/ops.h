@@ -136,7 +136,11 @@ lrp_act *op_concat_rows(lrp_graph *g, lrp_act *a, lrp_act *b);
 lrp_act *op_reshape(lrp_graph *g, lrp_act *x, int rows, int cols);
 
 // --- activation.c ----------------------------------------------------------------------------------
-typedef enum lrp_act_fn { LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH } lrp_act_fn;
+// LRP_ACT_SIGMOID is not a hidden_act (lrp_act_fn_parse does not name it): the Qwen2-MoE shared expert's
+// gate σ(shared_expert_gate(h)) uses it.
+typedef enum lrp_act_fn {
+    LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH, LRP_ACT_SIGMOID
+} lrp_act_fn;
 // Parses a config hidden_act name ("silu", "swish", "gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh").
 int lrp_act_fn_parse(const char *name);
 float lrp_act_fn_eval(lrp_act_fn f, float x);

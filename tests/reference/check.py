@@ -78,6 +78,7 @@ TINYSTORIES_IDS = [1, 80, 147, 201, 282, 57]
 # Configurations whose biases are nonzero: cplrp does not conserve there.
 WITH_BIAS = {"llama_bias", "qwen2_bias", "gpt2_bias", "bert_cls_bias", "vit_bias"}
 WITH_BIAS |= {"phi_bias"}  # Phi: random biases (phi, phi_qkln carry zero ones, Phi-3 none)
+WITH_BIAS |= {"qwen2_moe_norm"}  # Qwen2-MoE: random q/k/v biases (qwen2_moe carries zero ones)
 
 # LayerNorm-family configurations whose gradient norms are checked against finite differences
 # (with these token types).
