@@ -1398,6 +1398,7 @@ def main():
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     ap.add_argument("--only", help="comma-separated configuration names")
     ap.add_argument("--families", help="comma-separated model_type values (llama, mistral, qwen2, qwen3, "
+                                       "mixtral, qwen3_moe, qwen2_moe, "
                                        "gpt2, bert, roberta, distilbert, vit, gemma2, gemma3_text, t5): only "
                                        "their configurations")
     ap.add_argument("--no-engine", action="store_true", help="self-checks of the reference only")
