@@ -182,7 +182,8 @@ lrp_act *op_softmax_rows(lrp_graph *g, lrp_act *x);
 // divided by their sum when renormalise. *indices (may be NULL) receives the chosen columns [T·k] (graph
 // memory, constants of the backward). Exact backward through the gather and the renormalisation.
 lrp_act *op_topk_rows(lrp_graph *g, lrp_act *p, int k, int renormalise, const int **indices);
-// y_r = w.flat[at[r]] · x_r: an expert's output rows times their routing weights (x [n, d], w [T, k]).
+// y_r = w.flat[at[r]] · x_r: an expert's output rows times their routing weights (x [n, d], w [T, k]);
+// also Qwen2-MoE's shared expert times its gate σ(g) (w [T, 1], at[r] = r).
 // Rule gate (SPEC §2, MoE): uniform ½ to both operands, or the routing weight detached (cplrp).
 lrp_act *op_scale_rows(lrp_graph *g, lrp_act *x, lrp_act *w, const int *at);
 // out [T, d] = base (NULL: zeros) with row y_r added to row rows[r]. Exact backward (base gets the
