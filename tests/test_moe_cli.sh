@@ -154,6 +154,27 @@ check "qwen2moe: a vector shared-expert gate reads like a [1, hidden] one" '[ -n
 sh=$($BIN info --model "$tmp/qwen2_moe_norm.gguf" | grep -E "^(experts|shared expert)" | tr -s ' ' | tr '\n' ';')
 check "info names the shared expert and the renormalisation ($sh)" \
     '[ "$sh" = "experts 5 per layer, top-3, renormalised (MLP width per expert);shared expert 36 wide, on every token, scaled by sigmoid(shared_expert_gate);" ]'
+# qkv_bias false (Qwen2MoeConfig, default true): the q/k/v biases are not used, as in the reference
+cp -r "$tmp/qwen2_moe_norm" "$tmp/q2nb" &&
+    "$PY" -c "import json,sys; p=sys.argv[1]+'/config.json'; c=json.load(open(p)); c['qkv_bias']=False; json.dump(c,open(p,'w'))" "$tmp/q2nb"
+d=$("$PY" - "$tmp" "$BIN" <<'PYEOF'
+import json, subprocess, sys
+tmp, binary = sys.argv[1:3]
+out = []
+for m in ("qwen2_moe_norm", "q2nb"):
+    args = ["--model", f"{tmp}/{m}", "--ids", "3,17,41,8,22"]
+    eng = json.loads(subprocess.run([binary, "explain", *args, "--format", "json", "--all-logits"],
+                                    capture_output=True, text=True, check=True).stdout)
+    ref = json.loads(subprocess.run(["/usr/bin/python3", "tests/reference/reference.py", *args],
+                                    capture_output=True, text=True, check=True).stdout)
+    scale = max(abs(v) for v in ref["relevance"])
+    out.append((max(abs(a - b) for a, b in zip(eng["logits"], ref["logits"])),
+                max(abs(a - b) for a, b in zip(eng["relevance"], ref["relevance"])) / scale, eng["logits"]))
+differ = max(abs(a - b) for a, b in zip(out[0][2], out[1][2]))
+print(all(l <= 1e-4 and r <= 1e-4 for l, r, _ in out) and differ > 1e-3, "%.1e" % differ)
+PYEOF
+)
+check "qwen2_moe qkv_bias false drops the biases like the reference ($d)" '[ "${d%% *}" = True ]'
 sh=$($BIN info --model "$tmp/qwen2_moe" | grep -E "^experts" | tr -s ' ')
 check "qwen2_moe without norm_topk_prob is not renormalised ($sh)" '[ "$sh" = "experts 4 per layer, top-2 (MLP width per expert)" ]'
 top=$($BIN neurons --model "$M" --ids $prompt --top 1 --format json | json 'len(d["neurons"])')

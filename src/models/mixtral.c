@@ -16,7 +16,7 @@
 // weights divided by their sum only when norm_topk_prob (config default false); experts mlp.experts.{j}.
 // {gate,up,down}_proj of moe_intermediate_size; the shared expert mlp.shared_expert.{gate,up,down}_proj of
 // shared_expert_intermediate_size runs on every token; mlp.shared_expert_gate is a Linear(d, 1) without
-// bias; q/k/v_proj carry biases, o_proj none; layers are sparse unless listed in mlp_only_layers or
+// bias; q/k/v_proj carry biases unless qkv_bias is false, o_proj none; layers are sparse unless listed in mlp_only_layers or
 // (l + 1) % decoder_sparse_step != 0, which we refuse):
 //   x' = h + Σ_k w_k E_k(n2(h)) + σ(shared_expert_gate(n2(h))) · S(n2(h))       (σ: [T, 1], one per token)
 // llama.cpp (arch "qwen2moe", build_qwen2moe: no renormalisation, NEOX rope so q/k are not permuted):
@@ -80,7 +80,8 @@ static int moe_read_config(lrp_config *c, const lrp_hp *h) {
             if (c->shared_expert_intermediate_size < 1)
                 return lrp_fail(h->err, "%s: field \"shared_expert_intermediate_size\" must be positive (got %d)",
                                 h->where, c->shared_expert_intermediate_size);
-            c->attention_bias = 1;  // Qwen2MoeAttention: q/k/v_proj with bias, o_proj without
+            c->attention_bias = 1;  // Qwen2MoeAttention: q/k/v_proj with bias (config qkv_bias, default true)
+            if (lrp_hp_bool(h, "qkv_bias", &c->attention_bias)) return -1;
         }
     } else {
         if (lrp_hp_int(h, "sliding_window", 0, &c->sliding_window)) return -1;

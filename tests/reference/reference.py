@@ -206,6 +206,8 @@ def load_config(model_dir):
     # Which projections carry a bias (Hugging Face's modeling files):
     if c.family in ("qwen2", "qwen2_moe"):  # Qwen2Attention / Qwen2MoeAttention: q/k/v biases, o_proj none
         c.qkv_bias, c.o_bias, c.mlp_bias = True, False, False
+        if c.family == "qwen2_moe":  # Qwen2MoeConfig.qkv_bias (default true)
+            c.qkv_bias = bool(raw.get("qkv_bias", True))
     elif c.family == "mistral":
         c.qkv_bias, c.o_bias, c.mlp_bias = False, False, False
     elif c.family == "mixtral":
