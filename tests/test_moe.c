@@ -455,6 +455,51 @@ TEST(linear_grouped_rejects_segments_that_do_not_cover_the_rows) {
     lrp_graph_free(&g);
 }
 
+// Qwen2-MoE's shared expert term y_t = σ(g_t) · S_t with g = h Wgᵀ ([T, 1]) and S the shared expert's output
+// (here in[1] directly), built as the family builds it: op_scale_rows with at[t] = t over the sigmoid. Seed
+// c: R(y_t) = Σ_i y_ti c_ti. attnlrp: R(S_t) = R(y_t)/2 and, through the sigmoid's identity rule, R(g_t) =
+// R(σ_t) = R(y_t)/2, which the gate linear (no bias) hands on to h; cplrp: σ detached, R(S_t) = R(y_t),
+// nothing reaches h; gradxinput: the exact gradient (finite differences).
+static float shared_wg[4];
+static lrp_act *build_shared(lrp_graph *g, lrp_act **in, const void *ctx) {
+    (void)ctx;
+    static lrp_tensor tw;
+    tw = (lrp_tensor){.name = "shared_expert_gate", .dtype = LRP_F32, .ndim = 2, .shape = {1, 4}, .data = shared_wg,
+                      .nbytes = sizeof shared_wg};
+    lrp_weight Wg = lrp_weight_of(&tw);
+    static const int at[5] = {0, 1, 2, 3, 4};
+    lrp_act *sg = op_activation(g, op_linear(g, in[0], &Wg, NULL), LRP_ACT_SIGMOID);
+    return op_scale_rows(g, in[1], sg, at);  // h [5, 4], S [5, 3]
+}
+
+TEST(shared_expert_gate_takes_half_through_the_sigmoid_for_attnlrp_and_nothing_for_cplrp) {
+    fill(shared_wg, 4, 1.0f);
+    mcase c = make(2, 5, 4, 5, 3, build_shared, NULL);
+    check_fd(&c, 2e-3);
+    float cw[15];
+    fill(cw, 15, 1.0f);
+    const lrp_method ms[2] = {LRP_METHOD_ATTNLRP, LRP_METHOD_CPLRP};
+    const double fs[2] = {0.5, 1.0}, fg[2] = {0.5, 0.0};
+    for (int mi = 0; mi < 2; mi++) {
+        float *gr[2];
+        grads_of(&c, cw, ms[mi], gr);
+        for (int t = 0; t < 5; t++) {
+            double gt = 0, Ry = 0, Rs = 0, Rh = 0;
+            for (int d = 0; d < 4; d++) gt += (double)shared_wg[d] * c.x[0][t * 4 + d];
+            double sig = 1.0 / (1.0 + exp(-gt));
+            for (int i = 0; i < 3; i++) {
+                Ry += sig * c.x[1][t * 3 + i] * cw[t * 3 + i];
+                Rs += (double)c.x[1][t * 3 + i] * gr[1][t * 3 + i];
+            }
+            for (int d = 0; d < 4; d++) Rh += (double)c.x[0][t * 4 + d] * gr[0][t * 4 + d];
+            CHECK_NEAR(Rs, fs[mi] * Ry, 1e-5 * (1 + fabs(Ry)));
+            CHECK_NEAR(Rh, fg[mi] * Ry, 1e-4 * (1 + fabs(Ry)));
+        }
+        free(gr[0]), free(gr[1]);
+    }
+    drop(&c);
+}
+
 TEST(router_relevance_of_a_two_expert_toy_matches_its_closed_form) {
     for (int combine = 0; combine < 2; combine++) {
         router_closed_form(2, 1, combine);
@@ -472,4 +517,5 @@ TEST_MAIN(T(softmax_rows_gradient_matches_finite_differences),
           T(moe_combine_rejects_mismatched_expert_outputs),
           T(linear_grouped_equals_op_linear_per_segment),
           T(linear_grouped_rejects_segments_that_do_not_cover_the_rows),
-          T(router_relevance_of_a_two_expert_toy_matches_its_closed_form))
+          T(router_relevance_of_a_two_expert_toy_matches_its_closed_form),
+          T(shared_expert_gate_takes_half_through_the_sigmoid_for_attnlrp_and_nothing_for_cplrp))

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Mixture-of-experts decoders (mixtral, qwen3_moe) end to end on tiny random checkpoints written by
+# Mixture-of-experts decoders (mixtral, qwen3_moe, qwen2_moe) end to end on tiny random checkpoints written by
 # tests/reference/make_checkpoint.py: greedy generation with the KV cache equals the argmax of a full
 # forward at every step; the GGUF twins (tests/reference/gguf_moe.py: Mixtral as arch "llama" with
-# llama.expert_count, Qwen3-MoE as "qwen3moe", stacked expert tensors) explain and generate like the
-# Hugging Face files; the expert readouts; and the one-line errors of broken MoE files.
+# llama.expert_count, Qwen3-MoE as "qwen3moe", Qwen2-MoE as "qwen2moe" with its shared expert, stacked
+# expert tensors) explain and generate like the Hugging Face files; the expert readouts; and the one-line
+# errors of broken MoE files.
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
@@ -14,14 +15,17 @@ if ! "$PY" -c 'import numpy' >/dev/null 2>&1; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-"$PY" tests/reference/make_checkpoint.py "$tmp" mixtral qwen3_moe qwen3_moe_norm >/dev/null ||
+"$PY" tests/reference/make_checkpoint.py "$tmp" mixtral qwen3_moe qwen3_moe_norm qwen2_moe qwen2_moe_norm >/dev/null ||
     { echo "0 passed, 1 failed"; exit 1; }
 "$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/mixtral.gguf" || bad "mixtral gguf twin not written"
 "$PY" tests/reference/gguf_moe.py "$tmp/qwen3_moe_norm" "$tmp/qwen3_moe_norm.gguf" || bad "qwen3_moe gguf twin not written"
+for name in qwen2_moe qwen2_moe_norm; do
+    "$PY" tests/reference/gguf_moe.py "$tmp/$name" "$tmp/$name.gguf" || bad "$name gguf twin not written"
+done
 
 # ---- generation with the KV cache = full recomputation, for both families ----
 prompt=3,17,41,8,22
-for name in mixtral qwen3_moe qwen3_moe_norm; do
+for name in mixtral qwen3_moe qwen3_moe_norm qwen2_moe qwen2_moe_norm; do
     M=$tmp/$name
     gen=$($BIN generate --model "$M" --ids $prompt -n 8 --no-eos --format json | json 'd["generated_ids"]')
     check "$name generates 8 tokens ($gen)" '[ "$("$PY" -c "print(len($gen))")" = 8 ]'
@@ -35,7 +39,7 @@ for name in mixtral qwen3_moe qwen3_moe_norm; do
 done
 
 # ---- GGUF twins: same generation, same explanation ----
-for name in mixtral qwen3_moe_norm; do
+for name in mixtral qwen3_moe_norm qwen2_moe qwen2_moe_norm; do
     M=$tmp/$name
     a=$($BIN generate --model "$M" --ids $prompt -n 8 --no-eos --format json | json 'd["generated_ids"]')
     b=$($BIN generate --model "$M.gguf" --ids $prompt -n 8 --no-eos --format json | json 'd["generated_ids"]')
@@ -97,7 +101,7 @@ check "--set L:N=*1 on an expert leaves the logit ($base = $same)" '[ "$base" = 
 # one by one: the numbers equal the expert-by-expert chain (taken when a latent layer is read) and do not
 # depend on the thread count or on ATTNLRP_MOE_PARALLEL.
 long=$(seq -s, 3 37)
-for name in mixtral qwen3_moe_norm; do
+for name in mixtral qwen3_moe_norm qwen2_moe; do
     G=$tmp/$name
     OPENBLAS_NUM_THREADS=2 $BIN explain --model "$G" --ids "$long" --format json >"$tmp/g2.json"
     OPENBLAS_NUM_THREADS=1 $BIN explain --model "$G" --ids "$long" --format json >"$tmp/g1.json"
@@ -142,6 +146,37 @@ check "text: router relevance per layer, sum and top experts as the JSON says ($
 rows=$(grep -c "<tr><td>[0-9]*</td><td>[^<]*</td><td>expert " "$tmp/er.html")
 check "html: a router relevance table with one row per layer ($rows)" \
     '[ "$rows" = 2 ] && grep -q "<h2>Router relevance</h2>" "$tmp/er.html"'
+# Qwen2-MoE: llama.cpp declares ffn_gate_inp_shexp a vector [hidden]: read like the [1, hidden] form
+"$PY" tests/reference/gguf_moe.py "$tmp/qwen2_moe" "$tmp/q2v.gguf" --shexp-gate-1d 1
+a=$($BIN explain --model "$tmp/qwen2_moe.gguf" --ids $prompt --format json --all-logits | json 'd["logits"], d["relevance"]')
+b=$($BIN explain --model "$tmp/q2v.gguf" --ids $prompt --format json --all-logits | json 'd["logits"], d["relevance"]')
+check "qwen2moe: a vector shared-expert gate reads like a [1, hidden] one" '[ -n "$a" ] && [ "$a" = "$b" ]'
+sh=$($BIN info --model "$tmp/qwen2_moe_norm.gguf" | grep -E "^(experts|shared expert)" | tr -s ' ' | tr '\n' ';')
+check "info names the shared expert and the renormalisation ($sh)" \
+    '[ "$sh" = "experts 5 per layer, top-3, renormalised (MLP width per expert);shared expert 36 wide, on every token, scaled by sigmoid(shared_expert_gate);" ]'
+# qkv_bias false (Qwen2MoeConfig, default true): the q/k/v biases are not used, as in the reference
+cp -r "$tmp/qwen2_moe_norm" "$tmp/q2nb" &&
+    "$PY" -c "import json,sys; p=sys.argv[1]+'/config.json'; c=json.load(open(p)); c['qkv_bias']=False; json.dump(c,open(p,'w'))" "$tmp/q2nb"
+d=$("$PY" - "$tmp" "$BIN" <<'PYEOF'
+import json, subprocess, sys
+tmp, binary = sys.argv[1:3]
+out = []
+for m in ("qwen2_moe_norm", "q2nb"):
+    args = ["--model", f"{tmp}/{m}", "--ids", "3,17,41,8,22"]
+    eng = json.loads(subprocess.run([binary, "explain", *args, "--format", "json", "--all-logits"],
+                                    capture_output=True, text=True, check=True).stdout)
+    ref = json.loads(subprocess.run(["/usr/bin/python3", "tests/reference/reference.py", *args],
+                                    capture_output=True, text=True, check=True).stdout)
+    scale = max(abs(v) for v in ref["relevance"])
+    out.append((max(abs(a - b) for a, b in zip(eng["logits"], ref["logits"])),
+                max(abs(a - b) for a, b in zip(eng["relevance"], ref["relevance"])) / scale, eng["logits"]))
+differ = max(abs(a - b) for a, b in zip(out[0][2], out[1][2]))
+print(all(l <= 1e-4 and r <= 1e-4 for l, r, _ in out) and differ > 1e-3, "%.1e" % differ)
+PYEOF
+)
+check "qwen2_moe qkv_bias false drops the biases like the reference ($d)" '[ "${d%% *}" = True ]'
+sh=$($BIN info --model "$tmp/qwen2_moe" | grep -E "^experts" | tr -s ' ')
+check "qwen2_moe without norm_topk_prob is not renormalised ($sh)" '[ "$sh" = "experts 4 per layer, top-2 (MLP width per expert)" ]'
 top=$($BIN neurons --model "$M" --ids $prompt --top 1 --format json | json 'len(d["neurons"])')
 check "neurons runs on a MoE model ($top)" '[ "$top" = 1 ]'
 
@@ -173,6 +208,33 @@ mc.write_safetensors(sys.argv[1] + "/qwen3_moe/model.safetensors", t, "F32", {"f
 PY
 expect 1 "attnlrp: $tmp/qwen3_moe: missing tensor \"model.layers.0.mlp.experts.3.up_proj.weight\"" -- \
     $BIN explain --model "$tmp/qwen3_moe" --ids 1
+# Qwen2-MoE's shared expert: wrong width, no gate, no width in the config, dense layers
+cp -r "$tmp/qwen2_moe" "$tmp/q2s" && edit "$tmp/q2s" shared_expert_intermediate_size 30
+expect 1 "attnlrp: $tmp/q2s: tensor \"model.layers.0.mlp.shared_expert.gate_proj.weight\" has shape [40, 32], the config implies [30, 32]" -- \
+    $BIN explain --model "$tmp/q2s" --ids 1
+cp -r "$tmp/qwen2_moe" "$tmp/q2f" && "$PY" -c "import json,sys; p=sys.argv[1]+'/config.json'; c=json.load(open(p)); del c['shared_expert_intermediate_size']; json.dump(c,open(p,'w'))" "$tmp/q2f"
+expect 1 "attnlrp: $tmp/q2f: config.json: field \"shared_expert_intermediate_size\" missing" -- $BIN explain --model "$tmp/q2f" --ids 1
+cp -r "$tmp/qwen2_moe" "$tmp/q2d" && edit "$tmp/q2d" mlp_only_layers "[1]"
+expect 1 "attnlrp: $tmp/q2d: config.json: dense layers (decoder_sparse_step != 1 or mlp_only_layers) are not supported" -- \
+    $BIN explain --model "$tmp/q2d" --ids 1
+cp -r "$tmp/qwen2_moe" "$tmp/q2g" && rm "$tmp/q2g/model.safetensors" && "$PY" - "$tmp" <<'PY'
+import sys
+sys.path.insert(0, "tests/reference")
+import make_checkpoint as mc
+import numpy as np, zlib
+fields, opts = mc.CONFIGS["qwen2_moe"]
+cfg = dict(mc.BASE); cfg.update(fields)
+t = [e for e in mc.make_tensors(cfg, opts, np.random.default_rng(zlib.crc32(b"qwen2_moe")))
+     if "layers.1.mlp.shared_expert_gate" not in e[0]]
+mc.write_safetensors(sys.argv[1] + "/q2g/model.safetensors", t, "F32", {"format": "pt"})
+PY
+expect 1 "attnlrp: $tmp/q2g: missing tensor \"model.layers.1.mlp.shared_expert_gate.weight\"" -- \
+    $BIN explain --model "$tmp/q2g" --ids 1
+"$PY" tests/reference/gguf_moe.py "$tmp/qwen2_moe" "$tmp/q2ng.gguf" --drop-shexp-gate 1
+expect 1 "attnlrp: $tmp/q2ng.gguf: missing tensor \"blk.0.ffn_gate_inp_shexp.weight\"" -- $BIN explain --model "$tmp/q2ng.gguf" --ids 1
+"$PY" tests/reference/gguf_moe.py "$tmp/qwen2_moe" "$tmp/q2ff.gguf" --shexp-ff 30
+expect 1 "attnlrp: $tmp/q2ff.gguf: tensor \"blk.0.ffn_gate_shexp.weight\" has shape [30, 32], the config implies [40, 32]" -- \
+    $BIN explain --model "$tmp/q2ff.gguf" --ids 1
 "$PY" tests/reference/gguf_moe.py "$tmp/mixtral" "$tmp/drop.gguf" --drop-expert 2
 expect 1 "attnlrp: $tmp/drop.gguf: tensor \"blk.0.ffn_gate_exps.weight\" has shape [3, 40, 32], the config implies [4, 40, 32]" -- \
     $BIN explain --model "$tmp/drop.gguf" --ids 1

@@ -313,7 +313,7 @@ TEST(attention_gradient_matches_finite_differences_with_gqa_and_cache_offset) {
 }
 
 TEST(activation_gradients_match_finite_differences) {
-    static const lrp_act_fn fns[] = {LRP_ACT_SILU, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_TANH};
+    static const lrp_act_fn fns[] = {LRP_ACT_SILU, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_TANH, LRP_ACT_SIGMOID};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         op_case c = one_input(3, 5, build_activation, &fns[i]);
         check_gradient(&c, 2e-3);
@@ -353,7 +353,8 @@ static float *relevance_of(const op_case *c, const float *w, lrp_method m, int k
 }
 
 TEST(identity_rule_passes_relevance_through_activations) {
-    static const lrp_act_fn fns[] = {LRP_ACT_SILU, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_TANH, LRP_ACT_RELU};
+    static const lrp_act_fn fns[] = {LRP_ACT_SILU, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_TANH, LRP_ACT_RELU,
+                                     LRP_ACT_SIGMOID};
     for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
         op_case c = one_input(3, 5, build_activation, &fns[f]);
         float w[15];

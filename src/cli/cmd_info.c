@@ -185,6 +185,9 @@ int cmd_info(int argc, char **argv) {
         if (c->num_experts > 0)
             printf("experts         %d per layer, top-%d%s (MLP width per expert)\n", c->num_experts,
                    c->num_experts_per_tok, c->norm_topk_prob ? ", renormalised" : "");
+        if (c->shared_expert_intermediate_size > 0)
+            printf("shared expert   %d wide, on every token, scaled by sigmoid(shared_expert_gate)\n",
+                   c->shared_expert_intermediate_size);
         printf("parameters      %lld (%.2f M)\n", m->n_params, m->n_params / 1e6);
         if (rotary)
             printf("rope            theta %g, scaling %s, pairing %s\n", c->rope.theta, scaling_names[c->rope.scaling],

@@ -44,6 +44,8 @@ typedef struct lrp_config {
     int num_experts;              // mixture of experts (mixtral, qwen3_moe): experts per layer; 0: dense MLP
     int num_experts_per_tok;      // MoE: experts each token is routed to (top-k)
     int norm_topk_prob;           // MoE: 1: the k routing weights are divided by their sum
+    int shared_expert_intermediate_size;  // qwen2_moe: width of the shared expert every token runs (scaled
+                                          // by sigmoid(shared_expert_gate h)); 0: no shared expert
     int qk_layernorm;             // phi: LayerNorm (with bias) per head on q and k before the rotation
     int type_vocab_size;          // token types (BERT); 0 when the model has none
     int position_offset;          // learned positions of token t are at row t + offset (RoBERTa: padding_idx + 1)

@@ -1,5 +1,7 @@
 // Mixture-of-experts decoders: mixtral (Mixtral 8x7B, GGUF arch "llama" with llama.expert_count) and
-// qwen3_moe (Qwen3-MoE: per-head q/k RMSNorm, explicit head_dim, norm_topk_prob; GGUF arch "qwen3moe").
+// qwen3_moe (Qwen3-MoE: per-head q/k RMSNorm, explicit head_dim, norm_topk_prob; GGUF arch "qwen3moe") and
+// qwen2_moe (Qwen1.5-MoE, Qwen2-MoE: q/k/v biases, norm_topk_prob default false, and a shared expert; GGUF
+// arch "qwen2moe").
 // LLaMA-shaped pre-norm blocks whose MLP is a sparse mixture of SwiGLU experts:
 //   h = x + o_proj(attention(rope(q(n1(x))), rope(k(n1(x))), v(n1(x))))
 //   p = softmax(router(n2(h)))  (float32, over all experts);  w, E = top-k of p (renormalised: Mixtral
@@ -8,6 +10,24 @@
 // Each expert runs only on the rows routed to it (gather, expert), and one op_moe_combine scales the
 // expert outputs by their routing weights and adds them into the residual, so the cost follows the
 // active parameters. The rules live in the ops (ops/moe.c).
+//
+// Qwen2-MoE's shared expert (transformers modeling_qwen2_moe.py, Qwen2MoeSparseMoeBlock; checked there:
+// the router is mlp.gate [E, d] without bias, softmax in float32 over all experts, torch.topk, the k
+// weights divided by their sum only when norm_topk_prob (config default false); experts mlp.experts.{j}.
+// {gate,up,down}_proj of moe_intermediate_size; the shared expert mlp.shared_expert.{gate,up,down}_proj of
+// shared_expert_intermediate_size runs on every token; mlp.shared_expert_gate is a Linear(d, 1) without
+// bias; q/k/v_proj carry biases unless qkv_bias is false, o_proj none; layers are sparse unless listed in mlp_only_layers or
+// (l + 1) % decoder_sparse_step != 0, which we refuse):
+//   x' = h + Σ_k w_k E_k(n2(h)) + σ(shared_expert_gate(n2(h))) · S(n2(h))       (σ: [T, 1], one per token)
+// llama.cpp (arch "qwen2moe", build_qwen2moe: no renormalisation, NEOX rope so q/k are not permuted):
+// blk.N.ffn_gate_inp_shexp [d] (or [1, d]), blk.N.ffn_{gate,up,down}_shexp, keys
+// qwen2moe.expert_feed_forward_length and qwen2moe.expert_shared_feed_forward_length.
+// The rule (SPEC §2 has no row for it; the MoE row by analogy, σ(g) in the role of w_k): attnlrp applies the
+// uniform ½ rule to the product σ(g)·S(x) (op_scale_rows with at[r] = r) and relevance flows on through the
+// sigmoid into the gate linear (σ takes the identity rule as every activation does); cplrp detaches σ(g),
+// so S(x) takes all of the product's relevance. expert_relevance stays [layer][routed expert]: the shared
+// gate's relevance is not reported, and the shared expert's neurons are no latents (--latent-expert picks
+// a routed expert).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +49,8 @@ static int check_routing(lrp_config *c, lrp_err *err, const char *where, const c
 
 static int moe_read_config(lrp_config *c, const lrp_hp *h) {
     static const char *const heads[] = {"num_attention_heads", NULL};
-    int qwen = !strcmp(c->model_type, "qwen3_moe");
+    int qwen2 = !strcmp(c->model_type, "qwen2_moe");
+    int qwen = qwen2 || !strcmp(c->model_type, "qwen3_moe");  // Qwen's field names
     const char *experts_field = qwen ? "num_experts" : "num_local_experts";
     const char *inter_field = qwen ? "moe_intermediate_size" : "intermediate_size";
     if (lrp_hp_int(h, "hidden_size", 1, &c->hidden_size) || lrp_hp_int(h, "num_hidden_layers", 1, &c->num_layers) ||
@@ -54,6 +75,14 @@ static int moe_read_config(lrp_config *c, const lrp_hp *h) {
         int use_window = 0;
         if (lrp_hp_bool(h, "use_sliding_window", &use_window)) return -1;
         if (use_window) return lrp_fail(h->err, "%s: use_sliding_window true is not supported", h->where);
+        if (qwen2) {
+            if (lrp_hp_int(h, "shared_expert_intermediate_size", 1, &c->shared_expert_intermediate_size)) return -1;
+            if (c->shared_expert_intermediate_size < 1)
+                return lrp_fail(h->err, "%s: field \"shared_expert_intermediate_size\" must be positive (got %d)",
+                                h->where, c->shared_expert_intermediate_size);
+            c->attention_bias = 1;  // Qwen2MoeAttention: q/k/v_proj with bias (config qkv_bias, default true)
+            if (lrp_hp_bool(h, "qkv_bias", &c->attention_bias)) return -1;
+        }
     } else {
         if (lrp_hp_int(h, "sliding_window", 0, &c->sliding_window)) return -1;
         if (c->sliding_window < 0)
@@ -67,7 +96,7 @@ static int moe_read_config(lrp_config *c, const lrp_hp *h) {
         lrp_hp_eps(h, "rms_norm_eps", &c->norm_eps) ||
         lrp_hp_int(h, "max_position_embeddings", 0, &c->max_position_embeddings) ||
         lrp_hp_bool(h, "tie_word_embeddings", &c->tie_word_embeddings) ||
-        (qwen && lrp_hp_bool(h, "attention_bias", &c->attention_bias)))
+        (qwen && !qwen2 && lrp_hp_bool(h, "attention_bias", &c->attention_bias)))
         return -1;
     if (c->task != LRP_TASK_CAUSAL_LM)
         return lrp_fail(h->err, "%s: architecture \"%s\" is not supported for %s (only causal LMs)", h->where,
@@ -75,11 +104,13 @@ static int moe_read_config(lrp_config *c, const lrp_hp *h) {
     return lrp_hp_rope(h, c) || lrp_hp_token_ids(h, c);
 }
 
-// GGUF: Mixtral is arch "llama" with llama.expert_count (llama.c hands it over), Qwen3-MoE "qwen3moe".
+// GGUF: Mixtral is arch "llama" with llama.expert_count (llama.c hands it over), Qwen3-MoE "qwen3moe",
+// Qwen2-MoE "qwen2moe".
 int lrp_mixtral_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
     const int BIG = 1 << 30;
-    int qwen = !strcmp(h->arch, "qwen3moe");
-    strcpy(c->model_type, qwen ? "qwen3_moe" : "mixtral");
+    int qwen2 = !strcmp(h->arch, "qwen2moe");
+    int qwen = qwen2 || !strcmp(h->arch, "qwen3moe");
+    strcpy(c->model_type, qwen2 ? "qwen2_moe" : qwen ? "qwen3_moe" : "mixtral");
     strcpy(c->hidden_act, "silu");
     c->rope.pairing = qwen ? LRP_ROPE_PAIR_HALVES : LRP_ROPE_PAIR_ADJACENT;  // llama.cpp permutes llama q/k
     if (lrp_hp_gguf_int(h, "embedding_length", 1, 1, BIG, &c->hidden_size) ||
@@ -95,7 +126,10 @@ int lrp_mixtral_read_gguf(lrp_config *c, const lrp_hp_gguf *h) {
     if (lrp_hp_gguf_int(h, qwen ? "expert_feed_forward_length" : "feed_forward_length", 1, 1, BIG,
                         &c->intermediate_size))
         return -1;
-    c->norm_topk_prob = 1;  // llama.cpp normalises the top-k weights of both
+    if (qwen2 && lrp_hp_gguf_int(h, "expert_shared_feed_forward_length", 1, 1, BIG,
+                                 &c->shared_expert_intermediate_size))
+        return -1;
+    c->norm_topk_prob = !qwen2;  // llama.cpp normalises the top-k weights of Mixtral and Qwen3-MoE, not Qwen2-MoE
     char nk[96];
     snprintf(nk, sizeof nk, "%s.expert_weights_norm", h->arch);
     const lrp_gguf_value *nv = lrp_gguf_get(h->tf, nk);
@@ -123,6 +157,8 @@ typedef struct {
     lrp_rope_attn_weights attn;
     lrp_weight mlp_norm, router;
     moe_expert *experts;  // [num_experts]
+    moe_expert shared;    // qwen2_moe: the shared expert (no storage otherwise)
+    lrp_weight shared_gate;  // qwen2_moe: shared_expert_gate [1, d]
 } moe_layer;
 
 typedef struct {
@@ -133,7 +169,7 @@ typedef struct {
 
 // Tensor names: Mixtral (HF), Qwen3-MoE (HF), GGUF; "%d" is the layer (then the expert).
 enum { N_EMBED, N_HEAD, N_NORM, N_ATTN_NORM, N_Q, N_K, N_V, N_O, N_Q_NORM, N_K_NORM, N_MLP_NORM, N_ROUTER,
-       N_GATE, N_UP, N_DOWN };
+       N_GATE, N_UP, N_DOWN, N_SH_GATE, N_SH_UP, N_SH_DOWN, N_SH_SCALE };
 static const char *const names[][3] = {
     [N_EMBED] = {"model.embed_tokens", "model.embed_tokens", "token_embd"},
     [N_HEAD] = {"lm_head", "lm_head", "output"},
@@ -154,10 +190,15 @@ static const char *const names[][3] = {
               "blk.%d.ffn_up_exps"},
     [N_DOWN] = {"model.layers.%d.block_sparse_moe.experts.%d.w2", "model.layers.%d.mlp.experts.%d.down_proj",
                 "blk.%d.ffn_down_exps"},
+    // Qwen2-MoE's shared expert (no Mixtral names)
+    [N_SH_GATE] = {NULL, "model.layers.%d.mlp.shared_expert.gate_proj", "blk.%d.ffn_gate_shexp"},
+    [N_SH_UP] = {NULL, "model.layers.%d.mlp.shared_expert.up_proj", "blk.%d.ffn_up_shexp"},
+    [N_SH_DOWN] = {NULL, "model.layers.%d.mlp.shared_expert.down_proj", "blk.%d.ffn_down_shexp"},
+    [N_SH_SCALE] = {NULL, "model.layers.%d.mlp.shared_expert_gate", "blk.%d.ffn_gate_inp_shexp"},
 };
 
 static int style_of(const lrp_model *m) {
-    return lrp_model_is_gguf(m) ? 2 : !strcmp(m->cfg.model_type, "qwen3_moe");
+    return lrp_model_is_gguf(m) ? 2 : strcmp(m->cfg.model_type, "mixtral") != 0;
 }
 
 // Binds "<name>.<suffix>" of layer l (and expert j for expert names; ignored by the others).
@@ -205,9 +246,27 @@ static int bind_stacked(lrp_model *m, moe_layer *L, int l, int64_t d, int64_t ff
     return 0;
 }
 
+// The shared expert of layer l (qwen2_moe) and its gate; llama.cpp declares the gate a vector [d], a
+// converted [1, d] is read alike.
+static int bind_shared(lrp_model *m, moe_layer *L, int l, int64_t d, int64_t sff, lrp_err *err) {
+    if (bind(m, &L->shared.gate, N_SH_GATE, l, 0, "weight", 0, sff, d, err) ||
+        bind(m, &L->shared.up, N_SH_UP, l, 0, "weight", 0, sff, d, err) ||
+        bind(m, &L->shared.down, N_SH_DOWN, l, 0, "weight", 0, d, sff, err))
+        return -1;
+    char name[200];
+    snprintf(name, sizeof name, names[N_SH_SCALE][style_of(m)], l);
+    strcat(name, ".weight");
+    const lrp_tensor *t = lrp_tf_find(&m->tf, name);
+    if (lrp_model_is_gguf(m) && t && t->ndim == 1) {
+        const int64_t dims[1] = {d};
+        return lrp_bind_as_matrix(m, &L->shared_gate, 1, dims, 1, d, err, "%s", name);
+    }
+    return lrp_bind(m, &L->shared_gate, 0, 0, 1, d, err, "%s", name);
+}
+
 static int moe_bind(lrp_model *m, lrp_err *err) {
     const lrp_config *c = &m->cfg;
-    int qwen = !strcmp(c->model_type, "qwen3_moe");
+    int qwen = !strcmp(c->model_type, "qwen3_moe");  // q/k norms and o_proj bias
     int act = lrp_act_fn_parse(c->hidden_act);
     if (act < 0) return lrp_fail(err, "%s: hidden_act \"%s\" is not supported", m->path, c->hidden_act);
     if (c->num_experts < 1 || c->num_experts_per_tok < 1 || c->num_experts_per_tok > c->num_experts)
@@ -244,6 +303,8 @@ static int moe_bind(lrp_model *m, lrp_err *err) {
             return -1;
         if (qwen && (bind(m, &L->attn.q_norm, N_Q_NORM, l, 0, "weight", 0, c->head_dim, -1, err) ||
                      bind(m, &L->attn.k_norm, N_K_NORM, l, 0, "weight", 0, c->head_dim, -1, err)))
+            return -1;
+        if (c->shared_expert_intermediate_size > 0 && bind_shared(m, L, l, d, c->shared_expert_intermediate_size, err))
             return -1;
         if (lrp_model_is_gguf(m)) {
             if (bind_stacked(m, L, l, d, ff, err)) return -1;
@@ -296,12 +357,30 @@ static lrp_act *experts_grouped(lrp_graph *g, const moe_layer *L, lrp_act_fn act
     return op_moe_combine_sorted(g, x, rw, chosen, op_linear_grouped(g, z, dw, off, E), off, E);
 }
 
-// The sparse MLP of one layer on h [T, d]; returns x + Σ_k w_k E_k(h).
+// Qwen2-MoE's shared expert on every row of h: σ(shared_expert_gate h) · S(h), a [T, 1] gate times
+// S(h) = down(act(gate h) ⊙ up h). The product is op_scale_rows with at[r] = r: the MoE rule (uniform ½
+// for attnlrp, σ detached for cplrp); the sigmoid takes the identity rule (op_activation).
+static lrp_act *shared_expert(lrp_graph *g, const moe_layer *L, lrp_act_fn act, lrp_act *h) {
+    if (!h) return NULL;
+    int T = h->rows;
+    int *at = lrp_graph_alloc(g, (size_t)(T ? T : 1) * sizeof *at, 0);
+    if (!at) return NULL;
+    for (int r = 0; r < T; r++) at[r] = r;
+    const moe_expert *S = &L->shared;
+    lrp_act *a = op_activation(g, op_linear(g, h, &S->gate, NULL), act);
+    lrp_act *s = op_linear(g, op_gated_product(g, a, op_linear(g, h, &S->up, NULL)), &S->down, NULL);
+    lrp_act *sg = op_activation(g, op_linear(g, h, &L->shared_gate, NULL), LRP_ACT_SIGMOID);
+    return op_scale_rows(g, s, sg, at);
+}
+
+// The sparse MLP of one layer on h [T, d]; returns x + Σ_k w_k E_k(h) (+ the shared expert's term).
 static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l, lrp_act *x, lrp_act *h) {
     const lrp_config *c = &m->cfg;
     const moe_weights *w = m->weights;
     const moe_layer *L = &w->layers[l];
     int T = h->rows, E = c->num_experts, K = c->num_experts_per_tok;
+    // The shared term goes into the base of the combination (exact backward through the sum).
+    if (c->shared_expert_intermediate_size > 0 && !(x = op_add(g, x, shared_expert(g, L, w->act, h)))) return NULL;
     const int *chosen = NULL;
     lrp_act *p = op_softmax_rows(g, op_linear(g, h, &L->router, NULL));
     lrp_act *rw = op_topk_rows(g, p, K, c->norm_topk_prob, &chosen);
@@ -390,13 +469,14 @@ static int moe_neuron_readout(const lrp_model *m, int l, int expert, lrp_neuron_
     return 0;
 }
 
-static const char *const model_types[] = {"mixtral", "qwen3_moe", NULL};
-static const char *const gguf_archs[] = {"qwen3moe", NULL};
+static const char *const model_types[] = {"mixtral", "qwen3_moe", "qwen2_moe", NULL};
+static const char *const gguf_archs[] = {"qwen3moe", "qwen2moe", NULL};
 const lrp_family lrp_family_mixtral = {
     .name = "mixtral",
     .model_types = model_types,
     .gguf_archs = gguf_archs,
-    .summary = "Mixtral (sparse MoE, top-k renormalised), Qwen3-MoE (q/k norms, norm_topk_prob); router relevance",
+    .summary = "Mixtral (sparse MoE, top-k renormalised), Qwen3-MoE (q/k norms, norm_topk_prob), Qwen2-MoE (shared "
+               "expert); router relevance",
     .read_config = moe_read_config,
     .read_gguf = lrp_mixtral_read_gguf,
     .bind = moe_bind,

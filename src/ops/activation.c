@@ -33,6 +33,8 @@ float lrp_act_fn_eval(lrp_act_fn f, float xf) {
         return xf > 0 ? xf : 0.0f;
     case LRP_ACT_TANH:
         return (float)tanh(x);
+    case LRP_ACT_SIGMOID:
+        return (float)(1.0 / (1.0 + exp(-x)));
     }
     return 0.0f;
 }
@@ -56,6 +58,10 @@ float lrp_act_fn_deriv(lrp_act_fn f, float xf) {
     case LRP_ACT_TANH: {
         double t = tanh(x);
         return (float)(1.0 - t * t);
+    }
+    case LRP_ACT_SIGMOID: {
+        double s = 1.0 / (1.0 + exp(-x));
+        return (float)(s * (1.0 - s));
     }
     }
     return 0.0f;

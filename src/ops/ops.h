@@ -141,7 +141,11 @@ lrp_act *op_concat_rows(lrp_graph *g, lrp_act *a, lrp_act *b);
 lrp_act *op_reshape(lrp_graph *g, lrp_act *x, int rows, int cols);
 
 // --- activation.c ----------------------------------------------------------------------------------
-typedef enum lrp_act_fn { LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH } lrp_act_fn;
+// LRP_ACT_SIGMOID is not a hidden_act (lrp_act_fn_parse does not name it): the Qwen2-MoE shared expert's
+// gate σ(shared_expert_gate(h)) uses it.
+typedef enum lrp_act_fn {
+    LRP_ACT_SILU = 0, LRP_ACT_GELU, LRP_ACT_GELU_TANH, LRP_ACT_RELU, LRP_ACT_TANH, LRP_ACT_SIGMOID
+} lrp_act_fn;
 // Parses a config hidden_act name ("silu", "swish", "gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh").
 int lrp_act_fn_parse(const char *name);
 float lrp_act_fn_eval(lrp_act_fn f, float x);
@@ -184,7 +188,8 @@ lrp_act *op_softmax_rows(lrp_graph *g, lrp_act *x);
 // divided by their sum when renormalise. *indices (may be NULL) receives the chosen columns [T·k] (graph
 // memory, constants of the backward). Exact backward through the gather and the renormalisation.
 lrp_act *op_topk_rows(lrp_graph *g, lrp_act *p, int k, int renormalise, const int **indices);
-// y_r = w.flat[at[r]] · x_r: an expert's output rows times their routing weights (x [n, d], w [T, k]).
+// y_r = w.flat[at[r]] · x_r: an expert's output rows times their routing weights (x [n, d], w [T, k]);
+// also Qwen2-MoE's shared expert times its gate σ(g) (w [T, 1], at[r] = r).
 // Rule gate (SPEC §2, MoE): uniform ½ to both operands, or the routing weight detached (cplrp).
 lrp_act *op_scale_rows(lrp_graph *g, lrp_act *x, lrp_act *w, const int *at);
 // out [T, d] = base (NULL: zeros) with row y_r added to row rows[r]. Exact backward (base gets the

@@ -78,6 +78,7 @@ TINYSTORIES_IDS = [1, 80, 147, 201, 282, 57]
 # Configurations whose biases are nonzero: cplrp does not conserve there.
 WITH_BIAS = {"llama_bias", "qwen2_bias", "gpt2_bias", "bert_cls_bias", "vit_bias"}
 WITH_BIAS |= {"phi_bias"}  # Phi: random biases (phi, phi_qkln carry zero ones, Phi-3 none)
+WITH_BIAS |= {"qwen2_moe_norm"}  # Qwen2-MoE: random q/k/v biases (qwen2_moe carries zero ones)
 
 # LayerNorm-family configurations whose gradient norms are checked against finite differences
 # (with these token types).
@@ -1397,6 +1398,7 @@ def main():
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     ap.add_argument("--only", help="comma-separated configuration names")
     ap.add_argument("--families", help="comma-separated model_type values (llama, mistral, qwen2, qwen3, "
+                                       "mixtral, qwen3_moe, qwen2_moe, "
                                        "gpt2, bert, roberta, distilbert, vit, gemma2, gemma3_text, t5): only "
                                        "their configurations")
     ap.add_argument("--no-engine", action="store_true", help="self-checks of the reference only")

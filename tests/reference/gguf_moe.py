@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes the GGUF twin of a Hugging Face Mixtral or Qwen3-MoE checkpoint, laid out as llama.cpp's converter
-does it:
+"""Writes the GGUF twin of a Hugging Face Mixtral, Qwen3-MoE or Qwen2-MoE checkpoint, laid out as llama.cpp's
+converter does it:
 
     gguf_moe.py HF_DIR OUT.gguf [--drop-expert J] [--expert-count N]
 
@@ -8,6 +8,12 @@ Mixtral is written as architecture "llama" with llama.expert_count (q/k rows per
 adjacent RoPE pairing), Qwen3-MoE as "qwen3moe" (no permutation). Per layer the router becomes
 blk.N.ffn_gate_inp.weight [n_expert, hidden] and the experts are stacked: blk.N.ffn_{gate,up}_exps.weight
 [n_expert, ff, hidden], blk.N.ffn_down_exps.weight [n_expert, hidden, ff] (ne[] innermost first in the file).
+Qwen2-MoE is "qwen2moe" (no permutation; q/k/v biases blk.N.attn_{q,k,v}.bias; the shared expert
+blk.N.ffn_{gate,up,down}_shexp.weight and its gate blk.N.ffn_gate_inp_shexp.weight stored [1, hidden], or as
+llama.cpp declares it, a vector [hidden], with --shexp-gate-1d 1; qwen2moe.expert_feed_forward_length,
+qwen2moe.expert_shared_feed_forward_length; norm_topk_prob true as qwen2moe.expert_weights_norm, since
+llama.cpp does not renormalise Qwen2-MoE otherwise). --drop-shexp-gate 1 leaves the shared gate out and
+--shexp-ff N writes the shared expert's gate/up/down cut to N rows/columns (broken files).
 --drop-expert J leaves expert J out of the stacks (a broken file); --expert-count N overrides the metadata;
 --q8 1 stores the stacked expert tensors whose rows are whole 32-element blocks as Q8_0 (ggml: per block
 of 32, an f16 scale d = max|x|/127 and 32 int8 q = round(x/d)); --split 1 writes one tensor per expert
@@ -32,6 +38,7 @@ def permute(w, heads):
 
 
 GGML_Q8_0 = 8
+T_BOOL = 7
 
 
 def q8_0(arr):
@@ -46,12 +53,14 @@ def q8_0(arr):
     return out.tobytes()
 
 
-def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0, split=0):
+def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0, split=0, shexp_gate_1d=0,
+            drop_shexp_gate=0, shexp_ff=None):
     with open(os.path.join(hf_dir, "config.json")) as f:
         cfg = json.load(f)
     hf, _ = ref.load_tensors(hf_dir)
     mix = cfg["model_type"] == "mixtral"
-    arch = "llama" if mix else "qwen3moe"
+    qwen2 = cfg["model_type"] == "qwen2_moe"
+    arch = "llama" if mix else "qwen2moe" if qwen2 else "qwen3moe"
     E = cfg["num_local_experts"] if mix else cfg["num_experts"]
     ff = cfg["intermediate_size"] if mix else cfg["moe_intermediate_size"]
     H, heads = cfg["hidden_size"], cfg["num_attention_heads"]
@@ -71,7 +80,17 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0, split=0
               (b + "attn_k.weight", k), (b + "attn_v.weight", hf[p + "self_attn.v_proj.weight"]),
               (b + "attn_output.weight", hf[p + "self_attn.o_proj.weight"]),
               (b + "ffn_norm.weight", hf[p + "post_attention_layernorm.weight"])]
-        if not mix:
+        if qwen2:
+            t += [(b + f"attn_{x}.bias", hf[p + f"self_attn.{x}_proj.bias"]) for x in "qkv"]
+            sh = p + "mlp.shared_expert."
+            S = shexp_ff or cfg["shared_expert_intermediate_size"]
+            t += [(b + "ffn_gate_shexp.weight", hf[sh + "gate_proj.weight"][:S]),
+                  (b + "ffn_up_shexp.weight", hf[sh + "up_proj.weight"][:S]),
+                  (b + "ffn_down_shexp.weight", hf[sh + "down_proj.weight"][:, :S])]
+            gate = hf[p + "mlp.shared_expert_gate.weight"]
+            if not drop_shexp_gate:
+                t.append((b + "ffn_gate_inp_shexp.weight", gate.reshape(-1) if shexp_gate_1d else gate))
+        elif not mix:
             t += [(b + "attn_q_norm.weight", hf[p + "self_attn.q_norm.weight"]),
                   (b + "attn_k_norm.weight", hf[p + "self_attn.k_norm.weight"])]
         m = p + ("block_sparse_moe." if mix else "mlp.")
@@ -97,10 +116,14 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0, split=0
             (f"{arch}.expert_used_count", T_UINT32, cfg["num_experts_per_tok"])]
     if not mix:
         meta.append((f"{arch}.expert_feed_forward_length", T_UINT32, ff))
+    if qwen2:
+        meta.append((f"{arch}.expert_shared_feed_forward_length", T_UINT32, cfg["shared_expert_intermediate_size"]))
+        if cfg.get("norm_topk_prob"):
+            meta.append((f"{arch}.expert_weights_norm", T_BOOL, True))
     head = b"GGUF" + struct.pack("<IQQ", 3, len(t), len(meta))
     for key, typ, val in meta:
         head += gguf_string(key) + struct.pack("<I", typ)
-        head += gguf_string(val) if typ == T_STRING else struct.pack("<I" if typ == T_UINT32 else "<f", val)
+        head += gguf_string(val) if typ == T_STRING else struct.pack({T_UINT32: "<I", T_BOOL: "<B"}.get(typ, "<f"), val)
     blobs, offset = [], 0
     for name, arr in t:
         quant = q8 and name.endswith("_exps.weight") and arr.shape[-1] % 32 == 0
@@ -120,7 +143,8 @@ def convert(hf_dir, out_path, drop_expert=None, expert_count=None, q8=0, split=0
 if __name__ == "__main__":
     args = sys.argv[1:]
     opts = {}
-    flags = {"--drop-expert": "drop_expert", "--expert-count": "expert_count", "--q8": "q8", "--split": "split"}
+    flags = {"--drop-expert": "drop_expert", "--expert-count": "expert_count", "--q8": "q8", "--split": "split",
+             "--shexp-gate-1d": "shexp_gate_1d", "--drop-shexp-gate": "drop_shexp_gate", "--shexp-ff": "shexp_ff"}
     while len(args) > 2 and args[-2] in flags:
         opts[flags[args[-2]]] = int(args[-1])
         args = args[:-2]

@@ -240,6 +240,27 @@ CONFIGS.update({
 })
 
 
+# Qwen2-MoE (Qwen1.5-MoE, Qwen2-57B-A14B: modeling_qwen2_moe.py): q/k/v biases (zero in qwen2_moe, random in
+# qwen2_moe_norm), mlp.gate + experts.{j}.{gate,up,down}_proj of moe_intermediate_size, norm_topk_prob (default
+# false), and a shared expert mlp.shared_expert.{gate,up,down}_proj of shared_expert_intermediate_size scaled by
+# sigmoid(mlp.shared_expert_gate [1, hidden]) on every token.
+CONFIGS.update({
+    "qwen2_moe": (dict(model_type="qwen2_moe", architectures=["Qwen2MoeForCausalLM"], hidden_size=32,
+                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, intermediate_size=64,
+                       moe_intermediate_size=24, shared_expert_intermediate_size=40, num_experts=4,
+                       num_experts_per_tok=2, norm_topk_prob=False, decoder_sparse_step=1, mlp_only_layers=[],
+                       vocab_size=72, rope_theta=1000000.0, use_sliding_window=False, sliding_window=4096,
+                       max_window_layers=2, router_aux_loss_coef=0.001, output_router_logits=False,
+                       tie_word_embeddings=False), {}),
+    "qwen2_moe_norm": (dict(model_type="qwen2_moe", architectures=["Qwen2MoeForCausalLM"], hidden_size=32,
+                            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                            intermediate_size=64, moe_intermediate_size=20, shared_expert_intermediate_size=36,
+                            num_experts=5, num_experts_per_tok=3, norm_topk_prob=True, decoder_sparse_step=1,
+                            mlp_only_layers=[], vocab_size=66, rope_theta=10000.0, use_sliding_window=False,
+                            tie_word_embeddings=True), {"bias": "random", "tied_storage": "embed"}),
+})
+
+
 def make_moe_mlp(cfg, p, mat):
     """The sparse MLP tensors of one layer (prefix p)."""
     H = cfg["hidden_size"]
@@ -256,6 +277,11 @@ def make_moe_mlp(cfg, p, mat):
         q = p + f"mlp.experts.{j}."
         t += [(q + "gate_proj.weight", mat(I, H)), (q + "up_proj.weight", mat(I, H)),
               (q + "down_proj.weight", mat(H, I))]
+    if cfg["model_type"] == "qwen2_moe":
+        S = cfg["shared_expert_intermediate_size"]
+        q = p + "mlp.shared_expert."
+        t += [(q + "gate_proj.weight", mat(S, H)), (q + "up_proj.weight", mat(S, H)),
+              (q + "down_proj.weight", mat(H, S)), (p + "mlp.shared_expert_gate.weight", mat(1, H))]
     return t
 
 
@@ -278,7 +304,7 @@ def make_tensors(cfg, opts, rng):
         return 0.3 * rng.standard_normal(n) if bias == "random" else np.zeros(n)
 
     family = cfg["model_type"]
-    qkv_bias = family == "qwen2" or (family in ("llama", "qwen3") and cfg.get("attention_bias"))
+    qkv_bias = family in ("qwen2", "qwen2_moe") or (family in ("llama", "qwen3") and cfg.get("attention_bias"))
     o_bias = family in ("llama", "qwen3") and cfg.get("attention_bias")
     mlp_bias = family == "llama" and cfg.get("mlp_bias")
 
@@ -305,7 +331,7 @@ def make_tensors(cfg, opts, rng):
             t.append((p + "self_attn.q_norm.weight", norm(D)))
             t.append((p + "self_attn.k_norm.weight", norm(D)))
         t.append((p + "post_attention_layernorm.weight", norm(H)))
-        if family in ("mixtral", "qwen3_moe"):
+        if family in ("mixtral", "qwen3_moe", "qwen2_moe"):
             t += make_moe_mlp(cfg, p, mat)
             continue
         t.append((p + "mlp.gate_proj.weight", mat(I, H)))

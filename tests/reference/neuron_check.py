@@ -20,7 +20,8 @@ import make_checkpoint  # noqa: E402
 import reference  # noqa: E402
 
 NAMES = ["llama_mha", "llama_tied", "llama_tied_head", "llama_bf16", "qwen2_bias", "gpt2", "gpt2_noprefix",
-         "gpt2_bias", "gemma2", "gemma3", "mixtral", "qwen3_moe", "phi", "phi3", "t5_gated", "t5_relu", "vit_rgb"]
+         "gpt2_bias", "gemma2", "gemma3", "mixtral", "qwen3_moe", "qwen2_moe", "phi", "phi3", "t5_gated", "t5_relu",
+         "vit_rgb"]
 
 
 def first(t, *names):
@@ -45,7 +46,7 @@ def expected(t, cfg, layer, neuron, expert):
         norms = [t[f"model.layers.{layer}.post_feedforward_layernorm.weight"], t["model.norm.weight"]]
         offset = 1.0
         head = first(t, "lm_head.weight", "model.embed_tokens.weight")
-    elif mt in ("mixtral", "qwen3_moe"):
+    elif mt in ("mixtral", "qwen3_moe", "qwen2_moe"):
         down = first(t, f"model.layers.{layer}.block_sparse_moe.experts.{expert}.w2.weight",
                      f"model.layers.{layer}.mlp.experts.{expert}.down_proj.weight")
         norms = [t["model.norm.weight"]]
@@ -119,10 +120,10 @@ def main():
             n_layers = cfg.get("num_hidden_layers") or cfg.get("n_layer") or (cfg.get("num_layers", 0) + (cfg.get("num_decoder_layers")
                                                                                    or cfg.get("num_layers", 0)))
             first_layer = cfg["num_layers"] if mt == "t5" else 0
-            width = cfg.get("moe_intermediate_size") if mt == "qwen3_moe" else (
+            width = cfg.get("moe_intermediate_size") if mt in ("qwen3_moe", "qwen2_moe") else (
                 cfg.get("intermediate_size") or cfg.get("d_ff") or cfg.get("n_inner") or 4 * cfg.get("n_embd", 0))
             experts = list(range(cfg["num_local_experts"] if mt == "mixtral" else cfg["num_experts"])) \
-                if mt in ("mixtral", "qwen3_moe") else [None]
+                if mt in ("mixtral", "qwen3_moe", "qwen2_moe") else [None]
             for layer in range(first_layer, n_layers):
                 for expert in experts:
                     for neuron in sorted({0, width // 2, width - 1}):

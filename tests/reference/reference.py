@@ -64,8 +64,8 @@ def column_readout(t, method):
 
 
 METHODS = ("attnlrp", "cplrp", "gradxinput", "gradient")
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen3_moe")
-MOE_FAMILIES = ("mixtral", "qwen3_moe")
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen3_moe", "qwen2_moe")
+MOE_FAMILIES = ("mixtral", "qwen3_moe", "qwen2_moe")
 LN_FAMILIES = ("gpt2", "bert", "roberta", "distilbert")
 IDENTITY_EPS = 1e-10
 INT_DTYPES = {"I64": ("<i8", 8), "I32": ("<i4", 4), "U8": ("u1", 1), "BOOL": ("u1", 1), "I8": ("i1", 1)}
@@ -140,6 +140,7 @@ def load_tensors(model_dir):
 
 class Config:
     moe = False  # dense unless load_config says otherwise (every family's reader builds a Config)
+    shared = 0   # qwen2_moe: width of the shared expert (0: none)
 
 
 def _rope_params(raw):
@@ -182,6 +183,17 @@ def load_config(model_dir):
         c.inter = int(raw["moe_intermediate_size"])
         if int(raw.get("decoder_sparse_step", 1)) != 1 or raw.get("mlp_only_layers"):
             raise ReferenceError(f"{path}: dense layers in a Qwen3-MoE are not supported")
+    elif c.family == "qwen2_moe":  # modeling_qwen2_moe.py: Qwen2MoeSparseMoeBlock (norm_topk_prob default false)
+        c.experts, c.topk = int(raw["num_experts"]), int(raw["num_experts_per_tok"])
+        c.norm_topk = bool(raw.get("norm_topk_prob", False))
+        c.inter = int(raw["moe_intermediate_size"])
+        c.shared = int(raw["shared_expert_intermediate_size"])
+        sparse = [i not in (raw.get("mlp_only_layers") or []) and (i + 1) % int(raw.get("decoder_sparse_step", 1)) == 0
+                  for i in range(c.layers)]
+        if not all(sparse):
+            raise ReferenceError(f"{path}: dense layers in a Qwen2-MoE are not supported")
+        if raw.get("use_sliding_window"):
+            raise ReferenceError(f"{path}: use_sliding_window is not supported")
     if c.moe and not 1 <= c.topk <= c.experts:
         raise ReferenceError(f"{path}: num_experts_per_tok {c.topk} not in 1..{c.experts}")
     c.eps = float(raw.get("rms_norm_eps", 1e-6))
@@ -192,8 +204,10 @@ def load_config(model_dir):
     if c.family == "qwen2" and raw.get("use_sliding_window"):
         raise ReferenceError(f"{path}: use_sliding_window is not supported")
     # Which projections carry a bias (Hugging Face's modeling files):
-    if c.family == "qwen2":
+    if c.family in ("qwen2", "qwen2_moe"):  # Qwen2Attention / Qwen2MoeAttention: q/k/v biases, o_proj none
         c.qkv_bias, c.o_bias, c.mlp_bias = True, False, False
+        if c.family == "qwen2_moe":  # Qwen2MoeConfig.qkv_bias (default true)
+            c.qkv_bias = bool(raw.get("qkv_bias", True))
     elif c.family == "mistral":
         c.qkv_bias, c.o_bias, c.mlp_bias = False, False, False
     elif c.family == "mixtral":
@@ -290,6 +304,13 @@ class Checkpoint:
                                  "wu": get(q + f"experts.{j}.{names[1]}.weight", (I, H)),
                                  "wd": get(q + f"experts.{j}.{names[2]}.weight", (H, I)),
                                  "bg": None, "bu": None, "bd": None} for j in range(c.experts)]
+                if c.shared:
+                    s = q + "shared_expert."
+                    b["shared"] = {"wg": get(s + "gate_proj.weight", (c.shared, H)),
+                                   "wu": get(s + "up_proj.weight", (c.shared, H)),
+                                   "wd": get(s + "down_proj.weight", (H, c.shared)),
+                                   "bg": None, "bu": None, "bd": None}
+                    b["shared_gate"] = get(q + "shared_expert_gate.weight", (1, H))
                 extra = q + f"experts.{c.experts}.{names[0]}.weight"
                 if extra in t:
                     raise ReferenceError(f"{model_dir}: tensor {extra} exists but the config has {c.experts} experts")
@@ -456,6 +477,15 @@ def moe_mlp(ck, b, x, method, latent_expert=0):
         else:
             yk = wk * y
         out = out.index_add(0, rows, yk)
+    if c.shared:  # Qwen2-MoE: sigmoid(shared_expert_gate x) * S(x) on every token, added to the routed sum
+        s, _ = mlp(ck, b["shared"], x, method)
+        gl = linear(x, b["shared_gate"], None)  # [T, 1]
+        if method == "attnlrp":  # identity rule through the sigmoid, uniform 1/2 on the product
+            out = out + scale_grad(IdentityRule.apply(gl, torch.sigmoid) * s, 0.5)
+        elif method == "cplrp":  # the gate detached: S(x) takes the product's relevance
+            out = out + torch.sigmoid(gl).detach() * s
+        else:
+            out = out + torch.sigmoid(gl) * s
     return out, z_lat, w, idx
 
 
