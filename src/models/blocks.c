@@ -38,6 +38,6 @@ lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int hea
         }
         a = op_intervene(g, a, cols, j, l);
     }
-    f->taps.attn_out[l] = a;
+    if (f->taps.attn_out) f->taps.attn_out[l] = a;  // NULL inside a checkpointed block (op_checkpoint)
     return a;
 }
