@@ -55,9 +55,12 @@ static int attention_blockwise(const lrp_attn_spec *s, int H, int Tq, int Tk) {
 // times the key factor, soft-capped (the raw scores kept in raw, row stride Tk, when soft-capping), plus the
 // bias, over each row's visible unmasked keys; then the softmax in float32, max-subtracted. With stats_out,
 // each row's maximum and 1/Σ go there ([nb, 2]); otherwise stats_in gives them (the backward's
-// recomputation: the same expressions in the same order as the forward). Every other entry is exactly 0.
+// recomputation: the same expressions in the same order as the forward). Every other entry up to key
+// zero_end is exactly 0 (Tk for stored probabilities, which the tap exposes whole; kend for a block that
+// only the block's own products read).
 static void block_probs(const lrp_attn_spec *s, const lrp_act *q, const lrp_act *k, int h, int Tq, int Tk, int i0,
-                        int nb, int kend, float *P, float *raw, float *stats_out, const float *stats_in) {
+                        int nb, int kend, int zero_end, float *P, float *raw, float *stats_out,
+                        const float *stats_in) {
     int hd = s->head_dim, group = s->n_heads / s->n_kv_heads, kh = h / group, qc = q->cols, kc = k->cols;
     const float *kf = s->key_factor;
     const float *bias = s->bias ? s->bias + (s->bias_heads == 1 ? 0 : (size_t)h * Tq * Tk) : NULL;
@@ -103,7 +106,7 @@ static void block_probs(const lrp_attn_spec *s, const lrp_act *q, const lrp_act 
         }
         for (int j = 0; j < first; j++) p[j] = 0.0f;
         for (int j = first; j < end; j++) p[j] = s->key_mask && !s->key_mask[j] ? 0.0f : p[j] * inv;
-        for (int j = end; j < Tk; j++) p[j] = 0.0f;
+        for (int j = end; j < zero_end; j++) p[j] = 0.0f;
     }
 }
 
@@ -207,7 +210,8 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
             const float *Pb, *rawb;  // the block's probabilities and raw scores (NULL without soft-capping)
             if (aux->blockwise) {
                 float *rw = s->softcap > 0.0f ? work + (size_t)ATTN_BLOCK * Tk : NULL;
-                block_probs(s, q, k, h, Tq, Tk, i0, nb, kend, work, rw, NULL, n->saved + ((size_t)h * Tq + i0) * 2);
+                const float *st = n->saved + ((size_t)h * Tq + i0) * 2;
+                block_probs(s, q, k, h, Tq, Tk, i0, nb, kend, kend, work, rw, NULL, st);
                 Pb = work;
                 rawb = rw;
             } else {
@@ -312,8 +316,8 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
                 Pb = P + ((size_t)h * Tq + i0) * Tk;
                 rawb = aux->raw ? aux->raw + ((size_t)h * Tq + i0) * Tk : NULL;
             }
-            block_probs(&aux->s, q, k, h, Tq, Tk, i0, nb, kend, Pb, rawb, stats ? stats + ((size_t)h * Tq + i0) * 2 : st,
-                        NULL);
+            float *sb = stats ? stats + ((size_t)h * Tq + i0) * 2 : st;
+            block_probs(&aux->s, q, k, h, Tq, Tk, i0, nb, kend, blockwise ? kend : Tk, Pb, rawb, sb, NULL);
             // O_h = P · V_kh
             lrp_gemm(0, 0, nb, hd, kend, 1.0f, Pb, Tk, v->x + (size_t)kh * hd, kc, 0.0f,
                      o->x + (size_t)i0 * qc + (size_t)h * hd, qc);
