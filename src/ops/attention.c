@@ -26,6 +26,14 @@ static int block_key_end(const lrp_attn_spec *s, int Tq, int Tk, int i0, int nb)
     return s->mask == LRP_ATTN_BIDIRECTIONAL ? Tk : (Tk - Tq) + i0 + nb;
 }
 
+// Keys before which no row of the block starting at row i0 looks (a sliding window's first row): the
+// block's products start there, so that a window of W keys costs O(T·W), not O(T²).
+static int block_key_start(const lrp_attn_spec *s, int Tq, int Tk, int i0) {
+    int first, end;
+    visible_keys(s, Tq, Tk, i0, &first, &end);
+    return first;
+}
+
 // The node keeps a copy of the spec (without the caller's pointers to its own variables).
 // Stored mode keeps the probabilities [H, Tq, Tk] (n->saved) and, with soft-capping, the raw scores.
 // Blockwise mode keeps only two floats per query row and head, the row's score maximum m and 1/Σ exp(x − m)
@@ -51,21 +59,21 @@ static int attention_blockwise(const lrp_attn_spec *s, int H, int Tq, int Tk) {
     return (size_t)H * Tq * Tk * sizeof(float) > ATTN_STORED_MAX_BYTES;
 }
 
-// The scores of query rows [i0, i0 + nb) of head h against keys [0, kend) into P (row stride Tk): scale·q·k
+// The scores of query rows [i0, i0 + nb) of head h against keys [k0, kend) into P (row stride Tk): scale·q·k
 // times the key factor, soft-capped (the raw scores kept in raw, row stride Tk, when soft-capping), plus the
 // bias, over each row's visible unmasked keys; then the softmax in float32, max-subtracted. With stats_out,
 // each row's maximum and 1/Σ go there ([nb, 2]); otherwise stats_in gives them (the backward's
-// recomputation: the same expressions in the same order as the forward). Every other entry up to key
-// zero_end is exactly 0 (Tk for stored probabilities, which the tap exposes whole; kend for a block that
-// only the block's own products read).
+// recomputation: the same expressions in the same order as the forward). Every other entry is exactly 0:
+// of the whole row when whole (stored probabilities, which the tap exposes), else of keys [k0, kend) (a
+// block that only the block's own products read).
 static void block_probs(const lrp_attn_spec *s, const lrp_act *q, const lrp_act *k, int h, int Tq, int Tk, int i0,
-                        int nb, int kend, int zero_end, float *P, float *raw, float *stats_out,
+                        int nb, int k0, int kend, int whole, float *P, float *raw, float *stats_out,
                         const float *stats_in) {
     int hd = s->head_dim, group = s->n_heads / s->n_kv_heads, kh = h / group, qc = q->cols, kc = k->cols;
     const float *kf = s->key_factor;
     const float *bias = s->bias ? s->bias + (s->bias_heads == 1 ? 0 : (size_t)h * Tq * Tk) : NULL;
-    lrp_gemm(0, 1, nb, kend, hd, s->scale, q->x + (size_t)i0 * qc + (size_t)h * hd, qc, k->x + (size_t)kh * hd, kc,
-             0.0f, P, Tk);
+    lrp_gemm(0, 1, nb, kend - k0, hd, s->scale, q->x + (size_t)i0 * qc + (size_t)h * hd, qc,
+             k->x + (size_t)k0 * kc + (size_t)kh * hd, kc, 0.0f, P + k0, Tk);
     for (int i = 0; i < nb; i++) {
         float *p = P + (size_t)i * Tk;
         const float *bi = bias ? bias + (size_t)(i0 + i) * Tk : NULL;
@@ -104,9 +112,9 @@ static void block_probs(const lrp_attn_spec *s, const lrp_act *q, const lrp_act 
                 p[j] = expf(p[j] - m);
             }
         }
-        for (int j = 0; j < first; j++) p[j] = 0.0f;
+        for (int j = whole ? 0 : k0; j < first; j++) p[j] = 0.0f;
         for (int j = first; j < end; j++) p[j] = s->key_mask && !s->key_mask[j] ? 0.0f : p[j] * inv;
-        for (int j = end; j < zero_end; j++) p[j] = 0.0f;
+        for (int j = end; j < (whole ? Tk : kend); j++) p[j] = 0.0f;
     }
 }
 
@@ -207,11 +215,13 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
         int kh = h / group;
         for (int i0 = 0; i0 < Tq; i0 += ATTN_BLOCK) {
             int nb = Tq - i0 < ATTN_BLOCK ? Tq - i0 : ATTN_BLOCK, kend = block_key_end(s, Tq, Tk, i0, nb);
+            // (the probability tap's gradient covers keys [0, kend) as it always has)
+            int k0 = gprobs ? 0 : block_key_start(s, Tq, Tk, i0), nk = kend - k0;
             const float *Pb, *rawb;  // the block's probabilities and raw scores (NULL without soft-capping)
             if (aux->blockwise) {
                 float *rw = s->softcap > 0.0f ? work + (size_t)ATTN_BLOCK * Tk : NULL;
                 const float *st = n->saved + ((size_t)h * Tq + i0) * 2;
-                block_probs(s, q, k, h, Tq, Tk, i0, nb, kend, kend, work, rw, NULL, st);
+                block_probs(s, q, k, h, Tq, Tk, i0, nb, k0, kend, 0, work, rw, NULL, st);
                 Pb = work;
                 rawb = rw;
             } else {
@@ -220,14 +230,14 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
             }
             const float *gOb = gO + (size_t)i0 * qc + (size_t)h * hd;
             // gV += fv · Pᵀ · gO
-            lrp_gemm(1, 0, kend, hd, nb, fv, Pb, Tk, gOb, qc, 1.0f, gv + (size_t)kh * hd, kc);
+            lrp_gemm(1, 0, nk, hd, nb, fv, Pb + k0, Tk, gOb, qc, 1.0f, gv + (size_t)k0 * kc + (size_t)kh * hd, kc);
             if (!need_gP) continue;
             // gP = gO · Vᵀ; the probabilities' own gradient is fp · gP.
-            lrp_gemm(0, 1, nb, kend, hd, 1.0f, gOb, qc, v->x + (size_t)kh * hd, kc, 0.0f, gP, Tk);
+            lrp_gemm(0, 1, nb, nk, hd, 1.0f, gOb, qc, v->x + (size_t)k0 * kc + (size_t)kh * hd, kc, 0.0f, gP + k0, Tk);
             if (gprobs) {
                 float *dst = gprobs + ((size_t)h * Tq + i0) * Tk;
                 for (int i = 0; i < nb; i++)
-                    for (int j = 0; j < kend; j++) dst[(size_t)i * Tk + j] += fp * gP[(size_t)i * Tk + j];
+                    for (int j = k0; j < kend; j++) dst[(size_t)i * Tk + j] += fp * gP[(size_t)i * Tk + j];
             }
             if (fq == 0.0f) continue;
             // The exact softmax backward: gS = P ⊙ (gP − Σ_j gP·P); zero where P is (masked keys).
@@ -239,27 +249,27 @@ static void attention_backward(lrp_graph *g, const lrp_node *n, const lrp_rules 
                     softmax_ablation(aux, rules->softmax, raw, q, k, h, kh, Tq, Tk, i0 + i, p, gp);
                 } else {
                     double dot = 0;
-                    for (int j = 0; j < kend; j++) dot += (double)gp[j] * p[j];
-                    for (int j = 0; j < kend; j++) gp[j] = p[j] * (gp[j] - (float)dot);
+                    for (int j = k0; j < kend; j++) dot += (double)gp[j] * p[j];
+                    for (int j = k0; j < kend; j++) gp[j] = p[j] * (gp[j] - (float)dot);
                 }
                 if (s->softcap > 0.0f) {
                     // Through S = c·tanh(S_raw/c): the identity rule (R(S_raw) = R(S)) or the exact
                     // derivative. Only visible entries (p > 0) carry a gradient.
                     double c = s->softcap;
-                    for (int j = 0; j < kend; j++) {
+                    for (int j = k0; j < kend; j++) {
                         if (p[j] == 0.0f) continue;
                         double t = tanh(raw[j] / c);
                         gp[j] *= rules->act_identity ? (float)(c * t) / (raw[j] + 1e-10f) : (float)(1.0 - t * t);
                     }
                 }
                 if (s->key_factor)  // the scores were scale·q·k·key_factor[j]
-                    for (int j = 0; j < kend; j++) gp[j] *= s->key_factor[j];
+                    for (int j = k0; j < kend; j++) gp[j] *= s->key_factor[j];
             }
             // gQ += fq · gS · K ;  gK += fq · gSᵀ · Q   (fq includes the score scale)
-            lrp_gemm(0, 0, nb, hd, kend, fq, gP, Tk, k->x + (size_t)kh * hd, kc, 1.0f,
+            lrp_gemm(0, 0, nb, hd, nk, fq, gP + k0, Tk, k->x + (size_t)k0 * kc + (size_t)kh * hd, kc, 1.0f,
                      gq + (size_t)i0 * qc + (size_t)h * hd, qc);
-            lrp_gemm(1, 0, kend, hd, nb, fq, gP, Tk, q->x + (size_t)i0 * qc + (size_t)h * hd, qc, 1.0f,
-                     gk + (size_t)kh * hd, kc);
+            lrp_gemm(1, 0, nk, hd, nb, fq, gP + k0, Tk, q->x + (size_t)i0 * qc + (size_t)h * hd, qc, 1.0f,
+                     gk + (size_t)k0 * kc + (size_t)kh * hd, kc);
         }
     }
     free(work);
@@ -308,6 +318,7 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
         int kh = h / group;
         for (int i0 = 0; i0 < Tq; i0 += ATTN_BLOCK) {
             int nb = Tq - i0 < ATTN_BLOCK ? Tq - i0 : ATTN_BLOCK, kend = block_key_end(s, Tq, Tk, i0, nb);
+            int k0 = block_key_start(s, Tq, Tk, i0);
             float *Pb, *rawb;
             if (blockwise) {
                 Pb = work;
@@ -317,9 +328,9 @@ lrp_act *op_attention(lrp_graph *g, lrp_act *q, lrp_act *k, lrp_act *v, const lr
                 rawb = aux->raw ? aux->raw + ((size_t)h * Tq + i0) * Tk : NULL;
             }
             float *sb = stats ? stats + ((size_t)h * Tq + i0) * 2 : st;
-            block_probs(&aux->s, q, k, h, Tq, Tk, i0, nb, kend, blockwise ? kend : Tk, Pb, rawb, sb, NULL);
+            block_probs(&aux->s, q, k, h, Tq, Tk, i0, nb, k0, kend, !blockwise, Pb, rawb, sb, NULL);
             // O_h = P · V_kh
-            lrp_gemm(0, 0, nb, hd, kend, 1.0f, Pb, Tk, v->x + (size_t)kh * hd, kc, 0.0f,
+            lrp_gemm(0, 0, nb, hd, kend - k0, 1.0f, Pb + k0, Tk, v->x + (size_t)k0 * kc + (size_t)kh * hd, kc, 0.0f,
                      o->x + (size_t)i0 * qc + (size_t)h * hd, qc);
         }
     }
