@@ -51,7 +51,7 @@ def fmt_s(ms):
 
 
 def fmt_mb(kb):
-    return f"{kb / 1024 / 1024:.2f} GB"
+    return f"{kb / 1024 / 1024:.2f} GiB"
 
 
 def table(rows, attn):
@@ -93,7 +93,7 @@ def svg(rows, attn, path):
     if not Ts:
         return
     W, H = 900, 430
-    panels = [("explanation CPU time (s, both threads)", 1), ("peak RSS (GB)", 2)]
+    panels = [("explanation CPU time (s, both threads)", 1), ("peak RSS (GiB)", 2)]
     x0s = [70, 510]
     pw, ph, top = 340, 300, 70
     lo_T, hi_T = math.log2(min(Ts)), math.log2(max(Ts))
