@@ -66,7 +66,9 @@ def table(rows, attn):
             if r is None:
                 cells += ["not run", "-"]
             elif not r["ok"]:
-                cells += ["failed: " + (r["note"][:70] or "?"), "-"]
+                oom = "allocate" in r["note"] or "out of memory" in r["note"]
+                cells += ["failed: out of memory" if oom else "failed: " + (r["note"][:70] or "?"),
+                          f"> {fmt_mb(r['rss_kb'])}" if oom and r["rss_kb"] else "-"]
             else:
                 cells += [f"{fmt_s(r['res']['explain_ms'])} ({fmt_s(r['res']['explain_cpu_ms'])})", fmt_mb(r["rss_kb"])]
         if e and t and e["ok"] and t["ok"]:
