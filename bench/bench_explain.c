@@ -2,7 +2,7 @@
 // (lrp_forward_logits, nothing recorded) and of a full lrp_explain (recorded forward + relevance backward),
 // their ratio, the peak resident memory and the activation bytes the explanation recorded.
 //
-//     bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]
+//     bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json] [--no-forward]
 //     bench_explain [--model DIR] --dump T      # the relevance of one explanation, to compare with PyTorch
 //     bench_explain --threads                   # the number of threads OpenBLAS uses
 //     bench_explain --model VIT_DIR [--method cplrp --gamma 0.25,0.05] ...   # image models: --T is ignored
@@ -47,6 +47,7 @@ typedef struct bench_opts {
     int dump;                    // > 0: print one explanation at this length as JSON and stop
     double gamma_conv, gamma_lin; // ViTs: --gamma CONV,LIN (0,0: off)
     int dec;                     // encoder-decoders: decoder tokens, the start token included
+    int no_forward;              // --no-forward: time the explanation only (long inputs; forward_ms 0)
 } bench_opts;
 
 // What one child reports back through its pipe.
@@ -185,7 +186,7 @@ static void run_length(const bench_opts *o, int T, bench_result *r) {
     set_opts(o, &eo);
     for (int i = -o->warmup; i < o->reps; i++) {
         double t0 = now_ms(), c0 = cpu_ms();
-        if (lrp_forward_outputs(m, &in, -1, NULL, 0, logits, &err)) goto fail;
+        if (!o->no_forward && lrp_forward_outputs(m, &in, -1, NULL, 0, logits, &err)) goto fail;
         double t1 = now_ms(), c1 = cpu_ms();
         lrp_explanation e;
         if (lrp_explain_inputs(m, &in, &eo, &e, &err)) goto fail;
@@ -318,6 +319,7 @@ done:
 
 static void usage(FILE *f) {
     fprintf(f, "usage: bench_explain [--model DIR] [--T 128,512] [--reps N] [--warmup N] [--method M] [--json]\n"
+               "                     [--no-forward]   (time the explanation only: long inputs)\n"
                "       bench_explain [--model DIR] [--method M] --dump T\n"
                "  image models (ViT): random pixels, T = patches + 1 whatever --T says; --gamma CONV,LIN for\n"
                "  the LRP-gamma rule (attnlrp, cplrp); encoder-decoders: --T is the source length, --dec N\n"
@@ -352,6 +354,10 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-forward") == 0) {
+            o->no_forward = 1;
             continue;
         }
         if (strcmp(a, "--threads") == 0) {  // for scripts: the thread count OpenBLAS will use

@@ -23,6 +23,8 @@
 #                                           # without quantised dot products) and by llama.cpp (node-llama-cpp in
 #                                           # BENCH_LLAMACPP, default /tmp/nlc; skipped when absent) at
 #                                           # BENCH_GEN_THREADS (default: the thread count, then 1); bench_qdot
+#     BENCH_FAMILY=longctx BENCH_LONG_T=1024,2048,4096 bench/run.sh   # issue 15: long inputs, engine vs
+#                                           # PyTorch, peak RSS per length (bench/longctx.sh; hours at 32k)
 #     BENCH_THREADS=2,1 bench/run.sh        # one pass per thread count (sets OPENBLAS_NUM_THREADS)
 #     BENCH_T=128 BENCH_REPS=3 BENCH_ROUNDS=1 BENCH_OUT=/tmp/r.md bench/run.sh
 #     BENCH_MODEL=/path/to/hf-dir bench/run.sh   # one family only (the checkpoint's own)
@@ -220,6 +222,17 @@ done
 echo "wrote the speed part of $OUT"
 }
 
+# Issue 15: long context (BENCH_FAMILY=longctx). bench/longctx.sh explains the LLaMA-shaped model at each
+# length of BENCH_LONG_T (default 1024..32768), engine and PyTorch twin, one process each under
+# /usr/bin/time -v and an address-space limit of BENCH_LONG_LIMIT_GB (20); the twin stops at its first
+# failure. Then the table goes into the longctx section of $OUT and the plot into docs/long-context.svg.
+bench_longctx() {
+LONG_T=${BENCH_LONG_T:-1024,2048,4096,8192,16384,32768} LONG_LIMIT_GB=${BENCH_LONG_LIMIT_GB:-20} \
+    LONG_THREADS=${THREADS:-2} bench/longctx.sh
+"$PY" bench/longctx_report.py --runs bench/longctx-out --svg docs/long-context.svg --results "$OUT"
+echo "wrote the longctx part of $OUT and docs/long-context.svg"
+}
+
 bench_family() {  # family: the explain benchmark, the generation one (llama, t5), the report
 FAMILY=$1
 case $FAMILY in
@@ -227,7 +240,8 @@ case $FAMILY in
     gpt2|bert|vit|gemma3|t5) default_model=/tmp/attnlrp-bench-$FAMILY ;;
     moe|mixtral) bench_moe; return ;;
     speed) bench_speed; return ;;
-    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe, t5, speed or all)" >&2; exit 2 ;;
+    longctx) bench_longctx; return ;;
+    *) echo "run.sh: BENCH_FAMILY: unknown family $FAMILY (llama, gpt2, bert, vit, gemma3, moe, t5, speed, longctx or all)" >&2; exit 2 ;;
 esac
 dec_args=()
 [ "$FAMILY" != t5 ] || dec_args=(--dec "${BENCH_DEC:-16}")   # the decoder's tokens, start token included

@@ -491,13 +491,16 @@ TEST(masked_attention_entries_are_exactly_zero) {
     fill(k->x, 8, 3.0f);
     fill(v->x, 8, 3.0f);
     lrp_attn_spec spec1 = causal_spec(1, 1, 2, 1.0f, 0), spec2 = causal_spec(1, 1, 2, 1.0f, 2);
+    lrp_act *tap1 = NULL, *tap2 = NULL;  // the probability tap (whatever ATTNLRP_ATTN says: it is stored)
+    spec1.probs = &tap1;
+    spec2.probs = &tap2;
     lrp_act *o = op_attention(&g, q, k, v, &spec1);
-    const float *P = g.nodes[g.n_nodes - 1].saved;
+    const float *P = tap1->x;
     for (int i = 0; i < 4; i++)
         for (int j = i + 1; j < 4; j++) CHECK(P[i * 4 + j] == 0.0f);
     // with a window of 2, query i sees keys i-1 and i only
     op_attention(&g, q, k, v, &spec2);
-    P = g.nodes[g.n_nodes - 1].saved;
+    P = tap2->x;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) CHECK((P[i * 4 + j] == 0.0f) == (j > i || j < i - 1));
     // the first query sees only the first key: its output is V[0]

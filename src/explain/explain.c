@@ -414,6 +414,18 @@ static double seed_row(const float *l, float *g, int V, int score, int y, int fo
     return out;
 }
 
+// Inputs of at least this many tokens recompute each block in the backward (lrp_forward.checkpoint) when
+// no readout looks inside the blocks: the recorded activations of a long input (about 70 KB per token
+// and block for a hidden size of 768) would otherwise dominate the memory. ATTNLRP_CHECKPOINT=1 or 0
+// forces it on or off (tests, benchmarks).
+#define CHECKPOINT_MIN_TOKENS 4096
+static int checkpoint_blocks(int T) {
+    const char *e = getenv("ATTNLRP_CHECKPOINT");
+    if (e && strcmp(e, "1") == 0) return 1;
+    if (e && strcmp(e, "0") == 0) return 0;
+    return T >= CHECKPOINT_MIN_TOKENS;
+}
+
 int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
     if (LRP_METHOD_IS_BASELINE((int)o->method)) {
@@ -491,6 +503,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
                      .n_iv = o->n_iv, .head_iv = o->head_iv, .n_head_iv = o->n_head_iv, .latent_expert = o->latent_expert > 0 ? o->latent_expert : 0,
                      .no_latent = o->latent_start[0] < 0 && o->latent_layer < 0 && !o->neurons};
     e->latent_expert = o->latent_expert;
+    f.checkpoint = f.no_latent && !o->heads && checkpoint_blocks(in->T + (seq2seq ? in->decoder_T : 0));
     double t0 = now_seconds();
     int rc = lrp_model_forward(m, &g, &f);
     double t1 = now_seconds();

@@ -56,6 +56,6 @@ lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int hea
         g->iv_rows_of = saved_of;
         g->iv_rows = saved_rows;
     }
-    f->taps.attn_out[l] = a;
+    if (f->taps.attn_out) f->taps.attn_out[l] = a;  // NULL inside a checkpointed block (op_checkpoint)
     return a;
 }

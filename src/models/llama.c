@@ -189,6 +189,37 @@ static int llama_bind(lrp_model *m, lrp_err *err) {
 
 // ---- forward ----------------------------------------------------------------------------------------
 
+// One decoder block: the segment that f->checkpoint recomputes in the backward (op_checkpoint).
+typedef struct llama_block_ctx {
+    const lrp_model *m;
+    lrp_forward *f;  // NULL when checkpointed: then fb (its interventions, no cache, no taps) stands in
+    lrp_forward fb;
+    int l;
+    const lrp_rope *rope;
+    lrp_attn_spec spec;
+} llama_block_ctx;
+
+static lrp_act *llama_block(lrp_graph *g, lrp_act *x, void *ctxp) {
+    llama_block_ctx *b = ctxp;
+    const lrp_config *c = &b->m->cfg;
+    const llama_weights *w = b->m->weights;
+    lrp_forward *f = b->f ? b->f : &b->fb;
+    const llama_layer *L = &w->layers[b->l];
+    float eps = (float)c->norm_eps;
+    lrp_act *h = op_rmsnorm(g, x, &L->attn_norm, eps, c->hidden_size);
+    x = op_add(g, x, lrp_rope_self_attention(g, f, b->l, h, &L->attn, b->rope, &b->spec, eps));
+
+    h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
+    g->tag = LRP_TAG_MLP_LINEAR;
+    lrp_act *gate = op_activation(g, op_linear(g, h, &L->gate, &L->gate_bias), w->act);
+    lrp_act *z = op_gated_product(g, gate, op_linear(g, h, &L->up, &L->up_bias));
+    z = op_intervene(g, z, f->iv, f->n_iv, b->l);
+    if (f->taps.mlp_act) f->taps.mlp_act[b->l] = z;
+    x = op_add(g, x, op_linear(g, z, &L->down, &L->down_bias));
+    g->tag = LRP_TAG_NONE;
+    return x;
+}
+
 static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     const lrp_config *c = &m->cfg;
     const llama_weights *w = m->weights;
@@ -204,19 +235,18 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
 
     lrp_act *x = op_embedding(g, &w->embed, in->ids, in->T, 1.0f, in->embed_scale, in->embed_noise);
     f->taps.input[LRP_INPUT_WORDS] = x;
+    int checkpoint = f->checkpoint && !cache && !f->want_attn_probs;
     for (int l = 0; l < c->num_layers; l++) {
-        const llama_layer *L = &w->layers[l];
-        lrp_act *h = op_rmsnorm(g, x, &L->attn_norm, eps, c->hidden_size);
-        x = op_add(g, x, lrp_rope_self_attention(g, f, l, h, &L->attn, rope, &spec, eps));
-
-        h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
-        g->tag = LRP_TAG_MLP_LINEAR;
-        lrp_act *gate = op_activation(g, op_linear(g, h, &L->gate, &L->gate_bias), w->act);
-        lrp_act *z = op_gated_product(g, gate, op_linear(g, h, &L->up, &L->up_bias));
-        z = op_intervene(g, z, f->iv, f->n_iv, l);
-        f->taps.mlp_act[l] = z;
-        x = op_add(g, x, op_linear(g, z, &L->down, &L->down_bias));
-        g->tag = LRP_TAG_NONE;
+        llama_block_ctx b = {.m = m, .f = checkpoint ? NULL : f, .l = l, .rope = rope, .spec = spec};
+        if (checkpoint) {  // the block's interventions only: no cache, no taps inside the block
+            b.fb.iv = f->iv;
+            b.fb.n_iv = f->n_iv;
+            b.fb.head_iv = f->head_iv;
+            b.fb.n_head_iv = f->n_head_iv;
+            x = op_checkpoint(g, x, llama_block, &b, sizeof b);
+        } else {
+            x = llama_block(g, x, &b);
+        }
         f->taps.block_out[l] = x;
     }
     x = op_rmsnorm(g, x, &w->final_norm, eps, c->hidden_size);

@@ -104,6 +104,10 @@ typedef struct lrp_forward {
     int no_latent;                   // MoE: nothing reads taps.mlp_act (no latent start or readout): a
                                      // family whose MLP intermediate costs extra work to tap may leave it
                                      // NULL, except in layers that interventions (iv) touch
+    int checkpoint;                  // 1: families that support it (llama) recompute each block in the
+                                     // backward (op_checkpoint) instead of keeping its activations; their
+                                     // in-block taps (mlp_act, attn_out, attn_probs) stay NULL. Ignored
+                                     // with a cache or want_attn_probs
     lrp_taps taps;                   // filled by lrp_model_forward
 } lrp_forward;
 

@@ -206,4 +206,16 @@ lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chos
 lrp_act *op_moe_combine_sorted(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *y, const int *off,
                                int E);
 
+// --- checkpoint.c ------------------------------------------------------------------------------------
+// A segment of ops (a transformer block) recomputed in the backward instead of kept (activation
+// checkpointing): fn(sub, x, ctx) wires the segment on graph sub from its input x and returns its output
+// (same shape as x). The forward runs it on a graph of its own without recording and keeps only the
+// output; the backward runs it again, recorded, seeds its output with this node's gradient, replays it
+// with the same rules and adds the input's gradient to x's. ctx (ctx_bytes) is copied into the graph and
+// must hold everything fn reads (pointers in it must outlive the backward). fn must not leave pointers to
+// the sub-graph's activations anywhere (taps): the sub-graph is freed after each run. The memory of the
+// whole pass is the segment outputs plus one segment's activations.
+typedef lrp_act *(*lrp_segment_fn)(lrp_graph *sub, lrp_act *x, void *ctx);
+lrp_act *op_checkpoint(lrp_graph *g, lrp_act *x, lrp_segment_fn fn, const void *ctx, size_t ctx_bytes);
+
 #endif
