@@ -96,6 +96,9 @@ install: $(BUILD)/attnlrp
 	for m in default sentiment vit-fashion; do if [ -d models/$$m ]; then cp -r models/$$m $(DESTDIR)$(PREFIX)/share/attnlrp/; fi; done
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+
+# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N (fuzz/fuzz.mk)
+include fuzz/fuzz.mk
