@@ -41,20 +41,22 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libattnlrp.a
 fuzz-build: $(FUZZ_BIN)
 
 fuzz-seeds:
-	bash fuzz/make_seeds.sh $(FUZZ_BUILD)/seeds
+	/usr/bin/python3 fuzz/make_seeds.py $(FUZZ_BUILD)/seeds
 
-# Each harness in turn: its working corpus, the generated seeds and the regression inputs; its dictionary.
+# Each harness in turn: its working corpus, the generated seeds and the regression inputs; its dictionary
+# (fuzz/json.dict for the JSON readers, gguf.dict, image.dict, args.dict).
 fuzz: fuzz-build fuzz-seeds
 	@mkdir -p $(FUZZ_BUILD)/crashes
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-		dict=""; [ -f fuzz/$$t.dict ] && dict="-dict=fuzz/$$t.dict"; \
+		case $$t in fuzz_gguf) d=gguf ;; fuzz_args) d=args ;; fuzz_image) d=image ;; fuzz_tokenize) d= ;; *) d=json ;; esac; \
+		dict=""; [ -n "$$d" ] && dict="-dict=fuzz/$$d.dict"; \
 		echo "== $$t ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-close_fd_mask=3 -print_final_stats=1 -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) \
 			-artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- \
 			$(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t $$(ls -d tests/fixtures/fuzz/$$t 2>/dev/null) \
-			2>&1 | grep -E '^(#[0-9]+ +(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit)' || true; \
+			2>&1 | grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit)' || true; \
 	done
 
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
