@@ -171,6 +171,7 @@ static void method_opts(const lrp_eval_opts *o, int method, lrp_explain_opts *eo
     eo->atman_factor = o->params.atman_factor;
     eo->atman_threshold = o->params.atman_threshold;
     eo->softmax_rule = o->params.softmax_rule;
+    eo->max_memory = o->params.max_memory;
     eo->method = (lrp_method)info->rules;
     if (info->gamma) {
         eo->gamma_conv = o->gamma_conv;

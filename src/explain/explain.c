@@ -1,4 +1,5 @@
 #include "explain/explain.h"
+#include "explain/memory.h"
 
 #include "explain/baselines.h"
 #include "explain/methods.h"
@@ -401,7 +402,12 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         if (o->score != LRP_SCORE_LOGIT || o->n_answer > 0)
             return lrp_fail(err, "method %s: explains logits only (logprob/prob scores and answers need attnlrp, "
                             "cplrp, gradxinput or gradient)", lrp_method_label(o->method));
-        return lrp_explain_baseline(m, in_arg, o, e, err);
+        if (lrp_check_inputs(m, in_arg, err) ||
+            lrp_check_memory(m, sequence_length(m, in_arg), in_arg->decoder_T, 1, o->max_memory, err))
+            return -1;
+        int brc = lrp_explain_baseline(m, in_arg, o, e, err);
+        if (brc == 0) lrp_memory_blas_ready();
+        return brc;
     }
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
@@ -419,7 +425,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     int K = o->n_answer > 0 ? o->n_answer : 1;   // output rows read (answers: one per answer token)
     if (o->n_answer > 0 && output_length(m, in) >= o->n_answer && o->position == -1)
         position = output_length(m, in) - o->n_answer;
-    if (check_opts(m, in, o, position, err)) return -1;
+    if (check_opts(m, in, o, position, err) || lrp_check_memory(m, T, TD, K, o->max_memory, err)) return -1;
 
     e->method = o->method;
     e->task = c->task;
@@ -621,8 +627,10 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     e->seconds_forward = t1 - t0;
     e->seconds_backward = t2 - t1;
     e->activation_bytes = g.bytes_allocated;
+    e->activation_bytes_used = g.bytes_used;
     lrp_graph_free(&g);
     free(rows);
+    lrp_memory_blas_ready();
     return 0;
 oom:
     lrp_fail(err, "out of memory");

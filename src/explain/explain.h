@@ -51,6 +51,7 @@ typedef struct lrp_explain_opts {
     // position, target, contrast and latent_start must stay unset.
     const int *answer;
     int n_answer;                // 0: no answer
+    size_t max_memory;           // bytes an explanation may use (explain/memory.h); 0: MemAvailable / RLIMIT_AS
 } lrp_explain_opts;
 
 void lrp_explain_opts_default(lrp_explain_opts *o);
@@ -141,6 +142,7 @@ typedef struct lrp_explanation {
     double seconds_forward;
     double seconds_backward;
     size_t activation_bytes;     // arena bytes of the recorded forward
+    size_t activation_bytes_used; // of those, bytes handed out (what lrp_explain_memory_estimate bounds)
 } lrp_explanation;
 
 // Explains one prediction. Every argument is checked first (inputs against the model, positions,
