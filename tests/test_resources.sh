@@ -17,7 +17,8 @@ check "--max-memory 64M: the explanation runs" '$BIN explain --max-memory 64M --
 expect 2 "attnlrp: --max-memory 12X: expected a size such as 512M, 2G or 1.5GiB" -- $BIN explain --max-memory 12X "$t"
 err=$($BIN eval --data data/eval.jsonl --limit 1 --max-memory 10K 2>&1 >/dev/null); s=$?
 check "eval --max-memory: every record refused, exit 1 (got $s: $err)" '[ "$s" = 1 ] && [[ "$err" == *"more than the 10 KiB available (max_memory)"* ]]'
-check "neurons --max-memory 10K: refused" '! $BIN neurons --max-memory 10K "$t" >/dev/null 2>&1'
+err=$($BIN generate --explain --max-memory 10K -n 2 "$t" 2>&1 >/dev/null); s=$?
+check "generate --explain --max-memory 10K: refused, exit 1 (got $s: $err)" '[ "$s" = 1 ] && [[ "$err" == *"(max_memory)" ]]'
 
 # ---- an address-space limit (ulimit -v): a clean error, not OpenBLAS retrying its 128 MiB buffer forever ----
 # (not under AddressSanitizer, which needs terabytes of address space for its shadow memory)

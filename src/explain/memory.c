@@ -1,7 +1,8 @@
 // The memory check before an explanation (explain/memory.h).
 #include "explain/memory.h"
 
-#include <cblas.h>
+#include "kernels/gemm.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #define ARENA_CHUNK (32u << 20)                    // core/graph.c's ARENA_CHUNK_BYTES
-#define BLAS_BUFFER ((size_t)(128u << 20) + 4096)  // OpenBLAS (Debian): one malloc per thread, on its first product
 
 static atomic_int blas_ready;
 
@@ -145,8 +145,7 @@ int lrp_check_memory(const lrp_model *m, int T, int T_dec, int n_rows, size_t ma
     if (as) {  // mapped, not touched, counts: whole arena chunks and OpenBLAS's buffers
         want = (want + ARENA_CHUNK - 1) / ARENA_CHUNK * ARENA_CHUNK;
         if (!atomic_load(&blas_ready)) {
-            int threads = openblas_get_num_threads();
-            blas = (size_t)(threads > 0 ? threads : 1) * BLAS_BUFFER;
+            blas = (size_t)lrp_gemm_threads() * lrp_gemm_buffer_bytes();
             want += blas;
         }
     }

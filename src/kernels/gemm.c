@@ -35,3 +35,11 @@ void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, c
     if (M <= 0 || N <= 0) return;
     cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, M, N, alpha, A, lda, x, 1, beta, y, 1);
 }
+
+int lrp_gemm_threads(void) {
+    int n = openblas_get_num_threads();
+    return n > 0 ? n : 1;
+}
+
+// OpenBLAS's BUFFER_SIZE as Debian builds it (32 << 22 bytes), plus the page malloc adds to it.
+size_t lrp_gemm_buffer_bytes(void) { return ((size_t)128 << 20) + 4096; }
