@@ -49,6 +49,22 @@ yes "word word word" | head -n 100 >"$tmp/corpus.txt"
 err=$($BIN scan --data "$tmp/corpus.txt" --layer 0 --neuron 1 --window 300 2>&1 >/dev/null); s=$?
 check "scan --window 300: refused, naming the context (exit $s)" '[ "$s" != 0 ] && [[ "$err" == *"exceed the model'"'"'s context of 128"* ]]'
 
+# ---- a NaN in the weights: the output says so and names the tensor and element ----
+cp -r models/default "$tmp/nan"
+$PY - "$tmp/nan/model.safetensors" <<'EOF_PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+off = json.loads(b[8:8 + n])["model.layers.1.mlp.down_proj.weight"]["data_offsets"][0]
+struct.pack_into("<f", b, 8 + n + off + 4 * 10, float("nan"))   # element 10
+open(sys.argv[1], "wb").write(b)
+EOF_PY
+$BIN explain --model "$tmp/nan" --format json "$t" >"$tmp/nan.json" 2>"$tmp/nan.err"
+r=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["nonfinite"], d["nonfinite_weight"]["tensor"], d["nonfinite_weight"]["index"])' "$tmp/nan.json")
+check "NaN weight: JSON counts the non-finite relevance and names the tensor [$r]" '[ "$r" = "5 model.layers.1.mlp.down_proj.weight 10" ]'
+check "NaN weight: a warning names it" 'grep -qx "attnlrp: warning: the checkpoint'"'"'s tensor \"model.layers.1.mlp.down_proj.weight\" holds a non-finite value (element 10)" "$tmp/nan.err"'
+check "finite weights: no nonfinite fields" '! $BIN explain --format json "$t" | grep -q nonfinite'
+
 # ---- SIGKILL mid-write: the old file stays whole ----
 # explain -o writes through a temporary file beside the target (core/atomic_file.h) and renames it into
 # place once it is flushed. A preloaded fflush() kills the process (SIGKILL: no handler, no cleanup) when

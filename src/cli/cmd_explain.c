@@ -595,6 +595,9 @@ int cmd_explain(int argc, char **argv) {
     if (e.nonfinite)
         cli_error(0, "warning: %d of %d relevance values are not finite (NaN or inf; null in JSON)", e.nonfinite,
                   e.n_relevance);
+    if (e.nonfinite_tensor)
+        cli_error(0, "warning: the checkpoint's tensor \"%s\" holds a non-finite value (element %lld)",
+                  e.nonfinite_tensor, e.nonfinite_index);
     ctx.family = cfg->model_type;
     ctx.all_logits = a.all_logits;
     if (cfg->task == LRP_TASK_CLASSIFIER) ctx.labels = cfg->labels;

@@ -396,6 +396,17 @@ static double seed_row(const float *l, float *g, int V, int score, int y, int fo
     return out;
 }
 
+// Non-finite relevance or logits: name the first weight holding NaN/inf, if any (never on the normal path).
+static void note_nonfinite_weight(const lrp_model *m, lrp_explanation *e) {
+    int bad = e->nonfinite;
+    for (int i = 0; !bad && e->logits && i < e->n_out; i++) bad = !isfinite(e->logits[i]);
+    if (!bad) return;
+    int64_t idx = 0;
+    const lrp_tensor *t = lrp_model_find_nonfinite(m, &idx);
+    e->nonfinite_tensor = t ? t->name : NULL;
+    e->nonfinite_index = t ? (long long)idx : 0;
+}
+
 int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
     if (LRP_METHOD_IS_BASELINE((int)o->method)) {
@@ -623,6 +634,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         }
     }
     for (int t = 0; t < e->n_relevance; t++) e->nonfinite += !isfinite(e->relevance[t]);
+    note_nonfinite_weight(m, e);
     e->forward_passes = e->backward_passes = 1;
     e->seconds_forward = t1 - t0;
     e->seconds_backward = t2 - t1;

@@ -131,6 +131,8 @@ typedef struct lrp_explanation {
     int exact_shapley;           // kernelshap: every coalition enumerated (exact Shapley values)
     int forward_passes, backward_passes;  // what the run cost (the first explanation of the input included)
     int nonfinite;               // relevance values that are NaN or infinite (the softmax ablations)
+    const char *nonfinite_tensor; // when the logits or the relevance are not finite: the first weight tensor
+    long long nonfinite_index;    // holding NaN/inf and the element (owned by the model), NULL if none
     // Encoder-decoders (SPEC §3): T, ids and relevance are the encoder's (source) tokens; the decoder's
     // input is decoder_start_token_id and the prefix, and `position` is a decoder position.
     int decoder_T;

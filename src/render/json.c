@@ -80,6 +80,11 @@ void lrp_render_json_method_params(FILE *f, const lrp_explanation *e) {
     int m = (int)e->method;
     if (e->softmax_rule > 0 && e->softmax_rule < 3) fprintf(f, ", \"softmax_rule\": \"%s\"", rules[e->softmax_rule]);
     if (e->nonfinite) fprintf(f, ", \"nonfinite\": %d", e->nonfinite);
+    if (e->nonfinite_tensor) {
+        fputs(", \"nonfinite_weight\": {\"tensor\": ", f);
+        lrp_json_string(f, e->nonfinite_tensor);
+        fprintf(f, ", \"index\": %lld}", e->nonfinite_index);
+    }
     if (!LRP_METHOD_IS_BASELINE(m)) return;
     if (m == LRP_METHOD_IG)
         fprintf(f, ", \"steps\": %d, \"quadrature\": \"%s\"", e->steps, e->quadrature ? "gauss-legendre" : "midpoint");
