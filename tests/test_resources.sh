@@ -29,6 +29,12 @@ if [ "${BUILD:-build}" != build-san ]; then
          [[ "$vm" =~ ^"attnlrp: memory: explaining 5 tokens needs about ".*"OpenBLAS buffers ".*"available (RLIMIT_AS, ulimit -v)" ]]'
     vm=$( (ulimit -v 260000 && timeout 60 $BIN explain --method ig --steps 2 "$t" 2>&1 >/dev/null); echo "exit $?")
     check "ulimit -v 260000, a baseline method: refused too [$vm]" '[[ "$vm" == *"(RLIMIT_AS, ulimit -v)"*"exit 1" ]]'
+    vm=$( (ulimit -v 260000 && timeout 60 $BIN generate -n 3 "$t" 2>&1 >/dev/null); echo "exit $?")
+    check "ulimit -v 260000, generate (forward passes only): refused [$vm]" \
+        '[[ "$vm" == "attnlrp: memory: generating up to "*"(RLIMIT_AS, ulimit -v)"*"exit 1" ]]'
+    printf 'Julia speaks Italian. Noah plays golf.\n' >"$tmp/c.txt"
+    vm=$( (ulimit -v 260000 && timeout 60 $BIN scan --data "$tmp/c.txt" --layer 0 --neuron 1 2>&1 >/dev/null); echo "exit $?")
+    check "ulimit -v 260000, scan: refused [$vm]" '[[ "$vm" == *"memory: scanning "*"(RLIMIT_AS, ulimit -v)"*"exit 1" ]]'
     vm=$( (ulimit -v 1500000 && timeout 60 $BIN explain --format json "$t" >/dev/null 2>&1); echo $?)
     check "ulimit -v 1500000: enough, the explanation runs (exit $vm)" '[ "$vm" = 0 ]'
 fi

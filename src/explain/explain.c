@@ -414,7 +414,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
             return lrp_fail(err, "method %s: explains logits only (logprob/prob scores and answers need attnlrp, "
                             "cplrp, gradxinput or gradient)", lrp_method_label(o->method));
         if (lrp_check_inputs(m, in_arg, err) ||
-            lrp_check_memory(m, sequence_length(m, in_arg), in_arg->decoder_T, 1, o->max_memory, err))
+            lrp_check_memory(m, "explaining", sequence_length(m, in_arg), in_arg->decoder_T, 1, o->max_memory, err))
             return -1;
         int brc = lrp_explain_baseline(m, in_arg, o, e, err);
         if (brc == 0) lrp_memory_blas_ready();
@@ -436,7 +436,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     int K = o->n_answer > 0 ? o->n_answer : 1;   // output rows read (answers: one per answer token)
     if (o->n_answer > 0 && output_length(m, in) >= o->n_answer && o->position == -1)
         position = output_length(m, in) - o->n_answer;
-    if (check_opts(m, in, o, position, err) || lrp_check_memory(m, T, TD, K, o->max_memory, err)) return -1;
+    if (check_opts(m, in, o, position, err) || lrp_check_memory(m, "explaining", T, TD, K, o->max_memory, err)) return -1;
 
     e->method = o->method;
     e->task = c->task;

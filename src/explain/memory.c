@@ -137,7 +137,8 @@ int lrp_parse_size(const char *s, size_t *bytes) {
     return 0;
 }
 
-int lrp_check_memory(const lrp_model *m, int T, int T_dec, int n_rows, size_t max_memory, lrp_err *err) {
+int lrp_check_memory(const lrp_model *m, const char *verb, int T, int T_dec, int n_rows, size_t max_memory,
+                     lrp_err *err) {
     lrp_memory_need need = lrp_explain_memory_estimate(m, T, T_dec, n_rows);
     int as;
     const char *source;
@@ -153,8 +154,8 @@ int lrp_check_memory(const lrp_model *m, int T, int T_dec, int n_rows, size_t ma
     char a[32], b[32], w[32], v[32], l[32];
     char extra[64] = "";
     if (blas) snprintf(extra, sizeof extra, ", OpenBLAS buffers %s", lrp_format_bytes(blas, l, sizeof l));
-    return lrp_fail(err, "memory: explaining %d tokens needs about %s (activations %s, attention probabilities %s%s), more "
-                    "than the %s available (%s)", T, lrp_format_bytes(want, w, sizeof w),
+    return lrp_fail(err, "memory: %s %d tokens needs about %s (activations %s, attention probabilities %s%s), more "
+                    "than the %s available (%s)", verb, T, lrp_format_bytes(want, w, sizeof w),
                     lrp_format_bytes(need.activations, a, sizeof a), lrp_format_bytes(need.attention, b, sizeof b),
                     extra, lrp_format_bytes(avail, v, sizeof v),
                     max_memory ? "max_memory" : as ? "RLIMIT_AS, ulimit -v" : "MemAvailable");

@@ -30,7 +30,9 @@ size_t lrp_memory_available(size_t max_memory, int *address_space, const char **
 // available (MemAvailable)", or "(max_memory)", "(RLIMIT_AS, ulimit -v)") an explanation whose estimate
 // does not fit. Under an address-space limit the arena's 32 MiB chunks and OpenBLAS's per-thread buffers
 // (128 MiB of address space each, allocated on its first product) count too.
-int lrp_check_memory(const lrp_model *m, int T, int T_dec, int n_rows, size_t max_memory, lrp_err *err);
+// verb names the work in the message: "explaining", "generating up to", "scanning".
+int lrp_check_memory(const lrp_model *m, const char *verb, int T, int T_dec, int n_rows, size_t max_memory,
+                     lrp_err *err);
 
 // Called after a pass has run: OpenBLAS's buffers exist from then on (they are in the address space already).
 void lrp_memory_blas_ready(void);
