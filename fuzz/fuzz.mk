@@ -3,6 +3,7 @@
 #   make fuzz-build                 the harnesses build-fuzz/fuzz_*
 #   make fuzz FUZZ_SECONDS=60       seeds (fuzz/make_seeds.sh) then each harness for FUZZ_SECONDS seconds
 #   make fuzz FUZZ_TARGETS=fuzz_gguf   one harness
+#   make fuzz FUZZ_JOBS=4           parallel jobs per harness (libFuzzer then logs to fuzz-N.log here)
 # New inputs go to build-fuzz/corpus/<harness>/, crashes to build-fuzz/crashes/. tests/test_fuzz.sh runs
 # a few seconds of each and replays tests/fixtures/fuzz/<harness>/* (the inputs of fixed crashes).
 FUZZ_BUILD   := build-fuzz
@@ -53,7 +54,7 @@ fuzz: fuzz-build fuzz-seeds
 		dict=""; [ -n "$$d" ] && dict="-dict=fuzz/$$d.dict"; \
 		echo "== $$t ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_BUILD)/$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-			-close_fd_mask=3 -print_final_stats=1 -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) \
+			-close_fd_mask=3 -print_final_stats=1 $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) \
 			-artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- \
 			$(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t $$(ls -d tests/fixtures/fuzz/$$t 2>/dev/null) \
 			2>&1 | grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit)' || true; \
