@@ -3,7 +3,8 @@
 # build-fuzz/): each replays the inputs of fixed crashes (tests/fixtures/fuzz/<harness>/) and its seeds,
 # then fuzzes for FUZZ_SMOKE_SECONDS (default 2) seconds; any crash, leak, timeout or out-of-memory fails.
 # Skipped without clang's libFuzzer (Debian: libclang-rt-14-dev), and in the ASan run of the suite
-# (BUILD=build-san: the harnesses are sanitized already; the gcc run covers them). Long runs: make fuzz.
+# (BUILD=build-san: the harnesses are sanitized already; the gcc run covers them), and with FUZZ_SMOKE=0.
+# Cost: the clang build of build-fuzz/ (about a minute, once) and about 2.5 s per harness. Long runs: make fuzz.
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 
@@ -11,6 +12,7 @@ secs=${FUZZ_SMOKE_SECONDS:-2}
 export FUZZ_TOKENIZERS=${FUZZ_TOKENIZERS:-3}   # fuzz_tokenize: the shipped models' tokenizers only
 skip() { echo "SKIP test_fuzz: $*"; finish; exit 0; }
 [ "${BUILD:-build}" = build-san ] && skip "the gcc run of the suite runs the harnesses"
+[ "${FUZZ_SMOKE:-1}" = 0 ] && skip "FUZZ_SMOKE=0"
 command -v clang >/dev/null || skip "clang is not installed"
 echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)n * 0; }' >"$tmp/probe.c"
 clang -fsanitize=fuzzer "$tmp/probe.c" -o "$tmp/probe" 2>/dev/null || skip "clang cannot link libFuzzer (-fsanitize=fuzzer)"
