@@ -166,6 +166,9 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz
 
 -include $(BUILD)/mpi/cmd_batch.d $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+
+# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N (fuzz/fuzz.mk)
+include fuzz/fuzz.mk

@@ -587,6 +587,21 @@ TEST(damaged_npy_png_and_jpeg_never_crash) {
     CHECK(bad_contract == 0);
 }
 
+// A 147-byte progressive JPEG claiming 65287 x 65496 pixels (found by fuzz/fuzz_image.c, which took
+// seconds and gigabytes in jpeg_start_decompress): refused from its header, naming the size.
+TEST(a_jpeg_header_claiming_a_huge_image_is_refused_before_decoding) {
+    size_t n;
+    unsigned char *b = read_bytes("tests/fixtures/fuzz/fuzz_image/jpeg_progressive_65496x65287", &n);
+    CHECK(b && n == 147);
+    if (!b) return;
+    lrp_pixels p;
+    lrp_err err = {{0}};
+    CHECK(lrp_image_decode_memory("huge.jpg", b + 4, n - 4, &p, &err) == -1);  // the harness's 4 option bytes
+    CHECK_STR(err.msg, "huge.jpg: corrupt or unsupported JPEG: 65287 x 65496 pixels is too large (at most 67108864 pixels)");
+    CHECK(p.data == NULL);
+    free(b);
+}
+
 TEST_MAIN(T(npy_written_by_numpy_reads_back_in_every_dtype_byte_order_and_version),
           T(npy_model_input_is_taken_as_it_is_and_a_batch_of_one_is_accepted),
           T(npy_display_copy_undoes_the_preprocessor_normalisation), T(npy_from_numpy_with_the_wrong_layout_is_refused),
@@ -597,4 +612,5 @@ TEST_MAIN(T(npy_written_by_numpy_reads_back_in_every_dtype_byte_order_and_versio
           T(resize_lanczos_box_and_hamming_match_pil), T(resize_defaults_int_size_and_same_size),
           T(rescale_and_normalisation_match_the_hugging_face_processor), T(gray_and_rgb_convert_as_pil_does),
           T(jpeg_inputs_are_preprocessed_like_png), T(convert_rgb_to_gray_is_pil_luma),
-          T(preprocessing_errors_name_the_file_and_field), T(resize_rejects_unknown_filters), T(damaged_npy_png_and_jpeg_never_crash))
+          T(preprocessing_errors_name_the_file_and_field), T(resize_rejects_unknown_filters), T(damaged_npy_png_and_jpeg_never_crash),
+          T(a_jpeg_header_claiming_a_huge_image_is_refused_before_decoding))

@@ -293,9 +293,39 @@ TEST(bert_control_characters_match_reference) {
     json_decref(ref);
 }
 
+// Llama 3's 256 added tokens share long prefixes ("<|reserved_special_token_"): building their trie
+// appends nodes while a link into the node array is pending, which wrote freed memory when the array
+// moved (found by fuzz/fuzz_tokenize.c) and left tokens unmatched. Each token's text is that one token,
+// as tokenizer.json lists it (the reference here is the file itself, not the tokenizer's output).
+TEST(every_llama3_added_token_encodes_to_its_own_id) {
+    lrp_tokenizer *tok = NULL;
+    lrp_err err;
+    json_error_t jerr;
+    json_t *root = json_load_file("tests/tokenizer/llama3/tokenizer.json", 0, &jerr);
+    CHECK(root != NULL);
+    CHECK(lrp_tokenizer_load(&tok, "tests/tokenizer/llama3", &err) == 0);
+    if (!root || !tok) return;
+    json_t *added = json_object_get(root, "added_tokens"), *t;
+    size_t i, wrong = 0;
+    CHECK(json_array_size(added) == 256);
+    json_array_foreach(added, i, t) {
+        const char *content = json_string_value(json_object_get(t, "content"));
+        int *ids = NULL, n = 0;
+        if (lrp_tokenizer_encode(tok, content, strlen(content), 0, &ids, &n, &err) != 0 || n != 1 ||
+            ids[0] != (int)json_integer_value(json_object_get(t, "id"))) {
+            if (wrong++ < 3) fprintf(stderr, "  %s: %d ids, first %d\n", content, n, n ? ids[0] : -1);
+        }
+        free(ids);
+    }
+    CHECK(wrong == 0);
+    lrp_tokenizer_free(tok);
+    json_decref(root);
+}
+
 TEST_MAIN(T(gpt2_byte_level_bpe_matches_reference), T(qwen3_split_regex_nfc_bpe_matches_reference),
           T(llama3_ignore_merges_bpe_matches_reference), T(llama2_byte_fallback_bpe_matches_reference),
           T(tinystories_normalized_added_tokens_match_reference), T(bert_wordpiece_matches_reference),
           T(t5_style_unigram_matches_reference), T(precompiled_charsmap_normalizer_matches_sentencepiece_rules),
           T(pair_encoding_matches_reference), T(bert_clean_text_matches_reference_for_every_code_point),
-          T(bert_control_characters_match_reference))
+          T(bert_control_characters_match_reference),
+          T(every_llama3_added_token_encodes_to_its_own_id))

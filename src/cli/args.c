@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "explain/memory.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -256,7 +257,12 @@ int cli_lib_error(int status, const char *msg) {
 int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const char *steps_flag, int *used) {
     const char *opt = argv[*i];
     *used = 1;
-    if (!strcmp(opt, steps_flag) || !strcmp(opt, "--samples")) {
+    if (!strcmp(opt, "--max-memory")) {
+        const char *v = arg_value(argc, argv, i);
+        if (!v) return 2;
+        if (lrp_parse_size(v, &o->max_memory))
+            return cli_error(2, "--max-memory %s: expected a size such as 512M, 2G or 1.5GiB", v);
+    } else if (!strcmp(opt, steps_flag) || !strcmp(opt, "--samples")) {
         const char *v = arg_value(argc, argv, i);
         int n;
         if (!v || arg_int(opt, v, &n)) return 2;

@@ -20,7 +20,7 @@ const char *arg_value(int argc, char **argv, int *i);
 
 // The options of the baseline methods and the softmax ablation (explain/baselines.h), shared by explain,
 // generate, neurons and eval: steps_flag (--steps; eval: --ig-steps), --samples, --noise, --seed,
-// --quadrature midpoint|gauss-legendre, --atman-factor, --atman-threshold, --softmax-rule. Sets *used
+// --quadrature midpoint|gauss-legendre, --atman-factor, --atman-threshold, --softmax-rule, --max-memory. Sets *used
 // when argv[*i] is one of them (advancing *i past its value); returns 0, or 2 after printing the error.
 int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const char *steps_flag, int *used);
 
@@ -33,7 +33,9 @@ int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const 
     "  --seed S             smoothgrad, kernelshap: random seed (default 0)\n" \
     "  --atman-factor F     atman: scores of the suppressed token times 1-F (default 0.9)\n" \
     "  --atman-threshold K  atman: also suppress tokens with embedding cosine similarity >= K (default 0.7)\n" \
-    "  --softmax-rule R     attnlrp: exact (default), identity or distribute-bias (the paper's ablations)\n"
+    "  --softmax-rule R     attnlrp: exact (default), identity or distribute-bias (the paper's ablations)\n" \
+    "  --max-memory SIZE    refuse an explanation whose estimated memory exceeds SIZE (512M, 2G; default: the\n" \
+    "                       least of MemAvailable and what ulimit -v leaves)\n"
 
 // Prints "attnlrp: <msg>" to stderr; returns status.
 int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

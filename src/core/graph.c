@@ -159,6 +159,7 @@ void *lrp_graph_alloc(lrp_graph *g, size_t bytes, int zero) {
     // Fresh anonymous pages are zero already: clear only what an earlier pass (before a reset) used.
     if (zero && c->used < c->dirty) memset(p, 0, c->dirty - c->used < bytes ? c->dirty - c->used : bytes);
     c->used += bytes;
+    g->bytes_used += bytes;
     if (c->used > c->dirty) c->dirty = c->used;
     return p;
 }
@@ -275,6 +276,7 @@ int lrp_graph_backward(lrp_graph *g, const lrp_rules *rules, lrp_err *err) {
 
 void lrp_graph_reset(lrp_graph *g) {
     for (lrp_arena_chunk *c = g->chunks; c; c = c->next) c->used = 0;
+    g->bytes_used = 0;
     g->n_nodes = 0;
     g->n_free = 0;
     g->failed = 0;

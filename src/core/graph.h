@@ -56,6 +56,7 @@ typedef struct lrp_arena_chunk lrp_arena_chunk;
 struct lrp_graph {
     lrp_arena_chunk *chunks;
     size_t bytes_allocated;    // total arena bytes, for reporting peak memory
+    size_t bytes_used;         // arena bytes handed out (activations, gradients, saved values) since init or reset
     lrp_node *nodes;
     int n_nodes;
     int cap_nodes;

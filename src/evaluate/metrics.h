@@ -86,7 +86,7 @@ int lrp_eval_score(const float *relevance, const unsigned char *removable, const
                    int steps, double base, lrp_eval_logit_fn fn, void *ctx, lrp_eval_result *out, lrp_err *err);
 void lrp_eval_result_free(lrp_eval_result *r);
 
-// A reproducible "random" explanation: T values uniform in [0, 1) from (seed, stream), e.g. the record's line.
+// A reproducible "random" explanation: T values uniform in [0, 1) from (seed, stream), e.g. a hash of the record.
 void lrp_eval_random_relevance(uint64_t seed, uint64_t stream, float *relevance, int T);
 
 // ---- character offsets ----

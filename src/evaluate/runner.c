@@ -171,6 +171,7 @@ static void method_opts(const lrp_eval_opts *o, int method, lrp_explain_opts *eo
     eo->atman_factor = o->params.atman_factor;
     eo->atman_threshold = o->params.atman_threshold;
     eo->softmax_rule = o->params.softmax_rule;
+    eo->max_memory = o->params.max_memory;
     eo->method = (lrp_method)info->rules;
     if (info->gamma) {
         eo->gamma_conv = o->gamma_conv;
@@ -180,7 +181,7 @@ static void method_opts(const lrp_eval_opts *o, int method, lrp_explain_opts *eo
 
 // Every method's relevance over the record's n units (tokens or patches) and its metrics, into out->res.
 // pc holds the inputs, the explained position and target; rel is scratch of n floats.
-static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, int line_no, int n,
+static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, uint64_t record_key, int n,
                          const unsigned char *removable, const unsigned char *in_span, float *rel,
                          lrp_eval_record_result *out, lrp_err *err) {
     for (int k = 0; k < o->n_methods; k++) {
@@ -188,7 +189,7 @@ static int score_methods(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx
         double t0 = now_seconds();
         int passes_f = 0, passes_b = 0;
         if (method == LRP_METHOD_RANDOM) {
-            lrp_eval_random_relevance(o->seed, (uint64_t)line_no, rel, n);
+            lrp_eval_random_relevance(o->seed, record_key, rel, n);
         } else {
             lrp_explain_opts eo;
             lrp_explanation e;
@@ -223,7 +224,7 @@ static int time_forward(const lrp_model *m, perturb_ctx *pc, lrp_eval_record_res
 
 // One image record: {"image": path, "label": class}. Relevance per patch; the curves remove patches.
 static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb_ctx *pc, const lrp_eval_record *r,
-                             int line_no, lrp_eval_record_result *out, lrp_err *err) {
+                             int line_no, uint64_t record_key, lrp_eval_record_result *out, lrp_err *err) {
     const lrp_config *c = &m->cfg;
     int side = c->image_size / c->patch_size, N = side * side, rc = -1;
     char pre[1200];
@@ -263,7 +264,7 @@ static int eval_image_record(const lrp_model *m, const lrp_eval_opts *o, perturb
     if (!out->target_given) out->target = out->prediction;
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
-    if (score_methods(m, o, pc, line_no, N, removable, NULL, rel, out, err) || time_forward(m, pc, out, err)) goto done;
+    if (score_methods(m, o, pc, record_key, N, removable, NULL, rel, out, err) || time_forward(m, pc, out, err)) goto done;
     rc = 0;
 done:
     if (rc) record_result_free(out, o->n_methods);
@@ -277,6 +278,14 @@ done:
     return rc;
 }
 
+// The random baseline's stream for a record: FNV-1a of the record's bytes, so that a record draws the
+// same values wherever it stands in the file (results do not depend on the order of the records).
+static uint64_t record_key(const char *line, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)line[i]) * 0x100000001b3ull;
+    return h;
+}
+
 // Every metric of one record for every method. Returns 0, or -1 with err (the record is bad).
 static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_eval_opts *o, perturb_ctx *pc,
                        const char *line, size_t len, int line_no, lrp_eval_record_result *out, lrp_err *err) {
@@ -286,7 +295,7 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     lrp_eval_record r;
     if (lrp_eval_parse_record(line, len, span_field, &r, err)) return -1;
     if (m->cfg.image_size > 0 || r.image) {
-        int irc = r.image && m->cfg.image_size > 0 ? eval_image_record(m, o, pc, &r, line_no, out, err)
+        int irc = r.image && m->cfg.image_size > 0 ? eval_image_record(m, o, pc, &r, line_no, record_key(line, len), out, err)
                   : r.image ? lrp_fail(err, "\"image\": %s reads text, not images", m->cfg.model_type)
                             : lrp_fail(err, "no \"image\" field (%s is an image classifier)", m->cfg.model_type);
         lrp_eval_record_free(&r);
@@ -362,7 +371,7 @@ static int eval_record(const lrp_model *m, const lrp_tokenizer *tok, const lrp_e
     pc->target = out->target;
     out->target_logit = pc->logits[out->target];
 
-    if (score_methods(m, o, pc, line_no, T, removable, r.has_span ? in_span : NULL, rel, out, err) ||
+    if (score_methods(m, o, pc, record_key(line, len), T, removable, r.has_span ? in_span : NULL, rel, out, err) ||
         time_forward(m, pc, out, err))
         goto done;
     rc = 0;

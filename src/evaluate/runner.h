@@ -37,7 +37,7 @@ typedef struct lrp_eval_opts {
     int n_methods;
     int steps;              // perturbation steps, 1..10000
     int limit;              // only the first `limit` records; <= 0: all
-    uint64_t seed;          // the random baseline's seed; each record draws from (seed, line number)
+    uint64_t seed;          // the random baseline's seed; each record draws from (seed, a hash of its bytes)
     const char *span_field; // the span's field; NULL: "span"
     double gamma_conv, gamma_lin;  // the γ of the "+gamma" methods (default 0.25, 0.05, LXT's)
     // The comparison baselines' parameters (steps, samples, noise, seed, quadrature, atman_factor,

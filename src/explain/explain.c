@@ -1,4 +1,5 @@
 #include "explain/explain.h"
+#include "explain/memory.h"
 
 #include "explain/baselines.h"
 #include "explain/methods.h"
@@ -426,13 +427,29 @@ static int checkpoint_blocks(int T) {
     return T >= CHECKPOINT_MIN_TOKENS;
 }
 
+// Non-finite relevance or logits: name the first weight holding NaN/inf, if any (never on the normal path).
+static void note_nonfinite_weight(const lrp_model *m, lrp_explanation *e) {
+    int bad = e->nonfinite;
+    for (int i = 0; !bad && e->logits && i < e->n_out; i++) bad = !isfinite(e->logits[i]);
+    if (!bad) return;
+    int64_t idx = 0;
+    const lrp_tensor *t = lrp_model_find_nonfinite(m, &idx);
+    e->nonfinite_tensor = t ? t->name : NULL;
+    e->nonfinite_index = t ? (long long)idx : 0;
+}
+
 int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_explain_opts *o, lrp_explanation *e,
                        lrp_err *err) {
     if (LRP_METHOD_IS_BASELINE((int)o->method)) {
         if (o->score != LRP_SCORE_LOGIT || o->n_answer > 0)
             return lrp_fail(err, "method %s: explains logits only (logprob/prob scores and answers need attnlrp, "
                             "cplrp, gradxinput or gradient)", lrp_method_label(o->method));
-        return lrp_explain_baseline(m, in_arg, o, e, err);
+        if (lrp_check_inputs(m, in_arg, err) ||
+            lrp_check_memory(m, "explaining", sequence_length(m, in_arg), in_arg->decoder_T, 1, o->max_memory, err))
+            return -1;
+        int brc = lrp_explain_baseline(m, in_arg, o, e, err);
+        if (brc == 0) lrp_memory_blas_ready();
+        return brc;
     }
     memset(e, 0, sizeof *e);
     e->latent_layer = -1;
@@ -450,7 +467,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
     int K = o->n_answer > 0 ? o->n_answer : 1;   // output rows read (answers: one per answer token)
     if (o->n_answer > 0 && output_length(m, in) >= o->n_answer && o->position == -1)
         position = output_length(m, in) - o->n_answer;
-    if (check_opts(m, in, o, position, err)) return -1;
+    if (check_opts(m, in, o, position, err) || lrp_check_memory(m, "explaining", T, TD, K, o->max_memory, err)) return -1;
 
     e->method = o->method;
     e->task = c->task;
@@ -651,12 +668,15 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         }
     }
     for (int t = 0; t < e->n_relevance; t++) e->nonfinite += !isfinite(e->relevance[t]);
+    note_nonfinite_weight(m, e);
     e->forward_passes = e->backward_passes = 1;
     e->seconds_forward = t1 - t0;
     e->seconds_backward = t2 - t1;
     e->activation_bytes = g.bytes_allocated;
+    e->activation_bytes_used = g.bytes_used;
     lrp_graph_free(&g);
     free(rows);
+    lrp_memory_blas_ready();
     return 0;
 oom:
     lrp_fail(err, "out of memory");

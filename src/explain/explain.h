@@ -62,6 +62,7 @@ typedef struct lrp_explain_opts {
     // Only the LRP methods and gradxinput/gradient run one backward per explanation that it sees.
     lrp_node_hook on_node;
     void *on_node_ctx;
+    size_t max_memory;           // bytes an explanation may use (explain/memory.h); 0: MemAvailable / RLIMIT_AS
 } lrp_explain_opts;
 
 void lrp_explain_opts_default(lrp_explain_opts *o);
@@ -141,6 +142,8 @@ typedef struct lrp_explanation {
     int exact_shapley;           // kernelshap: every coalition enumerated (exact Shapley values)
     int forward_passes, backward_passes;  // what the run cost (the first explanation of the input included)
     int nonfinite;               // relevance values that are NaN or infinite (the softmax ablations)
+    const char *nonfinite_tensor; // when the logits or the relevance are not finite: the first weight tensor
+    long long nonfinite_index;    // holding NaN/inf and the element (owned by the model), NULL if none
     // Encoder-decoders (SPEC §3): T, ids and relevance are the encoder's (source) tokens; the decoder's
     // input is decoder_start_token_id and the prefix, and `position` is a decoder position.
     int decoder_T;
@@ -152,6 +155,7 @@ typedef struct lrp_explanation {
     double seconds_forward;
     double seconds_backward;
     size_t activation_bytes;     // arena bytes of the recorded forward
+    size_t activation_bytes_used; // of those, bytes handed out (what lrp_explain_memory_estimate bounds)
 } lrp_explanation;
 
 // Explains one prediction. Every argument is checked first (inputs against the model, positions,

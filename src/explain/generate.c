@@ -2,6 +2,7 @@
 
 #include "explain/explain.h"
 #include "kernels/qdot.h"
+#include "explain/memory.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -99,6 +100,7 @@ int lrp_generate_heads(const lrp_model *m, const int *prompt, int n_prompt, int 
     if (c->max_position_embeddings > 0 && capacity > c->max_position_embeddings)
         return lrp_fail(err, "max_new %d: the prompt (%d tokens) and %d new tokens exceed the model's context of %d "
                         "positions", max_new, n_prompt, max_new, c->max_position_embeddings);
+    if (lrp_check_memory(m, "generating up to", capacity, 1, 1, 0, err)) return -1;
     int *gen = malloc(((size_t)max_new + 1) * sizeof(int));
     // LongRoPE (Phi-3) switches to its long factors once the sequence outgrows original_max_position,
     // which invalidates every cached key and value: like transformers' Phi3ForCausalLM, the whole
@@ -156,5 +158,6 @@ done:
     free(logits);
     lrp_kv_cache_free(&cache);
     lrp_graph_free(&g);
+    if (rc == 0) lrp_memory_blas_ready();
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "explain/explain.h"
+#include "explain/memory.h"
 
 int lrp_latent_width(const lrp_model *m) { return m->cfg.intermediate_size; }
 
@@ -19,6 +20,7 @@ int lrp_forward_latent(const lrp_model *m, const int *ids, int T, int layer, int
         return lrp_fail(err, "expert %d: %s has no experts (not a mixture-of-experts model)", expert, c->model_type);
     if (expert != -1 && (expert < 0 || expert >= c->num_experts))
         return lrp_fail(err, "expert %d: out of range (0..%d)", expert, c->num_experts - 1);
+    if (lrp_check_memory(m, "scanning", T, 1, 1, 0, err)) return -1;
     lrp_graph g;
     if (lrp_graph_init(&g, lrp_model_scratch_floats(m), err)) return -1;
     g.grad_enabled = 0;
@@ -38,6 +40,7 @@ int lrp_forward_latent(const lrp_model *m, const int *ids, int T, int layer, int
         else memcpy(act, z->x, (size_t)T * W * sizeof(float));
     }
     lrp_graph_free(&g);
+    if (rc == 0) lrp_memory_blas_ready();
     return rc;
 }
 

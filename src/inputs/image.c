@@ -391,6 +391,14 @@ static int jpeg_decode_job(jpeg_job *j, const unsigned char *data, size_t n, lrp
     j->created = 1;
     jpeg_mem_src(&j->cinfo, data, (unsigned long)n);
     jpeg_read_header(&j->cinfo, TRUE);
+    // Before jpeg_start_decompress: for a progressive file it reads every scan into coefficient buffers of
+    // the whole image, so a 150-byte file claiming 65000 x 65000 pixels took seconds and gigabytes there
+    // (found by fuzz/fuzz_image.c).
+    if ((size_t)j->cinfo.image_width * j->cinfo.image_height > MAX_PIXELS) {
+        snprintf(j->msg, sizeof j->msg, "%u x %u pixels is too large (at most %zu pixels)", j->cinfo.image_width,
+                 j->cinfo.image_height, MAX_PIXELS);
+        return -1;
+    }
     J_COLOR_SPACE cs = j->cinfo.jpeg_color_space;
     if (cs == JCS_CMYK || cs == JCS_YCCK) {
         snprintf(j->msg, sizeof j->msg, "CMYK JPEGs are not supported (convert the image to RGB)");

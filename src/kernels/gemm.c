@@ -39,3 +39,10 @@ void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, c
 int lrp_blas_threads(void) { return openblas_get_num_threads(); }
 
 void lrp_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+int lrp_gemm_threads(void) {
+    int n = openblas_get_num_threads();
+    return n > 0 ? n : 1;
+}
+
+// OpenBLAS's BUFFER_SIZE as Debian builds it (32 << 22 bytes), plus the page malloc adds to it.
+size_t lrp_gemm_buffer_bytes(void) { return ((size_t)128 << 20) + 4096; }

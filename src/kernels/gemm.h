@@ -3,6 +3,8 @@
 #ifndef LRP_GEMM_H
 #define LRP_GEMM_H
 
+#include <stddef.h>
+
 // C[M, N] = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ (trans_* != 0); lda/ldb/ldc are row strides.
 void lrp_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
@@ -16,5 +18,9 @@ void lrp_gemv(int trans_a, int M, int N, float alpha, const float *A, int lda, c
 // small-row kernels follow it): attnlrp batch divides the threads among its worker processes.
 int lrp_blas_threads(void);
 void lrp_blas_set_threads(int n);
+// Threads BLAS runs a product on (OPENBLAS_NUM_THREADS); each allocates a work buffer on its first
+// product, which lrp_gemm_buffer_bytes gives (address space: explain/memory.c counts it under RLIMIT_AS).
+int lrp_gemm_threads(void);
+size_t lrp_gemm_buffer_bytes(void);
 
 #endif

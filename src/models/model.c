@@ -1,6 +1,7 @@
 #include "models/model.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "formats/gguf.h"
+#include "kernels/half.h"
 #include "formats/safetensors.h"
 #include "kernels/matmul.h"
 #include "models/bind.h"
@@ -307,4 +309,28 @@ int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv,
                             iv[k].layer, iv[k].neuron);
     }
     return 0;
+}
+
+const lrp_tensor *lrp_model_find_nonfinite(const lrp_model *m, int64_t *index) {
+    for (int k = 0; k < m->tf.n_tensors; k++) {
+        const lrp_tensor *t = &m->tf.tensors[k];
+        int64_t n = lrp_tensor_numel(t);
+        const unsigned char *d = t->data;
+        for (int64_t i = 0; i < n; i++) {
+            float x;
+            uint16_t h;
+            if (t->dtype == LRP_F32) memcpy(&x, d + 4 * i, 4);  // data may be misaligned (old safetensors)
+            else if (t->dtype == LRP_F16 || t->dtype == LRP_BF16) {
+                memcpy(&h, d + 2 * i, 2);
+                x = t->dtype == LRP_F16 ? lrp_f16_to_f32(h) : lrp_bf16_to_f32(h);
+            } else {
+                break;  // integer buffers and block quantisations (whose scales are F16) are not weights read here
+            }
+            if (!isfinite(x)) {
+                *index = i;
+                return t;
+            }
+        }
+    }
+    return NULL;
 }

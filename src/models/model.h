@@ -139,6 +139,11 @@ int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int 
 // 0 or a scale ("head intervention 9:0: layer 9 out of range (0..4)").
 int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err);
 
+// The first float weight (F32, F16, BF16; in name order) holding NaN or infinity: its tensor (NULL when
+// every one is finite) and the element's index. Reads every such weight: called when an output is not
+// finite, to name the cause (a checkpoint broken in training or conversion), not on every load.
+const lrp_tensor *lrp_model_find_nonfinite(const lrp_model *m, int64_t *index);
+
 // Scratch floats a graph needs for this model's matmuls.
 size_t lrp_model_scratch_floats(const lrp_model *m);
 

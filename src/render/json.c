@@ -80,6 +80,11 @@ void lrp_render_json_method_params(FILE *f, const lrp_explanation *e) {
     if (e->softmax_rule > 0 && e->softmax_rule < LRP_SOFTMAX_COUNT)
         fprintf(f, ", \"softmax_rule\": \"%s\"", lrp_softmax_rule_name(e->softmax_rule));
     if (e->nonfinite) fprintf(f, ", \"nonfinite\": %d", e->nonfinite);
+    if (e->nonfinite_tensor) {
+        fputs(", \"nonfinite_weight\": {\"tensor\": ", f);
+        lrp_json_string(f, e->nonfinite_tensor);
+        fprintf(f, ", \"index\": %lld}", e->nonfinite_index);
+    }
     if (!LRP_METHOD_IS_BASELINE(m)) return;
     if (m == LRP_METHOD_IG)
         fprintf(f, ", \"steps\": %d, \"quadrature\": \"%s\"", e->steps, lrp_quadrature_name(e->quadrature ? 1 : 0));

@@ -13,11 +13,19 @@
 
 // ---- added tokens ----------------------------------------------------------------------------
 
+// The link that leads to the next node: root[c] (owner -1), or the child or sibling field of node owner.
+// It is named by (owner, sibling) and looked up again after every append, because appending a node may
+// move t->nodes (a pointer into it would then write freed memory: found by fuzz/fuzz_tokenize.c).
+static int *trie_link(tk_trie *t, unsigned char c, int owner, int sibling) {
+    if (owner < 0) return &t->root[c];
+    return sibling ? &t->nodes[owner].sibling : &t->nodes[owner].child;
+}
+
 static int trie_add(tk_trie *t, const char *s, size_t n, int token) {
     if (n == 0) return 0;  // an empty added token never matches
-    int *slot = &t->root[(unsigned char)s[0]];
+    int owner = -1, sibling = 0;
     for (size_t i = 0;; i++) {
-        int node = *slot;
+        int node = *trie_link(t, (unsigned char)s[0], owner, sibling);
         if (node < 0) {
             if (t->n_nodes == t->cap) {
                 int cap = t->cap ? t->cap * 2 : 64;
@@ -28,7 +36,7 @@ static int trie_add(tk_trie *t, const char *s, size_t n, int token) {
             }
             node = t->n_nodes++;
             t->nodes[node] = (struct tk_trie_node){-1, -1, (unsigned char)s[i], -1};
-            *slot = node;
+            *trie_link(t, (unsigned char)s[0], owner, sibling) = node;
         }
         if (i + 1 == n) {
             t->nodes[node].token = token;
@@ -36,8 +44,13 @@ static int trie_add(tk_trie *t, const char *s, size_t n, int token) {
             return 0;
         }
         // find or append the child for s[i+1]
-        slot = &t->nodes[node].child;
-        while (*slot >= 0 && t->nodes[*slot].byte != (unsigned char)s[i + 1]) slot = &t->nodes[*slot].sibling;
+        owner = node;
+        sibling = 0;
+        for (int c = t->nodes[node].child; c >= 0 && t->nodes[c].byte != (unsigned char)s[i + 1];
+             c = t->nodes[c].sibling) {
+            owner = c;
+            sibling = 1;
+        }
     }
 }
 
