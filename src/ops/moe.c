@@ -213,6 +213,12 @@ typedef struct {
     const int *off;
 } moe_combine_aux;
 
+// Expert e's output rows (in token order), NULL when it has none.
+static const float *expert_rows(const moe_combine_aux *a, int e, int C) {
+    if (a->sorted) return a->off[e + 1] > a->off[e] ? a->sorted->x + (size_t)a->off[e] * C : NULL;
+    return a->y[e] ? a->y[e]->x : NULL;
+}
+
 static void moe_combine_backward(lrp_graph *g, const lrp_node *n, const lrp_rules *rules) {
     const moe_combine_aux *a = n->aux;
     lrp_act *base = n->in[0], *w = n->in[1];
@@ -232,18 +238,10 @@ static void moe_combine_backward(lrp_graph *g, const lrp_node *n, const lrp_rule
     float *gsorted = a->sorted ? lrp_act_grad(g, a->sorted) : NULL;
     if (a->sorted && !gsorted) return;
     for (int e = 0; e < a->E; e++) {
-        const float *yx;
-        float *gy;
-        if (a->sorted) {
-            if (a->off[e + 1] == a->off[e]) continue;
-            yx = a->sorted->x + (size_t)a->off[e] * C;
-            gy = gsorted + (size_t)a->off[e] * C;
-        } else {
-            lrp_act *y = a->y[e];
-            if (!y) continue;
-            if (!(gy = lrp_act_grad(g, y))) return;
-            yx = y->x;
-        }
+        const float *yx = expert_rows(a, e, C);
+        if (!yx) continue;
+        float *gy = a->sorted ? gsorted + (size_t)a->off[e] * C : lrp_act_grad(g, a->y[e]);
+        if (!gy) return;
         for (int i = 0, r = 0; i < TK; i++) {
             if (a->chosen[i] != e) continue;
             const float *src = go + (size_t)(i / K) * C, *yr = yx + (size_t)r * C;
@@ -259,6 +257,44 @@ static void moe_combine_backward(lrp_graph *g, const lrp_node *n, const lrp_rule
     }
 }
 
+// count[e] = how many of the n routed (token, slot) pairs chose expert e; -1 (graph failed) on an index
+// outside 0..E-1.
+static int count_routes(lrp_graph *g, const int *chosen, int n, int E, int *count) {
+    for (int i = 0; i < n; i++) {
+        if (chosen[i] < 0 || chosen[i] >= E) {
+            lrp_graph_fail(g, "internal: expert %d of %d", chosen[i], E);
+            return -1;
+        }
+        count[chosen[i]]++;
+    }
+    return 0;
+}
+
+// out = base + Σ over (t, slot) of w[t, slot] · its expert's row, summed expert by expert and a token's
+// slots in routing order (the order of the per-expert chain it replaces); records the node.
+static lrp_act *combine_record(lrp_graph *g, lrp_act *base, lrp_act *w, const moe_combine_aux *a, int C) {
+    int T = w->rows, K = w->cols;
+    lrp_act *out = lrp_act_new(g, T, C);
+    if (!out) return NULL;
+    if (base) memcpy(out->x, base->x, (size_t)T * C * sizeof(float));
+    else memset(out->x, 0, (size_t)T * C * sizeof(float));
+    for (int e = 0; e < a->E; e++) {
+        const float *ye = expert_rows(a, e, C);
+        for (int i = 0, r = 0; ye && i < T * K; i++) {
+            if (a->chosen[i] != e) continue;
+            const float *yr = ye + (size_t)r++ * C;
+            float *o = out->x + (size_t)(i / K) * C, s = w->x[i];
+            for (int j = 0; j < C; j++) o[j] += s * yr[j];
+        }
+    }
+    lrp_node *n = lrp_graph_record(g, "moe_combine", moe_combine_backward, out);
+    if (!n) return NULL;
+    n->in[0] = base;
+    n->in[1] = w;
+    n->aux = a;
+    return out;
+}
+
 lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *const *y, int E) {
     if (!w || !chosen || E < 1) return NULL;
     int T = w->rows, K = w->cols, C = base ? base->cols : 0;
@@ -270,10 +306,7 @@ lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chos
     lrp_act **ys = lrp_graph_alloc(g, (size_t)E * sizeof *ys, 0);
     int *count = lrp_graph_alloc(g, (size_t)E * sizeof(int), 1);
     if (!a || !ys || !count) return NULL;
-    for (int i = 0; i < T * K; i++) {
-        if (chosen[i] < 0 || chosen[i] >= E) return lrp_graph_fail(g, "internal: expert %d of %d", chosen[i], E);
-        count[chosen[i]]++;
-    }
+    if (count_routes(g, chosen, T * K, E, count)) return NULL;
     for (int e = 0; e < E; e++) {
         if (!count[e] && !y[e]) continue;
         if (!y[e]) return NULL;  // a failed expert (the graph is marked failed)
@@ -281,26 +314,9 @@ lrp_act *op_moe_combine(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chos
             return lrp_graph_fail(g, "internal: expert %d output [%d, %d], expected [%d, %d]", e, y[e]->rows,
                                   y[e]->cols, count[e], C);
     }
-    lrp_act *out = lrp_act_new(g, T, C);
-    if (!out) return NULL;
-    if (base) memcpy(out->x, base->x, (size_t)T * C * sizeof(float));
-    else memset(out->x, 0, (size_t)T * C * sizeof(float));
-    for (int e = 0; e < E; e++) {
-        ys[e] = count[e] ? y[e] : NULL;
-        for (int i = 0, r = 0; ys[e] && i < T * K; i++) {
-            if (chosen[i] != e) continue;
-            const float *yr = y[e]->x + (size_t)r++ * C;
-            float *o = out->x + (size_t)(i / K) * C, s = w->x[i];
-            for (int j = 0; j < C; j++) o[j] += s * yr[j];
-        }
-    }
+    for (int e = 0; e < E; e++) ys[e] = count[e] ? y[e] : NULL;
     *a = (moe_combine_aux){.E = E, .chosen = chosen, .y = ys, .sorted = NULL, .off = NULL};
-    lrp_node *n = lrp_graph_record(g, "moe_combine", moe_combine_backward, out);
-    if (!n) return NULL;
-    n->in[0] = base;
-    n->in[1] = w;
-    n->aux = a;
-    return out;
+    return combine_record(g, base, w, a, C);
 }
 
 lrp_act *op_moe_combine_sorted(lrp_graph *g, lrp_act *base, lrp_act *w, const int *chosen, lrp_act *y, const int *off,
@@ -315,32 +331,12 @@ lrp_act *op_moe_combine_sorted(lrp_graph *g, lrp_act *base, lrp_act *w, const in
     int *o = lrp_graph_alloc(g, (size_t)(E + 1) * sizeof *o, 0);
     int *count = lrp_graph_alloc(g, (size_t)E * sizeof(int), 1);
     if (!a || !o || !count) return NULL;
-    for (int i = 0; i < T * K; i++) {
-        if (chosen[i] < 0 || chosen[i] >= E) return lrp_graph_fail(g, "internal: expert %d of %d", chosen[i], E);
-        count[chosen[i]]++;
-    }
+    if (count_routes(g, chosen, T * K, E, count)) return NULL;
     for (int e = 0; e < E; e++)
         if (off[e + 1] - off[e] != count[e])
             return lrp_graph_fail(g, "internal: expert %d has %d sorted rows for %d routed", e, off[e + 1] - off[e],
                                   count[e]);
     memcpy(o, off, (size_t)(E + 1) * sizeof *o);
-    lrp_act *out = lrp_act_new(g, T, C);
-    if (!out) return NULL;
-    if (base) memcpy(out->x, base->x, (size_t)T * C * sizeof(float));
-    else memset(out->x, 0, (size_t)T * C * sizeof(float));
-    // The same summation order as op_moe_combine: expert by expert, a token's slots in routing order.
-    for (int e = 0; e < E; e++)
-        for (int i = 0, r = off[e]; i < T * K; i++) {
-            if (chosen[i] != e) continue;
-            const float *yr = y->x + (size_t)r++ * C;
-            float *dst = out->x + (size_t)(i / K) * C, s = w->x[i];
-            for (int j = 0; j < C; j++) dst[j] += s * yr[j];
-        }
     *a = (moe_combine_aux){.E = E, .chosen = chosen, .y = NULL, .sorted = y, .off = o};
-    lrp_node *n = lrp_graph_record(g, "moe_combine", moe_combine_backward, out);
-    if (!n) return NULL;
-    n->in[0] = base;
-    n->in[1] = w;
-    n->aux = a;
-    return out;
+    return combine_record(g, base, w, a, C);
 }
