@@ -1,5 +1,6 @@
 #include "cli/args.h"
 #include "explain/memory.h"
+#include "explain/methods.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -407,6 +408,22 @@ int cli_use_color(int mode, FILE *f) {
     if (nc && *nc) return 0;  // https://no-color.org: set and not empty
     if (term && !strcmp(term, "dumb")) return 0;
     return 1;
+}
+
+int cli_parse_method_among(const char *v, const char *const *names, int *method) {
+    char list[200] = "";
+    int n = 0;
+    while (names[n]) n++;
+    for (int k = 0; k < n; k++) {
+        const lrp_method_info *mi = lrp_method_find(names[k], 1);
+        if (!strcmp(v, names[k]) && mi) {
+            *method = mi->id;
+            return 0;
+        }
+        size_t at = strlen(list);
+        snprintf(list + at, sizeof list - at, "%s%s", k == 0 ? "" : k == n - 1 ? " or " : ", ", names[k]);
+    }
+    return cli_error(2, "--method %s: expected %s", v, list);
 }
 
 int cli_parse_score(const char *v, int *score) {

@@ -68,6 +68,9 @@ int cli_answer_ids(const lrp_session *s, const char *flag, const char *text, int
 
 // --score logit|logprob|prob into *score (lrp_score); 0, or 2 after printing the error.
 int cli_parse_score(const char *v, int *score);
+// --method V for a command that takes only the methods `names` (NULL-terminated, spelt as the registry
+// spells them): 0 and *method set, or the usage error printed and 2 returned.
+int cli_parse_method_among(const char *v, const char *const *names, int *method);
 #define CLI_SCORE_HELP "logit, logprob (logit - logsumexp) or prob"
 
 // Parses "L:N=V", "L:N=*F" or "L:N=+D" (the --set option); 0, or 2 after printing the error.

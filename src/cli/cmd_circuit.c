@@ -96,10 +96,10 @@ static int parse_args(int argc, char **argv, circuit_args *a) {
             if (strcmp(v, "text") && strcmp(v, "json")) return cli_error(2, "--format %s: expected text or json", v);
             a->format = v;
         } else if (!strcmp(o, "--method")) {
-            if (!strcmp(v, "attnlrp")) a->method = LRP_METHOD_ATTNLRP;
-            else if (!strcmp(v, "cplrp")) a->method = LRP_METHOD_CPLRP;
-            else if (!strcmp(v, "gradxinput")) a->method = LRP_METHOD_GRADXINPUT;
-            else return cli_error(2, "--method %s: expected attnlrp, cplrp or gradxinput", v);
+            static const char *const methods[] = {"attnlrp", "cplrp", "gradxinput", NULL};
+            int m;
+            if (cli_parse_method_among(v, methods, &m)) return 2;
+            a->method = (lrp_method)m;
         } else {
             int x;
             if (arg_int(o, v, &x)) return 2;

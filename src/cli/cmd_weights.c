@@ -82,10 +82,10 @@ static int parse_args(int argc, char **argv, weights_args *a) {
             if (strcmp(v, "text") && strcmp(v, "json")) return cli_error(2, "--format %s: expected text or json", v);
             a->format = v;
         } else if (!strcmp(o, "--method")) {
-            if (!strcmp(v, "attnlrp")) a->method = LRP_METHOD_ATTNLRP;
-            else if (!strcmp(v, "cplrp")) a->method = LRP_METHOD_CPLRP;
-            else if (!strcmp(v, "gradxinput")) a->method = LRP_METHOD_GRADXINPUT;
-            else return cli_error(2, "--method %s: expected attnlrp, cplrp or gradxinput", v);
+            static const char *const methods[] = {"attnlrp", "cplrp", "gradxinput", NULL};
+            int m;
+            if (cli_parse_method_among(v, methods, &m)) return 2;
+            a->method = (lrp_method)m;
         } else if (!strcmp(o, "--limit")) {
             if (arg_int(o, v, &a->limit)) return 2;
             if (a->limit < 1) return cli_error(2, "--limit %d: must be at least 1", a->limit);
