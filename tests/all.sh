@@ -26,8 +26,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 if make -s -j"$jobs" CC=gcc SAN=1 build-san/attnlrp >/dev/null && make -s CC=gcc SAN=1 check >"$log" 2>&1; then :; fi
 cat "$log"; count "$log"
 
-echo "== clang build (-Wall -Wextra -Werror)"
-if command -v clang >/dev/null && make -s -j"$jobs" CC=clang BUILD=build-clang build-clang/attnlrp >"$log" 2>&1; then
+echo "== clang build (-Wall -Wextra -Werror): program, libraries, tests and benchmarks"
+if command -v clang >/dev/null && make -s -j"$jobs" CC=clang BUILD=build-clang all \
+    $(ls tests/test_*.c bench/*.c | sed 's|^tests/\(.*\)\.c$|build-clang/tests/\1|; s|^bench/\(.*\)\.c$|build-clang/bench/\1|') >"$log" 2>&1; then
     pass=$((pass + 1)); echo "clang build ok"
 else
     cat "$log"; fail=$((fail + 1)); echo "clang build FAILED"
