@@ -366,9 +366,9 @@ static void router_closed_form(int k, int renorm, int combine) {
 }
 
 // op_linear_grouped (the experts of a layer over rows sorted by expert, in parallel) against op_linear on
-// each segment alone: values, the gradient (attnlrp) and LRP-γ (MLP-tagged, γ = 0.25), with 1 and 2
-// threads, F32 and F16 weights, an empty segment among them. The same kernels run per segment, so the
-// results agree to rounding of the threads' panel sizes (1e-5 relative).
+// each segment alone: values, the gradient (attnlrp) and LRP-γ (MLP-tagged, γ = 0.25), with 1 thread and
+// with 2 (segments in turn, and in parallel with ATTNLRP_MOE_PARALLEL=1), F32 and F16 weights, an empty
+// segment among them: within 1e-5 relative.
 TEST(linear_grouped_equals_op_linear_per_segment) {
     enum { E = 4, IN = 24, OUT = 40, N = 37 };
     static const int off[E + 1] = {0, 11, 11, 30, N};  // segment 1 is empty
@@ -390,9 +390,10 @@ TEST(linear_grouped_equals_op_linear_per_segment) {
             wv[e] = lrp_weight_of(&t[e]);
             wp[e] = e == 1 ? NULL : &wv[e];
         }
-        for (int threads = 1; threads <= 2; threads++)
+        for (int mode = 0; mode < 3; mode++)  // 1 thread; 2 threads, segments in turn; 2 threads in parallel
             for (int gamma = 0; gamma < 2; gamma++) {
-                openblas_set_num_threads(threads);
+                openblas_set_num_threads(mode == 0 ? 1 : 2);
+                setenv("ATTNLRP_MOE_PARALLEL", mode == 2 ? "1" : "0", 1);
                 lrp_rules r = lrp_rules_for(LRP_METHOD_ATTNLRP);
                 r.gamma_lin = gamma ? 0.25f : 0.0f;
                 float yv[2][N * OUT], gx[2][N * IN];
@@ -439,6 +440,7 @@ TEST(linear_grouped_equals_op_linear_per_segment) {
             }
     }
     openblas_set_num_threads(blas);
+    unsetenv("ATTNLRP_MOE_PARALLEL");
 }
 
 TEST(linear_grouped_rejects_segments_that_do_not_cover_the_rows) {

@@ -118,11 +118,14 @@ lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weig
 }
 
 // ---- grouped products: one weight per segment of rows (the experts of a MoE layer) ---------------------
-// The segments are independent, so they run in parallel, one segment per thread, each product on one
-// thread: a layer's 8 small expert products then cost no thread barrier each, as they would if every
-// product were split over the threads. Each segment's numbers come from the same single-threaded kernel
-// whatever the thread count, so the result does not depend on it. ATTNLRP_MOE_PARALLEL=0 runs the segments
-// one after another, each product with all of BLAS's threads (for same-binary comparisons).
+// By default the segments run one after another, each product with all of BLAS's threads (the small-row
+// kernels of kernels/smallgemm.c split it by columns). ATTNLRP_MOE_PARALLEL=1 runs them in parallel
+// instead, one segment per thread and each product on one thread, so a layer's small products end in no
+// thread barrier each. On a quiet 2-core machine that was slower (Mixtral-shaped toy, T = 512: 659 ms
+// against 595 ms; T = 128: 197 against 186 ms: the experts' sizes differ, so the threads finish unevenly,
+// and the weight reads are memory-bound either way); only on a heavily oversubscribed machine did it cut
+// the CPU time (255 against 336-631 ms at load 6-8). The results agree either way (tests: within 1e-5
+// relative; bit for bit on the test checkpoints).
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
 
@@ -170,12 +173,8 @@ static void *grouped_thread(void *arg) {
 }
 
 static int grouped_parallel_enabled(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *v = getenv("ATTNLRP_MOE_PARALLEL");
-        cached = !(v && strcmp(v, "0") == 0);
-    }
-    return cached;
+    const char *v = getenv("ATTNLRP_MOE_PARALLEL");
+    return v && strcmp(v, "1") == 0;
 }
 
 #define GROUPED_MAX_THREADS 64
