@@ -184,7 +184,7 @@ int main(int argc, char **argv) {
         g.on_node_ctx = ops;
         int position = seq2seq ? n_dec - 1 : T - 1;
         lrp_forward f = {.in = {.ids = ids, .T = T, .decoder_ids = seq2seq ? ids + T : NULL, .decoder_T = n_dec},
-                         .head_rows = &position, .n_head_rows = 1};
+                         .head_rows = &position, .n_head_rows = 1, .no_latent = 1};  // as explain without latent readouts
         usage_now(&u0);
         if (lrp_model_forward(m, &g, &f)) {
             fprintf(stderr, "profile_explain: %s\n", g.err.msg);

@@ -364,6 +364,58 @@ TEST(small_gemm_split_between_threads_matches_the_reference) {
     CHECK(bad == 0);
 }
 
+// A batch (the experts of a MoE layer) gives every call exactly what lrp_small_gemm gives it alone, and the
+// float64 reference's values; calls with 0 rows are skipped, K = 0 only scales C. Run with 1 and 2 threads.
+TEST(small_gemm_batch_equals_its_calls_one_by_one) {
+    int threads = openblas_get_num_threads();
+    enum { CALLS = 5, N = 300, K = 260 };
+    const int rows[CALLS] = {32, 0, 7, 48, 2};
+    int bad = 0;
+    for (int nt = 1; nt <= 2; nt++) {
+        openblas_set_num_threads(nt);
+        for (int tb = 0; tb < 2; tb++) {
+            float beta = tb ? 0.0f : 1.0f;  // the forward writes (y = x·Wᵀ), the backward accumulates (gx += gy·W)
+            const float *A[CALLS], *B[CALLS];
+            float *C[CALLS], *one[CALLS], *ref[CALLS];
+            for (int i = 0; i < CALLS; i++) {
+                float *a = malloc(((size_t)rows[i] + 1) * K * sizeof *a), *b = malloc((size_t)N * K * sizeof *b);
+                C[i] = malloc(((size_t)rows[i] + 1) * N * sizeof(float));
+                one[i] = malloc(((size_t)rows[i] + 1) * N * sizeof(float));
+                ref[i] = malloc(((size_t)rows[i] + 1) * N * sizeof(float));
+                fill(a, (size_t)rows[i] * K);
+                fill(b, (size_t)N * K);
+                fill(C[i], (size_t)rows[i] * N);
+                memcpy(one[i], C[i], (size_t)rows[i] * N * sizeof(float));
+                memcpy(ref[i], C[i], (size_t)rows[i] * N * sizeof(float));
+                A[i] = a;
+                B[i] = b;
+            }
+            CHECK(lrp_small_gemm_batch(tb, CALLS, rows, N, K, 0.75f, A, K, B, tb ? K : N, beta, C, N) == 0);
+            for (int i = 0; i < CALLS; i++) {
+                lrp_small_gemm(tb, rows[i], N, K, 0.75f, A[i], K, B[i], tb ? K : N, beta, one[i], N);
+                lrp_gemm_ref(0, tb, rows[i], N, K, 0.75f, A[i], K, B[i], tb ? K : N, beta, ref[i], N);
+                for (size_t j = 0; j < (size_t)rows[i] * N; j++) {
+                    bad += C[i][j] != one[i][j];
+                    bad += fabsf(C[i][j] - ref[i][j]) > 1e-4f * (1.0f + fabsf(ref[i][j]));
+                }
+                free((void *)A[i]);
+                free((void *)B[i]);
+                free(C[i]);
+                free(one[i]);
+                free(ref[i]);
+            }
+        }
+    }
+    openblas_set_num_threads(threads);
+    float C0[6] = {1, 2, 3, 4, 5, 6}, Z[1] = {0};
+    const float *Az[1] = {Z}, *Bz[1] = {Z};
+    float *Cz[1] = {C0};
+    int two = 2;
+    CHECK(lrp_small_gemm_batch(0, 1, &two, 3, 0, 1.0f, Az, 1, Bz, 3, 0.5f, Cz, 3) == 0);
+    for (int i = 0; i < 6; i++) CHECK(C0[i] == 0.5f * (float)(i + 1));
+    CHECK(bad == 0);
+}
+
 // lrp_gemm hands few rows against a large B to the small kernels (and everything else to BLAS); with
 // ATTNLRP_SMALL_GEMM=0 it does not.
 TEST(gemm_uses_the_small_kernels_for_few_rows_and_large_weights) {
@@ -653,6 +705,7 @@ TEST_MAIN(T(generic_override_turns_off_every_fast_path), T(f16_rows_widen_every_
           T(gemm_with_beta_zero_ignores_what_c_held), T(small_gemm_matches_the_reference_for_every_row_count_up_to_40),
           T(small_gemm_on_the_generic_cpu_matches_the_reference), T(small_gemm_on_the_avx2_path_matches_the_reference),
           T(small_gemm_split_between_threads_matches_the_reference),
+          T(small_gemm_batch_equals_its_calls_one_by_one),
           T(gemm_uses_the_small_kernels_for_few_rows_and_large_weights), T(gemv_matches_the_reference_both_ways),
           T(matmul_forward_matches_the_reference_for_every_dtype_view_length_and_scratch),
           T(matmul_forward_on_the_generic_cpu_matches_the_reference),

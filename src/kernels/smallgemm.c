@@ -367,6 +367,36 @@ int lrp_small_gemm_wanted(int trans_a, int trans_b, int M, int N, int K) {
     return (lrp_cpu_has_avx512() || (trans_b && lrp_cpu_has_avx2())) && small_enabled();
 }
 
+// Fills t for one call; 0, or -1 when A could not be packed (then t runs the generic loops, which need
+// no copy: the numbers differ, so lrp_small_gemm_batch refuses that case instead).
+static int task_init(task *t, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                     int ldb, float beta, float *C, int ldc) {
+    *t = (task){.trans_b = trans_b, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .isa = ISA_GENERIC, .grain = 64};
+    if (lrp_cpu_has_avx512()) t->isa = ISA_AVX512;
+    else if (lrp_cpu_has_avx2()) t->isa = ISA_AVX2;
+    if (!trans_b) {
+        t->grain = t->isa == ISA_AVX512 ? 48 : t->isa == ISA_AVX2 ? 24 : 64;
+        return 0;
+    }
+    t->grain = t->isa == ISA_AVX512 ? 8 : t->isa == ISA_AVX2 ? 6 : 16;
+    if (t->isa == ISA_GENERIC) return 0;
+    t->Mp = (M + 15) / 16 * 16;
+    float *packed = malloc((size_t)K * t->Mp * sizeof(float));
+    if (!packed) {
+        t->isa = ISA_GENERIC;
+        t->grain = 16;
+        return -1;
+    }
+    for (int k = 0; k < K; k++) {
+        float *row = packed + (size_t)k * t->Mp;
+        for (int i = 0; i < M; i++) row[i] = A[(size_t)i * lda + k];
+        for (int i = M; i < t->Mp; i++) row[i] = 0.0f;
+    }
+    t->At = packed;
+    return 0;
+}
+
 void lrp_small_gemm(int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                     float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -374,32 +404,57 @@ void lrp_small_gemm(int trans_b, int M, int N, int K, float alpha, const float *
         for (int i = 0; i < M; i++) scale_row(C + (size_t)i * ldc, N, beta);
         return;
     }
-    task t = {.trans_b = trans_b, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
-              .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .isa = ISA_GENERIC, .grain = 64};
-    if (lrp_cpu_has_avx512()) t.isa = ISA_AVX512;
-    else if (lrp_cpu_has_avx2()) t.isa = ISA_AVX2;
-    float *packed = NULL;
-    if (trans_b) {
-        t.grain = t.isa == ISA_AVX512 ? 8 : t.isa == ISA_AVX2 ? 6 : 16;
-        if (t.isa != ISA_GENERIC) {
-            t.Mp = (M + 15) / 16 * 16;
-            packed = malloc((size_t)K * t.Mp * sizeof(float));
-            if (!packed) {  // run the generic loops, which need no copy
-                t.isa = ISA_GENERIC;
-            } else {
-                for (int k = 0; k < K; k++) {
-                    float *row = packed + (size_t)k * t.Mp;
-                    for (int i = 0; i < M; i++) row[i] = A[(size_t)i * lda + k];
-                    for (int i = M; i < t.Mp; i++) row[i] = 0.0f;
-                }
-                t.At = packed;
-            }
-        }
-    } else {
-        t.grain = t.isa == ISA_AVX512 ? 48 : t.isa == ISA_AVX2 ? 24 : 64;
-    }
+    task t;
+    task_init(&t, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);  // -1: the generic loops, no copy
     int units = (N + t.grain - 1) / t.grain;
     int threads = (int64_t)M * N * K < (1 << 20) ? 1 : lrp_pool_threads();
     lrp_parallel_for(units, threads, 0, run_units, &t);
-    free(packed);
+    free(t.At);
+}
+
+// ---- a batch of calls: one parallel loop over every call's column ranges ---------------------------
+
+typedef struct {
+    int n;
+    task *t;
+    int *first;  // [n + 1]: call i owns units first[i] .. first[i + 1]
+} batch;
+
+static void run_batch_units(void *ctx, int u0, int u1) {
+    const batch *b = ctx;
+    int i = 0;
+    while (u0 < u1) {
+        while (b->first[i + 1] <= u0) i++;  // the call that owns unit u0
+        int end = min_int(u1, b->first[i + 1]);
+        const task *t = &b->t[i];
+        run_columns(t, (u0 - b->first[i]) * t->grain, min_int((end - b->first[i]) * t->grain, t->N));
+        u0 = end;
+    }
+}
+
+int lrp_small_gemm_batch(int trans_b, int count, const int *M, int N, int K, float alpha, const float *const *A,
+                         int lda, const float *const *B, int ldb, float beta, float *const *C, int ldc) {
+    if (count <= 0 || N <= 0) return 0;
+    batch b = {.n = count, .t = calloc((size_t)count, sizeof(task)),
+               .first = malloc(((size_t)count + 1) * sizeof(int))};
+    int rc = b.t && b.first ? 0 : -1;
+    int64_t work = 0;
+    if (!rc) b.first[0] = 0;
+    for (int i = 0; i < count && !rc; i++) {
+        int m = M[i] > 0 && K > 0 ? M[i] : 0;  // nothing to multiply: the call's C is only scaled below
+        if (m && task_init(&b.t[i], trans_b, m, N, K, alpha, A[i], lda, B[i], ldb, beta, C[i], ldc)) rc = -1;
+        b.first[i + 1] = b.first[i] + (m ? (N + b.t[i].grain - 1) / b.t[i].grain : 0);
+        work += (int64_t)m * N * K;
+    }
+    if (!rc) {
+        for (int i = 0; i < count; i++)
+            if (M[i] > 0 && K <= 0)
+                for (int r = 0; r < M[i]; r++) scale_row(C[i] + (size_t)r * ldc, N, beta);
+        int threads = work < (1 << 20) ? 1 : lrp_pool_threads();
+        lrp_parallel_for(b.first[count], threads, 0, run_batch_units, &b);
+    }
+    for (int i = 0; b.t && i < count; i++) free(b.t[i].At);
+    free(b.t);
+    free(b.first);
+    return rc;
 }

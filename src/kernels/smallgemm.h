@@ -30,6 +30,13 @@ int lrp_small_gemm_wanted(int trans_a, int trans_b, int M, int N, int K);
 void lrp_small_gemm(int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                     float beta, float *C, int ldc);
 
+// `count` independent calls with the same N, K, op(B), strides, alpha and beta (the experts of a MoE layer):
+// call i multiplies A[i] [M[i], K] by op(B[i]) into C[i]. Every call's column ranges go into one parallel
+// loop, so the threads share the calls' work with one wait at the end instead of one per call. Each call's
+// numbers are those lrp_small_gemm gives it. 0, or -1 when out of memory (then no C was written).
+int lrp_small_gemm_batch(int trans_b, int count, const int *M, int N, int K, float alpha, const float *const *A,
+                         int lda, const float *const *B, int ldb, float beta, float *const *C, int ldc);
+
 // Re-reads ATTNLRP_SMALL_GEMM (tests).
 void lrp_small_gemm_refresh(void);
 

@@ -9,6 +9,8 @@
 #include "kernels/qdot.h"
 #include "ops/ops.h"
 
+#include "kernels/smallgemm.h"
+
 // The γ the rules give this node's tag (0: none).
 static float gamma_for(const lrp_node *n, const lrp_rules *rules) {
     switch (n->tag) {
@@ -179,6 +181,45 @@ static int grouped_parallel_enabled(void) {
 
 #define GROUPED_MAX_THREADS 64
 
+// The segments that the small-row kernels take (float32 weights stored [out, in], 2 ≤ rows ≤
+// LRP_SMALL_GEMM_MAX_M): all of them in one lrp_small_gemm_batch, one parallel loop over every segment's
+// column ranges, where one after another each product would end in its own wait for the threads (T = 128
+// over 8 experts: 32 rows each). Their numbers are those lrp_matmul_* gives. Marks them in done[];
+// 0, or -1 when out of memory (nothing written).
+static int grouped_small(const grouped_aux *a, int backward, float *dst, const float *src, int in, int out,
+                         unsigned char *done) {
+    int E = a->E, n = 0;
+    int *M = malloc((size_t)E * sizeof *M);
+    const float **A = malloc((size_t)E * sizeof *A), **B = malloc((size_t)E * sizeof *B);
+    float **C = malloc((size_t)E * sizeof *C);
+    int rc = M && A && B && C ? 0 : -1;
+    // forward: y = x·Wᵀ (N = out, K = in); backward: gx += gy·W (N = in, K = out)
+    int N = backward ? in : out, K = backward ? out : in;
+    for (int e = 0; e < E && !rc; e++) {
+        const lrp_weight *W = &a->W[e];
+        int r0 = a->off[e], rows = a->off[e + 1] - r0;
+        if (rows < 2 || !W->t || W->transposed || W->t->dtype != LRP_F32 ||
+            !lrp_small_gemm_wanted(0, !backward, rows, N, K))
+            continue;
+        M[n] = rows;
+        A[n] = src + (size_t)r0 * (backward ? out : in);
+        B[n] = (const float *)W->t->data + (size_t)W->offset * in;
+        C[n] = dst + (size_t)r0 * (backward ? in : out);
+        done[e] = 1;
+        n++;
+    }
+    if (!rc && n > 1 &&
+        lrp_small_gemm_batch(!backward, n, M, N, K, 1.0f, A, backward ? out : in, B, in, backward ? 1.0f : 0.0f, C,
+                             backward ? in : out))
+        rc = -1;
+    if (!rc && n == 1) memset(done, 0, (size_t)E);  // one segment: the usual path
+    free(M);
+    free(A);
+    free(B);
+    free(C);
+    return rc;
+}
+
 // Runs every segment; 0, or -1 when out of memory (then nothing was written).
 static int grouped_products(lrp_graph *g, const grouped_aux *a, int backward, float *dst, const float *src, int in,
                             int out) {
@@ -195,6 +236,24 @@ static int grouped_products(lrp_graph *g, const grouped_aux *a, int backward, fl
     // Only the live segments are handed out (grouped_run stops at live_aux.E).
     grouped_aux live_aux = *a;
     live_aux.E = live;
+    unsigned char small_done[GROUPED_MAX_THREADS * 4], *sd = small_done;
+    if (!grouped_parallel_enabled()) {  // the small segments together; the rest below, one after another
+        if (a->E > (int)sizeof small_done && !(sd = calloc((size_t)a->E, 1))) {
+            if (ord != order) free(ord);
+            return -1;
+        }
+        memset(sd, 0, (size_t)a->E);
+        if (grouped_small(a, backward, dst, src, in, out, sd)) {
+            if (sd != small_done) free(sd);
+            if (ord != order) free(ord);
+            return -1;
+        }
+        int k = 0;
+        for (int i = 0; i < live; i++)
+            if (!sd[ord[i]]) ord[k++] = ord[i];
+        live_aux.E = live = k;
+        if (sd != small_done) free(sd);
+    }
     grouped_job j = {.a = &live_aux, .backward = backward, .dst = dst, .src = src, .in = in, .out = out, .order = ord};
     atomic_init(&j.next, 0);
     int blas = openblas_get_num_threads(), threads = grouped_parallel_enabled() ? blas : 1;
