@@ -120,14 +120,17 @@ lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weig
 }
 
 // ---- grouped products: one weight per segment of rows (the experts of a MoE layer) ---------------------
-// By default the segments run one after another, each product with all of BLAS's threads (the small-row
-// kernels of kernels/smallgemm.c split it by columns). ATTNLRP_MOE_PARALLEL=1 runs them in parallel
-// instead, one segment per thread and each product on one thread, so a layer's small products end in no
-// thread barrier each. On a quiet 2-core machine that was slower (Mixtral-shaped toy, T = 512: 659 ms
-// against 595 ms; T = 128: 197 against 186 ms: the experts' sizes differ, so the threads finish unevenly,
-// and the weight reads are memory-bound either way); only on a heavily oversubscribed machine did it cut
-// the CPU time (255 against 336-631 ms at load 6-8). The results agree either way (tests: within 1e-5
-// relative; bit for bit on the test checkpoints).
+// By default the segments that the small-row kernels take (kernels/smallgemm.c: float32 weights, 2 to 48
+// rows, the usual case at T = 128 over 8 experts) run together in one lrp_small_gemm_batch, every
+// segment's column ranges in one parallel loop with a single wait at its end; the others (more rows, other
+// dtypes) run one after another, each product with all of BLAS's threads. On the Mixtral-shaped toy
+// (T = 128, 2 threads) one loop per layer's product instead of one per expert took the explanation from
+// 175 to 156 ms (best of 5 rounds, run at nice -20 beside other work).
+// ATTNLRP_MOE_PARALLEL=1 runs the segments in parallel instead, one segment per thread and each product
+// on one thread. On a quiet 2-core machine that was slower (T = 512: 659 ms against 595 ms; T = 128: 197
+// against 186 ms: the experts' sizes differ, so the threads finish unevenly); only on a heavily
+// oversubscribed machine did it cut the CPU time (255 against 336-631 ms at load 6-8). The results are
+// the same bit for bit on every path (each segment's product is computed the same way).
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
 

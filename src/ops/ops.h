@@ -25,8 +25,9 @@ lrp_act *op_cache_append(lrp_graph *g, lrp_act *x, float *cache, int len, int ca
 lrp_act *op_linear(lrp_graph *g, lrp_act *x, const lrp_weight *W, const lrp_weight *b);
 // y = rows off[e]..off[e+1]-1 of x times W[e]ᵀ for each segment e (no biases; x [N, in], off[0] = 0,
 // off[E] = N; an empty segment's W may be NULL): a MoE layer's experts over rows sorted by expert. Same rule
-// as op_linear (the gradient; LRP-γ by tag, segment by segment). The segments run one after another
-// (ATTNLRP_MOE_PARALLEL=1: in parallel, one per thread, each product single-threaded).
+// as op_linear (the gradient; LRP-γ by tag, segment by segment). Segments of 2-48 rows with float32 weights
+// share one parallel loop (lrp_small_gemm_batch), the others run one after another (ATTNLRP_MOE_PARALLEL=1:
+// all in parallel, one per thread, each product single-threaded); the numbers are the same either way.
 lrp_act *op_linear_grouped(lrp_graph *g, lrp_act *x, const lrp_weight *const *W, const int *off, int E);
 // The weights a recorded linear node multiplies by, for readers of weight gradients (explain/weights.h): an
 // op_linear node has 1 segment (n->w over every row), an op_linear_grouped node E. Segment e: its weight
