@@ -225,8 +225,7 @@ static int bert_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         const bert_layer *L = &w->layers[l];
         lrp_act *q = op_linear(g, x, &L->q, &L->q_b), *k = op_linear(g, x, &L->k, &L->k_b);
         lrp_act *v = op_linear(g, x, &L->v, &L->v_b);
-        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), c->head_dim), &L->o, &L->o_b);
+        lrp_act *a = op_linear(g, lrp_self_attention(g, f, l, q, k, v, &spec), &L->o, &L->o_b);
         x = op_layernorm(g, op_add(g, a, x), &L->ln1_w, &L->ln1_b, eps);
         g->tag = LRP_TAG_MLP_LINEAR;
         lrp_act *z = op_activation(g, op_linear(g, x, &L->fc, &L->fc_b), w->act);

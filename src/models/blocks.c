@@ -2,7 +2,6 @@
 
 lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_rope_attn_weights *w,
                                  const lrp_rope *rope, lrp_attn_spec *spec, float eps) {
-    lrp_kv_cache *cache = f->cache;
     int hd = spec->head_dim;
     lrp_act *q = op_linear(g, h, &w->q, &w->q_bias);
     lrp_act *k = op_linear(g, h, &w->k, &w->k_bias);
@@ -13,13 +12,19 @@ lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h
     }
     q = op_rope(g, q, rope, spec->n_heads);
     k = op_rope(g, k, rope, spec->n_kv_heads);
+    return op_linear(g, lrp_self_attention(g, f, l, q, k, v, spec), &w->o, &w->o_bias);
+}
+
+lrp_act *lrp_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *q, lrp_act *k, lrp_act *v,
+                            lrp_attn_spec *spec) {
+    lrp_kv_cache *cache = f->cache;
     if (cache) {
         size_t off = (size_t)l * cache->capacity * cache->kv_dim;
         k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
         v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
     }
     spec->probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-    return op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, spec), hd), &w->o, &w->o_bias);
+    return lrp_attn_heads(g, f, l, op_attention(g, q, k, v, spec), spec->head_dim);
 }
 
 lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int head_dim) {

@@ -16,6 +16,12 @@ typedef struct lrp_rope_attn_weights {
 lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_rope_attn_weights *w,
                                  const lrp_rope *rope, lrp_attn_spec *spec, float eps);
 
+// attention(q, k, v) of layer l, all projected (and rotated) already: keys and values appended to f's KV
+// cache when it has one (attention over all of them), the probability tap when f wants it, then
+// lrp_attn_heads. Returns the [T, heads·head_dim] heads' output before the output projection.
+lrp_act *lrp_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *q, lrp_act *k, lrp_act *v,
+                            lrp_attn_spec *spec);
+
 // The self-attention output a [T, heads·head_dim] of layer l before its output projection: applies f's
 // head interventions of layer l to each head's columns and taps it (f->taps.attn_out[l]).
 lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int head_dim);

@@ -361,14 +361,8 @@ static int gemma_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         const lrp_rope *rope = sliding ? rope_local : rope_global;
         q = op_rope(g, q, rope, H);
         k = op_rope(g, k, rope, KVH);
-        if (cache) {
-            size_t coff = (size_t)l * cache->capacity * cache->kv_dim;
-            k = op_cache_append(g, k, cache->k + coff, cache->len, cache->capacity);
-            v = op_cache_append(g, v, cache->v + coff, cache->len, cache->capacity);
-        }
         spec.window = sliding ? c->sliding_window : 0;
-        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), hd);
+        lrp_act *a = lrp_self_attention(g, f, l, q, k, v, &spec);
         a = op_rmsnorm_offset(g, op_linear(g, a, &L->o, NULL), &L->post_attn_norm, eps, D, off);
         x = op_add(g, x, a);
 

@@ -162,13 +162,7 @@ static int gpt2_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         lrp_act *q = op_linear(g, h, &L->q, &L->q_b);
         lrp_act *k = op_linear(g, h, &L->k, &L->k_b);
         lrp_act *v = op_linear(g, h, &L->v, &L->v_b);
-        if (cache) {
-            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
-            k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
-            v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
-        }
-        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        x = op_add(g, x, op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), c->head_dim), &L->proj, &L->proj_b));
+        x = op_add(g, x, op_linear(g, lrp_self_attention(g, f, l, q, k, v, &spec), &L->proj, &L->proj_b));
         h = op_layernorm(g, x, &L->ln2_w, &L->ln2_b, eps);
         g->tag = LRP_TAG_MLP_LINEAR;
         lrp_act *z = op_activation(g, op_linear(g, h, &L->fc, &L->fc_b), w->act);

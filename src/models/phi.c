@@ -309,13 +309,7 @@ static int phi_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         }
         q = op_rope(g, q, rope, H);
         k = op_rope(g, k, rope, KVH);
-        if (cache) {
-            size_t off = (size_t)l * cache->capacity * cache->kv_dim;
-            k = op_cache_append(g, k, cache->k + off, cache->len, cache->capacity);
-            v = op_cache_append(g, v, cache->v + off, cache->len, cache->capacity);
-        }
-        spec.probs = f->want_attn_probs ? &f->taps.attn_probs[l] : NULL;
-        lrp_act *a = op_linear(g, lrp_attn_heads(g, f, l, op_attention(g, q, k, v, &spec), c->head_dim), &L->o, &L->o_b);
+        lrp_act *a = op_linear(g, lrp_self_attention(g, f, l, q, k, v, &spec), &L->o, &L->o_b);
         lrp_act *z;
         if (phi3) {
             x = op_add(g, x, a);
