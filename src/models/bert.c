@@ -227,12 +227,8 @@ static int bert_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         lrp_act *v = op_linear(g, x, &L->v, &L->v_b);
         lrp_act *a = op_linear(g, lrp_self_attention(g, f, l, q, k, v, &spec), &L->o, &L->o_b);
         x = op_layernorm(g, op_add(g, a, x), &L->ln1_w, &L->ln1_b, eps);
-        g->tag = LRP_TAG_MLP_LINEAR;
-        lrp_act *z = op_activation(g, op_linear(g, x, &L->fc, &L->fc_b), w->act);
-        z = op_intervene(g, z, f->iv, f->n_iv, l);
-        f->taps.mlp_act[l] = z;
-        lrp_act *o = op_linear(g, z, &L->fc2, &L->fc2_b);
-        g->tag = LRP_TAG_NONE;
+        lrp_mlp_weights mw = {.up = &L->fc, .up_bias = &L->fc_b, .down = &L->fc2, .down_bias = &L->fc2_b};
+        lrp_act *o = lrp_mlp(g, f, l, x, &mw, w->act);
         x = op_layernorm(g, op_add(g, o, x), &L->ln2_w, &L->ln2_b, eps);
         f->taps.block_out[l] = x;
     }

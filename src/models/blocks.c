@@ -64,3 +64,18 @@ lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int hea
     if (f->taps.attn_out) f->taps.attn_out[l] = a;  // NULL inside a checkpointed block (op_checkpoint)
     return a;
 }
+
+lrp_act *lrp_mlp(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_mlp_weights *w, lrp_act_fn act) {
+    g->tag = LRP_TAG_MLP_LINEAR;
+    lrp_act *z;
+    if (w->gate && w->gate->t)
+        z = op_gated_product(g, op_activation(g, op_linear(g, h, w->gate, w->gate_bias), act),
+                             op_linear(g, h, w->up, w->up_bias));
+    else
+        z = op_activation(g, op_linear(g, h, w->up, w->up_bias), act);
+    z = op_intervene(g, z, f->iv, f->n_iv, l);
+    if (f->taps.mlp_act) f->taps.mlp_act[l] = z;
+    lrp_act *y = op_linear(g, z, w->down, w->down_bias);
+    g->tag = LRP_TAG_NONE;
+    return y;
+}

@@ -22,6 +22,16 @@ lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h
 lrp_act *lrp_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *q, lrp_act *k, lrp_act *v,
                             lrp_attn_spec *spec);
 
+// The weights of an MLP block; gate (and biases) may be absent (no tensor).
+typedef struct lrp_mlp_weights {
+    const lrp_weight *gate, *gate_bias, *up, *up_bias, *down, *down_bias;
+} lrp_mlp_weights;
+
+// down(z) of layer l with z = act(gate(h)) ⊙ up(h) (gated: LLaMA, Gemma, Phi-3) or z = act(up(h)) (no
+// gate: GPT-2, BERT, ViT, Phi): f's neuron interventions of layer l applied to z and z tapped as the
+// latent neurons (f->taps.mlp_act[l], when f has the tap). Every product is tagged LRP_TAG_MLP_LINEAR.
+lrp_act *lrp_mlp(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_mlp_weights *w, lrp_act_fn act);
+
 // The self-attention output a [T, heads·head_dim] of layer l before its output projection: applies f's
 // head interventions of layer l to each head's columns and taps it (f->taps.attn_out[l]).
 lrp_act *lrp_attn_heads(lrp_graph *g, lrp_forward *f, int l, lrp_act *a, int head_dim);

@@ -367,13 +367,8 @@ static int gemma_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         x = op_add(g, x, a);
 
         h = op_rmsnorm_offset(g, x, &L->pre_ffw_norm, eps, D, off);
-        g->tag = LRP_TAG_MLP_LINEAR;
-        lrp_act *gate = op_activation(g, op_linear(g, h, &L->gate, NULL), w->act);
-        lrp_act *z = op_gated_product(g, gate, op_linear(g, h, &L->up, NULL));
-        z = op_intervene(g, z, f->iv, f->n_iv, l);
-        f->taps.mlp_act[l] = z;
-        lrp_act *mlp = op_linear(g, z, &L->down, NULL);
-        g->tag = LRP_TAG_NONE;
+        lrp_mlp_weights mw = {.gate = &L->gate, .up = &L->up, .down = &L->down};
+        lrp_act *mlp = lrp_mlp(g, f, l, h, &mw, w->act);
         x = op_add(g, x, op_rmsnorm_offset(g, mlp, &L->post_ffw_norm, eps, D, off));
         f->taps.block_out[l] = x;
     }

@@ -164,12 +164,8 @@ static int gpt2_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         lrp_act *v = op_linear(g, h, &L->v, &L->v_b);
         x = op_add(g, x, op_linear(g, lrp_self_attention(g, f, l, q, k, v, &spec), &L->proj, &L->proj_b));
         h = op_layernorm(g, x, &L->ln2_w, &L->ln2_b, eps);
-        g->tag = LRP_TAG_MLP_LINEAR;
-        lrp_act *z = op_activation(g, op_linear(g, h, &L->fc, &L->fc_b), w->act);
-        z = op_intervene(g, z, f->iv, f->n_iv, l);
-        f->taps.mlp_act[l] = z;
-        x = op_add(g, x, op_linear(g, z, &L->fc_proj, &L->fc_proj_b));
-        g->tag = LRP_TAG_NONE;
+        lrp_mlp_weights mw = {.up = &L->fc, .up_bias = &L->fc_b, .down = &L->fc_proj, .down_bias = &L->fc_proj_b};
+        x = op_add(g, x, lrp_mlp(g, f, l, h, &mw, w->act));
         f->taps.block_out[l] = x;
     }
     x = op_layernorm(g, x, &w->lnf_w, &w->lnf_b, eps);

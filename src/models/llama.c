@@ -210,14 +210,8 @@ static lrp_act *llama_block(lrp_graph *g, lrp_act *x, void *ctxp) {
     x = op_add(g, x, lrp_rope_self_attention(g, f, b->l, h, &L->attn, b->rope, &b->spec, eps));
 
     h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
-    g->tag = LRP_TAG_MLP_LINEAR;
-    lrp_act *gate = op_activation(g, op_linear(g, h, &L->gate, &L->gate_bias), w->act);
-    lrp_act *z = op_gated_product(g, gate, op_linear(g, h, &L->up, &L->up_bias));
-    z = op_intervene(g, z, f->iv, f->n_iv, b->l);
-    if (f->taps.mlp_act) f->taps.mlp_act[b->l] = z;
-    x = op_add(g, x, op_linear(g, z, &L->down, &L->down_bias));
-    g->tag = LRP_TAG_NONE;
-    return x;
+    lrp_mlp_weights mw = {&L->gate, &L->gate_bias, &L->up, &L->up_bias, &L->down, &L->down_bias};
+    return op_add(g, x, lrp_mlp(g, f, b->l, h, &mw, w->act));
 }
 
 static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {

@@ -310,21 +310,13 @@ static int phi_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         q = op_rope(g, q, rope, H);
         k = op_rope(g, k, rope, KVH);
         lrp_act *a = op_linear(g, lrp_self_attention(g, f, l, q, k, v, &spec), &L->o, &L->o_b);
-        lrp_act *z;
-        if (phi3) {
+        if (phi3) {  // sequential: the MLP on the attention's residual; Phi: both on h, in parallel
             x = op_add(g, x, a);
             h = op_rmsnorm(g, x, &L->mlp_norm, eps, c->hidden_size);
-            g->tag = LRP_TAG_MLP_LINEAR;
-            lrp_act *gate = op_activation(g, op_linear(g, h, &L->gate, NULL), w->act);
-            z = op_gated_product(g, gate, op_linear(g, h, &L->up, NULL));
-        } else {
-            g->tag = LRP_TAG_MLP_LINEAR;
-            z = op_activation(g, op_linear(g, h, &L->fc1, &L->fc1_b), w->act);
         }
-        z = op_intervene(g, z, f->iv, f->n_iv, l);
-        f->taps.mlp_act[l] = z;
-        lrp_act *mlp = op_linear(g, z, &L->fc2, &L->fc2_b);
-        g->tag = LRP_TAG_NONE;
+        lrp_mlp_weights mw = {.up = &L->fc1, .up_bias = &L->fc1_b, .down = &L->fc2, .down_bias = &L->fc2_b};
+        if (phi3) mw = (lrp_mlp_weights){.gate = &L->gate, .up = &L->up, .down = &L->fc2, .down_bias = &L->fc2_b};
+        lrp_act *mlp = lrp_mlp(g, f, l, h, &mw, w->act);
         x = phi3 ? op_add(g, x, mlp) : op_add(g, x, op_add(g, a, mlp));
         f->taps.block_out[l] = x;
     }
