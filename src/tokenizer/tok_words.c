@@ -47,30 +47,3 @@ void lrp_tokenizer_word_starts(const lrp_tokenizer *tok, const int *ids, int n, 
                           memcmp(piece + plen - m->suffix_len, m->suffix, m->suffix_len) == 0;
     }
 }
-
-int lrp_tokenizer_token_bytes(const lrp_tokenizer *tok, int id, char *buf, int cap) {
-    if (!buf || cap <= 0) return 0;
-    buf[0] = '\0';
-    const char *p = lrp_tokenizer_piece(tok, id);
-    if (!p) return 0;
-    tk_pieces a = {0}, b = {0};
-    tk_pieces *io = &a, *scratch = &b;
-    const char *s = p;
-    size_t n = tok->piece_len[id];
-    tk_buf j = {0};
-    if (!tok->special[id] && tok->dec && !tk_pieces_add(io, p, n, 0) && !tk_dec_apply(tok->dec, &io, &scratch, 2)) {
-        int ok = 1;
-        for (size_t i = 0; i < io->n && ok; i++) ok = !tk_buf_put(&j, tk_piece_str(io, i), io->v[i].len);
-        if (ok) {
-            s = j.p ? j.p : "";
-            n = j.n;
-        }
-    }
-    size_t w = n < (size_t)cap - 1 ? n : (size_t)cap - 1;
-    memcpy(buf, s, w);
-    buf[w] = '\0';
-    tk_buf_free(&j);
-    tk_pieces_free(&a);
-    tk_pieces_free(&b);
-    return (int)w;
-}

@@ -625,7 +625,9 @@ int lrp_tokenizer_token_id(const lrp_tokenizer *tok, const char *piece) {
     return id >= 0 ? id : tk_strmap_get(&tok->model.vocab, piece, n);
 }
 
-int lrp_tokenizer_token_text(const lrp_tokenizer *tok, int id, char *buf, int cap) {
+// One token through the decoder (mode: tk_dec_apply's, 1 text, 2 raw bytes), into buf (NUL-terminated,
+// truncated to cap; at a UTF-8 character boundary when whole_chars).
+static int token_decoded(const lrp_tokenizer *tok, int id, char *buf, int cap, int mode, int whole_chars) {
     if (!buf || cap <= 0) return 0;
     buf[0] = '\0';
     const char *p = lrp_tokenizer_piece(tok, id);
@@ -634,24 +636,29 @@ int lrp_tokenizer_token_text(const lrp_tokenizer *tok, int id, char *buf, int ca
     tk_pieces *io = &a, *scratch = &b;
     const char *s = p;
     size_t n = tok->piece_len[id];
-    if (!tok->special[id] && tok->dec) {
-        if (!tk_pieces_add(io, p, n, 0) && !tk_dec_apply(tok->dec, &io, &scratch, 1)) {
-            tk_buf j = {0};
-            int ok = 1;
-            for (size_t i = 0; i < io->n && ok; i++) ok = !tk_buf_put(&j, tk_piece_str(io, i), io->v[i].len);
-            tk_pieces_reset(io);
-            if (ok && !tk_pieces_add(io, j.p ? j.p : "", j.n, 0)) {
-                s = tk_piece_str(io, 0);
-                n = io->v[0].len;
-            }
-            tk_buf_free(&j);
+    tk_buf j = {0};
+    if (!tok->special[id] && tok->dec && !tk_pieces_add(io, p, n, 0) && !tk_dec_apply(tok->dec, &io, &scratch, mode)) {
+        int ok = 1;
+        for (size_t i = 0; i < io->n && ok; i++) ok = !tk_buf_put(&j, tk_piece_str(io, i), io->v[i].len);
+        if (ok) {
+            s = j.p ? j.p : "";
+            n = j.n;
         }
     }
     size_t w = n < (size_t)cap - 1 ? n : (size_t)cap - 1;
-    while (w > 0 && w < n && ((unsigned char)s[w] & 0xC0) == 0x80) w--;  // cut at a character boundary
+    while (whole_chars && w > 0 && w < n && ((unsigned char)s[w] & 0xC0) == 0x80) w--;
     memcpy(buf, s, w);
     buf[w] = '\0';
+    tk_buf_free(&j);
     tk_pieces_free(&a);
     tk_pieces_free(&b);
     return (int)w;
+}
+
+int lrp_tokenizer_token_text(const lrp_tokenizer *tok, int id, char *buf, int cap) {
+    return token_decoded(tok, id, buf, cap, 1, 1);
+}
+
+int lrp_tokenizer_token_bytes(const lrp_tokenizer *tok, int id, char *buf, int cap) {
+    return token_decoded(tok, id, buf, cap, 2, 0);
 }
