@@ -79,3 +79,13 @@ lrp_act *lrp_mlp(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_mlp_
     g->tag = LRP_TAG_NONE;
     return y;
 }
+
+int lrp_decoder_logits(lrp_graph *g, lrp_forward *f, lrp_act *x, const lrp_weight *head, const lrp_weight *head_bias,
+                       float softcap) {
+    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
+    lrp_act *logits = op_linear(g, x, head, head_bias);
+    if (softcap > 0) logits = op_softcap(g, logits, softcap);
+    f->taps.logits = logits;
+    if (f->cache && lrp_graph_ok(g)) f->cache->len += f->in.T;
+    return lrp_graph_ok(g) ? 0 : -1;
+}

@@ -22,6 +22,12 @@ lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h
 lrp_act *lrp_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *q, lrp_act *k, lrp_act *v,
                             lrp_attn_spec *spec);
 
+// The end of a decoder's forward on its final-normed hidden states x: f's head rows selected, the logits
+// head(x) (+ head_bias), soft-capped when softcap > 0 (Gemma 2), tapped as f->taps.logits; the KV cache
+// advanced by the T input tokens. Returns the forward's status (0, or -1 when the graph failed).
+int lrp_decoder_logits(lrp_graph *g, lrp_forward *f, lrp_act *x, const lrp_weight *head, const lrp_weight *head_bias,
+                       float softcap);
+
 // The weights of an MLP block; gate (and biases) may be absent (no tensor).
 typedef struct lrp_mlp_weights {
     const lrp_weight *gate, *gate_bias, *up, *up_bias, *down, *down_bias;

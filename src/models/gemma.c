@@ -373,12 +373,7 @@ static int gemma_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         f->taps.block_out[l] = x;
     }
     x = op_rmsnorm_offset(g, x, &w->final_norm, eps, D, off);
-    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
-    lrp_act *logits = op_linear(g, x, &w->head, NULL);
-    if (c->final_softcap > 0) logits = op_softcap(g, logits, (float)c->final_softcap);
-    f->taps.logits = logits;
-    if (cache && lrp_graph_ok(g)) cache->len += in->T;
-    return lrp_graph_ok(g) ? 0 : -1;
+    return lrp_decoder_logits(g, f, x, &w->head, NULL, c->final_softcap > 0 ? (float)c->final_softcap : 0.0f);
 }
 
 // `attnlrp neuron`: down_proj's column through the post-feed-forward norm's and the final norm's scales

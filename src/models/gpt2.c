@@ -169,10 +169,7 @@ static int gpt2_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         f->taps.block_out[l] = x;
     }
     x = op_layernorm(g, x, &w->lnf_w, &w->lnf_b, eps);
-    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
-    f->taps.logits = op_linear(g, x, &w->head, NULL);
-    if (cache && lrp_graph_ok(g)) cache->len += T;
-    return lrp_graph_ok(g) ? 0 : -1;
+    return lrp_decoder_logits(g, f, x, &w->head, NULL, 0.0f);
 }
 
 // `attnlrp neuron`: c_proj's column through ln_f's weight (its bias left out) and the (tied) head.

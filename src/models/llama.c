@@ -244,10 +244,7 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         f->taps.block_out[l] = x;
     }
     x = op_rmsnorm(g, x, &w->final_norm, eps, c->hidden_size);
-    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
-    f->taps.logits = op_linear(g, x, &w->head, NULL);
-    if (cache && lrp_graph_ok(g)) cache->len += in->T;
-    return lrp_graph_ok(g) ? 0 : -1;
+    return lrp_decoder_logits(g, f, x, &w->head, NULL, 0.0f);
 }
 
 // `attnlrp neuron`: down_proj's column through the final RMSNorm's weight and lm_head (or the tied embedding).

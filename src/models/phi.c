@@ -321,10 +321,7 @@ static int phi_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         f->taps.block_out[l] = x;
     }
     x = phi3 ? op_rmsnorm(g, x, &w->norm_w, eps, c->hidden_size) : op_layernorm(g, x, &w->norm_w, &w->norm_b, eps);
-    if (f->head_rows) x = op_select_rows(g, x, f->head_rows, f->n_head_rows);
-    f->taps.logits = op_linear(g, x, &w->head, &w->head_b);
-    if (cache && lrp_graph_ok(g)) cache->len += in->T;
-    return lrp_graph_ok(g) ? 0 : -1;
+    return lrp_decoder_logits(g, f, x, &w->head, &w->head_b, 0.0f);
 }
 
 // `attnlrp neuron`: fc2's (Phi-3: down_proj's) column through the final norm's weight (Phi's LayerNorm
