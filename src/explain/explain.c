@@ -570,6 +570,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
         f.taps.block_out[l]->keep_grad = o->layers;
         if (f.taps.mlp_act[l]) f.taps.mlp_act[l]->keep_grad = o->latent_layer == l || o->neurons;
         if (f.taps.moe_weights) f.taps.moe_weights[l]->keep_grad = 1;
+        if (f.taps.moe_shared_gate && f.taps.moe_shared_gate[l]) f.taps.moe_shared_gate[l]->keep_grad = 1;
         if (o->heads && f.taps.attn_out[l]) f.taps.attn_out[l]->keep_grad = 1;
         else if (o->heads) {
             lrp_fail(err, "heads: %s has no attention head outputs to read (not supported for this family)",
@@ -654,6 +655,16 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
             free(acc);
         }
     }
+    if (f.taps.moe_shared_gate) {  // the shared expert's gate, the same way (its one weight per token)
+        if (!(e->shared_expert_relevance = calloc((size_t)NL, sizeof(float)))) goto oom;
+        for (int l = 0; l < NL; l++) {
+            const lrp_act *s = f.taps.moe_shared_gate[l];
+            double acc = 0;
+            for (int i = 0; s && s->g && i < s->rows * s->cols; i++)
+                acc += gnorm ? (double)s->g[i] * s->g[i] : (double)s->x[i] * s->g[i];
+            e->shared_expert_relevance[l] = (float)(gnorm ? sqrt(acc) : acc);
+        }
+    }
     if (o->neurons) {
         int W = f.taps.mlp_act[0]->cols, at = position >= 0 ? position : 0;
         e->neuron_width = W;
@@ -707,6 +718,7 @@ void lrp_explanation_free(lrp_explanation *e) {
     free(e->latent_position_relevance);
     free(e->head_relevance);
     free(e->expert_relevance);
+    free(e->shared_expert_relevance);
     free(e->neuron_relevance);
     free(e->neuron_activation);
     free(e->decoder_ids);

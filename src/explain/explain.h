@@ -128,6 +128,8 @@ typedef struct lrp_explanation {
     int latent_expert;           // MoE: as requested; -1 when none
     int n_experts;               // MoE: experts per layer; 0 for dense models
     float *expert_relevance;     // MoE: [n_layers * n_experts], Σ over tokens of R at the routing weights
+    float *shared_expert_relevance;  // Qwen2-MoE: [n_layers], Σ over tokens of R at the shared expert's gate
+                                     // σ(shared_expert_gate h) (0 for cplrp, which detaches it); else NULL
                                  // of each expert (w ⊙ ĝ(w)), or NULL
     int neuron_width;            // with opts.neurons: MLP width; arrays are [n_layers * neuron_width]
     float *neuron_relevance;     // Σ over positions of z ⊙ ĝ per neuron

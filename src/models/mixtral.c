@@ -360,7 +360,7 @@ static lrp_act *experts_grouped(lrp_graph *g, const moe_layer *L, lrp_act_fn act
 // Qwen2-MoE's shared expert on every row of h: σ(shared_expert_gate h) · S(h), a [T, 1] gate times
 // S(h) = down(act(gate h) ⊙ up h). The product is op_scale_rows with at[r] = r: the MoE rule (uniform ½
 // for attnlrp, σ detached for cplrp); the sigmoid takes the identity rule (op_activation).
-static lrp_act *shared_expert(lrp_graph *g, const moe_layer *L, lrp_act_fn act, lrp_act *h) {
+static lrp_act *shared_expert(lrp_graph *g, lrp_forward *f, int l, const moe_layer *L, lrp_act_fn act, lrp_act *h) {
     if (!h) return NULL;
     int T = h->rows;
     int *at = lrp_graph_alloc(g, (size_t)(T ? T : 1) * sizeof *at, 0);
@@ -370,6 +370,7 @@ static lrp_act *shared_expert(lrp_graph *g, const moe_layer *L, lrp_act_fn act, 
     lrp_act *a = op_activation(g, op_linear(g, h, &S->gate, NULL), act);
     lrp_act *s = op_linear(g, op_gated_product(g, a, op_linear(g, h, &S->up, NULL)), &S->down, NULL);
     lrp_act *sg = op_activation(g, op_linear(g, h, &L->shared_gate, NULL), LRP_ACT_SIGMOID);
+    if (f->taps.moe_shared_gate) f->taps.moe_shared_gate[l] = sg;
     return op_scale_rows(g, s, sg, at);
 }
 
@@ -380,7 +381,7 @@ static lrp_act *moe_mlp(const lrp_model *m, lrp_graph *g, lrp_forward *f, int l,
     const moe_layer *L = &w->layers[l];
     int T = h->rows, E = c->num_experts, K = c->num_experts_per_tok;
     // The shared term goes into the base of the combination (exact backward through the sum).
-    if (c->shared_expert_intermediate_size > 0 && !(x = op_add(g, x, shared_expert(g, L, w->act, h)))) return NULL;
+    if (c->shared_expert_intermediate_size > 0 && !(x = op_add(g, x, shared_expert(g, f, l, L, w->act, h)))) return NULL;
     const int *chosen = NULL;
     lrp_act *p = op_softmax_rows(g, op_linear(g, h, &L->router, NULL));
     lrp_act *rw = op_topk_rows(g, p, K, c->norm_topk_prob, &chosen);

@@ -228,6 +228,9 @@ int lrp_model_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
         f->taps.moe_weights = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_weights, 1);
         f->taps.moe_experts = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_experts, 1);
         if (!f->taps.moe_weights || !f->taps.moe_experts) return -1;
+        if (m->cfg.shared_expert_intermediate_size > 0 &&
+            !(f->taps.moe_shared_gate = lrp_graph_alloc(g, (size_t)NL * sizeof *f->taps.moe_shared_gate, 1)))
+            return -1;
     }
     g->iv_rows_of = f->iv_rows ? (const void *)f->iv : NULL;  // per-row values of f->iv (op_intervene)
     g->iv_rows = f->iv_rows;

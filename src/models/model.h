@@ -82,6 +82,7 @@ typedef struct lrp_taps {
                                      // decoders: head_rows are decoder positions
     lrp_act **moe_weights;           // MoE: [n_layers] routing weights [T, k] (after top-k/renormalisation)
     const int **moe_experts;         // MoE: [n_layers] the expert of each routing weight [T·k]
+    lrp_act **moe_shared_gate;       // Qwen2-MoE: [n_layers] the shared expert's gate σ(shared_expert_gate h) [T, 1]
 } lrp_taps;
 
 typedef struct lrp_forward {

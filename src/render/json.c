@@ -328,6 +328,10 @@ void lrp_render_json(FILE *f, const lrp_explanation *e, const lrp_render_ctx *ct
         }
         fputc(']', f);
     }
+    if (e->shared_expert_relevance) {
+        fputs(", \"shared_expert_relevance\": ", f);
+        lrp_json_float_array(f, e->shared_expert_relevance, e->n_layers);
+    }
     fputs(", \"seconds\": {\"forward\": ", f);
     lrp_json_number(f, e->seconds_forward);
     fputs(", \"backward\": ", f);

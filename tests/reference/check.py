@@ -630,7 +630,7 @@ def compare(t, what, eng, want, latent):
                       max(max(abs(want[f][0]) for f in inputs), abs(want["relevance_cls"]), 1e-30))
     compare_array(t, what, "relevance_sum", eng.get("relevance_sum"), want["relevance_sum"],
                   max(sum(abs(v) for f in inputs for v in want[f]), 1e-30), cancel_abs_tol(want))
-    for field in ("residual_relevance", "latent_relevance", "expert_relevance"):
+    for field in ("residual_relevance", "latent_relevance", "expert_relevance", "shared_expert_relevance"):
         if field in want:
             w = np.array(want[field])
             compare_array(t, what, field, eng.get(field), want[field], max(float(np.max(np.abs(w))), 1e-30),

@@ -477,16 +477,22 @@ def moe_mlp(ck, b, x, method, latent_expert=0):
         else:
             yk = wk * y
         out = out.index_add(0, rows, yk)
+    sg = None
     if c.shared:  # Qwen2-MoE: sigmoid(shared_expert_gate x) * S(x) on every token, added to the routed sum
         s, _ = mlp(ck, b["shared"], x, method)
         gl = linear(x, b["shared_gate"], None)  # [T, 1]
         if method == "attnlrp":  # identity rule through the sigmoid, uniform 1/2 on the product
-            out = out + scale_grad(IdentityRule.apply(gl, torch.sigmoid) * s, 0.5)
+            sg = IdentityRule.apply(gl, torch.sigmoid)
+            out = out + scale_grad(sg * s, 0.5)
         elif method == "cplrp":  # the gate detached: S(x) takes the product's relevance
-            out = out + torch.sigmoid(gl).detach() * s
+            sg = torch.sigmoid(gl).detach()
+            out = out + sg * s
         else:
-            out = out + torch.sigmoid(gl) * s
-    return out, z_lat, w, idx
+            sg = torch.sigmoid(gl)
+            out = out + sg * s
+        if sg.requires_grad:
+            sg.retain_grad()
+    return out, z_lat, w, idx, sg
 
 
 def forward(ck, ids, method, latent_expert=0, routing=None):
@@ -513,9 +519,9 @@ def forward(ck, ids, method, latent_expert=0, routing=None):
     for li, b in enumerate(ck.blocks):
         h = h + attention(ck, b, rmsnorm(h, b["ln1"], c.eps, rule), method, cos, sin, mask, layer=li)
         if c.moe:
-            m, z, w, idx = moe_mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method, latent_expert)
+            m, z, w, idx, sg = moe_mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method, latent_expert)
             if routing is not None:
-                routing.append((w, idx))
+                routing.append((w, idx, sg))
         else:
             m, z = mlp(ck, b, rmsnorm(h, b["ln2"], c.eps, rule), method)
         h = h + m
@@ -611,15 +617,20 @@ def explain(ck, ids, method="attnlrp", target=None, position=None, contrast=None
     if c.moe:  # relevance at the routing weights, per layer and expert (SPEC section 8)
         if latent_expert is not None:
             out["latent_expert"] = latent_expert
-        er = []
-        for w, idx in routing:
+        er, sr = [], []
+        for w, idx, sg in routing:
             if method == "gradient":  # the L2 norm of the routing weights' gradient per expert
                 g = w.grad if w.grad is not None else torch.zeros_like(w.detach())
                 er.append([float((g[idx == j] ** 2).sum().sqrt()) for j in range(c.experts)])
             else:
                 r = readout(w)
                 er.append([float(r[idx == j].sum()) for j in range(c.experts)])
+            if sg is not None:  # qwen2_moe: the same at the shared expert's gate sigmoid(g) [T, 1]
+                g = sg.grad if sg.grad is not None else torch.zeros_like(sg.detach())
+                sr.append(float((g ** 2).sum().sqrt()) if method == "gradient" else float(readout(sg).sum()))
         out["expert_relevance"] = er
+        if c.shared:
+            out["shared_expert_relevance"] = sr
     return out
 
 
