@@ -192,17 +192,15 @@ void lrp_wrel_release(lrp_wrel *w, int i) {
 
 // --- the memory plan ---------------------------------------------------------------------------------
 
-static const lrp_tensor *plan_base;  // the tensors qsort's comparison reads (set just before sorting)
-
 static int by_tensor_name(const void *a, const void *b) {
-    return strcmp(plan_base[*(const int *)a].name, plan_base[*(const int *)b].name);
+    return strcmp((*(const lrp_tensor *const *)a)->name, (*(const lrp_tensor *const *)b)->name);
 }
 
 int lrp_wrel_plan_make(const lrp_model *m, size_t budget, lrp_wrel_plan *p, lrp_err *err) {
     memset(p, 0, sizeof *p);
     const lrp_tensor_file *tf = &m->tf;
     int n = tf->n_tensors, k = 0;
-    int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    const lrp_tensor **order = malloc((size_t)(n ? n : 1) * sizeof *order);
     p->group = malloc((size_t)(n ? n : 1) * sizeof *p->group);
     if (!order || !p->group) {
         free(order);
@@ -211,20 +209,19 @@ int lrp_wrel_plan_make(const lrp_model *m, size_t budget, lrp_wrel_plan *p, lrp_
     }
     for (int j = 0; j < n; j++) {
         p->group[j] = -1;
-        if (tf->tensors[j].ndim >= 2) order[k++] = j;
+        if (tf->tensors[j].ndim >= 2) order[k++] = &tf->tensors[j];
     }
-    plan_base = tf->tensors;
     if (k > 1) qsort(order, (size_t)k, sizeof *order, by_tensor_name);
     size_t in_group = 0;
     for (int r = 0; r < k; r++) {
-        const lrp_tensor *t = &tf->tensors[order[r]];
+        const lrp_tensor *t = order[r];
         size_t bytes = (size_t)lrp_tensor_numel(t) * sizeof(float);
         if (p->n_groups == 0 || (in_group > 0 && in_group + bytes > budget)) {
             p->n_groups++;
             in_group = 0;
         }
         in_group += bytes;
-        p->group[order[r]] = p->n_groups - 1;
+        p->group[t - tf->tensors] = p->n_groups - 1;
         p->total += bytes;
         if (in_group > p->largest_group) p->largest_group = in_group;
         if (bytes > p->largest_tensor) {
