@@ -31,7 +31,8 @@ static const char weights_usage[] =
     "being accumulated, no per-record copy. When all of them do not fit the budget (--max-memory), the run\n"
     "streams: the weight tensors, in name order (a layer's tensors together), are cut into groups that fit,\n"
     "and each group is one pass over the records (the explanations recomputed), its R(W) written to -o and\n"
-    "its accumulators freed before the next; the plan is printed on stderr. The results are bit-identical.\n"
+    "its accumulators freed before the next; after the first pass the later groups are cut again from the\n"
+    "tensors the records reach and the plan is printed on stderr. The results are bit-identical.\n"
     "\n"
     "  --data FILE        JSONL records (required; blank lines are ignored)\n"
     "  -o FILE            the relevance as safetensors (written whole or not at all)\n"
@@ -253,12 +254,6 @@ int cmd_weights(int argc, char **argv) {
         }
     }
     int G = plan.n_groups;
-    if (G > 1)
-        fprintf(stderr, "weights: memory plan: %d passes over the %d records, each accumulating one group of weight "
-                        "tensors (accumulators: at most %s at a time of %s in all; budget %s from %s%s%s)\n", G, n,
-                lrp_format_bytes(plan.largest_group, b1, sizeof b1), lrp_format_bytes(plan.total, b2, sizeof b2),
-                lrp_format_bytes(budget, b3, sizeof b3), source, a.max_memory ? "" : ", halved",
-                masks ? ", less 1 byte per element for the pruning masks" : "");
     char records[32];
     snprintf(records, sizeof records, "%d", n);
     const char *meta[] = {"method", lrp_method_name(a.method), "records", records, "model", s.model_path,
@@ -273,6 +268,15 @@ int cmd_weights(int argc, char **argv) {
         if (g == 0) {
             lrp_wrel_sort(&w);
             w.closed = 1;  // later passes reach the same tensors
+            if (G > 1) {   // the rest cut again from the tensors the records reach
+                lrp_wrel_replan(&plan, &w, s.m, acc_budget);
+                G = plan.n_groups;
+                fprintf(stderr, "weights: memory plan: %d passes over the %d records, each accumulating one group of "
+                                "weight tensors (accumulators: at most %s at a time of %s in all; budget %s from %s%s%s)\n",
+                        G, n, lrp_format_bytes(plan.largest_group, b1, sizeof b1),
+                        lrp_format_bytes(plan.total, b2, sizeof b2), lrp_format_bytes(budget, b3, sizeof b3), source,
+                        a.max_memory ? "" : ", halved", masks ? ", less 1 byte per element for the pruning masks" : "");
+            }
             if (a.out && lrp_wrel_out_begin(&out, &w, a.out, meta, 8, &err)) {
                 cli_error(1, "-o %s", err.msg);
                 goto done;

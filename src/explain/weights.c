@@ -234,6 +234,33 @@ int lrp_wrel_plan_make(const lrp_model *m, size_t budget, lrp_wrel_plan *p, lrp_
     return 0;
 }
 
+void lrp_wrel_replan(lrp_wrel_plan *p, const lrp_wrel *w, const lrp_model *m, size_t budget) {
+    const lrp_tensor_file *tf = &m->tf;
+    size_t first = 0, in_group = 0;
+    for (int j = 0; j < tf->n_tensors; j++) {
+        if (p->group[j] == 0) first += (size_t)lrp_tensor_numel(&tf->tensors[j]) * sizeof(float);
+        else if (p->group[j] > 0) p->group[j] = -2;  // to place again if reached
+    }
+    p->n_groups = 1;
+    p->largest_group = first;
+    p->total = first;
+    for (int i = 0; i < w->n; i++) {
+        ptrdiff_t k = w->ts[i].t - tf->tensors;
+        if (k < 0 || k >= tf->n_tensors || p->group[k] != -2) continue;
+        size_t bytes = (size_t)w->ts[i].numel * sizeof(float);
+        if (p->n_groups == 1 || (in_group > 0 && in_group + bytes > budget)) {
+            p->n_groups++;
+            in_group = 0;
+        }
+        in_group += bytes;
+        p->group[k] = p->n_groups - 1;
+        p->total += bytes;
+        if (in_group > p->largest_group) p->largest_group = in_group;
+    }
+    for (int j = 0; j < tf->n_tensors; j++)
+        if (p->group[j] == -2) p->group[j] = -1;
+}
+
 void lrp_wrel_plan_free(lrp_wrel_plan *p) {
     free(p->group);
     memset(p, 0, sizeof *p);

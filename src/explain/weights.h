@@ -83,6 +83,10 @@ typedef struct lrp_wrel_plan {
 } lrp_wrel_plan;
 
 int lrp_wrel_plan_make(const lrp_model *m, size_t budget, lrp_wrel_plan *p, lrp_err *err);
+// After the first pass (w sorted, every tensor the records reach registered): the groups after the first cut
+// again from the tensors actually reached (an untied input embedding, position embeddings and the like are
+// never multiplied by a linear and need no accumulator), which can save passes. Group 0 is kept.
+void lrp_wrel_replan(lrp_wrel_plan *p, const lrp_wrel *w, const lrp_model *m, size_t budget);
 void lrp_wrel_plan_free(lrp_wrel_plan *p);
 // Accumulates only the tensors of group g of plan p from the next explanation on (p NULL: every tensor).
 void lrp_wrel_select(lrp_wrel *w, const lrp_model *m, const lrp_wrel_plan *p, int g);
