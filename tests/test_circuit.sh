@@ -53,6 +53,20 @@ ok = len(d[\"pairs\"]) == 4 and d[\"components\"] == 80 and abs(d[\"pooled_pears
 ok = ok and abs(d[\"mean_pearson\"] - np.mean([p[\"pearson\"] for p in d[\"pairs\"]])) < 1e-6
 sys.exit(0 if ok else 1)"'
 
+# The pair files are what tools/make_name_swap.py writes from data/eval.jsonl; on the shipped model every
+# true name swap (the queried person swapped for another of the context with the same relation) flips the
+# answer to that person's value (checked here on the first 3 pairs; the README's figure covers all 40).
+check "tools/make_name_swap.py writes data/name_swap.jsonl and (--swap person) data/person_swap.jsonl" \
+    '"$PY" tools/make_name_swap.py | cmp -s - data/name_swap.jsonl &&
+     "$PY" tools/make_name_swap.py --swap person | cmp -s - data/person_swap.jsonl'
+head -n 3 data/person_swap.jsonl >"$tmp/ps.jsonl"
+check "person swap: the corrupted prompt answers with the other person's value" \
+    '$BIN circuit --model $M --data "$tmp/ps.jsonl" --no-exact --format json >"$tmp/ps.json" && "$PY" -c "
+import json, sys; d = json.load(open(\"$tmp/ps.json\")); want = [json.loads(l) for l in open(\"$tmp/ps.jsonl\")]
+ok = len(d[\"pairs\"]) == 3 and all(p[\"target_token\"] == w[\"target\"] and p[\"foil_token\"] == w[\"foil\"] and
+                                  p[\"metric_clean\"] > 0 > p[\"metric_corrupt\"] for p, w in zip(d[\"pairs\"], want))
+sys.exit(0 if ok else 1)"'
+
 : >"$tmp/empty.jsonl"
 printf '{"clean": "a b", "corrupt": 5}\n' >"$tmp/bad.jsonl"
 expect 2 'attnlrp: --corrupt: 2 tokens, --clean 3 (a pair must have the same length)' -- $BIN circuit --model $M --clean-ids 1,2,3 --corrupt-ids 1,2

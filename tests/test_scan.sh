@@ -93,8 +93,66 @@ expect 2 "attnlrp: --neurons all: writes an atlas file; give it with -o FILE" --
 expect 2 "attnlrp: scan: give --neuron N or --neurons all, not both" -- \
     $BIN scan $D --data "$tmp/facts.txt" --neurons all -o "$tmp/x.json"
 expect 2 "attnlrp: --neurons some: expected all (one neuron: --neuron N)" -- $BIN scan $D --data "$tmp/facts.txt" --neurons some
-expect 2 "attnlrp: --atlas: the corpus, layer, window and expert are the atlas's (give --neuron N only)" -- \
-    $BIN scan --model $M --atlas "$tmp/atlas.json" --layer 2 --neuron 0
+expect 2 "attnlrp: --atlas: the corpus, window and expert are the atlas's (give --neuron N, and --layer L to check the atlas's layer)" -- \
+    $BIN scan --model $M --atlas "$tmp/atlas.json" --window 24 --neuron 0
+expect 1 "attnlrp: --layer 1: the atlas $tmp/atlas.json is of layer 2" -- \
+    $BIN scan --model $M --atlas "$tmp/atlas.json" --layer 1 --neuron 0
+expect 1 "attnlrp: --layer 1: the atlas $tmp/atlas.json is of layer 2" -- \
+    $BIN neuron --model $M --atlas "$tmp/atlas.json" --layer 1 --neuron 0
+# read back: the same as the direct scan of that neuron (scan_check.py compares both with a brute-force scan)
+$BIN scan --model $M --data "$tmp/facts.txt" --window 24 --layer 2 --neuron 17 --top 3 --format json >"$tmp/d.json"
+$BIN scan --model $M --atlas "$tmp/atlas.json" --layer 2 --neuron 17 --format json >"$tmp/b.json"
+check "scan --atlas --layer prints what the direct scan prints" 'cmp -s "$tmp/d.json" "$tmp/b.json"'
+$BIN neuron --model $M --atlas "$tmp/atlas.json" --layer 2 --neuron 17 --top 2 --format json >"$tmp/n.json"
+check "neuron --atlas: the projection and the direct scan's windows" '"$PY" -c "
+import json, sys
+d, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+keys = (\"index\", \"position\", \"activation\", \"ids\", \"tokens\")
+ok = [{k: r[k] for k in keys} for r in d[\"results\"]] == n[\"atlas\"][\"results\"] and len(n[\"top\"]) == 2
+sys.exit(0 if ok and n[\"atlas\"][\"windows\"] == d[\"windows\"] else 1)" "$tmp/d.json" "$tmp/n.json"'
+$BIN neuron --model $M --atlas "$tmp/atlas.json" --layer 2 --neuron 17 >"$tmp/n.txt"
+$BIN neuron --model $M --atlas "$tmp/atlas.json" --layer 2 --neuron 17 --format html -o "$tmp/n.html"
+check "neuron --atlas text and HTML list the windows, the activating token marked" \
+    '[ "$(grep -c "^#[0-9]  index" "$tmp/n.txt")" = 3 ] && grep -q "\[\[" "$tmp/n.txt" && [ "$(grep -c "<b style" "$tmp/n.html")" = 3 ]'
+# broken atlases: one line each, exit 1
+"$PY" - "$tmp" <<'EOF2'
+import copy, json, sys
+t = sys.argv[1]
+a = json.load(open(t + "/atlas.json"))
+w0 = str(a["neurons"][17][0][0])
+def put(name, edit):
+    b = copy.deepcopy(a)
+    edit(b)
+    json.dump(b, open(f"{t}/{name}.json", "w"))
+put("tampered", lambda b: b["neurons"][17][0].__setitem__(2, b["neurons"][17][0][2] + 1.0))
+put("badpos", lambda b: b["neurons"][17][1].__setitem__(1, 99))
+put("badentry", lambda b: b["neurons"][17].__setitem__(0, [4, 22]))
+put("noids", lambda b: b["ids"].pop(w0))
+put("badid", lambda b: b["ids"][w0].__setitem__(3, 99999))
+put("othervocab", lambda b: b.__setitem__("vocab_size", 50257))
+put("version", lambda b: b.__setitem__("atlas", 2))
+s = open(t + "/atlas.json", "rb").read()
+open(t + "/trunc.json", "wb").write(s[:len(s) // 2])
+EOF2
+w0=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["neurons"][17][0][0])' "$tmp/atlas.json")
+w1=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["neurons"][17][1][0])' "$tmp/atlas.json")
+A="$BIN scan --model $M --neuron 17 --atlas"
+act=$("$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["neurons"][17][0][2]; print("%.6g %.6g" % (a + 1, a))' "$tmp/atlas.json")
+expect 1 "attnlrp: --atlas $tmp/tampered.json: neuron 17, window $w0: activation ${act% *} in the atlas, ${act#* } with $M (scanned with another model)" -- \
+    $A "$tmp/tampered.json"
+expect 1 "attnlrp: --atlas $tmp/badpos.json: neuron 17, entry 1: position 99 is outside window $w1 (24 tokens)" -- $A "$tmp/badpos.json"
+expect 1 "attnlrp: --atlas $tmp/badentry.json: neuron 17, entry 0 is broken (expected [index, position, activation], best first)" -- \
+    $A "$tmp/badentry.json"
+expect 1 "attnlrp: --atlas $tmp/noids.json: neuron 17, entry 0: window $w0 has no ids" -- $A "$tmp/noids.json"
+expect 1 "attnlrp: --atlas $tmp/badid.json: window $w0: ids[3] is not a token id of $M (vocabulary size 1475)" -- $A "$tmp/badid.json"
+expect 1 "attnlrp: --atlas $tmp/othervocab.json: scanned with another model (vocab_size 50257; $M has 1475)" -- \
+    $A "$tmp/othervocab.json"
+expect 1 "attnlrp: --atlas $tmp/version.json: not an attnlrp scan atlas (written by scan --neurons all)" -- $A "$tmp/version.json"
+expect 1 "attnlrp: --atlas $tmp/tampered.json: neuron 17, window $w0: activation ${act% *} in the atlas, ${act#* } with $M (scanned with another model)" -- \
+    $BIN neuron --model $M --atlas "$tmp/tampered.json" --layer 2 --neuron 17
+err=$($A "$tmp/trunc.json" 2>&1 >/dev/null); st=$?
+check "a truncated atlas: one line naming it, exit 1" \
+    '[ $st = 1 ] && [ "$(printf "%s\n" "$err" | wc -l)" = 1 ] && case "$err" in "attnlrp: --atlas $tmp/trunc.json:"*"(the file is cut short)") true;; *) false;; esac'
 expect 1 "attnlrp: --top 4: the atlas $tmp/atlas.json keeps 3 windows per neuron" -- \
     $BIN scan --model $M --atlas "$tmp/atlas.json" --neuron 0 --top 4
 expect 1 "attnlrp: --neuron 192: out of range (0..191)" -- $BIN scan --model $M --atlas "$tmp/atlas.json" --neuron 192

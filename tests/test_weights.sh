@@ -87,6 +87,23 @@ import sys; sys.path.insert(0, \"tests/reference\"); import reference, numpy as 
 a, _ = reference.read_safetensors(\"$tmp/A.safetensors\"); r, _ = reference.read_safetensors(\"$tmp/R.safetensors\")
 sys.exit(0 if all((a[n] >= 0).all() and a[n].sum() >= abs(r[n].sum()) * (1 - 1e-6) for n in r) else 1)"'
 
+# The streamed memory plan on the shipped model (a budget of 800 KiB: the 1.1 MiB of accumulators in 3 passes,
+# less the pruning masks): R, the pruned copy and the summary byte-identical to the one-pass run above.
+$BIN weights --model $M --data "$tmp/d.jsonl" -o "$tmp/R1.safetensors" --prune 0.3 --pruned "$tmp/pr1" \
+    >"$tmp/one.txt" 2>"$tmp/one.err"
+$BIN weights --model $M --data "$tmp/d.jsonl" -o "$tmp/R4.safetensors" --prune 0.3 --pruned "$tmp/pr4" \
+    --max-memory 800K >"$tmp/four.txt" 2>"$tmp/four.err"
+check "--max-memory 800K: 3 passes, the plan on stderr ($(cat "$tmp/four.err"))" \
+    'grep -q "^weights: memory plan: 3 passes over the 24 records" "$tmp/four.err" && [ ! -s "$tmp/one.err" ]'
+check "--max-memory 800K: R, the pruned copy and the summary byte-identical to one pass" \
+    'cmp -s "$tmp/R.safetensors" "$tmp/R4.safetensors" && cmp -s "$tmp/R1.safetensors" "$tmp/R4.safetensors" &&
+     cmp -s "$tmp/pr/model.safetensors" "$tmp/pr4/model.safetensors" && [ "$(sed "s/pr1\$//" "$tmp/one.txt")" = "$(sed "s/pr4\$//" "$tmp/four.txt")" ]'
+expect 1 "attnlrp: --max-memory 100 KiB: too small: the largest weight tensor (lm_head.weight) needs 369 KiB of accumulator" -- \
+    $BIN weights --model $M --data "$tmp/d.jsonl" -o "$tmp/x.st" --max-memory 100K
+expect 1 "attnlrp: --max-memory 500 KiB: too small: the largest weight tensor (lm_head.weight) needs 369 KiB of accumulator and the pruning masks 377 KiB" -- \
+    $BIN weights --model $M --data "$tmp/d.jsonl" --prune 0.5 --pruned "$tmp/x" --max-memory 500K
+expect 2 "attnlrp: --max-memory lots: expected a size (512M, 2G)" -- $BIN weights --data "$tmp/d.jsonl" -o "$tmp/x.st" --max-memory lots
+
 # bad input: one line each; nothing written
 : >"$tmp/empty.jsonl"
 printf '{"text": "Julia speaks"}\n{"text": 5}\n' >"$tmp/badrec.jsonl"

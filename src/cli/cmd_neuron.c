@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/atlas.h"
 #include "cli/commands.h"
 #include "explain/explain.h"
 #include "render/render.h"
 
 static const char neuron_usage[] =
-    "usage: attnlrp neuron [--model PATH] --layer L --neuron N [--expert E] [--top K] [--format text|json|html]\n"
-    "                      [-o FILE]\n"
+    "usage: attnlrp neuron [--model PATH] --layer L --neuron N [--expert E] [--top K] [--atlas ATLAS.json]\n"
+    "                      [--format text|json|html] [-o FILE]\n"
     "\n"
     "Projects MLP neuron N of layer L onto the vocabulary: its output weight column (down_proj, fc2, c_proj,\n"
     "wo; MoE: expert E's down projection) times the final norm's weight (Gemma: (1+w), after the post-\n"
@@ -23,6 +24,9 @@ static const char neuron_usage[] =
     "  --neuron N    neuron (0-based, below the MLP width)\n"
     "  --expert E    MoE models: the expert (0-based)\n"
     "  --top K       tokens at each end (default 10)\n"
+    "  --atlas FILE  also list the neuron's most activating windows stored in an atlas of layer L (scan\n"
+    "                --neurons all): index, position, activation and the window's tokens, the activating one\n"
+    "                marked; checked against the model as scan --atlas checks it (no attributions: scan --atlas)\n"
     "  --format F    text (default), json or html\n"
     "  -o FILE       write there instead of stdout\n"
     "  --help, -h    this help\n";
@@ -44,8 +48,34 @@ static char *output_name(const lrp_session *s, int v) {
     return t ? t : strdup("");
 }
 
+// Token id as the bytes it stands for (or "[id]" without a tokenizer), for showing a window.
+static void window_token(const lrp_session *s, int id, char *buf, size_t cap) {
+    if (s->tok) lrp_tokenizer_token_bytes(s->tok, id, buf, cap);
+    else snprintf(buf, cap, "[%d]", id);
+}
+
+// The atlas's windows of the neuron, as JSON: {"path", "data", "data_format", "windows", "results": [{"index",
+// "position", "activation", "ids", "tokens"}]} (best first; the fields of scan's results, no relevance).
+static json_t *atlas_json(const lrp_session *s, const cli_atlas *a, const lrp_scan_top *best) {
+    json_t *list = json_array();
+    for (int r = 0; r < best->n && list; r++) {
+        const lrp_scan_hit *h = &best->h[r];
+        json_t *toks = json_array();
+        for (int t = 0; t < h->T && toks; t++) {
+            char *ts = s->tok ? lrp_token_string(s->tok, h->ids[t]) : NULL;
+            json_array_append_new(toks, ts ? lrp_jv_text(ts) : json_null());
+            free(ts);
+        }
+        json_array_append_new(list, json_pack("{s:I, s:i, s:o, s:o, s:o}", "index", (json_int_t)h->index, "position",
+                                              h->position, "activation", lrp_jv_number(h->activation), "ids",
+                                              lrp_jv_int_array(h->ids, h->T), "tokens", toks ? toks : json_null()));
+    }
+    return json_pack("{s:s, s:s, s:s, s:I, s:o}", "path", a->path, "data", a->data, "data_format", a->data_format,
+                     "windows", (json_int_t)a->windows, "results", list ? list : json_null());
+}
+
 int cmd_neuron(int argc, char **argv) {
-    const char *model = NULL, *format = "text", *out_path = NULL;
+    const char *model = NULL, *format = "text", *out_path = NULL, *atlas = NULL;
     int layer = -1, neuron = -1, expert = -1, top = 10, have_layer = 0, have_neuron = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
@@ -54,7 +84,8 @@ int cmd_neuron(int argc, char **argv) {
             return 0;
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
-                    !strcmp(o, "--expert") || !strcmp(o, "--top") || !strcmp(o, "--format") || !strcmp(o, "-o");
+                    !strcmp(o, "--expert") || !strcmp(o, "--top") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
+                    !strcmp(o, "--atlas");
         if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
             i--;
             continue;
@@ -65,6 +96,7 @@ int cmd_neuron(int argc, char **argv) {
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "-o")) out_path = v;
+        else if (!strcmp(o, "--atlas")) atlas = v;
         else if (!strcmp(o, "--layer")) {
             if (arg_int(o, v, &layer)) return 2;
             have_layer = 1;
@@ -88,6 +120,8 @@ int cmd_neuron(int argc, char **argv) {
     float *scores = NULL, *neg = NULL;
     int *hi = NULL, *lo = NULL;
     lrp_err err;
+    cli_atlas atl = {0};
+    lrp_scan_top best = {0};
     int rc = cli_session_open(&s, model);
     if (rc) goto done;
     int N = lrp_model_n_outputs(s.m);
@@ -107,6 +141,16 @@ int cmd_neuron(int argc, char **argv) {
         int usage = flag || strstr(err.msg, "out of range");
         rc = flag ? cli_error(2, "--%s", err.msg) : cli_lib_error(usage ? 2 : 1, err.msg);
         goto done;
+    }
+    if (atlas) {
+        if ((rc = cli_atlas_open(&atl, atlas, &s))) goto done;
+        if (layer != atl.layer || expert != atl.expert) {
+            rc = atl.expert < 0 ? cli_error(1, "--layer %d: the atlas %s is of layer %d", layer, atlas, atl.layer)
+                                : cli_error(1, "--layer %d --expert %d: the atlas %s is of layer %d, expert %d", layer,
+                                            expert, atlas, atl.layer, atl.expert);
+            goto done;
+        }
+        if ((rc = cli_atlas_neuron(&atl, &s, neuron, 0, &best))) goto done;
     }
     for (int v = 0; v < N; v++) neg[v] = -scores[v];
     lrp_rank_top(scores, N, top, hi);
@@ -130,6 +174,7 @@ int cmd_neuron(int argc, char **argv) {
             json_object_set_new(doc, "n_outputs", json_integer(N));
             json_object_set_new(doc, "top", lists[0]);
             json_object_set_new(doc, "bottom", lists[1]);
+            if (atlas) json_object_set_new(doc, "atlas", atlas_json(&s, &atl, &best));
         }
         if (lrp_jv_dump(out.f, doc, 1)) {
             cli_error(1, "out of memory");
@@ -157,6 +202,27 @@ int cmd_neuron(int argc, char **argv) {
             }
             fputs("</table>\n", out.f);
         }
+        if (atlas) {
+            fprintf(out.f, "<h2>Most activating windows</h2>\n<p>Top %d of %ld %s in <code>", best.n, atl.windows,
+                    strcmp(atl.data_format, "text") ? "records" : "windows");
+            html_text(out.f, atl.data);
+            fputs("</code> (atlas <code>", out.f);
+            html_text(out.f, atlas);
+            fputs("</code>); the activating token outlined.</p>\n", out.f);
+            for (int r = 0; r < best.n; r++) {
+                const lrp_scan_hit *h = &best.h[r];
+                fprintf(out.f, "<p>#%d: index %ld, position %d, activation %.6g<br><code class=w>", r + 1, h->index,
+                        h->position, h->activation);
+                for (int t = 0; t < h->T; t++) {
+                    char buf[256];
+                    window_token(&s, h->ids[t], buf, sizeof buf);
+                    fputs(t == h->position ? "<b style=\"outline:2px solid #000\">" : "<span>", out.f);
+                    html_text(out.f, buf);
+                    fputs(t == h->position ? "</b>" : "</span>", out.f);
+                }
+                fputs("</code></p>\n", out.f);
+            }
+        }
         fputs("</body></html>\n", out.f);
     } else {
         fprintf(out.f, "layer %d neuron %d", layer, neuron);
@@ -171,9 +237,32 @@ int cmd_neuron(int argc, char **argv) {
                 free(name);
             }
         }
+        if (atlas) {
+            fprintf(out.f, "most activating: top %d of %ld %s in %s (atlas %s; [[ ]] marks the position)\n", best.n,
+                    atl.windows, strcmp(atl.data_format, "text") ? "records" : "windows", atl.data, atlas);
+            for (int r = 0; r < best.n; r++) {
+                const lrp_scan_hit *h = &best.h[r];
+                fprintf(out.f, "#%d  index %ld, position %d, activation %.6g\n    ", r + 1, h->index, h->position,
+                        h->activation);
+                for (int t = 0; t < h->T; t++) {
+                    char buf[256];
+                    window_token(&s, h->ids[t], buf, sizeof buf);
+                    if (t == h->position) fputs("[[", out.f);
+                    for (const char *c = buf; *c; c++) {
+                        if (*c == '\n') fputs("\\n", out.f);
+                        else if ((unsigned char)*c < 0x20) fprintf(out.f, "\\x%02x", (unsigned char)*c);
+                        else fputc(*c, out.f);
+                    }
+                    if (t == h->position) fputs("]]", out.f);
+                }
+                fputc('\n', out.f);
+            }
+        }
     }
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
+    lrp_scan_top_free(&best);
+    cli_atlas_close(&atl);
     free(scores);
     free(neg);
     free(hi);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/atlas.h"
 #include "cli/commands.h"
 #include "evaluate/batch.h"
 #include "explain/explain.h"
@@ -21,7 +22,7 @@ static const char scan_usage[] =
     "usage: attnlrp scan [--model PATH] --data CORPUS --layer L --neuron N [--top K] [--window T] [--expert E]\n"
     "                    [--method M] [--format text|json|html] [-o FILE] [--progress] [--shard K/N]\n"
     "       attnlrp scan [--model PATH] --data CORPUS --layer L --neurons all [--top K] ... -o ATLAS.json\n"
-    "       attnlrp scan [--model PATH] --atlas ATLAS.json --neuron N [--top K] [--method M] [--format ...]\n"
+    "       attnlrp scan [--model PATH] --atlas ATLAS.json [--layer L] --neuron N [--top K] [--method M] [--format ...]\n"
     "\n"
     "Streams a corpus through the model (forward passes only), keeps the K windows in which MLP neuron N of\n"
     "layer L (the input of the down projection) reaches its highest activation at any position, then explains\n"
@@ -43,7 +44,9 @@ static const char scan_usage[] =
     "  --neurons all   collect the top K of every neuron of the layer in one pass (memory: at most width x K\n"
     "                  windows) and write them, without attributions, to the atlas file -o ATLAS.json\n"
     "  --atlas FILE    read neuron N's top K (at most the atlas's K) from an atlas instead of scanning, then\n"
-    "                  explain them as a scan would (the same output)\n"
+    "                  explain them as a scan would (the same output); the atlas holds the windows' tokens, so\n"
+    "                  the corpus is not needed. It must fit the model (its layers, widths, vocabulary, and each\n"
+    "                  window's stored activation recomputed with one forward pass) and --layer L when given\n"
     "  --shard K/N     only the windows whose index mod N is K (0 <= K < N): one task of a job array; each\n"
     "                  shard keeps its own top K (they are not joined yet)\n"
     "  --progress      progress with an ETA and the scan's throughput on stderr (default: when stderr is a terminal)\n"
@@ -446,6 +449,7 @@ static int write_atlas(const char *path, const lrp_session *s, const lrp_scan_to
                             "window", hi->window < 0 ? json_null() : json_integer(hi->window), "windows",
                             (json_int_t)hi->windows, "tokens", (json_int_t)hi->tokens, "neurons",
                             neurons ? neurons : json_null(), "ids", ids ? ids : json_null());
+    if (doc) cli_atlas_model_fields(doc, s);
     cli_output out = {0};
     if (cli_output_open(&out, path)) {
         json_decref(doc);
@@ -456,60 +460,6 @@ static int write_atlas(const char *path, const lrp_session *s, const lrp_scan_to
         return cli_error(1, "out of memory");
     }
     return cli_output_commit(&out) ? 1 : 0;
-}
-
-// Reads the hits of one neuron from an atlas into best (the first `top` of them; top 0: all it keeps) and
-// the header into hi (its strings live in *doc). Returns 0, or the exit status after printing the error.
-static int read_atlas(const char *path, const lrp_session *s, int neuron, int top, lrp_scan_top *best, scan_info *hi,
-                      json_t **doc) {
-    json_error_t je;
-    lrp_err err;
-    *doc = json_load_file(path, 0, &je);
-    if (!*doc) return cli_error(1, "--atlas %s:%d: %s", path, je.line, je.text);
-    json_t *d = *doc, *neurons = json_object_get(d, "neurons"), *ids = json_object_get(d, "ids");
-    json_t *ex = json_object_get(d, "expert"), *win = json_object_get(d, "window");
-    if (json_integer_value(json_object_get(d, "atlas")) != 1 || !json_is_array(neurons) || !json_is_object(ids) ||
-        !json_is_integer(json_object_get(d, "layer")) || !json_is_integer(json_object_get(d, "top")) ||
-        !json_is_string(json_object_get(d, "data")) || !json_is_string(json_object_get(d, "data_format")))
-        return cli_error(1, "--atlas %s: not an attnlrp scan atlas (written by scan --neurons all)", path);
-    int W = (int)json_array_size(neurons), K = (int)json_integer_value(json_object_get(d, "top"));
-    hi->data = json_string_value(json_object_get(d, "data"));
-    hi->data_format = json_string_value(json_object_get(d, "data_format"));
-    hi->layer = (int)json_integer_value(json_object_get(d, "layer"));
-    hi->expert = json_is_integer(ex) ? (int)json_integer_value(ex) : -1;
-    hi->window = json_is_integer(win) ? (int)json_integer_value(win) : -1;
-    hi->windows = (long)json_integer_value(json_object_get(d, "windows"));
-    hi->tokens = (long long)json_integer_value(json_object_get(d, "tokens"));
-    const lrp_config *c = &s->m->cfg;
-    if (hi->layer < 0 || hi->layer >= c->num_layers || W != lrp_latent_width(s->m) ||
-        (hi->expert >= 0 && hi->expert >= c->num_experts))
-        return cli_error(1, "--atlas %s: layer %d with %d neurons%s does not fit %s (%d layers of %d neurons)", path,
-                         hi->layer, W, hi->expert >= 0 ? " of an expert" : "", s->model_path, c->num_layers,
-                         lrp_latent_width(s->m));
-    if (neuron >= W) return cli_error(1, "--neuron %d: out of range (0..%d)", neuron, W - 1);
-    if (top > K) return cli_error(1, "--top %d: the atlas %s keeps %d windows per neuron", top, path, K);
-    json_t *list = json_array_get(neurons, (size_t)neuron);
-    int n = (int)json_array_size(list);
-    if (lrp_scan_top_init(best, top > 0 ? top : (K > 0 ? K : 1), &err)) return cli_error(1, "%s", err.msg);
-    for (int r = 0; r < n; r++) {
-        json_t *h = json_array_get(list, (size_t)r);
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_array_get(h, 0)));
-        json_t *arr = json_object_get(ids, key);
-        int T = (int)json_array_size(arr), *v = T > 0 ? malloc((size_t)T * sizeof(int)) : NULL;
-        if (!json_is_array(h) || json_array_size(h) != 3 || !json_is_number(json_array_get(h, 2)) || !v) {
-            free(v);
-            return cli_error(1, "--atlas %s: neuron %d, entry %d is broken", path, neuron, r);
-        }
-        for (int t = 0; t < T; t++) v[t] = (int)json_integer_value(json_array_get(arr, (size_t)t));
-        int rc = lrp_scan_top_offer(best, (long)json_integer_value(json_array_get(h, 0)),
-                                    (int)json_integer_value(json_array_get(h, 1)),
-                                    (float)json_number_value(json_array_get(h, 2)), v, T, &err);
-        free(v);
-        if (rc) return cli_error(1, "%s", err.msg);
-    }
-    lrp_scan_top_sort(best);
-    return 0;
 }
 
 int cmd_scan(int argc, char **argv) {
@@ -573,8 +523,9 @@ int cmd_scan(int argc, char **argv) {
         }
     }
     if (atlas) {
-        if (data || have_layer || have_window || expert >= 0 || neurons_arg || shard)
-            return cli_error(2, "--atlas: the corpus, layer, window and expert are the atlas's (give --neuron N only)");
+        if (data || have_window || expert >= 0 || neurons_arg || shard)
+            return cli_error(2, "--atlas: the corpus, window and expert are the atlas's (give --neuron N, and --layer L "
+                                "to check the atlas's layer)");
         if (!have_neuron) return cli_error(2, "scan: give the neuron to read from the atlas with --neuron N");
     } else {
         if (!data) return cli_error(2, "scan: give the corpus with --data CORPUS (or a scanned --atlas FILE)");
@@ -598,7 +549,7 @@ int cmd_scan(int argc, char **argv) {
     lrp_session s = {0};
     corpus c = {0};
     lrp_scan_top *tops = NULL;
-    json_t *atlas_doc = NULL;
+    cli_atlas atl = {0};
     float *act = NULL;
     int *ids = NULL, n_tops = 0;
     size_t act_cap = 0;
@@ -618,7 +569,19 @@ int cmd_scan(int argc, char **argv) {
     if (atlas) {
         n_tops = 1;
         if (!(tops = calloc(1, sizeof *tops))) goto done;
-        if ((rc = read_atlas(atlas, &s, neuron, have_top ? top : 0, tops, &hi, &atlas_doc))) goto done;
+        if ((rc = cli_atlas_open(&atl, atlas, &s))) goto done;
+        if (have_layer && layer != atl.layer) {
+            rc = cli_error(1, "--layer %d: the atlas %s is of layer %d", layer, atlas, atl.layer);
+            goto done;
+        }
+        hi.data = atl.data;
+        hi.data_format = atl.data_format;
+        hi.layer = atl.layer;
+        hi.expert = atl.expert;
+        hi.window = atl.window;
+        hi.windows = atl.windows;
+        hi.tokens = atl.tokens;
+        if ((rc = cli_atlas_neuron(&atl, &s, neuron, have_top ? top : 0, tops))) goto done;
         rc = attribute_and_write(&s, tops, &hi, meth, format, out_path, show);
         goto done;
     }
@@ -737,7 +700,7 @@ int cmd_scan(int argc, char **argv) {
 done:
     for (int n = 0; tops && n < n_tops; n++) lrp_scan_top_free(&tops[n]);
     free(tops);
-    json_decref(atlas_doc);
+    cli_atlas_close(&atl);
     free(ids);
     free(act);
     if (c.f) fclose(c.f);

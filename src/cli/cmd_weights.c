@@ -9,13 +9,15 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "evaluate/data.h"
+#include "explain/memory.h"
 #include "explain/methods.h"
 #include "explain/weights.h"
 #include "inputs/text.h"
 
 static const char weights_usage[] =
     "usage: attnlrp weights [--model PATH] --data PROMPTS.jsonl [-o R.safetensors] [--method M] [--limit N] [--abs]\n"
-    "                       [--prune FRACTION --pruned DIR [--prune-by relevance|magnitude]] [--format text|json]\n"
+    "                       [--prune FRACTION --pruned DIR [--prune-by relevance|magnitude]] [--max-memory SIZE]\n"
+    "                       [--format text|json]\n"
     "\n"
     "The relevance of every weight that a linear layer multiplies by, R(W) = W * g_W: g_W is the gradient of the\n"
     "explained logit with respect to W in the same one backward pass as the explanation (the method's rules act\n"
@@ -25,8 +27,12 @@ static const char weights_usage[] =
     "\"target_id\": N (optional)}, at the last position (masked\n"
     "LMs: the first mask token). R.safetensors holds one float32 tensor per weight under the checkpoint's own\n"
     "name and shape (fused tensors whole: c_attn, qkv_proj, gate_up_proj); the output head (lm_head, or the tied\n"
-    "embedding, or the classifier) is included. Memory: one float32 accumulator per linear weight, written\n"
-    "tensor by tensor; no per-record copy.\n"
+    "embedding, or the classifier) is included. Memory: one float32 accumulator per element of the weights\n"
+    "being accumulated, no per-record copy. When all of them do not fit the budget (--max-memory), the run\n"
+    "streams: the weight tensors, in name order (a layer's tensors together), are cut into groups that fit,\n"
+    "and each group is one pass over the records (the explanations recomputed), its R(W) written to -o and\n"
+    "its accumulators freed before the next; after the first pass the later groups are cut again from the\n"
+    "tensors the records reach and the plan is printed on stderr. The results are bit-identical.\n"
     "\n"
     "  --data FILE        JSONL records (required; blank lines are ignored)\n"
     "  -o FILE            the relevance as safetensors (written whole or not at all)\n"
@@ -40,13 +46,17 @@ static const char weights_usage[] =
     "  --prune-by B       relevance (default) or magnitude (the lowest |W|, the usual baseline)\n"
     "  --abs              accumulate each record's |R(W)| instead of R(W) (SparC3-style; per-record signs do\n"
     "                     not cancel)\n"
-    "  --format F         the summary on stdout: text (default) or json (per tensor: name, shape, sum, head)\n"
+    "  --max-memory SIZE  the memory the accumulators may use (512M, 2G; --prune adds 1 byte per weight\n"
+    "                     element for its masks); default: half the available memory (MemAvailable, ulimit -v)\n"
+    "  --format F         the summary on stdout: text (default) or json (per tensor: name, shape, sum, head;\n"
+    "                     the plan: passes, accumulator_bytes, budget_bytes)\n"
     "  --help, -h         this help\n";
 
 typedef struct {
     const char *model, *data, *out, *pruned, *format;
     int method, limit, have_prune, abs;
     double prune;
+    size_t max_memory;  // 0: half the available memory
     lrp_prune_by by;
 } weights_args;
 
@@ -62,7 +72,7 @@ static int parse_args(int argc, char **argv, weights_args *a) {
         }
         int takes = !strcmp(o, "--model") || !strcmp(o, "--data") || !strcmp(o, "-o") || !strcmp(o, "--method") ||
                     !strcmp(o, "--limit") || !strcmp(o, "--prune") || !strcmp(o, "--pruned") ||
-                    !strcmp(o, "--prune-by") || !strcmp(o, "--format");
+                    !strcmp(o, "--prune-by") || !strcmp(o, "--format") || !strcmp(o, "--max-memory");
         if (!strcmp(o, "--abs")) {
             a->abs = 1;
             continue;
@@ -78,6 +88,10 @@ static int parse_args(int argc, char **argv, weights_args *a) {
         else if (!strcmp(o, "--data")) a->data = v;
         else if (!strcmp(o, "-o")) a->out = v;
         else if (!strcmp(o, "--pruned")) a->pruned = v;
+        else if (!strcmp(o, "--max-memory")) {
+            if (lrp_parse_size(v, &a->max_memory) || a->max_memory == 0)
+                return cli_error(2, "--max-memory %s: expected a size (512M, 2G)", v);
+        }
         else if (!strcmp(o, "--format")) {
             if (strcmp(v, "text") && strcmp(v, "json")) return cli_error(2, "--format %s: expected text or json", v);
             a->format = v;
@@ -191,6 +205,8 @@ int cmd_weights(int argc, char **argv) {
     lrp_session s = {0};
     lrp_wrel w;
     lrp_wrel_init(&w);
+    lrp_wrel_plan plan = {0};
+    lrp_wrel_out out = {0};
     w.abs = a.abs;
     int rc = cli_session_open(&s, a.model);
     if (rc) goto done;
@@ -213,17 +229,75 @@ int cmd_weights(int argc, char **argv) {
     }
     rc = 1;
     int n = a.limit > 0 && a.limit < d.n ? a.limit : d.n;
-    for (int i = 0; i < n; i++)
-        if (add_record(&s, &a, &w, d.lines[i], d.line_len[i], &err)) {
-            cli_error(1, "--data %s:%d: %s", a.data, d.line_no[i], err.msg);
+    // The memory plan: every weight tensor's accumulator at once when they fit the budget, else groups.
+    int as = 0;
+    const char *source = "--max-memory";
+    size_t budget = a.max_memory ? a.max_memory : lrp_memory_available(0, &as, &source) / 2;
+    if (lrp_wrel_plan_make(s.m, SIZE_MAX, &plan, &err)) {
+        cli_error(1, "%s", err.msg);
+        goto done;
+    }
+    size_t masks = a.have_prune ? plan.total / sizeof(float) : 0, acc_budget = budget > masks ? budget - masks : 0;
+    char b1[32], b2[32], b3[32];
+    if (plan.total > acc_budget) {
+        if (a.max_memory && plan.largest_tensor > acc_budget) {
+            cli_error(1, "--max-memory %s: too small: the largest weight tensor (%s) needs %s of accumulator%s%s",
+                      lrp_format_bytes(budget, b1, sizeof b1), plan.largest_name,
+                      lrp_format_bytes(plan.largest_tensor, b2, sizeof b2), masks ? " and the pruning masks " : "",
+                      masks ? lrp_format_bytes(masks, b3, sizeof b3) : "");
             goto done;
         }
-    lrp_wrel_sort(&w);
+        lrp_wrel_plan_free(&plan);
+        if (lrp_wrel_plan_make(s.m, acc_budget, &plan, &err)) {
+            cli_error(1, "%s", err.msg);
+            goto done;
+        }
+    }
+    int G = plan.n_groups;
     char records[32];
     snprintf(records, sizeof records, "%d", n);
     const char *meta[] = {"method", lrp_method_name(a.method), "records", records, "model", s.model_path,
                           "accumulate", a.abs ? "sum of |R(W)| per record" : "sum of R(W)"};
-    if (a.out && lrp_wrel_write(&w, a.out, meta, 8, &err)) {
+    for (int g = 0; g < G; g++) {
+        if (G > 1) lrp_wrel_select(&w, s.m, &plan, g);
+        for (int i = 0; i < n; i++)
+            if (add_record(&s, &a, &w, d.lines[i], d.line_len[i], &err)) {
+                cli_error(1, "--data %s:%d: %s", a.data, d.line_no[i], err.msg);
+                goto done;
+            }
+        if (g == 0) {
+            lrp_wrel_sort(&w);
+            w.closed = 1;  // later passes reach the same tensors
+            if (G > 1) {   // the rest cut again from the tensors the records reach
+                lrp_wrel_replan(&plan, &w, s.m, acc_budget);
+                G = plan.n_groups;
+                fprintf(stderr, "weights: memory plan: %d passes over the %d records, each accumulating one group of "
+                                "weight tensors (accumulators: at most %s at a time of %s in all; budget %s from %s%s%s)\n",
+                        G, n, lrp_format_bytes(plan.largest_group, b1, sizeof b1),
+                        lrp_format_bytes(plan.total, b2, sizeof b2), lrp_format_bytes(budget, b3, sizeof b3), source,
+                        a.max_memory ? "" : ", halved", masks ? ", less 1 byte per element for the pruning masks" : "");
+            }
+            if (a.out && lrp_wrel_out_begin(&out, &w, a.out, meta, 8, &err)) {
+                cli_error(1, "-o %s", err.msg);
+                goto done;
+            }
+        }
+        // This group's tensors (in name order, so the file is written in order): sums, masks, R(W) out.
+        for (int i = 0; i < w.n; i++) {
+            if (G > 1 && lrp_wrel_group(&w, i) != g) continue;
+            lrp_wrel_stats(&w, i);
+            if (a.have_prune && lrp_wrel_prune_mask(&w, i, a.prune, a.by, &err)) {
+                cli_error(1, "%s", err.msg);
+                goto done;
+            }
+            if (a.out && lrp_wrel_out_put(&out, &w, i, &err)) {
+                cli_error(1, "-o %s", err.msg);
+                goto done;
+            }
+            if (G > 1) lrp_wrel_release(&w, i);
+        }
+    }
+    if (a.out && lrp_wrel_out_commit(&out, &err)) {
         cli_error(1, "-o %s", err.msg);
         goto done;
     }
@@ -234,13 +308,13 @@ int cmd_weights(int argc, char **argv) {
         goto done;
     }
     int json = !strcmp(a.format, "json");
-    if (json) printf("{\"records\": %d, \"method\": \"%s\", \"tensors\": [", n, lrp_method_name(a.method));
+    if (json)
+        printf("{\"records\": %d, \"method\": \"%s\", \"passes\": %d, \"accumulator_bytes\": %zu, \"budget_bytes\": "
+               "%zu, \"tensors\": [", n, lrp_method_name(a.method), G, plan.largest_group, budget);
     else printf("%d records, method %s, %d weight tensors\n", n, lrp_method_name(a.method), w.n);
     for (int i = 0; i < w.n; i++) {
-        lrp_wrel_finish(&w, i);
         const lrp_wrel_tensor *t = &w.ts[i];
-        double sum = 0, abs = 0;
-        for (int64_t k = 0; k < t->numel; k++) sum += t->acc[k], abs += fabs(t->acc[k]);
+        double sum = t->sum, abs = t->abs_sum;
         if (json) {
             printf("%s\n  {\"name\": \"%s\", \"shape\": [", i ? "," : "", t->t->name);
             for (int dd = 0; dd < t->t->ndim; dd++) printf("%s%lld", dd ? ", " : "", (long long)t->t->shape[dd]);
@@ -256,6 +330,8 @@ int cmd_weights(int argc, char **argv) {
                a.pruned);
     rc = 0;
 done:
+    lrp_wrel_out_abort(&out);
+    lrp_wrel_plan_free(&plan);
     lrp_wrel_free(&w);
     lrp_session_close(&s);
     lrp_eval_data_free(&d);

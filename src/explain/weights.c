@@ -15,7 +15,10 @@
 void lrp_wrel_init(lrp_wrel *w) { memset(w, 0, sizeof *w); }
 
 void lrp_wrel_free(lrp_wrel *w) {
-    for (int i = 0; i < w->n; i++) free(w->ts[i].acc);
+    for (int i = 0; i < w->n; i++) {
+        free(w->ts[i].acc);
+        free(w->ts[i].mask);
+    }
     free(w->ts);
     memset(w, 0, sizeof *w);
 }
@@ -32,10 +35,16 @@ static void wrel_fail(lrp_wrel *w, const char *msg, const char *name) {
     w->failed = 1;
 }
 
-// The accumulator of tensor t (created zeroed on first use), or NULL.
+// The entry of tensor t (registered on first use, without an accumulator), or NULL (out of memory, or a
+// tensor first reached after the registry was closed: failed is then set).
 static lrp_wrel_tensor *wrel_tensor(lrp_wrel *w, const lrp_weight *W) {
     for (int i = 0; i < w->n; i++)
         if (w->ts[i].t == W->t) return &w->ts[i];
+    if (w->closed) {
+        wrel_fail(w, "reached only after the first pass (the records must reach the same weights in every pass)",
+                  W->t->name);
+        return NULL;
+    }
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 32;
         lrp_wrel_tensor *p = realloc(w->ts, (size_t)cap * sizeof *p);
@@ -49,11 +58,17 @@ static lrp_wrel_tensor *wrel_tensor(lrp_wrel *w, const lrp_weight *W) {
     e->numel = lrp_tensor_numel(W->t);
     e->in = W->in;
     e->transposed = W->transposed;
-    e->acc = calloc((size_t)e->numel, sizeof(float));
-    if (!e->acc) return NULL;
     w->n++;
     return e;
 }
+
+// The group of stored tensor t under the selection: -1 when it is not a planned stored tensor.
+static int sel_group_of(const lrp_wrel *w, const lrp_tensor *t) {
+    ptrdiff_t k = t - w->sel_base;
+    return k >= 0 && k < w->sel_n ? w->sel_group[k] : -1;
+}
+
+int lrp_wrel_group(const lrp_wrel *w, int i) { return w->sel_group ? sel_group_of(w, w->ts[i].t) : -1; }
 
 // Adds segment W (rows r0 .. r0+T of the node's input x and output gradient gy) into its accumulator.
 static void add_segment(lrp_wrel *w, const lrp_weight *W, const float *x, const float *gy, int T) {
@@ -65,6 +80,18 @@ static void add_segment(lrp_wrel *w, const lrp_weight *W, const float *x, const 
     if (w->first_in_pass) e->head = 1;
     if (e->in != W->in || e->transposed != W->transposed || e->numel % W->in) {
         wrel_fail(w, "views of different shapes read it", W->t->name);
+        return;
+    }
+    if (w->sel_group) {
+        int g = sel_group_of(w, W->t);
+        if (g < 0) {
+            wrel_fail(w, "not a stored tensor of two or more dimensions (the memory plan cannot place it)", W->t->name);
+            return;
+        }
+        if (g != w->sel_g) return;  // another pass accumulates it
+    }
+    if (!e->acc && !(e->acc = calloc((size_t)e->numel, sizeof(float)))) {
+        wrel_fail(w, "out of memory for its accumulator", W->t->name);
         return;
     }
     int in = (int)W->in, out = (int)W->out;
@@ -147,6 +174,105 @@ void lrp_wrel_sort(lrp_wrel *w) {
     if (w->n > 1) qsort(w->ts, (size_t)w->n, sizeof *w->ts, by_name);
 }
 
+void lrp_wrel_stats(lrp_wrel *w, int i) {
+    lrp_wrel_tensor *t = &w->ts[i];
+    if (t->stats || !t->acc) return;
+    lrp_wrel_finish(w, i);
+    double sum = 0, abs = 0;
+    for (int64_t k = 0; k < t->numel; k++) sum += t->acc[k], abs += fabs(t->acc[k]);
+    t->sum = sum;
+    t->abs_sum = abs;
+    t->stats = 1;
+}
+
+void lrp_wrel_release(lrp_wrel *w, int i) {
+    free(w->ts[i].acc);
+    w->ts[i].acc = NULL;
+}
+
+// --- the memory plan ---------------------------------------------------------------------------------
+
+static int by_tensor_name(const void *a, const void *b) {
+    return strcmp((*(const lrp_tensor *const *)a)->name, (*(const lrp_tensor *const *)b)->name);
+}
+
+int lrp_wrel_plan_make(const lrp_model *m, size_t budget, lrp_wrel_plan *p, lrp_err *err) {
+    memset(p, 0, sizeof *p);
+    const lrp_tensor_file *tf = &m->tf;
+    int n = tf->n_tensors, k = 0;
+    const lrp_tensor **order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    p->group = malloc((size_t)(n ? n : 1) * sizeof *p->group);
+    if (!order || !p->group) {
+        free(order);
+        lrp_wrel_plan_free(p);
+        return lrp_fail(err, "out of memory");
+    }
+    for (int j = 0; j < n; j++) {
+        p->group[j] = -1;
+        if (tf->tensors[j].ndim >= 2) order[k++] = &tf->tensors[j];
+    }
+    if (k > 1) qsort(order, (size_t)k, sizeof *order, by_tensor_name);
+    size_t in_group = 0;
+    for (int r = 0; r < k; r++) {
+        const lrp_tensor *t = order[r];
+        size_t bytes = (size_t)lrp_tensor_numel(t) * sizeof(float);
+        if (p->n_groups == 0 || (in_group > 0 && in_group + bytes > budget)) {
+            p->n_groups++;
+            in_group = 0;
+        }
+        in_group += bytes;
+        p->group[t - tf->tensors] = p->n_groups - 1;
+        p->total += bytes;
+        if (in_group > p->largest_group) p->largest_group = in_group;
+        if (bytes > p->largest_tensor) {
+            p->largest_tensor = bytes;
+            p->largest_name = t->name;
+        }
+    }
+    if (p->n_groups == 0) p->n_groups = 1;
+    free(order);
+    return 0;
+}
+
+void lrp_wrel_replan(lrp_wrel_plan *p, const lrp_wrel *w, const lrp_model *m, size_t budget) {
+    const lrp_tensor_file *tf = &m->tf;
+    size_t first = 0, in_group = 0;
+    for (int j = 0; j < tf->n_tensors; j++) {
+        if (p->group[j] == 0) first += (size_t)lrp_tensor_numel(&tf->tensors[j]) * sizeof(float);
+        else if (p->group[j] > 0) p->group[j] = -2;  // to place again if reached
+    }
+    p->n_groups = 1;
+    p->largest_group = first;
+    p->total = first;
+    for (int i = 0; i < w->n; i++) {
+        ptrdiff_t k = w->ts[i].t - tf->tensors;
+        if (k < 0 || k >= tf->n_tensors || p->group[k] != -2) continue;
+        size_t bytes = (size_t)w->ts[i].numel * sizeof(float);
+        if (p->n_groups == 1 || (in_group > 0 && in_group + bytes > budget)) {
+            p->n_groups++;
+            in_group = 0;
+        }
+        in_group += bytes;
+        p->group[k] = p->n_groups - 1;
+        p->total += bytes;
+        if (in_group > p->largest_group) p->largest_group = in_group;
+    }
+    for (int j = 0; j < tf->n_tensors; j++)
+        if (p->group[j] == -2) p->group[j] = -1;
+}
+
+void lrp_wrel_plan_free(lrp_wrel_plan *p) {
+    free(p->group);
+    memset(p, 0, sizeof *p);
+}
+
+void lrp_wrel_select(lrp_wrel *w, const lrp_model *m, const lrp_wrel_plan *p, int g) {
+    w->sel_base = p ? m->tf.tensors : NULL;
+    w->sel_group = p ? p->group : NULL;
+    w->sel_n = p ? m->tf.n_tensors : 0;
+    w->sel_g = g;
+}
+
 // --- safetensors writing ----------------------------------------------------------------------------
 
 static void json_string(FILE *f, const char *s) {
@@ -213,7 +339,10 @@ static int write_u64(FILE *f, uint64_t v) {
 
 static int io_fail(lrp_err *err, const char *path) { return lrp_fail(err, "%s: cannot write: %s", path, strerror(errno)); }
 
-int lrp_wrel_write(lrp_wrel *w, const char *path, const char *const *meta, int n_meta, lrp_err *err) {
+int lrp_wrel_out_begin(lrp_wrel_out *o, lrp_wrel *w, const char *path, const char *const *meta, int n_meta,
+                       lrp_err *err) {
+    memset(o, 0, sizeof *o);
+    o->path = path;
     if (w->failed) return lrp_wrel_status(w, err);
     st_entry *e = calloc((size_t)w->n + 1, sizeof *e);
     if (!e) return lrp_fail(err, "out of memory");
@@ -231,29 +360,70 @@ int lrp_wrel_write(lrp_wrel *w, const char *path, const char *const *meta, int n
     char *h = st_header(e, w->n, m2, nm, &hlen);
     free(e);
     if (!h) return lrp_fail(err, "out of memory");
-    lrp_atomic_file a;
-    if (lrp_atomic_open(&a, path)) {
+    lrp_atomic_file *a = &o->file;
+    if (lrp_atomic_open(a, path)) {
+        int saved = errno;
         free(h);
-        return lrp_fail(err, "%s: cannot create: %s", path, strerror(errno));
+        return lrp_fail(err, "%s: cannot create: %s", path, strerror(saved));
     }
-    int rc = write_u64(a.f, hlen) || fwrite(h, 1, hlen, a.f) != hlen;
+    o->open = 1;
+    int rc = write_u64(a->f, hlen) || fwrite(h, 1, hlen, a->f) != hlen;
     free(h);
-    for (int i = 0; !rc && i < w->n; i++) {
-        lrp_wrel_finish(w, i);
-        if (w->failed) {
-            lrp_atomic_abort(&a);
-            return lrp_wrel_status(w, err);
-        }
-        rc = fwrite(w->ts[i].acc, sizeof(float), (size_t)w->ts[i].numel, a.f) != (size_t)w->ts[i].numel;
-    }
     if (rc) {
         int saved = errno;
-        lrp_atomic_abort(&a);
+        lrp_wrel_out_abort(o);
         errno = saved;
         return io_fail(err, path);
     }
-    if (lrp_atomic_commit(&a)) return io_fail(err, path);
     return 0;
+}
+
+int lrp_wrel_out_put(lrp_wrel_out *o, lrp_wrel *w, int i, lrp_err *err) {
+    lrp_atomic_file *a = &o->file;
+    if (!o->open) return lrp_fail(err, "%s: not open", o->path);
+    if (i != o->next) {
+        lrp_wrel_out_abort(o);
+        return lrp_fail(err, "%s: tensor %d written out of order (expected %d)", o->path, i, o->next);
+    }
+    lrp_wrel_tensor *t = &w->ts[i];
+    if (!t->acc && !(t->acc = calloc((size_t)t->numel, sizeof(float)))) {
+        lrp_wrel_out_abort(o);
+        return lrp_fail(err, "out of memory");
+    }
+    lrp_wrel_finish(w, i);
+    if (w->failed) {
+        lrp_wrel_out_abort(o);
+        return lrp_wrel_status(w, err);
+    }
+    if (fwrite(t->acc, sizeof(float), (size_t)t->numel, a->f) != (size_t)t->numel) {
+        int saved = errno;
+        lrp_wrel_out_abort(o);
+        errno = saved;
+        return io_fail(err, o->path);
+    }
+    o->next++;
+    return 0;
+}
+
+int lrp_wrel_out_commit(lrp_wrel_out *o, lrp_err *err) {
+    if (!o->open) return lrp_fail(err, "%s: not open", o->path);
+    o->open = 0;
+    int rc = lrp_atomic_commit(&o->file);
+    return rc ? io_fail(err, o->path) : 0;
+}
+
+void lrp_wrel_out_abort(lrp_wrel_out *o) {
+    if (!o->open) return;
+    lrp_atomic_abort(&o->file);
+    o->open = 0;
+}
+
+int lrp_wrel_write(lrp_wrel *w, const char *path, const char *const *meta, int n_meta, lrp_err *err) {
+    lrp_wrel_out o;
+    if (lrp_wrel_out_begin(&o, w, path, meta, n_meta, err)) return -1;
+    for (int i = 0; i < w->n; i++)
+        if (lrp_wrel_out_put(&o, w, i, err)) return -1;
+    return lrp_wrel_out_commit(&o, err);
 }
 
 // --- pruning ----------------------------------------------------------------------------------------
@@ -391,32 +561,14 @@ int lrp_wrel_prune(lrp_wrel *w, const lrp_model *m, const char *dir, double frac
 
     // Masks of the pruned tensors (every accumulated tensor but the head), per data pointer.
     const lrp_tensor_file *tf = &m->tf;
-    unsigned char **mask = calloc((size_t)(w->n ? w->n : 1), sizeof *mask);
     st_entry *e = calloc((size_t)tf->n_tensors + 1, sizeof *e);
-    if (!mask || !e) {
-        free(mask);
-        free(e);
-        return lrp_fail(err, "out of memory");
-    }
+    if (!e) return lrp_fail(err, "out of memory");
     rc = -1;
     for (int i = 0; i < w->n; i++) {
         lrp_wrel_tensor *t = &w->ts[i];
         if (t->head) continue;
-        if (!st_dtype(t->t->dtype) || !lrp_dtype_is_elementwise(t->t->dtype)) {
-            lrp_fail(err, "%s: dtype %s cannot be pruned element-wise", t->t->name, lrp_dtype_name(t->t->dtype));
-            goto done;
-        }
-        if (by == LRP_PRUNE_RELEVANCE) lrp_wrel_finish(w, i);
-        if (w->failed) {
-            lrp_wrel_status(w, err);
-            goto done;
-        }
-        int64_t k = (int64_t)floor(fraction * (double)t->numel);
-        if (!(mask[i] = malloc((size_t)t->numel)) || prune_mask(t, by, k, mask[i])) {
-            lrp_fail(err, "out of memory");
-            goto done;
-        }
-        *pruned += k;
+        if (lrp_wrel_prune_mask(w, i, fraction, by, err)) goto done;
+        *pruned += t->n_pruned;
         *total += t->numel;
     }
     for (int j = 0; j < tf->n_tensors; j++) {
@@ -448,7 +600,7 @@ int lrp_wrel_prune(lrp_wrel *w, const lrp_model *m, const char *dir, double frac
         const lrp_tensor *t = &tf->tensors[j];
         const unsigned char *mk = NULL;
         for (int i = 0; i < w->n; i++)
-            if (mask[i] && w->ts[i].t->data == t->data && w->ts[i].t->nbytes == t->nbytes) mk = mask[i];
+            if (w->ts[i].mask && w->ts[i].t->data == t->data && w->ts[i].t->nbytes == t->nbytes) mk = w->ts[i].mask;
         if (!mk) {
             bad = fwrite(t->data, 1, t->nbytes, a.f) != t->nbytes;
             continue;
@@ -472,8 +624,27 @@ int lrp_wrel_prune(lrp_wrel *w, const lrp_model *m, const char *dir, double frac
     }
     rc = 0;
 done:
-    for (int i = 0; i < w->n; i++) free(mask[i]);
-    free(mask);
     free(e);
     return rc;
+}
+
+int lrp_wrel_prune_mask(lrp_wrel *w, int i, double fraction, lrp_prune_by by, lrp_err *err) {
+    lrp_wrel_tensor *t = &w->ts[i];
+    if (t->head || t->mask) return 0;
+    if (!(fraction >= 0 && fraction < 1)) return lrp_fail(err, "fraction %g: expected a number in [0, 1)", fraction);
+    if (!st_dtype(t->t->dtype) || !lrp_dtype_is_elementwise(t->t->dtype))
+        return lrp_fail(err, "%s: dtype %s cannot be pruned element-wise", t->t->name, lrp_dtype_name(t->t->dtype));
+    if (by == LRP_PRUNE_RELEVANCE) {
+        if (!t->acc) return lrp_fail(err, "%s: no accumulated relevance to prune by", t->t->name);
+        lrp_wrel_finish(w, i);
+    }
+    if (w->failed) return lrp_wrel_status(w, err);
+    int64_t k = (int64_t)floor(fraction * (double)t->numel);
+    if (!(t->mask = malloc((size_t)t->numel)) || prune_mask(t, by, k, t->mask)) {
+        free(t->mask);
+        t->mask = NULL;
+        return lrp_fail(err, "out of memory");
+    }
+    t->n_pruned = k;
+    return 0;
 }

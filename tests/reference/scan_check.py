@@ -112,7 +112,7 @@ def atlas(binary, model, ck, data, records, layer, k, expert, tmp):
     name = f"{os.path.basename(model)} atlas L{layer}"
     check(a["width"] == ck.cfg.inter and len(a["neurons"]) == ck.cfg.inter and a["windows"] == len(records),
           f"{name}: header {a['width']}, {a['windows']}")
-    acts = {}
+    acts, ref_top = {}, {}
     with torch.no_grad():
         for i, ids in enumerate(records):
             acts[i] = ref.forward(ck, ids, "gradxinput", expert or 0)[2][layer]
@@ -133,6 +133,7 @@ def atlas(binary, model, ck, data, records, layer, k, expert, tmp):
             ok = ok and abs(best[i] - (-hits[r][0])) <= tol and abs(float(acts[i][p, n]) - best[i]) <= tol
             ok = ok and abs(act - best[i]) <= tol
         check(ok, f"{name} N{n}: atlas {got} is not the reference's top {k} {[(i, p, -a) for a, i, p in hits[:k]]}")
+        ref_top[n] = (hits[:k], tol)
     for i, ids in a["ids"].items():
         check(ids == records[int(i)], f"{name}: stored window {i}")
     for n in (0, ck.cfg.inter // 2, ck.cfg.inter - 1):
@@ -142,6 +143,18 @@ def atlas(binary, model, ck, data, records, layer, k, expert, tmp):
         back = run(binary, "scan", "--model", model, "--atlas", path, "--neuron", str(n), "--top", str(k - 1),
                    "--format", "json")
         check(direct == back, f"{name} N{n}: scan --atlas prints what the scan prints")
+        # neuron --atlas lists the stored windows beside the projection: the brute-force top K (ids included)
+        nb = json.loads(run(binary, "neuron", "--model", model, "--atlas", path, "--layer", str(layer), "--neuron",
+                            str(n), "--top", "2", "--format", "json", *ex))
+        hits, tol = ref_top[n]
+        res = nb["atlas"]["results"]
+        ok = len(res) == k and nb["atlas"]["windows"] == len(records)
+        for r, x in enumerate(res if ok else []):
+            _, i, p = hits[r]
+            ok = ok and x["index"] == i and x["position"] == p and abs(x["activation"] + hits[r][0]) <= tol
+            ok = ok and x["ids"] == records[i]
+        check(ok, f"{name} N{n}: neuron --atlas {[(x['index'], x['position'], x['activation']) for x in res]} is not "
+                  f"the reference's top {k} {[(i, p, -a) for a, i, p in hits]}")
 
 
 def tiny(binary, tmp):

@@ -36,8 +36,9 @@ LLAMA_KEYS = {"wq": "self_attn.q_proj", "wk": "self_attn.k_proj", "wv": "self_at
               "wo": "self_attn.o_proj", "wg": "mlp.gate_proj", "wu": "mlp.up_proj", "wd": "mlp.down_proj"}
 
 
-def engine_weights(binary, model, data, method, out):
-    cmd = [binary, "weights", "--model", model, "--data", data, "--method", method, "-o", out, "--format", "json"]
+def engine_weights(binary, model, data, method, out, extra=()):
+    cmd = [binary, "weights", "--model", model, "--data", data, "--method", method, "-o", out, "--format", "json",
+           *extra]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
@@ -142,6 +143,24 @@ def main():
                 except RuntimeError as e:
                     check(False, f"{what}: {e}")
                     continue
+                # The streamed memory plan (a budget of the largest weight tensor's float32 accumulator: a pass
+                # per group of tensors) writes the same bytes as one pass.
+                if method == "attnlrp" or name == "mixtral":
+                    stored, _ = reference.read_safetensors(os.path.join(d, "model.safetensors"))
+                    big = max(4 * v.size for v in stored.values() if v.ndim >= 2)
+                    for flags in ((), ("--abs",)):
+                        one, many = os.path.join(tmp, "R1.safetensors"), os.path.join(tmp, "R2.safetensors")
+                        try:
+                            s1 = engine_weights(a.bin, d, data, method, one, flags)[2]
+                            s2 = engine_weights(a.bin, d, data, method, many, (*flags, "--max-memory", str(big)))[2]
+                        except RuntimeError as e:
+                            check(False, f"{what} {flags}: {e}")
+                            continue
+                        with open(one, "rb") as f1, open(many, "rb") as f2:
+                            same = f1.read() == f2.read()
+                        check(same and s1["tensors"] == s2["tensors"] and s1["passes"] == 1 and s2["passes"] > 2,
+                              f"{what} {flags}: --max-memory {big} ({s2['passes']} passes) is not byte-identical "
+                              f"to one pass")
                 want = ref_gpt2(d, method) if name == "gpt2" else ref_llama(d, method)
                 check(meta.get("records") == str(len(IDS)) and meta.get("method") == method,
                       f"{what}: metadata {meta}")
