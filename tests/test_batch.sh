@@ -25,7 +25,7 @@ err=$("$BIN" batch --data "$tmp/m.jsonl" -o "$tmp/m.out" --layers --target " Rex
 st=$?
 check "batch with bad records skipped exits 0" '[ $st = 0 ]'
 want="attnlrp: $tmp/m.jsonl line 4: not JSON: '[' or '{' expected near 'oops' (column 4)
-attnlrp: $tmp/m.jsonl line 8: --target \" no such token\" is 9 tokens, not one: \" no\" (443), \" s\" (298), \"u\" (121), \"c\" (103), \"h\" (108), \" to\" (465), \"k\" (111), \"e\" (105), \"n\" (114)
+attnlrp: $tmp/m.jsonl line 8: field \"target\": \" no such token\" is 9 tokens, not one: \" no\" (443), \" s\" (298), \"u\" (121), \"c\" (103), \"h\" (108), \" to\" (465), \"k\" (111), \"e\" (105), \"n\" (114)
 attnlrp: $tmp/m.jsonl line 9: not a JSON object"
 check "bad records are reported with their line numbers [$err]" '[ "$err" = "$want" ]'
 E() { "$BIN" explain "$@" --format json; }

@@ -269,10 +269,12 @@ static int scalar_text(const json_t *x, char *buf, size_t cap, const char **out)
 }
 
 // Pushes the flag and value(s) of record field f with JSON value x; 0, or -1 with msg (the record's fault).
-static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap) {
+// *used: the flag pushed (NULL: none; "--": the text).
+static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap, const char **used) {
     const record_field *rf = &fields[f];
     char num[64];
     const char *s;
+    *used = rf->flag ? rf->flag : "--";
     if (json_is_null(x)) return 0;   // null: the field unset (and the command-line default with it)
     if (rf->kind == K_FLAG) {
         if (!json_is_boolean(x)) return snprintf(msg, cap, "field \"%s\": expected true or false", rf->key), -1;
@@ -290,7 +292,7 @@ static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap)
         return 0;
     }
     const char *flag = rf->flag;
-    if (!strcmp(rf->key, "target") && json_is_integer(x)) flag = "--target-id";  // "target": 42 is a token id
+    if (!strcmp(rf->key, "target") && json_is_integer(x)) flag = *used = "--target-id";  // "target": 42 is a token id
     char *joined = NULL;
     if (json_is_array(x)) {   // [1, 2, 3] -> "1,2,3"
         size_t len = 0, n = json_array_size(x);
@@ -383,6 +385,38 @@ static int drop_members(char *json, const char *const *drop, int n_drop) {
     return 0;
 }
 
+// An explain error about an option a record field gave, in the record's terms: each option flag (or
+// "TEXT") the record gave is named as its field, field "key" (at the start: field "key": ...), and explain's
+// "explain: " prefix goes. In place, within cap.
+static void name_fields(char *msg, size_t cap, const char *const *flag, const char *const *key, int n) {
+    char out[1024];
+    size_t o = 0;
+    const char *p = msg;
+    if (!strncmp(p, "explain: ", 9)) p += 9;
+    int first = 1;
+    while (*p && o + 1 < sizeof out) {
+        int hit = -1;
+        size_t len = 0;
+        if (p == msg || p[-1] == ' ' || p[-1] == '(' || (p > msg && p[-2] == ':' && p[-1] == ' ') || first)
+            for (int k = 0; k < n && hit < 0; k++) {
+                const char *f = strcmp(flag[k], "--") ? flag[k] : "TEXT";
+                len = strlen(f);
+                if (!strncmp(p, f, len) && (p[len] == '\0' || strchr(" :=,)", p[len]))) hit = k;
+            }
+        if (hit >= 0) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "field \"%s\"%s", key[hit],
+                                  first && p[len] != ':' ? ":" : "");
+            if (o >= sizeof out) o = sizeof out - 1;
+            p += len;
+        } else {
+            out[o++] = *p++;
+        }
+        first = 0;
+    }
+    out[o] = '\0';
+    snprintf(msg, cap, "%s", out);
+}
+
 // Explains one record: *line receives the output line (malloc'ed). Returns 0 (explained), 1 (a bad record:
 // *line is its error line, msg the message) or 2 (nothing can go on: msg says why).
 static int explain_record(const record_ctx *c, const char *text, size_t len, long index, long line_no, char **line,
@@ -411,9 +445,13 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
         if (vec_push(&v, df->flag) || (c->a->def_value[d] && vec_push(&v, c->a->def_value[d]))) goto oom;
     }
     if (vec_push(&v, "--format") || vec_push(&v, "json")) goto oom;
+    const char *given_flag[N_FIELDS], *given_key[N_FIELDS];   // the options the record's fields gave
+    int n_given = 0;
     for (int f = 0; f < N_FIELDS; f++) {
         const json_t *x = json_object_get(rec, fields[f].key);
-        if (x && push_field(&v, f, x, msg, cap)) goto out;
+        const char *used = NULL;
+        if (x && push_field(&v, f, x, msg, cap, &used)) goto out;
+        if (x && used) given_flag[n_given] = used, given_key[n_given++] = fields[f].key;
     }
     FILE *mem = open_memstream(&json, &json_len);
     if (!mem) goto oom;
@@ -423,6 +461,7 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
     if (fclose(mem) && !erc) goto oom;
     if (erc) {
         if (!msg[0]) snprintf(msg, cap, "explain failed (status %d)", erc);
+        name_fields(msg, cap, given_flag, given_key, n_given);
         goto out;
     }
     if (c->a->n_drop && drop_members(json, c->a->drop, c->a->n_drop)) goto oom;
