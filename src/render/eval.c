@@ -113,6 +113,7 @@ int lrp_render_eval_json(FILE *f, const lrp_eval_report *r, const lrp_eval_rende
     json_object_set_new(o, "data", lrp_jv_text(ctx->data_path));
     json_object_set_new(o, "family", lrp_jv_text(ctx->family));
     json_object_set_new(o, "task", json_string(lrp_task_name(r->task)));
+    json_object_set_new(o, "images", json_boolean(r->images));
     json_object_set_new(o, "span_field", lrp_jv_text(ctx->span_field));
     json_object_set_new(o, "steps", json_integer(r->steps));
     json_object_set_new(o, "seed", json_integer((json_int_t)ctx->seed));
