@@ -348,10 +348,10 @@ int cmd_eval(int argc, char **argv) {
     cli_par par;
     cli_par_init(&par);
     eval_args a;
-    int rc = parse_eval_args(argc, argv, &a);
-    cli_par_quiet_end(&par);
+    int rc = parse_eval_args(argc, argv, &a);   // ranks > 0 stay quiet until every rank is ready
     if (!rc) rc = cli_par_check_jobs(&par, a.jobs);
     if (rc) {
+        cli_par_quiet_end(&par);
         cli_par_finish();
         return rc == 1 ? 0 : rc;
     }
@@ -413,6 +413,7 @@ int cmd_eval(int argc, char **argv) {
     }
     ok = cli_par_all(&par, ok);
     if (!ok) goto done;
+    cli_par_quiet_end(&par);
     int each = cli_par_divide_threads(&par, a.jobs);
     eval_work w = {&s, &d, &a.o};
     cli_pool_ops ops = {eval_next, eval_run, eval_take, &t, &w, -1, "eval", "record"};
@@ -473,6 +474,7 @@ done:
     lrp_eval_report_free(&rep);
     lrp_session_close(&s);
     lrp_eval_data_free(&d);
+    cli_par_quiet_end(&par);
     cli_par_finish();
     return rc;
 }
