@@ -56,6 +56,14 @@ check "merge --format text gives eval's table" \
     "diff <(cut -c1-70 '$tmp/em.txt' | grep -v '^attnlrp eval') \
           <('$BIN' eval --data '$tmp/e.jsonl' $M 2>/dev/null | cut -c1-70 | grep -v '^attnlrp eval') > /dev/null"
 
+for k in 0 1; do
+    ATTNLRP="$BIN" ATTNLRP_COMMAND=eval SLURM_ARRAY_TASK_ID=$k SLURM_ARRAY_TASK_COUNT=2 \
+        bash docs/slurm-array.sh "$tmp/e.jsonl" "$tmp/slurm" $M 2>/dev/null
+done
+ATTNLRP="$BIN" bash docs/slurm-array.sh --merge "$tmp/slurm" "$tmp/slurm.json"
+check "docs/slurm-array.sh with ATTNLRP_COMMAND=eval: two array tasks and the merge job give one run's report" \
+    "$PY '$tmp/same.py' '$tmp/e1.json' '$tmp/slurm.json'"
+
 # ---- scan ----
 S="--layer 0 --neuron 175 --top 3 --format json"
 "$BIN" scan --data data/eval.jsonl $S -o "$tmp/s1.json"
