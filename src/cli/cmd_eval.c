@@ -79,7 +79,8 @@ static const char eval_usage[] =
     "                   of MemAvailable and what ulimit -v leaves; see README, \"Hostile files and heavy use\")\n"
     "  --on-bad skip    report each bad record (with its line number) on stderr and count it (default)\n"
     "  --on-bad fail    stop with exit status 1 at the first bad record\n"
-    "  --progress       progress on stderr even when it is not a terminal\n"
+    "  --progress       progress on stderr even when it is not a terminal (with --jobs or MPI it ends with\n"
+    "                   each process's CPU seconds)\n"
     "  --format F       text (default: a table) or json (every number, per record and the mean curves)\n"
     "  --plot FILE.svg  mean MoRF (solid) and LeRF (dashed) curves per method\n"
     "  -o FILE, --output FILE  write the result to FILE (written whole or not at all)\n"
@@ -430,6 +431,11 @@ int cmd_eval(int argc, char **argv) {
     t = (eval_take_ctx){.rep = &rep, .o = &a.o, .total = rep.n_total};
     double *cpu = NULL;
     int n_procs = 0, failed = cli_pool_run(&ops, &par, a.jobs, each, &cpu, &n_procs);
+    if (pc.show && cpu && n_procs > 1) {   // the work of each process: what one core each would take
+        fprintf(stderr, "eval: CPU seconds per process:");
+        for (int i = 0; i < n_procs; i++) fprintf(stderr, " %.3f", cpu[i]);
+        fputc('\n', stderr);
+    }
     free(cpu);
     if (failed || rep.stopped) goto done;   // --on-bad fail: the bad record is already reported
     if (lrp_eval_report_end(&rep, &err)) {
