@@ -397,7 +397,7 @@ static int summarize(const lrp_eval_report *rep, lrp_eval_summary *ms, int k) {
     memset(ms, 0, sizeof *ms);
     ms->method = rep->methods[k];
     ms->n = n;
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    double *v = calloc((size_t)(n ? n : 1), sizeof *v);
     ms->mean_morf = calloc((size_t)S, sizeof(double));
     ms->mean_lerf = calloc((size_t)S, sizeof(double));
     if (!v || !ms->mean_morf || !ms->mean_lerf) {
