@@ -397,7 +397,7 @@ static void name_fields(char *msg, size_t cap, const char *const *flag, const ch
     while (*p && o + 1 < sizeof out) {
         int hit = -1;
         size_t len = 0;
-        if (p == msg || p[-1] == ' ' || p[-1] == '(' || (p > msg && p[-2] == ':' && p[-1] == ' ') || first)
+        if (first || p[-1] == ' ' || p[-1] == '(')   // a flag starts a word
             for (int k = 0; k < n && hit < 0; k++) {
                 const char *f = strcmp(flag[k], "--") ? flag[k] : "TEXT";
                 len = strlen(f);
