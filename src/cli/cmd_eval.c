@@ -258,6 +258,7 @@ typedef struct {
     lrp_eval_report *rep;
     const lrp_eval_opts *o;
     int next, total, done;
+    int status;     // the exit status of a fatal error (bad options: 2)
     char **names;   // [rep->n_records] target_token of each record
 } eval_take_ctx;
 
@@ -282,7 +283,7 @@ static int eval_take(void *ctx, const char *res, size_t n) {
     if (!json_is_object(j)) {
         rc = 2, cli_error(1, "eval: a worker's result could not be read");
     } else if (json_is_string(fatal)) {
-        rc = 2, cli_lib_error(1, json_string_value(fatal));
+        rc = 2, t->status = cli_lib_error(1, json_string_value(fatal));
     } else if (rec) {
         lrp_eval_record_result r;
         char *name = NULL, **g = realloc(t->names, ((size_t)t->rep->n_records + 1) * sizeof *g);
@@ -437,6 +438,7 @@ int cmd_eval(int argc, char **argv) {
         fputc('\n', stderr);
     }
     free(cpu);
+    if (failed && t.status) rc = t.status;
     if (failed || rep.stopped) goto done;   // --on-bad fail: the bad record is already reported
     if (lrp_eval_report_end(&rep, &err)) {
         cli_lib_error(1, err.msg);

@@ -53,6 +53,8 @@ int cli_par_all(const cli_par *p, int ok) {
     if (p->mpi) {
         int all = ok;
         MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        if (p->rank == 0 && ok && !all)   // the ranks' own errors may be silenced (cli_par_init)
+            cli_error(1, "another MPI rank could not start (is the model or the data readable on its node?)");
         return all;
     }
 #endif

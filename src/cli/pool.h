@@ -18,7 +18,8 @@ typedef struct cli_par {
 void cli_par_init(cli_par *p);
 void cli_par_quiet_end(cli_par *p);
 void cli_par_finish(void);              // MPI_Finalize (nothing without MPI)
-int cli_par_all(const cli_par *p, int ok);   // ok on every rank (MPI: the minimum), else ok
+// ok on every rank (MPI: the minimum; rank 0 says so in one line when only other ranks failed), else ok
+int cli_par_all(const cli_par *p, int ok);
 void cli_par_abort(const cli_par *p);   // MPI_Abort when under MPI
 // --jobs N with MPI: one line, status 2 (every rank is one worker); 0 when the combination is fine.
 int cli_par_check_jobs(const cli_par *p, int jobs);
