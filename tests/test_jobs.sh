@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # eval and scan across processes (issue 18 item 4): --jobs 2 and MPI with 3 ranks give the one-process
-# report (eval: every number but the timings; scan: the same bytes, whose top K tests/test_scan.sh checks
-# against a brute-force PyTorch scan), shards 0/2 and 1/2 joined by attnlrp merge give the unsharded run's
+# report (eval: every number but the timings; scan: the same bytes, and --jobs 2's top K against a
+# brute-force float64 PyTorch scan, tests/reference/scan_check.py), shards 0/2 and 1/2 joined by attnlrp merge give the unsharded run's
 # report and top K; mismatched, missing or repeated shards, --jobs 0 and --jobs where there is nothing to
 # spread are one error line each; batch names a record's bad option by its field.
 set -u
@@ -80,6 +80,14 @@ idx = [r['index'] for r in a['results']]
 assert {i % 2 for i in idx} == {0, 1}, idx                 # the test needs winners from both shards
 assert s0['windows'] == (a['windows'] + 1) // 2 and b['windows'] == a['windows'] == 600
 EOF"
+
+"$PY" -c "
+import json
+for l in list(open('data/eval.jsonl'))[:30]: print(json.loads(l)['text'])" > "$tmp/facts.txt"
+out=$("$PY" tests/reference/scan_check.py --bin "$BIN" --model models/default --text "$tmp/facts.txt" --window 24 \
+      --layer 2 --neuron 17 --top 4 --scan-args "--jobs 2" 2>&1)
+check "scan --jobs 2 against the brute-force float64 PyTorch scan (plain text, windows of 24) [$(printf '%s\n' "$out" | grep FAIL | head -n 3)]" \
+    'printf "%s\n" "$out" | grep -qE "^[1-9][0-9]* passed, 0 failed"'
 
 # ---- bad input ----
 expect 2 "attnlrp: --jobs 0: must lie in 1..1024" -- "$BIN" eval --data "$tmp/e.jsonl" --jobs 0
