@@ -100,13 +100,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libattnlrp.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # The MPI build (`make mpi`, needs Debian's libopenmpi-dev: mpicc): the same program, with `attnlrp batch`
-# spreading records over the ranks of `mpirun -np N build/attnlrp-mpi batch ...`. Only cmd_batch.c differs
-# (-DLRP_MPI); everything else is the objects of the plain build.
+# (and eval, scan) spreading records over the ranks of `mpirun -np N build/attnlrp-mpi batch ...`. Only
+# the process pool, cli/pool.c, differs (-DLRP_MPI); everything else is the objects of the plain build.
 MPICC   ?= mpicc
-MPI_OBJ := $(filter-out $(BUILD)/src/cli/cmd_batch.o,$(CLI_OBJ)) $(BUILD)/mpi/cmd_batch.o
+MPI_OBJ := $(filter-out $(BUILD)/src/cli/pool.o,$(CLI_OBJ)) $(BUILD)/mpi/pool.o
 mpi: $(BUILD)/attnlrp-mpi
 
-$(BUILD)/mpi/cmd_batch.o: src/cli/cmd_batch.c $(BUILD)/.flags
+$(BUILD)/mpi/pool.o: src/cli/pool.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(MPICC) $(CFLAGS) -DLRP_MPI -MMD -MP -c $< -o $@
 
@@ -168,7 +168,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-clang build-fuzz
 
--include $(BUILD)/mpi/cmd_batch.d $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(BUILD)/mpi/pool.d $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
 
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N (fuzz/fuzz.mk)
 include fuzz/fuzz.mk

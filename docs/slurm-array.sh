@@ -10,6 +10,10 @@
 # Options for every record go after the two paths (e.g. --model /models/llama-7b --method cplrp --drop large).
 # Environment: ATTNLRP (the program, default attnlrp on PATH); the BLAS threads follow --cpus-per-task.
 # Kubernetes indexed jobs and GNU parallel work the same way: K = the job's index, N = the count.
+# ATTNLRP_COMMAND=eval or scan runs `attnlrp eval|scan --data IN --shard K/N --format json` instead (options
+# after the paths as above, e.g. --methods attnlrp,cplrp or --layer 0 --neuron 175 --top 20), writing
+# OUTDIR/shard-K-of-N.json; the --merge job then joins them into one report or the global top K (add
+# --format text after MERGED for eval's table). These are not resumable: a requeued task reruns its shard.
 #SBATCH --job-name=attnlrp-batch
 #SBATCH --cpus-per-task=4
 #SBATCH --mem=32G
@@ -22,7 +26,8 @@ ATTNLRP=${ATTNLRP:-attnlrp}
 if [ "${1:-}" = --merge ]; then
     dir=${2:?usage: docs/slurm-array.sh --merge OUTDIR MERGED.jsonl}
     merged=${3:?usage: docs/slurm-array.sh --merge OUTDIR MERGED.jsonl}
-    exec "$ATTNLRP" merge "$dir"/shard-*.jsonl -o "$merged"
+    shift 3
+    exec "$ATTNLRP" merge "$dir"/shard-*.json* -o "$merged" "$@"
 fi
 data=${1:?usage: sbatch --array=0-(N-1) docs/slurm-array.sh IN.jsonl OUTDIR [batch options]}
 dir=${2:?usage: sbatch --array=0-(N-1) docs/slurm-array.sh IN.jsonl OUTDIR [batch options]}
@@ -32,4 +37,9 @@ k=$((SLURM_ARRAY_TASK_ID - ${SLURM_ARRAY_TASK_MIN:-0}))
 n=${SLURM_ARRAY_TASK_COUNT:?}
 export OPENBLAS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 mkdir -p "$dir"
-exec "$ATTNLRP" batch --data "$data" -o "$dir/shard-$k-of-$n.jsonl" --shard "$k/$n" --progress "$@"
+case "${ATTNLRP_COMMAND:-batch}" in
+    batch) exec "$ATTNLRP" batch --data "$data" -o "$dir/shard-$k-of-$n.jsonl" --shard "$k/$n" --progress "$@" ;;
+    eval|scan) exec "$ATTNLRP" "$ATTNLRP_COMMAND" --data "$data" -o "$dir/shard-$k-of-$n.json" --shard "$k/$n" \
+                   --format json --progress "$@" ;;
+    *) echo "docs/slurm-array.sh: ATTNLRP_COMMAND=$ATTNLRP_COMMAND: expected batch, eval or scan" >&2; exit 2 ;;
+esac

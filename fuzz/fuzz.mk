@@ -33,7 +33,8 @@ $(FUZZ_BUILD)/libattnlrp.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 # fuzz_args includes the command files whose parsers it calls, and links the rest of the CLI helpers.
-$(FUZZ_BUILD)/fuzz_args: $(FUZZ_BUILD)/fuzz/fuzz_args.o $(FUZZ_BUILD)/src/cli/args.o $(FUZZ_BUILD)/libattnlrp.a
+$(FUZZ_BUILD)/fuzz_args: $(FUZZ_BUILD)/fuzz/fuzz_args.o $(FUZZ_BUILD)/src/cli/args.o $(FUZZ_BUILD)/src/cli/pool.o \
+                         $(FUZZ_BUILD)/libattnlrp.a
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libattnlrp.a

@@ -2,6 +2,7 @@
 #include "cli/atlas.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,13 @@ int cli_atlas_open(cli_atlas *a, const char *path, const lrp_session *s) {
     a->windows = (long)windows;
     a->tokens = tokens;
     a->width = (int)json_array_size(json_object_get(d, "neurons"));
+    // The corpus's hash and the share scanned (what a scan read from the atlas reports, as a direct scan does)
+    const json_t *sha = json_object_get(d, "sha256"), *sh = json_object_get(d, "shard");
+    if (json_is_string(sha) && json_string_length(sha) == 64)
+        snprintf(a->sha256, sizeof a->sha256, "%s", json_string_value(sha));
+    a->shard_k = (int)json_integer_value(json_array_get(sh, 0));
+    a->shard_n = json_is_array(sh) ? (int)json_integer_value(json_array_get(sh, 1)) : 1;
+    a->windows_in_data = (long)json_integer_value(json_object_get(d, "windows_in_data"));
     const lrp_config *c = &s->m->cfg;
     int W = lrp_latent_width(s->m);
     if (a->layer >= c->num_layers || a->width != W || (a->expert >= 0 && a->expert >= c->num_experts))

@@ -16,6 +16,9 @@ typedef struct cli_atlas {
     int window;                       // -1: JSONL records not cut
     long windows;                     // windows (records) scanned
     long long tokens;
+    char sha256[65];                  // the corpus's SHA-256 ("" in atlases older than it)
+    int shard_k, shard_n;             // the share of the corpus scanned (--shard K/N; 0/1: all)
+    long windows_in_data;             // windows of the whole corpus
 } cli_atlas;
 
 // The model's shape as the atlas records it (written by scan --neurons all, checked on reading).

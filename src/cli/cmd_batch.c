@@ -3,35 +3,22 @@
 // job. Each record becomes the argument vector of `attnlrp explain` (cli/explain_json.h), so a record takes
 // exactly what explain takes, checked and reported the same way.
 //
-// Work distribution: the first process (rank 0) reads the input, hands records out, explains records
-// itself while it waits, and writes every result in input order. Each worker has at most two records in
-// flight, and results wait in a window of a few records per worker, so memory stays bounded whatever the
-// input's size.
+// Work distribution (cli/pool.h): the first process (rank 0) reads the input, hands records out, explains
+// records itself while it waits, and writes every result in input order.
 #include <errno.h>
-#include <math.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#ifdef LRP_MPI
-#include <mpi.h>
-#endif
-
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/explain_json.h"
 #include "evaluate/batch.h"
-#include "kernels/gemm.h"
+#include "cli/pool.h"
 
 static const char batch_usage[] =
     "usage: attnlrp batch --data IN.jsonl -o OUT.jsonl [--model PATH] [--on-error skip|fail] [--jobs N]\n"
@@ -177,8 +164,7 @@ static int parse_batch_args(int argc, char **argv, batch_args *a) {
             else return cli_error(2, "%s %s: expected skip or fail", o, v);
         } else if (!strcmp(o, "--jobs")) {
             const char *v = arg_value(argc, argv, &i);
-            if (!v || arg_int(o, v, &a->jobs)) return 2;
-            if (a->jobs < 1 || a->jobs > 1024) return cli_error(2, "%s %d: must lie in 1..1024", o, a->jobs);
+            if (!v || cli_jobs_parse(o, v, &a->jobs)) return 2;
         } else if (o[0] == '-' && o[1] == '-' && field_by_flag(o) >= 0) {
             int f = field_by_flag(o);
             if (a->n_def == MAX_DEFAULTS) return cli_error(2, "batch: too many explain options");
@@ -283,10 +269,12 @@ static int scalar_text(const json_t *x, char *buf, size_t cap, const char **out)
 }
 
 // Pushes the flag and value(s) of record field f with JSON value x; 0, or -1 with msg (the record's fault).
-static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap) {
+// *used: the flag pushed (NULL: none; "--": the text).
+static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap, const char **used) {
     const record_field *rf = &fields[f];
     char num[64];
     const char *s;
+    *used = rf->flag ? rf->flag : "--";
     if (json_is_null(x)) return 0;   // null: the field unset (and the command-line default with it)
     if (rf->kind == K_FLAG) {
         if (!json_is_boolean(x)) return snprintf(msg, cap, "field \"%s\": expected true or false", rf->key), -1;
@@ -304,7 +292,7 @@ static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap)
         return 0;
     }
     const char *flag = rf->flag;
-    if (!strcmp(rf->key, "target") && json_is_integer(x)) flag = "--target-id";  // "target": 42 is a token id
+    if (!strcmp(rf->key, "target") && json_is_integer(x)) flag = *used = "--target-id";  // "target": 42 is a token id
     char *joined = NULL;
     if (json_is_array(x)) {   // [1, 2, 3] -> "1,2,3"
         size_t len = 0, n = json_array_size(x);
@@ -397,6 +385,38 @@ static int drop_members(char *json, const char *const *drop, int n_drop) {
     return 0;
 }
 
+// An explain error about an option a record field gave, in the record's terms: each option flag (or
+// "TEXT") the record gave is named as its field, field "key" (at the start: field "key": ...), and explain's
+// "explain: " prefix goes. In place, within cap.
+static void name_fields(char *msg, size_t cap, const char *const *flag, const char *const *key, int n) {
+    char out[1024];
+    size_t o = 0;
+    const char *p = msg;
+    if (!strncmp(p, "explain: ", 9)) p += 9;
+    int first = 1;
+    while (*p && o + 1 < sizeof out) {
+        int hit = -1;
+        size_t len = 0;
+        if (first || p[-1] == ' ' || p[-1] == '(')   // a flag starts a word
+            for (int k = 0; k < n && hit < 0; k++) {
+                const char *f = strcmp(flag[k], "--") ? flag[k] : "TEXT";
+                len = strlen(f);
+                if (!strncmp(p, f, len) && (p[len] == '\0' || strchr(" :=,)", p[len]))) hit = k;
+            }
+        if (hit >= 0) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "field \"%s\"%s", key[hit],
+                                  first && p[len] != ':' ? ":" : "");
+            if (o >= sizeof out) o = sizeof out - 1;
+            p += len;
+        } else {
+            out[o++] = *p++;
+        }
+        first = 0;
+    }
+    out[o] = '\0';
+    snprintf(msg, cap, "%s", out);
+}
+
 // Explains one record: *line receives the output line (malloc'ed). Returns 0 (explained), 1 (a bad record:
 // *line is its error line, msg the message) or 2 (nothing can go on: msg says why).
 static int explain_record(const record_ctx *c, const char *text, size_t len, long index, long line_no, char **line,
@@ -425,9 +445,13 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
         if (vec_push(&v, df->flag) || (c->a->def_value[d] && vec_push(&v, c->a->def_value[d]))) goto oom;
     }
     if (vec_push(&v, "--format") || vec_push(&v, "json")) goto oom;
+    const char *given_flag[N_FIELDS], *given_key[N_FIELDS];   // the options the record's fields gave
+    int n_given = 0;
     for (int f = 0; f < N_FIELDS; f++) {
         const json_t *x = json_object_get(rec, fields[f].key);
-        if (x && push_field(&v, f, x, msg, cap)) goto out;
+        const char *used = NULL;
+        if (x && push_field(&v, f, x, msg, cap, &used)) goto out;
+        if (x && used) given_flag[n_given] = used, given_key[n_given++] = fields[f].key;
     }
     FILE *mem = open_memstream(&json, &json_len);
     if (!mem) goto oom;
@@ -437,6 +461,7 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
     if (fclose(mem) && !erc) goto oom;
     if (erc) {
         if (!msg[0]) snprintf(msg, cap, "explain failed (status %d)", erc);
+        name_fields(msg, cap, given_flag, given_key, n_given);
         goto out;
     }
     if (c->a->n_drop && drop_members(json, c->a->drop, c->a->n_drop)) goto oom;
@@ -459,74 +484,28 @@ out:
     return rc;
 }
 
-// ---- messages between the processes: tasks (a record) and results (its output line) ----
+// ---- tasks (a record) and results (its output line) between the processes (cli/pool.h) ----
 
 typedef struct {
-    int64_t seq, index, line_no;
+    int64_t index, line_no;
 } task_head;   // followed by the record's text
 
 typedef struct {
-    int64_t seq;
     int64_t status;    // explain_record's
+    int64_t line_no;
     int64_t line_len;  // then the output line, then the message (NUL-terminated)
 } result_head;
 
-static int write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        c += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *p, size_t n) {
-    char *c = p;
-    while (n > 0) {
-        ssize_t k = read(fd, c, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        c += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-// A framed message on a socket: its length, then its bytes. *buf is malloc'ed by msg_recv.
-static int msg_send_fd(int fd, const void *buf, size_t n) {
-    uint64_t len = n;
-    return write_all(fd, &len, sizeof len) || write_all(fd, buf, n) ? -1 : 0;
-}
-
-static int msg_recv_fd(int fd, char **buf, size_t *n) {
-    uint64_t len;
-    if (read_all(fd, &len, sizeof len) || len > ((uint64_t)1 << 40)) return -1;
-    if (!(*buf = malloc(len + 1))) return -1;
-    if (read_all(fd, *buf, len)) return free(*buf), *buf = NULL, -1;
-    (*buf)[len] = '\0';
-    *n = len;
-    return 0;
-}
-
-static char *make_task(int64_t seq, int64_t index, int64_t line_no, const char *text, size_t len, size_t *n) {
-    task_head h = {seq, index, line_no};
-    char *m = malloc(sizeof h + len);
-    if (!m) return NULL;
-    memcpy(m, &h, sizeof h);
-    memcpy(m + sizeof h, text, len);
-    *n = sizeof h + len;
-    return m;
-}
-
-// Runs the task in buf (a task message) and returns the result message (malloc'ed, NULL: out of memory).
-static char *run_task(const record_ctx *c, const char *buf, size_t n, size_t *out_n) {
+// Runs a task (a record) and returns the result (malloc'ed, NULL: out of memory).
+static char *run_task(void *work, const char *buf, size_t n, size_t *out_n) {
+    const record_ctx *c = work;
     task_head h;
+    if (n < sizeof h) return NULL;
     memcpy(&h, buf, sizeof h);
     char msg[1024], *line = NULL;
     int st = explain_record(c, buf + sizeof h, n - sizeof h, (long)h.index, (long)h.line_no, &line, msg, sizeof msg);
     size_t ll = line ? strlen(line) : 0, ml = strlen(msg) + 1;
-    result_head r = {h.seq, st, (int64_t)ll};
+    result_head r = {st, h.line_no, (int64_t)ll};
     char *m = malloc(sizeof r + ll + ml);
     if (m) {
         memcpy(m, &r, sizeof r);
@@ -538,19 +517,10 @@ static char *run_task(const record_ctx *c, const char *buf, size_t n, size_t *ou
     return m;
 }
 
-// ---- the pool: rank 0 and its workers (forked processes or MPI ranks) ----
-
-#define MAX_INFLIGHT 2   // records handed to one worker and not yet returned
-
-typedef struct {
-    int ready, status;
-    char *line, *msg;
-    long index, line_no;
-} slot;
+// ---- rank 0: reading the records, writing the results in input order ----
 
 typedef struct {
     const batch_args *a;
-    const record_ctx *rc;
     // input
     FILE *in;
     char *buf;
@@ -561,22 +531,11 @@ typedef struct {
     long records;      // as lrp_batch_scan_input counted them
     // output
     FILE *out;
-    // workers
-    int n_workers;     // besides this process
-    int mpi;
-    int *fd;           // forked: the socket of each worker
-    pid_t *pid;
-    int *inflight;
-    // results in input order
-    slot *slots;
-    long window, seq_next, seq_write;
     // progress
     long todo, written, bad;
     double t0, t_shown;
-    double *cpu;       // CPU seconds (user + system) of each process of the run, this one first
     int show, tty;
-    int failed;        // the run stops: 1 a bad record with --on-error fail, 2 a fatal error
-} pool;
+} run_state;
 
 static double now_s(void) {
     struct timespec ts;
@@ -584,37 +543,44 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-// The next record of the run (in the shard, not done): 1 with its text in p->buf, 0 at the end, -1 error.
-static int next_record(pool *p, long *index, long *line_no, size_t *len) {
-    while (!p->eof) {
-        int r = lrp_batch_next_record(p->in, &p->buf, &p->cap, len, &p->line_no);
-        if (r == 0 && p->next_index != p->records) errno = ESTALE, r = -1;   // fewer records than counted
-        if (r <= 0) {
-            p->eof = 1;
-            return r;
-        }
-        long i = p->next_index++;
-        if (i >= p->records) {   // more records than the first reading found
-            errno = ESTALE;
-            p->eof = 1;
-            return -1;
-        }
-        if (i % p->a->shard_n != p->a->shard_k || p->done[i]) continue;
-        *index = i;
-        *line_no = p->line_no;
-        return 1;
-    }
-    return 0;
-}
-
-static void read_error(const pool *p) {
+static void read_error(const run_state *p) {
     if (errno == ESTALE)
         cli_error(1, "--data %s: the file changed during the run (its records differ from the first reading)",
                   p->a->data);
     else cli_error(1, "--data %s: cannot read: %s", p->a->data, strerror(errno));
 }
 
-static void progress(pool *p, int last) {
+// The next record of the run (in the shard, not done) as a task: 1, 0 at the end, -1 error (printed).
+static int next_task(void *ctx, char **task, size_t *n) {
+    run_state *p = ctx;
+    while (!p->eof) {
+        size_t len;
+        int r = lrp_batch_next_record(p->in, &p->buf, &p->cap, &len, &p->line_no);
+        if (r == 0 && p->next_index != p->records) errno = ESTALE, r = -1;   // fewer records than counted
+        if (r <= 0) {
+            p->eof = 1;
+            if (r < 0) read_error(p);
+            return r;
+        }
+        long i = p->next_index++;
+        if (i >= p->records) {   // more records than the first reading found
+            errno = ESTALE;
+            p->eof = 1;
+            read_error(p);
+            return -1;
+        }
+        if (i % p->a->shard_n != p->a->shard_k || p->done[i]) continue;
+        task_head h = {i, p->line_no};
+        if (!(*task = malloc(sizeof h + len))) return cli_error(1, "out of memory"), -1;
+        memcpy(*task, &h, sizeof h);
+        memcpy(*task + sizeof h, p->buf, len);
+        *n = sizeof h + len;
+        return 1;
+    }
+    return 0;
+}
+
+static void progress(run_state *p, int last) {
     double t = now_s();
     if (!p->show || (!last && t - p->t_shown < (p->tty ? 0.5 : 10.0))) return;
     double el = t - p->t0, rate = el > 0 ? (double)p->written / el : 0;
@@ -626,336 +592,48 @@ static void progress(pool *p, int last) {
     p->t_shown = t;
 }
 
-// A result message into its slot.
-static int take_result(pool *p, const char *m, size_t n) {
+// A record's result, in input order: reported and written. 0, 1 (a bad record with --on-error fail), 2.
+static int take_result(void *ctx, const char *m, size_t n) {
+    run_state *p = ctx;
     result_head r;
-    if (n < sizeof r) return -1;
+    if (n < sizeof r) return cli_error(1, "batch: a worker's result could not be read"), 2;
     memcpy(&r, m, sizeof r);
-    if (r.seq < p->seq_write || r.seq >= p->seq_next || (size_t)r.line_len > n - sizeof r) return -1;
-    slot *s = &p->slots[r.seq % p->window];
-    s->ready = 1;
-    s->status = (int)r.status;
-    s->line = r.line_len ? strndup(m + sizeof r, (size_t)r.line_len) : NULL;
-    s->msg = strdup(m + sizeof r + r.line_len);
-    return (r.line_len && !s->line) || !s->msg ? -1 : 0;
-}
-
-// Writes the results that are next in input order.
-static void write_ready(pool *p) {
-    while (!p->failed && p->seq_write < p->seq_next && p->slots[p->seq_write % p->window].ready) {
-        slot *s = &p->slots[p->seq_write % p->window];
-        if (s->status == 2) {
-            cli_error(1, "%s line %ld: %s", p->a->data, s->line_no, s->msg);
-            p->failed = 2;
-        } else if (s->status == 1) {
-            if (p->show && p->tty) fputc('\n', stderr);
-            cli_error(1, "%s line %ld: %s", p->a->data, s->line_no, s->msg);
-            p->bad++;
-            if (p->a->on_error_fail) p->failed = 1;
-        }
-        if (!p->failed && s->line) {
-            size_t n = strlen(s->line);
-            if (fwrite(s->line, 1, n, p->out) != n || fflush(p->out)) {
-                cli_error(1, "-o %s: cannot write: %s", p->a->out, strerror(errno));
-                p->failed = 2;
-            }
-        }
-        if (!p->failed) p->written++;
-        free(s->line);
-        free(s->msg);
-        memset(s, 0, sizeof *s);
-        p->seq_write++;
-        progress(p, 0);
+    if ((size_t)r.line_len > n - sizeof r - 1) return cli_error(1, "batch: a worker's result could not be read"), 2;
+    const char *line = m + sizeof r, *msg = line + r.line_len;
+    int failed = 0;
+    if (r.status == 2) {
+        cli_error(1, "%s line %ld: %s", p->a->data, (long)r.line_no, msg);
+        return 2;
+    } else if (r.status == 1) {
+        if (p->show && p->tty) fputc('\n', stderr);
+        cli_error(1, "%s line %ld: %s", p->a->data, (long)r.line_no, msg);
+        p->bad++;
+        if (p->a->on_error_fail) failed = 1;
     }
-}
-
-#ifdef LRP_MPI
-// MPI_Probe without its busy wait: OpenMPI spins a core while it blocks, which on a machine with as many
-// ranks as cores takes the time of the rank that works. Probes with sleeps growing from 20 us to 1 ms.
-static void mpi_wait(int source, int tag, MPI_Status *st) {
-    long ns = 20000;
-    for (;;) {
-        int flag = 0;
-        MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, st);
-        if (flag) return;
-        struct timespec ts = {0, ns};
-        nanosleep(&ts, NULL);
-        if (ns < 1000000) ns *= 2;
-    }
-}
-
-// MPI_Send likewise: a message over the eager limit waits for its receive, spinning in MPI_Send.
-static int mpi_send(const void *buf, size_t n, int dest, int tag) {
-    MPI_Request req;
-    if (MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req) != MPI_SUCCESS) return -1;
-    long ns = 20000;
-    for (;;) {
-        int flag = 0;
-        if (MPI_Test(&req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
-        if (flag) return 0;
-        struct timespec ts = {0, ns};
-        nanosleep(&ts, NULL);
-        if (ns < 1000000) ns *= 2;
-    }
-}
-#endif
-
-static int send_task(pool *p, int w, const char *m, size_t n) {
-#ifdef LRP_MPI
-    if (p->mpi) return mpi_send(m, n, w + 1, 1);
-#endif
-    return msg_send_fd(p->fd[w], m, n);
-}
-
-// Receives one result from any worker (waits when block); 1 received, 0 none waiting, -1 a worker is gone.
-static int recv_result(pool *p, int block) {
-    char *m = NULL;
-    size_t n = 0;
-    int w = -1;
-#ifdef LRP_MPI
-    if (p->mpi) {
-        MPI_Status st;
-        int flag = 1, count;
-        if (block) mpi_wait(MPI_ANY_SOURCE, 2, &st);
-        else MPI_Iprobe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &flag, &st);
-        if (!flag) return 0;
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        if (!(m = malloc((size_t)count + 1))) return -1;
-        MPI_Recv(m, count, MPI_BYTE, st.MPI_SOURCE, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        n = (size_t)count;
-        w = st.MPI_SOURCE - 1;
-    }
-#endif
-    if (!p->mpi) {
-        struct pollfd fds[1024];
-        for (int i = 0; i < p->n_workers; i++) fds[i] = (struct pollfd){p->fd[i], POLLIN, 0};
-        int k = poll(fds, (nfds_t)p->n_workers, block ? -1 : 0);
-        if (k < 0 && errno == EINTR) return 0;
-        if (k <= 0) return k < 0 ? -1 : 0;
-        for (int i = 0; i < p->n_workers && w < 0; i++)
-            if (fds[i].revents) w = i;
-        if (msg_recv_fd(p->fd[w], &m, &n)) {
-            cli_error(1, "batch: worker process %d ended unexpectedly", (int)p->pid[w]);
-            return -1;
+    if (!failed && r.line_len) {
+        if (fwrite(line, 1, (size_t)r.line_len, p->out) != (size_t)r.line_len || fflush(p->out)) {
+            cli_error(1, "-o %s: cannot write: %s", p->a->out, strerror(errno));
+            return 2;
         }
     }
-    p->inflight[w]--;
-    int rc = take_result(p, m, n);
-    free(m);
-    if (rc) cli_error(1, "batch: a worker's result could not be read (out of memory?)");
-    return rc ? -1 : 1;
-}
-
-// The dispatch loop of rank 0. Returns 0 when every record was handled.
-static int run_pool(pool *p) {
-    for (;;) {
-        // hand records out: each worker keeps MAX_INFLIGHT, within the window
-        for (int w = 0; w < p->n_workers && !p->failed; w++)
-            while (p->inflight[w] < MAX_INFLIGHT && !p->eof && p->seq_next - p->seq_write < p->window) {
-                long index, line_no;
-                size_t len, n;
-                int r = next_record(p, &index, &line_no, &len);
-                if (r < 0) read_error(p), p->failed = 2;
-                if (r <= 0) break;
-                char *m = make_task(p->seq_next, index, line_no, p->buf, len, &n);
-                slot *s = &p->slots[p->seq_next % p->window];
-                s->index = index, s->line_no = line_no;
-                if (!m || send_task(p, w, m, n)) {
-                    cli_error(1, "batch: cannot hand a record to worker %d", w + 1);
-                    p->failed = 2;
-                }
-                free(m);
-                p->seq_next++;
-                p->inflight[w]++;
-            }
-        write_ready(p);
-        if (p->failed || (p->eof && p->seq_write == p->seq_next)) break;
-        int can_work = !p->eof && p->seq_next - p->seq_write < p->window;
-        if (p->n_workers > 0) {
-            int r = recv_result(p, !can_work);
-            if (r < 0) {
-                p->failed = 2;
-                break;
-            }
-            if (r > 0) continue;
-        }
-        if (can_work) {   // nothing to collect: explain the next record here
-            long index, line_no;
-            size_t len, n;
-            int r = next_record(p, &index, &line_no, &len);
-            if (r < 0) {
-                read_error(p);
-                p->failed = 2;
-                break;
-            }
-            if (r == 0) continue;
-            char *m = make_task(p->seq_next, index, line_no, p->buf, len, &n), *res = NULL;
-            slot *s = &p->slots[p->seq_next % p->window];
-            s->index = index, s->line_no = line_no;
-            p->seq_next++;
-            if (m) res = run_task(p->rc, m, n, &n);
-            free(m);
-            if (!res || take_result(p, res, n)) {
-                free(res);
-                cli_error(1, "out of memory");
-                p->failed = 2;
-                break;
-            }
-            free(res);
-        }
-    }
-    return p->failed;
-}
-
-// A forked worker: tasks from fd until it closes.
-static void worker_loop_fd(const record_ctx *c, int fd) {
-    char *m;
-    size_t n;
-    while (msg_recv_fd(fd, &m, &n) == 0) {
-        size_t rn;
-        char *res = n >= sizeof(task_head) ? run_task(c, m, n, &rn) : NULL;
-        free(m);
-        if (!res || msg_send_fd(fd, res, rn)) {
-            free(res);
-            _exit(1);
-        }
-        free(res);
-    }
-    _exit(0);
-}
-
-#ifdef LRP_MPI
-static void worker_loop_mpi(const record_ctx *c) {
-    for (;;) {
-        MPI_Status st;
-        int count;
-        mpi_wait(0, MPI_ANY_TAG, &st);
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        char *m = malloc((size_t)count + 1);
-        if (!m) MPI_Abort(MPI_COMM_WORLD, 1);
-        MPI_Recv(m, count, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (st.MPI_TAG != 1) {   // stop
-            free(m);
-            return;
-        }
-        size_t rn;
-        char *res = run_task(c, m, (size_t)count, &rn);
-        free(m);
-        if (!res) MPI_Abort(MPI_COMM_WORLD, 1);
-        if (mpi_send(res, rn, 0, 2)) MPI_Abort(MPI_COMM_WORLD, 1);
-        free(res);
-    }
-}
-#endif
-
-// Starts jobs-1 worker processes, each with its socket; 0, or -1 (error printed).
-static int fork_workers(pool *p, const record_ctx *c, int threads_each) {
-    fflush(NULL);   // nothing buffered may be written twice
-    for (int w = 0; w < p->n_workers; w++) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
-            p->n_workers = w;   // stop_workers ends the ones started
-            return cli_error(1, "batch: socketpair: %s", strerror(errno)), -1;
-        }
-        pid_t pid = fork();
-        if (pid < 0) {
-            close(sv[0]), close(sv[1]);
-            p->n_workers = w;
-            return cli_error(1, "batch: fork: %s", strerror(errno)), -1;
-        }
-        if (pid == 0) {
-            close(sv[0]);
-            for (int k = 0; k < w; k++) close(p->fd[k]);
-            if (p->out) close(fileno(p->out));
-            signal(SIGPIPE, SIG_DFL);
-            lrp_blas_set_threads(threads_each);
-            worker_loop_fd(c, sv[1]);
-        }
-        close(sv[1]);
-        p->fd[w] = sv[0];
-        p->pid[w] = pid;
-    }
-    return 0;
-}
-
-static double ru_seconds(const struct rusage *ru) {
-    return (double)ru->ru_utime.tv_sec + 1e-6 * (double)ru->ru_utime.tv_usec + (double)ru->ru_stime.tv_sec +
-           1e-6 * (double)ru->ru_stime.tv_usec;
-}
-
-static double cpu_self(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru_seconds(&ru);
-}
-
-static void stop_workers(pool *p) {
-    for (int w = 0; w < p->n_workers; w++) {
-#ifdef LRP_MPI
-        if (p->mpi) {
-            MPI_Send(NULL, 0, MPI_BYTE, w + 1, 3, MPI_COMM_WORLD);
-            continue;
-        }
-#endif
-        if (p->failed && p->pid[w] > 0) kill(p->pid[w], SIGTERM);   // stop at once: their records are not wanted
-        close(p->fd[w]);
-    }
-    if (p->mpi) {   // results still in flight after a failure: receive and drop them
-#ifdef LRP_MPI
-        for (int w = 0; w < p->n_workers; w++)
-            while (p->inflight[w] > 0) {
-                MPI_Status st;
-                int count;
-                mpi_wait(w + 1, 2, &st);
-                MPI_Get_count(&st, MPI_BYTE, &count);
-                char *m = malloc((size_t)count + 1);
-                if (!m) break;
-                MPI_Recv(m, count, MPI_BYTE, w + 1, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-                free(m);
-                p->inflight[w]--;
-            }
-#endif
-        return;
-    }
-    for (int w = 0; w < p->n_workers; w++) {
-        int st;
-        struct rusage ru = {0};
-        while (wait4(p->pid[w], &st, 0, &ru) < 0 && errno == EINTR) {}
-        if (p->cpu) p->cpu[w + 1] = ru_seconds(&ru);
-    }
+    if (!failed) p->written++;
+    progress(p, 0);
+    return failed;
 }
 
 // ---- the command ----
 
 int cmd_batch(int argc, char **argv) {
-    int rank = 0, size = 1, mpi = 0;
-#ifdef LRP_MPI
-    int inited = 0;
-    MPI_Initialized(&inited);
-    if (!inited) MPI_Init(NULL, NULL);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    mpi = size > 1;
-    char quiet[1024];
-    if (rank > 0) cli_error_capture(quiet, sizeof quiet);   // rank 0 reports the arguments' errors
-#endif
+    cli_par par;
+    cli_par_init(&par);
     batch_args a;
     int rc = parse_batch_args(argc, argv, &a);
-    cli_error_capture(NULL, 0);
+    cli_par_quiet_end(&par);
+    if (!rc) rc = cli_par_check_jobs(&par, a.jobs);
     if (rc) {
         free(a.drop_arg);
-#ifdef LRP_MPI
-        MPI_Finalize();
-#endif
+        cli_par_finish();
         return rc == 1 ? 0 : rc;
-    }
-    if (mpi && a.jobs > 1) {
-        if (rank == 0) cli_error(2, "--jobs: under MPI every rank is one worker (give -np to mpirun instead)");
-        free(a.drop_arg);
-#ifdef LRP_MPI
-        MPI_Finalize();
-#endif
-        return 2;
     }
     lrp_batch_header h = {0};
     lrp_session ss = {0};
@@ -965,7 +643,7 @@ int cmd_batch(int argc, char **argv) {
     int repaired = 0, ok = 1;
     lrp_err err;
     rc = 1;
-    if (rank == 0) {   // the files: the input's hash and ids, then the output (resumed)
+    if (par.rank == 0) {   // the files: the input's hash and ids, then the output (resumed)
         if (lrp_batch_scan_input(a.data, &h, &err)) {
             cli_error(1, "--data %s", err.msg);
             ok = 0;
@@ -988,85 +666,39 @@ int cmd_batch(int argc, char **argv) {
         }
     }
     if (ok && cli_session_open(&ss, a.model)) ok = 0;
-#ifdef LRP_MPI
-    if (mpi) {   // every rank has its model, and rank 0 its files, or all stop
-        int all = ok;
-        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-        ok = all;
-    }
-#endif
+    ok = cli_par_all(&par, ok);   // every rank has its model, and rank 0 its files, or all stop
     if (!ok) goto done;
     record_ctx c = {&a, &ss};
-    // The BLAS threads divided among the processes of this machine.
-    int threads = lrp_blas_threads(), local = a.jobs;
-#ifdef LRP_MPI
-    if (mpi) {
-        MPI_Comm node;
-        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-        MPI_Comm_size(node, &local);
-        MPI_Comm_free(&node);
-    }
-#endif
-    int each = threads / local > 1 ? threads / local : 1;
-    lrp_blas_set_threads(each);
-#ifdef LRP_MPI
-    if (mpi && rank > 0) {
-        worker_loop_mpi(&c);
-        double mine = cpu_self();   // to rank 0's summary line
-        MPI_Gather(&mine, 1, MPI_DOUBLE, NULL, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    int each = cli_par_divide_threads(&par, a.jobs);
+    cli_pool_ops ops = {next_task, run_task, take_result, NULL, &c, -1, "batch", "record"};
+    if (par.rank > 0) {
+        cli_pool_serve(&ops, &par);
         rc = 0;
         goto done;
     }
-#endif
     long todo = 0;
     for (long i = a.shard_k; i < h.records; i += a.shard_n) todo += !done[i];
     int tty = isatty(STDERR_FILENO);
-    pool p = {.a = &a, .rc = &c, .in = in, .done = done, .records = h.records, .out = out, .mpi = mpi, .todo = todo,
-              .t0 = now_s(), .show = a.progress || tty, .tty = tty};
-    p.n_workers = mpi ? size - 1 : a.jobs - 1;
-    p.window = 4L * (p.n_workers + 1) + 4;
+    run_state p = {.a = &a, .in = in, .done = done, .records = h.records, .out = out, .todo = todo, .t0 = now_s(),
+                   .show = a.progress || tty, .tty = tty};
     p.t_shown = p.t0;
+    ops.ctx = &p;
+    ops.close_in_worker = fileno(out);
     if (repaired) cli_error(0, "batch: %s: cut off a torn last line (an interrupted run); going on", a.out);
     if (n_done && p.show)
         fprintf(stderr, "batch: %s: %ld records already done, %ld to go\n", a.out, n_done, todo);
-    p.slots = calloc((size_t)p.window, sizeof *p.slots);
-    p.fd = calloc((size_t)p.n_workers + 1, sizeof *p.fd);
-    p.pid = calloc((size_t)p.n_workers + 1, sizeof *p.pid);
-    p.inflight = calloc((size_t)p.n_workers + 1, sizeof *p.inflight);
-    p.cpu = calloc((size_t)p.n_workers + 1, sizeof *p.cpu);
-    if (!p.slots || !p.fd || !p.pid || !p.inflight || !p.cpu) {
-        cli_error(1, "out of memory");
-#ifdef LRP_MPI
-        if (mpi) MPI_Abort(MPI_COMM_WORLD, 1);   // the workers wait for records that will not come
-#endif
-        p.n_workers = 0;
-        p.failed = 2;
-    }
-    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);   // a dead worker is an error, not our end
-    if (!p.failed && !mpi && p.n_workers > 0 && fork_workers(&p, &c, each)) p.failed = 2;
-    if (!p.failed) run_pool(&p);
-    stop_workers(&p);
-    signal(SIGPIPE, old_pipe);
-    if (p.cpu) {
-        p.cpu[0] = cpu_self();
-#ifdef LRP_MPI
-        if (mpi) MPI_Gather(MPI_IN_PLACE, 1, MPI_DOUBLE, p.cpu, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-#endif
-    }
+    double *cpu = NULL;
+    int n_procs = 0;
+    int failed = cli_pool_run(&ops, &par, a.jobs, each, &cpu, &n_procs);
     progress(&p, 1);
-    if (p.show && p.cpu) {   // the work of each process: what one core each would take
+    if (p.show && cpu) {   // the work of each process: what one core each would take
         fprintf(stderr, "batch: CPU seconds per process:");
-        for (int w = 0; w <= p.n_workers; w++) fprintf(stderr, " %.3f", p.cpu[w]);
+        for (int w = 0; w < n_procs; w++) fprintf(stderr, " %.3f", cpu[w]);
         fputc('\n', stderr);
     }
-    free(p.cpu);
-    for (long k = 0; p.slots && k < p.window; k++) free(p.slots[k].line), free(p.slots[k].msg);
-    free(p.slots);
-    free(p.fd);
-    free(p.pid);
-    free(p.inflight);
+    free(cpu);
     free(p.buf);
-    rc = p.failed ? 1 : 0;
+    rc = failed ? 1 : 0;
 done:
     if (out && fclose(out) && rc == 0) rc = cli_error(1, "-o %s: cannot write: %s", a.out, strerror(errno));
     if (in) fclose(in);
@@ -1074,8 +706,6 @@ done:
     lrp_batch_header_free(&h);
     lrp_session_close(&ss);
     free(a.drop_arg);
-#ifdef LRP_MPI
-    MPI_Finalize();
-#endif
+    cli_par_finish();
     return rc;
 }

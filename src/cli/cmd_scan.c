@@ -2,6 +2,7 @@
 // neuron as the start scalar (SPEC §3 latent start). Forward passes only while scanning; K backwards.
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,8 @@
 #include "cli/args.h"
 #include "cli/atlas.h"
 #include "cli/commands.h"
+#include "cli/pool.h"
+#include "core/sha256.h"
 #include "evaluate/batch.h"
 #include "explain/explain.h"
 #include "explain/methods.h"
@@ -20,7 +23,8 @@
 
 static const char scan_usage[] =
     "usage: attnlrp scan [--model PATH] --data CORPUS --layer L --neuron N [--top K] [--window T] [--expert E]\n"
-    "                    [--method M] [--format text|json|html] [-o FILE] [--progress] [--shard K/N]\n"
+    "                    [--method M] [--format text|json|html] [-o FILE] [--progress] [--shard K/N] [--jobs N]\n"
+    "       mpirun -np N attnlrp-mpi scan ...   (the MPI build, make mpi)\n"
     "       attnlrp scan [--model PATH] --data CORPUS --layer L --neurons all [--top K] ... -o ATLAS.json\n"
     "       attnlrp scan [--model PATH] --atlas ATLAS.json [--layer L] --neuron N [--top K] [--method M] [--format ...]\n"
     "\n"
@@ -48,7 +52,11 @@ static const char scan_usage[] =
     "                  the corpus is not needed. It must fit the model (its layers, widths, vocabulary, and each\n"
     "                  window's stored activation recomputed with one forward pass) and --layer L when given\n"
     "  --shard K/N     only the windows whose index mod N is K (0 <= K < N): one task of a job array; each\n"
-    "                  shard keeps its own top K (they are not joined yet)\n"
+    "                  shard keeps and attributes its own top K; attnlrp merge joins the shards' --format\n"
+    "                  json outputs into the global top K (not with --neurons all)\n"
+    "  --jobs N        N processes run the scan's forward passes in parallel (default 1; BLAS threads divided\n"
+    "                  among them); the top K is the same as with one (under MPI every rank is one process);\n"
+    "                  the K attributions run in the first process\n"
     "  --progress      progress with an ETA and the scan's throughput on stderr (default: when stderr is a terminal)\n"
     "  --help, -h      this help\n";
 
@@ -64,6 +72,7 @@ typedef struct corpus {
     char *buf;
     size_t cap;
     long next;             // the index of the next window
+    lrp_sha256 sha;        // of every byte read
 } corpus;
 
 static int grow_pend(corpus *c, int need) {
@@ -113,6 +122,7 @@ static int read_block(corpus *c, const lrp_tokenizer *tok) {
     if (ferror(c->f)) return cli_error(1, "--data %s: read error", c->path);
     if (feof(c->f)) c->eof = 1;
     c->buf[len] = 0;
+    lrp_sha256_update(&c->sha, c->buf, len);
     for (size_t i = 0; i < len;) {
         int k = c->buf[i] ? lrp_utf8_char_len((const unsigned char *)c->buf + i) : 0;
         if (k == 0 || i + (size_t)k > len)
@@ -163,6 +173,7 @@ static int corpus_next(corpus *c, const lrp_session *s, int **ids, int *T, long 
         }
         c->line++;
         c->done += len;
+        lrp_sha256_update(&c->sha, c->buf, (size_t)len);
         int blank = 1;
         for (ssize_t i = 0; i < len && blank; i++) blank = strchr(" \t\r\n", c->buf[i]) != NULL;
         if (blank) continue;
@@ -327,6 +338,11 @@ typedef struct scan_info {
     int layer, neuron, expert, window;  // window -1: records not cut
     long windows;
     long long tokens;
+    // what attnlrp merge checks (JSON only; sha256 "" for an atlas): the corpus's SHA-256, the shard,
+    // the windows of the whole corpus, and the options the top K depends on
+    char sha256[65];
+    int shard_k, shard_n, top;
+    long windows_in_data;
 } scan_info;
 
 // Explains each kept window (best first) with the neuron as the latent start and writes the results.
@@ -380,12 +396,23 @@ static int attribute_and_write(const lrp_session *s, lrp_scan_top *best, const s
                                                   lrp_jv_number(res[r].start_value), "relevance_sum",
                                                   lrp_jv_number(res[r].relevance_sum)));
         }
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:s, s:o, s:I, s:I, s:o}", "model", s->model_path,
+        json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:o, s:s, s:o, s:I, s:I, s:o}", "attnlrp_scan", 1,
+                                "model", s->model_path,
                                 "data", hi->data, "data_format", hi->data_format, "layer", hi->layer, "neuron",
                                 hi->neuron, "expert", hi->expert >= 0 ? json_integer(hi->expert) : json_null(),
                                 "method", hi->method, "window", hi->window < 0 ? json_null() : json_integer(hi->window),
                                 "windows", (json_int_t)hi->windows, "tokens", (json_int_t)hi->tokens, "results",
                                 list ? list : json_null());
+        if (doc && hi->sha256[0]) {
+            json_object_set_new(doc, "sha256", json_string(hi->sha256));
+            json_object_set_new(doc, "shard", json_pack("[i, i]", hi->shard_k, hi->shard_n));
+            json_object_set_new(doc, "windows_in_data", json_integer(hi->windows_in_data));
+            json_object_set_new(doc, "options",
+                                json_pack("{s:i, s:i, s:o, s:o, s:s, s:i, s:s}", "layer", hi->layer, "neuron",
+                                          hi->neuron, "expert", hi->expert >= 0 ? json_integer(hi->expert) : json_null(),
+                                          "window", hi->window < 0 ? json_null() : json_integer(hi->window), "method",
+                                          hi->method, "top", hi->top, "data_format", hi->data_format));
+        }
         if (lrp_jv_dump(out.f, doc, 1)) {
             cli_error(1, "out of memory");
             cli_output_abort(&out);
@@ -449,7 +476,12 @@ static int write_atlas(const char *path, const lrp_session *s, const lrp_scan_to
                             "window", hi->window < 0 ? json_null() : json_integer(hi->window), "windows",
                             (json_int_t)hi->windows, "tokens", (json_int_t)hi->tokens, "neurons",
                             neurons ? neurons : json_null(), "ids", ids ? ids : json_null());
-    if (doc) cli_atlas_model_fields(doc, s);
+    if (doc) {   // the model's shape (checked on reading), and what a scan read from the atlas names
+        cli_atlas_model_fields(doc, s);
+        json_object_set_new(doc, "sha256", json_string(hi->sha256));
+        json_object_set_new(doc, "shard", json_pack("[i, i]", hi->shard_k, hi->shard_n));
+        json_object_set_new(doc, "windows_in_data", json_integer(hi->windows_in_data));
+    }
     cli_output out = {0};
     if (cli_output_open(&out, path)) {
         json_decref(doc);
@@ -462,12 +494,147 @@ static int write_atlas(const char *path, const lrp_session *s, const lrp_scan_to
     return cli_output_commit(&out) ? 1 : 0;
 }
 
-int cmd_scan(int argc, char **argv) {
+// ---- the scan's forward passes spread over processes (cli/pool.h) ----
+// A task is a window: its index, T and ids; a result the same and, for each neuron kept (one, or every
+// neuron with --neurons all), the position of its largest activation and the activation (or an error).
+
+typedef struct {
+    int64_t index;
+    int32_t T;    // -1: an error message follows instead of the ids
+    int32_t n;    // neurons in the result
+} window_head;
+
+typedef struct {
+    const lrp_session *s;
+    int layer, expert, neuron, all, W;
+} scan_work;
+
+static char *scan_run(void *work, const char *task, size_t n, size_t *rn) {
+    const scan_work *w = work;
+    window_head h;
+    if (n < sizeof h) return NULL;
+    memcpy(&h, task, sizeof h);
+    const int *ids = (const int *)(const void *)(task + sizeof h);
+    int n_out = w->all ? w->W : 1;
+    size_t ids_bytes = (size_t)h.T * sizeof(int), size = sizeof h + ids_bytes + (size_t)n_out * 2 * sizeof(int32_t);
+    float *act = malloc((size_t)h.T * (size_t)w->W * sizeof *act);
+    char *res = malloc(size > 1100 + sizeof h ? size : 1100 + sizeof h);
+    int *aligned = malloc(ids_bytes + 1);
+    lrp_err err;
+    if (!act || !res || !aligned) {
+        free(act), free(res), free(aligned);
+        return NULL;
+    }
+    memcpy(aligned, ids, ids_bytes);
+    if (lrp_forward_latent(w->s->m, aligned, h.T, w->layer, w->expert, act, &err)) {
+        window_head e = {h.index, -1, 0};
+        memcpy(res, &e, sizeof e);
+        size_t ml = strlen(err.msg);
+        memcpy(res + sizeof e, err.msg, ml);
+        *rn = sizeof e + ml;
+    } else {
+        h.n = n_out;
+        memcpy(res, &h, sizeof h);
+        memcpy(res + sizeof h, aligned, ids_bytes);
+        char *p = res + sizeof h + ids_bytes;
+        for (int k = 0; k < n_out; k++) {
+            float v = 0;
+            int32_t pos = lrp_column_max(act, h.T, w->W, w->all ? k : w->neuron, &v);
+            memcpy(p, &pos, sizeof pos);
+            memcpy(p + sizeof pos, &v, sizeof v);
+            p += sizeof pos + sizeof v;
+        }
+        *rn = size;
+    }
+    free(act);
+    free(aligned);
+    return res;
+}
+
+typedef struct {
+    corpus *c;
+    const lrp_session *s;
+    scan_info *hi;
+    lrp_scan_top *tops;
+    int n_tops, shard_k, shard_n, status, show, tty;
+    double t0, last_report;
+} scan_ctx;
+
+static int scan_next(void *ctx, char **task, size_t *n) {
+    scan_ctx *x = ctx;
+    for (;;) {
+        int *ids = NULL, T = 0;
+        long index = 0;
+        int got = x->c ? corpus_next(x->c, x->s, &ids, &T, &index) : 0;
+        if (got < 0) {
+            x->status = -got;
+            return -1;
+        }
+        if (got == 0) return 0;
+        if (index % x->shard_n != x->shard_k) {   // another shard's window
+            free(ids);
+            continue;
+        }
+        window_head h = {index, T, 0};
+        size_t ids_bytes = (size_t)T * sizeof(int);
+        *task = malloc(sizeof h + ids_bytes);
+        if (*task) {
+            memcpy(*task, &h, sizeof h);
+            memcpy(*task + sizeof h, ids, ids_bytes);
+            *n = sizeof h + ids_bytes;
+        }
+        free(ids);
+        if (!*task) return cli_error(1, "out of memory"), -1;
+        return 1;
+    }
+}
+
+// A window's maxima, in corpus order, offered to the top K of each neuron.
+static int scan_take(void *ctx, const char *res, size_t n) {
+    scan_ctx *x = ctx;
+    window_head h;
+    lrp_err err;
+    if (n < sizeof h) return cli_error(1, "scan: a worker's result could not be read"), 2;
+    memcpy(&h, res, sizeof h);
+    if (h.T < 0) {
+        cli_error(1, "--data %s: window %lld: %.*s", x->hi->data, (long long)h.index, (int)(n - sizeof h), res + sizeof h);
+        return 2;
+    }
+    size_t ids_bytes = (size_t)h.T * sizeof(int);
+    if (h.n != x->n_tops || n != sizeof h + ids_bytes + (size_t)h.n * 2 * sizeof(int32_t))
+        return cli_error(1, "scan: a worker's result could not be read"), 2;
+    int *ids = malloc(ids_bytes + 1);
+    if (!ids) return cli_error(1, "out of memory"), 2;
+    memcpy(ids, res + sizeof h, ids_bytes);
+    const char *p = res + sizeof h + ids_bytes;
+    for (int k = 0; k < x->n_tops; k++) {
+        int32_t pos;
+        float v;
+        memcpy(&pos, p, sizeof pos);
+        memcpy(&v, p + sizeof pos, sizeof v);
+        p += sizeof pos + sizeof v;
+        if (pos >= 0 && lrp_scan_top_offer(&x->tops[k], (long)h.index, pos, v, ids, h.T, &err)) {
+            free(ids);
+            return cli_error(1, "%s", err.msg), 2;
+        }
+    }
+    free(ids);
+    x->hi->windows++;
+    x->hi->tokens += h.T;
+    if (x->show && now_s() - x->last_report > (x->tty ? 0.25 : 2.0)) {
+        progress(x->c, x->hi->windows, x->hi->tokens, x->t0, x->tty, 0);
+        x->last_report = now_s();
+    }
+    return 0;
+}
+
+static int scan_main(int argc, char **argv, cli_par *par) {
     const char *model = NULL, *data = NULL, *format = "text", *out_path = NULL, *method = "attnlrp";
     const char *neurons_arg = NULL, *atlas = NULL;
     int layer = -1, neuron = -1, top = 10, window = 64, expert = -1, have_window = 0, want_progress = 0;
     int have_layer = 0, have_neuron = 0, have_top = 0;
     int shard_k = 0, shard_n = 1;   // --shard K/N: only the windows whose index mod N is K
+    int jobs = 1;
     const char *shard = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = NULL;
@@ -482,7 +649,8 @@ int cmd_scan(int argc, char **argv) {
         int takes = !strcmp(o, "--model") || !strcmp(o, "--data") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
                     !strcmp(o, "--top") || !strcmp(o, "--window") || !strcmp(o, "--expert") ||
                     !strcmp(o, "--method") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
-                    !strcmp(o, "--neurons") || !strcmp(o, "--atlas") || !strcmp(o, "--shard");
+                    !strcmp(o, "--neurons") || !strcmp(o, "--atlas") || !strcmp(o, "--shard") ||
+                    !strcmp(o, "--jobs");
         if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
             i--;
             continue;
@@ -495,6 +663,9 @@ int cmd_scan(int argc, char **argv) {
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "-o")) out_path = v;
         else if (!strcmp(o, "--atlas")) atlas = v;
+        else if (!strcmp(o, "--jobs")) {
+            if (cli_jobs_parse(o, v, &jobs)) return 2;
+        }
         else if (!strcmp(o, "--shard")) {
             lrp_err serr;
             if (lrp_shard_parse(v, &shard_k, &shard_n, &serr)) return cli_error(2, "--%s", serr.msg);
@@ -527,6 +698,9 @@ int cmd_scan(int argc, char **argv) {
             return cli_error(2, "--atlas: the corpus, window and expert are the atlas's (give --neuron N, and --layer L "
                                 "to check the atlas's layer)");
         if (!have_neuron) return cli_error(2, "scan: give the neuron to read from the atlas with --neuron N");
+        if (jobs > 1 || par->mpi)
+            return cli_error(2, "--atlas: the windows come from the atlas; there is no scan to spread over --jobs or "
+                                "MPI ranks (run it in one process)");
     } else {
         if (!data) return cli_error(2, "scan: give the corpus with --data CORPUS (or a scanned --atlas FILE)");
         if (!have_layer || (!have_neuron && !neurons_arg))
@@ -545,17 +719,17 @@ int cmd_scan(int argc, char **argv) {
     if (LRP_METHOD_IS_BASELINE(meth) || meth == LRP_METHOD_ATMAN)
         return cli_error(2, "--method %s: explains an output prediction, not a latent neuron (use attnlrp, cplrp, "
                             "gradxinput or gradient)", method);
+    if (cli_par_check_jobs(par, jobs)) return 2;
 
     lrp_session s = {0};
     corpus c = {0};
     lrp_scan_top *tops = NULL;
     cli_atlas atl = {0};
-    float *act = NULL;
-    int *ids = NULL, n_tops = 0;
-    size_t act_cap = 0;
+    int n_tops = 0, synced = 0;   // synced: every rank has reached the start of the scan
     int tty = isatty(STDERR_FILENO), show = want_progress || tty;
     scan_info hi = {.data = data, .method = method, .layer = layer, .neuron = neuron, .expert = expert,
-                    .window = window};
+                    .window = window, .shard_k = shard_k, .shard_n = shard_n, .top = top};
+    lrp_sha256_init(&c.sha);
     int rc = cli_session_open(&s, model);
     if (rc) goto done;
     rc = 1;
@@ -581,7 +755,12 @@ int cmd_scan(int argc, char **argv) {
         hi.window = atl.window;
         hi.windows = atl.windows;
         hi.tokens = atl.tokens;
+        snprintf(hi.sha256, sizeof hi.sha256, "%s", atl.sha256);
+        hi.shard_k = atl.shard_k;
+        hi.shard_n = atl.shard_n;
+        hi.windows_in_data = atl.windows_in_data;
         if ((rc = cli_atlas_neuron(&atl, &s, neuron, have_top ? top : 0, tops))) goto done;
+        hi.top = tops->k;
         rc = attribute_and_write(&s, tops, &hi, meth, format, out_path, show);
         goto done;
     }
@@ -640,50 +819,28 @@ int cmd_scan(int argc, char **argv) {
             cli_error(1, "%s", err.msg);
             goto done;
         }
-    double t0 = now_s(), last_report = t0;
-    for (;;) {
-        int T = 0;
-        long index = 0;
-        int got = corpus_next(&c, &s, &ids, &T, &index);
-        if (got < 0) {
-            rc = -got;
-            goto done;
-        }
-        if (got == 0) break;
-        if (index % shard_n != shard_k) {   // another shard's window
-            free(ids);
-            ids = NULL;
-            continue;
-        }
-        if ((size_t)T * W > act_cap) {
-            free(act);
-            act_cap = (size_t)T * W;
-            if (!(act = malloc(act_cap * sizeof *act))) {
-                cli_error(1, "out of memory");
-                goto done;
-            }
-        }
-        if (lrp_forward_latent(s.m, ids, T, layer, expert, act, &err)) {
-            cli_error(1, "--data %s: window %ld: %s", data, index, err.msg);
-            goto done;
-        }
-        for (int n = 0; n < n_tops; n++) {
-            float v = 0;
-            int pos = lrp_column_max(act, T, W, neurons_arg ? n : neuron, &v);
-            if (pos >= 0 && lrp_scan_top_offer(&tops[n], index, pos, v, ids, T, &err)) {
-                cli_error(1, "%s", err.msg);
-                goto done;
-            }
-        }
-        free(ids);
-        ids = NULL;
-        hi.windows++;
-        hi.tokens += T;
-        if (show && now_s() - last_report > (tty ? 0.25 : 2.0)) {
-            progress(&c, hi.windows, hi.tokens, t0, tty, 0);
-            last_report = now_s();
-        }
+    synced = 1;
+    if (!cli_par_all(par, 1)) goto done;   // a rank could not start: all stop
+    cli_par_quiet_end(par);
+    double t0 = now_s();
+    int each = cli_par_divide_threads(par, jobs);
+    scan_work sw = {&s, layer, expert, neuron, neurons_arg != NULL, W};
+    scan_ctx sx = {par->rank == 0 ? &c : NULL, &s, &hi, tops, n_tops, shard_k, shard_n, 1, show, tty, t0, t0};
+    cli_pool_ops ops = {scan_next, scan_run, scan_take, &sx, &sw, -1, "scan", "window"};
+    if (par->rank > 0) {
+        cli_pool_serve(&ops, par);
+        rc = 0;
+        goto done;
     }
+    double *cpu = NULL;
+    int n_procs = 0, failed = cli_pool_run(&ops, par, jobs, each, &cpu, &n_procs);
+    free(cpu);
+    if (failed) {
+        rc = sx.status;
+        goto done;
+    }
+    hi.windows_in_data = c.next;
+    lrp_sha256_hex(&c.sha, hi.sha256);
     double t_scan = now_s() - t0;
     if (show) {
         progress(&c, hi.windows, hi.tokens, t0, tty, 1);
@@ -698,15 +855,23 @@ int cmd_scan(int argc, char **argv) {
     if (neurons_arg) rc = write_atlas(out_path, &s, tops, W, top, &hi);
     else rc = attribute_and_write(&s, &tops[0], &hi, meth, format, out_path, show);
 done:
+    if (!synced && !atlas) cli_par_all(par, 0);   // the ranks that did start stop too
     for (int n = 0; tops && n < n_tops; n++) lrp_scan_top_free(&tops[n]);
     free(tops);
     cli_atlas_close(&atl);
-    free(ids);
-    free(act);
     if (c.f) fclose(c.f);
     free(c.buf);
     free(c.pend);
     free(c.prefix);
     lrp_session_close(&s);
+    return rc;
+}
+
+int cmd_scan(int argc, char **argv) {
+    cli_par par;
+    cli_par_init(&par);
+    int rc = scan_main(argc, argv, &par);
+    cli_par_quiet_end(&par);
+    cli_par_finish();
     return rc;
 }

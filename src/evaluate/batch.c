@@ -327,9 +327,24 @@ typedef struct {
     long line_no;
 } shard_file;
 
+int lrp_shard_set_check(char **paths, int n_paths, const int *k, const int *n, int *by_k, lrp_err *err) {
+    int N = n[0];
+    for (int i = 1; i < n_paths; i++)
+        if (n[i] != N) return lrp_fail(err, "%s: has another shard count N than %s (%d, not %d)", paths[i], paths[0], n[i], N);
+    for (int j = 0; j < N; j++) by_k[j] = -1;
+    for (int i = 0; i < n_paths; i++) {
+        if (k[i] < 0 || k[i] >= N) return lrp_fail(err, "%s: shard %d/%d is out of range", paths[i], k[i], N);
+        if (by_k[k[i]] >= 0) return lrp_fail(err, "%s: shard %d/%d again (also %s)", paths[i], k[i], N, paths[by_k[k[i]]]);
+        by_k[k[i]] = i;
+    }
+    for (int j = 0; j < N; j++)
+        if (by_k[j] < 0) return lrp_fail(err, "shard %d/%d is missing (%d of %d shard files given)", j, N, n_paths, N);
+    return 0;
+}
+
 int lrp_batch_merge(char **paths, int n_paths, FILE *out, lrp_err *err) {
     shard_file *s = calloc((size_t)n_paths, sizeof *s);
-    shard_file **by_k = NULL;
+    int *by_k = NULL, *ks = NULL, *ns = NULL;
     char *line = NULL, *hl = NULL;
     size_t cap = 0;
     int rc = -1, N = 0;
@@ -356,23 +371,15 @@ int lrp_batch_merge(char **paths, int n_paths, FILE *out, lrp_err *err) {
         }
     }
     N = s[0].h.shard_n;
-    if (!(by_k = calloc((size_t)N, sizeof *by_k))) {
+    ks = calloc((size_t)n_paths, sizeof *ks);
+    ns = calloc((size_t)n_paths, sizeof *ns);
+    by_k = malloc((size_t)N * sizeof *by_k);
+    if (!ks || !ns || !by_k) {
         lrp_fail(err, "out of memory");
         goto done;
     }
-    for (int i = 0; i < n_paths; i++) {
-        int k = s[i].h.shard_k;
-        if (by_k[k]) {
-            lrp_fail(err, "%s: shard %d/%d again (also %s)", paths[i], k, N, by_k[k]->path);
-            goto done;
-        }
-        by_k[k] = &s[i];
-    }
-    for (int k = 0; k < N; k++)
-        if (!by_k[k]) {
-            lrp_fail(err, "shard %d/%d is missing (%d of %d shard files given)", k, N, n_paths, N);
-            goto done;
-        }
+    for (int i = 0; i < n_paths; i++) ks[i] = s[i].h.shard_k, ns[i] = s[i].h.shard_n;
+    if (lrp_shard_set_check(paths, n_paths, ks, ns, by_k, err)) goto done;
     lrp_batch_header mh = s[0].h;
     mh.shard_k = 0;
     mh.shard_n = 1;
@@ -381,7 +388,7 @@ int lrp_batch_merge(char **paths, int n_paths, FILE *out, lrp_err *err) {
         goto done;
     }
     for (long i = 0; i < s[0].h.records; i++) {
-        shard_file *sf = by_k[i % N];
+        shard_file *sf = &s[by_k[i % N]];
         ssize_t n = getline(&line, &cap, sf->f);
         if (n <= 0) {
             lrp_fail(err, "%s: record index %ld is missing (the file ends at line %ld; finish the shard's run first)",
@@ -419,6 +426,8 @@ done:
     free(line);
     free(hl);
     free(by_k);
+    free(ks);
+    free(ns);
     for (int i = 0; i < n_paths; i++) {
         if (s[i].f) fclose(s[i].f);
         lrp_batch_header_free(&s[i].h);

@@ -54,6 +54,11 @@ int lrp_batch_open_output(const char *path, const lrp_batch_header *h, unsigned 
 // one line of JSON), or when json is NULL the error message.
 char *lrp_batch_format_record(const char *id_json, long index, long line_no, const char *json, const char *error);
 
+// The shard set of a merge: file i (paths[i]) holds shard k[i] of n[i]; every file must have the same N
+// and shards 0..N-1 must each be there exactly once. by_k[N]: the file of each shard. Errors name the
+// file and the shard that is repeated or missing (batch, eval and scan merges share it).
+int lrp_shard_set_check(char **paths, int n_paths, const int *k, const int *n, int *by_k, lrp_err *err);
+
 // Joins shard outputs: every file from the same input and options, shards 0..N-1 each exactly once, every
 // record present once; writes the header (shard 0/1) and the records in input order to out. Errors name
 // the file and what is missing or duplicated.

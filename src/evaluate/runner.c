@@ -2,6 +2,8 @@
 
 #include <math.h>
 #include <stdio.h>
+
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -395,7 +397,7 @@ static int summarize(const lrp_eval_report *rep, lrp_eval_summary *ms, int k) {
     memset(ms, 0, sizeof *ms);
     ms->method = rep->methods[k];
     ms->n = n;
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    double *v = calloc((size_t)(n ? n : 1), sizeof *v);
     ms->mean_morf = calloc((size_t)S, sizeof(double));
     ms->mean_lerf = calloc((size_t)S, sizeof(double));
     if (!v || !ms->mean_morf || !ms->mean_lerf) {
@@ -525,4 +527,143 @@ void lrp_eval_report_free(lrp_eval_report *r) {
     free(r->records);
     free(r->bad);
     memset(r, 0, sizeof *r);
+}
+
+// ---- a report built record by record ----
+
+int lrp_eval_report_begin(lrp_eval_report *r, lrp_task task, int images, const lrp_eval_opts *o, lrp_err *err) {
+    memset(r, 0, sizeof *r);
+    if (o->n_methods < 1 || o->n_methods > LRP_EVAL_MAX_METHODS)
+        return lrp_fail(err, "methods: expected 1..%d methods", LRP_EVAL_MAX_METHODS);
+    if (o->steps < 1 || o->steps > 10000) return lrp_fail(err, "steps %d: expected 1..10000", o->steps);
+    r->task = task;
+    r->images = images;
+    r->steps = o->steps;
+    r->n_methods = o->n_methods;
+    memcpy(r->methods, o->methods, sizeof r->methods);
+    return 0;
+}
+
+// The arrays grow to the next power of two when their count reaches one.
+static int grow(void **p, int n, size_t size) {
+    if (n > 0 && (n & (n - 1))) return 0;
+    void *g = realloc(*p, (size_t)(n ? 2 * n : 1) * size);
+    if (!g) return -1;
+    *p = g;
+    return 0;
+}
+
+int lrp_eval_report_add(lrp_eval_report *r, lrp_eval_record_result *rec, lrp_err *err) {
+    if (grow((void **)&r->records, r->n_records, sizeof *r->records)) return lrp_fail(err, "out of memory");
+    r->records[r->n_records++] = *rec;
+    r->n_with_span += rec->span_tokens != NULL;
+    if (rec->target_given) r->n_targets_given++, r->n_targets_predicted += rec->prediction == rec->target;
+    memset(rec, 0, sizeof *rec);
+    return 0;
+}
+
+int lrp_eval_report_add_bad(lrp_eval_report *r, int line, const char *msg, lrp_err *err) {
+    if (grow((void **)&r->bad, r->n_bad, sizeof *r->bad)) return lrp_fail(err, "out of memory");
+    lrp_eval_bad *b = &r->bad[r->n_bad++];
+    b->line = line;
+    snprintf(b->msg, sizeof b->msg, "%s", msg);
+    return 0;
+}
+
+int lrp_eval_report_end(lrp_eval_report *r, lrp_err *err) {
+    if (r->n_records > 0 && !r->stopped)
+        for (int k = 0; k < r->n_methods; k++)
+            if (summarize(r, &r->summary[k], k)) return lrp_fail(err, "out of memory");
+    return 0;
+}
+
+// A number written by lrp_jv_number: a real, an integer, or null for NaN.
+static int json_num(const json_t *o, const char *key, double *v, lrp_err *err) {
+    const json_t *x = json_object_get(o, key);
+    if (json_is_null(x)) *v = NAN;
+    else if (json_is_number(x)) *v = json_number_value(x);
+    else return lrp_fail(err, "\"%s\": expected a number or null", key);
+    return 0;
+}
+
+static int json_int(const json_t *o, const char *key, int *v, int dflt, lrp_err *err) {
+    const json_t *x = json_object_get(o, key);
+    if (!x) *v = dflt;
+    else if (json_is_integer(x)) *v = (int)json_integer_value(x);
+    else if (json_is_boolean(x)) *v = json_is_true(x);
+    else return lrp_fail(err, "\"%s\": expected an integer", key);
+    return 0;
+}
+
+static int json_curve(const json_t *a, int S, double **out, lrp_err *err, const char *key) {
+    if (!json_is_array(a) || (int)json_array_size(a) != S)
+        return lrp_fail(err, "\"%s\": expected %d values", key, S);
+    if (!(*out = malloc((size_t)S * sizeof **out))) return lrp_fail(err, "out of memory");
+    for (int s = 0; s < S; s++) {
+        const json_t *x = json_array_get(a, (size_t)s);
+        (*out)[s] = json_is_number(x) ? json_number_value(x) : NAN;
+    }
+    return 0;
+}
+
+int lrp_eval_record_from_json(const void *json_object, const lrp_eval_report *r, lrp_eval_record_result *rec,
+                              char **target_name, lrp_err *err) {
+    const json_t *o = json_object;
+    memset(rec, 0, sizeof *rec);
+    if (target_name) *target_name = NULL;
+    if (!json_is_object(o)) return lrp_fail(err, "record: expected an object");
+    const json_t *methods = json_object_get(o, "methods"), *span = json_object_get(o, "span_tokens");
+    const json_t *tt = json_object_get(o, "target_token");
+    int S = r->steps + 1;
+    if (json_int(o, "line", &rec->line, -1, err) || json_int(o, "n_tokens", &rec->T, 0, err) ||
+        json_int(o, "position", &rec->position, -1, err) || json_int(o, "target", &rec->target, -1, err) ||
+        json_int(o, "target_given", &rec->target_given, 0, err) || json_int(o, "prediction", &rec->prediction, -1, err) ||
+        json_num(o, "target_logit", &rec->target_logit, err) || json_num(o, "forward_seconds", &rec->forward_seconds, err))
+        goto fail;
+    if (rec->line < 1) {
+        lrp_fail(err, "\"line\": missing");
+        goto fail;
+    }
+    if (json_is_array(span)) {
+        rec->n_span_tokens = (int)json_array_size(span);
+        if (!(rec->span_tokens = malloc(((size_t)rec->n_span_tokens + 1) * sizeof(int)))) {
+            lrp_fail(err, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < rec->n_span_tokens; i++)
+            rec->span_tokens[i] = (int)json_integer_value(json_array_get(span, (size_t)i));
+    }
+    if (!json_is_object(methods)) {
+        lrp_fail(err, "\"methods\": expected an object");
+        goto fail;
+    }
+    for (int k = 0; k < r->n_methods; k++) {
+        const lrp_method_info *info = lrp_method_by_id(r->methods[k]);
+        const json_t *m = info ? json_object_get(methods, info->name) : NULL;
+        lrp_eval_result *e = &rec->res[k];
+        if (!json_is_object(m)) {
+            lrp_fail(err, "\"methods\": no \"%s\"", info ? info->name : "?");
+            goto fail;
+        }
+        const json_t *ins = json_object_get(m, "top1_in_span"), *morf = json_object_get(m, "morf"),
+                     *lerf = json_object_get(m, "lerf");
+        e->has_span = json_is_boolean(ins);
+        e->top1_in_span = json_is_true(ins);
+        e->perturbed = json_is_array(morf);
+        if (json_int(m, "top1", &e->top1, -1, err) || json_num(m, "iou", &e->iou, err) ||
+            json_num(m, "morf_auc", &e->auc_morf, err) || json_num(m, "lerf_auc", &e->auc_lerf, err) ||
+            json_num(m, "delta_a", &e->delta_a, err) || json_num(m, "seconds", &e->seconds, err) ||
+            json_int(m, "forward_passes", &e->forward_passes, 0, err) ||
+            json_int(m, "backward_passes", &e->backward_passes, 0, err) ||
+            (e->perturbed && (json_curve(morf, S, &e->morf, err, "morf") || json_curve(lerf, S, &e->lerf, err, "lerf"))))
+            goto fail;
+    }
+    if (target_name && json_is_string(tt) && !(*target_name = strdup(json_string_value(tt)))) {
+        lrp_fail(err, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    record_result_free(rec, r->n_methods);
+    return -1;
 }

@@ -101,4 +101,19 @@ int lrp_evaluate(const lrp_model *m, const lrp_tokenizer *tok, const lrp_eval_da
                  lrp_eval_report *out, lrp_err *err);
 void lrp_eval_report_free(lrp_eval_report *r);
 
+// ---- a report built record by record (eval --jobs, attnlrp merge) ----
+// lrp_eval_report_begin sets the methods and steps of o (n_total stays the caller's); records and bad
+// records are then added in input order, and lrp_eval_report_end computes the summaries exactly as
+// lrp_evaluate does (the same values in the same order give the same bits). Each returns 0, or -1 with err.
+int lrp_eval_report_begin(lrp_eval_report *r, lrp_task task, int images, const lrp_eval_opts *o, lrp_err *err);
+// Takes rec over (its arrays belong to the report afterwards; rec is cleared).
+int lrp_eval_report_add(lrp_eval_report *r, lrp_eval_record_result *rec, lrp_err *err);
+int lrp_eval_report_add_bad(lrp_eval_report *r, int line, const char *msg, lrp_err *err);
+int lrp_eval_report_end(lrp_eval_report *r, lrp_err *err);
+
+// One record as lrp_render_eval_json writes it (render/render.h, "records"[i]) into rec, for the methods
+// and steps of r; *target_name (malloc'ed, or NULL) its "target_token". Errors name the field.
+int lrp_eval_record_from_json(const void *json_object, const lrp_eval_report *r, lrp_eval_record_result *rec,
+                              char **target_name, lrp_err *err);
+
 #endif

@@ -62,7 +62,7 @@ static json_t *method_summary(const lrp_eval_report *r, int k) {
     return o;
 }
 
-static json_t *record(const lrp_eval_report *r, int i, const lrp_eval_render_ctx *ctx) {
+json_t *lrp_render_eval_record_json(const lrp_eval_report *r, int i, const char *target_name) {
     const lrp_eval_record_result *rec = &r->records[i];
     int S = r->steps + 1;
     json_t *o = json_object();
@@ -70,7 +70,7 @@ static json_t *record(const lrp_eval_report *r, int i, const lrp_eval_render_ctx
     json_object_set_new(o, "n_tokens", json_integer(rec->T));
     if (rec->position >= 0) json_object_set_new(o, "position", json_integer(rec->position));
     json_object_set_new(o, "target", json_integer(rec->target));
-    if (ctx->target_names) json_object_set_new(o, "target_token", lrp_jv_text(ctx->target_names[i]));
+    if (target_name) json_object_set_new(o, "target_token", lrp_jv_text(target_name));
     json_object_set_new(o, "target_given", json_boolean(rec->target_given));
     json_object_set_new(o, "prediction", json_integer(rec->prediction));
     json_object_set_new(o, "target_logit", lrp_jv_number(rec->target_logit));
@@ -101,10 +101,19 @@ static json_t *record(const lrp_eval_report *r, int i, const lrp_eval_render_ctx
 int lrp_render_eval_json(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx) {
     json_t *o = json_object();
     if (!o) return -1;
+    json_object_set_new(o, "attnlrp_eval", json_integer(1));
+    if (ctx->sha256) {
+        json_object_set_new(o, "sha256", json_string(ctx->sha256));
+        json_object_set_new(o, "shard", json_pack("[i, i]", ctx->shard_k, ctx->shard_n));
+        json_object_set_new(o, "records_in_data", json_integer(ctx->records_in_data));
+        json_t *opt = ctx->options ? json_loads(ctx->options, 0, NULL) : NULL;
+        json_object_set_new(o, "options", opt ? opt : json_null());
+    }
     json_object_set_new(o, "model", lrp_jv_text(ctx->model_path));
     json_object_set_new(o, "data", lrp_jv_text(ctx->data_path));
     json_object_set_new(o, "family", lrp_jv_text(ctx->family));
     json_object_set_new(o, "task", json_string(lrp_task_name(r->task)));
+    json_object_set_new(o, "images", json_boolean(r->images));
     json_object_set_new(o, "span_field", lrp_jv_text(ctx->span_field));
     json_object_set_new(o, "steps", json_integer(r->steps));
     json_object_set_new(o, "seed", json_integer((json_int_t)ctx->seed));
@@ -126,7 +135,8 @@ int lrp_render_eval_json(FILE *f, const lrp_eval_report *r, const lrp_eval_rende
     for (int k = 0; k < r->n_methods; k++) json_array_append_new(methods, method_summary(r, k));
     json_object_set_new(o, "methods", methods);
     json_t *records = json_array();
-    for (int i = 0; i < r->n_records; i++) json_array_append_new(records, record(r, i, ctx));
+    for (int i = 0; i < r->n_records; i++)
+        json_array_append_new(records, lrp_render_eval_record_json(r, i, ctx->target_names ? ctx->target_names[i] : NULL));
     json_object_set_new(o, "records", records);
     return lrp_jv_dump(f, o, 0);
 }

@@ -98,12 +98,21 @@ typedef struct lrp_eval_render_ctx {
     const char *model_path, *family, *data_path, *span_field;
     unsigned long long seed;
     char **target_names;           // [report->n_records] display strings of each record's target, or NULL
+    // JSON only (NULL sha256: left out): what shards of one run share and which shard this is, for
+    // attnlrp merge: the records' SHA-256, shard K of N, the data's record count before sharding, and
+    // the options the numbers depend on (a compact JSON object).
+    const char *sha256;
+    int shard_k, shard_n, records_in_data;
+    const char *options;
 } lrp_eval_render_ctx;
 
 // A table of the per-method means (ΔA with its 95% CI, paired differences against the first method).
 void lrp_render_eval_text(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx);
 // Every number, per record and the mean curves; returns 0, or -1 when out of memory or the write fails.
 int lrp_render_eval_json(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx);
+// One record of the report as the JSON above holds it ("records"[i]); evaluate/runner.h reads it back
+// (lrp_eval_record_from_json) exactly. target_name: its "target_token", or NULL for none.
+json_t *lrp_render_eval_record_json(const lrp_eval_report *r, int i, const char *target_name);
 // Mean MoRF (solid) and LeRF (dashed) curves per method, as SVG.
 void lrp_render_eval_plot(FILE *f, const lrp_eval_report *r, const lrp_eval_render_ctx *ctx);
 

@@ -2,7 +2,7 @@
 """attnlrp scan against a brute-force scan with the float64 PyTorch reference (reference.py's forward):
 
     scan_check.py --bin build/attnlrp --dir TMP                    (tiny checkpoints, JSONL corpora of ids)
-    scan_check.py --bin build/attnlrp --model DIR --text FILE --window T --layer L --neuron N
+    scan_check.py --bin build/attnlrp --model DIR --text FILE --window T --layer L --neuron N [--scan-args '--jobs 2']
 
 The first writes bias-free tiny checkpoints (make_checkpoint.py: llama_mha, mixtral) and JSONL corpora of
 {"ids": [...]} records (duplicates included, so that equal activations must fall to the lower index) and
@@ -182,7 +182,7 @@ def tiny(binary, tmp):
             compare(binary, model, ck, data, [r[:4] for r in records], 1, 2, 6, extra=("--window", "4"))
 
 
-def text(binary, model, path, window, layer, neuron, k):
+def text(binary, model, path, window, layer, neuron, k, scan_args=()):
     ck = ref.open_checkpoint(model)
     body = json.loads(run(binary, "tokenize", "--model", model, "--no-special", "--format", "json",
                     open(path, encoding="utf-8").read()))["ids"]
@@ -191,7 +191,7 @@ def text(binary, model, path, window, layer, neuron, k):
     bos = with_sp[:with_sp.index(plain[0])]  # the leading special tokens
     n = window - len(bos)
     records = [bos + body[i:i + n] for i in range(0, len(body), n)]
-    compare(binary, model, ck, path, records, layer, neuron, k, extra=("--window", str(window)))
+    compare(binary, model, ck, path, records, layer, neuron, k, extra=("--window", str(window), *scan_args))
 
 
 def main():
@@ -204,13 +204,14 @@ def main():
     ap.add_argument("--layer", type=int, default=0)
     ap.add_argument("--neuron", type=int, default=0)
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--scan-args", default="", help="more scan options for --text, e.g. '--jobs 2'")
     a = ap.parse_args()
     torch.set_default_dtype(torch.float64)
     try:
         if a.dir:
             tiny(a.bin, a.dir)
         if a.text:
-            text(a.bin, a.model, a.text, a.window, a.layer, a.neuron, a.top)
+            text(a.bin, a.model, a.text, a.window, a.layer, a.neuron, a.top, tuple(a.scan_args.split()))
     except Exception as exc:  # noqa: BLE001
         check(False, f"{type(exc).__name__}: {exc}")
     print(f"{passed} passed, {failed} failed")
