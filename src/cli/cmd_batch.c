@@ -340,7 +340,7 @@ static int replaces(int f, int d) {
 
 typedef struct {
     const batch_args *a;
-    const lrp_session *ss;
+    attnlrp_session *ss;
 } record_ctx;
 
 // The end of the JSON value that starts at s (a string, object, array or scalar; s is valid JSON).
@@ -958,7 +958,7 @@ int cmd_batch(int argc, char **argv) {
         return 2;
     }
     lrp_batch_header h = {0};
-    lrp_session ss = {0};
+    attnlrp_session *ss = NULL;
     unsigned char *done = NULL;
     FILE *out = NULL, *in = NULL;
     long n_done = 0;
@@ -987,7 +987,7 @@ int cmd_batch(int argc, char **argv) {
             }
         }
     }
-    if (ok && cli_session_open(&ss, a.model)) ok = 0;
+    if (ok && cli_api_open(&ss, a.model)) ok = 0;
 #ifdef LRP_MPI
     if (mpi) {   // every rank has its model, and rank 0 its files, or all stop
         int all = ok;
@@ -996,7 +996,7 @@ int cmd_batch(int argc, char **argv) {
     }
 #endif
     if (!ok) goto done;
-    record_ctx c = {&a, &ss};
+    record_ctx c = {&a, ss};
     // The BLAS threads divided among the processes of this machine.
     int threads = lrp_blas_threads(), local = a.jobs;
 #ifdef LRP_MPI
@@ -1072,7 +1072,7 @@ done:
     if (in) fclose(in);
     free(done);
     lrp_batch_header_free(&h);
-    lrp_session_close(&ss);
+    attnlrp_session_free(ss);
     free(a.drop_arg);
 #ifdef LRP_MPI
     MPI_Finalize();
