@@ -148,6 +148,10 @@ ATTNLRP_API int attnlrp_model_path(attnlrp_session *s, char *buf, size_t cap, si
 // add_generation_prompt) and encoded without adding special tokens (no pair). Thread-safe (session lock).
 ATTNLRP_API int attnlrp_tokenize(attnlrp_session *s, const char *text, const char *pair, int flags, int *ids,
                                  size_t cap, size_t *n);
+// attnlrp_tokenize of text's len bytes, which may hold NUL bytes (encoded as the tokenizer encodes them;
+// with ATTNLRP_CHAT the text ends at its first NUL). Since 0.2. Thread-safe (session lock).
+ATTNLRP_API int attnlrp_tokenize_n(attnlrp_session *s, const char *text, size_t len, const char *pair, int flags,
+                                   int *ids, size_t cap, size_t *n);
 // Token ids -> text (as Hugging Face decode), NUL-terminated into buf[cap]; *n the bytes needed with the
 // NUL. flags: 0 or ATTNLRP_SKIP_SPECIAL. Thread-safe (session lock).
 ATTNLRP_API int attnlrp_detokenize(attnlrp_session *s, const int *ids, size_t n_ids, int flags, char *buf,
@@ -240,10 +244,12 @@ ATTNLRP_API int attnlrp_options_init(attnlrp_options *o, size_t size);
 typedef struct attnlrp_result attnlrp_result;
 
 // Explains one prediction with one forward and one modified backward pass (baselines: their own passes).
-// text: tokenized with the session's tokenizer (special tokens added unless o->no_special); ids: token
-// ids as they are; image: a .npy [C,H,W], PNG or JPEG (image models; preprocessed as the model says).
-// o NULL: the defaults. *out is a new result (NULL on failure), freed with attnlrp_result_free.
-// Thread-safe (session lock: one computation per session at a time).
+// text: tokenized with the session's tokenizer (special tokens added unless o->no_special; o->chat: laid
+// out by the chat template first); ids: token ids as they are; image: a .npy [C,H,W], PNG or JPEG (image
+// models; preprocessed as the model says). The inputs are checked first (ids, token types, mask, decoder),
+// then what is explained. o NULL: the defaults. *out is a new result (NULL on failure), freed with
+// attnlrp_result_free. The attnlrp program's explain runs through these calls. Thread-safe (session lock:
+// one computation per session at a time).
 ATTNLRP_API int attnlrp_explain(attnlrp_session *s, const char *text, const attnlrp_options *o, attnlrp_result **out);
 ATTNLRP_API int attnlrp_explain_ids(attnlrp_session *s, const int *ids, size_t n_ids, const attnlrp_options *o,
                                     attnlrp_result **out);
@@ -321,7 +327,7 @@ typedef enum attnlrp_string_kind {
     ATTNLRP_STR_MODEL_TYPE = 9,
     ATTNLRP_STR_WORD = 10,       // since 0.2, options.aggregate word: the text of word `index`
     ATTNLRP_STR_CHAT_PROMPT = 11,   // since 0.2, options.chat: the prompt the chat template wrote
-    ATTNLRP_STR_CHAT_TEMPLATE = 12, // since 0.2, options.chat: the template's layout ("chatml", "llama3", ...)
+    ATTNLRP_STR_CHAT_TEMPLATE = 12, // since 0.2, options.chat: the template's layout ("chatml", "llama-3", "other", ...)
 } attnlrp_string_kind;
 ATTNLRP_API int attnlrp_result_string(const attnlrp_result *r, int kind, size_t index, char *buf, size_t cap,
                                       size_t *n);

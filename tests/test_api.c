@@ -985,6 +985,13 @@ TEST(a_tokenizer_session_tokenizes_without_the_model) {
     CHECK_STR(piece, "<s>");
     CHECK(attnlrp_token_text(t, a[3], 0, text, sizeof text, &n) == ATTNLRP_OK);  // " dog": as detokenized after "x"
     CHECK_STR(text, " dog");
+    // NUL bytes are text with attnlrp_tokenize_n: the byte-level BPE maps byte 0 to U+0100 ("Ā")
+    int z[16];
+    size_t nz = 0;
+    CHECK(attnlrp_tokenize_n(t, "a\0b", 3, NULL, ATTNLRP_NO_SPECIAL, z, 16, &nz) == ATTNLRP_OK && nz == 3);
+    CHECK(nz == 3 && attnlrp_token_text(t, z[1], ATTNLRP_PIECE, piece, sizeof piece, &n) == ATTNLRP_OK);
+    CHECK_STR(piece, "\xc4\x80");
+    CHECK(attnlrp_tokenize(t, "a", NULL, ATTNLRP_NO_SPECIAL, b, 16, &nb) == ATTNLRP_OK && nb == 1 && b[0] == z[0]);
     CHECK(attnlrp_token_text(t, -1, 0, text, sizeof text, &n) == ATTNLRP_ERR_ARGUMENT);
     CHECK(attnlrp_token_text(t, a[3], 4, text, sizeof text, &n) == ATTNLRP_ERR_ARGUMENT);
     attnlrp_result *r = NULL;

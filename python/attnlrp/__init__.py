@@ -156,9 +156,10 @@ class Model:
         chat: text is the one user message of the model's chat template (encoded without special tokens)."""
         n = ctypes.c_size_t()
         flags = (0 if special else L.NO_SPECIAL) | (L.CHAT if chat else 0)
-        _check(_L().attnlrp_tokenize(self._s, _enc(text), _enc(pair), flags, None, 0, ctypes.byref(n)))
+        b = _enc(text)  # its length: "\0" is text too
+        _check(_L().attnlrp_tokenize_n(self._s, b, len(b), _enc(pair), flags, None, 0, ctypes.byref(n)))
         ids = (ctypes.c_int * max(n.value, 1))()
-        _check(_L().attnlrp_tokenize(self._s, _enc(text), _enc(pair), flags, ids, n.value, ctypes.byref(n)))
+        _check(_L().attnlrp_tokenize_n(self._s, b, len(b), _enc(pair), flags, ids, n.value, ctypes.byref(n)))
         return list(ids[: n.value])
 
     def detokenize(self, ids, skip_special=False):

@@ -174,6 +174,8 @@ _SIGNATURES = {
     "attnlrp_model_path": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
     "attnlrp_tokenize": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, c_int_p,
                                         ctypes.c_size_t, c_size_p]),
+    "attnlrp_tokenize_n": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int,
+                                          c_int_p, ctypes.c_size_t, c_size_p]),
     "attnlrp_detokenize": (ctypes.c_int, [ctypes.c_void_p, c_int_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p,
                                           ctypes.c_size_t, c_size_p]),
     "attnlrp_token_string": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),

@@ -234,7 +234,7 @@ static int need_tokenizer(const attnlrp_session *s, const char *param) {
 // text (and pair) -> ids with or without special tokens; *types kept only when the model has token types.
 // chat: text is the user message of the chat template (no pair), encoded without special tokens; *prompt
 // (malloc'ed) and *family then say what the template wrote (both may be NULL).
-static int encode(const attnlrp_session *s, const char *text, const char *pair, int no_special, int chat,
+static int encode(const attnlrp_session *s, const char *text, size_t len, const char *pair, int no_special, int chat,
                   lrp_text_inputs *ti, char **prompt, const char **family) {
     lrp_err err;
     memset(ti, 0, sizeof *ti);
@@ -245,7 +245,7 @@ static int encode(const attnlrp_session *s, const char *text, const char *pair, 
         return fail(ATTNLRP_ERR_MODEL, "chat: %s was opened with attnlrp_open_tokenizer (the chat template is the "
                     "model's)", s->ss.model_path);
     int stage;  // the attnlrp program encodes its TEXT the same way (api/session.h)
-    if (lrp_session_encode_prompt(&s->ss, text, pair, no_special, chat, ti, prompt, family, &stage, &err)) {
+    if (lrp_session_encode_prompt(&s->ss, text, len, pair, no_special, chat, ti, prompt, family, &stage, &err)) {
         if (stage == LRP_PROMPT_RAW) return fail(ATTNLRP_ERR_ARGUMENT, "text: %s", err.msg);
         return fail_lib(stage == LRP_PROMPT_TEMPLATE ? ATTNLRP_ERR_MODEL : ATTNLRP_ERR_ARGUMENT, &err);
     }
@@ -255,12 +255,19 @@ static int encode(const attnlrp_session *s, const char *text, const char *pair, 
 int attnlrp_tokenize(attnlrp_session *s, const char *text, const char *pair, int flags, int *ids, size_t cap,
                      size_t *n) {
     if (!text) return fail(ATTNLRP_ERR_NULL, "text: NULL");
+    return attnlrp_tokenize_n(s, text, strlen(text), pair, flags, ids, cap, n);
+}
+
+int attnlrp_tokenize_n(attnlrp_session *s, const char *text, size_t len, const char *pair, int flags, int *ids,
+                       size_t cap, size_t *n) {
+    if (!text) return fail(ATTNLRP_ERR_NULL, "text: NULL");
+    if (len > INT_MAX) return fail(ATTNLRP_ERR_ARGUMENT, "len %zu: too long", len);
     if (flags & ~(ATTNLRP_NO_SPECIAL | ATTNLRP_CHAT))
         return fail(ATTNLRP_ERR_ARGUMENT, "flags %d: unknown bits (0, ATTNLRP_NO_SPECIAL, ATTNLRP_CHAT)", flags);
     int rc = session_enter(s);
     if (rc) return rc;
     lrp_text_inputs ti;
-    if (!(rc = encode(s, text, pair, flags & ATTNLRP_NO_SPECIAL, flags & ATTNLRP_CHAT, &ti, NULL, NULL)))
+    if (!(rc = encode(s, text, len, pair, flags & ATTNLRP_NO_SPECIAL, flags & ATTNLRP_CHAT, &ti, NULL, NULL)))
         rc = copy_out("the token ids", ti.ids, (size_t)ti.T, sizeof(int), ids, cap, n);
     lrp_text_inputs_free(&ti);
     session_leave(s);
@@ -671,7 +678,8 @@ static int explain_any(attnlrp_session *s, const char *text, const int *ids, siz
         }
         in = (lrp_inputs){.pixels = q.img.x, .channels = q.img.channels, .height = q.img.height, .width = q.img.width};
     } else if (text) {
-        if ((rc = encode(s, text, o.text_pair, o.no_special, o.chat, &q.ti, &q.chat_prompt, &q.chat_family))) goto done;
+        if ((rc = encode(s, text, strlen(text), o.text_pair, o.no_special, o.chat, &q.ti, &q.chat_prompt, &q.chat_family)))
+            goto done;
     } else {
         if (o.text_pair || o.chat) {
             rc = fail(ATTNLRP_ERR_ARGUMENT, "options.%s: only with text (token ids are used as they are)",
@@ -1057,7 +1065,7 @@ static int generate_any(attnlrp_session *s, const char *text, const int *ids, si
         goto done;
     }
     if (text) {
-        if ((rc = encode(s, text, NULL, uo->no_special, uo->chat, &ti, NULL, NULL))) goto done;
+        if ((rc = encode(s, text, strlen(text), NULL, uo->no_special, uo->chat, &ti, NULL, NULL))) goto done;
     } else {
         if (uo->chat) {
             rc = fail(ATTNLRP_ERR_ARGUMENT, "options.chat: only with text (token ids are used as they are)");

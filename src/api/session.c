@@ -118,13 +118,17 @@ int lrp_session_encode(const lrp_session *s, const char *text, const char *pair,
                            err);
 }
 
-int lrp_session_encode_prompt(const lrp_session *s, const char *text, const char *pair, int no_special, int chat,
-                              lrp_text_inputs *out, char **prompt, const char **family, int *stage, lrp_err *err) {
+int lrp_session_encode_prompt(const lrp_session *s, const char *text, size_t len, const char *pair, int no_special,
+                              int chat, lrp_text_inputs *out, char **prompt, const char **family, int *stage,
+                              lrp_err *err) {
     memset(out, 0, sizeof *out);
     if (prompt) *prompt = NULL;
     if (family) *family = NULL;
     *stage = LRP_PROMPT_ENCODE;
-    if (!no_special && !chat) return lrp_session_encode(s, text, pair, out, err);
+    if (!no_special && !chat) {
+        if (!s->tok) return lrp_session_encode(s, text, pair, out, err);  // its error: no tokenizer
+        return lrp_encode_text(s->tok, s->m ? &s->m->cfg : NULL, text, len, pair, pair ? strlen(pair) : 0, out, err);
+    }
     char *rendered = NULL;
     const char *fam = NULL;
     *stage = LRP_PROMPT_TEMPLATE;
@@ -132,8 +136,8 @@ int lrp_session_encode_prompt(const lrp_session *s, const char *text, const char
     const char *src = chat ? rendered : text;
     int *types = NULL;
     *stage = LRP_PROMPT_RAW;
-    if (lrp_tokenizer_encode_pair(s->tok, src, strlen(src), pair, pair ? strlen(pair) : 0, 0, &out->ids, &types,
-                                  &out->T, err)) {
+    if (lrp_tokenizer_encode_pair(s->tok, src, chat ? strlen(src) : len, pair, pair ? strlen(pair) : 0, 0, &out->ids,
+                                  &types, &out->T, err)) {
         free(rendered);
         return -1;
     }

@@ -45,8 +45,10 @@ int lrp_session_encode(const lrp_session *s, const char *text, const char *pair,
 // parameter), LRP_PROMPT_TEMPLATE (err names "chat_template"), LRP_PROMPT_RAW (without special tokens:
 // err is the tokenizer's message).
 enum { LRP_PROMPT_ENCODE, LRP_PROMPT_TEMPLATE, LRP_PROMPT_RAW };
-int lrp_session_encode_prompt(const lrp_session *s, const char *text, const char *pair, int no_special, int chat,
-                              lrp_text_inputs *out, char **prompt, const char **family, int *stage, lrp_err *err);
+// TEXT is len bytes (NUL bytes are text too), but with chat a C string.
+int lrp_session_encode_prompt(const lrp_session *s, const char *text, size_t len, const char *pair, int no_special,
+                              int chat, lrp_text_inputs *out, char **prompt, const char **family, int *stage,
+                              lrp_err *err);
 
 // TEXT as the single user message of the model's chat template (inputs/chat.h): the template from
 // tokenizer_config.json's chat_template (a string, or the entry named "default" of a list), else

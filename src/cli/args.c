@@ -344,7 +344,7 @@ int cli_prompt_inputs(const lrp_session *s, const char *text, const char *text_p
     char *rendered = NULL;
     const char *fam = NULL;
     int stage;  // the public API encodes its text the same way (api/session.h)
-    if (lrp_session_encode_prompt(s, text, text_pair, no_special, chat, out, &rendered, &fam, &stage, &err))
+    if (lrp_session_encode_prompt(s, text, strlen(text), text_pair, no_special, chat, out, &rendered, &fam, &stage, &err))
         return cli_error(1, "%s: %s", chat ? "--chat" : "TEXT", err.msg);
     if (out->T == 0) {
         lrp_text_inputs_free(out);

@@ -61,14 +61,14 @@ static void print_quoted(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-// text: NUL-terminated.
-static int tokenize_one(attnlrp_session *tok, const char *text, int add_special, int json, int separator,
+static int tokenize_one(attnlrp_session *tok, const char *text, size_t len, int add_special, int json, int separator,
                         const char *where) {
     int flags = add_special ? 0 : ATTNLRP_NO_SPECIAL, *ids = NULL, n;
     size_t count = 0;
-    if (attnlrp_tokenize(tok, text, NULL, flags, NULL, 0, &count) ||
-        !(ids = malloc((count + 1) * sizeof *ids)) || attnlrp_tokenize(tok, text, NULL, flags, ids, count, &count)) {
-        const char *msg = ids ? attnlrp_last_error() : "out of memory";
+    int rc = attnlrp_tokenize_n(tok, text, len, NULL, flags, NULL, 0, &count);
+    if (!rc && !(ids = malloc((count + 1) * sizeof *ids))) return cli_error(1, "out of memory");
+    if (rc || attnlrp_tokenize_n(tok, text, len, NULL, flags, ids, count, &count)) {
+        const char *msg = attnlrp_last_error();  // "text: <the tokenizer's message>"
         free(ids);
         return cli_error(1, "%s: %s", where, strncmp(msg, "text: ", 6) ? msg : msg + 6);
     }
@@ -114,8 +114,7 @@ static int tokenize_file(attnlrp_session *tok, const char *file, int add_special
         if (len && line[len - 1] == '\r') len--;
         char where[4200];
         snprintf(where, sizeof where, "%s:%ld", file, lineno);
-        line[len] = '\0';
-        if ((rc = tokenize_one(tok, line, add_special, json, lineno > 1, where))) break;
+        if ((rc = tokenize_one(tok, line, len, add_special, json, lineno > 1, where))) break;
     }
     if (!rc && ferror(f)) rc = cli_error(1, "--file %s: read error", file);
     free(line);
@@ -160,7 +159,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (!rc) rc = open_tokenizer(model, &tok);
     int json = !strcmp(format, "json");
     if (!rc && file) rc = tokenize_file(tok, file, add_special, json);
-    for (int i = 0; !rc && i < n_texts; i++) rc = tokenize_one(tok, texts[i], add_special, json, i > 0, "text");
+    for (int i = 0; !rc && i < n_texts; i++) rc = tokenize_one(tok, texts[i], strlen(texts[i]), add_special, json, i > 0, "text");
     if (fflush(stdout) && !rc) rc = cli_error(1, "writing output: %s", strerror(errno));
     attnlrp_session_free(tok);
     free(texts);
@@ -197,9 +196,10 @@ int cmd_detokenize(int argc, char **argv) {
     char *text = NULL;
     size_t len = 0;
     int flags = skip_special ? ATTNLRP_SKIP_SPECIAL : 0;
-    if (!rc && (attnlrp_detokenize(tok, ids, (size_t)n, flags, NULL, 0, &len) || !(text = malloc(len)) ||
-                attnlrp_detokenize(tok, ids, (size_t)n, flags, text, len, &len)))
-        rc = cli_error(1, "--ids: %s", text ? attnlrp_last_error() : len ? "out of memory" : attnlrp_last_error());
+    if (!rc && attnlrp_detokenize(tok, ids, (size_t)n, flags, NULL, 0, &len)) rc = cli_error(1, "--ids: %s", attnlrp_last_error());
+    else if (!rc && !(text = malloc(len))) rc = cli_error(1, "out of memory");
+    else if (!rc && attnlrp_detokenize(tok, ids, (size_t)n, flags, text, len, &len))
+        rc = cli_error(1, "--ids: %s", attnlrp_last_error());
     if (!rc) {
         if (!strcmp(format, "json")) {
             if (lrp_jv_dump(stdout, json_pack("{s:o, s:o}", "ids", lrp_jv_int_array(ids, n), "text", lrp_jv_text(text)), 0))

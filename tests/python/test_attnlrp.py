@@ -312,3 +312,11 @@ def test_token_text_and_pieces_equal_the_cli_tokenize(model):
     assert ids == js["ids"]
     assert [model.token_text(i, piece=True) for i in ids] == js["tokens"]
     assert [model.token_text(i) for i in ids] == js["text"]
+
+
+
+def test_nul_bytes_are_text_as_in_the_cli_tokenize(model, tmp_path):
+    f = tmp_path / "nul.txt"
+    f.write_bytes(b"a\x00b\n")
+    js = cli("tokenize", "--format", "json", "--no-special", "--file", str(f))
+    assert model.tokenize("a\0b", special=False) == js["ids"] and len(js["ids"]) == 3
