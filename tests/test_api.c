@@ -1001,6 +1001,13 @@ TEST(a_tokenizer_session_tokenizes_without_the_model) {
     CHECK(attnlrp_session_info(t, &info) == ATTNLRP_ERR_MODEL);
     attnlrp_session *none = NULL;
     CHECK(attnlrp_open_tokenizer("", &none) == ATTNLRP_ERR_ARGUMENT && !none);
+    CHECK(attnlrp_open_tokenizer("models/default", NULL) == ATTNLRP_ERR_NULL);
+    CHECK(attnlrp_open_tokenizer("/nonexistent/tokenizer.json", &none) == ATTNLRP_ERR_MODEL && !none);
+    CHECK(attnlrp_tokenize_n(t, NULL, 0, NULL, 0, a, 16, &na) == ATTNLRP_ERR_NULL);
+    CHECK(attnlrp_tokenize(t, PROMPT, NULL, ATTNLRP_CHAT, a, 16, &na) == ATTNLRP_ERR_MODEL);
+    attnlrp_close(t);
+    CHECK(attnlrp_token_text(t, 1, 0, text, sizeof text, &n) == ATTNLRP_ERR_CLOSED);
+    CHECK(attnlrp_tokenize_n(t, "a", 1, NULL, 0, a, 16, &na) == ATTNLRP_ERR_CLOSED);
 out:
     attnlrp_session_free(t);
     attnlrp_session_free(s);

@@ -316,6 +316,26 @@ class Model:
         return Generation(ids, tokens[: n.value], text)
 
 
+class Tokenizer:
+    """Only a tokenizer: Tokenizer(path=None), path a checkpoint directory, a tokenizer.json or a GGUF file
+    (None: the default model's). No weights are read: tokenize, detokenize and token_text as on a Model."""
+
+    def __init__(self, path=None):
+        self._s = None
+        s = ctypes.c_void_p()
+        _check(_L().attnlrp_open_tokenizer(_enc(None if path is None else os.fspath(path)), ctypes.byref(s)))
+        self._s = s
+        self.path = _fetch_string(_L().attnlrp_model_path, self._s)
+
+    def __repr__(self):
+        return "attnlrp.Tokenizer(%r)" % (self.path,)
+
+    tokenize = Model.tokenize
+    detokenize = Model.detokenize
+    token_text = Model.token_text
+    __del__ = Model.__del__
+
+
 class Explanation:
     """One explained prediction. Arrays are NumPy (relevance values float32); readouts not asked for are None.
 

@@ -320,3 +320,15 @@ def test_nul_bytes_are_text_as_in_the_cli_tokenize(model, tmp_path):
     f.write_bytes(b"a\x00b\n")
     js = cli("tokenize", "--format", "json", "--no-special", "--file", str(f))
     assert model.tokenize("a\0b", special=False) == js["ids"] and len(js["ids"]) == 3
+
+
+
+def test_a_tokenizer_alone_equals_the_cli_tokenize():
+    tok = attnlrp.Tokenizer("models/default/tokenizer.json")
+    js = cli("tokenize", "--model", "models/default/tokenizer.json", "--format", "json", PROMPT)
+    ids = tok.tokenize(PROMPT)
+    assert ids == js["ids"] and [tok.token_text(i, piece=True) for i in ids] == js["tokens"]
+    assert tok.detokenize(ids, skip_special=True) == PROMPT
+    with pytest.raises(attnlrp.Error) as e:
+        tok.tokenize(PROMPT, chat=True)
+    assert e.value.status == "model" and "attnlrp_open_tokenizer" in str(e.value)
