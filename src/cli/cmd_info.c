@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/handles.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "models/model.h"
@@ -122,9 +123,10 @@ int cmd_info(int argc, char **argv) {
         if (model) return cli_error(2, "info: give --model or --families, not both");
         return print_families(json);
     }
-    lrp_err err;
-    lrp_session s;
-    if (lrp_session_open(&s, model, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+    attnlrp_session *api = NULL;  // opened as the public API opens it (the default model, the tokenizer)
+    int rc = cli_api_open(&api, model);
+    if (rc) return rc;
+    const lrp_session s = *lrp_api_session(api);  // the description reads the model's config and tensors
     const lrp_model *m = s.m;
     const char *path = s.model_path;
     const lrp_config *c = &m->cfg;
@@ -198,6 +200,6 @@ int cmd_info(int argc, char **argv) {
             if (per_dtype[t]) printf(" %d %s", per_dtype[t], lrp_dtype_name((lrp_dtype)t));
         printf("\ntokenizer       %s\n", has_tok ? "yes" : "no (use --ids)");
     }
-    lrp_session_close(&s);
+    attnlrp_session_free(api);
     return 0;
 }
