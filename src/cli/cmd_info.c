@@ -150,7 +150,11 @@ int cmd_info(int argc, char **argv) {
             json_object_set_new(o, "rope_theta", json_real(c->rope.theta));
             json_object_set_new(o, "rope_scaling", json_string(scaling_names[c->rope.scaling]));
         }
-        if (c->task == LRP_TASK_CLASSIFIER) json_object_set_new(o, "labels", string_list((const char *const *)c->labels));
+        if (c->task == LRP_TASK_CLASSIFIER) {  // n_labels names (the array has no NULL at its end)
+            json_t *labels = json_array();
+            for (int i = 0; i < c->n_labels; i++) json_array_append_new(labels, json_string(c->labels[i] ? c->labels[i] : ""));
+            json_object_set_new(o, "labels", labels);
+        }
         if (c->num_encoder_layers > 0) {  // encoder-decoders: layers counts both stacks, encoder first
             json_object_set_new(o, "encoder_layers", json_integer(c->num_encoder_layers));
             json_object_set_new(o, "decoder_start_token_id", json_integer(c->decoder_start_token_id));
