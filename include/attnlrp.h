@@ -47,13 +47,13 @@ extern "C" {
 // ---- version -----------------------------------------------------------------------------------------
 
 #define ATTNLRP_VERSION_MAJOR 0
-#define ATTNLRP_VERSION_MINOR 1
+#define ATTNLRP_VERSION_MINOR 2
 #define ATTNLRP_VERSION_PATCH 0
-#define ATTNLRP_VERSION "0.1.0"
+#define ATTNLRP_VERSION "0.2.0"
 // MAJOR * 10000 + MINOR * 100 + PATCH, for #if.
 #define ATTNLRP_VERSION_NUMBER (ATTNLRP_VERSION_MAJOR * 10000 + ATTNLRP_VERSION_MINOR * 100 + ATTNLRP_VERSION_PATCH)
 
-// The version of the library actually loaded ("0.1.0"), which may differ from ATTNLRP_VERSION of the
+// The version of the library actually loaded ("0.2.0"), which may differ from ATTNLRP_VERSION of the
 // header a program was built with. Thread-safe.
 ATTNLRP_API const char *attnlrp_version(void);
 ATTNLRP_API int attnlrp_version_number(void);
@@ -97,6 +97,11 @@ ATTNLRP_API int attnlrp_default_model(char *buf, size_t cap, size_t *n);
 // *out is the new session, NULL on failure. Thread-safe.
 ATTNLRP_API int attnlrp_open(const char *model, int threads, attnlrp_session **out);
 
+// Opens only a tokenizer (since 0.2): a checkpoint directory, a tokenizer.json file or a GGUF file; NULL:
+// the default model's. No weights are read: tokenize, detokenize and attnlrp_token_text work; the calls
+// that need the model fail with ATTNLRP_ERR_MODEL. Thread-safe.
+ATTNLRP_API int attnlrp_open_tokenizer(const char *path, attnlrp_session **out);
+
 // Releases the model's memory. The handle stays valid: every call on it but attnlrp_session_free then
 // fails with ATTNLRP_ERR_CLOSED. Closing twice is allowed. Waits for a call running on the session.
 ATTNLRP_API int attnlrp_close(attnlrp_session *s);
@@ -133,12 +138,20 @@ ATTNLRP_API int attnlrp_model_path(attnlrp_session *s, char *buf, size_t cap, si
 // ---- tokens ------------------------------------------------------------------------------------------
 
 #define ATTNLRP_NO_SPECIAL 1     // tokenize: add no special tokens (BOS/EOS, [CLS]/[SEP])
+#define ATTNLRP_CHAT 2           // tokenize: text is the one user message of the model's chat template (since 0.2)
 #define ATTNLRP_SKIP_SPECIAL 1   // detokenize: leave special tokens out of the text
 
 // Text (and a second text joined by the tokenizer's pair template, or NULL) -> token ids into ids[cap];
-// *n the count. flags: 0 or ATTNLRP_NO_SPECIAL. Thread-safe (session lock).
+// *n the count. flags: 0, ATTNLRP_NO_SPECIAL, or ATTNLRP_CHAT: the text is rendered by the model's chat
+// template as the one user message (the template from tokenizer_config.json's chat_template,
+// chat_template.jinja or the GGUF key tokenizer.chat_template, as transformers' apply_chat_template with
+// add_generation_prompt) and encoded without adding special tokens (no pair). Thread-safe (session lock).
 ATTNLRP_API int attnlrp_tokenize(attnlrp_session *s, const char *text, const char *pair, int flags, int *ids,
                                  size_t cap, size_t *n);
+// attnlrp_tokenize of text's len bytes, which may hold NUL bytes (encoded as the tokenizer encodes them;
+// with ATTNLRP_CHAT the text ends at its first NUL). Since 0.2. Thread-safe (session lock).
+ATTNLRP_API int attnlrp_tokenize_n(attnlrp_session *s, const char *text, size_t len, const char *pair, int flags,
+                                   int *ids, size_t cap, size_t *n);
 // Token ids -> text (as Hugging Face decode), NUL-terminated into buf[cap]; *n the bytes needed with the
 // NUL. flags: 0 or ATTNLRP_SKIP_SPECIAL. Thread-safe (session lock).
 ATTNLRP_API int attnlrp_detokenize(attnlrp_session *s, const int *ids, size_t n_ids, int flags, char *buf,
@@ -146,6 +159,12 @@ ATTNLRP_API int attnlrp_detokenize(attnlrp_session *s, const int *ids, size_t n_
 // The display string of one output id: a classifier's class name, else the token's text (" Paris"; "[7]"
 // without a tokenizer). Thread-safe (session lock).
 ATTNLRP_API int attnlrp_token_string(attnlrp_session *s, int id, char *buf, size_t cap, size_t *n);
+
+// The tokenizer's own strings of token id (since 0.2): its readable text (" dog"; flags 0) or, with
+// ATTNLRP_PIECE, its vocabulary entry as stored ("Ġdog", "▁dog", "<s>"). Unlike attnlrp_token_string,
+// never a class name. Thread-safe (session lock).
+#define ATTNLRP_PIECE 1
+ATTNLRP_API int attnlrp_token_text(attnlrp_session *s, int id, int flags, char *buf, size_t cap, size_t *n);
 
 // ---- explaining one prediction -----------------------------------------------------------------------
 
@@ -198,18 +217,39 @@ typedef struct attnlrp_options {
     double atman_threshold;      // atman: cosine-similarity threshold (0.7); negative: default
     const char *softmax_rule;    // attnlrp: "exact" (default), "identity", "distribute-bias"
     double gamma_conv, gamma_lin;  // ViTs, attnlrp/cplrp: the LRP-gamma rule (0: off)
+    // ---- since 0.2 (appended: a program built against 0.1 passes the smaller size, and these keep their
+    // defaults) ----
+    const int *token_types;      // one token type (segment) per input token (special tokens included; an
+    size_t n_token_types;        // answer's tokens continue the last); NULL: the tokenizer's (text pairs), else 0
+    const int *attention_mask;   // one 0/1 per input token, 0 marking padding that nothing attends to; NULL:
+    size_t n_attention_mask;     // none (not with an answer)
+    const char *decoder_text;    // encoder-decoders: the decoder's prefix as text (no special tokens), instead
+                                 // of decoder_ids
+    int chat;                    // text is the one user message of the model's chat template (see
+                                 // ATTNLRP_CHAT), encoded without adding special tokens
+    size_t max_memory;           // bytes an explanation may use; 0: MemAvailable and the address-space limit
+    // Views of the result (as `attnlrp explain --aggregate/--normalize/--all-logits`): what
+    // attnlrp_result_render shows, and the readouts WORDS and NORMALIZED
+    int aggregate;               // ATTNLRP_AGGREGATE_TOKEN (default) or ATTNLRP_AGGREGATE_WORD
+    int normalize;               // ATTNLRP_NORMALIZE_NONE (default), _MAX (by max|R|) or _SUM (by sum |R|)
+    int all_logits;              // JSON rendering: every logit at the position ("logits")
 } attnlrp_options;
+enum { ATTNLRP_AGGREGATE_TOKEN = 0, ATTNLRP_AGGREGATE_WORD = 1 };
+enum { ATTNLRP_NORMALIZE_NONE = 0, ATTNLRP_NORMALIZE_MAX = 1, ATTNLRP_NORMALIZE_SUM = 2 };
 
-// Fills the defaults; size must be sizeof(attnlrp_options) (the caller's). Thread-safe.
+// Fills the defaults; size must be sizeof(attnlrp_options) (the caller's; the 0.1 size is accepted too,
+// which fills the fields 0.1 had). Thread-safe.
 ATTNLRP_API int attnlrp_options_init(attnlrp_options *o, size_t size);
 
 typedef struct attnlrp_result attnlrp_result;
 
 // Explains one prediction with one forward and one modified backward pass (baselines: their own passes).
-// text: tokenized with the session's tokenizer (special tokens added unless o->no_special); ids: token
-// ids as they are; image: a .npy [C,H,W], PNG or JPEG (image models; preprocessed as the model says).
-// o NULL: the defaults. *out is a new result (NULL on failure), freed with attnlrp_result_free.
-// Thread-safe (session lock: one computation per session at a time).
+// text: tokenized with the session's tokenizer (special tokens added unless o->no_special; o->chat: laid
+// out by the chat template first); ids: token ids as they are; image: a .npy [C,H,W], PNG or JPEG (image
+// models; preprocessed as the model says). The inputs are checked first (ids, token types, mask, decoder),
+// then what is explained. o NULL: the defaults. *out is a new result (NULL on failure), freed with
+// attnlrp_result_free. The attnlrp program's explain runs through these calls. Thread-safe (session lock:
+// one computation per session at a time).
 ATTNLRP_API int attnlrp_explain(attnlrp_session *s, const char *text, const attnlrp_options *o, attnlrp_result **out);
 ATTNLRP_API int attnlrp_explain_ids(attnlrp_session *s, const int *ids, size_t n_ids, const attnlrp_options *o,
                                     attnlrp_result **out);
@@ -260,7 +300,16 @@ ATTNLRP_API int attnlrp_result_relevance(const attnlrp_result *r, int kind, floa
 
 // Token ids: INPUT (the input as explained, answer tokens included), DECODER (encoder-decoders: the
 // decoder's input, start token first), ANSWER (the answer's tokens).
-typedef enum attnlrp_ids_kind { ATTNLRP_IDS_INPUT = 0, ATTNLRP_IDS_DECODER = 1, ATTNLRP_IDS_ANSWER = 2 } attnlrp_ids_kind;
+// Since 0.2: TOKEN_TYPES and ATTENTION_MASK (the input's, one per token; ABSENT when the model has no token
+// types / no mask was given) and WORD_STARTS (options.aggregate word: the first token of each word).
+typedef enum attnlrp_ids_kind {
+    ATTNLRP_IDS_INPUT = 0,
+    ATTNLRP_IDS_DECODER = 1,
+    ATTNLRP_IDS_ANSWER = 2,
+    ATTNLRP_IDS_TOKEN_TYPES = 3,
+    ATTNLRP_IDS_ATTENTION_MASK = 4,
+    ATTNLRP_IDS_WORD_STARTS = 5,
+} attnlrp_ids_kind;
 ATTNLRP_API int attnlrp_result_ids(const attnlrp_result *r, int kind, int *buf, size_t cap, size_t *n);
 
 // Strings, NUL-terminated (*n counts the NUL). TOKEN / DECODER_TOKEN / ANSWER_TOKEN / TOP take an index;
@@ -276,6 +325,9 @@ typedef enum attnlrp_string_kind {
     ATTNLRP_STR_SCORE = 7,       // "logit", "logprob", "prob"
     ATTNLRP_STR_EXPLAINED = 8,   // the explained scalar as a formula: "logit(target) - logit(contrast)"
     ATTNLRP_STR_MODEL_TYPE = 9,
+    ATTNLRP_STR_WORD = 10,       // since 0.2, options.aggregate word: the text of word `index`
+    ATTNLRP_STR_CHAT_PROMPT = 11,   // since 0.2, options.chat: the prompt the chat template wrote
+    ATTNLRP_STR_CHAT_TEMPLATE = 12, // since 0.2, options.chat: the template's layout ("chatml", "llama-3", "other", ...)
 } attnlrp_string_kind;
 ATTNLRP_API int attnlrp_result_string(const attnlrp_result *r, int kind, size_t index, char *buf, size_t cap,
                                       size_t *n);
@@ -304,6 +356,11 @@ typedef enum attnlrp_readout {
     ATTNLRP_READOUT_ANSWER_LOGITS = 7,     // answers: [1][n_answer] each answer token's logit
     ATTNLRP_READOUT_ENCODER_LAYERS = 8,    // encoder-decoders with options.layers: [encoder layers][n_tokens]
     ATTNLRP_READOUT_DECODER_LAYERS = 9,    // [decoder layers][decoder tokens]
+    // since 0.2: the views (as the JSON rendering's "words" and "relevance_normalized")
+    ATTNLRP_READOUT_WORDS = 10,            // options.aggregate word: [1][n_words] each word's relevance (the sum
+                                           // of its tokens'; words of the input, not the decoder's)
+    ATTNLRP_READOUT_NORMALIZED = 11,       // options.normalize: [1][n] the tokens' (words') relevance divided
+                                           // by the scale (max|R| or sum |R| over them and the decoder's)
 } attnlrp_readout;
 ATTNLRP_API int attnlrp_result_readout(const attnlrp_result *r, int which, float *buf, size_t cap, size_t *n,
                                        size_t *rows, size_t *cols);
@@ -328,8 +385,10 @@ typedef struct attnlrp_generate_options {
     size_t n_set;
     const attnlrp_intervention *set_head;  // attention-head interventions
     size_t n_set_head;
+    // ---- since 0.2 (appended) ----
+    int chat;                    // a text prompt is the one user message of the model's chat template
 } attnlrp_generate_options;
-// Fills the defaults; size must be sizeof(attnlrp_generate_options). Thread-safe.
+// Fills the defaults; size must be sizeof(attnlrp_generate_options) (or 0.1's). Thread-safe.
 ATTNLRP_API int attnlrp_generate_options_init(attnlrp_generate_options *o, size_t size);
 
 // Called after each generated token with its id and display text; return non-zero to stop.

@@ -31,7 +31,7 @@ class build_py_with_library(build_py):
 
 
 # The version of the C library's header (one place), when the package is built from the repository.
-version = "0.1.0"
+version = "0.2.0"
 header = os.path.join(here, "..", "include", "attnlrp.h")
 if os.path.exists(header):
     m = re.search(r'#define ATTNLRP_VERSION "([^"]+)"', open(header).read())

@@ -4,6 +4,7 @@
 // size needed reported, the buffer untouched), unknown names and kinds, a closed session.
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,6 +722,297 @@ out:
     attnlrp_session_free(b);
 }
 
+// ---- since 0.2: the fields appended to the option structs, and what the attnlrp program needs ----------
+
+static float *get_readout(const attnlrp_result *r, int which, size_t *n) {
+    size_t rows, cols;
+    if (attnlrp_result_readout(r, which, NULL, 0, n, &rows, &cols)) return NULL;
+    float *v = malloc((*n + 1) * sizeof *v);
+    if (v && attnlrp_result_readout(r, which, v, *n, n, &rows, &cols)) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int *get_ids(const attnlrp_result *r, int kind, size_t *n) {
+    if (attnlrp_result_ids(r, kind, NULL, 0, n)) return NULL;
+    int *v = malloc((*n + 1) * sizeof *v);
+    if (v && attnlrp_result_ids(r, kind, v, *n, n)) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+TEST(words_and_normalized_views_are_sums_and_scaled_token_relevance) {
+    attnlrp_session *s = open_default();
+    if (!s) return;
+    const char *text = "Café is nice, unbelievably";
+    attnlrp_options o;
+    attnlrp_options_init(&o, sizeof o);
+    o.aggregate = ATTNLRP_AGGREGATE_WORD;
+    o.normalize = ATTNLRP_NORMALIZE_SUM;
+    attnlrp_result *r = NULL, *plain = NULL;
+    CHECK(attnlrp_explain(s, text, &o, &r) == ATTNLRP_OK);
+    CHECK(attnlrp_explain(s, text, NULL, &plain) == ATTNLRP_OK);
+    size_t nt = 0, nw = 0, ns = 0, nn = 0;
+    float *tok = r ? get_relevance(r, ATTNLRP_INPUT_TOKENS, &nt) : NULL;
+    float *words = r ? get_readout(r, ATTNLRP_READOUT_WORDS, &nw) : NULL;
+    float *norm = r ? get_readout(r, ATTNLRP_READOUT_NORMALIZED, &nn) : NULL;
+    int *starts = r ? get_ids(r, ATTNLRP_IDS_WORD_STARTS, &ns) : NULL;
+    CHECK(tok && words && norm && starts && nw == ns && nn == nw && nw >= 4 && nw < nt);
+    if (tok && words && norm && starts && nw == ns && nn == nw) {
+        double abs_sum = 0;
+        for (size_t k = 0; k < nw; k++) {
+            size_t end = k + 1 < nw ? (size_t)starts[k + 1] : nt;  // a word runs to the next word's start
+            double sum = 0;
+            for (size_t t = (size_t)starts[k]; t < end; t++) sum += tok[t];
+            CHECK_NEAR(words[k], sum, 1e-5 * (fabs(sum) + 1e-3));
+            abs_sum += fabs(sum);
+        }
+        CHECK(starts[0] == 0);
+        for (size_t k = 0; k < nw; k++) CHECK_NEAR(norm[k], words[k] / abs_sum, 1e-5);  // normalize sum: over words
+        // each word's text is its tokens' text, and the words make up the input (after the BOS's "")
+        char *all = calloc(1, 4096);
+        for (size_t k = 0; all && k < nw; k++) {
+            char *w = get_string(r, ATTNLRP_STR_WORD, k);
+            CHECK(w != NULL);
+            if (w) strncat(all, w, 4095 - strlen(all));
+            free(w);
+        }
+        CHECK(contains(all, "Café is nice, unbelievably"));
+        free(all);
+    }
+    // the explanation itself is the plain one
+    size_t np = 0;
+    float *p = plain ? get_relevance(plain, ATTNLRP_INPUT_TOKENS, &np) : NULL;
+    CHECK(p && np == nt && tok && memcmp(p, tok, nt * sizeof *p) == 0);
+    // absent unless asked; max scales by the largest magnitude
+    CHECK(plain && attnlrp_result_readout(plain, ATTNLRP_READOUT_WORDS, NULL, 0, &nw, NULL, NULL) == ATTNLRP_ERR_ABSENT);
+    CHECK(plain && attnlrp_result_readout(plain, ATTNLRP_READOUT_NORMALIZED, NULL, 0, &nw, NULL, NULL) == ATTNLRP_ERR_ABSENT);
+    CHECK(plain && attnlrp_result_string(plain, ATTNLRP_STR_WORD, 0, NULL, 0, &nw) == ATTNLRP_ERR_ABSENT);
+    attnlrp_result *rm = NULL;
+    o.aggregate = ATTNLRP_AGGREGATE_TOKEN;
+    o.normalize = ATTNLRP_NORMALIZE_MAX;
+    CHECK(attnlrp_explain(s, text, &o, &rm) == ATTNLRP_OK);
+    float *nm = rm ? get_readout(rm, ATTNLRP_READOUT_NORMALIZED, &nn) : NULL;
+    CHECK(nm && nn == nt);
+    if (nm && tok && nn == nt) {
+        double mx = 0;
+        for (size_t t = 0; t < nt; t++) mx = fmax(mx, fabs(tok[t]));
+        for (size_t t = 0; t < nt; t++) CHECK_NEAR(nm[t], tok[t] / mx, 1e-6);
+    }
+    o.normalize = 7;
+    attnlrp_result *bad = NULL;
+    CHECK(attnlrp_explain(s, text, &o, &bad) == ATTNLRP_ERR_ARGUMENT && !bad);
+    CHECK(contains(attnlrp_last_error(), "options.normalize 7"));
+    free(nm);
+    free(p);
+    free(tok);
+    free(words);
+    free(norm);
+    free(starts);
+    attnlrp_result_free(rm);
+    attnlrp_result_free(r);
+    attnlrp_result_free(plain);
+    attnlrp_session_free(s);
+}
+
+TEST(token_types_and_a_padding_mask_reach_the_model) {
+    attnlrp_session *s = open_default();
+    attnlrp_session *c = NULL;
+    CHECK(attnlrp_open("models/sentiment", 0, &c) == ATTNLRP_OK);
+    if (!s || !c) goto out;
+    // Padding at the end of a causal LM's input: the real tokens are explained as without it.
+    int ids[8];
+    size_t n = 0;
+    CHECK(attnlrp_tokenize(s, PROMPT, NULL, 0, ids, 8, &n) == ATTNLRP_OK && n == 6);
+    int padded[7], mask[7] = {1, 1, 1, 1, 1, 1, 0};
+    memcpy(padded, ids, n * sizeof *ids);
+    padded[6] = ids[1];
+    attnlrp_options o;
+    attnlrp_options_init(&o, sizeof o);
+    o.attention_mask = mask;
+    o.n_attention_mask = 7;
+    attnlrp_result *rm = NULL, *r6 = NULL;
+    CHECK(attnlrp_explain_ids(s, padded, 7, &o, &rm) == ATTNLRP_OK);
+    CHECK(attnlrp_explain_ids(s, ids, 6, NULL, &r6) == ATTNLRP_OK);
+    size_t nm = 0, n6 = 0, nk = 0;
+    float *vm = rm ? get_relevance(rm, ATTNLRP_INPUT_TOKENS, &nm) : NULL, *v6 = r6 ? get_relevance(r6, ATTNLRP_INPUT_TOKENS, &n6) : NULL;
+    int *km = rm ? get_ids(rm, ATTNLRP_IDS_ATTENTION_MASK, &nk) : NULL;
+    CHECK(vm && v6 && nm == 7 && n6 == 6 && km && nk == 7);
+    for (size_t t = 0; vm && v6 && nm == 7 && n6 == 6 && t < 6; t++) CHECK_NEAR(vm[t], v6[t], 1e-4 * (fabs(v6[t]) + 1e-2));
+    if (vm && nm == 7) CHECK(vm[6] == 0);
+    for (size_t t = 0; km && t < nk; t++) CHECK(km[t] == mask[t]);
+    attnlrp_summary sm = {.size = sizeof sm};
+    CHECK(rm && attnlrp_result_summary(rm, &sm) == ATTNLRP_OK && sm.position == 5);  // the last real token
+    CHECK(r6 && attnlrp_result_ids(r6, ATTNLRP_IDS_ATTENTION_MASK, NULL, 0, &nk) == ATTNLRP_ERR_ABSENT);
+    o.n_attention_mask = 6;
+    attnlrp_result *bad = NULL;
+    CHECK(attnlrp_explain_ids(s, padded, 7, &o, &bad) == ATTNLRP_ERR_ARGUMENT && !bad);
+    CHECK(contains(attnlrp_last_error(), "options.n_attention_mask 6: expected 7"));
+    mask[6] = 3;
+    o.n_attention_mask = 7;
+    CHECK(attnlrp_explain_ids(s, padded, 7, &o, &bad) == ATTNLRP_ERR_ARGUMENT && !bad);
+    CHECK(contains(attnlrp_last_error(), "attention_mask: value 2 at index 6"));
+    free(vm);
+    free(v6);
+    free(km);
+    attnlrp_result_free(rm);
+    attnlrp_result_free(r6);
+    // Token types given explicitly equal the pair's own: the same explanation.
+    const char *a = "I think the plot was not good.", *b = "It arrived on Tuesday.";
+    attnlrp_options po;
+    attnlrp_options_init(&po, sizeof po);
+    po.text_pair = b;
+    attnlrp_result *rp = NULL, *rt = NULL;
+    CHECK(attnlrp_explain(c, a, &po, &rp) == ATTNLRP_OK);
+    size_t nt = 0, np = 0, nx = 0;
+    int *types = rp ? get_ids(rp, ATTNLRP_IDS_TOKEN_TYPES, &nt) : NULL, *pids = rp ? get_ids(rp, ATTNLRP_IDS_INPUT, &np) : NULL;
+    CHECK(types && pids && nt == np && types[0] == 0 && types[nt - 1] == 1);
+    if (types && pids && nt == np) {
+        attnlrp_options to;
+        attnlrp_options_init(&to, sizeof to);
+        to.token_types = types;
+        to.n_token_types = nt;
+        CHECK(attnlrp_explain_ids(c, pids, np, &to, &rt) == ATTNLRP_OK);
+        float *x = rt ? get_relevance(rt, ATTNLRP_INPUT_TOKEN_TYPES, &nx) : NULL, *y = get_relevance(rp, ATTNLRP_INPUT_TOKEN_TYPES, &np);
+        CHECK(x && y && nx == nt && np == nt && memcmp(x, y, nt * sizeof *x) == 0);
+        free(x);
+        free(y);
+        to.n_token_types = nt - 1;
+        CHECK(attnlrp_explain_ids(c, pids, nt, &to, &bad) == ATTNLRP_ERR_ARGUMENT && !bad);
+        CHECK(contains(attnlrp_last_error(), "options.n_token_types"));
+    }
+    free(types);
+    free(pids);
+    attnlrp_result_free(rp);
+    attnlrp_result_free(rt);
+out:
+    attnlrp_session_free(s);
+    attnlrp_session_free(c);
+}
+
+TEST(decoder_text_is_the_decoder_ids_of_its_tokens) {
+    attnlrp_session *s = NULL;
+    CHECK(attnlrp_open("models/t5-facts", 0, &s) == ATTNLRP_OK);
+    if (!s) return;
+    int dec[32];
+    size_t nd = 0;
+    CHECK(attnlrp_tokenize(s, "The capital", NULL, ATTNLRP_NO_SPECIAL, dec, 32, &nd) == ATTNLRP_OK && nd >= 1);
+    attnlrp_options a, b;
+    attnlrp_options_init(&a, sizeof a);
+    attnlrp_options_init(&b, sizeof b);
+    a.decoder_text = "The capital";
+    b.decoder_ids = dec;
+    b.n_decoder = nd;
+    attnlrp_result *ra = NULL, *rb = NULL;
+    CHECK(attnlrp_explain(s, "question: What is the capital of France?", &a, &ra) == ATTNLRP_OK);
+    CHECK(attnlrp_explain(s, "question: What is the capital of France?", &b, &rb) == ATTNLRP_OK);
+    size_t na = 0, nb = 0;
+    float *va = ra ? get_relevance(ra, ATTNLRP_INPUT_DECODER_TOKENS, &na) : NULL;
+    float *vb = rb ? get_relevance(rb, ATTNLRP_INPUT_DECODER_TOKENS, &nb) : NULL;
+    CHECK(va && vb && na == nd + 1 && nb == na && memcmp(va, vb, na * sizeof *va) == 0);
+    int *ids = ra ? get_ids(ra, ATTNLRP_IDS_DECODER, &na) : NULL;
+    CHECK(ids && na == nd + 1 && memcmp(ids + 1, dec, nd * sizeof *dec) == 0);
+    a.decoder_ids = dec;
+    a.n_decoder = nd;
+    attnlrp_result *bad = NULL;
+    CHECK(attnlrp_explain(s, "x", &a, &bad) == ATTNLRP_ERR_ARGUMENT && !bad);
+    CHECK(contains(attnlrp_last_error(), "options.decoder_text: give decoder_ids or decoder_text, not both"));
+    free(ids);
+    free(va);
+    free(vb);
+    attnlrp_result_free(ra);
+    attnlrp_result_free(rb);
+    attnlrp_session_free(s);
+    attnlrp_session *d = open_default();
+    if (!d) return;
+    a.n_decoder = 0;
+    CHECK(attnlrp_explain(d, PROMPT, &a, &bad) == ATTNLRP_ERR_ARGUMENT && !bad);
+    CHECK(contains(attnlrp_last_error(), "is not an encoder-decoder"));
+    attnlrp_session_free(d);
+}
+
+TEST(options_of_version_0_1_are_still_taken_and_max_memory_is_enforced) {
+    attnlrp_session *s = open_default();
+    if (!s) return;
+    size_t old = offsetof(attnlrp_options, token_types);  // sizeof(attnlrp_options) of attnlrp.h 0.1
+    attnlrp_options o;
+    memset(&o, 0x5a, sizeof o);  // the fields past the old size must not be read
+    CHECK(attnlrp_options_init(&o, old) == ATTNLRP_OK && o.size == old && o.target == -1);
+    CHECK(attnlrp_options_init(&o, old + 1) == ATTNLRP_ERR_ARGUMENT);
+    attnlrp_options_init(&o, old);
+    attnlrp_result *r = NULL, *plain = NULL;
+    CHECK(attnlrp_explain(s, PROMPT, &o, &r) == ATTNLRP_OK);
+    CHECK(attnlrp_explain(s, PROMPT, NULL, &plain) == ATTNLRP_OK);
+    size_t n1 = 0, n2 = 0;
+    float *a = r ? get_relevance(r, ATTNLRP_INPUT_TOKENS, &n1) : NULL, *b = plain ? get_relevance(plain, ATTNLRP_INPUT_TOKENS, &n2) : NULL;
+    CHECK(a && b && n1 == n2 && memcmp(a, b, n1 * sizeof *a) == 0);
+    free(a);
+    free(b);
+    attnlrp_generate_options g;
+    memset(&g, 0x5a, sizeof g);
+    CHECK(attnlrp_generate_options_init(&g, offsetof(attnlrp_generate_options, chat)) == ATTNLRP_OK && g.max_new == 32);
+    g.max_new = 2;
+    int out[2];
+    size_t ng = 0;
+    CHECK(attnlrp_generate(s, PROMPT, &g, NULL, NULL, out, 2, &ng) == ATTNLRP_OK && ng == 2);
+    attnlrp_options m;
+    attnlrp_options_init(&m, sizeof m);
+    m.max_memory = 1024;  // far less than any explanation needs
+    attnlrp_result *bad = NULL;
+    CHECK(attnlrp_explain(s, PROMPT, &m, &bad) != ATTNLRP_OK && !bad);
+    CHECK(contains(attnlrp_last_error(), "max_memory") || contains(attnlrp_last_error(), "memory"));
+    attnlrp_result_free(r);
+    attnlrp_result_free(plain);
+    attnlrp_session_free(s);
+}
+
+TEST(a_tokenizer_session_tokenizes_without_the_model) {
+    attnlrp_session *t = NULL, *s = open_default();
+    CHECK(attnlrp_open_tokenizer("models/default/tokenizer.json", &t) == ATTNLRP_OK);
+    if (!t || !s) goto out;
+    int a[16], b[16];
+    size_t na = 0, nb = 0;
+    CHECK(attnlrp_tokenize(t, PROMPT, NULL, 0, a, 16, &na) == ATTNLRP_OK);
+    CHECK(attnlrp_tokenize(s, PROMPT, NULL, 0, b, 16, &nb) == ATTNLRP_OK);
+    CHECK(na == nb && na == 6 && memcmp(a, b, na * sizeof *a) == 0);
+    char piece[64], text[64];
+    size_t n;
+    CHECK(attnlrp_token_text(t, a[0], ATTNLRP_PIECE, piece, sizeof piece, &n) == ATTNLRP_OK);
+    CHECK_STR(piece, "<s>");
+    CHECK(attnlrp_token_text(t, a[3], 0, text, sizeof text, &n) == ATTNLRP_OK);  // " dog": as detokenized after "x"
+    CHECK_STR(text, " dog");
+    // NUL bytes are text with attnlrp_tokenize_n: the byte-level BPE maps byte 0 to U+0100 ("Ā")
+    int z[16];
+    size_t nz = 0;
+    CHECK(attnlrp_tokenize_n(t, "a\0b", 3, NULL, ATTNLRP_NO_SPECIAL, z, 16, &nz) == ATTNLRP_OK && nz == 3);
+    CHECK(nz == 3 && attnlrp_token_text(t, z[1], ATTNLRP_PIECE, piece, sizeof piece, &n) == ATTNLRP_OK);
+    CHECK_STR(piece, "\xc4\x80");
+    CHECK(attnlrp_tokenize(t, "a", NULL, ATTNLRP_NO_SPECIAL, b, 16, &nb) == ATTNLRP_OK && nb == 1 && b[0] == z[0]);
+    CHECK(attnlrp_token_text(t, -1, 0, text, sizeof text, &n) == ATTNLRP_ERR_ARGUMENT);
+    CHECK(attnlrp_token_text(t, a[3], 4, text, sizeof text, &n) == ATTNLRP_ERR_ARGUMENT);
+    attnlrp_result *r = NULL;
+    CHECK(attnlrp_explain(t, PROMPT, NULL, &r) == ATTNLRP_ERR_MODEL && !r);
+    CHECK(contains(attnlrp_last_error(), "attnlrp_open_tokenizer"));
+    attnlrp_model_info info = {.size = sizeof info};
+    CHECK(attnlrp_session_info(t, &info) == ATTNLRP_ERR_MODEL);
+    attnlrp_session *none = NULL;
+    CHECK(attnlrp_open_tokenizer("", &none) == ATTNLRP_ERR_ARGUMENT && !none);
+    CHECK(attnlrp_open_tokenizer("models/default", NULL) == ATTNLRP_ERR_NULL);
+    CHECK(attnlrp_open_tokenizer("/nonexistent/tokenizer.json", &none) == ATTNLRP_ERR_MODEL && !none);
+    CHECK(attnlrp_tokenize_n(t, NULL, 0, NULL, 0, a, 16, &na) == ATTNLRP_ERR_NULL);
+    CHECK(attnlrp_tokenize(t, PROMPT, NULL, ATTNLRP_CHAT, a, 16, &na) == ATTNLRP_ERR_MODEL);
+    attnlrp_close(t);
+    CHECK(attnlrp_token_text(t, 1, 0, text, sizeof text, &n) == ATTNLRP_ERR_CLOSED);
+    CHECK(attnlrp_tokenize_n(t, "a", 1, NULL, 0, a, 16, &na) == ATTNLRP_ERR_CLOSED);
+out:
+    attnlrp_session_free(t);
+    attnlrp_session_free(s);
+}
+
 TEST_MAIN(T(the_version_macro_and_function_agree), T(the_default_model_opens_with_its_tokenizer_and_describes_itself),
           T(opening_fails_cleanly_naming_the_parameter),
           T(tokenize_reports_the_size_needed_and_round_trips_through_detokenize),
@@ -733,4 +1025,8 @@ TEST_MAIN(T(the_version_macro_and_function_agree), T(the_default_model_opens_wit
           T(generate_streams_greedy_tokens_whose_first_is_the_explained_argmax),
           T(a_classifier_names_its_classes_and_reports_every_input_kind),
           T(an_image_model_explains_a_png_per_patch_and_per_pixel),
-          T(threads_sharing_a_session_or_using_their_own_get_the_serial_values))
+          T(threads_sharing_a_session_or_using_their_own_get_the_serial_values),
+          T(words_and_normalized_views_are_sums_and_scaled_token_relevance),
+          T(token_types_and_a_padding_mask_reach_the_model), T(decoder_text_is_the_decoder_ids_of_its_tokens),
+          T(options_of_version_0_1_are_still_taken_and_max_memory_is_enforced),
+          T(a_tokenizer_session_tokenizes_without_the_model))

@@ -17,6 +17,10 @@ fi
 info=$("$BIN" info --model "$M" 2>&1)
 check "info names a bert classifier with three labels: $info" \
     '[[ "$info" == *"bert (family bert), classifier"* && "$info" == *"0 negative, 1 neutral, 2 positive"* ]]'
+# --format json lists the n_labels class names (the label array has no NULL at its end: read past it before)
+labels=$("$BIN" info --model "$M" --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)["labels"])' 2>&1)
+want=$($PY -c 'import json,sys; c=json.load(open(sys.argv[1])); print([c["id2label"][str(i)] for i in range(len(c["id2label"]))])' "$M/config.json")
+check "info --format json labels are config.json's id2label: $labels" '[ "$labels" = "$want" ]'
 
 ids=$("$BIN" tokenize --model "$M" --format json "The battery life is EXCELLENT!" 2>&1)
 check "tokenize: $ids" '[[ "$ids" == "{\"ids\": [2, 309, 140, 222, 213, 185, 5, 3]"* ]]'

@@ -81,7 +81,7 @@ def _interventions(items, what):
 
 
 def library_version():
-    """The loaded library's version ("0.1.0")."""
+    """The loaded library's version ("0.2.0")."""
     return _L().attnlrp_version().decode()
 
 
@@ -104,7 +104,7 @@ def default_model():
 Top = namedtuple("Top", "id token logit prob")
 Generation = namedtuple("Generation", "ids tokens text")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 class Model:
@@ -151,13 +151,15 @@ class Model:
 
     # ---- tokens ----
 
-    def tokenize(self, text, pair=None, special=True):
-        """Token ids of text (and a second text joined by the tokenizer's pair template), as a list of ints."""
+    def tokenize(self, text, pair=None, special=True, chat=False):
+        """Token ids of text (and a second text joined by the tokenizer's pair template), as a list of ints.
+        chat: text is the one user message of the model's chat template (encoded without special tokens)."""
         n = ctypes.c_size_t()
-        flags = 0 if special else 1
-        _check(_L().attnlrp_tokenize(self._s, _enc(text), _enc(pair), flags, None, 0, ctypes.byref(n)))
+        flags = (0 if special else L.NO_SPECIAL) | (L.CHAT if chat else 0)
+        b = _enc(text)  # its length: "\0" is text too
+        _check(_L().attnlrp_tokenize_n(self._s, b, len(b), _enc(pair), flags, None, 0, ctypes.byref(n)))
         ids = (ctypes.c_int * max(n.value, 1))()
-        _check(_L().attnlrp_tokenize(self._s, _enc(text), _enc(pair), flags, ids, n.value, ctypes.byref(n)))
+        _check(_L().attnlrp_tokenize_n(self._s, b, len(b), _enc(pair), flags, ids, n.value, ctypes.byref(n)))
         return list(ids[: n.value])
 
     def detokenize(self, ids, skip_special=False):
@@ -169,17 +171,25 @@ class Model:
         """The display text of one output id (a token, or a classifier's class name)."""
         return _fetch_string(_L().attnlrp_token_string, self._s, int(id))
 
+    def token_text(self, id, piece=False):
+        """The tokenizer's text of token id (" dog"), or with piece=True its vocabulary entry ("▁dog")."""
+        return _fetch_string(_L().attnlrp_token_text, self._s, int(id), L.PIECE if piece else 0)
+
     # ---- explain ----
 
     def explain(self, input=None, *, image=None, method=None, target=None, contrast=None, position=None,
                 score=None, answer=None, latent_start=None, text_pair=None, special=True, decoder_ids=None,
                 layers=False, latent_layer=None, per_position=False, latent_expert=None, heads=False,
                 neurons=False, set=None, set_head=None, steps=0, quadrature=None, samples=0, noise=None, seed=0,
-                atman_factor=None, atman_threshold=None, softmax_rule=None, gamma=None):
+                atman_factor=None, atman_threshold=None, softmax_rule=None, gamma=None, token_type_ids=None,
+                attention_mask=None, decoder_text=None, chat=False, max_memory=None, aggregate="token",
+                normalize="none", all_logits=False):
         """Explains one prediction. input: text (str) or token ids (a sequence or array of ints); image: the
         path of an image for image models. target / contrast: an id, or a str (one token, or a class name).
         answer: str or ids (forced decoding: the sum of the answer tokens' scores). The other options are the
-        `attnlrp explain` flags of the same names (README). Returns an Explanation."""
+        `attnlrp explain` flags of the same names (README): token_type_ids, attention_mask (one per input
+        token), decoder_text (encoder-decoders), chat, max_memory (bytes), aggregate ("token" or "word"),
+        normalize ("none", "max" or "sum"), all_logits (to_json). Returns an Explanation."""
         if (input is None) == (image is None):
             raise ValueError("explain: give input (text or token ids) or image=, exactly one")
         o = L.Options()
@@ -232,6 +242,21 @@ class Model:
             o.atman_threshold = float(atman_threshold)
         if gamma is not None:
             o.gamma_conv, o.gamma_lin = (float(g) for g in gamma)
+        for name, values in (("token_types", token_type_ids), ("attention_mask", attention_mask)):
+            if values is not None:
+                arr = _int_array(values, name)
+                keep.append(arr)
+                setattr(o, name, arr.ctypes.data_as(L.c_int_p))
+                setattr(o, "n_" + name, arr.size)
+        o.decoder_text = _enc(decoder_text)
+        o.chat = int(bool(chat))
+        if max_memory is not None:
+            o.max_memory = int(max_memory)
+        for name, value, names in (("aggregate", aggregate, L.AGGREGATES), ("normalize", normalize, L.NORMALIZES)):
+            if value not in names:
+                raise ValueError("%s %r: expected one of %s" % (name, value, ", ".join(names)))
+            setattr(o, name, names.index(value))
+        o.all_logits = int(bool(all_logits))
         r = ctypes.c_void_p()
         if image is not None:
             rc = _L().attnlrp_explain_image(self._s, _enc(os.fspath(image)), ctypes.byref(o), ctypes.byref(r))
@@ -247,13 +272,13 @@ class Model:
     # ---- generate ----
 
     def generate(self, input, max_new=32, temperature=0.0, top_k=0, top_p=1.0, seed=0, stop_at_eos=True,
-                 special=True, set=None, set_head=None, callback=None):
+                 special=True, set=None, set_head=None, callback=None, chat=False):
         """Continues a prompt (text or ids) with a KV cache; greedy unless temperature > 0. callback(id, text)
         is called after each token; a true return value stops. Returns Generation(ids, tokens, text)."""
         o = L.GenerateOptions()
         _check(_L().attnlrp_generate_options_init(ctypes.byref(o), ctypes.sizeof(L.GenerateOptions)))
         o.max_new, o.temperature, o.top_k, o.top_p, o.seed = int(max_new), float(temperature), int(top_k), float(top_p), int(seed)
-        o.no_eos, o.no_special = int(not stop_at_eos), int(not special)
+        o.no_eos, o.no_special, o.chat = int(not stop_at_eos), int(not special), int(bool(chat))
         ivs, o.n_set = _interventions(set, "set")
         hivs, o.n_set_head = _interventions(set_head, "set_head")
         if ivs is not None:
@@ -291,6 +316,26 @@ class Model:
         return Generation(ids, tokens[: n.value], text)
 
 
+class Tokenizer:
+    """Only a tokenizer: Tokenizer(path=None), path a checkpoint directory, a tokenizer.json or a GGUF file
+    (None: the default model's). No weights are read: tokenize, detokenize and token_text as on a Model."""
+
+    def __init__(self, path=None):
+        self._s = None
+        s = ctypes.c_void_p()
+        _check(_L().attnlrp_open_tokenizer(_enc(None if path is None else os.fspath(path)), ctypes.byref(s)))
+        self._s = s
+        self.path = _fetch_string(_L().attnlrp_model_path, self._s)
+
+    def __repr__(self):
+        return "attnlrp.Tokenizer(%r)" % (self.path,)
+
+    tokenize = Model.tokenize
+    detokenize = Model.detokenize
+    token_text = Model.token_text
+    __del__ = Model.__del__
+
+
 class Explanation:
     """One explained prediction. Arrays are NumPy (relevance values float32); readouts not asked for are None.
 
@@ -302,6 +347,10 @@ class Explanation:
     logits               [n_outputs] float32 at the explained position
     layers, heads, latent, latent_positions, neurons, neuron_activations, experts, answer_logits,
     encoder_layers, decoder_layers        the readouts (2-D float32 arrays), None unless asked for
+    token_type_ids, attention_mask        the input's (int32), None when the model has none / none given
+    words, word_starts, word_relevance    aggregate="word": each word's text, first token and relevance
+    relevance_normalized                  normalize="max"/"sum": the tokens' (words') relevance / the scale
+    chat_prompt, chat_template            chat=True: the prompt the template wrote and its layout
     """
 
     def __init__(self, handle):
@@ -359,6 +408,17 @@ class Explanation:
         self.top = [Top(t.id, tops[i] if tops else None, float(t.logit), float(t.prob)) for i, t in enumerate(top[: n.value])]
         for which, name in enumerate(L.READOUTS):
             setattr(self, name, self._readout(which))
+        # the inputs beside the tokens, and the views asked for (aggregate="word", normalize)
+        self.token_type_ids = self._ids(L.IDS_TOKEN_TYPES)
+        self.attention_mask = self._ids(L.IDS_ATTENTION_MASK)
+        self.chat_prompt = self._string(L.STR_CHAT_PROMPT)
+        self.chat_template = self._string(L.STR_CHAT_TEMPLATE)
+        self.word_starts = self._ids(L.IDS_WORD_STARTS)
+        self.words = self._strings(L.STR_WORD, 0 if self.word_starts is None else len(self.word_starts))
+        words = self._readout(L.READOUT_WORDS)
+        self.word_relevance = None if words is None else words[0]
+        normalized = self._readout(L.READOUT_NORMALIZED)
+        self.relevance_normalized = None if normalized is None else normalized[0]
 
     def _string(self, kind, index=0):
         lib = _L()

@@ -54,6 +54,17 @@ class Options(ctypes.Structure):
         ("softmax_rule", ctypes.c_char_p),
         ("gamma_conv", ctypes.c_double),
         ("gamma_lin", ctypes.c_double),
+        # since 0.2
+        ("token_types", c_int_p),
+        ("n_token_types", ctypes.c_size_t),
+        ("attention_mask", c_int_p),
+        ("n_attention_mask", ctypes.c_size_t),
+        ("decoder_text", ctypes.c_char_p),
+        ("chat", ctypes.c_int),
+        ("max_memory", ctypes.c_size_t),
+        ("aggregate", ctypes.c_int),
+        ("normalize", ctypes.c_int),
+        ("all_logits", ctypes.c_int),
     ]
 
 
@@ -71,6 +82,7 @@ class GenerateOptions(ctypes.Structure):
         ("n_set", ctypes.c_size_t),
         ("set_head", ctypes.POINTER(Intervention)),
         ("n_set_head", ctypes.c_size_t),
+        ("chat", ctypes.c_int),  # since 0.2
     ]
 
 
@@ -136,11 +148,16 @@ TOKEN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.
 # status codes, input kinds, string kinds, readouts, formats (attnlrp.h)
 OK, ERR_NULL, ERR_ARGUMENT, ERR_BUFFER, ERR_CLOSED, ERR_ABSENT, ERR_MODEL, ERR_NOMEM, ERR_FAILED = range(9)
 INPUT_TOKENS, INPUT_POSITIONS, INPUT_TOKEN_TYPES, INPUT_PIXELS, INPUT_DECODER_TOKENS = range(5)
-IDS_INPUT, IDS_DECODER, IDS_ANSWER = range(3)
+IDS_INPUT, IDS_DECODER, IDS_ANSWER, IDS_TOKEN_TYPES, IDS_ATTENTION_MASK, IDS_WORD_STARTS = range(6)
 (STR_TOKEN, STR_DECODER_TOKEN, STR_ANSWER_TOKEN, STR_TOP, STR_TARGET, STR_CONTRAST, STR_METHOD, STR_SCORE,
- STR_EXPLAINED, STR_MODEL_TYPE) = range(10)
+ STR_EXPLAINED, STR_MODEL_TYPE, STR_WORD, STR_CHAT_PROMPT, STR_CHAT_TEMPLATE) = range(13)
+NO_SPECIAL, CHAT = 1, 2
+PIECE = 1
+AGGREGATES = ["token", "word"]
+NORMALIZES = ["none", "max", "sum"]
 READOUTS = ["layers", "latent", "latent_positions", "heads", "neurons", "neuron_activations", "experts",
             "answer_logits", "encoder_layers", "decoder_layers"]
+READOUT_WORDS, READOUT_NORMALIZED = 10, 11
 FORMAT_JSON, FORMAT_HTML, FORMAT_TEXT = range(3)
 TASKS = ["causal-lm", "masked-lm", "classifier", "seq2seq-lm"]
 
@@ -157,9 +174,14 @@ _SIGNATURES = {
     "attnlrp_model_path": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
     "attnlrp_tokenize": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, c_int_p,
                                         ctypes.c_size_t, c_size_p]),
+    "attnlrp_tokenize_n": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int,
+                                          c_int_p, ctypes.c_size_t, c_size_p]),
     "attnlrp_detokenize": (ctypes.c_int, [ctypes.c_void_p, c_int_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p,
                                           ctypes.c_size_t, c_size_p]),
     "attnlrp_token_string": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, c_size_p]),
+    "attnlrp_open_tokenizer": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "attnlrp_token_text": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t,
+                                          c_size_p]),
     "attnlrp_options_init": (ctypes.c_int, [ctypes.POINTER(Options), ctypes.c_size_t]),
     "attnlrp_explain": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(Options),
                                        ctypes.POINTER(ctypes.c_void_p)]),

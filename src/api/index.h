@@ -1,12 +1,16 @@
 // The library's internal modules at a glance (the public, stable C API is include/attnlrp.h, implemented
 // in api/attnlrp.c over these). Tests and the CLI use these headers directly.
 //
+// The attnlrp program runs explain, generate, tokenize and batch through include/attnlrp.h; api/handles.h
+// (not exported) gives it the session's model and a result's explanation for its renderers.
+//
 // Sessions (api/session.h)
 //   lrp_session_open / lrp_session_close        a model (a checkpoint directory or GGUF file; NULL: the
 //                                               default model) with its tokenizer
 //   lrp_default_model_path                      $ATTNLRP_MODEL, models/default beside the build, share dir
 //   lrp_tokenizer_open                          only the tokenizer of a model path
 //   lrp_session_encode                          text (and a text pair, with token type ids) -> token ids
+//   lrp_session_encode_prompt                   the same, or without special tokens, or through the chat template
 //   lrp_session_target                          a target given as text: a class name or one token
 // Inputs (inputs/text.h)
 //   lrp_encode_text, lrp_resolve_token, lrp_resolve_target, lrp_find_mask, lrp_default_position,

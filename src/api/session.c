@@ -114,7 +114,39 @@ int lrp_session_encode(const lrp_session *s, const char *text, const char *pair,
     memset(out, 0, sizeof *out);
     if (!s->tok)
         return lrp_fail(err, "text: %s has no tokenizer (no tokenizer.json beside it): give token ids", s->model_path);
-    return lrp_encode_text(s->tok, &s->m->cfg, text, strlen(text), pair, pair ? strlen(pair) : 0, out, err);
+    return lrp_encode_text(s->tok, s->m ? &s->m->cfg : NULL, text, strlen(text), pair, pair ? strlen(pair) : 0, out,
+                           err);
+}
+
+int lrp_session_encode_prompt(const lrp_session *s, const char *text, size_t len, const char *pair, int no_special,
+                              int chat, lrp_text_inputs *out, char **prompt, const char **family, int *stage,
+                              lrp_err *err) {
+    memset(out, 0, sizeof *out);
+    if (prompt) *prompt = NULL;
+    if (family) *family = NULL;
+    *stage = LRP_PROMPT_ENCODE;
+    if (!no_special && !chat) {
+        if (!s->tok) return lrp_session_encode(s, text, pair, out, err);  // its error: no tokenizer
+        return lrp_encode_text(s->tok, s->m ? &s->m->cfg : NULL, text, len, pair, pair ? strlen(pair) : 0, out, err);
+    }
+    char *rendered = NULL;
+    const char *fam = NULL;
+    *stage = LRP_PROMPT_TEMPLATE;
+    if (chat && lrp_session_chat_prompt(s, text, &rendered, &fam, err)) return -1;
+    const char *src = chat ? rendered : text;
+    int *types = NULL;
+    *stage = LRP_PROMPT_RAW;
+    if (lrp_tokenizer_encode_pair(s->tok, src, chat ? strlen(src) : len, pair, pair ? strlen(pair) : 0, 0, &out->ids,
+                                  &types, &out->T, err)) {
+        free(rendered);
+        return -1;
+    }
+    if (s->m && s->m->cfg.type_vocab_size > 0) out->token_types = types;
+    else free(types);
+    if (prompt) *prompt = rendered;
+    else free(rendered);
+    if (family) *family = fam;
+    return 0;
 }
 
 int lrp_session_target(const lrp_session *s, const char *param, const char *text, int *id, lrp_err *err) {

@@ -36,6 +36,20 @@ int lrp_tokenizer_open(const char *path, lrp_tokenizer **tok, lrp_err *err);
 // session without a tokenizer is an error naming "text".
 int lrp_session_encode(const lrp_session *s, const char *text, const char *pair, lrp_text_inputs *out, lrp_err *err);
 
+// TEXT (and PAIR) as the model takes it, for the public API and the attnlrp program alike: with the special
+// tokens the tokenizer adds (lrp_session_encode), or without them (no_special), or as the one user message
+// of the chat template (chat; no pair: the caller refuses one), encoded without adding special tokens;
+// token types are kept when the model has them. With chat, *prompt (malloc'ed) and *family say what the
+// template wrote (both may be NULL; else NULL). The session must have a tokenizer. On failure *stage says
+// which step failed, for the caller's message: LRP_PROMPT_ENCODE (with special tokens: err names the
+// parameter), LRP_PROMPT_TEMPLATE (err names "chat_template"), LRP_PROMPT_RAW (without special tokens:
+// err is the tokenizer's message).
+enum { LRP_PROMPT_ENCODE, LRP_PROMPT_TEMPLATE, LRP_PROMPT_RAW };
+// TEXT is len bytes (NUL bytes are text too), but with chat a C string.
+int lrp_session_encode_prompt(const lrp_session *s, const char *text, size_t len, const char *pair, int no_special,
+                              int chat, lrp_text_inputs *out, char **prompt, const char **family, int *stage,
+                              lrp_err *err);
+
 // TEXT as the single user message of the model's chat template (inputs/chat.h): the template from
 // tokenizer_config.json's chat_template (a string, or the entry named "default" of a list), else
 // chat_template.jinja beside it, else the GGUF key tokenizer.chat_template; bos_token from the same

@@ -115,6 +115,32 @@ const char *arg_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+int cli_api_open(attnlrp_session **s, const char *model) {
+    // A model path may itself look like a parameter name ("model/..."): only the default model's
+    // message names one.
+    if (attnlrp_open(model, 0, s))
+        return model ? cli_error(1, "%s", attnlrp_last_error()) : cli_lib_error(1, attnlrp_last_error());
+    return 0;
+}
+
+int cli_api_error(int status) { return cli_lib_error(status, attnlrp_last_error()); }
+
+void cli_public_method_options(const lrp_explain_opts *mo, attnlrp_options *o) {
+    o->steps = mo->steps;
+    o->samples = mo->samples;
+    o->noise = mo->noise;
+    o->seed = mo->seed;
+    o->quadrature = lrp_quadrature_name(mo->quadrature);
+    o->atman_factor = mo->atman_factor;
+    o->atman_threshold = mo->atman_threshold;
+    o->softmax_rule = lrp_softmax_rule_name(mo->softmax_rule);
+    o->max_memory = mo->max_memory;
+}
+
+void cli_public_interventions(const lrp_intervention *iv, int n, attnlrp_intervention *out) {
+    for (int i = 0; i < n; i++) out[i] = (attnlrp_intervention){iv[i].layer, iv[i].neuron, (int)iv[i].kind, iv[i].value};
+}
+
 int cli_session_open(lrp_session *s, const char *model) {
     lrp_err err;
     // A model path may itself look like a parameter name ("model/..."): only the default model's
@@ -317,17 +343,9 @@ int cli_prompt_inputs(const lrp_session *s, const char *text, const char *text_p
     lrp_err err;
     char *rendered = NULL;
     const char *fam = NULL;
-    if (chat && lrp_session_chat_prompt(s, text, &rendered, &fam, &err)) return cli_error(1, "--chat: %s", err.msg);
-    const char *src = chat ? rendered : text;
-    int *types = NULL, rc = 0;
-    if (lrp_tokenizer_encode_pair(s->tok, src, strlen(src), text_pair, text_pair ? strlen(text_pair) : 0, 0, &out->ids,
-                                  &types, &out->T, &err)) {
-        rc = cli_error(1, "%s: %s", chat ? "--chat" : "TEXT", err.msg);
-        free(rendered);
-        return rc;
-    }
-    if (s->m->cfg.type_vocab_size > 0) out->token_types = types;
-    else free(types);
+    int stage;  // the public API encodes its text the same way (api/session.h)
+    if (lrp_session_encode_prompt(s, text, strlen(text), text_pair, no_special, chat, out, &rendered, &fam, &stage, &err))
+        return cli_error(1, "%s: %s", chat ? "--chat" : "TEXT", err.msg);
     if (out->T == 0) {
         lrp_text_inputs_free(out);
         free(rendered);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "attnlrp.h"
 #include "api/session.h"
 #include "core/atomic_file.h"
 #include "explain/explain.h"
@@ -50,6 +51,15 @@ int cli_lib_error(int status, const char *msg);
 
 // Opens the session of --model (NULL: the default model); prints the error and returns 1 on failure.
 int cli_session_open(lrp_session *s, const char *model);
+// The same through the public API (attnlrp.h): explain, generate and tokenize run on its sessions.
+int cli_api_open(attnlrp_session **s, const char *model);
+// The public API's last error (attnlrp_last_error) printed as cli_lib_error prints a library error (the
+// flag in place of the parameter it names); returns the status (2 for a flag's bad value).
+int cli_api_error(int status);
+// The baseline methods' options parsed by cli_method_option, into the public options.
+void cli_public_method_options(const lrp_explain_opts *mo, attnlrp_options *o);
+// --set / --set-head interventions as the public API takes them (out: room for n).
+void cli_public_interventions(const lrp_intervention *iv, int n, attnlrp_intervention *out);
 
 // The input of TEXT (encoded with the session's tokenizer, special tokens added) or --ids (exactly one
 // of them non-NULL), and the --text-pair joined to TEXT. Prints the error and returns an exit status.

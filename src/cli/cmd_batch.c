@@ -328,7 +328,7 @@ static int replaces(int f, int d) {
 
 typedef struct {
     const batch_args *a;
-    const lrp_session *ss;
+    attnlrp_session *ss;
 } record_ctx;
 
 // The end of the JSON value that starts at s (a string, object, array or scalar; s is valid JSON).
@@ -636,7 +636,7 @@ int cmd_batch(int argc, char **argv) {
         return rc == 1 ? 0 : rc;
     }
     lrp_batch_header h = {0};
-    lrp_session ss = {0};
+    attnlrp_session *ss = NULL;
     unsigned char *done = NULL;
     FILE *out = NULL, *in = NULL;
     long n_done = 0;
@@ -665,10 +665,10 @@ int cmd_batch(int argc, char **argv) {
             }
         }
     }
-    if (ok && cli_session_open(&ss, a.model)) ok = 0;
+    if (ok && cli_api_open(&ss, a.model)) ok = 0;
     ok = cli_par_all(&par, ok);   // every rank has its model, and rank 0 its files, or all stop
     if (!ok) goto done;
-    record_ctx c = {&a, &ss};
+    record_ctx c = {&a, ss};
     int each = cli_par_divide_threads(&par, a.jobs);
     cli_pool_ops ops = {next_task, run_task, take_result, NULL, &c, -1, "batch", "record"};
     if (par.rank > 0) {
@@ -704,7 +704,7 @@ done:
     if (in) fclose(in);
     free(done);
     lrp_batch_header_free(&h);
-    lrp_session_close(&ss);
+    attnlrp_session_free(ss);
     free(a.drop_arg);
     cli_par_finish();
     return rc;

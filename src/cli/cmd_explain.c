@@ -6,7 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/explain_json.h"
-#include "api/describe.h"
+#include "api/handles.h"
 #include "explain/explain.h"
 #include "explain/methods.h"
 #include "inputs/image.h"
@@ -304,8 +304,8 @@ static int parse_contrast(const lrp_session *s, const char *arg, int *id) {
     return 0;
 }
 
-// Encoder-decoders: the decoder's input, decoder_start_token_id then the prefix of --decoder-text (no
-// special tokens) or --decoder-ids; *ids is malloc'ed. Prints the error and returns an exit status.
+// Encoder-decoders: the prefix the decoder reads after its start token as --decoder-ids; *ids is malloc'ed
+// (NULL: no prefix; --decoder-text goes to the public API as text). Prints the error and returns an exit status.
 static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids, int *n) {
     const lrp_config *cfg = &s->m->cfg;
     const char *flag = a->decoder_ids ? "--decoder-ids" : "--decoder-text";
@@ -318,16 +318,10 @@ static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids
         return 0;
     }
     int *prefix = NULL, n_prefix = 0;
-    lrp_err err;
     if (a->decoder_ids && arg_int_list("--decoder-ids", a->decoder_ids, &prefix, &n_prefix)) return 2;
-    if (a->decoder_text) {
-        if (!s->tok) {
-            return cli_error(1, "--decoder-text: the model has no tokenizer (no tokenizer.json beside it): give the "
-                                "prefix as --decoder-ids");
-        }
-        if (lrp_tokenizer_encode(s->tok, a->decoder_text, strlen(a->decoder_text), 0, &prefix, &n_prefix, &err))
-            return cli_error(1, "--decoder-text: %s", err.msg);
-    }
+    if (a->decoder_text && !s->tok)
+        return cli_error(1, "--decoder-text: the model has no tokenizer (no tokenizer.json beside it): give the "
+                            "prefix as --decoder-ids");
     for (int t = 0; t < n_prefix; t++)
         if (prefix[t] >= cfg->vocab_size) {
             int rc = cli_error(2, "%s: id %d at index %d is out of range (vocabulary size %d)", flag, prefix[t], t,
@@ -335,15 +329,8 @@ static int decoder_inputs(const lrp_session *s, const explain_args *a, int **ids
             free(prefix);
             return rc;
         }
-    *ids = malloc(((size_t)n_prefix + 1) * sizeof(int));
-    if (!*ids) {
-        free(prefix);
-        return cli_error(1, "out of memory");
-    }
-    (*ids)[0] = cfg->decoder_start_token_id;
-    if (n_prefix) memcpy(*ids + 1, prefix, (size_t)n_prefix * sizeof(int));
-    *n = n_prefix + 1;
-    free(prefix);
+    *ids = prefix;
+    *n = n_prefix;
     return 0;
 }
 
@@ -414,137 +401,76 @@ out:
     return rc;
 }
 
-// The explanation of the parsed arguments with an open session: rendered as --format and -o say, or, when
-// json_out is not NULL, as one line of JSON written to json_out (attnlrp batch). Returns an exit status.
-static int explain_run(const lrp_session *session, const explain_args *args, FILE *json_out) {
+// The explanation of the parsed arguments with an open session, run through the public API (attnlrp.h):
+// rendered as --format and -o say, or, when json_out is not NULL, as one line of JSON written to json_out
+// (attnlrp batch). The arguments are checked and the inputs read here (errors name the flags); the
+// explanation itself is attnlrp_explain_ids / attnlrp_explain_image. Returns an exit status.
+static int explain_run(attnlrp_session *s, const explain_args *args, FILE *json_out) {
     explain_args a = *args;
-    lrp_session ss = *session;  // a copy of the handles: closed by the caller
+    const lrp_session *ss = lrp_api_session(s);
     int rc = 0;
     lrp_text_inputs ti = {0};
-    int *types = NULL, *mask_arg = NULL, *dec_ids = NULL, n_dec = 0, *answer = NULL, n_answer = 0;
+    int *types = NULL, *mask = NULL, *dec_ids = NULL, n_dec = 0, *answer = NULL, n_answer = 0;
     char *chat_prompt = NULL;
     const char *chat_family = NULL;
-    unsigned char *mask = NULL, *word_start = NULL, *dec_word_start = NULL;
-    lrp_explanation e = {0};
+    attnlrp_result *r = NULL;
     lrp_render_ctx ctx = {0};
     cli_output out = {0};
-    lrp_image img = {0};
     char *b64 = NULL;
     lrp_err err;
-    const lrp_config *cfg = &ss.m->cfg;
-    if (lrp_check_head_interventions(ss.m, a.head_iv, a.n_head_iv, &err)) {  // bad indices: a usage error
-        rc = cli_lib_error(2, err.msg);
-        goto done;
-    }
-    lrp_inputs in = {0};
-    if (cfg->image_size > 0 || a.pixels) {
-        rc = 1;
-        if (cfg->image_size <= 0) {
-            rc = cli_error(2, "--pixels: %s is a text model (give TEXT or --ids)", ss.model_path);
-            goto done;
-        }
-        if (!a.pixels) {
-            cli_error(2, "explain: %s takes an image: give --pixels FILE (.npy, PNG or JPEG)", ss.model_path);
-            rc = 2;
-            goto done;
-        }
-        char pre[4200];
-        snprintf(pre, sizeof pre, "%s/preprocessor_config.json", ss.model_path);
-        lrp_image_spec spec = {cfg->num_channels, cfg->image_size, cfg->image_size};
-        if (lrp_image_load(a.pixels, &spec, access(pre, F_OK) == 0 ? pre : NULL, &img, &err)) {
-            cli_error(1, "--pixels %s", err.msg);
-            goto done;
-        }
-        in = (lrp_inputs){.pixels = img.x, .channels = img.channels, .height = img.height, .width = img.width};
+    if (!ss) return cli_error(1, "explain: the session is closed");
+    const lrp_config *cfg = &ss->m->cfg;
+    if (lrp_check_head_interventions(ss->m, a.head_iv, a.n_head_iv, &err))  // bad indices: a usage error
+        return cli_lib_error(2, err.msg);
+    attnlrp_options o;
+    attnlrp_options_init(&o, sizeof o);
+    attnlrp_intervention iv[64], head_iv[64];
+    int image = cfg->image_size > 0 || a.pixels;
+    if (image) {
+        if (cfg->image_size <= 0) return cli_error(2, "--pixels: %s is a text model (give TEXT or --ids)", ss->model_path);
+        if (!a.pixels)
+            return cli_error(2, "explain: %s takes an image: give --pixels FILE (.npy, PNG or JPEG)", ss->model_path);
+        if (a.decoder_ids || a.decoder_text)
+            return cli_error(2, "%s: %s is not an encoder-decoder (model_type %s has no decoder input)",
+                             a.decoder_ids ? "--decoder-ids" : "--decoder-text", ss->model_path, cfg->model_type);
     } else {
-        if (a.has_gamma) {
-            rc = cli_error(2, "--gamma: the gamma rule is for Vision Transformers; %s is a text model", ss.model_path);
-            goto done;
-        }
-        if ((rc = cli_prompt_inputs(&ss, a.text, a.text_pair, a.ids, a.no_special, a.chat, &ti, &chat_prompt,
+        if (a.has_gamma)
+            return cli_error(2, "--gamma: the gamma rule is for Vision Transformers; %s is a text model", ss->model_path);
+        if ((rc = cli_prompt_inputs(ss, a.text, a.text_pair, a.ids, a.no_special, a.chat, &ti, &chat_prompt,
                                     &chat_family)))
             goto done;
-        in = (lrp_inputs){.ids = ti.ids, .T = ti.T, .token_types = ti.token_types};
     }
-    if ((a.decoder_ids || a.decoder_text) && cfg->image_size > 0) {
-        rc = cli_error(2, "%s: %s is not an encoder-decoder (model_type %s has no decoder input)",
-                       a.decoder_ids ? "--decoder-ids" : "--decoder-text", ss.model_path, cfg->model_type);
-        goto done;
-    }
-    if ((rc = decoder_inputs(&ss, &a, &dec_ids, &n_dec))) goto done;
+    if ((rc = decoder_inputs(ss, &a, &dec_ids, &n_dec))) goto done;
     if (a.answer) {  // forced decoding: the answer's tokens but its last join the input (the decoder's)
         if (a.answer_ids ? (rc = arg_int_list("--answer-ids", a.answer_ids, &answer, &n_answer) ? 2 : 0)
-                         : (rc = cli_answer_ids(&ss, "--answer", a.answer, &answer, &n_answer)))
+                         : (rc = cli_answer_ids(ss, "--answer", a.answer, &answer, &n_answer)))
             goto done;
-        if (lrp_check_ids(ss.m, answer, n_answer, &err)) {  // "ids: id 9 at index 1 is out of range ..."
+        if (lrp_check_ids(ss->m, answer, n_answer, &err)) {  // "ids: id 9 at index 1 is out of range ..."
             rc = cli_error(1, "%s%s", a.answer_ids ? "--answer-ids" : "--answer", err.msg + 3);
             goto done;
         }
-        rc = 1;
-        if (lrp_text_append_answer(cfg, &ti, &dec_ids, &n_dec, answer, n_answer, &err)) {  // as the public API does
-            cli_error(1, "%s", err.msg);
-            goto done;
-        }
-        in.ids = ti.ids;
-        in.T = ti.T;
-        in.token_types = ti.token_types;
-        rc = 0;
     }
-    in.decoder_ids = dec_ids;
-    in.decoder_T = n_dec;
-    if (a.token_types) {
-        if ((rc = per_token_list("--token-type-ids", a.token_types, ti.T, &types))) goto done;
-        in.token_types = types;
-    }
-    if (a.attention_mask) {
-        if ((rc = per_token_list("--attention-mask", a.attention_mask, ti.T, &mask_arg))) goto done;
-        rc = 1;
-        if (!(mask = malloc((size_t)ti.T))) goto done;
-        for (int t = 0; t < ti.T; t++) mask[t] = (unsigned char)(mask_arg[t] > 1 ? 2 : mask_arg[t]);
-        in.attention_mask = mask;
-    }
-    rc = 1;
-    // Inputs first: a bad --token-type-ids is reported before anything about targets or positions.
-    if (lrp_check_inputs(ss.m, &in, &err)) {
-        rc = cli_lib_error(1, err.msg);
-        goto done;
-    }
-    lrp_explain_opts o = a.mo;
-    o.method = (lrp_method)a.method_id;
-    o.target = a.target_id;
-    o.position = a.position;
-    o.latent_layer = a.latent_layer;
-    o.latent_expert = a.latent_expert;
-    o.latent_per_position = a.per_position;
-    o.layers = a.layers;
-    o.iv = a.iv;
-    o.n_iv = a.n_iv;
-    o.head_iv = a.head_iv;
-    o.n_head_iv = a.n_head_iv;
-    o.heads = a.heads;
-    if (a.has_gamma) {
-        o.gamma_conv = a.gamma[0];
-        o.gamma_lin = a.gamma[1];
-    }
+    if (a.token_types && (rc = per_token_list("--token-type-ids", a.token_types, ti.T, &types))) goto done;
+    if (a.attention_mask && (rc = per_token_list("--attention-mask", a.attention_mask, ti.T, &mask))) goto done;
     if (a.latent_start && arg_int_tuple("--latent-start", a.latent_start, o.latent_start, 3)) {
         rc = 2;
         goto done;
     }
-    if (a.position < 0 && lrp_default_position(cfg, ss.tok, ti.ids, ti.T, &o.position, &err)) {
+    rc = 1;
+    if (a.target && !ss->tok && cfg->task != LRP_TASK_CLASSIFIER) {
+        cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
+        goto done;
+    }
+    if (a.aggregate == LRP_AGGREGATE_WORD && !ss->tok) {
+        cli_error(1, "--aggregate word: the model has no tokenizer (no tokenizer.json) to tell words apart");
+        goto done;
+    }
+    o.target = a.target_id;
+    if (a.target && lrp_session_target(ss, "target_text", a.target, &o.target, &err)) {
         rc = cli_lib_error(1, err.msg);
         goto done;
     }
-    if (a.target) {
-        if (!ss.tok && cfg->task != LRP_TASK_CLASSIFIER) {
-            cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
-            goto done;
-        }
-        if (lrp_session_target(&ss, "target_text", a.target, &o.target, &err)) {
-            rc = cli_lib_error(1, err.msg);
-            goto done;
-        }
-    }
-    if (a.contrast && (rc = parse_contrast(&ss, a.contrast, &o.contrast))) goto done;
+    if (a.contrast && (rc = parse_contrast(ss, a.contrast, &o.contrast))) goto done;
     if (a.contrast_id && arg_int("--contrast-id", a.contrast_id, &o.contrast)) {
         rc = 2;
         goto done;
@@ -553,51 +479,65 @@ static int explain_run(const lrp_session *session, const explain_args *args, FIL
         rc = cli_error(2, "--contrast-id %d: must not be negative", o.contrast);
         goto done;
     }
-    if (a.contrast_id && o.contrast >= lrp_model_n_outputs(ss.m)) {
+    if (a.contrast_id && o.contrast >= lrp_model_n_outputs(ss->m)) {
         rc = cli_error(2, "--contrast-id %d: out of range (%s %d)", o.contrast,
-                       cfg->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size", lrp_model_n_outputs(ss.m));
+                       cfg->task == LRP_TASK_CLASSIFIER ? "classes" : "vocabulary size", lrp_model_n_outputs(ss->m));
         goto done;
     }
-    o.score = a.score ? lrp_score_lookup(a.score) : a.answer ? LRP_SCORE_LOGPROB : LRP_SCORE_LOGIT;
-    if (a.answer) {
-        o.answer = answer;
-        o.n_answer = n_answer;
+    // The public options: what explain is asked for, its inputs beside the tokens, and the views.
+    cli_public_method_options(&a.mo, &o);
+    o.method = a.method;
+    o.position = a.position;
+    o.score = a.score;
+    o.answer_ids = answer;
+    o.n_answer = (size_t)n_answer;
+    o.decoder_ids = dec_ids;
+    o.n_decoder = (size_t)n_dec;
+    o.decoder_text = a.decoder_text;
+    o.token_types = types ? types : ti.token_types;
+    o.n_token_types = types || ti.token_types ? (size_t)ti.T : 0;
+    o.attention_mask = mask;
+    o.n_attention_mask = mask ? (size_t)ti.T : 0;
+    o.latent_layer = a.latent_layer;
+    o.latent_expert = a.latent_expert;
+    o.latent_per_position = a.per_position;
+    o.layers = a.layers;
+    o.heads = a.heads;
+    cli_public_interventions(a.iv, a.n_iv, iv);
+    cli_public_interventions(a.head_iv, a.n_head_iv, head_iv);
+    o.set = iv;
+    o.n_set = (size_t)a.n_iv;
+    o.set_head = head_iv;
+    o.n_set_head = (size_t)a.n_head_iv;
+    if (a.has_gamma) {
+        o.gamma_conv = a.gamma[0];
+        o.gamma_lin = a.gamma[1];
     }
-    rc = 1;
-    if (lrp_explain_inputs(ss.m, &in, &o, &e, &err)) {
-        rc = cli_lib_error(1, err.msg);
+    o.aggregate = a.aggregate;
+    o.normalize = a.normalize;
+    o.all_logits = a.all_logits;
+    if (image ? attnlrp_explain_image(s, a.pixels, &o, &r) : attnlrp_explain_ids(s, ti.ids, (size_t)ti.T, &o, &r)) {
+        const char *msg = attnlrp_last_error();
+        if (image && !strncmp(msg, "image ", 6)) cli_error(1, "--pixels %s", msg + 6);  // the image file's error
+        else if (!strncmp(msg, "options.decoder_text: ", 22)) cli_error(1, "--decoder-text: %s", msg + 22);
+        else rc = cli_api_error(1);
         goto done;
     }
-    if (e.nonfinite)
-        cli_error(0, "warning: %d of %d relevance values are not finite (NaN or inf; null in JSON)", e.nonfinite,
-                  e.n_relevance);
-    if (e.nonfinite_tensor)
+    const lrp_explanation *e = lrp_api_explanation(r);
+    if (e->nonfinite)
+        cli_error(0, "warning: %d of %d relevance values are not finite (NaN or inf; null in JSON)", e->nonfinite,
+                  e->n_relevance);
+    if (e->nonfinite_tensor)
         cli_error(0, "warning: the checkpoint's tensor \"%s\" holds a non-finite value (element %lld)",
-                  e.nonfinite_tensor, e.nonfinite_index);
-    ctx.all_logits = a.all_logits;
-    ctx.aggregate = a.aggregate;
-    ctx.normalize = a.normalize;
-    if (a.aggregate == LRP_AGGREGATE_WORD) {
-        if (!ss.tok) {
-            cli_error(1, "--aggregate word: the model has no tokenizer (no tokenizer.json) to tell words apart");
-            goto done;
-        }
-        if (!(word_start = malloc((size_t)ti.T + 1)) || !(dec_word_start = malloc((size_t)n_dec + 1))) goto done;
-        lrp_tokenizer_word_starts(ss.tok, ti.ids, ti.T, word_start);
-        if (n_dec) lrp_tokenizer_word_starts(ss.tok, dec_ids, n_dec, dec_word_start);
-        ctx.word_start = word_start;
-        ctx.decoder_word_start = n_dec ? dec_word_start : NULL;
-    }
-    if (lrp_describe_explanation(&ss, &e, &ctx, &err)) {  // the same strings as the public API's results
-        cli_error(1, "%s", err.msg);
-        goto done;
-    }
+                  e->nonfinite_tensor, e->nonfinite_index);
+    ctx = *lrp_api_render_ctx(r);  // the result's display strings and views (the public API's own)
     ctx.chat_family = chat_family;
     ctx.chat_prompt = chat_prompt;
-    if (!e.ids && (!strcmp(a.format, "png") || !strcmp(a.format, "html"))) {
-        int side = e.width / e.patch_size;
-        lrp_heatmap h = {a.patches ? e.relevance : e.relevance_pixels, a.patches ? side : e.height,
-                         a.patches ? side : e.width, img.display.data ? &img.display : NULL, a.overlay, 0};
+    if (!e->ids && (!strcmp(a.format, "png") || !strcmp(a.format, "html"))) {
+        const lrp_image *img = lrp_api_image(r);
+        int side = e->width / e->patch_size;
+        lrp_heatmap h = {a.patches ? e->relevance : e->relevance_pixels, a.patches ? side : e->height,
+                         a.patches ? side : e->width, img->display.data ? &img->display : NULL, a.overlay, 0};
         if (a.overlay && !h.image) {
             cli_error(1, "--overlay: no displayable copy of the input image");
             goto done;
@@ -621,33 +561,28 @@ static int explain_run(const lrp_session *session, const explain_args *args, FIL
         }
         ctx.image_png_base64 = b64;
     }
-    if (e.ids && !strcmp(a.format, "png")) {
-        rc = text_png(a.out, &e, &ctx);
+    if (e->ids && !strcmp(a.format, "png")) {
+        rc = text_png(a.out, e, &ctx);
         goto done;
     }
     if (json_out) {
-        lrp_render_json(json_out, &e, &ctx);
+        lrp_render_json(json_out, e, &ctx);
         rc = ferror(json_out) ? 1 : 0;
         goto done;
     }
     if (cli_output_open(&out, a.out)) goto done;
-    if (!strcmp(a.format, "json")) lrp_render_json(out.f, &e, &ctx);
-    else if (!strcmp(a.format, "html")) lrp_render_html(out.f, &e, &ctx);
-    else lrp_render_text(out.f, &e, &ctx, cli_use_color(a.color, out.f));
+    if (!strcmp(a.format, "json")) lrp_render_json(out.f, e, &ctx);
+    else if (!strcmp(a.format, "html")) lrp_render_html(out.f, e, &ctx);
+    else lrp_render_text(out.f, e, &ctx, cli_use_color(a.color, out.f));
     rc = cli_output_commit(&out) ? 1 : 0;
 done:
-    lrp_describe_free(&ctx, &e);
+    attnlrp_result_free(r);
     free(dec_ids);
     free(answer);
     free(chat_prompt);
-    free(word_start);
-    free(dec_word_start);
-    lrp_explanation_free(&e);
     free(types);
-    free(mask_arg);
     free(mask);
     lrp_text_inputs_free(&ti);
-    lrp_image_free(&img);
     free(b64);
     return rc;
 }
@@ -656,14 +591,14 @@ int cmd_explain(int argc, char **argv) {
     explain_args a;
     int rc = parse_explain_args(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
-    lrp_session ss = {0};
-    if ((rc = cli_session_open(&ss, a.model))) return rc;
-    rc = explain_run(&ss, &a, NULL);
-    lrp_session_close(&ss);
+    attnlrp_session *s = NULL;
+    if ((rc = cli_api_open(&s, a.model))) return rc;
+    rc = explain_run(s, &a, NULL);
+    attnlrp_session_free(s);
     return rc;
 }
 
-int cli_explain_json(const lrp_session *s, int argc, char **argv, FILE *out) {
+int cli_explain_json(attnlrp_session *s, int argc, char **argv, FILE *out) {
     explain_args a;
     int rc = parse_explain_args(argc, argv, &a);
     if (rc) return rc == 1 ? 2 : rc;  // 1: --help was asked for, which batch never passes

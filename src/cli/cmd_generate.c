@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/handles.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "explain/explain.h"
-#include "explain/generate.h"
 #include "explain/methods.h"
 #include "render/png_grid.h"
 #include "render/render.h"
@@ -93,13 +93,28 @@ static int stream_token(int id, void *p) {
     return 0;
 }
 
+// attnlrp_generate's token callback: the stream above.
+static int on_generated(int id, const char *text, void *p) {
+    (void)text;
+    return stream_token(id, p);
+}
+
+// The public options of one generated token's explanation: token `target` explained with `method` and score.
+static void step_options(attnlrp_options *o, const char *method, int target, int score) {
+    attnlrp_options_init(o, sizeof *o);
+    o->method = method;
+    o->target = target;
+    o->score = lrp_score_name(score);
+}
+
 // Encoder-decoders: one relevance pass per generated token g, whose decoder reads the start token and the
 // g tokens before it. JSON: per step the source row (`relevance`) and the decoder row (`decoder_relevance`,
 // g + 1 values), and `relevance_matrix` [n_gen][T + n_gen]: the source columns, then the decoder inputs
 // (start token, generated tokens), null where a decoder input comes after the step. Text: the `top` most
 // relevant source (src@i) and target-prefix (tgt@i) tokens of each step.
-static int explain_seq2seq(const lrp_session *s, const int *src, int T, const int *gen, int n_gen, int meth, int top,
-                           int score, const lrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
+static int explain_seq2seq(attnlrp_session *api, const int *src, int T, const int *gen, int n_gen, const char *meth,
+                           int top, int score, const attnlrp_intervention *iv, int n_iv, json_t *doc, FILE *f) {
+    const lrp_session *s = lrp_api_session(api);
     const lrp_config *c = &s->m->cfg;
     int *dec = malloc(((size_t)n_gen + 1) * sizeof(int));
     float *row = malloc(((size_t)T + n_gen + 1) * sizeof(float));
@@ -112,20 +127,18 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
     dec[0] = c->decoder_start_token_id;
     for (int g = 0; g < n_gen; g++) dec[g + 1] = gen[g];
     for (int g = 0; g < n_gen; g++) {
-        lrp_explain_opts o;
-        lrp_explain_opts_default(&o);
-        o.method = (lrp_method)meth;
-        o.target = gen[g];
-        o.score = score;
-        o.iv = iv;
-        o.n_iv = n_iv;
-        lrp_inputs in = {.ids = src, .T = T, .decoder_ids = dec, .decoder_T = g + 1};
-        lrp_explanation e;
-        lrp_err err;
-        if (lrp_explain_inputs(s->m, &in, &o, &e, &err)) {
-            rc = cli_lib_error(1, err.msg);
+        attnlrp_options o;  // the decoder reads its start token and the g tokens generated before
+        step_options(&o, meth, gen[g], score);
+        o.set = iv;
+        o.n_set = (size_t)n_iv;
+        o.decoder_ids = gen;
+        o.n_decoder = (size_t)g;
+        attnlrp_result *res = NULL;
+        if (attnlrp_explain_ids(api, src, (size_t)T, &o, &res)) {
+            rc = cli_api_error(1);
             goto done;
         }
+        const lrp_explanation *ep = lrp_api_explanation(res), e = *ep;
         int n = T + g + 1, order[8], k = top < n ? top : n;
         if (k > 8) k = 8;
         memcpy(row, e.relevance, (size_t)T * sizeof(float));
@@ -155,7 +168,7 @@ static int explain_seq2seq(const lrp_session *s, const int *src, int T, const in
             fputc('\n', f);
         }
         free(gt);
-        lrp_explanation_free(&e);
+        attnlrp_result_free(res);
     }
     if (doc) {
         json_object_set_new(doc, "explanations", expl);
@@ -182,7 +195,8 @@ int cmd_generate(int argc, char **argv) {
     int *forced = NULL, n_forced = 0;
     json_t *jmatrix = NULL;  // --format json: the rectangular [generated][prompt + generated] relevance
     const char *explain_only = NULL;  // the first option that means something only with --explain
-    lrp_sampler smp = {0, 0, 1.0f, 0};
+    attnlrp_generate_options go;  // the sampler's flags (the public API's generation options)
+    attnlrp_generate_options_init(&go, sizeof go);
     lrp_intervention iv[64];
     int n_iv = 0;
     lrp_intervention hiv[64];  // --set-head
@@ -233,19 +247,19 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(o, "--temp")) {
             if (arg_float(o, v, &x)) return 2;
             if (!(x >= 0) || !isfinite(x)) return cli_error(2, "--temp %s: must be a number >= 0", v);
-            smp.temperature = (float)x;
+            go.temperature = (float)x;  // as the sampler keeps it
         } else if (!strcmp(o, "--top-p")) {
             if (arg_float(o, v, &x)) return 2;
             if (!(x > 0 && x <= 1)) return cli_error(2, "--top-p %s: must be in (0, 1]", v);
-            smp.top_p = (float)x;
+            go.top_p = (float)x;
         } else if (!strcmp(o, "--top-k")) {
             if (arg_int(o, v, &k)) return 2;
             if (k < 0) return cli_error(2, "--top-k %d: must not be negative", k);
-            smp.top_k = k;
+            go.top_k = k;
         } else if (!strcmp(o, "--seed")) {
             if (arg_float(o, v, &x)) return 2;
             if (x < 0 || x != floor(x)) return cli_error(2, "--seed %s: must be a non-negative integer", v);
-            smp.seed = (uint64_t)x;
+            go.seed = (uint64_t)x;
         } else if (!strcmp(o, "--set")) {
             if (n_iv == 64) return cli_error(2, "--set: at most 64 interventions");
             if (cli_parse_set(v, &iv[n_iv++])) return 2;
@@ -284,16 +298,19 @@ int cmd_generate(int argc, char **argv) {
     lrp_err err;
     if (lrp_method_lookup("method", method, 0, &meth, &err)) return cli_lib_error(2, err.msg);
 
-    lrp_session s = {0};
+    attnlrp_session *api = NULL;
+    lrp_session s = {0};  // the session's model and tokenizer (read only), for the inputs and the display
     lrp_text_inputs ss = {0};
+    attnlrp_intervention piv[64], phiv[64];  // --set, --set-head as the public API takes them
     cli_output out = {0};
     json_t *doc = NULL, *expl = NULL;
     int *gen = NULL, n_gen = 0;
     float *matrix = NULL;          // --format html|png: [n_gen][prompt + n_gen - 1], NaN after each step's token
     const char *png_path = out_path;
     stream_ctx st = {0};
-    int rc = cli_session_open(&s, model);
+    int rc = cli_api_open(&api, model);
     if (rc) goto done;
+    s = *lrp_api_session(api);
     int seq2seq = s.m->cfg.task == LRP_TASK_SEQ2SEQ_LM;  // the prompt is the source; the output is the decoder's
     if (s.m->cfg.task != LRP_TASK_CAUSAL_LM && !seq2seq) {
         rc = cli_error(1, "generate: %s is a %s; generation needs a causal language model", s.model_path,
@@ -316,6 +333,8 @@ int cmd_generate(int argc, char **argv) {
         rc = cli_lib_error(2, err.msg);
         goto done;
     }
+    cli_public_interventions(iv, n_iv, piv);
+    cli_public_interventions(hiv, n_hiv, phiv);
     int json = !strcmp(format, "json");
     if (grid && seq2seq) {
         rc = cli_error(2, "--format %s: the generation heatmap is for decoder-only models (use --format json)", format);
@@ -342,11 +361,21 @@ int cmd_generate(int argc, char **argv) {
         n_gen = n_forced;
         forced = NULL;
         for (int g = 0; g < n_gen; g++) stream_token(gen[g], &st);
-    } else if (lrp_generate_heads(s.m, ss.ids, ss.T, n_new, &smp, iv, n_iv, hiv, n_hiv, stop_eos, stream_token, &st,
-                                  &gen, &n_gen, &err)) {
-        rc = cli_lib_error(1, err.msg);
-        cli_output_abort(&out);
-        goto done;
+    } else {
+        go.max_new = n_new;
+        go.no_eos = !stop_eos;
+        go.set = piv;
+        go.n_set = (size_t)n_iv;
+        go.set_head = phiv;
+        go.n_set_head = (size_t)n_hiv;
+        size_t n_out = 0;
+        if (!(gen = malloc(((size_t)n_new + 1) * sizeof *gen))) goto done;
+        if (attnlrp_generate_ids(api, ss.ids, (size_t)ss.T, &go, on_generated, &st, gen, (size_t)n_new, &n_out)) {
+            rc = cli_api_error(1);
+            cli_output_abort(&out);
+            goto done;
+        }
+        n_gen = (int)n_out;
     }
     if (st.f) fputc('\n', st.f);
     if (json) {
@@ -374,7 +403,7 @@ int cmd_generate(int argc, char **argv) {
         else fprintf(out.f, "\nmost relevant source and target-prefix tokens for each generated token (%s%s%s):\n", method,
                      score ? ", " : "", score ? lrp_score_name(score) : "");
         if (json) json_object_set_new(doc, "score", json_string(lrp_score_name(score)));
-        if (explain_seq2seq(&s, ss.ids, ss.T, gen, n_gen, meth, top, score, iv, n_iv, json ? doc : NULL, out.f)) {
+        if (explain_seq2seq(api, ss.ids, ss.T, gen, n_gen, method, top, score, piv, n_iv, json ? doc : NULL, out.f)) {
             cli_output_abort(&out);
             goto done;
         }
@@ -393,21 +422,21 @@ int cmd_generate(int argc, char **argv) {
                     score ? lrp_score_name(score) : "");
         }
         for (int g = 0; g < n_gen; g++) {
-            lrp_explain_opts o = mo;
-            o.method = (lrp_method)meth;
-            o.target = gen[g];
-            o.score = score;
-            o.iv = iv;
-            o.n_iv = n_iv;
-            o.head_iv = hiv;
-            o.n_head_iv = n_hiv;
-            lrp_explanation e;
+            attnlrp_options o;  // the prompt and the tokens generated before: their last position
+            step_options(&o, method, gen[g], score);
+            cli_public_method_options(&mo, &o);
+            o.set = piv;
+            o.n_set = (size_t)n_iv;
+            o.set_head = phiv;
+            o.n_set_head = (size_t)n_hiv;
+            attnlrp_result *res = NULL;
             int T = ss.T + g;
-            if (lrp_explain(s.m, st.all, T, &o, &e, &err)) {
-                rc = cli_lib_error(1, err.msg);
+            if (attnlrp_explain_ids(api, st.all, (size_t)T, &o, &res)) {
+                rc = cli_api_error(1);
                 cli_output_abort(&out);
                 goto done;
             }
+            const lrp_explanation e = *lrp_api_explanation(res);
             int order[8], k = top < T ? top : T;
             if (k > 8) k = 8;
             lrp_rank_top(e.relevance, T, k, order);
@@ -437,7 +466,7 @@ int cmd_generate(int argc, char **argv) {
                 fputc('\n', out.f);
             }
             free(gt);
-            lrp_explanation_free(&e);
+            attnlrp_result_free(res);
         }
     }
     if (grid && n_gen == 0) {
@@ -500,6 +529,6 @@ done:
     free(gen);
     free(st.all);
     lrp_text_inputs_free(&ss);
-    lrp_session_close(&s);
+    attnlrp_session_free(api);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/handles.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "models/model.h"
@@ -122,9 +123,10 @@ int cmd_info(int argc, char **argv) {
         if (model) return cli_error(2, "info: give --model or --families, not both");
         return print_families(json);
     }
-    lrp_err err;
-    lrp_session s;
-    if (lrp_session_open(&s, model, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+    attnlrp_session *api = NULL;  // opened as the public API opens it (the default model, the tokenizer)
+    int rc = cli_api_open(&api, model);
+    if (rc) return rc;
+    const lrp_session s = *lrp_api_session(api);  // the description reads the model's config and tensors
     const lrp_model *m = s.m;
     const char *path = s.model_path;
     const lrp_config *c = &m->cfg;
@@ -148,7 +150,11 @@ int cmd_info(int argc, char **argv) {
             json_object_set_new(o, "rope_theta", json_real(c->rope.theta));
             json_object_set_new(o, "rope_scaling", json_string(scaling_names[c->rope.scaling]));
         }
-        if (c->task == LRP_TASK_CLASSIFIER) json_object_set_new(o, "labels", string_list((const char *const *)c->labels));
+        if (c->task == LRP_TASK_CLASSIFIER) {  // n_labels names (the array has no NULL at its end)
+            json_t *labels = json_array();
+            for (int i = 0; i < c->n_labels; i++) json_array_append_new(labels, json_string(c->labels[i] ? c->labels[i] : ""));
+            json_object_set_new(o, "labels", labels);
+        }
         if (c->num_encoder_layers > 0) {  // encoder-decoders: layers counts both stacks, encoder first
             json_object_set_new(o, "encoder_layers", json_integer(c->num_encoder_layers));
             json_object_set_new(o, "decoder_start_token_id", json_integer(c->decoder_start_token_id));
@@ -198,6 +204,6 @@ int cmd_info(int argc, char **argv) {
             if (per_dtype[t]) printf(" %d %s", per_dtype[t], lrp_dtype_name((lrp_dtype)t));
         printf("\ntokenizer       %s\n", has_tok ? "yes" : "no (use --ids)");
     }
-    lrp_session_close(&s);
+    attnlrp_session_free(api);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/handles.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "explain/explain.h"
@@ -96,14 +97,16 @@ int cmd_neurons(int argc, char **argv) {
     if (strcmp(layer_arg, "all") && arg_int("--layer", layer_arg, &layer)) return 2;
     if (target && target_id >= 0) return cli_error(2, "neurons: give --target or --target-id, not both");
 
-    lrp_session s = {0};
+    attnlrp_session *api = NULL;  // the explanation runs through the public API (attnlrp.h)
+    attnlrp_result *res = NULL;
+    lrp_session s = {0};          // the session's model and tokenizer, read only
     lrp_text_inputs ss = {0};
     cli_output out = {0};
-    lrp_explanation e = {0};
     float *key = NULL;
     int *order = NULL;
-    int rc = cli_session_open(&s, model);
+    int rc = cli_api_open(&api, model);
     if (rc) goto done;
+    s = *lrp_api_session(api);
     if (s.m->cfg.task != LRP_TASK_CAUSAL_LM) {
         rc = cli_error(1, "neurons: %s is a %s; neurons explains a causal language model's next token", s.model_path,
                        lrp_task_name(s.m->cfg.task));
@@ -115,14 +118,16 @@ int cmd_neurons(int argc, char **argv) {
         rc = cli_error(2, "--layer %s: out of range (0..%d or all)", layer_arg, s.m->cfg.num_layers - 1);
         goto done;
     }
-    lrp_explain_opts o;
-    lrp_explain_opts_default(&o);
-    o.method = (lrp_method)meth;
+    attnlrp_options o;
+    attnlrp_options_init(&o, sizeof o);
+    attnlrp_intervention piv[64];
+    cli_public_interventions(iv, n_iv, piv);
+    o.method = method;
     o.target = target_id;
     o.position = position;
     o.neurons = 1;
-    o.iv = iv;
-    o.n_iv = n_iv;
+    o.set = piv;
+    o.n_set = (size_t)n_iv;
     if (target) {
         if (!s.tok) {
             cli_error(1, "--target: the model has no tokenizer.json; use --target-id");
@@ -133,10 +138,11 @@ int cmd_neurons(int argc, char **argv) {
             goto done;
         }
     }
-    if (lrp_explain(s.m, ss.ids, ss.T, &o, &e, &err)) {
-        rc = cli_lib_error(1, err.msg);
+    if (attnlrp_explain_ids(api, ss.ids, (size_t)ss.T, &o, &res)) {
+        rc = cli_api_error(1);
         goto done;
     }
+    const lrp_explanation e = *lrp_api_explanation(res);
     int W = e.neuron_width, l0 = layer < 0 ? 0 : layer, l1 = layer < 0 ? e.n_layers : layer + 1;
     int n = (l1 - l0) * W;
     if (top > n) top = n;
@@ -185,8 +191,8 @@ int cmd_neurons(int argc, char **argv) {
 done:
     free(key);
     free(order);
-    lrp_explanation_free(&e);
+    attnlrp_result_free(res);
     lrp_text_inputs_free(&ss);
-    lrp_session_close(&s);
+    attnlrp_session_free(api);
     return rc;
 }

@@ -7,7 +7,6 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "render/render.h"
-#include "tokenizer/tokenizer.h"
 
 static const char tokenize_usage[] =
     "usage: attnlrp tokenize [--model PATH] [--no-special] [--format text|json] (TEXT... | --file FILE)\n"
@@ -34,10 +33,18 @@ static const char detokenize_usage[] =
     "  --model PATH     a model directory, tokenizer.json or GGUF file (default: the shipped model)\n"
     "  --help, -h       this help\n";
 
-static int open_tokenizer(const char *model, lrp_tokenizer **tok) {
-    lrp_err err;
-    if (lrp_tokenizer_open(model, tok, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+// A session of the public API with only the tokenizer of --model (no weights are read).
+static int open_tokenizer(const char *model, attnlrp_session **s) {
+    if (attnlrp_open_tokenizer(model, s))
+        return model ? cli_error(1, "%s", attnlrp_last_error()) : cli_lib_error(1, attnlrp_last_error());
     return 0;
+}
+
+// The tokenizer's text (flags 0) or vocabulary piece (ATTNLRP_PIECE) of id into buf[cap] ("" if none).
+static const char *token_text(attnlrp_session *s, int id, int flags, char *buf, size_t cap) {
+    size_t n;
+    if (attnlrp_token_text(s, id, flags, buf, cap, &n)) buf[0] = '\0';
+    return buf;
 }
 
 // Prints s with control characters and quotes escaped, as a C/JSON-like quoted string.
@@ -54,20 +61,24 @@ static void print_quoted(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static int tokenize_one(const lrp_tokenizer *tok, const char *text, size_t len, int add_special, int json,
-                        int separator, const char *where) {
-    lrp_err err;
-    int *ids, n;
-    if (lrp_tokenizer_encode(tok, text, len, add_special, &ids, &n, &err)) {
-        return cli_error(1, "%s: %s", where, err.msg);
+static int tokenize_one(attnlrp_session *tok, const char *text, size_t len, int add_special, int json, int separator,
+                        const char *where) {
+    int flags = add_special ? 0 : ATTNLRP_NO_SPECIAL, *ids = NULL, n;
+    size_t count = 0;
+    int rc = attnlrp_tokenize_n(tok, text, len, NULL, flags, NULL, 0, &count);
+    if (!rc && !(ids = malloc((count + 1) * sizeof *ids))) return cli_error(1, "out of memory");
+    if (rc || attnlrp_tokenize_n(tok, text, len, NULL, flags, ids, count, &count)) {
+        const char *msg = attnlrp_last_error();  // "text: <the tokenizer's message>"
+        free(ids);
+        return cli_error(1, "%s: %s", where, strncmp(msg, "text: ", 6) ? msg : msg + 6);
     }
-    char buf[1024];
+    n = (int)count;
+    char buf[1024], piece[1024];
     if (json) {
         json_t *pieces = json_array(), *texts = json_array();
         for (int i = 0; i < n; i++) {
-            lrp_tokenizer_token_text(tok, ids[i], buf, sizeof buf);
-            json_array_append_new(pieces, lrp_jv_text(lrp_tokenizer_piece(tok, ids[i])));
-            json_array_append_new(texts, lrp_jv_text(buf));
+            json_array_append_new(pieces, lrp_jv_text(token_text(tok, ids[i], ATTNLRP_PIECE, piece, sizeof piece)));
+            json_array_append_new(texts, lrp_jv_text(token_text(tok, ids[i], 0, buf, sizeof buf)));
         }
         int bad = lrp_jv_dump(stdout, json_pack("{s:o, s:o, s:o}", "ids", lrp_jv_int_array(ids, n), "tokens", pieces,
                                                 "text", texts), 0);
@@ -76,9 +87,9 @@ static int tokenize_one(const lrp_tokenizer *tok, const char *text, size_t len, 
     } else {
         if (separator) putchar('\n');
         for (int i = 0; i < n; i++) {
-            lrp_tokenizer_token_text(tok, ids[i], buf, sizeof buf);
+            token_text(tok, ids[i], 0, buf, sizeof buf);
             printf("%d\t", ids[i]);
-            print_quoted(stdout, lrp_tokenizer_piece(tok, ids[i]));
+            print_quoted(stdout, token_text(tok, ids[i], ATTNLRP_PIECE, piece, sizeof piece));
             putchar('\t');
             print_quoted(stdout, buf);
             putchar('\n');
@@ -88,7 +99,7 @@ static int tokenize_one(const lrp_tokenizer *tok, const char *text, size_t len, 
     return 0;
 }
 
-static int tokenize_file(const lrp_tokenizer *tok, const char *file, int add_special, int json) {
+static int tokenize_file(attnlrp_session *tok, const char *file, int add_special, int json) {
     FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
     if (!f) return cli_error(1, "--file %s: %s", file, strerror(errno));
     char *line = NULL;
@@ -144,13 +155,13 @@ int cmd_tokenize(int argc, char **argv) {
         rc = cli_error(2, "--format %s: expected text or json", format);
     if (!rc && !file && !n_texts) rc = cli_error(2, "tokenize: give the text to tokenize or --file FILE (see --help)");
     if (!rc && file && n_texts) rc = cli_error(2, "tokenize: give either text arguments or --file, not both");
-    lrp_tokenizer *tok = NULL;
+    attnlrp_session *tok = NULL;
     if (!rc) rc = open_tokenizer(model, &tok);
     int json = !strcmp(format, "json");
     if (!rc && file) rc = tokenize_file(tok, file, add_special, json);
     for (int i = 0; !rc && i < n_texts; i++) rc = tokenize_one(tok, texts[i], strlen(texts[i]), add_special, json, i > 0, "text");
     if (fflush(stdout) && !rc) rc = cli_error(1, "writing output: %s", strerror(errno));
-    lrp_tokenizer_free(tok);
+    attnlrp_session_free(tok);
     free(texts);
     return rc;
 }
@@ -180,11 +191,15 @@ int cmd_detokenize(int argc, char **argv) {
     if (!ids_arg) return cli_error(2, "detokenize: --ids is required (see --help)");
     int *ids, n;
     if (arg_int_list("--ids", ids_arg, &ids, &n)) return 2;
-    lrp_tokenizer *tok = NULL;
+    attnlrp_session *tok = NULL;
     int rc = open_tokenizer(model, &tok);
     char *text = NULL;
-    lrp_err err;
-    if (!rc && lrp_tokenizer_decode(tok, ids, n, skip_special, &text, &err)) rc = cli_error(1, "--ids: %s", err.msg);
+    size_t len = 0;
+    int flags = skip_special ? ATTNLRP_SKIP_SPECIAL : 0;
+    if (!rc && attnlrp_detokenize(tok, ids, (size_t)n, flags, NULL, 0, &len)) rc = cli_error(1, "--ids: %s", attnlrp_last_error());
+    else if (!rc && !(text = malloc(len))) rc = cli_error(1, "out of memory");
+    else if (!rc && attnlrp_detokenize(tok, ids, (size_t)n, flags, text, len, &len))
+        rc = cli_error(1, "--ids: %s", attnlrp_last_error());
     if (!rc) {
         if (!strcmp(format, "json")) {
             if (lrp_jv_dump(stdout, json_pack("{s:o, s:o}", "ids", lrp_jv_int_array(ids, n), "text", lrp_jv_text(text)), 0))
@@ -196,6 +211,6 @@ int cmd_detokenize(int argc, char **argv) {
     }
     free(text);
     free(ids);
-    lrp_tokenizer_free(tok);
+    attnlrp_session_free(tok);
     return rc;
 }

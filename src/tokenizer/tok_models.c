@@ -53,7 +53,7 @@ static void cache_put(struct tk_word_cache *c, uint64_t h, const char *s, size_t
     e->len = (uint8_t)n;
     e->n_ids = (uint8_t)n_ids;
     memcpy(e->word, s, n);
-    memcpy(e->ids, ids, n_ids * sizeof *ids);
+    if (n_ids) memcpy(e->ids, ids, n_ids * sizeof *ids);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -567,7 +567,7 @@ static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out)
     }
     for (size_t i = 0; i < w.n; i++)
         if (w.v[i].len && tk_ids_push(out, w.v[i].id)) goto done;
-    if (wh) cache_put(m->cache, wh, s, n, out->v + mark, out->n - mark);
+    if (wh) cache_put(m->cache, wh, s, n, out->n > mark ? out->v + mark : NULL, out->n - mark);  // none: v may be NULL
     rc = 0;
 done:
     free(w.v);

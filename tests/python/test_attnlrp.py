@@ -237,3 +237,98 @@ def test_a_closed_model_raises_and_its_explanations_stay(model):
     with pytest.raises(attnlrp.Error):
         m.tokenize(PROMPT)
     assert ex.to_dict()["target_token"] == cli_explain(PROMPT)["target_token"]
+
+
+# ---- since 0.2: the options the attnlrp program's explain passes through the same API ----
+
+def test_word_and_normalized_views_equal_the_cli_json(model):
+    text = "Café is nice, unbelievably"
+    ex = model.explain(text, aggregate="word", normalize="sum")
+    js = cli_explain(text, "--aggregate", "word", "--normalize", "sum")
+    assert ex.words == [w["text"] for w in js["words"]]
+    assert ex.word_starts.dtype == np.int32 and ex.word_starts.tolist() == [w["start_token"] for w in js["words"]]
+    close(ex.word_relevance, [w["relevance"] for w in js["words"]])
+    close(ex.relevance_normalized, [w["relevance_normalized"] for w in js["words"]])
+    ex = model.explain(text, normalize="max")
+    js = cli_explain(text, "--normalize", "max")
+    close(ex.relevance_normalized, js["relevance_normalized"])
+    assert ex.words is None and ex.word_relevance is None
+    assert json.loads(ex.to_json())["normalization"] == js["normalization"]
+    with pytest.raises(ValueError):
+        model.explain(text, aggregate="sentence")
+
+
+def test_token_types_and_mask_equal_the_cli_json(model, sentiment):
+    ex = model.explain(PROMPT, attention_mask=[1, 1, 1, 1, 1, 0])
+    js = cli_explain(PROMPT, "--attention-mask", "1,1,1,1,1,0")
+    assert ex.attention_mask.tolist() == js["attention_mask"] and ex.position == js["position"] == 4
+    close(ex.relevance, js["relevance"])
+    text = "I think the plot was not good."
+    ids = sentiment.tokenize(text)
+    types = [0] * (len(ids) - 3) + [1] * 3
+    ex = sentiment.explain(ids, token_type_ids=types)
+    js = cli_explain("--model", "models/sentiment", "--ids", ",".join(map(str, ids)), "--token-type-ids",
+                     ",".join(map(str, types)))
+    assert ex.token_type_ids.tolist() == js["token_type_ids"] == types
+    close(ex.relevance_token_types, js["relevance_token_types"])
+    with pytest.raises(attnlrp.Error) as e:
+        sentiment.explain(ids, token_type_ids=types[:-1])
+    assert "options.n_token_types" in str(e.value)
+
+
+def test_decoder_text_equals_the_cli_json():
+    t5 = attnlrp.Model("models/t5-facts")
+    src = "question: What is the capital of France?"
+    ex = t5.explain(src, decoder_text="The capital")
+    js = cli_explain("--model", "models/t5-facts", src, "--decoder-text", "The capital")
+    assert ex.decoder_ids.tolist() == js["decoder_ids"]
+    close(ex.decoder_relevance, js["decoder_relevance"])
+    assert ex.decoder_ids[1:].tolist() == t5.tokenize("The capital", special=False)
+
+
+def test_chat_equals_the_cli_json(tmp_path):
+    import shutil
+    d = tmp_path / "chat"
+    shutil.copytree("models/default", d)
+    cfg = json.load(open(d / "tokenizer_config.json"))
+    cfg["chat_template"] = "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
+    json.dump(cfg, open(d / "tokenizer_config.json", "w"))
+    m = attnlrp.Model(str(d))
+    ex = m.explain("hi", chat=True)
+    js = cli_explain("--model", str(d), "hi", "--chat")
+    assert (ex.chat_prompt, ex.chat_template) == (js["prompt"], js["chat_template"]) == ("### user: hi</s>", "other")
+    assert ex.ids.tolist() == js["ids"] == m.tokenize("### user: hi</s>", special=False) == m.tokenize("hi", chat=True)
+    close(ex.relevance, js["relevance"])
+    g = m.generate("hi", max_new=2, chat=True)
+    assert g.ids == cli("generate", "--model", str(d), "hi", "--chat", "-n", "2", "--format", "json")["generated_ids"]
+    with pytest.raises(attnlrp.Error) as e:
+        attnlrp.Model("models/default").explain("hi", chat=True)
+    assert "has no chat template" in str(e.value)
+
+
+def test_token_text_and_pieces_equal_the_cli_tokenize(model):
+    js = cli("tokenize", "--format", "json", PROMPT)
+    ids = model.tokenize(PROMPT)
+    assert ids == js["ids"]
+    assert [model.token_text(i, piece=True) for i in ids] == js["tokens"]
+    assert [model.token_text(i) for i in ids] == js["text"]
+
+
+
+def test_nul_bytes_are_text_as_in_the_cli_tokenize(model, tmp_path):
+    f = tmp_path / "nul.txt"
+    f.write_bytes(b"a\x00b\n")
+    js = cli("tokenize", "--format", "json", "--no-special", "--file", str(f))
+    assert model.tokenize("a\0b", special=False) == js["ids"] and len(js["ids"]) == 3
+
+
+
+def test_a_tokenizer_alone_equals_the_cli_tokenize():
+    tok = attnlrp.Tokenizer("models/default/tokenizer.json")
+    js = cli("tokenize", "--model", "models/default/tokenizer.json", "--format", "json", PROMPT)
+    ids = tok.tokenize(PROMPT)
+    assert ids == js["ids"] and [tok.token_text(i, piece=True) for i in ids] == js["tokens"]
+    assert tok.detokenize(ids, skip_special=True) == PROMPT
+    with pytest.raises(attnlrp.Error) as e:
+        tok.tokenize(PROMPT, chat=True)
+    assert e.value.status == "model" and "attnlrp_open_tokenizer" in str(e.value)
