@@ -361,6 +361,8 @@ typedef enum attnlrp_readout {
                                            // of its tokens'; words of the input, not the decoder's)
     ATTNLRP_READOUT_NORMALIZED = 11,       // options.normalize: [1][n] the tokens' (words') relevance divided
                                            // by the scale (max|R| or sum |R| over them and the decoder's)
+    ATTNLRP_READOUT_SHARED_EXPERT = 12,    // since 0.2, Qwen2-MoE: [n_layers][1] the relevance at the shared
+                                           // expert's gate (JSON shared_expert_relevance)
 } attnlrp_readout;
 ATTNLRP_API int attnlrp_result_readout(const attnlrp_result *r, int which, float *buf, size_t cap, size_t *n,
                                        size_t *rows, size_t *cols);

@@ -347,6 +347,7 @@ class Explanation:
     logits               [n_outputs] float32 at the explained position
     layers, heads, latent, latent_positions, neurons, neuron_activations, experts, answer_logits,
     encoder_layers, decoder_layers        the readouts (2-D float32 arrays), None unless asked for
+    shared_expert        Qwen2-MoE: [n_layers] the relevance at the shared expert's gate, else None
     token_type_ids, attention_mask        the input's (int32), None when the model has none / none given
     words, word_starts, word_relevance    aggregate="word": each word's text, first token and relevance
     relevance_normalized                  normalize="max"/"sum": the tokens' (words') relevance / the scale
@@ -419,6 +420,8 @@ class Explanation:
         self.word_relevance = None if words is None else words[0]
         normalized = self._readout(L.READOUT_NORMALIZED)
         self.relevance_normalized = None if normalized is None else normalized[0]
+        shared = self._readout(L.READOUT_SHARED_EXPERT)
+        self.shared_expert = None if shared is None else shared[:, 0]
 
     def _string(self, kind, index=0):
         lib = _L()

@@ -157,7 +157,7 @@ AGGREGATES = ["token", "word"]
 NORMALIZES = ["none", "max", "sum"]
 READOUTS = ["layers", "latent", "latent_positions", "heads", "neurons", "neuron_activations", "experts",
             "answer_logits", "encoder_layers", "decoder_layers"]
-READOUT_WORDS, READOUT_NORMALIZED = 10, 11
+READOUT_WORDS, READOUT_NORMALIZED, READOUT_SHARED_EXPERT = 10, 11, 12
 FORMAT_JSON, FORMAT_HTML, FORMAT_TEXT = range(3)
 TASKS = ["causal-lm", "masked-lm", "classifier", "seq2seq-lm"]
 

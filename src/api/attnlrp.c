@@ -941,6 +941,9 @@ int attnlrp_result_readout(const attnlrp_result *r, int which, float *buf, size_
         v = e->neuron_activation, nr = (size_t)e->n_layers, nc = (size_t)e->neuron_width, asked = "options.neurons";
         break;
     case ATTNLRP_READOUT_EXPERTS: v = e->expert_relevance, nr = (size_t)e->n_layers, nc = (size_t)e->n_experts, asked = "a mixture-of-experts model"; break;
+    case ATTNLRP_READOUT_SHARED_EXPERT:
+        v = e->shared_expert_relevance, nr = (size_t)e->n_layers, nc = 1, asked = "a model with a shared expert";
+        break;
     case ATTNLRP_READOUT_ANSWER_LOGITS: v = e->answer_logits, nr = 1, nc = (size_t)e->n_answer, asked = "options.answer_ids"; break;
     case ATTNLRP_READOUT_ENCODER_LAYERS:
         v = e->encoder_residual_relevance, nr = (size_t)n_enc, nc = (size_t)e->T, asked = "options.layers (encoder-decoders)";

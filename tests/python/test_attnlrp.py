@@ -276,6 +276,21 @@ def test_token_types_and_mask_equal_the_cli_json(model, sentiment):
     assert "options.n_token_types" in str(e.value)
 
 
+def test_expert_readouts_of_a_shared_expert_moe_equal_the_cli_json(tmp_path):
+    # a tiny Qwen2-MoE checkpoint (routed experts and a shared one) written by the reference's generator
+    subprocess.run(["/usr/bin/python3", "tests/reference/make_checkpoint.py", str(tmp_path), "qwen2_moe"], check=True,
+                   capture_output=True)
+    path = str(tmp_path / "qwen2_moe")
+    m = attnlrp.Model(path)
+    for method in ("attnlrp", "gradient"):
+        ex = m.explain([1, 5, 9, 3], method=method)
+        js = cli_explain("--model", path, "--ids", "1,5,9,3", "--method", method)
+        close(ex.experts, js["expert_relevance"])
+        assert ex.shared_expert.dtype == np.float32 and ex.shared_expert.shape == (m.n_layers,)
+        close(ex.shared_expert, js["shared_expert_relevance"])
+    assert attnlrp.Model("models/default").explain(PROMPT).shared_expert is None
+
+
 def test_decoder_text_equals_the_cli_json():
     t5 = attnlrp.Model("models/t5-facts")
     src = "question: What is the capital of France?"
