@@ -13,22 +13,17 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+from tally import Tally  # noqa: E402
+
 BIN, TMP = sys.argv[1], sys.argv[2]
 DEFAULT = "models/default"
 T5 = "models/t5-facts"
 STORIES = "../shared/models/stories260K/stories260K.gguf"
 TINY = "../shared/models/TinyStories-656K"
 PROMPT = "Mia's cat is called Tom. Leo's dog is called Rex. Leo's dog is called"
-npass = nfail = 0
-
-
-def check(cond, what):
-    global npass, nfail
-    if cond:
-        npass += 1
-    else:
-        nfail += 1
-        print("FAIL:", what)
+T = Tally()
+check = T.ok
 
 
 def run(*args):
@@ -284,5 +279,4 @@ json.dump(dict(cfg, chat_template=[{"name": "tool_use", "template": TEMPLATES["c
           open(os.path.join(d, "tokenizer_config.json"), "w"))
 check(explain("--model", d, "  Where is Rex? ", "--chat")["prompt"] == TEMPLATES["llama-3"][1], "named default template")
 
-print(f"{npass} passed, {nfail} failed")
-sys.exit(1 if nfail else 0)
+sys.exit(T.report())

@@ -21,18 +21,12 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_checkpoint  # noqa: E402
 import reference as ref  # noqa: E402
+from tally import Tally  # noqa: E402
 
-PASS = FAIL = 0
+T = Tally(verbose=True)
+check = T.ok
 FIGURES = {}
 
-
-def check(ok, what):
-    global PASS, FAIL
-    if ok:
-        PASS += 1
-    else:
-        FAIL += 1
-    print(("ok   " if ok else "FAIL ") + what)
 
 
 def engine(binary, model, ids, method, *extra):
@@ -413,8 +407,7 @@ def main():
         vit_checks(a.bin, dirs["vit_gray"], root)
     if a.figures:
         print(json.dumps(FIGURES, indent=1))
-    print(f"{PASS} passed, {FAIL} failed")
-    return 1 if FAIL else 0
+    return T.report()
 
 
 if __name__ == "__main__":

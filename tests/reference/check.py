@@ -71,6 +71,7 @@ sys.path.insert(0, HERE)
 import gguf_twin  # noqa: E402
 import make_checkpoint  # noqa: E402
 import reference as ref  # noqa: E402
+from tally import Tally  # noqa: E402
 
 TINYSTORIES = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "models", "TinyStories-656K"))
 TINYSTORIES_IDS = [1, 80, 147, 201, 282, 57]
@@ -93,23 +94,6 @@ GGUF_TWINS |= {"gemma2_softcap", "gemma3_gguf"}
 
 REL_TOL = 1e-4       # engine vs reference, relative to the largest magnitude of the compared field
 LOGIT_ABS = 1e-5
-
-
-class Tally:
-    def __init__(self, verbose):
-        self.passed = 0
-        self.failed = 0
-        self.verbose = verbose
-
-    def ok(self, cond, what):
-        if cond:
-            self.passed += 1
-            if self.verbose:
-                print(f"ok   {what}")
-        else:
-            self.failed += 1
-            print(f"FAIL {what}")
-        return cond
 
 
 def sequences(vocab, name):

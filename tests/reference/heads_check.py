@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_checkpoint  # noqa: E402
 import reference  # noqa: E402
+from tally import Tally  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 
@@ -74,16 +75,9 @@ def main():
     ap.add_argument("--bin", default="build/attnlrp")
     ap.add_argument("--models", nargs="*", default=[])
     a = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
+    check = tally.ok
     worst = {"heads": 0.0, "sum": 0.0, "ablation": 0.0}
-
-    def check(ok, what):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL", what)
 
     with tempfile.TemporaryDirectory() as tmp:
         dirs = [(n, make_checkpoint.write_checkpoint(os.path.join(tmp, n), n)) for n in NAMES]
@@ -135,8 +129,7 @@ def main():
                       f"effect {np.abs(want - base).max():.3g}")
     print("heads: worst relative difference: head_relevance {heads:.3g}, Σ heads vs block {sum:.3g}, "
           "ablated logits {ablation:.3g}".format(**worst))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tally.report()
 
 
 if __name__ == "__main__":

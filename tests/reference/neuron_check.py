@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_checkpoint  # noqa: E402
 import reference  # noqa: E402
+from tally import Tally  # noqa: E402
 
 NAMES = ["llama_mha", "llama_tied", "llama_tied_head", "llama_bf16", "qwen2_bias", "gpt2", "gpt2_noprefix",
          "gpt2_bias", "gemma2", "gemma3", "mixtral", "qwen3_moe", "qwen2_moe", "phi", "phi3", "t5_gated", "t5_relu",
@@ -96,16 +97,9 @@ def main():
     ap.add_argument("--bin", default="build/attnlrp")
     ap.add_argument("--models", nargs="*", default=[])
     a = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
+    check = tally.ok
     worst = 0.0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL", what)
 
     with tempfile.TemporaryDirectory() as tmp:
         dirs = []
@@ -161,8 +155,7 @@ def main():
                 check(rc == 2 and err.count("\n") == 1 and err.startswith("attnlrp: ") and not out,
                       f"{name} bad input layer {layer} neuron {neuron} expert {expert}: exit {rc}, {err!r}")
     print(f"neuron projection: worst relative difference {worst:.3g} (F32 checkpoints within 1e-5)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tally.report()
 
 
 if __name__ == "__main__":

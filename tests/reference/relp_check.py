@@ -27,6 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_checkpoint  # noqa: E402
 import reference  # noqa: E402
+from tally import Tally  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 
@@ -99,16 +100,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/attnlrp")
     a = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
+    check = tally.ok
     worst = {"relp": 0.0, "patch": 0.0}
-
-    def check(ok, what):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL", what)
 
     with tempfile.TemporaryDirectory() as tmp:
         for name in NAMES:
@@ -174,8 +168,7 @@ def main():
                           f"{what}: correlations {got['pearson']}, {got['spearman']} vs numpy {pr}, {sr}")
                     check(got["forwards"] == 2 + L * (H + 1) and got["backwards"] == 1, f"{what}: passes {got['forwards']}, {got['backwards']}")
     print("relp: worst relative difference: relp {relp:.3g}, patch {patch:.3g}".format(**worst))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tally.report()
 
 
 if __name__ == "__main__":

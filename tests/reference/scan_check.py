@@ -28,17 +28,10 @@ import torch  # noqa: E402
 
 import make_checkpoint  # noqa: E402
 import reference as ref  # noqa: E402
+from tally import Tally  # noqa: E402
 
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+T = Tally()
+check = T.ok
 
 
 def run(binary, *args):
@@ -214,8 +207,7 @@ def main():
             text(a.bin, a.model, a.text, a.window, a.layer, a.neuron, a.top, tuple(a.scan_args.split()))
     except Exception as exc:  # noqa: BLE001
         check(False, f"{type(exc).__name__}: {exc}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return T.report()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_checkpoint  # noqa: E402
 import reference  # noqa: E402
+from tally import Tally  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 
@@ -116,16 +117,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/attnlrp")
     a = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
+    check = tally.ok
     worst = 0.0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL", what)
 
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "ids.jsonl")
@@ -209,8 +203,7 @@ def main():
                     zero = [s(p + n) for n in ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "mlp.gate_proj.weight")]
                     check(max(abs(z) for z in zero) <= 1e-6 * sc, f"{what} layer {l}: R(q, k, gate) {zero} not 0")
     print(f"weights: worst relative difference to the reference {worst:.3g}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tally.report()
 
 
 if __name__ == "__main__":
