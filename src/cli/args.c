@@ -381,6 +381,21 @@ int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const cha
     return 0;
 }
 
+int cli_option_value(int *argc, char ***argv, int *i, const char *cmd, const char *const *opts, const char **value) {
+    const char *o = (*argv)[*i];
+    int takes = 0;
+    for (int k = 0; opts[k] && !takes; k++) takes = !strcmp(o, opts[k]);
+    if (!takes) {
+        if (cli_split_option(argc, argv, *i)) {  // --flag=value
+            --*i;
+            return 1;
+        }
+        return cli_error(2, "%s: unknown %s %s (see attnlrp %s --help)", cmd, o[0] == '-' ? "option" : "argument", o,
+                         cmd);
+    }
+    return (*value = arg_value(*argc, *argv, i)) ? 0 : 2;
+}
+
 int cli_split_option(int *argc, char ***argv, int i) {
     // The new argv arrays and names live as long as the process (the command reads argv to its end);
     // they are kept here so that they stay reachable (LeakSanitizer), at most 64 splits per command line.

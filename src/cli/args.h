@@ -113,6 +113,12 @@ int cli_rest_as_text(int argc, char **argv, int *i, const char **text, const cha
 // "value" in a new argv (argc grows by one) and returns 1, so the caller reads argv[i] again; 0 otherwise.
 int cli_split_option(int *argc, char ***argv, int i);
 
+// One value-taking option of a command at argv[*i]: when it is one of opts (NULL-terminated), *value is its
+// value (*i moves past it) and 0 is returned; "--name=value" is split (cli_split_option) and 1 returned, so
+// the caller reads argv[*i] again (*i is stepped back); otherwise 2 after printing "CMD: unknown option X
+// (see attnlrp CMD --help)" or the missing value.
+int cli_option_value(int *argc, char ***argv, int *i, const char *cmd, const char *const *opts, const char **value);
+
 // "" given as TEXT, --target, --contrast...: 2 after printing "FLAG: empty text"; 0 otherwise.
 int cli_empty_text(const char *flag, const char *value);
 

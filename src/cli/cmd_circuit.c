@@ -73,16 +73,10 @@ static int parse_args(int argc, char **argv, circuit_args *a) {
         }
         static const char *const opts[] = {"--model", "--clean", "--corrupt", "--clean-ids", "--corrupt-ids", "--data",
                                            "--limit", "--target", "--target-id", "--foil", "--foil-id", "--method",
-                                           "--top", "--format", "-o"};
-        int takes = 0;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) takes |= !strcmp(o, opts[k]);
-        if (!takes && cli_split_option(&argc, &argv, i)) {
-            i--;
-            continue;
-        }
-        if (!takes) return cli_error(2, "circuit: unknown %s %s (see attnlrp circuit --help)",
-                                     o[0] == '-' ? "option" : "argument", o);
-        if (!(v = arg_value(argc, argv, &i))) return 2;
+                                           "--top", "--format", "-o", NULL};
+        int got = cli_option_value(&argc, &argv, &i, "circuit", opts, &v);
+        if (got == 1) continue;
+        if (got) return 2;
         if (!strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "--clean")) a->clean = v;
         else if (!strcmp(o, "--corrupt")) a->corrupt = v;

@@ -83,16 +83,11 @@ int cmd_neuron(int argc, char **argv) {
             fputs(neuron_usage, stdout);
             return 0;
         }
-        int takes = !strcmp(o, "--model") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
-                    !strcmp(o, "--expert") || !strcmp(o, "--top") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
-                    !strcmp(o, "--atlas");
-        if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
-            i--;
-            continue;
-        }
-        if (!takes) return cli_error(2, "neuron: unknown %s %s (see attnlrp neuron --help)",
-                                     o[0] == '-' ? "option" : "argument", o);
-        if (!(v = arg_value(argc, argv, &i))) return 2;
+        static const char *const opts[] = {"--model", "--layer", "--neuron", "--expert", "--top", "--format", "-o",
+                                           "--atlas", NULL};
+        int got = cli_option_value(&argc, &argv, &i, "neuron", opts, &v);
+        if (got == 1) continue;
+        if (got) return 2;
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "-o")) out_path = v;

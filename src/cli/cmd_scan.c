@@ -646,17 +646,12 @@ static int scan_main(int argc, char **argv, cli_par *par) {
             want_progress = 1;
             continue;
         }
-        int takes = !strcmp(o, "--model") || !strcmp(o, "--data") || !strcmp(o, "--layer") || !strcmp(o, "--neuron") ||
-                    !strcmp(o, "--top") || !strcmp(o, "--window") || !strcmp(o, "--expert") ||
-                    !strcmp(o, "--method") || !strcmp(o, "--format") || !strcmp(o, "-o") ||
-                    !strcmp(o, "--neurons") || !strcmp(o, "--atlas") || !strcmp(o, "--shard") ||
-                    !strcmp(o, "--jobs");
-        if (!takes && cli_split_option(&argc, &argv, i)) {  // --flag=value
-            i--;
-            continue;
-        }
-        if (!takes) return cli_error(2, "scan: unknown option %s (see attnlrp scan --help)", o);
-        if (!(v = arg_value(argc, argv, &i))) return 2;
+        static const char *const opts[] = {"--model", "--data", "--layer", "--neuron", "--top", "--window", "--expert",
+                                           "--method", "--format", "-o", "--neurons", "--atlas", "--shard", "--jobs",
+                                           NULL};
+        int got = cli_option_value(&argc, &argv, &i, "scan", opts, &v);
+        if (got == 1) continue;
+        if (got) return 2;
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--data")) data = v;
         else if (!strcmp(o, "--method")) method = v;

@@ -70,20 +70,15 @@ static int parse_args(int argc, char **argv, weights_args *a) {
             fputs(weights_usage, stdout);
             return 1;
         }
-        int takes = !strcmp(o, "--model") || !strcmp(o, "--data") || !strcmp(o, "-o") || !strcmp(o, "--method") ||
-                    !strcmp(o, "--limit") || !strcmp(o, "--prune") || !strcmp(o, "--pruned") ||
-                    !strcmp(o, "--prune-by") || !strcmp(o, "--format") || !strcmp(o, "--max-memory");
         if (!strcmp(o, "--abs")) {
             a->abs = 1;
             continue;
         }
-        if (!takes && cli_split_option(&argc, &argv, i)) {
-            i--;
-            continue;
-        }
-        if (!takes) return cli_error(2, "weights: unknown %s %s (see attnlrp weights --help)",
-                                     o[0] == '-' ? "option" : "argument", o);
-        if (!(v = arg_value(argc, argv, &i))) return 2;
+        static const char *const opts[] = {"--model", "--data", "-o", "--method", "--limit", "--prune", "--pruned",
+                                           "--prune-by", "--format", "--max-memory", NULL};
+        int got = cli_option_value(&argc, &argv, &i, "weights", opts, &v);
+        if (got == 1) continue;
+        if (got) return 2;
         if (!strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "--data")) a->data = v;
         else if (!strcmp(o, "-o")) a->out = v;
