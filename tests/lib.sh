@@ -27,6 +27,28 @@ expect() {
     ok
 }
 
+# py_tally SCRIPT ARGS...: runs a Python check that ends with "N passed, N failed" (tests/reference/tally.py)
+# and adds its counts; no summary line (a crash) or no checks at all is one failure; failures are shown.
+py_tally() {
+    local script=$1 out line p f
+    shift
+    out=$("$PY" "$script" "$@" 2>&1)
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    if [ -z "$line" ]; then bad "$script $* printed no summary: $(printf '%s' "$out" | tail -n 5)"; return; fi
+    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+    [ "$p" != 0 ] || [ "$f" != 0 ] || bad "$script $* ran no checks"
+    pass=$((pass + p)); fail=$((fail + f))
+    [ "$f" = 0 ] || printf '%s\n' "$out" | grep -E '^FAIL|worst' | head -n 20
+}
+
+# need_torch NAME: the test cannot run without Debian's python3-torch and python3-numpy: one failure, exit.
+need_torch() {  # (install python3-torch python3-numpy)
+    "$PY" -c 'import torch, numpy' >/dev/null 2>&1 && return 0
+    echo "FAIL $1: $PY cannot import torch and numpy"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
 finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" = 0 ]

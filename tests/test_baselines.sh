@@ -7,11 +7,7 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 M=../shared/models/TinyStories-656K
 
-out=$("$PY" tests/reference/baselines_check.py --bin "$BIN" 2>&1)
-line=$(printf '%s\n' "$out" | tail -n 1)
-p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
-printf '%s\n' "$out" | grep '^FAIL' || true
-pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
+py_tally tests/reference/baselines_check.py --bin "$BIN"
 
 expect 2 "attnlrp: --steps 0: must be at least 1" -- "$BIN" explain --ids 1,2 --method ig --steps 0
 expect 2 "attnlrp: --samples 0: must be at least 1" -- "$BIN" explain --ids 1,2 --method kernelshap --samples 0

@@ -6,21 +6,9 @@ set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
 
-if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
-    echo "FAIL test_circuit: $PY cannot import torch and numpy"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+need_torch test_circuit
 
-out=$("$PY" tests/reference/relp_check.py --bin "$BIN" 2>&1)
-line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
-if [ -z "$line" ]; then
-    bad "relp_check.py printed no summary: $(printf '%s' "$out" | tail -n 5)"
-else
-    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
-    pass=$((pass + p)); fail=$((fail + f))
-    [ "$f" = 0 ] || printf '%s\n' "$out" | grep FAIL | head -n 20
-fi
+py_tally tests/reference/relp_check.py --bin "$BIN"
 
 M=models/default
 C="Julia speaks Italian. Julia's rabbit is called Bunny. Julia's rabbit is called"

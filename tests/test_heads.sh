@@ -7,12 +7,7 @@ set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 
-out=$("$PY" tests/reference/heads_check.py --bin "$BIN" --models models/default 2>&1)
-line=$(printf '%s\n' "$out" | tail -n 1)
-printf '%s\n' "$out" | grep -E '^FAIL|^Traceback|Error|worst' | head -20
-np=${line%% passed*}; nf=${line#*passed, }; nf=${nf%% failed*}
-if [ -n "$np" ] && [ "$np" -gt 0 ] 2>/dev/null; then pass=$((pass + np)); else bad "heads_check.py: $line"; fi
-[ "${nf:-1}" = 0 ] || fail=$((fail + nf))
+py_tally tests/reference/heads_check.py --bin "$BIN" --models models/default
 
 D=models/default
 # generate --set-head (incremental, KV cache) = the argmax of a full forward with the same ablation, step by step.

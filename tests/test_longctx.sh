@@ -6,12 +6,7 @@
 # (ATTNLRP_CHECKPOINT=1: recomputed in the backward). The op-level comparisons are tests/test_longctx.c.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
-    echo "FAIL test_longctx: $PY cannot import torch and numpy (install python3-torch python3-numpy)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-ATTNLRP_ATTN=blockwise ATTNLRP_CHECKPOINT=1 exec "$PY" tests/reference/check.py --bin "$BUILD/attnlrp" \
+. tests/lib.sh
+need_torch test_longctx
+ATTNLRP_ATTN=blockwise ATTNLRP_CHECKPOINT=1 "$PY" tests/reference/check.py --bin "$BIN" \
     --families llama,mistral,gemma2,bert,t5

@@ -6,12 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 
-out=$("$PY" tests/reference/neuron_check.py --bin "$BIN" --models models/default 2>&1)
-line=$(printf '%s\n' "$out" | tail -n 1)
-printf '%s\n' "$out" | grep -E '^FAIL|worst' | head -20
-np=${line%% passed*}; nf=${line#*passed, }; nf=${nf%% failed*}
-if [ -n "$np" ] && [ "$np" -gt 0 ] 2>/dev/null; then pass=$((pass + np)); else bad "neuron_check.py: $line"; fi
-[ "${nf:-1}" = 0 ] || fail=$((fail + nf))
+py_tally tests/reference/neuron_check.py --bin "$BIN" --models models/default
 
 D=models/default
 expect 2 "attnlrp: neuron: give --layer L and --neuron N" -- "$BIN" neuron --model $D --layer 0

@@ -8,22 +8,9 @@ set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
 
-if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
-    echo "FAIL test_scan: $PY cannot import torch and numpy"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+need_torch test_scan
 
-# count the passes and failures the Python check reports
-py_check() {
-    local out line p f
-    out=$("$PY" tests/reference/scan_check.py --bin "$BIN" "$@" 2>&1)
-    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
-    if [ -z "$line" ]; then bad "scan_check.py $* printed no summary: $(printf '%s' "$out" | tail -n 5)"; return; fi
-    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
-    pass=$((pass + p)); fail=$((fail + f))
-    [ "$f" = 0 ] || printf '%s\n' "$out" | grep FAIL | head -n 20
-}
+py_check() { py_tally tests/reference/scan_check.py --bin "$BIN" "$@"; }
 
 mkdir -p "$tmp/tiny"
 py_check --dir "$tmp/tiny"
