@@ -1,5 +1,7 @@
 #include "models/blocks.h"
 
+#include <math.h>
+
 lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h, const lrp_rope_attn_weights *w,
                                  const lrp_rope *rope, lrp_attn_spec *spec, float eps) {
     int hd = spec->head_dim;
@@ -88,4 +90,12 @@ int lrp_decoder_logits(lrp_graph *g, lrp_forward *f, lrp_act *x, const lrp_weigh
     f->taps.logits = logits;
     if (f->cache && lrp_graph_ok(g)) f->cache->len += f->in.T;
     return lrp_graph_ok(g) ? 0 : -1;
+}
+
+lrp_rope *lrp_rope_decoder_start(lrp_graph *g, const lrp_config *c, const lrp_forward *f, lrp_attn_spec *spec) {
+    int hd = c->head_dim;
+    *spec = (lrp_attn_spec){.n_heads = c->num_heads, .n_kv_heads = c->num_kv_heads, .head_dim = hd,
+                            .scale = 1.0f / sqrtf((float)hd), .mask = LRP_ATTN_CAUSAL, .window = c->sliding_window,
+                            .key_mask = f->cache ? NULL : f->in.attention_mask};
+    return lrp_rope_tables(g, &c->rope, hd, f->cache ? f->cache->len : 0, f->in.T);
 }

@@ -22,6 +22,12 @@ lrp_act *lrp_rope_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *h
 lrp_act *lrp_self_attention(lrp_graph *g, lrp_forward *f, int l, lrp_act *q, lrp_act *k, lrp_act *v,
                             lrp_attn_spec *spec);
 
+// The start of a causal RoPE decoder's forward (LLaMA, Mixtral, Phi): the rotary tables of the config's
+// RoPE for f's T tokens from the KV cache's length, and *spec: the heads, 1/√head_dim, the causal mask,
+// the config's sliding window, and the padding mask unless decoding with a cache. NULL when out of memory
+// (the graph has failed).
+lrp_rope *lrp_rope_decoder_start(lrp_graph *g, const lrp_config *c, const lrp_forward *f, lrp_attn_spec *spec);
+
 // The end of a decoder's forward on its final-normed hidden states x: f's head rows selected, the logits
 // head(x) (+ head_bias), soft-capped when softcap > 0 (Gemma 2), tapped as f->taps.logits; the KV cache
 // advanced by the T input tokens. Returns the forward's status (0, or -1 when the graph failed).

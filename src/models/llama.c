@@ -218,14 +218,10 @@ static int llama_forward(const lrp_model *m, lrp_graph *g, lrp_forward *f) {
     const lrp_config *c = &m->cfg;
     const llama_weights *w = m->weights;
     const lrp_inputs *in = &f->in;
-    int H = c->num_heads, KVH = c->num_kv_heads, hd = c->head_dim;
     float eps = (float)c->norm_eps;
     lrp_kv_cache *cache = f->cache;
-    int pos0 = cache ? cache->len : 0;
-    lrp_rope *rope = lrp_rope_tables(g, &c->rope, hd, pos0, in->T);
-    lrp_attn_spec spec = {.n_heads = H, .n_kv_heads = KVH, .head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
-                          .mask = LRP_ATTN_CAUSAL, .window = c->sliding_window,
-                          .key_mask = cache ? NULL : in->attention_mask};
+    lrp_attn_spec spec;
+    lrp_rope *rope = lrp_rope_decoder_start(g, c, f, &spec);
 
     lrp_act *x = op_embedding(g, &w->embed, in->ids, in->T, 1.0f, in->embed_scale, in->embed_noise);
     f->taps.input[LRP_INPUT_WORDS] = x;
