@@ -55,6 +55,10 @@ int arg_float(const char *opt, const char *s, double *out) {
         cli_error(2, "%s: \"%s\" is not a number", opt, s);
         return -1;
     }
+    if (!isfinite(v)) {  // strtod reads "nan" and "inf"
+        cli_error(2, "%s: \"%s\" is not a finite number", opt, s);
+        return -1;
+    }
     *out = v;
     return 0;
 }
@@ -120,6 +124,10 @@ int cli_session_open(lrp_session *s, const char *model) {
     // A model path may itself look like a parameter name ("model/..."): only the default model's
     // message names one.
     if (lrp_session_open(s, model, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+    if (s->m && s->m->nonfinite_first)  // ATTNLRP_NONFINITE=warn: opened anyway
+        cli_error(0, "warning: the checkpoint holds %lld non-finite weights (NaN or inf), the first in tensor \"%s\" "
+                  "(element %lld); outputs may be NaN", s->m->nonfinite_count, s->m->nonfinite_first->name,
+                  (long long)s->m->nonfinite_first_index);
     return 0;
 }
 

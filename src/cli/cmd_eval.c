@@ -263,7 +263,9 @@ int cmd_eval(int argc, char **argv) {
     names = calloc((size_t)rep.n_records, sizeof *names);
     if (!names) goto done;
     for (int i = 0; i < rep.n_records; i++) names[i] = lrp_output_string(&s.m->cfg, s.tok, rep.records[i].target);
-    lrp_eval_render_ctx ctx = {s.model_path, s.m->cfg.model_type, source, a.span_field, a.o.seed, names};
+    lrp_eval_render_ctx ctx = {s.model_path, s.m->cfg.model_type, source, a.span_field, a.o.seed, names,
+                               s.m->nonfinite_first ? s.m->nonfinite_first->name : NULL,
+                               (long long)s.m->nonfinite_first_index, s.m->nonfinite_count};
 
     // The plot first, so that nothing reaches stdout when it cannot be written. cli_output_commit
     // releases the struct whatever happens; clearing it keeps done: from releasing it again.

@@ -98,6 +98,8 @@ typedef struct lrp_eval_render_ctx {
     const char *model_path, *family, *data_path, *span_field;
     unsigned long long seed;
     char **target_names;           // [report->n_records] display strings of each record's target, or NULL
+    const char *nonfinite_tensor;  // the model's first weight holding NaN/inf (ATTNLRP_NONFINITE=warn), or NULL
+    long long nonfinite_index, nonfinite_count;  // its first such element; the model's count in all
 } lrp_eval_render_ctx;
 
 // A table of the per-method means (ΔA with its 95% CI, paired differences against the first method).
