@@ -76,6 +76,20 @@ TEST(count_matches_isfinite_on_every_element) {
     uint16_t b[5] = {0x7f7f, 0xff7f, 0x3f80, 0xff80, 0x7fc0};  // bf16: max, -max, 1, -inf, NaN
     CHECK(lrp_count_nonfinite(LRP_BF16, b, 5, &first) == 2 && first == 3);
     CHECK(lrp_count_nonfinite(LRP_I32, f, 4, &first) == 0 && first == -1);  // not a weight dtype
+    // Large tensors go in units of 2^18 elements over the threads: NaN/inf in the third unit and in the
+    // tail, found in element order whatever the split.
+    int64_t big = 3 * (1 << 18) + 5;
+    float *x = calloc((size_t)big, sizeof *x);
+    if (x) {
+        CHECK(lrp_count_nonfinite(LRP_F32, x, big, &first) == 0 && first == -1);
+        x[big - 1] = NAN;
+        x[2 * (1 << 18) + 17] = INFINITY;
+        x[2 * (1 << 18) + 18] = -INFINITY;
+        CHECK(lrp_count_nonfinite(LRP_F32, x, big, &first) == 3 && first == 2 * (1 << 18) + 17);
+        uint16_t *hx = (uint16_t *)x;  // the same bytes as 2·big BF16 values: inf is 0x7f80 in the high half
+        CHECK(lrp_count_nonfinite(LRP_BF16, hx, 2 * big, &first) == 3 && first == 2 * (2 * (1 << 18) + 17) + 1);
+        free(x);
+    }
 }
 
 TEST(quantised_blocks_report_non_finite_scales) {
