@@ -15,6 +15,11 @@ check "the error names the estimate and the limit: [$err]" \
     '[[ "$err" =~ ^"attnlrp: memory: explaining 5 tokens needs about "[0-9.]+" MiB (activations ".*"), more than the 100 KiB available (max_memory)"$ ]]'
 check "--max-memory 64M: the explanation runs" '$BIN explain --max-memory 64M --format json "$t" >/dev/null'
 expect 2 "attnlrp: --max-memory 12X: expected a size such as 512M, 2G or 1.5GiB" -- $BIN explain --max-memory 12X "$t"
+err=$($BIN neurons --max-memory 100K "$t" 2>&1 >/dev/null); s=$?
+check "neurons --max-memory 100K: refused naming the estimate, exit 1 (got $s)" \
+    '[ "$s" = 1 ] && [[ "$err" =~ ^"attnlrp: memory: explaining 5 tokens needs about "[0-9.]+" MiB (activations ".*"), more than the 100 KiB available (max_memory)"$ ]]'
+check "neurons --max-memory 64M: the ranking runs" '$BIN neurons --max-memory 64M --format json "$t" >/dev/null'
+expect 2 "attnlrp: --max-memory 12X: expected a size such as 512M, 2G or 1.5GiB" -- $BIN neurons --max-memory 12X "$t"
 err=$($BIN eval --data data/eval.jsonl --limit 1 --max-memory 10K 2>&1 >/dev/null); s=$?
 check "eval --max-memory: every record refused, exit 1 (got $s: $err)" '[ "$s" = 1 ] && [[ "$err" == *"more than the 10 KiB available (max_memory)"* ]]'
 err=$($BIN generate --explain --max-memory 10K -n 2 "$t" 2>&1 >/dev/null); s=$?

@@ -259,14 +259,17 @@ int cli_lib_error(int status, const char *msg) {
     return cli_error(status, "%s", msg);
 }
 
+int arg_max_memory(const char *s, size_t *out) {
+    if (lrp_parse_size(s, out)) return cli_error(2, "--max-memory %s: expected a size such as 512M, 2G or 1.5GiB", s);
+    return 0;
+}
+
 int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const char *steps_flag, int *used) {
     const char *opt = argv[*i];
     *used = 1;
     if (!strcmp(opt, "--max-memory")) {
         const char *v = arg_value(argc, argv, i);
-        if (!v) return 2;
-        if (lrp_parse_size(v, &o->max_memory))
-            return cli_error(2, "--max-memory %s: expected a size such as 512M, 2G or 1.5GiB", v);
+        if (!v || arg_max_memory(v, &o->max_memory)) return 2;
     } else if (!strcmp(opt, steps_flag) || !strcmp(opt, "--samples")) {
         const char *v = arg_value(argc, argv, i);
         int n;
