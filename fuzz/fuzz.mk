@@ -36,6 +36,11 @@ $(FUZZ_BUILD)/libattnlrp.a: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/fuzz_args: $(FUZZ_BUILD)/fuzz/fuzz_args.o $(FUZZ_BUILD)/src/cli/args.o $(FUZZ_BUILD)/libattnlrp.a
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# fuzz_batch_record includes cmd_batch.c and checks the argument vectors with explain's parser.
+$(FUZZ_BUILD)/fuzz_batch_record: $(FUZZ_BUILD)/fuzz/fuzz_batch_record.o $(FUZZ_BUILD)/src/cli/args.o \
+		$(FUZZ_BUILD)/src/cli/cmd_explain.o $(FUZZ_BUILD)/libattnlrp.a
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libattnlrp.a
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
 
