@@ -5,8 +5,10 @@
 #   make fuzz FUZZ_TARGETS=fuzz_gguf   one harness
 #   make fuzz FUZZ_JOBS=4           parallel jobs per harness (libFuzzer then logs to fuzz-N.log here)
 # New inputs go to build-fuzz/corpus/<harness>/, crashes to build-fuzz/crashes/. tests/test_fuzz.sh runs
-# a few seconds of each and replays tests/fixtures/fuzz/<harness>/* (the inputs of fixed crashes).
-FUZZ_BUILD   := build-fuzz
+# a second of each and replays tests/fixtures/fuzz/<harness>/* (the inputs of fixed crashes), built
+# unoptimised into build-fuzz-smoke/ (FUZZ_BUILD=build-fuzz-smoke FUZZ_OPT=-O0: five times quicker to
+# compile; a time-boxed smoke run does not need the executions -O1 buys).
+FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
