@@ -574,7 +574,9 @@ static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out)
     }
     for (size_t i = 0; i < w.n; i++)
         if (w.v[i].len && tk_ids_push(out, w.v[i].id)) goto done;
-    if (wh) cache_put(m->cache, wh, s, n, out->v + mark, out->n - mark);
+    // A word that gave no ids (symbols without a token and no unk) is not cached: out->v may be NULL then
+    // (found by fuzz_tokenizer_json).
+    if (wh && out->n > mark) cache_put(m->cache, wh, s, n, out->v + mark, out->n - mark);
     rc = 0;
 done:
     free(w.v);
