@@ -12,6 +12,15 @@
 #include <string.h>
 #include <unistd.h>
 
+// The harness's stdout and stderr fully buffered (set before libFuzzer's main, which keeps its own copy
+// of stderr for its log under -close_fd_mask): the usage errors the parsers print cost no write(2) each.
+// Sanitizer reports are written directly and are not delayed.
+__attribute__((constructor)) static void fuzz_buffer_output(void) {
+    static char out[1 << 14], err[1 << 14];
+    setvbuf(stdout, out, _IOFBF, sizeof out);
+    setvbuf(stderr, err, _IOFBF, sizeof err);
+}
+
 static char fuzz_dir[256];
 
 static inline void fuzz_dir_remove(void) {

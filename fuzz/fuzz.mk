@@ -5,8 +5,10 @@
 #   make fuzz FUZZ_TARGETS=fuzz_gguf   one harness
 #   make fuzz FUZZ_JOBS=4           parallel jobs per harness (libFuzzer then logs to fuzz-N.log here)
 # New inputs go to build-fuzz/corpus/<harness>/, crashes to build-fuzz/crashes/. tests/test_fuzz.sh runs
-# a few seconds of each and replays tests/fixtures/fuzz/<harness>/* (the inputs of fixed crashes).
-FUZZ_BUILD   := build-fuzz
+# a second of each and replays tests/fixtures/fuzz/<harness>/* (the inputs of fixed crashes), built
+# unoptimised into build-fuzz-smoke/ (FUZZ_BUILD=build-fuzz-smoke FUZZ_OPT=-O0: five times quicker to
+# compile; a time-boxed smoke run does not need the executions -O1 buys).
+FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
@@ -35,6 +37,11 @@ $(FUZZ_BUILD)/libattnlrp.a: $(FUZZ_LIB_OBJ)
 # fuzz_args includes the command files whose parsers it calls, and links the rest of the CLI helpers.
 $(FUZZ_BUILD)/fuzz_args: $(FUZZ_BUILD)/fuzz/fuzz_args.o $(FUZZ_BUILD)/src/cli/args.o $(FUZZ_BUILD)/src/cli/pool.o \
                          $(FUZZ_BUILD)/libattnlrp.a
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# fuzz_batch_record includes cmd_batch.c and checks the argument vectors with explain's parser.
+$(FUZZ_BUILD)/fuzz_batch_record: $(FUZZ_BUILD)/fuzz/fuzz_batch_record.o $(FUZZ_BUILD)/src/cli/args.o \
+		$(FUZZ_BUILD)/src/cli/cmd_explain.o $(FUZZ_BUILD)/src/cli/pool.o $(FUZZ_BUILD)/libattnlrp.a
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libattnlrp.a

@@ -249,6 +249,26 @@ def eval_seeds(outdir):
     put(outdir, "fuzz_eval_record", "image.jsonl", b'\x00{"image": "x.png", "label": "Bag"}\n{"image": 3}\n')
 
 
+def batch_seeds(outdir):
+    # One record per seed (the first byte: default set 0..3, fields dropped 0..3), as batch reads them.
+    for p in sorted(glob.glob(os.path.join(ROOT, "data/*.jsonl"))):
+        line = read(p).splitlines()[0]
+        put(outdir, "fuzz_batch_record", os.path.basename(p), b"\x00" + line)
+    records = [
+        (1, '{"id": "r1", "text": "Julia speaks", "target": " Italian", "method": "cplrp", "layers": true}'),
+        (2, '{"id": 7, "ids": [1, 5, 7], "answer_ids": [3, 4], "set": ["0:1=0", "1:2=*0.5"], "all_logits": true}'),
+        (3, '{"text": "x", "latent_start": "0:3", "latent_layer": 1, "score": "prob", "position": -1}'),
+        (5, '{"text": "a b", "target_id": 42, "contrast": " c", "aggregate": "word", "normalize": "max"}'),
+        (9, '{"image": "x.png", "label": "Bag", "gamma": "0.25,0.05", "method": "ig", "steps": 8,'
+            ' "quadrature": "gauss-legendre"}'),
+        (13, '{"text": "t", "decoder_text": "d", "method": "smoothgrad", "samples": 3, "noise": 0.1, "seed": 5,'
+             ' "per_position": false, "chat": null, "softmax_rule": "identity", "set_head": "0:1=0"}'),
+        (0, '{"id": null, "text_pair": "q", "token_type_ids": [0, 1], "attention_mask": [1, 1], "heads": true}'),
+    ]
+    for i, (b, rec) in enumerate(records):
+        put(outdir, "fuzz_batch_record", "record%02d" % i, bytes([b]) + rec.encode())
+
+
 def args_seeds(outdir):
     lines = [
         (0, ["--ids", "1,5,7", "--method", "attnlrp", "--format", "json", "-o", "x.json"]),
@@ -282,6 +302,7 @@ def main(argv):
     tokenizer_seeds(outdir)
     image_seeds(outdir)
     eval_seeds(outdir)
+    batch_seeds(outdir)
     args_seeds(outdir)
     for h in sorted(os.listdir(outdir)):
         print("%-24s %3d seeds" % (h, len(os.listdir(os.path.join(outdir, h)))))

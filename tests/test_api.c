@@ -501,6 +501,13 @@ TEST(bad_explain_arguments_are_errors_naming_the_parameter) {
     CHECK(attnlrp_explain(s, PROMPT, &bad, &r) == ATTNLRP_ERR_ARGUMENT && contains(attnlrp_last_error(), "100000"));
     iv.neuron = 0, iv.kind = 7;
     CHECK(attnlrp_explain(s, PROMPT, &bad, &r) == ATTNLRP_ERR_ARGUMENT && contains(attnlrp_last_error(), "kind 7"));
+    iv.kind = ATTNLRP_SET_SCALE, iv.value = NAN;  // non-finite inputs are refused, never propagated
+    CHECK(attnlrp_explain(s, PROMPT, &bad, &r) == ATTNLRP_ERR_ARGUMENT &&
+          contains(attnlrp_last_error(), "options.set[0].value: not a finite number"));
+    iv.value = INFINITY;
+    CHECK(attnlrp_explain(s, PROMPT, &bad, &r) == ATTNLRP_ERR_ARGUMENT && contains(attnlrp_last_error(), "finite"));
+    bad = o, bad.method = "smoothgrad", bad.noise = INFINITY;
+    CHECK(attnlrp_explain(s, PROMPT, &bad, &r) == ATTNLRP_ERR_ARGUMENT && contains(attnlrp_last_error(), "noise"));
     bad = o, bad.n_decoder = 1, bad.decoder_ids = ids;
     CHECK(attnlrp_explain(s, PROMPT, &bad, &r) == ATTNLRP_ERR_ARGUMENT && contains(attnlrp_last_error(), "decoder_ids"));
     int big = 1 << 28;

@@ -15,6 +15,11 @@ check "the error names the estimate and the limit: [$err]" \
     '[[ "$err" =~ ^"attnlrp: memory: explaining 5 tokens needs about "[0-9.]+" MiB (activations ".*"), more than the 100 KiB available (max_memory)"$ ]]'
 check "--max-memory 64M: the explanation runs" '$BIN explain --max-memory 64M --format json "$t" >/dev/null'
 expect 2 "attnlrp: --max-memory 12X: expected a size such as 512M, 2G or 1.5GiB" -- $BIN explain --max-memory 12X "$t"
+err=$($BIN neurons --max-memory 100K "$t" 2>&1 >/dev/null); s=$?
+check "neurons --max-memory 100K: refused naming the estimate, exit 1 (got $s)" \
+    '[ "$s" = 1 ] && [[ "$err" =~ ^"attnlrp: memory: explaining 5 tokens needs about "[0-9.]+" MiB (activations ".*"), more than the 100 KiB available (max_memory)"$ ]]'
+check "neurons --max-memory 64M: the ranking runs" '$BIN neurons --max-memory 64M --format json "$t" >/dev/null'
+expect 2 "attnlrp: --max-memory 12X: expected a size such as 512M, 2G or 1.5GiB" -- $BIN neurons --max-memory 12X "$t"
 err=$($BIN eval --data data/eval.jsonl --limit 1 --max-memory 10K 2>&1 >/dev/null); s=$?
 check "eval --max-memory: every record refused, exit 1 (got $s: $err)" '[ "$s" = 1 ] && [[ "$err" == *"more than the 10 KiB available (max_memory)"* ]]'
 err=$($BIN generate --explain --max-memory 10K -n 2 "$t" 2>&1 >/dev/null); s=$?
@@ -55,7 +60,7 @@ yes "word word word" | head -n 100 >"$tmp/corpus.txt"
 err=$($BIN scan --data "$tmp/corpus.txt" --layer 0 --neuron 1 --window 300 2>&1 >/dev/null); s=$?
 check "scan --window 300: refused, naming the context (exit $s)" '[ "$s" != 0 ] && [[ "$err" == *"exceed the model'"'"'s context of 128"* ]]'
 
-# ---- a NaN in the weights: the output says so and names the tensor and element ----
+# ---- NaN/inf in the weights: refused at load naming the tensor (ATTNLRP_NONFINITE=warn: said in the output) ----
 cp -r models/default "$tmp/nan"
 $PY - "$tmp/nan/model.safetensors" <<'EOF_PY'
 import json, struct, sys
@@ -63,13 +68,44 @@ b = bytearray(open(sys.argv[1], "rb").read())
 n = struct.unpack("<Q", b[:8])[0]
 off = json.loads(b[8:8 + n])["model.layers.1.mlp.down_proj.weight"]["data_offsets"][0]
 struct.pack_into("<f", b, 8 + n + off + 4 * 10, float("nan"))   # element 10
+struct.pack_into("<f", b, 8 + n + off + 4 * 12, float("-inf"))  # element 12
 open(sys.argv[1], "wb").write(b)
 EOF_PY
-$BIN explain --model "$tmp/nan" --format json "$t" >"$tmp/nan.json" 2>"$tmp/nan.err"
-r=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["nonfinite"], d["nonfinite_weight"]["tensor"], d["nonfinite_weight"]["index"])' "$tmp/nan.json")
-check "NaN weight: JSON counts the non-finite relevance and names the tensor [$r]" '[ "$r" = "5 model.layers.1.mlp.down_proj.weight 10" ]'
-check "NaN weight: a warning names it" 'grep -qx "attnlrp: warning: the checkpoint'"'"'s tensor \"model.layers.1.mlp.down_proj.weight\" holds a non-finite value (element 10)" "$tmp/nan.err"'
+expect 1 "attnlrp: $tmp/nan: tensor \"model.layers.1.mlp.down_proj.weight\" holds 2 non-finite values (NaN or inf), the first at element 10: the checkpoint is broken (ATTNLRP_NONFINITE=warn opens it anyway)" -- \
+    $BIN explain --model "$tmp/nan" "$t"
+ATTNLRP_NONFINITE=warn $BIN explain --model "$tmp/nan" --format json "$t" >"$tmp/nan.json" 2>"$tmp/nan.err"
+r=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); w=d["nonfinite_weight"]; print(d["nonfinite"], w["tensor"], w["index"], w["count"])' "$tmp/nan.json")
+check "NaN weight, =warn: JSON counts the non-finite relevance and weights, names the tensor [$r]" '[ "$r" = "5 model.layers.1.mlp.down_proj.weight 10 2" ]'
+check "NaN weight, =warn: a warning names it" 'grep -qx "attnlrp: warning: the checkpoint holds 2 non-finite weights (NaN or inf), the first in tensor \"model.layers.1.mlp.down_proj.weight\" (element 10); outputs may be NaN" "$tmp/nan.err"'
+printf '{"text": "%s"}\n' "$t" >"$tmp/one.jsonl"
+ATTNLRP_NONFINITE=warn $BIN eval --data "$tmp/one.jsonl" --model "$tmp/nan" --format json >"$tmp/nan_eval.json" 2>/dev/null
+r=$($PY -c 'import json,sys; w=json.load(open(sys.argv[1]))["nonfinite_weight"]; print(w["tensor"], w["count"])' "$tmp/nan_eval.json" 2>&1)
+check "NaN weight, =warn: eval's JSON names it [$r]" '[ "$r" = "model.layers.1.mlp.down_proj.weight 2" ]'
+ATTNLRP_NONFINITE=skip $BIN explain --model "$tmp/nan" --format json "$t" >"$tmp/skip.json" 2>/dev/null
+r=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); w=d["nonfinite_weight"]; print(w["tensor"], w["index"], "count" in w)' "$tmp/skip.json")
+check "NaN weight, =skip: found after the non-finite output, no count [$r]" '[ "$r" = "model.layers.1.mlp.down_proj.weight 10 False" ]'
+expect 1 "attnlrp: ATTNLRP_NONFINITE=yes: expected refuse, warn or skip" -- env ATTNLRP_NONFINITE=yes $BIN explain "$t"
 check "finite weights: no nonfinite fields" '! $BIN explain --format json "$t" | grep -q nonfinite'
+
+# ---- NaN/inf in the inputs: refused with one line ----
+$PY - "$tmp/px.npy" <<'EOF_PY'
+import sys, numpy as np
+x = np.zeros((1, 28, 28), dtype=np.float32)
+x[0, 3, 4] = np.nan
+x[0, 5, 0] = np.inf
+np.save(sys.argv[1], x)
+EOF_PY
+expect 1 "attnlrp: --pixels $tmp/px.npy: element 88 is not finite (NaN or infinity)" -- \
+    $BIN explain --model models/vit-fashion --pixels "$tmp/px.npy"
+cp -r models/vit-fashion "$tmp/vit"
+sed -i 's/"rescale_factor": [^,}]*/"rescale_factor": 1e300/' "$tmp/vit/preprocessor_config.json"
+$PY -c "import zlib,struct,sys
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+raw = b''.join(b'\\0' + bytes([200] * 28) for _ in range(28))
+open(sys.argv[1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 28, 28, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))" "$tmp/gray.png"
+expect 1 "attnlrp: --pixels $tmp/gray.png: 784 pixel values are not finite (NaN or inf), the first at index 0" -- \
+    $BIN explain --model "$tmp/vit" --pixels "$tmp/gray.png"
+expect 2 "attnlrp: --seed inf: must be a non-negative integer" -- $BIN generate "$t" --seed inf
 
 # ---- SIGKILL mid-write: the old file stays whole ----
 # explain -o writes through a temporary file beside the target (core/atomic_file.h) and renames it into

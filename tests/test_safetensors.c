@@ -734,7 +734,55 @@ TEST(random_corruptions_are_rejected_cleanly) {
     tiny_rmtree(tmpdir);
 }
 
-TEST_MAIN(T(reads_hand_built_file), T(accepts_scalar_and_empty_tensors), T(writer_follows_the_format),
+
+// The file's bytes (malloc'ed), or NULL.
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = len > 0 ? malloc((size_t)len) : NULL;
+    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) free(b), b = NULL;
+    fclose(f);
+    *n = b ? (size_t)len : 0;
+    return b;
+}
+
+// The reader on bytes in memory sees what it sees in the file: the same tensors at the same offsets.
+static void same_as_file(const lrp_tensor_file *a, const lrp_tensor_file *b) {
+    CHECK(a->n_tensors == b->n_tensors && a->n_tensors > 0);
+    for (int i = 0; i < a->n_tensors && i < b->n_tensors; i++) {
+        const lrp_tensor *x = &a->tensors[i], *y = &b->tensors[i];
+        CHECK(!strcmp(x->name, y->name) && x->dtype == y->dtype && x->nbytes == y->nbytes);
+        CHECK((const char *)x->data - (const char *)a->maps[0].addr == (const char *)y->data - (const char *)b->maps[0].addr);
+        CHECK(!memcmp(x->data, y->data, x->nbytes));
+    }
+}
+
+TEST(open_memory_reads_like_the_file) {
+    const char *path = "models/default/model.safetensors";
+    size_t n;
+    unsigned char *bytes = slurp(path, &n);
+    lrp_tensor_file a, b;
+    lrp_err err = {{0}};
+    if (!bytes || lrp_safetensors_open(&a, path, &err) != 0) {
+        CHECK(0);
+        free(bytes);
+        return;
+    }
+    CHECK(lrp_safetensors_open_memory(&b, "mem.safetensors", bytes, n, &err) == 0);
+    same_as_file(&a, &b);
+    lrp_tf_close(&b);
+    CHECK(lrp_safetensors_open_memory(&b, "mem.safetensors", bytes, n - 1, &err) != 0);  // a byte short
+    CHECK(strstr(err.msg, "mem.safetensors: ") == err.msg);
+    CHECK(lrp_safetensors_open_memory(&b, "mem.safetensors", bytes, 8, &err) != 0);
+    CHECK_STR(err.msg, "mem.safetensors: truncated (8 bytes, need at least 8 + header)");
+    lrp_tf_close(&a);
+    free(bytes);
+}
+
+TEST_MAIN(T(reads_hand_built_file), T(open_memory_reads_like_the_file), T(accepts_scalar_and_empty_tensors), T(writer_follows_the_format),
           T(roundtrip_f32), T(roundtrip_f16_qwen2_nonzero_biases), T(roundtrip_bf16_qwen3_sharded),
           T(generated_tensor_names_follow_hf_layout), T(generation_is_deterministic),
           T(half_conversions_match_ieee_definitions), T(sharded_checkpoint_opens_by_directory_and_by_index),

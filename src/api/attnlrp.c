@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -371,6 +372,11 @@ static int interventions(const char *param, const attnlrp_intervention *v, size_
             *out = NULL;
             return fail(ATTNLRP_ERR_ARGUMENT, "options.%s[%zu].kind %d: expected ATTNLRP_SET_VALUE, _SCALE or _ADD",
                         param, i, v[i].kind);
+        }
+        if (!isfinite(v[i].value)) {
+            free(*out);
+            *out = NULL;
+            return fail(ATTNLRP_ERR_ARGUMENT, "options.%s[%zu].value: not a finite number", param, i);
         }
         (*out)[i] = (lrp_intervention){v[i].layer, v[i].neuron, (lrp_intervention_kind)v[i].kind, v[i].value};
     }

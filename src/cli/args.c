@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "api/handles.h"
 #include "explain/memory.h"
 #include "explain/methods.h"
 
@@ -115,11 +116,20 @@ const char *arg_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+// ATTNLRP_NONFINITE=warn opened a checkpoint with non-finite weights: one warning line.
+static void warn_nonfinite(const lrp_session *s) {
+    if (s && s->m && s->m->nonfinite_first)
+        cli_error(0, "warning: the checkpoint holds %lld non-finite weights (NaN or inf), the first in tensor \"%s\" "
+                  "(element %lld); outputs may be NaN", s->m->nonfinite_count, s->m->nonfinite_first->name,
+                  (long long)s->m->nonfinite_first_index);
+}
+
 int cli_api_open(attnlrp_session **s, const char *model) {
     // A model path may itself look like a parameter name ("model/..."): only the default model's
     // message names one.
     if (attnlrp_open(model, 0, s))
         return model ? cli_error(1, "%s", attnlrp_last_error()) : cli_lib_error(1, attnlrp_last_error());
+    warn_nonfinite(lrp_api_session(*s));
     return 0;
 }
 
@@ -146,6 +156,7 @@ int cli_session_open(lrp_session *s, const char *model) {
     // A model path may itself look like a parameter name ("model/..."): only the default model's
     // message names one.
     if (lrp_session_open(s, model, &err)) return model ? cli_error(1, "%s", err.msg) : cli_lib_error(1, err.msg);
+    warn_nonfinite(s);
     return 0;
 }
 
@@ -281,14 +292,17 @@ int cli_lib_error(int status, const char *msg) {
     return cli_error(status, "%s", msg);
 }
 
+int arg_max_memory(const char *s, size_t *out) {
+    if (lrp_parse_size(s, out)) return cli_error(2, "--max-memory %s: expected a size such as 512M, 2G or 1.5GiB", s);
+    return 0;
+}
+
 int cli_method_option(int argc, char **argv, int *i, lrp_explain_opts *o, const char *steps_flag, int *used) {
     const char *opt = argv[*i];
     *used = 1;
     if (!strcmp(opt, "--max-memory")) {
         const char *v = arg_value(argc, argv, i);
-        if (!v) return 2;
-        if (lrp_parse_size(v, &o->max_memory))
-            return cli_error(2, "--max-memory %s: expected a size such as 512M, 2G or 1.5GiB", v);
+        if (!v || arg_max_memory(v, &o->max_memory)) return 2;
     } else if (!strcmp(opt, steps_flag) || !strcmp(opt, "--samples")) {
         const char *v = arg_value(argc, argv, i);
         int n;

@@ -12,6 +12,8 @@
 
 int arg_int(const char *opt, const char *s, int *out);
 int arg_float(const char *opt, const char *s, double *out);
+// --max-memory SIZE (explain/memory.h's lrp_parse_size): 0, or 2 after the error line.
+int arg_max_memory(const char *s, size_t *out);
 // "1,5,7" -> malloc'ed array (non-empty; every element a non-negative int).
 int arg_int_list(const char *opt, const char *s, int **out, int *n);
 // Exactly k comma-separated ints ("1,3,17").

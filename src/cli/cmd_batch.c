@@ -297,8 +297,8 @@ static int push_field(str_vec *v, int f, const json_t *x, char *msg, size_t cap,
     if (json_is_array(x)) {   // [1, 2, 3] -> "1,2,3"
         size_t len = 0, n = json_array_size(x);
         for (size_t k = 0; k < n; k++) {
-            if (scalar_text(json_array_get(x, k), num, sizeof num, &s))
-                return snprintf(msg, cap, "field \"%s\": expected a list of numbers", rf->key), -1;
+            if (scalar_text(json_array_get(x, k), num, sizeof num, &s))  // (the list so far freed: found by fuzzing)
+                return free(joined), snprintf(msg, cap, "field \"%s\": expected a list of numbers", rf->key), -1;
             char *g = realloc(joined, len + strlen(s) + 2);
             if (!g) return free(joined), snprintf(msg, cap, "out of memory"), -1;
             joined = g;
@@ -417,6 +417,32 @@ static void name_fields(char *msg, size_t cap, const char *const *flag, const ch
     snprintf(msg, cap, "%s", out);
 }
 
+// The argument vector of explain for record rec (a JSON object): explain, the defaults no field of the
+// record replaces, the record's fields, --format json, -- TEXT. 0, 1 (the record's fault: msg says why)
+// or 2 (out of memory). given_flag/given_key (N_FIELDS each, or NULL): the options the record's fields
+// gave and those fields' keys, *n_given of them (for name_fields).
+static int record_argv(const batch_args *a, const json_t *rec, str_vec *v, char *msg, size_t cap,
+                       const char **given_flag, const char **given_key, int *n_given) {
+    if (vec_push(v, "explain")) return 2;
+    for (int d = 0; d < a->n_def; d++) {
+        const record_field *df = &fields[a->def_field[d]];
+        int replaced = 0;
+        for (int f = 0; f < N_FIELDS && !replaced; f++)
+            replaced = json_object_get(rec, fields[f].key) && replaces(f, a->def_field[d]);
+        if (replaced) continue;
+        if (vec_push(v, df->flag) || (a->def_value[d] && vec_push(v, a->def_value[d]))) return 2;
+    }
+    if (vec_push(v, "--format") || vec_push(v, "json")) return 2;
+    if (n_given) *n_given = 0;
+    for (int f = 0; f < N_FIELDS; f++) {
+        const json_t *x = json_object_get(rec, fields[f].key);
+        const char *used = NULL;
+        if (x && push_field(v, f, x, msg, cap, &used)) return 1;
+        if (x && used && n_given) given_flag[*n_given] = used, given_key[(*n_given)++] = fields[f].key;
+    }
+    return 0;
+}
+
 // Explains one record: *line receives the output line (malloc'ed). Returns 0 (explained), 1 (a bad record:
 // *line is its error line, msg the message) or 2 (nothing can go on: msg says why).
 static int explain_record(const record_ctx *c, const char *text, size_t len, long index, long line_no, char **line,
@@ -434,25 +460,11 @@ static int explain_record(const record_ctx *c, const char *text, size_t len, lon
     else if (!json_is_object(rec)) snprintf(msg, cap, "not a JSON object");
     else if (!(id = lrp_batch_record_id(rec, index, &err))) snprintf(msg, cap, "%s", err.msg);
     if (msg[0]) goto out;
-    // argv: explain, the defaults no field of the record replaces, the record's fields, --format json, -- TEXT
-    if (vec_push(&v, "explain")) goto oom;
-    for (int d = 0; d < c->a->n_def; d++) {
-        const record_field *df = &fields[c->a->def_field[d]];
-        int replaced = 0;
-        for (int f = 0; f < N_FIELDS && !replaced; f++)
-            replaced = json_object_get(rec, fields[f].key) && replaces(f, c->a->def_field[d]);
-        if (replaced) continue;
-        if (vec_push(&v, df->flag) || (c->a->def_value[d] && vec_push(&v, c->a->def_value[d]))) goto oom;
-    }
-    if (vec_push(&v, "--format") || vec_push(&v, "json")) goto oom;
     const char *given_flag[N_FIELDS], *given_key[N_FIELDS];   // the options the record's fields gave
     int n_given = 0;
-    for (int f = 0; f < N_FIELDS; f++) {
-        const json_t *x = json_object_get(rec, fields[f].key);
-        const char *used = NULL;
-        if (x && push_field(&v, f, x, msg, cap, &used)) goto out;
-        if (x && used) given_flag[n_given] = used, given_key[n_given++] = fields[f].key;
-    }
+    int arc = record_argv(c->a, rec, &v, msg, cap, given_flag, given_key, &n_given);
+    if (arc == 2) goto oom;
+    if (arc) goto out;
     FILE *mem = open_memstream(&json, &json_len);
     if (!mem) goto oom;
     cli_error_capture(msg, cap);

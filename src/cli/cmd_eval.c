@@ -453,7 +453,9 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     lrp_eval_render_ctx ctx = {s.model_path, s.m->cfg.model_type, source, a.span_field, a.o.seed, t.names,
-                               sha, a.shard_k, a.shard_n, records_in_data, options};
+                               sha, a.shard_k, a.shard_n, records_in_data, options,
+                               s.m->nonfinite_first ? s.m->nonfinite_first->name : NULL,
+                               (long long)s.m->nonfinite_first_index, s.m->nonfinite_count};
 
     // The plot first, so that nothing reaches stdout when it cannot be written. cli_output_commit
     // releases the struct whatever happens; clearing it keeps done: from releasing it again.

@@ -527,7 +527,7 @@ static int explain_run(attnlrp_session *s, const explain_args *args, FILE *json_
     if (e->nonfinite)
         cli_error(0, "warning: %d of %d relevance values are not finite (NaN or inf; null in JSON)", e->nonfinite,
                   e->n_relevance);
-    if (e->nonfinite_tensor)
+    if (e->nonfinite_tensor && !e->nonfinite_weights)  // (found at load: warned of then)
         cli_error(0, "warning: the checkpoint's tensor \"%s\" holds a non-finite value (element %lld)",
                   e->nonfinite_tensor, e->nonfinite_index);
     ctx = *lrp_api_render_ctx(r);  // the result's display strings and views (the public API's own)

@@ -258,7 +258,8 @@ int cmd_generate(int argc, char **argv) {
             go.top_k = k;
         } else if (!strcmp(o, "--seed")) {
             if (arg_float(o, v, &x)) return 2;
-            if (x < 0 || x != floor(x)) return cli_error(2, "--seed %s: must be a non-negative integer", v);
+            if (!(x >= 0 && x < 18446744073709551616.0) || x != floor(x))  // NaN, inf: refused
+                return cli_error(2, "--seed %s: must be a non-negative integer", v);
             go.seed = (uint64_t)x;
         } else if (!strcmp(o, "--set")) {
             if (n_iv == 64) return cli_error(2, "--set: at most 64 interventions");

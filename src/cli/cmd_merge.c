@@ -172,6 +172,7 @@ static int merge_eval(char **paths, int n_paths, const char *format, cli_output 
         goto done;
     }
     options = json_dumps(opt, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    const json_t *nf = json_object_get(d0, "nonfinite_weight");
     lrp_eval_render_ctx ctx = {json_string_value(json_object_get(d0, "model")),
                                json_string_value(json_object_get(d0, "family")),
                                json_string_value(json_object_get(d0, "data")),
@@ -182,7 +183,10 @@ static int merge_eval(char **paths, int n_paths, const char *format, cli_output 
                                0,
                                1,
                                (int)in_data,
-                               options};
+                               options,
+                               json_string_value(json_object_get(nf, "tensor")),  // the shards' model's (or NULL)
+                               (long long)json_integer_value(json_object_get(nf, "index")),
+                               (long long)json_integer_value(json_object_get(nf, "count"))};
     if (!ctx.model_path || !ctx.family || !ctx.data_path || !ctx.span_field) {
         lrp_fail(err, "%s: lacks model, family, data or span_field", paths[0]);
         goto done;

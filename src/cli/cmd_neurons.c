@@ -13,7 +13,7 @@
 static const char neurons_usage[] =
     "usage: attnlrp neurons [--model PATH] [TEXT | --ids LIST] [--target TOKEN | --target-id N] [--position P]\n"
     "                       [--layer L|all] [--top K] [--by abs|pos] [--method M] [--set L:N=V ...]\n"
-    "                       [--format text|json] [-o FILE]\n"
+    "                       [--max-memory SIZE] [--format text|json] [-o FILE]\n"
     "\n"
     "Ranks the MLP neurons (the input of each layer's down projection) by relevance for the prediction,\n"
     "summed over positions, and shows each neuron's activation at the explained position.\n"
@@ -31,6 +31,8 @@ static const char neurons_usage[] =
     "  --target-id N   explain this token id (default: the most likely one)\n"
     "  --position P    explained output position (default: the last)\n"
     "  --set L:N=V     set MLP neuron N of layer L to V first (=*F scales, =+D shifts)\n"
+    "  --max-memory SIZE  refuse an explanation estimated to need more memory (512M, 2G; default: the memory\n"
+    "                  available, or the address space left under ulimit -v)\n"
     "  --format F      text (default) or json\n"
     "  -o FILE         write the result to FILE (written whole or not at all)\n"
     "  --              end of options: the next argument is TEXT even if it starts with \"-\"\n"
@@ -40,6 +42,7 @@ int cmd_neurons(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *ids_arg = NULL, *format = "text", *method = "attnlrp", *out_path = NULL;
     const char *target = NULL, *layer_arg = "all", *by = "pos";
     int target_id = -1, position = -1, top = 10;
+    size_t max_memory = 0;
     lrp_intervention iv[64];
     int n_iv = 0;
     for (int i = 1; i < argc; i++) {
@@ -51,7 +54,7 @@ int cmd_neurons(int argc, char **argv) {
         int takes = !strcmp(o, "--model") || !strcmp(o, "--ids") || !strcmp(o, "--target") ||
                     !strcmp(o, "--target-id") || !strcmp(o, "--position") || !strcmp(o, "--layer") ||
                     !strcmp(o, "--top") || !strcmp(o, "--method") || !strcmp(o, "--set") || !strcmp(o, "--format") ||
-                    !strcmp(o, "-o") || !strcmp(o, "--by");
+                    !strcmp(o, "-o") || !strcmp(o, "--by") || !strcmp(o, "--max-memory");
         if (takes && !(v = arg_value(argc, argv, &i))) return 2;
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--ids")) ids_arg = v;
@@ -61,6 +64,9 @@ int cmd_neurons(int argc, char **argv) {
         else if (!strcmp(o, "--format")) format = v;
         else if (!strcmp(o, "--by")) by = v;
         else if (!strcmp(o, "-o")) out_path = v;
+        else if (!strcmp(o, "--max-memory")) {
+            if (arg_max_memory(v, &max_memory)) return 2;
+        }
         else if (!strcmp(o, "--target-id")) {
             if (arg_int(o, v, &target_id)) return 2;
         } else if (!strcmp(o, "--position")) {
@@ -128,6 +134,7 @@ int cmd_neurons(int argc, char **argv) {
     o.neurons = 1;
     o.set = piv;
     o.n_set = (size_t)n_iv;
+    o.max_memory = max_memory;
     if (target) {
         if (!s.tok) {
             cli_error(1, "--target: the model has no tokenizer.json; use --target-id");

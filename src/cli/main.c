@@ -37,7 +37,12 @@ static const char usage[] =
     "\n"
     "Options take their value as the next argument or after \"=\" (--format json, --format=json); \"--\" ends\n"
     "the options (the next argument is TEXT even if it starts with \"-\"). Bad arguments exit with status 2,\n"
-    "other errors with 1.\n";
+    "other errors with 1.\n"
+    "\n"
+    "A checkpoint whose weights hold NaN or infinity (quantised: a block scale) is refused when it is opened,\n"
+    "naming the tensor and the count. ATTNLRP_NONFINITE=warn opens it anyway (a warning; \"nonfinite_weight\"\n"
+    "in the JSON of explain, batch and eval); ATTNLRP_NONFINITE=skip does not scan (each weight is otherwise\n"
+    "read once at load).\n";
 
 typedef struct {
     const char *name;

@@ -591,7 +591,7 @@ static int check_baseline_opts(const lrp_model *m, const lrp_explain_opts *o, lr
         return lrp_fail(err, "softmax_rule: the softmax ablations are for attnlrp, not %s", name);
     if (o->steps < 0) return lrp_fail(err, "steps %d: must be at least 1", o->steps);
     if (o->samples < 0) return lrp_fail(err, "samples %d: must be at least 1", o->samples);
-    if (isnan(o->noise)) return lrp_fail(err, "noise: not a number");
+    if (!isfinite(o->noise)) return lrp_fail(err, "noise %g: not a finite number", o->noise);
     if (o->layers || o->latent_layer >= 0 || o->neurons)
         return lrp_fail(err, "%s: %s attributes input tokens only (no layer or neuron readouts)",
                         o->layers ? "layers" : o->latent_layer >= 0 ? "latent_layer" : "neurons", name);

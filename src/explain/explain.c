@@ -427,8 +427,15 @@ static int checkpoint_blocks(int T) {
     return T >= CHECKPOINT_MIN_TOKENS;
 }
 
-// Non-finite relevance or logits: name the first weight holding NaN/inf, if any (never on the normal path).
+// Non-finite weights found at load, or non-finite relevance or logits: name the first weight holding NaN/inf,
+// if any (the scan after an output that is not finite runs only after ATTNLRP_NONFINITE=skip).
 static void note_nonfinite_weight(const lrp_model *m, lrp_explanation *e) {
+    if (m->nonfinite_first) {  // the load's scan found some (ATTNLRP_NONFINITE=warn): always said
+        e->nonfinite_tensor = m->nonfinite_first->name;
+        e->nonfinite_index = m->nonfinite_first_index;
+        e->nonfinite_weights = m->nonfinite_count;
+        return;
+    }
     int bad = e->nonfinite;
     for (int i = 0; !bad && e->logits && i < e->n_out; i++) bad = !isfinite(e->logits[i]);
     if (!bad) return;
@@ -449,6 +456,7 @@ int lrp_explain_inputs(const lrp_model *m, const lrp_inputs *in_arg, const lrp_e
             return -1;
         int brc = lrp_explain_baseline(m, in_arg, o, e, err);
         if (brc == 0) lrp_memory_blas_ready();
+        if (brc == 0) note_nonfinite_weight(m, e);
         return brc;
     }
     memset(e, 0, sizeof *e);

@@ -146,6 +146,8 @@ typedef struct lrp_explanation {
     int nonfinite;               // relevance values that are NaN or infinite (the softmax ablations)
     const char *nonfinite_tensor; // when the logits or the relevance are not finite: the first weight tensor
     long long nonfinite_index;    // holding NaN/inf and the element (owned by the model), NULL if none
+    long long nonfinite_weights;  // the model's non-finite weight values (ATTNLRP_NONFINITE=warn; 0 unknown
+                                  // after =skip): set with nonfinite_tensor whenever the load's scan found any
     // Encoder-decoders (SPEC §3): T, ids and relevance are the encoder's (source) tokens; the decoder's
     // input is decoder_start_token_id and the prefix, and `position` is a decoder position.
     int decoder_T;

@@ -706,6 +706,31 @@ static int parse_file(parser *P, lrp_tensor_file *tf) {
     return parse_tensors(P, tf, n_tensors);
 }
 
+// Parses the GGUF image (addr, size) into tf, which takes it over (borrowed: the caller keeps it).
+static int open_mapped(lrp_tensor_file *tf, const char *label, void *addr, size_t size, int borrowed, lrp_err *err) {
+    gguf_meta *meta = calloc(1, sizeof *meta);
+    tf->maps = malloc(sizeof *tf->maps);
+    if (!meta || !tf->maps || !(meta->label = strdup(label))) {
+        if (meta) free(meta->label);
+        free(meta);
+        free(tf->maps);
+        tf->maps = NULL;
+        if (!borrowed) munmap(addr, size);
+        return lrp_fail(err, "%s: out of memory", label);
+    }
+    tf->maps[0] = (lrp_mapping){addr, size, borrowed};
+    tf->n_maps = 1;
+    tf->extra = meta;
+    tf->free_extra = gguf_meta_free;
+
+    parser P = {.base = addr, .size = (uint64_t)size, .label = meta->label, .meta = meta, .err = err};
+    if (parse_file(&P, tf) != 0) {
+        lrp_tf_close(tf);
+        return -1;
+    }
+    return 0;
+}
+
 int lrp_gguf_open(lrp_tensor_file *tf, const char *path, lrp_err *err) {
     memset(tf, 0, sizeof *tf);
     const char *label = base_name(path);
@@ -725,26 +750,12 @@ int lrp_gguf_open(lrp_tensor_file *tf, const char *path, lrp_err *err) {
     close(fd);
     if (addr == MAP_FAILED)
         return lrp_fail(err, "%s: cannot map %lld bytes: %s", label, (long long)st.st_size, strerror(errno));
+    return open_mapped(tf, label, addr, (size_t)st.st_size, 0, err);
+}
 
-    gguf_meta *meta = calloc(1, sizeof *meta);
-    tf->maps = malloc(sizeof *tf->maps);
-    if (!meta || !tf->maps || !(meta->label = strdup(label))) {
-        if (meta) free(meta->label);
-        free(meta);
-        free(tf->maps);
-        tf->maps = NULL;
-        munmap(addr, (size_t)st.st_size);
-        return lrp_fail(err, "%s: out of memory", label);
-    }
-    tf->maps[0] = (lrp_mapping){addr, (size_t)st.st_size};
-    tf->n_maps = 1;
-    tf->extra = meta;
-    tf->free_extra = gguf_meta_free;
-
-    parser P = {.base = addr, .size = (uint64_t)st.st_size, .label = meta->label, .meta = meta, .err = err};
-    if (parse_file(&P, tf) != 0) {
-        lrp_tf_close(tf);
-        return -1;
-    }
-    return 0;
+int lrp_gguf_open_memory(lrp_tensor_file *tf, const char *label, const void *data, size_t size, lrp_err *err) {
+    memset(tf, 0, sizeof *tf);
+    if (size < 8)
+        return lrp_fail(err, "%s: not a GGUF file (%zu bytes, too short for a header)", label, size);
+    return open_mapped(tf, label, (void *)data, size, 1, err);
 }

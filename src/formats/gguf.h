@@ -55,6 +55,9 @@ struct lrp_gguf_value {
 // lrp_dtype_row_bytes(dtype, in) bytes of blocks. The metadata stays available through lrp_gguf_get.
 // On failure *tf is left empty and err holds one line naming the file and the key or tensor at fault.
 int lrp_gguf_open(lrp_tensor_file *tf, const char *path, lrp_err *err);
+// The same for a GGUF image already in memory (size bytes at data, named label in messages), which must
+// outlive *tf: nothing is mapped or copied (the fuzz harness's way in).
+int lrp_gguf_open_memory(lrp_tensor_file *tf, const char *label, const void *data, size_t size, lrp_err *err);
 
 // 1 when tf was opened by lrp_gguf_open.
 int lrp_gguf_is_gguf(const lrp_tensor_file *tf);

@@ -231,49 +231,49 @@ static int check_tiling(loader *L, const char *label, span *sp, int n, uint64_t 
     return 0;
 }
 
-// Maps the file and appends the mapping; returns its index or -1.
-static int map_file(loader *L, const char *path, const char *label, lrp_err *err) {
+// Appends a mapping (addr, len) labelled label; returns its index or -1. A mapping that is not borrowed
+// is unmapped on failure here and by lrp_tf_close later.
+static int add_mapping(loader *L, const char *label, void *addr, size_t len, int borrowed, lrp_err *err) {
     lrp_tensor_file *tf = L->tf;
+    char *lab = NULL;
     if (tf->n_maps == L->cap_maps) {
         int cap = L->cap_maps ? 2 * L->cap_maps : 4;
         lrp_mapping *nm = realloc(tf->maps, (size_t)cap * sizeof *nm);
-        if (!nm) return lrp_fail(err, "%s: out of memory", label);
+        if (!nm) goto oom;
         tf->maps = nm;
         char **nl = realloc(L->labels, (size_t)cap * sizeof *nl);
-        if (!nl) return lrp_fail(err, "%s: out of memory", label);
+        if (!nl) goto oom;
         L->labels = nl;
         L->cap_maps = cap;
     }
-    char *lab = strdup(label);
-    if (!lab) return lrp_fail(err, "%s: out of memory", label);
+    if (!(lab = strdup(label))) goto oom;
+    int idx = tf->n_maps++;
+    tf->maps[idx] = (lrp_mapping){addr, len, borrowed};
+    L->labels[idx] = lab;
+    return idx;
+oom:
+    if (!borrowed) munmap(addr, len);
+    return lrp_fail(err, "%s: out of memory", label);
+}
 
+// Maps the file and appends the mapping; returns its index or -1.
+static int map_file(loader *L, const char *path, const char *label, lrp_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        free(lab);
-        return lrp_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    }
+    if (fd < 0) return lrp_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        free(lab);
         return lrp_fail(err, "%s: not a regular file", path);
     }
     if ((uint64_t)st.st_size <= 8) {
         close(fd);
-        free(lab);
         return lrp_fail(err, "%s: truncated (%lld bytes, need at least 8 + header)", label, (long long)st.st_size);
     }
     void *addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (addr == MAP_FAILED) {
-        free(lab);
+    if (addr == MAP_FAILED)
         return lrp_fail(err, "%s: cannot map %lld bytes: %s", label, (long long)st.st_size, strerror(errno));
-    }
-    int idx = tf->n_maps++;
-    tf->maps[idx].addr = addr;
-    tf->maps[idx].len = (size_t)st.st_size;
-    L->labels[idx] = lab;
-    return idx;
+    return add_mapping(L, label, addr, (size_t)st.st_size, 0, err);
 }
 
 // Adds aliases for names that safetensors' save_model dropped as duplicates: __metadata__ maps a
@@ -299,10 +299,16 @@ static int add_aliases(loader *L, const json_t *meta, int first, int origin, lrp
     return 0;
 }
 
+static int load_mapped(loader *L, int m, const char *label, lrp_err *err);
+
 // Maps one .safetensors file, validates its header and appends its tensors.
 static int load_file(loader *L, const char *path, const char *label, lrp_err *err) {
     int m = map_file(L, path, label, err);
-    if (m < 0) return -1;
+    return m < 0 ? -1 : load_mapped(L, m, label, err);
+}
+
+// Validates the header of mapping m and appends its tensors.
+static int load_mapped(loader *L, int m, const char *label, lrp_err *err) {
     const unsigned char *base = L->tf->maps[m].addr;
     uint64_t size = L->tf->maps[m].len;
 
@@ -539,6 +545,21 @@ done:
     free(shards);
     free(dir);
     json_decref(root);
+    return rc;
+}
+
+int lrp_safetensors_open_memory(lrp_tensor_file *tf, const char *label, const void *data, size_t size,
+                                lrp_err *err) {
+    memset(tf, 0, sizeof *tf);
+    loader L = {.tf = tf};
+    int rc;
+    if (size <= 8) rc = lrp_fail(err, "%s: truncated (%zu bytes, need at least 8 + header)", label, size);
+    else {
+        int m = add_mapping(&L, label, (void *)data, size, 1, err);
+        rc = m < 0 || load_mapped(&L, m, label, err) ? -1 : loader_finish(&L, err);
+    }
+    loader_free(&L);
+    if (rc != 0) lrp_tf_close(tf);
     return rc;
 }
 

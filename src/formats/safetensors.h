@@ -20,4 +20,9 @@
 // before 2023 (the header was not padded then): read it with memcpy or unaligned loads.
 int lrp_safetensors_open(lrp_tensor_file *tf, const char *path, lrp_err *err);
 
+// The same for one .safetensors file already in memory (size bytes at data, named label in messages),
+// which must outlive *tf: nothing is mapped or copied (the fuzz harness's way in).
+int lrp_safetensors_open_memory(lrp_tensor_file *tf, const char *label, const void *data, size_t size,
+                                lrp_err *err);
+
 #endif

@@ -36,7 +36,7 @@ void lrp_tf_close(lrp_tensor_file *tf) {
     for (int i = 0; i < tf->n_tensors; i++) free(tf->tensors[i].name);
     free(tf->tensors);
     for (int i = 0; i < tf->n_maps; i++) {
-        if (tf->maps[i].addr && tf->maps[i].len) munmap(tf->maps[i].addr, tf->maps[i].len);
+        if (tf->maps[i].addr && tf->maps[i].len && !tf->maps[i].borrowed) munmap(tf->maps[i].addr, tf->maps[i].len);
     }
     free(tf->maps);
     if (tf->extra && tf->free_extra) tf->free_extra(tf->extra);

@@ -13,6 +13,7 @@
 typedef struct lrp_mapping {
     void *addr;
     size_t len;
+    int borrowed;  // 1: memory the caller owns (the readers' *_open_memory): lrp_tf_close leaves it alone
 } lrp_mapping;
 
 typedef struct lrp_tensor_file {
@@ -29,7 +30,7 @@ typedef struct lrp_tensor_file {
 const lrp_tensor *lrp_tf_find(const lrp_tensor_file *tf, const char *name);
 void lrp_tf_sort_by_name(lrp_tensor_file *tf);
 // Frees every tensor's name (each malloc'ed on its own), the tensors and maps arrays, unmaps every
-// mapping, calls free_extra(extra), and zeroes *tf. Safe on a zeroed or already closed file.
+// mapping not borrowed, calls free_extra(extra), and zeroes *tf. Safe on a zeroed or already closed file.
 void lrp_tf_close(lrp_tensor_file *tf);
 
 #endif

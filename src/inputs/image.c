@@ -918,6 +918,16 @@ int lrp_image_load(const char *path, const lrp_image_spec *model, const char *pr
     if (model->channels <= 0 || model->height <= 0 || model->width <= 0)
         return lrp_fail(err, "%s: the model's image shape (%d, %d, %d) is not valid", path, model->channels, model->height,
                         model->width);
-    if (ends_with_npy(path)) return load_npy(path, model, preprocessor_json, out, err);
-    return load_picture(path, model, preprocessor_json, out, err);
+    if (ends_with_npy(path)) return load_npy(path, model, preprocessor_json, out, err);  // refuses NaN/inf
+    if (load_picture(path, model, preprocessor_json, out, err)) return -1;
+    // A preprocessor whose rescale_factor or image_std overflows float32 makes inf pixels, which would
+    // make every relevance NaN: refused here, naming the first.
+    size_t n = (size_t)out->channels * out->height * out->width, bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(out->x[i]) && bad++ == 0) first = i;
+    if (bad) {
+        lrp_image_free(out);
+        return lrp_fail(err, "%s: %zu pixel values are not finite (NaN or inf), the first at index %zu", path, bad, first);
+    }
+    return 0;
 }

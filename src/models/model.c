@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "formats/gguf.h"
-#include "kernels/half.h"
+#include "kernels/finite.h"
 #include "formats/safetensors.h"
 #include "kernels/matmul.h"
 #include "models/bind.h"
@@ -69,8 +69,17 @@ int lrp_model_open(lrp_model **out, const char *path, lrp_err *err) {
     *out = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return lrp_fail(err, "%s: no such file or directory", path);
+    int mode = LRP_NONFINITE_REFUSE;
+    const char *env = getenv("ATTNLRP_NONFINITE");
+    if (env && *env) {
+        if (!strcmp(env, "refuse")) mode = LRP_NONFINITE_REFUSE;
+        else if (!strcmp(env, "warn")) mode = LRP_NONFINITE_WARN;
+        else if (!strcmp(env, "skip")) mode = LRP_NONFINITE_SKIP;
+        else return lrp_fail(err, "ATTNLRP_NONFINITE=%s: expected refuse, warn or skip", env);
+    }
     lrp_model *m = calloc(1, sizeof *m);
     if (!m) return lrp_fail(err, "out of memory");
+    m->nonfinite_mode = mode;
     snprintf(m->path, sizeof m->path, "%s", path);
     int rc;
     if (S_ISDIR(st.st_mode)) {
@@ -94,6 +103,16 @@ int lrp_model_open(lrp_model **out, const char *path, lrp_err *err) {
         if (!m->family) rc = lrp_fail(err, "%s: no family for model_type \"%s\"", path, m->cfg.model_type);
     }
     if (rc == 0) rc = m->family->bind(m, err);
+    if (rc == 0 && m->nonfinite_count && m->nonfinite_mode == LRP_NONFINITE_REFUSE) {
+        int quant = !lrp_dtype_is_elementwise(m->nonfinite_first->dtype);
+        char more[96] = "";
+        if (m->nonfinite_tensors > 1)
+            snprintf(more, sizeof more, "; %lld in %d tensors in all", m->nonfinite_count, m->nonfinite_tensors);
+        rc = lrp_fail(err, "%s: tensor \"%s\" holds %lld non-finite %s (NaN or inf), the first at element %lld%s: "
+                      "the checkpoint is broken (ATTNLRP_NONFINITE=warn opens it anyway)", path,
+                      m->nonfinite_first->name, m->nonfinite_first_count, quant ? "block scales" : "values",
+                      (long long)m->nonfinite_first_index, more);
+    }
     if (rc != 0) {
         lrp_model_close(m);
         return -1;
@@ -105,6 +124,7 @@ int lrp_model_open(lrp_model **out, const char *path, lrp_err *err) {
 void lrp_model_close(lrp_model *m) {
     if (!m) return;
     free(m->weights);
+    free(m->scanned);
     lrp_config_free(&m->cfg);
     lrp_tf_close(&m->tf);
     free(m);
@@ -123,6 +143,26 @@ static void shape_string(char *buf, size_t cap, int ndim, const int64_t *shape) 
     buf[0] = '\0';
     for (int i = 0; i < ndim; i++)
         snprintf(buf + strlen(buf), cap - strlen(buf), "%s%lld", i ? ", " : "", (long long)shape[i]);
+}
+
+// Counts the non-finite values of a bound tensor, once (kernels/finite.h).
+static int scan_bound(lrp_model *m, const lrp_tensor *t, lrp_err *err) {
+    if (m->nonfinite_mode == LRP_NONFINITE_SKIP) return 0;
+    if (!m->scanned && !(m->scanned = calloc((size_t)m->tf.n_tensors + 1, 1))) return lrp_fail(err, "out of memory");
+    ptrdiff_t k = t - m->tf.tensors;
+    if (k < 0 || k >= m->tf.n_tensors || m->scanned[k]) return 0;
+    m->scanned[k] = 1;
+    int64_t first;
+    int64_t n = lrp_count_nonfinite(t->dtype, t->data, lrp_tensor_numel(t), &first);
+    if (n == 0) return 0;
+    if (!m->nonfinite_first) {
+        m->nonfinite_first = t;
+        m->nonfinite_first_count = n;
+        m->nonfinite_first_index = first;
+    }
+    m->nonfinite_count += n;
+    m->nonfinite_tensors++;
+    return 0;
 }
 
 int lrp_bind(lrp_model *m, lrp_weight *w, int optional, int transposed, int64_t d0, int64_t d1, lrp_err *err,
@@ -167,7 +207,7 @@ int lrp_bind(lrp_model *m, lrp_weight *w, int optional, int transposed, int64_t 
                         (long long)(ndim == 1 ? d0 : d1), lrp_dtype_name(t->dtype));
     }
     m->n_params += lrp_tensor_numel(t);
-    return 0;
+    return scan_bound(m, t, err);
 }
 
 int lrp_bind_as_matrix(lrp_model *m, lrp_weight *w, int ndim, const int64_t *dims, int64_t out, int64_t in,
@@ -205,7 +245,7 @@ int lrp_bind_as_matrix(lrp_model *m, lrp_weight *w, int ndim, const int64_t *dim
                         (long long)in, lrp_dtype_name(t->dtype));
     }
     m->n_params += lrp_tensor_numel(t);
-    return 0;
+    return scan_bound(m, t, err);
 }
 
 lrp_weight lrp_weight_rows(const lrp_weight *w, int64_t offset, int64_t n) {
@@ -315,25 +355,13 @@ int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv,
 }
 
 const lrp_tensor *lrp_model_find_nonfinite(const lrp_model *m, int64_t *index) {
+    if (m->nonfinite_mode != LRP_NONFINITE_SKIP) {  // scanned at load
+        *index = m->nonfinite_first ? m->nonfinite_first_index : 0;
+        return m->nonfinite_first;
+    }
     for (int k = 0; k < m->tf.n_tensors; k++) {
         const lrp_tensor *t = &m->tf.tensors[k];
-        int64_t n = lrp_tensor_numel(t);
-        const unsigned char *d = t->data;
-        for (int64_t i = 0; i < n; i++) {
-            float x;
-            uint16_t h;
-            if (t->dtype == LRP_F32) memcpy(&x, d + 4 * i, 4);  // data may be misaligned (old safetensors)
-            else if (t->dtype == LRP_F16 || t->dtype == LRP_BF16) {
-                memcpy(&h, d + 2 * i, 2);
-                x = t->dtype == LRP_F16 ? lrp_f16_to_f32(h) : lrp_bf16_to_f32(h);
-            } else {
-                break;  // integer buffers and block quantisations (whose scales are F16) are not weights read here
-            }
-            if (!isfinite(x)) {
-                *index = i;
-                return t;
-            }
-        }
+        if (lrp_count_nonfinite(t->dtype, t->data, lrp_tensor_numel(t), index) > 0) return t;
     }
     return NULL;
 }

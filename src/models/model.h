@@ -122,7 +122,23 @@ struct lrp_model {
     const lrp_family *family;
     void *weights;                   // the family's bound weights
     long long n_params;              // parameters in the tensors the family uses
+    // Non-finite weights, counted once per bound tensor as the family binds it (kernels/finite.h):
+    // NaN/inf values of F32/F16/BF16 tensors, non-finite block scales of quantised ones. Zero when
+    // ATTNLRP_NONFINITE=skip (no scan).
+    int nonfinite_mode;              // LRP_NONFINITE_REFUSE (default), _WARN or _SKIP
+    long long nonfinite_count;       // over every bound tensor
+    int nonfinite_tensors;           // bound tensors holding any
+    const lrp_tensor *nonfinite_first;  // the first of them in bind order (NULL: none)
+    long long nonfinite_first_count; // its non-finite values
+    int64_t nonfinite_first_index;   // its first non-finite element (quantised: the block's first element)
+    unsigned char *scanned;          // [tf.n_tensors]: 1 once a tensor is scanned (tied embeddings bind twice)
 };
+
+// What lrp_model_open does with non-finite weights, from the environment variable ATTNLRP_NONFINITE:
+// "refuse" (the default: the open fails naming the first tensor and the count), "warn" (the model opens;
+// callers report m->nonfinite_* : the CLI warns on stderr and writes "nonfinite_weight" in JSON), "skip"
+// (no scan: the cost of reading every weight once at load is avoided).
+enum { LRP_NONFINITE_REFUSE = 0, LRP_NONFINITE_WARN, LRP_NONFINITE_SKIP };
 
 // Opens a Hugging Face checkpoint directory or a GGUF file.
 int lrp_model_open(lrp_model **out, const char *path, lrp_err *err);
@@ -140,9 +156,9 @@ int lrp_check_interventions(const lrp_model *m, const lrp_intervention *iv, int 
 // 0 or a scale ("head intervention 9:0: layer 9 out of range (0..4)").
 int lrp_check_head_interventions(const lrp_model *m, const lrp_intervention *iv, int n_iv, lrp_err *err);
 
-// The first float weight (F32, F16, BF16; in name order) holding NaN or infinity: its tensor (NULL when
-// every one is finite) and the element's index. Reads every such weight: called when an output is not
-// finite, to name the cause (a checkpoint broken in training or conversion), not on every load.
+// The first weight holding NaN or infinity: its tensor (NULL when every one is finite) and the element's
+// index. The load's scan result (m->nonfinite_first) when there was one; after ATTNLRP_NONFINITE=skip,
+// reads every float tensor (in name order) and quantised block scale: called when an output is not finite.
 const lrp_tensor *lrp_model_find_nonfinite(const lrp_model *m, int64_t *index);
 
 // Scratch floats a graph needs for this model's matmuls.

@@ -119,6 +119,10 @@ int lrp_render_eval_json(FILE *f, const lrp_eval_report *r, const lrp_eval_rende
     json_object_set_new(o, "seed", json_integer((json_int_t)ctx->seed));
     json_object_set_new(o, "n_records", json_integer(r->n_total));
     json_object_set_new(o, "n_evaluated", json_integer(r->n_records));
+    if (ctx->nonfinite_tensor)
+        json_object_set_new(o, "nonfinite_weight", json_pack("{s:s, s:I, s:I}", "tensor", ctx->nonfinite_tensor, "index",
+                                                             (json_int_t)ctx->nonfinite_index, "count",
+                                                             (json_int_t)ctx->nonfinite_count));
     json_object_set_new(o, "n_bad", json_integer(r->n_bad));
     json_object_set_new(o, "n_targets_given", json_integer(r->n_targets_given));
     json_object_set_new(o, "model_accuracy", r->n_targets_given ? json_real((double)r->n_targets_predicted /

@@ -83,7 +83,9 @@ void lrp_render_json_method_params(FILE *f, const lrp_explanation *e) {
     if (e->nonfinite_tensor) {
         fputs(", \"nonfinite_weight\": {\"tensor\": ", f);
         lrp_json_string(f, e->nonfinite_tensor);
-        fprintf(f, ", \"index\": %lld}", e->nonfinite_index);
+        fprintf(f, ", \"index\": %lld", e->nonfinite_index);
+        if (e->nonfinite_weights) fprintf(f, ", \"count\": %lld", e->nonfinite_weights);
+        fputc('}', f);
     }
     if (!LRP_METHOD_IS_BASELINE(m)) return;
     if (m == LRP_METHOD_IG)

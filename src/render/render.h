@@ -104,6 +104,8 @@ typedef struct lrp_eval_render_ctx {
     const char *sha256;
     int shard_k, shard_n, records_in_data;
     const char *options;
+    const char *nonfinite_tensor;  // the model's first weight holding NaN/inf (ATTNLRP_NONFINITE=warn), or NULL
+    long long nonfinite_index, nonfinite_count;  // its first such element; the model's count in all
 } lrp_eval_render_ctx;
 
 // A table of the per-method means (ΔA with its 95% CI, paired differences against the first method).

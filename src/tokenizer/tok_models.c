@@ -12,7 +12,7 @@
 // Direct-mapped: a word's hash picks its slot, a newer word evicts the older one. Encoding is const
 // and may run on several threads, hence the lock.
 
-enum { CACHE_SLOTS = 1 << 15, CACHE_MAX_WORD = 48, CACHE_MAX_IDS = 15 };
+enum { CACHE_SLOTS = 1 << 15, CACHE_MAX_WORD = 48, CACHE_MAX_IDS = 15, CACHE_AFTER = 256 };
 
 typedef struct {
     uint64_t hash;
@@ -23,7 +23,9 @@ typedef struct {
 
 struct tk_word_cache {
     pthread_mutex_t lock;
-    cache_slot slots[CACHE_SLOTS];
+    cache_slot *slots;  // [CACHE_SLOTS] (4 MB), allocated once CACHE_AFTER words were encoded: a tokenizer
+                        // used for a few words (a prompt, a GGUF's vocabulary checked) never pays for zeroing it
+    unsigned puts;      // words offered to the cache before it was allocated
 };
 
 static uint64_t word_hash(const char *s, size_t n) {
@@ -33,10 +35,10 @@ static uint64_t word_hash(const char *s, size_t n) {
 }
 
 static int cache_get(struct tk_word_cache *c, uint64_t h, const char *s, size_t n, tk_ids *out) {
-    cache_slot *e = &c->slots[h & (CACHE_SLOTS - 1)];
     int found = 0;
     pthread_mutex_lock(&c->lock);
-    if (e->hash == h && e->len == n && !memcmp(e->word, s, n)) {
+    cache_slot *e = c->slots ? &c->slots[h & (CACHE_SLOTS - 1)] : NULL;
+    if (e && e->hash == h && e->len == n && !memcmp(e->word, s, n)) {
         found = 1;
         for (int i = 0; i < e->n_ids && found >= 0; i++)
             if (tk_ids_push(out, e->ids[i])) found = -1;
@@ -47,8 +49,12 @@ static int cache_get(struct tk_word_cache *c, uint64_t h, const char *s, size_t 
 
 static void cache_put(struct tk_word_cache *c, uint64_t h, const char *s, size_t n, const int *ids, size_t n_ids) {
     if (n_ids > CACHE_MAX_IDS) return;
-    cache_slot *e = &c->slots[h & (CACHE_SLOTS - 1)];
     pthread_mutex_lock(&c->lock);
+    if (!c->slots && (++c->puts < CACHE_AFTER || !(c->slots = calloc(CACHE_SLOTS, sizeof *c->slots)))) {
+        pthread_mutex_unlock(&c->lock);  // not yet (or no memory): uncached, still correct
+        return;
+    }
+    cache_slot *e = &c->slots[h & (CACHE_SLOTS - 1)];
     e->hash = h;
     e->len = (uint8_t)n;
     e->n_ids = (uint8_t)n_ids;
@@ -397,6 +403,7 @@ void tk_model_free(tk_model *m) {
     free(m->cp_ids);
     if (m->cache) {
         pthread_mutex_destroy(&m->cache->lock);
+        free(m->cache->slots);
         free(m->cache);
     }
     memset(m, 0, sizeof *m);
@@ -567,7 +574,9 @@ static int bpe_tokenize(const tk_model *m, const char *s, size_t n, tk_ids *out)
     }
     for (size_t i = 0; i < w.n; i++)
         if (w.v[i].len && tk_ids_push(out, w.v[i].id)) goto done;
-    if (wh) cache_put(m->cache, wh, s, n, out->n > mark ? out->v + mark : NULL, out->n - mark);  // none: v may be NULL
+    // A word that gave no ids (symbols without a token and no unk) is not cached: out->v may be NULL then
+    // (found by fuzz_tokenizer_json).
+    if (wh && out->n > mark) cache_put(m->cache, wh, s, n, out->v + mark, out->n - mark);
     rc = 0;
 done:
     free(w.v);

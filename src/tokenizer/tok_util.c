@@ -602,8 +602,9 @@ int tk_json_int(const tj_value *obj, const char *key, int dflt, const char *path
         *out = dflt;
         return 0;
     }
-    if (v->type != TJ_NUMBER || v->u.num != (double)(long long)v->u.num || v->u.num < -2147483647.0 ||
-        v->u.num > 2147483647.0)
+    // The range first: casting a number beyond it is undefined (found by fuzz_tokenizer_json).
+    if (v->type != TJ_NUMBER || !(v->u.num >= -2147483647.0 && v->u.num <= 2147483647.0) ||
+        v->u.num != (double)(int)v->u.num)
         return lrp_fail(err, "%s.%s: expected an integer", path, key);
     *out = (int)v->u.num;
     return 0;
