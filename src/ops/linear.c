@@ -7,9 +7,8 @@
 #include "kernels/gemm.h"
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
-#include "ops/ops.h"
-
 #include "kernels/smallgemm.h"
+#include "ops/ops.h"
 
 // The γ the rules give this node's tag (0: none).
 static float gamma_for(const lrp_node *n, const lrp_rules *rules) {
