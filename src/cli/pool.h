@@ -2,7 +2,7 @@
 // --jobs N-1 forked workers or (the attnlrp-mpi build, -DLRP_MPI on pool.c only) to the other ranks of an
 // MPI job, works on tasks itself while it waits, and receives the results in task order. Tasks and
 // results are opaque byte strings; the command says how to make, run and take them. Each worker has at
-// most two tasks in flight and results wait in a window of a few tasks per worker, so memory stays
+// most four tasks in flight and results wait in a window of a few tasks per worker, so memory stays
 // bounded whatever the input's size.
 #ifndef LRP_CLI_POOL_H
 #define LRP_CLI_POOL_H
