@@ -11,6 +11,7 @@
 #include "models/config.h"
 #include "models/registry.h"
 #include "harness.h"
+#include "support/file_bytes.h"
 #include "support/gguf_writer.h"
 
 // ---------------------------------------------------------------------------------------------
@@ -1151,36 +1152,11 @@ TEST(stories260k_v1_file_holds_the_same_weights) {
 }
 
 
-// The file's bytes (malloc'ed), or NULL.
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = len > 0 ? malloc((size_t)len) : NULL;
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) free(b), b = NULL;
-    fclose(f);
-    *n = b ? (size_t)len : 0;
-    return b;
-}
-
-// The reader on bytes in memory sees what it sees in the file: the same tensors at the same offsets.
-static void same_as_file(const lrp_tensor_file *a, const lrp_tensor_file *b) {
-    CHECK(a->n_tensors == b->n_tensors && a->n_tensors > 0);
-    for (int i = 0; i < a->n_tensors && i < b->n_tensors; i++) {
-        const lrp_tensor *x = &a->tensors[i], *y = &b->tensors[i];
-        CHECK(!strcmp(x->name, y->name) && x->dtype == y->dtype && x->nbytes == y->nbytes);
-        CHECK((const char *)x->data - (const char *)a->maps[0].addr == (const char *)y->data - (const char *)b->maps[0].addr);
-        CHECK(!memcmp(x->data, y->data, x->nbytes));
-    }
-}
-
 TEST(open_memory_reads_like_the_file) {
     char path[256];
     snprintf(path, sizeof path, "%sstories260K.gguf", STORIES_DIR);
     size_t n;
-    unsigned char *bytes = slurp(path, &n);
+    unsigned char *bytes = test_file_bytes(path, &n);
     lrp_tensor_file a, b;
     lrp_err err = {{0}};
     if (!bytes || lrp_gguf_open(&a, path, &err) != 0) {
@@ -1189,7 +1165,7 @@ TEST(open_memory_reads_like_the_file) {
         return;
     }
     CHECK(lrp_gguf_open_memory(&b, "mem.gguf", bytes, n, &err) == 0);
-    same_as_file(&a, &b);
+    CHECK(test_same_tensors(&a, &b) == 0);
     CHECK_STR(lrp_gguf_get_string(&b, "general.architecture"), "llama");
     lrp_tf_close(&b);
     CHECK(lrp_gguf_open_memory(&b, "mem.gguf", bytes, n - 100, &err) != 0);  // data past the end
