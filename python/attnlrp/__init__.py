@@ -442,27 +442,22 @@ class Explanation:
             return None
         return [first] + [self._string(kind, i) for i in range(1, count)]
 
-    def _relevance(self, kind):
-        lib = _L()
+    def _array(self, getter, kind, dtype, ptr):
+        """A 1-D array from a getter that reports its size first (None when the result has none)."""
         n = ctypes.c_size_t()
-        rc = lib.attnlrp_result_relevance(self._r, kind, None, 0, ctypes.byref(n))
+        rc = getter(self._r, kind, None, 0, ctypes.byref(n))
         if rc == L.ERR_ABSENT:
             return None
         _check(rc)
-        v = np.empty(n.value, dtype=np.float32)
-        _check(lib.attnlrp_result_relevance(self._r, kind, v.ctypes.data_as(L.c_float_p), n.value, ctypes.byref(n)))
+        v = np.empty(n.value, dtype=dtype)
+        _check(getter(self._r, kind, v.ctypes.data_as(ptr), n.value, ctypes.byref(n)))
         return v
 
+    def _relevance(self, kind):
+        return self._array(_L().attnlrp_result_relevance, kind, np.float32, L.c_float_p)
+
     def _ids(self, kind):
-        lib = _L()
-        n = ctypes.c_size_t()
-        rc = lib.attnlrp_result_ids(self._r, kind, None, 0, ctypes.byref(n))
-        if rc == L.ERR_ABSENT:
-            return None
-        _check(rc)
-        v = np.empty(n.value, dtype=np.int32)
-        _check(lib.attnlrp_result_ids(self._r, kind, v.ctypes.data_as(L.c_int_p), n.value, ctypes.byref(n)))
-        return v
+        return self._array(_L().attnlrp_result_ids, kind, np.int32, L.c_int_p)
 
     def _readout(self, which):
         lib = _L()
